@@ -1,0 +1,77 @@
+"""The ``tablerest`` command."""
+
+from __future__ import annotations
+
+import functools
+
+import click
+import sqlalchemy as sa
+
+from .demo import DEMO_HIDDEN, ensure_demo
+from .server import create_app, database_url, run
+
+__all__ = ["main"]
+
+
+@click.group()
+@click.version_option(package_name="tablerest")
+def main() -> None:
+    """tablerest: a REST JSON API over a relational database."""
+
+
+@main.command()
+@click.argument("database", required=False)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--read-only", is_flag=True, help="Serve GET only: no writes at all.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="gunicorn worker processes.")  # fmt: skip
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256),
+              help="Threads per worker.")  # fmt: skip
+@click.option("--prefix", default="/api", show_default=True, help="URL prefix of the API.")
+@click.option("--schema", default=None, help="Database schema to serve (default: the default one).")
+@click.option("--no-access-log", is_flag=True, help="Do not log each request.")
+def serve(
+    database: str | None,
+    host: str,
+    port: int,
+    read_only: bool,
+    workers: int,
+    threads: int,
+    prefix: str,
+    schema: str | None,
+    no_access_log: bool,
+) -> None:
+    """Serve DATABASE (a SQLite file or a SQLAlchemy URL) as a REST JSON API.
+
+    With no DATABASE, serve the bundled demo database (built on first use).
+    """
+    hidden: dict[str, list[str]] = {}
+    if database is None:
+        target = str(ensure_demo())
+        hidden = DEMO_HIDDEN
+        label = f"the demo database ({target})"
+    else:
+        target = database
+        label = sa.make_url(database_url(target)).render_as_string(hide_password=True)
+    factory = functools.partial(
+        create_app, target, read_only=read_only, prefix=prefix, hidden=hidden, schema=schema
+    )
+    try:
+        app = factory()  # fail here, before forking, if the database cannot be read
+    except (FileNotFoundError, sa.exc.SQLAlchemyError) as exc:
+        raise click.ClickException(f"cannot serve {target}: {exc}") from exc
+    base = f"http://{host}:{port}{prefix}"
+    names = sorted(app.extensions["tablerest"][prefix].endpoints)
+    click.echo(f"tablerest serving {label}")
+    click.echo(f"  API:       {base}  ({len(names)} resources: {', '.join(names)})")
+    click.echo(f"  example:   curl {base}/{names[0]}" if names else "  (no tables found)")
+    click.echo(f"  mode:      {'read-only' if read_only else 'read-write'}, {workers} worker(s)")
+    run(
+        factory,
+        host=host,
+        port=port,
+        workers=workers,
+        threads=threads,
+        access_log=not no_access_log,
+    )

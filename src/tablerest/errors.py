@@ -1,0 +1,173 @@
+"""Error types: every problem tablerest reports to a client is one of these.
+
+Each error carries an HTTP status, a stable ``code`` (also the last part of the problem
+``type`` URI, documented in the README), a short ``title`` and a ``detail`` for this occurrence,
+plus optional ``errors`` (one per field, with a JSON pointer), a ``parameter`` (the query
+parameter at fault) and extra response ``headers``. Errors are raised anywhere in the pipeline
+and turned into a response in one place (``render.problem``).
+
+The tree::
+
+    TablerestError
+    ├── BadRequest               400 bad-request
+    │   ├── MalformedBody        400 malformed-body
+    │   └── InvalidParameter     400 invalid-parameter
+    ├── NotFound                 404 not-found
+    ├── MethodNotAllowed         405 method-not-allowed
+    ├── NotAcceptable            406 not-acceptable
+    ├── Conflict                 409 conflict
+    ├── PayloadTooLarge          413 payload-too-large
+    ├── UnsupportedMediaType     415 unsupported-media-type
+    ├── ValidationFailed         422 validation-failed
+    ├── ServiceUnavailable       503 service-unavailable
+    └── InternalError            500 internal-error
+
+This module imports no pipeline stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "BadRequest",
+    "Conflict",
+    "FieldError",
+    "InternalError",
+    "InvalidParameter",
+    "MalformedBody",
+    "MethodNotAllowed",
+    "NotAcceptable",
+    "NotFound",
+    "PayloadTooLarge",
+    "ServiceUnavailable",
+    "TablerestError",
+    "UnsupportedMediaType",
+    "ValidationFailed",
+]
+
+PROBLEM_TYPE_PREFIX = "urn:tablerest:problem:"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One problem with one part of a request body, located by an RFC 6901 JSON pointer."""
+
+    pointer: str
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"pointer": self.pointer, "detail": self.detail}
+
+
+class TablerestError(Exception):
+    """Base of every error tablerest turns into a problem response.
+
+    Raise one (or a subclass) from a hook or validator to answer the client with it::
+
+        raise tablerest.Conflict("This book is checked out", errors=[FieldError("/status", "...")])
+    """
+
+    status: int = 500
+    code: str = "internal-error"
+    title: str = "Internal server error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: Sequence[FieldError] = (),
+        parameter: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.detail = detail or self.title
+        self.errors = tuple(errors)
+        self.parameter = parameter
+        self.headers = dict(headers or {})
+        super().__init__(self.detail)
+
+    @property
+    def type_uri(self) -> str:
+        return PROBLEM_TYPE_PREFIX + self.code
+
+    def as_problem(self) -> dict[str, object]:
+        """The RFC 9457 problem details object for this error."""
+        body: dict[str, object] = {
+            "type": self.type_uri,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.parameter is not None:
+            body["parameter"] = self.parameter
+        if self.errors:
+            body["errors"] = [e.as_dict() for e in self.errors]
+        return body
+
+
+class BadRequest(TablerestError):
+    status, code, title = 400, "bad-request", "Bad request"
+
+
+class MalformedBody(BadRequest):
+    code, title = "malformed-body", "Malformed request body"
+
+
+class InvalidParameter(BadRequest):
+    """A query parameter is unknown or its value is wrong; ``parameter`` names it."""
+
+    code, title = "invalid-parameter", "Invalid query parameter"
+
+    def __init__(self, parameter: str, detail: str) -> None:
+        super().__init__(detail, parameter=parameter)
+
+
+class NotFound(TablerestError):
+    status, code, title = 404, "not-found", "Not found"
+
+
+class MethodNotAllowed(TablerestError):
+    status, code, title = 405, "method-not-allowed", "Method not allowed"
+
+    def __init__(self, allowed: Sequence[str], detail: str | None = None) -> None:
+        allow = ", ".join(sorted(allowed))
+        super().__init__(detail or f"Allowed methods: {allow}", headers={"Allow": allow})
+
+
+class NotAcceptable(TablerestError):
+    status, code, title = 406, "not-acceptable", "Not acceptable"
+
+
+class Conflict(TablerestError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(TablerestError):
+    status, code, title = 413, "payload-too-large", "Payload too large"
+
+
+class UnsupportedMediaType(TablerestError):
+    status, code, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class ValidationFailed(TablerestError):
+    """The body is well-formed but its values are not acceptable; ``errors`` lists them all."""
+
+    status, code, title = 422, "validation-failed", "Validation failed"
+
+    def __init__(self, errors: Sequence[FieldError], detail: str | None = None) -> None:
+        n = len(errors)
+        default = f"{n} field{'s are' if n != 1 else ' is'} invalid"
+        super().__init__(detail or default, errors=errors)
+
+
+class ServiceUnavailable(TablerestError):
+    status, code, title = 503, "service-unavailable", "Service unavailable"
+
+    def __init__(self, detail: str | None = None, retry_after: int = 5) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+class InternalError(TablerestError):
+    status, code, title = 500, "internal-error", "Internal server error"

@@ -1,0 +1,80 @@
+"""HTTP negotiation: what the client accepts, what it sent, and how big it is.
+
+This is the first stage of the pipeline, so that even an early error renders in a format the
+client can read. It reads the Flask request and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from flask import Request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from .errors import MalformedBody, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
+
+__all__ = ["Body", "check_accept", "read_body"]
+
+JSON_TYPES = ("application/json", "application/problem+json")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A request body: raw JSON bytes, or the fields of a form."""
+
+    kind: Literal["json", "form"]
+    raw: bytes = b""
+    form: dict[str, str] | None = None
+
+
+def check_accept(request: Request) -> None:
+    """Raise 406 unless the client accepts JSON (no ``Accept`` header accepts anything)."""
+    if "Accept" not in request.headers:
+        return
+    if request.accept_mimetypes.best_match(JSON_TYPES) is None:
+        raise NotAcceptable(
+            "This API answers with application/json; the Accept header rules it out"
+        )
+
+
+def _is_json(mimetype: str) -> bool:
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
+def read_body(request: Request, limit: int) -> Body:
+    """Read a write request's body, at most ``limit`` bytes, as JSON or form fields."""
+    length = request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge(f"The body is {length} bytes; the limit is {limit}")
+    mimetype = request.mimetype
+    if _is_json(mimetype):
+        raw = request.stream.read(limit + 1)
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"The body is over the limit of {limit} bytes")
+        if not raw.strip():
+            raise MalformedBody("The request body is empty; send a JSON object")
+        return Body("json", raw=raw)
+    if mimetype in FORM_TYPES:
+        request.max_content_length = limit
+        request.max_form_memory_size = limit
+        try:
+            form = request.form
+        except RequestEntityTooLarge:
+            raise PayloadTooLarge(f"The body is over the limit of {limit} bytes") from None
+        multi = [k for k, v in form.lists() if len(v) > 1]
+        if multi:
+            raise MalformedBody(f"Form field {multi[0]!r} is given more than once")
+        return Body("form", form=form.to_dict())
+    if not mimetype:
+        raise UnsupportedMediaType(
+            "The request has no Content-Type; send application/json "
+            "or application/x-www-form-urlencoded"
+        )
+    raise UnsupportedMediaType(
+        f"Content-Type {mimetype} is not supported; send application/json "
+        "or application/x-www-form-urlencoded"
+    )

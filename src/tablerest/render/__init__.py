@@ -1,0 +1,1 @@
+"""Rendering: rows and errors -> response bytes. One module per representation."""

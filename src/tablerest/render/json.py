@@ -1,0 +1,67 @@
+"""Rows -> plain JSON (``application/json``), the default representation.
+
+One row is a bare object; a list is ``{"data": [...], "links": {...}, "meta": {...}}``. Values
+that JSON has no type for are written as text: decimals as strings (no float rounding), binary
+as base64, enums as their database label, intervals as ISO 8601 durations. The per-column
+conversions are chosen once per resource.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import orjson
+import pydantic
+import sqlalchemy as sa
+
+from ..resource import Resource, enum_to_label
+
+__all__ = ["RowEncoder", "dumps"]
+
+_DURATION: pydantic.TypeAdapter[dt.timedelta] = pydantic.TypeAdapter(dt.timedelta)
+
+
+def _default(value: Any) -> Any:
+    """Fallback for types orjson does not know (decimals and bytes in untyped columns)."""
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dt.timedelta):
+        return _DURATION.dump_python(value, mode="json")
+    return str(value)
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=_default)
+
+
+def _converter(col_type: sa.types.TypeEngine[Any]) -> Callable[[Any], Any] | None:
+    if isinstance(col_type, sa.Enum):
+        return enum_to_label(col_type)
+    return None
+
+
+class RowEncoder:
+    """Turns selected rows (tuples in ``keys`` order) into JSON-ready dicts."""
+
+    def __init__(self, resource: Resource, keys: Sequence[str]) -> None:
+        self.keys = tuple(keys)
+        fields = resource.fields
+        convs = [(i, _converter(fields[k].column.type)) for i, k in enumerate(self.keys)]
+        self._convs = [(i, c) for i, c in convs if c is not None]
+
+    def row(self, values: Sequence[Any]) -> dict[str, Any]:
+        if self._convs:
+            values = list(values)
+            for i, conv in self._convs:
+                if values[i] is not None:
+                    values[i] = conv(values[i])
+        return dict(zip(self.keys, values, strict=True))
+
+    def rows(self, rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+        return [self.row(r) for r in rows]

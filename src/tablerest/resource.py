@@ -1,0 +1,328 @@
+"""Resource declarations: what one table or model exposes, and how.
+
+A :class:`Resource` is built once, at registration, from a SQLAlchemy ``Table`` (and the mapped
+class when there is one) plus the options given to ``Api.resource``. Every later stage reads it;
+nothing re-derives it from the model.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapper, Session
+
+if TYPE_CHECKING:
+    from .schema import ResourceSchema
+
+__all__ = ["HOOK_EVENTS", "Field", "Hook", "Resource", "WriteContext"]
+
+HOOK_EVENTS = (
+    "before_create",
+    "after_create",
+    "before_update",
+    "after_update",
+    "before_delete",
+    "after_delete",
+)
+HookEvent = Literal[
+    "before_create",
+    "after_create",
+    "before_update",
+    "after_update",
+    "before_delete",
+    "after_delete",
+]
+ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass
+class WriteContext:
+    """What a hook sees: the resource, the action and the data of one write.
+
+    ``data`` is the validated input (field name -> Python value) and may be changed by
+    ``before_*`` hooks; ``row`` is the row as the client will see it (``after_*`` hooks);
+    ``key`` is the primary key as a tuple (update and delete); ``session`` is the SQLAlchemy
+    session of the request's transaction: hooks can write through it, and raising any
+    exception rolls everything back.
+    """
+
+    resource: Resource
+    action: Literal["create", "update", "delete"]
+    session: Session
+    data: dict[str, Any] = field(default_factory=dict)
+    key: tuple[Any, ...] | None = None
+    row: dict[str, Any] | None = None
+
+
+Hook = Callable[[WriteContext], None]
+Validator = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One exposed column: its JSON name and what a client may do with it."""
+
+    name: str
+    column: sa.Column[Any]
+    readable: bool
+    writable: bool
+    nullable: bool
+    primary_key: bool
+    #: Required in a create (POST) body: NOT NULL and nothing fills it in.
+    required_on_create: bool
+    #: Required in a replace (PUT) body: NOT NULL and no Python-side default to reset it to.
+    required_on_replace: bool
+
+
+def _has_default(col: sa.Column[Any]) -> bool:
+    return col.default is not None or col.server_default is not None
+
+
+def _generated(col: sa.Column[Any]) -> bool:
+    return col.computed is not None or col.identity is not None
+
+
+def slug(name: str) -> str:
+    """A URL-safe resource name for a table name such as ``Order Items`` (``Order_Items``)."""
+    s = re.sub(r"[^A-Za-z0-9_.~-]+", "_", name).strip("_")
+    return s or "table"
+
+
+class Resource:
+    """What one table exposes through the API. Built by ``Api.resource``; read by every stage.
+
+    Hooks and validators can be attached after registration::
+
+        books = api.resource(Book, hidden=["secret"])
+
+        @books.hook("before_create")
+        def stamp(ctx):
+            ctx.data["created_by"] = current_user()
+
+        @books.validator("title")
+        def no_shouting(value):
+            if value.isupper():
+                raise ValueError("title must not be all upper case")
+            return value
+    """
+
+    def __init__(
+        self,
+        table: sa.Table,
+        *,
+        model: type[Any] | None = None,
+        name: str | None = None,
+        fields: Iterable[str] | None = None,
+        exclude: Iterable[str] = (),
+        hidden: Iterable[str] = (),
+        read_only: Iterable[str] = (),
+        write_only: Iterable[str] = (),
+        methods: Iterable[str] | None = None,
+        page_size: int = 20,
+        max_page_size: int = 100,
+        orm: bool | None = None,
+        integer_bits: int | None = None,
+    ) -> None:
+        self.table = table
+        self.model = model
+        self.name = str(name or slug(table.name))
+        self.mapper: Mapper[Any] | None = sa.inspect(model) if model is not None else None
+        if page_size < 1 or max_page_size < page_size:
+            raise ValueError("need 1 <= page_size <= max_page_size")
+        self.page_size = page_size
+        self.max_page_size = max_page_size
+        #: SQLite stores every INTEGER in 64 bits; reflection uses this to widen ``Integer``.
+        self.integer_bits = integer_bits
+
+        names = self._column_names()
+        wanted = list(names) if fields is None else list(fields)
+        options = {
+            "fields": wanted,
+            "exclude": exclude,
+            "hidden": hidden,
+            "read_only": read_only,
+            "write_only": write_only,
+        }
+        for option, listed in options.items():
+            unknown = sorted(set(listed) - set(names))
+            if unknown:
+                raise ValueError(f"{self.name}: {option} names unknown columns {unknown}")
+        not_exposed = set(exclude) | set(hidden)
+        read_only_set, write_only_set = set(read_only), set(write_only)
+        if read_only_set & write_only_set:
+            raise ValueError(f"{self.name}: a field cannot be both read-only and write-only")
+
+        self.primary_key: tuple[sa.Column[Any], ...] = tuple(table.primary_key.columns)
+        auto = table.autoincrement_column if self.primary_key else None
+        built: dict[str, Field] = {}
+        for fname in wanted:
+            if fname in not_exposed:
+                continue
+            col = names[fname]
+            generated = _generated(col) or col is auto
+            writable = fname not in read_only_set and not generated
+            nullable = bool(col.nullable) and not col.primary_key
+            required_create = writable and not nullable and not _has_default(col)
+            python_default = col.default is not None
+            built[fname] = Field(
+                name=fname,
+                column=col,
+                readable=fname not in write_only_set,
+                writable=writable,
+                nullable=nullable,
+                primary_key=bool(col.primary_key),
+                required_on_create=required_create,
+                required_on_replace=writable and not nullable and not python_default,
+            )
+        self.fields: dict[str, Field] = built
+        missing_pk = [c.name for c in self.primary_key if self._field_of(c) is None]
+        if missing_pk:
+            raise ValueError(f"{self.name}: the primary key {missing_pk} cannot be hidden")
+        self.readable: tuple[Field, ...] = tuple(f for f in built.values() if f.readable)
+        self.writable: tuple[Field, ...] = tuple(f for f in built.values() if f.writable)
+        self.pk_fields: tuple[Field, ...] = tuple(
+            f for c in self.primary_key if (f := self._field_of(c)) is not None
+        )
+
+        if not self.primary_key:
+            allowed: tuple[str, ...] = ("GET",)
+        else:
+            allowed = ALL_METHODS
+        chosen = tuple(m.upper() for m in (methods or allowed))
+        bad = sorted(set(chosen) - set(allowed))
+        if bad:
+            raise ValueError(f"{self.name}: methods {bad} not possible here (allowed: {allowed})")
+        self.methods: frozenset[str] = frozenset(chosen)
+
+        self.hooks: dict[str, list[Hook]] = {event: [] for event in HOOK_EVENTS}
+        self.validators: dict[str, list[Validator]] = {}
+        self._orm_choice = orm
+        self._use_orm: bool | None = None
+        self._schema: ResourceSchema | None = None
+
+    # -- registration-time API ---------------------------------------------------------
+
+    def hook(self, event: HookEvent) -> Callable[[Hook], Hook]:
+        """Decorator attaching ``fn(ctx: WriteContext)`` to a write event (see HOOK_EVENTS)."""
+        if event not in self.hooks:
+            raise ValueError(f"unknown hook event {event!r}; choose from {HOOK_EVENTS}")
+
+        def register(fn: Hook) -> Hook:
+            self.hooks[event].append(fn)
+            return fn
+
+        return register
+
+    def validator(self, field_name: str) -> Callable[[Validator], Validator]:
+        """Decorator adding ``fn(value) -> value`` to a field's validation.
+
+        Raise ``ValueError`` with a message to reject the value: the client gets a 422 with
+        that message at the field's pointer. Validators run after type checks, on create,
+        replace and update.
+        """
+        f = self.fields.get(field_name)
+        if f is None or not f.writable:
+            raise ValueError(f"{self.name}: {field_name!r} is not a writable field")
+
+        def register(fn: Validator) -> Validator:
+            self.validators.setdefault(field_name, []).append(fn)
+            self._schema = None  # rebuilt once, on next use
+            return fn
+
+        return register
+
+    # -- derived, read by the stages -----------------------------------------------------
+
+    @property
+    def schema(self) -> ResourceSchema:
+        """Input validators and converters, derived from the fields once (and after changes)."""
+        if self._schema is None:
+            from .schema import ResourceSchema
+
+            self._schema = ResourceSchema(self)
+        return self._schema
+
+    @property
+    def use_orm(self) -> bool:
+        """Whether writes must go through the ORM session rather than Core statements.
+
+        Decided once, on first use (after the app's event listeners are registered).
+
+        They must when the model has ``@validates`` methods, mapper events, or relationships
+        with delete cascades; ``orm=True/False`` on the resource overrides the detection.
+        """
+        if self._use_orm is None:
+            if self._orm_choice is not None:
+                self._use_orm = self._orm_choice and self.mapper is not None
+            else:
+                self._use_orm = self.mapper is not None and _mapper_needs_orm(self.mapper)
+        return self._use_orm
+
+    def field_by_column(self, col: sa.Column[Any]) -> Field | None:
+        return self._field_of(col)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _column_names(self) -> dict[str, sa.Column[Any]]:
+        """Field name -> column: the mapped attribute name when there is a model."""
+        if self.mapper is None:
+            return {str(c.key): c for c in self.table.columns}
+        out: dict[str, sa.Column[Any]] = {}
+        for prop in self.mapper.column_attrs:
+            cols = [c for c in prop.columns if isinstance(c, sa.Column) and c.table is self.table]
+            if cols:
+                out[str(prop.key)] = cols[0]
+        return out
+
+    def _field_of(self, col: sa.Column[Any]) -> Field | None:
+        for f in self.fields.values():
+            if f.column is col:
+                return f
+        return None
+
+    def __repr__(self) -> str:
+        return f"<Resource {self.name} on {self.table.name}>"
+
+
+_MAPPER_EVENTS = (
+    "before_insert",
+    "after_insert",
+    "before_update",
+    "after_update",
+    "before_delete",
+    "after_delete",
+)
+
+
+def _mapper_needs_orm(mapper: Mapper[Any]) -> bool:
+    if mapper.validators:
+        return True
+    if any(getattr(mapper.dispatch, ev) for ev in _MAPPER_EVENTS):
+        return True
+    if mapper.class_manager.dispatch.init:
+        return True
+    return any(rel.cascade.delete or rel.cascade.delete_orphan for rel in mapper.relationships)
+
+
+def enum_labels(col_type: sa.types.TypeEngine[Any]) -> Sequence[str] | None:
+    """The labels an ``Enum`` column accepts, as stored in the database."""
+    if isinstance(col_type, sa.Enum):
+        return list(col_type.enums)
+    return None
+
+
+def enum_to_label(col_type: sa.Enum) -> Callable[[Any], Any]:
+    """Convert what Core returns for an Enum column (member or label) to its label."""
+    members = getattr(col_type, "_valid_lookup", {})
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, enum.Enum):
+            return members.get(value, value.name)
+        return value
+
+    return convert

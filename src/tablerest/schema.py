@@ -1,0 +1,186 @@
+"""Column types -> input validators (pydantic v2) and JSON Schema, derived once per resource.
+
+For each resource three validators are built: *create* (POST), *replace* (PUT) and *patch*
+(PATCH). They differ only in which fields are required. Each exists in two modes: strict, for
+JSON bodies (``"5"`` is not an integer, ``1`` is not a boolean; ISO 8601 strings are dates), and
+lax, for form-encoded bodies where every value arrives as text.
+
+Validation errors become :class:`~tablerest.errors.ValidationFailed` listing every field error
+with a JSON pointer; a body that is not JSON at all becomes
+:class:`~tablerest.errors.MalformedBody`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired, Required
+
+import pydantic
+import sqlalchemy as sa
+from pydantic import AfterValidator, ConfigDict, Strict, TypeAdapter
+from pydantic import Field as PField
+from typing_extensions import TypedDict
+
+from .errors import FieldError, MalformedBody, ValidationFailed
+
+if TYPE_CHECKING:
+    from .resource import Field, Resource
+
+__all__ = ["ResourceSchema", "Variant", "python_type"]
+
+Variant = Literal["create", "replace", "patch"]
+
+_INT_BITS = {sa.SmallInteger: 16, sa.BigInteger: 64}
+
+
+def _int_range(bits: int) -> tuple[int, int]:
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
+def python_type(col_type: sa.types.TypeEngine[Any], integer_bits: int | None = None) -> Any:
+    """The annotated Python type that validates values for a column type."""
+    if isinstance(col_type, sa.Enum):
+        labels = tuple(col_type.enums)
+        return Literal[labels] if labels else str
+    if isinstance(col_type, sa.Boolean):
+        return Annotated[bool, Strict()]
+    if isinstance(col_type, sa.Integer):
+        bits = next((b for t, b in _INT_BITS.items() if isinstance(col_type, t)), None)
+        lo, hi = _int_range(bits or integer_bits or 32)
+        return Annotated[int, PField(ge=lo, le=hi)]
+    if isinstance(col_type, sa.Float):
+        return float
+    if isinstance(col_type, sa.Numeric):
+        if not col_type.asdecimal:
+            return float
+        p, s = col_type.precision, col_type.scale
+        return Annotated[
+            decimal.Decimal, PField(max_digits=p, decimal_places=s, allow_inf_nan=False)
+        ]
+    if isinstance(col_type, sa.String):
+        return Annotated[str, PField(max_length=col_type.length)] if col_type.length else str
+    if isinstance(col_type, sa.DateTime):
+        return dt.datetime
+    if isinstance(col_type, sa.Date):
+        return dt.date
+    if isinstance(col_type, sa.Time):
+        return dt.time
+    if isinstance(col_type, sa.Interval):
+        return dt.timedelta
+    if isinstance(col_type, sa.Uuid):
+        return uuid.UUID
+    if isinstance(col_type, sa.LargeBinary):
+        return bytes
+    if isinstance(col_type, sa.JSON):
+        return pydantic.JsonValue
+    try:
+        py = col_type.python_type
+    except NotImplementedError:
+        return pydantic.JsonValue
+    return py if py in (str, int, float, bool) else pydantic.JsonValue
+
+
+def _uuid_as_text(value: uuid.UUID) -> str:
+    return str(value)
+
+
+def _field_type(resource: Resource, f: Field) -> Any:
+    col_type = f.column.type
+    t = python_type(col_type, resource.integer_bits)
+    if isinstance(col_type, sa.Uuid) and not col_type.as_uuid:
+        t = Annotated[t, AfterValidator(_uuid_as_text)]
+    for fn in resource.validators.get(f.name, ()):
+        t = Annotated[t, AfterValidator(fn)]
+    return t | None if f.nullable else t
+
+
+def _typed_dict(resource: Resource, variant: Variant) -> type:
+    fields: dict[str, Any] = {}
+    for f in resource.writable:
+        t = _field_type(resource, f)
+        if variant == "create":
+            required = f.required_on_create
+        elif variant == "replace":
+            required = f.required_on_replace
+        else:
+            required = False
+        fields[f.name] = Required[t] if required else NotRequired[t]
+    # Primary key fields that are not writable may still appear in an update body when they
+    # match the URL (a client PUTs back what it GOT); the dispatcher checks they match.
+    if variant != "create":
+        for f in resource.pk_fields:
+            if f.name not in fields:
+                fields[f.name] = NotRequired[_field_type(resource, f)]
+    td: type = TypedDict(f"{resource.name}_{variant}", fields, total=False)  # type: ignore[misc]
+    td.__pydantic_config__ = ConfigDict(  # type: ignore[attr-defined]
+        extra="forbid", val_json_bytes="base64", ser_json_bytes="base64"
+    )
+    return td
+
+
+class ResourceSchema:
+    """The validators of one resource, built once from its fields."""
+
+    def __init__(self, resource: Resource) -> None:
+        self.resource = resource
+        self._one: dict[Variant, TypeAdapter[Any]] = {}
+        self._many: TypeAdapter[Any] | None = None
+        for variant in ("create", "replace", "patch"):
+            self._one[variant] = TypeAdapter(_typed_dict(resource, variant))
+        many: Any = list[_typed_dict(resource, "create")]  # type: ignore[misc]
+        self._many = TypeAdapter(many)
+        self._form_fields = {f.name: f for f in resource.writable}
+
+    def validate_json(self, body: bytes, variant: Variant) -> dict[str, Any]:
+        """Validate one JSON object for ``variant``; raise MalformedBody / ValidationFailed."""
+        return self._run(lambda: self._one[variant].validate_json(body, strict=True))  # type: ignore[no-any-return]
+
+    def validate_json_many(self, body: bytes) -> list[dict[str, Any]]:
+        """Validate a JSON array of objects to create; errors point at the bad item."""
+        assert self._many is not None
+        return self._run(lambda: self._many.validate_json(body, strict=True))  # type: ignore[union-attr,no-any-return]
+
+    def validate_form(self, form: Mapping[str, str], variant: Variant) -> dict[str, Any]:
+        """Validate a form-encoded body: values are text, an empty value means null."""
+        data: dict[str, Any] = {}
+        for key, value in form.items():
+            f = self._form_fields.get(key)
+            text = f is not None and isinstance(f.column.type, sa.String)
+            data[key] = None if value == "" and f is not None and f.nullable and not text else value
+        return self._run(lambda: self._one[variant].validate_python(data, strict=False))  # type: ignore[no-any-return]
+
+    def _run(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except pydantic.ValidationError as exc:
+            raise self._translate(exc) from None
+
+    def _translate(self, exc: pydantic.ValidationError) -> MalformedBody | ValidationFailed:
+        errors: list[FieldError] = []
+        for err in exc.errors(include_url=False, include_input=False, include_context=False):
+            kind = err["type"]
+            if kind == "json_invalid":
+                return MalformedBody("The request body is not valid JSON")
+            loc = [str(p) for p in err["loc"]]
+            errors.append(FieldError(_pointer(loc), self._message(kind, err["msg"], loc)))
+        return ValidationFailed(errors)
+
+    def _message(self, kind: str, msg: str, loc: list[str]) -> str:
+        if kind == "extra_forbidden":
+            f = self.resource.fields.get(loc[-1]) if loc else None
+            return "Field is read-only" if f is not None and f.readable else "Unknown field"
+        if kind == "value_error" and msg.startswith("Value error, "):
+            return msg[len("Value error, ") :]
+        if kind in ("dict_type", "typed_dict_type"):
+            return "Input should be an object"
+        if kind == "literal_error":
+            return msg.replace("Input should be", "Input should be one of:", 1)
+        return msg
+
+
+def _pointer(loc: list[str]) -> str:
+    """RFC 6901 JSON pointer for a pydantic error location."""
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in loc)

@@ -1,0 +1,78 @@
+"""Serving a database: the app factory behind ``tablerest serve``, and gunicorn to run it.
+
+``create_app`` is usable on its own, for instance by an external WSGI server::
+
+    gunicorn 'tablerest.server:create_app("sqlite:///library.db")'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from .api import Api
+from .reflect import reflect_resources
+
+__all__ = ["create_app", "database_url", "run"]
+
+
+def database_url(target: str) -> str:
+    """A SQLAlchemy URL for a URL or a path to an existing SQLite file."""
+    if "://" in target:
+        return target
+    path = Path(target)
+    if not path.is_file():
+        raise FileNotFoundError(f"no database file at {target!r} (give a file or a URL)")
+    return f"sqlite:///{path.resolve()}"
+
+
+def create_app(
+    target: str,
+    *,
+    read_only: bool = False,
+    prefix: str = "/api",
+    hidden: Mapping[str, Iterable[str]] | None = None,
+    schema: str | None = None,
+) -> Flask:
+    """A Flask app serving every table of the database at ``target`` (URL or SQLite path)."""
+    engine = sa.create_engine(database_url(target), pool_pre_ping=True)
+    app = Flask("tablerest")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    api = Api(app, engine, prefix=prefix)
+    for resource in reflect_resources(engine, schema=schema, read_only=read_only, hidden=hidden):
+        api.add(resource)
+    return app
+
+
+def run(
+    app_factory: Any,
+    *,
+    host: str,
+    port: int,
+    workers: int = 1,
+    threads: int = 4,
+    access_log: bool = True,
+) -> None:
+    """Serve with gunicorn: ``workers`` processes of ``threads`` threads, each building its app."""
+    from gunicorn.app.base import BaseApplication
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("worker_class", "gthread" if threads > 1 else "sync")
+            self.cfg.set("accesslog", "-" if access_log else None)
+            self.cfg.set("graceful_timeout", 5)
+            self.cfg.set("proc_name", "tablerest")
+
+        def load(self) -> Any:
+            return app_factory()
+
+    os.environ.setdefault("SERVER_SOFTWARE", "tablerest")
+    _Server().run()

@@ -1,0 +1,204 @@
+"""Running statements: connections, one transaction per write, database errors -> domain errors.
+
+A :class:`Database` wraps what the application gave ``Api``: a Flask-SQLAlchemy extension, an
+``Engine`` or a ``sessionmaker``. Reads run on a pooled connection; writes run in one session
+transaction that commits at the end or rolls back on any error, so a failed write leaves the
+database exactly as it was.
+
+Database errors are translated in one place (:func:`translate`). Integrity errors are
+diagnosed after the rollback with a few ``SELECT``s (which unique key already has the value,
+which referenced row is missing) so that the 409 names the field on every backend alike,
+without parsing driver messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session, sessionmaker
+
+from .errors import (
+    Conflict,
+    FieldError,
+    InternalError,
+    ServiceUnavailable,
+    TablerestError,
+    ValidationFailed,
+)
+from .resource import Resource
+
+__all__ = ["Database", "diagnose_integrity", "translate"]
+
+log = logging.getLogger("tablerest")
+
+
+class Database:
+    """The application's database handle, whatever form it was given in."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        # Flask-SQLAlchemy's properties need an app context, so look at the class instead.
+        kind = type(handle)
+        self._fsa = hasattr(kind, "engines") and hasattr(handle, "session")
+        if self._fsa:
+            self._factory: sessionmaker[Session] | None = None
+        elif isinstance(handle, sa.Engine):
+            self._factory = sessionmaker(bind=handle)
+        elif isinstance(handle, sessionmaker):
+            self._factory = handle
+        else:
+            raise TypeError(
+                "Api(db=...) takes a Flask-SQLAlchemy extension, an Engine or a sessionmaker, "
+                f"not {type(handle).__name__}"
+            )
+
+    def engine(self, table: sa.Table | None = None) -> sa.Engine:
+        if self._fsa:
+            key = table.metadata.info.get("bind_key") if table is not None else None
+            return self.handle.engines[key]  # type: ignore[no-any-return]
+        assert self._factory is not None
+        bind = self._factory.kw.get("bind")
+        if not isinstance(bind, sa.Engine):
+            raise TypeError("the sessionmaker given to Api must be bound to an Engine")
+        return bind
+
+    @contextmanager
+    def reading(self, table: sa.Table | None = None) -> Iterator[sa.Connection]:
+        try:
+            with self.engine(table).connect() as conn:
+                yield conn
+        except sa_exc.SQLAlchemyError as exc:
+            raise translate(exc) from exc
+
+    @contextmanager
+    def writing(self, table: sa.Table | None = None) -> Iterator[Session]:
+        """One transaction: commit when the block ends, roll back on any exception.
+
+        On SQLite, foreign keys are enforced only when the connection asks for it, and only
+        outside a transaction: the pragma is the first statement of every write.
+        """
+        if self._fsa:
+            session: Session = self.handle.session
+        else:
+            assert self._factory is not None
+            session = self._factory()
+        try:
+            if self.engine(table).dialect.name == "sqlite":
+                session.connection().exec_driver_sql("PRAGMA foreign_keys=ON")
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            if not self._fsa:
+                session.close()
+
+
+def translate(exc: sa_exc.SQLAlchemyError) -> TablerestError:
+    """The response for a database error; the statement and parameters never leave the server."""
+    if isinstance(exc, sa_exc.IntegrityError):
+        return Conflict("The change conflicts with data already stored")
+    if isinstance(exc, sa_exc.DataError):
+        return ValidationFailed([], detail="The database rejected a value as out of range")
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        log.warning("database connection lost: %s", type(exc.orig).__name__)
+        return ServiceUnavailable("The database is not reachable; try again shortly")
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return ServiceUnavailable("The database is not reachable; try again shortly")
+    log.error("database error", exc_info=exc)
+    return InternalError()
+
+
+def _pointer(prefix: str, name: str) -> str:
+    return f"{prefix}/{name.replace('~', '~0').replace('/', '~1')}"
+
+
+def _unique_sets(table: sa.Table) -> list[tuple[sa.Column[Any], ...]]:
+    sets: list[tuple[sa.Column[Any], ...]] = []
+    if table.primary_key.columns:
+        sets.append(tuple(table.primary_key.columns))
+    for cons in table.constraints:
+        if isinstance(cons, sa.UniqueConstraint):
+            sets.append(tuple(cons.columns))
+    for idx in table.indexes:
+        if idx.unique:
+            cols = tuple(c for c in idx.columns if isinstance(c, sa.Column))
+            if cols:
+                sets.append(cols)
+    for col in table.columns:
+        if col.unique:
+            sets.append((col,))
+    return sets
+
+
+def diagnose_integrity(
+    conn: sa.Connection,
+    resource: Resource,
+    rows: Sequence[Mapping[sa.Column[Any], Any]],
+    *,
+    key: Sequence[Any] | None = None,
+    deleting: bool = False,
+) -> Conflict:
+    """Find which field made a write violate a unique or foreign key, after the rollback.
+
+    ``rows`` are the column values that were written (one per created item); ``key`` the
+    primary key of the row being updated or deleted.
+    """
+    table = resource.table
+    prefixed = len(rows) > 1
+    errors: list[FieldError] = []
+
+    def pointers(prefix: str, cols: Sequence[sa.Column[Any]]) -> list[str]:
+        # Columns the client cannot see (hidden, or set only by hooks) are never named.
+        found = [resource.field_by_column(c) for c in cols]
+        return [_pointer(prefix, f.name) for f in found if f is not None]
+
+    if deleting and key is not None:
+        return Conflict("The row is still referenced by other rows and cannot be deleted")
+
+    for i, values in enumerate(rows):
+        prefix = f"/{i}" if prefixed else ""
+        for cols in _unique_sets(table):
+            if not all(c in values and values[c] is not None for c in cols):
+                continue
+            where = sa.and_(*(c == values[c] for c in cols))
+            if key is not None:
+                where = sa.and_(
+                    where,
+                    sa.not_(
+                        sa.and_(*(c == v for c, v in zip(table.primary_key, key, strict=True)))
+                    ),
+                )
+            clash = conn.execute(sa.select(sa.literal(1)).select_from(table).where(where).limit(1))
+            dup_in_batch = any(
+                all(other.get(c) == values[c] for c in cols)
+                for j, other in enumerate(rows)
+                if j < i
+            )
+            if clash.first() is not None or dup_in_batch:
+                msg = "A row with this value already exists"
+                errors.extend(FieldError(p, msg) for p in pointers(prefix, cols))
+                break
+        for fk in table.foreign_key_constraints:
+            local = [e.parent for e in fk.elements]
+            if not all(c in values and values[c] is not None for c in local):
+                continue
+            remote = [e.column for e in fk.elements]
+            target = remote[0].table
+            where = sa.and_(*(r == values[lc] for lc, r in zip(local, remote, strict=True)))
+            found = conn.execute(sa.select(sa.literal(1)).select_from(target).where(where).limit(1))
+            if found.first() is None:
+                msg = "The referenced row does not exist"
+                errors.extend(FieldError(p, msg) for p in pointers(prefix, local))
+    fields = sorted({e.pointer for e in errors})
+    if not errors:
+        return Conflict("The change conflicts with data already stored")
+    detail = f"Conflict on {', '.join(fields)}"
+    return Conflict(detail, errors=errors)
