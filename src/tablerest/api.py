@@ -179,6 +179,9 @@ class Api:
             return exc
 
         app.register_error_handler(HTTPException, handle)
+        # tablerest's errors raised in the app's own routes (or its before_request hooks)
+        # answer as they do in generated routes.
+        app.register_error_handler(TablerestError, problem_response)
 
 
 def _from_http(exc: HTTPException) -> TablerestError:

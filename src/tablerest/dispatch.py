@@ -149,7 +149,7 @@ class Endpoint:
         res = self.resource
         try:
             with self.db.writing(self.resource.table) as session:
-                ctx = WriteContext(res, "delete", session, key=values)
+                ctx = WriteContext(res, "delete", session, "DELETE", key=values)
                 self._run_hooks("before_delete", ctx)
                 if res.use_orm:
                     obj = session.get(res.model, values)  # type: ignore[arg-type]
@@ -188,7 +188,7 @@ class Endpoint:
         written: dict[sa.Column[Any], Any] = {}
         try:
             with self.db.writing(self.resource.table) as session:
-                ctx = WriteContext(res, "update", session, data=data, key=values)
+                ctx = WriteContext(res, "update", session, request.method, data=data, key=values)
                 self._run_hooks("before_update", ctx)
                 written = self.statements.values(ctx.data)
                 if res.use_orm:
@@ -220,7 +220,7 @@ class Endpoint:
         try:
             with self.db.writing(self.resource.table) as session:
                 for data in items:
-                    ctx = WriteContext(res, "create", session, data=data)
+                    ctx = WriteContext(res, "create", session, "POST", data=data)
                     self._run_hooks("before_create", ctx)
                     written.append(st.values(ctx.data))
                     key = self._insert(session, ctx.data)
@@ -281,8 +281,8 @@ class Endpoint:
         """PUT replaces: every writable field left out goes back to its default, or null."""
         out = dict(data)
         for f in self.resource.writable:
-            if f.name in out or f.primary_key:
-                continue
+            if f.name in out or f.primary_key or not f.readable:
+                continue  # write-only fields cannot be resent by a client, so PUT keeps them
             default = f.column.default
             if isinstance(default, sa.ColumnDefault) and default.is_scalar:
                 out[f.name] = default.arg

@@ -70,8 +70,8 @@ class TablerestError(Exception):
     """
 
     status: int = 500
-    code: str = "internal-error"
-    title: str = "Internal server error"
+    code: str = "error"
+    title: str = "Error"
 
     def __init__(
         self,
@@ -107,10 +107,14 @@ class TablerestError(Exception):
 
 
 class BadRequest(TablerestError):
+    """The request is malformed (400)."""
+
     status, code, title = 400, "bad-request", "Bad request"
 
 
 class MalformedBody(BadRequest):
+    """The body cannot be parsed: not JSON, empty, or a form field given twice (400)."""
+
     code, title = "malformed-body", "Malformed request body"
 
 
@@ -124,10 +128,14 @@ class InvalidParameter(BadRequest):
 
 
 class NotFound(TablerestError):
+    """No such row, resource or route (404)."""
+
     status, code, title = 404, "not-found", "Not found"
 
 
 class MethodNotAllowed(TablerestError):
+    """The route exists but not for this method; ``Allow`` lists those it takes (405)."""
+
     status, code, title = 405, "method-not-allowed", "Method not allowed"
 
     def __init__(self, allowed: Sequence[str], detail: str | None = None) -> None:
@@ -136,18 +144,26 @@ class MethodNotAllowed(TablerestError):
 
 
 class NotAcceptable(TablerestError):
+    """The ``Accept`` header rules out every representation tablerest can send (406)."""
+
     status, code, title = 406, "not-acceptable", "Not acceptable"
 
 
 class Conflict(TablerestError):
+    """The write conflicts with stored data: a unique or foreign key, or a hook's rule (409)."""
+
     status, code, title = 409, "conflict", "Conflict"
 
 
 class PayloadTooLarge(TablerestError):
+    """The body is over the API's ``max_body_size`` (413)."""
+
     status, code, title = 413, "payload-too-large", "Payload too large"
 
 
 class UnsupportedMediaType(TablerestError):
+    """The body's ``Content-Type`` is not JSON or a form (415)."""
+
     status, code, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
@@ -163,6 +179,8 @@ class ValidationFailed(TablerestError):
 
 
 class ServiceUnavailable(TablerestError):
+    """The database cannot be reached; ``Retry-After`` says when to try again (503)."""
+
     status, code, title = 503, "service-unavailable", "Service unavailable"
 
     def __init__(self, detail: str | None = None, retry_after: int = 5) -> None:
@@ -170,4 +188,6 @@ class ServiceUnavailable(TablerestError):
 
 
 class InternalError(TablerestError):
+    """A server-side failure; the response carries no details of it (500)."""
+
     status, code, title = 500, "internal-error", "Internal server error"

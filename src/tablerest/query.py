@@ -31,10 +31,14 @@ class Statements:
         self._params: list[sa.BindParameter[Any]] = [
             sa.bindparam(f"pk_{i}") for i in range(len(self.pk))
         ]
-        key_match = sa.and_(*(c == p for c, p in zip(self.pk, self._params, strict=True)))
         self._select = sa.select(*self.columns)
-        self._order = list(self.pk) if self.pk else list(table.columns)[:1]
-        self.select_one = self._select.where(key_match) if self.pk else None
+        # Without a key, order by every column: pages stay stable as long as rows differ.
+        self._order = list(self.pk) if self.pk else list(table.columns)
+        self.select_one = (
+            self._select.where(*(c == p for c, p in zip(self.pk, self._params, strict=True)))
+            if self.pk
+            else None
+        )
         self._count = sa.select(sa.func.count()).select_from(table)
         self._table = table
         self._all_columns = {

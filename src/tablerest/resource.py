@@ -45,7 +45,9 @@ class WriteContext:
     """What a hook sees: the resource, the action and the data of one write.
 
     ``data`` is the validated input (field name -> Python value) and may be changed by
-    ``before_*`` hooks; ``row`` is the row as the client will see it (``after_*`` hooks);
+    ``before_*`` hooks; on PUT it also holds the defaults (or nulls) that fields left out are
+    reset to. ``method`` is the HTTP method (``PUT`` or ``PATCH`` tell a replace from a partial
+    update). ``row`` is the row as the client will see it (``after_*`` hooks);
     ``key`` is the primary key as a tuple (update and delete); ``session`` is the SQLAlchemy
     session of the request's transaction: hooks can write through it, and raising any
     exception rolls everything back.
@@ -54,6 +56,7 @@ class WriteContext:
     resource: Resource
     action: Literal["create", "update", "delete"]
     session: Session
+    method: str
     data: dict[str, Any] = field(default_factory=dict)
     key: tuple[Any, ...] | None = None
     row: dict[str, Any] | None = None
@@ -177,7 +180,10 @@ class Resource:
                 nullable=nullable,
                 primary_key=bool(col.primary_key),
                 required_on_create=required_create,
-                required_on_replace=writable and not nullable and not python_default,
+                # A write-only field cannot be read back to be resent, so PUT keeps it.
+                required_on_replace=(
+                    writable and not nullable and not python_default and fname not in write_only_set
+                ),
             )
         self.fields: dict[str, Field] = built
         missing_pk = [c.name for c in self.primary_key if self._field_of(c) is None]

@@ -38,9 +38,14 @@ def create_app(
     prefix: str = "/api",
     hidden: Mapping[str, Iterable[str]] | None = None,
     schema: str | None = None,
+    engine_options: Mapping[str, Any] | None = None,
 ) -> Flask:
-    """A Flask app serving every table of the database at ``target`` (URL or SQLite path)."""
-    engine = sa.create_engine(database_url(target), pool_pre_ping=True)
+    """A Flask app serving every table of the database at ``target`` (URL or SQLite path).
+
+    ``engine_options`` go to ``sqlalchemy.create_engine`` (pool settings, ``connect_args``).
+    """
+    options = {"pool_pre_ping": True, **(engine_options or {})}
+    engine = sa.create_engine(database_url(target), **options)
     app = Flask("tablerest")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     api = Api(app, engine, prefix=prefix)

@@ -83,7 +83,7 @@ class Database:
         outside a transaction: the pragma is the first statement of every write.
         """
         if self._fsa:
-            session: Session = self.handle.session
+            session: Session = self.handle.session()
         else:
             assert self._factory is not None
             session = self._factory()

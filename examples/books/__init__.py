@@ -1,0 +1,1 @@
+"""The books database of "Building a RESTful API with Flask", under ``/api/books``."""

@@ -1,0 +1,1 @@
+"""Users with a name and an age, created with form-encoded ``curl -d`` posts."""

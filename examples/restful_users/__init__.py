@@ -1,0 +1,1 @@
+"""Users with a validated, unique email (the Flask-Restful + marshmallow tutorial)."""

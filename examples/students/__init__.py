@@ -1,0 +1,1 @@
+"""Students in cohorts, and persons (4Geeks Academy): generated routes beside a custom one."""

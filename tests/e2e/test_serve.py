@@ -1,0 +1,165 @@
+"""End to end: ``tablerest serve`` as a real process on 127.0.0.1, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+STARTUP_SECONDS = 60
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _call(
+    method: str, url: str, body: Any = None, form: str | None = None
+) -> tuple[int, dict[str, str], Any]:
+    data, headers = None, {}
+    if body is not None:
+        data, headers = json.dumps(body).encode(), {"Content-Type": "application/json"}
+    elif form is not None:
+        data, headers = form.encode(), {"Content-Type": "application/x-www-form-urlencoded"}
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+            return resp.status, dict(resp.headers), json.loads(raw) if raw else None
+    except urllib.error.HTTPError as err:
+        raw = err.read()
+        return err.code, dict(err.headers), json.loads(raw) if raw else None
+
+
+class Server:
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        # Output goes to a file, not a pipe, so a chatty server can never block on it.
+        self.log = Path(env["TABLEREST_DEMO_PATH"]).with_suffix(f".{self.port}.log")
+        cmd = [sys.executable, "-m", "tablerest", "serve", "--port", str(self.port), *args]
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("server did not start in time")
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.log.read_text()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "TABLEREST_DEMO_PATH": str(tmp_path / "demo.sqlite3")}
+
+
+@pytest.fixture
+def demo_server(env: dict[str, str]) -> Iterator[Server]:
+    server = Server([], env)
+    yield server
+    server.stop()
+
+
+def test_newcomer_walkthrough_on_the_demo(demo_server: Server) -> None:
+    api = demo_server.base + "/api"
+    status, _, index = _call("GET", api)
+    assert status == 200
+    assert {r["name"] for r in index["resources"]} == {
+        "authors",
+        "books",
+        "users",
+        "cohorts",
+        "students",
+    }
+
+    status, headers, book = _call(
+        "POST", f"{api}/books", {"title": "My Book", "year": 2024, "author_id": 1}
+    )
+    assert status == 201
+    location = headers["Location"]
+    assert location == f"/api/books/{book['id']}"
+    status, _, fetched = _call("GET", demo_server.base + location)
+    assert (status, fetched["title"]) == (200, "My Book")
+    status, _, patched = _call("PATCH", demo_server.base + location, {"pages": 321})
+    assert (status, patched["pages"], patched["title"]) == (200, 321, "My Book")
+    status, _, _ = _call("DELETE", demo_server.base + location)
+    assert status == 204
+    status, headers, problem = _call("GET", demo_server.base + location)
+    assert status == 404
+    assert headers["Content-Type"] == "application/problem+json"
+
+    status, headers, problem = _call("POST", f"{api}/books", {"title": "", "year": "soon"})
+    assert status == 422
+    pointers = {e["pointer"] for e in problem["errors"]}
+    assert pointers == {"/year", "/author_id"}
+
+    status, _, created = _call("POST", f"{api}/authors", form="name=Form+Author&country=NZ")
+    assert (status, created["name"], created["country"]) == (201, "Form Author", "NZ")
+
+    status, headers, page = _call("GET", f"{api}/books?page[size]=5&page[number]=2")
+    assert status == 200
+    assert [b["id"] for b in page["data"]] == [6, 7, 8, 9, 10]
+    assert 'rel="next"' in headers["Link"]
+    output = demo_server.stop()
+    assert f"http://127.0.0.1:{demo_server.port}/api" in output
+
+
+def test_serve_a_sqlite_file_read_only(tmp_path: Path, env: dict[str, str]) -> None:
+    path = tmp_path / "mine.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute('CREATE TABLE "Pets" (id INTEGER PRIMARY KEY, name TEXT NOT NULL)')
+        conn.execute("INSERT INTO \"Pets\" (name) VALUES ('Rex')")
+    conn.close()
+    server = Server([str(path), "--read-only", "--workers", "2"], env)
+    try:
+        status, _, body = _call("GET", f"{server.base}/api/Pets")
+        assert (status, body["data"]) == (200, [{"id": 1, "name": "Rex"}])
+        status, headers, _ = _call("POST", f"{server.base}/api/Pets", {"name": "Tom"})
+        assert status == 405
+        assert "POST" not in headers["Allow"]
+    finally:
+        server.stop()
+
+
+def test_serve_refuses_a_missing_file(tmp_path: Path, env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tablerest", "serve", str(tmp_path / "nope.db")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "no database file" in result.stderr

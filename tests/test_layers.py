@@ -1,0 +1,54 @@
+"""Imports point one way along the pipeline (STYLE.md): no stage imports a later one."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "tablerest"
+
+# Each module may import only the tablerest modules listed for it.
+ALLOWED: dict[str, set[str]] = {
+    "errors": set(),
+    "resource": {"schema"},  # the schema is built lazily from the declaration
+    "schema": {"errors", "resource"},
+    "http": {"errors"},
+    "request": {"errors", "resource"},
+    "query": {"request", "resource"},
+    "store": {"errors", "resource"},
+    "render.json": {"resource"},
+    "render.problem": {"errors", "render.json"},
+}
+
+
+def _tablerest_imports(module: str) -> set[str]:
+    path = PACKAGE.joinpath(*module.split(".")).with_suffix(".py")
+    tree = ast.parse(path.read_text())
+    package_parts = module.split(".")[:-1]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package_parts[: len(package_parts) - (node.level - 1)]
+                target = ".".join([*base, node.module] if node.module else base)
+                if node.module is None:
+                    found.update(".".join([*base, a.name]) for a in node.names)
+                else:
+                    found.add(target)
+            elif node.module and node.module.startswith("tablerest."):
+                found.add(node.module.removeprefix("tablerest."))
+        elif isinstance(node, ast.Import):
+            found.update(
+                a.name.removeprefix("tablerest.")
+                for a in node.names
+                if a.name.startswith("tablerest.")
+            )
+    return found
+
+
+@pytest.mark.parametrize("module", sorted(ALLOWED))
+def test_stage_imports_only_earlier_stages(module: str) -> None:
+    extra = _tablerest_imports(module) - ALLOWED[module]
+    assert not extra, f"{module} imports {sorted(extra)}"

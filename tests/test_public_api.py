@@ -1,0 +1,23 @@
+"""The public surface is small and pinned: a change to it is a deliberate, visible change."""
+
+from __future__ import annotations
+
+import tablerest
+
+
+def test_exported_names_are_pinned_and_sorted() -> None:
+    assert tablerest.__all__ == [
+        "Api",
+        "BadRequest",
+        "Conflict",
+        "FieldError",
+        "InvalidParameter",
+        "NotFound",
+        "Resource",
+        "TablerestError",
+        "ValidationFailed",
+        "WriteContext",
+    ]
+    assert sorted(tablerest.__all__) == tablerest.__all__
+    for name in tablerest.__all__:
+        assert getattr(tablerest, name).__doc__, f"{name} has no docstring"

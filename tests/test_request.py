@@ -1,0 +1,55 @@
+"""Unit tests of the request stage: query strings and URL keys -> intents, without a database."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tablerest.errors import InvalidParameter, NotFound
+from tablerest.request import ListIntent, parse_key, parse_list_query
+from tablerest.resource import Resource
+from tests import models
+
+BOOKS = Resource(models.Book.__table__, model=models.Book, page_size=20, max_page_size=100)  # type: ignore[arg-type]
+ENROLLMENTS = Resource(models.Enrollment.__table__, model=models.Enrollment)  # type: ignore[arg-type]
+GADGETS = Resource(models.Gadget.__table__, model=models.Gadget)  # type: ignore[arg-type]
+
+
+def test_defaults_are_the_first_page_of_the_default_size() -> None:
+    assert parse_list_query(BOOKS, {}) == ListIntent(limit=20, offset=0, page_number=1, count=False)
+
+
+@given(size=st.integers(1, 100), number=st.integers(1, 10_000))
+def test_page_number_and_size_give_offset(size: int, number: int) -> None:
+    intent = parse_list_query(BOOKS, {"page[size]": [str(size)], "page[number]": [str(number)]})
+    assert (intent.limit, intent.offset, intent.page_number) == (size, (number - 1) * size, number)
+
+
+def test_limit_and_offset() -> None:
+    intent = parse_list_query(BOOKS, {"limit": ["7"], "offset": ["3"], "count": ["true"]})
+    assert intent == ListIntent(limit=7, offset=3, page_number=None, count=True)
+
+
+@given(st.text(min_size=1).filter(lambda s: not s.strip().lstrip("+-").isdigit()))
+def test_non_integer_page_size_names_the_parameter(raw: str) -> None:
+    with pytest.raises(InvalidParameter) as info:
+        parse_list_query(BOOKS, {"page[size]": [raw]})
+    assert info.value.parameter == "page[size]"
+
+
+def test_keys_are_converted_by_column_type() -> None:
+    assert parse_key(BOOKS, "42") == (42,)
+    assert parse_key(ENROLLMENTS, "7,math") == (7, "math")
+    u = uuid.uuid4()
+    assert parse_key(GADGETS, str(u)) == (u,)
+    for resource, raw in [
+        (BOOKS, "x"),
+        (ENROLLMENTS, "7"),
+        (ENROLLMENTS, "x,math"),
+        (GADGETS, "nope"),
+    ]:
+        with pytest.raises(NotFound):
+            parse_key(resource, raw)
