@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tablerest.errors import InvalidParameter, NotFound
 from tablerest.request import ListIntent, parse_key, parse_list_query
-from tablerest.resource import Resource
+from tablerest.resource import Relation, Resource
 from tests import models
 
 BOOKS = Resource(models.Book.__table__, model=models.Book, page_size=20, max_page_size=100)  # type: ignore[arg-type]
@@ -18,25 +18,42 @@ ENROLLMENTS = Resource(models.Enrollment.__table__, model=models.Enrollment)  # 
 GADGETS = Resource(models.Gadget.__table__, model=models.Gadget)  # type: ignore[arg-type]
 
 
+class Catalog:
+    """Just the resources above, for resolving relations."""
+
+    resources = (BOOKS, ENROLLMENTS, GADGETS)
+
+    def target(self, relation: Relation) -> Resource | None:
+        return next((r for r in self.resources if r.table is relation.target), None)
+
+    def by_name(self, name: str) -> Resource | None:
+        return next((r for r in self.resources if r.name == name), None)
+
+
+CATALOG = Catalog()
+
+
 def test_defaults_are_the_first_page_of_the_default_size() -> None:
-    assert parse_list_query(BOOKS, {}) == ListIntent(limit=20, offset=0, page_number=1, count=False)
+    assert parse_list_query(BOOKS, {}, CATALOG) == ListIntent(limit=20, offset=0, page_number=1, count=False)
 
 
 @given(size=st.integers(1, 100), number=st.integers(1, 10_000))
 def test_page_number_and_size_give_offset(size: int, number: int) -> None:
-    intent = parse_list_query(BOOKS, {"page[size]": [str(size)], "page[number]": [str(number)]})
+    intent = parse_list_query(
+        BOOKS, {"page[size]": [str(size)], "page[number]": [str(number)]}, CATALOG
+    )
     assert (intent.limit, intent.offset, intent.page_number) == (size, (number - 1) * size, number)
 
 
 def test_limit_and_offset() -> None:
-    intent = parse_list_query(BOOKS, {"limit": ["7"], "offset": ["3"], "count": ["true"]})
+    intent = parse_list_query(BOOKS, {"limit": ["7"], "offset": ["3"], "count": ["true"]}, CATALOG)
     assert intent == ListIntent(limit=7, offset=3, page_number=None, count=True)
 
 
 @given(st.text(min_size=1).filter(lambda s: not s.strip().lstrip("+-").isdigit()))
 def test_non_integer_page_size_names_the_parameter(raw: str) -> None:
     with pytest.raises(InvalidParameter) as info:
-        parse_list_query(BOOKS, {"page[size]": [raw]})
+        parse_list_query(BOOKS, {"page[size]": [raw]}, CATALOG)
     assert info.value.parameter == "page[size]"
 
 

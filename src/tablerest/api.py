@@ -19,7 +19,8 @@ from .dispatch import Endpoint, Settings, handles_errors
 from .errors import InternalError, MethodNotAllowed, NotFound, TablerestError
 from .render.json import dumps
 from .render.problem import problem_response
-from .resource import Resource
+from .request import Limits
+from .resource import Relation, Resource
 from .store import Database
 
 __all__ = ["Api"]
@@ -31,13 +32,27 @@ ErrorHandler = Callable[[Any], Any]
 
 
 class _AppState:
-    """What one application holds for one Api: its database handle and endpoints."""
+    """What one application holds for one Api: its database handle and endpoints.
 
-    def __init__(self, api: Api, app: Flask, db: Database) -> None:
+    It is also the catalog the stages use to follow relations to other resources.
+    """
+
+    def __init__(self, api: Api, app: Flask, db: Database, secret: bytes) -> None:
         self.api = api
         self.app = app
         self.db = db
+        self.secret = secret
         self.endpoints: dict[str, Endpoint] = {}
+
+    def target(self, relation: Relation) -> Resource | None:
+        for ep in self.endpoints.values():
+            if ep.resource.table is relation.target:
+                return ep.resource
+        return None
+
+    def by_name(self, name: str) -> Resource | None:
+        ep = self.endpoints.get(name)
+        return ep.resource if ep is not None else None
 
 
 class Api:
@@ -62,11 +77,16 @@ class Api:
         max_body_size: int = DEFAULT_MAX_BODY,
         page_size: int = 20,
         max_page_size: int = 100,
+        limits: Limits | None = None,
+        secret_key: str | bytes | None = None,
     ) -> None:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/api'")
         self.db_handle = db
-        self.settings = Settings(prefix=prefix, max_body_size=max_body_size)
+        self.settings = Settings(
+            prefix=prefix, max_body_size=max_body_size, limits=limits or Limits()
+        )
+        self.secret_key = secret_key
         self.page_size = page_size
         self.max_page_size = max_page_size
         self.resources: dict[str, Resource] = {}
@@ -113,7 +133,10 @@ class Api:
                 "Api needs a database: Api(app, db) with Flask-SQLAlchemy, "
                 "an Engine or a sessionmaker"
             )
-        state = _AppState(self, app, Database(handle))
+        secret = (
+            self.secret_key or app.config.get("SECRET_KEY") or f"tablerest:{self.settings.prefix}"
+        )
+        state = _AppState(self, app, Database(handle), _bytes(secret))
         app.extensions.setdefault(EXTENSION, {})[self.settings.prefix] = state
         self._states.append(state)
         prefix = self.settings.prefix
@@ -128,7 +151,7 @@ class Api:
         self._install_error_handler(app)
 
     def _mount(self, state: _AppState, res: Resource) -> None:
-        ep = Endpoint(res, state.db, self.settings)
+        ep = Endpoint(res, state.db, self.settings, state, state.secret)
         state.endpoints[res.name] = ep
         app = state.app
         base = f"{EXTENSION}.{res.name}"
@@ -141,6 +164,13 @@ class Api:
             if item:
                 app.add_url_rule(
                     f"{ep.url}/<key>", f"{base}.item", handles_errors(_item_view(ep)), methods=item
+                )
+            if res.relations and "GET" in res.methods:
+                app.add_url_rule(
+                    f"{ep.url}/<key>/<relation>",
+                    f"{base}.related",
+                    handles_errors(lambda key, relation: ep.related(request, key, relation)),
+                    methods=["GET"],
                 )
 
     # -- the index and errors outside any resource -----------------------------------------
@@ -182,6 +212,10 @@ class Api:
         # tablerest's errors raised in the app's own routes (or its before_request hooks)
         # answer as they do in generated routes.
         app.register_error_handler(TablerestError, problem_response)
+
+
+def _bytes(secret: str | bytes) -> bytes:
+    return secret if isinstance(secret, bytes) else secret.encode()
 
 
 def _from_http(exc: HTTPException) -> TablerestError:

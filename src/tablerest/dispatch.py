@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -19,12 +19,31 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from . import http
+from .cursor import decode_cursor, encode_cursor
 from .errors import FieldError, NotFound, TablerestError, ValidationFailed
 from .query import Statements
+from .readplan import (
+    Shape,
+    count_statement,
+    decode_values,
+    include_statement,
+    item_statement,
+    list_statement,
+    shape_for,
+    sort_keys,
+    sort_signature,
+)
 from .render.json import RowEncoder, dumps
 from .render.problem import problem_response
-from .request import ListIntent, parse_item_query, parse_key, parse_list_query
-from .resource import Resource, WriteContext
+from .request import (
+    Limits,
+    ListIntent,
+    parse_item_query,
+    parse_key,
+    parse_list_query,
+    reject_query,
+)
+from .resource import Catalog, Resource, WriteContext, enum_to_label
 from .schema import Variant
 from .store import Database, diagnose_integrity, translate
 
@@ -39,6 +58,7 @@ class Settings:
 
     prefix: str
     max_body_size: int
+    limits: Limits = field(default_factory=Limits)
 
 
 def handles_errors(
@@ -63,10 +83,20 @@ def _json_response(body: Any, status: int = 200) -> Response:
 class Endpoint:
     """Everything needed to serve one resource, built once at registration."""
 
-    def __init__(self, resource: Resource, db: Database, settings: Settings) -> None:
+    def __init__(
+        self,
+        resource: Resource,
+        db: Database,
+        settings: Settings,
+        catalog: Catalog,
+        secret: bytes,
+    ) -> None:
         self.resource = resource
         self.db = db
         self.settings = settings
+        self.catalog = catalog
+        self.secret = secret
+        self._encoders: dict[tuple[str, tuple[str, ...]], RowEncoder] = {}
         self.statements = Statements(resource)
         self.encoder = RowEncoder(resource, self.statements.keys)
         self.url = f"{settings.prefix}/{quote(resource.name)}"
@@ -75,14 +105,96 @@ class Endpoint:
 
     def list_rows(self, request: Request) -> Response:
         http.check_accept(request)
-        intent = parse_list_query(self.resource, request.args.to_dict(flat=False))
-        st = self.statements
+        args = request.args.to_dict(flat=False)
+        intent = parse_list_query(self.resource, args, self.catalog, self.settings.limits)
+        return self._list(request, self.resource, intent, args)
+
+    def read(self, request: Request, key: str) -> Response:
+        http.check_accept(request)
+        intent = parse_item_query(
+            self.resource, request.args.to_dict(flat=False), self.catalog, self.settings.limits
+        )
+        values = parse_key(self.resource, key)
+        shape = shape_for(self.resource, intent, intent.include)
         with self.db.reading(self.resource.table) as conn:
-            rows = conn.execute(st.select_page(intent)).all()
-            total = conn.execute(st.count()).scalar_one() if intent.count else None
-        has_next = len(rows) > intent.limit
-        data = self.encoder.rows(rows[: intent.limit])
-        links = self._links(request, intent, has_next)
+            rows = conn.execute(item_statement(shape, values)).all()
+            if not rows:
+                raise NotFound(f"No {self.resource.name} row with key {_key_text(values)}")
+            (row,) = self._materialize(conn, shape, rows, intent)
+        return _json_response(row)
+
+    def related(self, request: Request, key: str, name: str) -> Response:
+        """``GET /books/1/author`` (one row or null), ``GET /authors/1/books`` (a list)."""
+        http.check_accept(request)
+        res = self.resource
+        rel = res.relations.get(name)
+        target = self.catalog.target(rel) if rel is not None else None
+        if rel is None or target is None:
+            raise NotFound("No such resource or route")
+        args = request.args.to_dict(flat=False)
+        if rel.to_many:
+            intent = parse_list_query(target, args, self.catalog, self.settings.limits)
+        else:
+            intent = parse_item_query(target, args, self.catalog, self.settings.limits)
+        values = parse_key(res, key)
+        with self.db.reading(res.table) as conn:
+            link = conn.execute(
+                sa.select(*rel.local).where(self.statements.key_where(values))
+            ).first()
+        if link is None:
+            raise NotFound(f"No {res.name} row with key {_key_text(values)}")
+        where = [
+            target.table.c[remote.key] == value
+            for remote, value in zip(rel.remote, link, strict=True)
+        ]
+        if rel.to_many:
+            return self._list(request, target, intent, args, where)
+        if any(v is None for v in link):
+            return _json_response(None)
+        shape = shape_for(target, intent, intent.include)
+        with self.db.reading(target.table) as conn:
+            rows = conn.execute(sa.select(*shape.columns).where(*where).limit(1)).all()
+            found = self._materialize(conn, shape, rows, intent)
+        return _json_response(found[0] if found else None)
+
+    def _list(
+        self,
+        request: Request,
+        res: Resource,
+        intent: ListIntent,
+        args: Mapping[str, list[str]],
+        where: Sequence[sa.ColumnElement[bool]] = (),
+    ) -> Response:
+        shape = shape_for(res, intent, intent.include)
+        keys = sort_keys(res, intent.sort)
+        signature = sort_signature(res, intent.sort)
+        cursor_values = None
+        if intent.cursor:
+            parameter = f"page[{intent.direction}]"
+            raw = decode_cursor(intent.cursor, signature, self.secret, parameter)
+            cursor_values = decode_values(keys, raw, parameter)
+        stmt = list_statement(shape, intent, where=where, cursor_values=cursor_values)
+        with self.db.reading(res.table) as conn:
+            rows = list(conn.execute(stmt).all())
+            total = (
+                conn.execute(count_statement(res, intent, where)).scalar_one()
+                if intent.count
+                else None
+            )
+            more = len(rows) > intent.limit
+            rows = rows[: intent.limit]
+            if intent.direction == "before":
+                rows.reverse()
+            data = self._materialize(conn, shape, rows, intent)
+        if intent.direction is None:
+            links = self._offset_links(request, args, intent, more)
+        else:
+            width = len(shape.columns)
+            cursors = [
+                encode_cursor(_cursor_json(keys, r[width:]), signature, self.secret)
+                for r in (rows[:1] + rows[-1:] if rows else [])
+            ]
+            links = self._keyset_links(request, args, intent, more, cursors)
         meta: dict[str, Any] = {"page": self._page_meta(intent)}
         if total is not None:
             meta["total"] = total
@@ -92,21 +204,44 @@ class Endpoint:
             resp.headers["Link"] = link_header
         return resp
 
-    def read(self, request: Request, key: str) -> Response:
-        http.check_accept(request)
-        parse_item_query(request.args.to_dict(flat=False))
-        values = parse_key(self.resource, key)
-        row = self._fetch_one(values)
-        return _json_response(row)
+    def _materialize(
+        self, conn: sa.Connection, shape: Shape, rows: Sequence[Any], intent: ListIntent
+    ) -> list[dict[str, Any]]:
+        """Rows as the client sees them, with included relations (one query per path)."""
+        encoder = self._encoder(shape)
+        width = len(shape.visible)
+        out = [encoder.row(r[:width]) for r in rows]
+        for inc in shape.include:
+            rel = inc.relation
+            parent_keys = [shape.values(r, rel.local) for r in rows]
+            wanted = sorted({k for k in parent_keys if None not in k}, key=repr)
+            child = shape_for(inc.resource, intent, inc.children, also=rel.remote)
+            children: list[Any] = []
+            if wanted:
+                stmt = include_statement(inc, child, wanted, self.settings.limits.include_limit)
+                children = list(conn.execute(stmt).all())
+            rendered = self._materialize(conn, child, children, intent)
+            groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+            for raw, item in zip(children, rendered, strict=True):
+                groups.setdefault(child.values(raw, rel.remote), []).append(item)
+            for parent, pkey in zip(out, parent_keys, strict=True):
+                found = groups.get(pkey, [])
+                parent[rel.name] = found if rel.to_many else (found[0] if found else None)
+        return out
 
-    def _fetch_one(self, key: Sequence[Any], conn: sa.Connection | Session | None = None) -> Any:
+    def _encoder(self, shape: Shape) -> RowEncoder:
+        names = tuple(f.name for f in shape.visible)
+        key = (shape.resource.name, names)
+        enc = self._encoders.get(key)
+        if enc is None:
+            enc = self._encoders[key] = RowEncoder(shape.resource, names)
+        return enc
+
+    def _fetch_one(self, key: Sequence[Any], conn: sa.Connection | Session) -> Any:
+        """The row after a write, in the same transaction."""
         st = self.statements
         assert st.select_one is not None
-        if conn is None:
-            with self.db.reading(self.resource.table) as c:
-                row = c.execute(st.select_one, st.key_params(key)).first()
-        else:
-            row = conn.execute(st.select_one, st.key_params(key)).first()
+        row = conn.execute(st.select_one, st.key_params(key)).first()
         if row is None:
             raise NotFound(f"No {self.resource.name} row with key {_key_text(key)}")
         return self.encoder.row(row)
@@ -115,7 +250,7 @@ class Endpoint:
 
     def create(self, request: Request) -> Response:
         http.check_accept(request)
-        parse_item_query(request.args.to_dict(flat=False))
+        reject_query(request.args.to_dict(flat=False))
         body = http.read_body(request, self.settings.max_body_size)
         schema = self.resource.schema
         if body.kind == "json" and body.raw.lstrip()[:1] == b"[":
@@ -144,7 +279,7 @@ class Endpoint:
 
     def delete(self, request: Request, key: str) -> Response:
         http.check_accept(request)
-        parse_item_query(request.args.to_dict(flat=False))
+        reject_query(request.args.to_dict(flat=False))
         values = parse_key(self.resource, key)
         res = self.resource
         try:
@@ -172,7 +307,7 @@ class Endpoint:
 
     def _update(self, request: Request, key: str, variant: Variant) -> Response:
         http.check_accept(request)
-        parse_item_query(request.args.to_dict(flat=False))
+        reject_query(request.args.to_dict(flat=False))
         values = parse_key(self.resource, key)
         body = http.read_body(request, self.settings.max_body_size)
         schema = self.resource.schema
@@ -312,27 +447,65 @@ class Endpoint:
     def _page_meta(self, intent: ListIntent) -> dict[str, int]:
         if intent.page_number is not None:
             return {"number": intent.page_number, "size": intent.limit}
+        if intent.direction is not None:
+            return {"size": intent.limit}
         return {"offset": intent.offset, "limit": intent.limit}
 
-    def _links(self, request: Request, intent: ListIntent, has_next: bool) -> dict[str, str | None]:
-        base = request.args.to_dict(flat=False)
-        path = request.path
+    @staticmethod
+    def _url(request: Request, args: Mapping[str, list[str]]) -> str:
+        return f"{request.path}?{urlencode(args, doseq=True)}" if args else request.path
 
+    def _offset_links(
+        self, request: Request, base: Mapping[str, list[str]], intent: ListIntent, more: bool
+    ) -> dict[str, str | None]:
         def at(offset: int) -> str:
             args = dict(base)
             if intent.page_number is not None:
                 args["page[number]"] = [str(offset // intent.limit + 1)]
             else:
                 args["offset"] = [str(offset)]
-            return f"{path}?{urlencode(args, doseq=True)}"
+            return self._url(request, args)
 
-        links: dict[str, str | None] = {
-            "self": f"{path}?{urlencode(base, doseq=True)}" if base else path,
+        return {
+            "self": self._url(request, base),
             "first": at(0),
             "prev": at(max(intent.offset - intent.limit, 0)) if intent.offset > 0 else None,
-            "next": at(intent.offset + intent.limit) if has_next else None,
+            "next": at(intent.offset + intent.limit) if more else None,
         }
-        return links
+
+    def _keyset_links(
+        self,
+        request: Request,
+        base: Mapping[str, list[str]],
+        intent: ListIntent,
+        more: bool,
+        cursors: list[str],
+    ) -> dict[str, str | None]:
+        rest = {k: v for k, v in base.items() if k not in ("page[after]", "page[before]")}
+
+        def at(direction: str, cursor: str) -> str:
+            return self._url(request, {**rest, f"page[{direction}]": [cursor]})
+
+        forward = intent.direction == "after"
+        has_next = more if forward else bool(intent.cursor)
+        has_prev = bool(intent.cursor) if forward else more
+        return {
+            "self": self._url(request, base),
+            "first": at("after", ""),
+            "prev": at("before", cursors[0]) if has_prev and cursors else None,
+            "next": at("after", cursors[-1]) if has_next and cursors else None,
+        }
+
+
+def _cursor_json(keys: Sequence[Any], values: Sequence[Any]) -> list[Any]:
+    """Sort values as JSON for a cursor: enum members as their labels."""
+    out = []
+    for key, value in zip(keys, values, strict=True):
+        col_type = key.field.column.type
+        if value is not None and isinstance(col_type, sa.Enum):
+            value = enum_to_label(col_type)(value)
+        out.append(value)
+    return out
 
 
 def _key_text(key: Sequence[Any]) -> str:

@@ -1,25 +1,102 @@
 """Query strings and URL keys -> typed intents. No SQL, no database.
 
 Every parameter a resource does not understand is a 400 that names it, so a typo such as
-``page[sise]=5`` is reported rather than silently ignored.
+``page[sise]=5`` is reported rather than silently ignored. Fields are resolved against the
+resource declarations here: a hidden or write-only field is reported exactly like one that does
+not exist, so errors never confirm that it does.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
+import pydantic
 import sqlalchemy as sa
 
 from .errors import InvalidParameter, NotFound
-from .resource import Resource
+from .resource import Catalog, Field, Relation, Resource
 
-__all__ = ["ListIntent", "parse_item_query", "parse_key", "parse_list_query"]
+__all__ = [
+    "OPERATORS",
+    "Filter",
+    "Include",
+    "Limits",
+    "ListIntent",
+    "Path",
+    "SortKey",
+    "parse_item_query",
+    "parse_key",
+    "parse_list_query",
+    "value_parser",
+]
 
+OPERATORS = (
+    "eq", "ne", "lt", "le", "gt", "ge", "in", "nin",
+    "like", "ilike", "contains", "startswith", "endswith", "null",
+)  # fmt: skip
+_TEXT_OPS = frozenset({"like", "ilike", "contains", "startswith", "endswith"})
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
+_RESERVED = frozenset(
+    {"page", "limit", "offset", "count", "sort", "fields", "include", "filter", "q"}
+)
+_FILTER = re.compile(r"^filter\[([^\[\]]+)\](?:\[([^\[\]]+)\])?$")
+_FIELDS = re.compile(r"^fields(?:\[([^\[\]]+)\])?$")
+
+Step = tuple[Relation, Resource]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on what one request may ask for: beyond them, a 400 rather than a slow query."""
+
+    max_filters: int = 20
+    max_in_values: int = 100
+    max_path_depth: int = 3
+    max_include_depth: int = 3
+    #: Items of an included to-many relation shown per parent row.
+    include_limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    """A field, possibly through relations: ``author.country`` is (author,) + country."""
+
+    steps: tuple[Step, ...]
+    field: Field
+
+    @property
+    def dotted(self) -> str:
+        return ".".join([*(rel.name for rel, _ in self.steps), self.field.name])
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    path: Path
+    op: str
+    value: Any
+    parameter: str
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    path: Path
+    descending: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Include:
+    """One included relation, with what to include below it."""
+
+    relation: Relation
+    resource: Resource
+    children: tuple[Include, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +104,19 @@ class ListIntent:
     """What a list request asks for."""
 
     limit: int
-    offset: int
-    #: The page number when the client paged by number (for links); None with limit/offset.
-    page_number: int | None
-    count: bool
+    offset: int = 0
+    #: The page number when the client paged by number (for links); None otherwise.
+    page_number: int | None = None
+    count: bool = False
+    filters: tuple[Filter, ...] = ()
+    sort: tuple[SortKey, ...] = ()
+    search: str | None = None
+    #: Sparse fieldsets by resource name; a resource not listed shows every readable field.
+    fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    include: tuple[Include, ...] = ()
+    #: Keyset paging: the raw cursor and its direction; decoded by the planner.
+    cursor: str | None = None
+    direction: Literal["after", "before"] | None = None
 
 
 def _single(args: Mapping[str, list[str]], name: str) -> str | None:
@@ -56,10 +142,7 @@ def _int_param(args: Mapping[str, list[str]], name: str, lo: int, hi: int | None
     return value
 
 
-def _bool_param(args: Mapping[str, list[str]], name: str) -> bool:
-    raw = _single(args, name)
-    if raw is None:
-        return False
+def _bool(raw: str, name: str) -> bool:
     lowered = raw.lower()
     if lowered in _TRUE or raw == "":
         return True
@@ -68,37 +151,312 @@ def _bool_param(args: Mapping[str, list[str]], name: str) -> bool:
     raise InvalidParameter(name, f"{name} must be true or false")
 
 
-_LIST_PARAMS = frozenset({"page[size]", "page[number]", "limit", "offset", "count"})
+def _bool_param(args: Mapping[str, list[str]], name: str) -> bool:
+    raw = _single(args, name)
+    return False if raw is None else _bool(raw, name)
 
 
-def _reject_unknown(args: Mapping[str, list[str]], known: frozenset[str]) -> None:
-    for name in args:
-        if name not in known:
-            raise InvalidParameter(name, f"Unknown query parameter {name!r}")
+def _unknown_field(parameter: str, name: str) -> InvalidParameter:
+    return InvalidParameter(parameter, f"Unknown field {name!r}")
 
 
-def parse_list_query(resource: Resource, args: Mapping[str, list[str]]) -> ListIntent:
+def resolve_path(
+    resource: Resource, dotted: str, parameter: str, catalog: Catalog, limits: Limits
+) -> Path:
+    """Resolve ``author.country`` against the declarations: only readable fields of exposed
+    resources, through relations whose targets are exposed."""
+    parts = dotted.split(".")
+    if len(parts) - 1 > limits.max_path_depth:
+        raise InvalidParameter(
+            parameter, f"{dotted!r} goes through more than {limits.max_path_depth} relations"
+        )
+    steps: list[Step] = []
+    current = resource
+    for part in parts[:-1]:
+        rel = current.relations.get(part)
+        target = catalog.target(rel) if rel is not None else None
+        if rel is None or target is None:
+            raise _unknown_field(parameter, dotted)
+        steps.append((rel, target))
+        current = target
+    f = current.fields.get(parts[-1])
+    if f is None or not f.readable:
+        raise _unknown_field(parameter, dotted)
+    return Path(tuple(steps), f)
+
+
+def value_parser(col_type: sa.types.TypeEngine[Any]) -> Callable[[str], Any]:
+    """Text from a query string -> the column's Python value (lax, as forms are)."""
+    if isinstance(col_type, sa.Enum):
+        labels = set(col_type.enums)
+
+        def label(raw: str) -> str:
+            if raw not in labels:
+                raise ValueError(f"must be one of {', '.join(sorted(labels))}")
+            return raw
+
+        return label
+    if isinstance(col_type, sa.Boolean):
+        return lambda raw: _bool(raw, "")
+    if isinstance(col_type, sa.Integer):
+        return int
+    if isinstance(col_type, sa.Float):
+        return float
+    if isinstance(col_type, sa.Numeric):
+        return _decimal if col_type.asdecimal else float
+    if isinstance(col_type, sa.String):
+        return str
+    for sa_type, py in (
+        (sa.DateTime, dt.datetime),
+        (sa.Date, dt.date),
+        (sa.Time, dt.time),
+        (sa.Uuid, uuid.UUID),
+    ):
+        if isinstance(col_type, sa_type):
+            adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(py)
+            parse = adapter.validate_strings
+            if isinstance(col_type, sa.Uuid) and not col_type.as_uuid:
+                return lambda raw: str(parse(raw))
+            return parse
+    return str
+
+
+def _decimal(raw: str) -> decimal.Decimal:
+    try:
+        value = decimal.Decimal(raw)
+    except decimal.InvalidOperation:
+        raise ValueError("must be a decimal number") from None
+    if not value.is_finite():
+        raise ValueError("must be a finite number")
+    return value
+
+
+def _parse_value(path: Path, op: str, raw: str, parameter: str, limits: Limits) -> Any:
+    col_type = path.field.column.type
+    if op == "null":
+        return _bool(raw, parameter)
+    if op in _TEXT_OPS:
+        if not isinstance(col_type, sa.String) or isinstance(col_type, sa.Enum):
+            raise InvalidParameter(
+                parameter, f"{op} works on text fields; {path.dotted} is not text"
+            )
+        return raw
+    parse = value_parser(col_type)
+    try:
+        if op in ("in", "nin"):
+            items = raw.split(",") if raw else []
+            if len(items) > limits.max_in_values:
+                raise InvalidParameter(
+                    parameter, f"at most {limits.max_in_values} values in a list"
+                )
+            return tuple(parse(item) for item in items)
+        return parse(raw)
+    except (ValueError, pydantic.ValidationError) as exc:
+        why = exc.errors()[0]["msg"] if isinstance(exc, pydantic.ValidationError) else str(exc)
+        why = why or "wrong type"
+        raise InvalidParameter(
+            parameter, f"{raw!r} is not a valid value for {path.dotted}: {why}"
+        ) from None
+
+
+def _parse_include(
+    resource: Resource, raw: str, catalog: Catalog, limits: Limits
+) -> tuple[Include, ...]:
+    tree: dict[str, Any] = {}
+    for dotted in filter(None, (p.strip() for p in raw.split(","))):
+        parts = dotted.split(".")
+        if len(parts) > limits.max_include_depth:
+            raise InvalidParameter(
+                "include", f"{dotted!r} is deeper than {limits.max_include_depth}"
+            )
+        node = tree
+        for part in parts:
+            node = node.setdefault(part, {})
+
+    def build(res: Resource, node: dict[str, Any], prefix: str) -> tuple[Include, ...]:
+        out = []
+        for name, children in node.items():
+            rel = res.relations.get(name)
+            target = catalog.target(rel) if rel is not None else None
+            if rel is None or target is None:
+                raise InvalidParameter("include", f"Unknown relation {prefix + name!r}")
+            out.append(Include(rel, target, build(target, children, f"{prefix}{name}.")))
+        return tuple(out)
+
+    return build(resource, tree, "")
+
+
+def parse_list_query(
+    resource: Resource,
+    args: Mapping[str, list[str]],
+    catalog: Catalog,
+    limits: Limits = Limits(),
+) -> ListIntent:
     """Parse a list request's query string (``args`` as ``MultiDict.to_dict(flat=False)``)."""
-    _reject_unknown(args, _LIST_PARAMS)
     top = resource.max_page_size
     size = _int_param(args, "page[size]", 1, top)
     number = _int_param(args, "page[number]", 1, None)
     limit = _int_param(args, "limit", 1, top)
     offset = _int_param(args, "offset", 0, None)
+    after, before = _single(args, "page[after]"), _single(args, "page[before]")
     if (size is not None or number is not None) and (limit is not None or offset is not None):
         bad = "limit" if limit is not None else "offset"
         raise InvalidParameter(bad, "Use either page[size]/page[number] or limit/offset")
-    count = _bool_param(args, "count")
+    if after is not None and before is not None:
+        raise InvalidParameter("page[before]", "Use either page[after] or page[before]")
+    if (after is not None or before is not None) and (
+        number is not None or limit is not None or offset is not None
+    ):
+        bad = "page[after]" if after is not None else "page[before]"
+        raise InvalidParameter(
+            bad, "A cursor cannot be combined with page[number], limit or offset"
+        )
+
+    filters: list[Filter] = []
+    fields: dict[str, tuple[str, ...]] = {}
+    include: tuple[Include, ...] = ()
+    sort: tuple[SortKey, ...] = ()
+    search = None
+    for name, values in args.items():
+        if name in (
+            "page[size]",
+            "page[number]",
+            "page[after]",
+            "page[before]",
+            "limit",
+            "offset",
+            "count",
+        ):
+            continue
+        if name == "sort":
+            sort = _parse_sort(resource, _single(args, name) or "", catalog, limits)
+        elif name == "include":
+            include = _parse_include(resource, _single(args, name) or "", catalog, limits)
+        elif name == "q":
+            if not resource.searchable:
+                raise InvalidParameter("q", f"{resource.name} has no searchable fields")
+            search = _single(args, name) or None
+        elif (m := _FIELDS.match(name)) is not None:
+            _parse_fields(resource, m.group(1), name, _single(args, name) or "", catalog, fields)
+        elif (m := _FILTER.match(name)) is not None:
+            filters.extend(
+                _filters(resource, m.group(1), m.group(2) or "eq", name, values, catalog, limits)
+            )
+        elif name.split(".")[0].split("[")[0] not in _RESERVED and "[" not in name:
+            # The shorthand ``genre=fantasy``: equality on a field.
+            filters.extend(_filters(resource, name, "eq", name, values, catalog, limits))
+        else:
+            raise InvalidParameter(name, f"Unknown query parameter {name!r}")
+    if len(filters) > limits.max_filters:
+        raise InvalidParameter(
+            filters[limits.max_filters].parameter, f"At most {limits.max_filters} filters"
+        )
+    cursor_dir: Literal["after", "before"] | None = (
+        "after" if after is not None else "before" if before is not None else None
+    )
+    base = ListIntent(
+        resource.page_size,
+        count=_bool_param(args, "count"),
+        filters=tuple(filters),
+        sort=sort,
+        search=search,
+        fields=fields,
+        include=include,
+    )
     if limit is not None or offset is not None:
-        return ListIntent(limit or resource.page_size, offset or 0, None, count)
+        return replace(base, limit=limit or resource.page_size, offset=offset or 0)
     size = size or resource.page_size
+    if cursor_dir is not None:
+        return replace(base, limit=size, cursor=after or before, direction=cursor_dir)
     number = number or 1
-    return ListIntent(size, (number - 1) * size, number, count)
+    return replace(base, limit=size, offset=(number - 1) * size, page_number=number)
 
 
-def parse_item_query(args: Mapping[str, list[str]]) -> None:
-    """Item routes take no query parameters yet; any is reported."""
-    _reject_unknown(args, frozenset())
+def _filters(
+    resource: Resource,
+    dotted: str,
+    op: str,
+    parameter: str,
+    values: list[str],
+    catalog: Catalog,
+    limits: Limits,
+) -> list[Filter]:
+    if op not in OPERATORS:
+        raise InvalidParameter(
+            parameter, f"Unknown operator {op!r}; use one of {', '.join(OPERATORS)}"
+        )
+    path = resolve_path(resource, dotted, parameter, catalog, limits)
+    return [
+        Filter(path, op, _parse_value(path, op, raw, parameter, limits), parameter)
+        for raw in values
+    ]
+
+
+def _parse_sort(
+    resource: Resource, raw: str, catalog: Catalog, limits: Limits
+) -> tuple[SortKey, ...]:
+    keys: list[SortKey] = []
+    seen: set[str] = set()
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        descending = part.startswith("-")
+        dotted = part.lstrip("-+")
+        path = resolve_path(resource, dotted, "sort", catalog, limits)
+        if any(rel.to_many for rel, _ in path.steps):
+            raise InvalidParameter(
+                "sort", f"Cannot sort by {dotted!r}: it goes through a to-many relation"
+            )
+        if dotted in seen:
+            raise InvalidParameter("sort", f"{dotted!r} is given twice")
+        seen.add(dotted)
+        keys.append(SortKey(path, descending))
+    return tuple(keys)
+
+
+def _parse_fields(
+    resource: Resource,
+    type_name: str | None,
+    parameter: str,
+    raw: str,
+    catalog: Catalog,
+    out: dict[str, tuple[str, ...]],
+) -> None:
+    target = resource
+    if type_name is not None and type_name != resource.name:
+        target_res = catalog.by_name(type_name)
+        if target_res is None:
+            raise InvalidParameter(parameter, f"Unknown resource {type_name!r}")
+        target = target_res
+    names = tuple(n.strip() for n in raw.split(",") if n.strip())
+    for n in names:
+        f = target.fields.get(n)
+        if f is None or not f.readable:
+            raise _unknown_field(parameter, n)
+    out[target.name] = names
+
+
+def parse_item_query(
+    resource: Resource,
+    args: Mapping[str, list[str]],
+    catalog: Catalog,
+    limits: Limits = Limits(),
+) -> ListIntent:
+    """Item routes take ``fields`` and ``include``; anything else is reported."""
+    fields: dict[str, tuple[str, ...]] = {}
+    include: tuple[Include, ...] = ()
+    for name in args:
+        if name == "include":
+            include = _parse_include(resource, _single(args, name) or "", catalog, limits)
+        elif (m := _FIELDS.match(name)) is not None:
+            _parse_fields(resource, m.group(1), name, _single(args, name) or "", catalog, fields)
+        else:
+            raise InvalidParameter(name, f"Unknown query parameter {name!r}")
+    return ListIntent(1, fields=fields, include=include)
+
+
+def reject_query(args: Mapping[str, list[str]]) -> None:
+    """Write routes take no query parameters."""
+    for name in args:
+        raise InvalidParameter(name, f"Unknown query parameter {name!r}")
 
 
 def _key_converter(col: sa.Column[Any]) -> Callable[[str], Any]:

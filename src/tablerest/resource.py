@@ -11,7 +11,7 @@ import enum
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapper, Session
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapper, Session
 if TYPE_CHECKING:
     from .schema import ResourceSchema
 
-__all__ = ["HOOK_EVENTS", "Field", "Hook", "Resource", "WriteContext"]
+__all__ = ["HOOK_EVENTS", "Catalog", "Field", "Hook", "Relation", "Resource", "WriteContext"]
 
 HOOK_EVENTS = (
     "before_create",
@@ -82,6 +82,89 @@ class Field:
     required_on_replace: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """A link from this table to rows of another: ``local == remote`` for every pair.
+
+    To-one (``books.author``): local is the foreign key, remote the target's key. To-many
+    (``authors.books``): local is this table's key, remote the other table's foreign key.
+    """
+
+    name: str
+    target: sa.Table
+    pairs: tuple[tuple[sa.Column[Any], sa.Column[Any]], ...]
+    to_many: bool
+
+    @property
+    def local(self) -> tuple[sa.Column[Any], ...]:
+        return tuple(p[0] for p in self.pairs)
+
+    @property
+    def remote(self) -> tuple[sa.Column[Any], ...]:
+        return tuple(p[1] for p in self.pairs)
+
+
+class Catalog(Protocol):
+    """The registered resources, as the stages that follow relations need them."""
+
+    def target(self, relation: Relation) -> Resource | None:
+        """The resource serving a relation's target table, or None if it is not exposed."""
+
+    def by_name(self, name: str) -> Resource | None:
+        """The resource registered under ``name``."""
+
+
+def _fk_relations(table: sa.Table) -> dict[str, Relation]:
+    """Relations from foreign keys alone (database-first, or a plain ``Table``).
+
+    A foreign key ``author_id -> authors.id`` gives the to-one ``author`` (the column name
+    without ``_id``, else the target table's name); every table whose foreign key points here
+    gives a to-many named after that table.
+    """
+    out: dict[str, Relation] = {}
+    for fk in sorted(
+        table.foreign_key_constraints, key=lambda c: [e.parent.name for e in c.elements]
+    ):
+        cols = [e.parent for e in fk.elements]
+        target = fk.elements[0].column.table
+        base = cols[0].name
+        name = (
+            base[:-3] if len(cols) == 1 and base.endswith("_id") and len(base) > 3 else target.name
+        )
+        if slug(name) in out or slug(name) in table.c:
+            name = f"{name}_{base}"
+        pairs = tuple((e.parent, e.column) for e in fk.elements)
+        out[slug(name)] = Relation(slug(name), target, pairs, to_many=False)
+    for other in sorted(table.metadata.tables.values(), key=lambda t: t.name):
+        for fk in other.foreign_key_constraints:
+            if fk.elements[0].column.table is not table:
+                continue
+            name = slug(other.name)
+            if name in out or name in table.c:
+                name = f"{name}_by_{fk.elements[0].parent.name}"
+            pairs = tuple((e.column, e.parent) for e in fk.elements)
+            out[slug(name)] = Relation(slug(name), other, pairs, to_many=True)
+    return out
+
+
+def _mapper_relations(mapper: Mapper[Any], table: sa.Table) -> dict[str, Relation]:
+    """Relations as the model declares them (``relationship()``), many-to-many left out."""
+    out: dict[str, Relation] = {}
+    for rel in mapper.relationships:
+        if rel.secondary is not None:
+            continue
+        pairs = tuple(
+            (loc, rem)
+            for loc, rem in rel.local_remote_pairs or ()
+            if isinstance(loc, sa.Column) and isinstance(rem, sa.Column)
+        )
+        target = rel.mapper.local_table
+        if not pairs or not isinstance(target, sa.Table):
+            continue
+        out[str(rel.key)] = Relation(str(rel.key), target, pairs, to_many=bool(rel.uselist))
+    return out
+
+
 def _has_default(col: sa.Column[Any]) -> bool:
     return col.default is not None or col.server_default is not None
 
@@ -129,6 +212,7 @@ class Resource:
         page_size: int = 20,
         max_page_size: int = 100,
         orm: bool | None = None,
+        searchable: Iterable[str] = (),
         integer_bits: int | None = None,
     ) -> None:
         self.table = table
@@ -204,6 +288,31 @@ class Resource:
         if bad:
             raise ValueError(f"{self.name}: methods {bad} not possible here (allowed: {allowed})")
         self.methods: frozenset[str] = frozenset(chosen)
+
+        searchable = list(searchable)
+        not_text = [
+            n
+            for n in searchable
+            if n not in self.fields
+            or not self.fields[n].readable
+            or not isinstance(self.fields[n].column.type, sa.String)
+        ]
+        if not_text:
+            raise ValueError(f"{self.name}: searchable fields must be readable text: {not_text}")
+        self.searchable: tuple[Field, ...] = tuple(self.fields[n] for n in searchable)
+        #: Relations by name; only those whose target is a registered resource are reachable.
+        self.relations: dict[str, Relation] = _fk_relations(table)
+        if self.mapper is not None:
+            # The model's own relationship() names win; foreign keys it does not cover stay.
+            declared = _mapper_relations(self.mapper, table)
+            covered = {frozenset(r.pairs) for r in declared.values()}
+            for rel_name, rel in self.relations.items():
+                if frozenset(rel.pairs) not in covered and rel_name not in declared:
+                    declared[rel_name] = rel
+            self.relations = declared
+        clash = sorted(set(self.relations) & set(self.fields))
+        if clash:
+            raise ValueError(f"{self.name}: relations {clash} have the names of fields")
 
         self.hooks: dict[str, list[Hook]] = {event: [] for event in HOOK_EVENTS}
         self.validators: dict[str, list[Validator]] = {}

@@ -1,0 +1,118 @@
+"""SQL constructs that mean the same on SQLite, PostgreSQL and MariaDB.
+
+The planner builds these without knowing the database; each compiles to what the dialect needs:
+
+- :class:`case_sensitive_like`: ``LIKE`` that respects case everywhere (SQLite's ``LIKE`` ignores
+  ASCII case and MariaDB's default collations ignore case; SQLite gets ``GLOB``, MariaDB
+  ``LIKE BINARY``).
+- :func:`ordered`: ``NULL`` sorts as the smallest value everywhere (first ascending, last
+  descending), which SQLite and MariaDB do natively and PostgreSQL does with ``NULLS FIRST/LAST``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
+
+__all__ = ["case_sensitive_like", "like_escape", "ordered"]
+
+ESCAPE = "\\"
+
+
+def like_escape(text: str) -> str:
+    """Text matched literally inside a LIKE pattern (with ``ESCAPE '\\'``)."""
+    return text.replace(ESCAPE, ESCAPE * 2).replace("%", ESCAPE + "%").replace("_", ESCAPE + "_")
+
+
+class case_sensitive_like(ColumnElement[bool]):
+    """``expr LIKE pattern ESCAPE '\\'``, case-sensitive on every backend."""
+
+    # Both patterns are bound parameters in the tree, so statement caching carries their
+    # values; the dialect's compiler renders one of them.
+    inherit_cache = True
+    _traverse_internals = [
+        ("expr", InternalTraversal.dp_clauseelement),
+        ("like_pattern", InternalTraversal.dp_clauseelement),
+        ("glob_pattern", InternalTraversal.dp_clauseelement),
+    ]
+    type = sa.Boolean()
+
+    def __init__(self, expr: ColumnElement[Any], pattern: str) -> None:
+        self.expr = expr
+        self.like_pattern = sa.bindparam(None, pattern, type_=sa.String())
+        self.glob_pattern = sa.bindparam(None, _glob(pattern), type_=sa.String())
+
+
+@compiles(case_sensitive_like)
+def _like_default(element: case_sensitive_like, compiler: SQLCompiler, **kw: Any) -> str:
+    expr = compiler.process(element.expr, **kw)
+    return f"({expr} LIKE {compiler.process(element.like_pattern, **kw)} ESCAPE '\\')"
+
+
+@compiles(case_sensitive_like, "mysql")
+@compiles(case_sensitive_like, "mariadb")
+def _like_mysql(element: case_sensitive_like, compiler: SQLCompiler, **kw: Any) -> str:
+    expr = compiler.process(element.expr, **kw)
+    return f"({expr} LIKE BINARY {compiler.process(element.like_pattern, **kw)} ESCAPE '\\\\')"
+
+
+def _glob(pattern: str) -> str:
+    """A LIKE pattern (``%``, ``_``, ``\\`` escapes) as the equivalent GLOB pattern."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == ESCAPE and i + 1 < len(pattern):
+            i += 1
+            ch = pattern[i]
+            out.append(f"[{ch}]" if ch in "*?[" else ch)
+        elif ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        elif ch in "*?[":
+            out.append(f"[{ch}]")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+@compiles(case_sensitive_like, "sqlite")
+def _like_sqlite(element: case_sensitive_like, compiler: SQLCompiler, **kw: Any) -> str:
+    expr = compiler.process(element.expr, **kw)
+    return f"({expr} GLOB {compiler.process(element.glob_pattern, **kw)})"
+
+
+def ordered(expr: ColumnElement[Any], descending: bool) -> ColumnElement[Any]:
+    """An ORDER BY term with NULL as the smallest value on every backend."""
+    return _Ordered(expr, descending)
+
+
+class _Ordered(ColumnElement[Any]):
+    inherit_cache = True
+    _traverse_internals = [
+        ("expr", InternalTraversal.dp_clauseelement),
+        ("descending", InternalTraversal.dp_boolean),
+    ]
+
+    def __init__(self, expr: ColumnElement[Any], descending: bool) -> None:
+        self.expr = expr
+        self.descending = descending
+        self.type = expr.type
+
+
+@compiles(_Ordered)
+def _ordered_default(element: _Ordered, compiler: SQLCompiler, **kw: Any) -> str:
+    expr = compiler.process(element.expr, **kw)
+    return f"{expr} DESC" if element.descending else expr
+
+
+@compiles(_Ordered, "postgresql")
+def _ordered_pg(element: _Ordered, compiler: SQLCompiler, **kw: Any) -> str:
+    expr = compiler.process(element.expr, **kw)
+    return f"{expr} DESC NULLS LAST" if element.descending else f"{expr} NULLS FIRST"
