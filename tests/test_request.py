@@ -34,7 +34,9 @@ CATALOG = Catalog()
 
 
 def test_defaults_are_the_first_page_of_the_default_size() -> None:
-    assert parse_list_query(BOOKS, {}, CATALOG) == ListIntent(limit=20, offset=0, page_number=1, count=False)
+    assert parse_list_query(BOOKS, {}, CATALOG) == ListIntent(
+        limit=20, offset=0, page_number=1, count=False
+    )
 
 
 @given(size=st.integers(1, 100), number=st.integers(1, 10_000))

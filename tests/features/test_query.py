@@ -1,0 +1,307 @@
+"""The query language on every backend: filters, sort, pages, cursors, fields, includes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+
+from tests.conftest import AppFactory
+from tests.databases import BACKENDS
+from tests.helpers import problem
+
+pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+
+AUTHORS = [
+    {"name": "Ursula Le Guin", "country": "US"},
+    {"name": "Janet Frame", "country": "NZ"},
+    {"name": "Anonymous", "country": None},
+]
+BOOKS = [
+    {
+        "title": "A Wizard of Earthsea",
+        "year": 1968,
+        "pages": 183,
+        "genre": "fantasy",
+        "author_id": 1,
+    },
+    {
+        "title": "The Left Hand of Darkness",
+        "year": 1969,
+        "pages": 286,
+        "genre": "fantasy",
+        "author_id": 1,
+    },
+    {"title": "The Dispossessed", "year": 1974, "pages": 387, "genre": None, "author_id": 1},
+    {"title": "Owls Do Cry", "year": 1957, "pages": 200, "genre": "poetry", "author_id": 2},
+    {"title": "Faces in the Water", "year": 1961, "pages": 254, "genre": None, "author_id": 2},
+    {
+        "title": "the lowercase 100% book_",
+        "year": None,
+        "pages": 100,
+        "genre": "mystery",
+        "author_id": 3,
+    },
+    {"title": "Orphan", "year": 2001, "pages": 50, "genre": "mystery", "author_id": None},
+]
+
+
+@pytest.fixture
+def client(make_app: AppFactory) -> FlaskClient:
+    app = make_app(
+        books={"hidden": ["secret_note"], "read_only": ["created_at"], "searchable": ["title"]}
+    )
+    c = app.test_client()
+    assert c.post("/api/authors", json=AUTHORS).status_code == 201
+    assert c.post("/api/books", json=BOOKS).status_code == 201
+    return c
+
+
+def titles(client: FlaskClient, query: str) -> list[str]:
+    resp = client.get(f"/api/books?page[size]=100&{query}")
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return [b["title"] for b in resp.get_json()["data"]]
+
+
+def ids(client: FlaskClient, url: str) -> list[Any]:
+    resp = client.get(url)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return [r["id"] for r in resp.get_json()["data"]]
+
+
+def test_equality_filters_and_shorthand(client: FlaskClient) -> None:
+    assert titles(client, "filter[genre]=poetry") == ["Owls Do Cry"]
+    assert titles(client, "genre=poetry") == ["Owls Do Cry"]
+    assert titles(client, "year=1968&genre=fantasy") == ["A Wizard of Earthsea"]
+    assert titles(client, "filter[year][eq]=1900") == []
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("filter[year][gt]=1968", [2, 3, 7]),
+        ("filter[year][ge]=1968&filter[year][lt]=1974", [1, 2]),
+        ("filter[year][le]=1957", [4]),
+        ("filter[genre][ne]=fantasy", [3, 4, 5, 6, 7]),  # ne keeps rows where it is null
+        ("filter[genre][in]=poetry,mystery", [4, 6, 7]),
+        ("filter[genre][nin]=fantasy,mystery", [3, 4, 5]),
+        ("filter[genre][null]=true", [3, 5]),
+        ("filter[year][null]=false&filter[pages][lt]=200", [1, 7]),
+        ("filter[title][contains]=Dark", [2]),
+        ("filter[title][contains]=dark", []),  # case-sensitive everywhere
+        ("filter[title][startswith]=The", [2, 3]),
+        ("filter[title][endswith]=Cry", [4]),
+        ("filter[title][contains]=100%", [6]),  # wildcards in the value are literal
+        ("filter[title][endswith]=_", [6]),
+        ("filter[title][like]=The%", [2, 3]),
+        ("filter[title][like]=the%", [6]),
+        ("filter[title][ilike]=the%", [2, 3, 6]),
+        ("filter[title][like]=Owls_Do_Cry", [4]),
+        ("filter[author_id][null]=true", [7]),
+    ],
+)
+def test_operators(client: FlaskClient, query: str, expected: list[int]) -> None:
+    assert ids(client, f"/api/books?page[size]=100&{query}") == expected
+
+
+def test_filters_through_relations_without_duplicates(client: FlaskClient) -> None:
+    assert titles(client, "filter[author.country]=NZ") == ["Owls Do Cry", "Faces in the Water"]
+    assert titles(client, "author.name=Anonymous") == ["the lowercase 100% book_"]
+    # to-many: authors with at least one book matching, each once
+    assert ids(client, "/api/authors?filter[books.genre]=fantasy") == [1]
+    assert ids(client, "/api/authors?filter[books.year][ge]=1960") == [1, 2]
+    assert ids(client, "/api/authors?filter[books.pages][gt]=1") == [1, 2, 3]
+    assert ids(client, "/api/authors?filter[books.author.country]=US") == [1]
+
+
+def test_sort_with_primary_key_tie_break_and_nulls_smallest(client: FlaskClient) -> None:
+    assert ids(client, "/api/books?sort=-year") == [7, 3, 2, 1, 5, 4, 6]
+    assert ids(client, "/api/books?sort=year") == [6, 4, 5, 1, 2, 3, 7]
+    assert ids(client, "/api/books?sort=genre,-pages") == [3, 5, 2, 1, 6, 7, 4]
+    assert ids(client, "/api/books?sort=author.name,-year") == [7, 6, 5, 4, 3, 2, 1]
+    assert ids(client, "/api/books?sort=-author.country,title") == [1, 3, 2, 5, 4, 7, 6]
+
+
+def test_offset_pages_never_overlap_with_ties(client: FlaskClient) -> None:
+    seen = []
+    for number in range(1, 5):
+        seen += ids(client, f"/api/books?sort=genre&page[size]=2&page[number]={number}")
+    assert sorted(seen) == [1, 2, 3, 4, 5, 6, 7]
+
+
+@pytest.mark.parametrize("sort", ["", "sort=-year", "sort=genre,title", "sort=author.name,-pages"])
+def test_keyset_pages_walk_both_ways(client: FlaskClient, sort: str) -> None:
+    expected = ids(client, f"/api/books?page[size]=100&{sort}")
+    url: str | None = f"/api/books?page[size]=2&page[after]=&{sort}"
+    forward: list[int] = []
+    last = None
+    while url:
+        body = client.get(url).get_json()
+        forward += [b["id"] for b in body["data"]]
+        last, url = body, body["links"]["next"]
+    assert forward == expected
+    backward: list[int] = []
+    url = last["links"]["prev"] if last else None
+    backward = [b["id"] for b in last["data"]] if last else []
+    while url:
+        body = client.get(url).get_json()
+        backward = [b["id"] for b in body["data"]] + backward
+        url = body["links"]["prev"]
+    assert backward == expected
+
+
+def test_bad_cursors_are_400(client: FlaskClient) -> None:
+    body = client.get("/api/books?page[size]=2&page[after]=&sort=-year").get_json()
+    cursor = body["links"]["next"].split("page%5Bafter%5D=")[1].split("&")[0]
+    other = problem(client.get(f"/api/books?page[after]={cursor}&sort=year"), 400)
+    assert other["parameter"] == "page[after]"
+    tampered = cursor[:-3] + ("AAA" if not cursor.endswith("AAA") else "BBB")
+    problem(client.get(f"/api/books?page[after]={tampered}&sort=-year"), 400)
+    problem(client.get("/api/books?page[before]=garbage"), 400)
+    problem(client.get(f"/api/authors?page[after]={cursor}&sort=-year"), 400)
+
+
+def test_sparse_fields(client: FlaskClient) -> None:
+    body = client.get("/api/books?fields=title,year&page[size]=1").get_json()
+    assert body["data"] == [{"title": "A Wizard of Earthsea", "year": 1968}]
+    body = client.get(
+        "/api/books/1?fields[books]=title&include=author&fields[authors]=name"
+    ).get_json()
+    assert body == {"title": "A Wizard of Earthsea", "author": {"name": "Ursula Le Guin"}}
+
+
+def test_includes_to_one_to_many_and_nested(client: FlaskClient) -> None:
+    books = client.get("/api/books?include=author&page[size]=100").get_json()["data"]
+    assert books[0]["author"] == {"id": 1, "name": "Ursula Le Guin", "country": "US"}
+    assert books[6]["author"] is None
+    authors = client.get("/api/authors?include=books.author&fields[books]=id,author_id").get_json()[
+        "data"
+    ]
+    assert [len(a["books"]) for a in authors] == [3, 2, 1]
+    assert authors[1]["books"][0]["author"]["name"] == "Janet Frame"
+    one = client.get("/api/authors/2?include=books").get_json()
+    assert [b["title"] for b in one["books"]] == ["Owls Do Cry", "Faces in the Water"]
+
+
+def test_included_to_many_lists_are_bounded(make_app: AppFactory) -> None:
+    from tablerest.request import Limits
+
+    client = make_app(api={"limits": Limits(include_limit=2)}).test_client()
+    client.post("/api/authors", json=AUTHORS)
+    client.post("/api/books", json=BOOKS)
+    authors = client.get("/api/authors?include=books").get_json()["data"]
+    assert [[b["id"] for b in a["books"]] for a in authors] == [[1, 2], [4, 5], [6]]
+
+
+def test_relation_routes(client: FlaskClient) -> None:
+    assert ids(client, "/api/authors/1/books") == [1, 2, 3]
+    assert ids(client, "/api/authors/1/books?sort=-year&filter[genre]=fantasy") == [2, 1]
+    body = client.get("/api/authors/1/books?page[size]=1&count=true").get_json()
+    assert body["meta"]["total"] == 3
+    assert (
+        body["links"]["next"]
+        == "/api/authors/1/books?page%5Bsize%5D=1&count=true&page%5Bnumber%5D=2"
+    )
+    assert client.get("/api/books/4/author").get_json() == {
+        "id": 2,
+        "name": "Janet Frame",
+        "country": "NZ",
+    }
+    assert client.get("/api/books/4/author?fields=name").get_json() == {"name": "Janet Frame"}
+    assert client.get("/api/books/7/author").get_json() is None
+    problem(client.get("/api/authors/99/books"), 404)
+    problem(client.get("/api/books/99/author"), 404)
+    problem(client.get("/api/books/1/nothing"), 404)
+
+
+def test_search(client: FlaskClient) -> None:
+    assert ids(client, "/api/books?q=THE") == [2, 3, 5, 6]
+    assert ids(client, "/api/books?q=100%") == [6]
+    assert ids(client, "/api/books?q=the&genre=fantasy") == [2]
+    body = problem(client.get("/api/authors?q=x"), 400)
+    assert body["parameter"] == "q"
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter", "says"),
+    [
+        ("filter[nope]=1", "filter[nope]", "Unknown field 'nope'"),
+        ("filter[secret_note]=x", "filter[secret_note]", "Unknown field 'secret_note'"),
+        ("secret_note=x", "secret_note", "Unknown field 'secret_note'"),
+        ("filter[author.secret]=x", "filter[author.secret]", "Unknown field 'author.secret'"),
+        ("filter[year][about]=1", "filter[year][about]", "Unknown operator 'about'"),
+        ("filter[year][ge]=recent", "filter[year][ge]", "not a valid value for year"),
+        ("filter[genre]=opera", "filter[genre]", "not a valid value for genre"),
+        ("filter[year][in]=1,x", "filter[year][in]", "not a valid value"),
+        ("filter[year][contains]=1", "filter[year][contains]", "works on text fields"),
+        ("filter[genre][null]=maybe", "filter[genre][null]", "true or false"),
+        ("sort=secret_note", "sort", "Unknown field 'secret_note'"),
+        ("sort=-nope", "sort", "Unknown field 'nope'"),
+        ("sort=year,year", "sort", "given twice"),
+        ("fields=title,secret_note", "fields", "Unknown field 'secret_note'"),
+        ("fields[ghosts]=x", "fields[ghosts]", "Unknown resource 'ghosts'"),
+        ("include=secret_note", "include", "Unknown relation 'secret_note'"),
+        ("include=author.nothing", "include", "Unknown relation 'author.nothing'"),
+        ("filter[year]=1&filter[year]=x", "filter[year]", "not a valid value"),
+        ("page[after]=&page[number]=2", "page[after]", "cannot be combined"),
+        ("page[after]=&page[before]=", "page[before]", "either"),
+    ],
+)
+def test_query_errors_name_the_parameter(
+    client: FlaskClient, query: str, parameter: str, says: str
+) -> None:
+    body = problem(client.get(f"/api/books?{query}"), 400)
+    assert body["parameter"] == parameter
+    assert says in body["detail"]
+    assert (
+        "secret_note" not in body["detail"]
+        or "Unknown field" in body["detail"]
+        or "Unknown relation" in body["detail"]
+    )
+
+
+def test_sorting_through_a_to_many_relation_is_refused(client: FlaskClient) -> None:
+    body = problem(client.get("/api/authors?sort=books.year"), 400)
+    assert "to-many" in body["detail"]
+
+
+def test_limits_give_400(make_app: AppFactory) -> None:
+    from tablerest.request import Limits
+
+    client = make_app(
+        api={"limits": Limits(max_filters=2, max_in_values=3, max_include_depth=1)}
+    ).test_client()
+    problem(client.get("/api/books?year=1&pages=2&genre=poetry"), 400)
+    assert (
+        problem(client.get("/api/books?filter[year][in]=1,2,3,4"), 400)["parameter"]
+        == "filter[year][in]"
+    )
+    assert problem(client.get("/api/authors?include=books.author"), 400)["parameter"] == "include"
+    assert client.get("/api/authors?include=books").status_code == 200
+
+
+def test_statement_count_does_not_grow_with_rows(make_app: AppFactory, engine: sa.Engine) -> None:
+    client = make_app().test_client()
+    client.post("/api/authors", json=[{"name": f"a{i}"} for i in range(20)])
+    client.post(
+        "/api/books", json=[{"title": f"b{i}", "author_id": i % 20 + 1} for i in range(500)]
+    )
+    statements: list[str] = []
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.lstrip().upper().startswith("PRAGMA"):
+            statements.append(statement)
+
+    def count(url: str) -> int:
+        statements.clear()
+        assert client.get(url).status_code == 200
+        return len(statements)
+
+    assert count("/api/books?page[size]=1") == count("/api/books?page[size]=100") == 1
+    assert count("/api/books?page[size]=1&include=author") == 2
+    assert count("/api/books?page[size]=100&include=author") == 2
+    assert count("/api/authors?page[size]=1&include=books.author") == 3
+    assert count("/api/authors?page[size]=20&include=books.author") == 3
