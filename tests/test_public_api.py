@@ -12,6 +12,7 @@ def test_exported_names_are_pinned_and_sorted() -> None:
         "Conflict",
         "FieldError",
         "InvalidParameter",
+        "Limits",
         "NotFound",
         "Resource",
         "TablerestError",

@@ -10,6 +10,7 @@ from .errors import (
     TablerestError,
     ValidationFailed,
 )
+from .request import Limits
 from .resource import Resource, WriteContext
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Conflict",
     "FieldError",
     "InvalidParameter",
+    "Limits",
     "NotFound",
     "Resource",
     "TablerestError",

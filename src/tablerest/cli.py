@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import secrets
 
 import click
 import sqlalchemy as sa
@@ -53,14 +55,23 @@ def serve(
         label = f"the demo database ({target})"
     else:
         target = database
-        label = sa.make_url(database_url(target)).render_as_string(hide_password=True)
+        label = ""
     factory = functools.partial(
-        create_app, target, read_only=read_only, prefix=prefix, hidden=hidden, schema=schema
+        create_app,
+        target,
+        read_only=read_only,
+        prefix=prefix,
+        hidden=hidden,
+        schema=schema,
+        # One key per run, made before the workers fork, so every worker accepts the
+        # keyset cursors the others hand out.
+        secret_key=os.environ.get("TABLEREST_SECRET_KEY") or secrets.token_hex(32),
     )
     try:
+        label = label or sa.make_url(database_url(target)).render_as_string(hide_password=True)
         app = factory()  # fail here, before forking, if the database cannot be read
     except (FileNotFoundError, sa.exc.SQLAlchemyError) as exc:
-        raise click.ClickException(f"cannot serve {target}: {exc}") from exc
+        raise click.ClickException(f"cannot serve {label or target}: {exc}") from exc
     base = f"http://{host}:{port}{prefix}"
     names = sorted(app.extensions["tablerest"][prefix].endpoints)
     click.echo(f"tablerest serving {label}")

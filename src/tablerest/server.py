@@ -39,6 +39,7 @@ def create_app(
     hidden: Mapping[str, Iterable[str]] | None = None,
     schema: str | None = None,
     engine_options: Mapping[str, Any] | None = None,
+    secret_key: str | None = None,
 ) -> Flask:
     """A Flask app serving every table of the database at ``target`` (URL or SQLite path).
 
@@ -47,6 +48,8 @@ def create_app(
     options = {"pool_pre_ping": True, **(engine_options or {})}
     engine = sa.create_engine(database_url(target), **options)
     app = Flask("tablerest")
+    if secret_key is not None:
+        app.config["SECRET_KEY"] = secret_key
     app.json.sort_keys = False  # type: ignore[attr-defined]
     api = Api(app, engine, prefix=prefix)
     for resource in reflect_resources(engine, schema=schema, read_only=read_only, hidden=hidden):

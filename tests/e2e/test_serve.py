@@ -140,11 +140,21 @@ def test_serve_a_sqlite_file_read_only(tmp_path: Path, env: dict[str, str]) -> N
     with sqlite3.connect(path) as conn:
         conn.execute('CREATE TABLE "Pets" (id INTEGER PRIMARY KEY, name TEXT NOT NULL)')
         conn.execute("INSERT INTO \"Pets\" (name) VALUES ('Rex')")
+        conn.executemany('INSERT INTO "Pets" (name) VALUES (?)', [(f"pet {i}",) for i in range(30)])
     conn.close()
     server = Server([str(path), "--read-only", "--workers", "2"], env)
     try:
-        status, _, body = _call("GET", f"{server.base}/api/Pets")
+        status, _, body = _call("GET", f"{server.base}/api/Pets?page[size]=1")
         assert (status, body["data"]) == (200, [{"id": 1, "name": "Rex"}])
+        # Keyset pages over a real server (the workers share one cursor key: test_cli.py).
+        url: str | None = "/api/Pets?page%5Bsize%5D=2&page%5Bafter%5D="
+        seen = []
+        while url:
+            status, _, body = _call("GET", server.base + url)
+            assert status == 200, body
+            seen += [p["id"] for p in body["data"]]
+            url = body["links"]["next"]
+        assert seen == list(range(1, 32))
         status, headers, _ = _call("POST", f"{server.base}/api/Pets", {"name": "Tom"})
         assert status == 405
         assert "POST" not in headers["Allow"]
