@@ -1,8 +1,9 @@
 """Replays tutorial 002's students endpoint table and its person validation.
 
-Covers the hand-written ``GET /api/cohorts/<id>/students`` beside the generated routes, the
-foreign key between students and cohorts, and the required, unique username and email of a
-person. The database is read back with ``sqlite3``, not through tablerest.
+Covers the generated ``GET /api/cohorts/<id>/students`` relation route, a hand-written route
+beside the generated ones, the foreign key between students and cohorts, and the required,
+unique username and email of a person. The database is read back with ``sqlite3``, not
+through tablerest.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def test_the_students_of_one_cohort(client: FlaskClient) -> None:
     assert resp.mimetype == "application/json"
     data = resp.get_json()["data"]
     assert [s["first_name"] for s in data] == ["Ada", "Grace"]
-    # The custom route and the generated one agree on what a student looks like.
+    # The relation route and the item route agree on what a student looks like.
     assert data == [client.get(f"/api/students/{s['id']}").get_json() for s in data]
 
 
@@ -111,7 +112,7 @@ def test_a_cohort_without_students_has_an_empty_list(client: FlaskClient) -> Non
     resp = client.get("/api/cohorts/1/students")
 
     assert resp.status_code == 200
-    assert resp.get_json() == {"data": []}
+    assert resp.get_json()["data"] == []
 
 
 def test_students_of_an_unknown_cohort_is_a_problem_404(client: FlaskClient) -> None:
@@ -252,3 +253,16 @@ def test_the_index_lists_the_generated_resources(client: FlaskClient) -> None:
     resources = client.get("/api").get_json()["resources"]
 
     assert [r["name"] for r in resources] == ["cohorts", "students", "persons"]
+
+
+@pytest.mark.usefixtures("two_cohorts")
+def test_the_hand_written_route_beside_the_generated_ones(client: FlaskClient) -> None:
+    assert client.get("/api/cohorts/1/size").get_json() == {"cohort_id": 1, "students": 2}
+    body = problem(client.get("/api/cohorts/9/size"), 404)
+    assert body["detail"] == "No cohorts row with key 9"
+
+
+@pytest.mark.usefixtures("two_cohorts")
+def test_the_students_of_one_cohort_take_the_query_language(client: FlaskClient) -> None:
+    resp = client.get("/api/cohorts/1/students?sort=-first_name&fields=first_name")
+    assert resp.get_json()["data"] == [{"first_name": "Grace"}, {"first_name": "Ada"}]
