@@ -6,18 +6,15 @@ The database is read back with ``sqlite3``, not through tablerest.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
 
 from examples.books.app import create_app, db
+from examples.testing import pointers, problem, sql
 
 DUNE = {"title": "Dune", "author": "Frank Herbert", "genre": "scifi"}
 
@@ -39,24 +36,6 @@ def app(db_path: Path) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-def sql(db_path: Path, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Rows as the database holds them, read without SQLAlchemy or tablerest."""
-    with closing(sqlite3.connect(db_path)) as conn:
-        return conn.execute(query, params).fetchall()
-
-
-def problem(resp: TestResponse, status: int) -> dict[str, Any]:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.mimetype == "application/problem+json"
-    body: dict[str, Any] = resp.get_json()
-    assert body["status"] == status
-    return body
-
-
-def pointers(body: dict[str, Any]) -> set[str]:
-    return {e["pointer"] for e in body["errors"]}
 
 
 def count(db_path: Path) -> int:

@@ -7,11 +7,8 @@ tablerest answers them. The database is read back with ``sqlite3``, not through 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -19,6 +16,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from examples.form_users.app import create_app, db
+from examples.testing import problem, sql
 
 FORM = "application/x-www-form-urlencoded"  # what `curl -d` sends
 
@@ -40,20 +38,6 @@ def app(db_path: Path) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-def sql(db_path: Path, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Rows as the database holds them, read without SQLAlchemy or tablerest."""
-    with closing(sqlite3.connect(db_path)) as conn:
-        return conn.execute(query, params).fetchall()
-
-
-def problem(resp: TestResponse, status: int) -> dict[str, Any]:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.mimetype == "application/problem+json"
-    body: dict[str, Any] = resp.get_json()
-    assert body["status"] == status
-    return body
 
 
 def curl_d(client: FlaskClient, method: str, url: str, data: str) -> TestResponse:

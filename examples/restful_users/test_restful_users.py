@@ -7,18 +7,16 @@ and a non-blank name. The database is read back with ``sqlite3``, not through ta
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
 
 from examples.restful_users.app import create_app, db
+from examples.testing import problem, sql
 
 ANN = {"email": "ann@example.org", "name": "Ann", "is_active": True}
 
@@ -40,20 +38,6 @@ def app(db_path: Path) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-def sql(db_path: Path, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Rows as the database holds them, read without SQLAlchemy or tablerest."""
-    with closing(sqlite3.connect(db_path)) as conn:
-        return conn.execute(query, params).fetchall()
-
-
-def problem(resp: TestResponse, status: int) -> dict[str, Any]:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.mimetype == "application/problem+json"
-    body: dict[str, Any] = resp.get_json()
-    assert body["status"] == status
-    return body
 
 
 def errors(body: dict[str, Any]) -> dict[str, str]:

@@ -6,20 +6,17 @@ appears in no response. The database is read back with ``sqlite3``, not through 
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
 from argon2.exceptions import VerifyMismatchError
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
 
+from examples.testing import pointers, problem, sql
 from examples.wakatime_users.app import create_app, db
 
 PASSWORD = "correct horse battery"
@@ -45,24 +42,6 @@ def app(db_path: Path) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-def sql(db_path: Path, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Rows as the database holds them, read without SQLAlchemy or tablerest."""
-    with closing(sqlite3.connect(db_path)) as conn:
-        return conn.execute(query, params).fetchall()
-
-
-def problem(resp: TestResponse, status: int) -> dict[str, Any]:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.mimetype == "application/problem+json"
-    body: dict[str, Any] = resp.get_json()
-    assert body["status"] == status
-    return body
-
-
-def pointers(body: dict[str, Any]) -> set[str]:
-    return {e["pointer"] for e in body["errors"]}
 
 
 def stored_user(db_path: Path, user_id: str) -> tuple[str, str | None]:
