@@ -1,8 +1,9 @@
-"""Intents -> SQLAlchemy statements. Pure: no session, no connection, no request.
+"""Write intents -> SQLAlchemy statements (and the read-back after a write). Pure.
 
 Identifiers come from ``Table``/``Column`` objects, never from client text; every value is a
 bound parameter. The parts that do not depend on the request (the column list, the key
-condition) are built once per resource in :class:`Statements`.
+condition) are built once per resource in :class:`Statements`. Reads are planned in
+``readplan``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .request import ListIntent
 from .resource import Resource
 
 __all__ = ["Statements"]
@@ -31,15 +31,13 @@ class Statements:
         self._params: list[sa.BindParameter[Any]] = [
             sa.bindparam(f"pk_{i}") for i in range(len(self.pk))
         ]
-        self._select = sa.select(*self.columns)
-        # Without a key, order by every column: pages stay stable as long as rows differ.
-        self._order = list(self.pk) if self.pk else list(table.columns)
         self.select_one = (
-            self._select.where(*(c == p for c, p in zip(self.pk, self._params, strict=True)))
+            sa.select(*self.columns).where(
+                *(c == p for c, p in zip(self.pk, self._params, strict=True))
+            )
             if self.pk
             else None
         )
-        self._count = sa.select(sa.func.count()).select_from(table)
         self._table = table
         self._all_columns = {
             **{c.key: c for c in table.columns},
@@ -56,13 +54,6 @@ class Statements:
 
     def key_where(self, key: Sequence[Any]) -> sa.ColumnElement[bool]:
         return sa.and_(*(c == v for c, v in zip(self.pk, key, strict=True)))
-
-    def select_page(self, intent: ListIntent) -> sa.Select[Any]:
-        """One page, plus one row to tell whether a next page exists."""
-        return self._select.order_by(*self._order).limit(intent.limit + 1).offset(intent.offset)
-
-    def count(self) -> sa.Select[Any]:
-        return self._count
 
     def values(self, data: Mapping[str, Any]) -> dict[sa.Column[Any], Any]:
         """Field (or mapped attribute / column key, for hooks) names -> columns."""
@@ -82,8 +73,3 @@ class Statements:
 
     def delete(self, key: Sequence[Any]) -> sa.Delete:
         return sa.delete(self._table).where(self.key_where(key))
-
-    def exists(
-        self, where: sa.ColumnElement[bool], table: sa.Table | None = None
-    ) -> sa.Select[Any]:
-        return sa.select(sa.literal(1)).select_from(table or self._table).where(where).limit(1)

@@ -49,18 +49,13 @@ class Shape:
     visible: tuple[Field, ...]
     extra: tuple[sa.Column[Any], ...]
     #: Included relations, loaded after this statement by their own statements.
-    include: tuple[Include, ...] = ()
-
-    @property
-    def columns(self) -> list[sa.Column[Any]]:
-        return [*(f.column for f in self.visible), *self.extra]
+    include: tuple[Include, ...]
+    columns: tuple[sa.Column[Any], ...]
+    positions: dict[sa.Column[Any], int]
 
     def index(self, col: sa.Column[Any]) -> int:
         """Position of a table column in a selected row."""
-        for i, c in enumerate(self.columns):
-            if c is col:
-                return i
-        raise KeyError(col)
+        return self.positions[col]
 
     def values(self, row: Sequence[Any], cols: Sequence[sa.Column[Any]]) -> tuple[Any, ...]:
         return tuple(row[self.index(c)] for c in cols)
@@ -80,7 +75,15 @@ def shape_for(
     for col in [*resource.primary_key, *(c for inc in include for c in inc.relation.local), *also]:
         if col not in shown and col not in extra:
             extra.append(col)
-    return Shape(resource, tuple(visible), tuple(extra), include)
+    columns = (*(f.column for f in visible), *extra)
+    return Shape(
+        resource,
+        tuple(visible),
+        tuple(extra),
+        include,
+        columns,
+        {c: i for i, c in enumerate(columns)},
+    )
 
 
 def sort_signature(resource: Resource, sort: Sequence[SortKey]) -> str:
