@@ -29,5 +29,15 @@ format: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The side-by-side benchmark (../shared/bench): tablerest against floor, flaskfloor and peers, on
+# SQLite and PostgreSQL. Needs wrk (Debian: apt-get install wrk); ~15 minutes on 2 cores.
+BENCH_SYSTEMS ?= floor,flaskfloor,seedstyle,fastapi,tablerest
+BENCH_DB ?= both
+bench:
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } \
+		|| { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+	BENCH_WORK_DIR=$(CURDIR)/bench $(PYTHON) ../shared/bench/run.py --systems-dir bench/systems \
+		--systems $(BENCH_SYSTEMS) --db $(BENCH_DB) --report bench/results.md $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,32 @@
+"""tablerest in the side-by-side benchmark: database-first, the demo tables as they are."""
+
+from harness.adapter import Adapter, PlainJson, Req, gunicorn_sync
+
+JSON = {"Content-Type": "application/json"}
+
+ADAPTER = Adapter(
+    name="tablerest",
+    title="tablerest database-first (reflection, zero code), plain JSON, gunicorn 1 sync worker",
+    server=gunicorn_sync("app:app"),
+    requests={
+        "R1": Req("GET", "/api/books/@ID@"),
+        "R2": Req("GET", "/api/books?page[size]=50"),
+        "R3": Req("GET", "/api/books?genre=@GENRE@&sort=-year&page[size]=50"),
+        "R4": Req(
+            "POST",
+            "/api/books",
+            '{"title": "Bench book @N@", "genre": "essays", "year": 2024, '
+            '"pages": @PAGES@, "author_id": @AUTHOR@}',
+            JSON,
+        ),
+        "R5": Req("PATCH", "/api/books/@ID@", '{"pages": @PAGES@}', JSON),
+        "R6": Req("GET", "/api/books/@ID@?include=author"),
+    },
+    fmt=PlainJson(list_key="data"),
+    notes=[
+        "Database-first: `tablerest serve`'s app factory reflects the tables; generated routes "
+        "are ordinary Flask routes. Lists are {data, links, meta} pages (no COUNT); R6 is two "
+        "statements (the book, then its author by key); writes validate with pydantic, run in a "
+        "transaction and read the row back."
+    ],
+)
