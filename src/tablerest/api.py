@@ -45,14 +45,15 @@ class _AppState:
         self.endpoints: dict[str, Endpoint] = {}
 
     def target(self, relation: Relation) -> Resource | None:
+        # A resource that cannot be read (no GET) is never reached through a relation either.
         for ep in self.endpoints.values():
-            if ep.resource.table is relation.target:
+            if ep.resource.table is relation.target and "GET" in ep.resource.methods:
                 return ep.resource
         return None
 
     def by_name(self, name: str) -> Resource | None:
         ep = self.endpoints.get(name)
-        return ep.resource if ep is not None else None
+        return ep.resource if ep is not None and "GET" in ep.resource.methods else None
 
 
 class Api:

@@ -305,3 +305,13 @@ def test_statement_count_does_not_grow_with_rows(make_app: AppFactory, engine: s
     assert count("/api/books?page[size]=100&include=author") == 2
     assert count("/api/authors?page[size]=1&include=books.author") == 3
     assert count("/api/authors?page[size]=20&include=books.author") == 3
+
+
+def test_relations_never_reach_a_resource_that_cannot_be_read(make_app: AppFactory) -> None:
+    client = make_app(authors={"methods": ["POST"]}).test_client()
+    assert client.post("/api/authors", json=AUTHORS).status_code == 201
+    assert client.post("/api/books", json=BOOKS).status_code == 201
+    assert problem(client.get("/api/books?include=author"), 400)["parameter"] == "include"
+    problem(client.get("/api/books?filter[author.name]=Anonymous"), 400)
+    problem(client.get("/api/books?sort=author.name"), 400)
+    problem(client.get("/api/books/1/author"), 404)
