@@ -3,8 +3,8 @@
 The planner builds these without knowing the database; each compiles to what the dialect needs:
 
 - :class:`case_sensitive_like`: ``LIKE`` that respects case everywhere (SQLite's ``LIKE`` ignores
-  ASCII case and MariaDB's default collations ignore case; SQLite gets ``GLOB``, MariaDB
-  ``LIKE BINARY``).
+  ASCII case and MariaDB's default collations ignore case; SQLite gets ``GLOB``, MariaDB the
+  ``utf8mb4_bin`` collation).
 - :func:`ordered`: ``NULL`` sorts as the smallest value everywhere (first ascending, last
   descending), which SQLite and MariaDB do natively and PostgreSQL does with ``NULLS FIRST/LAST``.
 """
@@ -58,7 +58,12 @@ def _like_default(element: case_sensitive_like, compiler: SQLCompiler, **kw: Any
 @compiles(case_sensitive_like, "mariadb")
 def _like_mysql(element: case_sensitive_like, compiler: SQLCompiler, **kw: Any) -> str:
     expr = compiler.process(element.expr, **kw)
-    return f"({expr} LIKE BINARY {compiler.process(element.like_pattern, **kw)} ESCAPE '\\\\')"
+    # A binary collation on the text as utf8mb4: case-sensitive, and _ is one character
+    # (LIKE BINARY would compare bytes), whatever the column's own character set.
+    return (
+        f"(CONVERT({expr} USING utf8mb4) COLLATE utf8mb4_bin LIKE "
+        f"{compiler.process(element.like_pattern, **kw)} ESCAPE '\\\\')"
+    )
 
 
 def _glob(pattern: str) -> str:

@@ -51,6 +51,11 @@ _FIELDS = re.compile(r"^fields(?:\[([^\[\]]+)\])?$")
 
 Step = tuple[Relation, Resource]
 
+# Bounds that keep every OFFSET and integer a database can bind (64 bits) far out of reach.
+MAX_PAGE_NUMBER = 10**9
+MAX_OFFSET = 10**12
+INT64 = (-(2**63), 2**63 - 1)
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -199,7 +204,7 @@ def value_parser(col_type: sa.types.TypeEngine[Any]) -> Callable[[str], Any]:
     if isinstance(col_type, sa.Boolean):
         return lambda raw: _bool(raw, "")
     if isinstance(col_type, sa.Integer):
-        return int
+        return _int64
     if isinstance(col_type, sa.Float):
         return float
     if isinstance(col_type, sa.Numeric):
@@ -221,6 +226,13 @@ def value_parser(col_type: sa.types.TypeEngine[Any]) -> Callable[[str], Any]:
     return str
 
 
+def _int64(raw: str) -> int:
+    value = int(raw)
+    if not INT64[0] <= value <= INT64[1]:
+        raise ValueError("out of the 64-bit integer range")
+    return value
+
+
 def _decimal(raw: str) -> decimal.Decimal:
     try:
         value = decimal.Decimal(raw)
@@ -240,6 +252,9 @@ def _parse_value(path: Path, op: str, raw: str, parameter: str, limits: Limits) 
             raise InvalidParameter(
                 parameter, f"{op} works on text fields; {path.dotted} is not text"
             )
+        trailing = len(raw) - len(raw.rstrip("\\"))
+        if op in ("like", "ilike") and trailing % 2:
+            raise InvalidParameter(parameter, "A pattern cannot end with a lone escape (\\)")
         return raw
     parse = value_parser(col_type)
     try:
@@ -295,9 +310,9 @@ def parse_list_query(
     """Parse a list request's query string (``args`` as ``MultiDict.to_dict(flat=False)``)."""
     top = resource.max_page_size
     size = _int_param(args, "page[size]", 1, top)
-    number = _int_param(args, "page[number]", 1, None)
+    number = _int_param(args, "page[number]", 1, MAX_PAGE_NUMBER)
     limit = _int_param(args, "limit", 1, top)
-    offset = _int_param(args, "offset", 0, None)
+    offset = _int_param(args, "offset", 0, MAX_OFFSET)
     after, before = _single(args, "page[after]"), _single(args, "page[before]")
     if (size is not None or number is not None) and (limit is not None or offset is not None):
         bad = "limit" if limit is not None else "offset"
@@ -462,7 +477,7 @@ def reject_query(args: Mapping[str, list[str]]) -> None:
 def _key_converter(col: sa.Column[Any]) -> Callable[[str], Any]:
     t = col.type
     if isinstance(t, sa.Integer):
-        return int
+        return _int64
     if isinstance(t, sa.Uuid):
         return uuid.UUID if t.as_uuid else (lambda s: str(uuid.UUID(s)))
     return str

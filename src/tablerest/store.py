@@ -105,7 +105,7 @@ def translate(exc: sa_exc.SQLAlchemyError) -> TablerestError:
     if isinstance(exc, sa_exc.IntegrityError):
         return Conflict("The change conflicts with data already stored")
     if isinstance(exc, sa_exc.DataError):
-        return ValidationFailed([], detail="The database rejected a value as out of range")
+        return ValidationFailed([], detail="The database rejected a value")
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         log.warning("database connection lost: %s", type(exc.orig).__name__)
         return ServiceUnavailable("The database is not reachable; try again shortly")
