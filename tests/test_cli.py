@@ -80,3 +80,12 @@ def test_bad_database_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli.main, ["serve", "postgresql+psycopg://postgres@127.0.0.1:1/x"])
     assert result.exit_code != 0
     assert "cannot serve" in result.output
+
+
+def test_searchable_columns(monkeypatch: pytest.MonkeyPatch, pets: Path) -> None:
+    factory, _, _ = _serve(monkeypatch, str(pets), "--searchable", "pets=name")
+    client = factory().test_client()
+    assert [p["id"] for p in client.get("/api/pets?q=PET 3").get_json()["data"]] == [4]
+    for bad in ("pets", "ghosts=name", "pets=id", "pets=nope"):
+        result = CliRunner().invoke(cli.main, ["serve", str(pets), "--searchable", bad])
+        assert result.exit_code != 0, bad

@@ -33,6 +33,12 @@ def main() -> None:
 @click.option("--prefix", default="/api", show_default=True, help="URL prefix of the API.")
 @click.option("--schema", default=None, help="Database schema to serve (default: the default one).")
 @click.option("--no-access-log", is_flag=True, help="Do not log each request.")
+@click.option(
+    "--searchable",
+    multiple=True,
+    metavar="TABLE=COL[,COL...]",
+    help="Text columns that q= searches in TABLE (repeatable).",
+)
 def serve(
     database: str | None,
     host: str,
@@ -43,11 +49,20 @@ def serve(
     prefix: str,
     schema: str | None,
     no_access_log: bool,
+    searchable: tuple[str, ...],
 ) -> None:
     """Serve DATABASE (a SQLite file or a SQLAlchemy URL) as a REST JSON API.
 
     With no DATABASE, serve the bundled demo database (built on first use).
     """
+    search: dict[str, list[str]] = {}
+    for spec in searchable:
+        table, sep, cols = spec.partition("=")
+        if not sep or not table or not cols:
+            raise click.BadParameter(
+                f"{spec!r} is not TABLE=COL[,COL...]", param_hint="--searchable"
+            )
+        search[table] = [c.strip() for c in cols.split(",") if c.strip()]
     hidden: dict[str, list[str]] = {}
     if database is None:
         target = str(ensure_demo())
@@ -62,6 +77,7 @@ def serve(
         read_only=read_only,
         prefix=prefix,
         hidden=hidden,
+        searchable=search,
         schema=schema,
         # One key per run, made before the workers fork, so every worker accepts the
         # keyset cursors the others hand out.
@@ -70,7 +86,7 @@ def serve(
     try:
         label = label or sa.make_url(database_url(target)).render_as_string(hide_password=True)
         app = factory()  # fail here, before forking, if the database cannot be read
-    except (FileNotFoundError, sa.exc.SQLAlchemyError) as exc:
+    except (FileNotFoundError, ValueError, sa.exc.SQLAlchemyError) as exc:
         raise click.ClickException(f"cannot serve {label or target}: {exc}") from exc
     base = f"http://{host}:{port}{prefix}"
     names = sorted(app.extensions["tablerest"][prefix].endpoints)

@@ -24,12 +24,14 @@ def reflect_resources(
     schema: str | None = None,
     read_only: bool = False,
     hidden: Mapping[str, Iterable[str]] | None = None,
+    searchable: Mapping[str, Iterable[str]] | None = None,
     page_size: int = 20,
     max_page_size: int = 100,
 ) -> list[Resource]:
     """Reflect every table and view of ``engine`` (one schema) into resources.
 
-    ``hidden`` maps a table name to columns that must never be exposed (a password hash).
+    ``hidden`` maps a table name to columns that must never be exposed (a password hash);
+    ``searchable`` maps a table name to the text columns that ``q=`` searches.
     """
     metadata = sa.MetaData()
     metadata.reflect(engine, schema=schema, views=True)
@@ -37,6 +39,10 @@ def reflect_resources(
     # SQLite stores every INTEGER in 64 bits, whatever the declared type says.
     integer_bits = 64 if engine.dialect.name == "sqlite" else None
     hidden = hidden or {}
+    searchable = dict(searchable or {})
+    unknown = sorted(set(searchable) - {t.name for t in metadata.tables.values()})
+    if unknown:
+        raise ValueError(f"searchable names unknown tables: {unknown}")
     resources: list[Resource] = []
     taken: set[str] = set()
     for table in sorted(metadata.tables.values(), key=lambda t: t.name):
@@ -50,6 +56,7 @@ def reflect_resources(
             "name": name,
             "methods": None if writable else ("GET",),
             "hidden": list(hidden.get(table.name, ())),
+            "searchable": list(searchable.get(table.name, ())),
             "integer_bits": integer_bits,
             "page_size": page_size,
             "max_page_size": max_page_size,

@@ -37,6 +37,7 @@ def create_app(
     read_only: bool = False,
     prefix: str = "/api",
     hidden: Mapping[str, Iterable[str]] | None = None,
+    searchable: Mapping[str, Iterable[str]] | None = None,
     schema: str | None = None,
     engine_options: Mapping[str, Any] | None = None,
     secret_key: str | None = None,
@@ -52,7 +53,9 @@ def create_app(
         app.config["SECRET_KEY"] = secret_key
     app.json.sort_keys = False  # type: ignore[attr-defined]
     api = Api(app, engine, prefix=prefix)
-    for resource in reflect_resources(engine, schema=schema, read_only=read_only, hidden=hidden):
+    for resource in reflect_resources(
+        engine, schema=schema, read_only=read_only, hidden=hidden, searchable=searchable
+    ):
         api.add(resource)
     return app
 
