@@ -137,24 +137,24 @@ class Endpoint:
         else:
             intent = parse_item_query(target, args, self.catalog, self.settings.limits)
         values = parse_key(res, key)
+        shape = shape_for(target, intent, intent.include)
         with self.db.reading(res.table) as conn:
             link = conn.execute(
                 sa.select(*rel.local).where(self.statements.key_where(values))
             ).first()
-        if link is None:
-            raise NotFound(f"No {res.name} row with key {_key_text(values)}")
-        where = [
-            target.table.c[remote.key] == value
-            for remote, value in zip(rel.remote, link, strict=True)
-        ]
+            if link is None:
+                raise NotFound(f"No {res.name} row with key {_key_text(values)}")
+            where = [
+                target.table.c[remote.key] == value
+                for remote, value in zip(rel.remote, link, strict=True)
+            ]
+            if rel.to_many or any(v is None for v in link):
+                found = None
+            else:
+                rows = conn.execute(sa.select(*shape.columns).where(*where).limit(1)).all()
+                found = self._materialize(conn, shape, rows, intent)
         if rel.to_many:
             return self._list(request, target, intent, args, where)
-        if any(v is None for v in link):
-            return _json_response(None)
-        shape = shape_for(target, intent, intent.include)
-        with self.db.reading(target.table) as conn:
-            rows = conn.execute(sa.select(*shape.columns).where(*where).limit(1)).all()
-            found = self._materialize(conn, shape, rows, intent)
         return _json_response(found[0] if found else None)
 
     def _list(

@@ -474,15 +474,6 @@ def reject_query(args: Mapping[str, list[str]]) -> None:
         raise InvalidParameter(name, f"Unknown query parameter {name!r}")
 
 
-def _key_converter(col: sa.Column[Any]) -> Callable[[str], Any]:
-    t = col.type
-    if isinstance(t, sa.Integer):
-        return _int64
-    if isinstance(t, sa.Uuid):
-        return uuid.UUID if t.as_uuid else (lambda s: str(uuid.UUID(s)))
-    return str
-
-
 def parse_key(resource: Resource, raw: str) -> tuple[Any, ...]:
     """The primary key in a URL: one value, or comma-separated values for a composite key.
 
@@ -494,6 +485,7 @@ def parse_key(resource: Resource, raw: str) -> tuple[Any, ...]:
     if len(parts) != len(cols):
         raise NotFound(f"No {resource.name} row with key {raw!r}")
     try:
-        return tuple(_key_converter(c)(p) for c, p in zip(cols, parts, strict=True))
-    except ValueError:
+        # The same conversion as filter values: a key is a value of its column.
+        return tuple(value_parser(c.type)(p) for c, p in zip(cols, parts, strict=True))
+    except ValueError:  # pydantic's ValidationError is one too
         raise NotFound(f"No {resource.name} row with key {raw!r}") from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -62,6 +62,3 @@ class RowEncoder:
                 if values[i] is not None:
                     values[i] = conv(values[i])
         return dict(zip(self.keys, values, strict=True))
-
-    def rows(self, rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
-        return [self.row(r) for r in rows]
