@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
@@ -21,15 +21,22 @@ from sqlalchemy.orm import Session
 from . import http
 from .cursor import decode_cursor, encode_cursor
 from .errors import FieldError, NotFound, TablerestError, ValidationFailed
+from .prepared import Prepared, fetch_all
 from .query import Statements
 from .readplan import (
     Shape,
     count_statement,
     decode_values,
     include_statement,
+    include_values,
     item_statement,
+    key_values,
+    list_signature,
     list_statement,
+    list_values,
+    padded,
     shape_for,
+    shape_signature,
     sort_keys,
     sort_signature,
 )
@@ -43,13 +50,31 @@ from .request import (
     parse_list_query,
     reject_query,
 )
-from .resource import Catalog, Resource, WriteContext, enum_to_label
+from .resource import Catalog, Relation, Resource, WriteContext, enum_to_label
 from .schema import Variant
 from .store import Database, diagnose_integrity, translate
 
 __all__ = ["Endpoint", "Settings", "handles_errors"]
 
 JSON = "application/json"
+#: Plans (statements, shapes) kept per endpoint; a plan is one query shape, not one request.
+PLAN_CACHE = 512
+
+_P = TypeVar("_P")
+
+
+@dataclass(slots=True)
+class _ItemPlan:
+    shape: Shape
+    rows: Prepared
+
+
+@dataclass(slots=True)
+class _ListPlan:
+    shape: Shape
+    keys: list[Any]
+    rows: Prepared
+    count: Prepared | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +122,13 @@ class Endpoint:
         self.catalog = catalog
         self.secret = secret
         self._encoders: dict[tuple[str, tuple[str, ...]], RowEncoder] = {}
+        self._plans: dict[tuple[Any, ...], Any] = {}
+        self._plain_item = ListIntent(1)
+        table = resource.table
+        self._key_where = [
+            table.c[c.key] == sa.bindparam(f"k{i}", type_=c.type)
+            for i, c in enumerate(resource.primary_key)
+        ]
         self.statements = Statements(resource)
         self.encoder = RowEncoder(resource, self.statements.keys)
         self.url = f"{settings.prefix}/{quote(resource.name)}"
@@ -111,16 +143,21 @@ class Endpoint:
 
     def read(self, request: Request, key: str) -> Response:
         http.check_accept(request)
-        intent = parse_item_query(
-            self.resource, request.args.to_dict(flat=False), self.catalog, self.settings.limits
+        args = request.args
+        intent = (
+            parse_item_query(
+                self.resource, args.to_dict(flat=False), self.catalog, self.settings.limits
+            )
+            if args
+            else self._plain_item
         )
         values = parse_key(self.resource, key)
-        shape = shape_for(self.resource, intent, intent.include)
+        plan = self._item_plan(self.resource, intent, None)
         with self.db.reading(self.resource.table) as conn:
-            rows = conn.execute(item_statement(shape, values)).all()
+            rows = fetch_all(conn, plan.rows, key_values(values))
             if not rows:
                 raise NotFound(f"No {self.resource.name} row with key {_key_text(values)}")
-            (row,) = self._materialize(conn, shape, rows, intent)
+            (row,) = self._materialize(conn, plan.shape, rows, intent)
         return _json_response(row)
 
     def related(self, request: Request, key: str, name: str) -> Response:
@@ -137,25 +174,44 @@ class Endpoint:
         else:
             intent = parse_item_query(target, args, self.catalog, self.settings.limits)
         values = parse_key(res, key)
-        shape = shape_for(target, intent, intent.include)
+        link_plan = self._plan(
+            ("link", rel.name), lambda: Prepared(sa.select(*rel.local).where(*self._key_where))
+        )
         with self.db.reading(res.table) as conn:
-            link = conn.execute(
-                sa.select(*rel.local).where(self.statements.key_where(values))
-            ).first()
-            if link is None:
+            links = fetch_all(conn, link_plan, key_values(values))
+            if not links:
                 raise NotFound(f"No {res.name} row with key {_key_text(values)}")
-            where = [
-                target.table.c[remote.key] == value
-                for remote, value in zip(rel.remote, link, strict=True)
-            ]
+            link = tuple(links[0])
             if rel.to_many or any(v is None for v in link):
                 found = None
             else:
-                rows = conn.execute(sa.select(*shape.columns).where(*where).limit(1)).all()
-                found = self._materialize(conn, shape, rows, intent)
+                plan = self._item_plan(target, intent, rel)
+                rows = fetch_all(conn, plan.rows, key_values(link))
+                found = self._materialize(conn, plan.shape, rows, intent)
         if rel.to_many:
-            return self._list(request, target, intent, args, where)
+            return self._list(request, target, intent, args, rel, link)
         return _json_response(found[0] if found else None)
+
+    def _plan(self, key: tuple[Any, ...], build: Callable[[], _P]) -> _P:
+        """The plan cached under ``key``, built on first use (at most ``PLAN_CACHE`` kept)."""
+        plans = self._plans
+        found = plans.get(key)
+        if found is None:
+            if len(plans) >= PLAN_CACHE:
+                del plans[next(iter(plans))]
+            found = plans[key] = build()
+        return found
+
+    def _item_plan(self, res: Resource, intent: ListIntent, rel: Relation | None) -> _ItemPlan:
+        """One row by key, or the target row of a to-one relation (by the remote columns)."""
+
+        def build() -> _ItemPlan:
+            shape = shape_for(res, intent, intent.include)
+            columns = None if rel is None else rel.remote
+            return _ItemPlan(shape, Prepared(item_statement(shape, columns)))
+
+        sig = shape_signature(intent, intent.include)
+        return self._plan(("item", res.name, rel.name if rel else None, sig), build)
 
     def _list(
         self,
@@ -163,24 +219,37 @@ class Endpoint:
         res: Resource,
         intent: ListIntent,
         args: Mapping[str, list[str]],
-        where: Sequence[sa.ColumnElement[bool]] = (),
+        rel: Relation | None = None,
+        link: tuple[Any, ...] = (),
     ) -> Response:
-        shape = shape_for(res, intent, intent.include)
-        keys = sort_keys(res, intent.sort)
+        """A page of ``res`` rows; with ``rel``, only those whose ``rel.remote`` equal ``link``."""
         signature = sort_signature(res, intent.sort)
         cursor_values = None
         if intent.cursor:
             parameter = f"page[{intent.direction}]"
             raw = decode_cursor(intent.cursor, signature, self.secret, parameter)
+            keys = sort_keys(res, intent.sort)
             cursor_values = decode_values(keys, raw, parameter)
-        stmt = list_statement(shape, intent, where=where, cursor_values=cursor_values)
+        nulls = None if cursor_values is None else tuple(v is None for v in cursor_values)
+        where = rel.remote if rel is not None else ()
+
+        def build() -> _ListPlan:
+            shape = shape_for(res, intent, intent.include)
+            stmt = list_statement(shape, intent, where=where, cursor_nulls=nulls)
+            return _ListPlan(shape, sort_keys(res, intent.sort), Prepared(stmt))
+
+        sig = list_signature(intent, nulls, rel.name if rel is not None else None)
+        plan = self._plan(("list", res.name, sig), build)
+        if intent.count and plan.count is None:
+            plan.count = Prepared(count_statement(res, intent, where))
+        values = list_values(intent, cursor_values, link)
+        shape = plan.shape
         with self.db.reading(res.table) as conn:
-            rows = list(conn.execute(stmt).all())
-            total = (
-                conn.execute(count_statement(res, intent, where)).scalar_one()
-                if intent.count
-                else None
-            )
+            rows = fetch_all(conn, plan.rows, values)
+            total = None
+            if intent.count:
+                assert plan.count is not None
+                total = fetch_all(conn, plan.count, values)[0][0]
             more = len(rows) > intent.limit
             rows = rows[: intent.limit]
             if intent.direction == "before":
@@ -191,7 +260,7 @@ class Endpoint:
         else:
             width = len(shape.columns)
             cursors = [
-                encode_cursor(_cursor_json(keys, r[width:]), signature, self.secret)
+                encode_cursor(_cursor_json(plan.keys, r[width:]), signature, self.secret)
                 for r in (rows[:1] + rows[-1:] if rows else [])
             ]
             links = self._keyset_links(request, args, intent, more, cursors)
@@ -215,11 +284,20 @@ class Endpoint:
             rel = inc.relation
             parent_keys = [shape.values(r, rel.local) for r in rows]
             wanted = sorted({k for k in parent_keys if None not in k}, key=repr)
-            child = shape_for(inc.resource, intent, inc.children, also=rel.remote)
+            child_sig = shape_signature(intent, inc.children)
+            child: Shape = self._plan(
+                ("child", shape.resource.name, rel.name, child_sig),
+                functools.partial(shape_for, inc.resource, intent, inc.children, rel.remote),
+            )
             children: list[Any] = []
             if wanted:
-                stmt = include_statement(inc, child, wanted, self.settings.limits.include_limit)
-                children = list(conn.execute(stmt).all())
+                n = padded(len(wanted))
+                limit = self.settings.limits.include_limit
+                stmt: Prepared = self._plan(
+                    ("include", shape.resource.name, rel.name, child_sig, n),
+                    lambda: Prepared(include_statement(inc, child, n, limit)),  # noqa: B023
+                )
+                children = fetch_all(conn, stmt, include_values(wanted))
             rendered = self._materialize(conn, child, children, intent)
             groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
             for raw, item in zip(children, rendered, strict=True):

@@ -19,7 +19,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
-__all__ = ["case_sensitive_like", "like_escape", "ordered"]
+__all__ = ["case_sensitive_like", "like_escape", "ordered", "to_glob"]
 
 ESCAPE = "\\"
 
@@ -30,10 +30,12 @@ def like_escape(text: str) -> str:
 
 
 class case_sensitive_like(ColumnElement[bool]):
-    """``expr LIKE pattern ESCAPE '\\'``, case-sensitive on every backend."""
+    """``expr LIKE pattern ESCAPE '\\'``, case-sensitive on every backend.
 
-    # Both patterns are bound parameters in the tree, so statement caching carries their
-    # values; the dialect's compiler renders one of them.
+    It takes the pattern twice, as bound parameters: as given (for ``LIKE``) and as
+    :func:`to_glob` made it (for SQLite's ``GLOB``); the dialect's compiler renders one of them.
+    """
+
     inherit_cache = True
     _traverse_internals = [
         ("expr", InternalTraversal.dp_clauseelement),
@@ -42,10 +44,15 @@ class case_sensitive_like(ColumnElement[bool]):
     ]
     type = sa.Boolean()
 
-    def __init__(self, expr: ColumnElement[Any], pattern: str) -> None:
+    def __init__(
+        self,
+        expr: ColumnElement[Any],
+        like_pattern: sa.BindParameter[str],
+        glob_pattern: sa.BindParameter[str],
+    ) -> None:
         self.expr = expr
-        self.like_pattern = sa.bindparam(None, pattern, type_=sa.String())
-        self.glob_pattern = sa.bindparam(None, _glob(pattern), type_=sa.String())
+        self.like_pattern = like_pattern
+        self.glob_pattern = glob_pattern
 
 
 @compiles(case_sensitive_like)
@@ -66,7 +73,7 @@ def _like_mysql(element: case_sensitive_like, compiler: SQLCompiler, **kw: Any) 
     )
 
 
-def _glob(pattern: str) -> str:
+def to_glob(pattern: str) -> str:
     """A LIKE pattern (``%``, ``_``, ``\\`` escapes) as the equivalent GLOB pattern."""
     out, i = [], 0
     while i < len(pattern):

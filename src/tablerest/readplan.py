@@ -15,6 +15,13 @@ How the query language becomes SQL:
 - keyset pages compare the sort values of the cursor's row, with the same ``NULL`` rule;
 - includes load with one query per relation path (``IN`` the parent keys); to-many includes are
   cut to ``Limits.include_limit`` rows per parent with ``ROW_NUMBER()``.
+
+Statements are built once per query *shape* and reused: every value of a request is a named
+bind parameter, and ``*_values`` functions give the values of one request under the same names
+(``f0`` the first filter, ``c1`` the second cursor value, ``k0`` the key, ``lim`` the limit...).
+What changes the SQL (which filters and operators, the sort, the fields, which cursor values
+are ``NULL``, the length of an ``IN`` list rounded up to a power of two) is in the signature
+that the caller caches statements by.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, FromClause
 
 from .errors import InvalidParameter
-from .portable import case_sensitive_like, like_escape, ordered
+from .portable import case_sensitive_like, like_escape, ordered, to_glob
 from .request import Filter, Include, ListIntent, Path, SortKey, value_parser
 from .resource import Field, Relation, Resource
 
@@ -35,8 +42,15 @@ __all__ = [
     "Shape",
     "count_statement",
     "include_statement",
+    "include_values",
+    "item_statement",
+    "key_values",
+    "list_signature",
     "list_statement",
+    "list_values",
+    "padded",
     "shape_for",
+    "shape_signature",
     "sort_signature",
 ]
 
@@ -91,6 +105,50 @@ def sort_signature(resource: Resource, sort: Sequence[SortKey]) -> str:
     return f"{resource.name}:{spec}"
 
 
+# -- parameters ------------------------------------------------------------------------------
+
+_LIKE = {"like": "{}", "contains": "%{}%", "startswith": "{}%", "endswith": "%{}"}
+
+
+def padded(n: int) -> int:
+    """``IN`` lists are padded (repeating their last value) to a power of two, so that a
+    statement serves every length up to it and the number of statements stays small."""
+    return 1 << (n - 1).bit_length() if n > 0 else 0
+
+
+def _bind(name: str, col_type: Any) -> sa.BindParameter[Any]:
+    return sa.bindparam(name, type_=col_type)
+
+
+def _padded_list(values: Sequence[Any]) -> list[Any]:
+    items = list(values)
+    return items + [items[-1]] * (padded(len(items)) - len(items)) if items else items
+
+
+def filter_values(filters: Sequence[Filter], out: dict[str, Any]) -> None:
+    for i, f in enumerate(filters):
+        name = f"f{i}"
+        if f.op == "null":
+            continue
+        if f.op in ("in", "nin"):
+            for j, value in enumerate(_padded_list(f.value)):
+                out[f"{name}_{j}"] = value
+        elif f.op in _LIKE:
+            text = f.value if f.op == "like" else _LIKE[f.op].format(like_escape(f.value))
+            out[name] = text
+            out[f"{name}g"] = to_glob(text)
+        else:
+            out[name] = f.value
+
+
+def _arity(f: Filter) -> Any:
+    if f.op == "null":
+        return bool(f.value)
+    if f.op in ("in", "nin"):
+        return padded(len(f.value))
+    return None
+
+
 # -- conditions ------------------------------------------------------------------------------
 
 
@@ -102,7 +160,24 @@ def _join(rel: Relation, outer: FromClause, inner: FromClause) -> ColumnElement[
     return sa.and_(*(_adapt(inner, remote) == _adapt(outer, local) for local, remote in rel.pairs))
 
 
-def _compare(col: Any, op: str, value: Any, nullable: bool) -> Any:
+def _compare(col: Any, f: Filter, name: str, nullable: bool) -> Any:
+    op = f.op
+    col_type = f.path.field.column.type
+    if op == "null":
+        return col.is_(None) if f.value else col.is_not(None)
+    if op in ("in", "nin"):
+        n = padded(len(f.value))
+        if n == 0:
+            return sa.false() if op == "in" else sa.true()
+        binds = [_bind(f"{name}_{j}", col_type) for j in range(n)]
+        if op == "in":
+            return col.in_(binds)
+        return sa.or_(col.not_in(binds), col.is_(None)) if nullable else col.not_in(binds)
+    if op == "ilike":
+        return col.ilike(_bind(name, sa.String()), escape="\\")
+    if op in _LIKE:
+        return case_sensitive_like(col, _bind(name, sa.String()), _bind(f"{name}g", sa.String()))
+    value = _bind(name, col_type)
     if op == "eq":
         return col == value
     if op == "ne":
@@ -115,22 +190,6 @@ def _compare(col: Any, op: str, value: Any, nullable: bool) -> Any:
         return col > value
     if op == "ge":
         return col >= value
-    if op == "in":
-        return col.in_(value)
-    if op == "nin":
-        return sa.or_(col.not_in(value), col.is_(None)) if nullable else col.not_in(value)
-    if op == "null":
-        return col.is_(None) if value else col.is_not(None)
-    if op == "like":
-        return case_sensitive_like(col, value)
-    if op == "ilike":
-        return col.ilike(value, escape="\\")
-    if op == "contains":
-        return case_sensitive_like(col, f"%{like_escape(value)}%")
-    if op == "startswith":
-        return case_sensitive_like(col, f"{like_escape(value)}%")
-    if op == "endswith":
-        return case_sensitive_like(col, f"%{like_escape(value)}")
     raise ValueError(op)  # request parsing admits only the operators above
 
 
@@ -145,12 +204,12 @@ def _through(
     return sa.exists().where(_join(rel, source, inner), _through(inner, steps[1:], leaf))
 
 
-def filter_condition(source: FromClause, f: Filter) -> ColumnElement[bool]:
+def filter_condition(source: FromClause, f: Filter, name: str) -> ColumnElement[bool]:
     field = f.path.field
     return _through(
         source,
         f.path.steps,
-        lambda t: _compare(_adapt(t, field.column), f.op, f.value, field.nullable),
+        lambda t: _compare(_adapt(t, field.column), f, name, field.nullable),
     )
 
 
@@ -166,11 +225,20 @@ def _sort_expr(source: FromClause, path: Path) -> ColumnElement[Any]:
 
 def _conditions(resource: Resource, intent: ListIntent) -> list[ColumnElement[bool]]:
     table = resource.table
-    out = [filter_condition(table, f) for f in intent.filters]
+    out = [filter_condition(table, f, f"f{i}") for i, f in enumerate(intent.filters)]
     if intent.search is not None:
-        pattern = f"%{like_escape(intent.search)}%"
+        pattern = _bind("q", sa.String())
         out.append(sa.or_(*(f.column.ilike(pattern, escape="\\") for f in resource.searchable)))
     return out
+
+
+def _where(columns: Sequence[sa.Column[Any]], prefix: str) -> list[ColumnElement[bool]]:
+    """``column = :<prefix><i>`` for each column: a key, or the link to a parent row."""
+    return [c == _bind(f"{prefix}{i}", c.type) for i, c in enumerate(columns)]
+
+
+def key_values(key: Sequence[Any], prefix: str = "k") -> dict[str, Any]:
+    return {f"{prefix}{i}": v for i, v in enumerate(key)}
 
 
 # -- statements ------------------------------------------------------------------------------
@@ -205,8 +273,10 @@ def sort_keys(resource: Resource, sort: Sequence[SortKey]) -> list[_Key]:
     return keys
 
 
-def _after(key: _Key, value: Any, forward: bool) -> ColumnElement[bool]:
-    """Rows strictly beyond ``value`` on ``key`` in the direction of travel (NULL smallest)."""
+def _after(key: _Key, i: int, is_null: bool, forward: bool) -> ColumnElement[bool]:
+    """Rows strictly beyond cursor value ``c<i>`` on ``key`` in the direction of travel
+    (NULL smallest)."""
+    value = None if is_null else _bind(f"c{i}", key.field.column.type)
     # Forward on an ascending key, or backward on a descending one, goes to greater values.
     if key.descending != forward:
         return key.expr.is_not(None) if value is None else key.expr > value
@@ -216,14 +286,14 @@ def _after(key: _Key, value: Any, forward: bool) -> ColumnElement[bool]:
     return sa.or_(below, key.expr.is_(None)) if key.nullable else below
 
 
-def _keyset(keys: Sequence[_Key], values: Sequence[Any], forward: bool) -> ColumnElement[bool]:
+def _keyset(keys: Sequence[_Key], nulls: Sequence[bool], forward: bool) -> ColumnElement[bool]:
     terms = []
     for i, key in enumerate(keys):
         equal = [
-            k.expr.is_(None) if v is None else k.expr == v
-            for k, v in zip(keys[:i], values[:i], strict=True)
+            k.expr.is_(None) if null else k.expr == _bind(f"c{j}", k.field.column.type)
+            for j, (k, null) in enumerate(zip(keys[:i], nulls[:i], strict=True))
         ]
-        terms.append(sa.and_(*equal, _after(key, values[i], forward)))
+        terms.append(sa.and_(*equal, _after(key, i, nulls[i], forward)))
     return sa.or_(*terms)
 
 
@@ -244,62 +314,121 @@ def decode_values(keys: Sequence[_Key], raw: Sequence[Any], parameter: str) -> l
     return out
 
 
+def shape_signature(intent: ListIntent, include: tuple[Include, ...]) -> tuple[Any, ...]:
+    """What decides a :class:`Shape`: the sparse fieldsets and the include tree."""
+    return (tuple(intent.fields.items()) if intent.fields else (), _include_signature(include))
+
+
+def _include_signature(include: tuple[Include, ...]) -> tuple[Any, ...]:
+    return tuple((inc.relation.name, _include_signature(inc.children)) for inc in include)
+
+
+def list_signature(
+    intent: ListIntent, cursor_nulls: tuple[bool, ...] | None, where: Any = None
+) -> tuple[Any, ...]:
+    """Everything about a list request that changes its SQL; values are parameters."""
+    return (
+        tuple((f.path.dotted, f.op, _arity(f)) for f in intent.filters),
+        intent.search is not None,
+        tuple((k.path.dotted, k.descending) for k in intent.sort),
+        intent.direction,
+        cursor_nulls,
+        intent.offset > 0,
+        where,
+        shape_signature(intent, intent.include),
+    )
+
+
+def list_values(
+    intent: ListIntent,
+    cursor_values: Sequence[Any] | None = None,
+    where: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """The parameters of :func:`list_statement` and :func:`count_statement` for one request."""
+    out: dict[str, Any] = {"lim": intent.limit + 1}
+    filter_values(intent.filters, out)
+    if intent.search is not None:
+        out["q"] = f"%{like_escape(intent.search)}%"
+    if intent.offset:
+        out["off"] = intent.offset
+    for i, value in enumerate(cursor_values or ()):
+        if value is not None:
+            out[f"c{i}"] = value
+    out.update(key_values(where, "w"))
+    return out
+
+
 def list_statement(
     shape: Shape,
     intent: ListIntent,
     *,
-    where: Sequence[ColumnElement[bool]] = (),
-    cursor_values: Sequence[Any] | None = None,
+    where: Sequence[sa.Column[Any]] = (),
+    cursor_nulls: Sequence[bool] | None = None,
 ) -> sa.Select[Any]:
     """One page of rows (plus one, to tell whether another page follows).
 
-    The sort values are selected after the shape's columns, for the cursors of the page.
-    With ``intent.direction == "before"`` the rows come in reverse order.
+    ``where`` columns must equal parameters ``w0, w1...`` (the rows of a relation route);
+    ``cursor_nulls`` says which cursor values are NULL, when there is a cursor. The sort
+    values are selected after the shape's columns, for the cursors of the page. With
+    ``intent.direction == "before"`` the rows come in reverse order.
     """
     resource = shape.resource
     keys = sort_keys(resource, intent.sort)
     forward = intent.direction != "before"
     stmt = sa.select(*shape.columns, *(k.expr for k in keys)).where(
-        *_conditions(resource, intent), *where
+        *_conditions(resource, intent), *_where(where, "w")
     )
-    if cursor_values is not None:
-        stmt = stmt.where(_keyset(keys, cursor_values, forward))
+    if cursor_nulls is not None:
+        stmt = stmt.where(_keyset(keys, cursor_nulls, forward))
     stmt = stmt.order_by(*(ordered(k.expr, k.descending == forward) for k in keys)).limit(
-        intent.limit + 1
+        _bind("lim", sa.Integer())
     )
     if intent.offset:
-        stmt = stmt.offset(intent.offset)
+        stmt = stmt.offset(_bind("off", sa.Integer()))
     return stmt
 
 
 def count_statement(
-    resource: Resource, intent: ListIntent, where: Sequence[ColumnElement[bool]] = ()
+    resource: Resource, intent: ListIntent, where: Sequence[sa.Column[Any]] = ()
 ) -> sa.Select[Any]:
     return (
         sa.select(sa.func.count())
         .select_from(resource.table)
-        .where(*_conditions(resource, intent), *where)
+        .where(*_conditions(resource, intent), *_where(where, "w"))
     )
 
 
-def item_statement(shape: Shape, key: Sequence[Any]) -> sa.Select[Any]:
+def item_statement(shape: Shape, columns: Sequence[sa.Column[Any]] | None = None) -> sa.Select[Any]:
+    """The row whose ``columns`` (default: the primary key) equal ``k0, k1...``; at most one."""
     table = shape.resource.table
-    return sa.select(*shape.columns).where(
-        *(table.c[c.key] == v for c, v in zip(shape.resource.primary_key, key, strict=True))
-    )
+    cols = shape.resource.primary_key if columns is None else columns
+    stmt = sa.select(*shape.columns).where(*_where([table.c[c.key] for c in cols], "k"))
+    return stmt if columns is None else stmt.limit(1)
 
 
-def include_statement(
-    inc: Include, child: Shape, parents: Sequence[tuple[Any, ...]], limit: int
-) -> sa.Select[Any]:
-    """The rows of ``inc`` for every parent key tuple (the relation's local values)."""
+def include_values(parents: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
+    """The parameters of :func:`include_statement` for these parent keys."""
+    out: dict[str, Any] = {}
+    for j, key in enumerate(_padded_list(parents)):
+        for m, value in enumerate(key):
+            out[f"p{j}_{m}"] = value
+    return out
+
+
+def include_statement(inc: Include, child: Shape, n: int, limit: int) -> sa.Select[Any]:
+    """The rows of ``inc`` for ``n`` parent key tuples (``p<j>_<m>``: the relation's local
+    values; ``n`` a power of two, see :func:`padded`)."""
     rel = inc.relation
     remote = list(rel.remote)
-    match = (
-        remote[0].in_([p[0] for p in parents])
-        if len(remote) == 1
-        else sa.tuple_(*remote).in_(list(parents))
-    )
+    if len(remote) == 1:
+        match = remote[0].in_([_bind(f"p{j}_0", remote[0].type) for j in range(n)])
+    else:
+        match = sa.tuple_(*remote).in_(
+            [
+                sa.tuple_(*(_bind(f"p{j}_{m}", c.type) for m, c in enumerate(remote)))
+                for j in range(n)
+            ]
+        )
     cols = child.columns
     if not rel.to_many:
         return sa.select(*cols).where(match)

@@ -49,10 +49,10 @@ def create_app(
     options = {"pool_pre_ping": True, **(engine_options or {})}
     engine = sa.create_engine(database_url(target), **options)
     app = Flask("tablerest")
-    if secret_key is not None:
-        app.config["SECRET_KEY"] = secret_key
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    api = Api(app, engine, prefix=prefix)
+    # The key signs page cursors only: given to Flask as SECRET_KEY it would also switch on
+    # cookie sessions, which cost every request a serializer and which this app never uses.
+    api = Api(app, engine, prefix=prefix, secret_key=secret_key)
     for resource in reflect_resources(
         engine, schema=schema, read_only=read_only, hidden=hidden, searchable=searchable
     ):

@@ -1,0 +1,147 @@
+"""Per-request cost of the benchmark's requests, in process, without the network or wrk.
+
+    .venv/bin/python bench/inprocess.py                   # µs per request, tablerest vs flaskfloor
+    .venv/bin/python bench/inprocess.py --profile R1      # where tablerest's time goes (cProfile)
+    BENCH_DB_URL=postgresql+psycopg://... (and BENCH_PG_*) for PostgreSQL
+
+It calls each WSGI app directly on a copy of the benchmark's SQLite data, so the numbers leave
+out gunicorn, the socket and the load generator: what remains is the Python work of one request,
+which is what tablerest can change. ``make bench`` is the measurement of record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import glob
+import importlib.util
+import io
+import os
+import pstats
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from werkzeug.test import EnvironBuilder
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parent.parent / "shared" / "bench"
+
+REQUESTS: dict[str, dict[str, tuple[str, str, str | None]]] = {
+    "tablerest": {
+        "R1": ("GET", "/api/books/{id}", None),
+        "R2": ("GET", "/api/books?page[size]=50", None),
+        "R3": ("GET", "/api/books?genre=mystery&sort=-year&page[size]=50", None),
+        "R6": ("GET", "/api/books/{id}?include=author", None),
+        "R4": ("POST", "/api/books", '{"title": "t {n}", "pages": {n}, "author_id": 7}'),
+        "R5": ("PATCH", "/api/books/{id}", '{"pages": {n}}'),
+    },
+    "flaskfloor": {
+        "R1": ("GET", "/books/{id}", None),
+        "R2": ("GET", "/books?limit=50", None),
+        "R3": ("GET", "/books?genre=mystery&sort=-year&limit=50", None),
+        "R6": ("GET", "/books/{id}?include=author", None),
+        "R4": ("POST", "/books", '{"title": "t {n}", "pages": {n}, "author_id": 7}'),
+        "R5": ("PATCH", "/books/{id}", '{"pages": {n}}'),
+    },
+}
+
+
+def _load(name: str, path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _environ(method: str, url: str, body: str | None) -> dict[str, Any]:
+    path, _, query = url.partition("?")
+    headers = {"Content-Type": "application/json"} if body else {}
+    return EnvironBuilder(
+        path=path, query_string=query, method=method, data=body, headers=headers
+    ).get_environ()
+
+
+def _call(app: Callable[..., Any], environ: dict[str, Any]) -> str:
+    status: list[str] = []
+
+    def start_response(s: str, h: Any, exc: Any = None) -> None:
+        status.append(s)
+
+    for _chunk in app(environ, start_response):
+        pass
+    return status[0]
+
+
+def _run(app: Callable[..., Any], spec: tuple[str, str, str | None], n: int) -> float:
+    method, url, body = spec
+    rng = random.Random(1)
+    environs = []
+    for _ in range(min(n, 500)):
+        i, k = rng.randint(1, 100_000), rng.randint(1, 900)
+        environs.append(
+            _environ(
+                method,
+                url.replace("{id}", str(i)),
+                body.replace("{n}", str(k)) if body else None,
+            )
+        )
+    status = _call(app, dict(environs[0]))
+    if not status.startswith("2"):
+        raise SystemExit(f"{method} {url}: {status}")
+    start = time.perf_counter()
+    for j in range(n):
+        env = dict(environs[j % len(environs)])
+        if body:
+            env["wsgi.input"] = io.BytesIO(environs[j % len(environs)]["wsgi.input"].getvalue())
+        _call(app, env)
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--requests", default="R1,R2,R3,R6,R4,R5")
+    parser.add_argument("-n", type=int, default=2000)
+    parser.add_argument("--profile", metavar="REQUEST", help="cProfile tablerest on one request")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="tablerest-inprocess-"))
+    if not os.environ.get("BENCH_DB_URL"):
+        (template,) = glob.glob(str(HERE / ".data" / "template-*.sqlite"))
+        db = work / "bench.sqlite"
+        shutil.copy(template, db)
+        os.environ.update(
+            BENCH_DB_KIND="sqlite", BENCH_SQLITE_PATH=str(db), BENCH_DB_URL=f"sqlite:///{db}"
+        )
+    sys.path.insert(0, str(SHARED / "systems" / "flaskfloor"))
+    apps = {
+        "tablerest": _load("tr_app", HERE / "systems" / "tablerest" / "app.py").app,
+        "flaskfloor": _load("ff_app", SHARED / "systems" / "flaskfloor" / "app.py").app,
+    }
+    try:
+        if args.profile:
+            spec = REQUESTS["tablerest"][args.profile]
+            _run(apps["tablerest"], spec, 200)
+            prof = cProfile.Profile()
+            prof.enable()
+            _run(apps["tablerest"], spec, args.n)
+            prof.disable()
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(45)
+            return
+        print(f"{'request':8} {'flaskfloor µs':>14} {'tablerest µs':>13} {'extra µs':>9}")
+        for name in args.requests.split(","):
+            ff = _run(apps["flaskfloor"], REQUESTS["flaskfloor"][name], args.n)
+            tr = _run(apps["tablerest"], REQUESTS["tablerest"][name], args.n)
+            print(f"{name:8} {ff:14.1f} {tr:13.1f} {tr - ff:9.1f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
