@@ -83,7 +83,7 @@ def _run(app: Callable[..., Any], spec: tuple[str, str, str | None], n: int) -> 
     method, url, body = spec
     rng = random.Random(1)
     environs = []
-    for _ in range(min(n, 500)):
+    for _ in range(min(n, 5000)):
         i, k = rng.randint(1, 100_000), rng.randint(1, 900)
         environs.append(
             _environ(

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus
 
 import sqlalchemy as sa
 from flask import Request, Response
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from . import http
 from .cursor import decode_cursor, encode_cursor
 from .errors import FieldError, NotFound, TablerestError, ValidationFailed
-from .prepared import Prepared, fetch_all
+from .prepared import Prepared, execute, fetch_all
 from .query import Statements
 from .readplan import (
     Shape,
@@ -105,6 +105,16 @@ def _json_response(body: Any, status: int = 200) -> Response:
     return Response(dumps(body), status=status, mimetype=JSON)
 
 
+def _prepare(build: Callable[..., Any], *args: Any) -> Prepared:
+    return Prepared(build(*args))
+
+
+def _no_content() -> Response:
+    resp = Response(status=204)
+    del resp.headers["Content-Type"]
+    return resp
+
+
 class Endpoint:
     """Everything needed to serve one resource, built once at registration."""
 
@@ -131,6 +141,8 @@ class Endpoint:
         ]
         self.statements = Statements(resource)
         self.encoder = RowEncoder(resource, self.statements.keys)
+        select_one = self.statements.select_one
+        self._select_one = Prepared(select_one) if select_one is not None else None
         self.url = f"{settings.prefix}/{quote(resource.name)}"
 
     # -- reads ----------------------------------------------------------------------------
@@ -277,9 +289,7 @@ class Endpoint:
         self, conn: sa.Connection, shape: Shape, rows: Sequence[Any], intent: ListIntent
     ) -> list[dict[str, Any]]:
         """Rows as the client sees them, with included relations (one query per path)."""
-        encoder = self._encoder(shape)
-        width = len(shape.visible)
-        out = [encoder.row(r[:width]) for r in rows]
+        out = self._encoder(shape).rows(rows)
         for inc in shape.include:
             rel = inc.relation
             parent_keys = [shape.values(r, rel.local) for r in rows]
@@ -355,12 +365,26 @@ class Endpoint:
     def update(self, request: Request, key: str) -> Response:
         return self._update(request, key, "patch")
 
+    @property
+    def _core(self) -> bool:
+        """Whether writes run as Core statements on a connection: when no ORM session is needed
+        (no ORM behaviour on the model, no hooks, which are given the session)."""
+        res = self.resource
+        return not res.use_orm and not any(res.hooks.values())
+
     def delete(self, request: Request, key: str) -> Response:
+        st = self.statements
         http.check_accept(request)
         reject_query(request.args.to_dict(flat=False))
         values = parse_key(self.resource, key)
         res = self.resource
         try:
+            if self._core:
+                with self.db.transaction(res.table) as conn:
+                    plan = self._plan(("delete",), lambda: Prepared(st.delete_statement()))
+                    if execute(conn, plan, st.write_values({}, values)) == 0:
+                        raise NotFound(f"No {res.name} row with key {_key_text(values)}")
+                return _no_content()
             with self.db.writing(self.resource.table) as session:
                 ctx = WriteContext(res, "delete", session, "DELETE", key=values)
                 self._run_hooks("before_delete", ctx)
@@ -379,9 +403,7 @@ class Endpoint:
             raise self._diagnose([], key=values, deleting=True) from None
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
-        resp = Response(status=204)
-        del resp.headers["Content-Type"]
-        return resp
+        return _no_content()
 
     def _update(self, request: Request, key: str, variant: Variant) -> Response:
         http.check_accept(request)
@@ -400,6 +422,9 @@ class Endpoint:
         res = self.resource
         written: dict[sa.Column[Any], Any] = {}
         try:
+            if self._core:
+                written = self.statements.values(data)
+                return _json_response(self._update_core(values, data))
             with self.db.writing(self.resource.table) as session:
                 ctx = WriteContext(res, "update", session, request.method, data=data, key=values)
                 self._run_hooks("before_update", ctx)
@@ -424,6 +449,58 @@ class Endpoint:
             raise translate(exc) from exc
         return _json_response(row)
 
+    def _update_core(self, key: tuple[Any, ...], data: dict[str, Any]) -> dict[str, Any]:
+        res = self.resource
+        st = self.statements
+        missing = f"No {res.name} row with key {_key_text(key)}"
+        with self.db.transaction(res.table) as conn:
+            if not data:
+                rows = self._read_back(conn, key)
+            else:
+                names = tuple(data)
+                returning = conn.dialect.update_returning
+                plan: Prepared = self._plan(
+                    ("update", names, returning),
+                    lambda: Prepared(st.update_statement(names, returning)),
+                )
+                params = st.write_values(data, key)
+                if returning:
+                    rows = fetch_all(conn, plan, params)
+                elif execute(conn, plan, params) == 0:
+                    rows = []
+                else:
+                    rows = self._read_back(conn, key)
+            if not rows:
+                raise NotFound(missing)
+            return self.encoder.row(rows[0])
+
+    def _read_back(self, conn: sa.Connection, key: Sequence[Any]) -> list[Any]:
+        """The row with this key, in the write's transaction (where RETURNING is missing)."""
+        assert self._select_one is not None  # a table without a key has no item routes
+        return fetch_all(conn, self._select_one, self.statements.key_params(key))
+
+    def _create_core(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        res = self.resource
+        st = self.statements
+        created = []
+        with self.db.transaction(res.table) as conn:
+            returning = conn.dialect.insert_returning
+            for data in items:
+                names = tuple(data)
+                plan: Prepared = self._plan(
+                    ("insert", names, returning),
+                    functools.partial(_prepare, st.insert_statement, names, returning),
+                )
+                params = st.write_values(data)
+                if returning:
+                    row = fetch_all(conn, plan, params)[0]
+                else:
+                    result = conn.execute(plan.statement, params)
+                    key = tuple(result.inserted_primary_key or ())
+                    row = self._read_back(conn, key)[0]
+                created.append(self.encoder.row(row))
+        return created
+
     def _write_many(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Create every item in one transaction: all are stored, or none."""
         res = self.resource
@@ -431,6 +508,9 @@ class Endpoint:
         written: list[dict[sa.Column[Any], Any]] = []
         created: list[dict[str, Any]] = []
         try:
+            if self._core:
+                written = [st.values(data) for data in items]
+                return self._create_core(items)
             with self.db.writing(self.resource.table) as session:
                 for data in items:
                     ctx = WriteContext(res, "create", session, "POST", data=data)
@@ -529,23 +609,18 @@ class Endpoint:
             return {"size": intent.limit}
         return {"offset": intent.offset, "limit": intent.limit}
 
-    @staticmethod
-    def _url(request: Request, args: Mapping[str, list[str]]) -> str:
-        return f"{request.path}?{urlencode(args, doseq=True)}" if args else request.path
-
     def _offset_links(
         self, request: Request, base: Mapping[str, list[str]], intent: ListIntent, more: bool
     ) -> dict[str, str | None]:
+        query = _Query(request.path, base)
+        name = "page[number]" if intent.page_number is not None else "offset"
+
         def at(offset: int) -> str:
-            args = dict(base)
-            if intent.page_number is not None:
-                args["page[number]"] = [str(offset // intent.limit + 1)]
-            else:
-                args["offset"] = [str(offset)]
-            return self._url(request, args)
+            value = offset // intent.limit + 1 if intent.page_number is not None else offset
+            return query.url(name, str(value))
 
         return {
-            "self": self._url(request, base),
+            "self": query.url(),
             "first": at(0),
             "prev": at(max(intent.offset - intent.limit, 0)) if intent.offset > 0 else None,
             "next": at(intent.offset + intent.limit) if more else None,
@@ -559,20 +634,52 @@ class Endpoint:
         more: bool,
         cursors: list[str],
     ) -> dict[str, str | None]:
-        rest = {k: v for k, v in base.items() if k not in ("page[after]", "page[before]")}
-
-        def at(direction: str, cursor: str) -> str:
-            return self._url(request, {**rest, f"page[{direction}]": [cursor]})
-
+        query = _Query(request.path, base)
+        rest = _Query(
+            request.path,
+            {k: v for k, v in base.items() if k not in ("page[after]", "page[before]")},
+        )
         forward = intent.direction == "after"
         has_next = more if forward else bool(intent.cursor)
         has_prev = bool(intent.cursor) if forward else more
         return {
-            "self": self._url(request, base),
-            "first": at("after", ""),
-            "prev": at("before", cursors[0]) if has_prev and cursors else None,
-            "next": at("after", cursors[-1]) if has_next and cursors else None,
+            "self": query.url(),
+            "first": rest.url("page[after]", ""),
+            "prev": rest.url("page[before]", cursors[0]) if has_prev and cursors else None,
+            "next": rest.url("page[after]", cursors[-1]) if has_next and cursors else None,
         }
+
+
+class _Query:
+    """A request's query string, encoded once, for links that change one parameter."""
+
+    __slots__ = ("pairs", "path")
+
+    def __init__(self, path: str, args: Mapping[str, list[str]]) -> None:
+        self.path = path
+        self.pairs = [(k, f"{_quoted(k)}={quote_plus(v)}") for k, vs in args.items() for v in vs]
+
+    def url(self, name: str | None = None, value: str = "") -> str:
+        """The URL, with parameter ``name`` set to ``value`` (in its place, or last)."""
+        if name is None:
+            parts = [encoded for _, encoded in self.pairs]
+        else:
+            new = f"{_quoted(name)}={quote_plus(value)}"
+            parts, placed = [], False
+            for key, encoded in self.pairs:
+                if key != name:
+                    parts.append(encoded)
+                elif not placed:
+                    parts.append(new)
+                    placed = True
+            if not placed:
+                parts.append(new)
+        return f"{self.path}?{'&'.join(parts)}" if parts else self.path
+
+
+@functools.lru_cache(maxsize=256)
+def _quoted(name: str) -> str:
+    return quote_plus(name)
 
 
 def _cursor_json(keys: Sequence[Any], values: Sequence[Any]) -> list[Any]:

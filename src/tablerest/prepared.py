@@ -166,5 +166,7 @@ def _wrapped(conn: sa.Connection, compiled: _Compiled, exc: Any) -> sa.exc.State
         ismulti=False,
     )
     if disconnect:
+        # As SQLAlchemy does on a disconnect: the other pooled connections are likely dead too.
         conn.invalidate(exc)
+        conn.engine.dispose()
     return error  # type: ignore[no-any-return]

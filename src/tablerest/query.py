@@ -49,6 +49,52 @@ class Statements:
                     if isinstance(c, sa.Column) and c.table is table:
                         self._all_columns[prop.key] = c
 
+        # Bind names that no column of the table can clash with (SQLAlchemy reserves column
+        # names in INSERT/UPDATE).
+        prefix = "w_"
+        while any(str(c.key).startswith(prefix) for c in table.columns):
+            prefix += "_"
+        self._prefix = prefix
+
+    # -- statements with named parameters, built once per set of written fields -------------
+
+    def write_values(self, data: Mapping[str, Any], key: Sequence[Any] = ()) -> dict[str, Any]:
+        """The parameters of :meth:`insert_statement` / :meth:`update_statement`."""
+        p = self._prefix
+        out = {f"{p}v{i}": value for i, value in enumerate(data.values())}
+        out.update({f"{p}k{i}": value for i, value in enumerate(key)})
+        return out
+
+    def _assignments(self, names: Sequence[str]) -> dict[sa.Column[Any], Any]:
+        cols = [self._column(n) for n in names]
+        return {c: sa.bindparam(f"{self._prefix}v{i}", type_=c.type) for i, c in enumerate(cols)}
+
+    def insert_statement(self, names: Sequence[str], returning: bool) -> sa.Insert:
+        """INSERT of the fields ``names`` (in that order), returning the readable columns."""
+        stmt = sa.insert(self._table).values(self._assignments(names))
+        return stmt.returning(*self.columns) if returning else stmt
+
+    def update_statement(self, names: Sequence[str], returning: bool) -> sa.Update:
+        p = self._prefix
+        stmt = (
+            sa.update(self._table)
+            .where(*(c == sa.bindparam(f"{p}k{i}", type_=c.type) for i, c in enumerate(self.pk)))
+            .values(self._assignments(names))
+        )
+        return stmt.returning(*self.columns) if returning else stmt
+
+    def delete_statement(self) -> sa.Delete:
+        p = self._prefix
+        return sa.delete(self._table).where(
+            *(c == sa.bindparam(f"{p}k{i}", type_=c.type) for i, c in enumerate(self.pk))
+        )
+
+    def _column(self, name: str) -> sa.Column[Any]:
+        col = self._all_columns.get(name)
+        if col is None:
+            raise KeyError(f"{self.resource.name} has no column {name!r}")
+        return col
+
     def key_params(self, key: Sequence[Any]) -> dict[str, Any]:
         return {p.key: v for p, v in zip(self._params, key, strict=True)}
 

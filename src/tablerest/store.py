@@ -76,6 +76,22 @@ class Database:
             raise translate(exc) from exc
 
     @contextmanager
+    def transaction(self, table: sa.Table | None = None) -> Iterator[sa.Connection]:
+        """One Core transaction on a pooled connection (writes that need no ORM session)."""
+        engine = self.engine(table)
+        try:
+            with engine.connect() as conn:
+                if engine.dialect.name == "sqlite":
+                    # As in writing(): before the transaction begins, on the DBAPI connection.
+                    conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+                with conn.begin():
+                    yield conn
+        except sa_exc.SQLAlchemyError as exc:
+            if isinstance(exc, sa_exc.IntegrityError):
+                raise
+            raise translate(exc) from exc
+
+    @contextmanager
     def writing(self, table: sa.Table | None = None) -> Iterator[Session]:
         """One transaction: commit when the block ends, roll back on any exception.
 

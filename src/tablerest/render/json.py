@@ -56,9 +56,16 @@ class RowEncoder:
         self._convs = [(i, c) for i, c in convs if c is not None]
 
     def row(self, values: Sequence[Any]) -> dict[str, Any]:
+        """One row; values past the encoder's keys (extra columns a plan selected) are left out."""
         if self._convs:
             values = list(values)
             for i, conv in self._convs:
                 if values[i] is not None:
                     values[i] = conv(values[i])
-        return dict(zip(self.keys, values, strict=True))
+        return dict(zip(self.keys, values, strict=False))
+
+    def rows(self, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+        if self._convs:
+            return [self.row(r) for r in rows]
+        keys = self.keys
+        return [dict(zip(keys, r, strict=False)) for r in rows]
