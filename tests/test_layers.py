@@ -21,6 +21,7 @@ ALLOWED: dict[str, set[str]] = {
     "cursor": {"errors"},
     "readplan": {"errors", "portable", "request", "resource"},
     "store": {"errors", "resource"},
+    "prepared": set(),  # the store layer's executor: SQLAlchemy only
     "render.json": {"resource"},
     "render.problem": {"errors", "render.json"},
 }

@@ -71,7 +71,14 @@ class Statements:
 
     def insert_statement(self, names: Sequence[str], returning: bool) -> sa.Insert:
         """INSERT of the fields ``names`` (in that order), returning the readable columns."""
-        stmt = sa.insert(self._table).values(self._assignments(names))
+        values: dict[sa.Column[Any], Any] = self._assignments(names)
+        # Scalar column defaults are constants of the statement, so that it needs nothing
+        # computed in Python per row (callable defaults still do: see prepared.Prepared).
+        for col in self._table.columns:
+            default = col.default
+            if col not in values and isinstance(default, sa.ColumnDefault) and default.is_scalar:
+                values[col] = sa.literal(default.arg, type_=col.type)
+        stmt = sa.insert(self._table).values(values)
         return stmt.returning(*self.columns) if returning else stmt
 
     def update_statement(self, names: Sequence[str], returning: bool) -> sa.Update:

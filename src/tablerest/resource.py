@@ -414,12 +414,24 @@ _MAPPER_EVENTS = (
 )
 
 
+#: Listeners SQLAlchemy registers itself on every mapped class (module, name).
+_OWN_LISTENERS = {("sqlalchemy.orm.mapper", "_event_on_init")}
+
+
+def _listened(listeners: Any) -> bool:
+    """Whether the application listens (SQLAlchemy's own listeners do not count)."""
+    return any(
+        (getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)) not in _OWN_LISTENERS
+        for fn in listeners
+    )
+
+
 def _mapper_needs_orm(mapper: Mapper[Any]) -> bool:
     if mapper.validators:
         return True
-    if any(getattr(mapper.dispatch, ev) for ev in _MAPPER_EVENTS):
+    if any(_listened(getattr(mapper.dispatch, ev)) for ev in _MAPPER_EVENTS):
         return True
-    if mapper.class_manager.dispatch.init:
+    if _listened(mapper.class_manager.dispatch.init):
         return True
     return any(rel.cascade.delete or rel.cascade.delete_orphan for rel in mapper.relationships)
 

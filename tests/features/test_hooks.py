@@ -190,3 +190,22 @@ def test_core_and_orm_write_paths_behave_the_same(
     assert client.delete(f"/api/books/{created['id']}").status_code == 204
     problem(client.delete(f"/api/books/{created['id']}"), 404)
     assert [r["title"] for r in rows(engine, "books")] == ["i"]
+
+
+def test_the_write_path_is_chosen_from_what_the_model_needs(make_app: AppFactory) -> None:
+    resources = _api(make_app()).resources
+    # SQLAlchemy's own listeners (every mapped class has one on "init") do not count.
+    assert resources["books"].use_orm is False
+    assert resources["people"].use_orm is True  # it has @validates
+
+    def stamp(target: Any, args: Any, kwargs: Any) -> None:
+        kwargs.setdefault("country", "xx")
+
+    sa.event.listen(models.Author, "init", stamp)
+    try:
+        app = make_app()
+        assert _api(app).resources["authors"].use_orm is True
+        created = app.test_client().post("/api/authors", json={"name": "a"}).get_json()
+        assert created["country"] == "xx"  # the listener ran: the write went through the ORM
+    finally:
+        sa.event.remove(models.Author, "init", stamp)

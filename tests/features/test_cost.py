@@ -1,0 +1,136 @@
+"""Cost that does not grow with work: statements and rows per request stay constant.
+
+Counted where the database sees them, below SQLAlchemy (SQLite's trace callback for statements,
+a row factory for every row that reaches Python), so the direct DBAPI path is what is measured:
+an engine event listener would switch tablerest to ``Connection.execute`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+
+from tests import models
+from tests.conftest import AppFactory
+
+AUTHORS = 50
+BOOKS = 5_000
+
+
+@dataclass
+class Meter:
+    statements: list[str] = field(default_factory=list)
+    rows: int = 0
+
+    def reset(self) -> None:
+        self.statements.clear()
+        self.rows = 0
+
+    def row(self, cursor: Any, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        self.rows += 1
+        return values
+
+    def statement(self, sql: str) -> None:
+        if not sql.lstrip().upper().startswith(("PRAGMA", "BEGIN", "COMMIT", "ROLLBACK")):
+            self.statements.append(sql)
+
+
+@pytest.fixture
+def meter(engine: sa.Engine) -> Iterator[Meter]:
+    found = Meter()
+
+    def on_connect(dbapi_conn: Any, record: Any) -> None:
+        dbapi_conn.set_trace_callback(found.statement)
+        dbapi_conn.row_factory = found.row
+
+    sa.event.listen(engine, "connect", on_connect)
+    yield found
+    sa.event.remove(engine, "connect", on_connect)
+
+
+@pytest.fixture
+def client(make_app: AppFactory, engine: sa.Engine, meter: Meter) -> FlaskClient:
+    with engine.begin() as conn:
+        conn.execute(sa.insert(models.Author), [{"name": f"a{i}"} for i in range(AUTHORS)])
+        conn.execute(
+            sa.insert(models.Book),
+            [
+                {"title": f"b{i}", "year": 1900 + i % 100, "author_id": i % AUTHORS + 1}
+                for i in range(BOOKS)
+            ],
+        )
+    return make_app().test_client()
+
+
+def measure(client: FlaskClient, meter: Meter, url: str) -> tuple[int, int, dict[str, Any]]:
+    meter.reset()
+    resp = client.get(url)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return len(meter.statements), meter.rows, resp.get_json()
+
+
+def test_a_page_costs_one_statement_and_its_rows_whatever_its_depth(
+    client: FlaskClient, meter: Meter
+) -> None:
+    first = measure(client, meter, "/api/books?page[size]=10&page[after]=&sort=-year")
+    # Walk deep with big pages, then ask for a small page from there.
+    url: str | None = "/api/books?page[size]=100&page[after]=&sort=-year"
+    for _ in range(40):
+        assert url is not None
+        url = client.get(url).get_json()["links"]["next"]
+    assert url is not None
+    cursor = url.split("page%5Bafter%5D=")[1].split("&")[0]
+    deep = measure(client, meter, f"/api/books?page[size]=10&sort=-year&page[after]={cursor}")
+    assert deep[2]["data"][0]["id"] != first[2]["data"][0]["id"]
+    # One statement each, and only the page (plus one, to know whether more follow) is read.
+    assert first[:2] == deep[:2] == (1, 11)
+    assert "OFFSET" not in meter.statements[0].upper() or "OFFSET 0" in meter.statements[0]
+
+
+def test_offset_pages_read_only_their_rows(client: FlaskClient, meter: Meter) -> None:
+    assert measure(client, meter, "/api/books?page[size]=20")[:2] == (1, 21)
+    assert measure(client, meter, "/api/books?page[size]=20&page[number]=200")[:2] == (1, 21)
+
+
+@pytest.mark.parametrize("size", [1, 10, 100])
+def test_includes_cost_one_statement_per_relation_path(
+    client: FlaskClient, meter: Meter, size: int
+) -> None:
+    statements, rows, body = measure(client, meter, f"/api/books?page[size]={size}&include=author")
+    authors = {b["author"]["id"] for b in body["data"]}
+    assert statements == 2
+    assert rows == size + 1 + len(authors)
+
+    url = f"/api/authors?page[size]={size}&include=books.author"
+    statements, rows, body = measure(client, meter, url)
+    assert statements == 3  # authors, their books, the books' authors
+    books = sum(len(a["books"]) for a in body["data"])
+    assert rows <= size + 1 + books + len(body["data"])
+
+
+def test_one_row_costs_one_statement(client: FlaskClient, meter: Meter) -> None:
+    assert measure(client, meter, "/api/books/4321")[:2] == (1, 1)
+    assert measure(client, meter, "/api/books/4321?include=author")[:2] == (2, 2)
+    assert measure(client, meter, "/api/books/4321/author")[:2] == (2, 2)
+
+
+def test_writes_cost_one_statement(client: FlaskClient, meter: Meter) -> None:
+    # SQLite has RETURNING: the row comes back with the INSERT or UPDATE itself.
+    meter.reset()
+    resp = client.post("/api/books", json={"title": "new", "author_id": 3})
+    assert resp.status_code == 201
+    assert resp.get_json()["pages"] == 100  # the model's default
+    assert [s.split()[0] for s in meter.statements] == ["INSERT"]
+    assert "RETURNING" in meter.statements[0]
+    meter.reset()
+    resp = client.patch(f"/api/books/{resp.get_json()['id']}", json={"title": "newer"})
+    assert resp.status_code == 200
+    assert [s.split()[0] for s in meter.statements] == ["UPDATE"]
+    meter.reset()
+    assert client.delete(f"/api/books/{resp.get_json()['id']}").status_code == 204
+    assert [s.split()[0] for s in meter.statements] == ["DELETE"]
