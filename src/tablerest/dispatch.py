@@ -380,7 +380,7 @@ class Endpoint:
         res = self.resource
         try:
             if self._core:
-                with self.db.transaction(res.table) as conn:
+                with self.db.transaction(res.table, statements=1) as conn:
                     plan = self._plan(("delete",), lambda: Prepared(st.delete_statement()))
                     if execute(conn, plan, st.write_values({}, values)) == 0:
                         raise NotFound(f"No {res.name} row with key {_key_text(values)}")
@@ -453,12 +453,12 @@ class Endpoint:
         res = self.resource
         st = self.statements
         missing = f"No {res.name} row with key {_key_text(key)}"
-        with self.db.transaction(res.table) as conn:
+        returning = self.db.engine(res.table).dialect.update_returning
+        with self.db.transaction(res.table, statements=1 if returning else 2) as conn:
             if not data:
                 rows = self._read_back(conn, key)
             else:
                 names = tuple(data)
-                returning = conn.dialect.update_returning
                 plan: Prepared = self._plan(
                     ("update", names, returning),
                     lambda: Prepared(st.update_statement(names, returning)),
@@ -483,8 +483,9 @@ class Endpoint:
         res = self.resource
         st = self.statements
         created = []
-        with self.db.transaction(res.table) as conn:
-            returning = conn.dialect.insert_returning
+        returning = self.db.engine(res.table).dialect.insert_returning
+        statements = len(items) * (1 if returning else 2)
+        with self.db.transaction(res.table, statements=statements) as conn:
             for data in items:
                 names = tuple(data)
                 plan: Prepared = self._plan(

@@ -100,9 +100,13 @@ def _like_sqlite(element: case_sensitive_like, compiler: SQLCompiler, **kw: Any)
     return f"({expr} GLOB {compiler.process(element.glob_pattern, **kw)})"
 
 
-def ordered(expr: ColumnElement[Any], descending: bool) -> ColumnElement[Any]:
-    """An ORDER BY term with NULL as the smallest value on every backend."""
-    return _Ordered(expr, descending)
+def ordered(expr: ColumnElement[Any], descending: bool, nullable: bool) -> ColumnElement[Any]:
+    """An ORDER BY term with NULL as the smallest value on every backend.
+
+    A term that cannot be NULL is left plain: PostgreSQL cannot read ``NULLS FIRST`` from an
+    ordinary index, so the clause would turn an index scan into a sort of the whole table.
+    """
+    return _Ordered(expr, descending) if nullable else (expr.desc() if descending else expr)
 
 
 class _Ordered(ColumnElement[Any]):

@@ -380,9 +380,9 @@ def list_statement(
     )
     if cursor_nulls is not None:
         stmt = stmt.where(_keyset(keys, cursor_nulls, forward))
-    stmt = stmt.order_by(*(ordered(k.expr, k.descending == forward) for k in keys)).limit(
-        _bind("lim", sa.Integer())
-    )
+    stmt = stmt.order_by(
+        *(ordered(k.expr, k.descending == forward, k.nullable) for k in keys)
+    ).limit(_bind("lim", sa.Integer()))
     if intent.offset:
         stmt = stmt.offset(_bind("off", sa.Integer()))
     return stmt

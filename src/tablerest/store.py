@@ -69,21 +69,34 @@ class Database:
 
     @contextmanager
     def reading(self, table: sa.Table | None = None) -> Iterator[sa.Connection]:
+        engine = self.engine(table)
         try:
-            with self.engine(table).connect() as conn:
+            with engine.connect() as conn:
+                if _autocommit_reads(engine):
+                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
                 yield conn
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
 
     @contextmanager
-    def transaction(self, table: sa.Table | None = None) -> Iterator[sa.Connection]:
-        """One Core transaction on a pooled connection (writes that need no ORM session)."""
+    def transaction(
+        self, table: sa.Table | None = None, *, statements: int = 2
+    ) -> Iterator[sa.Connection]:
+        """One Core transaction on a pooled connection (writes that need no ORM session).
+
+        A write of one statement (``statements=1``) runs in autocommit mode on PostgreSQL:
+        the statement is its own transaction there, all or nothing, and it saves the
+        ``BEGIN`` and ``COMMIT`` round trips.
+        """
         engine = self.engine(table)
         try:
             with engine.connect() as conn:
                 if engine.dialect.name == "sqlite":
                     # As in writing(): before the transaction begins, on the DBAPI connection.
                     conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+                if statements == 1 and engine.dialect.name == "postgresql":
+                    yield conn.execution_options(isolation_level="AUTOCOMMIT")
+                    return
                 with conn.begin():
                     yield conn
         except sa_exc.SQLAlchemyError as exc:
@@ -114,6 +127,16 @@ class Database:
         finally:
             if not self._fsa:
                 session.close()
+
+
+def _autocommit_reads(engine: sa.Engine) -> bool:
+    """Whether reads can skip ``BEGIN``/``ROLLBACK``: on PostgreSQL at READ COMMITTED, every
+    statement sees its own snapshot inside a transaction or not, so a transaction around a
+    read adds two round trips and nothing else. Other levels keep their transaction."""
+    if engine.dialect.name != "postgresql":
+        return False
+    level = engine.get_execution_options().get("isolation_level")
+    return (level or engine.dialect.default_isolation_level) == "READ COMMITTED"
 
 
 def translate(exc: sa_exc.SQLAlchemyError) -> TablerestError:
