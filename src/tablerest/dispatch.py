@@ -38,6 +38,7 @@ from .readplan import (
     shape_for,
     shape_signature,
     sort_keys,
+    sort_positions,
     sort_signature,
 )
 from .render.json import RowEncoder, dumps
@@ -73,6 +74,8 @@ class _ItemPlan:
 class _ListPlan:
     shape: Shape
     keys: list[Any]
+    #: Where each sort key's value is in a row (keyset pages).
+    positions: list[int]
     rows: Prepared
     count: Prepared | None = None
 
@@ -248,7 +251,8 @@ class Endpoint:
         def build() -> _ListPlan:
             shape = shape_for(res, intent, intent.include)
             stmt = list_statement(shape, intent, where=where, cursor_nulls=nulls)
-            return _ListPlan(shape, sort_keys(res, intent.sort), Prepared(stmt))
+            keys = sort_keys(res, intent.sort)
+            return _ListPlan(shape, keys, sort_positions(shape, keys), Prepared(stmt))
 
         sig = list_signature(intent, nulls, rel.name if rel is not None else None)
         plan = self._plan(("list", res.name, sig), build)
@@ -270,9 +274,12 @@ class Endpoint:
         if intent.direction is None:
             links = self._offset_links(request, args, intent, more)
         else:
-            width = len(shape.columns)
             cursors = [
-                encode_cursor(_cursor_json(plan.keys, r[width:]), signature, self.secret)
+                encode_cursor(
+                    _cursor_json(plan.keys, [r[i] for i in plan.positions]),
+                    signature,
+                    self.secret,
+                )
                 for r in (rows[:1] + rows[-1:] if rows else [])
             ]
             links = self._keyset_links(request, args, intent, more, cursors)

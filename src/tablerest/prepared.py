@@ -70,11 +70,12 @@ class _Compiled:
             return out
         return {slot[0]: value for slot, value in zip(self.slots, out, strict=True)}
 
-    def results(self, description: Sequence[Any]) -> list[tuple[int, Callable[[Any], Any]]]:
-        """The result processors that do something, from the first cursor's type codes."""
+    def results(self, cursor: Any) -> list[tuple[int, Callable[[Any], Any]]]:
+        """The result processors that do something, from the first cursor's type codes (read
+        once: building ``cursor.description`` is not free)."""
         if self._results is None:
             found = []
-            for i, (col_type, desc) in enumerate(zip(self.types, description, strict=False)):
+            for i, (col_type, desc) in enumerate(zip(self.types, cursor.description, strict=False)):
                 proc = col_type.dialect_impl(self.dialect).result_processor(self.dialect, desc[1])
                 if proc is not None:
                     found.append((i, proc))
@@ -119,7 +120,7 @@ def fetch_all(conn: sa.Connection, prepared: Prepared, values: Mapping[str, Any]
     try:
         cursor.execute(compiled.sql, compiled.parameters(values))
         rows = cursor.fetchall()
-        processors = compiled.results(cursor.description)
+        processors = compiled.results(cursor)
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _wrapped(conn, compiled, exc) from exc
     finally:

@@ -51,6 +51,7 @@ __all__ = [
     "padded",
     "shape_for",
     "shape_signature",
+    "sort_positions",
     "sort_signature",
 ]
 
@@ -250,6 +251,8 @@ class _Key:
     descending: bool
     nullable: bool
     field: Field
+    #: The table column, when the key is one of this table (not through a relation).
+    column: sa.Column[Any] | None = None
 
 
 def sort_keys(resource: Resource, sort: Sequence[SortKey]) -> list[_Key]:
@@ -261,12 +264,13 @@ def sort_keys(resource: Resource, sort: Sequence[SortKey]) -> list[_Key]:
             k.descending,
             k.path.field.nullable or bool(k.path.steps),
             k.path.field,
+            None if k.path.steps else k.path.field.column,
         )
         for k in sort
     ]
     sorted_cols = {k.path.field.column for k in sort if not k.path.steps}
     keys += [
-        _Key(table.c[f.column.key], False, False, f)
+        _Key(table.c[f.column.key], False, False, f, f.column)
         for f in resource.pk_fields
         if f.column not in sorted_cols
     ]
@@ -358,6 +362,19 @@ def list_values(
     return out
 
 
+def sort_positions(shape: Shape, keys: Sequence[_Key]) -> list[int]:
+    """Where each sort value is in a row of :func:`list_statement` (for cursors): a column the
+    shape selects anyway, or one selected after the shape's columns."""
+    out, after = [], len(shape.columns)
+    for key in keys:
+        if key.column is not None and key.column in shape.positions:
+            out.append(shape.positions[key.column])
+        else:
+            out.append(after)
+            after += 1
+    return out
+
+
 def list_statement(
     shape: Shape,
     intent: ListIntent,
@@ -368,14 +385,21 @@ def list_statement(
     """One page of rows (plus one, to tell whether another page follows).
 
     ``where`` columns must equal parameters ``w0, w1...`` (the rows of a relation route);
-    ``cursor_nulls`` says which cursor values are NULL, when there is a cursor. The sort
-    values are selected after the shape's columns, for the cursors of the page. With
-    ``intent.direction == "before"`` the rows come in reverse order.
+    ``cursor_nulls`` says which cursor values are NULL, when there is a cursor. Sort values
+    that are not among the shape's columns are selected after them, for the cursors of a
+    keyset page (see :func:`sort_positions`; selecting a column twice makes PostgreSQL sort
+    wider rows). With ``intent.direction == "before"`` the rows come in reverse order.
     """
     resource = shape.resource
     keys = sort_keys(resource, intent.sort)
     forward = intent.direction != "before"
-    stmt = sa.select(*shape.columns, *(k.expr for k in keys)).where(
+    width = len(shape.columns)
+    extra = [
+        k.expr
+        for k, at in zip(keys, sort_positions(shape, keys), strict=True)
+        if at >= width and intent.direction is not None
+    ]
+    stmt = sa.select(*shape.columns, *extra).where(
         *_conditions(resource, intent), *_where(where, "w")
     )
     if cursor_nulls is not None:

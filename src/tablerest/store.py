@@ -73,8 +73,10 @@ class Database:
         try:
             with engine.connect() as conn:
                 if _autocommit_reads(engine):
-                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                yield conn
+                    with _autocommit(conn):
+                        yield conn
+                else:
+                    yield conn
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
 
@@ -95,7 +97,8 @@ class Database:
                     # As in writing(): before the transaction begins, on the DBAPI connection.
                     conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
                 if statements == 1 and engine.dialect.name == "postgresql":
-                    yield conn.execution_options(isolation_level="AUTOCOMMIT")
+                    with _autocommit(conn):
+                        yield conn
                     return
                 with conn.begin():
                     yield conn
@@ -127,6 +130,25 @@ class Database:
         finally:
             if not self._fsa:
                 session.close()
+
+
+@contextmanager
+def _autocommit(conn: sa.Connection) -> Iterator[None]:
+    """Autocommit on the DBAPI connection (PostgreSQL drivers) for the block, and off again
+    before it goes back to the pool; a connection that cannot be switched back is discarded.
+
+    This is what ``isolation_level="AUTOCOMMIT"`` does, without also setting and resetting the
+    isolation level: with psycopg each property set is a trip through its wait loop.
+    """
+    dbapi: Any = conn.connection.dbapi_connection
+    dbapi.autocommit = True
+    try:
+        yield
+    finally:
+        try:
+            dbapi.autocommit = False
+        except Exception:
+            conn.invalidate()
 
 
 def _autocommit_reads(engine: sa.Engine) -> bool:
