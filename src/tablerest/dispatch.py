@@ -295,8 +295,20 @@ class Endpoint:
     def _materialize(
         self, conn: sa.Connection, shape: Shape, rows: Sequence[Any], intent: ListIntent
     ) -> list[dict[str, Any]]:
-        """Rows as the client sees them, with included relations (one query per path)."""
+        """Rows as the client sees them, with included relations: the to-one ones joined into
+        the rows already, the others loaded with one statement per relation path."""
         out = self._encoder(shape).rows(rows)
+        for joined in shape.joined:
+            name, sub, at = joined.include.relation.name, joined.shape, joined.offset
+            probe = at + sub.index(joined.include.relation.remote[0])  # NULL: no row joined
+            present = [i for i, r in enumerate(rows) if r[probe] is not None]
+            items = self._materialize(
+                conn, sub, [rows[i][at : at + sub.width] for i in present], intent
+            )
+            for parent in out:
+                parent[name] = None
+            for i, item in zip(present, items, strict=True):
+                out[i][name] = item
         for inc in shape.include:
             rel = inc.relation
             parent_keys = [shape.values(r, rel.local) for r in rows]

@@ -13,8 +13,9 @@ How the query language becomes SQL:
 - a sort through to-one relations is a correlated scalar sub-query; the primary key always ends
   the ordering, so pages never overlap or skip rows; ``NULL`` sorts as the smallest value;
 - keyset pages compare the sort values of the cursor's row, with the same ``NULL`` rule;
-- includes load with one query per relation path (``IN`` the parent keys); to-many includes are
-  cut to ``Limits.include_limit`` rows per parent with ``ROW_NUMBER()``.
+- a to-one include onto the target's primary key is a ``LEFT JOIN`` of the same statement (see
+  :class:`Joined`); any other include loads with one query per relation path (``IN`` the parent
+  keys), to-many ones cut to ``Limits.include_limit`` rows per parent with ``ROW_NUMBER()``.
 
 Statements are built once per query *shape* and reused: every value of a request is a named
 bind parameter, and ``*_values`` functions give the values of one request under the same names
@@ -39,6 +40,7 @@ from .request import Filter, Include, ListIntent, Path, SortKey, value_parser
 from .resource import Field, Relation, Resource
 
 __all__ = [
+    "Joined",
     "Shape",
     "count_statement",
     "include_statement",
@@ -57,16 +59,30 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
+class Joined:
+    """A to-one include read in the same statement (``LEFT JOIN``) at ``offset`` in a row."""
+
+    include: Include
+    shape: Shape
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
 class Shape:
-    """What a statement selects for one resource: visible fields, then extra columns."""
+    """What a statement selects for one resource: visible fields, then extra columns, then the
+    columns of the to-one includes joined in (each a :class:`Joined` shape of its own)."""
 
     resource: Resource
     visible: tuple[Field, ...]
     extra: tuple[sa.Column[Any], ...]
-    #: Included relations, loaded after this statement by their own statements.
+    #: Included relations loaded after this statement by statements of their own.
     include: tuple[Include, ...]
+    #: This table's columns: ``visible`` then ``extra``.
     columns: tuple[sa.Column[Any], ...]
     positions: dict[sa.Column[Any], int]
+    joined: tuple[Joined, ...] = ()
+    #: Every column a row holds, the joined ones included.
+    width: int = 0
 
     def index(self, col: sa.Column[Any]) -> int:
         """Position of a table column in a selected row."""
@@ -74,6 +90,12 @@ class Shape:
 
     def values(self, row: Sequence[Any], cols: Sequence[sa.Column[Any]]) -> tuple[Any, ...]:
         return tuple(row[self.index(c)] for c in cols)
+
+
+def joinable(rel: Relation) -> bool:
+    """A to-one relation onto the target's primary key: a join finds at most one row."""
+    key = set(rel.target.primary_key.columns)
+    return not rel.to_many and bool(key) and set(rel.remote) == key
 
 
 def shape_for(
@@ -91,14 +113,50 @@ def shape_for(
         if col not in shown and col not in extra:
             extra.append(col)
     columns = (*(f.column for f in visible), *extra)
+    joined: list[Joined] = []
+    width = len(columns)
+    for inc in include:
+        if joinable(inc.relation):
+            child = shape_for(inc.resource, intent, inc.children, also=inc.relation.remote)
+            joined.append(Joined(inc, child, width))
+            width += child.width
     return Shape(
         resource,
         tuple(visible),
         tuple(extra),
-        include,
+        tuple(inc for inc in include if not joinable(inc.relation)),
         columns,
         {c: i for i, c in enumerate(columns)},
+        tuple(joined),
+        width,
     )
+
+
+def _selected(
+    shape: Shape, source: FromClause
+) -> tuple[list[ColumnElement[Any]], list[tuple[FromClause, ColumnElement[bool]]]]:
+    """The columns of a shape read from ``source``, with the outer joins its includes need."""
+    cols: list[ColumnElement[Any]] = [_adapt(source, c) for c in shape.columns]
+    joins: list[tuple[FromClause, ColumnElement[bool]]] = []
+    for j in shape.joined:
+        rel = j.include.relation
+        alias = rel.target.alias()
+        joins.append((alias, _join(rel, source, alias)))
+        more, deeper = _selected(j.shape, alias)
+        cols += more
+        joins += deeper
+    return cols, joins
+
+
+def _select(shape: Shape, source: FromClause) -> sa.Select[Any]:
+    cols, joins = _selected(shape, source)
+    stmt = sa.select(*cols)
+    if joins:
+        chain: FromClause = source
+        for alias, on in joins:
+            chain = chain.outerjoin(alias, on)
+        stmt = stmt.select_from(chain)
+    return stmt
 
 
 def sort_signature(resource: Resource, sort: Sequence[SortKey]) -> str:
@@ -365,7 +423,7 @@ def list_values(
 def sort_positions(shape: Shape, keys: Sequence[_Key]) -> list[int]:
     """Where each sort value is in a row of :func:`list_statement` (for cursors): a column the
     shape selects anyway, or one selected after the shape's columns."""
-    out, after = [], len(shape.columns)
+    out, after = [], shape.width
     for key in keys:
         if key.column is not None and key.column in shape.positions:
             out.append(shape.positions[key.column])
@@ -393,14 +451,15 @@ def list_statement(
     resource = shape.resource
     keys = sort_keys(resource, intent.sort)
     forward = intent.direction != "before"
-    width = len(shape.columns)
     extra = [
         k.expr
         for k, at in zip(keys, sort_positions(shape, keys), strict=True)
-        if at >= width and intent.direction is not None
+        if at >= shape.width and intent.direction is not None
     ]
-    stmt = sa.select(*shape.columns, *extra).where(
-        *_conditions(resource, intent), *_where(where, "w")
+    stmt = (
+        _select(shape, resource.table)
+        .add_columns(*extra)
+        .where(*_conditions(resource, intent), *_where(where, "w"))
     )
     if cursor_nulls is not None:
         stmt = stmt.where(_keyset(keys, cursor_nulls, forward))
@@ -426,7 +485,7 @@ def item_statement(shape: Shape, columns: Sequence[sa.Column[Any]] | None = None
     """The row whose ``columns`` (default: the primary key) equal ``k0, k1...``; at most one."""
     table = shape.resource.table
     cols = shape.resource.primary_key if columns is None else columns
-    stmt = sa.select(*shape.columns).where(*_where([table.c[c.key] for c in cols], "k"))
+    stmt = _select(shape, table).where(*_where([table.c[c.key] for c in cols], "k"))
     return stmt if columns is None else stmt.limit(1)
 
 
@@ -453,15 +512,21 @@ def include_statement(inc: Include, child: Shape, n: int, limit: int) -> sa.Sele
                 for j in range(n)
             ]
         )
-    cols = child.columns
     if not rel.to_many:
-        return sa.select(*cols).where(match)
+        return _select(child, rel.target).where(match)
     pk = list(inc.resource.primary_key)
     rank = sa.func.row_number().over(partition_by=remote, order_by=pk).label("rank")
+    cols, joins = _selected(child, rel.target)
     labelled = [c.label(f"c{i}") for i, c in enumerate(cols)]
-    inner = sa.select(*labelled, rank).where(match).subquery()
+    inner = sa.select(*labelled, rank).where(match)
+    if joins:
+        chain: FromClause = rel.target
+        for alias, on in joins:
+            chain = chain.outerjoin(alias, on)
+        inner = inner.select_from(chain)
+    sub = inner.subquery()
     return (
-        sa.select(*(inner.c[f"c{i}"] for i in range(len(cols))))
-        .where(inner.c.rank <= limit)
-        .order_by(*(inner.c[f"c{child.index(c)}"] for c in [*remote, *pk]))
+        sa.select(*(sub.c[f"c{i}"] for i in range(len(cols))))
+        .where(sub.c.rank <= limit)
+        .order_by(*(sub.c[f"c{child.index(c)}"] for c in [*remote, *pk]))
     )
