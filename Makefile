@@ -32,7 +32,7 @@ test: lint
 # The side-by-side benchmark (../shared/bench): tablerest against floor, flaskfloor and peers, on
 # SQLite and PostgreSQL. Needs wrk (Debian: apt-get install wrk); ~15 minutes on 2 cores.
 BENCH_SYSTEMS ?= floor,flaskfloor,seedstyle,fastapi,tablerest
-BENCH_DB ?= both
+BENCH_DB ?= sqlite,postgres
 bench:
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } \
 		|| { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
