@@ -30,7 +30,8 @@ test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The side-by-side benchmark (../shared/bench): tablerest against floor, flaskfloor and peers, on
-# SQLite and PostgreSQL. Needs wrk (Debian: apt-get install wrk); ~15 minutes on 2 cores.
+# SQLite and PostgreSQL, then deep pages (bench/deep.py). Installs wrk from Debian's packages if
+# missing; ~15 minutes on 2 cores. bench/inprocess.py profiles one request without the network.
 BENCH_SYSTEMS ?= floor,flaskfloor,seedstyle,fastapi,tablerest
 BENCH_DB ?= sqlite,postgres
 bench:
@@ -38,6 +39,7 @@ bench:
 		|| { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 	BENCH_WORK_DIR=$(CURDIR)/bench $(PYTHON) ../shared/bench/run.py --systems-dir bench/systems \
 		--systems $(BENCH_SYSTEMS) --db $(BENCH_DB) --report bench/results.md $(BENCH_ARGS)
+	$(PYTHON) bench/deep.py --report bench/results.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
