@@ -20,7 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     "portable": set(),
     "cursor": {"errors"},
     "readplan": {"errors", "portable", "request", "resource"},
-    "store": {"errors", "resource"},
+    "store": {"errors", "prepared", "resource"},
     "prepared": set(),  # the store layer's executor: SQLAlchemy only
     "render.json": {"resource"},
     "render.problem": {"errors", "render.json"},

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from . import http
 from .cursor import decode_cursor, encode_cursor
 from .errors import FieldError, NotFound, TablerestError, ValidationFailed
-from .prepared import Prepared, execute, fetch_all
+from .prepared import Prepared, Runner, execute, fetch_all
 from .query import Statements
 from .readplan import (
     Shape,
@@ -293,7 +293,7 @@ class Endpoint:
         return resp
 
     def _materialize(
-        self, conn: sa.Connection, shape: Shape, rows: Sequence[Any], intent: ListIntent
+        self, conn: Runner, shape: Shape, rows: Sequence[Any], intent: ListIntent
     ) -> list[dict[str, Any]]:
         """Rows as the client sees them, with included relations: the to-one ones joined into
         the rows already, the others loaded with one statement per relation path."""
@@ -613,7 +613,7 @@ class Endpoint:
         deleting: bool = False,
     ) -> TablerestError:
         try:
-            with self.db.reading(self.resource.table) as conn:
+            with self.db.connection(self.resource.table) as conn:
                 return diagnose_integrity(conn, self.resource, written, key=key, deleting=deleting)
         except TablerestError as error:
             return error

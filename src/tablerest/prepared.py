@@ -20,8 +20,9 @@ from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+from sqlalchemy.pool import PoolProxiedConnection
 
-__all__ = ["Prepared", "execute", "fetch_all"]
+__all__ = ["Direct", "Prepared", "Runner", "direct", "execute", "fetch_all"]
 
 _Processor = Callable[[Any], Any] | None
 Statement: TypeAlias = sa.Select[Any] | sa.Insert | sa.Update | sa.Delete
@@ -99,8 +100,26 @@ class Prepared:
         return found
 
 
-def _direct(conn: sa.Connection) -> bool:
-    engine = conn.engine
+class Direct:
+    """A pooled DBAPI connection used without a SQLAlchemy ``Connection`` around it (reads)."""
+
+    __slots__ = ("dbapi_connection", "dialect", "engine", "pooled")
+
+    def __init__(self, engine: sa.Engine, pooled: PoolProxiedConnection) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        self.pooled = pooled
+        self.dbapi_connection: Any = pooled.dbapi_connection
+
+    def invalidate(self, exc: BaseException | None = None) -> None:
+        self.pooled.invalidate(exc)
+
+
+Runner = sa.Connection | Direct
+
+
+def direct(engine: sa.Engine) -> bool:
+    """Whether statements may skip ``Connection.execute``: nothing listens or logs."""
     events = engine.dispatch
     return not (
         engine.echo
@@ -111,12 +130,19 @@ def _direct(conn: sa.Connection) -> bool:
     )
 
 
-def fetch_all(conn: sa.Connection, prepared: Prepared, values: Mapping[str, Any]) -> list[Any]:
+def fetch_all(conn: Runner, prepared: Prepared, values: Mapping[str, Any]) -> list[Any]:
     """Every row of a statement that returns rows, as tuples (SQLAlchemy rows on fallback)."""
     compiled = prepared.compiled(conn.dialect)
-    if not (compiled.usable and _direct(conn)):
+    if isinstance(conn, Direct):
+        if not compiled.usable:
+            with conn.engine.connect() as other:  # a read: any connection will do
+                return list(other.execute(prepared.statement, dict(values)).all())
+        dbapi = conn.dbapi_connection
+    elif not (compiled.usable and direct(conn.engine)):
         return list(conn.execute(prepared.statement, dict(values)).all())
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    else:
+        dbapi = conn.connection.dbapi_connection
+    cursor = dbapi.cursor()
     try:
         cursor.execute(compiled.sql, compiled.parameters(values))
         rows = cursor.fetchall()
@@ -139,7 +165,7 @@ def fetch_all(conn: sa.Connection, prepared: Prepared, values: Mapping[str, Any]
 def execute(conn: sa.Connection, prepared: Prepared, values: Mapping[str, Any]) -> int:
     """Run a statement that returns no rows; the number of rows it changed."""
     compiled = prepared.compiled(conn.dialect)
-    if not (compiled.usable and _direct(conn)):
+    if not (compiled.usable and direct(conn.engine)):
         result: sa.CursorResult[Any] = conn.execute(prepared.statement, dict(values))
         return int(result.rowcount)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -152,10 +178,12 @@ def execute(conn: sa.Connection, prepared: Prepared, values: Mapping[str, Any]) 
         cursor.close()
 
 
-def _wrapped(conn: sa.Connection, compiled: _Compiled, exc: Any) -> sa.exc.StatementError:
+def _wrapped(conn: Runner, compiled: _Compiled, exc: Any) -> sa.exc.StatementError:
     """The DBAPI error as SQLAlchemy would raise it, invalidating a connection that is gone."""
     dialect = conn.dialect
-    dbapi_conn = conn.connection.dbapi_connection
+    dbapi_conn = (
+        conn.dbapi_connection if isinstance(conn, Direct) else conn.connection.dbapi_connection
+    )
     disconnect = dialect.is_disconnect(exc, dbapi_conn, None)
     error = sa.exc.DBAPIError.instance(
         compiled.sql,

@@ -13,7 +13,7 @@ import decimal
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pydantic
@@ -369,22 +369,25 @@ def parse_list_query(
     cursor_dir: Literal["after", "before"] | None = (
         "after" if after is not None else "before" if before is not None else None
     )
-    base = ListIntent(
-        resource.page_size,
+    page: dict[str, Any]
+    if limit is not None or offset is not None:
+        page = {"limit": limit or resource.page_size, "offset": offset or 0}
+    elif cursor_dir is not None:
+        page = {"limit": size or resource.page_size, "cursor": after or before}
+    else:
+        size = size or resource.page_size
+        number = number or 1
+        page = {"limit": size, "offset": (number - 1) * size, "page_number": number}
+    return ListIntent(
         count=_bool_param(args, "count"),
         filters=tuple(filters),
         sort=sort,
         search=search,
         fields=fields,
         include=include,
+        direction=cursor_dir,
+        **page,
     )
-    if limit is not None or offset is not None:
-        return replace(base, limit=limit or resource.page_size, offset=offset or 0)
-    size = size or resource.page_size
-    if cursor_dir is not None:
-        return replace(base, limit=size, cursor=after or before, direction=cursor_dir)
-    number = number or 1
-    return replace(base, limit=size, offset=(number - 1) * size, page_number=number)
 
 
 def _filters(

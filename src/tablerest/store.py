@@ -14,13 +14,14 @@ without parsing driver messages.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import PoolProxiedConnection
 
 from .errors import (
     Conflict,
@@ -30,6 +31,7 @@ from .errors import (
     TablerestError,
     ValidationFailed,
 )
+from .prepared import Direct, Runner, direct
 from .resource import Resource
 
 __all__ = ["Database", "diagnose_integrity", "translate"]
@@ -68,15 +70,39 @@ class Database:
         return bind
 
     @contextmanager
-    def reading(self, table: sa.Table | None = None) -> Iterator[sa.Connection]:
+    def reading(self, table: sa.Table | None = None) -> Iterator[Runner]:
+        """A connection for reads: a bare pooled DBAPI connection (see ``prepared``), or a
+        ``Connection`` when the engine has listeners or logging that must see every statement.
+        """
         engine = self.engine(table)
         try:
-            with engine.connect() as conn:
-                if _autocommit_reads(engine):
-                    with _autocommit(conn):
+            if direct(engine):
+                pooled = _checkout(engine)
+                try:
+                    runner = Direct(engine, pooled)
+                    if _autocommit_reads(engine):
+                        with _autocommit(runner.dbapi_connection, runner.invalidate):
+                            yield runner
+                    else:
+                        yield runner
+                finally:
+                    pooled.close()
+            else:
+                with engine.connect() as conn:
+                    if _autocommit_reads(engine):
+                        with _autocommit(conn.connection.dbapi_connection, conn.invalidate):
+                            yield conn
+                    else:
                         yield conn
-                else:
-                    yield conn
+        except sa_exc.SQLAlchemyError as exc:
+            raise translate(exc) from exc
+
+    @contextmanager
+    def connection(self, table: sa.Table | None = None) -> Iterator[sa.Connection]:
+        """A SQLAlchemy ``Connection`` (for the few statements run the ordinary way)."""
+        try:
+            with self.engine(table).connect() as conn:
+                yield conn
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
 
@@ -97,7 +123,7 @@ class Database:
                     # As in writing(): before the transaction begins, on the DBAPI connection.
                     conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
                 if statements == 1 and engine.dialect.name == "postgresql":
-                    with _autocommit(conn):
+                    with _autocommit(conn.connection.dbapi_connection, conn.invalidate):
                         yield conn
                     return
                 with conn.begin():
@@ -132,15 +158,25 @@ class Database:
                 session.close()
 
 
+def _checkout(engine: sa.Engine) -> PoolProxiedConnection:
+    """A pooled DBAPI connection; failing to connect raises what ``engine.connect()`` would."""
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        return engine.raw_connection()
+    except dbapi_error as exc:
+        raise sa_exc.DBAPIError.instance(
+            None, None, exc, dbapi_error, dialect=engine.dialect
+        ) from exc
+
+
 @contextmanager
-def _autocommit(conn: sa.Connection) -> Iterator[None]:
+def _autocommit(dbapi: Any, discard: Callable[[], None]) -> Iterator[None]:
     """Autocommit on the DBAPI connection (PostgreSQL drivers) for the block, and off again
     before it goes back to the pool; a connection that cannot be switched back is discarded.
 
     This is what ``isolation_level="AUTOCOMMIT"`` does, without also setting and resetting the
     isolation level: with psycopg each property set is a trip through its wait loop.
     """
-    dbapi: Any = conn.connection.dbapi_connection
     dbapi.autocommit = True
     try:
         yield
@@ -148,7 +184,7 @@ def _autocommit(conn: sa.Connection) -> Iterator[None]:
         try:
             dbapi.autocommit = False
         except Exception:
-            conn.invalidate()
+            discard()
 
 
 def _autocommit_reads(engine: sa.Engine) -> bool:

@@ -1,6 +1,6 @@
 """Where tablerest's worker spends its time under load: a py-spy profile, summarized.
 
-    python3 bench/profile.py [--report bench/results.md] [--requests R1,R2,R6]
+    python3 bench/spy.py [--report bench/results.md] [--requests R1,R2,R6]
 
 Run by ``make bench`` after the harness. Same setup as the harness (the benchmark's SQLite data,
 gunicorn with one sync worker pinned to CPU 1, wrk on CPU 0, 127.0.0.1 only); py-spy samples the
@@ -141,7 +141,7 @@ def main() -> None:
         "",
         "## Where tablerest's worker spends its time (SQLite, py-spy)",
         "",
-        f"`bench/profile.py`: py-spy samples the worker for {args.seconds} s under the same load "
+        f"`bench/spy.py`: py-spy samples the worker for {args.seconds} s under the same load "
         "(random ids for R1/R6); each sample goes to the innermost frame of a known component. "
         "Shares of all samples:",
         "",
