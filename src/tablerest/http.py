@@ -52,7 +52,8 @@ def read_body(request: Request, limit: int) -> Body:
         raise PayloadTooLarge(f"The body is {length} bytes; the limit is {limit}")
     mimetype = request.mimetype
     if _is_json(mimetype):
-        raw = request.stream.read(limit + 1)
+        # With a Content-Length the stream ends there: ask for no more (no large read buffer).
+        raw = request.stream.read(limit + 1 if length is None else length)
         if len(raw) > limit:
             raise PayloadTooLarge(f"The body is over the limit of {limit} bytes")
         if not raw.strip():
