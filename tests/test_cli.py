@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +91,25 @@ def test_searchable_columns(monkeypatch: pytest.MonkeyPatch, pets: Path) -> None
     for bad in ("pets", "ghosts=name", "pets=id", "pets=nope"):
         result = CliRunner().invoke(cli.main, ["serve", str(pets), "--searchable", bad])
         assert result.exit_code != 0, bad
+
+
+def test_database_first_serving_never_imports_the_orm(tmp_path: Path) -> None:
+    # sqlalchemy.orm costs every worker ~6 MiB; a reflected database never needs it.
+    path = tmp_path / "plain.sqlite3"
+    script = f"""
+import sqlite3, sys
+con = sqlite3.connect({str(path)!r})
+con.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+con.commit()
+from tablerest.server import create_app
+client = create_app({str(path)!r}).test_client()
+assert client.post("/api/notes", json={{"body": "x"}}).status_code == 201
+assert client.patch("/api/notes/1", json={{"body": "y"}}).status_code == 200
+assert client.get("/api/notes?include=").status_code == 200
+assert client.delete("/api/notes/1").status_code == 204
+print("sqlalchemy.orm" in sys.modules)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"

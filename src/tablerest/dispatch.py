@@ -10,13 +10,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, quote_plus
 
 import sqlalchemy as sa
 from flask import Request, Response
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session
 
 from . import http
 from .cursor import decode_cursor, encode_cursor
@@ -54,6 +53,9 @@ from .request import (
 from .resource import Catalog, Relation, Resource, WriteContext, enum_to_label
 from .schema import Variant
 from .store import Database, diagnose_integrity, translate
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 __all__ = ["Endpoint", "Settings", "handles_errors"]
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapper, Session
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Mapper, Session
+
     from .schema import ResourceSchema
 
 __all__ = ["HOOK_EVENTS", "Catalog", "Field", "Hook", "Relation", "Resource", "WriteContext"]

@@ -14,13 +14,13 @@ without parsing driver messages.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection
 
 from .errors import (
@@ -33,6 +33,9 @@ from .errors import (
 )
 from .prepared import Direct, Runner, direct
 from .resource import Resource
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["Database", "diagnose_integrity", "translate"]
 
@@ -47,11 +50,16 @@ class Database:
         # Flask-SQLAlchemy's properties need an app context, so look at the class instead.
         kind = type(handle)
         self._fsa = hasattr(kind, "engines") and hasattr(handle, "session")
+        # sqlalchemy.orm is imported only when the application uses it: an Engine alone (as
+        # database-first serving gives) never needs it, and it costs each worker ~6 MiB.
+        orm = sys.modules.get("sqlalchemy.orm")
+        self._factory: sessionmaker[Session] | None = None
+        self._engine: sa.Engine | None = None
         if self._fsa:
-            self._factory: sessionmaker[Session] | None = None
+            pass
         elif isinstance(handle, sa.Engine):
-            self._factory = sessionmaker(bind=handle)
-        elif isinstance(handle, sessionmaker):
+            self._engine = handle
+        elif orm is not None and isinstance(handle, orm.sessionmaker):
             self._factory = handle
         else:
             raise TypeError(
@@ -63,6 +71,8 @@ class Database:
         if self._fsa:
             key = table.metadata.info.get("bind_key") if table is not None else None
             return self.handle.engines[key]  # type: ignore[no-any-return]
+        if self._engine is not None:
+            return self._engine
         assert self._factory is not None
         bind = self._factory.kw.get("bind")
         if not isinstance(bind, sa.Engine):
@@ -143,7 +153,10 @@ class Database:
         if self._fsa:
             session: Session = self.handle.session()
         else:
-            assert self._factory is not None
+            if self._factory is None:
+                from sqlalchemy.orm import sessionmaker
+
+                self._factory = sessionmaker(bind=self._engine)
             session = self._factory()
         try:
             if self.engine(table).dialect.name == "sqlite":
