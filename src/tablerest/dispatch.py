@@ -160,12 +160,20 @@ class Endpoint:
 
     def read(self, request: Request, key: str) -> Response:
         http.check_accept(request)
-        args = request.args
+        # An item's query string holds no values (only fields and include), so its parse is
+        # cached like a plan; errors raise before anything is cached.
+        query = request.query_string
         intent = (
-            parse_item_query(
-                self.resource, args.to_dict(flat=False), self.catalog, self.settings.limits
+            self._plan(
+                ("item-query", query),
+                lambda: parse_item_query(
+                    self.resource,
+                    request.args.to_dict(flat=False),
+                    self.catalog,
+                    self.settings.limits,
+                ),
             )
-            if args
+            if query
             else self._plain_item
         )
         values = parse_key(self.resource, key)

@@ -316,3 +316,21 @@ def test_relations_never_reach_a_resource_that_cannot_be_read(make_app: AppFacto
     problem(client.get("/api/books?filter[author.name]=Anonymous"), 400)
     problem(client.get("/api/books?sort=author.name"), 400)
     problem(client.get("/api/books/1/author"), 404)
+
+
+def test_item_query_strings_parse_the_same_every_time(make_app: AppFactory) -> None:
+    # Item query strings are parsed once and reused: answers and errors must not change.
+    client = make_app().test_client()
+    client.post("/api/authors", json={"name": "A"})
+    client.post("/api/books", json={"title": "T", "author_id": 1})
+    for _ in range(2):
+        assert client.get("/api/books/1?fields[books]=title").get_json() == {"title": "T"}
+        full = client.get("/api/books/1?include=author").get_json()
+        assert full["author"]["name"] == "A"
+        assert problem(client.get("/api/books/1?include=nope"), 400)["parameter"] == "include"
+        assert problem(client.get("/api/books/1?sort=title"), 400)["parameter"] == "sort"
+    # The same query string on another resource is parsed for that resource: there,
+    # fields[books] only shapes included books.
+    author = client.get("/api/authors/1?fields[books]=title").get_json()
+    assert author == {"id": 1, "name": "A", "country": None}
+    assert client.get("/api/authors/1?fields[authors]=name").get_json() == {"name": "A"}
