@@ -30,6 +30,7 @@ from .readplan import (
     include_values,
     item_statement,
     key_values,
+    link_statement,
     list_signature,
     list_statement,
     list_values,
@@ -139,11 +140,6 @@ class Endpoint:
         self._encoders: dict[tuple[str, tuple[str, ...]], RowEncoder] = {}
         self._plans: dict[tuple[Any, ...], Any] = {}
         self._plain_item = ListIntent(1)
-        table = resource.table
-        self._key_where = [
-            table.c[c.key] == sa.bindparam(f"k{i}", type_=c.type)
-            for i, c in enumerate(resource.primary_key)
-        ]
         self.statements = Statements(resource)
         self.encoder = RowEncoder(resource, self.statements.keys)
         select_one = self.statements.select_one
@@ -199,9 +195,7 @@ class Endpoint:
         else:
             intent = parse_item_query(target, args, self.catalog, self.settings.limits)
         values = parse_key(res, key)
-        link_plan = self._plan(
-            ("link", rel.name), lambda: Prepared(sa.select(*rel.local).where(*self._key_where))
-        )
+        link_plan = self._plan(("link", rel.name), lambda: Prepared(link_statement(res, rel)))
         with self.db.reading(res.table) as conn:
             links = fetch_all(conn, link_plan, key_values(values))
             if not links:

@@ -47,6 +47,7 @@ __all__ = [
     "include_values",
     "item_statement",
     "key_values",
+    "link_statement",
     "list_signature",
     "list_statement",
     "list_values",
@@ -487,6 +488,12 @@ def item_statement(shape: Shape, columns: Sequence[sa.Column[Any]] | None = None
     cols = shape.resource.primary_key if columns is None else columns
     stmt = _select(shape, table).where(*_where([table.c[c.key] for c in cols], "k"))
     return stmt if columns is None else stmt.limit(1)
+
+
+def link_statement(resource: Resource, rel: Relation) -> sa.Select[Any]:
+    """The local columns of ``rel`` on the row whose key equals ``k0, k1...``."""
+    table = resource.table
+    return sa.select(*rel.local).where(*_where([table.c[c.key] for c in resource.primary_key], "k"))
 
 
 def include_values(parents: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
