@@ -54,6 +54,13 @@ class case_sensitive_like(ColumnElement[bool]):
         self.like_pattern = like_pattern
         self.glob_pattern = glob_pattern
 
+    def self_group(self, against: Any = None) -> ColumnElement[Any]:
+        # Already a parenthesised predicate. The default wraps a Boolean-typed element in
+        # ``(...) = 1`` on backends without a native boolean, and MariaDB's optimizer drops
+        # the second of two such terms on one column (``LIKE 'a%' = 1 AND LIKE 'A%' = 1``
+        # matched 'abc').
+        return self
+
 
 @compiles(case_sensitive_like)
 def _like_default(element: case_sensitive_like, compiler: SQLCompiler, **kw: Any) -> str:
