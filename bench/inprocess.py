@@ -133,7 +133,10 @@ def main() -> None:
             prof.enable()
             _run(apps["tablerest"], spec, args.n)
             prof.disable()
-            pstats.Stats(prof).sort_stats("cumulative").print_stats(45)
+            stats = pstats.Stats(prof).sort_stats(os.environ.get("SORT", "cumulative"))
+            stats.print_stats(45)
+            if os.environ.get("CALLERS"):  # e.g. CALLERS=iri_to_uri: who calls it, how often
+                stats.print_callers(os.environ["CALLERS"])
             return
         print(f"{'request':8} {'flaskfloor µs':>14} {'tablerest µs':>13} {'extra µs':>9}")
         for name in args.requests.split(","):

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from tablerest.prepared import Direct, Prepared, direct, execute, fetch_all
+from tablerest.store import Database
 
 META = sa.MetaData()
 THINGS = sa.Table(
@@ -118,3 +119,68 @@ def test_database_errors_come_out_as_sqlalchemy_errors(engine: sa.Engine) -> Non
     )
     with engine.begin() as conn, pytest.raises(sa.exc.IntegrityError):
         execute(conn, Prepared(stmt), {"i": 1, "t": uuid.uuid4()})
+
+
+def _insert() -> Prepared:
+    # Every column given, so no Python-side default: the statement can run directly.
+    return Prepared(
+        THINGS.insert().values(
+            name=sa.bindparam("n", type_=sa.String),
+            token=sa.bindparam("t", type_=sa.Uuid),
+        )
+    )
+
+
+def _names(engine: sa.Engine) -> list[str]:
+    with engine.connect() as conn:
+        return sorted(conn.execute(sa.select(THINGS.c.name)).scalars())
+
+
+@pytest.mark.parametrize("statements", [1, 2])
+def test_store_writes_directly_commit_and_roll_back(engine: sa.Engine, statements: int) -> None:
+    db = Database(engine)
+    plan = _insert()
+    with db.transaction(statements=statements, plans=(plan,)) as runner:
+        assert isinstance(runner, Direct)
+        assert execute(runner, plan, {"n": "c", "t": uuid.uuid4()}) == 1
+    assert _names(engine) == ["a", "b", "c"]
+
+    def fails_after_one_insert() -> None:
+        with db.transaction(statements=2, plans=(plan,)) as runner:
+            execute(runner, plan, {"n": "d", "t": uuid.uuid4()})
+            raise RuntimeError("a later step fails")
+
+    with pytest.raises(RuntimeError, match="a later step"):
+        fails_after_one_insert()
+    assert _names(engine) == ["a", "b", "c"]  # the first statement was rolled back
+
+    # The connection goes back to the pool as it came: legacy transactions, foreign keys on.
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        assert raw.isolation_level == ""  # type: ignore[attr-defined]
+
+
+def test_store_uses_a_connection_when_a_plan_needs_sqlalchemy(engine: sa.Engine) -> None:
+    db = Database(engine)
+    needs_default = Prepared(THINGS.insert().values(name=sa.bindparam("n", type_=sa.String)))
+    with db.transaction(statements=1, plans=(_insert(), needs_default)) as runner:
+        assert isinstance(runner, sa.Connection)
+        execute(runner, needs_default, {"n": "e"})
+    with db.transaction(statements=1) as runner:  # plans unknown: a Connection too
+        assert isinstance(runner, sa.Connection)
+    assert _names(engine) == ["a", "b", "e"]
+
+
+def test_direct_writes_fail_loudly_on_a_statement_they_cannot_run(engine: sa.Engine) -> None:
+    db = Database(engine)
+    plan = _insert()
+    needs_default = Prepared(THINGS.insert().values(name=sa.bindparam("n", type_=sa.String)))
+
+    def run_it() -> None:
+        with db.transaction(plans=(plan,)) as runner:
+            execute(runner, needs_default, {"n": "f"})
+
+    with pytest.raises(RuntimeError, match=r"needs Connection\.execute"):
+        run_it()
+    assert _names(engine) == ["a", "b"]

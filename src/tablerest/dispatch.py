@@ -403,8 +403,8 @@ class Endpoint:
         res = self.resource
         try:
             if self._core:
-                with self.db.transaction(res.table, statements=1) as conn:
-                    plan = self._plan(("delete",), lambda: Prepared(st.delete_statement()))
+                plan = self._plan(("delete",), lambda: Prepared(st.delete_statement()))
+                with self.db.transaction(res.table, statements=1, plans=(plan,)) as conn:
                     if execute(conn, plan, st.write_values({}, values)) == 0:
                         raise NotFound(f"No {res.name} row with key {_key_text(values)}")
                 return _no_content()
@@ -477,15 +477,20 @@ class Endpoint:
         st = self.statements
         missing = f"No {res.name} row with key {_key_text(key)}"
         returning = self.db.engine(res.table).dialect.update_returning
-        with self.db.transaction(res.table, statements=1 if returning else 2) as conn:
+        assert self._select_one is not None  # a table without a key has no item routes
+        plans = [self._select_one]
+        if data:
+            names = tuple(data)
+            plan: Prepared = self._plan(
+                ("update", names, returning),
+                lambda: Prepared(st.update_statement(names, returning)),
+            )
+            plans = [plan] if returning else [plan, self._select_one]
+        statements = 1 if returning or not data else 2
+        with self.db.transaction(res.table, statements=statements, plans=plans) as conn:
             if not data:
                 rows = self._read_back(conn, key)
             else:
-                names = tuple(data)
-                plan: Prepared = self._plan(
-                    ("update", names, returning),
-                    lambda: Prepared(st.update_statement(names, returning)),
-                )
                 params = st.write_values(data, key)
                 if returning:
                     rows = fetch_all(conn, plan, params)
@@ -497,7 +502,7 @@ class Endpoint:
                 raise NotFound(missing)
             return self.encoder.row(rows[0])
 
-    def _read_back(self, conn: sa.Connection, key: Sequence[Any]) -> list[Any]:
+    def _read_back(self, conn: Runner, key: Sequence[Any]) -> list[Any]:
         """The row with this key, in the write's transaction (where RETURNING is missing)."""
         assert self._select_one is not None  # a table without a key has no item routes
         return fetch_all(conn, self._select_one, self.statements.key_params(key))
@@ -508,17 +513,22 @@ class Endpoint:
         created = []
         returning = self.db.engine(res.table).dialect.insert_returning
         statements = len(items) * (1 if returning else 2)
-        with self.db.transaction(res.table, statements=statements) as conn:
-            for data in items:
-                names = tuple(data)
-                plan: Prepared = self._plan(
-                    ("insert", names, returning),
-                    functools.partial(_prepare, st.insert_statement, names, returning),
-                )
+        plans: list[Prepared] = [
+            self._plan(
+                ("insert", tuple(data), returning),
+                functools.partial(_prepare, st.insert_statement, tuple(data), returning),
+            )
+            for data in items
+        ]
+        # Without RETURNING the new key comes from Connection.execute's inserted_primary_key.
+        direct_plans = plans if returning else []
+        with self.db.transaction(res.table, statements=statements, plans=direct_plans) as conn:
+            for data, plan in zip(items, plans, strict=True):
                 params = st.write_values(data)
                 if returning:
                     row = fetch_all(conn, plan, params)[0]
                 else:
+                    assert isinstance(conn, sa.Connection)
                     result = conn.execute(plan.statement, params)
                     key = tuple(result.inserted_primary_key or ())
                     row = self._read_back(conn, key)[0]

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import PoolProxiedConnection
 
-__all__ = ["Direct", "Prepared", "Runner", "direct", "execute", "fetch_all"]
+__all__ = ["Direct", "Prepared", "Runner", "direct", "execute", "fetch_all", "wrapped"]
 
 _Processor = Callable[[Any], Any] | None
 Statement: TypeAlias = sa.Select[Any] | sa.Insert | sa.Update | sa.Delete
@@ -101,12 +101,17 @@ class Prepared:
 
 
 class Direct:
-    """A pooled DBAPI connection used without a SQLAlchemy ``Connection`` around it (reads)."""
+    """A pooled DBAPI connection used without a SQLAlchemy ``Connection`` around it."""
 
-    __slots__ = ("dbapi_connection", "dialect", "engine", "pooled")
+    __slots__ = ("dbapi_connection", "dialect", "engine", "pooled", "writes")
 
-    def __init__(self, engine: sa.Engine, pooled: PoolProxiedConnection) -> None:
+    def __init__(
+        self, engine: sa.Engine, pooled: PoolProxiedConnection, *, writes: bool = False
+    ) -> None:
         self.engine = engine
+        #: In a write transaction every statement must run on this connection: the store
+        #: hands one out only when all of them can (no fallback to another connection).
+        self.writes = writes
         self.dialect = engine.dialect
         self.pooled = pooled
         self.dbapi_connection: Any = pooled.dbapi_connection
@@ -135,6 +140,8 @@ def fetch_all(conn: Runner, prepared: Prepared, values: Mapping[str, Any]) -> li
     compiled = prepared.compiled(conn.dialect)
     if isinstance(conn, Direct):
         if not compiled.usable:
+            if conn.writes:
+                raise RuntimeError("a write statement that needs Connection.execute")
             with conn.engine.connect() as other:  # a read: any connection will do
                 return list(other.execute(prepared.statement, dict(values)).all())
         dbapi = conn.dbapi_connection
@@ -148,7 +155,7 @@ def fetch_all(conn: Runner, prepared: Prepared, values: Mapping[str, Any]) -> li
         rows = cursor.fetchall()
         processors = compiled.results(cursor)
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise _wrapped(conn, compiled, exc) from exc
+        raise wrapped(conn, compiled.sql, exc) from exc
     finally:
         cursor.close()
     if processors:
@@ -162,23 +169,29 @@ def fetch_all(conn: Runner, prepared: Prepared, values: Mapping[str, Any]) -> li
     return list(rows)
 
 
-def execute(conn: sa.Connection, prepared: Prepared, values: Mapping[str, Any]) -> int:
+def execute(conn: Runner, prepared: Prepared, values: Mapping[str, Any]) -> int:
     """Run a statement that returns no rows; the number of rows it changed."""
     compiled = prepared.compiled(conn.dialect)
-    if not (compiled.usable and direct(conn.engine)):
+    if isinstance(conn, Direct):
+        if not compiled.usable:
+            raise RuntimeError("a write statement that needs Connection.execute")
+        dbapi = conn.dbapi_connection
+    elif not (compiled.usable and direct(conn.engine)):
         result: sa.CursorResult[Any] = conn.execute(prepared.statement, dict(values))
         return int(result.rowcount)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    else:
+        dbapi = conn.connection.dbapi_connection
+    cursor = dbapi.cursor()
     try:
         cursor.execute(compiled.sql, compiled.parameters(values))
         return int(cursor.rowcount)
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise _wrapped(conn, compiled, exc) from exc
+        raise wrapped(conn, compiled.sql, exc) from exc
     finally:
         cursor.close()
 
 
-def _wrapped(conn: Runner, compiled: _Compiled, exc: Any) -> sa.exc.StatementError:
+def wrapped(conn: Runner, sql: str, exc: Any) -> sa.exc.StatementError:
     """The DBAPI error as SQLAlchemy would raise it, invalidating a connection that is gone."""
     dialect = conn.dialect
     dbapi_conn = (
@@ -186,7 +199,7 @@ def _wrapped(conn: Runner, compiled: _Compiled, exc: Any) -> sa.exc.StatementErr
     )
     disconnect = dialect.is_disconnect(exc, dbapi_conn, None)
     error = sa.exc.DBAPIError.instance(
-        compiled.sql,
+        sql,
         None,
         exc,
         dialect.loaded_dbapi.Error,

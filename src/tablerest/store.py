@@ -31,7 +31,7 @@ from .errors import (
     TablerestError,
     ValidationFailed,
 )
-from .prepared import Direct, Runner, direct
+from .prepared import Direct, Prepared, Runner, direct, wrapped
 from .resource import Resource
 
 if TYPE_CHECKING:
@@ -118,21 +118,32 @@ class Database:
 
     @contextmanager
     def transaction(
-        self, table: sa.Table | None = None, *, statements: int = 2
-    ) -> Iterator[sa.Connection]:
+        self,
+        table: sa.Table | None = None,
+        *,
+        statements: int = 2,
+        plans: Sequence[Prepared] = (),
+    ) -> Iterator[Runner]:
         """One Core transaction on a pooled connection (writes that need no ORM session).
 
-        A write of one statement (``statements=1``) runs in autocommit mode on PostgreSQL:
-        the statement is its own transaction there, all or nothing, and it saves the
-        ``BEGIN`` and ``COMMIT`` round trips.
+        When ``plans`` names every statement the block will run and each can go straight to
+        the DBAPI cursor, the block gets a bare DBAPI connection (:class:`Direct`), as reads
+        do; otherwise a SQLAlchemy ``Connection``. A write of one statement (``statements=1``)
+        runs in autocommit mode on SQLite and PostgreSQL: the statement is its own
+        transaction there, all or nothing, and it saves the ``BEGIN`` and ``COMMIT``.
         """
         engine = self.engine(table)
+        dialect = engine.dialect
         try:
+            if plans and direct(engine) and all(p.compiled(dialect).usable for p in plans):
+                with _direct_transaction(engine, single=statements == 1) as runner:
+                    yield runner
+                return
             with engine.connect() as conn:
-                if engine.dialect.name == "sqlite":
+                if dialect.name == "sqlite":
                     # As in writing(): before the transaction begins, on the DBAPI connection.
                     conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
-                if statements == 1 and engine.dialect.name == "postgresql":
+                if statements == 1 and dialect.name == "postgresql":
                     with _autocommit(conn.connection.dbapi_connection, conn.invalidate):
                         yield conn
                     return
@@ -198,6 +209,41 @@ def _autocommit(dbapi: Any, discard: Callable[[], None]) -> Iterator[None]:
             dbapi.autocommit = False
         except Exception:
             discard()
+
+
+@contextmanager
+def _direct_transaction(engine: sa.Engine, *, single: bool) -> Iterator[Direct]:
+    """A transaction on a bare pooled DBAPI connection: what ``Connection.begin()`` does
+    (commit at the end, roll back on any error), without its per-call work."""
+    pooled = _checkout(engine)
+    try:
+        runner = Direct(engine, pooled, writes=True)
+        dbapi = runner.dbapi_connection
+        name = engine.dialect.name
+        if name == "sqlite":
+            dbapi.execute("PRAGMA foreign_keys=ON")  # a no-op inside a transaction: first
+        if single and name == "sqlite":
+            legacy = dbapi.isolation_level
+            dbapi.isolation_level = None  # no implicit BEGIN: the statement commits itself
+            try:
+                yield runner
+            finally:
+                dbapi.isolation_level = legacy
+        elif single and name == "postgresql":
+            with _autocommit(dbapi, runner.invalidate):
+                yield runner
+        else:
+            try:
+                yield runner
+            except BaseException:
+                dbapi.rollback()
+                raise
+            try:
+                dbapi.commit()
+            except engine.dialect.loaded_dbapi.Error as exc:
+                raise wrapped(runner, "COMMIT", exc) from exc
+    finally:
+        pooled.close()
 
 
 def _autocommit_reads(engine: sa.Engine) -> bool:
