@@ -102,7 +102,9 @@ class Api:
 
         Options: ``name``, ``fields`` / ``exclude``, ``hidden``, ``read_only``, ``write_only``,
         ``methods`` (HTTP methods, default all), ``page_size``, ``max_page_size``, ``orm``
-        (force writes through the ORM session or not; detected by default).
+        (force writes through the ORM session or not; detected by default), ``searchable``
+        (text fields ``q=`` searches), ``export`` (``False``: lists cannot be exported whole as
+        CSV / NDJSON).
         """
         options.setdefault("page_size", self.page_size)
         options.setdefault("max_page_size", max(self.max_page_size, options["page_size"]))

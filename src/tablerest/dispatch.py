@@ -8,7 +8,10 @@ and anything else propagates to Flask's error handling.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+import itertools
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, quote_plus
@@ -19,7 +22,7 @@ from sqlalchemy import exc as sa_exc
 
 from . import http
 from .cursor import decode_cursor, encode_cursor
-from .errors import FieldError, NotFound, TablerestError, ValidationFailed
+from .errors import FieldError, InvalidParameter, NotFound, TablerestError, ValidationFailed
 from .prepared import Prepared, Runner, execute, fetch_all
 from .query import Statements
 from .readplan import (
@@ -41,6 +44,7 @@ from .readplan import (
     sort_positions,
     sort_signature,
 )
+from .render.export import CSV, NDJSON, CsvEncoder, ndjson
 from .render.json import RowEncoder, dumps
 from .render.problem import problem_response
 from .request import (
@@ -63,6 +67,19 @@ __all__ = ["Endpoint", "Settings", "handles_errors"]
 JSON = "application/json"
 #: Plans (statements, shapes) kept per endpoint; a plan is one query shape, not one request.
 PLAN_CACHE = 512
+#: Query parameters that shape pages, which an export (every matching row) has no use for.
+_NOT_EXPORTED = (
+    "page[size]",
+    "page[number]",
+    "page[after]",
+    "page[before]",
+    "limit",
+    "offset",
+    "count",
+    "include",
+)
+
+log = logging.getLogger("tablerest")
 
 _P = TypeVar("_P")
 
@@ -81,6 +98,12 @@ class _ListPlan:
     positions: list[int]
     rows: Prepared
     count: Prepared | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _ExportPlan:
+    shape: Shape
+    statement: sa.Select[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +172,13 @@ class Endpoint:
     # -- reads ----------------------------------------------------------------------------
 
     def list_rows(self, request: Request) -> Response:
-        http.check_accept(request)
+        res = self.resource
+        fmt = http.list_format(request, res.export)
         args = request.args.to_dict(flat=False)
-        intent = parse_list_query(self.resource, args, self.catalog, self.settings.limits)
-        return self._list(request, self.resource, intent, args)
+        intent = parse_list_query(res, args, self.catalog, self.settings.limits)
+        if fmt != "json":
+            return self._export(res, intent, args, fmt)
+        return self._list(request, res, intent, args)
 
     def read(self, request: Request, key: str) -> Response:
         http.check_accept(request)
@@ -183,12 +209,14 @@ class Endpoint:
 
     def related(self, request: Request, key: str, name: str) -> Response:
         """``GET /books/1/author`` (one row or null), ``GET /authors/1/books`` (a list)."""
-        http.check_accept(request)
         res = self.resource
         rel = res.relations.get(name)
         target = self.catalog.target(rel) if rel is not None else None
         if rel is None or target is None:
             raise NotFound("No such resource or route")
+        fmt = http.list_format(request, target.export) if rel.to_many else "json"
+        if not rel.to_many:
+            http.check_accept(request)
         args = request.args.to_dict(flat=False)
         if rel.to_many:
             intent = parse_list_query(target, args, self.catalog, self.settings.limits)
@@ -207,6 +235,8 @@ class Endpoint:
                 plan = self._item_plan(target, intent, rel)
                 rows = fetch_all(conn, plan.rows, key_values(link))
                 found = self._materialize(conn, plan.shape, rows, intent)
+        if rel.to_many and fmt != "json":
+            return self._export(target, intent, args, fmt, rel, link)
         if rel.to_many:
             return self._list(request, target, intent, args, rel, link)
         return _json_response(found[0] if found else None)
@@ -291,9 +321,62 @@ class Endpoint:
         if total is not None:
             meta["total"] = total
         resp = _json_response({"data": data, "links": links, "meta": meta})
+        resp.headers["Vary"] = "Accept"  # the same URL can be an export
         link_header = ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items() if url)
         if link_header:
             resp.headers["Link"] = link_header
+        return resp
+
+    def _export(
+        self,
+        res: Resource,
+        intent: ListIntent,
+        args: Mapping[str, list[str]],
+        fmt: http.ListFormat,
+        rel: Relation | None = None,
+        link: tuple[Any, ...] = (),
+    ) -> Response:
+        """Every matching row as CSV or NDJSON, streamed a batch at a time."""
+        for name in _NOT_EXPORTED:
+            if name in args:
+                raise InvalidParameter(
+                    name, f"An export has every matching row: {name} is for pages"
+                )
+        where = rel.remote if rel is not None else ()
+
+        def build() -> _ExportPlan:
+            shape = shape_for(res, intent, ())
+            return _ExportPlan(shape, list_statement(shape, intent, where=where, paged=False))
+
+        sig = list_signature(intent, None, rel.name if rel is not None else None)
+        plan = self._plan(("export", res.name, sig), build)
+        values = list_values(intent, None, link)
+        del values["lim"]
+        encoder = self._encoder(plan.shape)
+        csv_out = CsvEncoder(encoder.keys) if fmt == "csv" else None
+
+        def body() -> Iterator[bytes]:
+            with (
+                self.db.streaming(res.table) as conn,
+                conn.execute(plan.statement, values) as result,
+            ):
+                yield csv_out.header() if csv_out is not None else b""
+                try:
+                    for batch in result.partitions():
+                        rows = encoder.rows(batch)
+                        yield csv_out.rows(rows) if csv_out is not None else ndjson(rows)
+                except Exception:
+                    # The status line is sent: all that is left is to cut the body short.
+                    log.exception("export of %s stopped part way", res.name)
+                    raise
+
+        stream = body()
+        first = next(stream)  # runs the statement: its errors still get a problem response
+        resp = Response(itertools.chain((first,), stream), mimetype=None)
+        resp.headers["Content-Type"] = CSV if fmt == "csv" else NDJSON
+        filename = re.sub(r"[^A-Za-z0-9_.-]", "_", res.name)
+        resp.headers["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+        resp.headers["Vary"] = "Accept"
         return resp
 
     def _materialize(

@@ -12,11 +12,25 @@ from typing import Literal
 from flask import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .errors import MalformedBody, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
+from .errors import (
+    InvalidParameter,
+    MalformedBody,
+    NotAcceptable,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 
-__all__ = ["Body", "check_accept", "read_body"]
+__all__ = ["Body", "ListFormat", "check_accept", "list_format", "read_body"]
 
 JSON_TYPES = ("application/json", "application/problem+json")
+ListFormat = Literal["json", "csv", "ndjson"]
+#: What a list can be sent as, by media type; JSON first, so ``*/*`` and ties get JSON.
+LIST_TYPES: dict[str, ListFormat] = {
+    "application/json": "json",
+    "application/problem+json": "json",
+    "text/csv": "csv",
+    "application/x-ndjson": "ndjson",
+}
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -37,6 +51,28 @@ def check_accept(request: Request) -> None:
         raise NotAcceptable(
             "This API answers with application/json; the Accept header rules it out"
         )
+
+
+def list_format(request: Request, exportable: bool) -> ListFormat:
+    """The representation of a list: ``?format=`` if given, else the best the ``Accept``
+    header allows (JSON by default). Exports (CSV, NDJSON) only where ``exportable``."""
+    given = request.args.getlist("format")
+    if given:
+        if len(given) > 1:
+            raise InvalidParameter("format", "format is given more than once")
+        if given[0] == "json" or (exportable and given[0] in ("csv", "ndjson")):
+            return given[0]  # type: ignore[return-value]
+        allowed = "json, csv or ndjson" if exportable else "json (this resource has no export)"
+        raise InvalidParameter("format", f"format must be {allowed}")
+    if "HTTP_ACCEPT" not in request.environ:
+        return "json"
+    offered = LIST_TYPES if exportable else dict.fromkeys(JSON_TYPES, "json")
+    best = request.accept_mimetypes.best_match(tuple(offered))
+    if best is None:
+        raise NotAcceptable(
+            f"This list is available as {', '.join(offered)}; the Accept header rules them out"
+        )
+    return offered[best]  # type: ignore[return-value]
 
 
 def _is_json(mimetype: str) -> bool:

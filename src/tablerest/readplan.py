@@ -440,8 +440,10 @@ def list_statement(
     *,
     where: Sequence[sa.Column[Any]] = (),
     cursor_nulls: Sequence[bool] | None = None,
+    paged: bool = True,
 ) -> sa.Select[Any]:
-    """One page of rows (plus one, to tell whether another page follows).
+    """One page of rows (plus one, to tell whether another page follows), or with
+    ``paged=False`` every matching row (an export).
 
     ``where`` columns must equal parameters ``w0, w1...`` (the rows of a relation route);
     ``cursor_nulls`` says which cursor values are NULL, when there is a cursor. Sort values
@@ -464,9 +466,10 @@ def list_statement(
     )
     if cursor_nulls is not None:
         stmt = stmt.where(_keyset(keys, cursor_nulls, forward))
-    stmt = stmt.order_by(
-        *(ordered(k.expr, k.descending == forward, k.nullable) for k in keys)
-    ).limit(_bind("lim", sa.Integer()))
+    stmt = stmt.order_by(*(ordered(k.expr, k.descending == forward, k.nullable) for k in keys))
+    if not paged:
+        return stmt
+    stmt = stmt.limit(_bind("lim", sa.Integer()))
     if intent.offset:
         stmt = stmt.offset(_bind("off", sa.Integer()))
     return stmt

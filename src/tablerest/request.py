@@ -44,7 +44,7 @@ _TEXT_OPS = frozenset({"like", "ilike", "contains", "startswith", "endswith"})
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 _RESERVED = frozenset(
-    {"page", "limit", "offset", "count", "sort", "fields", "include", "filter", "q"}
+    {"page", "limit", "offset", "count", "sort", "fields", "include", "filter", "q", "format"}
 )
 _FILTER = re.compile(r"^filter\[([^\[\]]+)\](?:\[([^\[\]]+)\])?$")
 _FIELDS = re.compile(r"^fields(?:\[([^\[\]]+)\])?$")
@@ -341,6 +341,7 @@ def parse_list_query(
             "limit",
             "offset",
             "count",
+            "format",  # the representation: read by the http layer
         ):
             continue
         if name == "sort":
@@ -466,6 +467,8 @@ def parse_item_query(
             include = _parse_include(resource, _single(args, name) or "", catalog, limits)
         elif (m := _FIELDS.match(name)) is not None:
             _parse_fields(resource, m.group(1), name, _single(args, name) or "", catalog, fields)
+        elif name == "format":
+            raise InvalidParameter(name, "format (csv, ndjson) applies to lists; one row is JSON")
         else:
             raise InvalidParameter(name, f"Unknown query parameter {name!r}")
     return ListIntent(1, fields=fields, include=include)

@@ -215,8 +215,11 @@ class Resource:
         orm: bool | None = None,
         searchable: Iterable[str] = (),
         integer_bits: int | None = None,
+        export: bool = True,
     ) -> None:
         self.table = table
+        #: Whether lists can be exported whole as CSV or NDJSON.
+        self.export = export
         self.model = model
         self.name = str(name or slug(table.name))
         self.mapper: Mapper[Any] | None = sa.inspect(model) if model is not None else None

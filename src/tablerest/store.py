@@ -41,6 +41,9 @@ __all__ = ["Database", "diagnose_integrity", "translate"]
 
 log = logging.getLogger("tablerest")
 
+#: Rows per batch of an export (see :meth:`Database.streaming`).
+EXPORT_BATCH = 1000
+
 
 class Database:
     """The application's database handle, whatever form it was given in."""
@@ -104,6 +107,17 @@ class Database:
                             yield conn
                     else:
                         yield conn
+        except sa_exc.SQLAlchemyError as exc:
+            raise translate(exc) from exc
+
+    @contextmanager
+    def streaming(self, table: sa.Table | None = None) -> Iterator[sa.Connection]:
+        """A ``Connection`` whose results come in batches of ``EXPORT_BATCH`` rows from a
+        server-side cursor (PostgreSQL, MariaDB; SQLite's cursor is lazy already), so an
+        export of any size holds one batch in memory."""
+        try:
+            with self.engine(table).connect() as conn:
+                yield conn.execution_options(stream_results=True, yield_per=EXPORT_BATCH)
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
 
