@@ -1,4 +1,4 @@
-"""Deep pages: does a page cost the same at row 100,000 as at row 1?
+"""Deep pages and whole exports: does cost stay flat as the work goes deeper or grows?
 
     python3 bench/deep.py [--report bench/results.md] [--duration 10]
 
@@ -6,26 +6,23 @@ Run by ``make bench`` after the side-by-side harness, with the same setup: the b
 SQLite data (100,000 books), tablerest under gunicorn with one sync worker pinned to CPU 1, wrk
 (1 thread, 16 connections) pinned to CPU 0, everything on 127.0.0.1. It measures the first
 page of 50, keyset page 2,000 of 50 (``page[after]=<cursor>``, the cursor found by walking the
-list) and offset page 2,000 (``page[number]=2000``), and appends a table to the report.
+list) and offset page 2,000 (``page[number]=2000``); then, on a fresh worker, the CSV and NDJSON
+export of all 100,000 books: time to the last byte and the worker's peak RSS before and after.
 Only the standard library is needed; the tablerest venv and the data are the harness's.
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import json
-import os
 import re
-import shutil
-import signal
 import subprocess
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from worker import peak_rss_mib, tablerest_server
+
 PORT = 8765
 PAGE = 50
 DEPTH = 2000
@@ -63,11 +60,15 @@ def _wrk(url: str, duration: int) -> float:
     return float(found.group(1))
 
 
-def _peak_rss_mib(master: int) -> float:
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    status = Path(f"/proc/{children[0]}/status").read_text()
-    (kib,) = re.findall(r"VmHWM:\s+(\d+) kB", status)
-    return int(kib) / 1024
+def _download(url: str) -> tuple[float, int, int]:
+    """Seconds to the last byte, bytes and lines of one streamed response."""
+    started = time.perf_counter()
+    size = lines = 0
+    with urllib.request.urlopen(url, timeout=300) as resp:
+        while chunk := resp.read(1 << 16):
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+    return time.perf_counter() - started, size, lines
 
 
 def main() -> None:
@@ -76,31 +77,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     args = parser.parse_args()
 
-    templates = glob.glob(str(HERE / ".data" / "template-*.sqlite"))
-    gunicorn = HERE / ".venvs" / "tablerest" / "bin" / "gunicorn"
-    if not templates or not gunicorn.exists():
-        raise SystemExit("run the harness first (make bench): it builds the data and the venv")
-    work = Path(tempfile.mkdtemp(prefix="tablerest-deep-"))
-    db = work / "bench.sqlite"
-    shutil.copy(templates[0], db)
-    env = {**os.environ, "BENCH_DB_KIND": "sqlite", "BENCH_DB_URL": f"sqlite:///{db}"}
-    server = subprocess.Popen(
-        ["taskset", "-c", "1", str(gunicorn), "--workers", "1", "--worker-class", "sync",
-         "--bind", f"127.0.0.1:{PORT}", "--no-control-socket", "app:app"],
-        cwd=HERE / "systems" / "tablerest",
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{PORT}"
-    try:
-        for _ in range(100):
-            try:
-                _get(f"{base}/api")
-                break
-            except OSError:
-                time.sleep(0.2)
+    with tablerest_server(PORT) as (base, pid, _work):
         cursor = _deep_cursor(base)
         cases = [
             ("first page (keyset)", f"/api/books?page[size]={PAGE}&page[after]="),
@@ -110,11 +87,19 @@ def main() -> None:
         first_ids = [b["id"] for b in _get(base + cases[1][1])["data"]]
         assert first_ids == list(range((DEPTH - 1) * PAGE + 1, DEPTH * PAGE + 1)), first_ids[:3]
         results = [(name, _wrk(base + path, args.duration)) for name, path in cases]
-        peak = _peak_rss_mib(server.pid)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        shutil.rmtree(work, ignore_errors=True)
+        peak = peak_rss_mib(pid)
+
+    exports = []
+    with tablerest_server(PORT) as (base, pid, _work):
+        for _ in range(20):  # the worker's usual footprint: a few ordinary pages first
+            _get(f"{base}/api/books?page[size]=100")
+        before = peak_rss_mib(pid)
+        for fmt in ("csv", "ndjson"):
+            seconds, size, lines = _download(f"{base}/api/books?format={fmt}")
+            rows = lines - (fmt == "csv")
+            if rows != 100_000:
+                raise SystemExit(f"the {fmt} export has {rows} rows, not 100,000")
+            exports.append((fmt, seconds, size, rows, peak_rss_mib(pid)))
 
     lines = [
         "",
@@ -126,6 +111,19 @@ def main() -> None:
         "| request | req/s | vs first page |",
         "|---|---|---|",
         *(f"| {name} | {rps:,.0f} | {rps / results[0][1]:.2f}x |" for name, rps in results),
+        "",
+        "### Export of every book (SQLite, tablerest)",
+        "",
+        "`GET /api/books?format=csv|ndjson` on a fresh worker, one client, time to the last byte. "
+        f"Worker peak RSS after 20 ordinary pages: {before:.0f} MiB.",
+        "",
+        "| format | rows | MB | seconds | rows/s | worker peak RSS after |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {fmt} | {rows:,} | {size / 1e6:.1f} | {sec:.2f} | {rows / sec:,.0f} "
+            f"| {rss:.0f} MiB |"
+            for fmt, sec, size, rows, rss in exports
+        ),
         "",
     ]
     text = "\n".join(lines)

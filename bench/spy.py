@@ -13,20 +13,14 @@ from __future__ import annotations
 
 import argparse
 import collections
-import glob
-import os
 import random
 import re
-import shutil
-import signal
 import subprocess
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-VENV = HERE / ".venvs" / "tablerest"
+from worker import VENV, tablerest_server
+
 PORT = 8766
 
 PATHS = {
@@ -78,34 +72,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
 
-    templates = glob.glob(str(HERE / ".data" / "template-*.sqlite"))
-    if not templates or not (VENV / "bin" / "gunicorn").exists():
-        raise SystemExit("run the harness first (make bench): it builds the data and the venv")
     if not (VENV / "bin" / "py-spy").exists():
         subprocess.run([str(VENV / "bin" / "pip"), "install", "--quiet", "py-spy"], check=True)
-    work = Path(tempfile.mkdtemp(prefix="tablerest-profile-"))
-    db = work / "bench.sqlite"
-    shutil.copy(templates[0], db)
-    env = {**os.environ, "BENCH_DB_KIND": "sqlite", "BENCH_DB_URL": f"sqlite:///{db}"}
-    server = subprocess.Popen(
-        ["taskset", "-c", "1", str(VENV / "bin" / "gunicorn"), "--workers", "1",
-         "--worker-class", "sync", "--bind", f"127.0.0.1:{PORT}", "--no-control-socket",
-         "app:app"],
-        cwd=HERE / "systems" / "tablerest",
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
     tables: dict[str, collections.Counter[str]] = {}
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{PORT}/api", timeout=5).read()
-                break
-            except OSError:
-                time.sleep(0.2)
-        worker = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()[0]
+    with tablerest_server(PORT) as (_base, pid, work):
+        worker = str(pid)
         rng = random.Random(5)
         for name in args.requests.split(","):
             lua = work / f"{name}.lua"
@@ -130,10 +101,6 @@ def main() -> None:
                 stack, _, n = line.rpartition(" ")
                 counts[_component(stack.split(";"))] += int(n)
             tables[name] = counts
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        shutil.rmtree(work, ignore_errors=True)
 
     names = list(tables)
     order = [c for _, c in COMPONENTS] + ["other (interpreter, stdlib)"]

@@ -25,8 +25,8 @@ ADAPTER = Adapter(
     fmt=PlainJson(list_key="data"),
     notes=[
         "Database-first: `tablerest serve`'s app factory reflects the tables; generated routes "
-        "are ordinary Flask routes. Lists are {data, links, meta} pages (no COUNT); R6 is two "
-        "statements (the book, then its author by key); writes validate with pydantic, run in a "
-        "transaction and read the row back."
+        "are ordinary Flask routes. Lists are {data, links, meta} pages (no COUNT); R6 is one "
+        "statement (the author LEFT JOINed); writes validate with pydantic and are one "
+        "INSERT/UPDATE ... RETURNING in its own transaction."
     ],
 )
