@@ -22,7 +22,15 @@ from sqlalchemy import exc as sa_exc
 
 from . import http
 from .cursor import decode_cursor, encode_cursor
-from .errors import FieldError, InvalidParameter, NotFound, TablerestError, ValidationFailed
+from .errors import (
+    FieldError,
+    InvalidParameter,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    TablerestError,
+    ValidationFailed,
+)
 from .prepared import Prepared, Runner, execute, fetch_all
 from .query import Statements
 from .readplan import (
@@ -134,6 +142,32 @@ def _json_response(body: Any, status: int = 200) -> Response:
     return Response(dumps(body), status=status, mimetype=JSON)
 
 
+def _tagged(
+    request: Request,
+    payload: Any,
+    res: Resource,
+    status: int = 200,
+    *,
+    read: bool = True,
+    vary: bool = False,
+) -> Response:
+    """A JSON representation with its strong ``ETag``; for a read whose ``If-None-Match``
+    names it, a 304 instead (same headers, no body). ``vary``: the URL has other
+    representations by ``Accept`` (lists, which can be exports)."""
+    body = dumps(payload)
+    tag = http.etag(body)
+    headers = [("ETag", f'"{tag}"')]
+    if vary:
+        headers.append(("Vary", "Accept"))
+    if read and res.cache_control is not None:
+        headers.append(("Cache-Control", res.cache_control))
+    if read and http.not_modified(request, tag):
+        resp = Response(status=304, headers=headers)
+        del resp.headers["Content-Type"]
+        return resp
+    return Response(body, status=status, headers=headers, mimetype=JSON)
+
+
 def _prepare(build: Callable[..., Any], *args: Any) -> Prepared:
     return Prepared(build(*args))
 
@@ -205,7 +239,7 @@ class Endpoint:
             if not rows:
                 raise NotFound(f"No {self.resource.name} row with key {_key_text(values)}")
             (row,) = self._materialize(conn, plan.shape, rows, intent)
-        return _json_response(row)
+        return _tagged(request, row, self.resource)
 
     def related(self, request: Request, key: str, name: str) -> Response:
         """``GET /books/1/author`` (one row or null), ``GET /authors/1/books`` (a list)."""
@@ -239,7 +273,7 @@ class Endpoint:
             return self._export(target, intent, args, fmt, rel, link)
         if rel.to_many:
             return self._list(request, target, intent, args, rel, link)
-        return _json_response(found[0] if found else None)
+        return _tagged(request, found[0] if found else None, target)
 
     def _plan(self, key: tuple[Any, ...], build: Callable[[], _P]) -> _P:
         """The plan cached under ``key``, built on first use (at most ``PLAN_CACHE`` kept)."""
@@ -320,8 +354,7 @@ class Endpoint:
         meta: dict[str, Any] = {"page": self._page_meta(intent)}
         if total is not None:
             meta["total"] = total
-        resp = _json_response({"data": data, "links": links, "meta": meta})
-        resp.headers["Vary"] = "Accept"  # the same URL can be an export
+        resp = _tagged(request, {"data": data, "links": links, "meta": meta}, res, vary=True)
         link_header = ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items() if url)
         if link_header:
             resp.headers["Link"] = link_header
@@ -461,7 +494,7 @@ class Endpoint:
             else schema.validate_form(body.form or {}, "create")
         )
         (row,) = self._write_many([data])
-        resp = _json_response(row, 201)
+        resp = _tagged(request, row, self.resource, 201, read=False)
         resp.headers["Location"] = self._item_url(row)
         return resp
 
@@ -484,14 +517,17 @@ class Endpoint:
         reject_query(request.args.to_dict(flat=False))
         values = parse_key(self.resource, key)
         res = self.resource
+        conditional = self._condition(request)
         try:
-            if self._core:
+            if self._core and not conditional:
                 plan = self._plan(("delete",), lambda: Prepared(st.delete_statement()))
                 with self.db.transaction(res.table, statements=1, plans=(plan,)) as conn:
                     if execute(conn, plan, st.write_values({}, values)) == 0:
                         raise NotFound(f"No {res.name} row with key {_key_text(values)}")
                 return _no_content()
             with self.db.writing(self.resource.table) as session:
+                if conditional:
+                    self._check_current(request, session, values)
                 ctx = WriteContext(res, "delete", session, "DELETE", key=values)
                 self._run_hooks("before_delete", ctx)
                 if res.use_orm:
@@ -515,6 +551,7 @@ class Endpoint:
         http.check_accept(request)
         reject_query(request.args.to_dict(flat=False))
         values = parse_key(self.resource, key)
+        conditional = self._condition(request)
         body = http.read_body(request, self.settings.max_body_size)
         schema = self.resource.schema
         data = (
@@ -528,10 +565,13 @@ class Endpoint:
         res = self.resource
         written: dict[sa.Column[Any], Any] = {}
         try:
-            if self._core:
+            if self._core and not conditional:
                 written = self.statements.values(data)
-                return _json_response(self._update_core(values, data))
+                row = self._update_core(values, data)
+                return _tagged(request, row, res, read=False)
             with self.db.writing(self.resource.table) as session:
+                if conditional:
+                    self._check_current(request, session, values)
                 ctx = WriteContext(res, "update", session, request.method, data=data, key=values)
                 self._run_hooks("before_update", ctx)
                 written = self.statements.values(ctx.data)
@@ -553,7 +593,40 @@ class Endpoint:
             raise self._diagnose([written], key=values) from None
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
-        return _json_response(row)
+        return _tagged(request, row, res, read=False)
+
+    def _condition(self, request: Request) -> bool:
+        """Whether a write carries ``If-Match``; 428 when the resource requires it."""
+        if "HTTP_IF_MATCH" in request.environ:
+            return True
+        if self.resource.require_if_match:
+            raise PreconditionRequired(
+                f"Changes to {self.resource.name} must send If-Match with the ETag of the row "
+                "as last read, so that they cannot overwrite someone else's change"
+            )
+        return False
+
+    def _check_current(self, request: Request, session: Session, key: tuple[Any, ...]) -> None:
+        """412 unless ``If-Match`` names the row as it is now. The row is locked until the
+        write's transaction ends (``FOR UPDATE``; on SQLite the write lock, taken first), so
+        no other write can slip in between the check and the change."""
+        stmt = self.statements.select_one
+        assert stmt is not None  # a table without a key has no item routes
+        conn = session.connection()
+        if conn.dialect.name == "sqlite":
+            dbapi: Any = conn.connection.dbapi_connection
+            if not dbapi.in_transaction:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            stmt = stmt.with_for_update()
+        row = conn.execute(stmt, self.statements.key_params(key)).first()
+        if row is None:
+            raise NotFound(f"No {self.resource.name} row with key {_key_text(key)}")
+        if not http.if_match(request, http.etag(dumps(self.encoder.row(row)))):
+            raise PreconditionFailed(
+                f"This {self.resource.name} row has changed since the ETag in If-Match was "
+                "read; read it again and reapply the change"
+            )
 
     def _update_core(self, key: tuple[Any, ...], data: dict[str, Any]) -> dict[str, Any]:
         res = self.resource

@@ -155,6 +155,18 @@ class Conflict(TablerestError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class PreconditionFailed(TablerestError):
+    """``If-Match`` names a version of the row that is no longer current (412)."""
+
+    status, code, title = 412, "precondition-failed", "Precondition failed"
+
+
+class PreconditionRequired(TablerestError):
+    """The resource only takes writes that say which version they change (428)."""
+
+    status, code, title = 428, "precondition-required", "Precondition required"
+
+
 class PayloadTooLarge(TablerestError):
     """The body is over the API's ``max_body_size`` (413)."""
 

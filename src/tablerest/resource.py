@@ -216,10 +216,16 @@ class Resource:
         searchable: Iterable[str] = (),
         integer_bits: int | None = None,
         export: bool = True,
+        require_if_match: bool = False,
+        cache_control: str | None = None,
     ) -> None:
         self.table = table
         #: Whether lists can be exported whole as CSV or NDJSON.
         self.export = export
+        #: PUT, PATCH and DELETE must carry ``If-Match`` (428 without it).
+        self.require_if_match = require_if_match
+        #: The ``Cache-Control`` header of this resource's reads (none by default).
+        self.cache_control = cache_control
         self.model = model
         self.name = str(name or slug(table.name))
         self.mapper: Mapper[Any] | None = sa.inspect(model) if model is not None else None
@@ -250,12 +256,16 @@ class Resource:
 
         self.primary_key: tuple[sa.Column[Any], ...] = tuple(table.primary_key.columns)
         auto = table.autoincrement_column if self.primary_key else None
+        #: The mapper's version counter (``version_id_col``): the ORM sets it on every write.
+        self.version_column: sa.Column[Any] | None = (
+            self.mapper.version_id_col if self.mapper is not None else None
+        )
         built: dict[str, Field] = {}
         for fname in wanted:
             if fname in not_exposed:
                 continue
             col = names[fname]
-            generated = _generated(col) or col is auto
+            generated = _generated(col) or col is auto or col is self.version_column
             writable = fname not in read_only_set and not generated
             nullable = bool(col.nullable) and not col.primary_key
             required_create = writable and not nullable and not _has_default(col)
@@ -372,11 +382,14 @@ class Resource:
 
         Decided once, on first use (after the app's event listeners are registered).
 
-        They must when the model has ``@validates`` methods, mapper events, or relationships
-        with delete cascades; ``orm=True/False`` on the resource overrides the detection.
+        They must when the model has ``@validates`` methods, mapper events, a version counter
+        or relationships with delete cascades; ``orm=True/False`` on the resource overrides
+        the detection (except that a version counter always needs the ORM, which keeps it).
         """
         if self._use_orm is None:
-            if self._orm_choice is not None:
+            if self.version_column is not None:
+                self._use_orm = True
+            elif self._orm_choice is not None:
                 self._use_orm = self._orm_choice and self.mapper is not None
             else:
                 self._use_orm = self.mapper is not None and _mapper_needs_orm(self.mapper)
@@ -431,7 +444,7 @@ def _listened(listeners: Any) -> bool:
 
 
 def _mapper_needs_orm(mapper: Mapper[Any]) -> bool:
-    if mapper.validators:
+    if mapper.validators or mapper.version_id_col is not None:
         return True
     if any(_listened(getattr(mapper.dispatch, ev)) for ev in _MAPPER_EVENTS):
         return True

@@ -274,6 +274,10 @@ def translate(exc: sa_exc.SQLAlchemyError) -> TablerestError:
     """The response for a database error; the statement and parameters never leave the server."""
     if isinstance(exc, sa_exc.IntegrityError):
         return Conflict("The change conflicts with data already stored")
+    orm_errors = sys.modules.get("sqlalchemy.orm.exc")
+    if orm_errors is not None and isinstance(exc, orm_errors.StaleDataError):
+        # A version counter moved under the ORM's feet: another write changed the row.
+        return Conflict("The row was changed by another request at the same time; read it again")
     if isinstance(exc, sa_exc.DataError):
         return ValidationFailed([], detail="The database rejected a value")
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
