@@ -26,7 +26,10 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests examples
 	$(BIN)/ruff check --fix src tests examples
 
+# The docs-page test drives Debian's Chromium (headless); it is installed here when missing.
 test: lint
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium >/dev/null; } || echo "chromium not installed: the docs page test will skip"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The side-by-side benchmark (../shared/bench): tablerest against floor, flaskfloor and peers, on

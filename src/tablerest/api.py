@@ -9,12 +9,15 @@ handlers and extensions apply to them as to any other route.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Request, Response, request
+from flask import Flask, Request, Response, request, send_from_directory
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
+from . import openapi
 from .dispatch import Endpoint, Settings, handles_errors
 from .errors import InternalError, MethodNotAllowed, NotFound, TablerestError
 from .render.json import dumps
@@ -27,6 +30,25 @@ __all__ = ["Api"]
 
 EXTENSION = "tablerest"
 DEFAULT_MAX_BODY = 1024 * 1024
+#: Paths under the prefix that the API itself serves (with ``docs=True``).
+RESERVED_NAMES = frozenset({"openapi.json", "docs"})
+ASSETS = Path(__file__).parent / "static" / "swagger-ui"
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="icon" href="{assets}/docs/favicon-32x32.png">
+<link rel="stylesheet" href="{assets}/docs/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui" data-spec="{spec}"></div>
+<script src="{assets}/docs/swagger-ui-bundle.js"></script>
+<script src="{assets}/docs/init.js"></script>
+</body>
+</html>
+"""
 
 ErrorHandler = Callable[[Any], Any]
 
@@ -43,6 +65,9 @@ class _AppState:
         self.db = db
         self.secret = secret
         self.endpoints: dict[str, Endpoint] = {}
+        #: The OpenAPI document as served, built on its first request (Flask takes no more
+        #: routes, hence no more resources, once the app has served a request).
+        self.openapi: bytes | None = None
 
     def target(self, relation: Relation) -> Resource | None:
         # A resource that cannot be read (no GET) is never reached through a relation either.
@@ -80,6 +105,10 @@ class Api:
         max_page_size: int = 100,
         limits: Limits | None = None,
         secret_key: str | bytes | None = None,
+        docs: bool = True,
+        title: str = "tablerest API",
+        version: str = "1.0.0",
+        description: str = "A REST JSON API served by tablerest.",
     ) -> None:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/api'")
@@ -88,6 +117,8 @@ class Api:
             prefix=prefix, max_body_size=max_body_size, limits=limits or Limits()
         )
         self.secret_key = secret_key
+        self.docs = docs
+        self.title, self.version, self.description = title, version, description
         self.page_size = page_size
         self.max_page_size = max_page_size
         self.resources: dict[str, Resource] = {}
@@ -149,11 +180,32 @@ class Api:
             handles_errors(lambda: self._index(state)),
             methods=["GET"],
         )
+        if self.docs:
+            app.add_url_rule(
+                f"{prefix}/openapi.json",
+                f"{EXTENSION}.openapi",
+                handles_errors(lambda: self._openapi(state)),
+                methods=["GET"],
+            )
+            app.add_url_rule(
+                f"{prefix}/docs", f"{EXTENSION}.docs", self._docs_page, methods=["GET"]
+            )
+            app.add_url_rule(
+                f"{prefix}/docs/<path:asset>",
+                f"{EXTENSION}.docs_asset",
+                _docs_asset,
+                methods=["GET"],
+            )
         for res in self.resources.values():
             self._mount(state, res)
         self._install_error_handler(app)
 
     def _mount(self, state: _AppState, res: Resource) -> None:
+        if self.docs and res.name in RESERVED_NAMES:
+            raise ValueError(
+                f"a resource cannot be named {res.name!r} while the API serves its OpenAPI "
+                "document and docs page there: pass name=... or Api(docs=False)"
+            )
         ep = Endpoint(res, state.db, self.settings, state, state.secret)
         state.endpoints[res.name] = ep
         app = state.app
@@ -193,6 +245,19 @@ class Api:
             )
         return Response(dumps({"resources": out}), mimetype="application/json")
 
+    def _openapi(self, state: _AppState) -> Response:
+        if state.openapi is None:
+            state.openapi = dumps(openapi.document(state))
+        return Response(state.openapi, mimetype="application/json")
+
+    def _docs_page(self) -> Response:
+        """Swagger UI over the OpenAPI document, from assets shipped with tablerest."""
+        base = f"{request.script_root}{self.settings.prefix}"
+        page = DOCS_PAGE.format(
+            title=escape(self.title), spec=escape(f"{base}/openapi.json"), assets=escape(base)
+        )
+        return Response(page, mimetype="text/html")
+
     def _install_error_handler(self, app: Flask) -> None:
         """Problem responses for HTTP errors under the prefix (404, 405, 500, ...).
 
@@ -215,6 +280,11 @@ class Api:
         # tablerest's errors raised in the app's own routes (or its before_request hooks)
         # answer as they do in generated routes.
         app.register_error_handler(TablerestError, problem_response)
+
+
+def _docs_asset(asset: str) -> Response:
+    # send_from_directory refuses paths that leave the directory.
+    return send_from_directory(ASSETS, asset, max_age=24 * 3600)
 
 
 def _bytes(secret: str | bytes) -> bytes:

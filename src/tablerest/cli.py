@@ -9,7 +9,9 @@ import secrets
 import click
 import sqlalchemy as sa
 
+from . import openapi
 from .demo import DEMO_HIDDEN, ensure_demo
+from .render.json import dumps
 from .server import create_app, database_url, run
 
 __all__ = ["main"]
@@ -102,3 +104,23 @@ def serve(
         threads=threads,
         access_log=not no_access_log,
     )
+
+
+@main.command("openapi")
+@click.argument("database", required=False)
+@click.option("--prefix", default="/api", show_default=True, help="URL prefix of the API.")
+@click.option("--schema", default=None, help="Database schema to describe.")
+@click.option("--read-only", is_flag=True, help="Describe GET only, as serve --read-only does.")
+def openapi_command(database: str | None, prefix: str, schema: str | None, read_only: bool) -> None:
+    """Print the OpenAPI 3.1 document of DATABASE's API (as `serve` would serve it) as JSON.
+
+    With no DATABASE, the document of the bundled demo database.
+    """
+    target = str(ensure_demo()) if database is None else database
+    hidden = DEMO_HIDDEN if database is None else {}
+    try:
+        app = create_app(target, read_only=read_only, prefix=prefix, hidden=hidden, schema=schema)
+    except (FileNotFoundError, ValueError, sa.exc.SQLAlchemyError) as exc:
+        raise click.ClickException(f"cannot read {target}: {exc}") from exc
+    state = app.extensions["tablerest"][prefix]
+    click.echo(dumps(openapi.document(state)).decode())

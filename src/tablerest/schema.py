@@ -134,6 +134,10 @@ class ResourceSchema:
         self._many = TypeAdapter(many)
         self._form_fields = {f.name: f for f in resource.writable}
 
+    def adapter(self, variant: Variant) -> TypeAdapter[Any]:
+        """The validator of one variant (its ``json_schema()`` describes the body)."""
+        return self._one[variant]
+
     def validate_json(self, body: bytes, variant: Variant) -> dict[str, Any]:
         """Validate one JSON object for ``variant``; raise MalformedBody / ValidationFailed."""
         return self._run(lambda: self._one[variant].validate_json(body, strict=True))  # type: ignore[no-any-return]

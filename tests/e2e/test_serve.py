@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import Server
+
 pytestmark = pytest.mark.e2e
-
-STARTUP_SECONDS = 60
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _call(
@@ -45,50 +34,6 @@ def _call(
     except urllib.error.HTTPError as err:
         raw = err.read()
         return err.code, dict(err.headers), json.loads(raw) if raw else None
-
-
-class Server:
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        # Output goes to a file, not a pipe, so a chatty server can never block on it.
-        self.log = Path(env["TABLEREST_DEMO_PATH"]).with_suffix(f".{self.port}.log")
-        cmd = [sys.executable, "-m", "tablerest", "serve", "--port", str(self.port), *args]
-        with self.log.open("w") as out:
-            self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("server did not start in time")
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.log.read_text()
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "TABLEREST_DEMO_PATH": str(tmp_path / "demo.sqlite3")}
-
-
-@pytest.fixture
-def demo_server(env: dict[str, str]) -> Iterator[Server]:
-    server = Server([], env)
-    yield server
-    server.stop()
 
 
 def test_newcomer_walkthrough_on_the_demo(demo_server: Server) -> None:

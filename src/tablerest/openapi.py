@@ -1,0 +1,470 @@
+"""The OpenAPI 3.1 document of an API, derived from the same resources and schemas it serves.
+
+Request bodies use the JSON Schema of the validators themselves (pydantic), so the document
+cannot disagree with what a write accepts. Rows are described from the columns as the JSON
+encoder writes them (decimals as strings, binary as base64, enums as labels). Every error
+response is ``application/problem+json`` with the ``Problem`` schema.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from .resource import Field, Resource, enum_labels
+from .schema import Variant
+
+if TYPE_CHECKING:
+    from .api import _AppState
+
+__all__ = ["document"]
+
+OPENAPI_VERSION = "3.1.0"
+
+_PROBLEM = {
+    "type": "object",
+    "description": "An RFC 9457 problem: what went wrong and where.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "A stable URN per kind of problem"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "parameter": {"type": "string", "description": "The query parameter at fault"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["pointer", "detail"],
+                "properties": {
+                    "pointer": {"type": "string", "description": "JSON pointer into the body"},
+                    "detail": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+_STATUS_TEXT = {
+    400: "Malformed request or query parameter",
+    404: "No such row",
+    406: "The Accept header rules out every representation",
+    409: "Conflicts with stored data (a unique or foreign key)",
+    412: "If-Match names a version of the row that is no longer current",
+    413: "The body is too large",
+    415: "The body is not JSON (or a form)",
+    422: "The body's values are invalid; every field error has a JSON pointer",
+    428: "This resource requires If-Match on changes",
+    503: "The database is not reachable; Retry-After says when to try again",
+}
+
+
+def _problems(*codes: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for code in codes:
+        entry: dict[str, Any] = {
+            "description": _STATUS_TEXT[code],
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+        }
+        if code == 503:
+            entry["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+        out[str(code)] = entry
+    return out
+
+
+def _nullable(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]} if nullable else schema
+
+
+def _output_schema(f: Field) -> dict[str, Any]:
+    """A readable field's value as the JSON encoder writes it."""
+    t = f.column.type
+    labels = enum_labels(t)
+    out: dict[str, Any]
+    if labels is not None:
+        out = {"type": "string", "enum": list(labels)}
+    elif isinstance(t, sa.Boolean):
+        out = {"type": "boolean"}
+    elif isinstance(t, sa.Integer):
+        out = {"type": "integer"}
+    elif isinstance(t, sa.Float) or (isinstance(t, sa.Numeric) and not t.asdecimal):
+        out = {"type": "number"}
+    elif isinstance(t, sa.Numeric):
+        out = {"type": "string", "description": "A decimal number, as text (no rounding)"}
+    elif isinstance(t, sa.String):
+        out = {"type": "string"}
+    elif isinstance(t, sa.DateTime):
+        # RFC 3339's date-time needs an offset, which columns without a zone do not have.
+        out = {"type": "string", "format": "date-time"} if t.timezone else {"type": "string"}
+    elif isinstance(t, sa.Date):
+        out = {"type": "string", "format": "date"}
+    elif isinstance(t, sa.Time):
+        out = {"type": "string", "format": "time"} if t.timezone else {"type": "string"}
+    elif isinstance(t, sa.Interval):
+        out = {"type": "string", "format": "duration"}
+    elif isinstance(t, sa.Uuid):
+        out = {"type": "string", "format": "uuid"}
+    elif isinstance(t, sa.LargeBinary):
+        out = {"type": "string", "contentEncoding": "base64"}
+    else:
+        out = {}  # JSON columns and types without a JSON counterpart: any value
+    if out and f.nullable:
+        return _nullable(out, True)
+    return out
+
+
+def _key_schema(f: Field) -> dict[str, Any]:
+    schema = _output_schema(f)
+    return schema.get("anyOf", [schema])[0]  # type: ignore[no-any-return]
+
+
+def _schema_name(res: Resource, suffix: str = "") -> str:
+    base = re.sub(r"[^A-Za-z0-9_.-]", "_", res.name)
+    return base[:1].upper() + base[1:] + suffix
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+class _Builder:
+    def __init__(self, state: _AppState) -> None:
+        self.state = state
+        self.schemas: dict[str, Any] = {"Problem": _PROBLEM}
+        self.paths: dict[str, Any] = {}
+        self.prefix = state.api.settings.prefix
+
+    def build(self) -> dict[str, Any]:
+        api = self.state.api
+        for ep in self.state.endpoints.values():
+            self._resource(ep.resource)
+        self.paths[self.prefix] = {
+            "get": {
+                "operationId": "index",
+                "summary": "The resources of this API",
+                "tags": ["index"],
+                "responses": {
+                    "200": {
+                        "description": "Each resource's name, URL, fields and methods",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        }
+        return {
+            "openapi": OPENAPI_VERSION,
+            "info": {"title": api.title, "version": api.version, "description": api.description},
+            "paths": self.paths,
+            "components": {"schemas": self.schemas},
+        }
+
+    # -- schemas ------------------------------------------------------------------------------
+
+    def _row(self, res: Resource) -> str:
+        name = _schema_name(res)
+        if name in self.schemas:
+            return name
+        props: dict[str, Any] = {f.name: _output_schema(f) for f in res.readable}
+        self.schemas[name] = {
+            "type": "object",
+            "description": (
+                f"A row of {res.name}. Sparse fieldsets (`fields=`) leave fields out; included "
+                "relations (`include=`) add theirs."
+            ),
+            "properties": props,
+        }
+        for rel_name, rel in res.relations.items():
+            target = self.state.target(rel)
+            if target is None:
+                continue
+            target_name = self._row(target)
+            props[rel_name] = (
+                {"type": "array", "items": _ref(target_name)}
+                if rel.to_many
+                else {"anyOf": [_ref(target_name), {"type": "null"}]}
+            )
+        return name
+
+    def _input(self, res: Resource, variant: Variant) -> str:
+        name = _schema_name(res, variant.capitalize())
+        if name not in self.schemas:
+            adapter = res.schema.adapter(variant)
+            schema = adapter.json_schema(ref_template="#/components/schemas/{model}")
+            self.schemas.update(schema.pop("$defs", {}))
+            schema["title"] = name
+            self.schemas[name] = schema
+        return name
+
+    def _list(self, res: Resource) -> str:
+        name = _schema_name(res, "List")
+        if name not in self.schemas:
+            link = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+            self.schemas[name] = {
+                "type": "object",
+                "required": ["data", "links", "meta"],
+                "properties": {
+                    "data": {"type": "array", "items": _ref(self._row(res))},
+                    "links": {
+                        "type": "object",
+                        "properties": dict.fromkeys(("self", "first", "prev", "next"), link),
+                    },
+                    "meta": {
+                        "type": "object",
+                        "properties": {
+                            "page": {"type": "object"},
+                            "total": {"type": "integer", "description": "With count=true"},
+                        },
+                    },
+                },
+            }
+        return name
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def _resource(self, res: Resource) -> None:
+        url = f"{self.prefix}/{res.name}"
+        tag = [res.name]
+        collection: dict[str, Any] = {}
+        if "GET" in res.methods:
+            collection["get"] = self._list_operation(res, f"list_{res.name}", tag)
+        if "POST" in res.methods:
+            collection["post"] = self._create(res, tag)
+        if collection:
+            self.paths[url] = collection
+        if not res.pk_fields:
+            return
+        key_param, key_path = self._key(res)
+        item: dict[str, Any] = {"parameters": [key_param]}
+        row = _ref(self._row(res))
+        if "GET" in res.methods:
+            item["get"] = {
+                "operationId": f"read_{res.name}",
+                "summary": f"Read one row of {res.name}",
+                "tags": tag,
+                "parameters": self._item_params(res),
+                "responses": {
+                    "200": _json_ok(row, "The row", etag=True),
+                    "304": {"description": "Not modified (If-None-Match)"},
+                    **_problems(400, 404, 406, 503),
+                },
+            }
+        if_match = {
+            "name": "If-Match",
+            "in": "header",
+            "required": res.require_if_match,
+            "schema": {"type": "string"},
+            "description": "The ETag of the row as last read: the change happens only if "
+            "the row has not changed since.",
+        }
+        for method, variant in (("PUT", "replace"), ("PATCH", "patch")):
+            if method in res.methods:
+                item[method.lower()] = {
+                    "operationId": f"{variant}_{res.name}",
+                    "summary": (
+                        f"Replace one row of {res.name} (every writable field)"
+                        if variant == "replace"
+                        else f"Change some fields of one row of {res.name}"
+                    ),
+                    "tags": tag,
+                    "parameters": [if_match],
+                    "requestBody": _json_body(_ref(self._input(res, variant))),  # type: ignore[arg-type]
+                    "responses": {
+                        "200": _json_ok(row, "The row as stored", etag=True),
+                        **_problems(400, 404, 406, 409, 412, 413, 415, 422, 428, 503),
+                    },
+                }
+        if "DELETE" in res.methods:
+            item["delete"] = {
+                "operationId": f"delete_{res.name}",
+                "summary": f"Delete one row of {res.name}",
+                "tags": tag,
+                "parameters": [if_match],
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    **_problems(400, 404, 409, 412, 428, 503),
+                },
+            }
+        if len(item) > 1:
+            self.paths[f"{url}/{key_path}"] = item
+        if "GET" not in res.methods:
+            return
+        for rel_name, rel in res.relations.items():
+            target = self.state.target(rel)
+            if target is None:
+                continue
+            op_id = f"{res.name}_{rel_name}"
+            path = f"{url}/{key_path}/{rel_name}"
+            if rel.to_many:
+                op = self._list_operation(target, op_id, tag)
+                op["summary"] = f"The {rel_name} of one row of {res.name}"
+                op["responses"].update(_problems(404))
+            else:
+                op = {
+                    "operationId": op_id,
+                    "summary": f"The {rel_name} of one row of {res.name} (null when unset)",
+                    "tags": tag,
+                    "parameters": self._item_params(target),
+                    "responses": {
+                        "200": _json_ok(
+                            {"anyOf": [_ref(self._row(target)), {"type": "null"}]},
+                            "The related row, or null",
+                            etag=True,
+                        ),
+                        "304": {"description": "Not modified (If-None-Match)"},
+                        **_problems(400, 404, 406, 503),
+                    },
+                }
+            self.paths[path] = {"parameters": [key_param], "get": op}
+
+    def _key(self, res: Resource) -> tuple[dict[str, Any], str]:
+        if len(res.pk_fields) == 1:
+            f = res.pk_fields[0]
+            return {
+                "name": f.name,
+                "in": "path",
+                "required": True,
+                "schema": _key_schema(f),
+                "description": f"The primary key ({f.name})",
+            }, f"{{{f.name}}}"
+        names = ",".join(f.name for f in res.pk_fields)
+        return {
+            "name": "key",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": f"The composite key: {names}, comma-separated, in this order",
+        }, "{key}"
+
+    def _create(self, res: Resource, tag: list[str]) -> dict[str, Any]:
+        one = _ref(self._input(res, "create"))
+        row = _ref(self._row(res))
+        return {
+            "operationId": f"create_{res.name}",
+            "summary": f"Create {res.name}: one row, or several (an array) all or none",
+            "tags": tag,
+            "requestBody": _json_body({"anyOf": [one, {"type": "array", "items": one}]}),
+            "responses": {
+                "201": {
+                    "description": "Created: the row (with Location and ETag), or the rows",
+                    "headers": {
+                        "Location": {"schema": {"type": "string"}},
+                        "ETag": {"schema": {"type": "string"}},
+                    },
+                    "content": {
+                        "application/json": {
+                            "schema": {"anyOf": [row, {"type": "array", "items": row}]}
+                        }
+                    },
+                },
+                **_problems(400, 406, 409, 413, 415, 422, 503),
+            },
+        }
+
+    def _list_operation(self, res: Resource, op_id: str, tag: list[str]) -> dict[str, Any]:
+        content: dict[str, Any] = {"application/json": {"schema": _ref(self._list(res))}}
+        if res.export:
+            text = {"schema": {"type": "string"}}
+            content["text/csv"] = text
+            content["application/x-ndjson"] = text
+        return {
+            "operationId": op_id,
+            "summary": f"List {res.name}: a page (JSON), or every row (CSV, NDJSON)",
+            "tags": tag,
+            "parameters": self._list_params(res),
+            "responses": {
+                "200": {
+                    "description": "A page (JSON), or every matching row (CSV, NDJSON)",
+                    "headers": {
+                        "ETag": {"schema": {"type": "string"}},
+                        "Link": {"schema": {"type": "string"}},
+                    },
+                    "content": content,
+                },
+                "304": {"description": "Not modified (If-None-Match)"},
+                **_problems(400, 406, 503),
+            },
+        }
+
+    def _list_params(self, res: Resource) -> list[dict[str, Any]]:
+        top = res.max_page_size
+        sortable = ", ".join(f.name for f in res.readable)
+        params = [
+            _query("page[size]", {"type": "integer", "minimum": 1, "maximum": top},
+                   f"Rows per page (default {res.page_size})"),
+            _query("page[number]", {"type": "integer", "minimum": 1}, "Page number, from 1"),
+            _query("page[after]", {"type": "string"}, "Keyset page after this cursor ('' for "
+                   "the first page); follow links.next"),
+            _query("page[before]", {"type": "string"}, "Keyset page before this cursor"),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": top}, "Rows per page"),
+            _query("offset", {"type": "integer", "minimum": 0}, "Rows to skip"),
+            _query("count", {"type": "boolean"}, "Add meta.total"),
+            _query("sort", {"type": "string"},
+                   f"Comma-separated fields, '-' for descending: {sortable}"),
+            _query("fields", {"type": "string"}, "Comma-separated fields to return"),
+            _query("include", {"type": "string"}, "Comma-separated relations to embed"),
+        ]  # fmt: skip
+        if res.searchable:
+            names = ", ".join(f.name for f in res.searchable)
+            params.append(_query("q", {"type": "string"}, f"Search in {names}"))
+        if res.export:
+            params.append(
+                _query(
+                    "format",
+                    {"type": "string", "enum": ["json", "csv", "ndjson"]},
+                    "The representation; wins over Accept",
+                )
+            )
+        for f in res.readable:
+            params.append(
+                _query(
+                    f"filter[{f.name}]",
+                    _key_schema(f),
+                    f"Rows whose {f.name} equals this; filter[{f.name}][op] takes the "
+                    "operators eq ne lt le gt ge in nin like ilike contains startswith "
+                    "endswith null",
+                )
+            )
+        return params
+
+    def _item_params(self, res: Resource) -> list[dict[str, Any]]:
+        return [
+            _query("fields", {"type": "string"}, "Comma-separated fields to return"),
+            _query("include", {"type": "string"}, "Comma-separated relations to embed"),
+        ]
+
+
+def _query(name: str, schema: Mapping[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": dict(schema),
+            "description": description}  # fmt: skip
+
+
+def _json_ok(schema: Mapping[str, Any], description: str, *, etag: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": dict(schema)}},
+    }
+    if etag:
+        out["headers"] = {"ETag": {"schema": {"type": "string"}}}
+    return out
+
+
+def _json_body(schema: Mapping[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": dict(schema)}}}
+
+
+def document(state: _AppState) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the resources mounted on one app."""
+    return _Builder(state).build()
+
+
+def operations(doc: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    """(method, path) of every operation in a document."""
+    for path, item in doc["paths"].items():
+        for method in item:
+            if method != "parameters":
+                yield method.upper(), path
