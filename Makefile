@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint format bench clean
+.PHONY: serve test lint format bench clean fuzz
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ test: lint
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq chromium >/dev/null; } || echo "chromium not installed: the docs page test will skip"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Schemathesis with a fresh seed and more cases than make test's fixed-seed run (tests/e2e).
+FUZZ_EXAMPLES ?= 300
+fuzz: $(STAMP)
+	TABLEREST_FUZZ_SEED=$$(date +%s) TABLEREST_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+		$(BIN)/python -m pytest tests/e2e/test_fuzz.py
 
 # The side-by-side benchmark (../shared/bench): tablerest against floor, flaskfloor and peers, on
 # SQLite and PostgreSQL, then deep pages (bench/deep.py) and a py-spy profile (bench/spy.py). Installs wrk from Debian's packages if

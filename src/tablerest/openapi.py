@@ -8,12 +8,14 @@ response is ``application/problem+json`` with the ``Problem`` schema.
 
 from __future__ import annotations
 
+import decimal
 import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from .request import INT64, MAX_OFFSET, MAX_PAGE_NUMBER
 from .resource import Field, Resource, enum_labels
 from .schema import Variant
 
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["document"]
 
 OPENAPI_VERSION = "3.1.0"
+#: At most this many include paths or sort keys are spelled out in a parameter's pattern.
+MAX_LISTED = 200
 
 _PROBLEM = {
     "type": "object",
@@ -98,13 +102,8 @@ def _output_schema(f: Field) -> dict[str, Any]:
         out = {"type": "string", "description": "A decimal number, as text (no rounding)"}
     elif isinstance(t, sa.String):
         out = {"type": "string"}
-    elif isinstance(t, sa.DateTime):
-        # RFC 3339's date-time needs an offset, which columns without a zone do not have.
-        out = {"type": "string", "format": "date-time"} if t.timezone else {"type": "string"}
-    elif isinstance(t, sa.Date):
-        out = {"type": "string", "format": "date"}
-    elif isinstance(t, sa.Time):
-        out = {"type": "string", "format": "time"} if t.timezone else {"type": "string"}
+    elif isinstance(t, sa.DateTime | sa.Date | sa.Time):
+        out = {"type": "string", "format": _time_format(t)}
     elif isinstance(t, sa.Interval):
         out = {"type": "string", "format": "duration"}
     elif isinstance(t, sa.Uuid):
@@ -118,9 +117,70 @@ def _output_schema(f: Field) -> dict[str, Any]:
     return out
 
 
+def _time_format(t: sa.types.TypeEngine[Any]) -> str:
+    """RFC 3339's formats need an offset; values of columns without a zone have none, which
+    the OpenAPI format registry calls ``date-time-local`` / ``time-local``."""
+    if isinstance(t, sa.DateTime):
+        return "date-time" if t.timezone else "date-time-local"
+    if isinstance(t, sa.Time):
+        return "time" if t.timezone else "time-local"
+    return "date"
+
+
 def _key_schema(f: Field) -> dict[str, Any]:
     schema = _output_schema(f)
     return schema.get("anyOf", [schema])[0]  # type: ignore[no-any-return]
+
+
+def _filter_schema(f: Field) -> dict[str, Any]:
+    """A filter value of a field, as the query parser reads it."""
+    t = f.column.type
+    if enum_labels(t) is None and isinstance(t, sa.Integer):
+        return {"type": "integer", "minimum": INT64[0], "maximum": INT64[1]}
+    if isinstance(t, sa.Numeric) and not isinstance(t, sa.Float) and t.asdecimal:
+        return {"type": "string", "pattern": r"^-?[0-9]{1,20}(\.[0-9]{1,20})?$"}
+    if isinstance(t, sa.LargeBinary | sa.JSON | sa.Interval):
+        return {"type": "string"}
+    return _key_schema(f)
+
+
+def _refine_input(f: Field, prop: dict[str, Any]) -> None:
+    """Say in a body property's schema what the validator checks beyond pydantic's schema."""
+    t = f.column.type
+    if f.primary_key and not f.writable:
+        # Allowed in an update body only unchanged (a client may send back what it read).
+        prop["readOnly"] = True
+        prop["description"] = "The primary key: may be sent back, only as in the URL"
+    for branch in prop.get("anyOf", [prop]):
+        if isinstance(t, sa.DateTime | sa.Time) and "format" in branch:
+            branch["format"] = _time_format(t)
+        if (
+            isinstance(t, sa.Numeric)
+            and not isinstance(t, sa.Float)
+            and t.asdecimal
+            and t.precision is not None
+        ):
+            scale = t.scale or 0
+            whole = t.precision - scale
+            top = decimal.Decimal(10) ** whole - decimal.Decimal(10) ** -scale
+            if branch.get("type") == "string":
+                fraction = rf"(\.[0-9]{{1,{scale}}})?" if scale else ""
+                branch["pattern"] = rf"^-?[0-9]{{1,{max(whole, 1)}}}{fraction}$"
+            elif branch.get("type") == "number":
+                branch.update(minimum=float(-top), maximum=float(top))
+                branch["multipleOf"] = float(decimal.Decimal(10) ** -scale)
+
+
+def _pattern_escape(text: str) -> str:
+    """Text matched literally by an ECMA-262 pattern (JSON Schema's regex dialect)."""
+    return re.sub(r"([\\^$.*+?()\[\]{}|/])", r"\\\1", text)
+
+
+def _list_pattern(items: Iterable[str], sign: str = "") -> str:
+    """A comma-separated list of ``items`` (each optionally preceded by ``sign``), as the
+    query parser reads it: spaces and tabs around an item and empty items are ignored."""
+    one = f"[ \t]*(?:{sign}(?:" + "|".join(_pattern_escape(i) for i in items) + "))?[ \t]*"
+    return f"^{one}(?:,{one})*$"
 
 
 def _schema_name(res: Resource, suffix: str = "") -> str:
@@ -197,6 +257,10 @@ class _Builder:
             schema = adapter.json_schema(ref_template="#/components/schemas/{model}")
             self.schemas.update(schema.pop("$defs", {}))
             schema["title"] = name
+            for field_name, prop in schema.get("properties", {}).items():
+                f = res.fields.get(field_name)
+                if f is not None:
+                    _refine_input(f, prop)
             self.schemas[name] = schema
         return name
 
@@ -297,15 +361,14 @@ class _Builder:
             target = self.state.target(rel)
             if target is None:
                 continue
-            op_id = f"{res.name}_{rel_name}"
             path = f"{url}/{key_path}/{rel_name}"
             if rel.to_many:
-                op = self._list_operation(target, op_id, tag)
+                op = self._list_operation(target, f"list_{res.name}_{rel_name}", tag)
                 op["summary"] = f"The {rel_name} of one row of {res.name}"
                 op["responses"].update(_problems(404))
             else:
                 op = {
-                    "operationId": op_id,
+                    "operationId": f"read_{res.name}_{rel_name}",
                     "summary": f"The {rel_name} of one row of {res.name} (null when unset)",
                     "tags": tag,
                     "parameters": self._item_params(target),
@@ -347,7 +410,9 @@ class _Builder:
             "operationId": f"create_{res.name}",
             "summary": f"Create {res.name}: one row, or several (an array) all or none",
             "tags": tag,
-            "requestBody": _json_body({"anyOf": [one, {"type": "array", "items": one}]}),
+            "requestBody": _json_body(
+                {"anyOf": [one, {"type": "array", "items": one, "minItems": 1}]}
+            ),
             "responses": {
                 "201": {
                     "description": "Created: the row (with Location and ETag), or the rows",
@@ -392,21 +457,24 @@ class _Builder:
 
     def _list_params(self, res: Resource) -> list[dict[str, Any]]:
         top = res.max_page_size
-        sortable = ", ".join(f.name for f in res.readable)
+        sortable = self._sort_keys(res)
         params = [
             _query("page[size]", {"type": "integer", "minimum": 1, "maximum": top},
                    f"Rows per page (default {res.page_size})"),
-            _query("page[number]", {"type": "integer", "minimum": 1}, "Page number, from 1"),
+            _query("page[number]", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_NUMBER},
+                   "Page number, from 1"),
             _query("page[after]", {"type": "string"}, "Keyset page after this cursor ('' for "
-                   "the first page); follow links.next"),
-            _query("page[before]", {"type": "string"}, "Keyset page before this cursor"),
-            _query("limit", {"type": "integer", "minimum": 1, "maximum": top}, "Rows per page"),
-            _query("offset", {"type": "integer", "minimum": 0}, "Rows to skip"),
+                   "the first page); follow links.next. Not with page[number], limit, offset"),
+            _query("page[before]", {"type": "string"}, "Keyset page before this cursor ('' "
+                   "for the last page); follow links.prev"),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": top},
+                   "Rows per page (instead of page[size])"),
+            _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+                   "Rows to skip (instead of page[number])"),
             _query("count", {"type": "boolean"}, "Add meta.total"),
-            _query("sort", {"type": "string"},
-                   f"Comma-separated fields, '-' for descending: {sortable}"),
-            _query("fields", {"type": "string"}, "Comma-separated fields to return"),
-            _query("include", {"type": "string"}, "Comma-separated relations to embed"),
+            _query("sort", {"type": "string", "pattern": _list_pattern(sortable, "-?")},
+                   "Comma-separated sort keys, each once, '-' for descending"),
+            *self._item_params(res),
         ]  # fmt: skip
         if res.searchable:
             names = ", ".join(f.name for f in res.searchable)
@@ -423,7 +491,7 @@ class _Builder:
             params.append(
                 _query(
                     f"filter[{f.name}]",
-                    _key_schema(f),
+                    _filter_schema(f),
                     f"Rows whose {f.name} equals this; filter[{f.name}][op] takes the "
                     "operators eq ne lt le gt ge in nin like ilike contains startswith "
                     "endswith null",
@@ -432,10 +500,39 @@ class _Builder:
         return params
 
     def _item_params(self, res: Resource) -> list[dict[str, Any]]:
-        return [
-            _query("fields", {"type": "string"}, "Comma-separated fields to return"),
-            _query("include", {"type": "string"}, "Comma-separated relations to embed"),
-        ]
+        fields = {"type": "string", "pattern": _list_pattern(f.name for f in res.readable)}
+        params = [_query("fields", fields, "Comma-separated fields to return")]
+        paths = self._include_paths(res)
+        if paths:
+            include = {"type": "string", "pattern": _list_pattern(paths)}
+            params.append(_query("include", include, "Comma-separated relations to embed"))
+        return params
+
+    def _include_paths(self, res: Resource) -> list[str]:
+        """Every relation path ``include`` takes, up to the depth limit (and a sane count)."""
+        depth = self.state.api.settings.limits.max_include_depth
+        out: list[str] = []
+
+        def walk(r: Resource, prefix: str, level: int) -> None:
+            for name, rel in r.relations.items():
+                target = self.state.target(rel)
+                if target is None or len(out) >= MAX_LISTED:
+                    continue
+                out.append(prefix + name)
+                if level + 1 < depth:
+                    walk(target, f"{prefix}{name}.", level + 1)
+
+        walk(res, "", 0)
+        return out
+
+    def _sort_keys(self, res: Resource) -> list[str]:
+        """The resource's fields and those of its to-one relations (one level)."""
+        keys = [f.name for f in res.readable]
+        for name, rel in res.relations.items():
+            target = self.state.target(rel)
+            if target is not None and not rel.to_many:
+                keys.extend(f"{name}.{f.name}" for f in target.readable)
+        return keys[:MAX_LISTED]
 
 
 def _query(name: str, schema: Mapping[str, Any], description: str) -> dict[str, Any]:

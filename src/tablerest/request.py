@@ -52,6 +52,8 @@ _FIELDS = re.compile(r"^fields(?:\[([^\[\]]+)\])?$")
 Step = tuple[Relation, Resource]
 
 # Bounds that keep every OFFSET and integer a database can bind (64 bits) far out of reach.
+#: Spaces and tabs around the items of a comma-separated list are ignored (nothing else is).
+_BLANK = " \t"
 MAX_PAGE_NUMBER = 10**9
 MAX_OFFSET = 10**12
 INT64 = (-(2**63), 2**63 - 1)
@@ -211,9 +213,14 @@ def value_parser(col_type: sa.types.TypeEngine[Any]) -> Callable[[str], Any]:
         return _decimal if col_type.asdecimal else float
     if isinstance(col_type, sa.String):
         return str
+    if isinstance(col_type, sa.DateTime):  # as in writes: with a zone, or without (schema)
+        zoned: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(
+            pydantic.AwareDatetime if col_type.timezone else pydantic.NaiveDatetime
+        )
+        return zoned.validate_strings
+    if isinstance(col_type, sa.Date):
+        return dt.date.fromisoformat  # ISO 8601 only (pydantic reads "0" as 1970-01-01)
     for sa_type, py in (
-        (sa.DateTime, dt.datetime),
-        (sa.Date, dt.date),
         (sa.Time, dt.time),
         (sa.Uuid, uuid.UUID),
     ):
@@ -278,7 +285,7 @@ def _parse_include(
     resource: Resource, raw: str, catalog: Catalog, limits: Limits
 ) -> tuple[Include, ...]:
     tree: dict[str, Any] = {}
-    for dotted in filter(None, (p.strip() for p in raw.split(","))):
+    for dotted in filter(None, (p.strip(_BLANK) for p in raw.split(","))):
         parts = dotted.split(".")
         if len(parts) > limits.max_include_depth:
             raise InvalidParameter(
@@ -416,7 +423,7 @@ def _parse_sort(
 ) -> tuple[SortKey, ...]:
     keys: list[SortKey] = []
     seen: set[str] = set()
-    for part in filter(None, (p.strip() for p in raw.split(","))):
+    for part in filter(None, (p.strip(_BLANK) for p in raw.split(","))):
         descending = part.startswith("-")
         dotted = part.lstrip("-+")
         path = resolve_path(resource, dotted, "sort", catalog, limits)
@@ -445,7 +452,7 @@ def _parse_fields(
         if target_res is None:
             raise InvalidParameter(parameter, f"Unknown resource {type_name!r}")
         target = target_res
-    names = tuple(n.strip() for n in raw.split(",") if n.strip())
+    names = tuple(n.strip(_BLANK) for n in raw.split(",") if n.strip(_BLANK))
     for n in names:
         f = target.fields.get(n)
         if f is None or not f.readable:

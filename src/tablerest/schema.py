@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired, Required
 
 import pydantic
 import sqlalchemy as sa
-from pydantic import AfterValidator, ConfigDict, Strict, TypeAdapter
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Strict, TypeAdapter
 from pydantic import Field as PField
 from typing_extensions import TypedDict
 
@@ -40,6 +40,25 @@ def _int_range(bits: int) -> tuple[int, int]:
     return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
+def _integral(value: Any) -> Any:
+    """JSON has one number type: ``3.0`` is the integer 3 (as JSON Schema has it)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _iso_date(value: Any) -> Any:
+    """Dates as ISO 8601 text only (pydantic would also read ``"0"`` as 1970-01-01)."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"Input should be a valid date (ISO 8601, YYYY-MM-DD): {exc}"
+            ) from None
+    return value
+
+
 def python_type(col_type: sa.types.TypeEngine[Any], integer_bits: int | None = None) -> Any:
     """The annotated Python type that validates values for a column type."""
     if isinstance(col_type, sa.Enum):
@@ -50,7 +69,7 @@ def python_type(col_type: sa.types.TypeEngine[Any], integer_bits: int | None = N
     if isinstance(col_type, sa.Integer):
         bits = next((b for t, b in _INT_BITS.items() if isinstance(col_type, t)), None)
         lo, hi = _int_range(bits or integer_bits or 32)
-        return Annotated[int, PField(ge=lo, le=hi)]
+        return Annotated[int, PField(ge=lo, le=hi), BeforeValidator(_integral)]
     if isinstance(col_type, sa.Float):
         return float
     if isinstance(col_type, sa.Numeric):
@@ -63,9 +82,12 @@ def python_type(col_type: sa.types.TypeEngine[Any], integer_bits: int | None = N
     if isinstance(col_type, sa.String):
         return Annotated[str, PField(max_length=col_type.length)] if col_type.length else str
     if isinstance(col_type, sa.DateTime):
-        return dt.datetime
+        # A column without a zone holds wall-clock values; one with a zone, instants. Values
+        # of the other kind would be stored differently by each backend (dropped or shifted
+        # offsets), so they are refused.
+        return pydantic.AwareDatetime if col_type.timezone else pydantic.NaiveDatetime
     if isinstance(col_type, sa.Date):
-        return dt.date
+        return Annotated[dt.date, BeforeValidator(_iso_date)]
     if isinstance(col_type, sa.Time):
         return dt.time
     if isinstance(col_type, sa.Interval):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ def routes(app: Flask, prefix: str = "/api") -> set[tuple[str, str]]:
     out = set()
     for rule in app.url_map.iter_rules():
         path = rule.rule
-        if not path.startswith(prefix) or path.endswith(("/openapi.json", "/docs")):
+        if not path.startswith(prefix) or path.endswith(("/openapi.json", "/docs", "<path:asset>")):
             continue
         for method in rule.methods or ():
             if method not in ("HEAD", "OPTIONS"):
@@ -158,3 +159,38 @@ def test_the_command_prints_the_document(tmp_path: Path) -> None:
     missing = CliRunner().invoke(cli.main, ["openapi", str(tmp_path / "nope.db")])
     assert missing.exit_code == 1
     assert "cannot read" in missing.output
+
+
+def test_parameter_patterns_say_what_the_parser_takes(make_app: AppFactory) -> None:
+
+    client = make_app().test_client()
+    doc = spec(make_app())
+    params = {p["name"]: p["schema"] for p in doc["paths"]["/api/books/{id}"]["get"]["parameters"]}
+    include, fields = (
+        re.compile(params["include"]["pattern"]),
+        re.compile(params["fields"]["pattern"]),
+    )
+    assert client.post("/api/books", json={"title": "x"}).status_code == 201
+    for value in ("", "author", " author ,\tauthor", "author,,", "author.books"):
+        assert include.search(value), value
+        assert client.get("/api/books/1", query_string={"include": value}).status_code == 200
+    for value in ("\x0b", "nope", "author.", "Author"):
+        assert not include.search(value), value
+        assert client.get("/api/books/1", query_string={"include": value}).status_code == 400
+    assert fields.search("title,year")
+    assert not fields.search("secret_note")
+    listing = {p["name"]: p["schema"] for p in doc["paths"]["/api/books"]["get"]["parameters"]}
+    assert re.search(listing["sort"]["pattern"], "-year, author.name")
+    assert listing["filter[year]"]["maximum"] == 2**63 - 1
+    kitchen = doc["components"]["schemas"]["KitchenCreate"]["properties"]
+    number, text, _null = kitchen["amount"]["anyOf"]
+    assert number["multipleOf"] == 0.001  # Numeric(6, 3)
+    assert number["maximum"] == 999.999
+    assert re.search(text["pattern"], "999.999")
+    assert not re.search(text["pattern"], "1000")
+    assert kitchen["moment"]["anyOf"][0]["format"] == "date-time-local"  # no zone
+    assert doc["components"]["schemas"]["Kitchen"]["properties"]["moment"]["anyOf"][0] == {
+        "type": "string",
+        "format": "date-time-local",
+    }
+    assert doc["components"]["schemas"]["BooksReplace"]["properties"]["id"]["readOnly"] is True

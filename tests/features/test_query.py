@@ -339,3 +339,23 @@ def test_item_query_strings_parse_the_same_every_time(make_app: AppFactory) -> N
     author = client.get("/api/authors/1?fields[books]=title").get_json()
     assert author == {"id": 1, "name": "A", "country": None}
     assert client.get("/api/authors/1?fields[authors]=name").get_json() == {"name": "A"}
+
+
+@pytest.mark.parametrize(
+    ("query", "ok"),
+    [
+        ("include=author", True),
+        ("include= author ,\tauthor", True),  # spaces and tabs around items are ignored
+        ("include=author,,", True),  # so are empty items
+        ("include=%0B", False),  # found by schemathesis: other blanks are not
+        ("fields=%0Btitle", False),
+        ("sort=%1Ctitle", False),
+        ("sort= -year , title", True),
+    ],
+)
+def test_list_items_ignore_spaces_and_tabs_only(client: FlaskClient, query: str, ok: bool) -> None:
+    resp = client.get(f"/api/books?{query}")
+    if ok:
+        assert resp.status_code == 200, resp.get_json()
+    else:
+        problem(resp, 400)
