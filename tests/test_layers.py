@@ -23,7 +23,11 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"errors", "prepared", "resource"},
     "prepared": set(),  # the store layer's executor: SQLAlchemy only
     "render.json": {"resource"},
-    "render.problem": {"errors", "render.json"},
+    "render.export": {"render.json"},
+    "render.jsonapi": {"errors", "resource"},
+    "render.problem": {"errors", "render.json", "render.jsonapi"},
+    "jsonapi_body": {"errors", "request", "resource"},  # the request stage for JSON:API
+    "openapi": {"api", "request", "resource", "schema"},  # api: for type hints only
 }
 
 

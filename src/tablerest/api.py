@@ -106,6 +106,7 @@ class Api:
         limits: Limits | None = None,
         secret_key: str | bytes | None = None,
         docs: bool = True,
+        format: str = "json",
         title: str = "tablerest API",
         version: str = "1.0.0",
         description: str = "A REST JSON API served by tablerest.",
@@ -118,6 +119,7 @@ class Api:
         )
         self.secret_key = secret_key
         self.docs = docs
+        self.format = format
         self.title, self.version, self.description = title, version, description
         self.page_size = page_size
         self.max_page_size = max_page_size
@@ -138,6 +140,7 @@ class Api:
         CSV / NDJSON).
         """
         options.setdefault("page_size", self.page_size)
+        options.setdefault("format", self.format)
         options.setdefault("max_page_size", max(self.max_page_size, options["page_size"]))
         if isinstance(model, sa.Table):
             res = Resource(model, **options)
@@ -226,6 +229,13 @@ class Api:
                     f"{base}.related",
                     handles_errors(lambda key, relation: ep.related(request, key, relation)),
                     methods=["GET"],
+                )
+                # JSON:API relationship endpoints; changing a to-many one is a 403 there.
+                app.add_url_rule(
+                    f"{ep.url}/<key>/relationships/<relation>",
+                    f"{base}.relationship",
+                    handles_errors(lambda key, relation: ep.relationship(request, key, relation)),
+                    methods=["GET", "PATCH", "POST", "DELETE"],
                 )
 
     # -- the index and errors outside any resource -----------------------------------------

@@ -7,6 +7,7 @@ and anything else propagates to Flask's error handling.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import logging
@@ -18,19 +19,26 @@ from urllib.parse import quote, quote_plus
 
 import sqlalchemy as sa
 from flask import Request, Response
+from flask import request as flask_request
 from sqlalchemy import exc as sa_exc
 
 from . import http
 from .cursor import decode_cursor, encode_cursor
 from .errors import (
     FieldError,
+    Forbidden,
     InvalidParameter,
+    MethodNotAllowed,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
     TablerestError,
+    UnsupportedMediaType,
     ValidationFailed,
 )
+from .jsonapi_body import decode as decode_document
+from .jsonapi_body import decode_linkage
+from .jsonapi_body import document_data as _document_data
 from .prepared import Prepared, Runner, execute, fetch_all
 from .query import Statements
 from .readplan import (
@@ -54,7 +62,8 @@ from .readplan import (
 )
 from .render.export import CSV, NDJSON, CsvEncoder, ndjson
 from .render.json import RowEncoder, dumps
-from .render.problem import problem_response
+from .render.jsonapi import JSONAPI, Renderer, key_text
+from .render.problem import error_response
 from .request import (
     Limits,
     ListIntent,
@@ -63,7 +72,14 @@ from .request import (
     parse_list_query,
     reject_query,
 )
-from .resource import Catalog, Relation, Resource, WriteContext, enum_to_label
+from .resource import (
+    Catalog,
+    Relation,
+    Resource,
+    WriteContext,
+    enum_to_label,
+    linkage_columns,
+)
 from .schema import Variant
 from .store import Database, diagnose_integrity, translate
 
@@ -86,6 +102,10 @@ _NOT_EXPORTED = (
     "count",
     "include",
 )
+
+_FIELDS_PARAM = re.compile(r"^fields(?:\[([^\[\]]+)\])?$")
+#: WSGI environ key: where the fields of a JSON:API body came from (for error pointers).
+POINTERS = "tablerest.pointers"
 
 log = logging.getLogger("tablerest")
 
@@ -133,7 +153,12 @@ def handles_errors(
         try:
             return fn(*args, **kwargs)
         except TablerestError as error:
-            return problem_response(error)
+            environ = flask_request.environ
+            return error_response(
+                error,
+                jsonapi=environ.get(http.JSONAPI_REQUEST, False),
+                pointers=environ.get(POINTERS),
+            )
 
     return wrapper
 
@@ -150,6 +175,7 @@ def _tagged(
     *,
     read: bool = True,
     vary: bool = False,
+    media: str = JSON,
 ) -> Response:
     """A JSON representation with its strong ``ETag``; for a read whose ``If-None-Match``
     names it, a 304 instead (same headers, no body). ``vary``: the URL has other
@@ -165,7 +191,13 @@ def _tagged(
         resp = Response(status=304, headers=headers)
         del resp.headers["Content-Type"]
         return resp
-    return Response(body, status=status, headers=headers, mimetype=JSON)
+    return Response(body, status=status, headers=headers, mimetype=media)
+
+
+def _self_link(request: Request) -> str:
+    """The request's own path and query string (a JSON:API ``self`` link)."""
+    query = request.query_string.decode("latin-1")
+    return f"{request.path}?{query}" if query else request.path
 
 
 def _prepare(build: Callable[..., Any], *args: Any) -> Prepared:
@@ -202,44 +234,50 @@ class Endpoint:
         select_one = self.statements.select_one
         self._select_one = Prepared(select_one) if select_one is not None else None
         self.url = f"{settings.prefix}/{quote(resource.name)}"
+        self.jsonapi = Renderer(catalog, settings.prefix)
 
     # -- reads ----------------------------------------------------------------------------
 
     def list_rows(self, request: Request) -> Response:
         res = self.resource
-        fmt = http.list_format(request, res.export)
-        args = request.args.to_dict(flat=False)
-        intent = parse_list_query(res, args, self.catalog, self.settings.limits)
-        if fmt != "json":
+        fmt = http.list_format(request, res.export, res.format)
+        parsed, sparse = self._query_args(request, res, fmt)
+        intent = parse_list_query(res, parsed, self.catalog, self.settings.limits)
+        args = request.args.to_dict(flat=False)  # links keep the client's own parameters
+        if fmt in ("csv", "ndjson"):
             return self._export(res, intent, args, fmt)
-        return self._list(request, res, intent, args)
+        return self._list(request, res, intent, args, fmt=fmt, sparse=sparse)
 
     def read(self, request: Request, key: str) -> Response:
-        http.check_accept(request)
+        res = self.resource
+        fmt = http.representation(request, res.format)
         # An item's query string holds no values (only fields and include), so its parse is
         # cached like a plan; errors raise before anything is cached.
         query = request.query_string
-        intent = (
-            self._plan(
+        sparse: dict[str, set[str]] = {}
+        if fmt == "jsonapi":
+            args, sparse = self._query_args(request, res, fmt)
+            intent = parse_item_query(res, args, self.catalog, self.settings.limits)
+        elif query:
+            intent = self._plan(
                 ("item-query", query),
                 lambda: parse_item_query(
-                    self.resource,
-                    request.args.to_dict(flat=False),
-                    self.catalog,
-                    self.settings.limits,
+                    res, request.args.to_dict(flat=False), self.catalog, self.settings.limits
                 ),
             )
-            if query
-            else self._plain_item
-        )
-        values = parse_key(self.resource, key)
-        plan = self._item_plan(self.resource, intent, None)
-        with self.db.reading(self.resource.table) as conn:
+        else:
+            intent = self._plain_item
+        values = parse_key(res, key)
+        plan = self._item_plan(res, intent, None)
+        with self.db.reading(res.table) as conn:
             rows = fetch_all(conn, plan.rows, key_values(values))
             if not rows:
-                raise NotFound(f"No {self.resource.name} row with key {_key_text(values)}")
+                raise NotFound(f"No {res.name} row with key {_key_text(values)}")
             (row,) = self._materialize(conn, plan.shape, rows, intent)
-        return _tagged(request, row, self.resource)
+        if fmt == "jsonapi":
+            doc = self.jsonapi.single(res, row, _self_link(request), sparse)
+            return _tagged(request, doc, res, media=JSONAPI)
+        return _tagged(request, row, res)
 
     def related(self, request: Request, key: str, name: str) -> Response:
         """``GET /books/1/author`` (one row or null), ``GET /authors/1/books`` (a list)."""
@@ -248,15 +286,96 @@ class Endpoint:
         target = self.catalog.target(rel) if rel is not None else None
         if rel is None or target is None:
             raise NotFound("No such resource or route")
-        fmt = http.list_format(request, target.export) if rel.to_many else "json"
-        if not rel.to_many:
-            http.check_accept(request)
+        fmt: http.ListFormat = (
+            http.list_format(request, target.export, target.format)
+            if rel.to_many
+            else http.representation(request, target.format)
+        )
+        parsed, sparse = self._query_args(request, target, fmt)
+        args = request.args.to_dict(flat=False)  # links keep the client's own parameters
+        if rel.to_many:
+            intent = parse_list_query(target, parsed, self.catalog, self.settings.limits)
+        else:
+            intent = parse_item_query(target, parsed, self.catalog, self.settings.limits)
+        values = parse_key(res, key)
+        link, found = self._follow(res, rel, target, values, intent)
+        if rel.to_many and fmt in ("csv", "ndjson"):
+            return self._export(target, intent, args, fmt, rel, link)
+        if rel.to_many:
+            return self._list(request, target, intent, args, rel, link, fmt=fmt, sparse=sparse)
+        row = found[0] if found else None
+        if fmt == "jsonapi":
+            doc = self.jsonapi.single(target, row, _self_link(request), sparse)
+            return _tagged(request, doc, target, media=JSONAPI)
+        return _tagged(request, row, target)
+
+    def relationship(self, request: Request, key: str, name: str) -> Response:
+        """``/books/1/relationships/author``: the linkage of one relationship (JSON:API)."""
+        res = self.resource
+        rel = res.relations.get(name)
+        target = self.catalog.target(rel) if rel is not None else None
+        if rel is None or target is None:
+            raise NotFound("No such relationship")
+        request.environ[http.JSONAPI_REQUEST] = True
+        http.representation(request, "jsonapi")
+        if request.method != "GET":
+            return self._set_relationship(request, key, rel, target)
         args = request.args.to_dict(flat=False)
+        only_keys = {target.name: tuple(f.name for f in target.pk_fields)}
         if rel.to_many:
             intent = parse_list_query(target, args, self.catalog, self.settings.limits)
-        else:
-            intent = parse_item_query(target, args, self.catalog, self.settings.limits)
+            intent = dataclasses.replace(intent, fields=only_keys, include=())
+            values = parse_key(res, key)
+            link, _found = self._follow(res, rel, target, values, intent)
+            return self._list(
+                request, target, intent, args, rel, link, fmt="jsonapi", linkage=(res, name, key)
+            )
+        intent = dataclasses.replace(
+            parse_item_query(target, args, self.catalog, self.settings.limits),
+            fields=only_keys,
+            include=(),
+        )
+        if args:
+            raise InvalidParameter(next(iter(args)), "A relationship takes no query parameters")
+        _link, found = self._follow(res, rel, target, parse_key(res, key), intent)
+        data = None if not found else {"type": target.name, "id": key_text(target, found[0])}
+        return _tagged(request, self.jsonapi.linkage(res, name, key, data), res, media=JSONAPI)
+
+    def _set_relationship(
+        self, request: Request, key: str, rel: Relation, target: Resource
+    ) -> Response:
+        """``PATCH /books/1/relationships/author`` with ``{"data": {"type", "id"} | null}``."""
+        res = self.resource
+        columns = linkage_columns(res, rel, target)
+        if rel.to_many or columns is None:
+            raise Forbidden(
+                f"{res.name}.{rel.name} cannot be changed here: set the key on the related "
+                f"{target.name} rows instead"
+            )
+        if request.method != "PATCH" or "PATCH" not in res.methods:
+            raise MethodNotAllowed(["GET", "PATCH"] if "PATCH" in res.methods else ["GET"])
+        reject_query(request.args.to_dict(flat=False))
         values = parse_key(res, key)
+        conditional = self._condition(request)
+        body = http.read_body(request, self.settings.max_body_size)
+        if body.kind != "json":
+            raise UnsupportedMediaType('Send a JSON:API document: {"data": ...}')
+        linkage = decode_linkage(_document_data(body.raw), target, "/data")
+        request.environ[POINTERS] = {f"/{c}": "/data" for c in columns}
+        data = res.schema.validate_json(dumps(dict(zip(columns, linkage, strict=True))), "patch")
+        self._change(request, values, data, "patch", conditional, "jsonapi")
+        return _no_content()
+
+    def _follow(
+        self,
+        res: Resource,
+        rel: Relation,
+        target: Resource,
+        values: tuple[Any, ...],
+        intent: ListIntent,
+    ) -> tuple[tuple[Any, ...], list[dict[str, Any]] | None]:
+        """The values a relation of the row ``values`` links by, and for a to-one relation
+        the related row (None when unset); 404 when there is no such row."""
         link_plan = self._plan(("link", rel.name), lambda: Prepared(link_statement(res, rel)))
         with self.db.reading(res.table) as conn:
             links = fetch_all(conn, link_plan, key_values(values))
@@ -264,16 +383,40 @@ class Endpoint:
                 raise NotFound(f"No {res.name} row with key {_key_text(values)}")
             link = tuple(links[0])
             if rel.to_many or any(v is None for v in link):
-                found = None
-            else:
-                plan = self._item_plan(target, intent, rel)
-                rows = fetch_all(conn, plan.rows, key_values(link))
-                found = self._materialize(conn, plan.shape, rows, intent)
-        if rel.to_many and fmt != "json":
-            return self._export(target, intent, args, fmt, rel, link)
-        if rel.to_many:
-            return self._list(request, target, intent, args, rel, link)
-        return _tagged(request, found[0] if found else None, target)
+                return link, None
+            plan = self._item_plan(target, intent, rel)
+            rows = fetch_all(conn, plan.rows, key_values(link))
+            return link, self._materialize(conn, plan.shape, rows, intent)
+
+    def _query_args(
+        self, request: Request, res: Resource, fmt: str
+    ) -> tuple[dict[str, list[str]], dict[str, set[str]]]:
+        """The query string as the parser takes it. JSON:API's sparse fieldsets name
+        relationships too: those become the foreign keys behind them (for linkage), and the
+        key is always selected (for ``id``); the names asked for come back as ``sparse``."""
+        args = request.args.to_dict(flat=False)
+        sparse: dict[str, set[str]] = {}
+        if fmt != "jsonapi":
+            return args, sparse
+        for name, values in list(args.items()):
+            m = _FIELDS_PARAM.match(name)
+            if m is None:
+                continue
+            of = self.catalog.by_name(m.group(1)) if m.group(1) else res
+            if of is None:
+                continue  # the parser names the unknown type
+            asked = [n.strip(" \t") for n in ",".join(values).split(",") if n.strip(" \t")]
+            sparse[of.name] = set(asked)
+            relations = {n: (rel, t) for n, rel, t in self.jsonapi.relations(of)}
+            columns: list[str] = [f.name for f in of.pk_fields]
+            for n in asked:
+                if n in relations:
+                    rel, t = relations[n]
+                    columns.extend(linkage_columns(of, rel, t) or ())
+                else:
+                    columns.append(n)
+            args[name] = [",".join(dict.fromkeys(columns))]
+        return args, sparse
 
     def _plan(self, key: tuple[Any, ...], build: Callable[[], _P]) -> _P:
         """The plan cached under ``key``, built on first use (at most ``PLAN_CACHE`` kept)."""
@@ -304,8 +447,14 @@ class Endpoint:
         args: Mapping[str, list[str]],
         rel: Relation | None = None,
         link: tuple[Any, ...] = (),
+        *,
+        fmt: str = "json",
+        sparse: Mapping[str, set[str]] | None = None,
+        linkage: tuple[Resource, str, str] | None = None,
     ) -> Response:
-        """A page of ``res`` rows; with ``rel``, only those whose ``rel.remote`` equal ``link``."""
+        """A page of ``res`` rows; with ``rel``, only those whose ``rel.remote`` equal ``link``.
+        ``fmt`` is ``json`` or ``jsonapi``; ``linkage`` (the owner, relationship and key) makes
+        it a JSON:API relationship document: the rows' identifiers only."""
         signature = sort_signature(res, intent.sort)
         cursor_values = None
         if intent.cursor:
@@ -354,7 +503,19 @@ class Endpoint:
         meta: dict[str, Any] = {"page": self._page_meta(intent)}
         if total is not None:
             meta["total"] = total
-        resp = _tagged(request, {"data": data, "links": links, "meta": meta}, res, vary=True)
+        if linkage is not None:
+            owner, name, key = linkage
+            doc = self.jsonapi.linkage(
+                owner, name, key, [{"type": res.name, "id": key_text(res, r)} for r in data]
+            )
+            doc["links"].update({k: v for k, v in links.items() if v and k != "self"})
+            doc["meta"] = meta
+            resp = _tagged(request, doc, res, vary=True, media=JSONAPI)
+        elif fmt == "jsonapi":
+            doc = self.jsonapi.collection(res, data, links, meta, sparse or {})
+            resp = _tagged(request, doc, res, vary=True, media=JSONAPI)
+        else:
+            resp = _tagged(request, {"data": data, "links": links, "meta": meta}, res, vary=True)
         link_header = ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items() if url)
         if link_header:
             resp.headers["Link"] = link_header
@@ -476,11 +637,12 @@ class Endpoint:
     # -- writes ---------------------------------------------------------------------------
 
     def create(self, request: Request) -> Response:
-        http.check_accept(request)
+        res = self.resource
+        fmt = http.representation(request, res.format)
         reject_query(request.args.to_dict(flat=False))
         body = http.read_body(request, self.settings.max_body_size)
-        schema = self.resource.schema
-        if body.kind == "json" and body.raw.lstrip()[:1] == b"[":
+        schema = res.schema
+        if body.kind == "json" and request.mimetype != JSONAPI and body.raw.lstrip()[:1] == b"[":
             items = schema.validate_json_many(body.raw)
             if not items:
                 raise ValidationFailed(
@@ -488,15 +650,32 @@ class Endpoint:
                 )
             created = self._write_many(items)
             return _json_response(created, 201)
-        data = (
-            schema.validate_json(body.raw, "create")
-            if body.kind == "json"
-            else schema.validate_form(body.form or {}, "create")
-        )
+        data = self._body_data(request, body, "create")
         (row,) = self._write_many([data])
-        resp = _tagged(request, row, self.resource, 201, read=False)
+        resp = self._written(request, row, fmt, 201)
         resp.headers["Location"] = self._item_url(row)
         return resp
+
+    def _body_data(
+        self, request: Request, body: http.Body, variant: Variant, key: str | None = None
+    ) -> dict[str, Any]:
+        """The validated fields of a write's body: JSON, a JSON:API document or a form."""
+        schema = self.resource.schema
+        if body.kind == "form":
+            return schema.validate_form(body.form or {}, variant)
+        if request.mimetype == JSONAPI:
+            decoded = decode_document(body.raw, self.resource, self.catalog, key=key)
+            request.environ[POINTERS] = decoded.pointers
+            return schema.validate_json(decoded.raw, variant)
+        return schema.validate_json(body.raw, variant)
+
+    def _written(self, request: Request, row: dict[str, Any], fmt: str, status: int) -> Response:
+        """The row a write stored, in the representation the client negotiated."""
+        res = self.resource
+        if fmt == "jsonapi":
+            doc = self.jsonapi.single(res, row, self._item_url(row))
+            return _tagged(request, doc, res, status, read=False, media=JSONAPI)
+        return _tagged(request, row, res, status, read=False)
 
     def replace(self, request: Request, key: str) -> Response:
         return self._update(request, key, "replace")
@@ -513,7 +692,7 @@ class Endpoint:
 
     def delete(self, request: Request, key: str) -> Response:
         st = self.statements
-        http.check_accept(request)
+        fmt = http.representation(request, self.resource.format)
         reject_query(request.args.to_dict(flat=False))
         values = parse_key(self.resource, key)
         res = self.resource
@@ -527,7 +706,7 @@ class Endpoint:
                 return _no_content()
             with self.db.writing(self.resource.table) as session:
                 if conditional:
-                    self._check_current(request, session, values)
+                    self._check_current(request, session, values, fmt)
                 ctx = WriteContext(res, "delete", session, "DELETE", key=values)
                 self._run_hooks("before_delete", ctx)
                 if res.use_orm:
@@ -548,17 +727,25 @@ class Endpoint:
         return _no_content()
 
     def _update(self, request: Request, key: str, variant: Variant) -> Response:
-        http.check_accept(request)
+        fmt = http.representation(request, self.resource.format)
         reject_query(request.args.to_dict(flat=False))
         values = parse_key(self.resource, key)
         conditional = self._condition(request)
         body = http.read_body(request, self.settings.max_body_size)
-        schema = self.resource.schema
-        data = (
-            schema.validate_json(body.raw, variant)
-            if body.kind == "json"
-            else schema.validate_form(body.form or {}, variant)
-        )
+        data = self._body_data(request, body, variant, key)
+        row = self._change(request, values, data, variant, conditional, fmt)
+        return self._written(request, row, fmt, 200)
+
+    def _change(
+        self,
+        request: Request,
+        values: tuple[Any, ...],
+        data: dict[str, Any],
+        variant: Variant,
+        conditional: bool,
+        fmt: str,
+    ) -> dict[str, Any]:
+        """Update the row ``values`` with validated ``data``; the row as stored."""
         self._check_key_unchanged(data, values)
         if variant == "replace":
             data = self._with_resets(data)
@@ -567,11 +754,10 @@ class Endpoint:
         try:
             if self._core and not conditional:
                 written = self.statements.values(data)
-                row = self._update_core(values, data)
-                return _tagged(request, row, res, read=False)
+                return self._update_core(values, data)
             with self.db.writing(self.resource.table) as session:
                 if conditional:
-                    self._check_current(request, session, values)
+                    self._check_current(request, session, values, fmt)
                 ctx = WriteContext(res, "update", session, request.method, data=data, key=values)
                 self._run_hooks("before_update", ctx)
                 written = self.statements.values(ctx.data)
@@ -586,14 +772,14 @@ class Endpoint:
                     result = session.execute(self.statements.update(values, ctx.data))
                     if result.rowcount == 0:  # type: ignore[attr-defined]
                         raise NotFound(f"No {res.name} row with key {_key_text(values)}")
-                row = self._fetch_one(values, session)
+                row: dict[str, Any] = self._fetch_one(values, session)
                 ctx.row = row
                 self._run_hooks("after_update", ctx)
         except sa_exc.IntegrityError:
             raise self._diagnose([written], key=values) from None
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
-        return _tagged(request, row, res, read=False)
+        return row
 
     def _condition(self, request: Request) -> bool:
         """Whether a write carries ``If-Match``; 428 when the resource requires it."""
@@ -606,7 +792,9 @@ class Endpoint:
             )
         return False
 
-    def _check_current(self, request: Request, session: Session, key: tuple[Any, ...]) -> None:
+    def _check_current(
+        self, request: Request, session: Session, key: tuple[Any, ...], fmt: str
+    ) -> None:
         """412 unless ``If-Match`` names the row as it is now. The row is locked until the
         write's transaction ends (``FOR UPDATE``; on SQLite the write lock, taken first), so
         no other write can slip in between the check and the change."""
@@ -622,7 +810,10 @@ class Endpoint:
         row = conn.execute(stmt, self.statements.key_params(key)).first()
         if row is None:
             raise NotFound(f"No {self.resource.name} row with key {_key_text(key)}")
-        if not http.if_match(request, http.etag(dumps(self.encoder.row(row)))):
+        current = self.encoder.row(row)
+        if fmt == "jsonapi":  # the tag the client holds is that of the JSON:API document
+            current = self.jsonapi.single(self.resource, current, self._item_url(current))
+        if not http.if_match(request, http.etag(dumps(current))):
             raise PreconditionFailed(
                 f"This {self.resource.name} row has changed since the ETag in If-Match was "
                 "read; read it again and reapply the change"

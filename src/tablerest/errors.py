@@ -34,6 +34,7 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "FieldError",
+    "Forbidden",
     "InternalError",
     "InvalidParameter",
     "MalformedBody",
@@ -41,6 +42,8 @@ __all__ = [
     "NotAcceptable",
     "NotFound",
     "PayloadTooLarge",
+    "PreconditionFailed",
+    "PreconditionRequired",
     "ServiceUnavailable",
     "TablerestError",
     "UnsupportedMediaType",
@@ -125,6 +128,12 @@ class InvalidParameter(BadRequest):
 
     def __init__(self, parameter: str, detail: str) -> None:
         super().__init__(detail, parameter=parameter)
+
+
+class Forbidden(TablerestError):
+    """The request is understood but not allowed (403)."""
+
+    status, code, title = 403, "forbidden", "Forbidden"
 
 
 class NotFound(TablerestError):

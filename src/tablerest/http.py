@@ -13,6 +13,7 @@ from typing import Literal
 
 from flask import Request
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.http import parse_options_header
 
 from .errors import (
     InvalidParameter,
@@ -23,22 +24,29 @@ from .errors import (
 )
 
 __all__ = [
+    "JSONAPI",
     "Body",
     "ListFormat",
-    "check_accept",
+    "Representation",
     "etag",
     "if_match",
     "list_format",
     "not_modified",
     "read_body",
+    "representation",
 ]
 
 JSON_TYPES = ("application/json", "application/problem+json")
-ListFormat = Literal["json", "csv", "ndjson"]
+JSONAPI = "application/vnd.api+json"
+#: Set in the WSGI environ once a request speaks JSON:API: its errors are JSON:API too.
+JSONAPI_REQUEST = "tablerest.jsonapi"
+Representation = Literal["json", "jsonapi"]
+ListFormat = Literal["json", "jsonapi", "csv", "ndjson"]
 #: What a list can be sent as, by media type; JSON first, so ``*/*`` and ties get JSON.
 LIST_TYPES: dict[str, ListFormat] = {
     "application/json": "json",
     "application/problem+json": "json",
+    JSONAPI: "jsonapi",
     "text/csv": "csv",
     "application/x-ndjson": "ndjson",
 }
@@ -54,36 +62,99 @@ class Body:
     form: dict[str, str] | None = None
 
 
-def check_accept(request: Request) -> None:
-    """Raise 406 unless the client accepts JSON (no ``Accept`` header accepts anything)."""
-    if "HTTP_ACCEPT" not in request.environ:
-        return
+def _jsonapi_parameters_ok(params: dict[str, str]) -> bool:
+    """JSON:API 1.1 allows ``ext`` and ``profile`` only; no extension is supported here."""
+    return set(params) <= {"ext", "profile"} and not params.get("ext")
+
+
+def representation(request: Request, default: Representation) -> Representation:
+    """Plain JSON or JSON:API, by the JSON:API 1.1 negotiation rules.
+
+    A JSON:API body whose media type has other parameters is a 415; an ``Accept`` whose every
+    JSON:API entry has them is a 406. JSON:API is chosen when the client names it (in
+    ``Accept``, at least as high as JSON, or as the body's type) or, for ``Accept: */*`` and
+    no ``Accept``, when it is the resource's default.
+    """
+    environ = request.environ
+    sent = False
+    content_type = environ.get("CONTENT_TYPE")
+    if content_type and JSONAPI in content_type:
+        mimetype, params = parse_options_header(content_type)
+        if mimetype == JSONAPI:
+            environ[JSONAPI_REQUEST] = sent = True
+            if not _jsonapi_parameters_ok(params):
+                raise UnsupportedMediaType(
+                    "The JSON:API media type takes no parameters here but profile "
+                    "(no extension is supported)"
+                )
+    accept = environ.get("HTTP_ACCEPT")
+    if accept is None:
+        if sent or default == "jsonapi":
+            environ[JSONAPI_REQUEST] = True
+            return "jsonapi"
+        return "json"
+    jsonapi_q: float | None = None
+    named_jsonapi = False
+    json_q = 0.0
+    for value, quality in request.accept_mimetypes:
+        mimetype, params = parse_options_header(value)
+        if mimetype == JSONAPI:
+            named_jsonapi = True
+            if _jsonapi_parameters_ok(params) and quality > 0:
+                jsonapi_q = max(jsonapi_q or 0.0, quality)
+        elif mimetype in JSON_TYPES:
+            json_q = max(json_q, quality)
+    if named_jsonapi:
+        environ[JSONAPI_REQUEST] = True
+        if jsonapi_q is None:
+            raise NotAcceptable(
+                "Every JSON:API media type in Accept has parameters other than profile "
+                "(no extension is supported)"
+            )
+        if jsonapi_q >= json_q:
+            return "jsonapi"
+    if json_q > 0:
+        return "json"
     if request.accept_mimetypes.best_match(JSON_TYPES) is None:
         raise NotAcceptable(
-            "This API answers with application/json; the Accept header rules it out"
+            "This API answers with application/json or application/vnd.api+json; "
+            "the Accept header rules them out"
         )
+    if sent or default == "jsonapi":  # only wildcards: the resource's own choice
+        environ[JSONAPI_REQUEST] = True
+        return "jsonapi"
+    return "json"
 
 
-def list_format(request: Request, exportable: bool) -> ListFormat:
+def list_format(request: Request, exportable: bool, default: Representation) -> ListFormat:
     """The representation of a list: ``?format=`` if given, else the best the ``Accept``
-    header allows (JSON by default). Exports (CSV, NDJSON) only where ``exportable``."""
+    header allows (see :func:`representation`). Exports (CSV, NDJSON) where ``exportable``."""
     given = request.args.getlist("format")
     if given:
         if len(given) > 1:
             raise InvalidParameter("format", "format is given more than once")
-        if given[0] == "json" or (exportable and given[0] in ("csv", "ndjson")):
-            return given[0]  # type: ignore[return-value]
-        allowed = "json, csv or ndjson" if exportable else "json (this resource has no export)"
-        raise InvalidParameter("format", f"format must be {allowed}")
-    if "HTTP_ACCEPT" not in request.environ:
-        return "json"
-    offered = LIST_TYPES if exportable else dict.fromkeys(JSON_TYPES, "json")
-    best = request.accept_mimetypes.best_match(tuple(offered))
-    if best is None:
-        raise NotAcceptable(
-            f"This list is available as {', '.join(offered)}; the Accept header rules them out"
+        value = given[0]
+        if value in ("json", "jsonapi") or (exportable and value in ("csv", "ndjson")):
+            if value == "jsonapi":
+                request.environ[JSONAPI_REQUEST] = True
+            return value  # type: ignore[return-value]
+        allowed = (
+            "json, jsonapi, csv or ndjson"
+            if exportable
+            else "json or jsonapi (this resource has no export)"
         )
-    return offered[best]  # type: ignore[return-value]
+        raise InvalidParameter("format", f"format must be {allowed}")
+    accept = request.environ.get("HTTP_ACCEPT")
+    if exportable and accept is not None:
+        best = request.accept_mimetypes.best_match(tuple(LIST_TYPES))
+        if best is not None and LIST_TYPES[best] in ("csv", "ndjson"):
+            return LIST_TYPES[best]
+        if best is None and JSONAPI not in accept:
+            raise NotAcceptable(
+                f"This list is available as {', '.join(LIST_TYPES)}; "
+                "the Accept header rules them out"
+            )
+    return representation(request, default)
 
 
 def etag(body: bytes) -> str:

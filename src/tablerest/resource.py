@@ -20,7 +20,16 @@ if TYPE_CHECKING:
 
     from .schema import ResourceSchema
 
-__all__ = ["HOOK_EVENTS", "Catalog", "Field", "Hook", "Relation", "Resource", "WriteContext"]
+__all__ = [
+    "HOOK_EVENTS",
+    "Catalog",
+    "Field",
+    "Hook",
+    "Relation",
+    "Resource",
+    "WriteContext",
+    "linkage_columns",
+]
 
 HOOK_EVENTS = (
     "before_create",
@@ -218,8 +227,13 @@ class Resource:
         export: bool = True,
         require_if_match: bool = False,
         cache_control: str | None = None,
+        format: str = "json",
     ) -> None:
         self.table = table
+        if format not in ("json", "jsonapi"):
+            raise ValueError("format must be 'json' or 'jsonapi'")
+        #: The representation when the client does not name one (``Accept: */*`` or none).
+        self.format: Literal["json", "jsonapi"] = format  # type: ignore[assignment]
         #: Whether lists can be exported whole as CSV or NDJSON.
         self.export = export
         #: PUT, PATCH and DELETE must carry ``If-Match`` (428 without it).
@@ -451,6 +465,22 @@ def _mapper_needs_orm(mapper: Mapper[Any]) -> bool:
     if _listened(mapper.class_manager.dispatch.init):
         return True
     return any(rel.cascade.delete or rel.cascade.delete_orphan for rel in mapper.relationships)
+
+
+def linkage_columns(res: Resource, rel: Relation, target: Resource) -> list[str] | None:
+    """The fields of ``res`` that hold a to-one relation's target key, in the target key's
+    order; None when the relation does not point at the target's primary key."""
+    if rel.to_many:
+        return None
+    by_remote = {remote.key: local for local, remote in rel.pairs}
+    names = []
+    for col in target.primary_key:
+        local = by_remote.get(col.key)
+        field = res.field_by_column(local) if local is not None else None
+        if field is None or not field.readable:
+            return None
+        names.append(field.name)
+    return names if len(names) == len(rel.pairs) else None
 
 
 def enum_labels(col_type: sa.types.TypeEngine[Any]) -> Sequence[str] | None:

@@ -1,13 +1,16 @@
-"""Errors -> RFC 9457 ``application/problem+json`` responses."""
+"""Errors -> RFC 9457 ``application/problem+json`` responses, or JSON:API error documents."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from flask import Response
 
 from ..errors import TablerestError
 from .json import dumps
+from .jsonapi import JSONAPI, error_document
 
-__all__ = ["PROBLEM_JSON", "problem_response"]
+__all__ = ["PROBLEM_JSON", "error_response", "problem_response"]
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -15,6 +18,19 @@ PROBLEM_JSON = "application/problem+json"
 def problem_response(error: TablerestError, response_class: type[Response] = Response) -> Response:
     """The response for ``error``: its problem body, status and headers (``Allow``, ...)."""
     resp = response_class(dumps(error.as_problem()), status=error.status, mimetype=PROBLEM_JSON)
+    for name, value in error.headers.items():
+        resp.headers[name] = value
+    return resp
+
+
+def error_response(
+    error: TablerestError, *, jsonapi: bool, pointers: Mapping[str, str] | None = None
+) -> Response:
+    """A problem response, or for a JSON:API request a JSON:API error document (its field
+    errors' pointers translated into the request document by ``pointers``)."""
+    if not jsonapi:
+        return problem_response(error)
+    resp = Response(dumps(error_document(error, pointers)), status=error.status, mimetype=JSONAPI)
     for name, value in error.headers.items():
         resp.headers[name] = value
     return resp

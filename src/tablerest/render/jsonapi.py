@@ -1,0 +1,203 @@
+"""Rows -> JSON:API 1.1 documents (``application/vnd.api+json``), and errors -> error objects.
+
+The planner and the plain-JSON renderer do the work (fields, includes, pages); this module
+reshapes their output. A row becomes a resource object: its key is ``id`` (text; a composite
+key is its values joined with commas, as in URLs), its fields ``attributes`` except the foreign
+keys behind a to-one relation, which are ``relationships`` with linkage (``data``) taken from
+the row itself. Every relationship has ``self`` and ``related`` links; included rows (the
+``include`` parameter) become the compound document's ``included`` and their relationship's
+linkage. Links are paths on this server, as in plain JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from ..errors import FieldError, TablerestError
+from ..resource import Catalog, Relation, Resource, linkage_columns
+
+__all__ = ["JSONAPI", "VERSION", "Renderer", "error_document", "key_text"]
+
+JSONAPI = "application/vnd.api+json"
+VERSION = {"version": "1.1"}
+
+
+def key_text(res: Resource, row: Mapping[str, Any]) -> str:
+    """The ``id`` of a row: its key values as text, comma-separated (as in its URL)."""
+    return ",".join(str(row[f.name]) for f in res.pk_fields)
+
+
+class Renderer:
+    """Builds the documents of one API: what each resource's objects look like."""
+
+    def __init__(self, catalog: Catalog, prefix: str) -> None:
+        self.catalog = catalog
+        self.prefix = prefix
+
+    def url(self, res: Resource) -> str:
+        return f"{self.prefix}/{quote(res.name)}"
+
+    def relations(self, res: Resource) -> list[tuple[str, Relation, Resource]]:
+        out = []
+        for name, rel in res.relations.items():
+            target = self.catalog.target(rel)
+            if target is not None:
+                out.append((name, rel, target))
+        return out
+
+    def hidden_keys(self, res: Resource) -> set[str]:
+        """Fields that are not attributes: the key, and foreign keys behind relationships."""
+        names = {f.name for f in res.pk_fields}
+        for _name, rel, target in self.relations(res):
+            names.update(linkage_columns(res, rel, target) or ())
+        return names
+
+    def resource_object(
+        self,
+        res: Resource,
+        row: Mapping[str, Any],
+        included: dict[tuple[str, str], Any],
+        sparse: Mapping[str, set[str]],
+    ) -> dict[str, Any]:
+        ident = key_text(res, row)
+        own = f"{self.url(res)}/{quote(ident, safe=',')}"
+        not_attributes = self.hidden_keys(res)
+        relations = self.relations(res)
+        names = {name for name, _rel, _target in relations}
+        wanted = sparse.get(res.name)
+        attributes = {
+            k: v
+            for k, v in row.items()
+            if k not in not_attributes and k not in names and (wanted is None or k in wanted)
+        }
+        relationships: dict[str, Any] = {}
+        for name, rel, target in relations:
+            if wanted is not None and name not in wanted:
+                continue
+            entry: dict[str, Any] = {
+                "links": {"self": f"{own}/relationships/{name}", "related": f"{own}/{name}"}
+            }
+            if name in row:  # included: the rows are here
+                value = row[name]
+                if rel.to_many:
+                    entry["data"] = [
+                        self._include(target, child, included, sparse) for child in value
+                    ]
+                else:
+                    entry["data"] = (
+                        None if value is None else self._include(target, value, included, sparse)
+                    )
+            else:
+                cols = linkage_columns(res, rel, target)
+                if cols is not None and all(c in row for c in cols):
+                    values = [row[c] for c in cols]
+                    entry["data"] = (
+                        None
+                        if any(v is None for v in values)
+                        else {"type": target.name, "id": ",".join(str(v) for v in values)}
+                    )
+            relationships[name] = entry
+        out: dict[str, Any] = {"type": res.name, "id": ident}
+        if attributes:
+            out["attributes"] = attributes
+        if relationships:
+            out["relationships"] = relationships
+        out["links"] = {"self": own}
+        return out
+
+    def _include(
+        self,
+        res: Resource,
+        row: Mapping[str, Any],
+        included: dict[tuple[str, str], Any],
+        sparse: Mapping[str, set[str]],
+    ) -> dict[str, str]:
+        ident = {"type": res.name, "id": key_text(res, row)}
+        key = (ident["type"], ident["id"])
+        if key not in included:
+            included[key] = None  # reserve the place first: a cycle must not recurse forever
+            included[key] = self.resource_object(res, row, included, sparse)
+        return ident
+
+    def single(
+        self,
+        res: Resource,
+        row: Mapping[str, Any] | None,
+        self_url: str,
+        sparse: Mapping[str, set[str]] | None = None,
+    ) -> dict[str, Any]:
+        included: dict[tuple[str, str], Any] = {}
+        data = None if row is None else self.resource_object(res, row, included, sparse or {})
+        return self._document(data, included, {"self": self_url}, primary=[data])
+
+    def collection(
+        self,
+        res: Resource,
+        rows: Sequence[Mapping[str, Any]],
+        links: Mapping[str, str | None],
+        meta: Mapping[str, Any],
+        sparse: Mapping[str, set[str]],
+    ) -> dict[str, Any]:
+        included: dict[tuple[str, str], Any] = {}
+        data = [self.resource_object(res, row, included, sparse) for row in rows]
+        doc = self._document(data, included, {k: v for k, v in links.items() if v}, data)
+        doc["meta"] = dict(meta)
+        return doc
+
+    def _document(
+        self,
+        data: Any,
+        included: dict[tuple[str, str], Any],
+        links: Mapping[str, str],
+        primary: Sequence[Any],
+    ) -> dict[str, Any]:
+        doc: dict[str, Any] = {"jsonapi": VERSION, "links": dict(links), "data": data}
+        # Primary data is not repeated in ``included``.
+        seen = {(o["type"], o["id"]) for o in primary if o is not None}
+        extra = [o for k, o in included.items() if k not in seen]
+        if extra:
+            doc["included"] = extra
+        return doc
+
+    def linkage(self, res: Resource, rel_name: str, key: str, data: Any) -> dict[str, Any]:
+        """A relationship document: ``GET /books/1/relationships/author``."""
+        own = f"{self.url(res)}/{quote(key, safe=',')}"
+        return {
+            "jsonapi": VERSION,
+            "links": {
+                "self": f"{own}/relationships/{rel_name}",
+                "related": f"{own}/{rel_name}",
+            },
+            "data": data,
+        }
+
+
+def _source(error: TablerestError, field: FieldError | None, pointers: Mapping[str, str]) -> Any:
+    if field is not None:
+        return {"pointer": pointers.get(field.pointer, field.pointer)}
+    if error.parameter is not None:
+        return {"parameter": error.parameter}
+    return None
+
+
+def error_document(
+    error: TablerestError, pointers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """A JSON:API error document: one error object per field error, or one for the whole."""
+    pointers = pointers or {}
+    items: Sequence[FieldError | None] = error.errors or (None,)
+    out = []
+    for field in items:
+        obj: dict[str, Any] = {
+            "status": str(error.status),
+            "code": error.code,
+            "title": error.title,
+            "detail": field.detail if field is not None else error.detail,
+        }
+        source = _source(error, field, pointers)
+        if source is not None:
+            obj["source"] = source
+        out.append(obj)
+    return {"jsonapi": VERSION, "errors": out}
