@@ -311,12 +311,12 @@ class Endpoint:
 
     def relationship(self, request: Request, key: str, name: str) -> Response:
         """``/books/1/relationships/author``: the linkage of one relationship (JSON:API)."""
+        request.environ[http.JSONAPI_REQUEST] = True  # a JSON:API route: its errors too
         res = self.resource
         rel = res.relations.get(name)
         target = self.catalog.target(rel) if rel is not None else None
         if rel is None or target is None:
             raise NotFound("No such relationship")
-        request.environ[http.JSONAPI_REQUEST] = True
         http.representation(request, "jsonapi")
         if request.method != "GET":
             return self._set_relationship(request, key, rel, target)
