@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "render.jsonapi": {"errors", "resource"},
     "render.problem": {"errors", "render.json", "render.jsonapi"},
     "jsonapi_body": {"errors", "request", "resource"},  # the request stage for JSON:API
-    "openapi": {"api", "request", "resource", "schema"},  # api: for type hints only
+    "openapi": {"api", "render.jsonapi", "request", "resource", "schema"},  # api: type hints
 }
 
 

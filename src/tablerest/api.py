@@ -231,11 +231,13 @@ class Api:
                     methods=["GET"],
                 )
                 # JSON:API relationship endpoints; changing a to-many one is a 403 there.
+                # OPTIONS is answered by the endpoint: the methods differ per relationship.
                 app.add_url_rule(
                     f"{ep.url}/<key>/relationships/<relation>",
                     f"{base}.relationship",
                     handles_errors(lambda key, relation: ep.relationship(request, key, relation)),
-                    methods=["GET", "PATCH", "POST", "DELETE"],
+                    methods=["GET", "PATCH", "POST", "DELETE", "OPTIONS"],
+                    provide_automatic_options=False,
                 )
 
     # -- the index and errors outside any resource -----------------------------------------

@@ -317,8 +317,12 @@ class Endpoint:
         target = self.catalog.target(rel) if rel is not None else None
         if rel is None or target is None:
             raise NotFound("No such relationship")
+        if request.method == "OPTIONS":
+            resp = Response(status=200)
+            resp.headers["Allow"] = ", ".join(self._relationship_methods(rel, target))
+            return resp
         http.representation(request, "jsonapi")
-        if request.method != "GET":
+        if request.method not in ("GET", "HEAD"):
             return self._set_relationship(request, key, rel, target)
         args = request.args.to_dict(flat=False)
         only_keys = {target.name: tuple(f.name for f in target.pk_fields)}
@@ -341,6 +345,15 @@ class Endpoint:
         data = None if not found else {"type": target.name, "id": key_text(target, found[0])}
         return _tagged(request, self.jsonapi.linkage(res, name, key, data), res, media=JSONAPI)
 
+    def _relationship_methods(self, rel: Relation, target: Resource) -> list[str]:
+        """What a relationship route takes: changing a to-many one is a 403 (JSON:API)."""
+        methods = ["GET", "HEAD", "OPTIONS"]
+        if rel.to_many:
+            methods += ["PATCH", "POST", "DELETE"]
+        elif "PATCH" in self.resource.methods and linkage_columns(self.resource, rel, target):
+            methods.append("PATCH")
+        return methods
+
     def _set_relationship(
         self, request: Request, key: str, rel: Relation, target: Resource
     ) -> Response:
@@ -352,8 +365,8 @@ class Endpoint:
                 f"{res.name}.{rel.name} cannot be changed here: set the key on the related "
                 f"{target.name} rows instead"
             )
-        if request.method != "PATCH" or "PATCH" not in res.methods:
-            raise MethodNotAllowed(["GET", "PATCH"] if "PATCH" in res.methods else ["GET"])
+        if request.method not in self._relationship_methods(rel, target):
+            raise MethodNotAllowed(self._relationship_methods(rel, target))
         reject_query(request.args.to_dict(flat=False))
         values = parse_key(res, key)
         conditional = self._condition(request)

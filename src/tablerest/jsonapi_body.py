@@ -27,6 +27,9 @@ from .resource import Catalog, Resource, linkage_columns
 
 __all__ = ["Decoded", "decode", "decode_linkage", "document_data"]
 
+#: The members a resource object may have (JSON:API 1.1); ``lid``, links and meta are ignored.
+_RESOURCE_MEMBERS = frozenset({"type", "id", "lid", "attributes", "relationships", "links", "meta"})
+
 
 @dataclass
 class Decoded:
@@ -53,6 +56,13 @@ def _data(doc: Any) -> Any:
     return doc["data"]
 
 
+def _objects_only(member: dict[str, Any], where: str) -> None:
+    """``links`` and ``meta`` are objects wherever they appear."""
+    for name in ("links", "meta"):
+        if name in member and not isinstance(member[name], dict):
+            raise MalformedBody(f'"{name}" of {where} must be an object')
+
+
 def document_data(body: bytes) -> Any:
     """The primary data of a JSON:API request document."""
     return _data(_load(body))
@@ -68,6 +78,10 @@ def decode(body: bytes, res: Resource, catalog: Catalog, *, key: str | None = No
         raise MalformedBody('The resource object needs its "type" (a string)')
     if kind != res.name:
         raise Conflict(f"This endpoint takes {res.name!r} resource objects, not {kind!r}")
+    unknown = sorted(set(data) - _RESOURCE_MEMBERS)
+    if unknown:
+        raise MalformedBody(f"A resource object has no member {unknown[0]!r}")
+    _objects_only(data, "the resource object")
     flat: dict[str, Any] = {}
     # Where a field's errors point, sent or not (a required one may be missing).
     pointers: dict[str, str] = {
@@ -128,6 +142,11 @@ def decode(body: bytes, res: Resource, catalog: Catalog, *, key: str | None = No
         if not isinstance(member, dict) or "data" not in member:
             errors.append(FieldError(at, 'A relationship needs a "data" member'))
             continue
+        extra = sorted(set(member) - {"data", "links", "meta"})
+        if extra:
+            errors.append(FieldError(f"{at}/{_escape(extra[0])}", "Unknown member"))
+            continue
+        _objects_only(member, f"relationship {name!r}")
         try:
             values = decode_linkage(member["data"], target, f"{at}/data")
         except ValidationFailed as exc:

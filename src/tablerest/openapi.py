@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from .render.jsonapi import JSONAPI
 from .request import INT64, MAX_OFFSET, MAX_PAGE_NUMBER
-from .resource import Field, Resource, enum_labels
+from .resource import Field, Relation, Resource, enum_labels, linkage_columns
 from .schema import Variant
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ _PROBLEM = {
 
 _STATUS_TEXT = {
     400: "Malformed request or query parameter",
+    403: "Not allowed (JSON:API: a client-chosen id where the database chooses keys)",
     404: "No such row",
     406: "The Accept header rules out every representation",
     409: "Conflicts with stored data (a unique or foreign key)",
@@ -66,13 +68,18 @@ _STATUS_TEXT = {
 }
 
 
+#: gunicorn refuses an over-long request line before the API runs (so no problem body).
+_TOO_LONG = {"description": "The request line is too long for the server"}
+
+
 def _problems(*codes: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for code in codes:
         entry: dict[str, Any] = {
             "description": _STATUS_TEXT[code],
             "content": {
-                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}},
+                JSONAPI: {"schema": {"$ref": "#/components/schemas/JsonApiErrors"}},
             },
         }
         if code == 503:
@@ -192,10 +199,66 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+_JSONAPI_ERRORS = {
+    "type": "object",
+    "description": "A JSON:API error document: one error object per problem.",
+    "required": ["errors"],
+    "properties": {
+        "jsonapi": {"type": "object"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "status": {"type": "string"},
+                    "code": {"type": "string"},
+                    "title": {"type": "string"},
+                    "detail": {"type": "string"},
+                    "source": {
+                        "type": "object",
+                        "properties": {
+                            "pointer": {"type": "string"},
+                            "parameter": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def _id_schema(res: Resource) -> dict[str, Any]:
+    """A resource's JSON:API ``id``: its key as text (composite keys comma-separated)."""
+    if len(res.pk_fields) == 1:
+        key = _key_schema(res.pk_fields[0])
+        if key.get("type") == "integer":
+            return {"type": "string", "pattern": "^-?[0-9]{1,18}$"}
+        return {"type": "string", **{k: v for k, v in key.items() if k in ("format", "enum")}}
+    return {"type": "string"}
+
+
+def _settable_linkage(res: Resource, cols: list[str], target: Resource) -> dict[str, Any]:
+    """What a to-one relationship can be set to: an identifier, or null if its keys can."""
+    ident = _identifier(target)
+    if all(res.fields[c].nullable for c in cols):
+        return {"anyOf": [ident, {"type": "null"}]}
+    return ident
+
+
+def _identifier(res: Resource) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["type", "id"],
+        "properties": {"type": {"const": res.name}, "id": _id_schema(res)},
+        "additionalProperties": False,
+    }
+
+
 class _Builder:
     def __init__(self, state: _AppState) -> None:
         self.state = state
-        self.schemas: dict[str, Any] = {"Problem": _PROBLEM}
+        self.schemas: dict[str, Any] = {"Problem": _PROBLEM, "JsonApiErrors": _JSONAPI_ERRORS}
         self.paths: dict[str, Any] = {}
         self.prefix = state.api.settings.prefix
 
@@ -216,6 +279,10 @@ class _Builder:
                 },
             }
         }
+        for item in self.paths.values():
+            for method, op in item.items():
+                if method != "parameters":
+                    op["responses"].setdefault("414", _TOO_LONG)
         return {
             "openapi": OPENAPI_VERSION,
             "info": {"title": api.title, "version": api.version, "description": api.description},
@@ -288,6 +355,157 @@ class _Builder:
             }
         return name
 
+    # -- JSON:API -----------------------------------------------------------------------------
+
+    def _relations(self, res: Resource) -> list[tuple[str, Relation, Resource]]:
+        out = []
+        for name, rel in res.relations.items():
+            target = self.state.target(rel)
+            if target is not None:
+                out.append((name, rel, target))
+        return out
+
+    def _not_attributes(self, res: Resource) -> set[str]:
+        names = {f.name for f in res.pk_fields}
+        for _name, rel, target in self._relations(res):
+            names.update(linkage_columns(res, rel, target) or ())
+        return names
+
+    def _jsonapi_resource(self, res: Resource) -> str:
+        name = _schema_name(res, "Resource")
+        if name in self.schemas:
+            return name
+        self.schemas[name] = {}  # placeholder: relations may lead back here
+        hidden = self._not_attributes(res)
+        attributes = {f.name: _output_schema(f) for f in res.readable if f.name not in hidden}
+        relationships = {}
+        for rel_name, rel, target in self._relations(res):
+            ident = _identifier(target)
+            data = (
+                {"type": "array", "items": ident}
+                if rel.to_many
+                else {"anyOf": [ident, {"type": "null"}]}
+            )
+            relationships[rel_name] = {
+                "type": "object",
+                "properties": {"links": {"type": "object"}, "data": data},
+            }
+        self.schemas[name] = {
+            "type": "object",
+            "description": f"A JSON:API resource object of {res.name}",
+            "required": ["type", "id"],
+            "properties": {
+                "type": {"const": res.name},
+                "id": _id_schema(res),
+                "attributes": {
+                    "type": "object",
+                    "properties": attributes,
+                    "additionalProperties": False,
+                },
+                "relationships": {
+                    "type": "object",
+                    "properties": relationships,
+                    "additionalProperties": False,
+                },
+                "links": {"type": "object"},
+            },
+            "additionalProperties": False,
+        }
+        return name
+
+    def _jsonapi_document(self, res: Resource, many: bool = False) -> str:
+        name = _schema_name(res, "Collection" if many else "Document")
+        if name not in self.schemas:
+            one = _ref(self._jsonapi_resource(res))
+            data = {"type": "array", "items": one} if many else {"anyOf": [one, {"type": "null"}]}
+            self.schemas[name] = {
+                "type": "object",
+                "required": ["data"],
+                "properties": {
+                    "jsonapi": {"type": "object"},
+                    "links": {"type": "object"},
+                    "meta": {"type": "object"},
+                    "data": data,
+                    "included": {"type": "array", "items": {"type": "object"}},
+                },
+            }
+        return name
+
+    def _jsonapi_input(self, res: Resource, variant: Variant) -> str:
+        """A JSON:API request document: attributes, to-one linkage, the id where it applies."""
+        name = _schema_name(res, f"{variant.capitalize()}Document")
+        if name in self.schemas:
+            return name
+        flat = self.schemas[self._input(res, variant)]
+        hidden = self._not_attributes(res)
+        required = set(flat.get("required", ()))
+        attributes = {k: v for k, v in flat.get("properties", {}).items() if k not in hidden}
+        relationships: dict[str, Any] = {}
+        needed_relationships = []
+        for rel_name, rel, target in self._relations(res):
+            cols = linkage_columns(res, rel, target)
+            writable = cols is not None and all(
+                c in res.fields and res.fields[c].writable for c in cols
+            )
+            if rel.to_many or not writable:
+                continue
+            assert cols is not None
+            relationships[rel_name] = {
+                "type": "object",
+                "required": ["data"],
+                "properties": {
+                    "data": _settable_linkage(res, cols, target),
+                    "links": {"type": "object"},
+                    "meta": {"type": "object"},
+                },
+                "additionalProperties": False,
+            }
+            if required & set(cols):
+                needed_relationships.append(rel_name)
+        data_props: dict[str, Any] = {
+            "type": {"const": res.name},
+            "links": {"type": "object"},
+            "meta": {"type": "object"},
+        }
+        data_required = ["type"]
+        if variant != "create":
+            data_props["id"] = _id_schema(res)
+            data_required.append("id")
+        elif all(f.writable for f in res.pk_fields):
+            data_props["id"] = _id_schema(res)
+        needed_attributes = sorted(required & set(attributes))
+        attrs_schema: dict[str, Any] = {
+            "type": "object",
+            "properties": attributes,
+            "additionalProperties": False,
+        }
+        if needed_attributes:
+            attrs_schema["required"] = needed_attributes
+            data_required.append("attributes")
+        data_props["attributes"] = attrs_schema
+        rels_schema: dict[str, Any] = {
+            "type": "object",
+            "properties": relationships,
+            "additionalProperties": False,
+        }
+        if needed_relationships:
+            rels_schema["required"] = needed_relationships
+            data_required.append("relationships")
+        data_props["relationships"] = rels_schema
+        self.schemas[name] = {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "data": {
+                    "type": "object",
+                    "required": data_required,
+                    "properties": data_props,
+                    "additionalProperties": False,
+                }
+            },
+        }
+        return name
+
     # -- operations ---------------------------------------------------------------------------
 
     def _resource(self, res: Resource) -> None:
@@ -312,7 +530,9 @@ class _Builder:
                 "tags": tag,
                 "parameters": self._item_params(res),
                 "responses": {
-                    "200": _json_ok(row, "The row", etag=True),
+                    "200": _json_ok(
+                        row, "The row", etag=True, jsonapi=_ref(self._jsonapi_document(res))
+                    ),
                     "304": {"description": "Not modified (If-None-Match)"},
                     **_problems(400, 404, 406, 503),
                 },
@@ -336,9 +556,17 @@ class _Builder:
                     ),
                     "tags": tag,
                     "parameters": [if_match],
-                    "requestBody": _json_body(_ref(self._input(res, variant))),  # type: ignore[arg-type]
+                    "requestBody": _json_body(
+                        _ref(self._input(res, variant)),  # type: ignore[arg-type]
+                        _ref(self._jsonapi_input(res, variant)),  # type: ignore[arg-type]
+                    ),
                     "responses": {
-                        "200": _json_ok(row, "The row as stored", etag=True),
+                        "200": _json_ok(
+                            row,
+                            "The row as stored",
+                            etag=True,
+                            jsonapi=_ref(self._jsonapi_document(res)),
+                        ),
                         **_problems(400, 404, 406, 409, 412, 413, 415, 422, 428, 503),
                     },
                 }
@@ -377,12 +605,90 @@ class _Builder:
                             {"anyOf": [_ref(self._row(target)), {"type": "null"}]},
                             "The related row, or null",
                             etag=True,
+                            jsonapi=_ref(self._jsonapi_document(target)),
                         ),
                         "304": {"description": "Not modified (If-None-Match)"},
                         **_problems(400, 404, 406, 503),
                     },
                 }
             self.paths[path] = {"parameters": [key_param], "get": op}
+            self.paths[f"{url}/{key_path}/relationships/{rel_name}"] = self._relationship(
+                res, rel_name, rel, target, key_param, if_match, tag
+            )
+
+    def _relationship(
+        self,
+        res: Resource,
+        rel_name: str,
+        rel: Relation,
+        target: Resource,
+        key_param: dict[str, Any],
+        if_match: dict[str, Any],
+        tag: list[str],
+    ) -> dict[str, Any]:
+        """``/relationships/<name>``: its linkage (GET), a to-one one set with PATCH."""
+        ident = _identifier(target)
+        data = (
+            {"type": "array", "items": ident}
+            if rel.to_many
+            else {"anyOf": [ident, {"type": "null"}]}
+        )
+        doc = {
+            "type": "object",
+            "required": ["data"],
+            "properties": {"links": {"type": "object"}, "meta": {"type": "object"}, "data": data},
+        }
+        jsonapi_only = {JSONAPI: {"schema": doc}}
+        item: dict[str, Any] = {
+            "parameters": [key_param],
+            "get": {
+                "operationId": f"linkage_{res.name}_{rel_name}",
+                "summary": f"The linkage of {rel_name} of one row of {res.name} (JSON:API)",
+                "tags": tag,
+                "parameters": self._page_params(target) if rel.to_many else [],
+                "responses": {
+                    "200": {"description": "The relationship", "content": jsonapi_only},
+                    "304": {"description": "Not modified (If-None-Match)"},
+                    **_problems(400, 404, 406, 503),
+                },
+            },
+        }
+        cols = None if rel.to_many else linkage_columns(res, rel, target)
+        if cols is not None and "PATCH" in res.methods:
+            body = {
+                "type": "object",
+                "required": ["data"],
+                "properties": {"data": _settable_linkage(res, cols, target)},
+            }
+            item["patch"] = {
+                "operationId": f"relate_{res.name}_{rel_name}",
+                "summary": f"Set {rel_name} of one row of {res.name}",
+                "tags": tag,
+                "parameters": [if_match],
+                "requestBody": {"required": True, "content": {JSONAPI: {"schema": body}}},
+                "responses": {
+                    "204": {"description": "Changed"},
+                    **_problems(400, 404, 406, 409, 412, 413, 415, 422, 428, 503),
+                },
+            }
+        elif rel.to_many:
+            for method in ("patch", "post", "delete"):
+                item[method] = {
+                    "operationId": f"{method}_{res.name}_{rel_name}_linkage",
+                    "summary": f"Not supported: change {rel_name} on the {target.name} rows",
+                    "tags": tag,
+                    "requestBody": {"content": {JSONAPI: {"schema": doc}}},
+                    "responses": {
+                        "403": {
+                            "description": "A to-many relationship is changed from the other side",
+                            "content": {
+                                JSONAPI: {"schema": {"$ref": "#/components/schemas/JsonApiErrors"}}
+                            },
+                        },
+                        **_problems(404, 406, 415),
+                    },
+                }
+        return item
 
     def _key(self, res: Resource) -> tuple[dict[str, Any], str]:
         if len(res.pk_fields) == 1:
@@ -411,7 +717,8 @@ class _Builder:
             "summary": f"Create {res.name}: one row, or several (an array) all or none",
             "tags": tag,
             "requestBody": _json_body(
-                {"anyOf": [one, {"type": "array", "items": one, "minItems": 1}]}
+                {"anyOf": [one, {"type": "array", "items": one, "minItems": 1}]},
+                _ref(self._jsonapi_input(res, "create")),
             ),
             "responses": {
                 "201": {
@@ -423,15 +730,19 @@ class _Builder:
                     "content": {
                         "application/json": {
                             "schema": {"anyOf": [row, {"type": "array", "items": row}]}
-                        }
+                        },
+                        JSONAPI: {"schema": _ref(self._jsonapi_document(res))},
                     },
                 },
-                **_problems(400, 406, 409, 413, 415, 422, 503),
+                **_problems(400, 403, 406, 409, 413, 415, 422, 503),
             },
         }
 
     def _list_operation(self, res: Resource, op_id: str, tag: list[str]) -> dict[str, Any]:
-        content: dict[str, Any] = {"application/json": {"schema": _ref(self._list(res))}}
+        content: dict[str, Any] = {
+            "application/json": {"schema": _ref(self._list(res))},
+            JSONAPI: {"schema": _ref(self._jsonapi_document(res, many=True))},
+        }
         if res.export:
             text = {"schema": {"type": "string"}}
             content["text/csv"] = text
@@ -456,9 +767,39 @@ class _Builder:
         }
 
     def _list_params(self, res: Resource) -> list[dict[str, Any]]:
-        top = res.max_page_size
         sortable = self._sort_keys(res)
         params = [
+            *self._page_params(res),
+            _query("sort", {"type": "string", "pattern": _list_pattern(sortable, "-?")},
+                   "Comma-separated sort keys, each once, '-' for descending"),
+            *self._item_params(res),
+        ]  # fmt: skip
+        if res.searchable:
+            names = ", ".join(f.name for f in res.searchable)
+            params.append(_query("q", {"type": "string"}, f"Search in {names}"))
+        formats = ["json", "jsonapi", "csv", "ndjson"] if res.export else ["json", "jsonapi"]
+        params.append(
+            _query(
+                "format",
+                {"type": "string", "enum": formats},
+                "The representation; wins over Accept",
+            )
+        )
+        for f in res.readable:
+            params.append(
+                _query(
+                    f"filter[{f.name}]",
+                    _filter_schema(f),
+                    f"Rows whose {f.name} equals this; filter[{f.name}][op] takes the "
+                    "operators eq ne lt le gt ge in nin like ilike contains startswith "
+                    "endswith null",
+                )
+            )
+        return params
+
+    def _page_params(self, res: Resource) -> list[dict[str, Any]]:
+        top = res.max_page_size
+        return [
             _query("page[size]", {"type": "integer", "minimum": 1, "maximum": top},
                    f"Rows per page (default {res.page_size})"),
             _query("page[number]", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_NUMBER},
@@ -472,32 +813,7 @@ class _Builder:
             _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
                    "Rows to skip (instead of page[number])"),
             _query("count", {"type": "boolean"}, "Add meta.total"),
-            _query("sort", {"type": "string", "pattern": _list_pattern(sortable, "-?")},
-                   "Comma-separated sort keys, each once, '-' for descending"),
-            *self._item_params(res),
         ]  # fmt: skip
-        if res.searchable:
-            names = ", ".join(f.name for f in res.searchable)
-            params.append(_query("q", {"type": "string"}, f"Search in {names}"))
-        if res.export:
-            params.append(
-                _query(
-                    "format",
-                    {"type": "string", "enum": ["json", "csv", "ndjson"]},
-                    "The representation; wins over Accept",
-                )
-            )
-        for f in res.readable:
-            params.append(
-                _query(
-                    f"filter[{f.name}]",
-                    _filter_schema(f),
-                    f"Rows whose {f.name} equals this; filter[{f.name}][op] takes the "
-                    "operators eq ne lt le gt ge in nin like ilike contains startswith "
-                    "endswith null",
-                )
-            )
-        return params
 
     def _item_params(self, res: Resource) -> list[dict[str, Any]]:
         fields = {"type": "string", "pattern": _list_pattern(f.name for f in res.readable)}
@@ -540,18 +856,29 @@ def _query(name: str, schema: Mapping[str, Any], description: str) -> dict[str, 
             "description": description}  # fmt: skip
 
 
-def _json_ok(schema: Mapping[str, Any], description: str, *, etag: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "description": description,
-        "content": {"application/json": {"schema": dict(schema)}},
-    }
+def _json_ok(
+    schema: Mapping[str, Any],
+    description: str,
+    *,
+    etag: bool,
+    jsonapi: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    content: dict[str, Any] = {"application/json": {"schema": dict(schema)}}
+    if jsonapi is not None:
+        content[JSONAPI] = {"schema": dict(jsonapi)}
+    out: dict[str, Any] = {"description": description, "content": content}
     if etag:
         out["headers"] = {"ETag": {"schema": {"type": "string"}}}
     return out
 
 
-def _json_body(schema: Mapping[str, Any]) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": dict(schema)}}}
+def _json_body(
+    schema: Mapping[str, Any], jsonapi: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    content: dict[str, Any] = {"application/json": {"schema": dict(schema)}}
+    if jsonapi is not None:
+        content[JSONAPI] = {"schema": dict(jsonapi)}
+    return {"required": True, "content": content}
 
 
 def document(state: _AppState) -> dict[str, Any]:

@@ -302,13 +302,28 @@ def test_create_with_relationship_linkage(client: FlaskClient, engine: sa.Engine
             403,
             None,
         ),
+        # Found by schemathesis: unknown members and non-object meta were let through.
+        ({"data": {"type": "books", "attributes": {"title": "x"}, "x-other": 42}}, 400, None),
+        ({"data": {"type": "books", "attributes": {"title": "x"}, "meta": [None]}}, 400, None),
+        (
+            {
+                "data": {
+                    "type": "books",
+                    "attributes": {"title": "x"},
+                    "relationships": {"author": {"data": None, "extra": 1}},
+                }
+            },
+            422,
+            "/data/relationships/author/extra",
+        ),
     ],
 )
 def test_bad_documents(
     client: FlaskClient, engine: sa.Engine, body: Any, status: int, where: str | None
 ) -> None:
     # The to-many case goes to authors; every other one to books (the first: a wrong type).
-    to_many = "relationships" in body.get("data", {}) and _type(body) == "authors"
+    data = body.get("data")
+    to_many = isinstance(data, dict) and "relationships" in data and _type(body) == "authors"
     url = "/api/authors" if to_many else "/api/books"
     resp = client.post(url, data=json.dumps(body), headers=SEND)
     assert resp.status_code == status, resp.get_json()
