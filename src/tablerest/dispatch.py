@@ -174,24 +174,25 @@ def _tagged(
     status: int = 200,
     *,
     read: bool = True,
-    vary: bool = False,
     media: str = JSON,
 ) -> Response:
     """A JSON representation with its strong ``ETag``; for a read whose ``If-None-Match``
-    names it, a 304 instead (same headers, no body). ``vary``: the URL has other
-    representations by ``Accept`` (lists, which can be exports)."""
+    names it, a 304 instead (same headers, no body). Every representation depends on
+    ``Accept`` (JSON or JSON:API; lists can be exports too): ``Vary: Accept``."""
     body = dumps(payload)
     tag = http.etag(body)
-    headers = [("ETag", f'"{tag}"')]
-    if vary:
-        headers.append(("Vary", "Accept"))
-    if read and res.cache_control is not None:
-        headers.append(("Cache-Control", res.cache_control))
     if read and http.not_modified(request, tag):
-        resp = Response(status=304, headers=headers)
+        resp = Response(status=304)
         del resp.headers["Content-Type"]
-        return resp
-    return Response(body, status=status, headers=headers, mimetype=media)
+    else:
+        resp = Response(body, status=status, mimetype=media)
+    headers = resp.headers
+    # add(), not item assignment: these names are not there yet, so skip the search.
+    headers.add("ETag", f'"{tag}"')
+    headers.add("Vary", "Accept")
+    if read and res.cache_control is not None:
+        headers.add("Cache-Control", res.cache_control)
+    return resp
 
 
 def _self_link(request: Request) -> str:
@@ -243,7 +244,8 @@ class Endpoint:
         fmt = http.list_format(request, res.export, res.format)
         parsed, sparse = self._query_args(request, res, fmt)
         intent = parse_list_query(res, parsed, self.catalog, self.settings.limits)
-        args = request.args.to_dict(flat=False)  # links keep the client's own parameters
+        # Links keep the client's own parameters (JSON:API's were rewritten for the parser).
+        args = request.args.to_dict(flat=False) if sparse else parsed
         if fmt in ("csv", "ndjson"):
             return self._export(res, intent, args, fmt)
         return self._list(request, res, intent, args, fmt=fmt, sparse=sparse)
@@ -292,7 +294,7 @@ class Endpoint:
             else http.representation(request, target.format)
         )
         parsed, sparse = self._query_args(request, target, fmt)
-        args = request.args.to_dict(flat=False)  # links keep the client's own parameters
+        args = request.args.to_dict(flat=False) if sparse else parsed  # as in list_rows
         if rel.to_many:
             intent = parse_list_query(target, parsed, self.catalog, self.settings.limits)
         else:
@@ -523,12 +525,12 @@ class Endpoint:
             )
             doc["links"].update({k: v for k, v in links.items() if v and k != "self"})
             doc["meta"] = meta
-            resp = _tagged(request, doc, res, vary=True, media=JSONAPI)
+            resp = _tagged(request, doc, res, media=JSONAPI)
         elif fmt == "jsonapi":
             doc = self.jsonapi.collection(res, data, links, meta, sparse or {})
-            resp = _tagged(request, doc, res, vary=True, media=JSONAPI)
+            resp = _tagged(request, doc, res, media=JSONAPI)
         else:
-            resp = _tagged(request, {"data": data, "links": links, "meta": meta}, res, vary=True)
+            resp = _tagged(request, {"data": data, "links": links, "meta": meta}, res)
         link_header = ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items() if url)
         if link_header:
             resp.headers["Link"] = link_header

@@ -42,6 +42,7 @@ def tag_of(resp: Any) -> str:
 def test_reads_carry_a_strong_etag_that_follows_the_representation(client: FlaskClient) -> None:
     first = client.get("/api/books/1")
     assert tag_of(first) == tag_of(client.get("/api/books/1"))  # stable
+    assert first.headers["Vary"] == "Accept"  # JSON or JSON:API, by Accept
     assert tag_of(client.get("/api/books/1?fields=title")) != tag_of(first)
     assert tag_of(client.get("/api/books/2")) != tag_of(first)
     listed = client.get("/api/books")
