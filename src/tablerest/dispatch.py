@@ -65,6 +65,7 @@ from .render.json import RowEncoder, dumps
 from .render.jsonapi import JSONAPI, Renderer, key_text
 from .render.problem import error_response
 from .request import (
+    PAGE_PARAMETERS,
     Limits,
     ListIntent,
     parse_item_query,
@@ -92,16 +93,7 @@ JSON = "application/json"
 #: Plans (statements, shapes) kept per endpoint; a plan is one query shape, not one request.
 PLAN_CACHE = 512
 #: Query parameters that shape pages, which an export (every matching row) has no use for.
-_NOT_EXPORTED = (
-    "page[size]",
-    "page[number]",
-    "page[after]",
-    "page[before]",
-    "limit",
-    "offset",
-    "count",
-    "include",
-)
+_NOT_EXPORTED = (*PAGE_PARAMETERS, "count", "include")
 
 _FIELDS_PARAM = re.compile(r"^fields(?:\[([^\[\]]+)\])?$")
 #: WSGI environ key: where the fields of a JSON:API body came from (for error pointers).

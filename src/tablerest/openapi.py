@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .render.jsonapi import JSONAPI
+from .render.jsonapi import JSONAPI, Renderer
 from .request import INT64, MAX_OFFSET, MAX_PAGE_NUMBER
 from .resource import Field, Relation, Resource, enum_labels, linkage_columns
 from .schema import Variant
@@ -261,6 +261,7 @@ class _Builder:
         self.schemas: dict[str, Any] = {"Problem": _PROBLEM, "JsonApiErrors": _JSONAPI_ERRORS}
         self.paths: dict[str, Any] = {}
         self.prefix = state.api.settings.prefix
+        self.jsonapi = Renderer(state, self.prefix)  # what resource objects look like
 
     def build(self) -> dict[str, Any]:
         api = self.state.api
@@ -357,29 +358,15 @@ class _Builder:
 
     # -- JSON:API -----------------------------------------------------------------------------
 
-    def _relations(self, res: Resource) -> list[tuple[str, Relation, Resource]]:
-        out = []
-        for name, rel in res.relations.items():
-            target = self.state.target(rel)
-            if target is not None:
-                out.append((name, rel, target))
-        return out
-
-    def _not_attributes(self, res: Resource) -> set[str]:
-        names = {f.name for f in res.pk_fields}
-        for _name, rel, target in self._relations(res):
-            names.update(linkage_columns(res, rel, target) or ())
-        return names
-
     def _jsonapi_resource(self, res: Resource) -> str:
         name = _schema_name(res, "Resource")
         if name in self.schemas:
             return name
         self.schemas[name] = {}  # placeholder: relations may lead back here
-        hidden = self._not_attributes(res)
+        hidden = self.jsonapi.hidden_keys(res)
         attributes = {f.name: _output_schema(f) for f in res.readable if f.name not in hidden}
         relationships = {}
-        for rel_name, rel, target in self._relations(res):
+        for rel_name, rel, target in self.jsonapi.relations(res):
             ident = _identifier(target)
             data = (
                 {"type": "array", "items": ident}
@@ -437,12 +424,12 @@ class _Builder:
         if name in self.schemas:
             return name
         flat = self.schemas[self._input(res, variant)]
-        hidden = self._not_attributes(res)
+        hidden = self.jsonapi.hidden_keys(res)
         required = set(flat.get("required", ()))
         attributes = {k: v for k, v in flat.get("properties", {}).items() if k not in hidden}
         relationships: dict[str, Any] = {}
         needed_relationships = []
-        for rel_name, rel, target in self._relations(res):
+        for rel_name, rel, target in self.jsonapi.relations(res):
             cols = linkage_columns(res, rel, target)
             writable = cols is not None and all(
                 c in res.fields and res.fields[c].writable for c in cols

@@ -54,6 +54,8 @@ Step = tuple[Relation, Resource]
 # Bounds that keep every OFFSET and integer a database can bind (64 bits) far out of reach.
 #: Spaces and tabs around the items of a comma-separated list are ignored (nothing else is).
 _BLANK = " \t"
+#: The parameters that choose a page (offset or keyset).
+PAGE_PARAMETERS = ("page[size]", "page[number]", "page[after]", "page[before]", "limit", "offset")
 MAX_PAGE_NUMBER = 10**9
 MAX_OFFSET = 10**12
 INT64 = (-(2**63), 2**63 - 1)
@@ -340,16 +342,7 @@ def parse_list_query(
     sort: tuple[SortKey, ...] = ()
     search = None
     for name, values in args.items():
-        if name in (
-            "page[size]",
-            "page[number]",
-            "page[after]",
-            "page[before]",
-            "limit",
-            "offset",
-            "count",
-            "format",  # the representation: read by the http layer
-        ):
+        if name in PAGE_PARAMETERS or name in ("count", "format"):  # format: the http layer's
             continue
         if name == "sort":
             sort = _parse_sort(resource, _single(args, name) or "", catalog, limits)
