@@ -21,7 +21,8 @@ from . import openapi
 from .dispatch import Endpoint, Settings, handles_errors
 from .errors import InternalError, MethodNotAllowed, NotFound, TablerestError
 from .render.json import dumps
-from .render.problem import problem_response
+from .render.jsonapi import JSONAPI
+from .render.problem import error_response, problem_response
 from .request import Limits
 from .resource import Relation, Resource
 from .store import Database
@@ -283,7 +284,10 @@ class Api:
         def handle(exc: HTTPException) -> Any:
             path = request.path
             if path == prefix or path.startswith(prefix + "/"):
-                return problem_response(_from_http(exc))
+                # Routing errors come before negotiation: a client that named JSON:API
+                # anywhere gets a JSON:API error document.
+                named = request.headers.get("Accept", "") + request.headers.get("Content-Type", "")
+                return error_response(_from_http(exc), jsonapi=JSONAPI in named)
             if previous is not None:
                 return previous(exc)
             return exc

@@ -417,3 +417,14 @@ def test_if_match_uses_the_jsonapi_etag(client: FlaskClient) -> None:
         client.get("/api/books/2", headers={**H, "If-None-Match": resp.headers["ETag"]}).status_code
         == 304
     )
+
+
+def test_routing_errors_answer_jsonapi_clients_in_kind(client: FlaskClient) -> None:
+    missing = client.get("/api/nope", headers=H)
+    assert missing.status_code == 404
+    assert missing.get_json()["errors"][0]["status"] == "404"
+    wrong = client.post("/api/books/1", json={"data": None}, headers=SEND)
+    assert wrong.status_code == 405
+    assert "GET" in wrong.headers["Allow"]
+    assert wrong.mimetype == JSONAPI
+    assert client.get("/api/nope").mimetype == "application/problem+json"
