@@ -328,13 +328,9 @@ class Endpoint:
             return self._list(
                 request, target, intent, args, rel, link, fmt="jsonapi", linkage=(res, name, key)
             )
-        intent = dataclasses.replace(
-            parse_item_query(target, args, self.catalog, self.settings.limits),
-            fields=only_keys,
-            include=(),
-        )
         if args:
             raise InvalidParameter(next(iter(args)), "A relationship takes no query parameters")
+        intent = ListIntent(1, fields=only_keys)
         _link, found = self._follow(res, rel, target, parse_key(res, key), intent)
         data = None if not found else {"type": target.name, "id": key_text(target, found[0])}
         return _tagged(request, self.jsonapi.linkage(res, name, key, data), res, media=JSONAPI)

@@ -246,6 +246,18 @@ def _settable_linkage(res: Resource, cols: list[str], target: Resource) -> dict[
     return ident
 
 
+def _closed(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """An object of exactly these members, those in ``required`` required."""
+    out: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if required:
+        out["required"] = required
+    return out
+
+
 def _identifier(res: Resource) -> dict[str, Any]:
     return {
         "type": "object",
@@ -461,24 +473,13 @@ class _Builder:
         elif all(f.writable for f in res.pk_fields):
             data_props["id"] = _id_schema(res)
         needed_attributes = sorted(required & set(attributes))
-        attrs_schema: dict[str, Any] = {
-            "type": "object",
-            "properties": attributes,
-            "additionalProperties": False,
-        }
-        if needed_attributes:
-            attrs_schema["required"] = needed_attributes
-            data_required.append("attributes")
-        data_props["attributes"] = attrs_schema
-        rels_schema: dict[str, Any] = {
-            "type": "object",
-            "properties": relationships,
-            "additionalProperties": False,
-        }
-        if needed_relationships:
-            rels_schema["required"] = needed_relationships
-            data_required.append("relationships")
-        data_props["relationships"] = rels_schema
+        for member, properties, needed in (
+            ("attributes", attributes, needed_attributes),
+            ("relationships", relationships, needed_relationships),
+        ):
+            data_props[member] = _closed(properties, needed)
+            if needed:
+                data_required.append(member)
         self.schemas[name] = {
             "type": "object",
             "required": ["data"],

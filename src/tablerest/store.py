@@ -155,8 +155,7 @@ class Database:
                 return
             with engine.connect() as conn:
                 if dialect.name == "sqlite":
-                    # As in writing(): before the transaction begins, on the DBAPI connection.
-                    conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+                    _enforce_foreign_keys(conn.connection.dbapi_connection)
                 if statements == 1 and dialect.name == "postgresql":
                     with _autocommit(conn.connection.dbapi_connection, conn.invalidate):
                         yield conn
@@ -225,6 +224,12 @@ def _autocommit(dbapi: Any, discard: Callable[[], None]) -> Iterator[None]:
             discard()
 
 
+def _enforce_foreign_keys(dbapi: Any) -> None:
+    """SQLite checks foreign keys only when the connection asks, and the pragma is a no-op
+    inside a transaction: it runs first, on the DBAPI connection."""
+    dbapi.execute("PRAGMA foreign_keys=ON")
+
+
 @contextmanager
 def _direct_transaction(engine: sa.Engine, *, single: bool) -> Iterator[Direct]:
     """A transaction on a bare pooled DBAPI connection: what ``Connection.begin()`` does
@@ -235,7 +240,7 @@ def _direct_transaction(engine: sa.Engine, *, single: bool) -> Iterator[Direct]:
         dbapi = runner.dbapi_connection
         name = engine.dialect.name
         if name == "sqlite":
-            dbapi.execute("PRAGMA foreign_keys=ON")  # a no-op inside a transaction: first
+            _enforce_foreign_keys(dbapi)
         if single and name == "sqlite":
             legacy = dbapi.isolation_level
             dbapi.isolation_level = None  # no implicit BEGIN: the statement commits itself
