@@ -12,7 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "tablerest"
 # Each module may import only the tablerest modules listed for it.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
-    "resource": {"schema"},  # the schema is built lazily from the declaration
+    # The schema is built lazily from the declaration; the policy is only a type hint.
+    "resource": {"auth.policies", "schema"},
     "schema": {"errors", "resource"},
     "http": {"errors"},
     "request": {"errors", "resource"},
@@ -27,7 +28,24 @@ ALLOWED: dict[str, set[str]] = {
     "render.jsonapi": {"errors", "resource"},
     "render.problem": {"errors", "render.json", "render.jsonapi"},
     "jsonapi_body": {"errors", "request", "resource"},  # the request stage for JSON:API
-    "openapi": {"api", "render.jsonapi", "request", "resource", "schema"},  # api: type hints
+    # The authorize stage: after parsing, before planning (which it feeds row conditions).
+    "auth.passwords": set(),
+    "auth.sessions": set(),
+    "auth.tokens": {"errors"},
+    "auth.policies": {"request", "resource"},
+    "auth.access": {"auth.policies", "errors", "resource"},
+    "auth.service": {
+        "auth.passwords",
+        "auth.policies",
+        "auth.sessions",
+        "auth.tokens",
+        "errors",
+        "http",
+        "request",
+        "resource",
+        "store",
+    },
+    "openapi": {"api", "auth.service", "render.jsonapi", "request", "resource", "schema"},  # types
 }
 
 

@@ -8,16 +8,27 @@ import tablerest
 def test_exported_names_are_pinned_and_sorted() -> None:
     assert tablerest.__all__ == [
         "Api",
+        "Auth",
         "BadRequest",
         "Conflict",
+        "Context",
         "FieldError",
+        "Forbidden",
+        "Identity",
         "InvalidParameter",
         "Limits",
         "NotFound",
+        "Permission",
+        "RateLimits",
         "Resource",
         "TablerestError",
+        "Unauthorized",
         "ValidationFailed",
         "WriteContext",
+        "authenticated",
+        "owner",
+        "public",
+        "role",
     ]
     assert sorted(tablerest.__all__) == tablerest.__all__
     for name in tablerest.__all__:

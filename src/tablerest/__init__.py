@@ -1,30 +1,45 @@
 """tablerest: SQLAlchemy models, or an existing database, as a complete REST JSON API on Flask."""
 
 from .api import Api
+from .auth import Auth, Context, Identity, Permission, authenticated, owner, public, role
 from .errors import (
     BadRequest,
     Conflict,
     FieldError,
+    Forbidden,
     InvalidParameter,
     NotFound,
     TablerestError,
+    Unauthorized,
     ValidationFailed,
 )
+from .ratelimit import RateLimits
 from .request import Limits
 from .resource import Resource, WriteContext
 
 __all__ = [
     "Api",
+    "Auth",
     "BadRequest",
     "Conflict",
+    "Context",
     "FieldError",
+    "Forbidden",
+    "Identity",
     "InvalidParameter",
     "Limits",
     "NotFound",
+    "Permission",
+    "RateLimits",
     "Resource",
     "TablerestError",
+    "Unauthorized",
     "ValidationFailed",
     "WriteContext",
+    "authenticated",
+    "owner",
+    "public",
+    "role",
 ]
 
 __version__ = "0.1.0.dev0"

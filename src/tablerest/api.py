@@ -8,7 +8,7 @@ handlers and extensions apply to them as to any other route.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,18 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from . import openapi
+from .auth.access import Access
+from .auth.policies import Identity, PermissionSpec, Policy
+from .auth.service import Auth
 from .dispatch import Endpoint, Settings, handles_errors
-from .errors import InternalError, MethodNotAllowed, NotFound, TablerestError
+from .errors import (
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    TablerestError,
+    TooManyRequests,
+)
+from .ratelimit import Limiter, RateLimits
 from .render.json import dumps
 from .render.jsonapi import JSONAPI
 from .render.problem import error_response, problem_response
@@ -30,6 +40,19 @@ from .store import Database
 __all__ = ["Api"]
 
 EXTENSION = "tablerest"
+#: What browsers may read and send across origins (``Api(cors=...)``).
+CORS_EXPOSED = [
+    "ETag",
+    "Location",
+    "Link",
+    "Retry-After",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
+CORS_ALLOWED = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Accept"]
+#: Where ``Api(auth=...)`` serves its token routes, under the prefix.
+AUTH_PATH = "auth"
 DEFAULT_MAX_BODY = 1024 * 1024
 #: Paths under the prefix that the API itself serves (with ``docs=True``).
 RESERVED_NAMES = frozenset({"openapi.json", "docs"})
@@ -66,6 +89,10 @@ class _AppState:
         self.db = db
         self.secret = secret
         self.endpoints: dict[str, Endpoint] = {}
+        identify = api.identify or (api.auth.identify if api.auth is not None else None)
+        self.identify: Callable[[Request], Identity | None] | None = identify
+        #: The app's rate limiter (``Api(rate_limits=...)``), once installed.
+        self.limits: Limiter | None = None
         #: The OpenAPI document as served, built on its first request (Flask takes no more
         #: routes, hence no more resources, once the app has served a request).
         self.openapi: bytes | None = None
@@ -80,6 +107,13 @@ class _AppState:
     def by_name(self, name: str) -> Resource | None:
         ep = self.endpoints.get(name)
         return ep.resource if ep is not None and "GET" in ep.resource.methods else None
+
+    def authorize(self, req: Request) -> Access | None:
+        """The request's caller and their grants; None when nothing is guarded (no
+        authentication and no permissions anywhere: every request is served as before)."""
+        if self.identify is None and not self.api.guarded:
+            return None
+        return Access(self.identify(req) if self.identify is not None else None)
 
 
 class Api:
@@ -111,6 +145,12 @@ class Api:
         title: str = "tablerest API",
         version: str = "1.0.0",
         description: str = "A REST JSON API served by tablerest.",
+        auth: Auth | None = None,
+        permissions: PermissionSpec | None = None,
+        identify: Callable[[Request], Identity | None] | None = None,
+        rate_limits: RateLimits | None = None,
+        cors: bool | Mapping[str, Any] | None = None,
+        security_headers: bool = True,
     ) -> None:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/api'")
@@ -125,6 +165,15 @@ class Api:
         self.page_size = page_size
         self.max_page_size = max_page_size
         self.resources: dict[str, Resource] = {}
+        self.auth = auth
+        #: What resources registered without ``permissions=`` get (None: public).
+        self.permissions = permissions
+        self.identify = identify
+        self.rate_limits = rate_limits
+        self.cors = cors
+        self.security_headers = security_headers
+        #: Whether any resource has permissions (requests then work out their caller).
+        self.guarded = False
         self._states: list[_AppState] = []
         if app is not None:
             self.init_app(app)
@@ -138,8 +187,17 @@ class Api:
         ``methods`` (HTTP methods, default all), ``page_size``, ``max_page_size``, ``orm``
         (force writes through the ORM session or not; detected by default), ``searchable``
         (text fields ``q=`` searches), ``export`` (``False``: lists cannot be exported whole as
-        CSV / NDJSON).
+        CSV / NDJSON), ``permissions`` (one permission for every action, or a mapping from
+        ``list``/``read``/``create``/``update``/``delete`` to one; see
+        :mod:`tablerest.auth.policies`), ``hidden_unless`` / ``read_only_unless`` (field ->
+        permission about the caller: the field is hidden from, or read-only for, callers it
+        does not grant).
         """
+        permissions = options.pop("permissions", None)
+        field_rules = {
+            "hidden_unless": options.pop("hidden_unless", None),
+            "read_only_unless": options.pop("read_only_unless", None),
+        }
         options.setdefault("page_size", self.page_size)
         options.setdefault("format", self.format)
         options.setdefault("max_page_size", max(self.max_page_size, options["page_size"]))
@@ -150,12 +208,35 @@ class Api:
             if mapper is None or not hasattr(mapper, "local_table"):
                 raise TypeError(f"{model!r} is neither a mapped class nor a Table")
             res = Resource(mapper.local_table, model=model, **options)
-        return self.add(res)
+        return self.add(res, permissions=permissions, **field_rules)
 
-    def add(self, resource: Resource) -> Resource:
-        """Register a ready-made :class:`Resource` (used by database reflection)."""
+    def add(
+        self,
+        resource: Resource,
+        *,
+        permissions: PermissionSpec | None = None,
+        hidden_unless: Mapping[str, Any] | None = None,
+        read_only_unless: Mapping[str, Any] | None = None,
+    ) -> Resource:
+        """Register a ready-made :class:`Resource` (used by database reflection), with the
+        same ``permissions`` and field rules as :meth:`resource` takes."""
         if resource.name in self.resources:
             raise ValueError(f"a resource named {resource.name!r} is already registered")
+        if self.auth is not None and resource.name == AUTH_PATH:
+            raise ValueError(f"a resource cannot be named {AUTH_PATH!r} while Api(auth=...) is on")
+        if permissions is None:
+            permissions = self.permissions
+        if permissions is not None or hidden_unless or read_only_unless:
+            resource.policy = Policy(
+                resource,
+                permissions if permissions is not None else {},
+                len(self.resources),
+                hidden_unless=hidden_unless,
+                read_only_unless=read_only_unless,
+            )
+            self.guarded = True
+        if self.auth is not None and resource.name == self.auth.users_name:
+            self.auth.bind(resource)
         self.resources[resource.name] = resource
         for state in self._states:
             self._mount(state, resource)
@@ -174,22 +255,23 @@ class Api:
         secret = (
             self.secret_key or app.config.get("SECRET_KEY") or f"tablerest:{self.settings.prefix}"
         )
+        if self.auth is not None:
+            key = self.secret_key or app.config.get("SECRET_KEY")
+            self.auth.configure(_bytes(key) if key else None)
         state = _AppState(self, app, Database(handle), _bytes(secret))
         app.extensions.setdefault(EXTENSION, {})[self.settings.prefix] = state
         self._states.append(state)
         prefix = self.settings.prefix
-        app.add_url_rule(
-            prefix,
-            f"{EXTENSION}.index",
-            handles_errors(lambda: self._index(state)),
-            methods=["GET"],
-        )
+        if self.rate_limits is not None:
+            state.limits = self.rate_limits.install(app, state.identify)
+        _route(state, prefix, "index", handles_errors(lambda: self._index(state)), ["GET"])
         if self.docs:
-            app.add_url_rule(
+            _route(
+                state,
                 f"{prefix}/openapi.json",
-                f"{EXTENSION}.openapi",
+                "openapi",
                 handles_errors(lambda: self._openapi(state)),
-                methods=["GET"],
+                ["GET"],
             )
             app.add_url_rule(
                 f"{prefix}/docs", f"{EXTENSION}.docs", self._docs_page, methods=["GET"]
@@ -200,9 +282,35 @@ class Api:
                 _docs_asset,
                 methods=["GET"],
             )
+        if self.auth is not None:
+            self._mount_auth(state, self.auth)
         for res in self.resources.values():
             self._mount(state, res)
         self._install_error_handler(app)
+        self._install_cors(app)
+
+    def _mount_auth(self, state: _AppState, auth: Auth) -> None:
+        base = f"{self.settings.prefix}/{AUTH_PATH}"
+        limit = self.settings.max_body_size
+        routes: list[tuple[str, str, Callable[[], Response]]] = [
+            ("token", "POST", lambda: auth.token_view(request, state.db, limit)),
+            ("refresh", "POST", lambda: auth.refresh_view(request, state.db, limit)),
+            ("logout", "POST", lambda: auth.logout_view(request)),
+            ("me", "GET", lambda: self._me(state, auth)),
+        ]
+        for name, method, view in routes:
+            kind = "sign-in" if name in ("token", "refresh") else "api"
+            _route(state, f"{base}/{name}", f"auth.{name}", handles_errors(view), [method], kind)
+        if state.limits is not None:
+            auth.attempt = state.limits.attempt
+
+    def _me(self, state: _AppState, auth: Auth) -> Response:
+        """The caller's own row of the users resource, whatever its ``read`` permission."""
+        identity = auth.me(request)
+        ep = state.endpoints.get(auth.users_name)
+        if ep is None:
+            raise NotFound(f"No resource named {auth.users_name!r} is registered for Auth")
+        return ep.own(request, identity.id)
 
     def _mount(self, state: _AppState, res: Resource) -> None:
         if self.docs and res.name in RESERVED_NAMES:
@@ -210,34 +318,35 @@ class Api:
                 f"a resource cannot be named {res.name!r} while the API serves its OpenAPI "
                 "document and docs page there: pass name=... or Api(docs=False)"
             )
-        ep = Endpoint(res, state.db, self.settings, state, state.secret)
+        ep = Endpoint(res, state.db, self.settings, state, state.secret, state.authorize)
         state.endpoints[res.name] = ep
-        app = state.app
-        base = f"{EXTENSION}.{res.name}"
+        base = res.name
         collection = [m for m in ("GET", "POST") if m in res.methods]
-        app.add_url_rule(
-            ep.url, f"{base}.collection", handles_errors(_collection_view(ep)), methods=collection
+        _route(
+            state, ep.url, f"{base}.collection", handles_errors(_collection_view(ep)), collection
         )
         if res.primary_key:
             item = [m for m in ("GET", "PUT", "PATCH", "DELETE") if m in res.methods]
             if item:
-                app.add_url_rule(
-                    f"{ep.url}/<key>", f"{base}.item", handles_errors(_item_view(ep)), methods=item
+                _route(
+                    state, f"{ep.url}/<key>", f"{base}.item", handles_errors(_item_view(ep)), item
                 )
             if res.relations and "GET" in res.methods:
-                app.add_url_rule(
+                _route(
+                    state,
                     f"{ep.url}/<key>/<relation>",
                     f"{base}.related",
                     handles_errors(lambda key, relation: ep.related(request, key, relation)),
-                    methods=["GET"],
+                    ["GET"],
                 )
                 # JSON:API relationship endpoints; changing a to-many one is a 403 there.
                 # OPTIONS is answered by the endpoint: the methods differ per relationship.
-                app.add_url_rule(
+                _route(
+                    state,
                     f"{ep.url}/<key>/relationships/<relation>",
                     f"{base}.relationship",
                     handles_errors(lambda key, relation: ep.relationship(request, key, relation)),
-                    methods=["GET", "PATCH", "POST", "DELETE", "OPTIONS"],
+                    ["GET", "PATCH", "POST", "DELETE", "OPTIONS"],
                     provide_automatic_options=False,
                 )
 
@@ -269,7 +378,25 @@ class Api:
         page = DOCS_PAGE.format(
             title=escape(self.title), spec=escape(f"{base}/openapi.json"), assets=escape(base)
         )
-        return Response(page, mimetype="text/html")
+        resp = Response(page, mimetype="text/html")
+        if self.security_headers:
+            resp.headers["X-Content-Type-Options"] = "nosniff"
+        return resp
+
+    def _install_cors(self, app: Flask) -> None:
+        """CORS for the API's routes, when asked for (flask-cors)."""
+        prefix = self.settings.prefix
+        if self.cors is not None:
+            from flask_cors import CORS
+
+            # True: any origin, as "*" (which browsers never pair with credentials).
+            options: dict[str, Any] = (
+                {"send_wildcard": True} if self.cors is True else dict(self.cors or {})
+            )
+            options.setdefault("expose_headers", CORS_EXPOSED)
+            options.setdefault("allow_headers", CORS_ALLOWED)
+            options.setdefault("max_age", 600)
+            CORS(app, resources={f"{prefix}(/.*)?$": options})
 
     def _install_error_handler(self, app: Flask) -> None:
         """Problem responses for HTTP errors under the prefix (404, 405, 500, ...).
@@ -287,7 +414,8 @@ class Api:
                 # Routing errors come before negotiation: a client that named JSON:API
                 # anywhere gets a JSON:API error document.
                 named = request.headers.get("Accept", "") + request.headers.get("Content-Type", "")
-                return error_response(_from_http(exc), jsonapi=JSONAPI in named)
+                resp = error_response(_from_http(exc), jsonapi=JSONAPI in named)
+                return _secure(resp) if self.security_headers else resp
             if previous is not None:
                 return previous(exc)
             return exc
@@ -296,6 +424,46 @@ class Api:
         # tablerest's errors raised in the app's own routes (or its before_request hooks)
         # answer as they do in generated routes.
         app.register_error_handler(TablerestError, problem_response)
+
+
+def _route(
+    state: _AppState,
+    rule: str,
+    name: str,
+    view: Callable[..., Response],
+    methods: Sequence[str],
+    kind: str = "api",
+    **options: Any,
+) -> None:
+    """Add one of the API's URL rules, under its rate limit when there is one."""
+    endpoint = f"{EXTENSION}.{name}"
+    if state.api.security_headers:
+        view = _secured(view)
+    # Flask-Limiter files limits under a view's qualified name: each view needs its own.
+    view.__name__ = view.__qualname__ = endpoint
+    if state.limits is not None:
+        view = state.limits.sign_in_route(view) if kind == "sign-in" else state.limits.route(view)
+    state.app.add_url_rule(rule, endpoint, view, methods=methods, **options)
+
+
+#: OWASP's REST guidance for responses that are data, not pages: no sniffing the type, no
+#: framing, no loading anything. (The docs page, a page, gets nosniff alone.)
+SECURITY_HEADERS = [
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+]
+
+
+def _secure(resp: Response) -> Response:
+    resp.headers.extend(SECURITY_HEADERS)
+    return resp
+
+
+def _secured(view: Callable[..., Response]) -> Callable[..., Response]:
+    def secured(*args: Any, **kwargs: Any) -> Response:
+        return _secure(view(*args, **kwargs))
+
+    return secured
 
 
 def _docs_asset(asset: str) -> Response:
@@ -314,6 +482,8 @@ def _from_http(exc: HTTPException) -> TablerestError:
     if code == 405:
         allowed = [m for m in (getattr(exc, "valid_methods", None) or []) if m]
         return MethodNotAllowed(allowed)
+    if code == 429:  # Flask-Limiter's; its after_request hook adds Retry-After
+        return TooManyRequests(f"Rate limit exceeded: {exc.description}")
     if code >= 500:
         return InternalError()
     err = TablerestError(exc.description)

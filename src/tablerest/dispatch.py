@@ -23,6 +23,8 @@ from flask import request as flask_request
 from sqlalchemy import exc as sa_exc
 
 from . import http
+from .auth.access import Access
+from .auth.policies import Grant, Rows
 from .cursor import decode_cursor, encode_cursor
 from .errors import (
     FieldError,
@@ -66,6 +68,7 @@ from .render.jsonapi import JSONAPI, Renderer, key_text
 from .render.problem import error_response
 from .request import (
     PAGE_PARAMETERS,
+    Include,
     Limits,
     ListIntent,
     parse_item_query,
@@ -124,6 +127,21 @@ class _ListPlan:
 class _ExportPlan:
     shape: Shape
     statement: sa.Select[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What the caller may see, for planning: ``sig`` is part of every plan's cache key (the
+    grants that change the SQL), ``values`` the caller's id for the row grants' parameters."""
+
+    sig: Any = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+    rows: Access | None = None
+
+
+_OPEN = _Scope()
+#: Works out a request's access (None: the API has no permissions and no authentication).
+Authorize = Callable[[Request], Access | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +231,10 @@ class Endpoint:
         settings: Settings,
         catalog: Catalog,
         secret: bytes,
+        authorize: Authorize | None = None,
     ) -> None:
         self.resource = resource
+        self.authorize: Authorize = authorize or (lambda request: None)
         self.db = db
         self.settings = settings
         self.catalog = catalog
@@ -233,17 +253,26 @@ class Endpoint:
 
     def list_rows(self, request: Request) -> Response:
         res = self.resource
+        access = self.authorize(request)
+        if access is not None:
+            access.require(res, "list")
         fmt = http.list_format(request, res.export, res.format)
         parsed, sparse = self._query_args(request, res, fmt)
-        intent = parse_list_query(res, parsed, self.catalog, self.settings.limits)
+        intent = _restrict(
+            access, res, parse_list_query(res, parsed, self.catalog, self.settings.limits)
+        )
+        scope = _scope(access, res, intent)
         # Links keep the client's own parameters (JSON:API's were rewritten for the parser).
         args = request.args.to_dict(flat=False) if sparse else parsed
         if fmt in ("csv", "ndjson"):
-            return self._export(res, intent, args, fmt)
-        return self._list(request, res, intent, args, fmt=fmt, sparse=sparse)
+            return self._export(res, intent, args, fmt, scope=scope)
+        return self._list(request, res, intent, args, fmt=fmt, sparse=sparse, scope=scope)
 
     def read(self, request: Request, key: str) -> Response:
         res = self.resource
+        access = self.authorize(request)
+        if access is not None:
+            access.require(res, "read")
         fmt = http.representation(request, res.format)
         # An item's query string holds no values (only fields and include), so its parse is
         # cached like a plan; errors raise before anything is cached.
@@ -262,16 +291,31 @@ class Endpoint:
         else:
             intent = self._plain_item
         values = parse_key(res, key)
-        plan = self._item_plan(res, intent, None)
+        intent = _restrict(access, res, intent)
+        scope = _scope(access, res, intent)
+        plan = self._item_plan(res, intent, None, scope)
         with self.db.reading(res.table) as conn:
-            rows = fetch_all(conn, plan.rows, key_values(values))
+            rows = fetch_all(conn, plan.rows, {**key_values(values), **scope.values})
             if not rows:
                 raise NotFound(f"No {res.name} row with key {_key_text(values)}")
-            (row,) = self._materialize(conn, plan.shape, rows, intent)
+            (row,) = self._materialize(conn, plan.shape, rows, intent, scope)
         if fmt == "jsonapi":
             doc = self.jsonapi.single(res, row, _self_link(request), sparse)
             return _tagged(request, doc, res, media=JSONAPI)
         return _tagged(request, row, res)
+
+    def own(self, request: Request, subject: str) -> Response:
+        """The caller's own row (``/auth/me``), whatever the resource's ``read`` permission;
+        the fields it shows are those every reader sees."""
+        res = self.resource
+        values = parse_key(res, subject)
+        plan = self._item_plan(res, self._plain_item, None)
+        with self.db.reading(res.table) as conn:
+            rows = fetch_all(conn, plan.rows, key_values(values))
+            if not rows:
+                raise NotFound("Your user no longer exists")
+            (row,) = self._materialize(conn, plan.shape, rows, self._plain_item)
+        return _tagged(request, _visible(self.authorize(request), res, row), res)
 
     def related(self, request: Request, key: str, name: str) -> Response:
         """``GET /books/1/author`` (one row or null), ``GET /authors/1/books`` (a list)."""
@@ -280,6 +324,10 @@ class Endpoint:
         target = self.catalog.target(rel) if rel is not None else None
         if rel is None or target is None:
             raise NotFound("No such resource or route")
+        access = self.authorize(request)
+        if access is not None:
+            access.require(res, "read")
+            access.require(target, "list" if rel.to_many else "read")
         fmt: http.ListFormat = (
             http.list_format(request, target.export, target.format)
             if rel.to_many
@@ -292,11 +340,15 @@ class Endpoint:
         else:
             intent = parse_item_query(target, parsed, self.catalog, self.settings.limits)
         values = parse_key(res, key)
-        link, found = self._follow(res, rel, target, values, intent)
+        intent = _restrict(access, target, intent)
+        scope = _scope(access, target, intent, res)
+        link, found = self._follow(res, rel, target, values, intent, scope)
         if rel.to_many and fmt in ("csv", "ndjson"):
-            return self._export(target, intent, args, fmt, rel, link)
+            return self._export(target, intent, args, fmt, rel, link, scope=scope)
         if rel.to_many:
-            return self._list(request, target, intent, args, rel, link, fmt=fmt, sparse=sparse)
+            return self._list(
+                request, target, intent, args, rel, link, fmt=fmt, sparse=sparse, scope=scope
+            )
         row = found[0] if found else None
         if fmt == "jsonapi":
             doc = self.jsonapi.single(target, row, _self_link(request), sparse)
@@ -316,22 +368,36 @@ class Endpoint:
             resp.headers["Allow"] = ", ".join(self._relationship_methods(rel, target))
             return resp
         http.representation(request, "jsonapi")
+        access = self.authorize(request)
         if request.method not in ("GET", "HEAD"):
-            return self._set_relationship(request, key, rel, target)
+            return self._set_relationship(request, key, rel, target, access)
+        if access is not None:
+            access.require(res, "read")
+            access.require(target, "list" if rel.to_many else "read")
         args = request.args.to_dict(flat=False)
         only_keys = {target.name: tuple(f.name for f in target.pk_fields)}
         if rel.to_many:
             intent = parse_list_query(target, args, self.catalog, self.settings.limits)
             intent = dataclasses.replace(intent, fields=only_keys, include=())
             values = parse_key(res, key)
-            link, _found = self._follow(res, rel, target, values, intent)
+            scope = _scope(access, target, intent, res)
+            link, _found = self._follow(res, rel, target, values, intent, scope)
             return self._list(
-                request, target, intent, args, rel, link, fmt="jsonapi", linkage=(res, name, key)
+                request,
+                target,
+                intent,
+                args,
+                rel,
+                link,
+                fmt="jsonapi",
+                linkage=(res, name, key),
+                scope=scope,
             )
         if args:
             raise InvalidParameter(next(iter(args)), "A relationship takes no query parameters")
         intent = ListIntent(1, fields=only_keys)
-        _link, found = self._follow(res, rel, target, parse_key(res, key), intent)
+        scope = _scope(access, target, intent, res)
+        _link, found = self._follow(res, rel, target, parse_key(res, key), intent, scope)
         data = None if not found else {"type": target.name, "id": key_text(target, found[0])}
         return _tagged(request, self.jsonapi.linkage(res, name, key, data), res, media=JSONAPI)
 
@@ -345,10 +411,11 @@ class Endpoint:
         return methods
 
     def _set_relationship(
-        self, request: Request, key: str, rel: Relation, target: Resource
+        self, request: Request, key: str, rel: Relation, target: Resource, access: Access | None
     ) -> Response:
         """``PATCH /books/1/relationships/author`` with ``{"data": {"type", "id"} | null}``."""
         res = self.resource
+        grant = access.require(res, "update") if access is not None else True
         columns = linkage_columns(res, rel, target)
         if rel.to_many or columns is None:
             raise Forbidden(
@@ -366,7 +433,8 @@ class Endpoint:
         linkage = decode_linkage(_document_data(body.raw), target, "/data")
         request.environ[POINTERS] = {f"/{c}": "/data" for c in columns}
         data = res.schema.validate_json(dumps(dict(zip(columns, linkage, strict=True))), "patch")
-        self._change(request, values, data, "patch", conditional, "jsonapi")
+        _check_writable(access, res, data)
+        self._change(request, values, data, "patch", conditional, "jsonapi", access, grant)
         return _no_content()
 
     def _follow(
@@ -376,20 +444,24 @@ class Endpoint:
         target: Resource,
         values: tuple[Any, ...],
         intent: ListIntent,
+        scope: _Scope = _OPEN,
     ) -> tuple[tuple[Any, ...], list[dict[str, Any]] | None]:
         """The values a relation of the row ``values`` links by, and for a to-one relation
-        the related row (None when unset); 404 when there is no such row."""
-        link_plan = self._plan(("link", rel.name), lambda: Prepared(link_statement(res, rel)))
+        the related row (None when unset or not visible); 404 when there is no such row."""
+        link_plan = self._plan(
+            ("link", rel.name, scope.sig),
+            lambda: Prepared(link_statement(res, rel, scope.rows)),
+        )
         with self.db.reading(res.table) as conn:
-            links = fetch_all(conn, link_plan, key_values(values))
+            links = fetch_all(conn, link_plan, {**key_values(values), **scope.values})
             if not links:
                 raise NotFound(f"No {res.name} row with key {_key_text(values)}")
             link = tuple(links[0])
             if rel.to_many or any(v is None for v in link):
                 return link, None
-            plan = self._item_plan(target, intent, rel)
-            rows = fetch_all(conn, plan.rows, key_values(link))
-            return link, self._materialize(conn, plan.shape, rows, intent)
+            plan = self._item_plan(target, intent, rel, scope)
+            rows = fetch_all(conn, plan.rows, {**key_values(link), **scope.values})
+            return link, self._materialize(conn, plan.shape, rows, intent, scope)
 
     def _query_args(
         self, request: Request, res: Resource, fmt: str
@@ -431,16 +503,18 @@ class Endpoint:
             found = plans[key] = build()
         return found
 
-    def _item_plan(self, res: Resource, intent: ListIntent, rel: Relation | None) -> _ItemPlan:
+    def _item_plan(
+        self, res: Resource, intent: ListIntent, rel: Relation | None, scope: _Scope = _OPEN
+    ) -> _ItemPlan:
         """One row by key, or the target row of a to-one relation (by the remote columns)."""
 
         def build() -> _ItemPlan:
             shape = shape_for(res, intent, intent.include)
             columns = None if rel is None else rel.remote
-            return _ItemPlan(shape, Prepared(item_statement(shape, columns)))
+            return _ItemPlan(shape, Prepared(item_statement(shape, columns, scope.rows)))
 
         sig = shape_signature(intent, intent.include)
-        return self._plan(("item", res.name, rel.name if rel else None, sig), build)
+        return self._plan(("item", res.name, rel.name if rel else None, sig, scope.sig), build)
 
     def _list(
         self,
@@ -454,6 +528,7 @@ class Endpoint:
         fmt: str = "json",
         sparse: Mapping[str, set[str]] | None = None,
         linkage: tuple[Resource, str, str] | None = None,
+        scope: _Scope = _OPEN,
     ) -> Response:
         """A page of ``res`` rows; with ``rel``, only those whose ``rel.remote`` equal ``link``.
         ``fmt`` is ``json`` or ``jsonapi``; ``linkage`` (the owner, relationship and key) makes
@@ -470,15 +545,16 @@ class Endpoint:
 
         def build() -> _ListPlan:
             shape = shape_for(res, intent, intent.include)
-            stmt = list_statement(shape, intent, where=where, cursor_nulls=nulls)
+            stmt = list_statement(shape, intent, where=where, cursor_nulls=nulls, scope=scope.rows)
             keys = sort_keys(res, intent.sort)
             return _ListPlan(shape, keys, sort_positions(shape, keys), Prepared(stmt))
 
         sig = list_signature(intent, nulls, rel.name if rel is not None else None)
-        plan = self._plan(("list", res.name, sig), build)
+        plan = self._plan(("list", res.name, sig, scope.sig), build)
         if intent.count and plan.count is None:
-            plan.count = Prepared(count_statement(res, intent, where))
+            plan.count = Prepared(count_statement(res, intent, where, scope.rows))
         values = list_values(intent, cursor_values, link)
+        values.update(scope.values)
         shape = plan.shape
         with self.db.reading(res.table) as conn:
             rows = fetch_all(conn, plan.rows, values)
@@ -490,7 +566,7 @@ class Endpoint:
             rows = rows[: intent.limit]
             if intent.direction == "before":
                 rows.reverse()
-            data = self._materialize(conn, shape, rows, intent)
+            data = self._materialize(conn, shape, rows, intent, scope)
         if intent.direction is None:
             links = self._offset_links(request, args, intent, more)
         else:
@@ -532,6 +608,8 @@ class Endpoint:
         fmt: http.ListFormat,
         rel: Relation | None = None,
         link: tuple[Any, ...] = (),
+        *,
+        scope: _Scope = _OPEN,
     ) -> Response:
         """Every matching row as CSV or NDJSON, streamed a batch at a time."""
         for name in _NOT_EXPORTED:
@@ -543,11 +621,13 @@ class Endpoint:
 
         def build() -> _ExportPlan:
             shape = shape_for(res, intent, ())
-            return _ExportPlan(shape, list_statement(shape, intent, where=where, paged=False))
+            stmt = list_statement(shape, intent, where=where, paged=False, scope=scope.rows)
+            return _ExportPlan(shape, stmt)
 
         sig = list_signature(intent, None, rel.name if rel is not None else None)
-        plan = self._plan(("export", res.name, sig), build)
+        plan = self._plan(("export", res.name, sig, scope.sig), build)
         values = list_values(intent, None, link)
+        values.update(scope.values)
         del values["lim"]
         encoder = self._encoder(plan.shape)
         csv_out = CsvEncoder(encoder.keys) if fmt == "csv" else None
@@ -577,7 +657,12 @@ class Endpoint:
         return resp
 
     def _materialize(
-        self, conn: Runner, shape: Shape, rows: Sequence[Any], intent: ListIntent
+        self,
+        conn: Runner,
+        shape: Shape,
+        rows: Sequence[Any],
+        intent: ListIntent,
+        scope: _Scope = _OPEN,
     ) -> list[dict[str, Any]]:
         """Rows as the client sees them, with included relations: the to-one ones joined into
         the rows already, the others loaded with one statement per relation path."""
@@ -587,7 +672,7 @@ class Endpoint:
             probe = at + sub.index(joined.include.relation.remote[0])  # NULL: no row joined
             present = [i for i, r in enumerate(rows) if r[probe] is not None]
             items = self._materialize(
-                conn, sub, [rows[i][at : at + sub.width] for i in present], intent
+                conn, sub, [rows[i][at : at + sub.width] for i in present], intent, scope
             )
             for parent in out:
                 parent[name] = None
@@ -607,11 +692,11 @@ class Endpoint:
                 n = padded(len(wanted))
                 limit = self.settings.limits.include_limit
                 stmt: Prepared = self._plan(
-                    ("include", shape.resource.name, rel.name, child_sig, n),
-                    lambda: Prepared(include_statement(inc, child, n, limit)),  # noqa: B023
+                    ("include", shape.resource.name, rel.name, child_sig, n, scope.sig),
+                    lambda: Prepared(include_statement(inc, child, n, limit, scope.rows)),  # noqa: B023
                 )
-                children = fetch_all(conn, stmt, include_values(wanted))
-            rendered = self._materialize(conn, child, children, intent)
+                children = fetch_all(conn, stmt, {**include_values(wanted), **scope.values})
+            rendered = self._materialize(conn, child, children, intent, scope)
             groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
             for raw, item in zip(children, rendered, strict=True):
                 groups.setdefault(child.values(raw, rel.remote), []).append(item)
@@ -641,21 +726,26 @@ class Endpoint:
 
     def create(self, request: Request) -> Response:
         res = self.resource
+        access = self.authorize(request)
+        grant = access.require(res, "create") if access is not None else True
         fmt = http.representation(request, res.format)
         reject_query(request.args.to_dict(flat=False))
         body = http.read_body(request, self.settings.max_body_size)
         schema = res.schema
         if body.kind == "json" and request.mimetype != JSONAPI and body.raw.lstrip()[:1] == b"[":
             items = schema.validate_json_many(body.raw)
+            for i, item in enumerate(items):
+                _check_writable(access, res, item, f"/{i}")
             if not items:
                 raise ValidationFailed(
                     [FieldError("", "The array is empty")], detail="Nothing to create"
                 )
-            created = self._write_many(items)
-            return _json_response(created, 201)
+            created = self._write_many(items, access, grant)
+            return _json_response([_visible(access, res, r) for r in created], 201)
         data = self._body_data(request, body, "create")
-        (row,) = self._write_many([data])
-        resp = self._written(request, row, fmt, 201)
+        _check_writable(access, res, data)
+        (row,) = self._write_many([data], access, grant)
+        resp = self._written(request, row, fmt, 201, access)
         resp.headers["Location"] = self._item_url(row)
         return resp
 
@@ -672,9 +762,17 @@ class Endpoint:
             return schema.validate_json(decoded.raw, variant)
         return schema.validate_json(body.raw, variant)
 
-    def _written(self, request: Request, row: dict[str, Any], fmt: str, status: int) -> Response:
+    def _written(
+        self,
+        request: Request,
+        row: dict[str, Any],
+        fmt: str,
+        status: int,
+        access: Access | None = None,
+    ) -> Response:
         """The row a write stored, in the representation the client negotiated."""
         res = self.resource
+        row = _visible(access, res, row)
         if fmt == "jsonapi":
             doc = self.jsonapi.single(res, row, self._item_url(row))
             return _tagged(request, doc, res, status, read=False, media=JSONAPI)
@@ -695,19 +793,23 @@ class Endpoint:
 
     def delete(self, request: Request, key: str) -> Response:
         st = self.statements
-        fmt = http.representation(request, self.resource.format)
-        reject_query(request.args.to_dict(flat=False))
-        values = parse_key(self.resource, key)
         res = self.resource
+        access = self.authorize(request)
+        grant = access.require(res, "delete") if access is not None else True
+        fmt = http.representation(request, res.format)
+        reject_query(request.args.to_dict(flat=False))
+        values = parse_key(res, key)
         conditional = self._condition(request)
         try:
-            if self._core and not conditional:
+            if self._core and not conditional and grant is True:
                 plan = self._plan(("delete",), lambda: Prepared(st.delete_statement()))
                 with self.db.transaction(res.table, statements=1, plans=(plan,)) as conn:
                     if execute(conn, plan, st.write_values({}, values)) == 0:
                         raise NotFound(f"No {res.name} row with key {_key_text(values)}")
                 return _no_content()
             with self.db.writing(self.resource.table) as session:
+                if grant is not True:
+                    self._reach(session, values, grant, access, "delete")
                 if conditional:
                     self._check_current(request, session, values, fmt)
                 ctx = WriteContext(res, "delete", session, "DELETE", key=values)
@@ -730,14 +832,31 @@ class Endpoint:
         return _no_content()
 
     def _update(self, request: Request, key: str, variant: Variant) -> Response:
+        access = self.authorize(request)
+        grant = access.require(self.resource, "update") if access is not None else True
         fmt = http.representation(request, self.resource.format)
         reject_query(request.args.to_dict(flat=False))
         values = parse_key(self.resource, key)
         conditional = self._condition(request)
         body = http.read_body(request, self.settings.max_body_size)
-        data = self._body_data(request, body, variant, key)
-        row = self._change(request, values, data, variant, conditional, fmt)
-        return self._written(request, row, fmt, 200)
+        res = self.resource
+        restricted = access.concealed(res) | access.locked(res) if access else frozenset()
+        if variant == "replace" and restricted:
+            # What the caller may not write or see is not theirs to replace: not required
+            # of them, and kept as it is (see _with_resets).
+            data = self._body_data(request, body, "patch", key)
+            missing = [
+                f.name
+                for f in res.writable
+                if f.required_on_replace and f.name not in data and f.name not in restricted
+            ]
+            if missing:
+                raise ValidationFailed([FieldError(f"/{n}", "Field required") for n in missing])
+        else:
+            data = self._body_data(request, body, variant, key)
+        _check_writable(access, res, data)
+        row = self._change(request, values, data, variant, conditional, fmt, access, grant)
+        return self._written(request, row, fmt, 200, access)
 
     def _change(
         self,
@@ -747,18 +866,23 @@ class Endpoint:
         variant: Variant,
         conditional: bool,
         fmt: str,
+        access: Access | None = None,
+        grant: Grant = True,
     ) -> dict[str, Any]:
         """Update the row ``values`` with validated ``data``; the row as stored."""
         self._check_key_unchanged(data, values)
-        if variant == "replace":
-            data = self._with_resets(data)
         res = self.resource
+        if variant == "replace":
+            kept = access.locked(res) | access.concealed(res) if access else frozenset()
+            data = self._with_resets(data, kept)
         written: dict[sa.Column[Any], Any] = {}
         try:
-            if self._core and not conditional:
+            if self._core and not conditional and grant is True:
                 written = self.statements.values(data)
                 return self._update_core(values, data)
             with self.db.writing(self.resource.table) as session:
+                if grant is not True:
+                    self._reach(session, values, grant, access, "update")
                 if conditional:
                     self._check_current(request, session, values, fmt)
                 ctx = WriteContext(res, "update", session, request.method, data=data, key=values)
@@ -775,6 +899,8 @@ class Endpoint:
                     result = session.execute(self.statements.update(values, ctx.data))
                     if result.rowcount == 0:  # type: ignore[attr-defined]
                         raise NotFound(f"No {res.name} row with key {_key_text(values)}")
+                if grant is not True:
+                    self._hold(session, values, grant, access)
                 row: dict[str, Any] = self._fetch_one(values, session)
                 ctx.row = row
                 self._run_hooks("after_update", ctx)
@@ -885,22 +1011,32 @@ class Endpoint:
                 created.append(self.encoder.row(row))
         return created
 
-    def _write_many(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _write_many(
+        self, items: list[dict[str, Any]], access: Access | None = None, grant: Grant = True
+    ) -> list[dict[str, Any]]:
         """Create every item in one transaction: all are stored, or none."""
         res = self.resource
         st = self.statements
         written: list[dict[sa.Column[Any], Any]] = []
         created: list[dict[str, Any]] = []
         try:
-            if self._core:
+            if self._core and grant is True:
+                for i, data in enumerate(items):
+                    _require_filled(res, data, f"/{i}" if len(items) > 1 else "")
                 written = [st.values(data) for data in items]
                 return self._create_core(items)
             with self.db.writing(self.resource.table) as session:
-                for data in items:
+                for i, data in enumerate(items):
+                    at = f"/{i}" if len(items) > 1 else ""
+                    if isinstance(grant, Rows):
+                        self._claim(data, grant, access, at)
+                    _require_filled(res, data, at)
                     ctx = WriteContext(res, "create", session, "POST", data=data)
                     self._run_hooks("before_create", ctx)
                     written.append(st.values(ctx.data))
                     key = self._insert(session, ctx.data)
+                    if grant is not True:
+                        self._hold(session, key, grant, access)
                     row = self._fetch_one(key, session)
                     ctx.row, ctx.key = row, key
                     self._run_hooks("after_create", ctx)
@@ -935,6 +1071,65 @@ class Endpoint:
         (column,) = col
         return mapper.get_property_by_column(column).key
 
+    def _claim(self, data: dict[str, Any], grant: Rows, access: Access | None, at: str) -> None:
+        """A create under an owner rule: the owner fields are the caller's (filled in when
+        left out; someone else's id is a 403)."""
+        assert access is not None
+        assert access.identity is not None
+        policy = self.resource.policy
+        assert policy is not None
+        for name, mine in policy.owner_values(grant, access.identity).items():
+            if name not in data:
+                data[name] = mine
+            elif data[name] != mine:
+                raise Forbidden(
+                    f"{name} must be your own id: you may only create rows you own",
+                    errors=[FieldError(f"{at}/{name}", "Must be your own id")],
+                )
+
+    def _matches(
+        self, session: Session, key: Sequence[Any], grant: Grant, access: Access | None
+    ) -> bool:
+        """Whether the row ``key`` exists and falls within ``grant``."""
+        if grant is False:
+            return False
+        res = self.resource
+        stmt = sa.select(sa.literal(1)).select_from(res.table).where(self.statements.key_where(key))
+        params: dict[str, Any] = {}
+        if isinstance(grant, Rows):
+            assert res.policy is not None
+            assert access is not None
+            stmt = stmt.where(res.policy.clause(grant, res.table))
+            if not res.policy.values(grant, access.identity, params):
+                return False
+        return session.execute(stmt, params).first() is not None
+
+    def _reach(
+        self,
+        session: Session,
+        key: Sequence[Any],
+        grant: Grant,
+        access: Access | None,
+        verb: str,
+    ) -> None:
+        """Before changing the row ``key``: 404 when the caller cannot see it, 403 when they
+        can see it but not change it."""
+        if self._matches(session, key, grant, access):
+            return
+        res = self.resource
+        read = access.grant(res, "read") if access is not None else True
+        if self._matches(session, key, read, access):
+            raise Forbidden(f"You may not {verb} this {res.name} row")
+        raise NotFound(f"No {res.name} row with key {_key_text(key)}")
+
+    def _hold(
+        self, session: Session, key: Sequence[Any], grant: Grant, access: Access | None
+    ) -> None:
+        """After a write: the row must still be within the caller's grant (a row cannot be
+        created for, or handed over to, someone else); 403 and nothing stored otherwise."""
+        if not self._matches(session, key, grant, access):
+            raise Forbidden(f"The {self.resource.name} row would not be yours after this change")
+
     def _run_hooks(self, event: str, ctx: WriteContext) -> None:
         for hook in self.resource.hooks[event]:
             hook(ctx)
@@ -954,11 +1149,12 @@ class Endpoint:
         if errors:
             raise ValidationFailed(errors)
 
-    def _with_resets(self, data: dict[str, Any]) -> dict[str, Any]:
-        """PUT replaces: every writable field left out goes back to its default, or null."""
+    def _with_resets(self, data: dict[str, Any], kept: frozenset[str]) -> dict[str, Any]:
+        """PUT replaces: every writable field left out goes back to its default, or null (but
+        not those the caller may not write or see)."""
         out = dict(data)
         for f in self.resource.writable:
-            if f.name in out or f.primary_key or not f.readable:
+            if f.name in out or f.primary_key or not f.readable or f.name in kept:
                 continue  # write-only fields cannot be resent by a client, so PUT keeps them
             default = f.column.default
             if isinstance(default, sa.ColumnDefault) and default.is_scalar:
@@ -1079,3 +1275,103 @@ def _cursor_json(keys: Sequence[Any], values: Sequence[Any]) -> list[Any]:
 
 def _key_text(key: Sequence[Any]) -> str:
     return ",".join(str(v) for v in key)
+
+
+def _involved(res: Resource, intent: ListIntent) -> list[Resource]:
+    """The resources a read of ``res`` touches: itself, those its filters and sorts go
+    through, and those it includes."""
+    out = {res.name: res}
+    for path in [*(f.path for f in intent.filters), *(k.path for k in intent.sort)]:
+        for _rel, through in path.steps:
+            out.setdefault(through.name, through)
+
+    def walk(includes: Sequence[Include]) -> None:
+        for inc in includes:
+            out.setdefault(inc.resource.name, inc.resource)
+            walk(inc.children)
+
+    walk(intent.include)
+    return list(out.values())
+
+
+def _scope(access: Access | None, res: Resource, intent: ListIntent, *also: Resource) -> _Scope:
+    """What the caller may see of a read of ``res`` (and of ``also``: a relation's owner).
+    Reaching a resource the caller may not read at all (a filter, sort or include through
+    it) is a 401 or 403, not an empty answer."""
+    if access is None:
+        return _OPEN
+    involved = _involved(res, intent)
+    for other in involved[1:]:
+        access.require(other, "read")
+    sig, values = access.scope([*involved, *also])
+    return _Scope(sig, values, access) if sig else _OPEN
+
+
+def _require_filled(res: Resource, data: Mapping[str, Any], at: str) -> None:
+    """A field an owner rule fills in for others is still required from a caller whose
+    grant covers every row (an admin creating a row for someone)."""
+    missing = [
+        n for n in res.filled_on_create if res.fields[n].required_on_create and n not in data
+    ]
+    if missing:
+        raise ValidationFailed([FieldError(f"{at}/{n}", "Field required") for n in missing])
+
+
+def _restrict(access: Access | None, res: Resource, intent: ListIntent) -> ListIntent:
+    """The intent without the fields the caller may not see (``hidden_unless``): naming one
+    in a filter, sort, search or sparse fieldset is an unknown field, as for a hidden one,
+    and rows leave them out."""
+    if access is None:
+        return intent
+    involved = _involved(res, intent)
+    hidden = {r.name: (r, access.concealed(r)) for r in involved}
+    hidden = {name: pair for name, pair in hidden.items() if pair[1]}
+    if not hidden:
+        return intent
+
+    def owner(path: Any) -> str:
+        return str(path.steps[-1][1].name if path.steps else res.name)
+
+    for f in intent.filters:
+        if f.path.field.name in hidden.get(owner(f.path), (None, ()))[1]:
+            raise InvalidParameter(f.parameter, f"Unknown field {f.path.dotted!r}")
+    for k in intent.sort:
+        if k.path.field.name in hidden.get(owner(k.path), (None, ()))[1]:
+            raise InvalidParameter("sort", f"Unknown field {k.path.dotted!r}")
+    searched = {f.name for f in res.searchable} if intent.search is not None else set()
+    if searched & hidden.get(res.name, (None, frozenset()))[1]:
+        raise InvalidParameter("q", "Search covers fields you may not read")
+    fields = dict(intent.fields)
+    for name, (resource, names) in hidden.items():
+        asked = fields.get(name)
+        if asked is None:
+            fields[name] = tuple(f.name for f in resource.readable if f.name not in names)
+            continue
+        for n in asked:
+            if n in names:
+                raise InvalidParameter("fields", f"Unknown field {n!r}")
+    return dataclasses.replace(intent, fields=fields)
+
+
+def _check_writable(
+    access: Access | None, res: Resource, data: Mapping[str, Any], at: str = ""
+) -> None:
+    """422 for fields the caller may not write (``read_only_unless``) or see."""
+    if access is None:
+        return
+    locked, hidden = access.locked(res), access.concealed(res)
+    errors = [
+        FieldError(f"{at}/{n}", "Unknown field" if n in hidden else "Field is read-only")
+        for n in data
+        if n in locked or n in hidden
+    ]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _visible(access: Access | None, res: Resource, row: dict[str, Any]) -> dict[str, Any]:
+    """A written row as this caller may see it."""
+    if access is None:
+        return row
+    hidden = access.concealed(res)
+    return {k: v for k, v in row.items() if k not in hidden} if hidden else row

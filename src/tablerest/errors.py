@@ -12,13 +12,18 @@ The tree::
     ├── BadRequest               400 bad-request
     │   ├── MalformedBody        400 malformed-body
     │   └── InvalidParameter     400 invalid-parameter
+    ├── Unauthorized             401 unauthorized
+    ├── Forbidden                403 forbidden
     ├── NotFound                 404 not-found
     ├── MethodNotAllowed         405 method-not-allowed
     ├── NotAcceptable            406 not-acceptable
     ├── Conflict                 409 conflict
+    ├── PreconditionFailed       412 precondition-failed
+    ├── PreconditionRequired     428 precondition-required
     ├── PayloadTooLarge          413 payload-too-large
     ├── UnsupportedMediaType     415 unsupported-media-type
     ├── ValidationFailed         422 validation-failed
+    ├── TooManyRequests          429 too-many-requests
     ├── ServiceUnavailable       503 service-unavailable
     └── InternalError            500 internal-error
 
@@ -46,6 +51,8 @@ __all__ = [
     "PreconditionRequired",
     "ServiceUnavailable",
     "TablerestError",
+    "TooManyRequests",
+    "Unauthorized",
     "UnsupportedMediaType",
     "ValidationFailed",
 ]
@@ -130,6 +137,27 @@ class InvalidParameter(BadRequest):
         super().__init__(detail, parameter=parameter)
 
 
+class Unauthorized(TablerestError):
+    """No credentials, or credentials that are not valid (401).
+
+    ``WWW-Authenticate`` says how to authenticate (RFC 6750): ``Bearer`` alone when the request
+    had no token, with ``error="invalid_token"`` and a description when it had a bad one.
+    """
+
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(
+        self, detail: str | None = None, *, error: str | None = None, scheme: str = "Bearer"
+    ) -> None:
+        challenge = f'{scheme} realm="api"'
+        if error is not None:
+            # RFC 6750 §3: quoted-string values; details never carry a quote or backslash.
+            text = (detail or "").replace('"', "'").replace("\\", "/")
+            challenge += f', error="{error}", error_description="{text}"'
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
+        self.error = error
+
+
 class Forbidden(TablerestError):
     """The request is understood but not allowed (403)."""
 
@@ -197,6 +225,12 @@ class ValidationFailed(TablerestError):
         n = len(errors)
         default = f"{n} field{'s are' if n != 1 else ' is'} invalid"
         super().__init__(detail or default, errors=errors)
+
+
+class TooManyRequests(TablerestError):
+    """The caller is over a rate limit; ``Retry-After`` says when to come back (429)."""
+
+    status, code, title = 429, "too-many-requests", "Too many requests"
 
 
 class ServiceUnavailable(TablerestError):

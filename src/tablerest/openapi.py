@@ -22,6 +22,7 @@ from .schema import Variant
 
 if TYPE_CHECKING:
     from .api import _AppState
+    from .auth.service import Auth
 
 __all__ = ["document"]
 
@@ -55,7 +56,9 @@ _PROBLEM = {
 
 _STATUS_TEXT = {
     400: "Malformed request or query parameter",
-    403: "Not allowed (JSON:API: a client-chosen id where the database chooses keys)",
+    401: "Sign-in needed, or the token is not valid (WWW-Authenticate says which)",
+    403: "Not allowed: a permission the caller lacks (JSON:API: also a client-chosen id where "
+    "the database chooses keys)",
     404: "No such row",
     406: "The Accept header rules out every representation",
     409: "Conflicts with stored data (a unique or foreign key)",
@@ -84,6 +87,8 @@ def _problems(*codes: int) -> dict[str, Any]:
         }
         if code == 503:
             entry["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+        if code == 401:
+            entry["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
         out[str(code)] = entry
     return out
 
@@ -292,16 +297,124 @@ class _Builder:
                 },
             }
         }
-        for item in self.paths.values():
+        guarded = self.state.identify is not None or api.guarded
+        for path, item in self.paths.items():
             for method, op in item.items():
-                if method != "parameters":
-                    op["responses"].setdefault("414", _TOO_LONG)
+                if method == "parameters":
+                    continue
+                op["responses"].setdefault("414", _TOO_LONG)
+                if guarded and path != self.prefix:
+                    for code, entry in _problems(401, 403).items():
+                        op["responses"].setdefault(code, entry)
+        components: dict[str, Any] = {"schemas": self.schemas}
+        if api.auth is not None:
+            self._auth_paths(api.auth)
+            components["securitySchemes"] = {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            }
         return {
             "openapi": OPENAPI_VERSION,
             "info": {"title": api.title, "version": api.version, "description": api.description},
             "paths": self.paths,
-            "components": {"schemas": self.schemas},
+            "components": components,
+            # Signed in or anonymous: each operation's permissions decide (401/403).
+            **({"security": [{"bearerAuth": []}, {}]} if api.auth is not None else {}),
         }
+
+    def _auth_paths(self, auth: Auth) -> None:
+        """The token routes of ``Api(auth=...)``."""
+        base = f"{self.prefix}/auth"
+        login = [*dict.fromkeys(["username", *auth.login_fields])]
+        credentials = {
+            "type": "object",
+            "required": ["password"],
+            "properties": {
+                **{n: {"type": "string"} for n in login},
+                "password": {"type": "string", "format": "password"},
+            },
+            "description": f"The password and one of {', '.join(login)}",
+        }
+        refresh = {
+            "type": "object",
+            "required": ["refresh_token"],
+            "properties": {"refresh_token": {"type": "string"}},
+        }
+        pair = {
+            "description": "A new token pair (Cache-Control: no-store)",
+            "content": {
+                "application/json": {
+                    "schema": _closed(
+                        {
+                            "access_token": {"type": "string"},
+                            "token_type": {"const": auth.scheme},
+                            "expires_in": {"type": "integer"},
+                            "refresh_token": {"type": "string"},
+                        },
+                        ["access_token", "token_type", "expires_in", "refresh_token"],
+                    )
+                }
+            },
+        }
+
+        def body(schema: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": schema},
+                    "application/x-www-form-urlencoded": {"schema": schema},
+                },
+            }
+
+        anonymous: list[dict[str, Any]] = [{}]
+        signed_in: list[dict[str, Any]] = [{"bearerAuth": []}]
+        self.paths[f"{base}/token"] = {
+            "post": {
+                "operationId": "auth_token",
+                "summary": "Sign in: credentials for a token pair",
+                "tags": ["auth"],
+                "security": anonymous,
+                "requestBody": body(credentials),
+                "responses": {"200": pair, **_problems(400, 401, 413, 415, 422, 503)},
+            }
+        }
+        self.paths[f"{base}/refresh"] = {
+            "post": {
+                "operationId": "auth_refresh",
+                "summary": "A new token pair for a refresh token (which is then retired)",
+                "tags": ["auth"],
+                "security": anonymous,
+                "requestBody": body(refresh),
+                "responses": {"200": pair, **_problems(400, 401, 413, 415, 422, 503)},
+            }
+        }
+        self.paths[f"{base}/logout"] = {
+            "post": {
+                "operationId": "auth_logout",
+                "summary": "Sign out: revoke this session's tokens",
+                "tags": ["auth"],
+                "security": signed_in,
+                "responses": {"204": {"description": "Signed out"}, **_problems(401, 503)},
+            }
+        }
+        users = auth.users
+        me_schema: dict[str, Any] = (
+            {"$ref": f"#/components/schemas/{self._row(users)}"} if users else {"type": "object"}
+        )
+        self.paths[f"{base}/me"] = {
+            "get": {
+                "operationId": "auth_me",
+                "summary": "The signed-in user's own row",
+                "tags": ["auth"],
+                "security": signed_in,
+                "responses": {
+                    "200": _json_ok(me_schema, "The caller's row", etag=True),
+                    **_problems(401, 404, 503),
+                },
+            }
+        }
+        for path in ("token", "refresh", "logout", "me"):
+            for op in self.paths[f"{base}/{path}"].values():
+                op["responses"].setdefault("414", _TOO_LONG)
 
     # -- schemas ------------------------------------------------------------------------------
 

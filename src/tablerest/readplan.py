@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, FromClause
@@ -41,6 +41,7 @@ from .resource import Field, Relation, Resource
 
 __all__ = [
     "Joined",
+    "RowScope",
     "Shape",
     "count_statement",
     "include_statement",
@@ -57,6 +58,25 @@ __all__ = [
     "sort_positions",
     "sort_signature",
 ]
+
+
+class RowScope(Protocol):
+    """Which rows of a table the caller may see (the authorize stage answers)."""
+
+    def where(
+        self, resource: Resource, source: FromClause, many: bool
+    ) -> ColumnElement[bool] | None:
+        """The condition on ``source`` (the table or an alias of it) that keeps the rows the
+        caller may see, None for every row; ``many`` when rows are read as a collection."""
+
+
+def _scoped(
+    scope: RowScope | None, resource: Resource, source: FromClause, many: bool = False
+) -> list[ColumnElement[bool]]:
+    if scope is None:
+        return []
+    found = scope.where(resource, source, many)
+    return [] if found is None else [found]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,23 +154,25 @@ def shape_for(
 
 
 def _selected(
-    shape: Shape, source: FromClause
+    shape: Shape, source: FromClause, scope: RowScope | None = None
 ) -> tuple[list[ColumnElement[Any]], list[tuple[FromClause, ColumnElement[bool]]]]:
-    """The columns of a shape read from ``source``, with the outer joins its includes need."""
+    """The columns of a shape read from ``source``, with the outer joins its includes need
+    (a joined row the caller may not see is no row)."""
     cols: list[ColumnElement[Any]] = [_adapt(source, c) for c in shape.columns]
     joins: list[tuple[FromClause, ColumnElement[bool]]] = []
     for j in shape.joined:
         rel = j.include.relation
         alias = rel.target.alias()
-        joins.append((alias, _join(rel, source, alias)))
-        more, deeper = _selected(j.shape, alias)
+        on = sa.and_(_join(rel, source, alias), *_scoped(scope, j.shape.resource, alias))
+        joins.append((alias, on))
+        more, deeper = _selected(j.shape, alias, scope)
         cols += more
         joins += deeper
     return cols, joins
 
 
-def _select(shape: Shape, source: FromClause) -> sa.Select[Any]:
-    cols, joins = _selected(shape, source)
+def _select(shape: Shape, source: FromClause, scope: RowScope | None = None) -> sa.Select[Any]:
+    cols, joins = _selected(shape, source, scope)
     stmt = sa.select(*cols)
     if joins:
         chain: FromClause = source
@@ -254,38 +276,56 @@ def _compare(col: Any, f: Filter, name: str, nullable: bool) -> Any:
 
 
 def _through(
-    source: FromClause, steps: Sequence[tuple[Relation, Resource]], leaf: Any
+    source: FromClause,
+    steps: Sequence[tuple[Relation, Resource]],
+    leaf: Any,
+    scope: RowScope | None = None,
 ) -> ColumnElement[bool]:
-    """``leaf(table)`` on the row(s) reached from ``source`` along ``steps``, as EXISTS."""
+    """``leaf(table)`` on the row(s) reached from ``source`` along ``steps``, as EXISTS (over
+    the rows the caller may see)."""
     if not steps:
         return leaf(source)  # type: ignore[no-any-return]
-    rel, _ = steps[0]
+    rel, target = steps[0]
     inner = rel.target.alias()
-    return sa.exists().where(_join(rel, source, inner), _through(inner, steps[1:], leaf))
+    return sa.exists().where(
+        _join(rel, source, inner),
+        *_scoped(scope, target, inner),
+        _through(inner, steps[1:], leaf, scope),
+    )
 
 
-def filter_condition(source: FromClause, f: Filter, name: str) -> ColumnElement[bool]:
+def filter_condition(
+    source: FromClause, f: Filter, name: str, scope: RowScope | None = None
+) -> ColumnElement[bool]:
     field = f.path.field
     return _through(
         source,
         f.path.steps,
         lambda t: _compare(_adapt(t, field.column), f, name, field.nullable),
+        scope,
     )
 
 
-def _sort_expr(source: FromClause, path: Path) -> ColumnElement[Any]:
+def _sort_expr(source: FromClause, path: Path, scope: RowScope | None = None) -> ColumnElement[Any]:
     """A sort value: a column here, or a scalar sub-query along to-one relations."""
     if not path.steps:
         return _adapt(source, path.field.column)
-    rel, _ = path.steps[0]
+    rel, target = path.steps[0]
     inner = rel.target.alias()
-    rest = _sort_expr(inner, Path(path.steps[1:], path.field))
-    return sa.select(rest).where(_join(rel, source, inner)).limit(1).scalar_subquery()
+    rest = _sort_expr(inner, Path(path.steps[1:], path.field), scope)
+    return (
+        sa.select(rest)
+        .where(_join(rel, source, inner), *_scoped(scope, target, inner))
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
-def _conditions(resource: Resource, intent: ListIntent) -> list[ColumnElement[bool]]:
+def _conditions(
+    resource: Resource, intent: ListIntent, scope: RowScope | None = None
+) -> list[ColumnElement[bool]]:
     table = resource.table
-    out = [filter_condition(table, f, f"f{i}") for i, f in enumerate(intent.filters)]
+    out = [filter_condition(table, f, f"f{i}", scope) for i, f in enumerate(intent.filters)]
     if intent.search is not None:
         pattern = _bind("q", sa.String())
         out.append(sa.or_(*(f.column.ilike(pattern, escape="\\") for f in resource.searchable)))
@@ -314,12 +354,14 @@ class _Key:
     column: sa.Column[Any] | None = None
 
 
-def sort_keys(resource: Resource, sort: Sequence[SortKey]) -> list[_Key]:
+def sort_keys(
+    resource: Resource, sort: Sequence[SortKey], scope: RowScope | None = None
+) -> list[_Key]:
     """The requested sort, then the primary key as a tie-break."""
     table = resource.table
     keys = [
         _Key(
-            _sort_expr(table, k.path),
+            _sort_expr(table, k.path, scope),
             k.descending,
             k.path.field.nullable or bool(k.path.steps),
             k.path.field,
@@ -441,6 +483,7 @@ def list_statement(
     where: Sequence[sa.Column[Any]] = (),
     cursor_nulls: Sequence[bool] | None = None,
     paged: bool = True,
+    scope: RowScope | None = None,
 ) -> sa.Select[Any]:
     """One page of rows (plus one, to tell whether another page follows), or with
     ``paged=False`` every matching row (an export).
@@ -452,17 +495,22 @@ def list_statement(
     wider rows). With ``intent.direction == "before"`` the rows come in reverse order.
     """
     resource = shape.resource
-    keys = sort_keys(resource, intent.sort)
+    keys = sort_keys(resource, intent.sort, scope)
     forward = intent.direction != "before"
     extra = [
         k.expr
         for k, at in zip(keys, sort_positions(shape, keys), strict=True)
         if at >= shape.width and intent.direction is not None
     ]
+    table = resource.table
     stmt = (
-        _select(shape, resource.table)
+        _select(shape, table, scope)
         .add_columns(*extra)
-        .where(*_conditions(resource, intent), *_where(where, "w"))
+        .where(
+            *_scoped(scope, resource, table, many=True),
+            *_conditions(resource, intent, scope),
+            *_where(where, "w"),
+        )
     )
     if cursor_nulls is not None:
         stmt = stmt.where(_keyset(keys, cursor_nulls, forward))
@@ -476,27 +524,47 @@ def list_statement(
 
 
 def count_statement(
-    resource: Resource, intent: ListIntent, where: Sequence[sa.Column[Any]] = ()
+    resource: Resource,
+    intent: ListIntent,
+    where: Sequence[sa.Column[Any]] = (),
+    scope: RowScope | None = None,
 ) -> sa.Select[Any]:
+    table = resource.table
     return (
         sa.select(sa.func.count())
-        .select_from(resource.table)
-        .where(*_conditions(resource, intent), *_where(where, "w"))
+        .select_from(table)
+        .where(
+            *_scoped(scope, resource, table, many=True),
+            *_conditions(resource, intent, scope),
+            *_where(where, "w"),
+        )
     )
 
 
-def item_statement(shape: Shape, columns: Sequence[sa.Column[Any]] | None = None) -> sa.Select[Any]:
+def item_statement(
+    shape: Shape,
+    columns: Sequence[sa.Column[Any]] | None = None,
+    scope: RowScope | None = None,
+) -> sa.Select[Any]:
     """The row whose ``columns`` (default: the primary key) equal ``k0, k1...``; at most one."""
-    table = shape.resource.table
-    cols = shape.resource.primary_key if columns is None else columns
-    stmt = _select(shape, table).where(*_where([table.c[c.key] for c in cols], "k"))
+    resource = shape.resource
+    table = resource.table
+    cols = resource.primary_key if columns is None else columns
+    stmt = _select(shape, table, scope).where(
+        *_scoped(scope, resource, table), *_where([table.c[c.key] for c in cols], "k")
+    )
     return stmt if columns is None else stmt.limit(1)
 
 
-def link_statement(resource: Resource, rel: Relation) -> sa.Select[Any]:
+def link_statement(
+    resource: Resource, rel: Relation, scope: RowScope | None = None
+) -> sa.Select[Any]:
     """The local columns of ``rel`` on the row whose key equals ``k0, k1...``."""
     table = resource.table
-    return sa.select(*rel.local).where(*_where([table.c[c.key] for c in resource.primary_key], "k"))
+    return sa.select(*rel.local).where(
+        *_scoped(scope, resource, table),
+        *_where([table.c[c.key] for c in resource.primary_key], "k"),
+    )
 
 
 def include_values(parents: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
@@ -508,7 +576,9 @@ def include_values(parents: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
     return out
 
 
-def include_statement(inc: Include, child: Shape, n: int, limit: int) -> sa.Select[Any]:
+def include_statement(
+    inc: Include, child: Shape, n: int, limit: int, scope: RowScope | None = None
+) -> sa.Select[Any]:
     """The rows of ``inc`` for ``n`` parent key tuples (``p<j>_<m>``: the relation's local
     values; ``n`` a power of two, see :func:`padded`)."""
     rel = inc.relation
@@ -522,13 +592,14 @@ def include_statement(inc: Include, child: Shape, n: int, limit: int) -> sa.Sele
                 for j in range(n)
             ]
         )
+    visible = _scoped(scope, inc.resource, rel.target, many=rel.to_many)
     if not rel.to_many:
-        return _select(child, rel.target).where(match)
+        return _select(child, rel.target, scope).where(match, *visible)
     pk = list(inc.resource.primary_key)
     rank = sa.func.row_number().over(partition_by=remote, order_by=pk).label("rank")
-    cols, joins = _selected(child, rel.target)
+    cols, joins = _selected(child, rel.target, scope)
     labelled = [c.label(f"c{i}") for i, c in enumerate(cols)]
-    inner = sa.select(*labelled, rank).where(match)
+    inner = sa.select(*labelled, rank).where(match, *visible)
     if joins:
         chain: FromClause = rel.target
         for alias, on in joins:

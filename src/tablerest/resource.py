@@ -7,6 +7,7 @@ nothing re-derives it from the model.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 if TYPE_CHECKING:
     from sqlalchemy.orm import Mapper, Session
 
+    from .auth.policies import Policy
     from .schema import ResourceSchema
 
 __all__ = [
@@ -344,6 +346,13 @@ class Resource:
 
         self.hooks: dict[str, list[Hook]] = {event: [] for event in HOOK_EVENTS}
         self.validators: dict[str, list[Validator]] = {}
+        #: Applied to a field's value after every validator (a password's hashing).
+        self.transforms: dict[str, Validator] = {}
+        #: Who may do what to which rows (``permissions=`` on ``Api.resource``); None: anyone.
+        self.policy: Policy | None = None
+        #: Fields a create may leave out although they are required: something else fills
+        #: them in (an owner rule, with the caller's id).
+        self.filled_on_create: frozenset[str] = frozenset()
         self._orm_choice = orm
         self._use_orm: bool | None = None
         self._schema: ResourceSchema | None = None
@@ -378,6 +387,24 @@ class Resource:
             return fn
 
         return register
+
+    def conceal(self, field_name: str) -> None:
+        """Make a field write-only: never read back, filtered or sorted on (a password)."""
+        f = self.fields[field_name]
+        if f.primary_key:
+            raise ValueError(f"{self.name}: the primary key {field_name!r} cannot be write-only")
+        self.fields[field_name] = dataclasses.replace(f, readable=False, required_on_replace=False)
+        self.readable = tuple(x for x in self.fields.values() if x.readable)
+        self.writable = tuple(x for x in self.fields.values() if x.writable)
+        self._schema = None
+
+    def transform(self, field_name: str, fn: Validator) -> None:
+        """Store ``fn(value)`` instead of a field's validated value (after every validator)."""
+        f = self.fields.get(field_name)
+        if f is None or not f.writable:
+            raise ValueError(f"{self.name}: {field_name!r} is not a writable field")
+        self.transforms[field_name] = fn
+        self._schema = None
 
     # -- derived, read by the stages -----------------------------------------------------
 

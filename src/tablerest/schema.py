@@ -116,6 +116,9 @@ def _field_type(resource: Resource, f: Field) -> Any:
         t = Annotated[t, AfterValidator(_uuid_as_text)]
     for fn in resource.validators.get(f.name, ()):
         t = Annotated[t, AfterValidator(fn)]
+    transform = resource.transforms.get(f.name)
+    if transform is not None:
+        t = Annotated[t, AfterValidator(transform)]
     return t | None if f.nullable else t
 
 
@@ -124,7 +127,7 @@ def _typed_dict(resource: Resource, variant: Variant) -> type:
     for f in resource.writable:
         t = _field_type(resource, f)
         if variant == "create":
-            required = f.required_on_create
+            required = f.required_on_create and f.name not in resource.filled_on_create
         elif variant == "replace":
             required = f.required_on_replace
         else:

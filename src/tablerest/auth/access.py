@@ -1,0 +1,118 @@
+"""One request's access: the caller, and what each resource's policy grants them.
+
+The authorize stage of the pipeline. Dispatch asks it whether an action is allowed at all
+(:meth:`Access.require`: 401 for an anonymous caller, 403 for a signed-in one), and the
+planner asks it which rows of a table the caller may see (:meth:`Access.where`), wherever the
+statement reads that table: the rows listed, the row read, the parent of a relation route,
+included and joined rows, and the rows an ``EXISTS`` filter or a sort sub-query looks at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql import ColumnElement, FromClause
+
+from ..errors import Forbidden, Unauthorized
+from ..resource import Resource
+from .policies import Action, Grant, Identity, Policy, Rows
+
+__all__ = ["Access"]
+
+
+class Access:
+    """The caller and their grants, worked out once per resource and action."""
+
+    __slots__ = ("_fields", "_grants", "identity")
+
+    def __init__(self, identity: Identity | None) -> None:
+        self.identity = identity
+        self._grants: dict[tuple[str, Action], Grant] = {}
+        self._fields: dict[tuple[str, str], frozenset[str]] = {}
+
+    def concealed(self, resource: Resource) -> frozenset[str]:
+        """Fields of ``resource`` this caller may not see: for them, they do not exist."""
+        return self._field_rule(resource, "concealed")
+
+    def locked(self, resource: Resource) -> frozenset[str]:
+        """Fields of ``resource`` this caller may not write (422 "Field is read-only")."""
+        return self._field_rule(resource, "locked")
+
+    def _field_rule(self, resource: Resource, kind: str) -> frozenset[str]:
+        policy: Policy | None = resource.policy
+        if policy is None:
+            return frozenset()
+        key = (resource.name, kind)
+        found = self._fields.get(key)
+        if found is None:
+            rule = policy.concealed if kind == "concealed" else policy.locked
+            found = self._fields[key] = rule(self.identity)
+        return found
+
+    def grant(self, resource: Resource, action: Action) -> Grant:
+        policy: Policy | None = resource.policy
+        if policy is None:
+            return True
+        key = (resource.name, action)
+        found = self._grants.get(key)
+        if found is None:
+            found = policy.grant(action, self.identity)
+            if isinstance(found, Rows) and not policy.values(found, self.identity, {}):
+                found = False  # an id that cannot own a row of this table owns none
+            self._grants[key] = found
+        return found
+
+    def require(self, resource: Resource, action: Action) -> Grant:
+        """The grant for ``action``; 401 or 403 when it is nothing."""
+        found = self.grant(resource, action)
+        if found is False:
+            verb = {"list": "list", "read": "read", "create": "create rows of"}.get(
+                action, f"{action} rows of"
+            )
+            if self.identity is None:
+                raise Unauthorized(f"Sign in to {verb} {resource.name}")
+            raise Forbidden(f"You may not {verb} {resource.name}")
+        return found
+
+    def where(
+        self, resource: Resource, source: FromClause, many: bool
+    ) -> ColumnElement[bool] | None:
+        """The condition on ``source`` (``resource``'s table or an alias) that keeps the rows
+        the caller may see; ``many`` for rows read as a collection (``list`` applies too).
+        None: every row."""
+        policy: Policy | None = resource.policy
+        if policy is None:
+            return None
+        terms = []
+        for action in ("read", "list") if many else ("read",):
+            got = self.grant(resource, action)
+            if got is False:
+                return sa.false()
+            if isinstance(got, Rows):
+                terms.append(policy.clause(got, source))
+        if not terms:
+            return None
+        return terms[0] if len(terms) == 1 else terms[0] & terms[1]
+
+    def scope(self, resources: Iterable[Resource]) -> tuple[Any, dict[str, Any]]:
+        """What about these resources' grants changes SQL (plans are cached by it), and the
+        bind values their row grants need."""
+        sig: list[Any] = []
+        values: dict[str, Any] = {}
+        for res in resources:
+            policy: Policy | None = res.policy
+            if policy is None:
+                continue
+            read, listed = self.grant(res, "read"), self.grant(res, "list")
+            sig.append((res.name, read, listed))
+            for got in (read, listed):
+                if isinstance(got, Rows):
+                    policy.values(got, self.identity, values)
+        return tuple(sig), values
+
+    def denied(self, resource: Resource) -> None:
+        """401 or 403 when the caller may not read ``resource`` at all (a relation path or an
+        include that leads there)."""
+        self.require(resource, "read")
