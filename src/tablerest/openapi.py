@@ -67,6 +67,7 @@ _STATUS_TEXT = {
     415: "The body is not JSON (or a form)",
     422: "The body's values are invalid; every field error has a JSON pointer",
     428: "This resource requires If-Match on changes",
+    429: "Over a rate limit; Retry-After says when to come back",
     503: "The database is not reachable; Retry-After says when to try again",
 }
 
@@ -89,6 +90,8 @@ def _problems(*codes: int) -> dict[str, Any]:
             entry["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
         if code == 401:
             entry["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+        if code == 429:
+            entry["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
         out[str(code)] = entry
     return out
 
@@ -297,6 +300,8 @@ class _Builder:
                 },
             }
         }
+        if api.auth is not None:
+            self._auth_paths(api.auth)
         guarded = self.state.identify is not None or api.guarded
         for path, item in self.paths.items():
             for method, op in item.items():
@@ -306,9 +311,10 @@ class _Builder:
                 if guarded and path != self.prefix:
                     for code, entry in _problems(401, 403).items():
                         op["responses"].setdefault(code, entry)
+                if api.rate_limits is not None:
+                    op["responses"].setdefault("429", _problems(429)["429"])
         components: dict[str, Any] = {"schemas": self.schemas}
         if api.auth is not None:
-            self._auth_paths(api.auth)
             components["securitySchemes"] = {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
             }
@@ -367,26 +373,20 @@ class _Builder:
 
         anonymous: list[dict[str, Any]] = [{}]
         signed_in: list[dict[str, Any]] = [{"bearerAuth": []}]
-        self.paths[f"{base}/token"] = {
-            "post": {
-                "operationId": "auth_token",
-                "summary": "Sign in: credentials for a token pair",
-                "tags": ["auth"],
-                "security": anonymous,
-                "requestBody": body(credentials),
-                "responses": {"200": pair, **_problems(400, 401, 413, 415, 422, 503)},
+        for name, summary, schema in (
+            ("token", "Sign in: credentials for a token pair", credentials),
+            ("refresh", "A new token pair for a refresh token (which is then retired)", refresh),
+        ):
+            self.paths[f"{base}/{name}"] = {
+                "post": {
+                    "operationId": f"auth_{name}",
+                    "summary": summary,
+                    "tags": ["auth"],
+                    "security": anonymous,
+                    "requestBody": body(schema),
+                    "responses": {"200": pair, **_problems(400, 401, 413, 415, 422, 503)},
+                }
             }
-        }
-        self.paths[f"{base}/refresh"] = {
-            "post": {
-                "operationId": "auth_refresh",
-                "summary": "A new token pair for a refresh token (which is then retired)",
-                "tags": ["auth"],
-                "security": anonymous,
-                "requestBody": body(refresh),
-                "responses": {"200": pair, **_problems(400, 401, 413, 415, 422, 503)},
-            }
-        }
         self.paths[f"{base}/logout"] = {
             "post": {
                 "operationId": "auth_logout",
@@ -412,9 +412,6 @@ class _Builder:
                 },
             }
         }
-        for path in ("token", "refresh", "logout", "me"):
-            for op in self.paths[f"{base}/{path}"].values():
-                op["responses"].setdefault("414", _TOO_LONG)
 
     # -- schemas ------------------------------------------------------------------------------
 

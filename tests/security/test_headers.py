@@ -86,3 +86,19 @@ def test_openapi_documents_the_token_routes_and_the_security_scheme(client: Flas
     )
     listed = doc["paths"]["/api/posts"]["get"]["responses"]
     assert {"401", "403"} <= set(listed)
+
+
+def test_openapi_lists_429_when_rate_limited(make_app: AppFactory) -> None:
+    from tablerest import RateLimits
+
+    client = make_app(api={"rate_limits": RateLimits(storage_uri="memory://")}).test_client()
+    doc = client.get("/api/openapi.json").get_json()
+    assert "429" in doc["paths"]["/api/comments"]["get"]["responses"]
+    assert "429" in doc["paths"]["/api/auth/token"]["post"]["responses"]
+    assert (
+        "429"
+        not in make_app()
+        .test_client()
+        .get("/api/openapi.json")
+        .get_json()["paths"]["/api/comments"]["get"]["responses"]
+    )
