@@ -111,8 +111,3 @@ class Access:
                 if isinstance(got, Rows):
                     policy.values(got, self.identity, values)
         return tuple(sig), values
-
-    def denied(self, resource: Resource) -> None:
-        """401 or 403 when the caller may not read ``resource`` at all (a relation path or an
-        include that leads there)."""
-        self.require(resource, "read")

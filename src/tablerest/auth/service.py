@@ -187,17 +187,11 @@ class Auth:
             claims = self.tokens.verify(token, kind)
         except Unauthorized as exc:
             raise Unauthorized(exc.detail, error="invalid_token", scheme=self.scheme) from None
-        if self._revoked(claims["sid"]):
+        if self._call(self.store.revoked, claims["sid"]):
             raise Unauthorized(
                 "The session was signed out or revoked", error="invalid_token", scheme=self.scheme
             )
         return claims
-
-    def _revoked(self, sid: str) -> bool:
-        try:
-            return self.store.revoked(sid)
-        except Exception as exc:  # the Redis client's errors: the store is unreachable
-            raise ServiceUnavailable("The session store cannot be reached") from exc
 
     # -- the routes ------------------------------------------------------------------------
 
