@@ -50,6 +50,7 @@ bench:
 		--systems $(BENCH_SYSTEMS) --db $(BENCH_DB) --report bench/results.md $(BENCH_ARGS)
 	$(PYTHON) bench/deep.py --report bench/results.md
 	$(PYTHON) bench/spy.py --report bench/results.md
+	bench/.venvs/tablerest/bin/python bench/inprocess.py --report bench/results.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/inprocess.py                   # µs per request, tablerest vs flaskfloor
     .venv/bin/python bench/inprocess.py --profile R1      # where tablerest's time goes (cProfile)
+    .venv/bin/python bench/inprocess.py --report bench/results.md   # the gap, by component
     BENCH_DB_URL=postgresql+psycopg://... (and BENCH_PG_*) for PostgreSQL
 
 It calls each WSGI app directly on a copy of the benchmark's SQLite data, so the numbers leave
@@ -105,11 +106,90 @@ def _run(app: Callable[..., Any], spec: tuple[str, str, str | None], n: int) -> 
     return (time.perf_counter() - start) / n * 1e6
 
 
+#: (substring of a cProfile file name or function, component), first match wins.
+COMPONENTS = [
+    ("src/tablerest/prepared.py", "driver: compiled SQL on the DBAPI cursor"),
+    ("sqlite3", "driver: compiled SQL on the DBAPI cursor"),
+    ("site-packages/psycopg", "driver: compiled SQL on the DBAPI cursor"),
+    ("site-packages/sqlalchemy/", "SQLAlchemy (connections, pool, rows)"),
+    ("site-packages/pydantic", "validation (pydantic)"),
+    ("src/tablerest/request.py", "tablerest: query string parsing"),
+    ("src/tablerest/readplan.py", "tablerest: read plans (signature, values)"),
+    ("src/tablerest/render/", "tablerest: rows to JSON"),
+    ("orjson", "orjson"),
+    ("src/tablerest/store.py", "tablerest: connections and transactions"),
+    ("src/tablerest/http.py", "tablerest: negotiation, ETag, bodies"),
+    ("src/tablerest/dispatch.py", "tablerest: dispatch (endpoint methods, links)"),
+    ("src/tablerest/api.py", "tablerest: view wrappers (errors, security headers)"),
+    ("src/tablerest/", "tablerest: other modules"),
+    ("systems/flaskfloor", "flaskfloor's hand-written view"),
+    ("site-packages/werkzeug/", "Werkzeug (request, response, routing)"),
+    ("site-packages/flask/", "Flask (dispatch, contexts)"),
+    ("urllib/parse", "stdlib: URL quoting (links, Location)"),
+]
+OTHER = "other (stdlib, interpreter)"
+
+
+def _components(
+    app: Callable[..., Any], spec: tuple[str, str, str | None], n: int
+) -> dict[str, float]:
+    """cProfile's own time per component, in µs per request (profiled, so inflated)."""
+    prof = cProfile.Profile()
+    prof.enable()
+    _run(app, spec, n)
+    prof.disable()
+    out: dict[str, float] = {}
+    for (filename, _line, func), row in pstats.Stats(prof).stats.items():  # type: ignore[attr-defined]
+        where = f"{filename} {func}"
+        name = next((c for key, c in COMPONENTS if key in where), OTHER)
+        out[name] = out.get(name, 0.0) + row[2] / n * 1e6
+    return out
+
+
+def account(apps: dict[str, Any], names: list[str], n: int) -> str:
+    """A markdown table: for each request, where tablerest's extra time over flaskfloor goes."""
+    measured: dict[str, tuple[float, float]] = {}
+    extra: dict[str, dict[str, float]] = {}
+    for name in names:
+        ff_spec, tr_spec = REQUESTS["flaskfloor"][name], REQUESTS["tablerest"][name]
+        ff, tr = _run(apps["flaskfloor"], ff_spec, n), _run(apps["tablerest"], tr_spec, n)
+        measured[name] = (ff, tr)
+        ffc = _components(apps["flaskfloor"], ff_spec, n)
+        trc = _components(apps["tablerest"], tr_spec, n)
+        extra[name] = {c: trc.get(c, 0.0) - ffc.get(c, 0.0) for c in {*ffc, *trc}}
+    order = [*dict.fromkeys(c for _, c in COMPONENTS), OTHER]
+    lines = [
+        "",
+        "## Where tablerest's time over flaskfloor goes (in process, SQLite)",
+        "",
+        "`bench/inprocess.py --report`: both WSGI apps called directly on a copy of the data "
+        f"({n} requests each, no server or socket): first timed, then profiled. The component "
+        "rows are cProfile own time, tablerest minus flaskfloor, in profiled µs (the profiler "
+        "roughly doubles Python-heavy parts, so read them as shares of the gap, not as "
+        "absolute costs). Writes include SQLite's commit to disk, whose time varies run to "
+        "run. gunicorn's share, the same for both, is not in these numbers.",
+        "",
+        "| µs per request | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+        "| flaskfloor | " + " | ".join(f"{measured[r][0]:.0f}" for r in names) + " |",
+        "| tablerest | " + " | ".join(f"{measured[r][1]:.0f}" for r in names) + " |",
+        "| **extra** | "
+        + " | ".join(f"**{measured[r][1] - measured[r][0]:+.0f}**" for r in names)
+        + " |",
+    ]
+    for comp in order:
+        cells = [extra[r].get(comp, 0.0) for r in names]
+        if any(abs(c) >= 1 for c in cells):
+            lines.append(f"| {comp} | " + " | ".join(f"{c:+.0f}" for c in cells) + " |")
+    return "\n".join([*lines, ""])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--requests", default="R1,R2,R3,R6,R4,R5")
     parser.add_argument("-n", type=int, default=2000)
     parser.add_argument("--profile", metavar="REQUEST", help="cProfile tablerest on one request")
+    parser.add_argument("--report", type=Path, help="append the per-component account here")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="tablerest-inprocess-"))
@@ -137,6 +217,12 @@ def main() -> None:
             stats.print_stats(45)
             if os.environ.get("CALLERS"):  # e.g. CALLERS=iri_to_uri: who calls it, how often
                 stats.print_callers(os.environ["CALLERS"])
+            return
+        if args.report:
+            text = account(apps, args.requests.split(","), args.n)
+            print(text)
+            with args.report.open("a") as f:
+                f.write(text)
             return
         print(f"{'request':8} {'flaskfloor µs':>14} {'tablerest µs':>13} {'extra µs':>9}")
         for name in args.requests.split(","):
