@@ -34,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "auth.tokens": {"errors"},
     "auth.policies": {"request", "resource"},
     "auth.access": {"auth.policies", "errors", "resource"},
+    "auth.policyfile": {"auth.policies"},  # text -> permissions: no request, no database
     "auth.service": {
         "auth.passwords",
         "auth.policies",

@@ -26,6 +26,7 @@ def test_exported_names_are_pinned_and_sorted() -> None:
         "ValidationFailed",
         "WriteContext",
         "authenticated",
+        "nobody",
         "owner",
         "public",
         "role",

@@ -1,7 +1,7 @@
 """tablerest: SQLAlchemy models, or an existing database, as a complete REST JSON API on Flask."""
 
 from .api import Api
-from .auth import Auth, Context, Identity, Permission, authenticated, owner, public, role
+from .auth import Auth, Context, Identity, Permission, authenticated, nobody, owner, public, role
 from .errors import (
     BadRequest,
     Conflict,
@@ -37,6 +37,7 @@ __all__ = [
     "ValidationFailed",
     "WriteContext",
     "authenticated",
+    "nobody",
     "owner",
     "public",
     "role",

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Request, Response, request, send_from_directory
+from flask import Flask, Request, Response, current_app, request, send_from_directory
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from . import openapi
 from .auth.access import Access
 from .auth.policies import Identity, PermissionSpec, Policy
-from .auth.service import Auth
+from .auth.service import Auth, remembered
 from .dispatch import Endpoint, Settings, handles_errors
 from .errors import (
     InternalError,
@@ -28,6 +28,7 @@ from .errors import (
     NotFound,
     TablerestError,
     TooManyRequests,
+    Unauthorized,
 )
 from .ratelimit import Limiter, RateLimits
 from .render.json import dumps
@@ -89,7 +90,9 @@ class _AppState:
         self.db = db
         self.secret = secret
         self.endpoints: dict[str, Endpoint] = {}
-        identify = api.identify or (api.auth.identify if api.auth is not None else None)
+        identify = remembered(api.identify) if api.identify is not None else None
+        if identify is None and api.auth is not None:
+            identify = api.auth.identify  # remembers by itself
         self.identify: Callable[[Request], Identity | None] | None = identify
         #: The app's rate limiter (``Api(rate_limits=...)``), once installed.
         self.limits: Limiter | None = None
@@ -292,8 +295,9 @@ class Api:
     def _mount_auth(self, state: _AppState, auth: Auth) -> None:
         base = f"{self.settings.prefix}/{AUTH_PATH}"
         limit = self.settings.max_body_size
+        attempt = state.limits.attempt if state.limits is not None else None
         routes: list[tuple[str, str, Callable[[], Response]]] = [
-            ("token", "POST", lambda: auth.token_view(request, state.db, limit)),
+            ("token", "POST", lambda: auth.token_view(request, state.db, limit, attempt)),
             ("refresh", "POST", lambda: auth.refresh_view(request, state.db, limit)),
             ("logout", "POST", lambda: auth.logout_view(request)),
             ("me", "GET", lambda: self._me(state, auth)),
@@ -301,8 +305,6 @@ class Api:
         for name, method, view in routes:
             kind = "sign-in" if name in ("token", "refresh") else "api"
             _route(state, f"{base}/{name}", f"auth.{name}", handles_errors(view), [method], kind)
-        if state.limits is not None:
-            auth.attempt = state.limits.attempt
 
     def _me(self, state: _AppState, auth: Auth) -> Response:
         """The caller's own row of the users resource, whatever its ``read`` permission."""
@@ -349,6 +351,48 @@ class Api:
                     ["GET", "PATCH", "POST", "DELETE", "OPTIONS"],
                     provide_automatic_options=False,
                 )
+
+    # -- for the application's own routes --------------------------------------------------
+
+    def identity(self, *, required: bool = False) -> Identity | None:
+        """Who is asking, in a request to an app this API is mounted on.
+
+        ``None`` for an anonymous caller (or 401 ``Unauthorized`` with ``required=True``);
+        a request with a bad token is a 401 either way, as on generated routes.
+        """
+        state = self._current_state()
+        identity = state.identify(request) if state.identify is not None else None
+        if identity is None and required:
+            scheme = self.auth.scheme if self.auth is not None else "Bearer"
+            raise Unauthorized("Sign in first", scheme=scheme)
+        return identity
+
+    def sign_in(self, login: str, password: str) -> dict[str, Any]:
+        """Check credentials against the ``auth`` users resource and open a session.
+
+        Returns what ``POST {prefix}/auth/token`` answers (``access_token``, ``token_type``,
+        ``expires_in``, ``refresh_token``); raises 401 ``Unauthorized`` for a wrong login or
+        password, and counts towards the sign-in rate limit.
+        """
+        state = self._current_state()
+        attempt = state.limits.attempt if state.limits is not None else None
+        return self._auth().sign_in(state.db, login, password, attempt)
+
+    def open_session(self, user_key: Any) -> dict[str, Any]:
+        """A token pair for the user with primary key ``user_key``, e.g. right after a
+        registration route created them (the same answer as :meth:`sign_in`)."""
+        return self._auth().open_session(self._current_state().db, user_key)
+
+    def _auth(self) -> Auth:
+        if self.auth is None:
+            raise RuntimeError("this Api has no auth: Api(..., auth=Auth(...))")
+        return self.auth
+
+    def _current_state(self) -> _AppState:
+        state = current_app.extensions.get(EXTENSION, {}).get(self.settings.prefix)
+        if state is None or state.api is not self:
+            raise RuntimeError("this Api is not mounted on the current app")
+        return state  # type: ignore[no-any-return]
 
     # -- the index and errors outside any resource -----------------------------------------
 

@@ -5,16 +5,60 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+from collections.abc import Callable
+from typing import Any
 
 import click
 import sqlalchemy as sa
 
 from . import openapi
+from .auth.policyfile import PolicyFile, load_policy
 from .demo import DEMO_HIDDEN, ensure_demo
 from .render.json import dumps
 from .server import create_app, database_url, run
 
 __all__ = ["main"]
+
+
+def _auth_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that protect a zero-code API: a users table and a policy file."""
+    options = [
+        click.option("--policy", type=click.Path(exists=True, dir_okay=False), default=None,
+                     help="A TOML policy file: who may do what per table (see the README)."),
+        click.option("--auth-table", default=None, metavar="TABLE",
+                     help="Turn on token auth against TABLE's users (POST PREFIX/auth/token)."),
+        click.option("--auth-login", multiple=True, metavar="COLUMN",
+                     help="Column(s) users sign in with (default: username, email, login)."),
+        click.option("--auth-password", default=None, metavar="COLUMN",
+                     help="The password hash column (default: password, password_hash, ...)."),
+        click.option("--auth-roles", default=None, metavar="COLUMN",
+                     help="A column of roles (comma- or space-separated) for role(...) rules."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _policy(
+    policy: str | None,
+    auth_table: str | None,
+    auth_login: tuple[str, ...],
+    auth_password: str | None,
+    auth_roles: str | None,
+) -> PolicyFile | None:
+    """The policy file's rules, with the --auth-* flags over its [auth] section."""
+    if policy is None and auth_table is None:
+        if auth_login or auth_password or auth_roles:
+            raise click.UsageError("--auth-login/--auth-password/--auth-roles need --auth-table")
+        return None
+    try:
+        loaded = load_policy(policy) if policy is not None else PolicyFile()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--policy") from exc
+    flags = {"table": auth_table, "login": list(auth_login) or None,
+             "password": auth_password, "roles": auth_roles}  # fmt: skip
+    auth = {**loaded.auth, **{k: v for k, v in flags.items() if v is not None}}
+    return PolicyFile(auth, loaded.default, loaded.tables)
 
 
 @click.group()
@@ -41,6 +85,7 @@ def main() -> None:
     metavar="TABLE=COL[,COL...]",
     help="Text columns that q= searches in TABLE (repeatable).",
 )
+@_auth_options
 def serve(
     database: str | None,
     host: str,
@@ -52,11 +97,13 @@ def serve(
     schema: str | None,
     no_access_log: bool,
     searchable: tuple[str, ...],
+    **auth_options: Any,
 ) -> None:
     """Serve DATABASE (a SQLite file or a SQLAlchemy URL) as a REST JSON API.
 
     With no DATABASE, serve the bundled demo database (built on first use).
     """
+    policy = _policy(**auth_options)
     search: dict[str, list[str]] = {}
     for spec in searchable:
         table, sep, cols = spec.partition("=")
@@ -81,8 +128,9 @@ def serve(
         hidden=hidden,
         searchable=search,
         schema=schema,
+        policy=policy,
         # One key per run, made before the workers fork, so every worker accepts the
-        # keyset cursors the others hand out.
+        # keyset cursors (and tokens) the others hand out.
         secret_key=os.environ.get("TABLEREST_SECRET_KEY") or secrets.token_hex(32),
     )
     try:
@@ -96,6 +144,17 @@ def serve(
     click.echo(f"  API:       {base}  ({len(names)} resources: {', '.join(names)})")
     click.echo(f"  example:   curl {base}/{names[0]}" if names else "  (no tables found)")
     click.echo(f"  mode:      {'read-only' if read_only else 'read-write'}, {workers} worker(s)")
+    if policy is not None and policy.auth.get("table"):
+        click.echo(f"  sign in:   curl -d 'username=...&password=...' {base}/auth/token")
+        if not os.environ.get("TABLEREST_SECRET_KEY"):
+            click.echo(
+                "  note:      tokens last until a restart; set TABLEREST_SECRET_KEY to keep them"
+            )
+        if workers > 1 and not os.environ.get("TABLEREST_REDIS_URL"):
+            click.echo(
+                "  note:      sign-in sessions live in each worker's memory: set "
+                "TABLEREST_REDIS_URL so that refresh and logout work across workers"
+            )
     run(
         factory,
         host=host,
@@ -111,15 +170,27 @@ def serve(
 @click.option("--prefix", default="/api", show_default=True, help="URL prefix of the API.")
 @click.option("--schema", default=None, help="Database schema to describe.")
 @click.option("--read-only", is_flag=True, help="Describe GET only, as serve --read-only does.")
-def openapi_command(database: str | None, prefix: str, schema: str | None, read_only: bool) -> None:
+@_auth_options
+def openapi_command(
+    database: str | None, prefix: str, schema: str | None, read_only: bool, **auth_options: Any
+) -> None:
     """Print the OpenAPI 3.1 document of DATABASE's API (as `serve` would serve it) as JSON.
 
     With no DATABASE, the document of the bundled demo database.
     """
     target = str(ensure_demo()) if database is None else database
     hidden = DEMO_HIDDEN if database is None else {}
+    policy = _policy(**auth_options)
     try:
-        app = create_app(target, read_only=read_only, prefix=prefix, hidden=hidden, schema=schema)
+        app = create_app(
+            target,
+            read_only=read_only,
+            prefix=prefix,
+            hidden=hidden,
+            schema=schema,
+            policy=policy,
+            secret_key=secrets.token_hex(32),
+        )
     except (FileNotFoundError, ValueError, sa.exc.SQLAlchemyError) as exc:
         raise click.ClickException(f"cannot read {target}: {exc}") from exc
     state = app.extensions["tablerest"][prefix]

@@ -237,6 +237,7 @@ class Endpoint:
         self.authorize: Authorize = authorize or (lambda request: None)
         self.db = db
         self.settings = settings
+        self._json_depth = settings.limits.max_json_depth
         self.catalog = catalog
         self.secret = secret
         self._encoders: dict[tuple[str, tuple[str, ...]], RowEncoder] = {}
@@ -258,10 +259,9 @@ class Endpoint:
             access.require(res, "list")
         fmt = http.list_format(request, res.export, res.format)
         parsed, sparse = self._query_args(request, res, fmt)
-        intent = _restrict(
+        intent, scope = _guard(
             access, res, parse_list_query(res, parsed, self.catalog, self.settings.limits)
         )
-        scope = _scope(access, res, intent)
         # Links keep the client's own parameters (JSON:API's were rewritten for the parser).
         args = request.args.to_dict(flat=False) if sparse else parsed
         if fmt in ("csv", "ndjson"):
@@ -291,8 +291,7 @@ class Endpoint:
         else:
             intent = self._plain_item
         values = parse_key(res, key)
-        intent = _restrict(access, res, intent)
-        scope = _scope(access, res, intent)
+        intent, scope = _guard(access, res, intent)
         plan = self._item_plan(res, intent, None, scope)
         with self.db.reading(res.table) as conn:
             rows = fetch_all(conn, plan.rows, {**key_values(values), **scope.values})
@@ -340,8 +339,7 @@ class Endpoint:
         else:
             intent = parse_item_query(target, parsed, self.catalog, self.settings.limits)
         values = parse_key(res, key)
-        intent = _restrict(access, target, intent)
-        scope = _scope(access, target, intent, res)
+        intent, scope = _guard(access, target, intent, res)
         link, found = self._follow(res, rel, target, values, intent, scope)
         if rel.to_many and fmt in ("csv", "ndjson"):
             return self._export(target, intent, args, fmt, rel, link, scope=scope)
@@ -380,7 +378,7 @@ class Endpoint:
             intent = parse_list_query(target, args, self.catalog, self.settings.limits)
             intent = dataclasses.replace(intent, fields=only_keys, include=())
             values = parse_key(res, key)
-            scope = _scope(access, target, intent, res)
+            intent, scope = _guard(access, target, intent, res)
             link, _found = self._follow(res, rel, target, values, intent, scope)
             return self._list(
                 request,
@@ -395,8 +393,7 @@ class Endpoint:
             )
         if args:
             raise InvalidParameter(next(iter(args)), "A relationship takes no query parameters")
-        intent = ListIntent(1, fields=only_keys)
-        scope = _scope(access, target, intent, res)
+        intent, scope = _guard(access, target, ListIntent(1, fields=only_keys), res)
         _link, found = self._follow(res, rel, target, parse_key(res, key), intent, scope)
         data = None if not found else {"type": target.name, "id": key_text(target, found[0])}
         return _tagged(request, self.jsonapi.linkage(res, name, key, data), res, media=JSONAPI)
@@ -427,7 +424,7 @@ class Endpoint:
         reject_query(request.args.to_dict(flat=False))
         values = parse_key(res, key)
         conditional = self._condition(request)
-        body = http.read_body(request, self.settings.max_body_size)
+        body = http.read_body(request, self.settings.max_body_size, self._json_depth)
         if body.kind != "json":
             raise UnsupportedMediaType('Send a JSON:API document: {"data": ...}')
         linkage = decode_linkage(_document_data(body.raw), target, "/data")
@@ -730,7 +727,7 @@ class Endpoint:
         grant = access.require(res, "create") if access is not None else True
         fmt = http.representation(request, res.format)
         reject_query(request.args.to_dict(flat=False))
-        body = http.read_body(request, self.settings.max_body_size)
+        body = http.read_body(request, self.settings.max_body_size, self._json_depth)
         schema = res.schema
         if body.kind == "json" and request.mimetype != JSONAPI and body.raw.lstrip()[:1] == b"[":
             items = schema.validate_json_many(body.raw)
@@ -838,7 +835,7 @@ class Endpoint:
         reject_query(request.args.to_dict(flat=False))
         values = parse_key(self.resource, key)
         conditional = self._condition(request)
-        body = http.read_body(request, self.settings.max_body_size)
+        body = http.read_body(request, self.settings.max_body_size, self._json_depth)
         res = self.resource
         restricted = access.concealed(res) | access.locked(res) if access else frozenset()
         if variant == "replace" and restricted:
@@ -1294,17 +1291,21 @@ def _involved(res: Resource, intent: ListIntent) -> list[Resource]:
     return list(out.values())
 
 
-def _scope(access: Access | None, res: Resource, intent: ListIntent, *also: Resource) -> _Scope:
-    """What the caller may see of a read of ``res`` (and of ``also``: a relation's owner).
-    Reaching a resource the caller may not read at all (a filter, sort or include through
-    it) is a 401 or 403, not an empty answer."""
+def _guard(
+    access: Access | None, res: Resource, intent: ListIntent, *also: Resource
+) -> tuple[ListIntent, _Scope]:
+    """A read of ``res`` as this caller may make it: the intent without the fields hidden
+    from them, and the row scope of every resource it touches (and of ``also``: a relation's
+    owner). Reaching a resource the caller may not read at all (a filter, sort or include
+    through it) is a 401 or 403, not an empty answer."""
     if access is None:
-        return _OPEN
+        return intent, _OPEN
     involved = _involved(res, intent)
     for other in involved[1:]:
         access.require(other, "read")
+    intent = _restrict(access, res, intent, involved)
     sig, values = access.scope([*involved, *also])
-    return _Scope(sig, values, access) if sig else _OPEN
+    return intent, (_Scope(sig, values, access) if sig else _OPEN)
 
 
 def _require_filled(res: Resource, data: Mapping[str, Any], at: str) -> None:
@@ -1317,13 +1318,12 @@ def _require_filled(res: Resource, data: Mapping[str, Any], at: str) -> None:
         raise ValidationFailed([FieldError(f"{at}/{n}", "Field required") for n in missing])
 
 
-def _restrict(access: Access | None, res: Resource, intent: ListIntent) -> ListIntent:
+def _restrict(
+    access: Access, res: Resource, intent: ListIntent, involved: list[Resource]
+) -> ListIntent:
     """The intent without the fields the caller may not see (``hidden_unless``): naming one
     in a filter, sort, search or sparse fieldset is an unknown field, as for a hidden one,
     and rows leave them out."""
-    if access is None:
-        return intent
-    involved = _involved(res, intent)
     hidden = {r.name: (r, access.concealed(r)) for r in involved}
     hidden = {name: pair for name, pair in hidden.items() if pair[1]}
     if not hidden:

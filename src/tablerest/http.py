@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -189,8 +190,30 @@ def _is_json(mimetype: str) -> bool:
     )
 
 
-def read_body(request: Request, limit: int) -> Body:
-    """Read a write request's body, at most ``limit`` bytes, as JSON or form fields."""
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_OPENERS_AS_SQUARE = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _check_depth(raw: bytes, limit: int) -> None:
+    """Refuse JSON nested deeper than ``limit``: the parsers would take it (up to their own
+    recursion limits), but no row needs it and a JSON column would store it."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return  # too few brackets to be that deep: most bodies stop here
+    # Brackets only (none inside strings), all square; each pass removes one level.
+    seq = _JSON_STRING.sub(b"", raw).translate(_OPENERS_AS_SQUARE, _NOT_BRACKETS)
+    for _ in range(limit):
+        shorter = seq.replace(b"[]", b"")
+        if shorter == seq:
+            return  # all gone, or not JSON at all (its parser says so)
+        seq = shorter
+    if b"[]" in seq:
+        raise MalformedBody(f"The JSON body is nested more than {limit} levels deep")
+
+
+def read_body(request: Request, limit: int, max_depth: int = 32) -> Body:
+    """Read a write request's body, at most ``limit`` bytes, as JSON (nested at most
+    ``max_depth`` levels) or form fields."""
     length = request.content_length
     if length is not None and length > limit:
         raise PayloadTooLarge(f"The body is {length} bytes; the limit is {limit}")
@@ -202,6 +225,7 @@ def read_body(request: Request, limit: int) -> Body:
             raise PayloadTooLarge(f"The body is over the limit of {limit} bytes")
         if not raw.strip():
             raise MalformedBody("The request body is empty; send a JSON object")
+        _check_depth(raw, max_depth)
         return Body("json", raw=raw)
     if mimetype in FORM_TYPES:
         request.max_content_length = limit

@@ -606,6 +606,21 @@ class _Builder:
 
     # -- operations ---------------------------------------------------------------------------
 
+    def _permissions(self, res: Resource, collection: dict[str, Any], item: dict[str, Any]) -> None:
+        """Each operation says who may call it (``x-permission`` and its description)."""
+        if res.policy is None:
+            return
+        actions = (
+            (collection, {"get": "list", "post": "create"}),
+            (item, {"get": "read", "put": "update", "patch": "update", "delete": "delete"}),
+        )
+        for ops, by_method in actions:
+            for method, action in by_method.items():
+                if method in ops:
+                    rule = repr(res.policy.rules[action])  # type: ignore[index]
+                    ops[method]["x-permission"] = rule
+                    ops[method]["description"] = f"Permission ({action}): `{rule}`."
+
     def _resource(self, res: Resource) -> None:
         url = f"{self.prefix}/{res.name}"
         tag = [res.name]
@@ -616,6 +631,7 @@ class _Builder:
             collection["post"] = self._create(res, tag)
         if collection:
             self.paths[url] = collection
+        self._permissions(res, collection, {})
         if not res.pk_fields:
             return
         key_param, key_path = self._key(res)
@@ -681,6 +697,7 @@ class _Builder:
             }
         if len(item) > 1:
             self.paths[f"{url}/{key_path}"] = item
+        self._permissions(res, {}, item)
         if "GET" not in res.methods:
             return
         for rel_name, rel in res.relations.items():

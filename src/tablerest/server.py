@@ -16,7 +16,11 @@ import sqlalchemy as sa
 from flask import Flask
 
 from .api import Api
+from .auth.policies import authenticated, owner, public, role
+from .auth.policyfile import PolicyFile, TableRules
+from .auth.service import Auth
 from .reflect import reflect_resources
+from .resource import Resource
 
 __all__ = ["create_app", "database_url", "run"]
 
@@ -41,8 +45,12 @@ def create_app(
     schema: str | None = None,
     engine_options: Mapping[str, Any] | None = None,
     secret_key: str | None = None,
+    policy: PolicyFile | None = None,
 ) -> Flask:
     """A Flask app serving every table of the database at ``target`` (URL or SQLite path).
+
+    ``policy`` (see :mod:`tablerest.auth.policyfile`) turns on token authentication against
+    the table its ``auth`` names, and sets permissions and field rules per table.
 
     ``engine_options`` go to ``sqlalchemy.create_engine`` (pool settings, ``connect_args``).
     There is no ``pool_pre_ping``: it would cost every request a round trip to the database.
@@ -54,12 +62,74 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     # The key signs page cursors only: given to Flask as SECRET_KEY it would also switch on
     # cookie sessions, which cost every request a serializer and which this app never uses.
-    api = Api(app, engine, prefix=prefix, secret_key=secret_key)
-    for resource in reflect_resources(
+    resources = reflect_resources(
         engine, schema=schema, read_only=read_only, hidden=hidden, searchable=searchable
-    ):
-        api.add(resource)
+    )
+    policy = _complete(policy, resources) if policy is not None else None
+    auth = None
+    if policy is not None and policy.auth.get("table"):
+        users = _by_table(resources, policy.auth["table"], "the auth table")
+        auth = Auth(
+            users.name,
+            login=policy.auth.get("login"),
+            password=policy.auth.get("password"),
+            roles=policy.auth.get("roles"),
+        )
+    api = Api(app, engine, prefix=prefix, secret_key=secret_key, auth=auth)
+    for resource in resources:
+        if policy is None:
+            api.add(resource)
+            continue
+        rules = policy.rules_for(resource.table.name)
+        api.add(
+            resource,
+            permissions=rules.permissions or None,
+            hidden_unless=rules.hidden_unless,
+            read_only_unless=rules.read_only_unless,
+        )
     return app
+
+
+def _by_table(resources: list[Resource], table: str, what: str) -> Resource:
+    for res in resources:
+        if res.table.name == table:
+            return res
+    known = ", ".join(sorted(r.table.name for r in resources))
+    raise ValueError(f"{what} {table!r} is not a table of the database (tables: {known})")
+
+
+def _complete(policy: PolicyFile, resources: list[Resource]) -> PolicyFile:
+    """Check the policy's tables exist; with auth and no rules at all, the default rules."""
+    for name in policy.tables:
+        _by_table(resources, name, "the policy names")
+    users = policy.auth.get("table")
+    if not users or policy.tables or policy.default.permissions:
+        return policy
+    return default_policy(policy.auth, _by_table(resources, users, "the auth table"))
+
+
+def default_policy(auth: Mapping[str, Any], users: Resource) -> PolicyFile:
+    """What ``--auth-table`` alone means: everyone reads, the signed-in write; in the users
+    table, anyone signs up, a user reads and changes their own row, an admin everything."""
+    key = users.pk_fields[0].name if len(users.pk_fields) == 1 else None
+    own_or_admin = owner(key) | role("admin") if key else role("admin")
+    users_rules = TableRules(
+        {
+            "list": role("admin"),
+            "read": own_or_admin,
+            "create": public,
+            "update": own_or_admin,
+            "delete": role("admin"),
+        },
+        read_only_unless={auth["roles"]: role("admin")}
+        if isinstance(auth.get("roles"), str)
+        else {},
+    )
+    return PolicyFile(
+        dict(auth),
+        TableRules({"create": authenticated, "update": authenticated, "delete": authenticated}),
+        {users.table.name: users_rules},
+    )
 
 
 def run(

@@ -73,6 +73,17 @@ def test_hidden_field_through_a_relation_is_unknown(make_app: AppFactory) -> Non
     assert client.get("/api/comments?author.email=bob@example.org", headers=ann).status_code == 200
 
 
+@pytest.mark.parametrize("route", ["/api/posts/2/comments", "/api/posts/2/relationships/comments"])
+def test_hidden_field_cannot_be_probed_on_relation_routes(make_app: AppFactory, route: str) -> None:
+    client = _users_app(make_app).test_client()
+    query = "filter[author.email]=cy@example.org"
+
+    refused = client.get(f"{route}?{query}", headers=login(client, "bob"))
+    assert refused.status_code == 400  # a problem, or a JSON:API error on relationship routes
+    assert "Unknown field 'author.email'" in refused.get_data(as_text=True)
+    assert client.get(f"{route}?{query}", headers=login(client, "ann")).status_code == 200
+
+
 def test_read_only_unless_stops_self_assigned_roles(
     make_app: AppFactory, engine: sa.Engine
 ) -> None:

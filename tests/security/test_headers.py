@@ -102,3 +102,19 @@ def test_openapi_lists_429_when_rate_limited(make_app: AppFactory) -> None:
         .get("/api/openapi.json")
         .get_json()["paths"]["/api/comments"]["get"]["responses"]
     )
+
+
+def test_openapi_says_who_may_call_each_operation(client: FlaskClient) -> None:
+    doc = client.get("/api/openapi.json").get_json()
+
+    comments = doc["paths"]["/api/comments"]
+    comment = doc["paths"]["/api/comments/{id}"]
+    assert comments["get"]["x-permission"] == "public"
+    assert comments["post"]["x-permission"] == "owner('author_id')"
+    assert comment["delete"]["x-permission"] == "owner('author_id') | role('admin')"
+    assert comment["delete"]["description"] == (
+        "Permission (delete): `owner('author_id') | role('admin')`."
+    )
+    assert doc["paths"]["/api/posts/{id}"]["get"]["x-permission"] == (
+        "owner('owner_id') | role('admin')"
+    )

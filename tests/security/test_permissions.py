@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Flask, Request
 from flask.testing import FlaskClient
 
-from tablerest import Api, Context, Identity, authenticated, owner, role
+from tablerest import Api, Context, Identity, RateLimits, authenticated, owner, role
 from tests.databases import BACKENDS
 from tests.helpers import problem
 from tests.security.conftest import AppFactory, Comment, Post, login
@@ -297,6 +297,22 @@ def test_permissions_with_the_applications_own_identity(engine: sa.Engine) -> No
     problem(client.get("/api/posts"), 401)
     # A text id cannot own a row keyed by integers: no grant at all.
     problem(client.get("/api/posts", headers={"X-User": "bob"}), 403)
+
+
+def test_the_applications_identify_runs_once_per_request(engine: sa.Engine) -> None:
+    calls: list[str] = []
+
+    def from_header(request: Request) -> Identity | None:
+        calls.append(request.path)
+        return Identity("2") if request.headers.get("X-User") else None
+
+    app = Flask("own-identity-once")
+    api = Api(app, engine, identify=from_header, rate_limits=RateLimits())
+    api.resource(Post, permissions=owner("owner_id"))
+    client = app.test_client()
+
+    assert _ids(client.get("/api/posts", headers={"X-User": "2"})) == [2, 3]
+    assert calls == ["/api/posts"]  # the limiter and the permissions asked alike
 
 
 def test_unknown_actions_and_owner_fields_are_refused_at_registration(engine: sa.Engine) -> None:

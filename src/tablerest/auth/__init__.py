@@ -5,7 +5,7 @@ refresh-token rotation and revocation (memory or Redis), ``service`` serves the 
 ``policies`` holds the permission building blocks, and ``access`` applies them to one request.
 """
 
-from .policies import Context, Identity, Permission, authenticated, owner, public, role
+from .policies import Context, Identity, Permission, authenticated, nobody, owner, public, role
 from .service import Auth
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "Identity",
     "Permission",
     "authenticated",
+    "nobody",
     "owner",
     "public",
     "role",

@@ -7,6 +7,7 @@ condition on the caller, such as ``owner_id = <the caller's id>``). Building blo
 
     public                    anyone, signed in or not
     authenticated             any signed-in caller
+    nobody                    no one
     role("admin", "editor")   a caller holding one of these roles
     owner("owner_id")         rows whose owner_id is the caller's id
     any callable              fn(ctx) -> bool, given a :class:`Context`
@@ -36,6 +37,7 @@ __all__ = [
     "Policy",
     "Rows",
     "authenticated",
+    "nobody",
     "owner",
     "public",
     "role",
@@ -112,6 +114,16 @@ class _Public(Permission):
 
     def __repr__(self) -> str:
         return "public"
+
+
+class _Nobody(Permission):
+    """No one: an action closed to every caller (the methods it maps to still answer)."""
+
+    def grant(self, ctx: Context) -> Grant:
+        return False
+
+    def __repr__(self) -> str:
+        return "nobody"
 
 
 class _Authenticated(Permission):
@@ -213,6 +225,7 @@ class _AllOf(Permission):
 
 public: Permission = _Public()
 authenticated: Permission = _Authenticated()
+nobody: Permission = _Nobody()
 
 
 def role(*names: str) -> Permission:

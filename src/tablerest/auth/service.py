@@ -27,7 +27,14 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from flask import Request, Response
 
-from ..errors import FieldError, MalformedBody, ServiceUnavailable, Unauthorized, ValidationFailed
+from ..errors import (
+    FieldError,
+    MalformedBody,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+    ValidationFailed,
+)
 from ..http import read_body
 from ..request import value_parser
 from ..resource import Resource
@@ -42,8 +49,29 @@ if TYPE_CHECKING:
 __all__ = ["Auth"]
 
 #: WSGI environ key of the request's identity, once worked out.
+#: Counts a sign-in attempt for a login name: the app's rate limiter, when it has one.
+Attempt = Callable[[str], None]
+
 IDENTITY = "tablerest.identity"
 _ANONYMOUS = object()
+
+
+def remembered(
+    identify: Callable[[Request], Identity | None],
+) -> Callable[[Request], Identity | None]:
+    """``identify`` called once per request: the rate limiter, permissions and the app's own
+    routes all ask who is calling."""
+
+    def cached(request: Request) -> Identity | None:
+        environ = request.environ
+        found = environ.get(IDENTITY, _ANONYMOUS)
+        if found is _ANONYMOUS:
+            found = environ[IDENTITY] = identify(request)
+        return found  # type: ignore[no-any-return]
+
+    return cached
+
+
 _LOGIN_CANDIDATES = ("username", "email", "login")
 _PASSWORD_CANDIDATES = ("password", "password_hash", "hashed_password")
 
@@ -110,8 +138,6 @@ class Auth:
             redis_url if redis_url is not None else os.environ.get("TABLEREST_REDIS_URL")
         )
         self.scheme = scheme
-        #: Counts a sign-in attempt for a login name (set by ``Api(rate_limits=...)``).
-        self.attempt: Callable[[str], None] = lambda login: None
         self.tokens: Tokens | None = None
         if secret is not None or not algorithm.startswith("HS"):
             self.tokens = _tokens(self._token_options)
@@ -195,27 +221,20 @@ class Auth:
 
     # -- the routes ------------------------------------------------------------------------
 
-    def token_view(self, request: Request, db: Database, max_body: int) -> Response:
+    def token_view(
+        self, request: Request, db: Database, max_body: int, attempt: Attempt | None = None
+    ) -> Response:
         fields = _fields(request, max_body)
-        password = fields.get("password")
         login = next((fields[n] for n in ("username", *self.login_fields) if fields.get(n)), None)
         errors = []
         if not login:
             errors.append(FieldError("/username", "Field required"))
-        if not password:
+        if not fields.get("password"):
             errors.append(FieldError("/password", "Field required"))
         if errors:
             raise ValidationFailed(errors)
         assert login is not None
-        assert password is not None
-        self.attempt(login)
-        user = self._find(db, login)
-        stored = user.get(self.password_field) if user is not None else None
-        if not self.passwords.verify(stored, password) or user is None:
-            raise Unauthorized("Wrong username or password", scheme=self.scheme)
-        if stored is not None and self.passwords.needs_rehash(stored):
-            self._store_hash(db, user, self.passwords.hash(password))
-        return self._issue(user, secrets.token_urlsafe(16))
+        return _token_response(self.sign_in(db, login, fields["password"], attempt))
 
     def refresh_view(self, request: Request, db: Database, max_body: int) -> Response:
         fields = _fields(request, max_body)
@@ -240,7 +259,7 @@ class Auth:
                 error="invalid_token",
                 scheme=self.scheme,
             )
-        return self._issue(user, claims["sid"], jti=new_jti)
+        return _token_response(self._issue(user, claims["sid"], jti=new_jti))
 
     def logout_view(self, request: Request) -> Response:
         identity = self.identify(request)
@@ -258,9 +277,40 @@ class Auth:
             raise Unauthorized("Sign in first", scheme=self.scheme)
         return identity
 
+    # -- for the application's own routes (through Api.sign_in / Api.open_session) ------
+
+    def sign_in(
+        self, db: Database, login: str, password: str, attempt: Attempt | None = None
+    ) -> dict[str, Any]:
+        """Check a login name and password and open a session: the token pair, or 401.
+
+        ``attempt(login)`` counts the try against the app's sign-in rate limit (429 over it).
+        An unknown login costs one hash verification, like a wrong password, and gets the
+        same answer; a hash made with older parameters is upgraded.
+        """
+        if attempt is not None:
+            attempt(login)
+        user = self._find(db, login)
+        stored = user.get(self.password_field) if user is not None else None
+        if not self.passwords.verify(stored, password) or user is None:
+            raise Unauthorized("Wrong username or password", scheme=self.scheme)
+        if stored is not None and self.passwords.needs_rehash(stored):
+            self._store_hash(db, user, self.passwords.hash(password))
+        return self._issue(user, secrets.token_urlsafe(16))
+
+    def open_session(self, db: Database, key: Any) -> dict[str, Any]:
+        """A token pair for the user whose primary key is ``key`` (one just registered, say),
+        without a password; 404 when there is no such user."""
+        user = self._find_by_key(db, str(key))
+        if user is None:
+            raise NotFound(f"No user with key {key!r}")
+        return self._issue(user, secrets.token_urlsafe(16))
+
     # -- helpers ---------------------------------------------------------------------------
 
-    def _issue(self, user: Mapping[str, Any], sid: str, *, jti: str | None = None) -> Response:
+    def _issue(
+        self, user: Mapping[str, Any], sid: str, *, jti: str | None = None
+    ) -> dict[str, Any]:
         assert self.tokens is not None
         assert self.users is not None
         subject = str(user[self.users.pk_fields[0].name])
@@ -270,15 +320,12 @@ class Auth:
         refresh = self.tokens.issue("refresh", subject, sid, jti=jti)
         if jti is None:
             self._call(self.store.begin, sid, refresh.claims["jti"], self.tokens.refresh_ttl)
-        body = {
+        return {
             "access_token": access.token,
             "token_type": self.scheme,
             "expires_in": self.tokens.access_ttl,
             "refresh_token": refresh.token,
         }
-        resp = Response(orjson.dumps(body), mimetype="application/json")
-        resp.headers["Cache-Control"] = "no-store"
-        return resp
 
     def _roles(self, user: Mapping[str, Any]) -> set[str]:
         spec = self.roles
@@ -361,6 +408,12 @@ def _tokens(options: Mapping[str, Any]) -> Tokens:
     from .tokens import Tokens
 
     return Tokens(**options)
+
+
+def _token_response(body: Mapping[str, Any]) -> Response:
+    resp = Response(orjson.dumps(body), mimetype="application/json")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 def _fields(request: Request, max_body: int) -> dict[str, str]:

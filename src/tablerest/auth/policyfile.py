@@ -1,0 +1,226 @@
+"""Permissions written down: the policy file of ``tablerest serve --policy FILE``.
+
+A zero-code API gets the permissions a code-first one writes in Python, from TOML::
+
+    [auth]                      # the users table (flags of `tablerest serve` override)
+    table = "users"
+    login = ["username", "email"]
+    roles = "roles"
+
+    [default]                   # tables not named under [tables]
+    all = "public"              # every action; a named action overrides it
+    delete = "role(admin)"
+
+    [tables]
+    tags = "public"             # a string: the same rule for every action
+
+    [tables.posts]
+    all = "owner(author_id) | role(admin)"
+    list = "public"
+    read = "public"
+
+    [tables.users]
+    all = "owner(id) | role(admin)"
+    create = "public"
+    hidden_unless = { email = "role(admin)" }
+    read_only_unless = { roles = "role(admin)" }
+
+A rule is an expression of ``public``, ``authenticated``, ``nobody``, ``role(a, b)`` and
+``owner(field)``, combined with ``|``, ``&`` and parentheses. It is parsed, never evaluated
+as code. An action a table leaves out falls back to ``all``, then to ``[default]``, then to
+``public``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .policies import ACTIONS, Permission, authenticated, nobody, owner, public, role
+
+__all__ = ["PolicyFile", "TableRules", "load_policy", "parse_rule"]
+
+_TOKEN = re.compile(r"""\s*(?:([()|&,])|([A-Za-z_][\w.-]*)|"([^"]*)"|'([^']*)')""")
+_PUNCTUATION = {"(", ")", "|", "&", ","}
+_AUTH_KEYS = {"table", "login", "password", "roles"}
+_TABLE_KEYS = {"all", *ACTIONS, "hidden_unless", "read_only_unless"}
+
+
+@dataclass(frozen=True)
+class TableRules:
+    """One table's permissions (action -> permission) and field rules."""
+
+    permissions: dict[str, Permission] = field(default_factory=dict)
+    hidden_unless: dict[str, Permission] = field(default_factory=dict)
+    read_only_unless: dict[str, Permission] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PolicyFile:
+    """What a policy file says: the users table and the rules per table."""
+
+    auth: dict[str, Any] = field(default_factory=dict)
+    default: TableRules = field(default_factory=TableRules)
+    tables: dict[str, TableRules] = field(default_factory=dict)
+
+    def rules_for(self, table: str) -> TableRules:
+        """The table's rules, with actions it leaves out taken from ``[default]``."""
+        own = self.tables.get(table, TableRules())
+        return TableRules(
+            {**self.default.permissions, **own.permissions},
+            own.hidden_unless,
+            own.read_only_unless,
+        )
+
+
+def load_policy(path: str | Path) -> PolicyFile:
+    """Read and check a policy file; ``ValueError`` says what is wrong and where."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - {"auth", "default", "tables"})
+    if unknown:
+        raise ValueError(f"{path}: unknown sections {unknown} (auth, default, tables)")
+    auth = _mapping(data.get("auth", {}), f"{path}: [auth]")
+    bad = sorted(set(auth) - _AUTH_KEYS)
+    if bad:
+        raise ValueError(f"{path}: [auth] has unknown keys {bad} ({', '.join(sorted(_AUTH_KEYS))})")
+    default = _table(data.get("default", {}), f"{path}: [default]")
+    if default.hidden_unless or default.read_only_unless:
+        raise ValueError(f"{path}: [default] takes actions only, not field rules")
+    tables = {
+        name: _table(spec, f"{path}: [tables.{name}]")
+        for name, spec in _mapping(data.get("tables", {}), f"{path}: [tables]").items()
+    }
+    return PolicyFile(dict(auth), default, tables)
+
+
+def parse_rule(text: str) -> Permission:
+    """A permission from its written form, e.g. ``owner(author_id) | role(admin, editor)``."""
+    tokens = _tokens(text)
+    rule, rest = _any_of(tokens, text)
+    if rest:
+        raise ValueError(f"unexpected {rest[0]!r} in rule {text!r}")
+    return rule
+
+
+def _table(spec: Any, where: str) -> TableRules:
+    if isinstance(spec, str):
+        spec = {"all": spec}
+    spec = _mapping(spec, where)
+    bad = sorted(set(spec) - _TABLE_KEYS)
+    if bad:
+        raise ValueError(f"{where}: unknown keys {bad} (all, {', '.join(ACTIONS)}, field rules)")
+    permissions: dict[str, Permission] = {}
+    for action in ACTIONS:
+        text = spec.get(action, spec.get("all"))
+        if text is not None:
+            permissions[action] = _rule(text, f"{where} {action}")
+    rules = {
+        kind: {
+            name: _rule(text, f"{where} {kind}.{name}")
+            for name, text in _mapping(spec.get(kind, {}), f"{where} {kind}").items()
+        }
+        for kind in ("hidden_unless", "read_only_unless")
+    }
+    return TableRules(permissions, rules["hidden_unless"], rules["read_only_unless"])
+
+
+def _rule(text: Any, where: str) -> Permission:
+    if not isinstance(text, str):
+        raise ValueError(f'{where}: a rule is a string, e.g. "owner(owner_id) | role(admin)"')
+    try:
+        return parse_rule(text)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} must be a table of keys")
+    return value
+
+
+def _tokens(text: str) -> list[str]:
+    out: list[str] = []
+    at = 0
+    while at < len(text):
+        if text[at:].strip() == "":
+            break
+        m = _TOKEN.match(text, at)
+        if m is None or m.end() == at:
+            raise ValueError(f"cannot read {text[at:].strip()!r} in rule {text!r}")
+        punct, word, dq, sq = m.groups()
+        out.append(punct or word or ("'" + (dq if dq is not None else sq or "")))
+        at = m.end()
+    return out
+
+
+def _any_of(tokens: list[str], text: str) -> tuple[Permission, list[str]]:
+    rule, tokens = _all_of(tokens, text)
+    while tokens and tokens[0] == "|":
+        other, tokens = _all_of(tokens[1:], text)
+        rule = rule | other
+    return rule, tokens
+
+
+def _all_of(tokens: list[str], text: str) -> tuple[Permission, list[str]]:
+    rule, tokens = _atom(tokens, text)
+    while tokens and tokens[0] == "&":
+        other, tokens = _atom(tokens[1:], text)
+        rule = rule & other
+    return rule, tokens
+
+
+_NAMED: dict[str, Permission] = {
+    "public": public,
+    "authenticated": authenticated,
+    "nobody": nobody,
+}
+
+
+def _atom(tokens: list[str], text: str) -> tuple[Permission, list[str]]:
+    if not tokens:
+        raise ValueError(f"rule {text!r} ends too soon")
+    head, rest = tokens[0], tokens[1:]
+    if head == "(":
+        rule, rest = _any_of(rest, text)
+        if not rest or rest[0] != ")":
+            raise ValueError(f"missing ')' in rule {text!r}")
+        return rule, rest[1:]
+    if head in _NAMED:
+        return _NAMED[head], rest
+    if head in ("role", "owner"):
+        names, rest = _arguments(rest, text, head)
+        if head == "owner":
+            if len(names) != 1:
+                raise ValueError(f"owner() takes one field name, in rule {text!r}")
+            return owner(names[0]), rest
+        return role(*names), rest
+    raise ValueError(
+        f"unknown {head.lstrip(chr(39))!r} in rule {text!r} "
+        "(public, authenticated, nobody, role(...), owner(...))"
+    )
+
+
+def _arguments(tokens: list[str], text: str, name: str) -> tuple[list[str], list[str]]:
+    if not tokens or tokens[0] != "(":
+        raise ValueError(f"{name} needs its arguments in parentheses, in rule {text!r}")
+    names: list[str] = []
+    tokens = tokens[1:]
+    while True:
+        if not tokens or tokens[0] in _PUNCTUATION:
+            raise ValueError(f"{name}() needs names, in rule {text!r}")
+        names.append(tokens[0].lstrip("'"))
+        tokens = tokens[1:]
+        if tokens and tokens[0] == ",":
+            tokens = tokens[1:]
+            continue
+        if tokens and tokens[0] == ")":
+            return names, tokens[1:]
+        raise ValueError(f"missing ')' after {name}(...), in rule {text!r}")
