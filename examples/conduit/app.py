@@ -33,7 +33,7 @@ from flask import Flask
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException
 
-from tablerest import Api, Auth, WriteContext, owner, public, role
+from tablerest import Api, Auth, Permission, WriteContext, owner, public, role
 
 from .models import Article, Comment, Favorite, Follow, Tag, User, db
 from .shapes import http_error_response
@@ -88,38 +88,15 @@ def _resources(api: Api) -> tuple[Any, Any, Any]:
         methods=["GET"],
         hidden_unless={"email": role("admin")},
     )
-    by_author = {
-        "list": public,
-        "read": public,
-        "create": owner("author_id"),
-        "update": owner("author_id"),
-        "delete": owner("author_id"),
-    }
     articles = api.resource(
-        Article, read_only=["slug", "created_at", "updated_at"], permissions=by_author
+        Article, read_only=["slug", "created_at", "updated_at"], permissions=_kept_by("author_id")
     )
-    comments = api.resource(Comment, read_only=["created_at", "updated_at"], permissions=by_author)
+    comments = api.resource(
+        Comment, read_only=["created_at", "updated_at"], permissions=_kept_by("author_id")
+    )
     api.resource(Tag, methods=["GET"])
-    api.resource(
-        Favorite,
-        methods=["GET", "POST", "DELETE"],
-        permissions={
-            "list": public,
-            "read": public,
-            "create": owner("user_id"),
-            "delete": owner("user_id"),
-        },
-    )
-    api.resource(
-        Follow,
-        methods=["GET", "POST", "DELETE"],
-        permissions={
-            "list": public,
-            "read": public,
-            "create": owner("follower_id"),
-            "delete": owner("follower_id"),
-        },
-    )
+    api.resource(Favorite, methods=["GET", "POST", "DELETE"], permissions=_kept_by("user_id"))
+    api.resource(Follow, methods=["GET", "POST", "DELETE"], permissions=_kept_by("follower_id"))
 
     @users.validator("username")
     def username(value: str) -> str:
@@ -151,6 +128,12 @@ def _resources(api: Api) -> tuple[Any, Any, Any]:
             ctx.data["slug"] = unique_slug(ctx.data["title"], ctx.key[0] if ctx.key else None)
 
     return users, articles, comments
+
+
+def _kept_by(field: str) -> dict[str, Permission]:
+    """Rows anyone reads and only the user in ``field`` writes (filled in on create)."""
+    mine = owner(field)
+    return {"list": public, "read": public, "create": mine, "update": mine, "delete": mine}
 
 
 def _not_blank(value: str) -> str:

@@ -18,7 +18,7 @@ from flask import Flask
 from .api import Api
 from .auth.policies import authenticated, owner, public, role
 from .auth.policyfile import PolicyFile, TableRules
-from .auth.service import Auth
+from .auth.service import PASSWORD_CANDIDATES, Auth
 from .reflect import reflect_resources
 from .resource import Resource
 
@@ -62,6 +62,8 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     # The key signs page cursors only: given to Flask as SECRET_KEY it would also switch on
     # cookie sessions, which cost every request a serializer and which this app never uses.
+    if policy is not None and policy.auth.get("table"):
+        hidden = _unhide_password(hidden or {}, policy.auth)
     resources = reflect_resources(
         engine, schema=schema, read_only=read_only, hidden=hidden, searchable=searchable
     )
@@ -88,6 +90,20 @@ def create_app(
             read_only_unless=rules.read_only_unless,
         )
     return app
+
+
+def _unhide_password(
+    hidden: Mapping[str, Iterable[str]], auth: Mapping[str, Any]
+) -> dict[str, list[str]]:
+    """Auth needs the users' password column, which it makes write-only (never shown): a
+    column hidden for that reason (the demo's ``users.password``) is handed to it instead."""
+    table = auth["table"]
+    password = auth.get("password")
+    names = {password} if password else set(PASSWORD_CANDIDATES)
+    out = {t: list(cols) for t, cols in hidden.items()}
+    if table in out:
+        out[table] = [c for c in out[table] if c not in names]
+    return out
 
 
 def _by_table(resources: list[Resource], table: str, what: str) -> Resource:

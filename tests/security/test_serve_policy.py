@@ -92,8 +92,9 @@ def served(database: Path, policy: Any) -> FlaskClient:
     return app.test_client()
 
 
-def sign_in(client: FlaskClient, name: str) -> dict[str, str]:
-    resp = client.post("/api/auth/token", data={"username": name, "password": f"{name}-pw"})
+def sign_in(client: FlaskClient, name: str, password: str | None = None) -> dict[str, str]:
+    form = {"username": name, "password": password or f"{name}-pw"}
+    resp = client.post("/api/auth/token", data=form)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     return {"Authorization": f"Bearer {resp.get_json()['access_token']}"}
 
@@ -289,3 +290,20 @@ def test_serve_refuses_a_policy_for_missing_tables_or_columns(
         result = _invoke(monkeypatch, str(database), "--policy", str(path))
         assert result.exit_code != 0
         assert says in result.output, result.output
+
+
+def test_the_demo_with_auth_signs_its_users_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The demo hides users.password; with --auth-table users the column goes to Auth instead,
+    # which makes it write-only: sign in as userN / passwordN.
+    captured: dict[str, Any] = {}
+    monkeypatch.setattr(cli, "run", lambda factory, **options: captured.update(f=factory))
+    result = CliRunner().invoke(cli.main, ["serve", "--auth-table", "users"])
+    assert result.exit_code == 0, result.output
+    client = captured["f"]().test_client()
+
+    headers = sign_in(client, "user2", "password2")
+
+    me = client.get("/api/auth/me", headers=headers).get_json()
+    assert me["username"] == "user2" and "password" not in me
+    assert client.get("/api/users/3", headers=headers).status_code == 404
+    assert client.post("/api/books", json={"title": "x"}).status_code == 401

@@ -73,7 +73,7 @@ def remembered(
 
 
 _LOGIN_CANDIDATES = ("username", "email", "login")
-_PASSWORD_CANDIDATES = ("password", "password_hash", "hashed_password")
+PASSWORD_CANDIDATES = ("password", "password_hash", "hashed_password")
 
 RolesSpec = str | Callable[[Mapping[str, Any]], Iterable[str]] | None
 
@@ -161,7 +161,7 @@ class Auth:
         """Take ``resource`` as the users: its password field becomes write-only and hashed."""
         names = list(resource.fields)
         login = self._login or [n for n in _LOGIN_CANDIDATES if n in names]
-        password = self._password or next((n for n in _PASSWORD_CANDIDATES if n in names), "")
+        password = self._password or next((n for n in PASSWORD_CANDIDATES if n in names), "")
         missing = [n for n in [*login, password] if n not in names]
         if missing or not login or not password:
             raise ValueError(
