@@ -304,6 +304,7 @@ def test_the_demo_with_auth_signs_its_users_in(monkeypatch: pytest.MonkeyPatch) 
     headers = sign_in(client, "user2", "password2")
 
     me = client.get("/api/auth/me", headers=headers).get_json()
-    assert me["username"] == "user2" and "password" not in me
+    assert me["username"] == "user2"
+    assert "password" not in me
     assert client.get("/api/users/3", headers=headers).status_code == 404
     assert client.post("/api/books", json={"title": "x"}).status_code == 401
