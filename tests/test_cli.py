@@ -44,6 +44,12 @@ def test_workers_share_one_cursor_key(monkeypatch: pytest.MonkeyPatch, pets: Pat
         "workers": 3,
         "threads": 4,
         "access_log": True,
+        "timeout": 30,
+        "graceful_timeout": 30,
+        "keep_alive": 5,
+        "max_requests": 10000,
+        "max_requests_jitter": 1000,
+        "forwarded_allow_ips": "127.0.0.1,::1",
     }
     assert "http://127.0.0.1:9123/api" in output
     assert "pets" in output
@@ -113,3 +119,73 @@ print("sqlalchemy.orm" in sys.modules)
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+def test_every_setting_comes_from_the_environment_too(
+    monkeypatch: pytest.MonkeyPatch, pets: Path
+) -> None:
+    for name, value in {
+        "DATABASE": str(pets),
+        "PORT": "9200",
+        "WORKERS": "2",
+        "THREADS": "1",
+        "TIMEOUT": "60",
+        "MAX_REQUESTS": "0",
+        "READ_ONLY": "1",
+        "PREFIX": "/v1",
+    }.items():
+        monkeypatch.setenv(f"TABLEREST_{name}", value)
+
+    factory, options, output = _serve(monkeypatch)
+
+    assert (options["port"], options["workers"], options["threads"]) == (9200, 2, 1)
+    assert (options["timeout"], options["max_requests"]) == (60, 0)
+    assert "read-only" in output
+    client = factory().test_client()
+    assert client.get("/v1/pets").status_code == 200
+    assert client.post("/v1/pets", json={"name": "x"}).status_code == 405
+
+
+def test_flags_win_over_the_environment(monkeypatch: pytest.MonkeyPatch, pets: Path) -> None:
+    monkeypatch.setenv("TABLEREST_PORT", "9200")
+
+    _, options, _ = _serve(monkeypatch, str(pets), "--port", "9300")
+
+    assert options["port"] == 9300
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "::", "api.example.org"])
+def test_open_writes_on_the_network_are_refused(
+    monkeypatch: pytest.MonkeyPatch, pets: Path, host: str
+) -> None:
+    monkeypatch.setattr(cli, "run", lambda factory, **options: None)
+
+    refused = CliRunner().invoke(cli.main, ["serve", str(pets), "--host", host])
+
+    assert refused.exit_code == 2
+    assert "refusing to let anyone on the network write" in refused.output
+    for fine in (["--read-only"], ["--allow-anonymous-writes"], ["--auth-table", "pets"]):
+        result = CliRunner().invoke(cli.main, ["serve", str(pets), "--host", host, *fine])
+        assert "refusing" not in result.output, (fine, result.output)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_loopback_addresses_serve_writes_without_auth(
+    monkeypatch: pytest.MonkeyPatch, pets: Path, host: str
+) -> None:
+    _, options, _ = _serve(monkeypatch, str(pets), "--host", host)
+
+    assert options["host"] == host
+
+
+def test_gunicorn_gets_production_settings() -> None:
+    from tablerest.server import gunicorn_settings
+
+    settings = gunicorn_settings(host="::1", port=8000, workers=4, threads=1, max_requests=0)
+
+    assert settings["bind"] == "[::1]:8000"
+    assert settings["worker_class"] == "sync"
+    assert (settings["timeout"], settings["graceful_timeout"]) == (30, 30)
+    assert (settings["max_requests"], settings["max_requests_jitter"]) == (0, 0)
+    assert settings["accesslog"] == "-"
+    assert gunicorn_settings(host="127.0.0.1", port=1)["max_requests_jitter"] == 1000

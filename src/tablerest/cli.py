@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable
@@ -20,19 +21,29 @@ from .server import create_app, database_url, run
 __all__ = ["main"]
 
 
+def _env(name: str) -> dict[str, Any]:
+    """An option's environment variable: every setting of `serve` has one."""
+    return {"envvar": f"TABLEREST_{name}", "show_envvar": True}
+
+
 def _auth_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The options that protect a zero-code API: a users table and a policy file."""
     options = [
         click.option("--policy", type=click.Path(exists=True, dir_okay=False), default=None,
-                     help="A TOML policy file: who may do what per table (see the README)."),
+                     help="A TOML policy file: who may do what per table (see the README).",
+                     **_env("POLICY")),
         click.option("--auth-table", default=None, metavar="TABLE",
-                     help="Turn on token auth against TABLE's users (POST PREFIX/auth/token)."),
+                     help="Turn on token auth against TABLE's users (POST PREFIX/auth/token).",
+                     **_env("AUTH_TABLE")),
         click.option("--auth-login", multiple=True, metavar="COLUMN",
-                     help="Column(s) users sign in with (default: username, email, login)."),
+                     help="Column(s) users sign in with (default: username, email, login).",
+                     **_env("AUTH_LOGIN")),
         click.option("--auth-password", default=None, metavar="COLUMN",
-                     help="The password hash column (default: password, password_hash, ...)."),
+                     help="The password hash column (default: password, password_hash, ...).",
+                     **_env("AUTH_PASSWORD")),
         click.option("--auth-roles", default=None, metavar="COLUMN",
-                     help="A column of roles (comma- or space-separated) for role(...) rules."),
+                     help="A column of roles (comma- or space-separated) for role(...) rules.",
+                     **_env("AUTH_ROLES")),
     ]  # fmt: skip
     for option in reversed(options):
         fn = option(fn)
@@ -68,22 +79,103 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("database", required=False)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--read-only", is_flag=True, help="Serve GET only: no writes at all.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="gunicorn worker processes.")  # fmt: skip
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256),
-              help="Threads per worker.")  # fmt: skip
-@click.option("--prefix", default="/api", show_default=True, help="URL prefix of the API.")
-@click.option("--schema", default=None, help="Database schema to serve (default: the default one).")
-@click.option("--no-access-log", is_flag=True, help="Do not log each request.")
+@click.argument("database", required=False, envvar="TABLEREST_DATABASE")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind.", **_env("HOST")
+)
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), **_env("PORT")
+)
+@click.option(
+    "--read-only", is_flag=True, help="Serve GET only: no writes at all.", **_env("READ_ONLY")
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="gunicorn worker processes.",
+    **_env("WORKERS"),
+)
+@click.option(
+    "--threads",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Threads per worker.",
+    **_env("THREADS"),
+)
+@click.option(
+    "--timeout",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 3600),
+    help="Seconds a request may take before its worker is restarted.",
+    **_env("TIMEOUT"),
+)
+@click.option(
+    "--graceful-timeout",
+    default=30,
+    show_default=True,
+    type=click.IntRange(0, 3600),
+    help="Seconds workers get to finish their requests on shutdown or reload.",
+    **_env("GRACEFUL_TIMEOUT"),
+)
+@click.option(
+    "--keep-alive",
+    default=5,
+    show_default=True,
+    type=click.IntRange(0, 600),
+    help="Seconds an idle client connection is kept open (gthread workers).",
+    **_env("KEEP_ALIVE"),
+)
+@click.option(
+    "--max-requests",
+    default=10000,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Restart a worker after this many requests (0: never), against slow leaks.",
+    **_env("MAX_REQUESTS"),
+)
+@click.option(
+    "--max-requests-jitter",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Up to this many more, at random, so workers do not restart together.",
+    **_env("MAX_REQUESTS_JITTER"),
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default="127.0.0.1,::1",
+    show_default=True,
+    help="Proxies trusted for X-Forwarded-* (comma-separated, '*' for any).",
+    **_env("FORWARDED_ALLOW_IPS"),
+)
+@click.option(
+    "--prefix", default="/api", show_default=True, help="URL prefix of the API.", **_env("PREFIX")
+)
+@click.option(
+    "--schema",
+    default=None,
+    help="Database schema to serve (default: the default one).",
+    **_env("SCHEMA"),
+)
+@click.option(
+    "--no-access-log", is_flag=True, help="Do not log each request.", **_env("NO_ACCESS_LOG")
+)
 @click.option(
     "--searchable",
     multiple=True,
     metavar="TABLE=COL[,COL...]",
     help="Text columns that q= searches in TABLE (repeatable).",
+    **_env("SEARCHABLE"),
+)
+@click.option(
+    "--allow-anonymous-writes",
+    is_flag=True,
+    help="Serve writes without --auth-table on an address other than loopback.",
+    **_env("ALLOW_ANONYMOUS_WRITES"),
 )
 @_auth_options
 def serve(
@@ -93,10 +185,17 @@ def serve(
     read_only: bool,
     workers: int,
     threads: int,
+    timeout: int,
+    graceful_timeout: int,
+    keep_alive: int,
+    max_requests: int,
+    max_requests_jitter: int,
+    forwarded_allow_ips: str,
     prefix: str,
     schema: str | None,
     no_access_log: bool,
     searchable: tuple[str, ...],
+    allow_anonymous_writes: bool,
     **auth_options: Any,
 ) -> None:
     """Serve DATABASE (a SQLite file or a SQLAlchemy URL) as a REST JSON API.
@@ -104,6 +203,12 @@ def serve(
     With no DATABASE, serve the bundled demo database (built on first use).
     """
     policy = _policy(**auth_options)
+    open_writes = not read_only and (policy is None or not policy.auth.get("table"))
+    if open_writes and not _loopback(host) and not allow_anonymous_writes:
+        raise click.UsageError(
+            f"refusing to let anyone on the network write through {host}: add --auth-table "
+            "(and a --policy), or --read-only, or --allow-anonymous-writes if that is meant"
+        )
     search: dict[str, list[str]] = {}
     for spec in searchable:
         table, sep, cols = spec.partition("=")
@@ -162,7 +267,23 @@ def serve(
         workers=workers,
         threads=threads,
         access_log=not no_access_log,
+        timeout=timeout,
+        graceful_timeout=graceful_timeout,
+        keep_alive=keep_alive,
+        max_requests=max_requests,
+        max_requests_jitter=max_requests_jitter,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
+
+
+def _loopback(host: str) -> bool:
+    """Whether only this machine can reach ``host`` (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
 
 
 @main.command("openapi")

@@ -22,7 +22,7 @@ from .auth.service import PASSWORD_CANDIDATES, Auth
 from .reflect import reflect_resources
 from .resource import Resource
 
-__all__ = ["create_app", "database_url", "run"]
+__all__ = ["create_app", "database_url", "gunicorn_settings", "run"]
 
 
 def database_url(target: str) -> str:
@@ -148,27 +148,58 @@ def default_policy(auth: Mapping[str, Any], users: Resource) -> PolicyFile:
     )
 
 
-def run(
-    app_factory: Any,
+def gunicorn_settings(
     *,
     host: str,
     port: int,
     workers: int = 1,
     threads: int = 4,
     access_log: bool = True,
-) -> None:
-    """Serve with gunicorn: ``workers`` processes of ``threads`` threads, each building its app."""
+    timeout: int = 30,
+    graceful_timeout: int = 30,
+    keep_alive: int = 5,
+    max_requests: int = 10000,
+    max_requests_jitter: int = 1000,
+    forwarded_allow_ips: str = "127.0.0.1,::1",
+) -> dict[str, Any]:
+    """gunicorn's settings for ``tablerest serve``: what a production deployment wants.
+
+    A hung request costs its worker after ``timeout`` seconds; on shutdown or reload workers
+    get ``graceful_timeout`` to finish; each worker is replaced after ``max_requests`` plus up
+    to ``max_requests_jitter`` requests (slow leaks cannot grow, workers do not all restart at
+    once); the heartbeat file lives in memory (``/dev/shm``) where there is one, so a slow
+    disk cannot make the arbiter kill healthy workers.
+    """
+    settings: dict[str, Any] = {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "accesslog": "-" if access_log else None,
+        "timeout": timeout,
+        "graceful_timeout": graceful_timeout,
+        "keepalive": keep_alive,
+        "max_requests": max_requests,
+        "max_requests_jitter": max_requests_jitter if max_requests else 0,
+        "forwarded_allow_ips": forwarded_allow_ips,
+        "proc_name": "tablerest",
+    }
+    if Path("/dev/shm").is_dir():
+        settings["worker_tmp_dir"] = "/dev/shm"
+    return settings
+
+
+def run(app_factory: Any, **options: Any) -> None:
+    """Serve with gunicorn (``options``: see :func:`gunicorn_settings`); each worker builds
+    its app with ``app_factory``."""
     from gunicorn.app.base import BaseApplication
+
+    settings = gunicorn_settings(**options)
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("threads", threads)
-            self.cfg.set("worker_class", "gthread" if threads > 1 else "sync")
-            self.cfg.set("accesslog", "-" if access_log else None)
-            self.cfg.set("graceful_timeout", 5)
-            self.cfg.set("proc_name", "tablerest")
+            for name, value in settings.items():
+                self.cfg.set(name, value)
 
         def load(self) -> Any:
             return app_factory()
