@@ -184,8 +184,10 @@ def gunicorn_settings(
         "forwarded_allow_ips": forwarded_allow_ips,
         "proc_name": "tablerest",
     }
-    if Path("/dev/shm").is_dir():
-        settings["worker_tmp_dir"] = "/dev/shm"
+    # gunicorn's own advice; it makes its heartbeat files there with mkstemp (private, unique).
+    shm = "/dev/shm"  # noqa: S108
+    if Path(shm).is_dir():
+        settings["worker_tmp_dir"] = shm
     return settings
 
 
