@@ -46,6 +46,7 @@ ALLOWED: dict[str, set[str]] = {
         "resource",
         "store",
     },
+    "observe": {"errors", "render.problem", "store"},  # beside the pipeline: probes, metrics
     "openapi": {"api", "auth.service", "render.jsonapi", "request", "resource", "schema"},  # types
 }
 

@@ -18,6 +18,7 @@ def test_exported_names_are_pinned_and_sorted() -> None:
         "InvalidParameter",
         "Limits",
         "NotFound",
+        "Observability",
         "Permission",
         "RateLimits",
         "Resource",

@@ -13,6 +13,7 @@ from .errors import (
     Unauthorized,
     ValidationFailed,
 )
+from .observe import Observability
 from .ratelimit import RateLimits
 from .request import Limits
 from .resource import Resource, WriteContext
@@ -29,6 +30,7 @@ __all__ = [
     "InvalidParameter",
     "Limits",
     "NotFound",
+    "Observability",
     "Permission",
     "RateLimits",
     "Resource",

@@ -30,6 +30,7 @@ from .errors import (
     TooManyRequests,
     Unauthorized,
 )
+from .observe import Observability
 from .ratelimit import Limiter, RateLimits
 from .render.json import dumps
 from .render.jsonapi import JSONAPI
@@ -154,6 +155,7 @@ class Api:
         rate_limits: RateLimits | None = None,
         cors: bool | Mapping[str, Any] | None = None,
         security_headers: bool = True,
+        observability: Observability | None = None,
     ) -> None:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/api'")
@@ -175,6 +177,7 @@ class Api:
         self.rate_limits = rate_limits
         self.cors = cors
         self.security_headers = security_headers
+        self.observability = observability
         #: Whether any resource has permissions (requests then work out their caller).
         self.guarded = False
         self._states: list[_AppState] = []
@@ -265,6 +268,9 @@ class Api:
         app.extensions.setdefault(EXTENSION, {})[self.settings.prefix] = state
         self._states.append(state)
         prefix = self.settings.prefix
+        # First, so that its clock starts before any other hook runs (and stops after them).
+        if self.observability is not None:
+            self.observability.install(app, state.db, state.identify)
         if self.rate_limits is not None:
             state.limits = self.rate_limits.install(app, state.identify)
         _route(state, prefix, "index", handles_errors(lambda: self._index(state)), ["GET"])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import ipaddress
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +18,7 @@ import sqlalchemy as sa
 from . import openapi
 from .auth.policyfile import PolicyFile, load_policy
 from .demo import DEMO_HIDDEN, ensure_demo
+from .observe import Observability
 from .render.json import dumps
 from .server import create_app, database_url, run
 
@@ -225,9 +229,17 @@ def serve(
     else:
         target = database
         label = ""
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker writes its metrics there and /metrics sums them (set before any worker
+        # imports prometheus-client).
+        metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+            prefix="tablerest-metrics-"
+        )
+        atexit.register(_remove_from, os.getpid(), metrics_dir)
     factory = functools.partial(
         create_app,
         target,
+        observability=Observability(access_log=not no_access_log),
         read_only=read_only,
         prefix=prefix,
         hidden=hidden,
@@ -266,7 +278,7 @@ def serve(
         port=port,
         workers=workers,
         threads=threads,
-        access_log=not no_access_log,
+        access_log=False,  # the app's JSON access log (with request ids) replaces gunicorn's
         timeout=timeout,
         graceful_timeout=graceful_timeout,
         keep_alive=keep_alive,
@@ -274,6 +286,12 @@ def serve(
         max_requests_jitter=max_requests_jitter,
         forwarded_allow_ips=forwarded_allow_ips,
     )
+
+
+def _remove_from(owner: int, path: str) -> None:
+    # Workers are forked from this process and run its exit hooks too: only it cleans up.
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _loopback(host: str) -> bool:

@@ -19,6 +19,7 @@ from .api import Api
 from .auth.policies import authenticated, owner, public, role
 from .auth.policyfile import PolicyFile, TableRules
 from .auth.service import PASSWORD_CANDIDATES, Auth
+from .observe import Observability
 from .reflect import reflect_resources
 from .resource import Resource
 
@@ -46,11 +47,14 @@ def create_app(
     engine_options: Mapping[str, Any] | None = None,
     secret_key: str | None = None,
     policy: PolicyFile | None = None,
+    observability: Observability | None = None,
 ) -> Flask:
     """A Flask app serving every table of the database at ``target`` (URL or SQLite path).
 
     ``policy`` (see :mod:`tablerest.auth.policyfile`) turns on token authentication against
     the table its ``auth`` names, and sets permissions and field rules per table.
+    ``observability`` adds health probes, request ids, metrics and access logs (``tablerest
+    serve`` turns them on).
 
     ``engine_options`` go to ``sqlalchemy.create_engine`` (pool settings, ``connect_args``).
     There is no ``pool_pre_ping``: it would cost every request a round trip to the database.
@@ -77,7 +81,9 @@ def create_app(
             password=policy.auth.get("password"),
             roles=policy.auth.get("roles"),
         )
-    api = Api(app, engine, prefix=prefix, secret_key=secret_key, auth=auth)
+    api = Api(
+        app, engine, prefix=prefix, secret_key=secret_key, auth=auth, observability=observability
+    )
     for resource in resources:
         if policy is None:
             api.add(resource)
@@ -197,6 +203,8 @@ def run(app_factory: Any, **options: Any) -> None:
     from gunicorn.app.base import BaseApplication
 
     settings = gunicorn_settings(**options)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        settings["child_exit"] = _forget_worker
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -208,3 +216,10 @@ def run(app_factory: Any, **options: Any) -> None:
 
     os.environ.setdefault("SERVER_SOFTWARE", "tablerest")
     _Server().run()
+
+
+def _forget_worker(_server: Any, worker: Any) -> None:
+    # A dead worker's gauges leave the sums Prometheus sees (its counters stay counted).
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

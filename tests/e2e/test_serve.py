@@ -118,3 +118,40 @@ def test_serve_refuses_a_missing_file(tmp_path: Path, env: dict[str, str]) -> No
     )
     assert result.returncode != 0
     assert "no database file" in result.stderr
+
+
+def test_metrics_and_logs_of_several_workers(tmp_path: Path, env: dict[str, str]) -> None:
+    path = tmp_path / "pets.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE pets (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+    conn.close()
+    env = {k: v for k, v in env.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    server = Server([str(path), "--workers", "3", "--threads", "1"], env)
+    try:
+        assert _call("GET", f"{server.base}/healthz")[0] == 200
+        assert _call("GET", f"{server.base}/readyz")[0] == 200
+        for i in range(30):
+            req = urllib.request.Request(
+                f"{server.base}/api/pets", headers={"X-Request-ID": f"e2e-{i}"}
+            )
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                assert resp.headers["X-Request-ID"] == f"e2e-{i}"
+        # Whichever worker answers the scrape, it sums every worker's counts.
+        for _ in range(3):
+            with urllib.request.urlopen(f"{server.base}/metrics", timeout=10) as resp:
+                text = resp.read().decode()
+            line = next(
+                x
+                for x in text.splitlines()
+                if x.startswith("tablerest_requests_total")
+                and 'route="/api/pets"' in x
+                and 'method="GET"' in x
+            )
+            assert float(line.rsplit(" ", 1)[1]) == 30
+    finally:
+        log = server.stop()
+    access = [json.loads(x) for x in log.splitlines() if x.startswith("{")]
+    assert sorted(a["request_id"] for a in access if a["route"] == "/api/pets") == sorted(
+        f"e2e-{i}" for i in range(30)
+    )
+    assert {a["status"] for a in access} == {200}

@@ -1,0 +1,146 @@
+"""Observability: health probes, request ids, Prometheus metrics, JSON access logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from prometheus_client.parser import text_string_to_metric_families
+
+from tablerest import Api, Observability
+from tests.conftest import AppFactory, default_resources
+
+
+@pytest.fixture
+def app(make_app: AppFactory) -> Flask:
+    return make_app(api={"observability": Observability(access_log=True)})
+
+
+def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def test_health_and_readiness_probes(app: Flask) -> None:
+    client = app.test_client()
+
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    assert client.get("/readyz").get_json() == {"status": "ready"}
+
+
+def test_readiness_is_503_with_retry_after_when_the_database_is_gone(tmp_path: Any) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/missing/dir/db.sqlite")
+    app = Flask("unready")
+    Api(app, engine, observability=Observability())
+    client = app.test_client()
+
+    resp = client.get("/readyz")
+
+    assert resp.status_code == 503
+    assert resp.mimetype == "application/problem+json"
+    assert resp.headers["Retry-After"] == "5"
+    assert client.get("/healthz").status_code == 200  # alive, just not ready
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("abc-123_x.y:z", True), ("", False), ("x" * 129, False), ("bad id", False), ("é", False)],
+)
+def test_request_ids_are_kept_when_sane_else_made(app: Flask, given: str, kept: bool) -> None:
+    client = app.test_client()
+
+    resp = client.get("/api/books", headers={"X-Request-ID": given} if given else {})
+
+    rid = resp.headers["X-Request-ID"]
+    assert (rid == given) is kept
+    if not kept:
+        assert len(rid) == 32
+        assert int(rid, 16) >= 0
+
+
+def test_each_request_gets_its_own_id_on_errors_too(app: Flask) -> None:
+    client = app.test_client()
+
+    ids = {client.get("/api/books/999").headers["X-Request-ID"] for _ in range(3)}
+    ids.add(client.get("/api/nowhere").headers["X-Request-ID"])
+
+    assert len(ids) == 4
+
+
+def test_metrics_count_requests_by_route_template_method_and_status(app: Flask) -> None:
+    client = app.test_client()
+    client.get("/api/books")
+    client.get("/api/books?page[size]=1")
+    client.get("/api/books/999")
+    client.post("/api/books", json={"title": 5})
+
+    text = client.get("/metrics").get_data(as_text=True)
+    samples = _samples(text)
+
+    def count(route: str, method: str, status: str) -> float:
+        labels = frozenset({"route": route, "method": method, "status": status}.items())
+        return samples.get(("tablerest_requests_total", labels), 0.0)
+
+    assert count("/api/books", "GET", "200") == 2
+    assert count("/api/books/<key>", "GET", "404") == 1
+    assert count("/api/books", "POST", "422") == 1
+    latency = frozenset({"route": "/api/books", "method": "GET"}.items())
+    assert samples[("tablerest_request_duration_seconds_count", latency)] == 2
+    assert ("tablerest_db_connections_in_use", frozenset()) in samples
+    # A client's paths never become labels (bounded series).
+    client.get("/api/nowhere/at/all")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "nowhere" not in text
+    assert 'route="<unmatched>"' in text
+
+
+def test_access_log_is_one_json_line_per_request(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = app.test_client()
+    with caplog.at_level(logging.INFO, logger="tablerest.access"):
+        resp = client.get("/api/books/7?fields=title", headers={"X-Request-ID": "trace-1"})
+
+    (record,) = [r for r in caplog.records if r.name == "tablerest.access"]
+    line: dict[str, Any] = record.access  # type: ignore[attr-defined]
+    assert line["request_id"] == "trace-1" == resp.headers["X-Request-ID"]
+    assert (line["method"], line["path"]) == ("GET", "/api/books/7")
+    assert line["route"] == "/api/books/<key>"
+    assert line["status"] == 404
+    assert line["duration_ms"] > 0
+    assert line["bytes"] == len(resp.data)
+    assert line["user"] is None
+    from tablerest.observe import _JsonLines
+
+    assert json.loads(_JsonLines().format(record)) == line
+
+
+def test_nothing_is_added_without_the_option(make_app: AppFactory) -> None:
+    client = make_app().test_client()
+
+    assert client.get("/healthz").status_code == 404
+    assert client.get("/metrics").status_code == 404
+    assert "X-Request-ID" not in client.get("/api/books").headers
+
+
+def test_paths_can_be_moved_or_turned_off(engine: sa.Engine) -> None:
+    app = Flask("moved")
+    api = Api(
+        app,
+        engine,
+        observability=Observability(health="/-/live", ready=None, metrics="/-/metrics"),
+    )
+    default_resources(api, {})
+    client = app.test_client()
+
+    assert client.get("/-/live").status_code == 200
+    assert client.get("/readyz").status_code == 404
+    assert client.get("/-/metrics").status_code == 200
