@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,6 +56,25 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         return self.log.read_text()
+
+
+def call(
+    method: str, url: str, body: Any = None, form: str | None = None
+) -> tuple[int, dict[str, str], Any]:
+    """One HTTP request: (status, headers, parsed JSON body or None)."""
+    data, headers = None, {}
+    if body is not None:
+        data, headers = json.dumps(body).encode(), {"Content-Type": "application/json"}
+    elif form is not None:
+        data, headers = form.encode(), {"Content-Type": "application/x-www-form-urlencoded"}
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+            return resp.status, dict(resp.headers), json.loads(raw) if raw else None
+    except urllib.error.HTTPError as err:
+        raw = err.read()
+        return err.code, dict(err.headers), json.loads(raw) if raw else None
 
 
 @pytest.fixture

@@ -9,31 +9,13 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import Server
+from tests.e2e.conftest import call as _call
 
 pytestmark = pytest.mark.e2e
-
-
-def _call(
-    method: str, url: str, body: Any = None, form: str | None = None
-) -> tuple[int, dict[str, str], Any]:
-    data, headers = None, {}
-    if body is not None:
-        data, headers = json.dumps(body).encode(), {"Content-Type": "application/json"}
-    elif form is not None:
-        data, headers = form.encode(), {"Content-Type": "application/x-www-form-urlencoded"}
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            raw = resp.read()
-            return resp.status, dict(resp.headers), json.loads(raw) if raw else None
-    except urllib.error.HTTPError as err:
-        raw = err.read()
-        return err.code, dict(err.headers), json.loads(raw) if raw else None
 
 
 def test_newcomer_walkthrough_on_the_demo(demo_server: Server) -> None:
