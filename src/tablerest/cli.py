@@ -11,17 +11,22 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+import orjson
 import sqlalchemy as sa
 
 from . import openapi
 from .auth.policyfile import PolicyFile, load_policy
 from .demo import DEMO_HIDDEN, ensure_demo
+from .errors import TablerestError
 from .observe import Observability
 from .render.json import dumps
 from .server import create_app, database_url, run
+
+if TYPE_CHECKING:
+    from .importer import Report
 
 __all__ = ["main"]
 
@@ -335,6 +340,118 @@ def openapi_command(
         raise click.ClickException(f"cannot read {target}: {exc}") from exc
     state = app.extensions["tablerest"][prefix]
     click.echo(dumps(openapi.document(state)).decode())
+
+
+# -- bulk import ---------------------------------------------------------------------------
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--into", "into", required=True, metavar="RESOURCE", help="The resource (table).")
+@click.option(
+    "--database",
+    required=True,
+    metavar="URL_OR_FILE",
+    help="The database (a SQLAlchemy URL or a SQLite file).",
+    **_env("DATABASE"),
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json", "ndjson"]),
+    default=None,
+    help="The file's format (default: from its extension).",
+)
+@click.option(
+    "--batch-size",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Rows per transaction.",
+)
+@click.option(
+    "--schema", default=None, help="Database schema (default: the default one).", **_env("SCHEMA")
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the rejected rows, with where and why, to this NDJSON file.",
+)
+def import_command(
+    file: Path,
+    into: str,
+    database: str,
+    fmt: str | None,
+    batch_size: int,
+    schema: str | None,
+    rejects: Path | None,
+) -> None:
+    """Import FILE (CSV, JSON array or NDJSON) into a table, through the API's validation.
+
+    Rows that fail are reported (line and reason) and the rest imported; the exit status is 1
+    when any row was rejected.
+    """
+    from .importer import FORMATS
+
+    kind = fmt or FORMATS.get(file.suffix.lower())
+    if kind is None:
+        raise click.UsageError(f"cannot tell the format of {file.name}: pass --format")
+    try:
+        engine = sa.create_engine(database_url(database))
+    except (FileNotFoundError, ValueError, sa.exc.SQLAlchemyError) as exc:
+        raise click.ClickException(f"cannot read {database}: {exc}") from exc
+    try:
+        report = _import(engine, file, into, kind, schema, batch_size)
+    finally:
+        engine.dispose()
+    click.echo(f"imported {report.imported} rows into {into}; rejected {len(report.rejected)}")
+    for r in report.rejected[:20]:
+        click.echo(f"  {r.where}: {r.reason}")
+    if len(report.rejected) > 20:
+        click.echo(f"  ... and {len(report.rejected) - 20} more" +
+                   ("" if rejects else " (--rejects FILE lists them all)"))  # fmt: skip
+    if rejects is not None:
+        with rejects.open("wb") as out:
+            for r in report.rejected:
+                out.write(orjson.dumps({"where": r.where, "reason": r.reason, "row": r.row}))
+                out.write(b"\n")
+    if report.rejected:
+        raise SystemExit(1)
+
+
+def _import(
+    engine: sa.Engine, file: Path, into: str, kind: str, schema: str | None, batch_size: int
+) -> Report:
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from .importer import import_file
+    from .reflect import reflect_resources
+    from .store import Database
+
+    try:
+        found = {r.name: r for r in reflect_resources(engine, schema=schema)}
+    except sa.exc.SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot read the database: {exc}") from exc
+    resource = found.get(into)
+    if resource is None:
+        raise click.ClickException(f"no resource {into!r}; there are: {', '.join(sorted(found))}")
+    if "POST" not in resource.methods:
+        raise click.ClickException(f"{into} is read-only (a view, or a table without a key)")
+    columns = (SpinnerColumn(), TextColumn("{task.description}: {task.completed} rows"),
+               TimeElapsedColumn())  # fmt: skip
+    try:
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task(f"importing {file.name} into {into}", total=None)
+            return import_file(
+                Database(engine), resource, file, kind,  # type: ignore[arg-type]
+                batch_size=batch_size, progress=lambda n: bar.advance(task, n),
+            )  # fmt: skip
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    except TablerestError as exc:  # the database went away mid-import
+        raise click.ClickException(exc.detail) from exc
 
 
 # -- migrations ----------------------------------------------------------------------------
