@@ -342,6 +342,24 @@ def openapi_command(
     click.echo(dumps(openapi.document(state)).decode())
 
 
+# -- a new project --------------------------------------------------------------------------
+
+
+@main.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init_command(directory: Path) -> None:
+    """Create a new project in DIRECTORY: app, models, settings, migrations, tests, Makefile."""
+    from .scaffold import create_project
+
+    try:
+        written = create_project(directory)
+    except (ValueError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created {directory}/ ({len(written)} files)")
+    click.echo(f"  cd {directory} && make serve     # http://127.0.0.1:8000/api")
+    click.echo(f"  cd {directory} && make test")
+
+
 # -- bulk import ---------------------------------------------------------------------------
 
 

@@ -30,8 +30,8 @@ def init(directory: Path) -> None:
     if directory.exists() and any(directory.iterdir()):
         raise ValueError(f"{directory} exists and is not empty")
     (directory / "versions").mkdir(parents=True)
-    for name in ("env.py", "script.py.mako"):
-        shutil.copyfile(TEMPLATE / name, directory / name)
+    shutil.copyfile(TEMPLATE / "env.py.tmpl", directory / "env.py")
+    shutil.copyfile(TEMPLATE / "script.py.mako", directory / "script.py.mako")
 
 
 def config(directory: Path, database: str, models: str | None) -> Any:

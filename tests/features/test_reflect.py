@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
 from tablerest.server import create_app
-from tests.databases import BACKENDS
+from tests.databases import BACKENDS, fresh_database
 from tests.helpers import problem
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
@@ -98,3 +101,49 @@ def test_read_only_serves_get_only(db_url: str) -> None:
     problem(client.post("/api/order", json={"group": "x"}), 405)
     problem(client.delete("/api/order/1"), 405)
     assert client.get("/api/order/1").get_json()["group"] == "x"
+
+
+def test_a_schema_other_than_the_default(db_url: str, backend: str, tmp_path: Path) -> None:
+    """PostgreSQL: a schema of the database; MariaDB: another database (its schemas)."""
+    if backend == "sqlite":
+        pytest.skip("SQLite has no schemas other than attached databases")
+    with contextlib.ExitStack() as stack:
+        engine = sa.create_engine(db_url, poolclass=sa.NullPool)
+        stack.callback(engine.dispose)
+        if backend == "postgresql":
+            schema = "inventory"
+            with engine.begin() as conn:
+                conn.exec_driver_sql("CREATE SCHEMA inventory")
+        else:
+            other = stack.enter_context(fresh_database(backend, tmp_path))
+            schema = sa.make_url(other).database
+        md = sa.MetaData(schema=schema)
+        shelves = sa.Table("shelves", md, sa.Column("id", sa.Integer, primary_key=True),
+                           sa.Column("label", sa.String(20), nullable=False))  # fmt: skip
+        sa.Table("boxes", md, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("shelf_id", sa.ForeignKey(shelves.c.id), nullable=False))  # fmt: skip
+        # The default schema has a table of the same name, which must not be served.
+        sa.Table("shelves", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True)).create(
+            engine
+        )
+        md.create_all(engine)
+        app = create_app(db_url, schema=schema, engine_options={"poolclass": sa.NullPool})
+        client = app.test_client()
+
+        names = {r["name"] for r in client.get("/api").get_json()["resources"]}
+        made = client.post("/api/shelves", json={"label": "A1"})
+        box = client.post("/api/boxes", json={"shelf_id": made.get_json()["id"]})
+        listed = client.get("/api/boxes?include=shelf").get_json()["data"]
+        orphan = client.post("/api/boxes", json={"shelf_id": 99})
+
+        assert names == {"shelves", "boxes"}
+        assert made.status_code == 201
+        assert box.status_code == 201
+        assert listed[0]["shelf"]["label"] == "A1"
+        assert orphan.status_code == 409
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(shelves)).scalar() == 1
+            default = sa.Table("shelves", sa.MetaData(), autoload_with=conn)
+            assert conn.execute(sa.select(sa.func.count()).select_from(default)).scalar() == 0
+        with app.app_context():
+            app.extensions["tablerest"]["/api"].db.engine().dispose()
