@@ -41,9 +41,13 @@ def _free_port() -> int:
 
 
 class OwnPostgres:
-    """``start()``, ``stop()``, ``url``; ``close()`` stops it and removes its files."""
+    """``start()``, ``stop()``, ``url``; ``close()`` stops it and removes its files.
 
-    def __init__(self) -> None:
+    ``OwnPostgres(replica_of=primary)`` is a streaming replica of a running ``primary``
+    (``pg_basebackup -R``: hot standby, read-only).
+    """
+
+    def __init__(self, replica_of: OwnPostgres | None = None) -> None:
         bindir = _bin_dir()
         if bindir is None:
             reason = "PostgreSQL server binaries (initdb, pg_ctl) not found"
@@ -59,8 +63,12 @@ class OwnPostgres:
         if self.owner is not None:
             pw = pwd.getpwnam(self.owner)
             os.chown(self.root, pw.pw_uid, pw.pw_gid)
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "-E", "UTF8", "--locale=C")  # fmt: skip
+        if replica_of is None:
+            self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
+                      "-E", "UTF8", "--locale=C")  # fmt: skip
+        else:
+            primary = ["-h", "127.0.0.1", "-p", str(replica_of.port), "-U", "postgres"]
+            self._run("pg_basebackup", "-D", str(self.data), *primary, "-R", "-X", "stream")
 
     def _run(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
         argv = [str(self.bindir / tool), *args]

@@ -21,6 +21,7 @@ def test_exported_names_are_pinned_and_sorted() -> None:
         "Observability",
         "Permission",
         "RateLimits",
+        "ReadReplicas",
         "Resource",
         "TablerestError",
         "Unauthorized",

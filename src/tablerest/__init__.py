@@ -17,6 +17,7 @@ from .observe import Observability
 from .ratelimit import RateLimits
 from .request import Limits
 from .resource import Resource, WriteContext
+from .store import ReadReplicas
 
 __all__ = [
     "Api",
@@ -33,6 +34,7 @@ __all__ = [
     "Observability",
     "Permission",
     "RateLimits",
+    "ReadReplicas",
     "Resource",
     "TablerestError",
     "Unauthorized",

@@ -8,6 +8,9 @@ handlers and extensions apply to them as to any other route.
 
 from __future__ import annotations
 
+import contextlib
+import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,7 +40,7 @@ from .render.jsonapi import JSONAPI
 from .render.problem import error_response, problem_response
 from .request import Limits
 from .resource import Relation, Resource
-from .store import Database
+from .store import Database, ReadReplicas, replica_reads
 
 __all__ = ["Api"]
 
@@ -156,6 +159,7 @@ class Api:
         cors: bool | Mapping[str, Any] | None = None,
         security_headers: bool = True,
         observability: Observability | None = None,
+        read_replicas: ReadReplicas | None = None,
     ) -> None:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/api'")
@@ -178,6 +182,7 @@ class Api:
         self.cors = cors
         self.security_headers = security_headers
         self.observability = observability
+        self.read_replicas = read_replicas
         #: Whether any resource has permissions (requests then work out their caller).
         self.guarded = False
         self._states: list[_AppState] = []
@@ -264,7 +269,7 @@ class Api:
         if self.auth is not None:
             key = self.secret_key or app.config.get("SECRET_KEY")
             self.auth.configure(_bytes(key) if key else None)
-        state = _AppState(self, app, Database(handle), _bytes(secret))
+        state = _AppState(self, app, Database(handle, self.read_replicas), _bytes(secret))
         app.extensions.setdefault(EXTENSION, {})[self.settings.prefix] = state
         self._states.append(state)
         prefix = self.settings.prefix
@@ -297,6 +302,8 @@ class Api:
             self._mount(state, res)
         self._install_error_handler(app)
         self._install_cors(app)
+        if self.read_replicas is not None:
+            _route_reads(app, self.read_replicas.read_your_writes)
 
     def _mount_auth(self, state: _AppState, auth: Auth) -> None:
         base = f"{self.settings.prefix}/{AUTH_PATH}"
@@ -514,6 +521,44 @@ def _secured(view: Callable[..., Response]) -> Callable[..., Response]:
         return _secure(view(*args, **kwargs))
 
     return secured
+
+
+#: Set on the answer to a write: its client reads from the primary for a while after.
+WROTE_COOKIE = "tablerest_wrote"
+_REPLICA_RESET = "tablerest.replica_reads"
+
+
+def _route_reads(app: Flask, window: float) -> None:
+    """Per request, whether reads may go to a replica: GET and HEAD may, unless the client
+    wrote within ``window`` seconds (read-your-writes; the cookie says when)."""
+
+    def choose() -> None:
+        allowed = request.method in ("GET", "HEAD")
+        wrote = request.cookies.get(WROTE_COOKIE)
+        if allowed and wrote:
+            with contextlib.suppress(ValueError):  # not ours: ignore it
+                allowed = time.time() - float(wrote) >= window
+        request.environ[_REPLICA_RESET] = replica_reads.set(allowed)
+
+    def mark(resp: Response) -> Response:
+        if request.method not in ("GET", "HEAD", "OPTIONS") and resp.status_code < 400:
+            resp.set_cookie(
+                WROTE_COOKIE,
+                f"{time.time():.3f}",
+                max_age=math.ceil(window),
+                httponly=True,
+                samesite="Lax",
+            )
+        return resp
+
+    def forget(_exc: BaseException | None) -> None:
+        token = request.environ.pop(_REPLICA_RESET, None)
+        if token is not None:
+            replica_reads.reset(token)
+
+    app.before_request(choose)
+    app.after_request(mark)
+    app.teardown_request(forget)
 
 
 def _docs_asset(asset: str) -> Response:

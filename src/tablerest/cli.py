@@ -182,6 +182,15 @@ def main() -> None:
     **_env("SEARCHABLE"),
 )
 @click.option(
+    "--read-replica",
+    "read_replicas",
+    multiple=True,
+    metavar="URL",
+    help="A PostgreSQL read replica for GET and HEAD (repeatable; the variable takes a "
+    "comma- or space-separated list).",
+    **_env("READ_REPLICAS"),
+)
+@click.option(
     "--allow-anonymous-writes",
     is_flag=True,
     help="Serve writes without --auth-table on an address other than loopback.",
@@ -206,6 +215,7 @@ def serve(
     no_access_log: bool,
     searchable: tuple[str, ...],
     allow_anonymous_writes: bool,
+    read_replicas: tuple[str, ...],
     **auth_options: Any,
 ) -> None:
     """Serve DATABASE (a SQLite file or a SQLAlchemy URL) as a REST JSON API.
@@ -246,6 +256,7 @@ def serve(
         create_app,
         target,
         observability=Observability(access_log=not no_access_log),
+        read_replicas=[u for item in read_replicas for u in item.replace(",", " ").split()],
         read_only=read_only,
         prefix=prefix,
         hidden=hidden,

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from .auth.service import PASSWORD_CANDIDATES, Auth
 from .observe import Observability
 from .reflect import reflect_resources
 from .resource import Resource
+from .store import ReadReplicas
 
 __all__ = ["create_app", "database_url", "gunicorn_settings", "run"]
 
@@ -48,13 +49,15 @@ def create_app(
     secret_key: str | None = None,
     policy: PolicyFile | None = None,
     observability: Observability | None = None,
+    read_replicas: Sequence[str] = (),
 ) -> Flask:
     """A Flask app serving every table of the database at ``target`` (URL or SQLite path).
 
     ``policy`` (see :mod:`tablerest.auth.policyfile`) turns on token authentication against
     the table its ``auth`` names, and sets permissions and field rules per table.
     ``observability`` adds health probes, request ids, metrics and access logs (``tablerest
-    serve`` turns them on).
+    serve`` turns them on). ``read_replicas``: URLs of PostgreSQL replicas for GET and HEAD
+    (see :class:`~tablerest.ReadReplicas`), with the same ``engine_options``.
 
     ``engine_options`` go to ``sqlalchemy.create_engine`` (pool settings, ``connect_args``).
     There is no ``pool_pre_ping``: it would cost every request a round trip to the database.
@@ -81,8 +84,17 @@ def create_app(
             password=policy.auth.get("password"),
             roles=policy.auth.get("roles"),
         )
+    replicas = (
+        ReadReplicas(list(read_replicas), engine_options=engine_options) if read_replicas else None
+    )
     api = Api(
-        app, engine, prefix=prefix, secret_key=secret_key, auth=auth, observability=observability
+        app,
+        engine,
+        prefix=prefix,
+        secret_key=secret_key,
+        auth=auth,
+        observability=observability,
+        read_replicas=replicas,
     )
     for resource in resources:
         if policy is None:

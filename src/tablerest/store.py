@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -37,19 +40,103 @@ from .resource import Resource
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Database", "diagnose_integrity", "translate"]
+__all__ = ["Database", "ReadReplicas", "diagnose_integrity", "replica_reads", "translate"]
 
 log = logging.getLogger("tablerest")
 
 #: Rows per batch of an export (see :meth:`Database.streaming`).
 EXPORT_BATCH = 1000
 
+#: Whether the current request's reads may go to a read replica (set per request by the Api:
+#: a GET or HEAD from a client that has not just written).
+replica_reads: ContextVar[bool] = ContextVar("tablerest_replica_reads", default=False)
+
+_LAG_SQL = sa.text(
+    "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0"
+    " WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
+    " ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END"
+)
+
+
+class ReadReplicas:
+    """PostgreSQL read replicas for GET and HEAD: ``Api(read_replicas=ReadReplicas([...]))``.
+
+    Reads go round robin to the replicas that answer and are at most ``max_lag`` seconds
+    behind (checked at most every ``check_every`` seconds per replica); a replica that cannot
+    be reached is left alone for ``retry_after`` seconds; with none usable, reads go to the
+    primary. A client that has just written reads from the primary for ``read_your_writes``
+    seconds (a cookie marks it), so it never sees its own change missing.
+    """
+
+    def __init__(
+        self,
+        urls: Sequence[str | sa.Engine],
+        *,
+        read_your_writes: float = 5.0,
+        max_lag: float = 5.0,
+        check_every: float = 1.0,
+        retry_after: float = 10.0,
+        engine_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not urls:
+            raise ValueError("ReadReplicas needs at least one URL")
+        self.engines = [
+            u if isinstance(u, sa.Engine) else sa.create_engine(u, **(engine_options or {}))
+            for u in urls
+        ]
+        self.read_your_writes = read_your_writes
+        self.max_lag = max_lag
+        self.check_every = check_every
+        self.retry_after = retry_after
+        self._lock = threading.Lock()
+        self._next = 0
+        #: engine -> (time of its last lag check, whether it was usable then)
+        self._checked: dict[sa.Engine, tuple[float, bool]] = {}
+        #: engine -> when to try it again after it could not be reached
+        self._down: dict[sa.Engine, float] = {}
+
+    def pick(self) -> sa.Engine | None:
+        """The next usable replica, or None (read from the primary)."""
+        now = time.monotonic()
+        with self._lock:
+            start = self._next
+            self._next = (self._next + 1) % len(self.engines)
+        for i in range(len(self.engines)):
+            engine = self.engines[(start + i) % len(self.engines)]
+            if self._down.get(engine, 0.0) > now:
+                continue
+            if self._fresh(engine, now):
+                return engine
+        return None
+
+    def failed(self, engine: sa.Engine) -> None:
+        """``engine`` could not be reached: leave it alone for a while."""
+        log.warning("read replica unreachable; reading from the primary for %ss", self.retry_after)
+        self._down[engine] = time.monotonic() + self.retry_after
+
+    def _fresh(self, engine: sa.Engine, now: float) -> bool:
+        checked = self._checked.get(engine)
+        if checked is not None and now - checked[0] < self.check_every:
+            return checked[1]
+        try:
+            with engine.connect() as conn:
+                lag = float(conn.execute(_LAG_SQL).scalar() or 0.0)
+        except sa_exc.SQLAlchemyError:
+            self.failed(engine)
+            return False
+        usable = lag <= self.max_lag
+        if not usable:
+            log.warning("read replica %.1fs behind; reading from the primary", lag)
+        self._checked[engine] = (now, usable)
+        return usable
+
 
 class Database:
     """The application's database handle, whatever form it was given in."""
 
-    def __init__(self, handle: Any) -> None:
+    def __init__(self, handle: Any, replicas: ReadReplicas | None = None) -> None:
         self.handle = handle
+        self.replicas = replicas
         # Flask-SQLAlchemy's properties need an app context, so look at the class instead.
         kind = type(handle)
         self._fsa = hasattr(kind, "engines") and hasattr(handle, "session")
@@ -86,27 +173,27 @@ class Database:
     def reading(self, table: sa.Table | None = None) -> Iterator[Runner]:
         """A connection for reads: a bare pooled DBAPI connection (see ``prepared``), or a
         ``Connection`` when the engine has listeners or logging that must see every statement.
+        On a read replica when the request may use one (see :class:`ReadReplicas`).
         """
-        engine = self.engine(table)
         try:
-            if direct(engine):
-                pooled = _checkout(engine)
-                try:
-                    runner = Direct(engine, pooled)
-                    if _autocommit_reads(engine):
-                        with _autocommit(runner.dbapi_connection, runner.invalidate):
-                            yield runner
-                    else:
-                        yield runner
-                finally:
-                    pooled.close()
-            else:
-                with engine.connect() as conn:
+            engine, opened = self._open_for_reading(self.engine(table), bare=True)
+            if isinstance(opened, sa.Connection):
+                with opened as conn:
                     if _autocommit_reads(engine):
                         with _autocommit(conn.connection.dbapi_connection, conn.invalidate):
                             yield conn
                     else:
                         yield conn
+                return
+            try:
+                runner = Direct(engine, opened)
+                if _autocommit_reads(engine):
+                    with _autocommit(runner.dbapi_connection, runner.invalidate):
+                        yield runner
+                else:
+                    yield runner
+            finally:
+                opened.close()
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
 
@@ -114,12 +201,29 @@ class Database:
     def streaming(self, table: sa.Table | None = None) -> Iterator[sa.Connection]:
         """A ``Connection`` whose results come in batches of ``EXPORT_BATCH`` rows from a
         server-side cursor (PostgreSQL, MariaDB; SQLite's cursor is lazy already), so an
-        export of any size holds one batch in memory."""
+        export of any size holds one batch in memory. On a replica as :meth:`reading`."""
         try:
-            with self.engine(table).connect() as conn:
+            _engine, opened = self._open_for_reading(self.engine(table), bare=False)
+            assert isinstance(opened, sa.Connection)
+            with opened as conn:
                 yield conn.execution_options(stream_results=True, yield_per=EXPORT_BATCH)
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
+
+    def _open_for_reading(
+        self, primary: sa.Engine, *, bare: bool
+    ) -> tuple[sa.Engine, sa.Connection | PoolProxiedConnection]:
+        """A replica's connection when this request may read from one and one answers, else
+        the primary's; ``bare``: a DBAPI connection where the engine allows it."""
+        replicas = self.replicas
+        if replicas is not None and replica_reads.get():
+            replica = replicas.pick()
+            if replica is not None:
+                try:
+                    return replica, _open(replica, bare=bare)
+                except sa_exc.DBAPIError:
+                    replicas.failed(replica)
+        return primary, _open(primary, bare=bare)
 
     @contextmanager
     def connection(self, table: sa.Table | None = None) -> Iterator[sa.Connection]:
@@ -193,6 +297,10 @@ class Database:
         finally:
             if not self._fsa:
                 session.close()
+
+
+def _open(engine: sa.Engine, *, bare: bool) -> sa.Connection | PoolProxiedConnection:
+    return _checkout(engine) if bare and direct(engine) else engine.connect()
 
 
 def _checkout(engine: sa.Engine) -> PoolProxiedConnection:
