@@ -11,7 +11,10 @@ from flask import Flask
 from tablerest import Conflict, FieldError, WriteContext
 from tests import models
 from tests.conftest import AppFactory
+from tests.databases import BACKENDS
 from tests.helpers import count, problem, rows
+
+pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
 
 def _api(app: Flask) -> Any:
