@@ -182,6 +182,14 @@ def main() -> None:
     **_env("SEARCHABLE"),
 )
 @click.option(
+    "--db-connect-timeout",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 600),
+    help="Seconds to wait for the database server to accept a connection (then a 503).",
+    **_env("DB_CONNECT_TIMEOUT"),
+)
+@click.option(
     "--read-replica",
     "read_replicas",
     multiple=True,
@@ -215,6 +223,7 @@ def serve(
     no_access_log: bool,
     searchable: tuple[str, ...],
     allow_anonymous_writes: bool,
+    db_connect_timeout: int,
     read_replicas: tuple[str, ...],
     **auth_options: Any,
 ) -> None:
@@ -257,6 +266,7 @@ def serve(
         target,
         observability=Observability(access_log=not no_access_log),
         read_replicas=[u for item in read_replicas for u in item.replace(",", " ").split()],
+        connect_timeout=db_connect_timeout,
         read_only=read_only,
         prefix=prefix,
         hidden=hidden,

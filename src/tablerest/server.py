@@ -50,6 +50,7 @@ def create_app(
     policy: PolicyFile | None = None,
     observability: Observability | None = None,
     read_replicas: Sequence[str] = (),
+    connect_timeout: float | None = 5,
 ) -> Flask:
     """A Flask app serving every table of the database at ``target`` (URL or SQLite path).
 
@@ -58,13 +59,17 @@ def create_app(
     ``observability`` adds health probes, request ids, metrics and access logs (``tablerest
     serve`` turns them on). ``read_replicas``: URLs of PostgreSQL replicas for GET and HEAD
     (see :class:`~tablerest.ReadReplicas`), with the same ``engine_options``.
+    ``connect_timeout``: seconds to wait for a database server to accept a connection before
+    the request gets a 503 (PostgreSQL, MariaDB/MySQL; ``None``: the driver's default).
 
     ``engine_options`` go to ``sqlalchemy.create_engine`` (pool settings, ``connect_args``).
     There is no ``pool_pre_ping``: it would cost every request a round trip to the database.
     A connection found dead is discarded with the rest of the pool instead (the request gets a
     503 with ``Retry-After``), so service resumes once the database is back.
     """
-    engine = sa.create_engine(database_url(target), **(engine_options or {}))
+    url = database_url(target)
+    engine_options = with_connect_timeout(url, engine_options or {}, connect_timeout)
+    engine = sa.create_engine(url, **engine_options)
     app = Flask("tablerest")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     # The key signs page cursors only: given to Flask as SECRET_KEY it would also switch on
@@ -85,7 +90,12 @@ def create_app(
             roles=policy.auth.get("roles"),
         )
     replicas = (
-        ReadReplicas(list(read_replicas), engine_options=engine_options) if read_replicas else None
+        ReadReplicas(
+            list(read_replicas),
+            engine_options=with_connect_timeout(read_replicas[0], engine_options, connect_timeout),
+        )
+        if read_replicas
+        else None
     )
     api = Api(
         app,
@@ -108,6 +118,20 @@ def create_app(
             read_only_unless=rules.read_only_unless,
         )
     return app
+
+
+def with_connect_timeout(
+    url: str, options: Mapping[str, Any], seconds: float | None
+) -> dict[str, Any]:
+    """``options`` with the driver's connect timeout, for server databases: a server that does
+    not answer costs a request ``seconds``, then a 503, instead of a hang."""
+    out = dict(options)
+    backend = sa.make_url(url).get_backend_name()
+    if seconds is not None and backend in ("postgresql", "mysql", "mariadb"):
+        args = dict(out.get("connect_args") or {})
+        args.setdefault("connect_timeout", max(1, round(seconds)))
+        out["connect_args"] = args
+    return out
 
 
 def _unhide_password(

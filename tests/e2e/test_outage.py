@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 import time
 from collections import Counter
@@ -16,7 +17,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 
+from tablerest import Api, Resource
+from tablerest.server import with_connect_timeout
 from tests.databases import fresh_database
 from tests.e2e.conftest import Server, call
 from tests.pgcluster import OwnPostgres
@@ -163,3 +167,26 @@ def test_a_worker_killed_mid_write_leaves_no_partial_batch(
     assert acknowledged <= set(sizes)  # every 201 is kept
     statuses = Counter(status for _, status, _, _ in load.answers)
     assert set(statuses) <= {201, 0}, statuses  # 0: the connection the kill cut
+
+
+def test_a_database_that_does_not_answer_is_a_503_after_the_connect_timeout() -> None:
+    # A server that accepts connections and never says a word (a hung host, a black hole).
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/x"
+    engine = sa.create_engine(url, **with_connect_timeout(url, {}, 1))
+    app = Flask("silent-db")
+    notes = sa.Table("notes", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True))
+    Api(app, engine).add(Resource(notes))
+    try:
+        began = time.monotonic()
+        resp = app.test_client().get("/api/notes")
+        took = time.monotonic() - began
+    finally:
+        silent.close()
+        engine.dispose()
+
+    assert resp.status_code == 503
+    assert resp.headers["Retry-After"]
+    assert took < 5
