@@ -41,6 +41,7 @@ from .errors import (
 from .jsonapi_body import decode as decode_document
 from .jsonapi_body import decode_linkage
 from .jsonapi_body import document_data as _document_data
+from .portable import Explain, estimated_rows
 from .prepared import Prepared, Runner, execute, fetch_all
 from .query import Statements
 from .readplan import (
@@ -120,7 +121,8 @@ class _ListPlan:
     #: Where each sort key's value is in a row (keyset pages).
     positions: list[int]
     rows: Prepared
-    count: Prepared | None = None
+    #: The count statements built so far, per kind (``exact``, ``estimated``, ``capped``).
+    counts: dict[str, Prepared] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -548,17 +550,12 @@ class Endpoint:
 
         sig = list_signature(intent, nulls, rel.name if rel is not None else None)
         plan = self._plan(("list", res.name, sig, scope.sig), build)
-        if intent.count and plan.count is None:
-            plan.count = Prepared(count_statement(res, intent, where, scope.rows))
         values = list_values(intent, cursor_values, link)
         values.update(scope.values)
         shape = plan.shape
         with self.db.reading(res.table) as conn:
             rows = fetch_all(conn, plan.rows, values)
-            total = None
-            if intent.count:
-                assert plan.count is not None
-                total = fetch_all(conn, plan.count, values)[0][0]
+            total = self._count(conn, plan, res, intent, where, scope, values)
             more = len(rows) > intent.limit
             rows = rows[: intent.limit]
             if intent.direction == "before":
@@ -578,7 +575,7 @@ class Endpoint:
             links = self._keyset_links(request, args, intent, more, cursors)
         meta: dict[str, Any] = {"page": self._page_meta(intent)}
         if total is not None:
-            meta["total"] = total
+            meta.update(total)
         if linkage is not None:
             owner, name, key = linkage
             doc = self.jsonapi.linkage(
@@ -596,6 +593,36 @@ class Endpoint:
         if link_header:
             resp.headers["Link"] = link_header
         return resp
+
+    def _count(
+        self,
+        conn: Runner,
+        plan: _ListPlan,
+        res: Resource,
+        intent: ListIntent,
+        where: Sequence[sa.Column[Any]],
+        scope: _Scope,
+        values: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """``meta``'s count members: ``total``, with ``total_capped`` or ``total_estimated``
+        (see :func:`count_statement`)."""
+        kind = intent.count
+        if kind is None:
+            return None
+        dialect = conn.dialect.name
+        prepared = plan.counts.get(kind)
+        if prepared is None:
+            statement: Any = count_statement(res, intent, where, scope.rows, dialect)
+            # EXPLAIN is an executable clause Prepared compiles like a SELECT.
+            prepared = plan.counts[kind] = Prepared(statement)
+        if isinstance(prepared.statement, Explain):
+            plan_doc = fetch_all(conn, prepared, values)[0][0]
+            return {"total": estimated_rows(dialect, plan_doc), "total_estimated": True}
+        if kind == "exact":
+            return {"total": fetch_all(conn, prepared, values)[0][0]}
+        cap = res.count_cap
+        found = fetch_all(conn, prepared, {**values, "cap": cap + 1})[0][0]
+        return {"total": min(found, cap), "total_capped": found > cap}
 
     def _export(
         self,

@@ -471,7 +471,15 @@ class _Builder:
                         "type": "object",
                         "properties": {
                             "page": {"type": "object"},
-                            "total": {"type": "integer", "description": "With count=true"},
+                            "total": {"type": "integer", "description": "With count=..."},
+                            "total_capped": {
+                                "type": "boolean",
+                                "description": "count=capped: more rows exist than total says",
+                            },
+                            "total_estimated": {
+                                "type": "boolean",
+                                "description": "count=estimated: total is the planner's guess",
+                            },
                         },
                     },
                 },
@@ -927,7 +935,11 @@ class _Builder:
                    "Rows per page (instead of page[size])"),
             _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
                    "Rows to skip (instead of page[number])"),
-            _query("count", {"type": "boolean"}, "Add meta.total"),
+            _query("count", {"type": "string", "enum": ["exact", "estimated", "capped", "true",
+                                                       "false"]},
+                   "Add meta.total: COUNT(*) (exact, true), the planner's estimate "
+                   "(estimated; meta.total_estimated), or counted up to a cap (capped; "
+                   "meta.total_capped)"),
         ]  # fmt: skip
 
     def _item_params(self, res: Resource) -> list[dict[str, Any]]:

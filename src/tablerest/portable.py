@@ -7,19 +7,21 @@ The planner builds these without knowing the database; each compiles to what the
   ``utf8mb4_bin`` collation).
 - :func:`ordered`: ``NULL`` sorts as the smallest value everywhere (first ascending, last
   descending), which SQLite and MariaDB do natively and PostgreSQL does with ``NULLS FIRST/LAST``.
+- :class:`Explain`: the planner's row estimate for a ``SELECT`` (``count=estimated``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
-__all__ = ["case_sensitive_like", "like_escape", "ordered", "to_glob"]
+__all__ = ["Explain", "case_sensitive_like", "estimated_rows", "like_escape", "ordered", "to_glob"]
 
 ESCAPE = "\\"
 
@@ -139,3 +141,56 @@ def _ordered_default(element: _Ordered, compiler: SQLCompiler, **kw: Any) -> str
 def _ordered_pg(element: _Ordered, compiler: SQLCompiler, **kw: Any) -> str:
     expr = compiler.process(element.expr, **kw)
     return f"{expr} DESC NULLS LAST" if element.descending else f"{expr} NULLS FIRST"
+
+
+class Explain(sa.sql.expression.Executable, sa.sql.expression.ClauseElement):
+    """The database planner's view of a ``SELECT``: ``EXPLAIN (FORMAT JSON)`` on PostgreSQL,
+    ``EXPLAIN FORMAT=JSON`` on MariaDB/MySQL (SQLite has no row estimates); read it with
+    :func:`estimated_rows`."""
+
+    inherit_cache = True
+    _traverse_internals = [("statement", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, statement: sa.Select[Any]) -> None:
+        self.statement = statement
+
+
+@compiles(Explain, "postgresql")
+def _explain_pg(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
+@compiles(Explain, "mysql")
+@compiles(Explain, "mariadb")
+def _explain_mysql(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
+    return "EXPLAIN FORMAT=JSON " + compiler.process(element.statement, **kw)
+
+
+def estimated_rows(dialect: str, plan: Any) -> int:
+    """The row estimate in an :class:`Explain` result's first value (a JSON document)."""
+    doc = orjson.loads(plan) if isinstance(plan, str | bytes) else plan
+    if dialect == "postgresql":
+        return int(doc[0]["Plan"]["Plan Rows"])
+    table = _first_table(doc)
+    if table is None:
+        return 0
+    rows = float(table.get("rows", 0))
+    return int(rows * float(table.get("filtered", 100)) / 100)
+
+
+def _first_table(node: Any) -> dict[str, Any] | None:
+    """MariaDB nests the scanned tables (``nested_loop``, subqueries): the outermost one."""
+    if isinstance(node, dict):
+        table = node.get("table")
+        if isinstance(table, dict) and "rows" in table:
+            return table
+        for value in node.values():
+            found = _first_table(value)
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for value in node:
+            found = _first_table(value)
+            if found is not None:
+                return found
+    return None

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, FromClause
 
 from .errors import InvalidParameter
-from .portable import case_sensitive_like, like_escape, ordered, to_glob
+from .portable import Explain, case_sensitive_like, like_escape, ordered, to_glob
 from .request import Filter, Include, ListIntent, Path, SortKey, value_parser
 from .resource import Field, Relation, Resource
 
@@ -528,17 +528,24 @@ def count_statement(
     intent: ListIntent,
     where: Sequence[sa.Column[Any]] = (),
     scope: RowScope | None = None,
-) -> sa.Select[Any]:
+    dialect: str = "",
+) -> sa.Select[Any] | Explain:
+    """How ``intent.count`` counts the rows a list would return (all pages): ``COUNT(*)``;
+    the count of at most ``count_cap + 1`` rows (bounded work; the planner may stop early);
+    or the planner's estimate (``EXPLAIN``), which SQLite has not: a capped count there."""
     table = resource.table
-    return (
-        sa.select(sa.func.count())
-        .select_from(table)
-        .where(
-            *_scoped(scope, resource, table, many=True),
-            *_conditions(resource, intent, scope),
-            *_where(where, "w"),
-        )
+    conditions = (
+        *_scoped(scope, resource, table, many=True),
+        *_conditions(resource, intent, scope),
+        *_where(where, "w"),
     )
+    if intent.count == "exact":
+        return sa.select(sa.func.count()).select_from(table).where(*conditions)
+    rows = sa.select(sa.literal(1)).select_from(table).where(*conditions)
+    if intent.count == "estimated" and dialect in ("postgresql", "mysql", "mariadb"):
+        return Explain(rows)
+    capped = rows.limit(_bind("cap", sa.Integer())).subquery()
+    return sa.select(sa.func.count()).select_from(capped)
 
 
 def item_statement(

@@ -20,7 +20,7 @@ import pydantic
 import sqlalchemy as sa
 
 from .errors import InvalidParameter, NotFound
-from .resource import Catalog, Field, Relation, Resource
+from .resource import COUNT_KINDS, Catalog, CountKind, Field, Relation, Resource
 
 __all__ = [
     "OPERATORS",
@@ -118,7 +118,8 @@ class ListIntent:
     offset: int = 0
     #: The page number when the client paged by number (for links); None otherwise.
     page_number: int | None = None
-    count: bool = False
+    #: How to count the rows: ``exact``, ``estimated``, ``capped``, or None (no total).
+    count: CountKind | None = None
     filters: tuple[Filter, ...] = ()
     sort: tuple[SortKey, ...] = ()
     search: str | None = None
@@ -162,9 +163,20 @@ def _bool(raw: str, name: str) -> bool:
     raise InvalidParameter(name, f"{name} must be true or false")
 
 
-def _bool_param(args: Mapping[str, list[str]], name: str) -> bool:
-    raw = _single(args, name)
-    return False if raw is None else _bool(raw, name)
+def _count_param(args: Mapping[str, list[str]], default: CountKind | None) -> CountKind | None:
+    """``count=exact|estimated|capped`` (``true`` is exact, ``false`` none); else the
+    resource's default."""
+    raw = _single(args, "count")
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in COUNT_KINDS:
+        return lowered
+    if lowered in _FALSE or lowered == "none":
+        return None
+    if lowered in _TRUE or raw == "":
+        return "exact"
+    raise InvalidParameter("count", "count must be exact, estimated, capped, true or false")
 
 
 def _unknown_field(parameter: str, name: str) -> InvalidParameter:
@@ -382,7 +394,7 @@ def parse_list_query(
         number = number or 1
         page = {"limit": size, "offset": (number - 1) * size, "page_number": number}
     return ListIntent(
-        count=_bool_param(args, "count"),
+        count=_count_param(args, resource.count),
         filters=tuple(filters),
         sort=sort,
         search=search,

@@ -23,9 +23,15 @@ if TYPE_CHECKING:
     from .auth.policies import Policy
     from .schema import ResourceSchema
 
+#: How a list may count its rows: ``COUNT(*)``, the planner's estimate, or up to a cap.
+CountKind = Literal["exact", "estimated", "capped"]
+COUNT_KINDS: tuple[CountKind, ...] = ("exact", "estimated", "capped")
+
 __all__ = [
+    "COUNT_KINDS",
     "HOOK_EVENTS",
     "Catalog",
+    "CountKind",
     "Field",
     "Hook",
     "Relation",
@@ -231,8 +237,18 @@ class Resource:
         require_if_match: bool = False,
         cache_control: str | None = None,
         format: str = "json",
+        count: CountKind | None = None,
+        count_cap: int = 10_000,
     ) -> None:
         self.table = table
+        if count is not None and count not in COUNT_KINDS:
+            raise ValueError(f"count must be one of {', '.join(COUNT_KINDS)} or None")
+        if count_cap < 1:
+            raise ValueError("count_cap must be at least 1")
+        #: How lists count their rows when the client does not say (``count=``); None: no total.
+        self.count: CountKind | None = count
+        #: Where ``count=capped`` stops counting.
+        self.count_cap = count_cap
         if format not in ("json", "jsonapi"):
             raise ValueError("format must be 'json' or 'jsonapi'")
         #: The representation when the client does not name one (``Accept: */*`` or none).
