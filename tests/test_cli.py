@@ -191,3 +191,20 @@ def test_gunicorn_gets_production_settings() -> None:
     assert (settings["max_requests"], settings["max_requests_jitter"]) == (0, 0)
     assert settings["accesslog"] == "-"
     assert gunicorn_settings(host="127.0.0.1", port=1)["max_requests_jitter"] == 1000
+
+
+def test_key_gives_a_view_item_routes(monkeypatch: pytest.MonkeyPatch, pets: Path) -> None:
+    with sqlite3.connect(pets) as conn:
+        conn.execute("CREATE VIEW named AS SELECT id, name FROM pets WHERE id < 4")
+    conn.close()
+    policy = pets.with_name("p.toml")
+    policy.write_text('[keys]\nnamed = "id"\n')
+
+    from_flag, _, _ = _serve(monkeypatch, str(pets), "--key", "named=id")
+    from_file, _, _ = _serve(monkeypatch, str(pets), "--policy", str(policy))
+
+    for factory in (from_flag, from_file):
+        assert factory().test_client().get("/api/named/2").get_json() == {"id": 2, "name": "pet 1"}
+    bad = CliRunner().invoke(cli.main, ["serve", str(pets), "--key", "named"])
+    assert bad.exit_code == 2
+    assert "is not TABLE=COL" in bad.output

@@ -79,7 +79,7 @@ def _policy(
     flags = {"table": auth_table, "login": list(auth_login) or None,
              "password": auth_password, "roles": auth_roles}  # fmt: skip
     auth = {**loaded.auth, **{k: v for k, v in flags.items() if v is not None}}
-    return PolicyFile(auth, loaded.default, loaded.tables)
+    return PolicyFile(auth, loaded.default, loaded.tables, loaded.keys)
 
 
 @click.group()
@@ -199,6 +199,14 @@ def main() -> None:
     **_env("READ_REPLICAS"),
 )
 @click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    metavar="VIEW=COL[,COL...]",
+    help="Columns that identify the rows of a view or keyless table: it gets item routes.",
+    **_env("KEY"),
+)
+@click.option(
     "--allow-anonymous-writes",
     is_flag=True,
     help="Serve writes without --auth-table on an address other than loopback.",
@@ -223,6 +231,7 @@ def serve(
     no_access_log: bool,
     searchable: tuple[str, ...],
     allow_anonymous_writes: bool,
+    keys: tuple[str, ...],
     db_connect_timeout: int,
     read_replicas: tuple[str, ...],
     **auth_options: Any,
@@ -238,14 +247,7 @@ def serve(
             f"refusing to let anyone on the network write through {host}: add --auth-table "
             "(and a --policy), or --read-only, or --allow-anonymous-writes if that is meant"
         )
-    search: dict[str, list[str]] = {}
-    for spec in searchable:
-        table, sep, cols = spec.partition("=")
-        if not sep or not table or not cols:
-            raise click.BadParameter(
-                f"{spec!r} is not TABLE=COL[,COL...]", param_hint="--searchable"
-            )
-        search[table] = [c.strip() for c in cols.split(",") if c.strip()]
+    search = _pairs(searchable, "--searchable")
     hidden: dict[str, list[str]] = {}
     if database is None:
         target = str(ensure_demo())
@@ -267,6 +269,7 @@ def serve(
         observability=Observability(access_log=not no_access_log),
         read_replicas=[u for item in read_replicas for u in item.replace(",", " ").split()],
         connect_timeout=db_connect_timeout,
+        keys=_pairs(keys, "--key"),
         read_only=read_only,
         prefix=prefix,
         hidden=hidden,
@@ -313,6 +316,18 @@ def serve(
         max_requests_jitter=max_requests_jitter,
         forwarded_allow_ips=forwarded_allow_ips,
     )
+
+
+def _pairs(specs: tuple[str, ...], option: str) -> dict[str, list[str]]:
+    """``TABLE=COL[,COL...]`` options as a mapping."""
+    out: dict[str, list[str]] = {}
+    for spec in specs:
+        table, sep, cols = spec.partition("=")
+        names = [c.strip() for c in cols.split(",") if c.strip()]
+        if not sep or not table or not names:
+            raise click.BadParameter(f"{spec!r} is not TABLE=COL[,COL...]", param_hint=option)
+        out[table] = names
+    return out
 
 
 def _remove_from(owner: int, path: str) -> None:

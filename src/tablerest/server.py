@@ -51,6 +51,7 @@ def create_app(
     observability: Observability | None = None,
     read_replicas: Sequence[str] = (),
     connect_timeout: float | None = 5,
+    keys: Mapping[str, Sequence[str]] | None = None,
 ) -> Flask:
     """A Flask app serving every table of the database at ``target`` (URL or SQLite path).
 
@@ -59,6 +60,7 @@ def create_app(
     ``observability`` adds health probes, request ids, metrics and access logs (``tablerest
     serve`` turns them on). ``read_replicas``: URLs of PostgreSQL replicas for GET and HEAD
     (see :class:`~tablerest.ReadReplicas`), with the same ``engine_options``.
+    ``keys``: view or keyless table -> the columns that identify its rows (item routes).
     ``connect_timeout``: seconds to wait for a database server to accept a connection before
     the request gets a 503 (PostgreSQL, MariaDB/MySQL; ``None``: the driver's default).
 
@@ -76,8 +78,14 @@ def create_app(
     # cookie sessions, which cost every request a serializer and which this app never uses.
     if policy is not None and policy.auth.get("table"):
         hidden = _unhide_password(hidden or {}, policy.auth)
+    keys = {**(policy.keys if policy is not None else {}), **(keys or {})}
     resources = reflect_resources(
-        engine, schema=schema, read_only=read_only, hidden=hidden, searchable=searchable
+        engine,
+        schema=schema,
+        read_only=read_only,
+        hidden=hidden,
+        searchable=searchable,
+        keys=keys,
     )
     policy = _complete(policy, resources) if policy is not None else None
     auth = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,39 @@ def test_a_schema_other_than_the_default(db_url: str, backend: str, tmp_path: Pa
             assert conn.execute(sa.select(sa.func.count()).select_from(default)).scalar() == 0
         with app.app_context():
             app.extensions["tablerest"]["/api"].db.engine().dispose()
+
+
+def test_views_and_keyless_tables_given_a_key_get_item_routes(db_url: str) -> None:
+    _odd_schema(db_url).dispose()
+    client = create_app(
+        db_url,
+        keys={"big orders": ["id"], "log": ["line", "level"]},
+        engine_options={"poolclass": sa.NullPool},
+    ).test_client()
+
+    index = {r["name"]: r for r in client.get("/api").get_json()["resources"]}
+    view = client.get("/api/big_orders/2")
+    keyless = client.get("/api/log/boot,1")
+
+    assert index["big_orders"]["primary_key"] == ["id"]
+    assert index["log"]["primary_key"] == ["line", "level"]
+    assert (view.status_code, view.get_json()) == (200, {"id": 2, "group": "y"})
+    assert keyless.get_json() == {"line": "boot", "level": 1}
+    problem(client.get("/api/big_orders/1"), 404)  # not in the view
+    problem(client.delete("/api/big_orders/2"), 405)  # still read-only
+    problem(client.patch("/api/log/boot,1", json={"level": 2}), 405)
+
+
+@pytest.mark.parametrize(
+    ("keys", "says"),
+    [
+        ({"nowhere": ["id"]}, "not a table or view"),
+        ({"order": ["id"]}, "has a primary key already"),
+        ({"log": ["nope"]}, "no such columns ['nope']"),
+    ],
+)
+def test_wrong_keys_are_refused(db_url: str, keys: dict[str, list[str]], says: str) -> None:
+    _odd_schema(db_url).dispose()
+
+    with pytest.raises(ValueError, match=re.escape(says)):
+        create_app(db_url, keys=keys, engine_options={"poolclass": sa.NullPool})

@@ -25,6 +25,9 @@ A zero-code API gets the permissions a code-first one writes in Python, from TOM
     hidden_unless = { email = "role(admin)" }
     read_only_unless = { roles = "role(admin)" }
 
+    [keys]                      # views and keyless tables: the columns naming a row
+    order_lines = ["order_id", "line"]
+
 A rule is an expression of ``public``, ``authenticated``, ``nobody``, ``role(a, b)`` and
 ``owner(field)``, combined with ``|``, ``&`` and parentheses. It is parsed, never evaluated
 as code. An action a table leaves out falls back to ``all``, then to ``[default]``, then to
@@ -66,6 +69,8 @@ class PolicyFile:
     auth: dict[str, Any] = field(default_factory=dict)
     default: TableRules = field(default_factory=TableRules)
     tables: dict[str, TableRules] = field(default_factory=dict)
+    #: View or keyless table -> the columns that identify its rows (``[keys]``).
+    keys: dict[str, list[str]] = field(default_factory=dict)
 
     def rules_for(self, table: str) -> TableRules:
         """The table's rules, with actions it leaves out taken from ``[default]``."""
@@ -83,9 +88,9 @@ def load_policy(path: str | Path) -> PolicyFile:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML: {exc}") from None
-    unknown = sorted(set(data) - {"auth", "default", "tables"})
+    unknown = sorted(set(data) - {"auth", "default", "tables", "keys"})
     if unknown:
-        raise ValueError(f"{path}: unknown sections {unknown} (auth, default, tables)")
+        raise ValueError(f"{path}: unknown sections {unknown} (auth, default, tables, keys)")
     auth = _mapping(data.get("auth", {}), f"{path}: [auth]")
     bad = sorted(set(auth) - _AUTH_KEYS)
     if bad:
@@ -97,7 +102,11 @@ def load_policy(path: str | Path) -> PolicyFile:
         name: _table(spec, f"{path}: [tables.{name}]")
         for name, spec in _mapping(data.get("tables", {}), f"{path}: [tables]").items()
     }
-    return PolicyFile(dict(auth), default, tables)
+    keys = {
+        name: _columns(value, f"{path}: [keys] {name}")
+        for name, value in _mapping(data.get("keys", {}), f"{path}: [keys]").items()
+    }
+    return PolicyFile(dict(auth), default, tables, keys)
 
 
 def parse_rule(text: str) -> Permission:
@@ -129,6 +138,14 @@ def _table(spec: Any, where: str) -> TableRules:
         for kind in ("hidden_unless", "read_only_unless")
     }
     return TableRules(permissions, rules["hidden_unless"], rules["read_only_unless"])
+
+
+def _columns(value: Any, where: str) -> list[str]:
+    if isinstance(value, str):
+        value = [c.strip() for c in value.split(",") if c.strip()]
+    if not isinstance(value, list) or not value or not all(isinstance(c, str) for c in value):
+        raise ValueError(f'{where}: a list of column names, e.g. ["order_id", "line"]')
+    return value
 
 
 def _rule(text: Any, where: str) -> Permission:
