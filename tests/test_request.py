@@ -35,7 +35,7 @@ CATALOG = Catalog()
 
 def test_defaults_are_the_first_page_of_the_default_size() -> None:
     assert parse_list_query(BOOKS, {}, CATALOG) == ListIntent(
-        limit=20, offset=0, page_number=1, count=False
+        limit=20, offset=0, page_number=1, count=None
     )
 
 
@@ -49,7 +49,7 @@ def test_page_number_and_size_give_offset(size: int, number: int) -> None:
 
 def test_limit_and_offset() -> None:
     intent = parse_list_query(BOOKS, {"limit": ["7"], "offset": ["3"], "count": ["true"]}, CATALOG)
-    assert intent == ListIntent(limit=7, offset=3, page_number=None, count=True)
+    assert intent == ListIntent(limit=7, offset=3, page_number=None, count="exact")
 
 
 @given(st.text(min_size=1).filter(lambda s: not s.strip().lstrip("+-").isdigit()))

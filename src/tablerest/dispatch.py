@@ -46,8 +46,12 @@ from .prepared import Prepared, Runner, execute, fetch_all
 from .query import Statements
 from .readplan import (
     Shape,
+    aggregate_statement,
     count_statement,
     decode_values,
+    grouping_columns,
+    grouping_signature,
+    grouping_values,
     include_statement,
     include_values,
     item_statement,
@@ -266,6 +270,8 @@ class Endpoint:
         )
         # Links keep the client's own parameters (JSON:API's were rewritten for the parser).
         args = request.args.to_dict(flat=False) if sparse else parsed
+        if intent.grouping is not None:
+            return self._groups(request, res, intent, args, fmt, scope)
         if fmt in ("csv", "ndjson"):
             return self._export(res, intent, args, fmt, scope=scope)
         return self._list(request, res, intent, args, fmt=fmt, sparse=sparse, scope=scope)
@@ -593,6 +599,75 @@ class Endpoint:
         if link_header:
             resp.headers["Link"] = link_header
         return resp
+
+    def _groups(
+        self,
+        request: Request,
+        res: Resource,
+        intent: ListIntent,
+        args: Mapping[str, list[str]],
+        fmt: str,
+        scope: _Scope,
+    ) -> Response:
+        """A grouped list: one row per group (plain JSON ``data``, JSON:API ``meta.groups``,
+        or every group as CSV / NDJSON)."""
+        export = fmt in ("csv", "ndjson")
+        if export:
+            for name in _NOT_EXPORTED:
+                if name in args:
+                    raise InvalidParameter(
+                        name, f"An export has every matching group: {name} is for pages"
+                    )
+        sig = (list_signature(intent, None), grouping_signature(intent), export, scope.sig)
+
+        def build() -> Prepared:
+            return Prepared(aggregate_statement(res, intent, scope.rows, paged=not export))
+
+        plan = self._plan(("groups", res.name, sig), build)
+        values = list_values(intent, None, ())
+        grouping_values(intent, values)
+        values.update(scope.values)
+        assert intent.grouping is not None
+        names = grouping_columns(intent.grouping)
+        total = None
+        with self.db.reading(res.table) as conn:
+            rows = [dict(zip(names, r, strict=True)) for r in fetch_all(conn, plan, values)]
+            for path in intent.grouping.keys:  # enums as their labels, as in rows
+                col_type = path.field.column.type
+                if isinstance(col_type, sa.Enum):
+                    label = enum_to_label(col_type)
+                    for row in rows:
+                        row[path.dotted] = label(row[path.dotted])
+            if intent.count is not None and not export:
+                counted = self._plan(
+                    ("groups-count", res.name, sig),
+                    lambda: Prepared(
+                        sa.select(sa.func.count()).select_from(
+                            aggregate_statement(res, intent, scope.rows, paged=False).subquery()
+                        )
+                    ),
+                )
+                total = fetch_all(conn, counted, values)[0][0]
+        if export:
+            if fmt == "csv":
+                out = CsvEncoder(names)
+                body = out.header() + out.rows(rows)
+            else:
+                body = ndjson(rows)
+            resp = Response(body, mimetype=None)
+            resp.headers["Content-Type"] = CSV if fmt == "csv" else NDJSON
+            resp.headers["Vary"] = "Accept"
+            return resp
+        more = len(rows) > intent.limit
+        rows = rows[: intent.limit]
+        links = self._offset_links(request, args, intent, more)
+        meta: dict[str, Any] = {"page": self._page_meta(intent)}
+        if total is not None:
+            meta["total"] = total
+        if fmt == "jsonapi":
+            doc = {"data": [], "links": links, "meta": {**meta, "groups": rows}}
+            return _tagged(request, doc, res, media=JSONAPI)
+        return _tagged(request, {"data": rows, "links": links, "meta": meta}, res)
 
     def _count(
         self,
@@ -1305,7 +1380,8 @@ def _involved(res: Resource, intent: ListIntent) -> list[Resource]:
     """The resources a read of ``res`` touches: itself, those its filters and sorts go
     through, and those it includes."""
     out = {res.name: res}
-    for path in [*(f.path for f in intent.filters), *(k.path for k in intent.sort)]:
+    grouped = intent.grouping.keys if intent.grouping is not None else ()
+    for path in [*(f.path for f in intent.filters), *(k.path for k in intent.sort), *grouped]:
         for _rel, through in path.steps:
             out.setdefault(through.name, through)
 
@@ -1365,6 +1441,13 @@ def _restrict(
     for k in intent.sort:
         if k.path.field.name in hidden.get(owner(k.path), (None, ()))[1]:
             raise InvalidParameter("sort", f"Unknown field {k.path.dotted!r}")
+    if intent.grouping is not None:
+        for path in intent.grouping.keys:
+            if path.field.name in hidden.get(owner(path), (None, ()))[1]:
+                raise InvalidParameter("group_by", f"Unknown field {path.dotted!r}")
+        for agg in intent.grouping.aggregates:
+            if agg.field is not None and agg.field.name in hidden.get(res.name, (None, ()))[1]:
+                raise InvalidParameter("aggregate", f"Unknown field {agg.field.name!r}")
     searched = {f.name for f in res.searchable} if intent.search is not None else set()
     if searched & hidden.get(res.name, (None, frozenset()))[1]:
         raise InvalidParameter("q", "Search covers fields you may not read")

@@ -900,6 +900,22 @@ class _Builder:
         if res.searchable:
             names = ", ".join(f.name for f in res.searchable)
             params.append(_query("q", {"type": "string"}, f"Search in {names}"))
+        groupable = ", ".join(f.name for f in res.readable)
+        params += [
+            _query("group_by", {"type": "string"},
+                   f"Comma-separated fields (own: {groupable}; or through to-one relations, "
+                   "dotted) to group by: data then holds one object per group"),
+            _query("aggregate", {"type": "string"},
+                   "Comma-separated count(), count(f), sum(f), avg(f), min(f), max(f); each "
+                   "group gets them as count, count_f, sum_f, avg_f, min_f, max_f"),
+            _query("distinct", {"type": "string"},
+                   "Comma-separated fields: their distinct combinations (group_by without "
+                   "aggregates)"),
+            {"name": "having", "in": "query", "required": False, "style": "deepObject",
+             "explode": True, "schema": {"type": "object", "additionalProperties": {
+                 "type": "string"}},
+             "description": "having[avg(f)][ge]=3: conditions on aggregates, after grouping"},
+        ]  # fmt: skip
         formats = ["json", "jsonapi", "csv", "ndjson"] if res.export else ["json", "jsonapi"]
         params.append(
             _query(
@@ -936,7 +952,7 @@ class _Builder:
             _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
                    "Rows to skip (instead of page[number])"),
             _query("count", {"type": "string", "enum": ["exact", "estimated", "capped", "true",
-                                                       "false"]},
+                                                       "false", ""]},
                    "Add meta.total: COUNT(*) (exact, true), the planner's estimate "
                    "(estimated; meta.total_estimated), or counted up to a cap (capped; "
                    "meta.total_capped)"),

@@ -36,14 +36,18 @@ from sqlalchemy.sql import ColumnElement, FromClause
 
 from .errors import InvalidParameter
 from .portable import Explain, case_sensitive_like, like_escape, ordered, to_glob
-from .request import Filter, Include, ListIntent, Path, SortKey, value_parser
+from .request import Filter, Grouping, Include, ListIntent, Path, SortKey, value_parser
 from .resource import Field, Relation, Resource
 
 __all__ = [
     "Joined",
     "RowScope",
     "Shape",
+    "aggregate_statement",
     "count_statement",
+    "grouping_columns",
+    "grouping_signature",
+    "grouping_values",
     "include_statement",
     "include_values",
     "item_statement",
@@ -546,6 +550,110 @@ def count_statement(
         return Explain(rows)
     capped = rows.limit(_bind("cap", sa.Integer())).subquery()
     return sa.select(sa.func.count()).select_from(capped)
+
+
+def grouping_columns(grouping: Grouping) -> list[str]:
+    """The keys of a group in the answer: the group fields' dotted names, then the
+    aggregates' names."""
+    return [k.dotted for k in grouping.keys] + [a.name for a in grouping.aggregates]
+
+
+def aggregate_statement(
+    resource: Resource,
+    intent: ListIntent,
+    scope: RowScope | None = None,
+    *,
+    paged: bool = True,
+) -> sa.Select[Any]:
+    """One row per group of the rows a list would return: the filtered rows (with their group
+    keys, through to-one relations, and the fields aggregated) in a sub-query, grouped,
+    ``having`` applied, ordered, paged."""
+    grouping = intent.grouping
+    assert grouping is not None
+    table = resource.table
+    inner_cols: list[Any] = [
+        _sort_expr(table, path, scope).label(f"g{i}") for i, path in enumerate(grouping.keys)
+    ]
+    inner_cols += [
+        _adapt(table, a.field.column).label(f"a{j}")
+        for j, a in enumerate(grouping.aggregates)
+        if a.field is not None
+    ]
+    rows = (
+        sa.select(*(inner_cols or [sa.literal(1).label("one")]))
+        .select_from(table)
+        .where(*_scoped(scope, resource, table, many=True), *_conditions(resource, intent, scope))
+        .subquery("rows")
+    )
+    keys = {path.dotted: rows.c[f"g{i}"] for i, path in enumerate(grouping.keys)}
+    exprs: dict[str, ColumnElement[Any]] = {}
+    for j, a in enumerate(grouping.aggregates):
+        arg = rows.c[f"a{j}"] if a.field is not None else None
+        if a.fn == "count":
+            exprs[a.name] = sa.func.count() if arg is None else sa.func.count(arg)
+        elif a.fn == "avg":
+            # numeric on PostgreSQL, decimal on MariaDB, float on SQLite: a number everywhere.
+            exprs[a.name] = sa.type_coerce(sa.func.avg(arg), sa.Float())
+        elif a.fn == "sum" and a.field is not None and isinstance(a.field.column.type, sa.Integer):
+            # MariaDB sums integers as decimals: an integer everywhere.
+            exprs[a.name] = sa.cast(sa.func.sum(arg), sa.BigInteger())
+        else:
+            exprs[a.name] = getattr(sa.func, a.fn)(arg)
+    stmt = (
+        sa.select(
+            *(col.label(name) for name, col in keys.items()),
+            *(e.label(name) for name, e in exprs.items()),
+        )
+        .select_from(rows)  # count() alone names no column of it
+        .group_by(*keys.values())
+    )
+    for i, h in enumerate(grouping.having):
+        expr = exprs[h.aggregate.name]
+        stmt = stmt.having(_HAVING_OPS[h.op](expr, _bind(f"h{i}", expr.type)))
+    ordering = [
+        ordered(keys[name] if name in keys else exprs[name], descending, True)
+        for name, descending in grouping.order
+    ]
+    # Then every group key: a stable order, so pages neither overlap nor skip.
+    ordering += [
+        ordered(col, False, True) for name, col in keys.items() if name not in dict(grouping.order)
+    ]
+    stmt = stmt.order_by(*ordering)
+    if not paged:
+        return stmt
+    stmt = stmt.limit(_bind("lim", sa.Integer()))
+    if intent.offset:
+        stmt = stmt.offset(_bind("off", sa.Integer()))
+    return stmt
+
+
+def grouping_signature(intent: ListIntent) -> tuple[Any, ...]:
+    """Everything about a grouped list that changes its SQL (with :func:`list_signature`)."""
+    g = intent.grouping
+    assert g is not None
+    return (
+        tuple(k.dotted for k in g.keys),
+        tuple(a.text for a in g.aggregates),
+        tuple((h.aggregate.name, h.op) for h in g.having),
+        g.order,
+    )
+
+
+def grouping_values(intent: ListIntent, out: dict[str, Any]) -> None:
+    """The ``having`` values of a grouped list, by their bind names."""
+    assert intent.grouping is not None
+    for i, h in enumerate(intent.grouping.having):
+        out[f"h{i}"] = h.value
+
+
+_HAVING_OPS: dict[str, Any] = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+}
 
 
 def item_statement(

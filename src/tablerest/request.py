@@ -44,8 +44,12 @@ _TEXT_OPS = frozenset({"like", "ilike", "contains", "startswith", "endswith"})
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 _RESERVED = frozenset(
-    {"page", "limit", "offset", "count", "sort", "fields", "include", "filter", "q", "format"}
-)
+    {"page", "limit", "offset", "count", "sort", "fields", "include", "filter", "q", "format",
+     "group_by", "aggregate", "having", "distinct"}
+)  # fmt: skip
+_AGGREGATE = re.compile(r"^(count|sum|avg|min|max)\(([^()]*)\)$")
+_HAVING = re.compile(r"^having\[([^\[\]]+)\](?:\[([^\[\]]+)\])?$")
+_HAVING_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
 _FILTER = re.compile(r"^filter\[([^\[\]]+)\](?:\[([^\[\]]+)\])?$")
 _FIELDS = re.compile(r"^fields(?:\[([^\[\]]+)\])?$")
 
@@ -111,6 +115,38 @@ class Include:
 
 
 @dataclass(frozen=True, slots=True)
+class Aggregate:
+    """``fn(field)`` over each group (``count()``: the group's rows); ``name`` is its key in
+    the answer (``count``, ``avg_pages``) and ``text`` as the client wrote it."""
+
+    fn: Literal["count", "sum", "avg", "min", "max"]
+    field: Field | None
+    name: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Having:
+    """A condition on an aggregate, applied after grouping."""
+
+    aggregate: Aggregate
+    op: str
+    value: Any
+    parameter: str
+
+
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    """``group_by`` / ``aggregate`` / ``having``: rows become one per group. ``order`` sorts
+    groups by a group key (its dotted name) or an aggregate (its name)."""
+
+    keys: tuple[Path, ...]
+    aggregates: tuple[Aggregate, ...]
+    having: tuple[Having, ...] = ()
+    order: tuple[tuple[str, bool], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ListIntent:
     """What a list request asks for."""
 
@@ -126,6 +162,8 @@ class ListIntent:
     #: Sparse fieldsets by resource name; a resource not listed shows every readable field.
     fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     include: tuple[Include, ...] = ()
+    #: Aggregation (``group_by``, ``aggregate``, ``having``, ``distinct``): groups, not rows.
+    grouping: Grouping | None = None
     #: Keyset paging: the raw cursor and its direction; decoded by the planner.
     cursor: str | None = None
     direction: Literal["after", "before"] | None = None
@@ -164,18 +202,17 @@ def _bool(raw: str, name: str) -> bool:
 
 
 def _count_param(args: Mapping[str, list[str]], default: CountKind | None) -> CountKind | None:
-    """``count=exact|estimated|capped`` (``true`` is exact, ``false`` none); else the
-    resource's default."""
+    """``count=exact|estimated|capped``, ``true`` (or a bare ``count``) for exact, ``false`` for
+    none; else the resource's default."""
     raw = _single(args, "count")
     if raw is None:
         return default
-    lowered = raw.lower()
-    if lowered in COUNT_KINDS:
-        return lowered
-    if lowered in _FALSE or lowered == "none":
-        return None
-    if lowered in _TRUE or raw == "":
+    if raw in COUNT_KINDS:
+        return raw
+    if raw in ("", "true"):
         return "exact"
+    if raw == "false":
+        return None
     raise InvalidParameter("count", "count must be exact, estimated, capped, true or false")
 
 
@@ -355,9 +392,16 @@ def parse_list_query(
     include: tuple[Include, ...] = ()
     sort: tuple[SortKey, ...] = ()
     search = None
+    grouped = any(n in args for n in ("group_by", "aggregate", "distinct")) or any(
+        n.startswith("having[") for n in args
+    )
     for name, values in args.items():
         if name in PAGE_PARAMETERS or name in ("count", "format"):  # format: the http layer's
             continue
+        if name in ("group_by", "aggregate", "distinct") or _HAVING.match(name):
+            continue  # read below, together
+        if name == "sort" and grouped:
+            continue  # groups sort by their own names (read below)
         if name == "sort":
             sort = _parse_sort(resource, _single(args, name) or "", catalog, limits)
         elif name == "include":
@@ -384,6 +428,15 @@ def parse_list_query(
     cursor_dir: Literal["after", "before"] | None = (
         "after" if after is not None else "before" if before is not None else None
     )
+    grouping = None
+    if grouped:
+        if cursor_dir is not None:
+            bad = "page[after]" if after is not None else "page[before]"
+            raise InvalidParameter(bad, "Groups are paged by page[number] or offset, not cursors")
+        for name in ("include", "fields"):
+            if name in args or any(n.startswith("fields[") for n in args if name == "fields"):
+                raise InvalidParameter(name, f"{name} does not apply to groups")
+        grouping = _parse_grouping(resource, args, catalog, limits)
     page: dict[str, Any]
     if limit is not None or offset is not None:
         page = {"limit": limit or resource.page_size, "offset": offset or 0}
@@ -400,6 +453,7 @@ def parse_list_query(
         search=search,
         fields=fields,
         include=include,
+        grouping=grouping,
         direction=cursor_dir,
         **page,
     )
@@ -423,6 +477,102 @@ def _filters(
         Filter(path, op, _parse_value(path, op, raw, parameter, limits), parameter)
         for raw in values
     ]
+
+
+def _parse_grouping(
+    resource: Resource, args: Mapping[str, list[str]], catalog: Catalog, limits: Limits
+) -> Grouping:
+    """``group_by=a,b.c``, ``aggregate=count(),avg(f)``, ``having[avg(f)][ge]=3``,
+    ``distinct=a`` (``group_by`` without aggregates) and ``sort`` over their names."""
+    group_raw, distinct_raw = _single(args, "group_by"), _single(args, "distinct")
+    if group_raw is not None and distinct_raw is not None:
+        raise InvalidParameter("distinct", "Use either distinct or group_by")
+    parameter = "distinct" if distinct_raw is not None else "group_by"
+    keys: list[Path] = []
+    for dotted in _items(group_raw if group_raw is not None else distinct_raw or ""):
+        path = resolve_path(resource, dotted, parameter, catalog, limits)
+        if any(rel.to_many for rel, _ in path.steps):
+            raise InvalidParameter(parameter, f"Cannot group by {dotted!r}: a to-many relation")
+        if any(k.dotted == path.dotted for k in keys):
+            raise InvalidParameter(parameter, f"{dotted!r} is given twice")
+        keys.append(path)
+    aggregates: list[Aggregate] = []
+    if distinct_raw is not None and "aggregate" in args:
+        raise InvalidParameter("aggregate", "distinct takes no aggregates: use group_by")
+    for text in _items(_single(args, "aggregate") or ""):
+        agg = _aggregate(resource, text)
+        if any(a.name == agg.name for a in aggregates):
+            raise InvalidParameter("aggregate", f"{text!r} is given twice")
+        aggregates.append(agg)
+    if not keys and not aggregates:
+        raise InvalidParameter(parameter, "Name fields to group by, or aggregates")
+    by_text = {a.text: a for a in aggregates}
+    having: list[Having] = []
+    for name, values in args.items():
+        m = _HAVING.match(name)
+        if m is None:
+            continue
+        text, op = m.group(1).replace(" ", ""), m.group(2) or "eq"
+        asked = by_text.get(text)
+        if asked is None:
+            raise InvalidParameter(name, f"{text!r} is not among the aggregates asked for")
+        if op not in _HAVING_OPS:
+            raise InvalidParameter(name, f"Unknown operator {op!r} ({', '.join(_HAVING_OPS)})")
+        for raw in values:
+            having.append(Having(asked, op, _aggregate_value(asked, raw, name), name))
+    order: list[tuple[str, bool]] = []
+    names = {k.dotted for k in keys} | set(by_text)
+    for part in _items(_single(args, "sort") or ""):
+        descending = part.startswith("-")
+        name = part.lstrip("-+").replace(" ", "")
+        if name not in names:
+            raise InvalidParameter("sort", f"Groups sort by their keys or aggregates, not {name!r}")
+        order.append((by_text[name].name if name in by_text else name, descending))
+    return Grouping(tuple(keys), tuple(aggregates), tuple(having), tuple(order))
+
+
+def _items(raw: str) -> list[str]:
+    return list(filter(None, (p.strip(_BLANK) for p in raw.split(","))))
+
+
+_NUMERIC = (sa.Integer, sa.Numeric, sa.Float)
+
+
+def _aggregate(resource: Resource, text: str) -> Aggregate:
+    m = _AGGREGATE.match(text.replace(" ", ""))
+    if m is None:
+        raise InvalidParameter(
+            "aggregate", f"{text!r} is not count(), count(f), sum(f), avg(f), min(f) or max(f)"
+        )
+    fn, name = m.group(1), m.group(2)
+    if not name:
+        if fn != "count":
+            raise InvalidParameter("aggregate", f"{fn}() needs a field")
+        return Aggregate("count", None, "count", "count()")
+    f = resource.fields.get(name)
+    if f is None or not f.readable:
+        raise InvalidParameter("aggregate", f"Unknown field {name!r}")
+    col_type = f.column.type
+    if fn in ("sum", "avg") and not isinstance(col_type, _NUMERIC):
+        raise InvalidParameter("aggregate", f"{fn}() takes a number field; {name!r} is not")
+    if fn in ("min", "max") and isinstance(
+        col_type, sa.JSON | sa.LargeBinary | sa.Boolean | sa.Enum | sa.Uuid
+    ):
+        raise InvalidParameter("aggregate", f"{fn}() cannot compare the values of {name!r}")
+    return Aggregate(fn, f, f"{fn}_{name}", f"{fn}({name})")  # type: ignore[arg-type]
+
+
+def _aggregate_value(agg: Aggregate, raw: str, parameter: str) -> Any:
+    """A ``having`` value, read as the aggregate's result type."""
+    try:
+        if agg.fn == "count":
+            return int(raw)
+        if agg.fn == "avg":
+            return float(raw)
+        assert agg.field is not None
+        return value_parser(agg.field.column.type)(raw)
+    except (ValueError, pydantic.ValidationError):
+        raise InvalidParameter(parameter, f"{raw!r} is not a valid value for {agg.text}") from None
 
 
 def _parse_sort(

@@ -121,3 +121,14 @@ def test_field_rules_are_checked_at_registration(engine: sa.Engine) -> None:
         api.resource(User, name="u2", hidden_unless={"nope": role("admin")})
     with pytest.raises(ValueError, match="not a writable field"):
         api.resource(User, name="u3", read_only_unless={"id": role("admin")})
+
+
+@pytest.mark.parametrize("query", ["group_by=email", "distinct=email", "aggregate=max(email)"])
+def test_hidden_field_cannot_be_grouped_or_aggregated(make_app: AppFactory, query: str) -> None:
+    client = _users_app(make_app).test_client()
+
+    refused = client.get(f"/api/users?{query}", headers=login(client, "bob"))
+
+    assert refused.status_code == 400
+    assert "Unknown field 'email'" in refused.get_json()["detail"]
+    assert client.get(f"/api/users?{query}", headers=login(client, "ann")).status_code == 200

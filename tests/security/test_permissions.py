@@ -321,3 +321,19 @@ def test_unknown_actions_and_owner_fields_are_refused_at_registration(engine: sa
         api.resource(Post, permissions={"edit": role("admin")})
     with pytest.raises(ValueError, match="names no field"):
         api.resource(Comment, permissions=owner("writer_id"))
+
+
+def test_aggregates_count_only_the_callers_rows(client: FlaskClient) -> None:
+    bob, ann = login(client, "bob"), login(client, "ann")
+
+    mine = client.get("/api/posts?aggregate=count()", headers=bob).get_json()["data"]
+    everyone = client.get("/api/posts?aggregate=count()", headers=ann).get_json()["data"]
+    by_owner = client.get("/api/comments?group_by=post.title&aggregate=count()", headers=bob)
+
+    assert mine == [{"count": 2}]
+    assert everyone == [{"count": 3}]
+    # Grouping through a relation sees only the posts bob may read (his own).
+    assert by_owner.get_json()["data"] == [
+        {"post.title": None, "count": 1},
+        {"post.title": "bob's diary", "count": 1},
+    ]
