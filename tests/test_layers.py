@@ -47,7 +47,7 @@ ALLOWED: dict[str, set[str]] = {
         "store",
     },
     "observe": {"errors", "render.problem", "store"},  # beside the pipeline: probes, metrics
-    "openapi": {"api", "auth.service", "render.jsonapi", "request", "resource", "schema"},  # types
+    "openapi": {"api", "auth.service", "render.jsonapi", "request", "resource", "schema", "store"},
 }
 
 

@@ -27,6 +27,7 @@ from .auth.access import Access
 from .auth.policies import Grant, Rows
 from .cursor import decode_cursor, encode_cursor
 from .errors import (
+    Conflict,
     FieldError,
     Forbidden,
     InvalidParameter,
@@ -43,7 +44,7 @@ from .jsonapi_body import decode_linkage
 from .jsonapi_body import document_data as _document_data
 from .portable import Explain, estimated_rows
 from .prepared import Prepared, Runner, execute, fetch_all
-from .query import Statements
+from .query import Statements, upsert_statement
 from .readplan import (
     Shape,
     aggregate_statement,
@@ -90,7 +91,7 @@ from .resource import (
     linkage_columns,
 )
 from .schema import Variant
-from .store import Database, diagnose_integrity, translate
+from .store import Database, diagnose_integrity, translate, unique_sets
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -828,9 +829,13 @@ class Endpoint:
         access = self.authorize(request)
         grant = access.require(res, "create") if access is not None else True
         fmt = http.representation(request, res.format)
-        reject_query(request.args.to_dict(flat=False))
+        args = request.args.to_dict(flat=False)
+        on_conflict = args.pop("on_conflict", None)
+        reject_query(args)
         body = http.read_body(request, self.settings.max_body_size, self._json_depth)
         schema = res.schema
+        if on_conflict is not None:
+            return self._upsert(request, body, on_conflict, access, fmt)
         if body.kind == "json" and request.mimetype != JSONAPI and body.raw.lstrip()[:1] == b"[":
             items = schema.validate_json_many(body.raw)
             for i, item in enumerate(items):
@@ -846,6 +851,85 @@ class Endpoint:
         (row,) = self._write_many([data], access, grant)
         resp = self._written(request, row, fmt, 201, access)
         resp.headers["Location"] = self._item_url(row)
+        return resp
+
+    def _upsert(
+        self,
+        request: Request,
+        body: http.Body,
+        on_conflict: list[str],
+        access: Access | None,
+        fmt: str,
+    ) -> Response:
+        """``POST ?on_conflict=f``: create each row, or change the one that already has its
+        value(s) of ``f`` (a unique key; a row without them, or with a null, is created). All
+        or nothing; 201 with ``Location`` for a single new row, 200 otherwise."""
+        res = self.resource
+        table = res.table
+        if len(on_conflict) != 1:
+            raise InvalidParameter("on_conflict", "on_conflict is given more than once")
+        names = [n.strip(" \t") for n in on_conflict[0].split(",") if n.strip(" \t")]
+        fields = [res.fields.get(n) for n in names]
+        if not names or any(f is None or not f.readable for f in fields):
+            raise InvalidParameter("on_conflict", "on_conflict names unknown fields")
+        columns = [f.column for f in fields if f is not None]
+        if set(columns) not in [set(u) for u in unique_sets(table)]:
+            raise InvalidParameter(
+                "on_conflict", f"{', '.join(names)} is not a unique key of {res.name}"
+            )
+        if any(res.hooks.values()):
+            raise InvalidParameter(
+                "on_conflict", f"{res.name} has hooks, which an upsert would not run"
+            )
+        if access is not None:
+            for action in ("create", "update"):
+                if access.grant(res, action) is not True:
+                    raise Forbidden(f"An upsert needs {action} permission on every row")
+        many = body.kind == "json" and body.raw.lstrip()[:1] == b"["
+        items = (
+            res.schema.validate_json_many(body.raw)
+            if many
+            else [self._body_data(request, body, "create")]
+        )
+        if not items:
+            raise ValidationFailed([FieldError("", "The array is empty")], detail="Nothing to do")
+        for i, item in enumerate(items):
+            _check_writable(access, res, item, f"/{i}" if many else "")
+        rows: list[dict[str, Any]] = []
+        created: list[bool] = []
+        written = [{res.fields[k].column: v for k, v in item.items()} for item in items]
+        try:
+            with self.db.transaction(table) as conn:
+                assert isinstance(conn, sa.Connection)
+                pk = list(table.primary_key.columns)
+                for values in written:
+                    if any(values.get(c) is None for c in columns):
+                        # No value (or null) for the key matches no row: a plain create.
+                        result = conn.execute(sa.insert(table).values(values))
+                        key = tuple(result.inserted_primary_key or ())
+                        found = None
+                    else:
+                        match = sa.and_(*(c == values[c] for c in columns))
+                        found = conn.execute(sa.select(*pk).where(match)).first()
+                        conn.execute(upsert_statement(conn.dialect.name, table, values, columns))
+                        key = tuple(conn.execute(sa.select(*pk).where(match)).one())
+                    rows.append(self.encoder.row(self._read_back(conn, key)[0]))
+                    created.append(found is None)
+        except sa.exc.IntegrityError:
+            # The rows holding the on_conflict values are the ones meant: not the clash.
+            diagnosed = self._diagnose(written)
+            kept = [e for e in diagnosed.errors if e.pointer.rsplit("/", 1)[-1] not in names]
+            if kept:
+                where = ", ".join(sorted({e.pointer for e in kept}))
+                raise Conflict(f"Conflict on {where}", errors=kept) from None
+            if not diagnosed.errors:
+                raise diagnosed from None
+            raise Conflict("The change conflicts with data already stored") from None
+        if many:
+            return _json_response([_visible(access, res, r) for r in rows], 200)
+        resp = self._written(request, rows[0], fmt, 201 if created[0] else 200, access)
+        if created[0]:
+            resp.headers["Location"] = self._item_url(rows[0])
         return resp
 
     def _body_data(

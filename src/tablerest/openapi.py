@@ -19,6 +19,7 @@ from .render.jsonapi import JSONAPI, Renderer
 from .request import INT64, MAX_OFFSET, MAX_PAGE_NUMBER
 from .resource import Field, Relation, Resource, enum_labels, linkage_columns
 from .schema import Variant
+from .store import unique_sets
 
 if TYPE_CHECKING:
     from .api import _AppState
@@ -835,10 +836,23 @@ class _Builder:
     def _create(self, res: Resource, tag: list[str]) -> dict[str, Any]:
         one = _ref(self._input(res, "create"))
         row = _ref(self._row(res))
+        keys = []
+        for cols in unique_sets(res.table):
+            found = [res.field_by_column(c) for c in cols]
+            if all(f is not None and f.readable and f.writable for f in found):
+                keys.append(",".join(f.name for f in found if f is not None))
+        params = (
+            [_query("on_conflict", {"type": "string", "enum": sorted(set(keys))},
+                    "Upsert: rows whose value(s) of this unique key exist are changed (the "
+                    "fields sent), the others created")]
+            if keys
+            else []
+        )  # fmt: skip
         return {
             "operationId": f"create_{res.name}",
             "summary": f"Create {res.name}: one row, or several (an array) all or none",
             "tags": tag,
+            "parameters": params,
             "requestBody": _json_body(
                 {"anyOf": [one, {"type": "array", "items": one, "minItems": 1}]},
                 _ref(self._jsonapi_input(res, "create")),
@@ -850,6 +864,15 @@ class _Builder:
                         "Location": {"schema": {"type": "string"}},
                         "ETag": {"schema": {"type": "string"}},
                     },
+                    "content": {
+                        "application/json": {
+                            "schema": {"anyOf": [row, {"type": "array", "items": row}]}
+                        },
+                        JSONAPI: {"schema": _ref(self._jsonapi_document(res))},
+                    },
+                },
+                "200": {
+                    "description": "on_conflict: the row changed, or the rows (created or changed)",
                     "content": {
                         "application/json": {
                             "schema": {"anyOf": [row, {"type": "array", "items": row}]}

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from .resource import Resource
 
-__all__ = ["Statements"]
+__all__ = ["Statements", "upsert_statement"]
 
 
 class Statements:
@@ -126,3 +126,33 @@ class Statements:
 
     def delete(self, key: Sequence[Any]) -> sa.Delete:
         return sa.delete(self._table).where(self.key_where(key))
+
+
+def upsert_statement(
+    dialect: str,
+    table: sa.Table,
+    values: Mapping[sa.Column[Any], Any],
+    conflict: Sequence[sa.Column[Any]],
+) -> sa.Insert:
+    """``INSERT`` of one row that changes the row already holding its ``conflict`` values:
+    ``ON CONFLICT ... DO UPDATE`` (PostgreSQL, SQLite) or ``ON DUPLICATE KEY UPDATE``
+    (MariaDB/MySQL, where any unique key counts)."""
+    keep = set(conflict) | set(table.primary_key.columns)
+    changed = [c for c in values if c not in keep]
+    if dialect in ("postgresql", "sqlite"):
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        ins: Any = insert(table).values({c.key: v for c, v in values.items()})
+        if not changed:
+            done: sa.Insert = ins.on_conflict_do_nothing(index_elements=list(conflict))
+            return done
+        done = ins.on_conflict_do_update(
+            index_elements=list(conflict), set_={c.key: ins.excluded[c.key] for c in changed}
+        )
+        return done
+    from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+    mins = mysql_insert(table).values({c.key: v for c, v in values.items()})
+    updates = changed or list(conflict)  # an update of nothing: the key onto itself
+    return mins.on_duplicate_key_update({c.key: mins.inserted[c.key] for c in updates})

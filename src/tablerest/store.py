@@ -40,7 +40,14 @@ from .resource import Resource
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Database", "ReadReplicas", "diagnose_integrity", "replica_reads", "translate"]
+__all__ = [
+    "Database",
+    "ReadReplicas",
+    "diagnose_integrity",
+    "replica_reads",
+    "translate",
+    "unique_sets",
+]
 
 log = logging.getLogger("tablerest")
 
@@ -407,7 +414,7 @@ def _pointer(prefix: str, name: str) -> str:
     return f"{prefix}/{name.replace('~', '~0').replace('/', '~1')}"
 
 
-def _unique_sets(table: sa.Table) -> list[tuple[sa.Column[Any], ...]]:
+def unique_sets(table: sa.Table) -> list[tuple[sa.Column[Any], ...]]:
     sets: list[tuple[sa.Column[Any], ...]] = []
     if table.primary_key.columns:
         sets.append(tuple(table.primary_key.columns))
@@ -452,7 +459,7 @@ def diagnose_integrity(
 
     for i, values in enumerate(rows):
         prefix = f"/{i}" if prefixed else ""
-        for cols in _unique_sets(table):
+        for cols in unique_sets(table):
             if not all(c in values and values[c] is not None for c in cols):
                 continue
             where = sa.and_(*(c == values[c] for c in cols))
