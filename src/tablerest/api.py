@@ -336,7 +336,9 @@ class Api:
         ep = Endpoint(res, state.db, self.settings, state, state.secret, state.authorize)
         state.endpoints[res.name] = ep
         base = res.name
-        collection = [m for m in ("GET", "POST") if m in res.methods]
+        collection: list[str] = [m for m in ("GET", "POST") if m in res.methods]
+        if "PATCH" in res.methods and res.primary_key:
+            collection.append("PATCH")  # a bulk update: an array of rows with their keys
         _route(
             state, ep.url, f"{base}.collection", handles_errors(_collection_view(ep)), collection
         )
@@ -591,6 +593,8 @@ def _collection_view(ep: Endpoint) -> Callable[[], Response]:
     def view() -> Response:
         if request.method == "POST":
             return ep.create(request)
+        if request.method == "PATCH":
+            return ep.update_many(request)
         return ep.list_rows(request)
 
     return view

@@ -27,6 +27,7 @@ from .auth.access import Access
 from .auth.policies import Grant, Rows
 from .cursor import decode_cursor, encode_cursor
 from .errors import (
+    BadRequest,
     Conflict,
     FieldError,
     Forbidden,
@@ -852,6 +853,63 @@ class Endpoint:
         resp = self._written(request, row, fmt, 201, access)
         resp.headers["Location"] = self._item_url(row)
         return resp
+
+    def update_many(self, request: Request) -> Response:
+        """``PATCH`` on the collection: an array of rows, each with its key and the fields to
+        change. All or nothing; 200 with the rows as stored, in the order given."""
+        res = self.resource
+        table = res.table
+        access = self.authorize(request)
+        if access is not None:
+            access.require(res, "update")
+            if access.grant(res, "update") is not True:
+                raise Forbidden("A bulk update needs update permission on every row")
+        reject_query(request.args.to_dict(flat=False))
+        if any(res.hooks.values()):
+            raise BadRequest(f"{res.name} has hooks: change its rows one at a time")
+        body = http.read_body(request, self.settings.max_body_size, self._json_depth)
+        if body.kind != "json" or body.raw.lstrip()[:1] != b"[":
+            raise BadRequest("Send a JSON array of rows: each with its key, and fields to change")
+        items = res.schema.validate_json_patch_many(body.raw)
+        if not items:
+            raise ValidationFailed([FieldError("", "The array is empty")], detail="Nothing to do")
+        pk = res.pk_fields
+        pk_names = {f.name for f in pk}
+        pk_columns = [f.column for f in pk]
+        errors: list[FieldError] = []
+        keys: list[tuple[Any, ...]] = []
+        for i, item in enumerate(items):
+            changes = {k: v for k, v in item.items() if k not in pk_names}
+            _check_writable(access, res, changes, f"/{i}")
+            missing = [f.name for f in pk if item.get(f.name) is None]
+            errors += [FieldError(f"/{i}/{n}", "Field required: the key of the row to change")
+                       for n in missing]  # fmt: skip
+            keys.append(tuple(item.get(f.name) for f in pk))  # twice: applied in order
+        if errors:
+            raise ValidationFailed(errors)
+        written = [
+            {res.fields[k].column: v for k, v in item.items() if k not in pk_names}
+            for item in items
+        ]
+        rows = []
+        try:
+            with self.db.transaction(table) as conn:
+                assert isinstance(conn, sa.Connection)
+                for i, (key, values) in enumerate(zip(keys, written, strict=True)):
+                    match = sa.and_(*(f.column == v for f, v in zip(pk, key, strict=True)))
+                    if values:
+                        changed = conn.execute(sa.update(table).where(match).values(values))
+                        found = changed.rowcount > 0
+                    else:
+                        found = (
+                            conn.execute(sa.select(*pk_columns).where(match)).first() is not None
+                        )
+                    if not found:
+                        raise NotFound(f"Item /{i}: no row {_key_text(key)!r}")
+                    rows.append(self.encoder.row(self._read_back(conn, key)[0]))
+        except sa.exc.IntegrityError:
+            raise self._diagnose(written) from None
+        return _json_response([_visible(access, res, r) for r in rows], 200)
 
     def _upsert(
         self,

@@ -638,6 +638,45 @@ class _Builder:
             collection["get"] = self._list_operation(res, f"list_{res.name}", tag)
         if "POST" in res.methods:
             collection["post"] = self._create(res, tag)
+        if "PATCH" in res.methods and res.pk_fields:
+            patch = self._input(res, "patch")
+            keyed = f"{patch}Keyed"
+            # The PATCH body with its key required: one item of a bulk update.
+            base = self.schemas[patch]
+            props = {
+                name: {k: v for k, v in prop.items() if k != "readOnly"}
+                if name in {f.name for f in res.pk_fields}
+                else prop
+                for name, prop in base.get("properties", {}).items()
+            }
+            self.schemas[keyed] = {
+                **base,
+                "title": keyed,
+                "properties": props,
+                "required": [f.name for f in res.pk_fields],
+            }
+            change = _ref(keyed)
+            rows = {"type": "array", "items": _ref(self._row(res))}
+            collection["patch"] = {
+                "operationId": f"update_many_{res.name}",
+                "summary": f"Change several rows of {res.name}, each with its key: all or none",
+                "tags": tag,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"type": "array", "items": change, "minItems": 1}
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "The rows as stored, in the order given",
+                        "content": {"application/json": {"schema": rows}},
+                    },
+                    **_problems(400, 403, 404, 409, 413, 415, 422, 503),
+                },
+            }
         if collection:
             self.paths[url] = collection
         self._permissions(res, collection, {})

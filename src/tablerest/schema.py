@@ -157,6 +157,8 @@ class ResourceSchema:
             self._one[variant] = TypeAdapter(_typed_dict(resource, variant))
         many: Any = list[_typed_dict(resource, "create")]  # type: ignore[misc]
         self._many = TypeAdapter(many)
+        changes: Any = list[_typed_dict(resource, "patch")]  # type: ignore[misc]
+        self._changes = TypeAdapter(changes)
         self._form_fields = {f.name: f for f in resource.writable}
 
     def adapter(self, variant: Variant) -> TypeAdapter[Any]:
@@ -171,6 +173,11 @@ class ResourceSchema:
         """Validate a JSON array of objects to create; errors point at the bad item."""
         assert self._many is not None
         return self._run(lambda: self._many.validate_json(body, strict=True))  # type: ignore[union-attr,no-any-return]
+
+    def validate_json_patch_many(self, body: bytes) -> list[dict[str, Any]]:
+        """Validate a JSON array of changes (a bulk PATCH: each with its key); errors point at
+        the bad item."""
+        return self._run(lambda: self._changes.validate_json(body, strict=True))  # type: ignore[no-any-return]
 
     def validate_form(self, form: Mapping[str, str], variant: Variant) -> dict[str, Any]:
         """Validate a form-encoded body: values are text, an empty value means null."""

@@ -118,7 +118,7 @@ def test_repeated_form_field_is_400(client: FlaskClient) -> None:
 def test_wrong_method_is_405_with_allow(client: FlaskClient) -> None:
     resp = client.delete("/api/books")
     body = problem(resp, 405)
-    assert set(resp.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+    assert set(resp.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "PATCH", "POST"}
     assert "POST" in body["detail"]
     resp = client.post("/api/books/1", json={})
     problem(resp, 405)
@@ -213,7 +213,7 @@ def test_head_and_options(client: FlaskClient) -> None:
     assert client.head("/api/authors").status_code == 200
     opts = client.options("/api/authors")
     assert opts.status_code == 200
-    assert set(opts.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+    assert set(opts.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "PATCH", "POST"}
 
 
 def test_unexpected_error_is_500_without_trace_or_sql(
