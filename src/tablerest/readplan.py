@@ -519,8 +519,11 @@ def list_statement(
     if cursor_nulls is not None:
         stmt = stmt.where(_keyset(keys, cursor_nulls, forward))
     stmt = stmt.order_by(*(ordered(k.expr, k.descending == forward, k.nullable) for k in keys))
-    if not paged:
-        return stmt
+    return _paged(stmt, intent) if paged else stmt
+
+
+def _paged(stmt: sa.Select[Any], intent: ListIntent) -> sa.Select[Any]:
+    """A page of ``stmt``: ``LIMIT :lim`` (one row more than shown) and ``OFFSET :off``."""
     stmt = stmt.limit(_bind("lim", sa.Integer()))
     if intent.offset:
         stmt = stmt.offset(_bind("off", sa.Integer()))
@@ -619,12 +622,7 @@ def aggregate_statement(
         ordered(col, False, True) for name, col in keys.items() if name not in dict(grouping.order)
     ]
     stmt = stmt.order_by(*ordering)
-    if not paged:
-        return stmt
-    stmt = stmt.limit(_bind("lim", sa.Integer()))
-    if intent.offset:
-        stmt = stmt.offset(_bind("off", sa.Integer()))
-    return stmt
+    return _paged(stmt, intent) if paged else stmt
 
 
 def grouping_signature(intent: ListIntent) -> tuple[Any, ...]:
