@@ -24,7 +24,7 @@ from sqlalchemy import exc as sa_exc
 
 from . import http
 from .auth.access import Access
-from .auth.policies import Grant, Rows
+from .auth.policies import Action, Grant, Rows
 from .cursor import decode_cursor, encode_cursor
 from .errors import (
     BadRequest,
@@ -615,11 +615,7 @@ class Endpoint:
         or every group as CSV / NDJSON)."""
         export = fmt in ("csv", "ndjson")
         if export:
-            for name in _NOT_EXPORTED:
-                if name in args:
-                    raise InvalidParameter(
-                        name, f"An export has every matching group: {name} is for pages"
-                    )
+            _refuse_page_params(args, "group")
         sig = (list_signature(intent, None), grouping_signature(intent), export, scope.sig)
 
         def build() -> Prepared:
@@ -713,11 +709,7 @@ class Endpoint:
         scope: _Scope = _OPEN,
     ) -> Response:
         """Every matching row as CSV or NDJSON, streamed a batch at a time."""
-        for name in _NOT_EXPORTED:
-            if name in args:
-                raise InvalidParameter(
-                    name, f"An export has every matching row: {name} is for pages"
-                )
+        _refuse_page_params(args, "row")
         where = rel.remote if rel is not None else ()
 
         def build() -> _ExportPlan:
@@ -862,8 +854,7 @@ class Endpoint:
         access = self.authorize(request)
         if access is not None:
             access.require(res, "update")
-            if access.grant(res, "update") is not True:
-                raise Forbidden("A bulk update needs update permission on every row")
+        _every_row(access, res, ("update",), "A bulk update")
         reject_query(request.args.to_dict(flat=False))
         if any(res.hooks.values()):
             raise BadRequest(f"{res.name} has hooks: change its rows one at a time")
@@ -939,10 +930,7 @@ class Endpoint:
             raise InvalidParameter(
                 "on_conflict", f"{res.name} has hooks, which an upsert would not run"
             )
-        if access is not None:
-            for action in ("create", "update"):
-                if access.grant(res, action) is not True:
-                    raise Forbidden(f"An upsert needs {action} permission on every row")
+        _every_row(access, res, ("create", "update"), "An upsert")
         many = body.kind == "json" and body.raw.lstrip()[:1] == b"["
         items = (
             res.schema.validate_json_many(body.raw)
@@ -1551,6 +1539,24 @@ def _guard(
     intent = _restrict(access, res, intent, involved)
     sig, values = access.scope([*involved, *also])
     return intent, (_Scope(sig, values, access) if sig else _OPEN)
+
+
+def _refuse_page_params(args: Mapping[str, list[str]], what: str) -> None:
+    """An export holds every matching row (or group): page parameters are a 400 there."""
+    for name in _NOT_EXPORTED:
+        if name in args:
+            raise InvalidParameter(
+                name, f"An export has every matching {what}: {name} is for pages"
+            )
+
+
+def _every_row(access: Access | None, res: Resource, actions: Sequence[Action], what: str) -> None:
+    """Writes that do not scope each row (bulk update, upsert) need grants for every row."""
+    if access is None:
+        return
+    for action in actions:
+        if access.grant(res, action) is not True:
+            raise Forbidden(f"{what} needs {action} permission on every row")
 
 
 def _require_filled(res: Resource, data: Mapping[str, Any], at: str) -> None:

@@ -337,3 +337,14 @@ def test_aggregates_count_only_the_callers_rows(client: FlaskClient) -> None:
         {"post.title": None, "count": 1},
         {"post.title": "bob's diary", "count": 1},
     ]
+
+
+def test_bulk_writes_need_a_grant_on_every_row(client: FlaskClient) -> None:
+    bob = login(client, "bob")
+
+    bulk = client.patch("/api/posts", json=[{"id": 2, "title": "x"}], headers=bob)
+    upsert = client.post("/api/posts?on_conflict=id", json={"title": "x"}, headers=bob)
+
+    assert problem(bulk, 403)["detail"] == "A bulk update needs update permission on every row"
+    assert problem(upsert, 403)["detail"] == "An upsert needs create permission on every row"
+    assert client.get("/api/posts/2", headers=bob).get_json()["title"] == "bob's diary"
