@@ -28,6 +28,9 @@ ALLOWED: dict[str, set[str]] = {
     "render.jsonapi": {"errors", "resource"},
     "render.problem": {"errors", "render.json", "render.jsonapi"},
     "jsonapi_body": {"errors", "request", "resource"},  # the request stage for JSON:API
+    "nested": {"errors", "request", "resource"},  # the request stage for nested writes
+    # Beside dispatch: runs each operation through its resource's endpoint.
+    "batch": {"dispatch", "errors", "http", "render.json", "request", "store"},
     # The authorize stage: after parsing, before planning (which it feeds row conditions).
     "auth.passwords": set(),
     "auth.sessions": set(),

@@ -24,6 +24,7 @@ from . import openapi
 from .auth.access import Access
 from .auth.policies import Identity, PermissionSpec, Policy
 from .auth.service import Auth, remembered
+from .batch import Batch
 from .dispatch import Endpoint, Settings, handles_errors
 from .errors import (
     InternalError,
@@ -61,6 +62,7 @@ AUTH_PATH = "auth"
 DEFAULT_MAX_BODY = 1024 * 1024
 #: Paths under the prefix that the API itself serves (with ``docs=True``).
 RESERVED_NAMES = frozenset({"openapi.json", "docs"})
+BATCH_PATH = "batch"
 ASSETS = Path(__file__).parent / "static" / "swagger-ui"
 DOCS_PAGE = """<!doctype html>
 <html lang="en">
@@ -160,6 +162,7 @@ class Api:
         security_headers: bool = True,
         observability: Observability | None = None,
         read_replicas: ReadReplicas | None = None,
+        batch: bool = True,
     ) -> None:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/api'")
@@ -169,6 +172,7 @@ class Api:
         )
         self.secret_key = secret_key
         self.docs = docs
+        self.batch = batch
         self.format = format
         self.title, self.version, self.description = title, version, description
         self.page_size = page_size
@@ -298,6 +302,15 @@ class Api:
             )
         if self.auth is not None:
             self._mount_auth(state, self.auth)
+        if self.batch:
+            batch = Batch(state.endpoints, state.db, self.settings, state.authorize)
+            _route(
+                state,
+                f"{prefix}/batch",
+                "batch",
+                handles_errors(lambda: batch.run(request)),
+                ["POST"],
+            )
         for res in self.resources.values():
             self._mount(state, res)
         self._install_error_handler(app)
@@ -333,7 +346,14 @@ class Api:
                 f"a resource cannot be named {res.name!r} while the API serves its OpenAPI "
                 "document and docs page there: pass name=... or Api(docs=False)"
             )
-        ep = Endpoint(res, state.db, self.settings, state, state.secret, state.authorize)
+        if self.batch and res.name == BATCH_PATH:
+            raise ValueError(
+                f"a resource cannot be named {BATCH_PATH!r} while the API serves atomic batches "
+                "there: pass name=... or Api(batch=False)"
+            )
+        ep = Endpoint(
+            res, state.db, self.settings, state, state.secret, state.authorize, state.endpoints
+        )
         state.endpoints[res.name] = ep
         base = res.name
         collection: list[str] = [m for m in ("GET", "POST") if m in res.methods]

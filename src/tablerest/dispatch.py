@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, quote_plus
 
+import orjson
 import sqlalchemy as sa
 from flask import Request, Response
 from flask import request as flask_request
@@ -43,6 +44,7 @@ from .errors import (
 from .jsonapi_body import decode as decode_document
 from .jsonapi_body import decode_linkage
 from .jsonapi_body import document_data as _document_data
+from .nested import Node, field_names, nestable, parse_document, typed_value
 from .portable import Explain, estimated_rows
 from .prepared import Prepared, Runner, execute, fetch_all
 from .query import Statements, upsert_statement
@@ -240,8 +242,12 @@ class Endpoint:
         catalog: Catalog,
         secret: bytes,
         authorize: Authorize | None = None,
+        peers: Mapping[str, Endpoint] | None = None,
     ) -> None:
         self.resource = resource
+        #: Every endpoint of the API by resource name (nested writes go through the others).
+        self.peers: Mapping[str, Endpoint] = peers if peers is not None else {resource.name: self}
+        self._nests: tuple[bytes, ...] | None = None
         self.authorize: Authorize = authorize or (lambda request: None)
         self.db = db
         self.settings = settings
@@ -829,6 +835,10 @@ class Endpoint:
         schema = res.schema
         if on_conflict is not None:
             return self._upsert(request, body, on_conflict, access, fmt)
+        if body.kind == "json" and request.mimetype != JSONAPI and self._may_nest(body.raw):
+            doc = _nested_document(body.raw, self._nests or ())
+            if doc is not None:
+                return self._create_nested(request, doc, access, fmt)
         if body.kind == "json" and request.mimetype != JSONAPI and body.raw.lstrip()[:1] == b"[":
             items = schema.validate_json_many(body.raw)
             for i, item in enumerate(items):
@@ -845,6 +855,91 @@ class Endpoint:
         resp = self._written(request, row, fmt, 201, access)
         resp.headers["Location"] = self._item_url(row)
         return resp
+
+    def _may_nest(self, raw: bytes) -> bool:
+        """Whether a create body may nest related rows: it names a relation rows can be nested
+        through (a cheap look at the bytes; false hits only cost a parse)."""
+        names = self._nests
+        if names is None:
+            names = self._nests = tuple(
+                orjson.dumps(n) for n in nestable(self.resource, self.catalog)
+            )
+        return any(n in raw for n in names)
+
+    def _create_nested(
+        self, request: Request, doc: Any, access: Access | None, fmt: str
+    ) -> Response:
+        """A create with related rows nested in it (see :mod:`tablerest.nested`): every row is
+        validated first, then all are written in one transaction, each through its own
+        resource (permissions, field rules, hooks); 201 with the rows as stored, nested as
+        they were sent."""
+        many = isinstance(doc, list)
+        docs = doc if many else [doc]
+        nodes: list[Node] = []
+        errors: list[FieldError] = []
+        for i, item in enumerate(docs):
+            try:
+                nodes.append(
+                    parse_document(self.resource, self.catalog, item, f"/{i}" if many else "")
+                )
+            except ValidationFailed as exc:
+                errors.extend(exc.errors)
+        if errors:
+            raise ValidationFailed(errors)
+        try:
+            with self.db.atomic():
+                stored = [self._store_nested(node, access) for node in nodes]
+        except sa_exc.SQLAlchemyError as exc:
+            raise translate(exc) from exc
+        if many:
+            return _json_response([out for _row, out in stored], 201)
+        row, out = stored[0]
+        resp = self._written(request, row, fmt, 201, access)
+        if fmt != "jsonapi":
+            resp.set_data(dumps(out))  # the ETag stays that of the row as a GET shows it
+        resp.headers["Location"] = self._item_url(row)
+        return resp
+
+    def _store_nested(
+        self, node: Node, access: Access | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Write one row of a nested document with the rows it links to; the row as stored
+        and as answered (with the nested rows)."""
+        res = node.resource
+        nested: dict[str, Any] = {}
+        for rel, parent in node.parents:
+            stored, nested[rel.name] = self._store_nested(parent, access)
+            names = field_names(parent.resource, rel.remote) or []
+            for local, column, name in zip(
+                field_names(res, rel.local) or [], rel.remote, names, strict=True
+            ):
+                node.data[local] = typed_value(column, stored[name])
+        try:
+            grant = access.require(res, "create") if access is not None else True
+            _check_writable(access, res, node.data, node.at)
+            (row,) = self.peers[res.name]._write_many([node.data], access, grant)
+        except TablerestError as exc:
+            if exc.errors:
+                raise exc.under(node.at) from None
+            if node.at:  # a refusal of the whole row: point at the row
+                exc.errors = (FieldError(node.at, exc.detail),)
+            raise
+        for rel, children in node.children:
+            target = children[0].resource if children else None
+            rows = []
+            for child in children:
+                assert target is not None
+                pairs = zip(
+                    field_names(target, rel.remote) or [],
+                    rel.local,
+                    field_names(res, rel.local) or [],
+                    strict=True,
+                )
+                for remote, column, local in pairs:
+                    child.data[remote] = typed_value(column, row[local])
+                rows.append(self._store_nested(child, access)[1])
+            nested[rel.name] = rows
+        return row, {**_visible(access, res, row), **nested}
 
     def update_many(self, request: Request) -> Response:
         """``PATCH`` on the collection: an array of rows, each with its key and the fields to
@@ -1500,6 +1595,19 @@ def _cursor_json(keys: Sequence[Any], values: Sequence[Any]) -> list[Any]:
             value = enum_to_label(col_type)(value)
         out.append(value)
     return out
+
+
+def _nested_document(raw: bytes, names: Sequence[bytes]) -> Any:
+    """The decoded body when it nests rows under any of the relation ``names`` (an object, or
+    an array of objects, with such a key); None otherwise, or when it is not JSON at all (the
+    plain path then says what is wrong)."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    keys = {orjson.loads(n) for n in names}
+    items = doc if isinstance(doc, list) else [doc]
+    return doc if any(isinstance(d, dict) and keys & d.keys() for d in items) else None
 
 
 def _key_text(key: Sequence[Any]) -> str:

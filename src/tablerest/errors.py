@@ -32,6 +32,7 @@ This module imports no pipeline stage.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -96,6 +97,17 @@ class TablerestError(Exception):
         self.parameter = parameter
         self.headers = dict(headers or {})
         super().__init__(self.detail)
+
+    def under(self, prefix: str) -> TablerestError:
+        """This error with its field pointers moved under ``prefix`` (a write nested in a
+        larger document); returns itself, to be raised again."""
+        if prefix:
+            named = sorted({e.pointer for e in self.errors if e.pointer}, key=len, reverse=True)
+            if named:  # a detail naming the pointers names the new ones
+                found = "|".join(re.escape(p) for p in named)
+                self.detail = re.sub(rf"(?<= )(?:{found})\b", lambda m: prefix + m[0], self.detail)
+            self.errors = tuple(FieldError(prefix + e.pointer, e.detail) for e in self.errors)
+        return self
 
     @property
     def type_uri(self) -> str:

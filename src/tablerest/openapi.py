@@ -303,6 +303,8 @@ class _Builder:
         }
         if api.auth is not None:
             self._auth_paths(api.auth)
+        if api.batch:
+            self._batch_path()
         guarded = self.state.identify is not None or api.guarded
         for path, item in self.paths.items():
             for method, op in item.items():
@@ -410,6 +412,79 @@ class _Builder:
                 "responses": {
                     "200": _json_ok(me_schema, "The caller's row", etag=True),
                     **_problems(401, 404, 503),
+                },
+            }
+        }
+
+    def _batch_path(self) -> None:
+        """``POST {prefix}/batch``: writes on any resources in one transaction."""
+        writable = sorted(
+            ep.resource.name
+            for ep in self.state.endpoints.values()
+            if {"POST", "PUT", "PATCH", "DELETE"} & set(ep.resource.methods)
+        )
+        if not writable:
+            return
+        ref = _closed({"$ref": {"type": "string"}, "field": {"type": "string"}}, ["$ref"])
+        value = {"anyOf": [{"type": "string"}, {"type": "integer"}]}
+        operation = {
+            "type": "object",
+            "required": ["op", "resource"],
+            "additionalProperties": False,
+            "properties": {
+                "op": {"enum": ["create", "update", "replace", "delete"]},
+                "resource": {"enum": writable},
+                "key": {
+                    "description": "The row's key (update, replace, delete): a value, the "
+                    "values of a composite key, or a reference to a row written earlier",
+                    "anyOf": [
+                        value["anyOf"][0],
+                        value["anyOf"][1],
+                        {"type": "array", "items": value, "minItems": 1},
+                        ref,
+                    ],
+                },  # fmt: skip
+                "data": {
+                    "type": "object",
+                    "description": "The body of the request the operation stands for "
+                    '(create, update, replace); {"$ref": "<ref>"} in it stands for the key '
+                    'of the row an earlier operation with that ref wrote ({"$ref": "<ref>", '
+                    '"field": "<name>"} for one of its fields)',
+                },
+                "ref": {"type": "string", "description": "A name later operations refer by"},
+            },
+        }
+        result = {
+            "type": "object",
+            "required": ["status"],
+            "properties": {
+                "status": {"type": "integer"},
+                "location": {"type": "string"},
+                "data": {"type": "object"},
+            },
+        }
+        limit = self.state.api.settings.limits.max_batch_operations
+        body = _closed(
+            {"operations": {"type": "array", "items": operation, "minItems": 1, "maxItems": limit}},
+            ["operations"],
+        )
+        self.paths[f"{self.prefix}/batch"] = {
+            "post": {
+                "operationId": "batch",
+                "summary": "Run writes on any resources in one transaction: all or none",
+                "description": "Each operation runs as the request it stands for (create = "
+                "POST, update = PATCH, replace = PUT, delete = DELETE), with the caller's "
+                "permissions. The answer holds each one's status and row; when one fails, "
+                "nothing is changed and the problem's pointers start with /operations/<n>.",
+                "tags": ["batch"],
+                "requestBody": _json_body(body),
+                "responses": {
+                    "200": _json_ok(
+                        _closed({"results": {"type": "array", "items": result}}, ["results"]),
+                        "The result of each operation, in order",
+                        etag=False,
+                    ),
+                    **_problems(400, 403, 404, 409, 413, 415, 422, 503),
                 },
             }
         }

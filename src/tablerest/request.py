@@ -77,6 +77,8 @@ class Limits:
     include_limit: int = 50
     #: Nesting of JSON request bodies (objects and arrays), e.g. in JSON columns.
     max_json_depth: int = 32
+    #: Operations in one ``POST {prefix}/batch``.
+    max_batch_operations: int = 100
 
 
 @dataclass(frozen=True, slots=True)

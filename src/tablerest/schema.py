@@ -122,11 +122,15 @@ def _field_type(resource: Resource, f: Field) -> Any:
     return t | None if f.nullable else t
 
 
-def _typed_dict(resource: Resource, variant: Variant) -> type:
+def _typed_dict(
+    resource: Resource, variant: Variant, supplied: frozenset[str] = frozenset()
+) -> type:
     fields: dict[str, Any] = {}
     for f in resource.writable:
         t = _field_type(resource, f)
-        if variant == "create":
+        if f.name in supplied:
+            required = False
+        elif variant == "create":
             required = f.required_on_create and f.name not in resource.filled_on_create
         elif variant == "replace":
             required = f.required_on_replace
@@ -160,6 +164,7 @@ class ResourceSchema:
         changes: Any = list[_typed_dict(resource, "patch")]  # type: ignore[misc]
         self._changes = TypeAdapter(changes)
         self._form_fields = {f.name: f for f in resource.writable}
+        self._supplied: dict[frozenset[str], TypeAdapter[Any]] = {}
 
     def adapter(self, variant: Variant) -> TypeAdapter[Any]:
         """The validator of one variant (its ``json_schema()`` describes the body)."""
@@ -168,6 +173,16 @@ class ResourceSchema:
     def validate_json(self, body: bytes, variant: Variant) -> dict[str, Any]:
         """Validate one JSON object for ``variant``; raise MalformedBody / ValidationFailed."""
         return self._run(lambda: self._one[variant].validate_json(body, strict=True))  # type: ignore[no-any-return]
+
+    def validate_json_supplied(self, body: bytes, supplied: frozenset[str]) -> dict[str, Any]:
+        """Validate one JSON object to create, where the fields ``supplied`` are not required
+        of the client (a nested write fills them in: the keys linking a row to its parent)."""
+        adapter = self._supplied.get(supplied)
+        if adapter is None:
+            adapter = self._supplied[supplied] = TypeAdapter(
+                _typed_dict(self.resource, "create", supplied)
+            )
+        return self._run(lambda: adapter.validate_json(body, strict=True))  # type: ignore[no-any-return]
 
     def validate_json_many(self, body: bytes) -> list[dict[str, Any]]:
         """Validate a JSON array of objects to create; errors point at the bad item."""

@@ -27,6 +27,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import PoolProxiedConnection
 
 from .errors import (
+    BadRequest,
     Conflict,
     FieldError,
     InternalError,
@@ -57,6 +58,12 @@ EXPORT_BATCH = 1000
 #: Whether the current request's reads may go to a read replica (set per request by the Api:
 #: a GET or HEAD from a client that has not just written).
 replica_reads: ContextVar[bool] = ContextVar("tablerest_replica_reads", default=False)
+
+#: The transaction that every write joins while :meth:`Database.atomic` runs (a batch, a nested
+#: write): the database it belongs to and its session.
+_shared: ContextVar[tuple[Database, Session] | None] = ContextVar(
+    "tablerest_shared_transaction", default=None
+)
 
 _LAG_SQL = sa.text(
     "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0"
@@ -259,6 +266,10 @@ class Database:
         """
         engine = self.engine(table)
         dialect = engine.dialect
+        joined = self._joined(engine)
+        if joined is not None:
+            yield joined.connection()
+            return
         try:
             if plans and direct(engine) and all(p.compiled(dialect).usable for p in plans):
                 with _direct_transaction(engine, single=statements == 1) as runner:
@@ -284,7 +295,12 @@ class Database:
 
         On SQLite, foreign keys are enforced only when the connection asks for it, and only
         outside a transaction: the pragma is the first statement of every write.
+        Inside :meth:`atomic`, the block runs in its transaction, which commits at its end.
         """
+        joined = self._joined(self.engine(table))
+        if joined is not None:
+            yield joined
+            return
         if self._fsa:
             session: Session = self.handle.session()
         else:
@@ -304,6 +320,31 @@ class Database:
         finally:
             if not self._fsa:
                 session.close()
+
+    @contextmanager
+    def atomic(self) -> Iterator[Session]:
+        """One transaction for several writes: every :meth:`writing` and :meth:`transaction`
+        inside the block joins it, and it commits when the block ends or rolls back as a
+        whole. Blocks nest (an inner one joins the outer one)."""
+        current = _shared.get()
+        if current is not None and current[0] is self:
+            yield current[1]
+            return
+        with self.writing() as session:
+            token = _shared.set((self, session))
+            try:
+                yield session
+            finally:
+                _shared.reset(token)
+
+    def _joined(self, engine: sa.Engine) -> Session | None:
+        """The session of the :meth:`atomic` block the caller is in, if any."""
+        current = _shared.get()
+        if current is None or current[0] is not self:
+            return None
+        if engine is not self.engine():
+            raise BadRequest("Tables in different databases cannot be written in one transaction")
+        return current[1]
 
 
 def _open(engine: sa.Engine, *, bare: bool) -> sa.Connection | PoolProxiedConnection:

@@ -1,0 +1,149 @@
+"""Nested writes, the request stage: a JSON document holding a row together with related rows
+to create (``{"title": ..., "author": {...}, "reviews": [{...}]}``) -> a tree of validated rows.
+
+A key of the document that names a relation whose target is served nests rows of that target:
+an object for a to-one relation (that row is created first and the new row points at it), an
+array of objects for a to-many one (created after the row, each pointing back at it). Rows nest
+to any depth. Every row is validated with its own resource's schema before anything is written,
+and every error of the whole document is reported at once, at its pointer
+(``/reviews/1/stars``). The fields that link a row to the one it is nested in are filled in by
+the write: sending them too is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from .errors import FieldError, TablerestError, ValidationFailed
+from .request import value_parser
+from .resource import Catalog, Relation, Resource
+
+__all__ = ["Node", "field_names", "nestable", "parse_document", "typed_value"]
+
+
+@dataclass
+class Node:
+    """One row to create: its validated fields, where it sits in the body, and the rows to
+    create before it (to-one) and after it (to-many)."""
+
+    resource: Resource
+    data: dict[str, Any]
+    at: str
+    parents: list[tuple[Relation, Node]] = field(default_factory=list)
+    children: list[tuple[Relation, list[Node]]] = field(default_factory=list)
+
+
+def field_names(res: Resource, columns: Sequence[sa.Column[Any]]) -> list[str] | None:
+    """The fields of ``res`` for these columns, or None if one is not a field."""
+    by_column = {f.column: f.name for f in res.fields.values()}
+    names = [by_column.get(c) for c in columns]
+    return None if any(n is None for n in names) else [n for n in names if n is not None]
+
+
+def nestable(res: Resource, catalog: Catalog) -> dict[str, Relation]:
+    """The relations of ``res`` that rows can be nested through: the target is served and the
+    linking columns are readable fields on both sides (the row written first gives the values
+    the other one points at)."""
+    out: dict[str, Relation] = {}
+    for name, rel in res.relations.items():
+        target = catalog.target(rel)
+        if target is None:
+            continue
+        local, remote = field_names(res, rel.local), field_names(target, rel.remote)
+        if local is None or remote is None:
+            continue
+        if not all(res.fields[n].readable for n in local) or not all(
+            target.fields[n].readable for n in remote
+        ):
+            continue
+        out[name] = rel
+    return out
+
+
+def typed_value(column: sa.Column[Any], value: Any) -> Any:
+    """A value of a stored row as rendered (JSON-ready) -> the column's Python value, to be
+    written into a row that points at it."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    return value_parser(column.type)(str(value))
+
+
+def parse_document(
+    res: Resource, catalog: Catalog, doc: Any, at: str = "", supplied: frozenset[str] = frozenset()
+) -> Node:
+    """Validate ``doc`` (decoded JSON) as a row of ``res`` with nested rows; raise one
+    :class:`ValidationFailed` naming every problem in the document."""
+    errors: list[FieldError] = []
+    node = _parse(res, catalog, doc, at, supplied, errors)
+    if errors:
+        raise ValidationFailed(errors)
+    assert node is not None
+    return node
+
+
+def _parse(
+    res: Resource,
+    catalog: Catalog,
+    doc: Any,
+    at: str,
+    supplied: frozenset[str],
+    errors: list[FieldError],
+) -> Node | None:
+    if not isinstance(doc, dict):
+        errors.append(FieldError(at, "Input should be an object"))
+        return None
+    relations = nestable(res, catalog)
+    plain = {k: v for k, v in doc.items() if k not in relations}
+    for name in supplied & plain.keys():
+        errors.append(FieldError(f"{at}/{name}", "Set by the nesting: leave it out"))
+    node = Node(res, {}, at)
+    linked = set(supplied)
+    for name, rel in relations.items():
+        if name not in doc:
+            continue
+        target = catalog.target(rel)
+        assert target is not None
+        value, where = doc[name], f"{at}/{name}"
+        if rel.to_many:
+            if not isinstance(value, list):
+                errors.append(FieldError(where, "Input should be an array of rows to create"))
+                continue
+            back = frozenset(field_names(target, rel.remote) or ())
+            if not _writable(target, back, where, errors):
+                continue
+            kids = [
+                _parse(target, catalog, item, f"{where}/{i}", back, errors)
+                for i, item in enumerate(value)
+            ]
+            node.children.append((rel, [k for k in kids if k is not None]))
+        else:
+            local = field_names(res, rel.local) or []
+            if not _writable(res, local, where, errors):
+                continue
+            for n in local:
+                if n in plain:
+                    errors.append(FieldError(f"{at}/{n}", f"Given twice: also set by {where}"))
+            parent = _parse(target, catalog, value, where, frozenset(), errors)
+            if parent is not None:
+                node.parents.append((rel, parent))
+            linked |= set(local)
+    try:
+        node.data = res.schema.validate_json_supplied(orjson.dumps(plain), frozenset(linked))
+    except TablerestError as exc:
+        errors.extend(exc.under(at).errors or [FieldError(at, exc.detail)])
+    return node
+
+
+def _writable(res: Resource, names: Any, at: str, errors: list[FieldError]) -> bool:
+    """Whether the fields a nesting fills in may be written at all."""
+    fixed = sorted(n for n in names if not res.fields[n].writable)
+    if fixed:
+        errors.append(
+            FieldError(at, f"Rows cannot be nested here: {', '.join(fixed)} is read-only")
+        )
+    return not fixed
