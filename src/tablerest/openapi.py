@@ -443,7 +443,7 @@ class _Builder:
                         {"type": "array", "items": value, "minItems": 1},
                         ref,
                     ],
-                },  # fmt: skip
+                },
                 "data": {
                     "type": "object",
                     "description": "The body of the request the operation stands for "
