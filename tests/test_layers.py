@@ -30,7 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "jsonapi_body": {"errors", "request", "resource"},  # the request stage for JSON:API
     "nested": {"errors", "request", "resource"},  # the request stage for nested writes
     # Beside dispatch: runs each operation through its resource's endpoint.
-    "batch": {"dispatch", "errors", "http", "render.json", "request", "store"},
+    "batch": {"dispatch", "errors", "http", "render.json", "render.jsonapi", "request", "store"},
     # The authorize stage: after parsing, before planning (which it feeds row conditions).
     "auth.passwords": set(),
     "auth.sessions": set(),

@@ -37,11 +37,13 @@ from . import http
 from .errors import (
     FieldError,
     MalformedBody,
+    NotAcceptable,
     TablerestError,
     UnsupportedMediaType,
     ValidationFailed,
 )
 from .render.json import dumps
+from .render.jsonapi import JSONAPI
 from .request import reject_query
 from .store import Database, translate
 
@@ -117,7 +119,9 @@ class Batch:
 
     def run(self, request: Request) -> Response:
         if http.representation(request, "json") != "json":
-            raise UnsupportedMediaType("A batch is plain JSON: send and accept application/json")
+            if request.mimetype == JSONAPI:
+                raise UnsupportedMediaType("Send the batch as application/json")
+            raise NotAcceptable("A batch answers with application/json")
         reject_query(request.args.to_dict(flat=False))
         body = http.read_body(
             request, self.settings.max_body_size, self.settings.limits.max_json_depth

@@ -44,7 +44,7 @@ from .errors import (
 from .jsonapi_body import decode as decode_document
 from .jsonapi_body import decode_linkage
 from .jsonapi_body import document_data as _document_data
-from .nested import Node, field_names, nestable, parse_document, typed_value
+from .nested import Node, field_names, nestable, parse_document, rows_in, typed_value
 from .portable import Explain, estimated_rows
 from .prepared import Prepared, Runner, execute, fetch_all
 from .query import Statements, upsert_statement
@@ -873,6 +873,14 @@ class Endpoint:
         validated first, then all are written in one transaction, each through its own
         resource (permissions, field rules, hooks); 201 with the rows as stored, nested as
         they were sent."""
+        if access is not None:  # refused outright before the rows are looked at
+            for res, at in rows_in(self.resource, self.catalog, doc).values():
+                try:
+                    access.require(res, "create")
+                except TablerestError as exc:
+                    if at:
+                        exc.errors = (FieldError(at, exc.detail),)
+                    raise
         many = isinstance(doc, list)
         docs = doc if many else [doc]
         nodes: list[Node] = []

@@ -23,7 +23,7 @@ from .errors import FieldError, TablerestError, ValidationFailed
 from .request import value_parser
 from .resource import Catalog, Relation, Resource
 
-__all__ = ["Node", "field_names", "nestable", "parse_document", "typed_value"]
+__all__ = ["Node", "field_names", "nestable", "parse_document", "rows_in", "typed_value"]
 
 
 @dataclass
@@ -46,13 +46,14 @@ def field_names(res: Resource, columns: Sequence[sa.Column[Any]]) -> list[str] |
 
 
 def nestable(res: Resource, catalog: Catalog) -> dict[str, Relation]:
-    """The relations of ``res`` that rows can be nested through: the target is served and the
+    """The relations of ``res`` that rows can be nested through: the target is served (and
+    takes creates) and the
     linking columns are readable fields on both sides (the row written first gives the values
     the other one points at)."""
     out: dict[str, Relation] = {}
     for name, rel in res.relations.items():
         target = catalog.target(rel)
-        if target is None:
+        if target is None or "POST" not in target.methods:
             continue
         local, remote = field_names(res, rel.local), field_names(target, rel.remote)
         if local is None or remote is None:
@@ -63,6 +64,32 @@ def nestable(res: Resource, catalog: Catalog) -> dict[str, Relation]:
             continue
         out[name] = rel
     return out
+
+
+def rows_in(
+    res: Resource, catalog: Catalog, doc: Any, at: str = ""
+) -> dict[str, tuple[Resource, str]]:
+    """Each resource a document would write rows of, with where its first row is: so that
+    a caller may be refused before anything about the rows is checked."""
+    found: dict[str, tuple[Resource, str]] = {}
+
+    def walk(res: Resource, doc: Any, at: str) -> None:
+        if not isinstance(doc, dict):
+            return
+        found.setdefault(res.name, (res, at))
+        for name, rel in nestable(res, catalog).items():
+            target = catalog.target(rel)
+            value = doc.get(name)
+            assert target is not None
+            if rel.to_many and isinstance(value, list):
+                for i, item in enumerate(value):
+                    walk(target, item, f"{at}/{name}/{i}")
+            elif not rel.to_many:
+                walk(target, value, f"{at}/{name}")
+
+    for i, item in enumerate(doc) if isinstance(doc, list) else [(None, doc)]:
+        walk(res, item, at if i is None else f"{at}/{i}")
+    return found
 
 
 def typed_value(column: sa.Column[Any], value: Any) -> Any:

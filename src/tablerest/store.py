@@ -241,7 +241,12 @@ class Database:
 
     @contextmanager
     def connection(self, table: sa.Table | None = None) -> Iterator[sa.Connection]:
-        """A SQLAlchemy ``Connection`` (for the few statements run the ordinary way)."""
+        """A SQLAlchemy ``Connection`` (for the few statements run the ordinary way); inside
+        :meth:`atomic`, its transaction's (which sees what the block wrote so far)."""
+        joined = self._joined(self.engine(table))
+        if joined is not None:
+            yield joined.connection()
+            return
         try:
             with self.engine(table).connect() as conn:
                 yield conn
@@ -268,7 +273,8 @@ class Database:
         dialect = engine.dialect
         joined = self._joined(engine)
         if joined is not None:
-            yield joined.connection()
+            with joined.begin_nested():
+                yield joined.connection()
             return
         try:
             if plans and direct(engine) and all(p.compiled(dialect).usable for p in plans):
@@ -299,7 +305,8 @@ class Database:
         """
         joined = self._joined(self.engine(table))
         if joined is not None:
-            yield joined
+            with joined.begin_nested():
+                yield joined
             return
         if self._fsa:
             session: Session = self.handle.session()
@@ -325,12 +332,21 @@ class Database:
     def atomic(self) -> Iterator[Session]:
         """One transaction for several writes: every :meth:`writing` and :meth:`transaction`
         inside the block joins it, and it commits when the block ends or rolls back as a
-        whole. Blocks nest (an inner one joins the outer one)."""
+        whole. Blocks nest (an inner one joins the outer one).
+
+        Each write inside runs in a savepoint, so that after a failed statement the
+        transaction can still be asked why (the diagnosis of a 409 sees the rows written
+        before it).
+        """
         current = _shared.get()
         if current is not None and current[0] is self:
             yield current[1]
             return
         with self.writing() as session:
+            if self.engine().dialect.name == "sqlite":
+                # pysqlite begins transactions itself only before DML: a SAVEPOINT first
+                # would be the outermost transaction, and releasing it would commit.
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             token = _shared.set((self, session))
             try:
                 yield session
