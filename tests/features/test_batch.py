@@ -77,17 +77,26 @@ def test_operations_run_in_order_and_refer_to_rows_written_before(
     assert len(books) == 3
 
 
+def _op(op: str, resource: str, key: Any = None, **data: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"op": op, "resource": resource}
+    if key is not None:
+        out["key"] = key
+    if op != "delete":
+        out["data"] = data
+    return out
+
+
 @pytest.mark.parametrize(
     ("failing", "status", "pointer"),
     [
-        ({"op": "update", "resource": "books", "key": 99, "data": {"year": 1}}, 404, "/operations/2/key"),
-        ({"op": "update", "resource": "books", "key": 1, "data": {"year": "x"}}, 422, "/operations/2/data/year"),
-        ({"op": "create", "resource": "books", "data": {"title": "X", "author_id": 99}}, 409, "/operations/2/data/author_id"),
-        ({"op": "create", "resource": "books", "data": {"title": "X", "isbn": "978-1"}}, 409, "/operations/2/data/isbn"),
-        ({"op": "delete", "resource": "authors", "key": 1}, 409, "/operations/2"),
-        ({"op": "create", "resource": "books", "data": {"title": "X", "secret_note": "s"}}, 422, "/operations/2/data/secret_note"),
+        (_op("update", "books", 99, year=1), 404, "/operations/2/key"),
+        (_op("update", "books", 1, year="x"), 422, "/operations/2/data/year"),
+        (_op("create", "books", title="X", author_id=99), 409, "/operations/2/data/author_id"),
+        (_op("create", "books", title="X", isbn="978-1"), 409, "/operations/2/data/isbn"),
+        (_op("delete", "authors", 1), 409, "/operations/2"),
+        (_op("create", "books", title="X", secret_note="s"), 422, "/operations/2/data/secret_note"),
     ],
-)  # fmt: skip
+)
 def test_a_failing_operation_rolls_back_the_whole_batch(
     client: FlaskClient, engine: sa.Engine, failing: dict[str, Any], status: int, pointer: str
 ) -> None:
@@ -142,7 +151,7 @@ def test_refused_operations_say_where_before_anything_runs(
         ([], ""),
         ({"operations": []}, "/operations"),
         ({"operations": [{"op": "frob", "resource": "books"}]}, "/operations/0/op"),
-        ({"operations": [{"op": "create", "resource": "books", "data": {}, "x": 1}]}, "/operations/0/x"),
+        ({"operations": [{**_op("create", "books"), "x": 1}]}, "/operations/0/x"),
         ({"ops": []}, "/ops"),
     ],
 )  # fmt: skip
