@@ -50,7 +50,16 @@ ALLOWED: dict[str, set[str]] = {
         "store",
     },
     "observe": {"errors", "render.problem", "store"},  # beside the pipeline: probes, metrics
-    "openapi": {"api", "auth.service", "render.jsonapi", "request", "resource", "schema", "store"},
+    "openapi": {
+        "api",
+        "auth.service",
+        "nested",
+        "render.jsonapi",
+        "request",
+        "resource",
+        "schema",
+        "store",
+    },
 }
 
 

@@ -150,6 +150,9 @@ def _parse(
             node.children.append((rel, [k for k in kids if k is not None]))
         else:
             local = field_names(res, rel.local) or []
+            if supplied & set(local):
+                errors.append(FieldError(where, "Set by the nesting: leave it out"))
+                continue
             if not _writable(res, local, where, errors):
                 continue
             for n in local:

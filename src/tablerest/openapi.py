@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from .nested import field_names, nestable
 from .render.jsonapi import JSONAPI, Renderer
 from .request import INT64, MAX_OFFSET, MAX_PAGE_NUMBER
 from .resource import Field, Relation, Resource, enum_labels, linkage_columns
@@ -516,19 +517,65 @@ class _Builder:
             )
         return name
 
-    def _input(self, res: Resource, variant: Variant) -> str:
+    def _input(
+        self,
+        res: Resource,
+        variant: Variant,
+        supplied: frozenset[str] = frozenset(),
+        under: Resource | None = None,
+    ) -> str:
+        """The body schema of a write; a create's names the rows it may nest. ``supplied``:
+        the fields that link a row nested under ``under`` (left out)."""
         name = _schema_name(res, variant.capitalize())
+        if under is not None:
+            name += f"Under{_schema_name(under)}"
         if name not in self.schemas:
-            adapter = res.schema.adapter(variant)
+            adapter = (
+                res.schema.supplied_adapter(supplied) if supplied else res.schema.adapter(variant)
+            )
             schema = adapter.json_schema(ref_template="#/components/schemas/{model}")
             self.schemas.update(schema.pop("$defs", {}))
             schema["title"] = name
-            for field_name, prop in schema.get("properties", {}).items():
+            props = schema.setdefault("properties", {})
+            for field_name in supplied:
+                props.pop(field_name, None)
+            for field_name, prop in props.items():
                 f = res.fields.get(field_name)
                 if f is not None:
                     _refine_input(f, prop)
-            self.schemas[name] = schema
+            self.schemas[name] = schema  # before nesting: relations may lead back here
+            if variant == "create":
+                self._nested_inputs(res, schema, supplied)
         return name
+
+    def _nested_inputs(
+        self, res: Resource, schema: dict[str, Any], supplied: frozenset[str]
+    ) -> None:
+        """The relations a create may nest rows under (see :mod:`tablerest.nested`)."""
+        props = schema["properties"]
+        for rel_name, rel in nestable(res, self.state).items():
+            target = self.state.target(rel)
+            assert target is not None
+            if rel.to_many:
+                back = frozenset(field_names(target, rel.remote) or ())
+                item = self._input(target, "create", back, res)
+                props[rel_name] = {
+                    "type": "array",
+                    "items": _ref(item),
+                    "description": f"Rows of {target.name} to create after this one, each "
+                    f"pointing at it ({', '.join(sorted(back))} filled in)",
+                }
+                continue
+            local = field_names(res, rel.local) or []
+            if supplied & set(local):
+                continue
+            props[rel_name] = {
+                **_ref(self._input(target, "create")),
+                "description": f"A row of {target.name} to create first, for this one to "
+                f"point at ({', '.join(local)} filled in; send either)",
+            }
+            if "required" in schema:
+                schema["required"] = [r for r in schema["required"] if r not in local]
 
     def _list(self, res: Resource) -> str:
         name = _schema_name(res, "List")

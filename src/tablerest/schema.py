@@ -174,14 +174,20 @@ class ResourceSchema:
         """Validate one JSON object for ``variant``; raise MalformedBody / ValidationFailed."""
         return self._run(lambda: self._one[variant].validate_json(body, strict=True))  # type: ignore[no-any-return]
 
-    def validate_json_supplied(self, body: bytes, supplied: frozenset[str]) -> dict[str, Any]:
-        """Validate one JSON object to create, where the fields ``supplied`` are not required
-        of the client (a nested write fills them in: the keys linking a row to its parent)."""
+    def supplied_adapter(self, supplied: frozenset[str]) -> TypeAdapter[Any]:
+        """The create validator where the fields ``supplied`` are not required of the client
+        (a nested write fills them in: the keys linking a row to the one it is nested in)."""
         adapter = self._supplied.get(supplied)
         if adapter is None:
             adapter = self._supplied[supplied] = TypeAdapter(
                 _typed_dict(self.resource, "create", supplied)
             )
+        return adapter
+
+    def validate_json_supplied(self, body: bytes, supplied: frozenset[str]) -> dict[str, Any]:
+        """Validate one JSON object to create, ``supplied`` fields not required (see
+        :meth:`supplied_adapter`)."""
+        adapter = self.supplied_adapter(supplied)
         return self._run(lambda: adapter.validate_json(body, strict=True))  # type: ignore[no-any-return]
 
     def validate_json_many(self, body: bytes) -> list[dict[str, Any]]:

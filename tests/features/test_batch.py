@@ -256,3 +256,16 @@ def test_an_api_can_go_without_batches(make_app: AppFactory) -> None:
     client = make_app(api={"batch": False}).test_client()
 
     assert client.post("/api/batch", json={"operations": []}).status_code == 404
+
+
+def test_openapi_documents_the_batch(make_app: AppFactory) -> None:
+    client = make_app(api={"limits": Limits(max_batch_operations=7)}).test_client()
+
+    op = client.get("/api/openapi.json").get_json()["paths"]["/api/batch"]["post"]
+
+    body = op["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["operations"]["maxItems"] == 7
+    item = body["properties"]["operations"]["items"]
+    assert item["properties"]["op"]["enum"] == ["create", "update", "replace", "delete"]
+    assert "books" in item["properties"]["resource"]["enum"]
+    assert {"200", "404", "409", "422"} <= set(op["responses"])

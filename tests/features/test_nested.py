@@ -207,6 +207,20 @@ def test_the_linking_fields_are_set_by_the_nesting_not_the_client(
     assert _stored(engine)["books"] == []
 
 
+def test_a_row_nested_under_its_parent_cannot_nest_another_parent(
+    client: FlaskClient, engine: sa.Engine
+) -> None:
+    resp = client.post(
+        "/api/authors",
+        json={"name": "A", "books": [{"title": "T", "author": {"name": "B"}}]},
+    )
+
+    assert problem(resp, 422)["errors"] == [
+        {"pointer": "/books/0/author", "detail": "Set by the nesting: leave it out"}
+    ]
+    assert _stored(engine) == EMPTY
+
+
 @pytest.mark.parametrize(
     ("body", "pointer", "detail"),
     [
@@ -290,3 +304,17 @@ def test_jsonapi_and_upsert_bodies_do_not_nest(client: FlaskClient, engine: sa.E
 
     assert [e["pointer"] for e in problem(upsert, 422)["errors"]] == ["/reviews"]
     assert _stored(engine) == EMPTY
+
+
+def test_openapi_documents_the_rows_a_create_may_nest(client: FlaskClient) -> None:
+    schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
+
+    books = schemas["BooksCreate"]["properties"]
+    assert books["author"]["$ref"] == "#/components/schemas/AuthorsCreate"
+    assert books["reviews"]["items"]["$ref"] == "#/components/schemas/ReviewsCreateUnderBooks"
+    # The link is filled in: not asked of nested rows, and not required beside a nested author.
+    assert "book_id" not in schemas["ReviewsCreateUnderBooks"]["properties"]
+    assert schemas["ReviewsCreateUnderBooks"]["required"] == ["reader", "stars"]
+    assert "author_id" not in schemas["BooksCreate"].get("required", [])
+    # Under an author, a book cannot nest another author.
+    assert "author" not in schemas["BooksCreateUnderAuthors"]["properties"]
