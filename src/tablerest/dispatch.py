@@ -42,7 +42,7 @@ from .errors import (
     ValidationFailed,
 )
 from .jsonapi_body import decode as decode_document
-from .jsonapi_body import decode_linkage
+from .jsonapi_body import decode_linkage, decode_nested
 from .jsonapi_body import document_data as _document_data
 from .nested import Node, field_names, nestable, parse_document, rows_in, typed_value
 from .portable import Explain, estimated_rows
@@ -835,6 +835,11 @@ class Endpoint:
         schema = res.schema
         if on_conflict is not None:
             return self._upsert(request, body, on_conflict, access, fmt)
+        if body.kind == "json" and request.mimetype == JSONAPI and b'"included"' in body.raw:
+            nested = decode_nested(body.raw, res, self.catalog)
+            if nested is not None:
+                request.environ[POINTERS] = nested[1]
+                return self._create_nested(request, nested[0], access, fmt)
         if body.kind == "json" and request.mimetype != JSONAPI and self._may_nest(body.raw):
             doc = _nested_document(body.raw, self._nests or ())
             if doc is not None:
@@ -902,9 +907,12 @@ class Endpoint:
         if many:
             return _json_response([out for _row, out in stored], 201)
         row, out = stored[0]
+        # The ETag stays that of the row as a GET shows it; the body adds the nested rows.
         resp = self._written(request, row, fmt, 201, access)
-        if fmt != "jsonapi":
-            resp.set_data(dumps(out))  # the ETag stays that of the row as a GET shows it
+        if fmt == "jsonapi":
+            resp.set_data(dumps(self.jsonapi.single(self.resource, out, self._item_url(row))))
+        else:
+            resp.set_data(dumps(out))
         resp.headers["Location"] = self._item_url(row)
         return resp
 

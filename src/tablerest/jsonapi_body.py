@@ -25,7 +25,7 @@ from .errors import (
 from .request import parse_key
 from .resource import Catalog, Resource, linkage_columns
 
-__all__ = ["Decoded", "decode", "decode_linkage", "document_data"]
+__all__ = ["Decoded", "decode", "decode_linkage", "decode_nested", "document_data"]
 
 #: The members a resource object may have (JSON:API 1.1); ``lid``, links and meta are ignored.
 _RESOURCE_MEMBERS = frozenset({"type", "id", "lid", "attributes", "relationships", "links", "meta"})
@@ -176,3 +176,128 @@ def decode_linkage(linkage: Any, target: Resource, at: str) -> tuple[Any, ...]:
         raise ValidationFailed(
             [FieldError(f"{at}/id", f"{linkage['id']!r} is not a key of {target.name}")]
         ) from None
+
+
+def decode_nested(
+    body: bytes, res: Resource, catalog: Catalog
+) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """A create document with rows to create beside it in ``included`` (each with a ``lid``
+    that a relationship's linkage names: ``{"type": "authors", "lid": "a1"}``) -> the nested
+    JSON of :mod:`tablerest.nested`, and nested pointer -> document pointer; None when the
+    document includes nothing (a plain create)."""
+    doc = _load(body)
+    data = _data(doc)
+    if not isinstance(doc, dict) or "included" not in doc:
+        return None
+    included = doc["included"]
+    if not isinstance(included, list):
+        raise MalformedBody('"included" must be an array of resource objects')
+    by_lid: dict[tuple[str, str], int] = {}
+    for i, obj in enumerate(included):
+        if not isinstance(obj, dict) or not isinstance(obj.get("lid"), str) or "id" in obj:
+            raise MalformedBody(
+                f'Included resource object {i} needs a "lid" (and no "id"): it is a row to create'
+            )
+        by_lid[(str(obj.get("type")), obj["lid"])] = i
+    if not isinstance(data, dict):
+        raise MalformedBody('"data" must be one resource object')
+    if data.get("type") != res.name:
+        raise Conflict(
+            f"This endpoint takes {res.name!r} resource objects, not {data.get('type')!r}"
+        )
+    pointers: dict[str, str] = {}
+    used: set[int] = set()
+    errors: list[FieldError] = []
+
+    def row(res: Resource, obj: dict[str, Any], at: str, where: str) -> dict[str, Any]:
+        if obj.get("type") != res.name:
+            errors.append(FieldError(f"{at}/type", f"Expected a {res.name!r} resource object"))
+        unknown = sorted(set(obj) - _RESOURCE_MEMBERS)
+        if unknown:
+            raise MalformedBody(f"A resource object has no member {unknown[0]!r}")
+        _objects_only(obj, "a resource object")
+        pointers[where] = at
+        for f in res.fields.values():
+            pointers[f"{where}/{_escape(f.name)}"] = f"{at}/attributes/{_escape(f.name)}"
+        attributes = obj.get("attributes", {})
+        if not isinstance(attributes, dict):
+            raise MalformedBody('"attributes" must be an object')
+        out = dict(attributes)
+        if "id" in obj:  # a key the client chooses (only the primary data has one)
+            if not all(f.writable for f in res.pk_fields):
+                raise Forbidden(
+                    f"The database chooses the keys of {res.name}: send no id to create one"
+                )
+            try:
+                values = parse_key(res, obj["id"]) if isinstance(obj["id"], str) else None
+            except NotFound:
+                values = None
+            if values is None:
+                errors.append(FieldError(f"{at}/id", f"Not a valid key of {res.name}"))
+            else:
+                for f, value in zip(res.pk_fields, values, strict=True):
+                    out[f.name] = value
+                    pointers[f"{where}/{_escape(f.name)}"] = f"{at}/id"
+        relationships = obj.get("relationships", {})
+        if not isinstance(relationships, dict):
+            raise MalformedBody('"relationships" must be an object')
+        for name, member in relationships.items():
+            rel_at = f"{at}/relationships/{_escape(name)}"
+            rel_where = f"{where}/{_escape(name)}"
+            rel = res.relations.get(name)
+            target = catalog.target(rel) if rel is not None else None
+            if rel is None or target is None:
+                errors.append(FieldError(rel_at, "Unknown relationship"))
+                continue
+            if not isinstance(member, dict) or "data" not in member:
+                errors.append(FieldError(rel_at, 'A relationship needs a "data" member'))
+                continue
+            pointers[rel_where] = rel_at
+            linkage = member["data"]
+            items = linkage if isinstance(linkage, list) else [linkage]
+            if rel.to_many != isinstance(linkage, list) or not all(
+                isinstance(x, dict) and "lid" in x for x in items
+            ):
+                cols = linkage_columns(res, rel, target)
+                if rel.to_many or cols is None:
+                    errors.append(
+                        FieldError(
+                            f"{rel_at}/data",
+                            'Name rows to create from "included" by {"type", "lid"}',
+                        )
+                    )
+                    continue
+                try:  # a to-one link to a row that exists: its key
+                    values = decode_linkage(linkage, target, f"{rel_at}/data")
+                except ValidationFailed as exc:
+                    errors.extend(exc.errors)
+                    continue
+                for col, value in zip(cols, values, strict=True):
+                    out[col] = value
+                    pointers[f"{where}/{_escape(col)}"] = rel_at
+                continue
+            nested = []
+            for n, ident in enumerate(items):
+                i = by_lid.get((str(ident.get("type")), str(ident.get("lid"))))
+                if i is None:
+                    errors.append(
+                        FieldError(f"{rel_at}/data", f"No included {ident.get('type')!r} object "
+                                   f"has the lid {ident.get('lid')!r}")
+                    )  # fmt: skip
+                    continue
+                if i in used:
+                    errors.append(FieldError(f"/included/{i}", "Named by more than one linkage"))
+                    continue
+                used.add(i)
+                child_where = f"{rel_where}/{n}" if rel.to_many else rel_where
+                nested.append(row(target, included[i], f"/included/{i}", child_where))
+            out[name] = nested if rel.to_many else (nested[0] if nested else None)
+        return out
+
+    top = row(res, data, "/data", "")
+    for i in range(len(included)):
+        if i not in used:
+            errors.append(FieldError(f"/included/{i}", "Not named by any relationship's linkage"))
+    if errors:
+        raise ValidationFailed(errors)
+    return top, pointers

@@ -163,7 +163,9 @@ def _parse(
                 node.parents.append((rel, parent))
             linked |= set(local)
     try:
-        node.data = res.schema.validate_json_supplied(orjson.dumps(plain), frozenset(linked))
+        # Keys parsed from JSON:API ids may be decimals; orjson writes dates and UUIDs itself.
+        raw = orjson.dumps(plain, default=str)
+        node.data = res.schema.validate_json_supplied(raw, frozenset(linked))
     except TablerestError as exc:
         errors.extend(exc.under(at).errors or [FieldError(at, exc.detail)])
     return node

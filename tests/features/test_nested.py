@@ -297,12 +297,96 @@ def test_hooks_of_every_nested_resource_run_in_the_one_transaction(engine: sa.En
     assert stored["authors"] == []
 
 
-def test_jsonapi_and_upsert_bodies_do_not_nest(client: FlaskClient, engine: sa.Engine) -> None:
+def test_upserts_do_not_nest(client: FlaskClient, engine: sa.Engine) -> None:
     upsert = client.post(
         "/api/books?on_conflict=isbn", json={"title": "A", "isbn": "1", "reviews": []}
     )
 
     assert [e["pointer"] for e in problem(upsert, 422)["errors"]] == ["/reviews"]
+    assert _stored(engine) == EMPTY
+
+
+JSONAPI = "application/vnd.api+json"
+
+
+def _jsonapi(client: FlaskClient, doc: dict[str, Any]) -> Any:
+    return client.post("/api/books", json=doc, headers={"Content-Type": JSONAPI, "Accept": JSONAPI})
+
+
+def _sideposted(**review: Any) -> dict[str, Any]:
+    return {
+        "data": {
+            "type": "books",
+            "attributes": {"title": "Dune"},
+            "relationships": {
+                "author": {"data": {"type": "authors", "lid": "a"}},
+                "reviews": {"data": [{"type": "reviews", "lid": "r1"}]},
+            },
+        },
+        "included": [
+            {"type": "authors", "lid": "a", "attributes": {"name": "Herbert"}},
+            {"type": "reviews", "lid": "r1", "attributes": {"reader": "ann", "stars": 5, **review}},
+        ],
+    }
+
+
+def test_jsonapi_creates_the_rows_included_with_a_lid(
+    client: FlaskClient, engine: sa.Engine
+) -> None:
+    resp = _jsonapi(client, _sideposted())
+
+    assert resp.status_code == 201, resp.get_json()
+    doc = resp.get_json()
+    book = doc["data"]
+    assert resp.headers["Location"] == f"/api/books/{book['id']}"
+    author = book["relationships"]["author"]["data"]
+    reviews = book["relationships"]["reviews"]["data"]
+    assert {(o["type"], o["id"]) for o in doc["included"]} == {
+        (author["type"], author["id"]),
+        (reviews[0]["type"], reviews[0]["id"]),
+    }
+    stored = _stored(engine)
+    assert stored["books"] == [(int(book["id"]), "Dune", None, int(author["id"]))]
+    assert stored["reviews"] == [(int(reviews[0]["id"]), int(book["id"]), "ann", 5)]
+
+
+@pytest.mark.parametrize(
+    ("change", "pointers"),
+    [
+        ({"stars": 9}, ["/included/1/attributes/stars"]),
+        ({"book_id": 1}, ["/included/1/attributes/book_id"]),
+    ],
+)
+def test_jsonapi_nested_errors_point_into_the_document(
+    client: FlaskClient, engine: sa.Engine, change: dict[str, Any], pointers: list[str]
+) -> None:
+    body = _jsonapi(client, _sideposted(**change)).get_json()
+
+    assert [e["source"]["pointer"] for e in body["errors"]] == pointers
+    assert _stored(engine) == EMPTY
+
+
+def test_jsonapi_included_objects_must_be_named_once_by_a_lid(
+    client: FlaskClient, engine: sa.Engine
+) -> None:
+    unnamed = _sideposted()
+    unnamed["included"].append({"type": "reviews", "lid": "r2", "attributes": {}})
+    twice = _sideposted()
+    twice["data"]["relationships"]["reviews"]["data"].append({"type": "reviews", "lid": "r1"})
+    missing = _sideposted()
+    missing["data"]["relationships"]["author"]["data"]["lid"] = "nope"
+    with_id = _sideposted()
+    with_id["included"][0]["id"] = "5"
+
+    def pointers(doc: dict[str, Any]) -> list[str]:
+        resp = _jsonapi(client, doc)
+        assert resp.status_code in (400, 422)
+        return [e.get("source", {}).get("pointer") for e in resp.get_json()["errors"]]
+
+    assert pointers(unnamed) == ["/included/2"]
+    assert pointers(twice) == ["/included/1"]
+    assert pointers(missing) == ["/data/relationships/author/data", "/included/0"]
+    assert pointers(with_id) == [None]  # a 400: included objects are rows to create
     assert _stored(engine) == EMPTY
 
 
