@@ -25,7 +25,7 @@ from sqlalchemy import exc as sa_exc
 
 from . import http
 from .auth.access import Access
-from .auth.policies import Action, Grant, Rows
+from .auth.policies import Grant, Rows
 from .cursor import decode_cursor, encode_cursor
 from .errors import (
     BadRequest,
@@ -935,11 +935,7 @@ class Endpoint:
             _check_writable(access, res, node.data, node.at)
             (row,) = self.peers[res.name]._write_many([node.data], access, grant)
         except TablerestError as exc:
-            if exc.errors:
-                raise exc.under(node.at) from None
-            if node.at:  # a refusal of the whole row: point at the row
-                exc.errors = (FieldError(node.at, exc.detail),)
-            raise
+            raise exc.under(node.at) from None
         for rel, children in node.children:
             target = children[0].resource if children else None
             rows = []
@@ -963,12 +959,8 @@ class Endpoint:
         res = self.resource
         table = res.table
         access = self.authorize(request)
-        if access is not None:
-            access.require(res, "update")
-        _every_row(access, res, ("update",), "A bulk update")
+        grant = access.require(res, "update") if access is not None else True
         reject_query(request.args.to_dict(flat=False))
-        if any(res.hooks.values()):
-            raise BadRequest(f"{res.name} has hooks: change its rows one at a time")
         body = http.read_body(request, self.settings.max_body_size, self._json_depth)
         if body.kind != "json" or body.raw.lstrip()[:1] != b"[":
             raise BadRequest("Send a JSON array of rows: each with its key, and fields to change")
@@ -989,6 +981,13 @@ class Endpoint:
             keys.append(tuple(item.get(f.name) for f in pk))  # twice: applied in order
         if errors:
             raise ValidationFailed(errors)
+        if grant is not True or not self._core:
+            rows = self._each(
+                lambda i: self._change(request, keys[i], items[i], "patch", False, "json",
+                                       access, grant),
+                len(items),
+            )  # fmt: skip
+            return _json_response([_visible(access, res, r) for r in rows], 200)
         written = [
             {res.fields[k].column: v for k, v in item.items() if k not in pk_names}
             for item in items
@@ -1037,11 +1036,6 @@ class Endpoint:
             raise InvalidParameter(
                 "on_conflict", f"{', '.join(names)} is not a unique key of {res.name}"
             )
-        if any(res.hooks.values()):
-            raise InvalidParameter(
-                "on_conflict", f"{res.name} has hooks, which an upsert would not run"
-            )
-        _every_row(access, res, ("create", "update"), "An upsert")
         many = body.kind == "json" and body.raw.lstrip()[:1] == b"["
         items = (
             res.schema.validate_json_many(body.raw)
@@ -1054,6 +1048,37 @@ class Endpoint:
             _check_writable(access, res, item, f"/{i}" if many else "")
         rows: list[dict[str, Any]] = []
         created: list[bool] = []
+        every_row = access is None or all(
+            access.grant(res, action) is True for action in ("create", "update")
+        )
+        if not (every_row and self._core):
+            # Owner rules, hooks or ORM behaviour: each row as the create or update it is.
+            def one(i: int) -> dict[str, Any]:
+                row, made = self._upsert_one(request, items[i], names, access)
+                created.append(made)
+                return row
+
+            rows = self._each(one, len(items), "" if not many else None)
+        else:
+            rows = self._upsert_core(items, names, columns, created)
+        if many:
+            return _json_response([_visible(access, res, r) for r in rows], 200)
+        resp = self._written(request, rows[0], fmt, 201 if created[0] else 200, access)
+        if created[0]:
+            resp.headers["Location"] = self._item_url(rows[0])
+        return resp
+
+    def _upsert_core(
+        self,
+        items: list[dict[str, Any]],
+        names: list[str],
+        columns: list[sa.Column[Any]],
+        created: list[bool],
+    ) -> list[dict[str, Any]]:
+        """Upsert rows with one ``INSERT ... ON CONFLICT`` statement each."""
+        res = self.resource
+        table = res.table
+        rows: list[dict[str, Any]] = []
         written = [{res.fields[k].column: v for k, v in item.items()} for item in items]
         try:
             with self.db.transaction(table) as conn:
@@ -1082,12 +1107,57 @@ class Endpoint:
             if not diagnosed.errors:
                 raise diagnosed from None
             raise Conflict("The change conflicts with data already stored") from None
-        if many:
-            return _json_response([_visible(access, res, r) for r in rows], 200)
-        resp = self._written(request, rows[0], fmt, 201 if created[0] else 200, access)
-        if created[0]:
-            resp.headers["Location"] = self._item_url(rows[0])
-        return resp
+        return rows
+
+    def _upsert_one(
+        self,
+        request: Request,
+        data: dict[str, Any],
+        names: list[str],
+        access: Access | None,
+    ) -> tuple[dict[str, Any], bool]:
+        """One row of an upsert as the create or update it is (permissions, hooks); the row
+        and whether it was created. Runs inside :meth:`Database.atomic`."""
+        res = self.resource
+        key = None
+        if all(data.get(n) is not None for n in names):
+            match = sa.and_(*(res.fields[n].column == data[n] for n in names))
+            with self.db.connection(res.table) as conn:
+                found = conn.execute(sa.select(*res.table.primary_key.columns).where(match))
+                key = found.first()
+        if key is None:
+            grant = access.require(res, "create") if access is not None else True
+            (row,) = self._write_many([data], access, grant)
+            return row, True
+        grant = access.require(res, "update") if access is not None else True
+        try:
+            return self._change(
+                request, tuple(key), data, "patch", False, "json", access, grant
+            ), False
+        except NotFound:  # the row holding the key is not the caller's to see
+            raise Conflict(
+                f"A {res.name} row with this {', '.join(names)} exists that you may not change",
+                errors=[
+                    FieldError(f"/{n}", "A row you may not change has this value") for n in names
+                ],
+            ) from None
+
+    def _each(
+        self, write: Callable[[int], dict[str, Any]], count: int, at: str | None = None
+    ) -> list[dict[str, Any]]:
+        """``write(i)`` for each item of a bulk write, in one transaction (all or nothing);
+        errors point at the item (``/i``, or ``at`` for a single row)."""
+        rows = []
+        try:
+            with self.db.atomic():
+                for i in range(count):
+                    try:
+                        rows.append(write(i))
+                    except TablerestError as exc:
+                        raise exc.under(f"/{i}" if at is None else at) from None
+        except sa_exc.SQLAlchemyError as exc:
+            raise translate(exc) from exc
+        return rows
 
     def _body_data(
         self, request: Request, body: http.Body, variant: Variant, key: str | None = None
@@ -1672,15 +1742,6 @@ def _refuse_page_params(args: Mapping[str, list[str]], what: str) -> None:
             raise InvalidParameter(
                 name, f"An export has every matching {what}: {name} is for pages"
             )
-
-
-def _every_row(access: Access | None, res: Resource, actions: Sequence[Action], what: str) -> None:
-    """Writes that do not scope each row (bulk update, upsert) need grants for every row."""
-    if access is None:
-        return
-    for action in actions:
-        if access.grant(res, action) is not True:
-            raise Forbidden(f"{what} needs {action} permission on every row")
 
 
 def _require_filled(res: Resource, data: Mapping[str, Any], at: str) -> None:

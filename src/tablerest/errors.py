@@ -100,8 +100,11 @@ class TablerestError(Exception):
 
     def under(self, prefix: str) -> TablerestError:
         """This error with its field pointers moved under ``prefix`` (a write nested in a
-        larger document); returns itself, to be raised again."""
-        if prefix:
+        larger document), or pointing at ``prefix`` when it had none (the whole part was
+        refused); returns itself, to be raised again."""
+        if prefix and not self.errors:
+            self.errors = (FieldError(prefix, self.detail),)
+        elif prefix:
             named = sorted({e.pointer for e in self.errors if e.pointer}, key=len, reverse=True)
             if named:  # a detail naming the pointers names the new ones
                 found = "|".join(re.escape(p) for p in named)

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
+from tablerest import Conflict, WriteContext
 from tests import models
 from tests.conftest import AppFactory
 from tests.databases import BACKENDS
@@ -97,3 +98,35 @@ def test_not_an_array_of_rows_is_refused(client: FlaskClient, body: Any) -> None
 
     assert resp.status_code in (400, 422)
     assert resp.mimetype == "application/problem+json"
+
+
+def test_hooks_run_for_each_row_and_a_failing_one_changes_no_row(
+    make_app: AppFactory, engine: sa.Engine
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            models.Book.__table__.insert(),
+            [{"id": i, "title": f"t{i}", "year": 2000 + i, "pages": 10 * i} for i in (1, 2, 3)],
+        )
+    app = make_app()
+    books = app.extensions["tablerest_api"].resources["books"]
+    seen: list[Any] = []
+
+    @books.hook("before_update")
+    def _shout(ctx: WriteContext) -> None:
+        seen.append(ctx.key)
+        if ctx.data.get("title") == "stop":
+            raise Conflict("Not that title")
+        if "title" in ctx.data:
+            ctx.data["title"] = ctx.data["title"].upper()
+
+    client = app.test_client()
+    ok = client.patch("/api/books", json=[{"id": 2, "title": "two"}, {"id": 1, "pages": 5}])
+    before = _books(engine)
+    bad = client.patch("/api/books", json=[{"id": 3, "title": "three"}, {"id": 1, "title": "stop"}])
+
+    assert ok.status_code == 200, ok.get_json()
+    assert [r["title"] for r in ok.get_json()] == ["TWO", "t1"]
+    assert problem(bad, 409)["errors"] == [{"pointer": "/1", "detail": "Not that title"}]
+    assert _books(engine) == before
+    assert seen == [(2,), (1,), (3,), (1,)]

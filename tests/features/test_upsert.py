@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
+from tablerest import WriteContext
 from tests import models
 from tests.conftest import AppFactory
 from tests.databases import BACKENDS
@@ -99,3 +100,39 @@ def test_a_row_without_the_key_is_created(client: FlaskClient, engine: sa.Engine
     assert (first.status_code, second.status_code) == (201, 201)
     assert first.get_json()["id"] != second.get_json()["id"]
     assert count(engine, "books") == 2
+
+
+def test_hooks_run_as_for_the_create_or_update_each_row_is(
+    make_app: AppFactory, engine: sa.Engine
+) -> None:
+    app = make_app()
+    books = app.extensions["tablerest_api"].resources["books"]
+    seen: list[str] = []
+
+    @books.hook("before_create")
+    def _created(ctx: WriteContext) -> None:
+        seen.append(f"create {ctx.data['isbn']}")
+
+    @books.hook("before_update")
+    def _updated(ctx: WriteContext) -> None:
+        seen.append(f"update {ctx.data['isbn']}")
+        ctx.data["pages"] = 1
+
+    client = app.test_client()
+    client.post("/api/books", json=DUNE)
+    seen.clear()
+    resp = client.post(
+        "/api/books?on_conflict=isbn",
+        json=[{"title": "Dune", "isbn": "978-1", "year": 1966}, {"title": "Emma", "isbn": "978-2"}],
+    )
+    failed = client.post(
+        "/api/books?on_conflict=isbn",
+        json=[{"title": "Dune!", "isbn": "978-1"}, {"title": "X", "isbn": "978-3", "author_id": 9}],
+    )
+
+    assert resp.status_code == 200, resp.get_json()
+    assert seen[:2] == ["update 978-1", "create 978-2"]
+    assert problem(failed, 409)["errors"] == [
+        {"pointer": "/1/author_id", "detail": "The referenced row does not exist"}
+    ]
+    assert _books(engine) == [("Dune", "978-1", 1966, 1), ("Emma", "978-2", None, 100)]

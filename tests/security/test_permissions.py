@@ -339,12 +339,56 @@ def test_aggregates_count_only_the_callers_rows(client: FlaskClient) -> None:
     ]
 
 
-def test_bulk_writes_need_a_grant_on_every_row(client: FlaskClient) -> None:
+def test_a_bulk_update_checks_every_row_against_the_owner_rule(client: FlaskClient) -> None:
     bob = login(client, "bob")
 
-    bulk = client.patch("/api/posts", json=[{"id": 2, "title": "x"}], headers=bob)
-    upsert = client.post("/api/posts?on_conflict=id", json={"title": "x"}, headers=bob)
+    mine = client.patch(
+        "/api/posts", json=[{"id": 2, "title": "x"}, {"id": 3, "title": "y"}], headers=bob
+    )
+    anns = client.patch(
+        "/api/posts", json=[{"id": 2, "title": "z"}, {"id": 1, "title": "mine"}], headers=bob
+    )
+    cys = client.patch("/api/comments", json=[{"id": 2, "text": "bob was here"}], headers=bob)
+    handed_over = client.patch("/api/posts", json=[{"id": 2, "owner_id": 3}], headers=bob)
 
-    assert problem(bulk, 403)["detail"] == "A bulk update needs update permission on every row"
-    assert problem(upsert, 403)["detail"] == "An upsert needs create permission on every row"
-    assert client.get("/api/posts/2", headers=bob).get_json()["title"] == "bob's diary"
+    assert [p["title"] for p in mine.get_json()] == ["x", "y"]
+    # ann's post is not bob's to see: a 404 at the item; cy's comment he may see, not change.
+    assert problem(anns, 404)["errors"] == [{"pointer": "/1", "detail": "No posts row with key 1"}]
+    assert [e["pointer"] for e in problem(cys, 403)["errors"]] == ["/0"]
+    assert problem(handed_over, 403)["errors"][0]["pointer"] == "/0"
+    assert client.get("/api/posts/2", headers=bob).get_json()["title"] == "x"
+    assert client.get("/api/comments/2").get_json()["text"] == "dear diary"
+
+
+def test_an_upsert_creates_or_changes_only_what_the_caller_may(client: FlaskClient) -> None:
+    bob = login(client, "bob")
+    dan = {"username": "dan", "email": "dan@example.org", "password": "dan-pw-dan-pw"}
+
+    own = client.post(
+        "/api/users?on_conflict=username",
+        json={"username": "bob", "email": "bob@new.example.org", "password": "bob-pw-2"},
+        headers=bob,
+    )
+    new = client.post("/api/users?on_conflict=username", json=dan, headers=bob)
+    cys = client.post(
+        "/api/users?on_conflict=username",
+        json=[
+            {**dan, "username": "eve", "email": "eve@example.org"},
+            {"username": "cy", "email": "c@x.org", "password": "pw-pw-pw"},
+        ],
+        headers=bob,
+    )
+
+    assert own.status_code == 200, own.get_json()
+    assert own.get_json()["email"] == "bob@new.example.org"
+    assert new.status_code == 201
+    # cy's row exists but is not bob's: a 409 at the key, without naming cy's row.
+    body = problem(cys, 409)
+    assert body["errors"] == [
+        {"pointer": "/1/username", "detail": "A row you may not change has this value"}
+    ]
+    assert "key" not in body["detail"]
+    assert client.get("/api/auth/me", headers=login(client, "cy")).get_json()["email"] == (
+        "cy@example.org"
+    )
+    assert problem(client.post("/api/auth/token", json={"username": "eve", "password": "x"}), 401)
