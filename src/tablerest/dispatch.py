@@ -872,20 +872,25 @@ class Endpoint:
         return any(n in raw for n in names)
 
     def _create_nested(
-        self, request: Request, doc: Any, access: Access | None, fmt: str
+        self,
+        request: Request,
+        doc: Any,
+        access: Access | None,
+        fmt: str,
+        on_conflict: list[str] | None = None,
     ) -> Response:
         """A create with related rows nested in it (see :mod:`tablerest.nested`): every row is
         validated first, then all are written in one transaction, each through its own
         resource (permissions, field rules, hooks); 201 with the rows as stored, nested as
-        they were sent."""
+        they were sent. With ``on_conflict``, the top rows are upserted (200 when changed)."""
         if access is not None:  # refused outright before the rows are looked at
             for res, at in rows_in(self.resource, self.catalog, doc).values():
+                if on_conflict is not None and res is self.resource:
+                    continue  # an upsert may only change rows: its grants come per row
                 try:
                     access.require(res, "create")
                 except TablerestError as exc:
-                    if at:
-                        exc.errors = (FieldError(at, exc.detail),)
-                    raise
+                    raise exc.under(at) from None
         many = isinstance(doc, list)
         docs = doc if many else [doc]
         nodes: list[Node] = []
@@ -899,41 +904,53 @@ class Endpoint:
                 errors.extend(exc.errors)
         if errors:
             raise ValidationFailed(errors)
+        upsert = None if on_conflict is None else (request, on_conflict)
         try:
             with self.db.atomic():
-                stored = [self._store_nested(node, access) for node in nodes]
+                stored = [self._store_nested(node, access, upsert) for node in nodes]
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
         if many:
-            return _json_response([out for _row, out in stored], 201)
-        row, out = stored[0]
+            return _json_response(
+                [out for _row, out, _made in stored], 201 if upsert is None else 200
+            )
+        row, out, made = stored[0]
         # The ETag stays that of the row as a GET shows it; the body adds the nested rows.
-        resp = self._written(request, row, fmt, 201, access)
+        resp = self._written(request, row, fmt, 201 if made else 200, access)
         if fmt == "jsonapi":
             resp.set_data(dumps(self.jsonapi.single(self.resource, out, self._item_url(row))))
         else:
             resp.set_data(dumps(out))
-        resp.headers["Location"] = self._item_url(row)
+        if made:
+            resp.headers["Location"] = self._item_url(row)
         return resp
 
     def _store_nested(
-        self, node: Node, access: Access | None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Write one row of a nested document with the rows it links to; the row as stored
-        and as answered (with the nested rows)."""
+        self,
+        node: Node,
+        access: Access | None,
+        upsert: tuple[Request, list[str]] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any], bool]:
+        """Write one row of a nested document with the rows it links to (upserting it on
+        ``upsert``'s key); the row as stored, as answered (with the nested rows), and whether
+        it was created."""
         res = node.resource
         nested: dict[str, Any] = {}
         for rel, parent in node.parents:
-            stored, nested[rel.name] = self._store_nested(parent, access)
+            stored, nested[rel.name], _made = self._store_nested(parent, access)
             names = field_names(parent.resource, rel.remote) or []
             for local, column, name in zip(
                 field_names(res, rel.local) or [], rel.remote, names, strict=True
             ):
                 node.data[local] = typed_value(column, stored[name])
+        ep = self.peers[res.name]
         try:
-            grant = access.require(res, "create") if access is not None else True
             _check_writable(access, res, node.data, node.at)
-            (row,) = self.peers[res.name]._write_many([node.data], access, grant)
+            if upsert is not None:
+                row, made = ep._upsert_one(upsert[0], node.data, upsert[1], access)
+            else:
+                grant = access.require(res, "create") if access is not None else True
+                (row,), made = ep._write_many([node.data], access, grant), True
         except TablerestError as exc:
             raise exc.under(node.at) from None
         for rel, children in node.children:
@@ -951,7 +968,7 @@ class Endpoint:
                     child.data[remote] = typed_value(column, row[local])
                 rows.append(self._store_nested(child, access)[1])
             nested[rel.name] = rows
-        return row, {**_visible(access, res, row), **nested}
+        return row, {**_visible(access, res, row), **nested}, made
 
     def update_many(self, request: Request) -> Response:
         """``PATCH`` on the collection: an array of rows, each with its key and the fields to
@@ -1036,6 +1053,10 @@ class Endpoint:
             raise InvalidParameter(
                 "on_conflict", f"{', '.join(names)} is not a unique key of {res.name}"
             )
+        if body.kind == "json" and request.mimetype != JSONAPI and self._may_nest(body.raw):
+            doc = _nested_document(body.raw, self._nests or ())
+            if doc is not None:
+                return self._create_nested(request, doc, access, fmt, names)
         many = body.kind == "json" and body.raw.lstrip()[:1] == b"["
         items = (
             res.schema.validate_json_many(body.raw)

@@ -297,13 +297,35 @@ def test_hooks_of_every_nested_resource_run_in_the_one_transaction(engine: sa.En
     assert stored["authors"] == []
 
 
-def test_upserts_do_not_nest(client: FlaskClient, engine: sa.Engine) -> None:
-    upsert = client.post(
-        "/api/books?on_conflict=isbn", json={"title": "A", "isbn": "1", "reviews": []}
+def test_an_upsert_upserts_the_top_row_and_creates_the_nested_ones(
+    client: FlaskClient, engine: sa.Engine
+) -> None:
+    first = client.post(
+        "/api/books?on_conflict=isbn",
+        json={"title": "Dune", "isbn": "1", "reviews": [{"reader": "ann", "stars": 5}]},
+    )
+    again = client.post(
+        "/api/books?on_conflict=isbn",
+        json={"title": "Dune!", "isbn": "1", "reviews": [{"reader": "bob", "stars": 4}]},
+    )
+    clash = client.post(
+        "/api/books?on_conflict=isbn",
+        json={"title": "Dune?", "isbn": "1", "reviews": [{"reader": "ann", "stars": 1}]},
     )
 
-    assert [e["pointer"] for e in problem(upsert, 422)["errors"]] == ["/reviews"]
-    assert _stored(engine) == EMPTY
+    assert first.status_code == 201, first.get_json()
+    assert "Location" in first.headers
+    assert again.status_code == 200, again.get_json()
+    assert "Location" not in again.headers
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert [r["reader"] for r in again.get_json()["reviews"]] == ["bob"]
+    assert [e["pointer"] for e in problem(clash, 409)["errors"]] == [
+        "/reviews/0/book_id",
+        "/reviews/0/reader",
+    ]
+    stored = _stored(engine)
+    assert [b[1] for b in stored["books"]] == ["Dune!"]
+    assert [(r[2], r[3]) for r in stored["reviews"]] == [("ann", 5), ("bob", 4)]
 
 
 JSONAPI = "application/vnd.api+json"
