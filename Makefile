@@ -39,7 +39,8 @@ fuzz: $(STAMP)
 		$(BIN)/python -m pytest tests/e2e/test_fuzz.py
 
 # The side-by-side benchmark (../shared/bench): tablerest against floor, flaskfloor and peers, on
-# SQLite and PostgreSQL, then deep pages (bench/deep.py) and a py-spy profile (bench/spy.py). Installs wrk from Debian's packages if
+# SQLite and PostgreSQL, then deep pages (bench/deep.py), aggregates and bulk updates
+# (bench/beyond.py) and a py-spy profile (bench/spy.py). Installs wrk from Debian's packages if
 # missing; ~15 minutes on 2 cores. bench/inprocess.py profiles one request without the network.
 BENCH_SYSTEMS ?= floor,flaskfloor,seedstyle,fastapi,tablerest
 BENCH_DB ?= sqlite,postgres
@@ -49,6 +50,7 @@ bench:
 	BENCH_WORK_DIR=$(CURDIR)/bench $(PYTHON) ../shared/bench/run.py --systems-dir bench/systems \
 		--systems $(BENCH_SYSTEMS) --db $(BENCH_DB) --report bench/results.md $(BENCH_ARGS)
 	$(PYTHON) bench/deep.py --report bench/results.md
+	$(PYTHON) bench/beyond.py --report bench/results.md
 	$(PYTHON) bench/spy.py --report bench/results.md
 	bench/.venvs/tablerest/bin/python bench/inprocess.py --report bench/results.md
 
