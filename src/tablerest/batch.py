@@ -17,7 +17,8 @@ Each operation is the request it stands for (``create`` = ``POST`` on the collec
 through that resource's endpoint with the caller's identity: the same validation,
 permissions, field rules and hooks. ``{"$ref": "<ref>"}`` anywhere in ``data`` or as ``key``
 stands for the key of the row an earlier operation with that ``ref`` wrote
-(``{"$ref": "<ref>", "field": "<name>"}`` for one of its fields).
+(``{"$ref": "<ref>", "field": "<name>"}`` for one of its fields); a ref given again names
+the later row from then on.
 """
 
 from __future__ import annotations
@@ -38,13 +39,14 @@ from .errors import (
     FieldError,
     MalformedBody,
     NotAcceptable,
+    NotFound,
     TablerestError,
     UnsupportedMediaType,
     ValidationFailed,
 )
 from .render.json import dumps
 from .render.jsonapi import JSONAPI
-from .request import reject_query
+from .request import dump_exact, reject_query
 from .store import Database, translate
 
 if TYPE_CHECKING:
@@ -162,9 +164,11 @@ class Batch:
                 detail=f"The batch has {len(operations)} operations; the limit is {self.limit}",
             )
         errors = []
-        refs: set[str] = set()
         for i, op in enumerate(operations):
             at = f"/operations/{i}"
+            for name in sorted(op.model_fields_set & {"key", "data", "ref"}):
+                if getattr(op, name) is None:  # left out, or a value: never null
+                    errors.append(FieldError(f"{at}/{name}", "Input should not be null"))
             if op.resource not in self.endpoints:
                 errors.append(FieldError(f"{at}/resource", f"No resource named {op.resource!r}"))
             elif _METHODS[op.op] not in self.endpoints[op.resource].resource.methods or (
@@ -183,12 +187,8 @@ class Batch:
             if (op.data is None) != (op.op == "delete"):
                 detail = "Not for a delete" if op.op == "delete" else "Field required"
                 errors.append(FieldError(f"{at}/data", detail))
-            if op.ref is not None:
-                if op.op == "delete":
-                    errors.append(FieldError(f"{at}/ref", "A deleted row cannot be referred to"))
-                elif op.ref in refs:
-                    errors.append(FieldError(f"{at}/ref", f"{op.ref!r} is used twice"))
-                refs.add(op.ref)
+            if op.ref is not None and op.op == "delete":
+                errors.append(FieldError(f"{at}/ref", "A deleted row cannot be referred to"))
         if errors:
             raise ValidationFailed(errors)
         return operations
@@ -241,7 +241,7 @@ def _subrequest(request: Request, path: str, op: str, data: Any) -> Request:
     """The request one operation stands for: the batch's caller, headers and client, with
     the operation's method, path and JSON body."""
     environ = {k: v for k, v in request.environ.items() if k not in _NOT_INHERITED}
-    raw = b"" if data is None else orjson.dumps(data)
+    raw = b"" if data is None else dump_exact(data)
     environ.update(
         {
             "REQUEST_METHOD": _METHODS[op],
@@ -275,10 +275,9 @@ def _referred(
     key's values when ``whole``)."""
     name, field = ref["$ref"], ref.get("field")
     target = done.get(name) if isinstance(name, str) else None
-    if target is None:
-        raise ValidationFailed(
-            [FieldError(f"{at}/$ref", f"No earlier operation has the ref {name!r}")]
-        )
+    if target is None:  # like a key that names no row
+        detail = f"No earlier operation has the ref {name!r}"
+        raise NotFound(detail, errors=[FieldError(f"{at}/$ref", detail)])
     if whole:
         return [target.row[n] for n in target.key]
     if field is None:

@@ -80,6 +80,7 @@ from .request import (
     Include,
     Limits,
     ListIntent,
+    load_exact,
     parse_item_query,
     parse_key,
     parse_list_query,
@@ -1709,8 +1710,8 @@ def _nested_document(raw: bytes, names: Sequence[bytes]) -> Any:
     an array of objects, with such a key); None otherwise, or when it is not JSON at all (the
     plain path then says what is wrong)."""
     try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        doc = load_exact(raw)
+    except ValueError:
         return None
     keys = {orjson.loads(n) for n in names}
     items = doc if isinstance(doc, list) else [doc]

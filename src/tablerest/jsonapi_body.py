@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from .errors import (
     Conflict,
     FieldError,
@@ -22,7 +20,7 @@ from .errors import (
     NotFound,
     ValidationFailed,
 )
-from .request import parse_key
+from .request import dump_exact, load_exact, parse_key
 from .resource import Catalog, Resource, linkage_columns
 
 __all__ = ["Decoded", "decode", "decode_linkage", "decode_nested", "document_data"]
@@ -45,8 +43,8 @@ def _escape(name: str) -> str:
 
 def _load(body: bytes) -> Any:
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
+        return load_exact(body)
+    except ValueError:
         raise MalformedBody("The request body is not valid JSON") from None
 
 
@@ -156,8 +154,7 @@ def decode(body: bytes, res: Resource, catalog: Catalog, *, key: str | None = No
             flat[col] = value
     if errors:
         raise ValidationFailed(errors)
-    # Keys parsed from ids may be decimals; orjson writes the rest (dates, UUIDs) itself.
-    return Decoded(orjson.dumps(flat, default=str), pointers)
+    return Decoded(dump_exact(flat), pointers)
 
 
 def decode_linkage(linkage: Any, target: Resource, at: str) -> tuple[Any, ...]:

@@ -16,11 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
 from .errors import FieldError, TablerestError, ValidationFailed
-from .request import value_parser
+from .request import dump_exact, value_parser
 from .resource import Catalog, Relation, Resource
 
 __all__ = ["Node", "field_names", "nestable", "parse_document", "rows_in", "typed_value"]
@@ -163,8 +162,7 @@ def _parse(
                 node.parents.append((rel, parent))
             linked |= set(local)
     try:
-        # Keys parsed from JSON:API ids may be decimals; orjson writes dates and UUIDs itself.
-        raw = orjson.dumps(plain, default=str)
+        raw = dump_exact(plain)
         node.data = res.schema.validate_json_supplied(raw, frozenset(linked))
     except TablerestError as exc:
         errors.extend(exc.under(at).errors or [FieldError(at, exc.detail)])

@@ -419,41 +419,47 @@ class _Builder:
 
     def _batch_path(self) -> None:
         """``POST {prefix}/batch``: writes on any resources in one transaction."""
-        writable = sorted(
-            ep.resource.name
-            for ep in self.state.endpoints.values()
-            if {"POST", "PUT", "PATCH", "DELETE"} & set(ep.resource.methods)
-        )
-        if not writable:
-            return
         ref = _closed({"$ref": {"type": "string"}, "field": {"type": "string"}}, ["$ref"])
-        value = {"anyOf": [{"type": "string"}, {"type": "integer"}]}
+        value: list[dict[str, Any]] = [{"type": "string"}, {"type": "integer"}]
+        key = {
+            "description": "The row's key: a value, the values of a composite key, or a "
+            "reference to a row written earlier",
+            "anyOf": [*value, {"type": "array", "items": {"anyOf": value}, "minItems": 1}, ref],
+        }
+        name = {"type": "string", "description": "A name later operations refer by"}
+        variants: list[dict[str, Any]] = []
+        for ep in self.state.endpoints.values():
+            res = ep.resource
+            ops: list[tuple[str, dict[str, Any], list[str]]] = []
+            if "POST" in res.methods:
+                body = _ref(self._input(res, "create", nested=True))
+                ops.append(("create", {"data": body, "ref": name}, ["data"]))
+            if res.primary_key:
+                changes: tuple[tuple[str, str, Variant], ...] = (
+                    ("update", "PATCH", "patch"),
+                    ("replace", "PUT", "replace"),
+                )
+                for op, method, variant in changes:
+                    if method in res.methods:
+                        body = _ref(self._input(res, variant))
+                        ops.append((op, {"key": key, "data": body, "ref": name}, ["key", "data"]))
+                if "DELETE" in res.methods:
+                    ops.append(("delete", {"key": key}, ["key"]))
+            for op, props, required in ops:
+                variants.append(
+                    _closed(
+                        {"op": {"const": op}, "resource": {"const": res.name}, **props},
+                        ["op", "resource", *required],
+                    )
+                )
+        if not variants:
+            return
         operation = {
-            "type": "object",
-            "required": ["op", "resource"],
-            "additionalProperties": False,
-            "properties": {
-                "op": {"enum": ["create", "update", "replace", "delete"]},
-                "resource": {"enum": writable},
-                "key": {
-                    "description": "The row's key (update, replace, delete): a value, the "
-                    "values of a composite key, or a reference to a row written earlier",
-                    "anyOf": [
-                        value["anyOf"][0],
-                        value["anyOf"][1],
-                        {"type": "array", "items": value, "minItems": 1},
-                        ref,
-                    ],
-                },
-                "data": {
-                    "type": "object",
-                    "description": "The body of the request the operation stands for "
-                    '(create, update, replace); {"$ref": "<ref>"} in it stands for the key '
-                    'of the row an earlier operation with that ref wrote ({"$ref": "<ref>", '
-                    '"field": "<name>"} for one of its fields)',
-                },
-                "ref": {"type": "string", "description": "A name later operations refer by"},
-            },
+            "oneOf": variants,
+            "description": "The request an operation stands for: create = POST, update = "
+            'PATCH, replace = PUT, delete = DELETE. {"$ref": "<ref>"} in data stands for '
+            "the key of the row an earlier operation with that ref wrote "
+            '({"$ref": "<ref>", "field": "<name>"} for one of its fields).',
         }
         result = {
             "type": "object",
@@ -523,12 +529,20 @@ class _Builder:
         variant: Variant,
         supplied: frozenset[str] = frozenset(),
         under: Resource | None = None,
+        *,
+        nested: bool = False,
     ) -> str:
-        """The body schema of a write; a create's names the rows it may nest. ``supplied``:
-        the fields that link a row nested under ``under`` (left out)."""
+        """The body schema of a write. ``nested``: a plain JSON create, which names the rows
+        it may nest (JSON:API and form bodies nest none); ``supplied``: the fields that link
+        a row nested under ``under`` (left out)."""
+        nested = variant == "create" and (nested or under is not None)
         name = _schema_name(res, variant.capitalize())
         if under is not None:
             name += f"Under{_schema_name(under)}"
+        elif nested and nestable(res, self.state):
+            name += "Nested"
+        else:
+            nested = False
         if name not in self.schemas:
             adapter = (
                 res.schema.supplied_adapter(supplied) if supplied else res.schema.adapter(variant)
@@ -544,7 +558,7 @@ class _Builder:
                 if f is not None:
                     _refine_input(f, prop)
             self.schemas[name] = schema  # before nesting: relations may lead back here
-            if variant == "create":
+            if nested:
                 self._nested_inputs(res, schema, supplied)
         return name
 
@@ -570,12 +584,18 @@ class _Builder:
             if supplied & set(local):
                 continue
             props[rel_name] = {
-                **_ref(self._input(target, "create")),
+                **_ref(self._input(target, "create", nested=True)),
                 "description": f"A row of {target.name} to create first, for this one to "
                 f"point at ({', '.join(local)} filled in; send either)",
             }
-            if "required" in schema:
-                schema["required"] = [r for r in schema["required"] if r not in local]
+            # The row to point at comes nested, or as its key: not both (and one of them
+            # where the key is required).
+            rules = schema.setdefault("allOf", [])
+            rules.extend({"not": {"required": [rel_name, n]}} for n in local)
+            required = schema.get("required", [])
+            if set(local) <= set(required):
+                rules.append({"anyOf": [{"required": [rel_name]}, {"required": local}]})
+                schema["required"] = [r for r in required if r not in local]
 
     def _list(self, res: Resource) -> str:
         name = _schema_name(res, "List")
@@ -995,7 +1015,7 @@ class _Builder:
         }, "{key}"
 
     def _create(self, res: Resource, tag: list[str]) -> dict[str, Any]:
-        one = _ref(self._input(res, "create"))
+        one = _ref(self._input(res, "create", nested=True))
         row = _ref(self._row(res))
         keys = []
         for cols in unique_sets(res.table):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pydantic
+import pydantic_core
 import sqlalchemy as sa
 
 from .errors import InvalidParameter, NotFound
@@ -30,6 +31,8 @@ __all__ = [
     "ListIntent",
     "Path",
     "SortKey",
+    "dump_exact",
+    "load_exact",
     "parse_item_query",
     "parse_key",
     "parse_list_query",
@@ -245,6 +248,18 @@ def resolve_path(
     if f is None or not f.readable:
         raise _unknown_field(parameter, dotted)
     return Path(tuple(steps), f)
+
+
+def load_exact(raw: bytes) -> Any:
+    """JSON -> Python with every number kept as sent: integers of any size stay integers
+    (orjson reads those beyond 64 bits as floats, which would change them). ValueError when
+    it is not JSON."""
+    return pydantic_core.from_json(raw)
+
+
+def dump_exact(value: Any) -> bytes:
+    """Python -> JSON for values :func:`load_exact` read (and decimals, dates, UUIDs)."""
+    return pydantic_core.to_json(value, fallback=str)
 
 
 def value_parser(col_type: sa.types.TypeEngine[Any]) -> Callable[[str], Any]:

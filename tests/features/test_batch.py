@@ -128,8 +128,8 @@ def test_refused_operations_say_where_before_anything_runs(
         {"op": "delete", "resource": "books", "key": 1, "data": {}},
         {"op": "delete", "resource": "books", "key": True},
         {"op": "create", "resource": "books", "ref": "a", "data": {"title": "A"}},
-        {"op": "create", "resource": "books", "ref": "a", "data": {"title": "B"}},
         {"op": "delete", "resource": "books", "key": 2, "ref": "gone"},
+        {"op": "create", "resource": "books", "ref": None, "key": None, "data": {"title": "A"}},
     )
 
     body = problem(resp, 422)
@@ -140,6 +140,7 @@ def test_refused_operations_say_where_before_anything_runs(
         "/operations/3/data",
         "/operations/4/key",
         "/operations/6/ref",
+        "/operations/7/key",
         "/operations/7/ref",
     ]
     assert _state(engine)[1][1] == (2, "Emma", None, None)
@@ -163,7 +164,7 @@ def test_a_malformed_batch_is_422_at_its_pointer(
     assert pointer in [e["pointer"] for e in errors]
 
 
-def test_references_to_unknown_or_later_refs_are_422(
+def test_references_to_unknown_or_later_refs_are_404_and_to_unknown_fields_422(
     client: FlaskClient, engine: sa.Engine
 ) -> None:
     resp = _batch(
@@ -185,7 +186,7 @@ def test_references_to_unknown_or_later_refs_are_422(
         },
     )
 
-    assert [e["pointer"] for e in problem(resp, 422)["errors"]] == [
+    assert [e["pointer"] for e in problem(resp, 404)["errors"]] == [
         "/operations/0/data/country/$ref"
     ]
     assert [e["pointer"] for e in problem(field, 422)["errors"]] == [
@@ -265,7 +266,28 @@ def test_openapi_documents_the_batch(make_app: AppFactory) -> None:
 
     body = op["requestBody"]["content"]["application/json"]["schema"]
     assert body["properties"]["operations"]["maxItems"] == 7
-    item = body["properties"]["operations"]["items"]
-    assert item["properties"]["op"]["enum"] == ["create", "update", "replace", "delete"]
-    assert "books" in item["properties"]["resource"]["enum"]
+    variants = body["properties"]["operations"]["items"]["oneOf"]
+    books = {
+        v["properties"]["op"]["const"]: v
+        for v in variants
+        if v["properties"]["resource"]["const"] == "books"
+    }
+    assert sorted(books) == ["create", "delete", "replace", "update"]
+    assert books["create"]["properties"]["data"]["$ref"].endswith("/BooksCreateNested")
+    assert books["update"]["properties"]["data"]["$ref"].endswith("/BooksPatch")
+    assert books["delete"]["required"] == ["op", "resource", "key"]
+    assert "data" not in books["delete"]["properties"]
     assert {"200", "404", "409", "422"} <= set(op["responses"])
+
+
+def test_a_ref_given_again_names_the_later_row(client: FlaskClient, engine: sa.Engine) -> None:
+    resp = _batch(
+        client,
+        {"op": "create", "resource": "authors", "ref": "a", "data": {"name": "First"}},
+        {"op": "create", "resource": "authors", "ref": "a", "data": {"name": "Second"}},
+        {"op": "create", "resource": "books", "data": {"title": "T", "author_id": {"$ref": "a"}}},
+    )
+
+    assert resp.status_code == 200, resp.get_json()
+    first, second, book = (r["data"] for r in resp.get_json()["results"])
+    assert book["author_id"] == second["id"] != first["id"]

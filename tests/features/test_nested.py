@@ -415,12 +415,18 @@ def test_jsonapi_included_objects_must_be_named_once_by_a_lid(
 def test_openapi_documents_the_rows_a_create_may_nest(client: FlaskClient) -> None:
     schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
 
-    books = schemas["BooksCreate"]["properties"]
-    assert books["author"]["$ref"] == "#/components/schemas/AuthorsCreate"
+    books = schemas["BooksCreateNested"]["properties"]
+    assert books["author"]["$ref"] == "#/components/schemas/AuthorsCreateNested"
     assert books["reviews"]["items"]["$ref"] == "#/components/schemas/ReviewsCreateUnderBooks"
     # The link is filled in: not asked of nested rows, and not required beside a nested author.
     assert "book_id" not in schemas["ReviewsCreateUnderBooks"]["properties"]
     assert schemas["ReviewsCreateUnderBooks"]["required"] == ["reader", "stars"]
-    assert "author_id" not in schemas["BooksCreate"].get("required", [])
+    assert "author_id" not in schemas["BooksCreateNested"].get("required", [])
+    # JSON:API documents and forms nest nothing: their schema has no relations.
+    assert "reviews" not in schemas["BooksCreate"]["properties"]
+    assert "AuthorsCreate" in schemas  # a resource with rows to nest has both
+    assert schemas["ReviewsCreateNested"]["properties"]["book"]["$ref"].endswith(
+        "BooksCreateNested"
+    )
     # Under an author, a book cannot nest another author.
     assert "author" not in schemas["BooksCreateUnderAuthors"]["properties"]
