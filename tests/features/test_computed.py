@@ -24,7 +24,7 @@ from sqlalchemy.orm import (
     relationship,
 )
 
-from tablerest import Api
+from tablerest import Api, role
 from tests.databases import BACKENDS
 from tests.helpers import problem
 
@@ -598,3 +598,15 @@ def test_a_column_property_without_a_type_must_be_excluded(engine: sa.Engine) ->
     with pytest.raises(ValueError, match="computed field 'loud' has no SQL type"):
         _declare(engine, Shelf)
     _declare(engine, Shelf, exclude=["loud"])
+
+
+def test_hidden_unless_conceals_a_computed_field(engine: sa.Engine) -> None:
+    # Without a token nobody has the role: the field is concealed from every caller.
+    client = _app(engine, hidden_unless={"loan_count": role("admin")}).test_client()
+
+    row = client.get("/api/novels/1").get_json()
+    body = problem(client.get("/api/novels?sort=loan_count"), 400)
+
+    assert "loan_count" not in row
+    assert row["title_length"] == 20
+    assert body["detail"] == "Unknown field 'loan_count'"
