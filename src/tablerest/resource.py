@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.ext.hybrid import HybridExtensionType
 from sqlalchemy.sql import ColumnElement, FromClause
 from sqlalchemy.sql.annotation import _deep_deannotate
 from sqlalchemy.sql.util import ClauseAdapter
@@ -590,6 +589,9 @@ class Resource:
                 f"{self.name}: computed field {fname!r} names a hybrid property ({attr!r}), "
                 "which needs a mapped class; give a SQL expression instead"
             )
+        # Imported here: it loads sqlalchemy.orm, which database-first serving never needs.
+        from sqlalchemy.ext.hybrid import HybridExtensionType
+
         descriptor = self.mapper.all_orm_descriptors.get(attr)
         if getattr(descriptor, "extension_type", None) is not HybridExtensionType.HYBRID_PROPERTY:
             raise ValueError(
