@@ -206,7 +206,8 @@ class Api:
         ``list``/``read``/``create``/``update``/``delete`` to one; see
         :mod:`tablerest.auth.policies`), ``hidden_unless`` / ``read_only_unless`` (field ->
         permission about the caller: the field is hidden from, or read-only for, callers it
-        does not grant).
+        does not grant), ``computed`` (field name -> SQL expression over the table, or the
+        name of a hybrid property: read-only fields the database computes).
         """
         permissions = options.pop("permissions", None)
         field_rules = {

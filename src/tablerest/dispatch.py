@@ -1384,7 +1384,7 @@ class Endpoint:
         res = self.resource
         st = self.statements
         missing = f"No {res.name} row with key {_key_text(key)}"
-        returning = self.db.engine(res.table).dialect.update_returning
+        returning = st.returnable and self.db.engine(res.table).dialect.update_returning
         assert self._select_one is not None  # a table without a key has no item routes
         plans = [self._select_one]
         if data:
@@ -1419,7 +1419,7 @@ class Endpoint:
         res = self.resource
         st = self.statements
         created = []
-        returning = self.db.engine(res.table).dialect.insert_returning
+        returning = st.returnable and self.db.engine(res.table).dialect.insert_returning
         statements = len(items) * (1 if returning else 2)
         plans: list[Prepared] = [
             self._plan(

@@ -134,6 +134,14 @@ def _output_schema(f: Field) -> dict[str, Any]:
     return out
 
 
+def _read_schema(f: Field) -> dict[str, Any]:
+    """A field in a row: its value, marked read-only when the database computes it."""
+    out = _output_schema(f)
+    if f.expression is not None:
+        out = {**out, "readOnly": True, "description": "Computed by the database (read-only)"}
+    return out
+
+
 def _time_format(t: sa.types.TypeEngine[Any]) -> str:
     """RFC 3339's formats need an offset; values of columns without a zone have none, which
     the OpenAPI format registry calls ``date-time-local`` / ``time-local``."""
@@ -502,7 +510,7 @@ class _Builder:
         name = _schema_name(res)
         if name in self.schemas:
             return name
-        props: dict[str, Any] = {f.name: _output_schema(f) for f in res.readable}
+        props: dict[str, Any] = {f.name: _read_schema(f) for f in res.readable}
         self.schemas[name] = {
             "type": "object",
             "description": (
@@ -637,7 +645,7 @@ class _Builder:
             return name
         self.schemas[name] = {}  # placeholder: relations may lead back here
         hidden = self.jsonapi.hidden_keys(res)
-        attributes = {f.name: _output_schema(f) for f in res.readable if f.name not in hidden}
+        attributes = {f.name: _read_schema(f) for f in res.readable if f.name not in hidden}
         relationships = {}
         for rel_name, rel, target in self.jsonapi.relations(res):
             ident = _identifier(target)

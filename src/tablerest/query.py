@@ -24,7 +24,10 @@ class Statements:
     def __init__(self, resource: Resource) -> None:
         self.resource = resource
         table = resource.table
-        self.columns = [f.column for f in resource.readable]
+        self.columns = [f.selected(table) for f in resource.readable]
+        #: Whether a write can return the row (RETURNING): not when a computed field is
+        #: readable (a sub-query there sees the tables as they were before the write).
+        self.returnable = all(f.expression is None for f in resource.readable)
         #: The JSON keys of a selected row, in column order.
         self.keys = tuple(f.name for f in resource.readable)
         self.pk = resource.primary_key
@@ -41,7 +44,7 @@ class Statements:
         self._table = table
         self._all_columns = {
             **{c.key: c for c in table.columns},
-            **{f.name: f.column for f in resource.fields.values()},
+            **{f.name: f.column for f in resource.fields.values() if f.expression is None},
         }
         if resource.mapper is not None:
             for prop in resource.mapper.column_attrs:

@@ -162,7 +162,8 @@ def _selected(
 ) -> tuple[list[ColumnElement[Any]], list[tuple[FromClause, ColumnElement[bool]]]]:
     """The columns of a shape read from ``source``, with the outer joins its includes need
     (a joined row the caller may not see is no row)."""
-    cols: list[ColumnElement[Any]] = [_adapt(source, c) for c in shape.columns]
+    cols: list[ColumnElement[Any]] = [f.selected(source) for f in shape.visible]
+    cols += [_adapt(source, c) for c in shape.extra]
     joins: list[tuple[FromClause, ColumnElement[bool]]] = []
     for j in shape.joined:
         rel = j.include.relation
@@ -305,7 +306,7 @@ def filter_condition(
     return _through(
         source,
         f.path.steps,
-        lambda t: _compare(_adapt(t, field.column), f, name, field.nullable),
+        lambda t: _compare(field.on(t), f, name, field.nullable),
         scope,
     )
 
@@ -313,7 +314,7 @@ def filter_condition(
 def _sort_expr(source: FromClause, path: Path, scope: RowScope | None = None) -> ColumnElement[Any]:
     """A sort value: a column here, or a scalar sub-query along to-one relations."""
     if not path.steps:
-        return _adapt(source, path.field.column)
+        return path.field.on(source)
     rel, target = path.steps[0]
     inner = rel.target.alias()
     rest = _sort_expr(inner, Path(path.steps[1:], path.field), scope)
@@ -332,7 +333,7 @@ def _conditions(
     out = [filter_condition(table, f, f"f{i}", scope) for i, f in enumerate(intent.filters)]
     if intent.search is not None:
         pattern = _bind("q", sa.String())
-        out.append(sa.or_(*(f.column.ilike(pattern, escape="\\") for f in resource.searchable)))
+        out.append(sa.or_(*(f.on(table).ilike(pattern, escape="\\") for f in resource.searchable)))
     return out
 
 
@@ -578,7 +579,7 @@ def aggregate_statement(
         _sort_expr(table, path, scope).label(f"g{i}") for i, path in enumerate(grouping.keys)
     ]
     inner_cols += [
-        _adapt(table, a.field.column).label(f"a{j}")
+        a.field.on(table).label(f"a{j}")
         for j, a in enumerate(grouping.aggregates)
         if a.field is not None
     ]

@@ -10,12 +10,15 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.sql import ColumnElement, FromClause
+from sqlalchemy.sql.annotation import _deep_deannotate
+from sqlalchemy.sql.util import ClauseAdapter
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Mapper, Session
@@ -31,6 +34,7 @@ __all__ = [
     "COUNT_KINDS",
     "HOOK_EVENTS",
     "Catalog",
+    "ComputedSpec",
     "CountKind",
     "Field",
     "Hook",
@@ -83,6 +87,10 @@ class WriteContext:
 
 Hook = Callable[[WriteContext], None]
 Validator = Callable[[Any], Any]
+#: What ``computed=`` maps a field name to: a SQL expression over the resource's table (a
+#: ``ColumnElement``, or anything with ``__clause_element__`` such as ``Book.title``), or the
+#: name of a hybrid property of the model with a SQL side.
+ComputedSpec = Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +107,24 @@ class Field:
     required_on_create: bool
     #: Required in a replace (PUT) body: NOT NULL and no Python-side default to reset it to.
     required_on_replace: bool
+    #: A computed field's SQL expression over the resource's table (``column`` is then a
+    #: stand-in of no table, with the expression's type); None for a column of the table.
+    expression: ColumnElement[Any] | None = None
+
+    def on(self, source: FromClause) -> ColumnElement[Any]:
+        """The field's value in a statement reading ``source``: the resource's table or an
+        alias of it (a computed expression is rewritten onto the alias)."""
+        if self.expression is None:
+            return source.c[self.column.key]
+        if isinstance(source, sa.Table):
+            return self.expression
+        adapted: ColumnElement[Any] = ClauseAdapter(source).traverse(self.expression)
+        return adapted
+
+    def selected(self, source: FromClause) -> ColumnElement[Any]:
+        """:meth:`on`, labelled with the field's name when it is computed (a select list)."""
+        value = self.on(source)
+        return value if self.expression is None else value.label(self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +218,28 @@ def _generated(col: sa.Column[Any]) -> bool:
     return col.computed is not None or col.identity is not None
 
 
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _clause(value: Any) -> ColumnElement[Any] | None:
+    """``value`` as a SQL column expression (``Book.title`` and hybrids give theirs), or
+    None when it is something else.
+
+    The ORM's annotations are removed: with them, a hybrid's expression is compiled as the
+    model's attribute, which a statement reading an alias of the table (a join, a relation
+    filter) would not rewrite onto the alias."""
+    clause = getattr(value, "__clause_element__", None)
+    if clause is not None:
+        try:
+            value = clause()
+        except sa.exc.SQLAlchemyError:
+            return None  # a hybrid giving a Python value on the class
+    if not isinstance(value, ColumnElement):
+        return None
+    plain: ColumnElement[Any] = _deep_deannotate(value)
+    return plain
+
+
 def slug(name: str) -> str:
     """A URL-safe resource name for a table name such as ``Order Items`` (``Order_Items``)."""
     s = re.sub(r"[^A-Za-z0-9_.~-]+", "_", name).strip("_")
@@ -239,6 +287,7 @@ class Resource:
         format: str = "json",
         count: CountKind | None = None,
         count_cap: int = 10_000,
+        computed: Mapping[str, ComputedSpec] | None = None,
     ) -> None:
         self.table = table
         if count is not None and count not in COUNT_KINDS:
@@ -269,7 +318,10 @@ class Resource:
         #: SQLite stores every INTEGER in 64 bits; reflection uses this to widen ``Integer``.
         self.integer_bits = integer_bits
 
-        names = self._column_names()
+        columns = self._column_names()
+        mapped = self._mapped_expressions()
+        expressions = {**mapped, **self._computed(computed or {}, {**columns, **mapped})}
+        names: dict[str, object] = {**columns, **expressions}
         wanted = list(names) if fields is None else list(fields)
         options = {
             "fields": wanted,
@@ -286,6 +338,11 @@ class Resource:
         read_only_set, write_only_set = set(read_only), set(write_only)
         if read_only_set & write_only_set:
             raise ValueError(f"{self.name}: a field cannot be both read-only and write-only")
+        if write_only_set & set(expressions):
+            raise ValueError(
+                f"{self.name}: computed fields cannot be write-only: "
+                f"{sorted(write_only_set & set(expressions))}"
+            )
 
         self.primary_key: tuple[sa.Column[Any], ...] = tuple(table.primary_key.columns)
         auto = table.autoincrement_column if self.primary_key else None
@@ -297,7 +354,10 @@ class Resource:
         for fname in wanted:
             if fname in not_exposed:
                 continue
-            col = names[fname]
+            if fname in expressions:
+                built[fname] = self._computed_field(fname, expressions[fname])
+                continue
+            col = columns[fname]
             generated = _generated(col) or col is auto or col is self.version_column
             writable = fname not in read_only_set and not generated
             nullable = bool(col.nullable) and not col.primary_key
@@ -478,6 +538,118 @@ class Resource:
             if cols:
                 out[str(prop.key)] = cols[0]
         return out
+
+    def _mapped_expressions(self) -> dict[str, ColumnElement[Any]]:
+        """The model's ``column_property`` SQL expressions (not columns of a table), by
+        attribute name: read-only fields like columns. ``query_expression()`` attributes,
+        empty until a query fills them in, are left out."""
+        if self.mapper is None:
+            return {}
+        out: dict[str, ColumnElement[Any]] = {}
+        for prop in self.mapper.column_attrs:
+            if any(isinstance(c, sa.Column) for c in prop.columns):
+                continue
+            expr = prop.expression
+            inner = expr.element if isinstance(expr, sa.Label) else expr
+            if isinstance(inner, sa.Null) or not isinstance(expr, ColumnElement):
+                continue
+            out[str(prop.key)] = expr
+        return out
+
+    def _computed(
+        self, computed: Mapping[str, ComputedSpec], taken: Mapping[str, object]
+    ) -> dict[str, ColumnElement[Any]]:
+        """``computed=``: field name -> expression, checked (see :meth:`_computed_field`)."""
+        out: dict[str, ColumnElement[Any]] = {}
+        for fname, spec in computed.items():
+            if not isinstance(fname, str) or not _FIELD_NAME.match(fname):
+                raise ValueError(
+                    f"{self.name}: computed field name {fname!r} must be letters, digits and "
+                    "underscores, not starting with a digit"
+                )
+            if fname in taken:
+                raise ValueError(
+                    f"{self.name}: computed field {fname!r} has the name of a mapped column "
+                    "or column property"
+                )
+            expr = self._hybrid(fname, spec) if isinstance(spec, str) else _clause(spec)
+            if expr is None:
+                raise ValueError(
+                    f"{self.name}: computed field {fname!r} is not a SQL expression "
+                    f"({type(spec).__name__}); give a column expression such as "
+                    "sa.func.length(Book.title), or the name of a hybrid property"
+                )
+            out[fname] = self._checked(fname, expr)
+        return out
+
+    def _hybrid(self, fname: str, attr: str) -> ColumnElement[Any]:
+        """The SQL side of the model's hybrid property ``attr``."""
+        if self.mapper is None or self.model is None:
+            raise ValueError(
+                f"{self.name}: computed field {fname!r} names a hybrid property ({attr!r}), "
+                "which needs a mapped class; give a SQL expression instead"
+            )
+        # Imported here: it loads sqlalchemy.orm, which database-first serving never needs.
+        from sqlalchemy.ext.hybrid import HybridExtensionType
+
+        descriptor = self.mapper.all_orm_descriptors.get(attr)
+        if getattr(descriptor, "extension_type", None) is not HybridExtensionType.HYBRID_PROPERTY:
+            raise ValueError(
+                f"{self.name}: computed field {fname!r}: {self.model.__name__} has no hybrid "
+                f"property {attr!r}"
+            )
+        try:
+            value = getattr(self.model, attr)
+        except Exception as exc:
+            raise ValueError(
+                f"{self.name}: computed field {fname!r}: the hybrid property {attr!r} has no "
+                f"SQL side (add one with @{attr}.expression): {type(exc).__name__}: {exc}"
+            ) from exc
+        expr = _clause(value)
+        if expr is None:
+            raise ValueError(
+                f"{self.name}: computed field {fname!r}: the hybrid property {attr!r} gives "
+                f"no SQL expression on the class (add one with @{attr}.expression)"
+            )
+        return expr
+
+    def _checked(self, fname: str, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A computed field's expression, if the API can use it: a SQL type (for filter
+        values, JSON and the schema) and no table but this one in its FROM (other tables
+        are reached with a correlated scalar sub-query)."""
+        if isinstance(expr.type, sa.types.NullType):
+            raise ValueError(
+                f"{self.name}: computed field {fname!r} has no SQL type; give it one, as in "
+                "sa.func.length(Book.title, type_=sa.Integer) or "
+                "sa.type_coerce(expression, sa.String)"
+            )
+        others = sorted(
+            str(getattr(f, "name", f))
+            for f in sa.select(expr).get_final_froms()
+            if f is not self.table
+        )
+        if others:
+            raise ValueError(
+                f"{self.name}: computed field {fname!r} reads {others}, not only "
+                f"{self.table.name}; reach other tables with a correlated scalar sub-query "
+                "(sa.select(...).where(...).scalar_subquery())"
+            )
+        return expr
+
+    def _computed_field(self, fname: str, expr: ColumnElement[Any]) -> Field:
+        expr = self._checked(fname, expr)
+        return Field(
+            name=fname,
+            # A stand-in column: the field's name and type, no table (see Field.on).
+            column=sa.Column(fname, expr.type, key=fname, nullable=True),
+            readable=True,
+            writable=False,
+            nullable=True,
+            primary_key=False,
+            required_on_create=False,
+            required_on_replace=False,
+            expression=expr,
+        )
 
     def _field_of(self, col: sa.Column[Any]) -> Field | None:
         for f in self.fields.values():

@@ -297,6 +297,8 @@ class Policy:
             f = resource.fields.get(name)
             if f is None:
                 raise ValueError(f"{resource.name}: owner({name!r}) names no field")
+            if f.expression is not None:
+                raise ValueError(f"{resource.name}: owner({name!r}) names a computed field")
             self._binds[name] = (f"own{ordinal}_{len(self._binds)}", value_parser(f.column.type))
         # A create fills the owner in (see owner()): the body need not carry it.
         resource.filled_on_create = frozenset(rules["create"].fields())
