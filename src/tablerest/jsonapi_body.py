@@ -21,7 +21,7 @@ from .errors import (
     ValidationFailed,
 )
 from .request import dump_exact, load_exact, parse_key
-from .resource import Catalog, Resource, linkage_columns
+from .resource import Catalog, Relation, Resource, linkage_columns
 
 __all__ = ["Decoded", "decode", "decode_linkage", "decode_nested", "document_data"]
 
@@ -98,39 +98,20 @@ def decode(body: bytes, res: Resource, catalog: Catalog, *, key: str | None = No
             raise MalformedBody('An update\'s resource object needs its "id"')
         if data["id"] != key:
             raise Conflict(f"The resource object's id {data['id']!r} is not the URL's {key!r}")
-    elif "id" in data:
-        if not all(f.writable for f in res.pk_fields):
-            raise Forbidden(
-                f"The database chooses the keys of {res.name}: send no id to create one"
-            )
-        ident = data["id"]
-        try:
-            if not isinstance(ident, str):
-                raise NotFound(str(ident))
-            values = parse_key(res, ident)
-        except NotFound:
-            errors.append(FieldError("/data/id", f"{ident!r} is not a valid key of {res.name}"))
-        else:
-            for f, value in zip(res.pk_fields, values, strict=True):
-                flat[f.name] = value
+    else:
+        flat.update(_created_key(data, res, "/data", errors))
 
-    attributes = data.get("attributes", {})
-    if not isinstance(attributes, dict):
-        raise MalformedBody('"attributes" must be an object')
+    attributes, relationships = _sections(data)
     for name, value in attributes.items():
         flat[name] = value
         pointers[f"/{_escape(name)}"] = f"/data/attributes/{_escape(name)}"
 
-    relationships = data.get("relationships", {})
-    if not isinstance(relationships, dict):
-        raise MalformedBody('"relationships" must be an object')
     for name, member in relationships.items():
         at = f"/data/relationships/{_escape(name)}"
-        rel = res.relations.get(name)
-        target = catalog.target(rel) if rel is not None else None
-        if rel is None or target is None:
-            errors.append(FieldError(at, "Unknown relationship"))
+        found = _relation(res, catalog, name, at, errors)
+        if found is None:
             continue
+        rel, target = found
         cols = linkage_columns(res, rel, target)
         if rel.to_many or cols is None:
             raise Forbidden(
@@ -155,6 +136,48 @@ def decode(body: bytes, res: Resource, catalog: Catalog, *, key: str | None = No
     if errors:
         raise ValidationFailed(errors)
     return Decoded(dump_exact(flat), pointers)
+
+
+def _created_key(
+    obj: dict[str, Any], res: Resource, at: str, errors: list[FieldError]
+) -> dict[str, Any]:
+    """The key fields of a row to create, from the ``id`` the client chose (none without)."""
+    if "id" not in obj:
+        return {}
+    if not all(f.writable for f in res.pk_fields):
+        raise Forbidden(f"The database chooses the keys of {res.name}: send no id to create one")
+    ident = obj["id"]
+    try:
+        if not isinstance(ident, str):
+            raise NotFound(str(ident))
+        values = parse_key(res, ident)
+    except NotFound:
+        errors.append(FieldError(f"{at}/id", f"{ident!r} is not a valid key of {res.name}"))
+        return {}
+    return {f.name: value for f, value in zip(res.pk_fields, values, strict=True)}
+
+
+def _sections(obj: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A resource object's attributes and relationships (objects, or absent)."""
+    attributes = obj.get("attributes", {})
+    if not isinstance(attributes, dict):
+        raise MalformedBody('"attributes" must be an object')
+    relationships = obj.get("relationships", {})
+    if not isinstance(relationships, dict):
+        raise MalformedBody('"relationships" must be an object')
+    return attributes, relationships
+
+
+def _relation(
+    res: Resource, catalog: Catalog, name: str, at: str, errors: list[FieldError]
+) -> tuple[Relation, Resource] | None:
+    """The relation a relationship names and the resource it leads to (or an error)."""
+    rel = res.relations.get(name)
+    target = catalog.target(rel) if rel is not None else None
+    if rel is None or target is None:
+        errors.append(FieldError(at, "Unknown relationship"))
+        return None
+    return rel, target
 
 
 def decode_linkage(linkage: Any, target: Resource, at: str) -> tuple[Any, ...]:
@@ -216,36 +239,18 @@ def decode_nested(
         pointers[where] = at
         for f in res.fields.values():
             pointers[f"{where}/{_escape(f.name)}"] = f"{at}/attributes/{_escape(f.name)}"
-        attributes = obj.get("attributes", {})
-        if not isinstance(attributes, dict):
-            raise MalformedBody('"attributes" must be an object')
+        attributes, relationships = _sections(obj)
         out = dict(attributes)
-        if "id" in obj:  # a key the client chooses (only the primary data has one)
-            if not all(f.writable for f in res.pk_fields):
-                raise Forbidden(
-                    f"The database chooses the keys of {res.name}: send no id to create one"
-                )
-            try:
-                values = parse_key(res, obj["id"]) if isinstance(obj["id"], str) else None
-            except NotFound:
-                values = None
-            if values is None:
-                errors.append(FieldError(f"{at}/id", f"Not a valid key of {res.name}"))
-            else:
-                for f, value in zip(res.pk_fields, values, strict=True):
-                    out[f.name] = value
-                    pointers[f"{where}/{_escape(f.name)}"] = f"{at}/id"
-        relationships = obj.get("relationships", {})
-        if not isinstance(relationships, dict):
-            raise MalformedBody('"relationships" must be an object')
+        for name, value in _created_key(obj, res, at, errors).items():  # primary data only
+            out[name] = value
+            pointers[f"{where}/{_escape(name)}"] = f"{at}/id"
         for name, member in relationships.items():
             rel_at = f"{at}/relationships/{_escape(name)}"
             rel_where = f"{where}/{_escape(name)}"
-            rel = res.relations.get(name)
-            target = catalog.target(rel) if rel is not None else None
-            if rel is None or target is None:
-                errors.append(FieldError(rel_at, "Unknown relationship"))
+            found = _relation(res, catalog, name, rel_at, errors)
+            if found is None:
                 continue
+            rel, target = found
             if not isinstance(member, dict) or "data" not in member:
                 errors.append(FieldError(rel_at, 'A relationship needs a "data" member'))
                 continue
