@@ -24,6 +24,9 @@ from . import openapi
 from .auth.access import Access
 from .auth.policies import Identity, PermissionSpec, Policy
 from .auth.service import Auth, remembered
+from .changes import ChangeFeed
+from .changes.fanout import Feeds
+from .changes.stream import ChangeStream
 from .dispatch import Endpoint, Settings, handles_errors
 from .errors import (
     InternalError,
@@ -60,8 +63,10 @@ CORS_ALLOWED = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "A
 AUTH_PATH = "auth"
 DEFAULT_MAX_BODY = 1024 * 1024
 #: Paths under the prefix that the API itself serves (with ``docs=True``).
-RESERVED_NAMES = frozenset({"openapi.json", "docs"})
+RESERVED_NAMES = frozenset({"openapi.json", "docs", "changes.html"})
 ASSETS = Path(__file__).parent / "static" / "swagger-ui"
+#: The page that shows change feeds live (``{prefix}/changes.html``).
+CHANGES_PAGE = Path(__file__).parent / "static" / "changes.html"
 DOCS_PAGE = """<!doctype html>
 <html lang="en">
 <head>
@@ -100,6 +105,8 @@ class _AppState:
         self.identify: Callable[[Request], Identity | None] | None = identify
         #: The app's rate limiter (``Api(rate_limits=...)``), once installed.
         self.limits: Limiter | None = None
+        #: The change feed's outboxes, hubs and recorders (resources with ``changes``).
+        self.feeds: Feeds | None = None
         #: The OpenAPI document as served, built on its first request (Flask takes no more
         #: routes, hence no more resources, once the app has served a request).
         self.openapi: bytes | None = None
@@ -160,6 +167,7 @@ class Api:
         security_headers: bool = True,
         observability: Observability | None = None,
         read_replicas: ReadReplicas | None = None,
+        changes: bool | ChangeFeed = False,
     ) -> None:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/api'")
@@ -183,6 +191,10 @@ class Api:
         self.security_headers = security_headers
         self.observability = observability
         self.read_replicas = read_replicas
+        #: The live change feed: on for every resource (``True`` or a :class:`ChangeFeed`
+        #: with options), or only for those registered with ``changes=True``.
+        self.changes = changes
+        self.change_feed = changes if isinstance(changes, ChangeFeed) else ChangeFeed()
         #: Whether any resource has permissions (requests then work out their caller).
         self.guarded = False
         self._states: list[_AppState] = []
@@ -202,7 +214,8 @@ class Api:
         ``list``/``read``/``create``/``update``/``delete`` to one; see
         :mod:`tablerest.auth.policies`), ``hidden_unless`` / ``read_only_unless`` (field ->
         permission about the caller: the field is hidden from, or read-only for, callers it
-        does not grant).
+        does not grant), ``changes`` (``True``/``False``: the live change feed
+        ``GET /<name>/changes`` on or off for this resource, whatever ``Api(changes=...)`` says).
         """
         permissions = options.pop("permissions", None)
         field_rules = {
@@ -248,6 +261,8 @@ class Api:
             self.guarded = True
         if self.auth is not None and resource.name == self.auth.users_name:
             self.auth.bind(resource)
+        if resource.changes is None:
+            resource.changes = bool(self.changes)
         self.resources[resource.name] = resource
         for state in self._states:
             self._mount(state, resource)
@@ -336,6 +351,8 @@ class Api:
         ep = Endpoint(res, state.db, self.settings, state, state.secret, state.authorize)
         state.endpoints[res.name] = ep
         base = res.name
+        if res.changes:
+            self._mount_changes(state, ep)
         collection: list[str] = [m for m in ("GET", "POST") if m in res.methods]
         if "PATCH" in res.methods and res.primary_key:
             collection.append("PATCH")  # a bulk update: an array of rows with their keys
@@ -366,6 +383,43 @@ class Api:
                     ["GET", "PATCH", "POST", "DELETE", "OPTIONS"],
                     provide_automatic_options=False,
                 )
+
+    def _mount_changes(self, state: _AppState, ep: Endpoint) -> None:
+        """The resource's writes record events; ``GET <url>/changes`` streams them."""
+        res = ep.resource
+        if state.feeds is None:
+            feeds = state.feeds = Feeds(self.change_feed, state.db)
+            state.app.before_request(feeds.prepare)  # the outbox exists before any write
+            state.app.add_url_rule(
+                f"{self.settings.prefix}/changes.html",
+                f"{EXTENSION}.changes_page",
+                lambda: self._changes_page(state),
+                methods=["GET"],
+            )
+        ep.changes = state.feeds.recorder(res)
+        if "GET" in res.methods:
+            stream = ChangeStream(res, state, self.settings.limits, state.authorize, state.feeds)
+            _route(
+                state,
+                f"{ep.url}/changes",
+                f"{res.name}.changes",
+                handles_errors(lambda: stream.view(request)),
+                ["GET"],
+            )
+
+    def _changes_page(self, state: _AppState) -> Response:
+        """A page that follows a resource's change feed live (EventSource)."""
+        names = [n for n, ep in state.endpoints.items() if ep.resource.changes]
+        options = "".join(f'<option value="{escape(n)}">{escape(n)}</option>' for n in names)
+        base = f"{request.script_root}{self.settings.prefix}"
+        page = CHANGES_PAGE.read_text().replace("{{options}}", options)
+        page = page.replace("{{base}}", str(escape(base))).replace(
+            "{{title}}", str(escape(self.title))
+        )
+        resp = Response(page, mimetype="text/html")
+        if self.security_headers:
+            resp.headers["X-Content-Type-Options"] = "nosniff"
+        return resp
 
     # -- for the application's own routes --------------------------------------------------
 

@@ -25,6 +25,7 @@ from sqlalchemy import exc as sa_exc
 from . import http
 from .auth.access import Access
 from .auth.policies import Action, Grant, Rows
+from .changes.outbox import NO_CHANGES, Recorder
 from .cursor import decode_cursor, encode_cursor
 from .errors import (
     BadRequest,
@@ -257,6 +258,8 @@ class Endpoint:
         self._select_one = Prepared(select_one) if select_one is not None else None
         self.url = f"{settings.prefix}/{quote(resource.name)}"
         self.jsonapi = Renderer(catalog, settings.prefix)
+        #: Records the change events of writes (the live change feed; see tablerest.changes).
+        self.changes: Recorder = NO_CHANGES
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -898,6 +901,7 @@ class Endpoint:
                     if not found:
                         raise NotFound(f"Item /{i}: no row {_key_text(key)!r}")
                     rows.append(self.encoder.row(self._read_back(conn, key)[0]))
+                self.changes.record(conn, "update", rows)
         except sa.exc.IntegrityError:
             raise self._diagnose(written) from None
         return _json_response([_visible(access, res, r) for r in rows], 200)
@@ -961,6 +965,7 @@ class Endpoint:
                         key = tuple(conn.execute(sa.select(*pk).where(match)).one())
                     rows.append(self.encoder.row(self._read_back(conn, key)[0]))
                     created.append(found is None)
+                self.changes.record(conn, ["create" if c else "update" for c in created], rows)
         except sa.exc.IntegrityError:
             # The rows holding the on_conflict values are the ones meant: not the clash.
             diagnosed = self._diagnose(written)
@@ -1018,7 +1023,7 @@ class Endpoint:
         """Whether writes run as Core statements on a connection: when no ORM session is needed
         (no ORM behaviour on the model, no hooks, which are given the session)."""
         res = self.resource
-        return not res.use_orm and not any(res.hooks.values())
+        return not res.use_orm and not any(res.hooks.values()) and self.changes is NO_CHANGES
 
     def delete(self, request: Request, key: str) -> Response:
         st = self.statements
@@ -1043,6 +1048,7 @@ class Endpoint:
                     self._check_current(request, session, values, fmt)
                 ctx = WriteContext(res, "delete", session, "DELETE", key=values)
                 self._run_hooks("before_delete", ctx)
+                self.changes.deleting(session, values)
                 if res.use_orm:
                     obj = session.get(res.model, values)  # type: ignore[arg-type]
                     if obj is None:
@@ -1133,6 +1139,7 @@ class Endpoint:
                 row: dict[str, Any] = self._fetch_one(values, session)
                 ctx.row = row
                 self._run_hooks("after_update", ctx)
+                self.changes.record(session, "update", [row])
         except sa_exc.IntegrityError:
             raise self._diagnose([written], key=values) from None
         except sa_exc.SQLAlchemyError as exc:
@@ -1270,6 +1277,7 @@ class Endpoint:
                     ctx.row, ctx.key = row, key
                     self._run_hooks("after_create", ctx)
                     created.append(row)
+                self.changes.record(session, "create", created)
         except sa_exc.IntegrityError:
             raise self._diagnose(written) from None
         except sa_exc.SQLAlchemyError as exc:
