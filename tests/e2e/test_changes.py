@@ -175,7 +175,8 @@ def test_concurrent_writers_through_both_processes_give_one_ordered_history(
             w.join(timeout=60)
         seen = stream.take(16)
         ids = [e["id"] for e in seen]
-        assert ids == sorted(ids) and len(set(ids)) == 16
+        assert ids == sorted(ids)
+        assert len(set(ids)) == 16
         assert sorted(int(e["key"]) for e in seen) == sorted(made)
         assert stream.quiet(1.5)
     finally:
@@ -196,4 +197,6 @@ def test_the_live_page_and_the_documented_route(servers: tuple[Server, Server]) 
     resp = conn.getresponse()
     page = resp.read().decode()
     conn.close()
-    assert resp.status == 200 and "EventSource" in page and time.monotonic() < deadline
+    assert resp.status == 200
+    assert "EventSource" in page
+    assert time.monotonic() < deadline
