@@ -262,3 +262,33 @@ def test_a_client_sees_only_events_of_rows_it_may_read(guarded: FlaskClient) -> 
     assert all("price" not in e["data"]["row"] for e in events(guarded, headers=one))
     problem(guarded.get("/api/books/changes?filter[price][gt]=0", headers=one), 400)
     problem(guarded.get("/api/books/changes"), 401)
+
+
+def test_the_feed_is_documented_and_off_by_default(make_app: AppFactory) -> None:
+    from tablerest.changes.outbox import NO_CHANGES
+    from tests.features.test_openapi import spec
+
+    plain = make_app()
+    state = plain.extensions["tablerest"]["/api"]
+    assert all(ep.changes is NO_CHANGES and ep._core for n, ep in state.endpoints.items()
+               if n in ("authors", "kitchens"))  # fmt: skip
+    assert plain.test_client().get("/api/books/changes").status_code == 404
+
+    doc = spec(make_app(api={"changes": True}))  # validates the document
+    op = doc["paths"]["/api/books/changes"]["get"]
+    assert "text/event-stream" in op["responses"]["200"]["content"]
+    assert {p["name"] for p in op["parameters"]} >= {"Last-Event-ID", "filter[title]"}
+
+
+def test_streams_beyond_max_streams_get_a_503(make_app: AppFactory) -> None:
+    client = make_app(api={"changes": ChangeFeed(max_streams=1, stream_seconds=5)}).test_client()
+    first = client.get("/api/books/changes", buffered=False)
+    try:
+        assert next(iter(first.response)) == b"retry: 2000\n\n"
+        body = problem(client.get("/api/books/changes"), 503)
+        assert "Too many" in body["detail"]
+    finally:
+        first.close()
+    again = client.get("/api/books/changes", buffered=False)
+    assert again.status_code == 200
+    again.close()
