@@ -404,7 +404,8 @@ class Api:
                 f"{ep.url}/changes",
                 f"{res.name}.changes",
                 handles_errors(lambda: stream.view(request)),
-                ["GET"],
+                # Other methods are a 405 here, not a write to a row keyed "changes".
+                ["GET", "POST", "PUT", "PATCH", "DELETE"],
             )
 
     def _changes_page(self, state: _AppState) -> Response:

@@ -977,7 +977,7 @@ class _Builder:
             "responses": {
                 "200": {
                     "description": "An event stream (text/event-stream)",
-                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    "content": {"text/event-stream": {"schema": _SSE_EVENT}},
                 },
                 **_problems(400, 406, 503),
             },
@@ -1092,6 +1092,18 @@ class _Builder:
             if target is not None and not rel.to_many:
                 keys.extend(f"{name}.{f.name}" for f in target.readable)
         return keys[:MAX_LISTED]
+
+
+#: One event of a change stream (``data`` is JSON text: op, key, row).
+_SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$"},
+        "event": {"type": "string", "enum": ["create", "update", "delete", "reset"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "retry": {"type": "integer"},
+    },
+}
 
 
 def _query(name: str, schema: Mapping[str, Any], description: str) -> dict[str, Any]:

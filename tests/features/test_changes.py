@@ -292,3 +292,10 @@ def test_streams_beyond_max_streams_get_a_503(make_app: AppFactory) -> None:
     again = client.get("/api/books/changes", buffered=False)
     assert again.status_code == 200
     again.close()
+
+
+def test_other_methods_on_the_feed_are_a_405(client: FlaskClient) -> None:
+    resp = client.put("/api/books/changes", json={"title": "x"})
+    problem(resp, 405)
+    assert "GET" in resp.headers["Allow"]
+    assert client.head("/api/books/changes").status_code == 200

@@ -25,7 +25,7 @@ from flask import Request, Response
 
 from ..auth.access import Access
 from ..auth.policies import Action, Rows
-from ..errors import InvalidParameter, NotAcceptable
+from ..errors import InvalidParameter, MethodNotAllowed, NotAcceptable
 from ..render.json import dumps
 from ..request import PAGE_PARAMETERS, Filter, Limits, parse_list_query, value_parser
 from ..resource import Catalog, Resource
@@ -65,6 +65,8 @@ class ChangeStream:
 
     def view(self, request: Request) -> Response:
         res = self.resource
+        if request.method not in ("GET", "HEAD"):
+            raise MethodNotAllowed(["GET", "HEAD"])
         access = self.authorize(request)
         if access is not None:
             access.require(res, "list")
@@ -81,14 +83,17 @@ class ChangeStream:
         if reset:
             gone = dumps({"reason": "Last-Event-ID is no longer kept", "latest": latest})
             first += f"event: reset\ndata: {gone.decode()}\n\n"
-        live = self.feed.stream_seconds > 0
+        live = self.feed.stream_seconds > 0 and request.method == "GET"
         opened = hub.stream() if live else None
         if opened is not None:
             opened.__enter__()  # counted now: over max_streams is a 503, not a broken stream
 
         environ = request.environ  # the generator runs after the request context is gone
+        request_method = request.method
 
         def body() -> Iterator[bytes]:
+            if request_method == "HEAD":
+                return
             try:
                 yield first.encode()
                 yield from self._events(hub, start, filters, access, environ, live)
