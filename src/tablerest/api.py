@@ -405,7 +405,8 @@ class Api:
                 f"{res.name}.changes",
                 handles_errors(lambda: stream.view(request)),
                 # Other methods are a 405 here, not a write to a row keyed "changes".
-                ["GET", "POST", "PUT", "PATCH", "DELETE"],
+                ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                provide_automatic_options=False,  # the view answers: Allow names GET only
             )
 
     def _changes_page(self, state: _AppState) -> Response:

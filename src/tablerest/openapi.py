@@ -960,7 +960,7 @@ class _Builder:
                 "name": "Last-Event-ID",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                "schema": {"type": "string", "pattern": "^[0-9]{0,18}$"},
                 "description": "Resume after this event id (EventSource sends it on reconnect)",
             }
         ]

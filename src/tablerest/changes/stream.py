@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import re
 import select
-import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -65,8 +64,13 @@ class ChangeStream:
 
     def view(self, request: Request) -> Response:
         res = self.resource
-        if request.method not in ("GET", "HEAD"):
-            raise MethodNotAllowed(["GET", "HEAD"])
+        allowed = ["GET", "HEAD", "OPTIONS"]
+        if request.method == "OPTIONS":
+            resp = Response(status=200)
+            resp.headers["Allow"] = ", ".join(allowed)
+            return resp
+        if request.method not in allowed:
+            raise MethodNotAllowed(allowed)
         access = self.authorize(request)
         if access is not None:
             access.require(res, "list")
@@ -274,10 +278,12 @@ def _client_gone(environ: Mapping[str, Any]) -> bool:
     """Whether the client closed its connection (gunicorn hands the socket over; elsewhere a
     closed client is noticed at the next write, a heartbeat at the latest)."""
     sock = environ.get("gunicorn.socket")
-    if not isinstance(sock, socket.socket):
+    if sock is None or not hasattr(select, "poll"):
         return False
+    hangup = select.POLLHUP | select.POLLERR | select.POLLNVAL | getattr(select, "POLLRDHUP", 0)
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+        poller = select.poll()
+        poller.register(sock, hangup)
+        return any(events & hangup for _fd, events in poller.poll(0))
     except (OSError, ValueError):
         return True
