@@ -49,6 +49,20 @@ ALLOWED: dict[str, set[str]] = {
         "resource",
         "store",
     },
+    # The change feed: its outbox is written by the store's transactions (dispatch calls it),
+    # its stream is a read: parse, authorize, render.
+    "changes.outbox": {"changes", "render.json", "resource"},
+    "changes.fanout": {"changes", "changes.outbox", "errors", "resource", "store"},
+    "changes.stream": {
+        "auth.access",
+        "auth.policies",
+        "changes.fanout",
+        "changes.outbox",
+        "errors",
+        "render.json",
+        "request",
+        "resource",
+    },
     "observe": {"errors", "render.problem", "store"},  # beside the pipeline: probes, metrics
     "openapi": {
         "api",

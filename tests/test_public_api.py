@@ -10,6 +10,7 @@ def test_exported_names_are_pinned_and_sorted() -> None:
         "Api",
         "Auth",
         "BadRequest",
+        "ChangeFeed",
         "Conflict",
         "Context",
         "FieldError",

@@ -2,6 +2,7 @@
 
 from .api import Api
 from .auth import Auth, Context, Identity, Permission, authenticated, nobody, owner, public, role
+from .changes import ChangeFeed
 from .errors import (
     BadRequest,
     Conflict,
@@ -23,6 +24,7 @@ __all__ = [
     "Api",
     "Auth",
     "BadRequest",
+    "ChangeFeed",
     "Conflict",
     "Context",
     "FieldError",

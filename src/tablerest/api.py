@@ -25,6 +25,9 @@ from .auth.access import Access
 from .auth.policies import Identity, PermissionSpec, Policy
 from .auth.service import Auth, remembered
 from .batch import Batch
+from .changes import ChangeFeed
+from .changes.fanout import Feeds
+from .changes.stream import ChangeStream
 from .dispatch import Endpoint, Settings, handles_errors
 from .errors import (
     InternalError,
@@ -61,9 +64,11 @@ CORS_ALLOWED = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "A
 AUTH_PATH = "auth"
 DEFAULT_MAX_BODY = 1024 * 1024
 #: Paths under the prefix that the API itself serves (with ``docs=True``).
-RESERVED_NAMES = frozenset({"openapi.json", "docs"})
+RESERVED_NAMES = frozenset({"openapi.json", "docs", "changes.html"})
 BATCH_PATH = "batch"
 ASSETS = Path(__file__).parent / "static" / "swagger-ui"
+#: The page that shows change feeds live (``{prefix}/changes.html``).
+CHANGES_PAGE = Path(__file__).parent / "static" / "changes.html"
 DOCS_PAGE = """<!doctype html>
 <html lang="en">
 <head>
@@ -102,6 +107,8 @@ class _AppState:
         self.identify: Callable[[Request], Identity | None] | None = identify
         #: The app's rate limiter (``Api(rate_limits=...)``), once installed.
         self.limits: Limiter | None = None
+        #: The change feed's outboxes, hubs and recorders (resources with ``changes``).
+        self.feeds: Feeds | None = None
         #: The OpenAPI document as served, built on its first request (Flask takes no more
         #: routes, hence no more resources, once the app has served a request).
         self.openapi: bytes | None = None
@@ -163,6 +170,7 @@ class Api:
         observability: Observability | None = None,
         read_replicas: ReadReplicas | None = None,
         batch: bool = True,
+        changes: bool | ChangeFeed = False,
     ) -> None:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/api'")
@@ -187,6 +195,10 @@ class Api:
         self.security_headers = security_headers
         self.observability = observability
         self.read_replicas = read_replicas
+        #: The live change feed: on for every resource (``True`` or a :class:`ChangeFeed`
+        #: with options), or only for those registered with ``changes=True``.
+        self.changes = changes
+        self.change_feed = changes if isinstance(changes, ChangeFeed) else ChangeFeed()
         #: Whether any resource has permissions (requests then work out their caller).
         self.guarded = False
         self._states: list[_AppState] = []
@@ -207,7 +219,9 @@ class Api:
         :mod:`tablerest.auth.policies`), ``hidden_unless`` / ``read_only_unless`` (field ->
         permission about the caller: the field is hidden from, or read-only for, callers it
         does not grant), ``computed`` (field name -> SQL expression over the table, or the
-        name of a hybrid property: read-only fields the database computes).
+        name of a hybrid property: read-only fields the database computes),
+        ``changes`` (``True``/``False``: the live change feed
+        ``GET /<name>/changes`` on or off for this resource, whatever ``Api(changes=...)`` says).
         """
         permissions = options.pop("permissions", None)
         field_rules = {
@@ -253,6 +267,8 @@ class Api:
             self.guarded = True
         if self.auth is not None and resource.name == self.auth.users_name:
             self.auth.bind(resource)
+        if resource.changes is None:
+            resource.changes = bool(self.changes)
         self.resources[resource.name] = resource
         for state in self._states:
             self._mount(state, resource)
@@ -357,6 +373,8 @@ class Api:
         )
         state.endpoints[res.name] = ep
         base = res.name
+        if res.changes:
+            self._mount_changes(state, ep)
         collection: list[str] = [m for m in ("GET", "POST") if m in res.methods]
         if "PATCH" in res.methods and res.primary_key:
             collection.append("PATCH")  # a bulk update: an array of rows with their keys
@@ -387,6 +405,45 @@ class Api:
                     ["GET", "PATCH", "POST", "DELETE", "OPTIONS"],
                     provide_automatic_options=False,
                 )
+
+    def _mount_changes(self, state: _AppState, ep: Endpoint) -> None:
+        """The resource's writes record events; ``GET <url>/changes`` streams them."""
+        res = ep.resource
+        if state.feeds is None:
+            feeds = state.feeds = Feeds(self.change_feed, state.db)
+            state.app.before_request(feeds.prepare)  # the outbox exists before any write
+            state.app.add_url_rule(
+                f"{self.settings.prefix}/changes.html",
+                f"{EXTENSION}.changes_page",
+                lambda: self._changes_page(state),
+                methods=["GET"],
+            )
+        ep.changes = state.feeds.recorder(res)
+        if "GET" in res.methods:
+            stream = ChangeStream(res, state, self.settings.limits, state.authorize, state.feeds)
+            _route(
+                state,
+                f"{ep.url}/changes",
+                f"{res.name}.changes",
+                handles_errors(lambda: stream.view(request)),
+                # Other methods are a 405 here, not a write to a row keyed "changes".
+                ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                provide_automatic_options=False,  # the view answers: Allow names GET only
+            )
+
+    def _changes_page(self, state: _AppState) -> Response:
+        """A page that follows a resource's change feed live (EventSource)."""
+        names = [n for n, ep in state.endpoints.items() if ep.resource.changes]
+        options = "".join(f'<option value="{escape(n)}">{escape(n)}</option>' for n in names)
+        base = f"{request.script_root}{self.settings.prefix}"
+        page = CHANGES_PAGE.read_text().replace("{{options}}", options)
+        page = page.replace("{{base}}", str(escape(base))).replace(
+            "{{title}}", str(escape(self.title))
+        )
+        resp = Response(page, mimetype="text/html")
+        if self.security_headers:
+            resp.headers["X-Content-Type-Options"] = "nosniff"
+        return resp
 
     # -- for the application's own routes --------------------------------------------------
 

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from . import openapi
 from .auth.policyfile import PolicyFile, load_policy
+from .changes import ChangeFeed
 from .demo import DEMO_HIDDEN, ensure_demo
 from .errors import TablerestError
 from .observe import Observability
@@ -29,6 +30,12 @@ if TYPE_CHECKING:
     from .importer import Report
 
 __all__ = ["main"]
+
+
+#: gunicorn threads per worker with the change feed on (unless --threads says otherwise), and
+#: how many of them streams leave to ordinary requests.
+CHANGES_THREADS = 32
+FREE_THREADS = 4
 
 
 def _env(name: str) -> dict[str, Any]:
@@ -98,6 +105,21 @@ def main() -> None:
 )
 @click.option(
     "--read-only", is_flag=True, help="Serve GET only: no writes at all.", **_env("READ_ONLY")
+)
+@click.option(
+    "--changes/--no-changes",
+    default=None,
+    help="The live change feed, GET /api/<table>/changes (on by default for the demo database; "
+    "creates the tables tablerest_changes and tablerest_change_counter).",
+    **_env("CHANGES"),
+)
+@click.option(
+    "--changes-stream-seconds",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="How long a change stream stays open before clients reconnect (Last-Event-ID).",
+    **_env("CHANGES_STREAM_SECONDS"),
 )
 @click.option(
     "--workers",
@@ -234,6 +256,8 @@ def serve(
     keys: tuple[str, ...],
     db_connect_timeout: int,
     read_replicas: tuple[str, ...],
+    changes: bool | None,
+    changes_stream_seconds: float,
     **auth_options: Any,
 ) -> None:
     """Serve DATABASE (a SQLite file or a SQLAlchemy URL) as a REST JSON API.
@@ -263,9 +287,21 @@ def serve(
             prefix="tablerest-metrics-"
         )
         atexit.register(_remove_from, os.getpid(), metrics_dir)
+    if changes is None:
+        changes = database is None and not read_only
+    feed: ChangeFeed | bool = False
+    if changes:
+        # Each open stream holds a thread: more threads, and a few always left for requests.
+        ctx = click.get_current_context()
+        if ctx.get_parameter_source("threads") == click.core.ParameterSource.DEFAULT:
+            threads = CHANGES_THREADS
+        feed = ChangeFeed(
+            stream_seconds=changes_stream_seconds, max_streams=max(1, threads - FREE_THREADS)
+        )
     factory = functools.partial(
         create_app,
         target,
+        changes=feed,
         observability=Observability(access_log=not no_access_log),
         read_replicas=[u for item in read_replicas for u in item.replace(",", " ").split()],
         connect_timeout=db_connect_timeout,
@@ -291,6 +327,9 @@ def serve(
     click.echo(f"  API:       {base}  ({len(names)} resources: {', '.join(names)})")
     click.echo(f"  example:   curl {base}/{names[0]}" if names else "  (no tables found)")
     click.echo(f"  mode:      {'read-only' if read_only else 'read-write'}, {workers} worker(s)")
+    if isinstance(feed, ChangeFeed):
+        click.echo(f"  changes:   curl -N {base}/{names[0] if names else '<table>'}/changes  "
+                   f"(live page: {base}/changes.html)")  # fmt: skip
     if policy is not None and policy.auth.get("table"):
         click.echo(f"  sign in:   curl -d 'username=...&password=...' {base}/auth/token")
         if not os.environ.get("TABLEREST_SECRET_KEY"):

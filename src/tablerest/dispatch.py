@@ -26,6 +26,7 @@ from sqlalchemy import exc as sa_exc
 from . import http
 from .auth.access import Access
 from .auth.policies import Grant, Rows
+from .changes.outbox import NO_CHANGES, Recorder
 from .cursor import decode_cursor, encode_cursor
 from .errors import (
     BadRequest,
@@ -264,6 +265,8 @@ class Endpoint:
         self._select_one = Prepared(select_one) if select_one is not None else None
         self.url = f"{settings.prefix}/{quote(resource.name)}"
         self.jsonapi = Renderer(catalog, settings.prefix)
+        #: Records the change events of writes (the live change feed; see tablerest.changes).
+        self.changes: Recorder = NO_CHANGES
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -1219,9 +1222,10 @@ class Endpoint:
     @property
     def _core(self) -> bool:
         """Whether writes run as Core statements on a connection: when no ORM session is needed
-        (no ORM behaviour on the model, no hooks, which are given the session)."""
+        (no ORM behaviour on the model, no hooks, which are given the session) and no change
+        feed records them (bulk updates and upserts then go row by row too)."""
         res = self.resource
-        return not res.use_orm and not any(res.hooks.values())
+        return not res.use_orm and not any(res.hooks.values()) and self.changes is NO_CHANGES
 
     def delete(self, request: Request, key: str) -> Response:
         st = self.statements
@@ -1246,6 +1250,7 @@ class Endpoint:
                     self._check_current(request, session, values, fmt)
                 ctx = WriteContext(res, "delete", session, "DELETE", key=values)
                 self._run_hooks("before_delete", ctx)
+                self.changes.deleting(session, values)
                 if res.use_orm:
                     obj = session.get(res.model, values)  # type: ignore[arg-type]
                     if obj is None:
@@ -1336,6 +1341,7 @@ class Endpoint:
                 row: dict[str, Any] = self._fetch_one(values, session)
                 ctx.row = row
                 self._run_hooks("after_update", ctx)
+                self.changes.record(session, "update", [row])
         except sa_exc.IntegrityError:
             raise self._diagnose([written], key=values) from None
         except sa_exc.SQLAlchemyError as exc:
@@ -1473,6 +1479,7 @@ class Endpoint:
                     ctx.row, ctx.key = row, key
                     self._run_hooks("after_create", ctx)
                     created.append(row)
+                self.changes.record(session, "create", created)
         except sa_exc.IntegrityError:
             raise self._diagnose(written) from None
         except sa_exc.SQLAlchemyError as exc:

@@ -115,7 +115,8 @@ class Observability:
                             "route": route,
                             "status": resp.status_code,
                             "duration_ms": round(seconds * 1000, 3),
-                            "bytes": resp.calculate_content_length(),
+                            # A streamed body (export, change feed) is not read here.
+                            "bytes": None if resp.is_streamed else resp.calculate_content_length(),
                             "client": request.remote_addr,
                             "user": _user(identify),
                         }

@@ -830,6 +830,8 @@ class _Builder:
         if collection:
             self.paths[url] = collection
         self._permissions(res, collection, {})
+        if res.changes and "GET" in res.methods:
+            self.paths[f"{url}/changes"] = {"get": self._changes(res, tag)}
         if not res.pk_fields:
             return
         key_param, key_path = self._key(res)
@@ -1101,6 +1103,42 @@ class _Builder:
             },
         }
 
+    def _changes(self, res: Resource, tag: list[str]) -> dict[str, Any]:
+        """The live change feed: Server-Sent Events, filtered like lists."""
+        params: list[dict[str, Any]] = [
+            {
+                "name": "Last-Event-ID",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "pattern": "^[0-9]{0,18}$"},
+                "description": "Resume after this event id (EventSource sends it on reconnect)",
+            }
+        ]
+        params += [p for p in self._list_params(res) if p["name"].startswith("filter[")]
+        op: dict[str, Any] = {
+            "operationId": f"changes_{res.name}",
+            "summary": f"Follow changes to {res.name} live: Server-Sent Events",
+            "description": "Each event: `id` (resume with Last-Event-ID), `event` (create, "
+            "update, delete; `reset` when Last-Event-ID is no longer kept) and `data`, JSON "
+            '`{"op", "key", "row"}`, the row as a read shows it. Only rows the caller may '
+            "list, matching the filters (the resource's own fields).",
+            "tags": tag,
+            "parameters": params,
+            "responses": {
+                "200": {
+                    "description": "An event stream (text/event-stream)",
+                    "content": {"text/event-stream": {"schema": _SSE_EVENT}},
+                },
+                **_problems(400, 406, 503),
+            },
+        }
+        if res.policy is not None:
+            rule = repr(res.policy.rules["list"])
+            op["x-permission"] = rule
+            op["description"] += f" Permission (list): `{rule}`."
+            op["responses"].update(_problems(401, 403))
+        return op
+
     def _list_params(self, res: Resource) -> list[dict[str, Any]]:
         sortable = self._sort_keys(res)
         params = [
@@ -1204,6 +1242,18 @@ class _Builder:
             if target is not None and not rel.to_many:
                 keys.extend(f"{name}.{f.name}" for f in target.readable)
         return keys[:MAX_LISTED]
+
+
+#: One event of a change stream (``data`` is JSON text: op, key, row).
+_SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$"},
+        "event": {"type": "string", "enum": ["create", "update", "delete", "reset"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "retry": {"type": "integer"},
+    },
+}
 
 
 def _query(name: str, schema: Mapping[str, Any], description: str) -> dict[str, Any]:

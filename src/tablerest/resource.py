@@ -288,8 +288,12 @@ class Resource:
         count: CountKind | None = None,
         count_cap: int = 10_000,
         computed: Mapping[str, ComputedSpec] | None = None,
+        changes: bool | None = None,
     ) -> None:
         self.table = table
+        #: Whether writes record change events for ``GET /<name>/changes`` (None: as the Api
+        #: says, see ``Api(changes=...)``).
+        self.changes = changes
         if count is not None and count not in COUNT_KINDS:
             raise ValueError(f"count must be one of {', '.join(COUNT_KINDS)} or None")
         if count_cap < 1:

@@ -19,6 +19,7 @@ from .api import Api
 from .auth.policies import authenticated, owner, public, role
 from .auth.policyfile import PolicyFile, TableRules
 from .auth.service import PASSWORD_CANDIDATES, Auth
+from .changes import ChangeFeed
 from .observe import Observability
 from .reflect import reflect_resources
 from .resource import Resource
@@ -52,6 +53,7 @@ def create_app(
     read_replicas: Sequence[str] = (),
     connect_timeout: float | None = 5,
     keys: Mapping[str, Sequence[str]] | None = None,
+    changes: bool | ChangeFeed = False,
 ) -> Flask:
     """A Flask app serving every table of the database at ``target`` (URL or SQLite path).
 
@@ -63,6 +65,9 @@ def create_app(
     ``keys``: view or keyless table -> the columns that identify its rows (item routes).
     ``connect_timeout``: seconds to wait for a database server to accept a connection before
     the request gets a 503 (PostgreSQL, MariaDB/MySQL; ``None``: the driver's default).
+    ``changes``: the live change feed on every table (``GET /api/<table>/changes``; see
+    :class:`~tablerest.ChangeFeed`); it creates the tables ``tablerest_changes`` and
+    ``tablerest_change_counter`` in the database on first use.
 
     ``engine_options`` go to ``sqlalchemy.create_engine`` (pool settings, ``connect_args``).
     There is no ``pool_pre_ping``: it would cost every request a round trip to the database.
@@ -113,6 +118,7 @@ def create_app(
         auth=auth,
         observability=observability,
         read_replicas=replicas,
+        changes=changes,
     )
     for resource in resources:
         if policy is None:

@@ -340,6 +340,20 @@ class Policy:
                 return False
         return True
 
+    def matches(self, rows: Rows, identity: Identity | None, row: Mapping[str, Any]) -> bool:
+        """Whether ``row`` (field name -> value, as its column's Python type) is within the
+        row grant, as :meth:`clause` would decide in SQL (a field missing from ``row``: no)."""
+        if identity is None:
+            return False
+        for name in rows.owned:
+            try:
+                mine = self._binds[name][1](identity.id)
+            except (TypeError, ValueError):
+                return False
+            if name not in row or row[name] is None or row[name] != mine:
+                return False
+        return not rows.any_of or any(self.matches(sub, identity, row) for sub in rows.any_of)
+
     def owner_values(self, rows: Rows, identity: Identity) -> dict[str, Any]:
         """What a create fills in: the caller's id in the fields every alternative owns."""
         out: dict[str, Any] = {}

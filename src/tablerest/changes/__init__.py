@@ -1,0 +1,47 @@
+"""The live change feed: ``GET /api/<resource>/changes`` as Server-Sent Events.
+
+Writes to a resource with the feed on record one event per changed row in an outbox table
+(:mod:`.outbox`), in the write's own transaction; streams wake up when events are committed
+(:mod:`.fanout`: PostgreSQL ``LISTEN``/``NOTIFY``, Redis pub/sub, or in-process) and send the
+events each caller may see, with the same filters as lists (:mod:`.stream`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ChangeFeed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeFeed:
+    """Options of the change feed: ``Api(changes=ChangeFeed(keep_hours=6))`` (``changes=True``
+    takes these defaults).
+
+    ``keep_rows`` / ``keep_hours``: the history kept for resuming (``Last-Event-ID``); older
+    events are pruned as new ones are written. ``heartbeat``: seconds between ``: ping``
+    comments on an idle stream. ``poll``: seconds between checks for new events when no
+    wake-up arrives (the safety net). ``stream_seconds``: how long one stream stays open
+    before the server ends it (clients reconnect with ``Last-Event-ID``; 0: send what is
+    there after ``Last-Event-ID`` and end). ``retry_ms``: the reconnect delay suggested to
+    clients. ``max_streams``: open streams per process (more get a 503). ``redis_url``:
+    wake-ups through Redis pub/sub (default ``TABLEREST_REDIS_URL``); without it, PostgreSQL
+    ``LISTEN``/``NOTIFY`` on PostgreSQL, in-process otherwise.
+    """
+
+    keep_rows: int = 100_000
+    keep_hours: float = 24.0
+    heartbeat: float = 15.0
+    poll: float = 1.0
+    stream_seconds: float = 300.0
+    retry_ms: int = 2000
+    max_streams: int = 16
+    redis_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.keep_rows < 1 or self.keep_hours <= 0:
+            raise ValueError("keep_rows and keep_hours must be positive")
+        if self.heartbeat <= 0 or self.poll <= 0 or self.stream_seconds < 0:
+            raise ValueError("heartbeat and poll must be positive, stream_seconds >= 0")
+        if self.max_streams < 1:
+            raise ValueError("max_streams must be at least 1")

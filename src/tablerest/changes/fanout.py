@@ -1,0 +1,272 @@
+"""Fan-out: waking the change streams of every process when events are committed.
+
+One :class:`Hub` per database per process. While any stream is open, its thread waits for a
+wake-up (PostgreSQL ``LISTEN``, Redis pub/sub, or this process's own writes), then reads the
+committed counter once and wakes the process's streams, which read the new events from the
+outbox. It also reads the counter every ``poll`` seconds without a wake-up, so a lost wake-up
+delays events by at most that much: the outbox is the source of truth, wake-ups only a hint.
+A stream holds no database connection while it waits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from ..changes import ChangeFeed
+from ..errors import ServiceUnavailable
+from ..resource import Resource
+from ..store import Database, translate
+from .outbox import CHANNEL, Outbox, Recorder
+
+__all__ = ["Feeds", "Hub"]
+
+log = logging.getLogger("tablerest")
+
+#: A hub whose streams have all closed stops its thread after this many seconds.
+IDLE_SECONDS = 10.0
+#: How often to look again when a wake-up names an id not yet visible (it may be sent just
+#: before the commit it announces).
+EAGER_POLL = 0.02
+
+
+class _Wakeups(Protocol):
+    def wait(self, timeout: float) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+class _Local:
+    """Wake-ups from this process's own writes."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._pending: int | None = None
+
+    def publish(self, last: int) -> None:
+        with self._cond:
+            self._pending = max(self._pending or 0, last)
+            self._cond.notify_all()
+
+    def wait(self, timeout: float) -> int | None:
+        with self._cond:
+            if self._pending is None:
+                self._cond.wait(timeout)
+            got, self._pending = self._pending, None
+            return got
+
+    def close(self) -> None:
+        return None
+
+
+class _Postgres:
+    """``LISTEN`` on a connection of its own (psycopg 3): writes ``NOTIFY`` in their
+    transaction, which PostgreSQL delivers at commit, to every process."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._raw: Any = None
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            if self._raw is None:
+                raw = self.engine.raw_connection()
+                raw.detach()  # kept out of the pool: it listens for as long as the hub runs
+                self._raw = raw
+                dbapi = raw.dbapi_connection
+                assert dbapi is not None
+                dbapi.autocommit = True
+                dbapi.execute(f"LISTEN {CHANNEL}")
+            got = None
+            for note in self._raw.dbapi_connection.notifies(timeout=timeout, stop_after=1):
+                got = int(note.payload)
+            return got
+        except Exception:
+            log.warning("change feed: LISTEN failed; polling until it works again", exc_info=True)
+            self.close()
+            time.sleep(timeout)
+            return None
+
+    def close(self) -> None:
+        if self._raw is not None:
+            with contextlib.suppress(Exception):
+                self._raw.close()
+            self._raw = None
+
+
+class _Redis:
+    """Redis pub/sub: every process subscribes, writers publish the last id after commit."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._pubsub: Any = None
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            if self._pubsub is None:
+                self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+                self._pubsub.subscribe(CHANNEL)
+            message = self._pubsub.get_message(timeout=timeout)
+            return int(message["data"]) if message is not None else None
+        except Exception:
+            log.warning("change feed: Redis unavailable; polling meanwhile", exc_info=True)
+            self.close()
+            time.sleep(timeout)
+            return None
+
+    def close(self) -> None:
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                self._pubsub.close()
+            self._pubsub = None
+
+
+class Hub:
+    """The open streams of one database in this process, and what they have to read."""
+
+    def __init__(self, outbox: Outbox, feed: ChangeFeed, redis: Any = None) -> None:
+        self.outbox = outbox
+        self.feed = feed
+        self._redis = redis
+        self._local = _Local()
+        #: The last committed id this process knows of.
+        self.latest = 0
+        self.streams = 0
+        self._cond = threading.Condition()
+        self._running = False
+        if redis is not None:
+            outbox.committed = self._publish
+        else:
+            outbox.notify = _listens(outbox.engine)
+            outbox.committed = self._local.publish
+
+    def _publish(self, last: int) -> None:
+        self._local.publish(last)  # this process's streams need not wait for the round trip
+        self._redis.publish(CHANNEL, str(last))
+
+    @contextlib.contextmanager
+    def stream(self) -> Iterator[None]:
+        """Count an open stream for as long as the block runs (the hub thread runs while any
+        is open); 503 over ``max_streams``."""
+        with self._cond:
+            if self.streams >= self.feed.max_streams:
+                raise ServiceUnavailable("Too many change streams are open; try again shortly")
+            self.streams += 1
+            if not self._running:
+                self._running = True
+                self.latest = max(self.latest, self.outbox.latest())
+                threading.Thread(target=self._run, name="tablerest-changes", daemon=True).start()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.streams -= 1
+
+    def wait(self, seen: int, timeout: float) -> int:
+        """The latest committed id, once it is past ``seen`` or after ``timeout`` seconds."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.latest > seen, timeout)
+            return self.latest
+
+    def _wakeups(self) -> _Wakeups:
+        if self._redis is not None:
+            return _Redis(self._redis)
+        if self.outbox.notify:
+            return _Postgres(self.outbox.engine)
+        return self._local
+
+    def _run(self) -> None:
+        source = self._wakeups()
+        idle_since: float | None = None
+        expected, expected_until = 0, 0.0
+        try:
+            while True:
+                now = time.monotonic()
+                with self._cond:
+                    if self.streams:
+                        idle_since = None
+                    elif idle_since is None:
+                        idle_since = now
+                    elif now - idle_since > IDLE_SECONDS:
+                        self._running = False
+                        return
+                eager = expected > self.latest and now < expected_until
+                got = source.wait(EAGER_POLL if eager else self.feed.poll)
+                if got is not None and got > expected:
+                    expected, expected_until = got, time.monotonic() + self.feed.poll
+                try:
+                    latest = self.outbox.latest()
+                except Exception:
+                    log.warning("change feed: cannot read the outbox", exc_info=True)
+                    time.sleep(self.feed.poll)
+                    continue
+                with self._cond:
+                    if latest > self.latest:
+                        self.latest = latest
+                        self._cond.notify_all()
+        finally:
+            source.close()
+
+
+def _listens(engine: sa.Engine) -> bool:
+    """Whether this database wakes streams with LISTEN/NOTIFY (PostgreSQL with psycopg 3)."""
+    return engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
+
+
+class Feeds:
+    """One app's change feed: the outbox and hub of each database, the recorders."""
+
+    def __init__(self, feed: ChangeFeed, db: Database) -> None:
+        self.feed = feed
+        self.db = db
+        self.resources: list[Resource] = []
+        self._hubs: dict[sa.Engine, Hub] = {}
+        self._lock = threading.Lock()
+        self._prepared = False
+        self._redis: Any = None
+
+    def recorder(self, resource: Resource) -> Recorder:
+        """The recorder the resource's writes call (see :class:`Recorder`)."""
+        self.resources.append(resource)
+        self._prepared = False
+        return Recorder(resource, lambda: self.hub(resource).outbox)
+
+    def hub(self, resource: Resource) -> Hub:
+        engine = self.db.engine(resource.table)
+        found = self._hubs.get(engine)
+        if found is None:
+            with self._lock:
+                found = self._hubs.get(engine)
+                if found is None:
+                    outbox = Outbox(engine, self.feed)
+                    found = self._hubs[engine] = Hub(outbox, self.feed, self._redis_client())
+        return found
+
+    def _redis_client(self) -> Any:
+        url = self.feed.redis_url or os.environ.get("TABLEREST_REDIS_URL")
+        if not url:
+            return None
+        if self._redis is None:
+            import redis
+
+            self._redis = redis.Redis.from_url(url)
+        return self._redis
+
+    def prepare(self) -> None:
+        """Create the outbox tables where missing, before any write of this app runs (a
+        ``before_request`` hook: DDL cannot run inside a write's transaction everywhere)."""
+        if self._prepared:
+            return
+        try:
+            for resource in list(self.resources):
+                self.hub(resource).outbox.ensure()
+        except sa.exc.SQLAlchemyError as exc:
+            raise translate(exc) from exc
+        self._prepared = True

@@ -1,0 +1,289 @@
+"""``GET /api/<resource>/changes``: the resource's change events as Server-Sent Events.
+
+Parse (the list filters, on the resource's own fields), authorize (``list`` on the resource;
+each event only when its row is within the caller's ``read`` and ``list`` grants), then stream:
+``id:`` the outbox id, ``event:`` the operation, ``data:`` ``{"op", "key", "row"}`` with the
+row as the caller may see it. ``Last-Event-ID`` resumes after that id; an id the outbox no
+longer holds (pruned, or from another database) gets a ``reset`` event first, and the stream
+goes on from the newest event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import select
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import orjson
+import pydantic
+import sqlalchemy as sa
+from flask import Request, Response
+
+from ..auth.access import Access
+from ..auth.policies import Action, Rows
+from ..errors import InvalidParameter, MethodNotAllowed, NotAcceptable
+from ..render.json import dumps
+from ..request import PAGE_PARAMETERS, Filter, Limits, parse_list_query, value_parser
+from ..resource import Catalog, Resource
+from .fanout import Feeds, Hub
+from .outbox import Event
+
+__all__ = ["EVENT_STREAM", "ChangeStream"]
+
+EVENT_STREAM = "text/event-stream"
+#: Events read from the outbox at a time.
+BATCH = 200
+_NOT_HERE = (*PAGE_PARAMETERS, "sort", "include", "count", "q", "format", "group_by",
+             "aggregate", "distinct")  # fmt: skip
+_ID = re.compile(r"^[0-9]{1,18}$")
+
+Authorize = Callable[[Request], Access | None]
+
+
+class ChangeStream:
+    """The change feed route of one resource, built once at registration."""
+
+    def __init__(
+        self,
+        resource: Resource,
+        catalog: Catalog,
+        limits: Limits,
+        authorize: Authorize,
+        feeds: Feeds,
+    ) -> None:
+        self.resource = resource
+        self.catalog = catalog
+        self.limits = limits
+        self.authorize = authorize
+        self.feeds = feeds
+        self.feed = feeds.feed
+        self._typed = _typing(resource)
+
+    def view(self, request: Request) -> Response:
+        res = self.resource
+        allowed = ["GET", "HEAD", "OPTIONS"]
+        if request.method == "OPTIONS":
+            resp = Response(status=200)
+            resp.headers["Allow"] = ", ".join(allowed)
+            return resp
+        if request.method not in allowed:
+            raise MethodNotAllowed(allowed)
+        access = self.authorize(request)
+        if access is not None:
+            access.require(res, "list")
+        if request.accept_mimetypes and not request.accept_mimetypes.best_match([EVENT_STREAM]):
+            raise NotAcceptable(f"The change feed is {EVENT_STREAM} only")
+        filters = self._filters(request, access)
+        after = _last_event_id(request)
+        hub = self.feeds.hub(res)
+        self.feeds.prepare()
+        oldest, latest = hub.outbox.bounds()
+        reset = after is not None and not oldest - 1 <= after <= latest
+        start = latest if after is None or reset else after
+        first = f"retry: {self.feed.retry_ms}\n\n"
+        if reset:
+            gone = dumps({"reason": "Last-Event-ID is no longer kept", "latest": latest})
+            first += f"event: reset\ndata: {gone.decode()}\n\n"
+        live = self.feed.stream_seconds > 0 and request.method == "GET"
+        opened = hub.stream() if live else None
+        if opened is not None:
+            opened.__enter__()  # counted now: over max_streams is a 503, not a broken stream
+
+        environ = request.environ  # the generator runs after the request context is gone
+        request_method = request.method
+
+        def body() -> Iterator[bytes]:
+            if request_method == "HEAD":
+                return
+            try:
+                yield first.encode()
+                yield from self._events(hub, start, filters, access, environ, live)
+            finally:
+                if opened is not None:
+                    opened.__exit__(None, None, None)
+
+        resp = Response(body(), mimetype=EVENT_STREAM)
+        resp.headers["Cache-Control"] = "no-cache"
+        resp.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+        return resp
+
+    def _filters(self, request: Request, access: Access | None) -> tuple[Filter, ...]:
+        args = request.args.to_dict(flat=False)
+        for name in args:
+            if name in _NOT_HERE or name.startswith(("fields", "having[")):
+                raise InvalidParameter(name, f"{name} does not apply to a change feed")
+        intent = parse_list_query(self.resource, args, self.catalog, self.limits)
+        hidden = access.concealed(self.resource) if access is not None else frozenset()
+        for f in intent.filters:
+            if f.path.steps:
+                raise InvalidParameter(
+                    f.parameter, "A change feed filters on the resource's own fields only"
+                )
+            if f.path.field.name in hidden:
+                raise InvalidParameter(f.parameter, f"Unknown field {f.path.dotted!r}")
+        return intent.filters
+
+    def _events(
+        self,
+        hub: Hub,
+        seen: int,
+        filters: tuple[Filter, ...],
+        access: Access | None,
+        environ: Mapping[str, Any],
+        live: bool,
+    ) -> Iterator[bytes]:
+        feed = self.feed
+        now = time.monotonic()
+        ends, ping = now + feed.stream_seconds, now + feed.heartbeat
+        latest = seen + 1  # read once at the start, whatever the hub knows
+        while True:
+            if latest > seen:
+                events, seen = hub.outbox.read(self.resource.name, seen, BATCH)
+                for event in events:
+                    out = self._event(event, filters, access)
+                    if out is not None:
+                        yield out
+                if len(events) == BATCH:
+                    continue
+            if not live:
+                return
+            now = time.monotonic()
+            if now >= ends or _client_gone(environ):
+                return
+            if now >= ping:
+                yield b": ping\n\n"
+                ping = now + feed.heartbeat
+            latest = hub.wait(seen, min(1.0, ends - now, max(ping - now, 0.0)))
+
+    def _event(
+        self, event: Event, filters: tuple[Filter, ...], access: Access | None
+    ) -> bytes | None:
+        res = self.resource
+        row: dict[str, Any] = orjson.loads(event.row)
+        typed = self._typed(row)
+        if access is not None and not _within(access, res, typed):
+            return None
+        if not all(_matches(f, typed.get(f.path.field.name)) for f in filters):
+            return None
+        hidden = access.concealed(res) if access is not None else frozenset()
+        if hidden:
+            row = {k: v for k, v in row.items() if k not in hidden}
+        data = dumps({"op": event.op, "key": event.key, "row": row}).decode()
+        return f"id: {event.id}\nevent: {event.op}\ndata: {data}\n\n".encode()
+
+
+def _last_event_id(request: Request) -> int | None:
+    raw = request.headers.get("Last-Event-ID")
+    if raw is None or raw == "":
+        return None
+    if not _ID.match(raw.strip()):
+        raise InvalidParameter("Last-Event-ID", "Last-Event-ID must be an event id (digits)")
+    return int(raw)
+
+
+def _typing(resource: Resource) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Rows as stored (JSON) -> the fields' Python values, to compare with filter values and
+    owner ids as the database would."""
+    parsers: dict[str, Callable[[str], Any]] = {}
+    for f in resource.readable:
+        col_type = f.column.type
+        if isinstance(col_type, sa.String | sa.JSON):
+            continue
+        parsers[f.name] = value_parser(col_type)
+
+    def typed(row: dict[str, Any]) -> dict[str, Any]:
+        out = dict(row)
+        for name, parse in parsers.items():
+            value = out.get(name)
+            if isinstance(value, str):
+                with contextlib.suppress(ValueError, pydantic.ValidationError):
+                    out[name] = parse(value)
+        return out
+
+    return typed
+
+
+def _within(access: Access, res: Resource, row: Mapping[str, Any]) -> bool:
+    """Whether the caller may read ``row`` in a list (their ``read`` and ``list`` grants)."""
+    actions: tuple[Action, ...] = ("read", "list")
+    for action in actions:
+        got = access.grant(res, action)
+        if got is False:
+            return False
+        if isinstance(got, Rows):
+            assert res.policy is not None
+            if not res.policy.matches(got, access.identity, row):
+                return False
+    return True
+
+
+def _matches(f: Filter, value: Any) -> bool:
+    """A list filter on one value, as the SQL the list runs would decide it (NULL matches
+    ``ne``, ``nin`` and ``null=true`` only; text operators are case-sensitive but ``ilike``)."""
+    op, want = f.op, f.value
+    if op == "null":
+        return (value is None) is bool(want)
+    if value is None:
+        return op in ("ne", "nin")
+    try:
+        if op == "eq":
+            return bool(value == want)
+        if op == "ne":
+            return bool(value != want)
+        if op == "in":
+            return value in want
+        if op == "nin":
+            return value not in want
+        if op == "lt":
+            return bool(value < want)
+        if op == "le":
+            return bool(value <= want)
+        if op == "gt":
+            return bool(value > want)
+        if op == "ge":
+            return bool(value >= want)
+    except TypeError:
+        return False
+    if not isinstance(value, str):
+        return False
+    if op == "contains":
+        return want in value
+    if op == "startswith":
+        return value.startswith(want)
+    if op == "endswith":
+        return value.endswith(want)
+    pattern = _like(want, op == "ilike")
+    return pattern.fullmatch(value) is not None
+
+
+def _like(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    """A LIKE pattern (``%``, ``_``, ``\\`` escapes) as a regular expression."""
+    out, chars = [], iter(pattern)
+    for ch in chars:
+        if ch == "\\":
+            out.append(re.escape(next(chars, "\\")))
+        elif ch == "%":
+            out.append(".*")
+        elif ch == "_":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+    return re.compile("".join(out), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def _client_gone(environ: Mapping[str, Any]) -> bool:
+    """Whether the client closed its connection (gunicorn hands the socket over; elsewhere a
+    closed client is noticed at the next write, a heartbeat at the latest)."""
+    sock = environ.get("gunicorn.socket")
+    if sock is None or not hasattr(select, "poll"):
+        return False
+    hangup = select.POLLHUP | select.POLLERR | select.POLLNVAL | getattr(select, "POLLRDHUP", 0)
+    try:
+        poller = select.poll()
+        poller.register(sock, hangup)
+        return any(events & hangup for _fd, events in poller.poll(0))
+    except (OSError, ValueError):
+        return True
