@@ -122,6 +122,15 @@ def main() -> None:
     **_env("CHANGES_STREAM_SECONDS"),
 )
 @click.option(
+    "--changes-poll",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.01),
+    help="Seconds between checks for new change events when no wake-up came (PostgreSQL "
+    "LISTEN/NOTIFY, or Redis pub/sub with TABLEREST_REDIS_URL, wake streams sooner).",
+    **_env("CHANGES_POLL"),
+)
+@click.option(
     "--workers",
     default=1,
     show_default=True,
@@ -258,6 +267,7 @@ def serve(
     read_replicas: tuple[str, ...],
     changes: bool | None,
     changes_stream_seconds: float,
+    changes_poll: float,
     **auth_options: Any,
 ) -> None:
     """Serve DATABASE (a SQLite file or a SQLAlchemy URL) as a REST JSON API.
@@ -296,7 +306,9 @@ def serve(
         if ctx.get_parameter_source("threads") == click.core.ParameterSource.DEFAULT:
             threads = CHANGES_THREADS
         feed = ChangeFeed(
-            stream_seconds=changes_stream_seconds, max_streams=max(1, threads - FREE_THREADS)
+            stream_seconds=changes_stream_seconds,
+            poll=changes_poll,
+            max_streams=max(1, threads - FREE_THREADS),
         )
     factory = functools.partial(
         create_app,

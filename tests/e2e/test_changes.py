@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -14,15 +15,33 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import sqlalchemy as sa
 
 from tests import models
-from tests.databases import fresh_database
+from tests.databases import fresh_database, services_required
 from tests.e2e.conftest import Server, call
 
 pytestmark = pytest.mark.e2e
 
 WAIT = 15.0
+REDIS_URL = os.environ.get("TABLEREST_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis to wake streams through; its pub/sub channel needs no cleaning."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        reason = f"Redis unreachable at {REDIS_URL} ({type(exc).__name__})"
+        if services_required():
+            pytest.fail(f"{reason}; TABLEREST_REQUIRE_SERVICES=1 requires it", pytrace=False)
+        pytest.skip(reason)
+    finally:
+        client.close()
+    return REDIS_URL
 
 
 class Stream:
@@ -200,3 +219,33 @@ def test_the_live_page_and_the_documented_route(servers: tuple[Server, Server]) 
     assert resp.status == 200
     assert "EventSource" in page
     assert time.monotonic() < deadline
+
+
+@pytest.mark.parametrize(
+    ("backend", "wakeup"), [("postgresql", "LISTEN/NOTIFY"), ("sqlite", "Redis pub/sub")]
+)
+def test_a_write_in_another_process_wakes_streams_without_waiting_for_the_poll(
+    backend: str, wakeup: str, tmp_path: Path, env: dict[str, str], redis_url: str
+) -> None:
+    """With the poll at a minute, only the wake-up can bring the event within seconds."""
+    if wakeup == "Redis pub/sub":
+        env = {**env, "TABLEREST_REDIS_URL": redis_url}
+    with fresh_database(backend, tmp_path) as url:
+        engine = sa.create_engine(url, poolclass=sa.NullPool)
+        models.Base.metadata.create_all(engine)
+        engine.dispose()
+        options = [url, "--changes", "--changes-poll", "60", "--workers", "1"]
+        reader, writer = Server(options, env), Server(options, env)
+        try:
+            stream = Stream(reader, "/api/books/changes")
+            try:
+                started = time.monotonic()
+                key = _create(writer, "woken")
+                (event,) = stream.take(1)
+                assert event["key"] == str(key)
+                assert time.monotonic() - started < 10, f"{wakeup} did not wake the stream"
+            finally:
+                stream.close()
+        finally:
+            reader.stop()
+            writer.stop()
