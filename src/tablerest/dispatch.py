@@ -249,7 +249,8 @@ class Endpoint:
         self.resource = resource
         #: Every endpoint of the API by resource name (nested writes go through the others).
         self.peers: Mapping[str, Endpoint] = peers if peers is not None else {resource.name: self}
-        self._nests: tuple[bytes, ...] | None = None
+        #: The relation names a create may nest rows under, and how they look in JSON.
+        self._nests: tuple[frozenset[str], tuple[bytes, ...]] | None = None
         self.authorize: Authorize = authorize or (lambda request: None)
         self.db = db
         self.settings = settings
@@ -844,10 +845,9 @@ class Endpoint:
             if nested is not None:
                 request.environ[POINTERS] = nested[1]
                 return self._create_nested(request, nested[0], access, fmt)
-        if body.kind == "json" and request.mimetype != JSONAPI and self._may_nest(body.raw):
-            doc = _nested_document(body.raw, self._nests or ())
-            if doc is not None:
-                return self._create_nested(request, doc, access, fmt)
+        doc = self._nested_body(request, body)
+        if doc is not None:
+            return self._create_nested(request, doc, access, fmt)
         if body.kind == "json" and request.mimetype != JSONAPI and body.raw.lstrip()[:1] == b"[":
             items = schema.validate_json_many(body.raw)
             for i, item in enumerate(items):
@@ -865,15 +865,25 @@ class Endpoint:
         resp.headers["Location"] = self._item_url(row)
         return resp
 
-    def _may_nest(self, raw: bytes) -> bool:
-        """Whether a create body may nest related rows: it names a relation rows can be nested
-        through (a cheap look at the bytes; false hits only cost a parse)."""
-        names = self._nests
-        if names is None:
-            names = self._nests = tuple(
-                orjson.dumps(n) for n in nestable(self.resource, self.catalog)
-            )
-        return any(n in raw for n in names)
+    def _nested_body(self, request: Request, body: http.Body) -> Any:
+        """The decoded plain-JSON create body when it nests rows under a relation (an object,
+        or an array of objects, with such a key); None otherwise, or when it is not JSON at all
+        (the plain path then says what is wrong). A cheap look at the bytes comes first: a
+        body that names no such relation is never parsed twice."""
+        if body.kind != "json" or request.mimetype == JSONAPI:
+            return None
+        if self._nests is None:
+            names = frozenset(nestable(self.resource, self.catalog))
+            self._nests = (names, tuple(orjson.dumps(n) for n in names))
+        names, patterns = self._nests
+        if not any(p in body.raw for p in patterns):
+            return None
+        try:
+            doc = load_exact(body.raw)
+        except ValueError:
+            return None
+        items = doc if isinstance(doc, list) else [doc]
+        return doc if any(isinstance(d, dict) and names & d.keys() for d in items) else None
 
     def _create_nested(
         self,
@@ -1057,10 +1067,9 @@ class Endpoint:
             raise InvalidParameter(
                 "on_conflict", f"{', '.join(names)} is not a unique key of {res.name}"
             )
-        if body.kind == "json" and request.mimetype != JSONAPI and self._may_nest(body.raw):
-            doc = _nested_document(body.raw, self._nests or ())
-            if doc is not None:
-                return self._create_nested(request, doc, access, fmt, names)
+        doc = self._nested_body(request, body)
+        if doc is not None:
+            return self._create_nested(request, doc, access, fmt, names)
         many = body.kind == "json" and body.raw.lstrip()[:1] == b"["
         items = (
             res.schema.validate_json_many(body.raw)
@@ -1710,19 +1719,6 @@ def _cursor_json(keys: Sequence[Any], values: Sequence[Any]) -> list[Any]:
             value = enum_to_label(col_type)(value)
         out.append(value)
     return out
-
-
-def _nested_document(raw: bytes, names: Sequence[bytes]) -> Any:
-    """The decoded body when it nests rows under any of the relation ``names`` (an object, or
-    an array of objects, with such a key); None otherwise, or when it is not JSON at all (the
-    plain path then says what is wrong)."""
-    try:
-        doc = load_exact(raw)
-    except ValueError:
-        return None
-    keys = {orjson.loads(n) for n in names}
-    items = doc if isinstance(doc, list) else [doc]
-    return doc if any(isinstance(d, dict) and keys & d.keys() for d in items) else None
 
 
 def _key_text(key: Sequence[Any]) -> str:
