@@ -14,12 +14,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 import sqlalchemy as sa
 
 BACKENDS = ("sqlite", "postgresql", "mariadb")
 
 PG_HOST = os.environ.get("TABLEREST_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 MARIADB_HOST = os.environ.get("TABLEREST_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306")
+
+
+REDIS_URL = os.environ.get("TABLEREST_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 def services_required() -> bool:
@@ -31,6 +35,21 @@ def _unreachable(kind: str, exc: Exception) -> None:
     if services_required():
         pytest.fail(f"{reason}; TABLEREST_REQUIRE_SERVICES=1 requires it", pytrace=False)
     pytest.skip(reason)
+
+
+def reachable_redis() -> redis.Redis:
+    """A client of the test Redis (``REDIS_URL``); skip, or fail when services are required,
+    if it does not answer."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        reason = f"Redis unreachable at {REDIS_URL} ({type(exc).__name__})"
+        if services_required():
+            pytest.fail(f"{reason}; TABLEREST_REQUIRE_SERVICES=1 requires it", pytrace=False)
+        pytest.skip(reason)
+    return client
 
 
 @contextmanager

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -15,32 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import sqlalchemy as sa
 
 from tests import models
-from tests.databases import fresh_database, services_required
+from tests.databases import REDIS_URL, fresh_database, reachable_redis
 from tests.e2e.conftest import Server, call
 
 pytestmark = pytest.mark.e2e
 
 WAIT = 15.0
-REDIS_URL = os.environ.get("TABLEREST_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
 def redis_url() -> str:
     """A Redis to wake streams through; its pub/sub channel needs no cleaning."""
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        reason = f"Redis unreachable at {REDIS_URL} ({type(exc).__name__})"
-        if services_required():
-            pytest.fail(f"{reason}; TABLEREST_REQUIRE_SERVICES=1 requires it", pytrace=False)
-        pytest.skip(reason)
-    finally:
-        client.close()
+    reachable_redis().close()
     return REDIS_URL
 
 

@@ -17,16 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from tablerest.ratelimit import RateLimits
-from tests.databases import services_required
+from tests.databases import REDIS_URL, reachable_redis
 from tests.helpers import problem
 from tests.security.conftest import AppFactory, login
 
-REDIS_URL = os.environ.get("TABLEREST_TEST_REDIS", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -114,18 +112,6 @@ def test_no_rate_limits_without_the_option(client: FlaskClient) -> None:
 # -- several processes sharing Redis -------------------------------------------------------------
 
 
-def _redis() -> redis.Redis:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        reason = f"Redis unreachable at {REDIS_URL} ({type(exc).__name__})"
-        if services_required():
-            pytest.fail(f"{reason}; TABLEREST_REQUIRE_SERVICES=1 requires it", pytrace=False)
-        pytest.skip(reason)
-    return client
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -181,7 +167,7 @@ class _Process:
 
 @pytest.fixture
 def two_servers(engine: sa.Engine, tmp_path: Path) -> Iterator[tuple[_Process, _Process]]:
-    store = _redis()
+    store = reachable_redis()
     prefix = f"tablerest-test-{uuid.uuid4().hex}"
     env = {
         **os.environ,
