@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Request, has_request_context, request
 
-from .errors import TablerestError
+from .errors import TablerestError, TooManyRequests
 
 __all__ = ["Limiter", "RateLimits"]
 
@@ -137,9 +137,18 @@ class Limiter:
         value = self.limits.sign_up
         if value is None or not has_request_context():
             return  # not a request (an import, a script): nobody to count
+        from flask_limiter.errors import RateLimitExceeded
+
         key = f"addr:{_client()}"
-        with self.limiter.limit(value, key_func=lambda: key, scope="sign-up"):
-            pass
+        try:
+            with self.limiter.limit(value, key_func=lambda: key, scope="sign-up"):
+                pass
+        except RateLimitExceeded:
+            # Ours, not werkzeug's: a batch or nested write reports it as the failing
+            # operation's problem, and the transaction is rolled back.
+            raise TooManyRequests(
+                f"Too many accounts created from this address ({value}); try again later"
+            ) from None
 
 
 def _client() -> str:
