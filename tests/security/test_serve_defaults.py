@@ -476,6 +476,27 @@ def test_the_auth_tables_password_stays_write_only_and_hashed(
     assert "users.api_token" in result.output
 
 
+def test_only_the_password_column_auth_takes_is_served_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "legacy.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT UNIQUE NOT NULL, "
+            "password TEXT NOT NULL, password_hash TEXT)"
+        )
+        conn.execute(
+            "INSERT INTO users (username, password, password_hash) VALUES (?, ?, ?)",
+            ("ann", FAST.hash("ann-pw"), "$2b$12$legacy-bcrypt-hash"),
+        )
+    conn.close()
+    client, result = serve(monkeypatch, str(path), "--auth-table", "users")
+    ann = sign_in(client, "ann")
+    assert client.get("/api/users/1", headers=ann).get_json() == {"id": 1, "username": "ann"}
+    problem(client.get("/api/users/1?fields=password_hash", headers=ann), 400)
+    assert "users.password_hash" in result.output
+
+
 # -- item 4: sign-in and sign-up limits ----------------------------------------------------
 
 
@@ -583,8 +604,21 @@ def test_every_way_of_creating_users_counts_as_sign_up(
     jsonapi_refused(client.post("/api/users", json=doc, headers={"Content-Type": JSONAPI},
                         environ_base=at), 429)  # fmt: skip
     assert rows(database, "SELECT count(*) FROM users") == [(5,)]
-    # Writes to other tables are not sign-ups.
+    # An upsert that creates users, and users nested in another row's create, count too.
+    at = {"REMOTE_ADDR": "10.1.1.3"}
+    upsert = [_signup(n) for n in range(30, 34)]
+    problem(client.post("/api/users?on_conflict=username", json=upsert, environ_base=at), 429)
     ann = sign_in(client, "ann")
+    at = {"REMOTE_ADDR": "10.1.1.4"}
+    for n in range(40, 43):
+        note = {"title": f"by new{n}", "user": _signup(n)}
+        resp = client.post("/api/notes", json=note, headers=ann, environ_base=at)
+        assert resp.status_code == 201, resp.get_data(as_text=True)
+    note = {"title": "one too many", "user": _signup(43)}
+    problem(client.post("/api/notes", json=note, headers=ann, environ_base=at), 429)
+    assert rows(database, "SELECT count(*) FROM users") == [(8,)]
+    assert rows(database, "SELECT count(*) FROM notes WHERE title = 'one too many'") == [(0,)]
+    # Writes to other tables are not sign-ups.
     for n in range(5):
         assert client.post("/api/notes", json={"title": f"n{n}"}, headers=ann).status_code == 201
 
