@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Request, Response, current_app, request, send_from_directory
+from flask import (
+    Flask,
+    Request,
+    Response,
+    current_app,
+    has_request_context,
+    request,
+    send_from_directory,
+)
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
@@ -43,7 +51,7 @@ from .render.json import dumps
 from .render.jsonapi import JSONAPI
 from .render.problem import error_response, problem_response
 from .request import Limits
-from .resource import Relation, Resource
+from .resource import Relation, Resource, WriteContext
 from .store import Database, ReadReplicas, replica_reads
 
 __all__ = ["Api"]
@@ -142,7 +150,7 @@ class Api:
         api.resource(Book, hidden=["secret"], read_only=["created_at"])
 
     Options: ``prefix`` (default ``/api``), ``max_body_size`` in bytes (default 1 MiB), and the
-    defaults ``page_size`` / ``max_page_size`` that resources inherit.
+    defaults ``page_size`` / ``max_page_size`` / ``csv_formula_guard`` that resources inherit.
     """
 
     def __init__(
@@ -171,6 +179,7 @@ class Api:
         read_replicas: ReadReplicas | None = None,
         batch: bool = True,
         changes: bool | ChangeFeed = False,
+        csv_formula_guard: bool = True,
     ) -> None:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/api'")
@@ -182,6 +191,8 @@ class Api:
         self.docs = docs
         self.batch = batch
         self.format = format
+        #: What resources get unless they say: CSV exports neutralise formula-like cells.
+        self.csv_formula_guard = csv_formula_guard
         self.title, self.version, self.description = title, version, description
         self.page_size = page_size
         self.max_page_size = max_page_size
@@ -214,7 +225,9 @@ class Api:
         ``methods`` (HTTP methods, default all), ``page_size``, ``max_page_size``, ``orm``
         (force writes through the ORM session or not; detected by default), ``searchable``
         (text fields ``q=`` searches), ``export`` (``False``: lists cannot be exported whole as
-        CSV / NDJSON), ``permissions`` (one permission for every action, or a mapping from
+        CSV / NDJSON), ``csv_formula_guard`` (``False``: CSV exports write cells that start
+        like a spreadsheet formula as stored, for programs rather than spreadsheets),
+        ``permissions`` (one permission for every action, or a mapping from
         ``list``/``read``/``create``/``update``/``delete`` to one; see
         :mod:`tablerest.auth.policies`), ``hidden_unless`` / ``read_only_unless`` (field ->
         permission about the caller: the field is hidden from, or read-only for, callers it
@@ -230,6 +243,7 @@ class Api:
         }
         options.setdefault("page_size", self.page_size)
         options.setdefault("format", self.format)
+        options.setdefault("csv_formula_guard", self.csv_formula_guard)
         options.setdefault("max_page_size", max(self.max_page_size, options["page_size"]))
         if isinstance(model, sa.Table):
             res = Resource(model, **options)
@@ -267,12 +281,24 @@ class Api:
             self.guarded = True
         if self.auth is not None and resource.name == self.auth.users_name:
             self.auth.bind(resource)
+            if self.rate_limits is not None and self.rate_limits.sign_up is not None:
+                # A hook, so that every path that creates a user counts: a POST, an array,
+                # a batch, a nested write, an upsert.
+                resource.hook("before_create")(self._count_sign_up)
         if resource.changes is None:
             resource.changes = bool(self.changes)
         self.resources[resource.name] = resource
         for state in self._states:
             self._mount(state, resource)
         return resource
+
+    def _count_sign_up(self, _ctx: WriteContext) -> None:
+        """A new user counts against the sign-up limit of the address creating it."""
+        if not has_request_context():
+            return  # a script or an import: no address to count against
+        state = current_app.extensions.get(EXTENSION, {}).get(self.settings.prefix)
+        if isinstance(state, _AppState) and state.limits is not None:
+            state.limits.sign_up()
 
     def init_app(self, app: Flask, db: Any = None) -> None:
         """Mount the API on ``app``: the index, every resource's routes, the error handlers."""

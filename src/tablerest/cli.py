@@ -23,8 +23,9 @@ from .changes import ChangeFeed
 from .demo import DEMO_HIDDEN, ensure_demo
 from .errors import TablerestError
 from .observe import Observability
+from .ratelimit import RateLimits
 from .render.json import dumps
-from .server import create_app, database_url, run
+from .server import create_app, database_url, hidden_secrets, run
 
 if TYPE_CHECKING:
     from .importer import Report
@@ -65,6 +66,79 @@ def _auth_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+def _hide_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Columns left out of, or kept in, the API (beside those whose names look secret)."""
+    options = [
+        click.option("--hide", multiple=True, metavar="TABLE.COLUMN",
+                     help="Never serve this column (repeatable).", **_env("HIDE")),
+        click.option("--show", multiple=True, metavar="TABLE.COLUMN",
+                     help="Serve this column although its name says it holds a secret "
+                     "(password, *_hash, *_token, secret, api_key...; repeatable).",
+                     **_env("SHOW")),
+    ]  # fmt: skip
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _limit(_ctx: click.Context, param: click.Parameter, value: str) -> str | None:
+    """A Flask-Limiter rate limit (``10/minute``, ``5 per hour; 50 per day``), or off."""
+    if value.strip().lower() in ("off", "none", "0", ""):
+        return None
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a rate limit such as 10/minute or '5/hour; 20/day' (or off)",
+            param=param,
+        ) from None
+    return value
+
+
+def _safety_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Limits on signing in and signing up, and the CSV export's formula guard."""
+    options = [
+        click.option("--rate-limit-sign-in", default="10/minute", show_default=True,
+                     metavar="LIMIT", callback=_limit,
+                     help="Sign-in attempts (PREFIX/auth/token, /auth/refresh) per address, "
+                     "and per login name from any address ('off': no limit).",
+                     **_env("RATE_LIMIT_SIGN_IN")),
+        click.option("--rate-limit-sign-up", default="10/hour", show_default=True,
+                     metavar="LIMIT", callback=_limit,
+                     help="Users created (sign-ups) per address ('off': no limit).",
+                     **_env("RATE_LIMIT_SIGN_UP")),
+        click.option("--rate-limit", default="off", show_default=True, metavar="LIMIT",
+                     callback=_limit,
+                     help="Requests to the API per address (anonymous) or per user.",
+                     **_env("RATE_LIMIT")),
+        click.option("--csv-formula-guard/--no-csv-formula-guard", default=True,
+                     show_default=True,
+                     help="CSV exports neutralise text cells that start like a spreadsheet "
+                     "formula (= + - @ ...); off for programs that read the CSV.",
+                     **_env("CSV_FORMULA_GUARD")),
+    ]  # fmt: skip
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _columns(specs: tuple[str, ...], option: str) -> dict[str, list[str]]:
+    """``TABLE.COLUMN`` options as a mapping (the first dot ends the table's name)."""
+    out: dict[str, list[str]] = {}
+    for spec in specs:
+        table, sep, column = spec.partition(".")
+        if not sep or not table or not column:
+            raise click.BadParameter(f"{spec!r} is not TABLE.COLUMN", param_hint=option)
+        out.setdefault(table, []).append(column)
+    return out
+
+
+def _with_demo_hidden(hidden: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {t: [*DEMO_HIDDEN.get(t, []), *hidden.get(t, [])] for t in {*DEMO_HIDDEN, *hidden}}
 
 
 def _policy(
@@ -244,6 +318,8 @@ def main() -> None:
     **_env("ALLOW_ANONYMOUS_WRITES"),
 )
 @_auth_options
+@_hide_options
+@_safety_options
 def serve(
     database: str | None,
     host: str,
@@ -268,6 +344,12 @@ def serve(
     changes: bool | None,
     changes_stream_seconds: float,
     changes_poll: float,
+    hide: tuple[str, ...],
+    show: tuple[str, ...],
+    rate_limit_sign_in: str | None,
+    rate_limit_sign_up: str | None,
+    rate_limit: str | None,
+    csv_formula_guard: bool,
     **auth_options: Any,
 ) -> None:
     """Serve DATABASE (a SQLite file or a SQLAlchemy URL) as a REST JSON API.
@@ -282,10 +364,10 @@ def serve(
             "(and a --policy), or --read-only, or --allow-anonymous-writes if that is meant"
         )
     search = _pairs(searchable, "--searchable")
-    hidden: dict[str, list[str]] = {}
+    hidden = _columns(hide, "--hide")
     if database is None:
         target = str(ensure_demo())
-        hidden = DEMO_HIDDEN
+        hidden = _with_demo_hidden(hidden)
         label = f"the demo database ({target})"
     else:
         target = database
@@ -321,9 +403,17 @@ def serve(
         read_only=read_only,
         prefix=prefix,
         hidden=hidden,
+        shown=_columns(show, "--show"),
         searchable=search,
         schema=schema,
         policy=policy,
+        rate_limits=RateLimits(
+            anonymous=rate_limit,
+            user=rate_limit,
+            sign_in=rate_limit_sign_in,
+            sign_up=rate_limit_sign_up,
+        ),
+        csv_formula_guard=csv_formula_guard,
         # One key per run, made before the workers fork, so every worker accepts the
         # keyset cursors (and tokens) the others hand out.
         secret_key=os.environ.get("TABLEREST_SECRET_KEY") or secrets.token_hex(32),
@@ -342,16 +432,27 @@ def serve(
     if isinstance(feed, ChangeFeed):
         click.echo(f"  changes:   curl -N {base}/{names[0] if names else '<table>'}/changes  "
                    f"(live page: {base}/changes.html)")  # fmt: skip
+    concealed = hidden_secrets(app)
+    if concealed:
+        click.echo(
+            f"warning: not serving {len(concealed)} column(s) whose names say they hold "
+            f"secrets: {', '.join(concealed)} (--show TABLE.COLUMN serves one)",
+            err=True,
+        )
     if policy is not None and policy.auth.get("table"):
         click.echo(f"  sign in:   curl -d 'username=...&password=...' {base}/auth/token")
+        limits = [f"sign-in {rate_limit_sign_in or 'unlimited'}",
+                  f"sign-up {rate_limit_sign_up or 'unlimited'}"]  # fmt: skip
+        click.echo(f"  limits:    {', '.join(limits)} per address (--rate-limit-sign-in/-up)")
         if not os.environ.get("TABLEREST_SECRET_KEY"):
             click.echo(
                 "  note:      tokens last until a restart; set TABLEREST_SECRET_KEY to keep them"
             )
         if workers > 1 and not os.environ.get("TABLEREST_REDIS_URL"):
             click.echo(
-                "  note:      sign-in sessions live in each worker's memory: set "
-                "TABLEREST_REDIS_URL so that refresh and logout work across workers"
+                "  note:      sign-in sessions and rate-limit counters live in each worker's "
+                "memory: set TABLEREST_REDIS_URL so that refresh, logout and limits work "
+                "across workers"
             )
     run(
         factory,
@@ -403,15 +504,24 @@ def _loopback(host: str) -> bool:
 @click.option("--schema", default=None, help="Database schema to describe.")
 @click.option("--read-only", is_flag=True, help="Describe GET only, as serve --read-only does.")
 @_auth_options
+@_hide_options
 def openapi_command(
-    database: str | None, prefix: str, schema: str | None, read_only: bool, **auth_options: Any
+    database: str | None,
+    prefix: str,
+    schema: str | None,
+    read_only: bool,
+    hide: tuple[str, ...],
+    show: tuple[str, ...],
+    **auth_options: Any,
 ) -> None:
     """Print the OpenAPI 3.1 document of DATABASE's API (as `serve` would serve it) as JSON.
 
     With no DATABASE, the document of the bundled demo database.
     """
     target = str(ensure_demo()) if database is None else database
-    hidden = DEMO_HIDDEN if database is None else {}
+    hidden = _columns(hide, "--hide")
+    if database is None:
+        hidden = _with_demo_hidden(hidden)
     policy = _policy(**auth_options)
     try:
         app = create_app(
@@ -419,6 +529,7 @@ def openapi_command(
             read_only=read_only,
             prefix=prefix,
             hidden=hidden,
+            shown=_columns(show, "--show"),
             schema=schema,
             policy=policy,
             secret_key=secrets.token_hex(32),

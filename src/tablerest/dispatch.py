@@ -659,7 +659,7 @@ class Endpoint:
                 total = fetch_all(conn, counted, values)[0][0]
         if export:
             if fmt == "csv":
-                out = CsvEncoder(names)
+                out = CsvEncoder(names, guard=res.csv_formula_guard)
                 body = out.header() + out.rows(rows)
             else:
                 body = ndjson(rows)
@@ -734,7 +734,7 @@ class Endpoint:
         values.update(scope.values)
         del values["lim"]
         encoder = self._encoder(plan.shape)
-        csv_out = CsvEncoder(encoder.keys) if fmt == "csv" else None
+        csv_out = CsvEncoder(encoder.keys, guard=res.csv_formula_guard) if fmt == "csv" else None
 
         def body() -> Iterator[bytes]:
             with (

@@ -3,7 +3,9 @@
 ``Api(rate_limits=RateLimits())`` limits every route tablerest serves: an anonymous caller by
 address, a signed-in one by user id (each user has their own budget, wherever they connect
 from), and the sign-in route by address *and* by the login name tried (a password-guessing run
-against one account from many addresses still stops). Counters live in Redis when
+against one account from many addresses still stops); ``sign_up`` limits the accounts one
+address creates (every row created in the users table of ``Auth``, whatever the route: a POST,
+an array, a batch, a nested write). Counters live in Redis when
 ``TABLEREST_REDIS_URL`` is set (every process and server shares them), in the process's memory
 otherwise. A caller over a limit gets a 429 problem with ``Retry-After``; every limited response
 carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset``.
@@ -18,9 +20,9 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, Request, request
+from flask import Flask, Request, has_request_context, request
 
-from .errors import TablerestError
+from .errors import TablerestError, TooManyRequests
 
 __all__ = ["Limiter", "RateLimits"]
 
@@ -34,7 +36,9 @@ class RateLimits:
 
     ``anonymous``: per client address, for callers without a token; ``user``: per user id, for
     signed-in callers; ``sign_in``: ``/auth/token`` and ``/auth/refresh``, per address and per
-    login name. ``storage_uri``: a Flask-Limiter storage (default ``TABLEREST_REDIS_URL``, else
+    login name; ``sign_up``: rows created in the users table (of ``Auth``) per address, on
+    every path that creates them (off by default here; ``tablerest serve`` turns it on).
+    ``storage_uri``: a Flask-Limiter storage (default ``TABLEREST_REDIS_URL``, else
     ``memory://``).
     """
 
@@ -43,6 +47,7 @@ class RateLimits:
         anonymous: str | None = "300/minute",
         user: str | None = "1200/minute",
         sign_in: str | None = "10/minute",
+        sign_up: str | None = None,
         *,
         storage_uri: str | None = None,
         key_prefix: str = "tablerest",
@@ -50,6 +55,7 @@ class RateLimits:
         self.anonymous = anonymous
         self.user = user
         self.sign_in = sign_in
+        self.sign_up = sign_up
         self.storage_uri = storage_uri or os.environ.get("TABLEREST_REDIS_URL") or "memory://"
         self.key_prefix = key_prefix
 
@@ -124,6 +130,25 @@ class Limiter:
         name = f"login:{login.strip().lower()}"
         with self.limiter.limit(value, key_func=lambda: name, scope="sign-in-login"):
             pass
+
+    def sign_up(self) -> None:
+        """Count one account created from the caller's address; 429 over the limit (and the
+        write is rolled back). Called for each row created in the users table."""
+        value = self.limits.sign_up
+        if value is None or not has_request_context():
+            return  # not a request (an import, a script): nobody to count
+        from flask_limiter.errors import RateLimitExceeded
+
+        key = f"addr:{_client()}"
+        try:
+            with self.limiter.limit(value, key_func=lambda: key, scope="sign-up"):
+                pass
+        except RateLimitExceeded:
+            # Ours, not werkzeug's: a batch or nested write reports it as the failing
+            # operation's problem, and the transaction is rolled back.
+            raise TooManyRequests(
+                f"Too many accounts created from this address ({value}); try again later"
+            ) from None
 
 
 def _client() -> str:

@@ -4,10 +4,17 @@ Every table with a primary key becomes a full CRUD resource; views and tables wi
 key become read-only (list only: with no key there is no item URL, unless one is given). Table
 and column names are used as they are (spaces, upper case, reserved words): SQLAlchemy quotes
 them, and resource names are made URL-safe (``Order Items`` -> ``Order_Items``).
+
+Columns whose names say they hold a secret (:func:`looks_secret`: ``password``,
+``password_hash``, ``api_key``, ``access_token``, ``client_secret``...) can be left out of
+every resource (``hide_secrets``): a database made for another application rarely hides its
+password hashes by itself.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -16,7 +23,39 @@ import sqlalchemy as sa
 from .changes.outbox import TABLES
 from .resource import Resource, slug
 
-__all__ = ["reflect_resources"]
+__all__ = ["looks_secret", "reflect_resources", "secret_columns"]
+
+#: Words that make a column secret wherever they stand in its name (``password``,
+#: ``hashed_password``, ``password_changed_at``: a false positive costs a ``--show``, a
+#: miss leaks hashes).
+_SECRET_WORDS = frozenset({"password", "passwd", "passphrase", "secret", "secrets", "apikey"})
+#: Words that make it secret as the last word of its name (``password_hash``, ``token``,
+#: ``reset_token``, ``salt``), but not elsewhere (``token_count``, ``hash_algorithm``).
+_SECRET_ENDINGS = frozenset({"hash", "token", "salt"})
+#: Two-word secrets: ``api_key``, ``private_key``, ``access_key``, ``secret_key``.
+_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key")})
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+
+
+def looks_secret(name: str) -> bool:
+    """Whether a column's name says it holds a secret. The name is cut into words (at
+    ``_``, ``-``, spaces, digits and camelCase: ``passwordHash`` is ``password hash``); it is
+    secret when a word is ``password``, ``passwd``, ``passphrase``, ``secret(s)`` or
+    ``apikey``, when the last word is ``hash``, ``token`` or ``salt``, or when two words in a
+    row are ``api key``, ``private key`` or ``access key``. Words, not substrings:
+    ``secretary`` and ``tokenizer`` are not secrets."""
+    words = [w.lower() for w in _WORD.findall(name)]
+    if not words:
+        return False
+    if _SECRET_WORDS.intersection(words) or words[-1] in _SECRET_ENDINGS:
+        return True
+    return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(words))
+
+
+def secret_columns(table: sa.Table) -> list[str]:
+    """The columns of ``table`` whose names say they hold secrets (:func:`looks_secret`),
+    except primary-key columns: a row's key is its URL, it cannot be hidden."""
+    return [c.name for c in table.columns if looks_secret(c.name) and not c.primary_key]
 
 
 def reflect_resources(
@@ -29,10 +68,15 @@ def reflect_resources(
     page_size: int = 20,
     max_page_size: int = 100,
     keys: Mapping[str, Sequence[str]] | None = None,
+    shown: Mapping[str, Iterable[str]] | None = None,
+    hide_secrets: bool = False,
+    csv_formula_guard: bool = True,
 ) -> list[Resource]:
     """Reflect every table and view of ``engine`` (one schema) into resources.
 
     ``hidden`` maps a table name to columns that must never be exposed (a password hash);
+    ``hide_secrets`` hides the columns :func:`secret_columns` finds too, except those that
+    ``shown`` (table name -> columns) names; a column both hidden and shown is an error.
     ``searchable`` maps a table name to the text columns that ``q=`` searches; ``keys`` maps a
     view or a table without a primary key to the columns that identify its rows, which gives
     it item routes (``GET /api/view/<key>``; it stays read-only).
@@ -45,9 +89,15 @@ def reflect_resources(
     integer_bits = 64 if engine.dialect.name == "sqlite" else None
     hidden = hidden or {}
     searchable = dict(searchable or {})
-    unknown = sorted(set(searchable) - {t.name for t in metadata.tables.values()})
+    names = {t.name for t in metadata.tables.values()}
+    unknown = sorted(set(searchable) - names)
     if unknown:
         raise ValueError(f"searchable names unknown tables: {unknown}")
+    show = {t: set(cols) for t, cols in (shown or {}).items()}
+    for option, given in (("hidden", hidden), ("shown", show)):
+        unknown = sorted(set(given) - names)
+        if unknown:
+            raise ValueError(f"{option} names unknown tables: {unknown}")
     keyed = _give_keys(metadata, dict(keys or {}))
     resources: list[Resource] = []
     taken: set[str] = set()
@@ -66,14 +116,34 @@ def reflect_resources(
         options: dict[str, Any] = {
             "name": name,
             "methods": None if writable else ("GET",),
-            "hidden": list(hidden.get(table.name, ())),
+            "hidden": _hidden(table, hidden, show, hide_secrets),
             "searchable": list(searchable.get(table.name, ())),
             "integer_bits": integer_bits,
             "page_size": page_size,
             "max_page_size": max_page_size,
+            "csv_formula_guard": csv_formula_guard,
         }
         resources.append(Resource(table, **options))
     return resources
+
+
+def _hidden(
+    table: sa.Table,
+    hidden: Mapping[str, Iterable[str]],
+    shown: Mapping[str, set[str]],
+    hide_secrets: bool,
+) -> list[str]:
+    """The columns of ``table`` to leave out: those hidden, and its secrets unless shown."""
+    explicit = list(hidden.get(table.name, ()))
+    show = shown.get(table.name, set())
+    missing = sorted(show - set(table.c.keys()))
+    if missing:
+        raise ValueError(f"shown names unknown columns of {table.name}: {missing}")
+    both = sorted(show.intersection(explicit))
+    if both:
+        raise ValueError(f"{table.name}: {both} both hidden and shown")
+    found = secret_columns(table) if hide_secrets else []
+    return explicit + [c for c in found if c not in explicit and c not in show]
 
 
 def _give_keys(metadata: sa.MetaData, keys: dict[str, Sequence[str]]) -> set[str]:

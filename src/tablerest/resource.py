@@ -282,6 +282,7 @@ class Resource:
         searchable: Iterable[str] = (),
         integer_bits: int | None = None,
         export: bool = True,
+        csv_formula_guard: bool = True,
         require_if_match: bool = False,
         cache_control: str | None = None,
         format: str = "json",
@@ -308,6 +309,8 @@ class Resource:
         self.format: Literal["json", "jsonapi"] = format  # type: ignore[assignment]
         #: Whether lists can be exported whole as CSV or NDJSON.
         self.export = export
+        #: Whether CSV exports neutralise text cells that a spreadsheet would run as formulas.
+        self.csv_formula_guard = csv_formula_guard
         #: PUT, PATCH and DELETE must carry ``If-Match`` (428 without it).
         self.require_if_match = require_if_match
         #: The ``Cache-Control`` header of this resource's reads (none by default).

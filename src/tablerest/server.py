@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -21,11 +22,34 @@ from .auth.policyfile import PolicyFile, TableRules
 from .auth.service import PASSWORD_CANDIDATES, Auth
 from .changes import ChangeFeed
 from .observe import Observability
-from .reflect import reflect_resources
+from .ratelimit import RateLimits
+from .reflect import reflect_resources, secret_columns
 from .resource import Resource
 from .store import ReadReplicas
 
-__all__ = ["create_app", "database_url", "gunicorn_settings", "run"]
+__all__ = [
+    "PRIVILEGE_COLUMNS",
+    "create_app",
+    "database_url",
+    "default_policy",
+    "gunicorn_settings",
+    "hidden_secrets",
+    "run",
+]
+
+#: Columns of the users table that grant privileges or vouch for an account (lower-cased
+#: names, besides the ``roles`` column auth names): only ``role(admin)`` may write them, unless
+#: the policy file says otherwise, so nobody signs up as an admin or verifies their own email.
+PRIVILEGE_COLUMNS = frozenset(
+    {
+        "role", "roles", "admin", "is_admin", "superuser", "is_superuser", "staff", "is_staff",
+        "is_root", "permissions", "privileges", "scopes", "groups", "active", "is_active",
+        "verified", "is_verified", "email_verified", "banned", "is_banned", "disabled",
+        "is_disabled", "locked", "is_locked",
+    }
+)  # fmt: skip
+#: Where create_app leaves what ``tablerest serve`` reports at start (``app.extensions``).
+SERVED = "tablerest.serve"
 
 
 def database_url(target: str) -> str:
@@ -54,6 +78,10 @@ def create_app(
     connect_timeout: float | None = 5,
     keys: Mapping[str, Sequence[str]] | None = None,
     changes: bool | ChangeFeed = False,
+    shown: Mapping[str, Iterable[str]] | None = None,
+    hide_secrets: bool = True,
+    rate_limits: RateLimits | None = None,
+    csv_formula_guard: bool = True,
 ) -> Flask:
     """A Flask app serving every table of the database at ``target`` (URL or SQLite path).
 
@@ -69,6 +97,14 @@ def create_app(
     :class:`~tablerest.ChangeFeed`); it creates the tables ``tablerest_changes`` and
     ``tablerest_change_counter`` in the database on first use.
 
+    ``hidden`` / ``shown``: table -> columns to leave out of / keep in the API. With
+    ``hide_secrets`` (the default) the columns whose names say they hold secrets
+    (:func:`tablerest.reflect.looks_secret`) are left out unless shown; :func:`hidden_secrets`
+    lists them. The policy file's ``hidden`` / ``shown`` add to these. ``rate_limits``: the
+    API's rate limits (``tablerest serve`` gives sign-in and sign-up limits); counted only
+    where there is something to count (sign-in and sign-up need the auth table).
+    ``csv_formula_guard``: CSV exports neutralise cells that start like a spreadsheet formula.
+
     ``engine_options`` go to ``sqlalchemy.create_engine`` (pool settings, ``connect_args``).
     There is no ``pool_pre_ping``: it would cost every request a round trip to the database.
     A connection found dead is discarded with the rest of the pool instead (the request gets a
@@ -81,16 +117,21 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     # The key signs page cursors only: given to Flask as SECRET_KEY it would also switch on
     # cookie sessions, which cost every request a serializer and which this app never uses.
+    hide = _merged(hidden, policy.hidden if policy is not None else {})
+    show = _merged(shown, policy.shown if policy is not None else {})
     if policy is not None and policy.auth.get("table"):
-        hidden = _unhide_password(hidden or {}, policy.auth)
+        _hand_password_to_auth(engine, schema, policy.auth, hide, show)
     keys = {**(policy.keys if policy is not None else {}), **(keys or {})}
     resources = reflect_resources(
         engine,
         schema=schema,
         read_only=read_only,
-        hidden=hidden,
+        hidden=hide,
         searchable=searchable,
         keys=keys,
+        shown=show,
+        hide_secrets=hide_secrets,
+        csv_formula_guard=csv_formula_guard,
     )
     policy = _complete(policy, resources) if policy is not None else None
     auth = None
@@ -110,6 +151,8 @@ def create_app(
         if read_replicas
         else None
     )
+    if rate_limits is not None and auth is None and not (rate_limits.anonymous or rate_limits.user):
+        rate_limits = None  # sign-in and sign-up limits alone: nothing to count without auth
     api = Api(
         app,
         engine,
@@ -119,6 +162,7 @@ def create_app(
         observability=observability,
         read_replicas=replicas,
         changes=changes,
+        rate_limits=rate_limits,
     )
     for resource in resources:
         if policy is None:
@@ -131,7 +175,22 @@ def create_app(
             hidden_unless=rules.hidden_unless,
             read_only_unless=rules.read_only_unless,
         )
+    app.extensions[SERVED] = {
+        "hidden_secrets": [
+            f"{res.table.name}.{name}"
+            for res in resources
+            for name in secret_columns(res.table)
+            if name not in res.fields and name not in hide.get(res.table.name, [])
+        ]
+    }
     return app
+
+
+def hidden_secrets(app: Flask) -> list[str]:
+    """``TABLE.COLUMN`` of each column :func:`create_app` left out of ``app`` because its
+    name says it holds a secret (and nothing named it): ``tablerest serve`` warns of them."""
+    served = app.extensions.get(SERVED, {})
+    return list(served.get("hidden_secrets", []))
 
 
 def with_connect_timeout(
@@ -148,18 +207,36 @@ def with_connect_timeout(
     return out
 
 
-def _unhide_password(
-    hidden: Mapping[str, Iterable[str]], auth: Mapping[str, Any]
-) -> dict[str, list[str]]:
-    """Auth needs the users' password column, which it makes write-only (never shown): a
-    column hidden for that reason (the demo's ``users.password``) is handed to it instead."""
-    table = auth["table"]
-    password = auth.get("password")
-    names = {password} if password else set(PASSWORD_CANDIDATES)
-    out = {t: list(cols) for t, cols in hidden.items()}
-    if table in out:
-        out[table] = [c for c in out[table] if c not in names]
+def _merged(*mappings: Mapping[str, Iterable[str]] | None) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for mapping in mappings:
+        for table, cols in (mapping or {}).items():
+            out.setdefault(table, []).extend(c for c in cols if c not in out.get(table, []))
     return out
+
+
+def _hand_password_to_auth(
+    engine: sa.Engine,
+    schema: str | None,
+    auth: Mapping[str, Any],
+    hidden: dict[str, list[str]],
+    shown: dict[str, list[str]],
+) -> None:
+    """Auth needs the users' password column, which it makes write-only (never shown): that
+    column, hidden by name or by being listed (the demo's ``users.password``), is handed to
+    it instead. Only the one column Auth takes: another that looks secret stays hidden."""
+    table = auth["table"]
+    try:
+        columns = [c["name"] for c in sa.inspect(engine).get_columns(table, schema=schema)]
+    except sa.exc.NoSuchTableError:
+        return  # said clearly once the tables are read
+    password = auth.get("password") or next((n for n in PASSWORD_CANDIDATES if n in columns), None)
+    if password is None or password not in columns:
+        return  # Auth says what is missing
+    if table in hidden:
+        hidden[table] = [c for c in hidden[table] if c != password]
+    if password not in shown.get(table, []):
+        shown.setdefault(table, []).append(password)
 
 
 def _by_table(resources: list[Resource], table: str, what: str) -> Resource:
@@ -171,18 +248,38 @@ def _by_table(resources: list[Resource], table: str, what: str) -> Resource:
 
 
 def _complete(policy: PolicyFile, resources: list[Resource]) -> PolicyFile:
-    """Check the policy's tables exist; with auth and no rules at all, the default rules."""
+    """Check the policy's tables exist; with auth, the users table's safe rules.
+
+    With no rules at all, the default rules (:func:`default_policy`). Otherwise the users
+    table never falls back to ``[default]`` (``all = "public"`` there would let anyone change
+    anyone's password or roles): actions its own section leaves out, or all of them when the
+    policy does not name it, come from the default rules for users, and its privilege
+    columns stay read-only unless role(admin) where the section gives them no
+    ``read_only_unless`` of its own.
+    """
     for name in policy.tables:
         _by_table(resources, name, "the policy names")
     users = policy.auth.get("table")
-    if not users or policy.tables or policy.default.permissions:
+    if not users:
         return policy
-    return default_policy(policy.auth, _by_table(resources, users, "the auth table"))
+    safe = default_policy(policy.auth, _by_table(resources, users, "the auth table"))
+    if not policy.tables and not policy.default.permissions:
+        return dataclasses.replace(safe, keys=policy.keys)
+    table = next(iter(safe.tables))
+    base = safe.tables[table]
+    own = policy.tables.get(table, TableRules())
+    rules = dataclasses.replace(
+        own,
+        permissions={**base.permissions, **own.permissions},
+        read_only_unless={**base.read_only_unless, **own.read_only_unless},
+    )
+    return dataclasses.replace(policy, tables={**policy.tables, table: rules})
 
 
 def default_policy(auth: Mapping[str, Any], users: Resource) -> PolicyFile:
     """What ``--auth-table`` alone means: everyone reads, the signed-in write; in the users
-    table, anyone signs up, a user reads and changes their own row, an admin everything."""
+    table, anyone signs up, a user reads and changes their own row, an admin everything, and
+    only an admin writes the privilege columns (the roles column, :data:`PRIVILEGE_COLUMNS`)."""
     key = users.pk_fields[0].name if len(users.pk_fields) == 1 else None
     own_or_admin = owner(key) | role("admin") if key else role("admin")
     users_rules = TableRules(
@@ -193,15 +290,24 @@ def default_policy(auth: Mapping[str, Any], users: Resource) -> PolicyFile:
             "update": own_or_admin,
             "delete": role("admin"),
         },
-        read_only_unless={auth["roles"]: role("admin")}
-        if isinstance(auth.get("roles"), str)
-        else {},
+        read_only_unless={name: role("admin") for name in _privileged(auth, users)},
     )
     return PolicyFile(
         dict(auth),
         TableRules({"create": authenticated, "update": authenticated, "delete": authenticated}),
         {users.table.name: users_rules},
     )
+
+
+def _privileged(auth: Mapping[str, Any], users: Resource) -> list[str]:
+    """The users' fields that only an admin may write: the roles column and those named as
+    privileges, among the fields a client could write at all."""
+    roles = auth.get("roles")
+    return [
+        f.name
+        for f in users.writable
+        if not f.primary_key and (f.name == roles or f.name.lower() in PRIVILEGE_COLUMNS)
+    ]
 
 
 def gunicorn_settings(

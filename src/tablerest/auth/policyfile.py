@@ -24,6 +24,8 @@ A zero-code API gets the permissions a code-first one writes in Python, from TOM
     create = "public"
     hidden_unless = { email = "role(admin)" }
     read_only_unless = { roles = "role(admin)" }
+    hidden = ["last_ip"]        # never served, to anyone
+    shown = ["token_count"]     # served, though its name looks secret
 
     [keys]                      # views and keyless tables: the columns naming a row
     order_lines = ["order_id", "line"]
@@ -31,7 +33,9 @@ A zero-code API gets the permissions a code-first one writes in Python, from TOM
 A rule is an expression of ``public``, ``authenticated``, ``nobody``, ``role(a, b)`` and
 ``owner(field)``, combined with ``|``, ``&`` and parentheses. It is parsed, never evaluated
 as code. An action a table leaves out falls back to ``all``, then to ``[default]``, then to
-``public``.
+``public``; the users table named in ``[auth]`` never takes ``[default]`` (see
+:func:`tablerest.server.create_app`). ``hidden`` and ``shown`` (lists of columns) are
+``tablerest serve --hide`` / ``--show`` for one table.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ __all__ = ["PolicyFile", "TableRules", "load_policy", "parse_rule"]
 _TOKEN = re.compile(r"""\s*(?:([()|&,])|([A-Za-z_][\w.-]*)|"([^"]*)"|'([^']*)')""")
 _PUNCTUATION = {"(", ")", "|", "&", ","}
 _AUTH_KEYS = {"table", "login", "password", "roles"}
-_TABLE_KEYS = {"all", *ACTIONS, "hidden_unless", "read_only_unless"}
+_TABLE_KEYS = {"all", *ACTIONS, "hidden_unless", "read_only_unless", "hidden", "shown"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,9 @@ class TableRules:
     permissions: dict[str, Permission] = field(default_factory=dict)
     hidden_unless: dict[str, Permission] = field(default_factory=dict)
     read_only_unless: dict[str, Permission] = field(default_factory=dict)
+    #: Columns never served (``hidden``), and columns served although they look secret.
+    hidden: tuple[str, ...] = ()
+    shown: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,19 @@ class PolicyFile:
             {**self.default.permissions, **own.permissions},
             own.hidden_unless,
             own.read_only_unless,
+            own.hidden,
+            own.shown,
         )
+
+    @property
+    def hidden(self) -> dict[str, list[str]]:
+        """Table -> the columns its section hides from everyone (``hidden = [...]``)."""
+        return {name: list(rules.hidden) for name, rules in self.tables.items() if rules.hidden}
+
+    @property
+    def shown(self) -> dict[str, list[str]]:
+        """Table -> the columns its section serves although they look secret."""
+        return {name: list(rules.shown) for name, rules in self.tables.items() if rules.shown}
 
 
 def load_policy(path: str | Path) -> PolicyFile:
@@ -96,7 +115,7 @@ def load_policy(path: str | Path) -> PolicyFile:
     if bad:
         raise ValueError(f"{path}: [auth] has unknown keys {bad} ({', '.join(sorted(_AUTH_KEYS))})")
     default = _table(data.get("default", {}), f"{path}: [default]")
-    if default.hidden_unless or default.read_only_unless:
+    if default.hidden_unless or default.read_only_unless or default.hidden or default.shown:
         raise ValueError(f"{path}: [default] takes actions only, not field rules")
     tables = {
         name: _table(spec, f"{path}: [tables.{name}]")
@@ -137,13 +156,27 @@ def _table(spec: Any, where: str) -> TableRules:
         }
         for kind in ("hidden_unless", "read_only_unless")
     }
-    return TableRules(permissions, rules["hidden_unless"], rules["read_only_unless"])
+    lists = {
+        kind: tuple(_columns(spec[kind], f"{where} {kind}", empty=True)) if kind in spec else ()
+        for kind in ("hidden", "shown")
+    }
+    return TableRules(
+        permissions,
+        rules["hidden_unless"],
+        rules["read_only_unless"],
+        lists["hidden"],
+        lists["shown"],
+    )
 
 
-def _columns(value: Any, where: str) -> list[str]:
+def _columns(value: Any, where: str, *, empty: bool = False) -> list[str]:
     if isinstance(value, str):
         value = [c.strip() for c in value.split(",") if c.strip()]
-    if not isinstance(value, list) or not value or not all(isinstance(c, str) for c in value):
+    if (
+        not isinstance(value, list)
+        or not (value or empty)
+        or not all(isinstance(c, str) for c in value)
+    ):
         raise ValueError(f'{where}: a list of column names, e.g. ["order_id", "line"]')
     return value
 
