@@ -35,7 +35,7 @@ from tablerest import Auth
 from tablerest.auth.sessions import DatabaseStore, MemoryStore, RedisStore
 from tablerest.keys import derive
 from tablerest.server import create_app
-from tests.databases import BACKENDS, reachable_redis
+from tests.databases import BACKENDS, REDIS_URL, reachable_redis
 from tests.helpers import problem
 from tests.security.conftest import FAST, SECRET, AppFactory, User, login, tokens
 
@@ -226,8 +226,6 @@ def test_sessions_go_to_redis_when_it_is_configured(
     make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reachable_redis().close()
-    from tests.databases import REDIS_URL
-
     monkeypatch.setenv("TABLEREST_REDIS_URL", REDIS_URL)
     assert isinstance(Auth(hasher=FAST).store, RedisStore)
     one, two = make_app().test_client(), make_app().test_client()
@@ -293,6 +291,26 @@ def test_a_password_change_ends_every_other_session_of_the_user(
     assert renewed.status_code == 200
     assert _me(client, renewed.get_json()).status_code == 200
     tokens(client, "bob", "bob-new-password")
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_a_password_change_renews_the_callers_session_in_every_store(
+    make_app: AppFactory, store: str
+) -> None:
+    """Stores outside the database are told after the commit."""
+    options: dict[str, Any] = {"sessions": store}
+    if store == "redis":
+        reachable_redis().close()
+        options["redis_url"] = REDIS_URL
+    client = make_app(auth=options).test_client()
+    phone, laptop = tokens(client, "bob"), tokens(client, "bob")
+
+    changed = _change_bobs_password(client, "patch", _bearer(laptop["access_token"]))
+
+    assert changed.status_code == 200
+    _refused(_me(client, phone))
+    assert _me(client, laptop).status_code == 200
+    assert _refresh(client, laptop).status_code == 200
 
 
 def test_an_admin_changing_a_password_ends_all_of_that_users_sessions(
