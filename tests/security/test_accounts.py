@@ -413,6 +413,20 @@ def test_a_username_taken_before_the_victim_signs_up_with_that_email(
         assert _claims(tokens_for(client, body)["access_token"])["sub"] == str(dee), body
 
 
+@ALL_BACKENDS
+def test_login_values_follow_the_databases_collation(client: FlaskClient, backend: str) -> None:
+    """MariaDB compares text without case by default: the row it finds is the one meant."""
+    for body in (
+        {"email": "BOB@example.org", "password": "bob-pw"},
+        {"username": "BOB@example.org", "password": "bob-pw"},
+    ):
+        resp = client.post("/api/auth/token", json=body)
+        if backend == "mariadb":
+            assert _claims(resp.get_json()["access_token"])["sub"] == "2"
+        else:
+            problem(resp, 401)
+
+
 def tokens_for(client: FlaskClient, body: dict[str, str]) -> dict[str, Any]:
     resp = client.post("/api/auth/token", json=body)
     assert resp.status_code == 200, (body, resp.get_data(as_text=True))

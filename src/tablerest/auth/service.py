@@ -563,8 +563,11 @@ class Auth:
         fields = [field] if field is not None else self.login_fields
         cols = [self.users.fields[n].column for n in fields]
         rows = self._select(db, sa.or_(*(c == login for c in cols)))
+        # A case-insensitive collation (MariaDB's default) matches what Python's == does not:
+        # such rows come last, in key order.
         return sorted(
-            rows, key=lambda r: next(i for i, n in enumerate(fields) if r.get(n) == login)
+            rows,
+            key=lambda r: next((i for i, n in enumerate(fields) if r.get(n) == login), len(fields)),
         )
 
     def _find_by_key(self, db: Database, subject: str) -> Mapping[str, Any] | None:
