@@ -256,10 +256,12 @@ class Auth:
         pk = self.users.pk_fields[0]
         if not isinstance(identity, Identity) or identity.id != str(ctx.key[0]):
             return  # an admin changing another's password: all of that user's sessions end
+        sid = identity.claims.get("sid")
+        if not isinstance(sid, str):
+            return  # a caller from Api(identify=...): no session of ours to carry on
         column = self.users.fields[self.password_field].column
         stored = ctx.session.execute(sa.select(column).where(pk.column == ctx.key[0])).scalar()
         stamp = self.stamp({pk.name: ctx.key[0], self.password_field: stored})
-        sid = str(identity.claims["sid"])
         store, keep = self.store, self._keep_for
         if (
             isinstance(store, DatabaseStore)
