@@ -20,6 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     "query": {"request", "resource"},
     "portable": set(),
     "cursor": {"errors"},
+    "keys": set(),  # one key per purpose from the app's secret: hashlib only
     "readplan": {"errors", "portable", "request", "resource"},
     "store": {"errors", "prepared", "resource"},
     "prepared": set(),  # the store layer's executor: SQLAlchemy only
@@ -32,7 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     # Beside dispatch: runs each operation through its resource's endpoint.
     "batch": {"dispatch", "errors", "http", "render.json", "render.jsonapi", "request", "store"},
     # The authorize stage: after parsing, before planning (which it feeds row conditions).
-    "auth.passwords": set(),
+    "auth.passwords": {"errors"},  # 429 when every hashing slot stays busy
     "auth.sessions": set(),
     "auth.tokens": {"errors"},
     "auth.policies": {"request", "resource"},
@@ -45,6 +46,7 @@ ALLOWED: dict[str, set[str]] = {
         "auth.tokens",
         "errors",
         "http",
+        "keys",
         "request",
         "resource",
         "store",

@@ -45,6 +45,7 @@ from .errors import (
     TooManyRequests,
     Unauthorized,
 )
+from .keys import derive
 from .observe import Observability
 from .ratelimit import Limiter, RateLimits
 from .render.json import dumps
@@ -313,10 +314,12 @@ class Api:
         secret = (
             self.secret_key or app.config.get("SECRET_KEY") or f"tablerest:{self.settings.prefix}"
         )
+        database = Database(handle, self.read_replicas)
         if self.auth is not None:
             key = self.secret_key or app.config.get("SECRET_KEY")
-            self.auth.configure(_bytes(key) if key else None)
-        state = _AppState(self, app, Database(handle, self.read_replicas), _bytes(secret))
+            self.auth.configure(_bytes(key) if key else None, database)
+        # Cursors get a key of their own, never the secret that (derived) signs tokens.
+        state = _AppState(self, app, database, derive(_bytes(secret), "cursor"))
         app.extensions.setdefault(EXTENSION, {})[self.settings.prefix] = state
         self._states.append(state)
         prefix = self.settings.prefix

@@ -73,6 +73,7 @@ def run_migrations(context: Any) -> None:
     metadata = load_metadata(models) if models else None
     options: dict[str, Any] = {
         "target_metadata": metadata,
+        "include_name": _not_ours,
         "compare_type": True,
         # SQLite cannot ALTER most things: Alembic copies the table instead ("batch" mode).
         "render_as_batch": sa.make_url(url).get_backend_name() == "sqlite",
@@ -90,3 +91,12 @@ def run_migrations(context: Any) -> None:
                 context.run_migrations()
     finally:
         engine.dispose()
+
+
+def _not_ours(name: str | None, type_: str, _parents: Any) -> bool:
+    """Autogenerate leaves tablerest's own tables alone (sign-in sessions, the change feed's
+    outbox): they are in no model, and a migration must not drop them."""
+    from .auth.sessions import SESSION_TABLES
+    from .changes.outbox import TABLES
+
+    return not (type_ == "table" and name in TABLES | SESSION_TABLES)

@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .auth.sessions import SESSION_TABLES
 from .changes.outbox import TABLES
 from .resource import Resource, slug
 
@@ -82,8 +83,9 @@ def reflect_resources(
     it item routes (``GET /api/view/<key>``; it stays read-only).
     """
     metadata = sa.MetaData()
-    # The change feed's outbox tables are tablerest's own, not the application's.
-    metadata.reflect(engine, schema=schema, views=True, only=lambda name, _: name not in TABLES)
+    # The change feed's outbox tables and the sign-in sessions are tablerest's own.
+    own = TABLES | SESSION_TABLES
+    metadata.reflect(engine, schema=schema, views=True, only=lambda name, _: name not in own)
     views = set(sa.inspect(engine).get_view_names(schema=schema))
     # SQLite stores every INTEGER in 64 bits, whatever the declared type says.
     integer_bits = 64 if engine.dialect.name == "sqlite" else None

@@ -211,7 +211,7 @@ def test_policy_file_guards_a_reflected_database(database: Path, policy_file: Pa
 def test_sign_up_through_the_users_table_hashes_the_password(
     database: Path, policy_file: Path
 ) -> None:
-    cy = {"username": "cy", "email": "cy@example.org", "password": "cy-pw"}
+    cy = {"username": "cy", "email": "cy@example.org", "password": "cy-password"}
     # A field hidden from the caller cannot be written by them either: signing up with an
     # email needs a policy that does not hide it.
     hidden = served(database, load_policy(policy_file)).post("/api/users", json=cy)
@@ -228,7 +228,8 @@ def test_sign_up_through_the_users_table_hashes_the_password(
         (stored,) = conn.execute("SELECT password FROM users WHERE username = 'cy'").fetchone()
     conn.close()
     assert stored.startswith("$argon2id$")
-    assert client.get("/api/auth/me", headers=sign_in(client, "cy")).get_json()["username"] == "cy"
+    headers = sign_in(client, "cy", "cy-password")
+    assert client.get("/api/auth/me", headers=headers).get_json()["username"] == "cy"
 
 
 def test_auth_table_alone_gives_the_default_rules(database: Path) -> None:

@@ -181,8 +181,12 @@ def test_tokens_with_wrong_claims_are_401(
 
 
 def test_a_valid_hand_made_token_is_accepted(client: FlaskClient) -> None:
-    """The control for the tests around it: the same claims, rightly signed, pass."""
-    token = jwt.encode(_claims(), SECRET, algorithm="HS256")
+    """The control for the tests around it: the same claims, rightly signed, pass (with the
+    account stamp of bob, which only the server can make: taken from a token it issued)."""
+    issued = jwt.decode(
+        tokens(client, "bob")["access_token"], SECRET, algorithms=["HS256"], audience="tablerest"
+    )
+    token = jwt.encode(_claims(stp=issued["stp"]), SECRET, algorithm="HS256")
     assert client.get("/api/comments", headers=_bearer(token)).status_code == 200
 
 

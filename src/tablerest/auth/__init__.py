@@ -1,7 +1,8 @@
 """Authentication and permissions: the authorize stage of the pipeline.
 
-``tokens`` issues and verifies JWTs, ``passwords`` hashes them (argon2id), ``sessions`` keeps
-refresh-token rotation and revocation (memory or Redis), ``service`` serves the token routes,
+``tokens`` issues and verifies JWTs, ``passwords`` hashes them (argon2id, a few at a time, under
+a length policy), ``sessions`` keeps refresh-token rotation and revocation (the database, Redis,
+or memory when asked), ``service`` serves the token routes and binds tokens to their account,
 ``policies`` holds the permission building blocks, and ``access`` applies them to one request.
 """
 

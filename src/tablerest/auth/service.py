@@ -13,19 +13,32 @@
 Requests to the API carry ``Authorization: Bearer <access token>``; a missing token makes the
 caller anonymous, a bad one is a 401 with ``WWW-Authenticate: Bearer error="invalid_token"``.
 The users resource's password field becomes write-only and is stored as an argon2id hash.
+
+Account stamps. Every token carries ``stp``, an HMAC of the user's key and stored password
+hash (under a key of its own, see :mod:`tablerest.keys`). Each use of a token (every request,
+every refresh) reads that user's row by primary key and recomputes it: a deleted user, a row
+replaced by another that got the same key (SQLite reuses ids), or a changed password (through
+the API or by hand) gives another stamp or none, and every token issued before is a 401. With
+the database session store the same statement asks whether the session was signed out, so a
+request with a token costs one round trip of two primary-key lookups.
 """
 
 from __future__ import annotations
 
+import base64
+import hmac
+import logging
 import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 import sqlalchemy as sa
 from argon2 import PasswordHasher
-from flask import Request, Response
+from flask import Request, Response, has_request_context
+from flask import request as flask_request
+from sqlalchemy import exc as sa_exc
 
 from ..errors import (
     FieldError,
@@ -36,17 +49,20 @@ from ..errors import (
     ValidationFailed,
 )
 from ..http import read_body
+from ..keys import derive
 from ..request import value_parser
-from ..resource import Resource
-from ..store import Database
+from ..resource import Resource, WriteContext
+from ..store import Database, translate
 from .passwords import Passwords
 from .policies import Identity
-from .sessions import SessionStore, store_for
+from .sessions import DatabaseStore, MemoryStore, SessionStore, store_for
 
 if TYPE_CHECKING:
     from .tokens import Tokens
 
 __all__ = ["Auth"]
+
+log = logging.getLogger("tablerest")
 
 #: WSGI environ key of the request's identity, once worked out.
 #: Counts a sign-in attempt for a login name: the app's rate limiter, when it has one.
@@ -76,6 +92,10 @@ _LOGIN_CANDIDATES = ("username", "email", "login")
 PASSWORD_CANDIDATES = ("password", "password_hash", "hashed_password")
 
 RolesSpec = str | Callable[[Mapping[str, Any]], Iterable[str]] | None
+#: Where sessions live: a store, or its kind by name (see :mod:`.sessions`).
+SessionsSpec = SessionStore | Literal["database", "redis", "memory"] | None
+#: Bytes of HMAC in an account stamp (``stp``): 128 bits.
+_STAMP_BYTES = 16
 
 
 class Auth:
@@ -93,9 +113,14 @@ class Auth:
     ``SECRET_KEY``), or ``algorithm="RS256"|"ES256"|...`` with ``private_key`` and
     ``public_key`` (PEM), ``issuer``, ``audience``, ``access_ttl`` (seconds, 900),
     ``refresh_ttl`` (14 days), ``leeway`` (seconds of clock skew allowed, 0), ``hasher``
-    (an argon2 ``PasswordHasher``), ``redis_url`` (sessions shared through Redis; default
-    ``TABLEREST_REDIS_URL``, else this process's memory), ``scheme`` (``Bearer``; the
-    ``Authorization`` scheme tokens come with).
+    (an argon2 ``PasswordHasher``), ``sessions`` (where sign-in sessions live:
+    ``"database"``, the table ``tablerest_sessions`` in the API's database, the default;
+    ``"redis"``, the default when ``redis_url`` or ``TABLEREST_REDIS_URL`` is set;
+    ``"memory"``, this process only, lost on restart; or a ``SessionStore``), ``redis_url``,
+    ``scheme`` (``Bearer``; the ``Authorization`` scheme tokens come with),
+    ``min_password_length`` (8 characters) and ``max_password_bytes`` (1024, checked before
+    any hashing), ``max_concurrent_hashes`` (2 per process) and ``hash_wait`` (seconds a
+    sign-in waits for a hashing slot before a 429, 2).
     """
 
     def __init__(
@@ -117,6 +142,11 @@ class Auth:
         hasher: PasswordHasher | None = None,
         redis_url: str | None = None,
         scheme: str = "Bearer",
+        sessions: SessionsSpec = None,
+        min_password_length: int = 8,
+        max_password_bytes: int = 1024,
+        max_concurrent_hashes: int = 2,
+        hash_wait: float = 2.0,
     ) -> None:
         self.users_name = users
         self._login = [login] if isinstance(login, str) else list(login or ())
@@ -133,29 +163,67 @@ class Auth:
             "refresh_ttl": refresh_ttl,
             "leeway": leeway,
         }
-        self.passwords = Passwords(hasher)
-        self.store: SessionStore = store_for(
-            redis_url if redis_url is not None else os.environ.get("TABLEREST_REDIS_URL")
+        self.passwords = Passwords(
+            hasher,
+            min_length=min_password_length,
+            max_bytes=max_password_bytes,
+            max_concurrent=max_concurrent_hashes,
+            wait=hash_wait,
         )
+        self._db: Database | None = None
+        self.store: SessionStore = self._session_store(sessions, redis_url)
         self.scheme = scheme
         self.tokens: Tokens | None = None
+        self._stamp_key = b""
         if secret is not None or not algorithm.startswith("HS"):
             self.tokens = _tokens(self._token_options)
+            self._stamp_key = _stamp_key(self._token_options)
         self.users: Resource | None = None
         self.login_fields: list[str] = []
         self.password_field = ""
 
     # -- set-up (by Api) -------------------------------------------------------------------
 
-    def configure(self, secret: bytes | None) -> None:
-        """Sign with the app's secret when none was given (called by ``Api.init_app``)."""
+    def _session_store(self, sessions: SessionsSpec, redis_url: str | None) -> SessionStore:
+        url = redis_url if redis_url is not None else os.environ.get("TABLEREST_REDIS_URL")
+        if sessions is None:
+            sessions = "redis" if url else "database"
+        if sessions == "database":
+            # The engine of the users' table, known once the API is mounted and users bound.
+            return DatabaseStore(self._engine)
+        if sessions == "redis":
+            if not url:
+                raise ValueError('Auth(sessions="redis") needs redis_url or TABLEREST_REDIS_URL')
+            return store_for(url)
+        if sessions == "memory":
+            return MemoryStore()
+        if isinstance(sessions, str):
+            raise ValueError(f"sessions={sessions!r}: use 'database', 'redis' or 'memory'")
+        return sessions
+
+    def _engine(self) -> sa.Engine:
+        if self._db is None:
+            raise RuntimeError("Auth is not mounted: Api(app, db, auth=Auth(...))")
+        return self._db.engine(self.users.table if self.users is not None else None)
+
+    def configure(self, secret: bytes | None, db: Database | None = None) -> None:
+        """Take the API's database (for the session store and account checks) and, when
+        ``Auth`` has no secret of its own, sign with a key derived from the app's (called by
+        ``Api.init_app``)."""
+        if self._db is None:
+            self._db = db
         if self.tokens is None:
-            if secret is None:
+            from .tokens import MIN_SECRET_BYTES
+
+            if secret is None or len(secret) < MIN_SECRET_BYTES:
                 raise ValueError(
                     "Auth needs a secret: Auth(secret=...) or the app's SECRET_KEY "
-                    "(at least 32 bytes, e.g. secrets.token_urlsafe(32))"
+                    f"(at least {MIN_SECRET_BYTES} bytes, e.g. secrets.token_urlsafe(32))"
                 )
-            self.tokens = _tokens({**self._token_options, "secret": secret})
+            # Never the app's secret itself: it also keys page cursors (see tablerest.keys).
+            options = {**self._token_options, "secret": derive(secret, "token")}
+            self.tokens = _tokens(options)
+            self._stamp_key = _stamp_key(options)
 
     def bind(self, resource: Resource) -> None:
         """Take ``resource`` as the users: its password field becomes write-only and hashed."""
@@ -174,7 +242,44 @@ class Auth:
             raise ValueError(f"Auth: roles={self.roles!r} is not a field of {resource.name}")
         resource.conceal(password)
         resource.transform(password, self.passwords.hash)
+        resource.hook("after_update")(self._renew_own_session)
         self.users, self.login_fields, self.password_field = resource, login, password
+
+    def _renew_own_session(self, ctx: WriteContext) -> None:
+        """After a password change (any update path: PATCH, PUT, bulk, batch, upsert), the
+        account's stamp is new and every token issued before is refused; but the session the
+        change was made in, by the user themself, carries on under the new stamp."""
+        if self.password_field not in ctx.data or ctx.key is None or not has_request_context():
+            return
+        identity = flask_request.environ.get(IDENTITY)
+        assert self.users is not None
+        pk = self.users.pk_fields[0]
+        if not isinstance(identity, Identity) or identity.id != str(ctx.key[0]):
+            return  # an admin changing another's password: all of that user's sessions end
+        sid = identity.claims.get("sid")
+        if not isinstance(sid, str):
+            return  # a caller from Api(identify=...): no session of ours to carry on
+        column = self.users.fields[self.password_field].column
+        stored = ctx.session.execute(sa.select(column).where(pk.column == ctx.key[0])).scalar()
+        stamp = self.stamp({pk.name: ctx.key[0], self.password_field: stored})
+        store, keep = self.store, self._keep_for
+        if (
+            isinstance(store, DatabaseStore)
+            and store.ready
+            and self._db is not None
+            and store.engine is self._db.engine(self.users.table)
+        ):
+            # In the change's own transaction: both commit, or neither.
+            store.renew(sid, stamp, keep, ctx.session.connection())
+            return
+
+        def renew(_session: Any) -> None:
+            try:
+                store.renew(sid, stamp, keep)
+            except Exception:  # the password is changed: failing now would hide that
+                log.warning("could not renew session %s after a password change", sid)
+
+        sa.event.listen(ctx.session, "after_commit", renew, once=True)
 
     # -- who is asking ---------------------------------------------------------------------
 
@@ -196,6 +301,7 @@ class Auth:
                     scheme=self.scheme,
                 )
             claims = self._verify(token, "access")
+            self._account(claims)
             roles = claims.get("roles")
             identity = Identity(
                 claims["sub"],
@@ -208,16 +314,79 @@ class Auth:
         return identity
 
     def _verify(self, token: str, kind: Any) -> dict[str, Any]:
+        """The claims of a well-signed, current token of ``kind``; 401 otherwise. The account
+        and the session are :meth:`_account`'s to check."""
         assert self.tokens is not None
         try:
-            claims = self.tokens.verify(token, kind)
+            return self.tokens.verify(token, kind)
         except Unauthorized as exc:
             raise Unauthorized(exc.detail, error="invalid_token", scheme=self.scheme) from None
-        if self._call(self.store.revoked, claims["sid"]):
-            raise Unauthorized(
-                "The session was signed out or revoked", error="invalid_token", scheme=self.scheme
-            )
-        return claims
+
+    def _account(self, claims: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The user row a verified token names, if the token still belongs to it: the row
+        exists, its stamp is the token's (same account, same password) and the session was
+        not signed out; a 401 otherwise.
+
+        One statement: the row by primary key and, with the database session store on the
+        same database, the session's revocation by primary key as a scalar subquery.
+        """
+        assert self.users is not None
+        assert self._db is not None
+        res, db, store = self.users, self._db, self.store
+        pk = res.pk_fields[0].column
+        try:
+            key = value_parser(pk.type)(claims["sub"])
+        except (TypeError, ValueError):
+            raise self._invalid("The token names no account") from None
+        cols = self._columns()
+        stmt = sa.select(*cols).where(pk == key)
+        joined = isinstance(store, DatabaseStore) and store.engine is db.engine(res.table)
+        try:
+            if joined:
+                assert isinstance(store, DatabaseStore)
+                store.ensure()
+                sid = claims["sid"]
+                stmt = stmt.add_columns(store.revoked_flag(sid), store.renewed_stamp(sid))
+            with db.connection(res.table) as conn:
+                row = conn.execute(stmt).first()
+        except sa_exc.SQLAlchemyError as exc:
+            raise translate(exc) from exc
+        if row is None:
+            raise self._invalid("The account this token was issued for no longer exists")
+        revoked = row[-2] if joined else self._call(store.revoked, claims["sid"])
+        if revoked:
+            raise self._invalid("The session was signed out or revoked")
+        names = {f.column: f.name for f in res.fields.values()}
+        user = {names[c]: v for c, v in zip(cols, row, strict=False)}
+        current = self.stamp(user)
+        stamp = claims.get("stp")
+        if isinstance(stamp, str) and hmac.compare_digest(stamp, current):
+            return user
+        # A password changed in this very session renews it (see _renew_own_session).
+        renewed = row[-1] if joined else self._call(store.renewed, claims["sid"])
+        if isinstance(stamp, str) and renewed is not None and hmac.compare_digest(renewed, current):
+            return user
+        raise self._invalid(
+            "The account changed since this token was issued (a new password, or another "
+            "account in its place): sign in again"
+        )
+
+    def stamp(self, user: Mapping[str, Any]) -> str:
+        """The account stamp of a user row: an HMAC of its key and stored password hash (of
+        its key and login values when it has no password), which every token for it carries.
+        A new password, or another row under the same key, gives another stamp."""
+        assert self.users is not None
+        secret = user.get(self.password_field)
+        parts = [str(user[self.users.pk_fields[0].name])]
+        if secret:
+            parts += ["password", str(secret)]
+        else:
+            parts += ["login", *(str(user.get(n)) for n in self.login_fields)]
+        mac = hmac.new(self._stamp_key, "\x00".join(parts).encode(), "sha256").digest()
+        return _b64(mac[:_STAMP_BYTES])
+
+    def _invalid(self, detail: str) -> Unauthorized:
+        return Unauthorized(detail, error="invalid_token", scheme=self.scheme)
 
     # -- the routes ------------------------------------------------------------------------
 
@@ -225,7 +394,10 @@ class Auth:
         self, request: Request, db: Database, max_body: int, attempt: Attempt | None = None
     ) -> Response:
         fields = _fields(request, max_body)
-        login = next((fields[n] for n in ("username", *self.login_fields) if fields.get(n)), None)
+        # A login field named by its own name is matched against that column alone; the
+        # generic ``username`` against every login field (the password tells accounts apart).
+        named = next((n for n in self.login_fields if n != "username" and fields.get(n)), None)
+        login = fields[named] if named is not None else fields.get("username")
         errors = []
         if not login:
             errors.append(FieldError("/username", "Field required"))
@@ -234,7 +406,7 @@ class Auth:
         if errors:
             raise ValidationFailed(errors)
         assert login is not None
-        return _token_response(self.sign_in(db, login, fields["password"], attempt))
+        return _token_response(self.sign_in(db, login, fields["password"], attempt, field=named))
 
     def refresh_view(self, request: Request, db: Database, max_body: int) -> Response:
         fields = _fields(request, max_body)
@@ -243,17 +415,19 @@ class Auth:
             raise ValidationFailed([FieldError("/refresh_token", "Field required")])
         claims = self._verify(token, "refresh")
         assert self.tokens is not None
-        user = self._find_by_key(db, claims["sub"])
-        if user is None:
-            self._call(self.store.revoke, claims["sid"], self.tokens.refresh_ttl)
-            raise Unauthorized("The user no longer exists", error="invalid_token")
+        try:
+            user = self._account(claims)
+        except Unauthorized:
+            # The account is gone or changed: the session ends for good.
+            self._call(self.store.revoke, claims["sid"], self._keep_for)
+            raise
         new_jti = secrets.token_urlsafe(16)
         rotated = self._call(
             self.store.rotate, claims["sid"], claims["jti"], new_jti, self.tokens.refresh_ttl
         )
         if not rotated:
             # A refresh token that is not the session's latest: someone holds a copy.
-            self._call(self.store.revoke, claims["sid"], self.tokens.refresh_ttl)
+            self._call(self.store.revoke, claims["sid"], self._keep_for)
             raise Unauthorized(
                 "This refresh token was already used; the session is revoked: sign in again",
                 error="invalid_token",
@@ -266,7 +440,7 @@ class Auth:
         if identity is None:
             raise Unauthorized("Sign in first", scheme=self.scheme)
         assert self.tokens is not None
-        self._call(self.store.revoke, identity.claims["sid"], self.tokens.refresh_ttl)
+        self._call(self.store.revoke, identity.claims["sid"], self._keep_for)
         resp = Response(status=204)
         del resp.headers["Content-Type"]
         return resp
@@ -280,22 +454,44 @@ class Auth:
     # -- for the application's own routes (through Api.sign_in / Api.open_session) ------
 
     def sign_in(
-        self, db: Database, login: str, password: str, attempt: Attempt | None = None
+        self,
+        db: Database,
+        login: str,
+        password: str,
+        attempt: Attempt | None = None,
+        *,
+        field: str | None = None,
     ) -> dict[str, Any]:
         """Check a login name and password and open a session: the token pair, or 401.
 
-        ``attempt(login)`` counts the try against the app's sign-in rate limit (429 over it).
-        An unknown login costs one hash verification, like a wrong password, and gets the
-        same answer; a hash made with older parameters is upgraded.
+        ``field`` names the login field ``login`` is matched against; ``None``: every login
+        field, and where the value names several accounts (one's username is another's email)
+        the password decides, so that nobody can lock another out by taking their email as a
+        username. ``attempt(login)`` counts the try against the app's sign-in rate limit (429
+        over it). An unknown login costs one hash verification, like a wrong password, and
+        gets the same answer; a hash made with older parameters is upgraded. A password longer
+        than the policy's maximum is a 422 before any hashing.
         """
         if attempt is not None:
             attempt(login)
-        user = self._find(db, login)
-        stored = user.get(self.password_field) if user is not None else None
-        if not self.passwords.verify(stored, password) or user is None:
+        if self.passwords.too_long(password):
+            raise ValidationFailed(
+                [FieldError("/password", f"At most {self.passwords.max_bytes} bytes (UTF-8)")]
+            )
+        candidates: list[dict[str, Any] | None] = [*self._find(db, login, field)]
+        user = None
+        for found in candidates or [None]:  # no account: one verification all the same
+            stored = found.get(self.password_field) if found is not None else None
+            if self.passwords.verify(stored, password) and found is not None:
+                user = found
+                break
+        if user is None:
             raise Unauthorized("Wrong username or password", scheme=self.scheme)
+        stored = user.get(self.password_field)
         if stored is not None and self.passwords.needs_rehash(stored):
-            self._store_hash(db, user, self.passwords.hash(password))
+            # The new hash changes the account stamp: other sessions end (see the README).
+            user = {**user, self.password_field: self.passwords.rehash(password)}
+            self._store_hash(db, user, user[self.password_field])
         return self._issue(user, secrets.token_urlsafe(16))
 
     def open_session(self, db: Database, key: Any) -> dict[str, Any]:
@@ -315,9 +511,10 @@ class Auth:
         assert self.users is not None
         subject = str(user[self.users.pk_fields[0].name])
         roles = sorted(self._roles(user))
-        access = self.tokens.issue("access", subject, sid, roles=roles)
+        stamp = self.stamp(user)
+        access = self.tokens.issue("access", subject, sid, roles=roles, stamp=stamp)
         # On a refresh the store already holds ``jti`` as the session's current token.
-        refresh = self.tokens.issue("refresh", subject, sid, jti=jti)
+        refresh = self.tokens.issue("refresh", subject, sid, jti=jti, stamp=stamp)
         if jti is None:
             self._call(self.store.begin, sid, refresh.claims["jti"], self.tokens.refresh_ttl)
         return {
@@ -349,33 +546,31 @@ class Auth:
             names.append(self.roles)
         return [res.fields[n].column for n in names]
 
-    def _select(
-        self, db: Database, where: sa.ColumnElement[bool], login: str | None = None
-    ) -> Mapping[str, Any] | None:
-        """The user row matching ``where``; with ``login``, the row whose first login field
-        (in the configured order) equals it, when the value is one user's username and
-        another's email."""
+    def _select(self, db: Database, where: sa.ColumnElement[bool]) -> list[dict[str, Any]]:
+        """The user rows matching ``where``, by key."""
         assert self.users is not None
         cols = self._columns()
         names = {f.column: f.name for f in self.users.fields.values()}
         stmt = sa.select(*cols).where(where).order_by(self.users.pk_fields[0].column)
         with db.connection(self.users.table) as conn:
             rows = conn.execute(stmt).all()
-        if not rows:
-            return None
-        first = rows[0]
-        for name in self.login_fields if login is not None else ():
-            at = cols.index(self.users.fields[name].column)
-            matched = [r for r in rows if r[at] == login]
-            if matched:
-                first = matched[0]
-                break
-        return {names[c]: v for c, v in zip(cols, first, strict=True)}
+        return [{names[c]: v for c, v in zip(cols, r, strict=True)} for r in rows]
 
-    def _find(self, db: Database, login: str) -> Mapping[str, Any] | None:
+    def _find(self, db: Database, login: str, field: str | None = None) -> list[dict[str, Any]]:
+        """The accounts ``login`` names: in ``field`` alone, or in any login field (each is
+        unique, so at most one per field), those matched by an earlier field first."""
         assert self.users is not None
-        cols = [self.users.fields[n].column for n in self.login_fields]
-        return self._select(db, sa.or_(*(c == login for c in cols)), login)
+        if field is not None and field not in self.login_fields:
+            raise ValueError(f"{field!r} is not a login field of {self.users.name}")
+        fields = [field] if field is not None else self.login_fields
+        cols = [self.users.fields[n].column for n in fields]
+        rows = self._select(db, sa.or_(*(c == login for c in cols)))
+        # A case-insensitive collation (MariaDB's default) matches what Python's == does not:
+        # such rows come last, in key order.
+        return sorted(
+            rows,
+            key=lambda r: next((i for i, n in enumerate(fields) if r.get(n) == login), len(fields)),
+        )
 
     def _find_by_key(self, db: Database, subject: str) -> Mapping[str, Any] | None:
         assert self.users is not None
@@ -384,7 +579,14 @@ class Auth:
             key = value_parser(pk.type)(subject)
         except (TypeError, ValueError):
             return None
-        return self._select(db, pk == key)
+        found = self._select(db, pk == key)
+        return found[0] if found else None
+
+    @property
+    def _keep_for(self) -> int:
+        """Seconds a revocation must be kept: until every token of the session expired."""
+        assert self.tokens is not None
+        return max(self.tokens.access_ttl, self.tokens.refresh_ttl) + self.tokens.leeway
 
     def _store_hash(self, db: Database, user: Mapping[str, Any], hashed: str) -> None:
         """An upgraded hash for a user who signed in with one made with older parameters."""
@@ -401,6 +603,18 @@ class Auth:
             return fn(*args)
         except Exception as exc:  # the Redis client's errors: the store is unreachable
             raise ServiceUnavailable("The session store cannot be reached") from exc
+
+
+def _stamp_key(options: Mapping[str, Any]) -> bytes:
+    """The key of account stamps: derived from the token secret (HMAC algorithms) or from
+    the public key, which every server that verifies tokens has (the stamp is not a secret
+    of its own: it rides in signed tokens; the key only keeps hashes out of plain sight)."""
+    material = options["secret"] if options["algorithm"].startswith("HS") else options["public_key"]
+    return derive(material.encode() if isinstance(material, str) else material, "account-stamp")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _tokens(options: Mapping[str, Any]) -> Tokens:

@@ -3,6 +3,8 @@
 Every token carries ``iss``, ``aud``, ``sub`` (the user's key as text), ``iat``, ``nbf``, ``exp``,
 ``jti`` (unique per token), ``sid`` (the login session it belongs to) and ``typ`` (``access`` or
 ``refresh``, so that one can never be used as the other); access tokens also carry ``roles``.
+Tokens issued for an account carry its stamp, ``stp`` (see ``Auth``), which ties them to that
+account as it was when they were issued.
 
 Verification accepts exactly the configured algorithm: ``alg: none``, a token signed with
 another algorithm (HS256 signed with an RSA public key as the secret, the classic confusion)
@@ -101,6 +103,7 @@ class Tokens:
         *,
         roles: Sequence[str] = (),
         jti: str | None = None,
+        stamp: str | None = None,
     ) -> Issued:
         """A new signed token of ``kind`` for ``subject`` in login session ``session``."""
         if self._signing is None:
@@ -120,6 +123,8 @@ class Tokens:
         }
         if kind == "access":
             claims["roles"] = sorted(roles)
+        if stamp is not None:
+            claims["stp"] = stamp
         token = jwt.encode(claims, self._signing, algorithm=self.algorithm)
         return Issued(token, claims)
 
