@@ -252,7 +252,12 @@ def test_the_roles_column_is_read_only_for_non_admins_when_the_policy_is_silent(
     body = problem(batch(client, {"op": "update", "resource": "users", "key": 2,
                                   "data": {"roles": "admin"}}, headers=bob), 422)  # fmt: skip
     assert body["errors"][0]["pointer"] == "/operations/0/data/roles"
-    signup = {"username": "eve", "email": "eve@evil.example", "password": "pw", "roles": "admin"}
+    signup = {
+        "username": "eve",
+        "email": "eve@evil.example",
+        "password": "eve-password",
+        "roles": "admin",
+    }
     problem(client.post("/api/users", json=signup), 422)
     assert rows(database, "SELECT roles, is_admin, email_verified FROM users WHERE id = 2") == [
         ("", 0, 0)
@@ -294,7 +299,7 @@ def demo(
 
 def test_demo_sign_up_cannot_set_is_admin(demo: tuple[FlaskClient, Path]) -> None:
     client, path = demo
-    signup = {"username": "eve", "email": "eve@evil.example", "password": "pw-eve"}
+    signup = {"username": "eve", "email": "eve@evil.example", "password": "eve-password"}
     body = problem(client.post("/api/users", json={**signup, "is_admin": True}), 422)
     assert [e["pointer"] for e in body["errors"]] == ["/is_admin"]
     problem(client.post("/api/users", data={**signup, "is_admin": "true"}), 422)
@@ -310,9 +315,9 @@ def test_demo_sign_up_cannot_set_is_admin(demo: tuple[FlaskClient, Path]) -> Non
 
 def test_demo_users_cannot_flip_their_own_is_admin(demo: tuple[FlaskClient, Path]) -> None:
     client, path = demo
-    signup = {"username": "mal", "email": "mal@evil.example", "password": "pw-mal"}
+    signup = {"username": "mal", "email": "mal@evil.example", "password": "mal-password"}
     uid = client.post("/api/users", json=signup).get_json()["id"]
-    mal = sign_in(client, "mal", "pw-mal")
+    mal = sign_in(client, "mal", "mal-password")
     body = problem(client.patch(f"/api/users/{uid}", json={"is_admin": True}, headers=mal), 422)
     assert body["errors"][0]["pointer"] == "/is_admin"
     full = {**signup, "is_admin": True}
@@ -461,14 +466,14 @@ def test_the_auth_tables_password_stays_write_only_and_hashed(
     client, result = serve(monkeypatch, str(database), "--auth-table", "users",
                            "--auth-roles", "roles")  # fmt: skip
     # The password column is auth's (write-only), not a hidden one: sign-up sets it.
-    signup = {"username": "cy", "email": "cy@example.org", "password": "cy-pw"}
+    signup = {"username": "cy", "email": "cy@example.org", "password": "cy-password"}
     created = client.post("/api/users", json=signup)
     assert created.status_code == 201, created.get_data(as_text=True)
     assert "password" not in created.get_json()
     assert "api_token" not in created.get_json()  # another secret: hidden
     stored = rows(database, "SELECT password FROM users WHERE username = 'cy'")[0][0]
     assert stored.startswith("$argon2id$")
-    cy = sign_in(client, "cy")
+    cy = sign_in(client, "cy", "cy-password")
     me = client.get("/api/auth/me", headers=cy).get_json()
     assert not {"password", "api_token"} & set(me)
     problem(client.get("/api/users?sort=password", headers=sign_in(client, "ann")), 400)
@@ -560,7 +565,7 @@ def test_sign_in_limit_can_be_tuned_or_turned_off(
 
 
 def _signup(n: int) -> dict[str, str]:
-    return {"username": f"new{n}", "email": f"new{n}@example.org", "password": f"pw-{n}"}
+    return {"username": f"new{n}", "email": f"new{n}@example.org", "password": f"password-{n}"}
 
 
 def test_sign_up_is_limited_per_address_by_default(
