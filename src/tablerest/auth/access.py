@@ -5,6 +5,8 @@ The authorize stage of the pipeline. Dispatch asks it whether an action is allow
 planner asks it which rows of a table the caller may see (:meth:`Access.where`), wherever the
 statement reads that table: the rows listed, the row read, the parent of a relation route,
 included and joined rows, and the rows an ``EXISTS`` filter or a sort sub-query looks at.
+The grant of a write to existing rows (:meth:`Access.grant` for ``update`` and ``delete``)
+already holds the read rule, so every write path applies it by taking its grant from here.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from sqlalchemy.sql import ColumnElement, FromClause
 
 from ..errors import Forbidden, Unauthorized
 from ..resource import Resource
-from .policies import Action, Grant, Identity, Policy, Rows
+from .policies import Action, Grant, Identity, Policy, Rows, both
 
 __all__ = ["Access"]
+
+#: The actions that change rows which exist already: they reach only rows the caller can read.
+_TOUCHING: frozenset[Action] = frozenset({"update", "delete"})
 
 
 class Access:
@@ -52,6 +57,10 @@ class Access:
         return found
 
     def grant(self, resource: Resource, action: Action) -> Grant:
+        """The rows ``action`` may touch. For ``update`` and ``delete`` that is what the
+        action's rule grants AND what ``read`` grants: a row the caller cannot read does not
+        exist for them, so no write reaches it (404 there, as for a GET). Every write path
+        takes its scope from here, so none can forget the read rule."""
         policy: Policy | None = resource.policy
         if policy is None:
             return True
@@ -59,6 +68,8 @@ class Access:
         found = self._grants.get(key)
         if found is None:
             found = policy.grant(action, self.identity)
+            if action in _TOUCHING:
+                found = both(found, self.grant(resource, "read"))
             if isinstance(found, Rows) and not policy.values(found, self.identity, {}):
                 found = False  # an id that cannot own a row of this table owns none
             self._grants[key] = found

@@ -37,6 +37,7 @@ __all__ = [
     "Policy",
     "Rows",
     "authenticated",
+    "both",
     "nobody",
     "owner",
     "public",
@@ -81,6 +82,27 @@ class Rows:
 
 
 Grant: TypeAlias = bool | Rows
+
+
+def both(first: Grant, second: Grant) -> Grant:
+    """The rows two grants both cover (``first AND second``), as one grant.
+
+    A :class:`Rows` is "every ``owned`` field holds the caller's id, and (when there are
+    alternatives) one of ``any_of`` matches"; two of them meet by pooling the owned fields
+    and, when both have alternatives, distributing one side's over the other's.
+    """
+    if first is False or second is False:
+        return False
+    if first is True:
+        return second
+    if second is True:
+        return first
+    owned = first.owned + tuple(n for n in second.owned if n not in first.owned)
+    if not first.any_of or not second.any_of:
+        return Rows(owned=owned, any_of=first.any_of or second.any_of)
+    rest = Rows(any_of=second.any_of)
+    pairs = tuple(both(alt, rest) for alt in first.any_of)
+    return Rows(owned=owned, any_of=tuple(p for p in pairs if isinstance(p, Rows)))
 
 
 class Permission:

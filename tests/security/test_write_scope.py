@@ -1,0 +1,445 @@
+"""Writes reach only rows the caller can read (issue 17, items 2, 8, 15 and 22).
+
+The schema of ``conftest`` (users ann 1 admin, bob 2, cy 3) plus a private notebook: ``notes``
+are read by their owner and admins only, while any signed-in caller may create, update and
+delete them (what a policy file's ``[default] all = "authenticated"`` gives). ``remarks`` on
+notes are public to read and their author's to write. ann owns note 1 (``ann-1``), bob note 2
+(``bob-1``) with bob's remark 1 on it. Each attack is bob's on ann's note, on every write path,
+and each refusal leaves the database as it was (read back with SQL).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from tablerest import Api, Auth, authenticated, owner, public, role
+from tablerest.auth.policies import Grant, Rows, both
+from tablerest.auth.policyfile import load_policy
+from tablerest.server import create_app
+from tests.helpers import problem
+from tests.security.conftest import FAST, PERMISSIONS, SECRET, User, login
+
+
+class NotesBase(DeclarativeBase):
+    pass
+
+
+class Note(NotesBase):
+    __tablename__ = "notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(sa.ForeignKey(User.__table__.c.id))
+    slug: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    title: Mapped[str] = mapped_column(sa.String(100))
+    secret: Mapped[str] = mapped_column(sa.String(100), default="")
+
+
+class Remark(NotesBase):
+    __tablename__ = "remarks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    note_id: Mapped[int] = mapped_column(sa.ForeignKey("notes.id"))
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey(User.__table__.c.id))
+    text: Mapped[str] = mapped_column(sa.String(200))
+
+
+MINE = owner("owner_id") | role("admin")
+NOTES: dict[str, Any] = {
+    "list": MINE,
+    "read": MINE,
+    "create": authenticated,
+    "update": authenticated,
+    "delete": authenticated,
+}
+REMARKS: dict[str, Any] = {
+    "list": public,
+    "read": public,
+    "create": owner("author_id"),
+    "update": owner("author_id"),
+    "delete": owner("author_id") | role("admin"),
+}
+ANNS = "ann's secret plans"
+
+
+@pytest.fixture(params=["core", "orm"])
+def writes(request: pytest.FixtureRequest) -> str:
+    """Writes as Core statements (with their fast paths) or through the ORM session."""
+    return str(request.param)
+
+
+@pytest.fixture
+def notes(engine: sa.Engine) -> sa.Engine:
+    NotesBase.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(Note.__table__),
+            [
+                {"owner_id": 1, "slug": "ann-1", "title": "ann's note", "secret": ANNS},
+                {"owner_id": 2, "slug": "bob-1", "title": "bob's note", "secret": "bob's"},
+            ],
+        )
+        conn.execute(sa.insert(Remark.__table__).values(note_id=2, author_id=2, text="mine"))
+    return engine
+
+
+def notes_app(engine: sa.Engine, writes: str = "core", **notes_options: Any) -> Flask:
+    app = Flask("write-scope")
+    app.config["TESTING"] = True
+    api = Api(app, engine, auth=Auth("users", secret=SECRET, roles="roles", hasher=FAST))
+    orm = writes == "orm"
+    api.resource(User, permissions=PERMISSIONS["users"], read_only=["roles"])
+    api.resource(Note, permissions=NOTES, orm=orm, **notes_options)
+    api.resource(Remark, permissions=REMARKS, orm=orm)
+    return app
+
+
+@pytest.fixture
+def client(notes: sa.Engine, writes: str) -> FlaskClient:
+    return notes_app(notes, writes).test_client()
+
+
+def stored(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every note and remark, read with SQL."""
+    with engine.connect() as conn:
+        return {
+            t.name: [tuple(r) for r in conn.execute(sa.select(t).order_by(t.c.id))]
+            for t in (Note.__table__, Remark.__table__)
+        }
+
+
+def leaks(resp: Any) -> bool:
+    """Whether an answer shows anything of ann's note."""
+    text = resp.get_data(as_text=True)
+    return "ann's" in text or "ann-1" in text
+
+
+# -- item 2: every write path applies the read scope ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [
+        ("PATCH", {}),
+        ("PATCH", {"title": "bob was here"}),
+        ("PUT", {"slug": "ann-1", "title": "bob was here", "owner_id": 1}),
+        ("DELETE", None),
+    ],
+)
+def test_a_write_to_a_row_the_caller_cannot_read_is_404(
+    client: FlaskClient, notes: sa.Engine, method: str, body: Any
+) -> None:
+    bob = login(client, "bob")
+    before = stored(notes)
+    assert client.get("/api/notes/1", headers=bob).status_code == 404
+
+    resp = client.open("/api/notes/1", method=method, json=body, headers=bob)
+
+    assert problem(resp, 404)["detail"] == "No notes row with key 1"
+    assert not leaks(resp)
+    assert stored(notes) == before
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+def test_a_conditional_write_to_a_row_the_caller_cannot_read_is_404_not_412(
+    client: FlaskClient, notes: sa.Engine, method: str
+) -> None:
+    before = stored(notes)
+    headers = {**login(client, "bob"), "If-Match": "*"}
+    for tag in ("*", '"guess"'):
+        resp = client.open(
+            "/api/notes/1",
+            method=method,
+            json={} if method == "PATCH" else None,
+            headers={**headers, "If-Match": tag},
+        )
+        problem(resp, 404)
+    assert stored(notes) == before
+
+
+def test_jsonapi_writes_to_a_row_the_caller_cannot_read_are_404(
+    client: FlaskClient, notes: sa.Engine
+) -> None:
+    bob = {**login(client, "bob"), "Content-Type": "application/vnd.api+json"}
+    before = stored(notes)
+
+    patched = client.patch(
+        "/api/notes/1",
+        json={"data": {"type": "notes", "id": "1", "attributes": {"title": "x"}}},
+        headers=bob,
+    )
+    linked = client.patch(
+        "/api/notes/1/relationships/owner", json={"data": {"type": "users", "id": "2"}}, headers=bob
+    )
+
+    for resp in (patched, linked):
+        assert resp.status_code == 404, resp.get_data(as_text=True)
+        assert resp.mimetype == "application/vnd.api+json"
+        assert not leaks(resp)
+    assert stored(notes) == before
+
+
+def test_a_bulk_update_touching_a_row_the_caller_cannot_read_is_404_and_changes_nothing(
+    client: FlaskClient, notes: sa.Engine
+) -> None:
+    bob = login(client, "bob")
+    before = stored(notes)
+
+    resp = client.patch(
+        "/api/notes", json=[{"id": 2, "title": "mine"}, {"id": 1, "title": "mine too"}], headers=bob
+    )
+
+    assert problem(resp, 404)["errors"] == [{"pointer": "/1", "detail": "No notes row with key 1"}]
+    assert not leaks(resp)
+    assert stored(notes) == before
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "update", "resource": "notes", "key": 1, "data": {}},
+        {"op": "update", "resource": "notes", "key": 1, "data": {"title": "x"}},
+        {
+            "op": "replace",
+            "resource": "notes",
+            "key": 1,
+            "data": {"slug": "s", "title": "x", "owner_id": 2},
+        },
+        {"op": "delete", "resource": "notes", "key": 1},
+    ],
+)
+def test_a_batch_operation_on_a_row_the_caller_cannot_read_is_404_and_changes_nothing(
+    client: FlaskClient, notes: sa.Engine, operation: dict[str, Any]
+) -> None:
+    bob = login(client, "bob")
+    before = stored(notes)
+    first = {"op": "update", "resource": "notes", "key": 2, "data": {"title": "kept?"}}
+
+    resp = client.post("/api/batch", json={"operations": [first, operation]}, headers=bob)
+
+    body = problem(resp, 404)
+    assert body["errors"] == [{"pointer": "/operations/1/key", "detail": "No notes row with key 1"}]
+    assert not leaks(resp)
+    assert stored(notes) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"slug": "ann-1", "title": "bob was here", "owner_id": 2},
+        [
+            {"slug": "bob-2", "title": "new", "owner_id": 2},
+            {"slug": "ann-1", "title": "bob was here", "owner_id": 2},
+        ],
+        # A nested upsert: the top row is upserted, the remark under it created.
+        {"slug": "ann-1", "title": "bob was here", "owner_id": 2, "remarks": [{"text": "hi"}]},
+    ],
+    ids=["one", "array", "nested"],
+)
+def test_an_upsert_onto_a_row_the_caller_cannot_read_is_409_and_changes_nothing(
+    client: FlaskClient, notes: sa.Engine, body: Any
+) -> None:
+    bob = login(client, "bob")
+    before = stored(notes)
+
+    resp = client.post("/api/notes?on_conflict=slug", json=body, headers=bob)
+
+    at = "/1" if isinstance(body, list) else ""
+    assert problem(resp, 409)["errors"] == [
+        {"pointer": f"{at}/slug", "detail": "A row you may not change has this value"}
+    ]
+    assert not leaks(resp)
+    assert stored(notes) == before
+
+
+def test_the_callers_own_rows_and_an_admins_stay_writable_on_every_path(
+    client: FlaskClient, notes: sa.Engine
+) -> None:
+    bob, ann = login(client, "bob"), login(client, "ann")
+
+    assert client.patch("/api/notes/2", json={"title": "b1"}, headers=bob).status_code == 200
+    assert (
+        client.put(
+            "/api/notes/2", json={"slug": "bob-1", "title": "b2", "owner_id": 2}, headers=bob
+        ).status_code
+        == 200
+    )
+    bulk = client.patch("/api/notes", json=[{"id": 2, "title": "b3"}], headers=bob)
+    assert bulk.status_code == 200
+    upsert = client.post(
+        "/api/notes?on_conflict=slug",
+        json={"slug": "bob-1", "title": "b4", "owner_id": 2},
+        headers=bob,
+    )
+    assert upsert.status_code == 200, upsert.get_json()
+    assert client.patch("/api/notes/2", json={"title": "a1"}, headers=ann).status_code == 200
+    assert client.patch("/api/notes/1", json={"title": "a2"}, headers=ann).status_code == 200
+    batch = client.post(
+        "/api/batch",
+        json={"operations": [{"op": "update", "resource": "notes", "key": 1, "data": {}}]},
+        headers=ann,
+    )
+    assert batch.status_code == 200
+    assert client.delete("/api/remarks/1", headers=bob).status_code == 204
+    assert client.delete("/api/notes/2", headers=bob).status_code == 204
+    assert [(r[0], r[3]) for r in stored(notes)["notes"]] == [(1, "a2")]
+
+
+def test_a_change_that_moves_the_row_out_of_the_callers_read_scope_is_403(
+    client: FlaskClient, notes: sa.Engine
+) -> None:
+    """The rows a write may touch are the same before and after it: a row cannot be handed
+    to someone else by a caller who could then no longer read it."""
+    before = stored(notes)
+    resp = client.patch("/api/notes/2", json={"owner_id": 1}, headers=login(client, "bob"))
+    problem(resp, 403)
+    assert stored(notes) == before
+
+
+def test_anonymous_writes_are_401_before_any_row_is_looked_at(
+    client: FlaskClient, notes: sa.Engine
+) -> None:
+    before = stored(notes)
+    for key in (1, 2, 99):
+        problem(client.patch(f"/api/notes/{key}", json={}), 401)
+        problem(client.delete(f"/api/notes/{key}"), 401)
+    assert stored(notes) == before
+
+
+def _holds(grant: Grant, row: dict[str, int]) -> bool:
+    """A grant on a row whose fields hold user ids, for the caller with id 1 (as its SQL)."""
+    if isinstance(grant, bool):
+        return grant
+    return all(row[n] == 1 for n in grant.owned) and (
+        not grant.any_of or any(_holds(sub, row) for sub in grant.any_of)
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (True, True),
+        (True, Rows(("a",))),
+        (False, Rows(("a",))),
+        (Rows(("a",)), Rows(("b",))),
+        (Rows(any_of=(Rows(("a",)), Rows(("b",)))), Rows(("c",))),
+        (Rows(("a",)), Rows(any_of=(Rows(("b",)), Rows(("c",))))),
+        (Rows(any_of=(Rows(("a",)), Rows(("b",)))), Rows(any_of=(Rows(("c",)), Rows(("d",))))),
+        (
+            Rows(("a",), any_of=(Rows(("b",)), Rows(("c",), any_of=(Rows(("d",)),)))),
+            Rows(any_of=(Rows(("a",)), Rows(("d",)))),
+        ),
+    ],
+)
+def test_the_write_scope_is_exactly_the_rows_both_grants_cover(first: Grant, second: Grant) -> None:
+    """``both`` is how Access meets the write grant with the read grant: checked on every
+    row of four owner fields, each the caller's or not."""
+    combined = both(first, second)
+    for bits in range(16):
+        row = {name: 1 if bits >> i & 1 else 2 for i, name in enumerate("abcd")}
+        assert _holds(combined, row) == (_holds(first, row) and _holds(second, row)), row
+
+
+# -- item 2 with tablerest serve and a policy file -----------------------------------------
+
+SERVE_POLICY = """
+[auth]
+table = "users"
+login = ["username"]
+roles = "roles"
+
+[default]
+all = "authenticated"
+
+[tables.notes]
+list = "owner(owner_id) | role(admin)"
+read = "owner(owner_id) | role(admin)"
+
+[tables.users]
+all = "owner(id) | role(admin)"
+create = "public"
+"""
+
+
+@pytest.fixture
+def served_db(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.db"
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.executescript(
+            """
+            CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT UNIQUE NOT NULL,
+                                password TEXT NOT NULL, roles TEXT NOT NULL DEFAULT '');
+            CREATE TABLE notes (id INTEGER PRIMARY KEY, slug TEXT UNIQUE NOT NULL,
+                                text TEXT NOT NULL,
+                                owner_id INTEGER NOT NULL REFERENCES users(id));
+            """
+        )
+        conn.executemany(
+            "INSERT INTO users (username, password, roles) VALUES (?, ?, ?)",
+            [("ann", FAST.hash("ann-pw"), "admin"), ("bob", FAST.hash("bob-pw"), "")],
+        )
+        conn.executemany(
+            "INSERT INTO notes (slug, text, owner_id) VALUES (?, ?, ?)",
+            [("ann-1", "ann's private note", 1), ("bob-1", "bob's note", 2)],
+        )
+    conn.close()
+    return path
+
+
+def _served_notes(path: Path) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT * FROM notes ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+def test_serve_with_a_policy_file_keeps_every_write_path_in_the_read_scope(
+    served_db: Path, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(SERVE_POLICY)
+    app = create_app(str(served_db), policy=load_policy(policy), secret_key=SECRET + "serve")
+    app.config["TESTING"] = True
+    client = app.test_client()
+    token = client.post("/api/auth/token", data={"username": "bob", "password": "bob-pw"})
+    bob = {"Authorization": f"Bearer {token.get_json()['access_token']}"}
+    before = _served_notes(served_db)
+    assert client.get("/api/notes/1", headers=bob).status_code == 404
+
+    attempts = {
+        "PATCH {}": client.patch("/api/notes/1", json={}, headers=bob),
+        "PATCH": client.patch("/api/notes/1", json={"text": "bob was here"}, headers=bob),
+        "PUT": client.put(
+            "/api/notes/1", json={"slug": "x", "text": "x", "owner_id": 2}, headers=bob
+        ),
+        "DELETE": client.delete("/api/notes/1", headers=bob),
+        "bulk": client.patch("/api/notes", json=[{"id": 1, "text": "x"}], headers=bob),
+        "batch": client.post(
+            "/api/batch",
+            json={"operations": [{"op": "delete", "resource": "notes", "key": 1}]},
+            headers=bob,
+        ),
+        "relationship": client.patch(
+            "/api/notes/1/relationships/owner",
+            json={"data": {"type": "users", "id": "2"}},
+            headers={**bob, "Content-Type": "application/vnd.api+json"},
+        ),
+        "upsert": client.post(
+            "/api/notes?on_conflict=slug",
+            json={"slug": "ann-1", "text": "bob was here", "owner_id": 2},
+            headers=bob,
+        ),
+    }
+
+    statuses = {name: resp.status_code for name, resp in attempts.items()}
+    assert statuses == {name: 409 if name == "upsert" else 404 for name in attempts}
+    assert not any(leaks(resp) for resp in attempts.values())
+    assert _served_notes(served_db) == before
+    assert client.patch("/api/notes/2", json={"text": "mine"}, headers=bob).status_code == 200
