@@ -88,14 +88,19 @@ def notes(engine: sa.Engine) -> sa.Engine:
     return engine
 
 
-def notes_app(engine: sa.Engine, writes: str = "core", **notes_options: Any) -> Flask:
+def notes_app(
+    engine: sa.Engine,
+    writes: str = "core",
+    remarks: dict[str, Any] | None = None,
+    **notes_options: Any,
+) -> Flask:
     app = Flask("write-scope")
     app.config["TESTING"] = True
     api = Api(app, engine, auth=Auth("users", secret=SECRET, roles="roles", hasher=FAST))
     orm = writes == "orm"
     api.resource(User, permissions=PERMISSIONS["users"], read_only=["roles"])
     api.resource(Note, permissions=NOTES, orm=orm, **notes_options)
-    api.resource(Remark, permissions=REMARKS, orm=orm)
+    api.resource(Remark, permissions=remarks or REMARKS, orm=orm)
     return app
 
 
@@ -343,6 +348,28 @@ def test_the_write_scope_is_exactly_the_rows_both_grants_cover(first: Grant, sec
     for bits in range(16):
         row = {name: 1 if bits >> i & 1 else 2 for i, name in enumerate("abcd")}
         assert _holds(combined, row) == (_holds(first, row) and _holds(second, row)), row
+
+
+def test_two_alternatives_joined_with_and_grant_the_rows_both_cover(
+    notes: sa.Engine, writes: str
+) -> None:
+    """``(a | b) & (c | d)`` used to grant ``a | b | c | d``. Here: remarks bob wrote or on
+    note 2, that are also his or remark 2 (owner rules compare a field with the caller's id)."""
+    with notes.begin() as conn:
+        conn.execute(
+            sa.insert(Remark.__table__),
+            [
+                {"note_id": 1, "author_id": 2, "text": "bob on ann's note"},
+                {"note_id": 2, "author_id": 3, "text": "cy on bob's note"},
+            ],
+        )
+    rule = (owner("author_id") | owner("note_id")) & (owner("author_id") | owner("id"))
+    client = notes_app(notes, writes, remarks={**REMARKS, "list": rule, "read": rule}).test_client()
+    bob = login(client, "bob")
+
+    assert [r["id"] for r in client.get("/api/remarks", headers=bob).get_json()["data"]] == [1, 2]
+    assert client.get("/api/remarks/3", headers=bob).status_code == 404
+    assert client.patch("/api/remarks/3", json={"text": "x"}, headers=bob).status_code == 404
 
 
 # -- item 2 with tablerest serve and a policy file -----------------------------------------

@@ -222,21 +222,12 @@ class _AllOf(Permission):
         self.parts = parts
 
     def grant(self, ctx: Context) -> Grant:
-        owned: list[str] = []
-        alternatives: list[Rows] = []
+        found: Grant = True
         for part in self.parts:
-            got = part.grant(ctx)
-            if got is False:
+            found = both(found, part.grant(ctx))
+            if found is False:
                 return False
-            if isinstance(got, Rows):
-                owned.extend(got.owned)
-                alternatives.extend(got.any_of)
-        if not owned and not alternatives:
-            return True
-        if len(alternatives) > 1:
-            # (a | b) & (c | d): written out would be a product; SQL takes the AND as it is.
-            return Rows(owned=tuple(owned), any_of=(Rows(any_of=tuple(alternatives)),))
-        return Rows(owned=tuple(owned), any_of=tuple(alternatives))
+        return found
 
     def fields(self) -> set[str]:
         return set().union(*(p.fields() for p in self.parts))
