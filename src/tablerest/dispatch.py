@@ -1256,7 +1256,7 @@ class Endpoint:
                 if grant is not True:
                     self._reach(session, values, grant, access, "delete")
                 if conditional:
-                    self._check_current(request, session, values, fmt)
+                    self._check_current(request, session, values, fmt, access)
                 ctx = WriteContext(res, "delete", session, "DELETE", key=values)
                 self._run_hooks("before_delete", ctx)
                 self.changes.deleting(session, values)
@@ -1330,7 +1330,7 @@ class Endpoint:
                 if grant is not True:
                     self._reach(session, values, grant, access, "update")
                 if conditional:
-                    self._check_current(request, session, values, fmt)
+                    self._check_current(request, session, values, fmt, access)
                 ctx = WriteContext(res, "update", session, request.method, data=data, key=values)
                 self._run_hooks("before_update", ctx)
                 written = self.statements.values(ctx.data)
@@ -1369,11 +1369,18 @@ class Endpoint:
         return False
 
     def _check_current(
-        self, request: Request, session: Session, key: tuple[Any, ...], fmt: str
+        self,
+        request: Request,
+        session: Session,
+        key: tuple[Any, ...],
+        fmt: str,
+        access: Access | None,
     ) -> None:
-        """412 unless ``If-Match`` names the row as it is now. The row is locked until the
-        write's transaction ends (``FOR UPDATE``; on SQLite the write lock, taken first), so
-        no other write can slip in between the check and the change."""
+        """412 unless ``If-Match`` names the row as it is now, as this caller would GET it
+        (without the fields hidden from them: a tag over those could never match theirs, and
+        200-vs-412 would tell whether a guessed hidden value is right). The row is locked
+        until the write's transaction ends (``FOR UPDATE``; on SQLite the write lock, taken
+        first), so no other write can slip in between the check and the change."""
         stmt = self.statements.select_one
         assert stmt is not None  # a table without a key has no item routes
         conn = session.connection()
@@ -1386,7 +1393,7 @@ class Endpoint:
         row = conn.execute(stmt, self.statements.key_params(key)).first()
         if row is None:
             raise NotFound(f"No {self.resource.name} row with key {_key_text(key)}")
-        current = self.encoder.row(row)
+        current = _visible(access, self.resource, self.encoder.row(row))
         if fmt == "jsonapi":  # the tag the client holds is that of the JSON:API document
             current = self.jsonapi.single(self.resource, current, self._item_url(current))
         if not http.if_match(request, http.etag(dumps(current))):

@@ -470,3 +470,91 @@ def test_serve_with_a_policy_file_keeps_every_write_path_in_the_read_scope(
     assert not any(leaks(resp) for resp in attempts.values())
     assert _served_notes(served_db) == before
     assert client.patch("/api/notes/2", json={"text": "mine"}, headers=bob).status_code == 200
+
+
+# -- item 8: If-Match compares the representation the caller would GET ----------------------
+
+HIDDEN = {"hidden_unless": {"secret": role("admin")}}
+JSONAPI = "application/vnd.api+json"
+
+
+@pytest.fixture
+def hidden_client(notes: sa.Engine, writes: str) -> FlaskClient:
+    """notes whose ``secret`` only admins see."""
+    return notes_app(notes, writes, **HIDDEN).test_client()
+
+
+@pytest.mark.parametrize("method", ["PATCH", "PUT", "DELETE"])
+def test_if_match_with_the_etag_the_caller_was_given_succeeds_despite_hidden_fields(
+    hidden_client: FlaskClient, notes: sa.Engine, method: str
+) -> None:
+    client = hidden_client
+    with notes.begin() as conn:  # bob's remark would keep his note from being deleted
+        conn.execute(sa.delete(Remark.__table__))
+    bob = login(client, "bob")
+    read = client.get("/api/notes/2", headers=bob)
+    assert "secret" not in read.get_json()
+    body = {"slug": "bob-1", "title": "changed", "owner_id": 2}
+
+    resp = client.open(
+        "/api/notes/2",
+        method=method,
+        json=None if method == "DELETE" else body,
+        headers={**bob, "If-Match": read.headers["ETag"]},
+    )
+
+    assert resp.status_code == (204 if method == "DELETE" else 200), resp.get_json()
+    titles = [r[3] for r in stored(notes)["notes"]]
+    assert titles == (["ann's note"] if method == "DELETE" else ["ann's note", "changed"])
+
+
+def test_if_match_in_jsonapi_compares_the_callers_jsonapi_document(
+    hidden_client: FlaskClient, notes: sa.Engine
+) -> None:
+    client = hidden_client
+    bob = login(client, "bob")
+    read = client.get("/api/notes/2", headers={**bob, "Accept": JSONAPI})
+    assert "secret" not in read.get_json()["data"]["attributes"]
+    doc = {"data": {"type": "notes", "id": "2", "attributes": {"title": "changed"}}}
+
+    resp = client.patch(
+        "/api/notes/2",
+        json=doc,
+        headers={**bob, "Content-Type": JSONAPI, "If-Match": read.headers["ETag"]},
+    )
+    stale = client.patch(
+        "/api/notes/2",
+        json=doc,
+        headers={**bob, "Content-Type": JSONAPI, "If-Match": read.headers["ETag"]},
+    )
+
+    assert resp.status_code == 200, resp.get_json()
+    assert stale.status_code == 412  # the first change moved the tag on
+    assert stored(notes)["notes"][1][3] == "changed"
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+def test_a_guessed_etag_over_a_hidden_value_is_412_like_any_stale_tag(
+    hidden_client: FlaskClient, notes: sa.Engine, method: str
+) -> None:
+    """Without the rule, 200-vs-412 told a caller whether a guessed hidden value was right:
+    here the guess is right (the admin's tag of the very same row, secret included)."""
+    client = hidden_client
+    bob = login(client, "bob")
+    right = client.get("/api/notes/2", headers=login(client, "ann")).headers["ETag"]
+    assert right != client.get("/api/notes/2", headers=bob).headers["ETag"]
+    before = stored(notes)
+
+    answers = [
+        client.open(
+            "/api/notes/2",
+            method=method,
+            json={"title": "x"} if method == "PATCH" else None,
+            headers={**bob, "If-Match": tag},
+        )
+        for tag in (right, '"a-wrong-guess"')
+    ]
+
+    guessed, wrong = (problem(resp, 412) for resp in answers)
+    assert guessed == wrong
+    assert stored(notes) == before
