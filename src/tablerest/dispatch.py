@@ -96,7 +96,14 @@ from .resource import (
     linkage_columns,
 )
 from .schema import Variant
-from .store import Database, diagnose_integrity, translate, unique_sets
+from .store import (
+    Database,
+    Readable,
+    diagnose_integrity,
+    refers_unreadable,
+    translate,
+    unique_sets,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -152,6 +159,13 @@ class _Scope:
 
 
 _OPEN = _Scope()
+
+
+class _Unreadable(Exception):
+    """A write referred to a row the caller may not read: roll it back, then diagnose it
+    as the dangling reference it is to them."""
+
+
 #: Works out a request's access (None: the API has no permissions and no authentication).
 Authorize = Callable[[Request], Access | None]
 
@@ -1012,7 +1026,7 @@ class Endpoint:
             keys.append(tuple(item.get(f.name) for f in pk))  # twice: applied in order
         if errors:
             raise ValidationFailed(errors)
-        if grant is not True or not self._core:
+        if grant is not True or not self._core or self._references(access) is not None:
             rows = self._each(
                 lambda i: self._change(request, keys[i], items[i], "patch", False, "json",
                                        access, grant),
@@ -1085,7 +1099,7 @@ class Endpoint:
         every_row = access is None or all(
             access.grant(res, action) is True for action in ("create", "update")
         )
-        if not (every_row and self._core):
+        if not (every_row and self._core and self._references(access) is None):
             # Owner rules, hooks or ORM behaviour: each row as the create or update it is.
             def one(i: int) -> dict[str, Any]:
                 row, made = self._upsert_one(request, items[i], names, access)
@@ -1322,8 +1336,9 @@ class Endpoint:
             kept = access.locked(res) | access.concealed(res) if access else frozenset()
             data = self._with_resets(data, kept)
         written: dict[sa.Column[Any], Any] = {}
+        readable = self._references(access)
         try:
-            if self._core and not conditional and grant is True:
+            if self._core and not conditional and grant is True and readable is None:
                 written = self.statements.values(data)
                 return self._update_core(values, data)
             with self.db.writing(self.resource.table) as session:
@@ -1347,12 +1362,14 @@ class Endpoint:
                         raise NotFound(f"No {res.name} row with key {_key_text(values)}")
                 if grant is not True:
                     self._hold(session, values, grant, access)
+                if readable is not None:
+                    self._refer(session, written, readable)
                 row: dict[str, Any] = self._fetch_one(values, session)
                 ctx.row = row
                 self._run_hooks("after_update", ctx)
                 self.changes.record(session, "update", [row])
-        except sa_exc.IntegrityError:
-            raise self._diagnose([written], key=values) from None
+        except (sa_exc.IntegrityError, _Unreadable):
+            raise self._diagnose([written], key=values, readable=readable) from None
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
         return row
@@ -1473,8 +1490,9 @@ class Endpoint:
         st = self.statements
         written: list[dict[sa.Column[Any], Any]] = []
         created: list[dict[str, Any]] = []
+        readable = self._references(access)
         try:
-            if self._core and grant is True:
+            if self._core and grant is True and readable is None:
                 for i, data in enumerate(items):
                     _require_filled(res, data, f"/{i}" if len(items) > 1 else "")
                 written = [st.values(data) for data in items]
@@ -1491,13 +1509,18 @@ class Endpoint:
                     key = self._insert(session, ctx.data)
                     if grant is not True:
                         self._hold(session, key, grant, access)
+                    if readable is not None:
+                        self._refer(session, written[-1], readable)
                     row = self._fetch_one(key, session)
                     ctx.row, ctx.key = row, key
                     self._run_hooks("after_create", ctx)
                     created.append(row)
                 self.changes.record(session, "create", created)
-        except sa_exc.IntegrityError:
-            raise self._diagnose(written) from None
+        except (sa_exc.IntegrityError, _Unreadable):
+            # Every item, as the Core path diagnoses them: the pointers then carry the index
+            # of an array's item whichever item failed first.
+            rest = [st.values(data) for data in items[len(written) :]]
+            raise self._diagnose([*written, *rest], readable=readable) from None
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
         return created
@@ -1585,6 +1608,56 @@ class Endpoint:
         if not self._matches(session, key, grant, access):
             raise Forbidden(f"The {self.resource.name} row would not be yours after this change")
 
+    def _references(self, access: Access | None) -> Readable | None:
+        """Which rows of the tables this one refers to the caller may read, for the tables
+        where that is not every row; None when there are none (and the fast paths may run).
+
+        A reference to a row the caller cannot read is answered as if that row did not exist
+        (the 409 of a dangling foreign key): otherwise 201-vs-409 would tell them it exists,
+        and they could attach rows to others' private ones."""
+        if access is None:
+            return None
+        guarded: dict[sa.Table, tuple[Resource, Rows | None]] = {}
+        for fk in self.resource.table.foreign_key_constraints:
+            table = fk.referred_table
+            target = self._reader(table)
+            if target is None:
+                continue  # not served: no read rule to apply
+            got = access.grant(target, "read")
+            if got is not True:
+                guarded[table] = (target, got if isinstance(got, Rows) else None)
+        if not guarded:
+            return None
+
+        def readable(table: sa.Table) -> tuple[sa.ColumnElement[bool], dict[str, Any]] | None:
+            found = guarded.get(table)
+            if found is None:
+                return None
+            target, rows = found
+            if rows is None or target.policy is None:
+                return sa.false(), {}
+            params: dict[str, Any] = {}
+            target.policy.values(rows, access.identity, params)
+            return target.policy.clause(rows, table), params
+
+        return readable
+
+    def _reader(self, table: sa.Table) -> Resource | None:
+        """The resource that serves reads of ``table`` (as relations find it), if any."""
+        for ep in self.peers.values():
+            if ep.resource.table is table and "GET" in ep.resource.methods:
+                return ep.resource
+        return None
+
+    def _refer(
+        self, session: Session, written: Mapping[sa.Column[Any], Any], readable: Readable
+    ) -> None:
+        """After writing ``written``, in the same transaction: when it refers to a row the
+        caller may not read, undo the write and answer as for a dangling reference (the
+        write's ``except`` diagnoses it, with the same words; see :meth:`_references`)."""
+        if refers_unreadable(session.connection(), self.resource, written, readable):
+            raise _Unreadable
+
     def _run_hooks(self, event: str, ctx: WriteContext) -> None:
         for hook in self.resource.hooks[event]:
             hook(ctx)
@@ -1626,10 +1699,13 @@ class Endpoint:
         *,
         key: Sequence[Any] | None = None,
         deleting: bool = False,
+        readable: Readable | None = None,
     ) -> TablerestError:
         try:
             with self.db.connection(self.resource.table) as conn:
-                return diagnose_integrity(conn, self.resource, written, key=key, deleting=deleting)
+                return diagnose_integrity(
+                    conn, self.resource, written, key=key, deleting=deleting, readable=readable
+                )
         except TablerestError as error:
             return error
 

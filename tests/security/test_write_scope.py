@@ -11,6 +11,7 @@ and each refusal leaves the database as it was (read back with SQL).
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -558,3 +559,150 @@ def test_a_guessed_etag_over_a_hidden_value_is_412_like_any_stale_tag(
     guessed, wrong = (problem(resp, 412) for resp in answers)
     assert guessed == wrong
     assert stored(notes) == before
+
+
+# -- item 15: a reference to a row the caller cannot read is a reference to no row ----------
+
+
+def same_answers(hidden: Any, missing: Any) -> dict[str, Any]:
+    """Assert two refusals are the same 409, word for word; return it."""
+    body = problem(hidden, 409)
+    assert body == problem(missing, 409)
+    assert hidden.headers.get("Content-Type") == missing.headers.get("Content-Type")
+    return body
+
+
+DANGLING = [{"pointer": "/note_id", "detail": "The referenced row does not exist"}]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+def test_a_create_referring_to_an_unreadable_row_is_the_409_of_a_missing_one(
+    client: FlaskClient, notes: sa.Engine
+) -> None:
+    bob = login(client, "bob")
+    before = stored(notes)
+
+    hidden = client.post("/api/remarks", json={"note_id": 1, "text": "hi ann"}, headers=bob)
+    missing = client.post("/api/remarks", json={"note_id": 99, "text": "hi"}, headers=bob)
+
+    assert same_answers(hidden, missing)["errors"] == DANGLING
+    assert stored(notes) == before
+    ok = client.post("/api/remarks", json={"note_id": 2, "text": "on my own"}, headers=bob)
+    assert ok.status_code == 201
+    admin = client.post(
+        "/api/remarks",
+        json={"note_id": 2, "author_id": 1, "text": "hi bob"},
+        headers=login(client, "ann"),
+    )
+    assert admin.status_code == 201, admin.get_json()
+
+
+def test_an_array_create_or_a_nested_one_points_at_the_item(
+    client: FlaskClient, notes: sa.Engine
+) -> None:
+    bob = login(client, "bob")
+    before = stored(notes)
+
+    def many(note: int) -> Any:
+        body = [{"note_id": 2, "text": "fine"}, {"note_id": note, "text": "x"}]
+        return client.post("/api/remarks", json=body, headers=bob)
+
+    def nested(owner_id: int) -> Any:
+        # users are read by themselves and admins: cy's row is not bob's to point at.
+        body = {"slug": "n", "title": "t", "owner_id": owner_id, "remarks": [{"text": "x"}]}
+        return client.post("/api/notes", json=body, headers=bob)
+
+    body = same_answers(many(1), many(99))
+    assert body["errors"] == [
+        {"pointer": "/1/note_id", "detail": "The referenced row does not exist"}
+    ]
+    # The first item refused: the answer is a diagnosis of every item, so the unreadable
+    # note 1 and a missing note 98 look the same beside a missing 99.
+    first = [{"note_id": 1, "text": "x"}, {"note_id": 99, "text": "y"}]
+    body = same_answers(
+        client.post("/api/remarks", json=first, headers=bob),
+        client.post("/api/remarks", json=[{**first[0], "note_id": 98}, first[1]], headers=bob),
+    )
+    assert [e["pointer"] for e in body["errors"]] == ["/0/note_id", "/1/note_id"]
+    body = same_answers(nested(3), nested(99))
+    assert body["errors"] == [
+        {"pointer": "/owner_id", "detail": "The referenced row does not exist"}
+    ]
+    assert stored(notes) == before
+
+
+def test_an_update_bulk_update_or_batch_referring_to_an_unreadable_row_is_a_missing_one(
+    client: FlaskClient, notes: sa.Engine
+) -> None:
+    bob = login(client, "bob")
+    before = stored(notes)
+
+    def patch(note: int) -> Any:
+        return client.patch("/api/remarks/1", json={"note_id": note}, headers=bob)
+
+    def bulk(note: int) -> Any:
+        return client.patch("/api/remarks", json=[{"id": 1, "note_id": note}], headers=bob)
+
+    def put(note: int) -> Any:
+        body = {"note_id": note, "author_id": 2, "text": "t"}
+        return client.put("/api/remarks/1", json=body, headers=bob)
+
+    def batch(note: int) -> Any:
+        ops = [
+            {"op": "create", "resource": "remarks", "data": {"note_id": 2, "text": "fine"}},
+            {"op": "create", "resource": "remarks", "data": {"note_id": note, "text": "x"}},
+        ]
+        return client.post("/api/batch", json={"operations": ops}, headers=bob)
+
+    assert same_answers(patch(1), patch(99))["errors"] == DANGLING
+    assert same_answers(put(1), put(99))["errors"] == DANGLING
+    assert same_answers(bulk(1), bulk(99))["errors"] == [
+        {"pointer": "/0/note_id", "detail": "The referenced row does not exist"}
+    ]
+    assert same_answers(batch(1), batch(99))["errors"] == [
+        {"pointer": "/operations/1/data/note_id", "detail": "The referenced row does not exist"}
+    ]
+    assert stored(notes) == before
+
+
+def test_a_jsonapi_relationship_update_to_an_unreadable_row_is_a_missing_one(
+    client: FlaskClient, notes: sa.Engine
+) -> None:
+    headers = {**login(client, "bob"), "Content-Type": JSONAPI}
+    before = stored(notes)
+
+    def link(note: str) -> Any:
+        doc = {"data": {"type": "notes", "id": note}}
+        return client.patch("/api/remarks/1/relationships/note", json=doc, headers=headers)
+
+    hidden, missing = link("1"), link("99")
+
+    assert hidden.status_code == missing.status_code == 409
+    assert hidden.mimetype == JSONAPI
+    assert hidden.get_json() == missing.get_json()
+    assert stored(notes) == before
+    assert link("2").status_code == 204
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_row_leaving_the_callers_reach_during_the_write_is_checked_in_its_transaction(
+    client: FlaskClient, notes: sa.Engine
+) -> None:
+    """ann takes bob's note over in a transaction still open while bob remarks on it: bob's
+    check waits for it (``FOR SHARE``) and sees the note as it is at his commit."""
+    bob = login(client, "bob")
+    answers: list[Any] = []
+    with notes.connect() as conn:
+        conn.execute(sa.update(Note.__table__).where(Note.id == 2).values(owner_id=1))
+        thread = threading.Thread(
+            target=lambda: answers.append(
+                client.post("/api/remarks", json={"note_id": 2, "text": "x"}, headers=bob)
+            )
+        )
+        thread.start()
+        thread.join(1.0)
+        assert thread.is_alive(), "bob's write did not wait for the row it refers to"
+        conn.commit()
+    thread.join(10)
+    problem(answers[0], 409)
+    assert [r[1] for r in stored(notes)["remarks"]] == [2]
