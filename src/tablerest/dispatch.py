@@ -86,6 +86,7 @@ from .request import (
     parse_key,
     parse_list_query,
     reject_query,
+    unreachable_keys,
 )
 from .resource import (
     Catalog,
@@ -973,7 +974,7 @@ class Endpoint:
                 node.data[local] = typed_value(column, stored[name])
         ep = self.peers[res.name]
         try:
-            _check_writable(access, res, node.data, node.at)
+            _check_writable(access, res, node.data)  # under node.at just below, like the rest
             if upsert is not None:
                 row, made = ep._upsert_one(upsert[0], node.data, upsert[1], access)
             else:
@@ -1094,6 +1095,7 @@ class Endpoint:
             raise ValidationFailed([FieldError("", "The array is empty")], detail="Nothing to do")
         for i, item in enumerate(items):
             _check_writable(access, res, item, f"/{i}" if many else "")
+        _reachable(res, items, many)
         rows: list[dict[str, Any]] = []
         created: list[bool] = []
         every_row = access is None or all(
@@ -1177,18 +1179,23 @@ class Endpoint:
             grant = access.require(res, "create") if access is not None else True
             (row,) = self._write_many([data], access, grant)
             return row, True
-        grant = access.require(res, "update") if access is not None else True
+        # A row holding the key that the caller may not change, seen by them or not, is the
+        # same 409 a create of that key would meet: neither 403 (seen) nor 404 (not) says more.
+        taken = Conflict(
+            f"A {res.name} row with this {', '.join(names)} exists that you may not change",
+            errors=[FieldError(f"/{n}", "A row you may not change has this value") for n in names],
+        )
+        grant = access.grant(res, "update") if access is not None else True
+        if grant is not True:
+            with self.db.connection(res.table) as conn:
+                if not self._matches(conn, tuple(key), grant, access):
+                    raise taken
         try:
             return self._change(
                 request, tuple(key), data, "patch", False, "json", access, grant
             ), False
-        except NotFound:  # the row holding the key is not the caller's to see
-            raise Conflict(
-                f"A {res.name} row with this {', '.join(names)} exists that you may not change",
-                errors=[
-                    FieldError(f"/{n}", "A row you may not change has this value") for n in names
-                ],
-            ) from None
+        except NotFound:  # deleted, or gone out of the caller's reach, since the look-up
+            raise taken from None
 
     def _each(
         self, write: Callable[[int], dict[str, Any]], count: int, at: str | None = None
@@ -1491,6 +1498,7 @@ class Endpoint:
         written: list[dict[sa.Column[Any], Any]] = []
         created: list[dict[str, Any]] = []
         readable = self._references(access)
+        _reachable(res, items)
         try:
             if self._core and grant is True and readable is None:
                 for i, data in enumerate(items):
@@ -1566,7 +1574,11 @@ class Endpoint:
                 )
 
     def _matches(
-        self, session: Session, key: Sequence[Any], grant: Grant, access: Access | None
+        self,
+        session: Session | sa.Connection,
+        key: Sequence[Any],
+        grant: Grant,
+        access: Access | None,
     ) -> bool:
         """Whether the row ``key`` exists and falls within ``grant``."""
         if grant is False:
@@ -1902,6 +1914,19 @@ def _restrict(
             if n in names:
                 raise InvalidParameter("fields", f"Unknown field {n!r}")
     return dataclasses.replace(intent, fields=fields)
+
+
+def _reachable(res: Resource, items: Sequence[Mapping[str, Any]], many: bool | None = None) -> None:
+    """422 for new rows whose key no item URL could name (see :func:`unreachable_keys`);
+    pointers carry the item's index when ``many`` (by default: when there are several)."""
+    many = len(items) > 1 if many is None else many
+    errors = [
+        e
+        for i, data in enumerate(items)
+        for e in unreachable_keys(res, data, f"/{i}" if many else "")
+    ]
+    if errors:
+        raise ValidationFailed(errors)
 
 
 def _check_writable(

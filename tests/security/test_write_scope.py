@@ -48,6 +48,23 @@ class Remark(NotesBase):
     note_id: Mapped[int] = mapped_column(sa.ForeignKey("notes.id"))
     author_id: Mapped[int] = mapped_column(sa.ForeignKey(User.__table__.c.id))
     text: Mapped[str] = mapped_column(sa.String(200))
+    code: Mapped[str | None] = mapped_column(sa.String(20), unique=True)
+
+
+class Tag(NotesBase):
+    """A text key: what an item URL can carry is what a key may be."""
+
+    __tablename__ = "tags"
+    name: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+    label: Mapped[str] = mapped_column(sa.String(50), default="")
+
+
+class Pair(NotesBase):
+    """A composite text key: ``/api/pairs/a,b``."""
+
+    __tablename__ = "pairs"
+    a: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+    b: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
 
 
 MINE = owner("owner_id") | role("admin")
@@ -93,15 +110,18 @@ def notes_app(
     engine: sa.Engine,
     writes: str = "core",
     remarks: dict[str, Any] | None = None,
+    users: dict[str, Any] | None = None,
     **notes_options: Any,
 ) -> Flask:
     app = Flask("write-scope")
     app.config["TESTING"] = True
     api = Api(app, engine, auth=Auth("users", secret=SECRET, roles="roles", hasher=FAST))
     orm = writes == "orm"
-    api.resource(User, permissions=PERMISSIONS["users"], read_only=["roles"])
+    api.resource(User, permissions=PERMISSIONS["users"], **(users or {"read_only": ["roles"]}))
     api.resource(Note, permissions=NOTES, orm=orm, **notes_options)
     api.resource(Remark, permissions=remarks or REMARKS, orm=orm)
+    api.resource(Tag, orm=orm)
+    api.resource(Pair, orm=orm)
     return app
 
 
@@ -706,3 +726,117 @@ def test_a_row_leaving_the_callers_reach_during_the_write_is_checked_in_its_tran
     thread.join(10)
     problem(answers[0], 409)
     assert [r[1] for r in stored(notes)["remarks"]] == [2]
+
+
+# -- item 22: nested pointers, keys no URL can name, upserts onto rows not the caller's -------
+
+LOCKED_USERS = {
+    "read_only_unless": {"roles": role("admin")},
+    "hidden_unless": {"email": role("admin")},
+}
+
+
+def test_nested_write_errors_point_once_at_the_nested_row(notes: sa.Engine, writes: str) -> None:
+    client = notes_app(notes, writes, users=LOCKED_USERS).test_client()
+    bob = login(client, "bob")
+    before = stored(notes)
+    dan = {"username": "dan", "password": "dan-pw-dan-pw", "roles": "admin", "email": "d@x.org"}
+    one = {"slug": "n", "title": "t", "owner": dan}
+
+    single = client.post("/api/notes", json=one, headers=bob)
+    array = client.post(
+        "/api/notes", json=[{"slug": "m", "title": "t", "owner_id": 2}, one], headers=bob
+    )
+
+    assert sorted(problem(single, 422)["errors"], key=str) == [
+        {"pointer": "/owner/email", "detail": "Unknown field"},
+        {"pointer": "/owner/roles", "detail": "Field is read-only"},
+    ]
+    assert sorted(e["pointer"] for e in problem(array, 422)["errors"]) == [
+        "/1/owner/email",
+        "/1/owner/roles",
+    ]
+    assert stored(notes) == before
+
+
+@pytest.mark.parametrize("name", ["a/b", "/", "a/", "", ".", ".."])
+def test_a_text_key_no_item_url_can_name_is_refused_on_every_create_path(
+    client: FlaskClient, notes: sa.Engine, name: str
+) -> None:
+    tags = sa.select(Tag.__table__)
+
+    single = client.post("/api/tags", json={"name": name})
+    array = client.post("/api/tags", json=[{"name": "fine"}, {"name": name}])
+    upsert = client.post("/api/tags?on_conflict=name", json={"name": name})
+    batch = client.post(
+        "/api/batch",
+        json={"operations": [{"op": "create", "resource": "tags", "data": {"name": name}}]},
+    )
+    jsonapi = client.post(
+        "/api/tags",
+        json={"data": {"type": "tags", "attributes": {"name": name}}},
+        headers={"Content-Type": JSONAPI},
+    )
+
+    assert [e["pointer"] for e in problem(single, 422)["errors"]] == ["/name"]
+    assert [e["pointer"] for e in problem(array, 422)["errors"]] == ["/1/name"]
+    assert [e["pointer"] for e in problem(upsert, 422)["errors"]] == ["/name"]
+    assert [e["pointer"] for e in problem(batch, 422)["errors"]] == ["/operations/0/data/name"]
+    assert jsonapi.status_code == 422
+    assert [e["source"]["pointer"] for e in jsonapi.get_json()["errors"]] == [
+        "/data/attributes/name"
+    ]
+    with notes.connect() as conn:
+        assert conn.execute(tags).all() == []
+
+
+def test_a_comma_is_refused_only_where_it_splits_a_composite_key(client: FlaskClient) -> None:
+    pair = client.post("/api/pairs", json={"a": "x,y", "b": "z"})
+    assert problem(pair, 422)["errors"] == [
+        {
+            "pointer": "/a",
+            "detail": "A part of a composite key cannot contain ',': it separates them",
+        }
+    ]
+    # A single key may hold one, and any other character: its URL names it.
+    for name in ("x,y", "a b?#%&+", "ünï", "~"):
+        made = client.post("/api/tags", json={"name": name})
+        assert made.status_code == 201, made.get_json()
+        assert client.get(made.headers["Location"]).get_json()["name"] == name
+    made = client.post("/api/pairs", json={"a": "x y", "b": "?"})
+    assert client.get(made.headers["Location"]).get_json() == {"a": "x y", "b": "?"}
+
+
+def test_an_upsert_onto_a_row_the_caller_may_not_change_is_409_whether_they_see_it_or_not(
+    notes: sa.Engine, writes: str
+) -> None:
+    """bob may read remarks he wrote or that are on note 2 (an owner rule on note_id: its
+    value compared with his id), and change only those he wrote."""
+    with notes.begin() as conn:
+        conn.execute(
+            sa.insert(Remark.__table__),
+            [
+                {"note_id": 2, "author_id": 3, "text": "cy's, seen by bob", "code": "seen"},
+                {"note_id": 1, "author_id": 3, "text": "cy's, not seen", "code": "unseen"},
+            ],
+        )
+    seen = owner("author_id") | owner("note_id")
+    rules = {**REMARKS, "list": seen, "read": seen}
+    client = notes_app(notes, writes, remarks=rules).test_client()
+    bob = login(client, "bob")
+    assert client.get("/api/remarks/2", headers=bob).status_code == 200
+    assert client.get("/api/remarks/3", headers=bob).status_code == 404
+    before = stored(notes)
+
+    def upsert(code: str) -> Any:
+        body = {"code": code, "note_id": 2, "text": "bob was here"}
+        return client.post("/api/remarks?on_conflict=code", json=body, headers=bob)
+
+    visible, hidden = upsert("seen"), upsert("unseen")
+
+    body = same_answers(visible, hidden)
+    assert body["errors"] == [
+        {"pointer": "/code", "detail": "A row you may not change has this value"}
+    ]
+    assert stored(notes) == before
+    assert upsert("new").status_code == 201
