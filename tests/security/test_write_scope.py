@@ -148,6 +148,7 @@ def leaks(resp: Any) -> bool:
 # -- item 2: every write path applies the read scope ---------------------------------------
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 @pytest.mark.parametrize(
     ("method", "body"),
     [
@@ -267,6 +268,7 @@ def test_a_batch_operation_on_a_row_the_caller_cannot_read_is_404_and_changes_no
     ],
     ids=["one", "array", "nested"],
 )
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 def test_an_upsert_onto_a_row_the_caller_cannot_read_is_409_and_changes_nothing(
     client: FlaskClient, notes: sa.Engine, body: Any
 ) -> None:
@@ -490,6 +492,15 @@ def test_serve_with_a_policy_file_keeps_every_write_path_in_the_read_scope(
     assert statuses == {name: 409 if name == "upsert" else 404 for name in attempts}
     assert not any(leaks(resp) for resp in attempts.values())
     assert _served_notes(served_db) == before
+    # Item 15: ann's user row is not bob's to read, so he cannot hand a note to her.
+    hers, nobodys = (
+        client.post("/api/notes", json={"slug": "s", "text": "t", "owner_id": who}, headers=bob)
+        for who in (1, 99)
+    )
+    assert same_answers(hers, nobodys)["errors"] == [
+        {"pointer": "/owner_id", "detail": "The referenced row does not exist"}
+    ]
+    assert _served_notes(served_db) == before
     assert client.patch("/api/notes/2", json={"text": "mine"}, headers=bob).status_code == 200
 
 
@@ -702,6 +713,27 @@ def test_a_jsonapi_relationship_update_to_an_unreadable_row_is_a_missing_one(
     assert hidden.get_json() == missing.get_json()
     assert stored(notes) == before
     assert link("2").status_code == 204
+
+
+def test_an_upsert_open_to_everyone_still_refers_only_to_readable_rows(
+    notes: sa.Engine, writes: str
+) -> None:
+    """Remarks anyone may create and change would take the one-statement upsert; a reference
+    into notes, which have a row rule, sends them through the checked path."""
+    client = notes_app(notes, writes, remarks=dict.fromkeys(REMARKS, public)).test_client()
+    bob = login(client, "bob")
+    before = stored(notes)
+
+    def upsert(note: int) -> Any:
+        body = [{"code": "c1", "note_id": 2, "author_id": 2, "text": "x"}]
+        body.append({"code": "c2", "note_id": note, "author_id": 2, "text": "y"})
+        return client.post("/api/remarks?on_conflict=code", json=body, headers=bob)
+
+    assert same_answers(upsert(1), upsert(99))["errors"] == [
+        {"pointer": "/1/note_id", "detail": "The referenced row does not exist"}
+    ]
+    assert stored(notes) == before
+    assert upsert(2).status_code == 200
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
