@@ -606,7 +606,7 @@ def same_answers(hidden: Any, missing: Any) -> dict[str, Any]:
 DANGLING = [{"pointer": "/note_id", "detail": "The referenced row does not exist"}]
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mariadb"], indirect=True)
 def test_a_create_referring_to_an_unreadable_row_is_the_409_of_a_missing_one(
     client: FlaskClient, notes: sa.Engine
 ) -> None:
