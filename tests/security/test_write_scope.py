@@ -329,6 +329,23 @@ def test_a_change_that_moves_the_row_out_of_the_callers_read_scope_is_403(
     assert stored(notes) == before
 
 
+def test_writes_to_a_resource_the_caller_may_not_read_at_all_are_refused_like_its_get(
+    notes: sa.Engine, writes: str
+) -> None:
+    admins = role("admin")
+    rules = {**REMARKS, "list": admins, "read": admins, "update": authenticated}
+    client = notes_app(notes, writes, remarks=rules).test_client()
+    bob = login(client, "bob")
+    before = stored(notes)
+
+    assert problem(client.get("/api/remarks/1", headers=bob), 403)
+    assert problem(client.patch("/api/remarks/1", json={"text": "x"}, headers=bob), 403)
+    assert problem(client.patch("/api/remarks/1", json={"text": "x"}), 401)
+    assert stored(notes) == before
+    ann = login(client, "ann")
+    assert client.patch("/api/remarks/1", json={"text": "x"}, headers=ann).status_code == 200
+
+
 def test_anonymous_writes_are_401_before_any_row_is_looked_at(
     client: FlaskClient, notes: sa.Engine
 ) -> None:
