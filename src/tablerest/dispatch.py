@@ -1621,38 +1621,10 @@ class Endpoint:
             raise Forbidden(f"The {self.resource.name} row would not be yours after this change")
 
     def _references(self, access: Access | None) -> Readable | None:
-        """Which rows of the tables this one refers to the caller may read, for the tables
-        where that is not every row; None when there are none (and the fast paths may run).
-
-        A reference to a row the caller cannot read is answered as if that row did not exist
-        (the 409 of a dangling foreign key): otherwise 201-vs-409 would tell them it exists,
-        and they could attach rows to others' private ones."""
-        if access is None:
-            return None
-        guarded: dict[sa.Table, tuple[Resource, Rows | None]] = {}
-        for fk in self.resource.table.foreign_key_constraints:
-            table = fk.referred_table
-            target = self._reader(table)
-            if target is None:
-                continue  # not served: no read rule to apply
-            got = access.grant(target, "read")
-            if got is not True:
-                guarded[table] = (target, got if isinstance(got, Rows) else None)
-        if not guarded:
-            return None
-
-        def readable(table: sa.Table) -> tuple[sa.ColumnElement[bool], dict[str, Any]] | None:
-            found = guarded.get(table)
-            if found is None:
-                return None
-            target, rows = found
-            if rows is None or target.policy is None:
-                return sa.false(), {}
-            params: dict[str, Any] = {}
-            target.policy.values(rows, access.identity, params)
-            return target.policy.clause(rows, table), params
-
-        return readable
+        """Which referenced rows the caller may read, where not all (see
+        :meth:`Access.references`); None when nothing is hidden from them, and the fast
+        paths, which do not check references, may run."""
+        return access.references(self.resource, self._reader) if access is not None else None
 
     def _reader(self, table: sa.Table) -> Resource | None:
         """The resource that serves reads of ``table`` (as relations find it), if any."""

@@ -11,8 +11,8 @@ already holds the read rule, so every write path applies it by taking its grant 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, FromClause
@@ -25,6 +25,9 @@ __all__ = ["Access"]
 
 #: The actions that change rows which exist already: they reach only rows the caller can read.
 _TOUCHING: frozenset[Action] = frozenset({"update", "delete"})
+#: Which rows of a table the caller may read: a condition on it and its bind values, or None
+#: for every row (``store.Readable``).
+Readable: TypeAlias = Callable[[sa.Table], tuple[ColumnElement[bool], dict[str, Any]] | None]
 
 
 class Access:
@@ -106,6 +109,42 @@ class Access:
         if not terms:
             return None
         return terms[0] if len(terms) == 1 else terms[0] & terms[1]
+
+    def references(
+        self, resource: Resource, reader: Callable[[sa.Table], Resource | None]
+    ) -> Readable | None:
+        """For a write to ``resource``: which rows of the tables its foreign keys point at
+        the caller may read (``reader`` names the resource serving a table, if any), for the
+        tables where that is not every row; None when there are none.
+
+        A reference to a row the caller cannot read is answered as if that row did not exist
+        (the 409 of a dangling foreign key): otherwise 201-vs-409 would tell them it exists,
+        and they could attach rows to others' private ones."""
+        guarded: dict[sa.Table, tuple[Policy, Rows] | None] = {}
+        for fk in resource.table.foreign_key_constraints:
+            table = fk.referred_table
+            target = reader(table)
+            if target is None or target.policy is None:
+                continue  # not served, or no rules: nothing to hide
+            got = self.grant(target, "read")
+            if got is not True:
+                guarded[table] = (target.policy, got) if isinstance(got, Rows) else None
+        if not guarded:
+            return None
+        identity = self.identity
+
+        def readable(table: sa.Table) -> tuple[ColumnElement[bool], dict[str, Any]] | None:
+            if table not in guarded:
+                return None
+            found = guarded[table]
+            if found is None:
+                return sa.false(), {}
+            policy, rows = found
+            params: dict[str, Any] = {}
+            policy.values(rows, identity, params)
+            return policy.clause(rows, table), params
+
+        return readable
 
     def scope(self, resources: Iterable[Resource]) -> tuple[Any, dict[str, Any]]:
         """What about these resources' grants changes SQL (plans are cached by it), and the
