@@ -86,6 +86,7 @@ from .request import (
     parse_key,
     parse_list_query,
     reject_query,
+    unreachable_keys,
 )
 from .resource import (
     Catalog,
@@ -96,7 +97,14 @@ from .resource import (
     linkage_columns,
 )
 from .schema import Variant
-from .store import Database, diagnose_integrity, translate, unique_sets
+from .store import (
+    Database,
+    Readable,
+    diagnose_integrity,
+    refers_unreadable,
+    translate,
+    unique_sets,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -152,6 +160,13 @@ class _Scope:
 
 
 _OPEN = _Scope()
+
+
+class _Unreadable(Exception):
+    """A write referred to a row the caller may not read: roll it back, then diagnose it
+    as the dangling reference it is to them."""
+
+
 #: Works out a request's access (None: the API has no permissions and no authentication).
 Authorize = Callable[[Request], Access | None]
 
@@ -959,7 +974,7 @@ class Endpoint:
                 node.data[local] = typed_value(column, stored[name])
         ep = self.peers[res.name]
         try:
-            _check_writable(access, res, node.data, node.at)
+            _check_writable(access, res, node.data)  # under node.at just below, like the rest
             if upsert is not None:
                 row, made = ep._upsert_one(upsert[0], node.data, upsert[1], access)
             else:
@@ -1012,7 +1027,7 @@ class Endpoint:
             keys.append(tuple(item.get(f.name) for f in pk))  # twice: applied in order
         if errors:
             raise ValidationFailed(errors)
-        if grant is not True or not self._core:
+        if grant is not True or not self._core or self._references(access) is not None:
             rows = self._each(
                 lambda i: self._change(request, keys[i], items[i], "patch", False, "json",
                                        access, grant),
@@ -1080,12 +1095,13 @@ class Endpoint:
             raise ValidationFailed([FieldError("", "The array is empty")], detail="Nothing to do")
         for i, item in enumerate(items):
             _check_writable(access, res, item, f"/{i}" if many else "")
+        _reachable(res, items, many)
         rows: list[dict[str, Any]] = []
         created: list[bool] = []
         every_row = access is None or all(
             access.grant(res, action) is True for action in ("create", "update")
         )
-        if not (every_row and self._core):
+        if not (every_row and self._core and self._references(access) is None):
             # Owner rules, hooks or ORM behaviour: each row as the create or update it is.
             def one(i: int) -> dict[str, Any]:
                 row, made = self._upsert_one(request, items[i], names, access)
@@ -1163,18 +1179,23 @@ class Endpoint:
             grant = access.require(res, "create") if access is not None else True
             (row,) = self._write_many([data], access, grant)
             return row, True
-        grant = access.require(res, "update") if access is not None else True
+        # A row holding the key that the caller may not change, seen by them or not, is the
+        # same 409 a create of that key would meet: neither 403 (seen) nor 404 (not) says more.
+        taken = Conflict(
+            f"A {res.name} row with this {', '.join(names)} exists that you may not change",
+            errors=[FieldError(f"/{n}", "A row you may not change has this value") for n in names],
+        )
+        grant = access.grant(res, "update") if access is not None else True
+        if grant is not True:
+            with self.db.connection(res.table) as conn:
+                if not self._matches(conn, tuple(key), grant, access):
+                    raise taken
         try:
             return self._change(
                 request, tuple(key), data, "patch", False, "json", access, grant
             ), False
-        except NotFound:  # the row holding the key is not the caller's to see
-            raise Conflict(
-                f"A {res.name} row with this {', '.join(names)} exists that you may not change",
-                errors=[
-                    FieldError(f"/{n}", "A row you may not change has this value") for n in names
-                ],
-            ) from None
+        except NotFound:  # deleted, or gone out of the caller's reach, since the look-up
+            raise taken from None
 
     def _each(
         self, write: Callable[[int], dict[str, Any]], count: int, at: str | None = None
@@ -1256,7 +1277,7 @@ class Endpoint:
                 if grant is not True:
                     self._reach(session, values, grant, access, "delete")
                 if conditional:
-                    self._check_current(request, session, values, fmt)
+                    self._check_current(request, session, values, fmt, access)
                 ctx = WriteContext(res, "delete", session, "DELETE", key=values)
                 self._run_hooks("before_delete", ctx)
                 self.changes.deleting(session, values)
@@ -1322,15 +1343,16 @@ class Endpoint:
             kept = access.locked(res) | access.concealed(res) if access else frozenset()
             data = self._with_resets(data, kept)
         written: dict[sa.Column[Any], Any] = {}
+        readable = self._references(access)
         try:
-            if self._core and not conditional and grant is True:
+            if self._core and not conditional and grant is True and readable is None:
                 written = self.statements.values(data)
                 return self._update_core(values, data)
             with self.db.writing(self.resource.table) as session:
                 if grant is not True:
                     self._reach(session, values, grant, access, "update")
                 if conditional:
-                    self._check_current(request, session, values, fmt)
+                    self._check_current(request, session, values, fmt, access)
                 ctx = WriteContext(res, "update", session, request.method, data=data, key=values)
                 self._run_hooks("before_update", ctx)
                 written = self.statements.values(ctx.data)
@@ -1347,12 +1369,14 @@ class Endpoint:
                         raise NotFound(f"No {res.name} row with key {_key_text(values)}")
                 if grant is not True:
                     self._hold(session, values, grant, access)
+                if readable is not None:
+                    self._refer(session, written, readable)
                 row: dict[str, Any] = self._fetch_one(values, session)
                 ctx.row = row
                 self._run_hooks("after_update", ctx)
                 self.changes.record(session, "update", [row])
-        except sa_exc.IntegrityError:
-            raise self._diagnose([written], key=values) from None
+        except (sa_exc.IntegrityError, _Unreadable):
+            raise self._diagnose([written], key=values, readable=readable) from None
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
         return row
@@ -1369,11 +1393,18 @@ class Endpoint:
         return False
 
     def _check_current(
-        self, request: Request, session: Session, key: tuple[Any, ...], fmt: str
+        self,
+        request: Request,
+        session: Session,
+        key: tuple[Any, ...],
+        fmt: str,
+        access: Access | None,
     ) -> None:
-        """412 unless ``If-Match`` names the row as it is now. The row is locked until the
-        write's transaction ends (``FOR UPDATE``; on SQLite the write lock, taken first), so
-        no other write can slip in between the check and the change."""
+        """412 unless ``If-Match`` names the row as it is now, as this caller would GET it
+        (without the fields hidden from them: a tag over those could never match theirs, and
+        200-vs-412 would tell whether a guessed hidden value is right). The row is locked
+        until the write's transaction ends (``FOR UPDATE``; on SQLite the write lock, taken
+        first), so no other write can slip in between the check and the change."""
         stmt = self.statements.select_one
         assert stmt is not None  # a table without a key has no item routes
         conn = session.connection()
@@ -1386,7 +1417,7 @@ class Endpoint:
         row = conn.execute(stmt, self.statements.key_params(key)).first()
         if row is None:
             raise NotFound(f"No {self.resource.name} row with key {_key_text(key)}")
-        current = self.encoder.row(row)
+        current = _visible(access, self.resource, self.encoder.row(row))
         if fmt == "jsonapi":  # the tag the client holds is that of the JSON:API document
             current = self.jsonapi.single(self.resource, current, self._item_url(current))
         if not http.if_match(request, http.etag(dumps(current))):
@@ -1466,8 +1497,10 @@ class Endpoint:
         st = self.statements
         written: list[dict[sa.Column[Any], Any]] = []
         created: list[dict[str, Any]] = []
+        readable = self._references(access)
+        _reachable(res, items)
         try:
-            if self._core and grant is True:
+            if self._core and grant is True and readable is None:
                 for i, data in enumerate(items):
                     _require_filled(res, data, f"/{i}" if len(items) > 1 else "")
                 written = [st.values(data) for data in items]
@@ -1484,13 +1517,18 @@ class Endpoint:
                     key = self._insert(session, ctx.data)
                     if grant is not True:
                         self._hold(session, key, grant, access)
+                    if readable is not None:
+                        self._refer(session, written[-1], readable)
                     row = self._fetch_one(key, session)
                     ctx.row, ctx.key = row, key
                     self._run_hooks("after_create", ctx)
                     created.append(row)
                 self.changes.record(session, "create", created)
-        except sa_exc.IntegrityError:
-            raise self._diagnose(written) from None
+        except (sa_exc.IntegrityError, _Unreadable):
+            # Every item, as the Core path diagnoses them: the pointers then carry the index
+            # of an array's item whichever item failed first.
+            rest = [st.values(data) for data in items[len(written) :]]
+            raise self._diagnose([*written, *rest], readable=readable) from None
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
         return created
@@ -1536,7 +1574,11 @@ class Endpoint:
                 )
 
     def _matches(
-        self, session: Session, key: Sequence[Any], grant: Grant, access: Access | None
+        self,
+        session: Session | sa.Connection,
+        key: Sequence[Any],
+        grant: Grant,
+        access: Access | None,
     ) -> bool:
         """Whether the row ``key`` exists and falls within ``grant``."""
         if grant is False:
@@ -1577,6 +1619,28 @@ class Endpoint:
         created for, or handed over to, someone else); 403 and nothing stored otherwise."""
         if not self._matches(session, key, grant, access):
             raise Forbidden(f"The {self.resource.name} row would not be yours after this change")
+
+    def _references(self, access: Access | None) -> Readable | None:
+        """Which referenced rows the caller may read, where not all (see
+        :meth:`Access.references`); None when nothing is hidden from them, and the fast
+        paths, which do not check references, may run."""
+        return access.references(self.resource, self._reader) if access is not None else None
+
+    def _reader(self, table: sa.Table) -> Resource | None:
+        """The resource that serves reads of ``table`` (as relations find it), if any."""
+        for ep in self.peers.values():
+            if ep.resource.table is table and "GET" in ep.resource.methods:
+                return ep.resource
+        return None
+
+    def _refer(
+        self, session: Session, written: Mapping[sa.Column[Any], Any], readable: Readable
+    ) -> None:
+        """After writing ``written``, in the same transaction: when it refers to a row the
+        caller may not read, undo the write and answer as for a dangling reference (the
+        write's ``except`` diagnoses it, with the same words; see :meth:`_references`)."""
+        if refers_unreadable(session.connection(), self.resource, written, readable):
+            raise _Unreadable
 
     def _run_hooks(self, event: str, ctx: WriteContext) -> None:
         for hook in self.resource.hooks[event]:
@@ -1619,10 +1683,13 @@ class Endpoint:
         *,
         key: Sequence[Any] | None = None,
         deleting: bool = False,
+        readable: Readable | None = None,
     ) -> TablerestError:
         try:
             with self.db.connection(self.resource.table) as conn:
-                return diagnose_integrity(conn, self.resource, written, key=key, deleting=deleting)
+                return diagnose_integrity(
+                    conn, self.resource, written, key=key, deleting=deleting, readable=readable
+                )
         except TablerestError as error:
             return error
 
@@ -1819,6 +1886,19 @@ def _restrict(
             if n in names:
                 raise InvalidParameter("fields", f"Unknown field {n!r}")
     return dataclasses.replace(intent, fields=fields)
+
+
+def _reachable(res: Resource, items: Sequence[Mapping[str, Any]], many: bool | None = None) -> None:
+    """422 for new rows whose key no item URL could name (see :func:`unreachable_keys`);
+    pointers carry the item's index when ``many`` (by default: when there are several)."""
+    many = len(items) > 1 if many is None else many
+    errors = [
+        e
+        for i, data in enumerate(items)
+        for e in unreachable_keys(res, data, f"/{i}" if many else "")
+    ]
+    if errors:
+        raise ValidationFailed(errors)
 
 
 def _check_writable(

@@ -20,7 +20,7 @@ import pydantic
 import pydantic_core
 import sqlalchemy as sa
 
-from .errors import InvalidParameter, NotFound
+from .errors import FieldError, InvalidParameter, NotFound
 from .resource import COUNT_KINDS, Catalog, CountKind, Field, Relation, Resource
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "parse_item_query",
     "parse_key",
     "parse_list_query",
+    "unreachable_keys",
     "value_parser",
 ]
 
@@ -676,3 +677,26 @@ def parse_key(resource: Resource, raw: str) -> tuple[Any, ...]:
         return tuple(value_parser(c.type)(p) for c, p in zip(cols, parts, strict=True))
     except ValueError:  # pydantic's ValidationError is one too
         raise NotFound(f"No {resource.name} row with key {raw!r}") from None
+
+
+def unreachable_keys(resource: Resource, data: Mapping[str, Any], at: str = "") -> list[FieldError]:
+    """Errors for the text key values of a new row that no item URL could name (the reverse
+    of :func:`parse_key`): a ``/`` ends the key's path segment, a ``,`` splits a composite
+    key, an empty key is the collection's URL, and ``.`` / ``..`` are path steps clients
+    remove. Such a row could be created but never read, changed or deleted by its URL."""
+    cols = resource.primary_key
+    errors: list[FieldError] = []
+    for f in resource.pk_fields:
+        value = data.get(f.name)
+        if not isinstance(value, str) or isinstance(f.column.type, sa.Enum):
+            continue
+        where = f"{at}/{f.name.replace('~', '~0').replace('/', '~1')}"
+        if value in ("", ".", ".."):
+            errors.append(FieldError(where, f"A key cannot be {value!r}: no URL could name it"))
+        elif "/" in value:
+            errors.append(FieldError(where, "A key cannot contain '/': no URL could name it"))
+        elif "," in value and len(cols) > 1:
+            errors.append(
+                FieldError(where, "A part of a composite key cannot contain ',': it separates them")
+            )
+    return errors

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.sql import ColumnElement
 
 from .errors import (
     BadRequest,
@@ -45,6 +46,7 @@ __all__ = [
     "Database",
     "ReadReplicas",
     "diagnose_integrity",
+    "refers_unreadable",
     "replica_reads",
     "translate",
     "unique_sets",
@@ -489,6 +491,11 @@ def unique_sets(table: sa.Table) -> list[tuple[sa.Column[Any], ...]]:
     return sets
 
 
+#: Which rows of a referenced table the caller may read: a condition on the table and its bind
+#: values, or None when they may read every row (or the table is not served: nothing to hide).
+Readable = Callable[[sa.Table], tuple[ColumnElement[bool], dict[str, Any]] | None]
+
+
 def diagnose_integrity(
     conn: sa.Connection,
     resource: Resource,
@@ -496,20 +503,17 @@ def diagnose_integrity(
     *,
     key: Sequence[Any] | None = None,
     deleting: bool = False,
+    readable: Readable | None = None,
 ) -> Conflict:
     """Find which field made a write violate a unique or foreign key, after the rollback.
 
     ``rows`` are the column values that were written (one per created item); ``key`` the
-    primary key of the row being updated or deleted.
+    primary key of the row being updated or deleted. With ``readable``, a referenced row the
+    caller may not read is reported as missing, exactly like one that does not exist.
     """
     table = resource.table
     prefixed = len(rows) > 1
     errors: list[FieldError] = []
-
-    def pointers(prefix: str, cols: Sequence[sa.Column[Any]]) -> list[str]:
-        # Columns the client cannot see (hidden, or set only by hooks) are never named.
-        found = [resource.field_by_column(c) for c in cols]
-        return [_pointer(prefix, f.name) for f in found if f is not None]
 
     if deleting and key is not None:
         return Conflict("The row is still referenced by other rows and cannot be deleted")
@@ -535,21 +539,76 @@ def diagnose_integrity(
             )
             if clash.first() is not None or dup_in_batch:
                 msg = "A row with this value already exists"
-                errors.extend(FieldError(p, msg) for p in pointers(prefix, cols))
+                errors.extend(FieldError(p, msg) for p in _pointers(resource, prefix, cols))
                 break
-        for fk in table.foreign_key_constraints:
-            local = [e.parent for e in fk.elements]
-            if not all(c in values and values[c] is not None for c in local):
-                continue
-            remote = [e.column for e in fk.elements]
-            target = remote[0].table
-            where = sa.and_(*(r == values[lc] for lc, r in zip(local, remote, strict=True)))
-            found = conn.execute(sa.select(sa.literal(1)).select_from(target).where(where).limit(1))
-            if found.first() is None:
-                msg = "The referenced row does not exist"
-                errors.extend(FieldError(p, msg) for p in pointers(prefix, local))
+        for local in _missing_references(conn, resource, values, readable):
+            msg = "The referenced row does not exist"
+            errors.extend(FieldError(p, msg) for p in _pointers(resource, prefix, local))
     fields = sorted({e.pointer for e in errors})
     if not errors:
         return Conflict("The change conflicts with data already stored")
     detail = f"Conflict on {', '.join(fields)}"
     return Conflict(detail, errors=errors)
+
+
+def refers_unreadable(
+    conn: sa.Connection,
+    resource: Resource,
+    values: Mapping[sa.Column[Any], Any],
+    readable: Readable,
+) -> bool:
+    """After a write, in its transaction: whether the row written (``values``) refers to a
+    row the caller may not read. The write is then undone and answered by
+    :func:`diagnose_integrity` with ``readable``, exactly as a dangling reference is, so that
+    201-vs-409 tells nothing about rows the caller cannot see.
+
+    The referenced rows are locked against change until the write's transaction ends
+    (``FOR SHARE``; on SQLite the write lock is held already), so they cannot leave the
+    caller's reach between the check and the commit. Only references to tables with a row
+    rule are looked at: the database's own foreign keys have checked the others.
+    """
+    return bool(_missing_references(conn, resource, values, readable, only_guarded=True))
+
+
+def _missing_references(
+    conn: sa.Connection,
+    resource: Resource,
+    values: Mapping[sa.Column[Any], Any],
+    readable: Readable | None,
+    *,
+    only_guarded: bool = False,
+) -> list[list[sa.Column[Any]]]:
+    """The referring columns of each foreign key of ``values`` whose referenced row is
+    missing, or is not the caller's to read (``readable``); with ``only_guarded``, only
+    references to tables with a row rule are looked at (and their rows locked)."""
+    missing: list[list[sa.Column[Any]]] = []
+    for fk in sorted(
+        resource.table.foreign_key_constraints, key=lambda c: [e.parent.name for e in c.elements]
+    ):
+        local = [e.parent for e in fk.elements]
+        if not all(c in values and values[c] is not None for c in local):
+            continue
+        remote = [e.column for e in fk.elements]
+        target = remote[0].table
+        assert isinstance(target, sa.Table)
+        scope = readable(target) if readable is not None else None
+        if scope is None and only_guarded:
+            continue
+        where = sa.and_(*(r == values[lc] for lc, r in zip(local, remote, strict=True)))
+        params: dict[str, Any] = {}
+        stmt = sa.select(sa.literal(1)).select_from(target).where(where)
+        if scope is not None:
+            stmt = stmt.where(scope[0])
+            params = scope[1]
+        if only_guarded:
+            stmt = stmt.with_for_update(read=True)
+        if conn.execute(stmt.limit(1), params).first() is None:
+            missing.append(local)
+    return missing
+
+
+def _pointers(resource: Resource, prefix: str, cols: Sequence[sa.Column[Any]]) -> list[str]:
+    """Where columns are in a body. Columns the client cannot see (hidden, or set only by
+    hooks) are never named."""
+    found = [resource.field_by_column(c) for c in cols]
+    return [_pointer(prefix, f.name) for f in found if f is not None]

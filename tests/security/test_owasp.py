@@ -1,10 +1,13 @@
 """The OWASP API Security Top 10 (2023), one section per item, each with attacks that succeed
 if its protection is taken away. Deeper suites per item:
 
-- API1 Broken Object Level Authorization: ``test_permissions.py``
+- API1 Broken Object Level Authorization: ``test_permissions.py``, ``test_write_scope.py``
+  (writes and references reach only readable rows, upserts onto others' rows: issue 17
+  items 2, 15, 22)
 - API2 Broken Authentication: ``test_tokens.py``, ``test_rate_limits.py`` (sign-in)
 - API3 Broken Object Property Level Authorization: ``test_field_rules.py``, ``test_tokens.py``
-  (write-only passwords), ``tests/features`` (hidden and read-only fields)
+  (write-only passwords), ``tests/features`` (hidden and read-only fields),
+  ``test_write_scope.py`` (``If-Match`` over hidden fields, keys no URL can name: items 8, 22)
 - API4 Unrestricted Resource Consumption: ``test_rate_limits.py``, ``tests/features/test_http.py``
   (body size), ``tests/features/test_query.py`` (filter, page, include limits)
 - API5 Broken Function Level Authorization: ``test_permissions.py``, ``test_serve_policy.py``

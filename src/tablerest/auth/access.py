@@ -5,21 +5,29 @@ The authorize stage of the pipeline. Dispatch asks it whether an action is allow
 planner asks it which rows of a table the caller may see (:meth:`Access.where`), wherever the
 statement reads that table: the rows listed, the row read, the parent of a relation route,
 included and joined rows, and the rows an ``EXISTS`` filter or a sort sub-query looks at.
+The grant of a write to existing rows (:meth:`Access.grant` for ``update`` and ``delete``)
+already holds the read rule, so every write path applies it by taking its grant from here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, FromClause
 
 from ..errors import Forbidden, Unauthorized
 from ..resource import Resource
-from .policies import Action, Grant, Identity, Policy, Rows
+from .policies import Action, Grant, Identity, Policy, Rows, both
 
 __all__ = ["Access"]
+
+#: The actions that change rows which exist already: they reach only rows the caller can read.
+_TOUCHING: frozenset[Action] = frozenset({"update", "delete"})
+#: Which rows of a table the caller may read: a condition on it and its bind values, or None
+#: for every row (``store.Readable``).
+Readable: TypeAlias = Callable[[sa.Table], tuple[ColumnElement[bool], dict[str, Any]] | None]
 
 
 class Access:
@@ -52,6 +60,10 @@ class Access:
         return found
 
     def grant(self, resource: Resource, action: Action) -> Grant:
+        """The rows ``action`` may touch. For ``update`` and ``delete`` that is what the
+        action's rule grants AND what ``read`` grants: a row the caller cannot read does not
+        exist for them, so no write reaches it (404 there, as for a GET). Every write path
+        takes its scope from here, so none can forget the read rule."""
         policy: Policy | None = resource.policy
         if policy is None:
             return True
@@ -59,6 +71,8 @@ class Access:
         found = self._grants.get(key)
         if found is None:
             found = policy.grant(action, self.identity)
+            if action in _TOUCHING:
+                found = both(found, self.grant(resource, "read"))
             if isinstance(found, Rows) and not policy.values(found, self.identity, {}):
                 found = False  # an id that cannot own a row of this table owns none
             self._grants[key] = found
@@ -95,6 +109,42 @@ class Access:
         if not terms:
             return None
         return terms[0] if len(terms) == 1 else terms[0] & terms[1]
+
+    def references(
+        self, resource: Resource, reader: Callable[[sa.Table], Resource | None]
+    ) -> Readable | None:
+        """For a write to ``resource``: which rows of the tables its foreign keys point at
+        the caller may read (``reader`` names the resource serving a table, if any), for the
+        tables where that is not every row; None when there are none.
+
+        A reference to a row the caller cannot read is answered as if that row did not exist
+        (the 409 of a dangling foreign key): otherwise 201-vs-409 would tell them it exists,
+        and they could attach rows to others' private ones."""
+        guarded: dict[sa.Table, tuple[Policy, Rows] | None] = {}
+        for fk in resource.table.foreign_key_constraints:
+            table = fk.referred_table
+            target = reader(table)
+            if target is None or target.policy is None:
+                continue  # not served, or no rules: nothing to hide
+            got = self.grant(target, "read")
+            if got is not True:
+                guarded[table] = (target.policy, got) if isinstance(got, Rows) else None
+        if not guarded:
+            return None
+        identity = self.identity
+
+        def readable(table: sa.Table) -> tuple[ColumnElement[bool], dict[str, Any]] | None:
+            if table not in guarded:
+                return None
+            found = guarded[table]
+            if found is None:
+                return sa.false(), {}
+            policy, rows = found
+            params: dict[str, Any] = {}
+            policy.values(rows, identity, params)
+            return policy.clause(rows, table), params
+
+        return readable
 
     def scope(self, resources: Iterable[Resource]) -> tuple[Any, dict[str, Any]]:
         """What about these resources' grants changes SQL (plans are cached by it), and the

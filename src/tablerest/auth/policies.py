@@ -37,6 +37,7 @@ __all__ = [
     "Policy",
     "Rows",
     "authenticated",
+    "both",
     "nobody",
     "owner",
     "public",
@@ -81,6 +82,27 @@ class Rows:
 
 
 Grant: TypeAlias = bool | Rows
+
+
+def both(first: Grant, second: Grant) -> Grant:
+    """The rows two grants both cover (``first AND second``), as one grant.
+
+    A :class:`Rows` is "every ``owned`` field holds the caller's id, and (when there are
+    alternatives) one of ``any_of`` matches"; two of them meet by pooling the owned fields
+    and, when both have alternatives, distributing one side's over the other's.
+    """
+    if first is False or second is False:
+        return False
+    if first is True:
+        return second
+    if second is True:
+        return first
+    owned = first.owned + tuple(n for n in second.owned if n not in first.owned)
+    if not first.any_of or not second.any_of:
+        return Rows(owned=owned, any_of=first.any_of or second.any_of)
+    rest = Rows(any_of=second.any_of)
+    pairs = tuple(both(alt, rest) for alt in first.any_of)
+    return Rows(owned=owned, any_of=tuple(p for p in pairs if isinstance(p, Rows)))
 
 
 class Permission:
@@ -200,21 +222,12 @@ class _AllOf(Permission):
         self.parts = parts
 
     def grant(self, ctx: Context) -> Grant:
-        owned: list[str] = []
-        alternatives: list[Rows] = []
+        found: Grant = True
         for part in self.parts:
-            got = part.grant(ctx)
-            if got is False:
+            found = both(found, part.grant(ctx))
+            if found is False:
                 return False
-            if isinstance(got, Rows):
-                owned.extend(got.owned)
-                alternatives.extend(got.any_of)
-        if not owned and not alternatives:
-            return True
-        if len(alternatives) > 1:
-            # (a | b) & (c | d): written out would be a product; SQL takes the AND as it is.
-            return Rows(owned=tuple(owned), any_of=(Rows(any_of=tuple(alternatives)),))
-        return Rows(owned=tuple(owned), any_of=tuple(alternatives))
+        return found
 
     def fields(self) -> set[str]:
         return set().union(*(p.fields() for p in self.parts))
