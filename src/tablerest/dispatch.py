@@ -118,6 +118,35 @@ log = logging.getLogger("tablerest")
 _P = TypeVar("_P")
 
 
+class _Budget:
+    """``Limits.max_included`` for one response's includes: rows fetched so far (so that no
+    statement reads much beyond it), and rows embedded (what the answer would hold)."""
+
+    __slots__ = ("left", "most")
+
+    def __init__(self, most: int) -> None:
+        self.most = self.left = most
+
+    def fetched(self, n: int) -> None:
+        """Count ``n`` more rows read for includes (each is embedded at least once)."""
+        self.left -= n
+        if self.left < 0:
+            self._refuse()
+
+    def embedded(self, n: int) -> None:
+        """``n`` rows are embedded below one level of rows (a part of the answer's total)."""
+        if n > self.most:
+            self._refuse()
+
+    def _refuse(self) -> None:
+        # The whole request is a 400: never an answer cut short without saying so.
+        raise InvalidParameter(
+            "include",
+            f"include would embed more than {self.most} rows in one response: include "
+            "fewer relations or ask for a smaller page",
+        )
+
+
 @dataclass(slots=True)
 class _ItemPlan:
     shape: Shape
@@ -785,19 +814,42 @@ class Endpoint:
         scope: _Scope = _OPEN,
     ) -> list[dict[str, Any]]:
         """Rows as the client sees them, with included relations: the to-one ones joined into
-        the rows already, the others loaded with one statement per relation path."""
+        the rows already, the others loaded with one statement per relation path.
+
+        The rows embedded in them, counted each time one appears (at every depth: with
+        ``books.author.books`` an author's books count once per book of theirs shown), may
+        not be more than ``Limits.max_included``: beyond, the request is a 400. Statements
+        fetch at most one row more than is left, so such a request is refused without
+        reading all it asked for."""
+        budget = _Budget(self.settings.limits.max_included)
+        return self._embed(conn, shape, rows, intent, scope, budget)[0]
+
+    def _embed(
+        self,
+        conn: Runner,
+        shape: Shape,
+        rows: Sequence[Any],
+        intent: ListIntent,
+        scope: _Scope,
+        budget: _Budget,
+    ) -> tuple[list[dict[str, Any]], list[int]]:
+        """:meth:`_materialize`'s work: the rows, and how many rows each one is in the answer
+        (itself and every row embedded in it)."""
         out = self._encoder(shape).rows(rows)
+        sizes = [1] * len(out)
         for joined in shape.joined:
             name, sub, at = joined.include.relation.name, joined.shape, joined.offset
             probe = at + sub.index(joined.include.relation.remote[0])  # NULL: no row joined
             present = [i for i, r in enumerate(rows) if r[probe] is not None]
-            items = self._materialize(
-                conn, sub, [rows[i][at : at + sub.width] for i in present], intent, scope
+            budget.fetched(len(present))
+            items, item_sizes = self._embed(
+                conn, sub, [rows[i][at : at + sub.width] for i in present], intent, scope, budget
             )
             for parent in out:
                 parent[name] = None
-            for i, item in zip(present, items, strict=True):
+            for i, item, size in zip(present, items, item_sizes, strict=True):
                 out[i][name] = item
+                sizes[i] += size
         for inc in shape.include:
             rel = inc.relation
             parent_keys = [shape.values(r, rel.local) for r in rows]
@@ -815,15 +867,21 @@ class Endpoint:
                     ("include", shape.resource.name, rel.name, child_sig, n, scope.sig),
                     lambda: Prepared(include_statement(inc, child, n, limit, scope.rows)),  # noqa: B023
                 )
-                children = fetch_all(conn, stmt, {**include_values(wanted), **scope.values})
-            rendered = self._materialize(conn, child, children, intent, scope)
-            groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-            for raw, item in zip(children, rendered, strict=True):
-                groups.setdefault(child.values(raw, rel.remote), []).append(item)
-            for parent, pkey in zip(out, parent_keys, strict=True):
+                cap = budget.left + 1
+                children = fetch_all(conn, stmt, {**include_values(wanted, cap), **scope.values})
+                budget.fetched(len(children))
+            rendered, rendered_sizes = self._embed(conn, child, children, intent, scope, budget)
+            groups: dict[tuple[Any, ...], list[tuple[dict[str, Any], int]]] = {}
+            for raw, item, size in zip(children, rendered, rendered_sizes, strict=True):
+                groups.setdefault(child.values(raw, rel.remote), []).append((item, size))
+            for i, (parent, pkey) in enumerate(zip(out, parent_keys, strict=True)):
                 found = groups.get(pkey, [])
-                parent[rel.name] = found if rel.to_many else (found[0] if found else None)
-        return out
+                items = [item for item, _ in found]
+                parent[rel.name] = items if rel.to_many else (items[0] if items else None)
+                sizes[i] += sum(size for _, size in found)
+        # A row shared by several parents is in the answer once for each: count it so.
+        budget.embedded(sum(sizes) - len(sizes))
+        return out, sizes
 
     def _encoder(self, shape: Shape) -> RowEncoder:
         names = tuple(f.name for f in shape.visible)

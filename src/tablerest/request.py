@@ -80,6 +80,8 @@ class Limits:
     max_include_depth: int = 3
     #: Items of an included to-many relation shown per parent row.
     include_limit: int = 50
+    #: Rows ``include`` embeds in one response, every relation and depth together.
+    max_included: int = 1000
     #: Nesting of JSON request bodies (objects and arrays), e.g. in JSON columns.
     max_json_depth: int = 32
     #: Operations in one ``POST {prefix}/batch``.

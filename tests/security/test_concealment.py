@@ -19,7 +19,7 @@ from flask import Flask, Request
 from flask.testing import FlaskClient
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tablerest import Api, Identity, public, role
+from tablerest import Api, Identity, Limits, public, role
 from tests.databases import fresh_database
 from tests.helpers import problem
 
@@ -56,6 +56,25 @@ class Person(Base):
     ssn: Mapped[str] = mapped_column(sa.String(20), unique=True)
 
 
+class Writer(Base):
+    """Writers and books: public, with enough rows for includes to fan out (item 18)."""
+
+    __tablename__ = "writers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(50))
+
+
+class Book(Base):
+    __tablename__ = "books"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(100))
+    writer_id: Mapped[int] = mapped_column(sa.ForeignKey("writers.id"))
+
+
+#: 40 writers with 30 books each: 1,200 books, more than ``Limits.max_included`` (1,000).
+WRITERS, BOOKS_EACH = 40, 30
+
+
 def _identify(request: Request) -> Identity | None:
     who = request.headers.get("X-User")
     if who == "admin":
@@ -79,6 +98,17 @@ def engine(tmp_path: Path) -> Iterator[sa.Engine]:
                 ],
             )
             conn.execute(sa.insert(Person.__table__), [{"name": "ann", "ssn": "123-45-6789"}])
+            conn.execute(
+                sa.insert(Writer.__table__), [{"name": f"w{i}"} for i in range(1, WRITERS + 1)]
+            )
+            conn.execute(
+                sa.insert(Book.__table__),
+                [
+                    {"title": f"b{w}.{j}", "writer_id": w}
+                    for w in range(1, WRITERS + 1)
+                    for j in range(BOOKS_EACH)
+                ],
+            )
         yield eng
         eng.dispose()
 
@@ -90,6 +120,8 @@ def _app(engine: sa.Engine, **api: Any) -> Flask:
     tr.resource(Vault, permissions=public)
     tr.resource(Note, permissions=public, hidden_unless={"vault_id": role("admin")})
     tr.resource(Person, permissions=public, hidden_unless={"ssn": role("admin")})
+    tr.resource(Writer)
+    tr.resource(Book)
     return app
 
 
@@ -283,3 +315,77 @@ def test_concealment_is_worked_out_per_caller_not_cached(client: FlaskClient) ->
     assert client.get(url, headers=ADMIN).status_code == 200
     problem(client.get("/api/notes/1/vault", headers=USER), 404)
     assert client.get("/api/notes/1/vault", headers=ADMIN).status_code == 200
+
+
+# -- item 18: included rows per response, in total -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # 40 writers x 30 books: 1,200 included rows.
+        "/api/writers?include=books&page[size]=40",
+        # The attack: each level multiplies (anonymous, 30 MB on the demo before the fix).
+        "/api/writers?include=books.writer.books&page[size]=100",
+        # 34 x 30 = 1,020 books: one statement over the limit by a little.
+        "/api/writers?include=books&page[size]=34",
+        # 20 x 30 books, and each book's writer joined in: 1,200.
+        "/api/writers?include=books.writer&page[size]=20",
+        "/api/writers?include=books&page[size]=40&page[after]=",
+        # 34 books, their writers (34), and each writer's 30 books once per book: 1,054. A
+        # row shared by several parents counts for each (the answer holds it that often).
+        "/api/books?include=writer.books&page[size]=34",
+    ],
+)
+def test_include_fan_out_over_the_limit_is_a_400(client: FlaskClient, url: str) -> None:
+    body = problem(client.get(url), 400)
+    assert body["parameter"] == "include"
+    assert "1000" in body["detail"]
+    doc = client.get(url, headers={"Accept": JSONAPI})
+    assert doc.status_code == 400
+    assert doc.get_json()["errors"][0]["source"] == {"parameter": "include"}
+
+
+def test_include_up_to_the_limit_is_answered_whole(client: FlaskClient) -> None:
+    # 33 x 30 = 990 included rows: under 1,000, and nothing is cut.
+    resp = client.get("/api/writers?include=books&page[size]=33")
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    rows = resp.get_json()["data"]
+    assert len(rows) == 33
+    assert all(len(r["books"]) == BOOKS_EACH for r in rows)
+    assert sum(len(r["books"]) for r in rows) == 990
+    # Each to-many include is still cut to include_limit per parent (50): 30 fit.
+    one = client.get("/api/writers/1?include=books").get_json()
+    assert [b["title"] for b in one["books"]] == [f"b1.{j}" for j in range(BOOKS_EACH)]
+    # 30 books, their writer, and its 30 books under each: 960, on a relation route.
+    for url in (
+        "/api/books/1/writer?include=books.writer.books",
+        "/api/writers/1/books?include=writer.books&page[size]=100",
+    ):
+        resp = client.get(url)
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        body = resp.get_json()
+        books = body["books"] if "books" in body else body["data"]
+        assert len(books) == BOOKS_EACH
+        assert all(len(b["writer"]["books"]) == BOOKS_EACH for b in books)
+
+
+def test_max_included_counts_every_relation_and_depth(engine: sa.Engine) -> None:
+    client = _app(engine, limits=Limits(max_included=60)).test_client()
+    # 30 books + their writer joined into each (30): exactly 60.
+    doc = client.get("/api/writers/1?include=books.writer").get_json()
+    assert len(doc["books"]) == BOOKS_EACH
+    assert all(b["writer"]["name"] == "w1" for b in doc["books"])
+    jsonapi = client.get("/api/writers/1?include=books.writer", headers={"Accept": JSONAPI})
+    assert jsonapi.status_code == 200
+    # One more level is over: 30 + 30 + 30 x 30.
+    body = problem(client.get("/api/writers/1?include=books.writer.books"), 400)
+    assert body["detail"].startswith("include would embed more than 60 rows")
+    # Relation routes count the same way.
+    problem(client.get("/api/writers/1/books?include=writer.books"), 400)
+    assert client.get("/api/writers/1/books?include=writer").status_code == 200
+    # 3 writers' books (90) are over, 2 writers' (60) are not.
+    problem(client.get("/api/writers?include=books&page[size]=3"), 400)
+    assert client.get("/api/writers?include=books&page[size]=2").status_code == 200
+    # A list without include is not concerned, whatever its size.
+    assert len(client.get("/api/books?page[size]=100").get_json()["data"]) == 100
