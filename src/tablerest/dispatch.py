@@ -1134,7 +1134,8 @@ class Endpoint:
             raise InvalidParameter("on_conflict", "on_conflict is given more than once")
         names = [n.strip(" \t") for n in on_conflict[0].split(",") if n.strip(" \t")]
         fields = [res.fields.get(n) for n in names]
-        if not names or any(f is None or not f.readable for f in fields):
+        hidden = access.concealed(res) if access is not None else frozenset()  # as unknown
+        if not names or any(f is None or not f.readable or f.name in hidden for f in fields):
             raise InvalidParameter("on_conflict", "on_conflict names unknown fields")
         columns = [f.column for f in fields if f is not None]
         if set(columns) not in [set(u) for u in unique_sets(table)]:

@@ -389,3 +389,104 @@ def test_max_included_counts_every_relation_and_depth(engine: sa.Engine) -> None
     assert client.get("/api/writers?include=books&page[size]=2").status_code == 200
     # A list without include is not concerned, whatever its size.
     assert len(client.get("/api/books?page[size]=100").get_json()["data"]) == 100
+
+
+# -- item 16: concealed field names are never confirmed --------------------------------------
+
+
+def _fields_of(index: dict[str, Any], name: str) -> list[str]:
+    found: list[str] = next(r["fields"] for r in index["resources"] if r["name"] == name)
+    return found
+
+
+def test_index_names_only_the_fields_the_caller_may_see(client: FlaskClient) -> None:
+    for headers in ({}, USER):
+        index = client.get("/api", headers=headers).get_json()
+        assert _fields_of(index, "people") == ["id", "name"]
+        assert _fields_of(index, "notes") == ["id", "title"]
+    index = client.get("/api", headers=ADMIN).get_json()
+    assert _fields_of(index, "people") == ["id", "name", "ssn"]
+    assert _fields_of(index, "notes") == ["id", "title", "vault_id"]
+
+
+def test_openapi_document_is_the_callers_own(client: FlaskClient) -> None:
+    from openapi_spec_validator import validate
+
+    admin = client.get("/api/openapi.json", headers=ADMIN)
+    assert admin.status_code == 200
+    validate(admin.get_json())
+    full = admin.get_data(as_text=True)
+    assert '"ssn"' in full
+    assert '"vault_id"' in full
+    assert "/api/notes/{id}/vault" in admin.get_json()["paths"]
+    params = admin.get_json()["paths"]["/api/notes"]["get"]["parameters"]
+    assert "vault" in next(p for p in params if p["name"] == "include")["schema"]["pattern"]
+    for headers in ({}, USER):
+        resp = client.get("/api/openapi.json", headers=headers)
+        assert resp.status_code == 200
+        doc = resp.get_json()
+        validate(doc)
+        text = resp.get_data(as_text=True)
+        assert "ssn" not in text  # not a property, parameter, pattern, enum or description
+        assert "vault_id" not in text
+        paths = doc["paths"]
+        assert "/api/people/{id}" in paths  # the rest is all there
+        hidden_routes = {
+            "/api/notes/{id}/vault",
+            "/api/notes/{id}/relationships/vault",
+            "/api/vaults/{id}/notes",
+            "/api/vaults/{id}/relationships/notes",
+        }
+        assert not hidden_routes & set(paths)
+        schemas = doc["components"]["schemas"]
+        assert "vault" not in schemas["Notes"]["properties"]
+        assert "notes" not in schemas["Vaults"]["properties"]
+        jsonapi = schemas["NotesResource"]["properties"]["relationships"]["properties"]
+        assert "vault" not in jsonapi
+        # notes have no relation left for them: no include parameter at all.
+        assert "include" not in {p["name"] for p in paths["/api/notes"]["get"]["parameters"]}
+    # One document per view, kept: the admin's is still the admin's.
+    assert client.get("/api/openapi.json", headers=ADMIN).get_data(as_text=True) == full
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/notes?fields[people]={}",  # a request that does not read people at all
+        "/api/notes/1?fields[people]=name,{}",
+        "/api/people?fields[people]={}",
+        "/api/people?fields={}",
+        "/api/vaults/1?fields[people]={}",
+        "/api/people?filter[{}][like]=1%25",
+        "/api/people?sort=-{}",
+        "/api/people?aggregate=max({})",
+        "/api/people?group_by={}",
+    ],
+)
+def test_hidden_field_names_answer_as_missing_ones(client: FlaskClient, url: str) -> None:
+    for headers in ({}, USER, {**USER, "Accept": JSONAPI}):
+        _same_as_missing(client, url, "ssn", "zzz", headers, 400)
+    resp = client.get(url.format("ssn"), headers=ADMIN)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+
+
+def test_on_conflict_cannot_name_a_hidden_key(client: FlaskClient, engine: sa.Engine) -> None:
+    body = {"name": "bea", "ssn": "999-99-9999"}
+    answers = []
+    for key in ("ssn", "zzz"):
+        resp = client.post(f"/api/people?on_conflict={key}", json=body, headers=USER)
+        answers.append(problem(resp, 400))
+    assert answers[0] == answers[1]
+    assert answers[0]["parameter"] == "on_conflict"
+    # Without the key in the body either (the body is not what gives it away).
+    resp = client.post("/api/people?on_conflict=ssn", json={"name": "bea"}, headers=USER)
+    assert problem(resp, 400) == answers[1]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(Person)).scalar_one() == 1
+    # An admin upserts on it: the row with that ssn is changed, not duplicated.
+    resp = client.post(
+        "/api/people?on_conflict=ssn", json={"name": "ann b", "ssn": "123-45-6789"}, headers=ADMIN
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(Person.name)).scalars().all() == ["ann b"]
