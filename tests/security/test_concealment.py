@@ -19,7 +19,7 @@ from flask import Flask, Request
 from flask.testing import FlaskClient
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tablerest import Api, Identity, Limits, public, role
+from tablerest import Api, ChangeFeed, Identity, Limits, public, role
 from tests.databases import fresh_database
 from tests.helpers import problem
 
@@ -490,3 +490,20 @@ def test_on_conflict_cannot_name_a_hidden_key(client: FlaskClient, engine: sa.En
     assert resp.status_code == 200, resp.get_data(as_text=True)
     with engine.connect() as conn:
         assert conn.execute(sa.select(Person.name)).scalars().all() == ["ann b"]
+
+
+@pytest.mark.parametrize(
+    ("url", "concealed", "missing"),
+    [
+        ("/api/notes/changes?filter[{}.id]=abc", "vault", "nowhere"),
+        ("/api/notes/changes?filter[{}.name]=gold", "vault", "nowhere"),
+        ("/api/vaults/changes?filter[{}.title]=x", "notes", "nowhere"),
+        ("/api/people/changes?filter[{}][gt]=1", "ssn", "zzz"),
+    ],
+)
+def test_change_feed_filters_answer_concealed_names_as_missing(
+    engine: sa.Engine, url: str, concealed: str, missing: str
+) -> None:
+    client = _app(engine, changes=ChangeFeed(stream_seconds=0)).test_client()
+    body = _same_as_missing(client, url, concealed, missing, USER, 400)
+    assert body["detail"].startswith("Unknown field")
