@@ -96,6 +96,8 @@ DOCS_PAGE = """<!doctype html>
 """
 
 ErrorHandler = Callable[[Any], Any]
+#: OpenAPI documents kept per app: one per distinct view of the API (callers' roles).
+OPENAPI_VIEWS = 16
 
 
 class _AppState:
@@ -118,9 +120,10 @@ class _AppState:
         self.limits: Limiter | None = None
         #: The change feed's outboxes, hubs and recorders (resources with ``changes``).
         self.feeds: Feeds | None = None
-        #: The OpenAPI document as served, built on its first request (Flask takes no more
-        #: routes, hence no more resources, once the app has served a request).
-        self.openapi: bytes | None = None
+        #: The OpenAPI documents as served, by what the caller may see (openapi.view_key),
+        #: each built on its first request (Flask takes no more routes, hence no more
+        #: resources, once the app has served a request).
+        self.openapi: dict[Any, bytes] = {}
 
     def target(self, relation: Relation) -> Resource | None:
         # A resource that cannot be read (no GET) is never reached through a relation either.
@@ -519,14 +522,17 @@ class Api:
     # -- the index and errors outside any resource -----------------------------------------
 
     def _index(self, state: _AppState) -> Response:
+        """Each resource's name, URL, fields and methods: the fields this caller may see."""
+        view = state.authorize(request)
         out = []
         for name, ep in state.endpoints.items():
             res = ep.resource
+            hidden = view.concealed(res) if view is not None else frozenset()
             out.append(
                 {
                     "name": name,
                     "url": ep.url,
-                    "fields": [f.name for f in res.readable],
+                    "fields": [f.name for f in res.readable if f.name not in hidden],
                     "primary_key": [f.name for f in res.pk_fields],
                     "methods": sorted(res.methods),
                 }
@@ -534,9 +540,15 @@ class Api:
         return Response(dumps({"resources": out}), mimetype="application/json")
 
     def _openapi(self, state: _AppState) -> Response:
-        if state.openapi is None:
-            state.openapi = dumps(openapi.document(state))
-        return Response(state.openapi, mimetype="application/json")
+        # The document of what this caller may see: the one of their token, if any.
+        view = state.authorize(request)
+        key = openapi.view_key(state, view)
+        found = state.openapi.get(key)
+        if found is None:
+            if len(state.openapi) >= OPENAPI_VIEWS:
+                del state.openapi[next(iter(state.openapi))]
+            found = state.openapi[key] = dumps(openapi.document(state, view))
+        return Response(found, mimetype="application/json")
 
     def _docs_page(self) -> Response:
         """Swagger UI over the OpenAPI document, from assets shipped with tablerest."""

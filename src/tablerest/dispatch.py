@@ -126,6 +126,35 @@ log = logging.getLogger("tablerest")
 _P = TypeVar("_P")
 
 
+class _Budget:
+    """``Limits.max_included`` for one response's includes: rows fetched so far (so that no
+    statement reads much beyond it), and rows embedded (what the answer would hold)."""
+
+    __slots__ = ("left", "most")
+
+    def __init__(self, most: int) -> None:
+        self.most = self.left = most
+
+    def fetched(self, n: int) -> None:
+        """Count ``n`` more rows read for includes (each is embedded at least once)."""
+        self.left -= n
+        if self.left < 0:
+            self._refuse()
+
+    def embedded(self, n: int) -> None:
+        """``n`` rows are embedded below one level of rows (a part of the answer's total)."""
+        if n > self.most:
+            self._refuse()
+
+    def _refuse(self) -> None:
+        # The whole request is a 400: never an answer cut short without saying so.
+        raise InvalidParameter(
+            "include",
+            f"include would embed more than {self.most} rows in one response: include "
+            "fewer relations or ask for a smaller page",
+        )
+
+
 @dataclass(slots=True)
 class _ItemPlan:
     shape: Shape
@@ -157,6 +186,8 @@ class _Scope:
     sig: Any = None
     values: Mapping[str, Any] = field(default_factory=dict)
     rows: Access | None = None
+    #: The fields and relations that do not exist for the caller (None: no permissions).
+    view: Access | None = None
 
 
 _OPEN = _Scope()
@@ -292,9 +323,9 @@ class Endpoint:
         if access is not None:
             access.require(res, "list")
         fmt = http.list_format(request, res.export, res.format)
-        parsed, sparse = self._query_args(request, res, fmt)
+        parsed, sparse = self._query_args(request, res, fmt, access)
         intent, scope = _guard(
-            access, res, parse_list_query(res, parsed, self.catalog, self.settings.limits)
+            access, res, parse_list_query(res, parsed, self.catalog, self.settings.limits, access)
         )
         # Links keep the client's own parameters (JSON:API's were rewritten for the parser).
         args = request.args.to_dict(flat=False) if sparse else parsed
@@ -315,8 +346,12 @@ class Endpoint:
         query = request.query_string
         sparse: dict[str, set[str]] = {}
         if fmt == "jsonapi":
-            args, sparse = self._query_args(request, res, fmt)
-            intent = parse_item_query(res, args, self.catalog, self.settings.limits)
+            args, sparse = self._query_args(request, res, fmt, access)
+            intent = parse_item_query(res, args, self.catalog, self.settings.limits, access)
+        elif query and access is not None:
+            # The caller's view decides what the names mean: a parse of its own, not shared.
+            args = request.args.to_dict(flat=False)
+            intent = parse_item_query(res, args, self.catalog, self.settings.limits, access)
         elif query:
             intent = self._plan(
                 ("item-query", query),
@@ -335,7 +370,7 @@ class Endpoint:
                 raise NotFound(f"No {res.name} row with key {_key_text(values)}")
             (row,) = self._materialize(conn, plan.shape, rows, intent, scope)
         if fmt == "jsonapi":
-            doc = self.jsonapi.single(res, row, _self_link(request), sparse)
+            doc = self.jsonapi.single(res, row, _self_link(request), sparse, access)
             return _tagged(request, doc, res, media=JSONAPI)
         return _tagged(request, row, res)
 
@@ -355,11 +390,8 @@ class Endpoint:
     def related(self, request: Request, key: str, name: str) -> Response:
         """``GET /books/1/author`` (one row or null), ``GET /authors/1/books`` (a list)."""
         res = self.resource
-        rel = res.relations.get(name)
-        target = self.catalog.target(rel) if rel is not None else None
-        if rel is None or target is None:
-            raise NotFound("No such resource or route")
         access = self.authorize(request)
+        rel, target = self._relation(name, access, "No such resource or route")
         if access is not None:
             access.require(res, "read")
             access.require(target, "list" if rel.to_many else "read")
@@ -368,12 +400,13 @@ class Endpoint:
             if rel.to_many
             else http.representation(request, target.format)
         )
-        parsed, sparse = self._query_args(request, target, fmt)
+        parsed, sparse = self._query_args(request, target, fmt, access)
         args = request.args.to_dict(flat=False) if sparse else parsed  # as in list_rows
+        limits = self.settings.limits
         if rel.to_many:
-            intent = parse_list_query(target, parsed, self.catalog, self.settings.limits)
+            intent = parse_list_query(target, parsed, self.catalog, limits, access)
         else:
-            intent = parse_item_query(target, parsed, self.catalog, self.settings.limits)
+            intent = parse_item_query(target, parsed, self.catalog, limits, access)
         values = parse_key(res, key)
         intent, scope = _guard(access, target, intent, res)
         link, found = self._follow(res, rel, target, values, intent, scope)
@@ -385,7 +418,7 @@ class Endpoint:
             )
         row = found[0] if found else None
         if fmt == "jsonapi":
-            doc = self.jsonapi.single(target, row, _self_link(request), sparse)
+            doc = self.jsonapi.single(target, row, _self_link(request), sparse, access)
             return _tagged(request, doc, target, media=JSONAPI)
         return _tagged(request, row, target)
 
@@ -393,16 +426,13 @@ class Endpoint:
         """``/books/1/relationships/author``: the linkage of one relationship (JSON:API)."""
         request.environ[http.JSONAPI_REQUEST] = True  # a JSON:API route: its errors too
         res = self.resource
-        rel = res.relations.get(name)
-        target = self.catalog.target(rel) if rel is not None else None
-        if rel is None or target is None:
-            raise NotFound("No such relationship")
+        access = self.authorize(request)
+        rel, target = self._relation(name, access, "No such relationship")
         if request.method == "OPTIONS":
             resp = Response(status=200)
             resp.headers["Allow"] = ", ".join(self._relationship_methods(rel, target))
             return resp
         http.representation(request, "jsonapi")
-        access = self.authorize(request)
         if request.method not in ("GET", "HEAD"):
             return self._set_relationship(request, key, rel, target, access)
         if access is not None:
@@ -411,7 +441,7 @@ class Endpoint:
         args = request.args.to_dict(flat=False)
         only_keys = {target.name: tuple(f.name for f in target.pk_fields)}
         if rel.to_many:
-            intent = parse_list_query(target, args, self.catalog, self.settings.limits)
+            intent = parse_list_query(target, args, self.catalog, self.settings.limits, access)
             intent = dataclasses.replace(intent, fields=only_keys, include=())
             values = parse_key(res, key)
             intent, scope = _guard(access, target, intent, res)
@@ -433,6 +463,20 @@ class Endpoint:
         _link, found = self._follow(res, rel, target, parse_key(res, key), intent, scope)
         data = None if not found else {"type": target.name, "id": key_text(target, found[0])}
         return _tagged(request, self.jsonapi.linkage(res, name, key, data), res, media=JSONAPI)
+
+    def _relation(
+        self, name: str, access: Access | None, missing: str
+    ) -> tuple[Relation, Resource]:
+        """The relation ``name`` of this resource and its target, as the caller sees them:
+        one whose target is not served, or that is concealed from them, is a 404."""
+        res = self.resource
+        rel = res.relations.get(name)
+        target = self.catalog.target(rel) if rel is not None else None
+        if rel is None or target is None:
+            raise NotFound(missing)
+        if access is not None and name in access.concealed_relations(res, self.catalog):
+            raise NotFound(missing)
+        return rel, target
 
     def _relationship_methods(self, rel: Relation, target: Resource) -> list[str]:
         """What a relationship route takes: changing a to-many one is a 403 (JSON:API)."""
@@ -497,11 +541,12 @@ class Endpoint:
             return link, self._materialize(conn, plan.shape, rows, intent, scope)
 
     def _query_args(
-        self, request: Request, res: Resource, fmt: str
+        self, request: Request, res: Resource, fmt: str, access: Access | None
     ) -> tuple[dict[str, list[str]], dict[str, set[str]]]:
         """The query string as the parser takes it. JSON:API's sparse fieldsets name
-        relationships too: those become the foreign keys behind them (for linkage), and the
-        key is always selected (for ``id``); the names asked for come back as ``sparse``."""
+        relationships too (those the caller may follow): those become the foreign keys behind
+        them (for linkage), and the key is always selected (for ``id``); the names asked for
+        come back as ``sparse``."""
         args = request.args.to_dict(flat=False)
         sparse: dict[str, set[str]] = {}
         if fmt != "jsonapi":
@@ -515,7 +560,7 @@ class Endpoint:
                 continue  # the parser names the unknown type
             asked = [n.strip(" \t") for n in ",".join(values).split(",") if n.strip(" \t")]
             sparse[of.name] = set(asked)
-            relations = {n: (rel, t) for n, rel, t in self.jsonapi.relations(of)}
+            relations = {n: (rel, t) for n, rel, t in self.jsonapi.relations(of, access)}
             columns: list[str] = [f.name for f in of.pk_fields]
             for n in asked:
                 if n in relations:
@@ -619,7 +664,7 @@ class Endpoint:
             doc["meta"] = meta
             resp = _tagged(request, doc, res, media=JSONAPI)
         elif fmt == "jsonapi":
-            doc = self.jsonapi.collection(res, data, links, meta, sparse or {})
+            doc = self.jsonapi.collection(res, data, links, meta, sparse or {}, scope.view)
             resp = _tagged(request, doc, res, media=JSONAPI)
         else:
             resp = _tagged(request, {"data": data, "links": links, "meta": meta}, res)
@@ -784,19 +829,42 @@ class Endpoint:
         scope: _Scope = _OPEN,
     ) -> list[dict[str, Any]]:
         """Rows as the client sees them, with included relations: the to-one ones joined into
-        the rows already, the others loaded with one statement per relation path."""
+        the rows already, the others loaded with one statement per relation path.
+
+        The rows embedded in them, counted each time one appears (at every depth: with
+        ``books.author.books`` an author's books count once per book of theirs shown), may
+        not be more than ``Limits.max_included``: beyond, the request is a 400. Statements
+        fetch at most one row more than is left, so such a request is refused without
+        reading all it asked for."""
+        budget = _Budget(self.settings.limits.max_included)
+        return self._embed(conn, shape, rows, intent, scope, budget)[0]
+
+    def _embed(
+        self,
+        conn: Runner,
+        shape: Shape,
+        rows: Sequence[Any],
+        intent: ListIntent,
+        scope: _Scope,
+        budget: _Budget,
+    ) -> tuple[list[dict[str, Any]], list[int]]:
+        """:meth:`_materialize`'s work: the rows, and how many rows each one is in the answer
+        (itself and every row embedded in it)."""
         out = self._encoder(shape).rows(rows)
+        sizes = [1] * len(out)
         for joined in shape.joined:
             name, sub, at = joined.include.relation.name, joined.shape, joined.offset
             probe = at + sub.index(joined.include.relation.remote[0])  # NULL: no row joined
             present = [i for i, r in enumerate(rows) if r[probe] is not None]
-            items = self._materialize(
-                conn, sub, [rows[i][at : at + sub.width] for i in present], intent, scope
+            budget.fetched(len(present))
+            items, item_sizes = self._embed(
+                conn, sub, [rows[i][at : at + sub.width] for i in present], intent, scope, budget
             )
             for parent in out:
                 parent[name] = None
-            for i, item in zip(present, items, strict=True):
+            for i, item, size in zip(present, items, item_sizes, strict=True):
                 out[i][name] = item
+                sizes[i] += size
         for inc in shape.include:
             rel = inc.relation
             parent_keys = [shape.values(r, rel.local) for r in rows]
@@ -814,15 +882,21 @@ class Endpoint:
                     ("include", shape.resource.name, rel.name, child_sig, n, scope.sig),
                     lambda: Prepared(include_statement(inc, child, n, limit, scope.rows)),  # noqa: B023
                 )
-                children = fetch_all(conn, stmt, {**include_values(wanted), **scope.values})
-            rendered = self._materialize(conn, child, children, intent, scope)
-            groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-            for raw, item in zip(children, rendered, strict=True):
-                groups.setdefault(child.values(raw, rel.remote), []).append(item)
-            for parent, pkey in zip(out, parent_keys, strict=True):
+                cap = budget.left + 1
+                children = fetch_all(conn, stmt, {**include_values(wanted, cap), **scope.values})
+                budget.fetched(len(children))
+            rendered, rendered_sizes = self._embed(conn, child, children, intent, scope, budget)
+            groups: dict[tuple[Any, ...], list[tuple[dict[str, Any], int]]] = {}
+            for raw, item, size in zip(children, rendered, rendered_sizes, strict=True):
+                groups.setdefault(child.values(raw, rel.remote), []).append((item, size))
+            for i, (parent, pkey) in enumerate(zip(out, parent_keys, strict=True)):
                 found = groups.get(pkey, [])
-                parent[rel.name] = found if rel.to_many else (found[0] if found else None)
-        return out
+                items = [item for item, _ in found]
+                parent[rel.name] = items if rel.to_many else (items[0] if items else None)
+                sizes[i] += sum(size for _, size in found)
+        # A row shared by several parents is in the answer once for each: count it so.
+        budget.embedded(sum(sizes) - len(sizes))
+        return out, sizes
 
     def _encoder(self, shape: Shape) -> RowEncoder:
         names = tuple(f.name for f in shape.visible)
@@ -1075,7 +1149,8 @@ class Endpoint:
             raise InvalidParameter("on_conflict", "on_conflict is given more than once")
         names = [n.strip(" \t") for n in on_conflict[0].split(",") if n.strip(" \t")]
         fields = [res.fields.get(n) for n in names]
-        if not names or any(f is None or not f.readable for f in fields):
+        hidden = access.concealed(res) if access is not None else frozenset()  # as unknown
+        if not names or any(f is None or not f.readable or f.name in hidden for f in fields):
             raise InvalidParameter("on_conflict", "on_conflict names unknown fields")
         columns = [f.column for f in fields if f is not None]
         if set(columns) not in [set(u) for u in unique_sets(table)]:
@@ -1239,7 +1314,7 @@ class Endpoint:
         res = self.resource
         row = _visible(access, res, row)
         if fmt == "jsonapi":
-            doc = self.jsonapi.single(res, row, self._item_url(row))
+            doc = self.jsonapi.single(res, row, self._item_url(row), view=access)
             return _tagged(request, doc, res, status, read=False, media=JSONAPI)
         return _tagged(request, row, res, status, read=False)
 
@@ -1816,15 +1891,16 @@ def _guard(
     """A read of ``res`` as this caller may make it: the intent without the fields hidden
     from them, and the row scope of every resource it touches (and of ``also``: a relation's
     owner). Reaching a resource the caller may not read at all (a filter, sort or include
-    through it) is a 401 or 403, not an empty answer."""
+    through it) is a 401 or 403, not an empty answer. The intent was parsed with the caller's
+    view (``access``): the fields and relations concealed from them are not in it."""
     if access is None:
         return intent, _OPEN
     involved = _involved(res, intent)
     for other in involved[1:]:
         access.require(other, "read")
-    intent = _restrict(access, res, intent, involved)
+    intent = _restrict(access, intent, involved)
     sig, values = access.scope([*involved, *also])
-    return intent, (_Scope(sig, values, access) if sig else _OPEN)
+    return intent, _Scope(sig, values, access, access) if sig else _Scope(view=access)
 
 
 def _refuse_page_params(args: Mapping[str, list[str]], what: str) -> None:
@@ -1846,46 +1922,17 @@ def _require_filled(res: Resource, data: Mapping[str, Any], at: str) -> None:
         raise ValidationFailed([FieldError(f"{at}/{n}", "Field required") for n in missing])
 
 
-def _restrict(
-    access: Access, res: Resource, intent: ListIntent, involved: list[Resource]
-) -> ListIntent:
-    """The intent without the fields the caller may not see (``hidden_unless``): naming one
-    in a filter, sort, search or sparse fieldset is an unknown field, as for a hidden one,
-    and rows leave them out."""
-    hidden = {r.name: (r, access.concealed(r)) for r in involved}
-    hidden = {name: pair for name, pair in hidden.items() if pair[1]}
-    if not hidden:
-        return intent
-
-    def owner(path: Any) -> str:
-        return str(path.steps[-1][1].name if path.steps else res.name)
-
-    for f in intent.filters:
-        if f.path.field.name in hidden.get(owner(f.path), (None, ()))[1]:
-            raise InvalidParameter(f.parameter, f"Unknown field {f.path.dotted!r}")
-    for k in intent.sort:
-        if k.path.field.name in hidden.get(owner(k.path), (None, ()))[1]:
-            raise InvalidParameter("sort", f"Unknown field {k.path.dotted!r}")
-    if intent.grouping is not None:
-        for path in intent.grouping.keys:
-            if path.field.name in hidden.get(owner(path), (None, ()))[1]:
-                raise InvalidParameter("group_by", f"Unknown field {path.dotted!r}")
-        for agg in intent.grouping.aggregates:
-            if agg.field is not None and agg.field.name in hidden.get(res.name, (None, ()))[1]:
-                raise InvalidParameter("aggregate", f"Unknown field {agg.field.name!r}")
-    searched = {f.name for f in res.searchable} if intent.search is not None else set()
-    if searched & hidden.get(res.name, (None, frozenset()))[1]:
-        raise InvalidParameter("q", "Search covers fields you may not read")
+def _restrict(access: Access, intent: ListIntent, involved: list[Resource]) -> ListIntent:
+    """The intent without the fields the caller may not see (``hidden_unless``), so that rows
+    leave them out. (Naming one anywhere was an unknown field already, in the parse.)"""
     fields = dict(intent.fields)
-    for name, (resource, names) in hidden.items():
-        asked = fields.get(name)
-        if asked is None:
-            fields[name] = tuple(f.name for f in resource.readable if f.name not in names)
-            continue
-        for n in asked:
-            if n in names:
-                raise InvalidParameter("fields", f"Unknown field {n!r}")
-    return dataclasses.replace(intent, fields=fields)
+    narrowed = False
+    for resource in involved:
+        names = access.concealed(resource)
+        if names and resource.name not in fields:
+            fields[resource.name] = tuple(f.name for f in resource.readable if f.name not in names)
+            narrowed = True
+    return dataclasses.replace(intent, fields=fields) if narrowed else intent
 
 
 def _reachable(res: Resource, items: Sequence[Mapping[str, Any]], many: bool | None = None) -> None:

@@ -4,6 +4,11 @@ Request bodies use the JSON Schema of the validators themselves (pydantic), so t
 cannot disagree with what a write accepts. Rows are described from the columns as the JSON
 encoder writes them (decimals as strings, binary as base64, enums as labels). Every error
 response is ``application/problem+json`` with the ``Problem`` schema.
+
+The document describes the API as one caller sees it (their :class:`~tablerest.resource.View`):
+fields ``hidden_unless`` hides from them, and relations concealed from them, are not named
+anywhere in it, so that the document never confirms what a request could not. Without a view
+(``tablerest openapi``, or an API without permissions) it describes every declared field.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import sqlalchemy as sa
 from .nested import field_names, nestable
 from .render.jsonapi import JSONAPI, Renderer
 from .request import INT64, MAX_OFFSET, MAX_PAGE_NUMBER
-from .resource import Field, Relation, Resource, enum_labels, linkage_columns
+from .resource import Field, Relation, Resource, View, enum_labels, linkage_columns
 from .schema import Variant
 from .store import unique_sets
 
@@ -26,7 +31,7 @@ if TYPE_CHECKING:
     from .api import _AppState
     from .auth.service import Auth
 
-__all__ = ["document"]
+__all__ = ["document", "view_key"]
 
 OPENAPI_VERSION = "3.1.0"
 #: At most this many include paths or sort keys are spelled out in a parameter's pattern.
@@ -286,8 +291,9 @@ def _identifier(res: Resource) -> dict[str, Any]:
 
 
 class _Builder:
-    def __init__(self, state: _AppState) -> None:
+    def __init__(self, state: _AppState, view: View | None = None) -> None:
         self.state = state
+        self.view = view
         self.schemas: dict[str, Any] = {"Problem": _PROBLEM, "JsonApiErrors": _JSONAPI_ERRORS}
         self.paths: dict[str, Any] = {}
         self.prefix = state.api.settings.prefix
@@ -504,13 +510,27 @@ class _Builder:
             }
         }
 
+    # -- what the caller sees -----------------------------------------------------------------
+
+    def _concealed(self, res: Resource) -> frozenset[str]:
+        return self.view.concealed(res) if self.view is not None else frozenset()
+
+    def _readable(self, res: Resource) -> tuple[Field, ...]:
+        """The fields of ``res`` the caller may read (``hidden_unless`` ones left out)."""
+        hidden = self._concealed(res)
+        return tuple(f for f in res.readable if f.name not in hidden) if hidden else res.readable
+
+    def _relations(self, res: Resource) -> list[tuple[str, Relation, Resource]]:
+        """The relations of ``res`` the caller may follow, with their targets."""
+        return self.jsonapi.relations(res, self.view)
+
     # -- schemas ------------------------------------------------------------------------------
 
     def _row(self, res: Resource) -> str:
         name = _schema_name(res)
         if name in self.schemas:
             return name
-        props: dict[str, Any] = {f.name: _read_schema(f) for f in res.readable}
+        props: dict[str, Any] = {f.name: _read_schema(f) for f in self._readable(res)}
         self.schemas[name] = {
             "type": "object",
             "description": (
@@ -519,10 +539,7 @@ class _Builder:
             ),
             "properties": props,
         }
-        for rel_name, rel in res.relations.items():
-            target = self.state.target(rel)
-            if target is None:
-                continue
+        for rel_name, rel, target in self._relations(res):
             target_name = self._row(target)
             props[rel_name] = (
                 {"type": "array", "items": _ref(target_name)}
@@ -559,8 +576,10 @@ class _Builder:
             self.schemas.update(schema.pop("$defs", {}))
             schema["title"] = name
             props = schema.setdefault("properties", {})
-            for field_name in supplied:
+            for field_name in supplied | self._concealed(res):
                 props.pop(field_name, None)
+            if "required" in schema:
+                schema["required"] = [n for n in schema["required"] if n in props]
             for field_name, prop in props.items():
                 f = res.fields.get(field_name)
                 if f is not None:
@@ -575,7 +594,10 @@ class _Builder:
     ) -> None:
         """The relations a create may nest rows under (see :mod:`tablerest.nested`)."""
         props = schema["properties"]
+        followed = {name for name, _rel, _target in self._relations(res)}
         for rel_name, rel in nestable(res, self.state).items():
+            if rel_name not in followed:
+                continue  # concealed from the caller: no nesting under it described either
             target = self.state.target(rel)
             assert target is not None
             if rel.to_many:
@@ -644,10 +666,10 @@ class _Builder:
         if name in self.schemas:
             return name
         self.schemas[name] = {}  # placeholder: relations may lead back here
-        hidden = self.jsonapi.hidden_keys(res)
-        attributes = {f.name: _read_schema(f) for f in res.readable if f.name not in hidden}
+        hidden = self.jsonapi.hidden_keys(res, self.view)
+        attributes = {f.name: _read_schema(f) for f in self._readable(res) if f.name not in hidden}
         relationships = {}
-        for rel_name, rel, target in self.jsonapi.relations(res):
+        for rel_name, rel, target in self._relations(res):
             ident = _identifier(target)
             data = (
                 {"type": "array", "items": ident}
@@ -705,12 +727,12 @@ class _Builder:
         if name in self.schemas:
             return name
         flat = self.schemas[self._input(res, variant)]
-        hidden = self.jsonapi.hidden_keys(res)
+        hidden = self.jsonapi.hidden_keys(res, self.view)
         required = set(flat.get("required", ()))
         attributes = {k: v for k, v in flat.get("properties", {}).items() if k not in hidden}
         relationships: dict[str, Any] = {}
         needed_relationships = []
-        for rel_name, rel, target in self.jsonapi.relations(res):
+        for rel_name, rel, target in self._relations(res):
             cols = linkage_columns(res, rel, target)
             writable = cols is not None and all(
                 c in res.fields and res.fields[c].writable for c in cols
@@ -900,10 +922,7 @@ class _Builder:
         self._permissions(res, {}, item)
         if "GET" not in res.methods:
             return
-        for rel_name, rel in res.relations.items():
-            target = self.state.target(rel)
-            if target is None:
-                continue
+        for rel_name, rel, target in self._relations(res):
             path = f"{url}/{key_path}/{rel_name}"
             if rel.to_many:
                 op = self._list_operation(target, f"list_{res.name}_{rel_name}", tag)
@@ -1028,9 +1047,12 @@ class _Builder:
         one = _ref(self._input(res, "create", nested=True))
         row = _ref(self._row(res))
         keys = []
+        hidden = self._concealed(res)
         for cols in unique_sets(res.table):
             found = [res.field_by_column(c) for c in cols]
-            if all(f is not None and f.readable and f.writable for f in found):
+            if all(
+                f is not None and f.readable and f.writable and f.name not in hidden for f in found
+            ):
                 keys.append(",".join(f.name for f in found if f is not None))
         params = (
             [_query("on_conflict", {"type": "string", "enum": sorted(set(keys))},
@@ -1147,10 +1169,10 @@ class _Builder:
                    "Comma-separated sort keys, each once, '-' for descending"),
             *self._item_params(res),
         ]  # fmt: skip
-        if res.searchable:
+        if res.searchable and not {f.name for f in res.searchable} & self._concealed(res):
             names = ", ".join(f.name for f in res.searchable)
             params.append(_query("q", {"type": "string"}, f"Search in {names}"))
-        groupable = ", ".join(f.name for f in res.readable)
+        groupable = ", ".join(f.name for f in self._readable(res))
         params += [
             _query("group_by", {"type": "string"},
                    f"Comma-separated fields (own: {groupable}; or through to-one relations, "
@@ -1174,7 +1196,7 @@ class _Builder:
                 "The representation; wins over Accept",
             )
         )
-        for f in res.readable:
+        for f in self._readable(res):
             params.append(
                 _query(
                     f"filter[{f.name}]",
@@ -1209,7 +1231,8 @@ class _Builder:
         ]  # fmt: skip
 
     def _item_params(self, res: Resource) -> list[dict[str, Any]]:
-        fields = {"type": "string", "pattern": _list_pattern(f.name for f in res.readable)}
+        names = (f.name for f in self._readable(res))
+        fields = {"type": "string", "pattern": _list_pattern(names)}
         params = [_query("fields", fields, "Comma-separated fields to return")]
         paths = self._include_paths(res)
         if paths:
@@ -1223,9 +1246,8 @@ class _Builder:
         out: list[str] = []
 
         def walk(r: Resource, prefix: str, level: int) -> None:
-            for name, rel in r.relations.items():
-                target = self.state.target(rel)
-                if target is None or len(out) >= MAX_LISTED:
+            for name, _rel, target in self._relations(r):
+                if len(out) >= MAX_LISTED:
                     continue
                 out.append(prefix + name)
                 if level + 1 < depth:
@@ -1236,11 +1258,10 @@ class _Builder:
 
     def _sort_keys(self, res: Resource) -> list[str]:
         """The resource's fields and those of its to-one relations (one level)."""
-        keys = [f.name for f in res.readable]
-        for name, rel in res.relations.items():
-            target = self.state.target(rel)
-            if target is not None and not rel.to_many:
-                keys.extend(f"{name}.{f.name}" for f in target.readable)
+        keys = [f.name for f in self._readable(res)]
+        for name, rel, target in self._relations(res):
+            if not rel.to_many:
+                keys.extend(f"{name}.{f.name}" for f in self._readable(target))
         return keys[:MAX_LISTED]
 
 
@@ -1286,9 +1307,21 @@ def _json_body(
     return {"required": True, "content": content}
 
 
-def document(state: _AppState) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the resources mounted on one app."""
-    return _Builder(state).build()
+def document(state: _AppState, view: View | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the resources mounted on one app, as the caller whose
+    ``view`` it is sees them (None: every declared field and relation)."""
+    return _Builder(state, view).build()
+
+
+def view_key(state: _AppState, view: View | None) -> Any:
+    """What about ``view`` changes the document: callers with equal keys get the same one."""
+    if view is None:
+        return None
+    out = []
+    for ep in state.endpoints.values():
+        res = ep.resource
+        out.append((res.name, view.concealed(res), view.concealed_relations(res, state)))
+    return tuple(out)
 
 
 def operations(doc: Mapping[str, Any]) -> Iterable[tuple[str, str]]:

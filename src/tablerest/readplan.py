@@ -15,7 +15,9 @@ How the query language becomes SQL:
 - keyset pages compare the sort values of the cursor's row, with the same ``NULL`` rule;
 - a to-one include onto the target's primary key is a ``LEFT JOIN`` of the same statement (see
   :class:`Joined`); any other include loads with one query per relation path (``IN`` the parent
-  keys), to-many ones cut to ``Limits.include_limit`` rows per parent with ``ROW_NUMBER()``.
+  keys), to-many ones cut to ``Limits.include_limit`` rows per parent with ``ROW_NUMBER()``,
+  each statement fetching at most ``:inc_cap`` rows (what is left of ``Limits.max_included``,
+  plus one to tell that it would be exceeded);
 
 Statements are built once per query *shape* and reused: every value of a request is a named
 bind parameter, and ``*_values`` functions give the values of one request under the same names
@@ -681,9 +683,10 @@ def link_statement(
     )
 
 
-def include_values(parents: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
-    """The parameters of :func:`include_statement` for these parent keys."""
-    out: dict[str, Any] = {}
+def include_values(parents: Sequence[tuple[Any, ...]], cap: int) -> dict[str, Any]:
+    """The parameters of :func:`include_statement` for these parent keys, fetching at most
+    ``cap`` rows."""
+    out: dict[str, Any] = {"inc_cap": cap}
     for j, key in enumerate(_padded_list(parents)):
         for m, value in enumerate(key):
             out[f"p{j}_{m}"] = value
@@ -694,7 +697,7 @@ def include_statement(
     inc: Include, child: Shape, n: int, limit: int, scope: RowScope | None = None
 ) -> sa.Select[Any]:
     """The rows of ``inc`` for ``n`` parent key tuples (``p<j>_<m>``: the relation's local
-    values; ``n`` a power of two, see :func:`padded`)."""
+    values; ``n`` a power of two, see :func:`padded`), at most ``:inc_cap`` of them."""
     rel = inc.relation
     remote = list(rel.remote)
     if len(remote) == 1:
@@ -707,8 +710,9 @@ def include_statement(
             ]
         )
     visible = _scoped(scope, inc.resource, rel.target, many=rel.to_many)
+    cap = _bind("inc_cap", sa.Integer())
     if not rel.to_many:
-        return _select(child, rel.target, scope).where(match, *visible)
+        return _select(child, rel.target, scope).where(match, *visible).limit(cap)
     pk = list(inc.resource.primary_key)
     rank = sa.func.row_number().over(partition_by=remote, order_by=pk).label("rank")
     cols, joins = _selected(child, rel.target, scope)
@@ -724,4 +728,5 @@ def include_statement(
         sa.select(*(sub.c[f"c{i}"] for i in range(len(cols))))
         .where(sub.c.rank <= limit)
         .order_by(*(sub.c[f"c{child.index(c)}"] for c in [*remote, *pk]))
+        .limit(cap)
     )

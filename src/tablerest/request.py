@@ -3,7 +3,9 @@
 Every parameter a resource does not understand is a 400 that names it, so a typo such as
 ``page[sise]=5`` is reported rather than silently ignored. Fields are resolved against the
 resource declarations here: a hidden or write-only field is reported exactly like one that does
-not exist, so errors never confirm that it does.
+not exist, so errors never confirm that it does. Given the caller's :class:`View`, the fields and
+relations concealed from them are unknown the same way, at the same point of the parse (before
+any value is read), so that no answer differs from the one for a name that does not exist.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pydantic_core
 import sqlalchemy as sa
 
 from .errors import FieldError, InvalidParameter, NotFound
-from .resource import COUNT_KINDS, Catalog, CountKind, Field, Relation, Resource
+from .resource import COUNT_KINDS, Catalog, CountKind, Field, Relation, Resource, View
 
 __all__ = [
     "OPERATORS",
@@ -79,6 +81,8 @@ class Limits:
     max_include_depth: int = 3
     #: Items of an included to-many relation shown per parent row.
     include_limit: int = 50
+    #: Rows ``include`` embeds in one response, every relation and depth together.
+    max_included: int = 1000
     #: Nesting of JSON request bodies (objects and arrays), e.g. in JSON columns.
     max_json_depth: int = 32
     #: Operations in one ``POST {prefix}/batch``.
@@ -227,10 +231,16 @@ def _unknown_field(parameter: str, name: str) -> InvalidParameter:
 
 
 def resolve_path(
-    resource: Resource, dotted: str, parameter: str, catalog: Catalog, limits: Limits
+    resource: Resource,
+    dotted: str,
+    parameter: str,
+    catalog: Catalog,
+    limits: Limits,
+    view: View | None = None,
 ) -> Path:
     """Resolve ``author.country`` against the declarations: only readable fields of exposed
-    resources, through relations whose targets are exposed."""
+    resources, through relations whose targets are exposed (and, with ``view``, neither
+    concealed from the caller)."""
     parts = dotted.split(".")
     if len(parts) - 1 > limits.max_path_depth:
         raise InvalidParameter(
@@ -241,14 +251,22 @@ def resolve_path(
     for part in parts[:-1]:
         rel = current.relations.get(part)
         target = catalog.target(rel) if rel is not None else None
-        if rel is None or target is None:
+        if rel is None or target is None or _hidden_relation(view, current, part, catalog):
             raise _unknown_field(parameter, dotted)
         steps.append((rel, target))
         current = target
     f = current.fields.get(parts[-1])
-    if f is None or not f.readable:
+    if f is None or not f.readable or _hidden_field(view, current, f.name):
         raise _unknown_field(parameter, dotted)
     return Path(tuple(steps), f)
+
+
+def _hidden_field(view: View | None, resource: Resource, name: str) -> bool:
+    return view is not None and name in view.concealed(resource)
+
+
+def _hidden_relation(view: View | None, resource: Resource, name: str, catalog: Catalog) -> bool:
+    return view is not None and name in view.concealed_relations(resource, catalog)
 
 
 def load_exact(raw: bytes) -> Any:
@@ -353,7 +371,7 @@ def _parse_value(path: Path, op: str, raw: str, parameter: str, limits: Limits) 
 
 
 def _parse_include(
-    resource: Resource, raw: str, catalog: Catalog, limits: Limits
+    resource: Resource, raw: str, catalog: Catalog, limits: Limits, view: View | None
 ) -> tuple[Include, ...]:
     tree: dict[str, Any] = {}
     for dotted in filter(None, (p.strip(_BLANK) for p in raw.split(","))):
@@ -371,7 +389,7 @@ def _parse_include(
         for name, children in node.items():
             rel = res.relations.get(name)
             target = catalog.target(rel) if rel is not None else None
-            if rel is None or target is None:
+            if rel is None or target is None or _hidden_relation(view, res, name, catalog):
                 raise InvalidParameter("include", f"Unknown relation {prefix + name!r}")
             out.append(Include(rel, target, build(target, children, f"{prefix}{name}.")))
         return tuple(out)
@@ -384,8 +402,10 @@ def parse_list_query(
     args: Mapping[str, list[str]],
     catalog: Catalog,
     limits: Limits = Limits(),
+    view: View | None = None,
 ) -> ListIntent:
-    """Parse a list request's query string (``args`` as ``MultiDict.to_dict(flat=False)``)."""
+    """Parse a list request's query string (``args`` as ``MultiDict.to_dict(flat=False)``),
+    for a caller who sees ``view`` of the resources (None: everything declared readable)."""
     top = resource.max_page_size
     size = _int_param(args, "page[size]", 1, top)
     number = _int_param(args, "page[number]", 1, MAX_PAGE_NUMBER)
@@ -421,22 +441,27 @@ def parse_list_query(
         if name == "sort" and grouped:
             continue  # groups sort by their own names (read below)
         if name == "sort":
-            sort = _parse_sort(resource, _single(args, name) or "", catalog, limits)
+            sort = _parse_sort(resource, _single(args, name) or "", catalog, limits, view)
         elif name == "include":
-            include = _parse_include(resource, _single(args, name) or "", catalog, limits)
+            include = _parse_include(resource, _single(args, name) or "", catalog, limits, view)
         elif name == "q":
             if not resource.searchable:
                 raise InvalidParameter("q", f"{resource.name} has no searchable fields")
+            if view is not None and {f.name for f in resource.searchable} & view.concealed(
+                resource
+            ):
+                raise InvalidParameter("q", "Search covers fields you may not read")
             search = _single(args, name) or None
         elif (m := _FIELDS.match(name)) is not None:
-            _parse_fields(resource, m.group(1), name, _single(args, name) or "", catalog, fields)
-        elif (m := _FILTER.match(name)) is not None:
-            filters.extend(
-                _filters(resource, m.group(1), m.group(2) or "eq", name, values, catalog, limits)
+            _parse_fields(
+                resource, m.group(1), name, _single(args, name) or "", catalog, fields, view
             )
+        elif (m := _FILTER.match(name)) is not None:
+            op = m.group(2) or "eq"
+            filters.extend(_filters(resource, m.group(1), op, name, values, catalog, limits, view))
         elif name.split(".")[0].split("[")[0] not in _RESERVED and "[" not in name:
             # The shorthand ``genre=fantasy``: equality on a field.
-            filters.extend(_filters(resource, name, "eq", name, values, catalog, limits))
+            filters.extend(_filters(resource, name, "eq", name, values, catalog, limits, view))
         else:
             raise InvalidParameter(name, f"Unknown query parameter {name!r}")
     if len(filters) > limits.max_filters:
@@ -454,7 +479,7 @@ def parse_list_query(
         for name in ("include", "fields"):
             if name in args or any(n.startswith("fields[") for n in args if name == "fields"):
                 raise InvalidParameter(name, f"{name} does not apply to groups")
-        grouping = _parse_grouping(resource, args, catalog, limits)
+        grouping = _parse_grouping(resource, args, catalog, limits, view)
     page: dict[str, Any]
     if limit is not None or offset is not None:
         page = {"limit": limit or resource.page_size, "offset": offset or 0}
@@ -485,12 +510,13 @@ def _filters(
     values: list[str],
     catalog: Catalog,
     limits: Limits,
+    view: View | None,
 ) -> list[Filter]:
     if op not in OPERATORS:
         raise InvalidParameter(
             parameter, f"Unknown operator {op!r}; use one of {', '.join(OPERATORS)}"
         )
-    path = resolve_path(resource, dotted, parameter, catalog, limits)
+    path = resolve_path(resource, dotted, parameter, catalog, limits, view)
     return [
         Filter(path, op, _parse_value(path, op, raw, parameter, limits), parameter)
         for raw in values
@@ -498,7 +524,11 @@ def _filters(
 
 
 def _parse_grouping(
-    resource: Resource, args: Mapping[str, list[str]], catalog: Catalog, limits: Limits
+    resource: Resource,
+    args: Mapping[str, list[str]],
+    catalog: Catalog,
+    limits: Limits,
+    view: View | None,
 ) -> Grouping:
     """``group_by=a,b.c``, ``aggregate=count(),avg(f)``, ``having[avg(f)][ge]=3``,
     ``distinct=a`` (``group_by`` without aggregates) and ``sort`` over their names."""
@@ -508,7 +538,7 @@ def _parse_grouping(
     parameter = "distinct" if distinct_raw is not None else "group_by"
     keys: list[Path] = []
     for dotted in _items(group_raw if group_raw is not None else distinct_raw or ""):
-        path = resolve_path(resource, dotted, parameter, catalog, limits)
+        path = resolve_path(resource, dotted, parameter, catalog, limits, view)
         if any(rel.to_many for rel, _ in path.steps):
             raise InvalidParameter(parameter, f"Cannot group by {dotted!r}: a to-many relation")
         if any(k.dotted == path.dotted for k in keys):
@@ -518,7 +548,7 @@ def _parse_grouping(
     if distinct_raw is not None and "aggregate" in args:
         raise InvalidParameter("aggregate", "distinct takes no aggregates: use group_by")
     for text in _items(_single(args, "aggregate") or ""):
-        agg = _aggregate(resource, text)
+        agg = _aggregate(resource, text, view)
         if any(a.name == agg.name for a in aggregates):
             raise InvalidParameter("aggregate", f"{text!r} is given twice")
         aggregates.append(agg)
@@ -556,7 +586,7 @@ def _items(raw: str) -> list[str]:
 _NUMERIC = (sa.Integer, sa.Numeric, sa.Float)
 
 
-def _aggregate(resource: Resource, text: str) -> Aggregate:
+def _aggregate(resource: Resource, text: str, view: View | None) -> Aggregate:
     m = _AGGREGATE.match(text.replace(" ", ""))
     if m is None:
         raise InvalidParameter(
@@ -568,7 +598,7 @@ def _aggregate(resource: Resource, text: str) -> Aggregate:
             raise InvalidParameter("aggregate", f"{fn}() needs a field")
         return Aggregate("count", None, "count", "count()")
     f = resource.fields.get(name)
-    if f is None or not f.readable:
+    if f is None or not f.readable or _hidden_field(view, resource, name):
         raise InvalidParameter("aggregate", f"Unknown field {name!r}")
     col_type = f.column.type
     if fn in ("sum", "avg") and not isinstance(col_type, _NUMERIC):
@@ -594,14 +624,14 @@ def _aggregate_value(agg: Aggregate, raw: str, parameter: str) -> Any:
 
 
 def _parse_sort(
-    resource: Resource, raw: str, catalog: Catalog, limits: Limits
+    resource: Resource, raw: str, catalog: Catalog, limits: Limits, view: View | None
 ) -> tuple[SortKey, ...]:
     keys: list[SortKey] = []
     seen: set[str] = set()
     for part in filter(None, (p.strip(_BLANK) for p in raw.split(","))):
         descending = part.startswith("-")
         dotted = part.lstrip("-+")
-        path = resolve_path(resource, dotted, "sort", catalog, limits)
+        path = resolve_path(resource, dotted, "sort", catalog, limits, view)
         if any(rel.to_many for rel, _ in path.steps):
             raise InvalidParameter(
                 "sort", f"Cannot sort by {dotted!r}: it goes through a to-many relation"
@@ -620,6 +650,7 @@ def _parse_fields(
     raw: str,
     catalog: Catalog,
     out: dict[str, tuple[str, ...]],
+    view: View | None,
 ) -> None:
     target = resource
     if type_name is not None and type_name != resource.name:
@@ -630,7 +661,8 @@ def _parse_fields(
     names = tuple(n.strip(_BLANK) for n in raw.split(",") if n.strip(_BLANK))
     for n in names:
         f = target.fields.get(n)
-        if f is None or not f.readable:
+        # Whether or not the request reads ``target``: a concealed name answers as a missing one.
+        if f is None or not f.readable or _hidden_field(view, target, n):
             raise _unknown_field(parameter, n)
     out[target.name] = names
 
@@ -640,15 +672,18 @@ def parse_item_query(
     args: Mapping[str, list[str]],
     catalog: Catalog,
     limits: Limits = Limits(),
+    view: View | None = None,
 ) -> ListIntent:
     """Item routes take ``fields`` and ``include``; anything else is reported."""
     fields: dict[str, tuple[str, ...]] = {}
     include: tuple[Include, ...] = ()
     for name in args:
         if name == "include":
-            include = _parse_include(resource, _single(args, name) or "", catalog, limits)
+            include = _parse_include(resource, _single(args, name) or "", catalog, limits, view)
         elif (m := _FIELDS.match(name)) is not None:
-            _parse_fields(resource, m.group(1), name, _single(args, name) or "", catalog, fields)
+            _parse_fields(
+                resource, m.group(1), name, _single(args, name) or "", catalog, fields, view
+            )
         elif name == "format":
             raise InvalidParameter(name, "format (csv, ndjson) applies to lists; one row is JSON")
         else:

@@ -40,6 +40,7 @@ __all__ = [
     "Hook",
     "Relation",
     "Resource",
+    "View",
     "WriteContext",
     "linkage_columns",
 ]
@@ -157,6 +158,19 @@ class Catalog(Protocol):
 
     def by_name(self, name: str) -> Resource | None:
         """The resource registered under ``name``."""
+
+
+class View(Protocol):
+    """What one caller may see of the declarations, worked out once per request by the
+    authorize stage (:class:`tablerest.auth.access.Access`). For that caller, a concealed field
+    or relation does not exist: the parser reports it as unknown, rows and documents leave it
+    out, its routes are 404s."""
+
+    def concealed(self, resource: Resource) -> frozenset[str]:
+        """Field names of ``resource`` hidden from the caller (``hidden_unless``)."""
+
+    def concealed_relations(self, resource: Resource, catalog: Catalog) -> frozenset[str]:
+        """Relation names of ``resource`` the caller may not follow."""
 
 
 def _fk_relations(table: sa.Table) -> dict[str, Relation]:

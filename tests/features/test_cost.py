@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
+from tablerest import Limits
 from tests import models
 from tests.conftest import AppFactory
 
@@ -64,7 +65,9 @@ def client(make_app: AppFactory, engine: sa.Engine, meter: Meter) -> FlaskClient
                 for i in range(BOOKS)
             ],
         )
-    return make_app().test_client()
+    # Pages of 100 authors with 50 books each embed 5,000 rows: more than the default
+    # Limits.max_included, which tests/security/test_concealment.py covers; here, the cost.
+    return make_app(api={"limits": Limits(max_included=10_000)}).test_client()
 
 
 def measure(client: FlaskClient, meter: Meter, url: str) -> tuple[int, int, dict[str, Any]]:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, FromClause
 
 from ..errors import Forbidden, Unauthorized
-from ..resource import Resource
+from ..resource import Catalog, Resource
 from .policies import Action, Grant, Identity, Policy, Rows, both
 
 __all__ = ["Access"]
@@ -33,16 +33,38 @@ Readable: TypeAlias = Callable[[sa.Table], tuple[ColumnElement[bool], dict[str, 
 class Access:
     """The caller and their grants, worked out once per resource and action."""
 
-    __slots__ = ("_fields", "_grants", "identity")
+    __slots__ = ("_fields", "_grants", "_relations", "identity")
 
     def __init__(self, identity: Identity | None) -> None:
         self.identity = identity
         self._grants: dict[tuple[str, Action], Grant] = {}
         self._fields: dict[tuple[str, str], frozenset[str]] = {}
+        self._relations: dict[str, frozenset[str]] = {}
 
     def concealed(self, resource: Resource) -> frozenset[str]:
         """Fields of ``resource`` this caller may not see: for them, they do not exist."""
         return self._field_rule(resource, "concealed")
+
+    def concealed_relations(self, resource: Resource, catalog: Catalog) -> frozenset[str]:
+        """Relations of ``resource`` this caller may not follow: for them, they do not exist.
+
+        A relation is concealed when one of its linking columns is, on either side: following
+        ``notes.vault`` (or ``vaults.notes``) would tell a caller who may not see
+        ``notes.vault_id`` what it holds, through the route, an include, a filter or a sort."""
+        found = self._relations.get(resource.name)
+        if found is not None:
+            return found
+        names = set()
+        own = self.concealed(resource)
+        for name, rel in resource.relations.items():
+            target = catalog.target(rel)
+            if target is None:
+                continue  # not exposed at all
+            theirs = self.concealed(target)
+            if _hides(resource, rel.local, own) or _hides(target, rel.remote, theirs):
+                names.add(name)
+        found = self._relations[resource.name] = frozenset(names)
+        return found
 
     def locked(self, resource: Resource) -> frozenset[str]:
         """Fields of ``resource`` this caller may not write (422 "Field is read-only")."""
@@ -161,3 +183,14 @@ class Access:
                 if isinstance(got, Rows):
                     policy.values(got, self.identity, values)
         return tuple(sig), values
+
+
+def _hides(resource: Resource, columns: Iterable[Any], concealed: frozenset[str]) -> bool:
+    """Whether one of these columns of ``resource`` is a field in ``concealed``."""
+    if not concealed:
+        return False
+    for col in columns:
+        f = resource.field_by_column(col)
+        if f is not None and f.name in concealed:
+            return True
+    return False

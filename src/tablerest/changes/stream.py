@@ -115,7 +115,7 @@ class ChangeStream:
         for name in args:
             if name in _NOT_HERE or name.startswith(("fields", "having[")):
                 raise InvalidParameter(name, f"{name} does not apply to a change feed")
-        intent = parse_list_query(self.resource, args, self.catalog, self.limits)
+        intent = parse_list_query(self.resource, args, self.catalog, self.limits, access)
         hidden = access.concealed(self.resource) if access is not None else frozenset()
         for f in intent.filters:
             if f.path.steps:

@@ -6,7 +6,8 @@ key is its values joined with commas, as in URLs), its fields ``attributes`` exc
 keys behind a to-one relation, which are ``relationships`` with linkage (``data``) taken from
 the row itself. Every relationship has ``self`` and ``related`` links; included rows (the
 ``include`` parameter) become the compound document's ``included`` and their relationship's
-linkage. Links are paths on this server, as in plain JSON.
+linkage. Links are paths on this server, as in plain JSON. Given the caller's view, the
+relationships concealed from them are left out of every object, as if they did not exist.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import FieldError, TablerestError
-from ..resource import Catalog, Relation, Resource, linkage_columns
+from ..resource import Catalog, Relation, Resource, View, linkage_columns
 
 __all__ = ["JSONAPI", "VERSION", "Renderer", "error_document", "key_text"]
 
@@ -39,18 +40,23 @@ class Renderer:
     def url(self, res: Resource) -> str:
         return f"{self.prefix}/{quote(res.name)}"
 
-    def relations(self, res: Resource) -> list[tuple[str, Relation, Resource]]:
+    def relations(
+        self, res: Resource, view: View | None = None
+    ) -> list[tuple[str, Relation, Resource]]:
+        """The relationships of ``res`` objects (for ``view``'s caller: without those
+        concealed from them)."""
+        concealed = view.concealed_relations(res, self.catalog) if view is not None else ()
         out = []
         for name, rel in res.relations.items():
             target = self.catalog.target(rel)
-            if target is not None:
+            if target is not None and name not in concealed:
                 out.append((name, rel, target))
         return out
 
-    def hidden_keys(self, res: Resource) -> set[str]:
+    def hidden_keys(self, res: Resource, view: View | None = None) -> set[str]:
         """Fields that are not attributes: the key, and foreign keys behind relationships."""
         names = {f.name for f in res.pk_fields}
-        for _name, rel, target in self.relations(res):
+        for _name, rel, target in self.relations(res, view):
             names.update(linkage_columns(res, rel, target) or ())
         return names
 
@@ -60,11 +66,12 @@ class Renderer:
         row: Mapping[str, Any],
         included: dict[tuple[str, str], Any],
         sparse: Mapping[str, set[str]],
+        view: View | None = None,
     ) -> dict[str, Any]:
         ident = key_text(res, row)
         own = f"{self.url(res)}/{quote(ident, safe=',')}"
-        not_attributes = self.hidden_keys(res)
-        relations = self.relations(res)
+        not_attributes = self.hidden_keys(res, view)
+        relations = self.relations(res, view)
         names = {name for name, _rel, _target in relations}
         wanted = sparse.get(res.name)
         attributes = {
@@ -83,11 +90,13 @@ class Renderer:
                 value = row[name]
                 if rel.to_many:
                     entry["data"] = [
-                        self._include(target, child, included, sparse) for child in value
+                        self._include(target, child, included, sparse, view) for child in value
                     ]
                 else:
                     entry["data"] = (
-                        None if value is None else self._include(target, value, included, sparse)
+                        None
+                        if value is None
+                        else self._include(target, value, included, sparse, view)
                     )
             else:
                 cols = linkage_columns(res, rel, target)
@@ -113,12 +122,13 @@ class Renderer:
         row: Mapping[str, Any],
         included: dict[tuple[str, str], Any],
         sparse: Mapping[str, set[str]],
+        view: View | None,
     ) -> dict[str, str]:
         ident = {"type": res.name, "id": key_text(res, row)}
         key = (ident["type"], ident["id"])
         if key not in included:
             included[key] = None  # reserve the place first: a cycle must not recurse forever
-            included[key] = self.resource_object(res, row, included, sparse)
+            included[key] = self.resource_object(res, row, included, sparse, view)
         return ident
 
     def single(
@@ -127,9 +137,10 @@ class Renderer:
         row: Mapping[str, Any] | None,
         self_url: str,
         sparse: Mapping[str, set[str]] | None = None,
+        view: View | None = None,
     ) -> dict[str, Any]:
         included: dict[tuple[str, str], Any] = {}
-        data = None if row is None else self.resource_object(res, row, included, sparse or {})
+        data = None if row is None else self.resource_object(res, row, included, sparse or {}, view)
         return self._document(data, included, {"self": self_url}, primary=[data])
 
     def collection(
@@ -139,9 +150,10 @@ class Renderer:
         links: Mapping[str, str | None],
         meta: Mapping[str, Any],
         sparse: Mapping[str, set[str]],
+        view: View | None = None,
     ) -> dict[str, Any]:
         included: dict[tuple[str, str], Any] = {}
-        data = [self.resource_object(res, row, included, sparse) for row in rows]
+        data = [self.resource_object(res, row, included, sparse, view) for row in rows]
         doc = self._document(data, included, {k: v for k, v in links.items() if v}, data)
         doc["meta"] = dict(meta)
         return doc
