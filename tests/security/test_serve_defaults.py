@@ -586,8 +586,10 @@ def test_sign_up_is_limited_per_address_by_default(
 def test_every_way_of_creating_users_counts_as_sign_up(
     database: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client, _ = serve(monkeypatch, str(database), "--auth-table", "users",
-                      "--rate-limit-sign-up", "3/hour")  # fmt: skip
+    # ann is an admin (--auth-roles): she may read the users she nests in her notes (a
+    # reference to a row the caller cannot read is refused, even one made in the same write).
+    client, _ = serve(monkeypatch, str(database), "--auth-table", "users", "--auth-roles",
+                      "roles", "--rate-limit-sign-up", "3/hour")  # fmt: skip
     # An array is one request but as many accounts: all or nothing.
     problem(client.post("/api/users", json=[_signup(n) for n in range(4)]), 429)
     assert rows(database, "SELECT count(*) FROM users") == [(2,)]
