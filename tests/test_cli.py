@@ -225,6 +225,15 @@ def test_an_option_the_chosen_server_lacks_is_an_error(
     assert f"not {server}'s" in result.output
 
 
+def test_tls_needs_a_certificate_and_its_key(monkeypatch: pytest.MonkeyPatch, pets: Path) -> None:
+    monkeypatch.setattr(cli, "run", lambda factory, **options: None)
+
+    result = CliRunner().invoke(cli.main, ["serve", str(pets), "--ssl-certfile", str(pets)])
+
+    assert result.exit_code == 2
+    assert "both --ssl-certfile and --ssl-keyfile" in result.output
+
+
 def test_granian_gets_production_settings() -> None:
     from tablerest.granian_runner import granian_settings
 

@@ -462,6 +462,8 @@ def _server_options(server: str, **options: Any) -> dict[str, Any]:
         if owner != server and ctx.get_parameter_source(name) in given:
             flag = "--" + name.replace("_", "-")
             raise click.UsageError(f"{flag} is a {owner} setting, not {server}'s: {instead}")
+    if bool(options.get("ssl_certfile")) != bool(options.get("ssl_keyfile")):
+        raise click.UsageError("HTTPS needs both --ssl-certfile and --ssl-keyfile")
     out = {k: v for k, v in options.items() if _ONLY_ON.get(k, (server,))[0] == server}
     if server == "gunicorn":
         out["access_log"] = False  # the app's JSON access log (with request ids) replaces it

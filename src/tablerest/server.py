@@ -282,7 +282,7 @@ def run(app_factory: Any, *, server: str = SERVERS[0], **options: Any) -> None:
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             for name, value in settings.items():
-                # gunicorn before 24 has no control socket, so no setting to turn it off.
+                # An older gunicorn has no control socket, so no setting to turn it off.
                 if name != "control_socket_disable" or name in self.cfg.settings:
                     self.cfg.set(name, value)
 
