@@ -204,3 +204,49 @@ def test_serve_over_tls(tmp_path: Path, env: dict[str, str], server_name: str) -
         conn.close()
     finally:
         server.stop()
+
+
+def test_a_replaced_workers_gauges_leave_the_metrics(tmp_path: Path, env: dict[str, str]) -> None:
+    import os
+    import signal
+    import time
+
+    path = tmp_path / "pets.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE pets (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+    conn.close()
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
+    server = Server([str(path), "--workers", "2", "--threads", "1"], env)
+    try:
+
+        def workers() -> list[int]:
+            children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children")
+            return [int(p) for p in children.read_text().split()]
+
+        for _ in range(40):
+            assert _call("GET", f"{server.base}/api/pets")[0] == 200
+        measured = [  # a worker that has answered requests: it has gauges and counts
+            p
+            for p in workers()
+            if (metrics / f"gauge_livesum_{p}.db").exists()
+            and (metrics / f"counter_{p}.db").exists()
+        ]
+        assert measured, sorted(f.name for f in metrics.iterdir())
+        victim = measured[0]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (victim in workers() or len(workers()) < 2):
+            time.sleep(0.2)
+        assert victim not in workers()
+        assert len(workers()) == 2  # granian started another in its place
+        # As gunicorn's child_exit hook did: the dead worker's gauges are gone, its counts kept.
+        assert not (metrics / f"gauge_livesum_{victim}.db").exists()
+        assert (metrics / f"counter_{victim}.db").exists(), sorted(
+            f.name for f in metrics.iterdir()
+        )
+        with urllib.request.urlopen(f"{server.base}/metrics", timeout=10) as resp:
+            assert "tablerest_db_connections_in_use" in resp.read().decode()
+    finally:
+        server.stop()
