@@ -103,7 +103,8 @@ def granian_settings(
 
 
 class ServedApp:
-    """The app as granian calls it: ``X-Forwarded-For`` and ``X-Forwarded-Proto`` count only
+    """The app as ``serve``'s server calls it (granian's; gunicorn's too, which handles the
+    scheme but not the client address): ``X-Forwarded-For`` and ``X-Forwarded-Proto`` count only
     from ``trusted`` proxies (addresses or networks, comma-separated; ``*``: any), and the
     server's environment variables are taken out of each request's environ.
 

@@ -275,7 +275,12 @@ def run(app_factory: Any, *, server: str = SERVERS[0], **options: Any) -> None:
         raise ValueError(f"unknown server {server!r} (one of: {', '.join(SERVERS)})")
     from gunicorn.app.base import BaseApplication
 
+    from .granian_runner import ServedApp
+
     settings = gunicorn_settings(**options)
+    # gunicorn's forwarded_allow_ips covers the scheme only: the client address behind a
+    # trusted proxy (rate limits, logs) comes from ServedApp, as on granian.
+    trusted = settings["forwarded_allow_ips"]
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         settings["child_exit"] = _forget_worker
 
@@ -287,7 +292,7 @@ def run(app_factory: Any, *, server: str = SERVERS[0], **options: Any) -> None:
                     self.cfg.set(name, value)
 
         def load(self) -> Any:
-            return app_factory()
+            return ServedApp(app_factory(), trusted)
 
     os.environ.setdefault("SERVER_SOFTWARE", "tablerest")
     _Server().run()

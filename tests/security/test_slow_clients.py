@@ -295,12 +295,13 @@ def test_the_servers_environment_stays_out_of_requests(echo_server: StartEcho) -
     assert (seen["HTTP_X_REAL"], seen["REQUEST_METHOD"], seen["PATH_INFO"]) == ("1", "GET", "/")
 
 
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
 def test_serve_logs_the_forwarded_client_of_a_trusted_proxy_only(
-    pets: Path, env: dict[str, str]
+    server: str, pets: Path, env: dict[str, str]
 ) -> None:
     clients = {}
     for trusted in ("127.0.0.1,::1", "192.0.2.1"):
-        served = Server([str(pets), "--forwarded-allow-ips", trusted], env)
+        served = Server([str(pets), "--server", server, "--forwarded-allow-ips", trusted], env)
         try:
             req = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
             req.request("GET", "/api/pets", headers={**FORGED, "X-Request-ID": "forged-1"})
