@@ -1,4 +1,4 @@
-"""The ``tablerest serve`` command, without starting gunicorn: what it builds and prints."""
+"""The ``tablerest serve`` command, without starting a server: what it builds and prints."""
 
 from __future__ import annotations
 
@@ -41,17 +41,20 @@ def _serve(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[Any, dict[str, 
 def test_workers_share_one_cursor_key(monkeypatch: pytest.MonkeyPatch, pets: Path) -> None:
     factory, options, output = _serve(monkeypatch, str(pets), "--workers", "3", "--port", "9123")
     assert options == {
+        "server": "granian",
         "host": "127.0.0.1",
         "port": 9123,
         "workers": 3,
         "threads": 4,
-        "access_log": False,
-        "timeout": 30,
         "graceful_timeout": 30,
         "keep_alive": 5,
-        "max_requests": 10000,
-        "max_requests_jitter": 1000,
         "forwarded_allow_ips": "127.0.0.1,::1",
+        "header_timeout": 5,
+        "backlog": 2048,
+        "workers_lifetime": None,
+        "workers_max_rss": None,
+        "ssl_certfile": None,
+        "ssl_keyfile": None,
     }
     assert "http://127.0.0.1:9123/api" in output
     assert "pets" in output
@@ -131,8 +134,8 @@ def test_every_setting_comes_from_the_environment_too(
         "PORT": "9200",
         "WORKERS": "2",
         "THREADS": "1",
-        "TIMEOUT": "60",
-        "MAX_REQUESTS": "0",
+        "HEADER_TIMEOUT": "10",
+        "WORKERS_LIFETIME": "3600",
         "READ_ONLY": "1",
         "PREFIX": "/v1",
     }.items():
@@ -141,7 +144,7 @@ def test_every_setting_comes_from_the_environment_too(
     factory, options, output = _serve(monkeypatch)
 
     assert (options["port"], options["workers"], options["threads"]) == (9200, 2, 1)
-    assert (options["timeout"], options["max_requests"]) == (60, 0)
+    assert (options["header_timeout"], options["workers_lifetime"]) == (10, 3600)
     assert "read-only" in output
     client = factory().test_client()
     assert client.get("/v1/pets").status_code == 200
@@ -180,6 +183,76 @@ def test_loopback_addresses_serve_writes_without_auth(
     assert options["host"] == host
 
 
+def test_gunicorn_on_request_with_its_own_options(
+    monkeypatch: pytest.MonkeyPatch, pets: Path
+) -> None:
+    monkeypatch.setenv("TABLEREST_MAX_REQUESTS", "0")
+
+    _, options, output = _serve(monkeypatch, str(pets), "--server", "gunicorn", "--timeout", "60")
+
+    assert "1 worker(s) on gunicorn" in output
+    assert options["server"] == "gunicorn"
+    assert (options["timeout"], options["max_requests"], options["max_requests_jitter"]) == (
+        60,
+        0,
+        1000,
+    )
+    assert options["access_log"] is False  # the app's JSON access log replaces gunicorn's
+    assert "header_timeout" not in options
+    assert "workers_lifetime" not in options
+
+
+@pytest.mark.parametrize(
+    ("server", "option"),
+    [
+        ("granian", ["--timeout", "60"]),
+        ("granian", ["--max-requests", "100"]),
+        ("granian", ["--max-requests-jitter", "10"]),
+        ("gunicorn", ["--header-timeout", "3"]),
+        ("gunicorn", ["--workers-lifetime", "600"]),
+        ("gunicorn", ["--workers-max-rss", "512"]),
+    ],
+)
+def test_an_option_the_chosen_server_lacks_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, pets: Path, server: str, option: list[str]
+) -> None:
+    monkeypatch.setattr(cli, "run", lambda factory, **options: None)
+
+    result = CliRunner().invoke(cli.main, ["serve", str(pets), "--server", server, *option])
+
+    assert result.exit_code == 2
+    assert f"{option[0]} is a" in result.output
+    assert f"not {server}'s" in result.output
+
+
+def test_tls_needs_a_certificate_and_its_key(monkeypatch: pytest.MonkeyPatch, pets: Path) -> None:
+    monkeypatch.setattr(cli, "run", lambda factory, **options: None)
+
+    result = CliRunner().invoke(cli.main, ["serve", str(pets), "--ssl-certfile", str(pets)])
+
+    assert result.exit_code == 2
+    assert "both --ssl-certfile and --ssl-keyfile" in result.output
+
+
+def test_granian_gets_production_settings() -> None:
+    from tablerest.granian_runner import granian_settings
+
+    settings = granian_settings(host="::1", port=8000, workers=2, threads=8, keep_alive=0)
+
+    assert (settings["address"], settings["port"], settings["workers"]) == ("::1", 8000, 2)
+    assert settings["interface"] == "wsgi"
+    assert settings["http"] == "1"
+    assert settings["blocking_threads"] == 8
+    assert settings["http1_settings"].header_read_timeout == 5000
+    assert settings["http1_settings"].keep_alive is False
+    assert settings["respawn_failed_workers"] is True
+    assert settings["workers_kill_timeout"] == 30
+    assert settings["log_access"] is False
+    assert "ssl_cert" not in settings
+    with pytest.raises(ValueError, match="both"):
+        granian_settings(host="127.0.0.1", port=1, ssl_certfile="cert.pem")
+
+
 def test_gunicorn_gets_production_settings() -> None:
     from tablerest.server import gunicorn_settings
 
@@ -191,6 +264,8 @@ def test_gunicorn_gets_production_settings() -> None:
     assert (settings["max_requests"], settings["max_requests_jitter"]) == (0, 0)
     assert settings["accesslog"] == "-"
     assert gunicorn_settings(host="127.0.0.1", port=1)["max_requests_jitter"] == 1000
+    # One control socket per user would be shared by every serve process of that user.
+    assert settings["control_socket_disable"] is True
 
 
 def test_key_gives_a_view_item_routes(monkeypatch: pytest.MonkeyPatch, pets: Path) -> None:

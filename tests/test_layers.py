@@ -66,6 +66,7 @@ ALLOWED: dict[str, set[str]] = {
         "resource",
     },
     "observe": {"errors", "render.problem", "store"},  # beside the pipeline: probes, metrics
+    "granian_runner": set(),  # the server: it gets the app only as a factory
     "openapi": {
         "api",
         "auth.service",

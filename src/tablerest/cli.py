@@ -25,7 +25,7 @@ from .errors import TablerestError
 from .observe import Observability
 from .ratelimit import RateLimits
 from .render.json import dumps
-from .server import create_app, database_url, hidden_secrets, run
+from .server import SERVERS, create_app, database_url, hidden_secrets, run
 
 if TYPE_CHECKING:
     from .importer import Report
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 
-#: gunicorn threads per worker with the change feed on (unless --threads says otherwise), and
+#: Threads per worker with the change feed on (unless --threads says otherwise), and
 #: how many of them streams leave to ordinary requests.
 CHANGES_THREADS = 32
 FREE_THREADS = 4
@@ -209,7 +209,7 @@ def main() -> None:
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="gunicorn worker processes.",
+    help="Worker processes.",
     **_env("WORKERS"),
 )
 @click.option(
@@ -217,7 +217,7 @@ def main() -> None:
     default=4,
     show_default=True,
     type=click.IntRange(1, 256),
-    help="Threads per worker.",
+    help="Threads per worker that run requests (each open change stream holds one).",
     **_env("THREADS"),
 )
 @click.option(
@@ -225,7 +225,7 @@ def main() -> None:
     default=30,
     show_default=True,
     type=click.IntRange(1, 3600),
-    help="Seconds a request may take before its worker is restarted.",
+    help="Seconds a request may take before its worker is restarted (gunicorn).",
     **_env("TIMEOUT"),
 )
 @click.option(
@@ -241,7 +241,8 @@ def main() -> None:
     default=5,
     show_default=True,
     type=click.IntRange(0, 600),
-    help="Seconds an idle client connection is kept open (gthread workers).",
+    help="Seconds an idle client connection is kept open (gunicorn gthread; granian: 0 turns "
+    "keep-alive off, else --header-timeout bounds it).",
     **_env("KEEP_ALIVE"),
 )
 @click.option(
@@ -249,7 +250,7 @@ def main() -> None:
     default=10000,
     show_default=True,
     type=click.IntRange(0),
-    help="Restart a worker after this many requests (0: never), against slow leaks.",
+    help="Restart a worker after this many requests (0: never), against slow leaks (gunicorn).",
     **_env("MAX_REQUESTS"),
 )
 @click.option(
@@ -257,7 +258,7 @@ def main() -> None:
     default=1000,
     show_default=True,
     type=click.IntRange(0),
-    help="Up to this many more, at random, so workers do not restart together.",
+    help="Up to this many more, at random, so workers do not restart together (gunicorn).",
     **_env("MAX_REQUESTS_JITTER"),
 )
 @click.option(
@@ -266,6 +267,62 @@ def main() -> None:
     show_default=True,
     help="Proxies trusted for X-Forwarded-* (comma-separated, '*' for any).",
     **_env("FORWARDED_ALLOW_IPS"),
+)
+@click.option(
+    "--server",
+    type=click.Choice(SERVERS),
+    default=SERVERS[0],
+    show_default=True,
+    help="The HTTP server: granian (Rust; slow clients cost no thread) or gunicorn.",
+    **_env("SERVER"),
+)
+@click.option(
+    "--header-timeout",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 60),
+    help="Seconds a client has to send a request's header, and to start the next one on a "
+    "kept-alive connection; then it is closed (granian).",
+    **_env("HEADER_TIMEOUT"),
+)
+@click.option(
+    "--backlog",
+    default=2048,
+    show_default=True,
+    type=click.IntRange(128, 65535),
+    help="Connections waiting to be accepted (granian: also the most open at once, shared "
+    "by the workers).",
+    **_env("BACKLOG"),
+)
+@click.option(
+    "--workers-lifetime",
+    default=None,
+    type=click.IntRange(60),
+    metavar="SECONDS",
+    help="Replace each worker after this long, against slow leaks (granian).",
+    **_env("WORKERS_LIFETIME"),
+)
+@click.option(
+    "--workers-max-rss",
+    default=None,
+    type=click.IntRange(1),
+    metavar="MIB",
+    help="Replace a worker whose memory grows past this (granian).",
+    **_env("WORKERS_MAX_RSS"),
+)
+@click.option(
+    "--ssl-certfile",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve HTTPS with this certificate (PEM; with --ssl-keyfile).",
+    **_env("SSL_CERTFILE"),
+)
+@click.option(
+    "--ssl-keyfile",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The certificate's private key (PEM; PKCS#8 on granian).",
+    **_env("SSL_KEYFILE"),
 )
 @click.option(
     "--prefix", default="/api", show_default=True, help="URL prefix of the API.", **_env("PREFIX")
@@ -333,6 +390,13 @@ def serve(
     max_requests: int,
     max_requests_jitter: int,
     forwarded_allow_ips: str,
+    server: str,
+    header_timeout: int,
+    backlog: int,
+    workers_lifetime: int | None,
+    workers_max_rss: int | None,
+    ssl_certfile: str | None,
+    ssl_keyfile: str | None,
     prefix: str,
     schema: str | None,
     no_access_log: bool,
@@ -428,7 +492,8 @@ def serve(
     click.echo(f"tablerest serving {label}")
     click.echo(f"  API:       {base}  ({len(names)} resources: {', '.join(names)})")
     click.echo(f"  example:   curl {base}/{names[0]}" if names else "  (no tables found)")
-    click.echo(f"  mode:      {'read-only' if read_only else 'read-write'}, {workers} worker(s)")
+    click.echo(f"  mode:      {'read-only' if read_only else 'read-write'}, {workers} worker(s)"
+               f" on {server}")  # fmt: skip
     if isinstance(feed, ChangeFeed):
         click.echo(f"  changes:   curl -N {base}/{names[0] if names else '<table>'}/changes  "
                    f"(live page: {base}/changes.html)")  # fmt: skip
@@ -456,18 +521,54 @@ def serve(
             )
     run(
         factory,
-        host=host,
-        port=port,
-        workers=workers,
-        threads=threads,
-        access_log=False,  # the app's JSON access log (with request ids) replaces gunicorn's
-        timeout=timeout,
-        graceful_timeout=graceful_timeout,
-        keep_alive=keep_alive,
-        max_requests=max_requests,
-        max_requests_jitter=max_requests_jitter,
-        forwarded_allow_ips=forwarded_allow_ips,
+        **_server_options(
+            server,
+            host=host,
+            port=port,
+            workers=workers,
+            threads=threads,
+            timeout=timeout,
+            graceful_timeout=graceful_timeout,
+            keep_alive=keep_alive,
+            max_requests=max_requests,
+            max_requests_jitter=max_requests_jitter,
+            forwarded_allow_ips=forwarded_allow_ips,
+            header_timeout=header_timeout,
+            backlog=backlog,
+            workers_lifetime=workers_lifetime,
+            workers_max_rss=workers_max_rss,
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+        ),
     )
+
+
+#: serve's options that one server has and the other has not: which, and what to use instead.
+_ONLY_ON = {
+    "timeout": ("gunicorn", "granian has no per-request timeout (see the README's Serving)"),
+    "max_requests": ("gunicorn", "use --workers-lifetime or --workers-max-rss"),
+    "max_requests_jitter": ("gunicorn", "use --workers-lifetime or --workers-max-rss"),
+    "header_timeout": ("granian", "gunicorn has no header read timeout (see the README)"),
+    "workers_lifetime": ("granian", "use --max-requests"),
+    "workers_max_rss": ("granian", "use --max-requests"),
+}
+
+
+def _server_options(server: str, **options: Any) -> dict[str, Any]:
+    """``run``'s options for ``server``: a setting the other server has, given on the command
+    line or in the environment, is an error rather than silently ignored."""
+    ctx = click.get_current_context()
+    given = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+    for name, (owner, instead) in _ONLY_ON.items():
+        if owner != server and ctx.get_parameter_source(name) in given:
+            flag = "--" + name.replace("_", "-")
+            raise click.UsageError(f"{flag} is a {owner} setting, not {server}'s: {instead}")
+    if bool(options.get("ssl_certfile")) != bool(options.get("ssl_keyfile")):
+        raise click.UsageError("HTTPS needs both --ssl-certfile and --ssl-keyfile")
+    out = {k: v for k, v in options.items() if _ONLY_ON.get(k, (server,))[0] == server}
+    if server == "gunicorn":
+        out["access_log"] = False  # the app's JSON access log (with request ids) replaces it
+    return {"server": server, **out}
 
 
 def _pairs(specs: tuple[str, ...], option: str) -> dict[str, list[str]]:

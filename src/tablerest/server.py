@@ -1,4 +1,5 @@
-"""Serving a database: the app factory behind ``tablerest serve``, and gunicorn to run it.
+"""Serving a database: the app factory behind ``tablerest serve``, and the servers that run it
+(granian by default, see :mod:`tablerest.granian_runner`; gunicorn on request).
 
 ``create_app`` is usable on its own, for instance by an external WSGI server::
 
@@ -29,6 +30,7 @@ from .store import ReadReplicas
 
 __all__ = [
     "PRIVILEGE_COLUMNS",
+    "SERVERS",
     "create_app",
     "database_url",
     "default_policy",
@@ -50,6 +52,9 @@ PRIVILEGE_COLUMNS = frozenset(
 )  # fmt: skip
 #: Where create_app leaves what ``tablerest serve`` reports at start (``app.extensions``).
 SERVED = "tablerest.serve"
+
+#: The HTTP servers ``tablerest serve`` runs on; the first is the default.
+SERVERS = ("granian", "gunicorn")
 
 
 def database_url(target: str) -> str:
@@ -323,6 +328,9 @@ def gunicorn_settings(
     max_requests: int = 10000,
     max_requests_jitter: int = 1000,
     forwarded_allow_ips: str = "127.0.0.1,::1",
+    backlog: int = 2048,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
 ) -> dict[str, Any]:
     """gunicorn's settings for ``tablerest serve``: what a production deployment wants.
 
@@ -330,7 +338,9 @@ def gunicorn_settings(
     get ``graceful_timeout`` to finish; each worker is replaced after ``max_requests`` plus up
     to ``max_requests_jitter`` requests (slow leaks cannot grow, workers do not all restart at
     once); the heartbeat file lives in memory (``/dev/shm``) where there is one, so a slow
-    disk cannot make the arbiter kill healthy workers.
+    disk cannot make the arbiter kill healthy workers. gunicorn's control socket is off: its
+    default path (``$XDG_RUNTIME_DIR/gunicorn.ctl`` or ``~/.gunicorn/gunicorn.ctl``) is one
+    per user, so every serve process of that user would take it over from the others.
     """
     settings: dict[str, Any] = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
@@ -345,7 +355,13 @@ def gunicorn_settings(
         "max_requests_jitter": max_requests_jitter if max_requests else 0,
         "forwarded_allow_ips": forwarded_allow_ips,
         "proc_name": "tablerest",
+        "backlog": backlog,
+        "control_socket_disable": True,
     }
+    if ssl_certfile or ssl_keyfile:
+        if not (ssl_certfile and ssl_keyfile):
+            raise ValueError("TLS needs both a certificate and a key file")
+        settings["certfile"], settings["keyfile"] = ssl_certfile, ssl_keyfile
     # gunicorn's own advice; it makes its heartbeat files there with mkstemp (private, unique).
     shm = "/dev/shm"  # noqa: S108
     if Path(shm).is_dir():
@@ -353,22 +369,37 @@ def gunicorn_settings(
     return settings
 
 
-def run(app_factory: Any, **options: Any) -> None:
-    """Serve with gunicorn (``options``: see :func:`gunicorn_settings`); each worker builds
-    its app with ``app_factory``."""
+def run(app_factory: Any, *, server: str = SERVERS[0], **options: Any) -> None:
+    """Serve with ``server``, granian (``options``: see
+    :func:`tablerest.granian_runner.granian_settings`, plus ``forwarded_allow_ips``) or
+    gunicorn (see :func:`gunicorn_settings`); each worker builds its app with ``app_factory``."""
+    if server == "granian":
+        from .granian_runner import run_granian
+
+        run_granian(app_factory, **options)
+        return
+    if server != "gunicorn":
+        raise ValueError(f"unknown server {server!r} (one of: {', '.join(SERVERS)})")
     from gunicorn.app.base import BaseApplication
 
+    from .granian_runner import ServedApp
+
     settings = gunicorn_settings(**options)
+    # gunicorn's forwarded_allow_ips covers the scheme only: the client address behind a
+    # trusted proxy (rate limits, logs) comes from ServedApp, as on granian.
+    trusted = settings["forwarded_allow_ips"]
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         settings["child_exit"] = _forget_worker
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             for name, value in settings.items():
-                self.cfg.set(name, value)
+                # An older gunicorn has no control socket, so no setting to turn it off.
+                if name != "control_socket_disable" or name in self.cfg.settings:
+                    self.cfg.set(name, value)
 
         def load(self) -> Any:
-            return app_factory()
+            return ServedApp(app_factory(), trusted)
 
     os.environ.setdefault("SERVER_SOFTWARE", "tablerest")
     _Server().run()

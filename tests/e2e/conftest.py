@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from werkzeug.datastructures import Headers
 
 STARTUP_SECONDS = 60
 
@@ -60,8 +61,9 @@ class Server:
 
 def call(
     method: str, url: str, body: Any = None, form: str | None = None
-) -> tuple[int, dict[str, str], Any]:
-    """One HTTP request: (status, headers, parsed JSON body or None)."""
+) -> tuple[int, Headers, Any]:
+    """One HTTP request: (status, headers, parsed JSON body or None). Header names are
+    case-insensitive, as in HTTP (granian sends them in lower case, gunicorn as the app did)."""
     data, headers = None, {}
     if body is not None:
         data, headers = json.dumps(body).encode(), {"Content-Type": "application/json"}
@@ -71,10 +73,10 @@ def call(
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             raw = resp.read()
-            return resp.status, dict(resp.headers), json.loads(raw) if raw else None
+            return resp.status, Headers(resp.headers.items()), json.loads(raw) if raw else None
     except urllib.error.HTTPError as err:
         raw = err.read()
-        return err.code, dict(err.headers), json.loads(raw) if raw else None
+        return err.code, Headers(err.headers.items()), json.loads(raw) if raw else None
 
 
 @pytest.fixture
@@ -82,8 +84,15 @@ def env(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "TABLEREST_DEMO_PATH": str(tmp_path / "demo.sqlite3")}
 
 
+#: The servers ``tablerest serve`` runs on: every e2e test runs on the default (granian), a
+#: smaller set on gunicorn too (``@pytest.mark.parametrize("server", SERVERS)``).
+SERVERS = ["granian", "gunicorn"]
+
+
 @pytest.fixture
-def demo_server(env: dict[str, str]) -> Iterator[Server]:
-    server = Server([], env)
+def demo_server(env: dict[str, str], request: pytest.FixtureRequest) -> Iterator[Server]:
+    """The demo on the default server, or on ``request.param`` (parametrized indirectly)."""
+    chosen = getattr(request, "param", None)
+    server = Server(["--server", chosen] if chosen else [], env)
     yield server
     server.stop()

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import SERVERS, Server
 from tests.e2e.conftest import call as _call
 
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.parametrize("demo_server", SERVERS, indirect=True)
 def test_newcomer_walkthrough_on_the_demo(demo_server: Server) -> None:
     api = demo_server.base + "/api"
     status, _, index = _call("GET", api)
@@ -102,13 +103,16 @@ def test_serve_refuses_a_missing_file(tmp_path: Path, env: dict[str, str]) -> No
     assert "no database file" in result.stderr
 
 
-def test_metrics_and_logs_of_several_workers(tmp_path: Path, env: dict[str, str]) -> None:
+@pytest.mark.parametrize("server_name", SERVERS)
+def test_metrics_and_logs_of_several_workers(
+    tmp_path: Path, env: dict[str, str], server_name: str
+) -> None:
     path = tmp_path / "pets.db"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE pets (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
     conn.close()
     env = {k: v for k, v in env.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    server = Server([str(path), "--workers", "3", "--threads", "1"], env)
+    server = Server([str(path), "--workers", "3", "--threads", "1", "--server", server_name], env)
     try:
         assert _call("GET", f"{server.base}/healthz")[0] == 200
         assert _call("GET", f"{server.base}/readyz")[0] == 200
@@ -137,3 +141,112 @@ def test_metrics_and_logs_of_several_workers(tmp_path: Path, env: dict[str, str]
         f"e2e-{i}" for i in range(30)
     )
     assert {a["status"] for a in access} == {200}
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (PKCS#8, which granian requires), as PEM."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.mark.parametrize("server_name", SERVERS)
+def test_serve_over_tls(tmp_path: Path, env: dict[str, str], server_name: str) -> None:
+    import http.client
+    import ssl
+
+    path = tmp_path / "pets.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE pets (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+        conn.execute("INSERT INTO pets (name) VALUES ('Rex')")
+    conn.close()
+    cert, key = _self_signed(tmp_path)
+    args = [str(path), "--server", server_name, "--ssl-certfile", str(cert)]
+    server = Server([*args, "--ssl-keyfile", str(key)], env)
+    try:
+        context = ssl.create_default_context(cafile=str(cert))
+        conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=context, timeout=10)
+        conn.request("GET", "/api/pets/1")
+        resp = conn.getresponse()
+        assert (resp.status, json.loads(resp.read())) == (200, {"id": 1, "name": "Rex"})
+        conn.close()
+    finally:
+        server.stop()
+
+
+def test_a_replaced_workers_gauges_leave_the_metrics(tmp_path: Path, env: dict[str, str]) -> None:
+    import os
+    import signal
+    import time
+
+    path = tmp_path / "pets.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE pets (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+    conn.close()
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
+    server = Server([str(path), "--workers", "2", "--threads", "1"], env)
+    try:
+
+        def workers() -> list[int]:
+            children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children")
+            return [int(p) for p in children.read_text().split()]
+
+        for _ in range(40):
+            assert _call("GET", f"{server.base}/api/pets")[0] == 200
+        measured = [  # a worker that has answered requests: it has gauges and counts
+            p
+            for p in workers()
+            if (metrics / f"gauge_livesum_{p}.db").exists()
+            and (metrics / f"counter_{p}.db").exists()
+        ]
+        assert measured, sorted(f.name for f in metrics.iterdir())
+        victim = measured[0]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (victim in workers() or len(workers()) < 2):
+            time.sleep(0.2)
+        assert victim not in workers()
+        assert len(workers()) == 2  # granian started another in its place
+        # As gunicorn's child_exit hook did: the dead worker's gauges are gone, its counts kept.
+        assert not (metrics / f"gauge_livesum_{victim}.db").exists()
+        assert (metrics / f"counter_{victim}.db").exists(), sorted(
+            f.name for f in metrics.iterdir()
+        )
+        with urllib.request.urlopen(f"{server.base}/metrics", timeout=10) as resp:
+            assert "tablerest_db_connections_in_use" in resp.read().decode()
+    finally:
+        server.stop()

@@ -4,6 +4,7 @@ document uses beyond RFC 3339's, so that schema-valid data is made of valid valu
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import schemathesis
 from hypothesis import strategies as st
@@ -13,3 +14,15 @@ _MOMENTS = st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime
 # The OpenAPI format registry's names for date-times and times without an offset.
 schemathesis.openapi.format("date-time-local", _MOMENTS.map(lambda d: d.isoformat()))
 schemathesis.openapi.format("time-local", st.times().map(lambda t: t.isoformat()))
+
+
+@schemathesis.hook
+def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool:
+    """Keep every failure except "schema-violating request accepted" for a case with a header
+    value outside ASCII: granian (serve's default server) hands such a value to the app as an
+    empty string (a server behaviour, like gunicorn's 414 for an over-long request line), so the
+    API never saw the value generated, and answered as it does to an empty header."""
+    if getattr(failure, "code", None) != "ST201":
+        return True
+    headers = getattr(case, "headers", None) or {}
+    return all(not isinstance(v, str) or v.isascii() for v in headers.values())
