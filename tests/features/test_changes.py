@@ -280,13 +280,15 @@ def test_the_feed_is_documented_and_off_by_default(make_app: AppFactory) -> None
     assert {p["name"] for p in op["parameters"]} >= {"Last-Event-ID", "filter[title]"}
 
 
-def test_streams_beyond_max_streams_get_a_503(make_app: AppFactory) -> None:
+def test_streams_beyond_max_streams_get_a_429(make_app: AppFactory) -> None:
     client = make_app(api={"changes": ChangeFeed(max_streams=1, stream_seconds=5)}).test_client()
     first = client.get("/api/books/changes", buffered=False)
     try:
         assert next(iter(first.response)) == b"retry: 2000\n\n"
-        body = problem(client.get("/api/books/changes"), 503)
+        full = client.get("/api/books/changes", environ_base={"REMOTE_ADDR": "10.0.0.2"})
+        body = problem(full, 429)
         assert "Too many" in body["detail"]
+        assert full.headers["Retry-After"] == "5"
     finally:
         first.close()
     again = client.get("/api/books/changes", buffered=False)

@@ -19,6 +19,7 @@ import pytest
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from werkzeug.test import EnvironBuilder
 
 from tablerest import ChangeFeed, Limits
 from tablerest.changes.like import fold, like_matcher
@@ -178,3 +179,97 @@ def test_a_pattern_made_of_a_text_matches_it(text: str, cut: int) -> None:
     assert like_matcher(head + "%")(text)
     assert len(fold(text)) == len(text)
     assert like_matcher("_" * len(text), ignore_case=True)(text)
+
+
+# -- item 5, streams: one client address cannot take every stream -----------------------------
+
+
+def _open(client: FlaskClient, address: str, read_first: bool = True) -> Any:
+    """A live stream from ``address``, not read beyond its first chunk (or not at all)."""
+    resp = client.get(
+        "/api/comments/changes", buffered=False, environ_base={"REMOTE_ADDR": address}
+    )
+    if resp.status_code == 200 and read_first:
+        assert next(iter(resp.response)) == b"retry: 2000\n\n"
+    return resp
+
+
+@pytest.fixture
+def live(make_app: AppFactory) -> FlaskClient:
+    feed = ChangeFeed(stream_seconds=30, max_streams=5, max_streams_per_client=2)
+    return make_app(api={"changes": feed}).test_client()
+
+
+def test_one_address_gets_its_cap_of_streams_then_a_429(live: FlaskClient) -> None:
+    mine = [_open(live, "10.0.0.1"), _open(live, "10.0.0.1", read_first=False)]
+    try:
+        assert [r.status_code for r in mine] == [200, 200]
+
+        over = _open(live, "10.0.0.1")
+        body = problem(over, 429)
+        assert "2 change streams open" in body["detail"]
+        assert over.headers["Retry-After"] == "5"
+        # Another address still gets a stream; so does this one once one of its own closes.
+        other = _open(live, "10.0.0.2")
+        assert other.status_code == 200
+        other.close()
+        mine.pop().close()  # never read: closing it frees its slot all the same
+        again = _open(live, "10.0.0.1")
+        assert again.status_code == 200
+        mine.append(again)
+    finally:
+        for resp in mine:
+            resp.close()
+
+
+def test_the_global_cap_holds_across_addresses_and_is_a_429_not_a_503(live: FlaskClient) -> None:
+    opened = [_open(live, f"10.0.1.{i // 2}") for i in range(5)]
+    try:
+        assert [r.status_code for r in opened] == [200] * 5
+        full = _open(live, "10.0.2.1")
+        body = problem(full, 429)
+        assert "Too many change streams" in body["detail"]
+        assert full.headers["Retry-After"] == "5"
+    finally:
+        for resp in opened:
+            resp.close()
+    assert _open(live, "10.0.2.1").status_code == 200
+
+
+def test_a_stream_whose_body_is_never_read_is_uncounted_when_closed(
+    make_app: AppFactory,
+) -> None:
+    """A server may close a response without reading its body (a client gone before the
+    first byte); a generator never started runs no ``finally``, so the slot must be freed by
+    the close. The WSGI app is called directly: the test client always reads a first chunk."""
+    app = make_app(api={"changes": ChangeFeed(stream_seconds=30, max_streams=1)})
+    statuses = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        statuses.append(status)
+        return lambda data: None
+
+    for _ in range(3):
+        environ = EnvironBuilder("/api/comments/changes", environ_base={"REMOTE_ADDR": "10.0.0.1"})
+        body = app(environ.get_environ(), start_response)
+        body.close()  # type: ignore[attr-defined]
+    assert statuses == ["200 OK"] * 3
+    state = app.extensions["tablerest"]["/api"]
+    assert state.feeds.hub(state.endpoints["comments"].resource).streams == 0
+
+
+def test_a_head_request_takes_no_stream_slot(make_app: AppFactory) -> None:
+    feed = ChangeFeed(stream_seconds=30, max_streams=1, max_streams_per_client=1)
+    client = make_app(api={"changes": feed}).test_client()
+    held = _open(client, "10.0.0.1")
+    try:
+        head = client.head("/api/comments/changes", environ_base={"REMOTE_ADDR": "10.0.0.1"})
+        assert head.status_code == 200
+    finally:
+        held.close()
+
+
+@pytest.mark.parametrize("options", [{"max_streams_per_client": 0}, {"max_streams": 0}])
+def test_stream_caps_must_be_positive(options: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        ChangeFeed(**options)

@@ -91,9 +91,8 @@ class ChangeStream:
             gone = dumps({"reason": "Last-Event-ID is no longer kept", "latest": latest})
             first += f"event: reset\ndata: {gone.decode()}\n\n"
         live = self.feed.stream_seconds > 0 and request.method == "GET"
-        opened = hub.stream() if live else None
-        if opened is not None:
-            opened.__enter__()  # counted now: over max_streams is a 503, not a broken stream
+        # Counted now, so that a stream over a cap is a 429 rather than a broken stream.
+        release = hub.open_stream(request.remote_addr or "unknown") if live else _nothing
 
         environ = request.environ  # the generator runs after the request context is gone
         request_method = request.method
@@ -105,10 +104,12 @@ class ChangeStream:
                 yield first.encode()
                 yield from self._events(hub, start, filters, access, environ, live)
             finally:
-                if opened is not None:
-                    opened.__exit__(None, None, None)
+                release()  # the slot is free as soon as the stream ends
 
         resp = Response(body(), mimetype=EVENT_STREAM)
+        # The server closes every response it was handed, whether or not it read the body (a
+        # client gone before the first byte): a generator never started runs no finally.
+        resp.call_on_close(release)
         resp.headers["Cache-Control"] = "no-cache"
         resp.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
         return resp
@@ -176,6 +177,10 @@ class ChangeStream:
             row = {k: v for k, v in row.items() if k not in hidden}
         data = dumps({"op": event.op, "key": event.key, "row": row}).decode()
         return f"id: {event.id}\nevent: {event.op}\ndata: {data}\n\n".encode()
+
+
+def _nothing() -> None:
+    return None
 
 
 def _last_event_id(request: Request) -> int | None:
