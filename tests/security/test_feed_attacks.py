@@ -16,13 +16,15 @@ from typing import Any
 
 import orjson
 import pytest
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder
 
-from tablerest import ChangeFeed, Limits
+from tablerest import ChangeFeed, Limits, owner, public, role
 from tablerest.changes.like import fold, like_matcher
+from tablerest.changes.outbox import changes_table
 from tests.helpers import problem
 from tests.security.conftest import AppFactory, login
 
@@ -273,3 +275,141 @@ def test_a_head_request_takes_no_stream_slot(make_app: AppFactory) -> None:
 def test_stream_caps_must_be_positive(options: dict[str, int]) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         ChangeFeed(**options)
+
+
+# -- item 17: no event when nothing visible changed; history under the caller's grants -------
+
+#: Users anyone may list and read; email shown to admins only, the password never (write-only).
+OPEN_USERS: dict[str, Any] = {
+    "list": public,
+    "read": public,
+    "create": public,
+    "update": owner("id") | role("admin"),
+    "delete": role("admin"),
+}
+
+
+@pytest.fixture
+def users_feed(make_app: AppFactory) -> FlaskClient:
+    return make_app(
+        api={"changes": BOUNDED},
+        permissions={"users": OPEN_USERS},
+        users_options={"hidden_unless": {"email": role("admin")}},
+    ).test_client()
+
+
+def _outbox(client: FlaskClient) -> list[tuple[str, str, str, str | None]]:
+    """The outbox as SQL sees it: (resource, op, row JSON, changed JSON)."""
+    state = client.application.extensions["tablerest"]["/api"]
+    engine = state.db.engine(state.endpoints["users"].resource.table)
+    t = changes_table
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.resource, t.c.op, t.c.row_json, t.c.changed_json))
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def _keys(found: list[Any]) -> list[tuple[str, str]]:
+    return [(e["event"], e["data"]["key"]) for e in found]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("PATCH", {"password": "a-new-password-1"}),
+        ("PUT", {"username": "bob", "password": "a-new-password-1"}),  # email: kept
+        ("PATCH", {"username": "bob"}),  # the same value: nothing changed at all
+    ],
+    ids=["patch-password", "put-password", "patch-same-value"],
+)
+def test_a_write_that_changes_nothing_visible_sends_no_event(
+    users_feed: FlaskClient, change: tuple[str, dict[str, Any]]
+) -> None:
+    bob = login(users_feed, "bob")
+    method, body = change
+
+    resp = users_feed.open("/api/users/2", method=method, json=body, headers=bob)
+
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    for who in ({}, bob, login(users_feed, "ann")):
+        assert replay(users_feed, "/api/users/changes", who) == []
+    assert _outbox(users_feed) == []  # nothing recorded at all, and no hash stored
+
+
+def test_a_change_of_a_field_hidden_from_a_caller_is_sent_only_to_those_who_see_it(
+    users_feed: FlaskClient,
+) -> None:
+    bob, ann = login(users_feed, "bob"), login(users_feed, "ann")
+    hidden = users_feed.patch("/api/users/2", json={"email": "bob@new.example"}, headers=ann)
+    visible = users_feed.patch("/api/users/2", json={"username": "bobby"}, headers=bob)
+    assert (hidden.status_code, visible.status_code) == (200, 200)
+
+    anonymous = replay(users_feed, "/api/users/changes")
+    owner_self = replay(users_feed, "/api/users/changes", bob)
+    admin = replay(users_feed, "/api/users/changes", ann)
+
+    assert _keys(anonymous) == _keys(owner_self) == [("update", "2")]
+    assert anonymous[0]["data"]["row"] == {"id": 2, "username": "bobby", "roles": ""}
+    assert _keys(admin) == [("update", "2"), ("update", "2")]
+    assert admin[0]["data"]["row"]["email"] == "bob@new.example"
+    stored = _outbox(users_feed)
+    assert [orjson.loads(changed or "null") for *_rest, changed in stored] == [
+        ["email"],
+        ["username"],
+    ]
+    assert not any("argon2" in row or "-pw" in row for _res, _op, row, _c in stored)
+
+
+def test_hidden_only_changes_through_batch_and_json_api_send_no_event(
+    users_feed: FlaskClient,
+) -> None:
+    bob, ann = login(users_feed, "bob"), login(users_feed, "ann")
+    batch = users_feed.post(
+        "/api/batch",
+        json={
+            "operations": [
+                {"op": "update", "resource": "users", "key": 2, "data": {"password": "pw-2-long"}},
+                {"op": "replace", "resource": "users", "key": 2,
+                 "data": {"username": "bob", "password": "pw-3-long"}},
+            ]
+        },
+        headers=bob,
+    )  # fmt: skip
+    jsonapi = users_feed.patch(
+        "/api/users/2",
+        data=orjson.dumps(
+            {"data": {"type": "users", "id": "2", "attributes": {"email": "b@y.example"}}}
+        ),
+        content_type="application/vnd.api+json",
+        headers={**ann, "Accept": "application/vnd.api+json"},
+    )
+    assert (batch.status_code, jsonapi.status_code) == (200, 200), batch.get_data(as_text=True)
+
+    assert replay(users_feed, "/api/users/changes") == []
+    assert replay(users_feed, "/api/users/changes", bob) == []
+    assert _keys(replay(users_feed, "/api/users/changes", ann)) == [("update", "2")]
+
+
+def test_replayed_history_shows_each_caller_only_rows_they_could_read(feed: FlaskClient) -> None:
+    """``Last-Event-ID: 0`` replays a day of history: each event (deletes included) is judged
+    by the row's owner fields as stored with it, so nobody sees another's private posts, even
+    after the rows are gone or have changed hands."""
+    ann, bob, cy = (login(feed, n) for n in ("ann", "bob", "cy"))
+    made = feed.post("/api/posts", json={"title": "bob's draft"}, headers=bob)
+    assert made.status_code == 201
+    new = str(made.get_json()["id"])
+    writes = [
+        feed.patch(f"/api/posts/{new}", json={"title": "bob's plan"}, headers=bob),
+        feed.delete(f"/api/posts/{new}", headers=bob),
+        feed.patch("/api/posts/3", json={"owner_id": 3}, headers=ann),  # bob's secret -> cy
+        feed.delete("/api/posts/3", headers=cy),
+    ]
+    assert [w.status_code for w in writes] == [200, 204, 200, 204]
+
+    assert _keys(replay(feed, "/api/posts/changes", bob)) == [
+        ("create", new), ("update", new), ("delete", new),
+    ]  # fmt: skip
+    assert _keys(replay(feed, "/api/posts/changes", cy)) == [("update", "3"), ("delete", "3")]
+    assert len(replay(feed, "/api/posts/changes", ann)) == 5
+    problem(feed.get("/api/posts/changes", headers={"Last-Event-ID": "0"}), 401)
+    # Filters do not widen it: a filter on the owner only narrows what the grants let through.
+    assert replay(feed, "/api/posts/changes?owner_id=2", cy) == []

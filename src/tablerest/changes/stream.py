@@ -1,7 +1,8 @@
 """``GET /api/<resource>/changes``: the resource's change events as Server-Sent Events.
 
 Parse (the list filters, on the resource's own fields), authorize (``list`` on the resource;
-each event only when its row is within the caller's ``read`` and ``list`` grants), then stream:
+each event only when its row, as stored with the event, is within the caller's ``read`` and
+``list`` grants, and an update only when it changed a field the caller can see), then stream:
 ``id:`` the outbox id, ``event:`` the operation, ``data:`` ``{"op", "key", "row"}`` with the
 row as the caller may see it. ``Last-Event-ID`` resumes after that id; an id the outbox no
 longer holds (pruned, or from another database) gets a ``reset`` event first, and the stream
@@ -173,6 +174,8 @@ class ChangeStream:
         if not all(test(typed.get(name)) for name, test in filters):
             return None
         hidden = access.concealed(res) if access is not None else frozenset()
+        if event.changed is not None and not set(event.changed) - hidden:
+            return None  # an update of fields hidden from this caller only: nothing to see
         if hidden:
             row = {k: v for k, v in row.items() if k not in hidden}
         data = dumps({"op": event.op, "key": event.key, "row": row}).decode()
