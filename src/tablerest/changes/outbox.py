@@ -271,7 +271,7 @@ class Recorder:
         self._encoder = RowEncoder(resource, [f.name for f in resource.readable])
         if resource.pk_fields:
             table = resource.table
-            cols = [table.c[f.column.key] for f in resource.readable]
+            cols = [f.selected(table) for f in resource.readable]  # computed fields too
             where = sa.and_(
                 *(
                     table.c[f.column.key] == sa.bindparam(f"k{i}")
