@@ -55,10 +55,12 @@ ALLOWED: dict[str, set[str]] = {
     # its stream is a read: parse, authorize, render.
     "changes.outbox": {"changes", "render.json", "resource"},
     "changes.fanout": {"changes", "changes.outbox", "errors", "resource", "store"},
+    "changes.like": set(),  # LIKE patterns in Python: pure, no SQL
     "changes.stream": {
         "auth.access",
         "auth.policies",
         "changes.fanout",
+        "changes.like",
         "changes.outbox",
         "errors",
         "render.json",

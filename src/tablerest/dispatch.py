@@ -1428,6 +1428,7 @@ class Endpoint:
                     self._reach(session, values, grant, access, "update")
                 if conditional:
                     self._check_current(request, session, values, fmt, access)
+                was = self.changes.current(session, values)  # the feed records what changed
                 ctx = WriteContext(res, "update", session, request.method, data=data, key=values)
                 self._run_hooks("before_update", ctx)
                 written = self.statements.values(ctx.data)
@@ -1449,7 +1450,7 @@ class Endpoint:
                 row: dict[str, Any] = self._fetch_one(values, session)
                 ctx.row = row
                 self._run_hooks("after_update", ctx)
-                self.changes.record(session, "update", [row])
+                self.changes.record(session, "update", [row], before=[was])
         except (sa_exc.IntegrityError, _Unreadable):
             raise self._diagnose([written], key=values, readable=readable) from None
         except sa_exc.SQLAlchemyError as exc:

@@ -1151,7 +1151,8 @@ class _Builder:
                     "description": "An event stream (text/event-stream)",
                     "content": {"text/event-stream": {"schema": _SSE_EVENT}},
                 },
-                **_problems(400, 406, 503),
+                # 429: over a stream cap (per client address, or in all).
+                **_problems(400, 406, 429, 503),
             },
         }
         if res.policy is not None:

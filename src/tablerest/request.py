@@ -87,6 +87,10 @@ class Limits:
     max_json_depth: int = 32
     #: Operations in one ``POST {prefix}/batch``.
     max_batch_operations: int = 100
+    #: Characters in one ``like``/``ilike`` pattern, and wildcards (``%``, ``_``) in it: each
+    #: change-feed event is matched against it in Python, the list's SQL runs it per row.
+    max_like_length: int = 200
+    max_like_wildcards: int = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,6 +343,26 @@ def _decimal(raw: str) -> decimal.Decimal:
     return value
 
 
+def _check_pattern(raw: str, parameter: str, limits: Limits) -> None:
+    """400 for a LIKE pattern beyond the limits (its length, its unescaped ``%`` and ``_``)."""
+    if len(raw) > limits.max_like_length:
+        raise InvalidParameter(
+            parameter, f"A pattern may have at most {limits.max_like_length} characters"
+        )
+    wildcards, escaped = 0, False
+    for ch in raw:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch in "%_":
+            wildcards += 1
+    if wildcards > limits.max_like_wildcards:
+        raise InvalidParameter(
+            parameter, f"A pattern may have at most {limits.max_like_wildcards} wildcards (% and _)"
+        )
+
+
 def _parse_value(path: Path, op: str, raw: str, parameter: str, limits: Limits) -> Any:
     col_type = path.field.column.type
     if op == "null":
@@ -349,8 +373,10 @@ def _parse_value(path: Path, op: str, raw: str, parameter: str, limits: Limits) 
                 parameter, f"{op} works on text fields; {path.dotted} is not text"
             )
         trailing = len(raw) - len(raw.rstrip("\\"))
-        if op in ("like", "ilike") and trailing % 2:
-            raise InvalidParameter(parameter, "A pattern cannot end with a lone escape (\\)")
+        if op in ("like", "ilike"):
+            if trailing % 2:
+                raise InvalidParameter(parameter, "A pattern cannot end with a lone escape (\\)")
+            _check_pattern(raw, parameter, limits)
         return raw
     parse = value_parser(col_type)
     try:

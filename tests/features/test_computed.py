@@ -24,7 +24,7 @@ from sqlalchemy.orm import (
     relationship,
 )
 
-from tablerest import Api, role
+from tablerest import Api, ChangeFeed, role
 from tests.databases import BACKENDS
 from tests.helpers import problem
 
@@ -611,3 +611,24 @@ def test_hidden_unless_conceals_a_computed_field(engine: sa.Engine) -> None:
     assert "loan_count" not in row
     assert row["title_length"] == 20
     assert body["detail"] == "Unknown field 'loan_count'"
+
+
+def test_the_change_feed_records_computed_fields(engine: sa.Engine) -> None:
+    """A resource with computed fields can have the feed: its events carry them (the last
+    state of a deleted row too), computed in the write's transaction."""
+    app = Flask("tests")
+    api = Api(app, engine, changes=ChangeFeed(stream_seconds=0))  # streams end when replayed
+    api.resource(Writer, computed={"full_name": "full_name"}, changes=False)
+    api.resource(Novel, computed=NOVEL_FIELDS)
+    api.resource(Loan, changes=False)
+    client = app.test_client()
+
+    assert client.patch("/api/novels/4", json={"pages": 400}).status_code == 200
+    assert client.delete("/api/novels/6").status_code == 204
+
+    resp = client.get("/api/novels/changes", headers={"Last-Event-ID": "0"})
+    rows = [orjson.loads(line[6:])["row"] for line in resp.get_data(as_text=True).splitlines()
+            if line.startswith("data: ")]  # fmt: skip
+    read = client.get("/api/novels/4").get_json()
+    assert rows[0] == read
+    assert [r["id"] for r in rows] == [4, 6]

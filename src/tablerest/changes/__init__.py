@@ -24,7 +24,10 @@ class ChangeFeed:
     wake-up arrives (the safety net). ``stream_seconds``: how long one stream stays open
     before the server ends it (clients reconnect with ``Last-Event-ID``; 0: send what is
     there after ``Last-Event-ID`` and end). ``retry_ms``: the reconnect delay suggested to
-    clients. ``max_streams``: open streams per process (more get a 503). ``redis_url``:
+    clients. ``max_streams``: open streams per process; ``max_streams_per_client``: open
+    streams per client address in a process (more get a 429 with ``Retry-After``; behind a
+    proxy, every client has the proxy's address unless the app trusts ``X-Forwarded-For``, see
+    ``werkzeug.middleware.proxy_fix.ProxyFix``). ``redis_url``:
     wake-ups through Redis pub/sub (default ``TABLEREST_REDIS_URL``); without it, PostgreSQL
     ``LISTEN``/``NOTIFY`` on PostgreSQL, in-process otherwise.
     """
@@ -36,6 +39,7 @@ class ChangeFeed:
     stream_seconds: float = 300.0
     retry_ms: int = 2000
     max_streams: int = 16
+    max_streams_per_client: int = 8
     redis_url: str | None = None
 
     def __post_init__(self) -> None:
@@ -43,5 +47,5 @@ class ChangeFeed:
             raise ValueError("keep_rows and keep_hours must be positive")
         if self.heartbeat <= 0 or self.poll <= 0 or self.stream_seconds < 0:
             raise ValueError("heartbeat and poll must be positive, stream_seconds >= 0")
-        if self.max_streams < 1:
-            raise ValueError("max_streams must be at least 1")
+        if self.max_streams < 1 or self.max_streams_per_client < 1:
+            raise ValueError("max_streams and max_streams_per_client must be at least 1")

@@ -15,13 +15,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from ..changes import ChangeFeed
-from ..errors import ServiceUnavailable
+from ..errors import TooManyRequests
 from ..resource import Resource
 from ..store import Database, translate
 from .outbox import CHANNEL, Outbox, Recorder
@@ -35,6 +35,8 @@ IDLE_SECONDS = 10.0
 #: How often to look again when a wake-up names an id not yet visible (it may be sent just
 #: before the commit it announces).
 EAGER_POLL = 0.02
+#: Seconds a client over a stream cap is asked to wait (``Retry-After``).
+RETRY_AFTER = 5
 
 
 class _Wakeups(Protocol):
@@ -139,6 +141,8 @@ class Hub:
         #: The last committed id this process knows of.
         self.latest = 0
         self.streams = 0
+        #: Open streams per client address.
+        self._clients: dict[str, int] = {}
         self._cond = threading.Condition()
         self._running = False
         if redis is not None:
@@ -151,23 +155,45 @@ class Hub:
         self._local.publish(last)  # this process's streams need not wait for the round trip
         self._redis.publish(CHANNEL, str(last))
 
-    @contextlib.contextmanager
-    def stream(self) -> Iterator[None]:
-        """Count an open stream for as long as the block runs (the hub thread runs while any
-        is open); 503 over ``max_streams``."""
+    def open_stream(self, client: str) -> Callable[[], None]:
+        """Count an open stream of ``client`` (its address) until the returned function is
+        called (once is enough; later calls do nothing). The hub thread runs while any stream
+        is open. 429 with ``Retry-After`` over ``max_streams_per_client`` for this client, or
+        over ``max_streams`` in all: a client cannot take every stream, and a full server says
+        "later" (a 503 would say the database is down)."""
+        feed = self.feed
         with self._cond:
-            if self.streams >= self.feed.max_streams:
-                raise ServiceUnavailable("Too many change streams are open; try again shortly")
+            if self._clients.get(client, 0) >= feed.max_streams_per_client:
+                raise TooManyRequests(
+                    f"This client has {feed.max_streams_per_client} change streams open "
+                    "already; close one or try again shortly",
+                    headers={"Retry-After": str(RETRY_AFTER)},
+                )
+            if self.streams >= feed.max_streams:
+                raise TooManyRequests(
+                    "Too many change streams are open; try again shortly",
+                    headers={"Retry-After": str(RETRY_AFTER)},
+                )
             self.streams += 1
+            self._clients[client] = self._clients.get(client, 0) + 1
             if not self._running:
                 self._running = True
                 self.latest = max(self.latest, self.outbox.latest())
                 threading.Thread(target=self._run, name="tablerest-changes", daemon=True).start()
-        try:
-            yield
-        finally:
+        closed = False
+
+        def close() -> None:
+            nonlocal closed
             with self._cond:
+                if closed:
+                    return
+                closed = True
                 self.streams -= 1
+                left = self._clients.pop(client) - 1
+                if left:
+                    self._clients[client] = left
+
+        return close
 
     def wait(self, seen: int, timeout: float) -> int:
         """The latest committed id, once it is past ``seen`` or after ``timeout`` seconds."""

@@ -1,7 +1,9 @@
 """The outbox: one row per change, written in the change's own transaction.
 
 The store layer of the change feed. ``tablerest_changes`` holds each event (its id, resource,
-operation, key and the row as the resource renders it, never hidden or write-only fields);
+operation, key and the row as the resource renders it, never hidden or write-only fields; for
+an update, the names of the fields whose values it changed, so that a stream sends it only to
+callers who can see one of them: a write that changes only hidden fields records nothing);
 ``tablerest_change_counter`` holds one row, the last id handed out. A write takes its ids by
 incrementing the counter as the last step of its transaction: the counter row stays locked
 until the commit, so ids follow commit order even with concurrent writers (PostgreSQL, MariaDB;
@@ -18,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import mysql
@@ -57,6 +60,8 @@ changes_table = sa.Table(
     sa.Column("key_text", sa.Text(), nullable=False),
     sa.Column("row_json", _long_text, nullable=False),
     sa.Column("written_at", sa.Float(), nullable=False),
+    # An update's changed fields (a JSON array of names); NULL for creates and deletes.
+    sa.Column("changed_json", sa.Text(), nullable=True),
 )
 counter_table = sa.Table(
     "tablerest_change_counter",
@@ -77,7 +82,11 @@ _oldest = sa.select(sa.func.min(changes_table.c.id))
 _insert = sa.insert(changes_table)
 _page = (
     sa.select(
-        changes_table.c.id, changes_table.c.op, changes_table.c.key_text, changes_table.c.row_json
+        changes_table.c.id,
+        changes_table.c.op,
+        changes_table.c.key_text,
+        changes_table.c.row_json,
+        changes_table.c.changed_json,
     )
     .where(
         changes_table.c.id > sa.bindparam("after"),
@@ -91,12 +100,18 @@ _page = (
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One stored change: ``row`` is JSON text, as the resource renders the row."""
+    """One stored change: ``row`` is JSON text, as the resource renders the row; ``changed``
+    the fields an update changed (None: a create or delete, where every field is news)."""
 
     id: int
     op: str
     key: str
     row: str
+    changed: tuple[str, ...] | None = None
+
+
+#: One event to record: operation, key text, the row as rendered, an update's changed fields.
+Change = tuple[str, str, Mapping[str, Any], Sequence[str] | None]
 
 
 class Outbox:
@@ -125,6 +140,8 @@ class Outbox:
                     with self.engine.begin() as conn:
                         _metadata.create_all(conn, checkfirst=True)
                     with self.engine.begin() as conn:
+                        _add_missing_columns(conn)
+                    with self.engine.begin() as conn:
                         if conn.execute(_last).first() is None:
                             conn.execute(sa.insert(counter_table).values(id=1, last_id=0))
                     break
@@ -135,11 +152,9 @@ class Outbox:
                     time.sleep(0.1)
             self._ready = True
 
-    def record(
-        self, conn: sa.Connection, resource: str, events: Sequence[tuple[str, str, Any]]
-    ) -> None:
-        """Store ``events`` (op, key text, row) in the transaction of ``conn``; last step of
-        the write (the counter row stays locked until it commits)."""
+    def record(self, conn: sa.Connection, resource: str, events: Sequence[Change]) -> None:
+        """Store ``events`` in the transaction of ``conn``; last step of the write (the
+        counter row stays locked until it commits)."""
         n = len(events)
         if not n:
             return
@@ -157,8 +172,9 @@ class Outbox:
                     "key_text": key,
                     "row_json": dumps(row).decode(),
                     "written_at": now,
+                    "changed_json": dumps(list(changed)).decode() if changed is not None else None,
                 }
-                for i, (op, key, row) in enumerate(events)
+                for i, (op, key, row, changed) in enumerate(events)
             ],
         )
         if (first - 1) // PRUNE_EVERY != last // PRUNE_EVERY:
@@ -200,8 +216,23 @@ class Outbox:
             found = conn.execute(
                 _page, {"after": after, "upto": upto, "resource": resource, "lim": limit}
             ).all()
-        events = [Event(int(r[0]), r[1], r[2], r[3]) for r in found]
+        events = [
+            Event(int(r[0]), r[1], r[2], r[3], tuple(orjson.loads(r[4])) if r[4] else None)
+            for r in found
+        ]
         return events, (events[-1].id if len(events) == limit else upto)
+
+
+def _add_missing_columns(conn: sa.Connection) -> None:
+    """Add the columns an outbox made by an earlier version lacks (all nullable, so that the
+    rows already there stay valid); DDL from the table's own column objects."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns(changes_table.name)}
+    table = conn.dialect.identifier_preparer.format_table(changes_table)
+    for column in changes_table.columns:
+        if column.name not in have:
+            assert column.nullable
+            ddl = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {ddl}")
 
 
 def _after_commit(conn: sa.Connection, fn: Callable[[], None]) -> None:
@@ -215,6 +246,15 @@ def _after_commit(conn: sa.Connection, fn: Callable[[], None]) -> None:
             log.warning("change feed wake-up failed", exc_info=True)
 
     sa.event.listen(conn, "commit", fire, once=True)
+
+
+def _changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The rendered fields whose values differ (compared as the JSON a client would get)."""
+    return [
+        name
+        for name, value in after.items()
+        if name not in before or dumps(before[name]) != dumps(value)
+    ]
 
 
 def _key_text(resource: Resource, row: Mapping[str, Any]) -> str:
@@ -231,7 +271,7 @@ class Recorder:
         self._encoder = RowEncoder(resource, [f.name for f in resource.readable])
         if resource.pk_fields:
             table = resource.table
-            cols = [table.c[f.column.key] for f in resource.readable]
+            cols = [f.selected(table) for f in resource.readable]  # computed fields too
             where = sa.and_(
                 *(
                     table.c[f.column.key] == sa.bindparam(f"k{i}")
@@ -245,31 +285,47 @@ class Recorder:
         conn: sa.Connection | Session,
         ops: str | Sequence[str],
         rows: Sequence[Mapping[str, Any]],
+        before: Sequence[Mapping[str, Any] | None] = (),
     ) -> None:
         """Record that ``rows`` (as the resource renders them) were created or updated:
-        ``ops`` is one operation for all, or one per row."""
+        ``ops`` is one operation for all, or one per row. ``before``: for updates, each row
+        as :meth:`current` read it before the write; an update that changed none of the
+        rendered fields (only hidden ones, or nothing at all) is not recorded, since no
+        caller could see it."""
         if not rows:
             return
         res = self.resource
         each = [ops] * len(rows) if isinstance(ops, str) else list(ops)
-        events = [(op, _key_text(res, row), row) for op, row in zip(each, rows, strict=True)]
-        self._outbox().record(self._connection(conn), res.name, events)
+        old = list(before) or [None] * len(rows)
+        events: list[Change] = []
+        for op, row, was in zip(each, rows, old, strict=True):
+            changed = _changed(was, row) if op == "update" and was is not None else None
+            if changed == []:
+                continue
+            events.append((op, _key_text(res, row), row, changed))
+        if events:
+            self._outbox().record(self._connection(conn), res.name, events)
 
-    def deleting(self, session: Session, key: Sequence[Any]) -> None:
-        """Before deleting the row ``key``: record its last state (locked until the delete
-        commits, so that no change slips in between)."""
-        conn = self._connection(session)
+    def current(self, session: Session, key: Sequence[Any]) -> dict[str, Any] | None:
+        """The row ``key`` as rendered, read in the write's transaction and locked until it
+        ends (so that no other change slips in between); None when there is none."""
         if self._select is None:
-            return
+            return None
+        conn = self._connection(session)
         stmt = self._select
         if conn.dialect.name != "sqlite":
             stmt = stmt.with_for_update()
         found = conn.execute(stmt, {f"k{i}": v for i, v in enumerate(key)}).first()
-        if found is None:
+        return self._encoder.row(found) if found is not None else None
+
+    def deleting(self, session: Session, key: Sequence[Any]) -> None:
+        """Before deleting the row ``key``: record its last state (the owner fields that the
+        caller's row grants are checked on included)."""
+        row = self.current(session, key)
+        if row is None:
             return  # nothing to delete: the delete answers 404 and rolls back
-        row = self._encoder.row(found)
-        event = ("delete", _key_text(self.resource, row), row)
-        self._outbox().record(conn, self.resource.name, [event])
+        event: Change = ("delete", _key_text(self.resource, row), row, None)
+        self._outbox().record(self._connection(session), self.resource.name, [event])
 
     def _connection(self, conn: sa.Connection | Session) -> sa.Connection:
         if isinstance(conn, sa.Connection):
@@ -288,7 +344,11 @@ class _NoChanges(Recorder):
         conn: sa.Connection | Session,
         ops: str | Sequence[str],
         rows: Sequence[Mapping[str, Any]],
+        before: Sequence[Mapping[str, Any] | None] = (),
     ) -> None:
+        return None
+
+    def current(self, session: Session, key: Sequence[Any]) -> dict[str, Any] | None:
         return None
 
     def deleting(self, session: Session, key: Sequence[Any]) -> None:

@@ -1,7 +1,8 @@
 """``GET /api/<resource>/changes``: the resource's change events as Server-Sent Events.
 
 Parse (the list filters, on the resource's own fields), authorize (``list`` on the resource;
-each event only when its row is within the caller's ``read`` and ``list`` grants), then stream:
+each event only when its row, as stored with the event, is within the caller's ``read`` and
+``list`` grants, and an update only when it changed a field the caller can see), then stream:
 ``id:`` the outbox id, ``event:`` the operation, ``data:`` ``{"op", "key", "row"}`` with the
 row as the caller may see it. ``Last-Event-ID`` resumes after that id; an id the outbox no
 longer holds (pruned, or from another database) gets a ``reset`` event first, and the stream
@@ -29,6 +30,7 @@ from ..render.json import dumps
 from ..request import PAGE_PARAMETERS, Filter, Limits, parse_list_query, value_parser
 from ..resource import Catalog, Resource
 from .fanout import Feeds, Hub
+from .like import like_matcher
 from .outbox import Event
 
 __all__ = ["EVENT_STREAM", "ChangeStream"]
@@ -41,6 +43,8 @@ _NOT_HERE = (*PAGE_PARAMETERS, "sort", "include", "count", "q", "format", "group
 _ID = re.compile(r"^[0-9]{1,18}$")
 
 Authorize = Callable[[Request], Access | None]
+#: One filter of a stream: the field it looks at, and the test of that field's value.
+Check = tuple[str, Callable[[Any], bool]]
 
 
 class ChangeStream:
@@ -88,9 +92,8 @@ class ChangeStream:
             gone = dumps({"reason": "Last-Event-ID is no longer kept", "latest": latest})
             first += f"event: reset\ndata: {gone.decode()}\n\n"
         live = self.feed.stream_seconds > 0 and request.method == "GET"
-        opened = hub.stream() if live else None
-        if opened is not None:
-            opened.__enter__()  # counted now: over max_streams is a 503, not a broken stream
+        # Counted now, so that a stream over a cap is a 429 rather than a broken stream.
+        release = hub.open_stream(request.remote_addr or "unknown") if live else _nothing
 
         environ = request.environ  # the generator runs after the request context is gone
         request_method = request.method
@@ -102,15 +105,17 @@ class ChangeStream:
                 yield first.encode()
                 yield from self._events(hub, start, filters, access, environ, live)
             finally:
-                if opened is not None:
-                    opened.__exit__(None, None, None)
+                release()  # the slot is free as soon as the stream ends
 
         resp = Response(body(), mimetype=EVENT_STREAM)
+        # The server closes every response it was handed, whether or not it read the body (a
+        # client gone before the first byte): a generator never started runs no finally.
+        resp.call_on_close(release)
         resp.headers["Cache-Control"] = "no-cache"
         resp.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
         return resp
 
-    def _filters(self, request: Request, access: Access | None) -> tuple[Filter, ...]:
+    def _filters(self, request: Request, access: Access | None) -> tuple[Check, ...]:
         args = request.args.to_dict(flat=False)
         for name in args:
             if name in _NOT_HERE or name.startswith(("fields", "having[")):
@@ -124,13 +129,13 @@ class ChangeStream:
                 )
             if f.path.field.name in hidden:
                 raise InvalidParameter(f.parameter, f"Unknown field {f.path.dotted!r}")
-        return intent.filters
+        return tuple(_check(f) for f in intent.filters)
 
     def _events(
         self,
         hub: Hub,
         seen: int,
-        filters: tuple[Filter, ...],
+        filters: tuple[Check, ...],
         access: Access | None,
         environ: Mapping[str, Any],
         live: bool,
@@ -159,20 +164,26 @@ class ChangeStream:
             latest = hub.wait(seen, min(1.0, ends - now, max(ping - now, 0.0)))
 
     def _event(
-        self, event: Event, filters: tuple[Filter, ...], access: Access | None
+        self, event: Event, filters: tuple[Check, ...], access: Access | None
     ) -> bytes | None:
         res = self.resource
         row: dict[str, Any] = orjson.loads(event.row)
         typed = self._typed(row)
         if access is not None and not _within(access, res, typed):
             return None
-        if not all(_matches(f, typed.get(f.path.field.name)) for f in filters):
+        if not all(test(typed.get(name)) for name, test in filters):
             return None
         hidden = access.concealed(res) if access is not None else frozenset()
+        if event.changed is not None and not set(event.changed) - hidden:
+            return None  # an update of fields hidden from this caller only: nothing to see
         if hidden:
             row = {k: v for k, v in row.items() if k not in hidden}
         data = dumps({"op": event.op, "key": event.key, "row": row}).decode()
         return f"id: {event.id}\nevent: {event.op}\ndata: {data}\n\n".encode()
+
+
+def _nothing() -> None:
+    return None
 
 
 def _last_event_id(request: Request) -> int | None:
@@ -220,9 +231,18 @@ def _within(access: Access, res: Resource, row: Mapping[str, Any]) -> bool:
     return True
 
 
+def _check(f: Filter) -> Check:
+    """A list filter as a test of one field's value, made once per stream."""
+    if f.op in ("like", "ilike"):
+        like = like_matcher(f.value, ignore_case=f.op == "ilike")
+        return f.path.field.name, lambda value: isinstance(value, str) and like(value)
+    return f.path.field.name, lambda value: _matches(f, value)
+
+
 def _matches(f: Filter, value: Any) -> bool:
     """A list filter on one value, as the SQL the list runs would decide it (NULL matches
-    ``ne``, ``nin`` and ``null=true`` only; text operators are case-sensitive but ``ilike``)."""
+    ``ne``, ``nin`` and ``null=true`` only; text operators are case-sensitive but ``ilike``;
+    ``like``/``ilike`` are decided by :func:`_check`)."""
     op, want = f.op, f.value
     if op == "null":
         return (value is None) is bool(want)
@@ -255,23 +275,7 @@ def _matches(f: Filter, value: Any) -> bool:
         return value.startswith(want)
     if op == "endswith":
         return value.endswith(want)
-    pattern = _like(want, op == "ilike")
-    return pattern.fullmatch(value) is not None
-
-
-def _like(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    """A LIKE pattern (``%``, ``_``, ``\\`` escapes) as a regular expression."""
-    out, chars = [], iter(pattern)
-    for ch in chars:
-        if ch == "\\":
-            out.append(re.escape(next(chars, "\\")))
-        elif ch == "%":
-            out.append(".*")
-        elif ch == "_":
-            out.append(".")
-        else:
-            out.append(re.escape(ch))
-    return re.compile("".join(out), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+    return False
 
 
 def _client_gone(environ: Mapping[str, Any]) -> bool:
