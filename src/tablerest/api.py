@@ -20,7 +20,7 @@ from flask import Flask, Request, Response, current_app, request, send_from_dire
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
-from . import openapi
+from . import http, openapi
 from .auth.access import Access
 from .auth.policies import Identity, PermissionSpec, Policy
 from .auth.service import Auth, remembered
@@ -30,6 +30,8 @@ from .changes.fanout import Feeds
 from .changes.stream import ChangeStream
 from .dispatch import Endpoint, Settings, handles_errors
 from .errors import (
+    BadRequest,
+    Forbidden,
     InternalError,
     MethodNotAllowed,
     NotFound,
@@ -112,6 +114,8 @@ class _AppState:
         #: The OpenAPI document as served, built on its first request (Flask takes no more
         #: routes, hence no more resources, once the app has served a request).
         self.openapi: bytes | None = None
+        #: Whether ``Api(cors=...)`` lets a page of this origin use the API.
+        self.cors_allows: Callable[[str], bool] = lambda _origin: False
 
     def target(self, relation: Relation) -> Resource | None:
         # A resource that cannot be read (no GET) is never reached through a relation either.
@@ -143,6 +147,12 @@ class Api:
 
     Options: ``prefix`` (default ``/api``), ``max_body_size`` in bytes (default 1 MiB), and the
     defaults ``page_size`` / ``max_page_size`` that resources inherit.
+
+    Where requests may come from: ``allowed_hosts`` (the ``Host`` values the API answers to, see
+    :class:`~tablerest.http.AllowedHosts`; default: any) and ``cross_site_writes`` (whether a
+    page of another site may send writes: default no when the API has no ``auth`` and no
+    ``identify``, since then every browser on the machine is a full client; origins that
+    ``cors`` allows may).
     """
 
     def __init__(
@@ -171,6 +181,8 @@ class Api:
         read_replicas: ReadReplicas | None = None,
         batch: bool = True,
         changes: bool | ChangeFeed = False,
+        allowed_hosts: Sequence[str] | None = None,
+        cross_site_writes: bool | None = None,
     ) -> None:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/api'")
@@ -193,6 +205,8 @@ class Api:
         self.rate_limits = rate_limits
         self.cors = cors
         self.security_headers = security_headers
+        self.allowed_hosts = http.AllowedHosts(allowed_hosts) if allowed_hosts is not None else None
+        self.cross_site_writes = cross_site_writes
         self.observability = observability
         self.read_replicas = read_replicas
         #: The live change feed: on for every resource (``True`` or a :class:`ChangeFeed`
@@ -299,6 +313,7 @@ class Api:
             self.observability.install(app, state.db, state.identify)
         if self.rate_limits is not None:
             state.limits = self.rate_limits.install(app, state.identify)
+        app.before_request(lambda: self._check_origin(state))
         _route(state, prefix, "index", handles_errors(lambda: self._index(state)), ["GET"])
         if self.docs:
             _route(
@@ -331,7 +346,7 @@ class Api:
         for res in self.resources.values():
             self._mount(state, res)
         self._install_error_handler(app)
-        self._install_cors(app)
+        self._install_cors(state, app)
         if self.read_replicas is not None:
             _route_reads(app, self.read_replicas.read_your_writes)
 
@@ -520,7 +535,44 @@ class Api:
             resp.headers["X-Content-Type-Options"] = "nosniff"
         return resp
 
-    def _install_cors(self, app: Flask) -> None:
+    @property
+    def authenticates(self) -> bool:
+        """Whether requests can carry a caller (``auth`` or ``identify``)."""
+        return self.auth is not None or self.identify is not None
+
+    def _check_origin(self, state: _AppState) -> Response | None:
+        """Refuse, before any view runs, a request for a ``Host`` the API does not answer to
+        (DNS rebinding: 400) and a write sent by another site's page when those are not
+        allowed (403). Paths outside the prefix are the app's own business."""
+        path = request.path
+        prefix = self.settings.prefix
+        if not (path == prefix or path.startswith(prefix + "/")):
+            return None
+        error: TablerestError | None = None
+        host = request.environ.get("HTTP_HOST")
+        if self.allowed_hosts is not None and not self.allowed_hosts.allows(host, request.scheme):
+            error = BadRequest(
+                f"Host {host!r} is not a name this API answers to"
+                if host
+                else "The request has no Host header"
+            )
+        elif request.method in http.UNSAFE_METHODS and (
+            self.cross_site_writes is False
+            or (self.cross_site_writes is None and not self.authenticates)
+        ):
+            origin = http.cross_site(request)
+            if origin is not None and not state.cors_allows(origin):
+                error = Forbidden(
+                    f"A write from another site's page ({origin}) is refused: this API has no "
+                    "authentication, so any page the browser shows could change its data"
+                )
+        if error is None:
+            return None
+        named = request.headers.get("Accept", "") + request.headers.get("Content-Type", "")
+        resp = error_response(error, jsonapi=JSONAPI in named)
+        return _secure(resp) if self.security_headers else resp
+
+    def _install_cors(self, state: _AppState, app: Flask) -> None:
         """CORS for the API's routes, when asked for (flask-cors)."""
         prefix = self.settings.prefix
         if self.cors is not None:
@@ -534,6 +586,7 @@ class Api:
             options.setdefault("allow_headers", CORS_ALLOWED)
             options.setdefault("max_age", 600)
             CORS(app, resources={f"{prefix}(/.*)?$": options})
+            state.cors_allows = _cors_origins(app, options)
 
     def _install_error_handler(self, app: Flask) -> None:
         """Problem responses for HTTP errors under the prefix (404, 405, 500, ...).
@@ -639,6 +692,14 @@ def _route_reads(app: Flask, window: float) -> None:
     app.before_request(choose)
     app.after_request(mark)
     app.teardown_request(forget)
+
+
+def _cors_origins(app: Flask, options: Mapping[str, Any]) -> Callable[[str], bool]:
+    """Whether flask-cors, with these options, lets a page of an origin read the API."""
+    from flask_cors.core import get_cors_options, get_cors_origins
+
+    computed = get_cors_options(app, options)
+    return lambda origin: get_cors_origins(computed, origin) is not None
 
 
 def _docs_asset(asset: str) -> Response:

@@ -54,6 +54,7 @@ def create_app(
     connect_timeout: float | None = 5,
     keys: Mapping[str, Sequence[str]] | None = None,
     changes: bool | ChangeFeed = False,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Flask:
     """A Flask app serving every table of the database at ``target`` (URL or SQLite path).
 
@@ -68,6 +69,8 @@ def create_app(
     ``changes``: the live change feed on every table (``GET /api/<table>/changes``; see
     :class:`~tablerest.ChangeFeed`); it creates the tables ``tablerest_changes`` and
     ``tablerest_change_counter`` in the database on first use.
+    ``allowed_hosts``: the ``Host`` values to answer (``tablerest serve`` passes the names it
+    is bound to, :func:`tablerest.http.bound_hosts`); None answers any.
 
     ``engine_options`` go to ``sqlalchemy.create_engine`` (pool settings, ``connect_args``).
     There is no ``pool_pre_ping``: it would cost every request a round trip to the database.
@@ -119,6 +122,7 @@ def create_app(
         observability=observability,
         read_replicas=replicas,
         changes=changes,
+        allowed_hosts=allowed_hosts,
     )
     for resource in resources:
         if policy is None:

@@ -52,7 +52,7 @@ class Pair(Base):
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
+def lib(tmp_path: Path) -> Iterator[sa.Engine]:
     eng = sa.create_engine(f"sqlite:///{tmp_path / 'edge.sqlite3'}", poolclass=sa.NullPool)
     Base.metadata.create_all(eng)
     with eng.begin() as conn:
@@ -80,8 +80,8 @@ def _books_app(engine: sa.Engine, **api: Any) -> Flask:
 
 
 @pytest.fixture
-def books(engine: sa.Engine) -> FlaskClient:
-    return _books_app(engine).test_client()
+def books(lib: sa.Engine) -> FlaskClient:
+    return _books_app(lib).test_client()
 
 
 def _title(engine: sa.Engine, key: int) -> str | None:
@@ -112,7 +112,7 @@ VARIANTS_OF_10 = ["010", "+10", "1_0", "%2010", "10%20", "%EF%BC%91%EF%BC%90", "
 
 @pytest.mark.parametrize("spelling", VARIANTS_OF_10)
 def test_a_key_spelt_other_than_canonically_reaches_no_row(
-    books: FlaskClient, engine: sa.Engine, spelling: str
+    books: FlaskClient, lib: sa.Engine, spelling: str
 ) -> None:
     assert books.get("/api/books/10").status_code == 200
     _assert_problem(books.get(f"/api/books/{spelling}"), 404)
@@ -122,7 +122,7 @@ def test_a_key_spelt_other_than_canonically_reaches_no_row(
     _assert_problem(books.patch(f"/api/books/{spelling}", json={"title": "hacked"}), 404)
     _assert_problem(books.put(f"/api/books/{spelling}", json={"title": "hacked", "year": 1}), 404)
     _assert_problem(books.delete(f"/api/books/{spelling}"), 404)
-    assert _title(engine, 10) == "book 10"
+    assert _title(lib, 10) == "book 10"
 
 
 def test_zero_and_negative_keys_in_canonical_form_still_work(books: FlaskClient) -> None:
@@ -162,7 +162,7 @@ def test_having_counts_are_canonical_too(books: FlaskClient) -> None:
 
 
 def test_a_batch_key_spelt_other_than_canonically_reaches_no_row(
-    books: FlaskClient, engine: sa.Engine
+    books: FlaskClient, lib: sa.Engine
 ) -> None:
     for key in ["010", "+10", " 10", "1_0", "\uff11\uff10"]:
         resp = books.post(
@@ -180,11 +180,11 @@ def test_a_batch_key_spelt_other_than_canonically_reaches_no_row(
         json={"operations": [{"op": "delete", "resource": "pairs", "key": [1, "010"]}]},
     )
     _assert_problem(resp, 404)
-    assert _title(engine, 10) == "book 10"
+    assert _title(lib, 10) == "book 10"
 
 
 def test_a_jsonapi_identifier_spelt_other_than_canonically_names_no_row(
-    books: FlaskClient, engine: sa.Engine
+    books: FlaskClient, lib: sa.Engine
 ) -> None:
     jsonapi = "application/vnd.api+json"
     doc = {"data": {"type": "books", "id": "010", "attributes": {"title": "hacked"}}}
@@ -195,14 +195,14 @@ def test_a_jsonapi_identifier_spelt_other_than_canonically_names_no_row(
         "/api/books/10/relationships/author", data=orjson.dumps(linkage), content_type=jsonapi
     )
     assert 400 <= resp.status_code < 500, resp.get_data(as_text=True)
-    assert _title(engine, 10) == "book 10"
-    with engine.connect() as conn:
+    assert _title(lib, 10) == "book 10"
+    with lib.connect() as conn:
         owner = conn.execute(sa.select(Book.__table__.c.author_id).where(Book.__table__.c.id == 10))
         assert owner.scalar_one() == 10
 
 
-def test_a_keyset_cursor_holding_a_variant_spelling_is_refused(engine: sa.Engine) -> None:
-    app = _books_app(engine)
+def test_a_keyset_cursor_holding_a_variant_spelling_is_refused(lib: sa.Engine) -> None:
+    app = _books_app(lib)
     books = app.test_client()
     first = books.get("/api/books?sort=id&page[size]=2&page[after]=").get_json()
     token = first["links"]["next"].split("after%5D=")[-1].split("after]=")[-1].split("&")[0]
@@ -219,3 +219,194 @@ def test_a_keyset_cursor_holding_a_variant_spelling_is_refused(engine: sa.Engine
     assert page([str(v) for v in values]).status_code == 200
     _assert_problem(page([f"+{v}" for v in values]), 400)
     _assert_problem(page([f"0{v}" for v in values]), 400)
+
+
+# -- item 9: Host (DNS rebinding) and cross-site writes ---------------------------------------
+
+EVIL = "http://evil.example"
+
+
+def _authors(engine: sa.Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(Author.__table__.c.name).order_by("id")).scalars())
+
+
+def test_a_cross_site_form_post_is_refused_without_auth(books: FlaskClient, lib: sa.Engine) -> None:
+    before = _authors(lib)
+    resp = books.post("/api/authors", data={"name": "pwned"}, headers={"Origin": EVIL})
+    body = _assert_problem(resp, 403)
+    assert "evil.example" in body["detail"]
+    assert _authors(lib) == before
+    # The API's own pages (same origin) and clients that are not browsers still write.
+    mine = books.post("/api/authors", data={"name": "mine"}, headers={"Origin": "http://localhost"})
+    assert mine.status_code == 201, mine.get_data(as_text=True)
+    assert books.post("/api/authors", json={"name": "curl"}).status_code == 201
+    assert _authors(lib) == [*before, "mine", "curl"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": EVIL},
+        {"Origin": "null"},  # sandboxed frames, file: pages
+        {"Origin": "http://localhost:8080"},  # another port is another origin
+        {"Origin": "https://localhost.evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},  # a browser that sent no Origin
+    ],
+)
+def test_every_write_route_refuses_cross_site_pages(
+    books: FlaskClient, lib: sa.Engine, headers: dict[str, str]
+) -> None:
+    jsonapi = {"Content-Type": "application/vnd.api+json", **headers}
+    attempts = [
+        books.post("/api/authors", json={"name": "x"}, headers=headers),
+        books.post("/api/authors", json=[{"name": "x"}], headers=headers),
+        books.patch("/api/books/1", json={"title": "x"}, headers=headers),
+        books.put("/api/books/1", json={"title": "x", "year": 1}, headers=headers),
+        books.patch("/api/books", json=[{"id": 1, "title": "x"}], headers=headers),
+        books.delete("/api/books/1", headers=headers),
+        books.post(
+            "/api/batch",
+            json={"operations": [{"op": "delete", "resource": "books", "key": 2}]},
+            headers=headers,
+        ),
+        books.patch(
+            "/api/books/1",
+            data=orjson.dumps({"data": {"type": "books", "id": "1", "attributes": {"title": "x"}}}),
+            headers=jsonapi,
+        ),
+        books.patch(
+            "/api/books/1/relationships/author",
+            data=orjson.dumps({"data": None}),
+            headers=jsonapi,
+        ),
+    ]
+    for resp in attempts:
+        assert resp.status_code == 403, resp.get_data(as_text=True)
+        assert resp.mimetype in ("application/problem+json", "application/vnd.api+json")
+    assert _title(lib, 1) == "book 1"
+    assert _title(lib, 2) == "book 2"
+    assert _authors(lib) == ["a1", "a10"]
+    # Reads stay open: the browser does not let the page read the answer anyway.
+    assert books.get("/api/books/1", headers=headers).status_code == 200
+
+
+def test_origins_that_cors_allows_may_write(lib: sa.Engine) -> None:
+    client = _books_app(lib, cors={"origins": ["https://app.example"]}).test_client()
+    ok = client.post(
+        "/api/authors", json={"name": "app"}, headers={"Origin": "https://app.example"}
+    )
+    assert ok.status_code == 201
+    assert ok.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    _assert_problem(client.post("/api/authors", json={"name": "x"}, headers={"Origin": EVIL}), 403)
+    anyone = _books_app(lib, cors=True).test_client()
+    assert (
+        anyone.post("/api/authors", json={"name": "y"}, headers={"Origin": EVIL}).status_code == 201
+    )
+    assert _authors(lib) == ["a1", "a10", "app", "y"]
+
+
+def test_cross_site_writes_can_be_allowed_or_refused_explicitly(lib: sa.Engine) -> None:
+    open_api = _books_app(lib, cross_site_writes=True).test_client()
+    assert (
+        open_api.post("/api/authors", json={"name": "z"}, headers={"Origin": EVIL}).status_code
+        == 201
+    )
+
+
+def test_an_api_with_auth_leaves_cross_site_writes_to_its_permissions(
+    make_app: Any,
+) -> None:
+    # Tokens travel in Authorization, which a cross-site form cannot set: no ambient authority.
+    client = make_app().test_client()
+    signup = {"username": "dee", "email": "dee@example.org", "password": "dee-password-1"}
+    resp = client.post("/api/users", json=signup, headers={"Origin": EVIL})
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    strict = make_app(api={"cross_site_writes": False}).test_client()
+    signup2 = {"username": "eve", "email": "eve@example.org", "password": "eve-password-1"}
+    _assert_problem(strict.post("/api/users", json=signup2, headers={"Origin": EVIL}), 403)
+
+
+def test_allowed_hosts_refuse_other_host_headers(lib: sa.Engine) -> None:
+    app = _books_app(lib, allowed_hosts=["localhost", "api.example.com:8443"])
+    app.add_url_rule("/hello", "hello", lambda: "hi")
+    client = app.test_client()
+    assert client.get("/api/books/1").status_code == 200  # Host: localhost
+    assert client.get("/api/books/1", headers={"Host": "api.example.com:8443"}).status_code == 200
+    for host in (
+        "evil.example",
+        "api.example.com",
+        "api.example.com:8000",
+        "localhost.evil.example",
+    ):
+        body = _assert_problem(client.get("/api/books/1", headers={"Host": host}), 400)
+        assert host in body["detail"]
+        _assert_problem(
+            client.post("/api/authors", json={"name": "r"}, headers={"Host": host}), 400
+        )
+        _assert_problem(client.get("/api/docs", headers={"Host": host}), 400)
+    assert _authors(lib) == ["a1", "a10"]
+    assert client.get("/hello", headers={"Host": "evil.example"}).status_code == 200  # not ours
+
+
+def test_bad_allowed_host_entries_fail_at_startup(lib: sa.Engine) -> None:
+    with pytest.raises(ValueError, match="allowed host"):
+        _books_app(lib, allowed_hosts=["http://x/"])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Any]:
+    import os
+
+    from tests.e2e.conftest import Server
+
+    env = {**os.environ, "TABLEREST_DEMO_PATH": str(tmp_path / "demo.sqlite3")}
+    server = Server(["--no-changes", "--allowed-host", "proxy.example"], env)
+    yield server
+    server.stop()
+
+
+def _raw(server: Any, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> Any:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request(method, path, body=body or None, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.getheader("Content-Type"), resp.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.e2e
+def test_serve_on_loopback_refuses_rebinding_and_cross_site_forms(served: Any) -> None:
+    port = served.port
+    names = (
+        f"127.0.0.1:{port}",
+        f"localhost:{port}",
+        f"[::1]:{port}",
+        "localhost",
+        "proxy.example",
+    )
+    for host in names:
+        status, _, _ = _raw(served, "GET", "/api/authors/1", {"Host": host})
+        assert status == 200, host
+    for host in (
+        f"evil.example:{port}",
+        "evil.example",
+        "127.0.0.1.nip.io",
+        f"proxy.example.evil:{port}",
+    ):
+        status, ctype, raw = _raw(served, "GET", "/api/authors/1", {"Host": host})
+        assert (status, ctype) == (400, "application/problem+json"), (host, raw)
+        assert host in orjson.loads(raw)["detail"]
+    form = {"Host": f"127.0.0.1:{port}", "Content-Type": "application/x-www-form-urlencoded"}
+    status, ctype, raw = _raw(
+        served, "POST", "/api/authors", {**form, "Origin": EVIL}, b"name=Pwned"
+    )
+    assert (status, ctype) == (403, "application/problem+json"), raw
+    own = {**form, "Origin": f"http://127.0.0.1:{port}"}
+    status, _, raw = _raw(served, "POST", "/api/authors", own, b"name=Mine")
+    assert status == 201, raw
+    status, _, raw = _raw(served, "GET", "/api/authors?filter[name][in]=Pwned,Mine", form)
+    assert [a["name"] for a in orjson.loads(raw)["data"]] == ["Mine"]
