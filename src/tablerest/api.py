@@ -605,6 +605,8 @@ class Api:
                 # anywhere gets a JSON:API error document.
                 named = request.headers.get("Accept", "") + request.headers.get("Content-Type", "")
                 resp = error_response(_from_http(exc), jsonapi=JSONAPI in named)
+                if self.authenticates:
+                    resp = _private(resp)
                 return _secure(resp) if self.security_headers else resp
             if previous is not None:
                 return previous(exc)
@@ -629,6 +631,8 @@ def _route(
     endpoint = f"{EXTENSION}.{name}"
     if state.api.security_headers:
         view = _secured(view)
+    if state.api.authenticates:
+        view = _per_caller(view)
     # Flask-Limiter files limits under a view's qualified name: each view needs its own.
     view.__name__ = view.__qualname__ = endpoint
     if state.limits is not None:
@@ -654,6 +658,31 @@ def _secured(view: Callable[..., Response]) -> Callable[..., Response]:
         return _secure(view(*args, **kwargs))
 
     return secured
+
+
+def _private(resp: Response) -> Response:
+    """Mark an answer that depends on who asks, so that no cache serves it to someone else.
+
+    Every answer of an API with callers varies on ``Authorization`` (an anonymous answer is
+    not a signed-in one); an answer to a request that carries credentials is ``private`` (a
+    resource's ``public`` and ``s-maxage`` are dropped, its ``max-age`` kept; ``no-store``
+    stays as it is). 304s get the same headers, as their 200s do.
+    """
+    resp.vary.add("Authorization")
+    if "HTTP_AUTHORIZATION" in request.environ:
+        cache = resp.cache_control
+        if not cache.no_store:
+            cache.public = False
+            cache.s_maxage = None
+            cache.private = True
+    return resp
+
+
+def _per_caller(view: Callable[..., Response]) -> Callable[..., Response]:
+    def per_caller(*args: Any, **kwargs: Any) -> Response:
+        return _private(view(*args, **kwargs))
+
+    return per_caller
 
 
 #: Set on the answer to a write: its client reads from the primary for a while after.

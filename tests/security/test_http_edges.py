@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from tablerest import Api
+from tablerest import Api, Identity
 from tablerest.cursor import encode_cursor
 
 SECRET = "edge-secret-that-is-long-enough-for-hs256!"
@@ -69,12 +69,12 @@ def lib(tmp_path: Path) -> Iterator[sa.Engine]:
     eng.dispose()
 
 
-def _books_app(engine: sa.Engine, **api: Any) -> Flask:
+def _books_app(engine: sa.Engine, book_options: dict[str, Any] | None = None, **api: Any) -> Flask:
     app = Flask("edge-tests")
     app.config["TESTING"] = True
     tr = Api(app, engine, secret_key=SECRET, **api)
     tr.resource(Author)
-    tr.resource(Book)
+    tr.resource(Book, **(book_options or {}))
     tr.resource(Pair)
     return app
 
@@ -410,3 +410,67 @@ def test_serve_on_loopback_refuses_rebinding_and_cross_site_forms(served: Any) -
     assert status == 201, raw
     status, _, raw = _raw(served, "GET", "/api/authors?filter[name][in]=Pwned,Mine", form)
     assert [a["name"] for a in orjson.loads(raw)["data"]] == ["Mine"]
+
+
+# -- "Also": responses that depend on the caller ----------------------------------------------
+
+
+def _vary(resp: Any) -> set[str]:
+    return {v.strip().lower() for v in resp.headers.get("Vary", "").split(",") if v.strip()}
+
+
+def test_an_api_with_auth_varies_on_authorization_and_keeps_signed_in_answers_private(
+    client: FlaskClient,
+) -> None:
+    from tests.security.conftest import login
+
+    bob = login(client, "bob")
+    anonymous = client.get("/api/comments")
+    assert _vary(anonymous) >= {"accept", "authorization"}
+    assert "private" not in anonymous.headers.get("Cache-Control", "")
+    signed_in = [
+        client.get("/api/comments", headers=bob),
+        client.get("/api/posts/2", headers=bob),
+        client.get("/api/posts/2/comments", headers=bob),
+        client.get("/api/comments?format=csv", headers=bob),
+        client.get("/api/auth/me", headers=bob),
+        client.get("/api/posts/1", headers=bob),  # a 404 depends on the caller too
+    ]
+    for resp in signed_in:
+        assert _vary(resp) >= {"authorization"}, resp.headers
+        assert "private" in resp.headers["Cache-Control"], resp.headers
+    # A 304 carries what its 200 carries (RFC 9110 15.4.5).
+    tag = signed_in[1].headers["ETag"]
+    again = client.get("/api/posts/2", headers={**bob, "If-None-Match": tag})
+    assert again.status_code == 304
+    assert _vary(again) == _vary(signed_in[1]) >= {"accept", "authorization"}
+    assert again.headers["Cache-Control"] == signed_in[1].headers["Cache-Control"]
+    # Tokens are never stored at all, not merely kept private.
+    token = client.post("/api/auth/token", json={"username": "bob", "password": "bob-pw"})
+    assert token.headers["Cache-Control"] == "no-store"
+
+
+def test_a_resources_public_cache_control_is_kept_for_anonymous_callers_only(
+    lib: sa.Engine,
+) -> None:
+    def identify(request: Any) -> Identity | None:
+        header = request.headers.get("Authorization", "")
+        return Identity(header.removeprefix("Bearer ")) if header else None
+
+    client = _books_app(
+        lib, book_options={"cache_control": "public, max-age=60, s-maxage=600"}, identify=identify
+    ).test_client()
+    anonymous = client.get("/api/books/1")
+    assert anonymous.headers["Cache-Control"] == "public, max-age=60, s-maxage=600"
+    assert _vary(anonymous) == {"accept", "authorization"}
+    signed_in = client.get("/api/books/1", headers={"Authorization": "Bearer ann"})
+    cache = {d.strip() for d in signed_in.headers["Cache-Control"].split(",")}
+    assert cache == {"private", "max-age=60"}
+    assert _vary(signed_in) == {"accept", "authorization"}
+
+
+def test_an_api_without_callers_does_not_vary_on_authorization(books: FlaskClient) -> None:
+    # Nothing depends on the caller there: shared caches may keep one copy per Accept.
+    resp = books.get("/api/books/1", headers={"Authorization": "Bearer whatever"})
+    assert _vary(resp) == {"accept"}
+    assert "Cache-Control" not in resp.headers
