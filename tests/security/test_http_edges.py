@@ -7,6 +7,7 @@ Each test is an attack through HTTP that succeeds when its protection is taken a
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -474,3 +475,131 @@ def test_an_api_without_callers_does_not_vary_on_authorization(books: FlaskClien
     resp = books.get("/api/books/1", headers={"Authorization": "Bearer whatever"})
     assert _vary(resp) == {"accept"}
     assert "Cache-Control" not in resp.headers
+
+
+# -- "Also": the docs page and the live page cannot be framed, and load nothing foreign --------
+
+
+def test_the_pages_send_a_csp_with_frame_ancestors_none(lib: sa.Engine) -> None:
+    client = _books_app(lib, changes=True).test_client()
+    docs = client.get("/api/docs")
+    assert docs.status_code == 200
+    csp = docs.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "script-src 'self';" in csp  # no inline script, no eval
+    assert docs.headers["X-Frame-Options"] == "DENY"
+    nonces = set()
+    for _ in range(2):
+        live = client.get("/api/changes.html")
+        assert live.status_code == 200
+        csp = live.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp
+        assert live.headers["X-Frame-Options"] == "DENY"
+        nonce = csp.split("script-src 'nonce-")[1].split("'")[0]
+        assert "unsafe-inline" not in csp
+        html = live.get_data(as_text=True)
+        assert html.count(f'nonce="{nonce}"') == 2  # the inline <script> and <style>
+        nonces.add(nonce)
+    assert len(nonces) == 2  # a new nonce per answer
+    off = _books_app(lib, changes=True, security_headers=False).test_client()
+    assert "Content-Security-Policy" not in off.get("/api/changes.html").headers
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+#: Collects CSP violations on every page the browser opens.
+_VIOLATIONS = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation",
+    (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));
+"""
+
+
+@contextlib.contextmanager
+def _framing_site(base: str) -> Iterator[str]:
+    """A page on another local origin that frames the docs page and the live page."""
+    import http.server
+    import threading
+
+    page = "".join(f'<iframe src="{base}/api/{p}"></iframe>' for p in ("docs", "changes.html"))
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = f"<html><body>{page}</body></html>".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{site.server_address[1]}/"
+    finally:
+        site.shutdown()
+        site.server_close()
+        thread.join()
+
+
+@pytest.mark.e2e
+def test_the_pages_work_under_their_csp_in_a_browser_and_refuse_framing(tmp_path: Path) -> None:
+    import os
+    import shutil
+    import urllib.request
+
+    from tests.databases import services_required
+    from tests.e2e.conftest import Server
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if shutil.which("chromium") is None:
+        if services_required():
+            pytest.fail("Chromium is not installed; TABLEREST_REQUIRE_SERVICES=1 requires it")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    env = {**os.environ, "TABLEREST_DEMO_PATH": str(tmp_path / "demo.sqlite3")}
+    server = Server([], env)  # the demo: no auth, change feed on
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+            try:
+                page = browser.new_page()
+                page.add_init_script(_VIOLATIONS)
+                page.goto(f"{server.base}/api/docs")
+                page.wait_for_selector(".opblock-summary", timeout=30_000)
+                assert page.evaluate("window.__csp") == []
+
+                page.goto(f"{server.base}/api/changes.html")
+                page.wait_for_function(
+                    "document.getElementById('state').textContent.startsWith('connected')",
+                    timeout=15_000,
+                )
+                req = urllib.request.Request(
+                    f"{server.base}/api/authors",
+                    data=b'{"name": "Live"}',
+                    headers={"Content-Type": "application/json"},
+                    method="POST",
+                )
+                with urllib.request.urlopen(req, timeout=10) as resp:
+                    assert resp.status == 201
+                page.wait_for_selector("#log .create", timeout=15_000)
+                assert page.evaluate("window.__csp") == []
+
+                # Another origin frames the pages (clickjacking): the browser shows nothing. It
+                # is a real local server, so that only the pages' headers, not the browser's
+                # local network rules for public pages, keep the frames empty.
+                framer = browser.new_page()
+                with _framing_site(server.base) as outside:
+                    framer.goto(outside)
+                    framer.wait_for_timeout(2_000)
+                    children = framer.main_frame.child_frames
+                    assert len(children) == 2
+                    for child in children:
+                        assert child.query_selector("#swagger-ui, #log") is None, child.url
+            finally:
+                browser.close()
+    finally:
+        server.stop()
