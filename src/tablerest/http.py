@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import platform
 import re
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -374,7 +374,7 @@ def bound_hosts(host: str, extra: Sequence[str] = ()) -> list[str]:
     except ValueError:
         address = None
     if address is not None and address.is_unspecified:
-        names = ["0.0.0.0/0", "::/0", "localhost", socket.gethostname()]
+        names = ["0.0.0.0/0", "::/0", "localhost", platform.node()]
     elif host == "localhost" or (address is not None and address.is_loopback):
         names = ["127.0.0.1", "localhost", "[::1]"]
         if address is not None and str(address) not in ("127.0.0.1", "::1"):
