@@ -352,6 +352,28 @@ def test_allowed_hosts_refuse_other_host_headers(lib: sa.Engine) -> None:
     assert client.get("/hello", headers={"Host": "evil.example"}).status_code == 200  # not ours
 
 
+@pytest.mark.parametrize("host", ["", "[::1", "a b", "evil.example:99999", "x@evil.example", ":80"])
+def test_malformed_host_headers_are_a_400_problem_not_a_500(lib: sa.Engine, host: str) -> None:
+    client = _books_app(lib, allowed_hosts=["localhost"]).test_client()
+    resp = client.post("/api/authors", json={"name": "m"}, headers={"Host": host})
+    _assert_problem(resp, 400)
+    assert _authors(lib) == ["a1", "a10"]
+
+
+def test_serve_refuses_a_bad_allowed_host_before_serving(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from tablerest import cli
+
+    monkeypatch.setattr(cli, "run", lambda factory, **options: pytest.fail("it served"))
+    monkeypatch.setenv("TABLEREST_DEMO_PATH", str(tmp_path / "demo.sqlite3"))
+    result = CliRunner().invoke(cli.main, ["serve", "--allowed-host", "http://x/"])
+    assert result.exit_code == 2
+    assert "--allowed-host" in result.output
+
+
 def test_bad_allowed_host_entries_fail_at_startup(lib: sa.Engine) -> None:
     with pytest.raises(ValueError, match="allowed host"):
         _books_app(lib, allowed_hosts=["http://x/"])
