@@ -564,10 +564,13 @@ class Api:
         ):
             origin = http.cross_site(request)
             if origin is not None and not state.cors_allows(origin):
-                error = Forbidden(
-                    f"A write from another site's page ({origin}) is refused: this API has no "
-                    "authentication, so any page the browser shows could change its data"
+                why = (
+                    "this API takes writes from its own pages only"
+                    if self.authenticates
+                    else "this API has no authentication, so any page the browser shows "
+                    "could change its data"
                 )
+                error = Forbidden(f"A write from another site's page ({origin}) is refused: {why}")
         if error is None:
             return None
         named = request.headers.get("Accept", "") + request.headers.get("Content-Type", "")
