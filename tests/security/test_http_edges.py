@@ -374,6 +374,15 @@ def test_serve_refuses_a_bad_allowed_host_before_serving(
     assert "--allowed-host" in result.output
 
 
+def test_flasks_trusted_hosts_also_answer_with_a_problem(lib: sa.Engine) -> None:
+    app = _books_app(lib)
+    app.config["TRUSTED_HOSTS"] = ["localhost"]
+    body = _assert_problem(
+        app.test_client().get("/api/books", headers={"Host": "evil.example"}), 400
+    )
+    assert "evil.example" in body["detail"]
+
+
 def test_bad_allowed_host_entries_fail_at_startup(lib: sa.Engine) -> None:
     with pytest.raises(ValueError, match="allowed host"):
         _books_app(lib, allowed_hosts=["http://x/"])
