@@ -571,10 +571,15 @@ class Api:
                     "could change its data"
                 )
                 error = Forbidden(f"A write from another site's page ({origin}) is refused: {why}")
-        if error is None:
-            return None
+        return None if error is None else self._early_problem(error)
+
+    def _early_problem(self, error: TablerestError) -> Response:
+        """The answer to an error found before any view ran (routing, Host, origin)."""
+        # Before negotiation: a client that named JSON:API anywhere gets a JSON:API document.
         named = request.headers.get("Accept", "") + request.headers.get("Content-Type", "")
         resp = error_response(error, jsonapi=JSONAPI in named)
+        if self.authenticates:
+            resp = _private(resp)
         return _secure(resp) if self.security_headers else resp
 
     def _install_cors(self, state: _AppState, app: Flask) -> None:
@@ -606,13 +611,7 @@ class Api:
         def handle(exc: HTTPException) -> Any:
             path = request.path
             if path == prefix or path.startswith(prefix + "/"):
-                # Routing errors come before negotiation: a client that named JSON:API
-                # anywhere gets a JSON:API error document.
-                named = request.headers.get("Accept", "") + request.headers.get("Content-Type", "")
-                resp = error_response(_from_http(exc), jsonapi=JSONAPI in named)
-                if self.authenticates:
-                    resp = _private(resp)
-                return _secure(resp) if self.security_headers else resp
+                return self._early_problem(_from_http(exc))
             if previous is not None:
                 return previous(exc)
             return exc

@@ -12,7 +12,7 @@ import ipaddress
 import platform
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from flask import Request
@@ -286,7 +286,6 @@ def _split_host(value: str) -> tuple[str | Address, int | None] | None:
     return _host_name(found[1]), port
 
 
-@dataclass(frozen=True)
 class AllowedHosts:
     """The ``Host`` values an API answers to (``Api(allowed_hosts=[...])``).
 
@@ -301,24 +300,21 @@ class AllowedHosts:
         AllowedHosts(["localhost:8000", "api.example.com"]).allows("evil.example:8000", "http")
     """
 
-    entries: Sequence[str]
-    _any: bool = field(init=False, default=False)
-    _exact: frozenset[tuple[str | Address, int | None]] = field(init=False, default=frozenset())
-    _suffixes: tuple[tuple[str, int | None], ...] = field(init=False, default=())
-    _networks: tuple[Network, ...] = field(init=False, default=())
+    __slots__ = ("_any", "_exact", "_networks", "_suffixes")
 
-    def __post_init__(self) -> None:
-        exact: set[tuple[str | Address, int | None]] = set()
-        suffixes: list[tuple[str, int | None]] = []
-        networks: list[Network] = []
-        for entry in self.entries:
+    def __init__(self, entries: Sequence[str]) -> None:
+        self._any = False
+        self._exact: set[tuple[str | Address, int | None]] = set()
+        self._suffixes: list[tuple[str, int | None]] = []
+        self._networks: list[Network] = []
+        for entry in entries:
             text = entry.strip()
             if text == "*":
-                object.__setattr__(self, "_any", True)
+                self._any = True
                 continue
             if "/" in text:
                 try:
-                    networks.append(ipaddress.ip_network(text, strict=False))
+                    self._networks.append(ipaddress.ip_network(text, strict=False))
                 except ValueError:
                     raise ValueError(f"allowed host {entry!r} is not a network") from None
                 continue
@@ -334,12 +330,9 @@ class AllowedHosts:
                 )
             name, port = parsed
             if with_dot and isinstance(name, str):
-                suffixes.append((name, port))
+                self._suffixes.append((name, port))
             else:
-                exact.add((name, port))
-        object.__setattr__(self, "_exact", frozenset(exact))
-        object.__setattr__(self, "_suffixes", tuple(suffixes))
-        object.__setattr__(self, "_networks", tuple(networks))
+                self._exact.add((name, port))
 
     def allows(self, host: str | None, scheme: str) -> bool:
         """Whether a request with this ``Host`` header (None: none sent) is for this API."""
