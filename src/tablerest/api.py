@@ -459,7 +459,7 @@ class Api:
         )
         resp = Response(page.replace("{{nonce}}", nonce), mimetype="text/html")
         if self.security_headers:
-            resp.headers.extend(_page_headers(CHANGES_PAGE_CSP.format(nonce=nonce)))
+            resp.headers.extend(http.page_headers(http.CHANGES_PAGE_CSP.format(nonce=nonce)))
         return resp
 
     # -- for the application's own routes --------------------------------------------------
@@ -534,7 +534,7 @@ class Api:
         )
         resp = Response(page, mimetype="text/html")
         if self.security_headers:
-            resp.headers.extend(_page_headers(DOCS_PAGE_CSP))
+            resp.headers.extend(http.page_headers(http.DOCS_PAGE_CSP))
         return resp
 
     @property
@@ -645,37 +645,12 @@ def _route(
 
 
 #: OWASP's REST guidance for responses that are data, not pages: no sniffing the type, no
-#: framing, no loading anything. (The two pages get their own policies, below.)
+#: framing, no loading anything. (The two pages have their own: http.DOCS_PAGE_CSP and
+#: http.CHANGES_PAGE_CSP.)
 SECURITY_HEADERS = [
     ("X-Content-Type-Options", "nosniff"),
     ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
 ]
-#: The docs page: Swagger UI's scripts and styles from the package's own files (no inline
-#: script: init.js starts it), the document and "Try it out" requests to this origin. Swagger
-#: UI sets style attributes and shows data: images, hence those two. Never framed: a framing
-#: page could make a visitor click "Execute" on a write (clickjacking).
-DOCS_PAGE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
-#: The live page: its one inline script and style, by a nonce new in each answer, and the
-#: EventSource to this origin.
-CHANGES_PAGE_CSP = (
-    "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
-    "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "
-    "frame-ancestors 'none'"
-)
-
-
-def _page_headers(csp: str) -> list[tuple[str, str]]:
-    """A page's security headers: its CSP, and ``X-Frame-Options`` for browsers that predate
-    ``frame-ancestors``."""
-    return [
-        ("X-Content-Type-Options", "nosniff"),
-        ("Content-Security-Policy", csp),
-        ("X-Frame-Options", "DENY"),
-    ]
 
 
 def _secure(resp: Response) -> Response:
@@ -691,21 +666,7 @@ def _secured(view: Callable[..., Response]) -> Callable[..., Response]:
 
 
 def _private(resp: Response) -> Response:
-    """Mark an answer that depends on who asks, so that no cache serves it to someone else.
-
-    Every answer of an API with callers varies on ``Authorization`` (an anonymous answer is
-    not a signed-in one); an answer to a request that carries credentials is ``private`` (a
-    resource's ``public`` and ``s-maxage`` are dropped, its ``max-age`` kept; ``no-store``
-    stays as it is). 304s get the same headers, as their 200s do.
-    """
-    resp.vary.add("Authorization")
-    if "HTTP_AUTHORIZATION" in request.environ:
-        cache = resp.cache_control
-        if not cache.no_store:
-            cache.public = False
-            cache.s_maxage = None
-            cache.private = True
-    return resp
+    return http.vary_by_caller(resp, "HTTP_AUTHORIZATION" in request.environ)
 
 
 def _per_caller(view: Callable[..., Response]) -> Callable[..., Response]:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from flask import Request
+from flask import Request, Response
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 
@@ -28,6 +28,8 @@ from .errors import (
 )
 
 __all__ = [
+    "CHANGES_PAGE_CSP",
+    "DOCS_PAGE_CSP",
     "JSONAPI",
     "UNSAFE_METHODS",
     "AllowedHosts",
@@ -40,8 +42,10 @@ __all__ = [
     "if_match",
     "list_format",
     "not_modified",
+    "page_headers",
     "read_body",
     "representation",
+    "vary_by_caller",
 ]
 
 JSON_TYPES = ("application/json", "application/problem+json")
@@ -405,3 +409,52 @@ def cross_site(request: Request) -> str | None:
     else:
         same_port = (theirs[1] or _DEFAULT_PORTS.get(scheme.lower())) == own[1]
     return None if same_port else origin
+
+
+# -- what a response says about itself: who may cache it, who may frame it ----------------------
+
+
+def vary_by_caller(resp: Response, credentials: bool) -> Response:
+    """Mark an answer of an API with callers, so that no cache serves it to someone else.
+
+    It varies on ``Authorization`` (an anonymous answer is not a signed-in one); the answer to a
+    request with ``credentials`` is ``private`` (a resource's ``public`` and ``s-maxage`` are
+    dropped, its ``max-age`` kept; ``no-store`` stays as it is). 304s get the same headers, as
+    their 200s do.
+    """
+    resp.vary.add("Authorization")
+    if credentials:
+        cache = resp.cache_control
+        if not cache.no_store:
+            cache.public = False
+            cache.s_maxage = None
+            cache.private = True
+    return resp
+
+
+#: The docs page: Swagger UI's scripts and styles from the package's own files (no inline
+#: script: init.js starts it), the document and "Try it out" requests to this origin. Swagger
+#: UI sets style attributes and shows data: images, hence those two. Never framed: a framing
+#: page could make a visitor click "Execute" on a write (clickjacking).
+DOCS_PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+#: The live page: its one inline script and style, by a nonce new in each answer, and the
+#: EventSource to this origin.
+CHANGES_PAGE_CSP = (
+    "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+    "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
+def page_headers(csp: str) -> list[tuple[str, str]]:
+    """A page's security headers: its CSP, and ``X-Frame-Options`` for browsers that predate
+    ``frame-ancestors``."""
+    return [
+        ("X-Content-Type-Options", "nosniff"),
+        ("Content-Security-Policy", csp),
+        ("X-Frame-Options", "DENY"),
+    ]
