@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -28,7 +29,7 @@ from flask import (
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
-from . import openapi
+from . import http, openapi
 from .auth.access import Access
 from .auth.policies import Identity, PermissionSpec, Policy
 from .auth.service import Auth, remembered
@@ -38,6 +39,8 @@ from .changes.fanout import Feeds
 from .changes.stream import ChangeStream
 from .dispatch import Endpoint, Settings, handles_errors
 from .errors import (
+    BadRequest,
+    Forbidden,
     InternalError,
     MethodNotAllowed,
     NotFound,
@@ -124,6 +127,8 @@ class _AppState:
         #: each built on its first request (Flask takes no more routes, hence no more
         #: resources, once the app has served a request).
         self.openapi: dict[Any, bytes] = {}
+        #: Whether ``Api(cors=...)`` lets a page of this origin use the API.
+        self.cors_allows: Callable[[str], bool] = lambda _origin: False
 
     def target(self, relation: Relation) -> Resource | None:
         # A resource that cannot be read (no GET) is never reached through a relation either.
@@ -155,6 +160,12 @@ class Api:
 
     Options: ``prefix`` (default ``/api``), ``max_body_size`` in bytes (default 1 MiB), and the
     defaults ``page_size`` / ``max_page_size`` / ``csv_formula_guard`` that resources inherit.
+
+    Where requests may come from: ``allowed_hosts`` (the ``Host`` values the API answers to, see
+    :class:`~tablerest.http.AllowedHosts`; default: any) and ``cross_site_writes`` (whether a
+    page of another site may send writes: default no when the API has no ``auth`` and no
+    ``identify``, since then every browser on the machine is a full client; origins that
+    ``cors`` allows may).
     """
 
     def __init__(
@@ -184,6 +195,8 @@ class Api:
         batch: bool = True,
         changes: bool | ChangeFeed = False,
         csv_formula_guard: bool = True,
+        allowed_hosts: Sequence[str] | None = None,
+        cross_site_writes: bool | None = None,
     ) -> None:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/api'")
@@ -208,6 +221,8 @@ class Api:
         self.rate_limits = rate_limits
         self.cors = cors
         self.security_headers = security_headers
+        self.allowed_hosts = http.AllowedHosts(allowed_hosts) if allowed_hosts is not None else None
+        self.cross_site_writes = cross_site_writes
         self.observability = observability
         self.read_replicas = read_replicas
         #: The live change feed: on for every resource (``True`` or a :class:`ChangeFeed`
@@ -331,6 +346,7 @@ class Api:
             self.observability.install(app, state.db, state.identify)
         if self.rate_limits is not None:
             state.limits = self.rate_limits.install(app, state.identify)
+        app.before_request(lambda: self._check_origin(state))
         _route(state, prefix, "index", handles_errors(lambda: self._index(state)), ["GET"])
         if self.docs:
             _route(
@@ -363,7 +379,7 @@ class Api:
         for res in self.resources.values():
             self._mount(state, res)
         self._install_error_handler(app)
-        self._install_cors(app)
+        self._install_cors(state, app)
         if self.read_replicas is not None:
             _route_reads(app, self.read_replicas.read_your_writes)
 
@@ -468,13 +484,14 @@ class Api:
         names = [n for n, ep in state.endpoints.items() if ep.resource.changes]
         options = "".join(f'<option value="{escape(n)}">{escape(n)}</option>' for n in names)
         base = f"{request.script_root}{self.settings.prefix}"
+        nonce = secrets.token_urlsafe(18)  # new per answer: the page's inline script and style
         page = CHANGES_PAGE.read_text().replace("{{options}}", options)
         page = page.replace("{{base}}", str(escape(base))).replace(
             "{{title}}", str(escape(self.title))
         )
-        resp = Response(page, mimetype="text/html")
+        resp = Response(page.replace("{{nonce}}", nonce), mimetype="text/html")
         if self.security_headers:
-            resp.headers["X-Content-Type-Options"] = "nosniff"
+            resp.headers.extend(http.page_headers(http.CHANGES_PAGE_CSP.format(nonce=nonce)))
         return resp
 
     # -- for the application's own routes --------------------------------------------------
@@ -558,10 +575,55 @@ class Api:
         )
         resp = Response(page, mimetype="text/html")
         if self.security_headers:
-            resp.headers["X-Content-Type-Options"] = "nosniff"
+            resp.headers.extend(http.page_headers(http.DOCS_PAGE_CSP))
         return resp
 
-    def _install_cors(self, app: Flask) -> None:
+    @property
+    def authenticates(self) -> bool:
+        """Whether requests can carry a caller (``auth`` or ``identify``)."""
+        return self.auth is not None or self.identify is not None
+
+    def _check_origin(self, state: _AppState) -> Response | None:
+        """Refuse, before any view runs, a request for a ``Host`` the API does not answer to
+        (DNS rebinding: 400) and a write sent by another site's page when those are not
+        allowed (403). Paths outside the prefix are the app's own business."""
+        path = request.path
+        prefix = self.settings.prefix
+        if not (path == prefix or path.startswith(prefix + "/")):
+            return None
+        error: TablerestError | None = None
+        host = request.environ.get("HTTP_HOST")
+        if self.allowed_hosts is not None and not self.allowed_hosts.allows(host, request.scheme):
+            error = BadRequest(
+                f"Host {host!r} is not a name this API answers to"
+                if host
+                else "The request has no Host header"
+            )
+        elif request.method in http.UNSAFE_METHODS and (
+            self.cross_site_writes is False
+            or (self.cross_site_writes is None and not self.authenticates)
+        ):
+            origin = http.cross_site(request)
+            if origin is not None and not state.cors_allows(origin):
+                why = (
+                    "this API takes writes from its own pages only"
+                    if self.authenticates
+                    else "this API has no authentication, so any page the browser shows "
+                    "could change its data"
+                )
+                error = Forbidden(f"A write from another site's page ({origin}) is refused: {why}")
+        return None if error is None else self._early_problem(error)
+
+    def _early_problem(self, error: TablerestError) -> Response:
+        """The answer to an error found before any view ran (routing, Host, origin)."""
+        # Before negotiation: a client that named JSON:API anywhere gets a JSON:API document.
+        named = request.headers.get("Accept", "") + request.headers.get("Content-Type", "")
+        resp = error_response(error, jsonapi=JSONAPI in named)
+        if self.authenticates:
+            resp = _private(resp)
+        return _secure(resp) if self.security_headers else resp
+
+    def _install_cors(self, state: _AppState, app: Flask) -> None:
         """CORS for the API's routes, when asked for (flask-cors)."""
         prefix = self.settings.prefix
         if self.cors is not None:
@@ -575,6 +637,7 @@ class Api:
             options.setdefault("allow_headers", CORS_ALLOWED)
             options.setdefault("max_age", 600)
             CORS(app, resources={f"{prefix}(/.*)?$": options})
+            state.cors_allows = _cors_origins(app, options)
 
     def _install_error_handler(self, app: Flask) -> None:
         """Problem responses for HTTP errors under the prefix (404, 405, 500, ...).
@@ -589,11 +652,7 @@ class Api:
         def handle(exc: HTTPException) -> Any:
             path = request.path
             if path == prefix or path.startswith(prefix + "/"):
-                # Routing errors come before negotiation: a client that named JSON:API
-                # anywhere gets a JSON:API error document.
-                named = request.headers.get("Accept", "") + request.headers.get("Content-Type", "")
-                resp = error_response(_from_http(exc), jsonapi=JSONAPI in named)
-                return _secure(resp) if self.security_headers else resp
+                return self._early_problem(_from_http(exc))
             if previous is not None:
                 return previous(exc)
             return exc
@@ -617,6 +676,8 @@ def _route(
     endpoint = f"{EXTENSION}.{name}"
     if state.api.security_headers:
         view = _secured(view)
+    if state.api.authenticates:
+        view = _per_caller(view)
     # Flask-Limiter files limits under a view's qualified name: each view needs its own.
     view.__name__ = view.__qualname__ = endpoint
     if state.limits is not None:
@@ -625,7 +686,8 @@ def _route(
 
 
 #: OWASP's REST guidance for responses that are data, not pages: no sniffing the type, no
-#: framing, no loading anything. (The docs page, a page, gets nosniff alone.)
+#: framing, no loading anything. (The two pages have their own: http.DOCS_PAGE_CSP and
+#: http.CHANGES_PAGE_CSP.)
 SECURITY_HEADERS = [
     ("X-Content-Type-Options", "nosniff"),
     ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
@@ -642,6 +704,17 @@ def _secured(view: Callable[..., Response]) -> Callable[..., Response]:
         return _secure(view(*args, **kwargs))
 
     return secured
+
+
+def _private(resp: Response) -> Response:
+    return http.vary_by_caller(resp, "HTTP_AUTHORIZATION" in request.environ)
+
+
+def _per_caller(view: Callable[..., Response]) -> Callable[..., Response]:
+    def per_caller(*args: Any, **kwargs: Any) -> Response:
+        return _private(view(*args, **kwargs))
+
+    return per_caller
 
 
 #: Set on the answer to a write: its client reads from the primary for a while after.
@@ -680,6 +753,14 @@ def _route_reads(app: Flask, window: float) -> None:
     app.before_request(choose)
     app.after_request(mark)
     app.teardown_request(forget)
+
+
+def _cors_origins(app: Flask, options: Mapping[str, Any]) -> Callable[[str], bool]:
+    """Whether flask-cors, with these options, lets a page of an origin read the API."""
+    from flask_cors.core import get_cors_options, get_cors_origins
+
+    computed = get_cors_options(app, options)
+    return lambda origin: get_cors_origins(computed, origin) is not None
 
 
 def _docs_asset(asset: str) -> Response:

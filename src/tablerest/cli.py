@@ -22,6 +22,7 @@ from .auth.policyfile import PolicyFile, load_policy
 from .changes import ChangeFeed
 from .demo import DEMO_HIDDEN, ensure_demo
 from .errors import TablerestError
+from .http import AllowedHosts, bound_hosts
 from .observe import Observability
 from .ratelimit import RateLimits
 from .render.json import dumps
@@ -369,6 +370,15 @@ def main() -> None:
     **_env("KEY"),
 )
 @click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="Another Host name to answer, e.g. a proxy's public name (repeatable; '*': any). "
+    "By default only the names of the bound address are (against DNS rebinding).",
+    **_env("ALLOWED_HOST"),
+)
+@click.option(
     "--allow-anonymous-writes",
     is_flag=True,
     help="Serve writes without --auth-table on an address other than loopback.",
@@ -402,6 +412,7 @@ def serve(
     no_access_log: bool,
     searchable: tuple[str, ...],
     allow_anonymous_writes: bool,
+    allowed_hosts: tuple[str, ...],
     keys: tuple[str, ...],
     db_connect_timeout: int,
     read_replicas: tuple[str, ...],
@@ -456,9 +467,15 @@ def serve(
             poll=changes_poll,
             max_streams=max(1, threads - FREE_THREADS),
         )
+    hosts = bound_hosts(host, [h for item in allowed_hosts for h in item.split(",") if h])
+    try:
+        AllowedHosts(hosts)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--allowed-host") from None
     factory = functools.partial(
         create_app,
         target,
+        allowed_hosts=hosts,
         changes=feed,
         observability=Observability(access_log=not no_access_log),
         read_replicas=[u for item in read_replicas for u in item.replace(",", " ").split()],
@@ -494,6 +511,7 @@ def serve(
     click.echo(f"  example:   curl {base}/{names[0]}" if names else "  (no tables found)")
     click.echo(f"  mode:      {'read-only' if read_only else 'read-write'}, {workers} worker(s)"
                f" on {server}")  # fmt: skip
+    click.echo(f"  hosts:     {', '.join(hosts)}  (--allowed-host adds names)")
     if isinstance(feed, ChangeFeed):
         click.echo(f"  changes:   curl -N {base}/{names[0] if names else '<table>'}/changes  "
                    f"(live page: {base}/changes.html)")  # fmt: skip

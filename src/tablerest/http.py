@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
+import platform
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from flask import Request
+from flask import Request, Response
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 
@@ -25,16 +28,24 @@ from .errors import (
 )
 
 __all__ = [
+    "CHANGES_PAGE_CSP",
+    "DOCS_PAGE_CSP",
     "JSONAPI",
+    "UNSAFE_METHODS",
+    "AllowedHosts",
     "Body",
     "ListFormat",
     "Representation",
+    "bound_hosts",
+    "cross_site",
     "etag",
     "if_match",
     "list_format",
     "not_modified",
+    "page_headers",
     "read_body",
     "representation",
+    "vary_by_caller",
 ]
 
 JSON_TYPES = ("application/json", "application/problem+json")
@@ -247,3 +258,203 @@ def read_body(request: Request, limit: int, max_depth: int = 32) -> Body:
         f"Content-Type {mimetype} is not supported; send application/json "
         "or application/x-www-form-urlencoded"
     )
+
+
+# -- where a request comes from: Host (DNS rebinding) and Origin (cross-site writes) ------------
+
+#: The methods that change something: the ones a cross-site page must not send unasked.
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^:\[\]/\s@]+)(?::([0-9]{1,5}))?")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _host_name(name: str) -> str | Address:
+    """A host name lowercased (no trailing dot), or the address an IP literal names."""
+    bare = name[1:-1] if name.startswith("[") else name
+    try:
+        return ipaddress.ip_address(bare)
+    except ValueError:
+        return name.lower().rstrip(".")
+
+
+def _split_host(value: str) -> tuple[str | Address, int | None] | None:
+    """``name[:port]`` / ``[v6][:port]`` -> (name or address, port); None when malformed."""
+    found = _HOST.fullmatch(value)
+    if found is None:
+        return None
+    port = int(found[2]) if found[2] else None
+    if port is not None and not 0 < port < 65536:
+        return None
+    return _host_name(found[1]), port
+
+
+class AllowedHosts:
+    """The ``Host`` values an API answers to (``Api(allowed_hosts=[...])``).
+
+    A page on a name the attacker controls can make that name resolve to the API's address (DNS
+    rebinding); the browser then treats the API as the page's own origin, but still sends the
+    page's name in ``Host``. Entries: ``"api.example.com"`` (any port),
+    ``"localhost:8000"`` (that port only; a ``Host`` without a port has its scheme's default),
+    ``"[::1]:8000"``, ``".example.com"`` (the name and every subdomain), ``"10.0.0.0/8"`` (any
+    IP literal in that network, any port: an address cannot be rebound), ``"*"`` (any host: no
+    check)::
+
+        AllowedHosts(["localhost:8000", "api.example.com"]).allows("evil.example:8000", "http")
+    """
+
+    __slots__ = ("_any", "_exact", "_networks", "_suffixes")
+
+    def __init__(self, entries: Sequence[str]) -> None:
+        self._any = False
+        self._exact: set[tuple[str | Address, int | None]] = set()
+        self._suffixes: list[tuple[str, int | None]] = []
+        self._networks: list[Network] = []
+        for entry in entries:
+            text = entry.strip()
+            if text == "*":
+                self._any = True
+                continue
+            if "/" in text:
+                try:
+                    self._networks.append(ipaddress.ip_network(text, strict=False))
+                except ValueError:
+                    raise ValueError(f"allowed host {entry!r} is not a network") from None
+                continue
+            with_dot = text.startswith(".")
+            try:  # an IPv6 address without brackets: no port can follow it
+                parsed: tuple[str | Address, int | None] | None = (ipaddress.ip_address(text), None)
+            except ValueError:
+                parsed = _split_host(text[1:] if with_dot else text)
+            if parsed is None or parsed[0] == "":
+                raise ValueError(
+                    f"allowed host {entry!r} is not a host name, host:port, [IPv6]:port, "
+                    ".suffix, network or *"
+                )
+            name, port = parsed
+            if with_dot and isinstance(name, str):
+                self._suffixes.append((name, port))
+            else:
+                self._exact.add((name, port))
+
+    def allows(self, host: str | None, scheme: str) -> bool:
+        """Whether a request with this ``Host`` header (None: none sent) is for this API."""
+        if self._any:
+            return True
+        parsed = _split_host(host.strip()) if host else None
+        if parsed is None:
+            return False
+        name, given = parsed
+        port = given if given is not None else _DEFAULT_PORTS.get(scheme)
+        if (name, None) in self._exact or (name, port) in self._exact:
+            return True
+        if isinstance(name, str):
+            return any(
+                (name == suffix or name.endswith("." + suffix)) and want in (None, port)
+                for suffix, want in self._suffixes
+            )
+        return any(name in net for net in self._networks if net.version == name.version)
+
+
+def bound_hosts(host: str, extra: Sequence[str] = ()) -> list[str]:
+    """The ``Host`` values a server bound to ``host`` answers to, plus ``extra``.
+
+    Loopback: ``127.0.0.1``, ``localhost`` and ``[::1]`` (and the bound address). A given
+    address or name: that one. Every address (``0.0.0.0``, ``::``): any IP literal (an address
+    cannot be rebound), ``localhost`` and this machine's name. Any port: a rebinding page sends
+    its own name whatever the port, while port mappings (containers, local proxies) change it.
+    """
+    bare = host.strip("[]")
+    try:
+        address: Address | None = ipaddress.ip_address(bare)
+    except ValueError:
+        address = None
+    if address is not None and address.is_unspecified:
+        names = ["0.0.0.0/0", "::/0", "localhost", platform.node()]
+    elif host == "localhost" or (address is not None and address.is_loopback):
+        names = ["127.0.0.1", "localhost", "[::1]"]
+        if address is not None and str(address) not in ("127.0.0.1", "::1"):
+            names.append(str(address))
+    elif address is not None and address.version == 6:
+        names = [f"[{address}]"]
+    else:
+        names = [host]
+    return [*names, *extra]
+
+
+def cross_site(request: Request) -> str | None:
+    """What makes this request come from another site's page: its ``Origin`` (``"null"`` for
+    sandboxed and ``file:`` pages), or ``"Sec-Fetch-Site: cross-site"`` when it sent no
+    ``Origin``; None for the API's own pages and for clients that are not browsers (no
+    ``Origin``, no ``Sec-Fetch-Site``).
+
+    An origin is the API's own when its host and port are the request's ``Host``; the schemes
+    are not compared (behind a TLS proxy the scheme seen here is not the browser's).
+    """
+    environ = request.environ
+    origin: str | None = environ.get("HTTP_ORIGIN")
+    if origin is None:
+        fetch_site = environ.get("HTTP_SEC_FETCH_SITE", "").strip().lower()
+        return "Sec-Fetch-Site: cross-site" if fetch_site == "cross-site" else None
+    scheme, sep, rest = origin.strip().partition("://")
+    own = _split_host(environ.get("HTTP_HOST", "").strip())
+    theirs = _split_host(rest) if sep and "/" not in rest else None
+    if own is None or theirs is None:
+        return origin  # "null", or not an origin at all
+    if theirs[0] != own[0]:
+        return origin
+    if own[1] is None:  # the scheme's default port: the origin names none (or that one)
+        same_port = theirs[1] in (None, _DEFAULT_PORTS.get(request.scheme))
+    else:
+        same_port = (theirs[1] or _DEFAULT_PORTS.get(scheme.lower())) == own[1]
+    return None if same_port else origin
+
+
+# -- what a response says about itself: who may cache it, who may frame it ----------------------
+
+
+def vary_by_caller(resp: Response, credentials: bool) -> Response:
+    """Mark an answer of an API with callers, so that no cache serves it to someone else.
+
+    It varies on ``Authorization`` (an anonymous answer is not a signed-in one); the answer to a
+    request with ``credentials`` is ``private`` (a resource's ``public`` and ``s-maxage`` are
+    dropped, its ``max-age`` kept; ``no-store`` stays as it is). 304s get the same headers, as
+    their 200s do.
+    """
+    resp.vary.add("Authorization")
+    if credentials:
+        cache = resp.cache_control
+        if not cache.no_store:
+            cache.public = False
+            cache.s_maxage = None
+            cache.private = True
+    return resp
+
+
+#: The docs page: Swagger UI's scripts and styles from the package's own files (no inline
+#: script: init.js starts it), the document and "Try it out" requests to this origin. Swagger
+#: UI sets style attributes and shows data: images, hence those two. Never framed: a framing
+#: page could make a visitor click "Execute" on a write (clickjacking).
+DOCS_PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+#: The live page: its one inline script and style, by a nonce new in each answer, and the
+#: EventSource to this origin.
+CHANGES_PAGE_CSP = (
+    "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+    "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
+def page_headers(csp: str) -> list[tuple[str, str]]:
+    """A page's security headers: its CSP, and ``X-Frame-Options`` for browsers that predate
+    ``frame-ancestors``."""
+    return [
+        ("X-Content-Type-Options", "nosniff"),
+        ("Content-Security-Policy", csp),
+        ("X-Frame-Options", "DENY"),
+    ]

@@ -255,8 +255,8 @@ def _id_schema(res: Resource) -> dict[str, Any]:
     """A resource's JSON:API ``id``: its key as text (composite keys comma-separated)."""
     if len(res.pk_fields) == 1:
         key = _key_schema(res.pk_fields[0])
-        if key.get("type") == "integer":
-            return {"type": "string", "pattern": "^-?[0-9]{1,18}$"}
+        if key.get("type") == "integer":  # canonical digits only: one id per row
+            return {"type": "string", "pattern": "^(0|-?[1-9][0-9]{0,17})$"}
         return {"type": "string", **{k: v for k, v in key.items() if k in ("format", "enum")}}
     return {"type": "string"}
 

@@ -69,6 +69,9 @@ PAGE_PARAMETERS = ("page[size]", "page[number]", "page[after]", "page[before]", 
 MAX_PAGE_NUMBER = 10**9
 MAX_OFFSET = 10**12
 INT64 = (-(2**63), 2**63 - 1)
+#: An integer as one URL may spell it: ASCII digits, no sign but ``-``, no leading zero, no
+#: ``_``, no spaces (``int()`` takes all of those, and full-width digits too).
+_CANONICAL_INT = re.compile(r"-?(?:0|[1-9][0-9]*)", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,8 +329,15 @@ def value_parser(col_type: sa.types.TypeEngine[Any]) -> Callable[[str], Any]:
     return str
 
 
-def _int64(raw: str) -> int:
-    value = int(raw)
+def _int64(raw: str | int) -> int:
+    """An integer written the one way it is rendered: ``10``, not ``010``, ``+10``, ``1_0``,
+    `` 10`` or full-width digits, so that each row has one URL and each filter one spelling."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        value = raw  # already a number (an identity's id set by the application)
+    elif isinstance(raw, str) and _CANONICAL_INT.fullmatch(raw) and raw != "-0":
+        value = int(raw)
+    else:
+        raise ValueError("must be an integer in plain ASCII digits (no sign but -, no leading 0)")
     if not INT64[0] <= value <= INT64[1]:
         raise ValueError("out of the 64-bit integer range")
     return value
@@ -640,7 +650,7 @@ def _aggregate_value(agg: Aggregate, raw: str, parameter: str) -> Any:
     """A ``having`` value, read as the aggregate's result type."""
     try:
         if agg.fn == "count":
-            return int(raw)
+            return _int64(raw)
         if agg.fn == "avg":
             return float(raw)
         assert agg.field is not None

@@ -87,6 +87,7 @@ def create_app(
     hide_secrets: bool = True,
     rate_limits: RateLimits | None = None,
     csv_formula_guard: bool = True,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Flask:
     """A Flask app serving every table of the database at ``target`` (URL or SQLite path).
 
@@ -101,6 +102,8 @@ def create_app(
     ``changes``: the live change feed on every table (``GET /api/<table>/changes``; see
     :class:`~tablerest.ChangeFeed`); it creates the tables ``tablerest_changes`` and
     ``tablerest_change_counter`` in the database on first use.
+    ``allowed_hosts``: the ``Host`` values to answer (``tablerest serve`` passes the names it
+    is bound to, :func:`tablerest.http.bound_hosts`); None answers any.
 
     ``hidden`` / ``shown``: table -> columns to leave out of / keep in the API. With
     ``hide_secrets`` (the default) the columns whose names say they hold secrets
@@ -168,6 +171,7 @@ def create_app(
         read_replicas=replicas,
         changes=changes,
         rate_limits=rate_limits,
+        allowed_hosts=allowed_hosts,
     )
     for resource in resources:
         if policy is None:
