@@ -930,11 +930,11 @@ class Endpoint:
         if on_conflict is not None:
             return self._upsert(request, body, on_conflict, access, fmt)
         if body.kind == "json" and request.mimetype == JSONAPI and b'"included"' in body.raw:
-            nested = decode_nested(body.raw, res, self.catalog)
+            nested = decode_nested(body.raw, res, self._seen(access))
             if nested is not None:
                 request.environ[POINTERS] = nested[1]
                 return self._create_nested(request, nested[0], access, fmt)
-        doc = self._nested_body(request, body)
+        doc = self._nested_body(request, body, access)
         if doc is not None:
             return self._create_nested(request, doc, access, fmt)
         if body.kind == "json" and request.mimetype != JSONAPI and body.raw.lstrip()[:1] == b"[":
@@ -947,18 +947,26 @@ class Endpoint:
                 )
             created = self._write_many(items, access, grant)
             return _json_response([_visible(access, res, r) for r in created], 201)
-        data = self._body_data(request, body, "create")
+        data = self._body_data(request, body, "create", access=access)
         _check_writable(access, res, data)
         (row,) = self._write_many([data], access, grant)
         resp = self._written(request, row, fmt, 201, access)
         resp.headers["Location"] = self._item_url(row)
         return resp
 
-    def _nested_body(self, request: Request, body: http.Body) -> Any:
+    def _seen(self, access: Access | None) -> Catalog:
+        """The catalog as this caller sees it: a relation concealed from them leads nowhere,
+        so a write body naming it gets the answer of a name that does not exist."""
+        if access is None:
+            return self.catalog
+        return _SeenCatalog(self.catalog, access, self.peers)
+
+    def _nested_body(self, request: Request, body: http.Body, access: Access | None) -> Any:
         """The decoded plain-JSON create body when it nests rows under a relation (an object,
         or an array of objects, with such a key); None otherwise, or when it is not JSON at all
         (the plain path then says what is wrong). A cheap look at the bytes comes first: a
-        body that names no such relation is never parsed twice."""
+        body that names no such relation is never parsed twice. A relation concealed from the
+        caller is no relation to them: a body naming only such ones takes the plain path."""
         if body.kind != "json" or request.mimetype == JSONAPI:
             return None
         if self._nests is None:
@@ -971,6 +979,8 @@ class Endpoint:
             doc = load_exact(body.raw)
         except ValueError:
             return None
+        if access is not None:
+            names = names - access.concealed_relations(self.resource, self.catalog)
         items = doc if isinstance(doc, list) else [doc]
         return doc if any(isinstance(d, dict) and names & d.keys() for d in items) else None
 
@@ -986,8 +996,9 @@ class Endpoint:
         validated first, then all are written in one transaction, each through its own
         resource (permissions, field rules, hooks); 201 with the rows as stored, nested as
         they were sent. With ``on_conflict``, the top rows are upserted (200 when changed)."""
+        seen = self._seen(access)
         if access is not None:  # refused outright before the rows are looked at
-            for res, at in rows_in(self.resource, self.catalog, doc).values():
+            for res, at in rows_in(self.resource, seen, doc).values():
                 if on_conflict is not None and res is self.resource:
                     continue  # an upsert may only change rows: its grants come per row
                 try:
@@ -1000,9 +1011,7 @@ class Endpoint:
         errors: list[FieldError] = []
         for i, item in enumerate(docs):
             try:
-                nodes.append(
-                    parse_document(self.resource, self.catalog, item, f"/{i}" if many else "")
-                )
+                nodes.append(parse_document(self.resource, seen, item, f"/{i}" if many else ""))
             except ValidationFailed as exc:
                 errors.extend(exc.errors)
         if errors:
@@ -1157,14 +1166,14 @@ class Endpoint:
             raise InvalidParameter(
                 "on_conflict", f"{', '.join(names)} is not a unique key of {res.name}"
             )
-        doc = self._nested_body(request, body)
+        doc = self._nested_body(request, body, access)
         if doc is not None:
             return self._create_nested(request, doc, access, fmt, names)
         many = body.kind == "json" and body.raw.lstrip()[:1] == b"["
         items = (
             res.schema.validate_json_many(body.raw)
             if many
-            else [self._body_data(request, body, "create")]
+            else [self._body_data(request, body, "create", access=access)]
         )
         if not items:
             raise ValidationFailed([FieldError("", "The array is empty")], detail="Nothing to do")
@@ -1290,14 +1299,19 @@ class Endpoint:
         return rows
 
     def _body_data(
-        self, request: Request, body: http.Body, variant: Variant, key: str | None = None
+        self,
+        request: Request,
+        body: http.Body,
+        variant: Variant,
+        key: str | None = None,
+        access: Access | None = None,
     ) -> dict[str, Any]:
         """The validated fields of a write's body: JSON, a JSON:API document or a form."""
         schema = self.resource.schema
         if body.kind == "form":
             return schema.validate_form(body.form or {}, variant)
         if request.mimetype == JSONAPI:
-            decoded = decode_document(body.raw, self.resource, self.catalog, key=key)
+            decoded = decode_document(body.raw, self.resource, self._seen(access), key=key)
             request.environ[POINTERS] = decoded.pointers
             return schema.validate_json(decoded.raw, variant)
         return schema.validate_json(body.raw, variant)
@@ -1386,7 +1400,7 @@ class Endpoint:
         if variant == "replace" and restricted:
             # What the caller may not write or see is not theirs to replace: not required
             # of them, and kept as it is (see _with_resets).
-            data = self._body_data(request, body, "patch", key)
+            data = self._body_data(request, body, "patch", key, access)
             missing = [
                 f.name
                 for f in res.writable
@@ -1395,7 +1409,7 @@ class Endpoint:
             if missing:
                 raise ValidationFailed([FieldError(f"/{n}", "Field required") for n in missing])
         else:
-            data = self._body_data(request, body, variant, key)
+            data = self._body_data(request, body, variant, key, access)
         _check_writable(access, res, data)
         row = self._change(request, values, data, variant, conditional, fmt, access, grant)
         return self._written(request, row, fmt, 200, access)
@@ -1819,6 +1833,29 @@ class Endpoint:
             "prev": rest.url("page[before]", cursors[0]) if has_prev and cursors else None,
             "next": rest.url("page[after]", cursors[-1]) if has_next and cursors else None,
         }
+
+
+class _SeenCatalog:
+    """The resources as one caller sees them (:meth:`Endpoint._seen`): ``target`` of a
+    relation concealed from the caller is None, as for a relation to a table not served."""
+
+    __slots__ = ("_access", "_catalog", "_owners")
+
+    def __init__(self, catalog: Catalog, access: Access, peers: Mapping[str, Endpoint]) -> None:
+        self._catalog = catalog
+        self._access = access
+        self._owners = {ep.resource.table: ep.resource for ep in peers.values()}
+
+    def target(self, relation: Relation) -> Resource | None:
+        found = self._catalog.target(relation)
+        owner = self._owners.get(relation.pairs[0][0].table) if relation.pairs else None
+        if found is None or owner is None:
+            return found
+        concealed = self._access.concealed_relations(owner, self._catalog)
+        return None if relation.name in concealed else found
+
+    def by_name(self, name: str) -> Resource | None:
+        return self._catalog.by_name(name)
 
 
 class _Query:

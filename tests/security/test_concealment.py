@@ -306,6 +306,62 @@ def test_written_rows_leave_the_concealed_relationship_out(
         assert conn.execute(sa.select(sa.func.count()).select_from(Note)).scalar_one() == 4
 
 
+def _writes_same_as_missing(
+    client: FlaskClient, url: str, body: str, concealed: str, missing: str, headers: dict[str, str]
+) -> None:
+    """A write body naming ``concealed`` is answered as one naming ``missing`` (a name that
+    does not exist), and neither writes anything."""
+    answers = [
+        client.post(url, data=body.replace("{}", name), headers=headers)
+        for name in (concealed, missing)
+    ]
+    hidden, absent = answers
+    assert hidden.status_code == absent.status_code == 422, hidden.get_data(as_text=True)
+    assert hidden.get_data(as_text=True) == absent.get_data(as_text=True).replace(
+        missing, concealed
+    )
+
+
+def test_write_bodies_naming_a_concealed_relation_answer_as_for_a_missing_one(
+    client: FlaskClient, engine: sa.Engine
+) -> None:
+    plain = {**USER, "Content-Type": "application/json"}
+    jsonapi = {**USER_JSONAPI, "Content-Type": JSONAPI}
+    # A nested create under the relation, to-one and to-many (the reverse direction).
+    _writes_same_as_missing(
+        client, "/api/notes", '{"title": "t", "{}": {"name": "v"}}', "vault", "nowhere", plain
+    )
+    _writes_same_as_missing(
+        client, "/api/vaults", '{"name": "v", "{}": [{"title": "t"}]}', "notes", "nowhere", plain
+    )
+    # JSON:API: a relationship member, and included rows linked through one.
+    linkage = '{"data": {"type": "notes", "attributes": {"title": "t"}, '
+    _writes_same_as_missing(
+        client,
+        "/api/notes",
+        linkage + '"relationships": {"{}": {"data": {"type": "vaults", "id": "1"}}}}}',
+        "vault",
+        "nowhere",
+        jsonapi,
+    )
+    _writes_same_as_missing(
+        client,
+        "/api/notes",
+        linkage + '"relationships": {"{}": {"data": {"type": "vaults", "lid": "v"}}}}, '
+        '"included": [{"type": "vaults", "lid": "v", "attributes": {"name": "v"}}]}',
+        "vault",
+        "nowhere",
+        jsonapi,
+    )
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(Note)).scalar_one() == 3
+        assert conn.execute(sa.select(sa.func.count()).select_from(Vault)).scalar_one() == 2
+    # An admin may nest through it.
+    resp = client.post("/api/notes", json={"title": "t", "vault": {"name": "v"}}, headers=ADMIN)
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    assert resp.get_json()["vault"]["name"] == "v"
+
+
 def test_concealment_is_worked_out_per_caller_not_cached(client: FlaskClient) -> None:
     """Item queries are parsed once per query string for APIs without permissions; here the
     same URL must answer each caller by their own view, whoever asked first."""
