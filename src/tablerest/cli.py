@@ -63,6 +63,12 @@ def _auth_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--auth-roles", default=None, metavar="COLUMN",
                      help="A column of roles (comma- or space-separated) for role(...) rules.",
                      **_env("AUTH_ROLES")),
+        click.option("--auth-min-password-length", default=None, type=click.IntRange(0, 1024),
+                     help="Shortest password accepted on sign-up and change (default 8).",
+                     **_env("AUTH_MIN_PASSWORD_LENGTH")),
+        click.option("--auth-max-password-bytes", default=None, type=click.IntRange(1, 65536),
+                     help="Longest password (UTF-8 bytes), refused before hashing (default "
+                     "1024).", **_env("AUTH_MAX_PASSWORD_BYTES")),
     ]  # fmt: skip
     for option in reversed(options):
         fn = option(fn)
@@ -148,18 +154,23 @@ def _policy(
     auth_login: tuple[str, ...],
     auth_password: str | None,
     auth_roles: str | None,
+    auth_min_password_length: int | None = None,
+    auth_max_password_bytes: int | None = None,
 ) -> PolicyFile | None:
     """The policy file's rules, with the --auth-* flags over its [auth] section."""
     if policy is None and auth_table is None:
-        if auth_login or auth_password or auth_roles:
-            raise click.UsageError("--auth-login/--auth-password/--auth-roles need --auth-table")
+        given = (auth_min_password_length, auth_max_password_bytes)
+        if auth_login or auth_password or auth_roles or any(v is not None for v in given):
+            raise click.UsageError("the --auth-* options need --auth-table")
         return None
     try:
         loaded = load_policy(policy) if policy is not None else PolicyFile()
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--policy") from exc
     flags = {"table": auth_table, "login": list(auth_login) or None,
-             "password": auth_password, "roles": auth_roles}  # fmt: skip
+             "password": auth_password, "roles": auth_roles,
+             "min_password_length": auth_min_password_length,
+             "max_password_bytes": auth_max_password_bytes}  # fmt: skip
     auth = {**loaded.auth, **{k: v for k, v in flags.items() if v is not None}}
     return PolicyFile(auth, loaded.default, loaded.tables, loaded.keys)
 

@@ -53,6 +53,9 @@ PRIVILEGE_COLUMNS = frozenset(
 #: Where create_app leaves what ``tablerest serve`` reports at start (``app.extensions``).
 SERVED = "tablerest.serve"
 
+#: The [auth] settings of a policy file (or --auth-* flags) that are Auth's password policy.
+_PASSWORD_POLICY = ("min_password_length", "max_password_bytes")
+
 #: The HTTP servers ``tablerest serve`` runs on; the first is the default.
 SERVERS = ("granian", "gunicorn")
 
@@ -150,6 +153,7 @@ def create_app(
             login=policy.auth.get("login"),
             password=policy.auth.get("password"),
             roles=policy.auth.get("roles"),
+            **{k: policy.auth[k] for k in _PASSWORD_POLICY if k in policy.auth},
         )
     replicas = (
         ReadReplicas(

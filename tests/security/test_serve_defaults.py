@@ -756,3 +756,46 @@ def test_machine_consumers_can_turn_the_guard_off(
     # A client cannot turn it off: a link could send a victim to the unguarded export.
     guarded = served(notes)
     problem(guarded.get("/api/notes?format=csv&csv_formula_guard=false"), 400)
+
+
+# -- issue 17 item 20: the password policy, from serve's flags and the policy file ----------
+
+
+def _sign_up(client: FlaskClient, password: str) -> Any:
+    name = f"u{uuid.uuid4().hex[:8]}"
+    body = {"username": name, "email": f"{name}@example.org", "password": password}
+    return client.post("/api/users", json=body)
+
+
+def test_serve_takes_the_password_policy_from_flags_and_the_policy_file(
+    database: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    client, _ = serve(monkeypatch, str(database), "--auth-table", "users")
+    body = problem(_sign_up(client, "short"), 422)
+    assert body["errors"][0]["pointer"] == "/password"
+    assert _sign_up(client, "long enough").status_code == 201
+    client, _ = serve(monkeypatch, str(database), "--auth-table", "users",
+                      "--auth-min-password-length", "12", "--auth-max-password-bytes", "16",
+                      "--rate-limit-sign-up", "off")  # fmt: skip
+    problem(_sign_up(client, "eleven char"), 422)
+    problem(_sign_up(client, "seventeen chars!!"), 422)
+    assert _sign_up(client, "twelve chars").status_code == 201
+    text = NAMED_USERS.replace('roles = "roles"', 'roles = "roles"\nmin_password_length = 20')
+    client = served(database, policy=load_policy(write_policy(tmp_path, text)))
+    problem(_sign_up(client, "nineteen characters"), 422)
+    assert _sign_up(client, "twenty characters!!!").status_code == 201
+
+
+def test_a_bad_password_policy_stops_serve(
+    database: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    out = refused(monkeypatch, str(database), "--auth-table", "users",
+                  "--auth-min-password-length", "20",
+                  "--auth-max-password-bytes", "10")  # fmt: skip
+    assert "password policy" in out
+    assert "need --auth-table" in refused(
+        monkeypatch, str(database), "--auth-min-password-length", "20"
+    )
+    text = NAMED_USERS.replace('roles = "roles"', 'roles = "roles"\nmin_password_length = "x"')
+    with pytest.raises(ValueError, match="min_password_length is a whole number"):
+        load_policy(write_policy(tmp_path, text))

@@ -53,7 +53,9 @@ __all__ = ["PolicyFile", "TableRules", "load_policy", "parse_rule"]
 
 _TOKEN = re.compile(r"""\s*(?:([()|&,])|([A-Za-z_][\w.-]*)|"([^"]*)"|'([^']*)')""")
 _PUNCTUATION = {"(", ")", "|", "&", ","}
-_AUTH_KEYS = {"table", "login", "password", "roles"}
+_AUTH_KEYS = {"table", "login", "password", "roles", "min_password_length", "max_password_bytes"}
+#: [auth] keys whose values are whole numbers (the password policy).
+_AUTH_NUMBERS = ("min_password_length", "max_password_bytes")
 _TABLE_KEYS = {"all", *ACTIONS, "hidden_unless", "read_only_unless", "hidden", "shown"}
 
 
@@ -114,6 +116,10 @@ def load_policy(path: str | Path) -> PolicyFile:
     bad = sorted(set(auth) - _AUTH_KEYS)
     if bad:
         raise ValueError(f"{path}: [auth] has unknown keys {bad} ({', '.join(sorted(_AUTH_KEYS))})")
+    for key in _AUTH_NUMBERS:
+        value = auth.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ValueError(f"{path}: [auth] {key} is a whole number, e.g. {key} = 12")
     default = _table(data.get("default", {}), f"{path}: [default]")
     if default.hidden_unless or default.read_only_unless or default.hidden or default.shown:
         raise ValueError(f"{path}: [default] takes actions only, not field rules")
