@@ -24,6 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "readplan": {"errors", "portable", "request", "resource"},
     "store": {"errors", "prepared", "resource"},
     "prepared": set(),  # the store layer's executor: SQLAlchemy only
+    "owntables": set(),  # tablerest's own tables in the served database: SQLAlchemy only
     "render.json": {"resource"},
     "render.export": {"render.json"},
     "render.jsonapi": {"errors", "resource"},
@@ -34,7 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "batch": {"dispatch", "errors", "http", "render.json", "render.jsonapi", "request", "store"},
     # The authorize stage: after parsing, before planning (which it feeds row conditions).
     "auth.passwords": {"errors"},  # 429 when every hashing slot stays busy
-    "auth.sessions": set(),
+    "auth.sessions": {"owntables"},
     "auth.tokens": {"errors"},
     "auth.policies": {"request", "resource"},
     "auth.access": {"auth.policies", "errors", "resource"},
@@ -53,7 +54,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     # The change feed: its outbox is written by the store's transactions (dispatch calls it),
     # its stream is a read: parse, authorize, render.
-    "changes.outbox": {"changes", "render.json", "resource"},
+    "changes.outbox": {"changes", "owntables", "render.json", "resource"},
     "changes.fanout": {"changes", "changes.outbox", "errors", "resource", "store"},
     "changes.like": set(),  # LIKE patterns in Python: pure, no SQL
     "changes.stream": {

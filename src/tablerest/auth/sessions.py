@@ -15,7 +15,6 @@ created on first use); :class:`RedisStore` when ``TABLEREST_REDIS_URL`` is set; 
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +22,8 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
+
+from ..owntables import create_once
 
 __all__ = [
     "SESSION_TABLES",
@@ -213,16 +214,7 @@ class DatabaseStore:
         with self._lock:
             if self._ready:
                 return
-            for attempt in range(3):
-                try:
-                    with self.engine.begin() as conn:
-                        _metadata.create_all(conn, checkfirst=True)
-                    break
-                except (sa_exc.ProgrammingError, sa_exc.OperationalError, sa_exc.IntegrityError):
-                    # Another process created it at the same moment: look again.
-                    if attempt == 2:
-                        raise
-                    time.sleep(0.1 + random.random() / 10)  # jitter: apart next time
+            create_once(self.engine, _metadata)
             self._ready = True
 
     def begin(self, sid: str, jti: str, ttl: int) -> None:

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import mysql
 
 from ..changes import ChangeFeed
+from ..owntables import create_once
 from ..render.json import RowEncoder, dumps
 from ..resource import Resource
 
@@ -135,21 +135,7 @@ class Outbox:
         with self._lock:
             if self._ready:
                 return
-            for attempt in range(3):
-                try:
-                    with self.engine.begin() as conn:
-                        _metadata.create_all(conn, checkfirst=True)
-                    with self.engine.begin() as conn:
-                        _add_missing_columns(conn)
-                    with self.engine.begin() as conn:
-                        if conn.execute(_last).first() is None:
-                            conn.execute(sa.insert(counter_table).values(id=1, last_id=0))
-                    break
-                except (sa_exc.IntegrityError, sa_exc.ProgrammingError, sa_exc.OperationalError):
-                    # Another process created them at the same moment: look again.
-                    if attempt == 2:
-                        raise
-                    time.sleep(0.1)
+            create_once(self.engine, _metadata, (_add_missing_columns, _first_counter_row))
             self._ready = True
 
     def record(self, conn: sa.Connection, resource: str, events: Sequence[Change]) -> None:
@@ -221,6 +207,11 @@ class Outbox:
             for r in found
         ]
         return events, (events[-1].id if len(events) == limit else upto)
+
+
+def _first_counter_row(conn: sa.Connection) -> None:
+    if conn.execute(_last).first() is None:
+        conn.execute(sa.insert(counter_table).values(id=1, last_id=0))
 
 
 def _add_missing_columns(conn: sa.Connection) -> None:
