@@ -814,6 +814,9 @@ class Endpoint:
         stream = body()
         first = next(stream)  # runs the statement: its errors still get a problem response
         resp = Response(itertools.chain((first,), stream), mimetype=None)
+        # The chain has no close(): the server's close of the response must reach the stream,
+        # or its connection (and on SQLite its read lock) lasts until garbage collection.
+        resp.call_on_close(stream.close)
         resp.headers["Content-Type"] = CSV if fmt == "csv" else NDJSON
         filename = re.sub(r"[^A-Za-z0-9_.-]", "_", res.name)
         resp.headers["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'

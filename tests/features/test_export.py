@@ -252,3 +252,14 @@ def test_a_large_export_streams_in_constant_memory(make_app: AppFactory, engine:
     sa.event.remove(engine, "before_cursor_execute", record)
     server_side = {"sqlite": "Cursor", "postgresql": "ServerCursor", "mysql": "SSCursor"}
     assert cursors[-2:] == [server_side[engine.dialect.name]] * 2
+
+
+def test_an_export_closed_unread_lets_its_connection_go(client: FlaskClient) -> None:
+    # A client that goes away mid-export: the server closes the response. Its statement's
+    # connection must end then, not at garbage collection: on SQLite its read would block
+    # every write meanwhile (the write below waited for the busy timeout, then got a 503).
+    export = client.get("/api/books?format=csv")
+    assert export.status_code == 200
+    export.close()
+    created = client.post("/api/authors", json={"name": "After", "country": "NZ"})
+    assert created.status_code == 201, created.get_data(as_text=True)

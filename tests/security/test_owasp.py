@@ -186,9 +186,8 @@ def test_the_issue_17_index_names_every_item_and_only_real_tests() -> None:
         assert names, item
         for name in names:
             path, _, test = name.partition("::")
-            tree = ast.parse((tests_dir / path).read_text(encoding="utf-8"))
-            defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-            assert test in defined, f"{item}: {name} is not a test"
+            text = (tests_dir / path).read_text(encoding="utf-8")
+            assert re.search(rf"^def {test}\(", text, re.M), f"{item}: {name} is not a test"
 
 
 # -- API1: Broken Object Level Authorization ----------------------------------------------
