@@ -12,7 +12,7 @@ import functools
 import itertools
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, quote_plus
@@ -796,7 +796,7 @@ class Endpoint:
         encoder = self._encoder(plan.shape)
         csv_out = CsvEncoder(encoder.keys, guard=res.csv_formula_guard) if fmt == "csv" else None
 
-        def body() -> Iterator[bytes]:
+        def body() -> Generator[bytes]:
             with (
                 self.db.streaming(res.table) as conn,
                 conn.execute(plan.statement, values) as result,
