@@ -8,12 +8,16 @@ HTTP, and a Makefile with the same two-command quick start as tablerest's (``mak
 
 from __future__ import annotations
 
+import json
 import re
 import string
 import subprocess
 import sys
 import tempfile
+from importlib import metadata
 from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from . import migrate
 
@@ -23,12 +27,40 @@ TEMPLATE = Path(__file__).parent / "project_template"
 
 
 def _tablerest_source() -> str:
-    """What the project's Makefile installs: this checkout when tablerest runs from one (an
-    editable install), else the package from the index."""
+    """What the project's Makefile installs: this checkout when tablerest runs from one, else
+    where pip installed it from (tablerest is not on a package index yet)."""
     checkout = Path(__file__).resolve().parents[2]
     if (checkout / "pyproject.toml").is_file() and (checkout / "src" / "tablerest").is_dir():
         return str(checkout)
-    return "tablerest"
+    try:
+        direct_url = metadata.distribution("tablerest").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        direct_url = None
+    return _source_from_direct_url(direct_url)
+
+
+def _source_from_direct_url(direct_url: str | None) -> str:
+    """A pip requirement for the place an installed tablerest came from, read from the
+    ``direct_url.json`` pip writes for a path, archive or git install (PEP 610); ``tablerest``
+    (a package index) when there is none.
+
+    >>> _source_from_direct_url('{"url": "file:///src/tablerest", "dir_info": {}}')
+    '/src/tablerest'
+    >>> _source_from_direct_url('{"url": "https://h/t.git", "vcs_info": {"vcs": "git", '
+    ...                        '"commit_id": "ab12"}}')
+    'tablerest @ git+https://h/t.git@ab12'
+    """
+    if not direct_url:
+        return "tablerest"
+    info = json.loads(direct_url)
+    url = str(info["url"])
+    if "vcs_info" in info:
+        vcs = info["vcs_info"]
+        commit = vcs.get("commit_id")
+        return f"tablerest @ {vcs['vcs']}+{url}" + (f"@{commit}" if commit else "")
+    if "dir_info" in info and url.startswith("file://"):
+        return url2pathname(urlsplit(url).path)
+    return f"tablerest @ {url}"  # an archive (a wheel or an sdist), local or not
 
 
 def create_project(directory: Path) -> list[Path]:
