@@ -1,28 +1,37 @@
-# Two commands for a newcomer: `make serve` and `make test`. Both bootstrap .venv themselves.
+# Two commands for a newcomer: `make serve` and `make test`. Both bootstrap .venv themselves:
+# `make serve` installs what serving needs (the package and its dependencies), `make test` adds
+# the dev extras (pytest, linters, drivers, browsers' driver: several times the size).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+SERVE_STAMP := $(VENV)/.installed-serve
+DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: serve test lint format bench clean fuzz
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 
-serve: $(STAMP)
+$(SERVE_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+# The dev extras include everything serving needs, so this stamp stands for both.
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(SERVE_STAMP)
+
+serve: $(SERVE_STAMP)
 	$(BIN)/tablerest serve --host $(HOST) --port $(PORT)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests examples
 	$(BIN)/ruff format --check src tests examples
 	$(BIN)/mypy
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff format src tests examples
 	$(BIN)/ruff check --fix src tests examples
 
@@ -34,7 +43,7 @@ test: lint
 
 # Schemathesis with a fresh seed and more cases than make test's fixed-seed run (tests/e2e).
 FUZZ_EXAMPLES ?= 300
-fuzz: $(STAMP)
+fuzz: $(DEV_STAMP)
 	TABLEREST_FUZZ_SEED=$$(date +%s) TABLEREST_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
 		$(BIN)/python -m pytest tests/e2e/test_fuzz.py
 

@@ -223,6 +223,10 @@ def test_a_git_install_is_named_as_pip_takes_it() -> None:
 
     assert source == "tablerest @ git+https://git.example/tablerest.git@0123abc"
     assert _source_from_direct_url(None) == "tablerest"
+    local = {"url": "file:///src/tablerest", "vcs_info": {"vcs": "git", "commit_id": "ab"}}
+    assert _source_from_direct_url(json.dumps(local)) == (
+        "tablerest @ git+file://localhost/src/tablerest@ab"
+    )
 
 
 def test_a_directory_with_files_is_left_alone(tmp_path: Path) -> None:

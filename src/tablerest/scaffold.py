@@ -57,6 +57,8 @@ def _source_from_direct_url(direct_url: str | None) -> str:
     if "vcs_info" in info:
         vcs = info["vcs_info"]
         commit = vcs.get("commit_id")
+        if url.startswith("file:///"):  # pip before 23.3 wants a host in a git+file URL
+            url = "file://localhost/" + url[len("file:///") :]
         return f"tablerest @ {vcs['vcs']}+{url}" + (f"@{commit}" if commit else "")
     if "dir_info" in info and url.startswith("file://"):
         return url2pathname(urlsplit(url).path)
