@@ -42,6 +42,19 @@ MARK = "__readme_curl_status__"
 #: Curls that cannot run as written, by their text (continuation lines joined, runs of
 #: whitespace made one space), each with the reason. "BUG: ..." marks a server bug.
 SKIP: dict[str, str] = {
+    # Code-first: the curls talk to the block's own app (``flask --app app run`` on port 5000);
+    # tests/e2e/test_readme_code_first.py runs that app from the README's text and replays them.
+    **dict.fromkeys(
+        [
+            "curl -i -X POST http://127.0.0.1:5000/api/books -H 'Content-Type: application/json'"
+            ' -d \'{"title": "Dune", "year": 1965}\'',
+            "curl http://127.0.0.1:5000/api/books/1",
+            "curl http://127.0.0.1:5000/api/stats",
+            "curl -X POST http://127.0.0.1:5000/api/books -H 'Content-Type: application/json'"
+            ' -d \'{"year": "soon"}\'',
+        ],
+        "the code-first app on port 5000 (test_readme_code_first.py runs it)",
+    ),
     # Computed fields: the example talks to the code-first app of the Python block above it
     # (``flask run`` on localhost:5000); the demo is database-first and has no computed fields.
     "curl -g 'localhost:5000/api/books?filter[title_length][gt]=10&sort=-loan_count"
