@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint format bench clean fuzz
+.PHONY: serve test lint format bench clean fuzz toc
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ bench:
 	$(PYTHON) bench/beyond.py --report bench/results.md
 	$(PYTHON) bench/spy.py --report bench/results.md
 	bench/.venvs/tablerest/bin/python bench/inprocess.py --report bench/results.md
+
+# The README's table of contents, from its headings (tests/test_readme_toc.py checks it).
+toc:
+	$(PYTHON) tests/readme_toc.py --write
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
