@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -29,7 +30,8 @@ def project(tmp_path: Path) -> Path:
     directory = tmp_path / "My Notes"
     result = CliRunner().invoke(cli.main, ["init", str(directory)])
     assert result.exit_code == 0, result.output
-    assert "make serve" in result.output
+    # A command to paste into a shell: the name with a space is quoted.
+    assert f"cd {shlex.quote(str(directory))} && make serve" in result.output
     return directory
 
 

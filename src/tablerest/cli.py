@@ -7,6 +7,7 @@ import functools
 import ipaddress
 import os
 import secrets
+import shlex
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -684,8 +685,9 @@ def init_command(directory: Path) -> None:
     except (ValueError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"created {directory}/ ({len(written)} files)")
-    click.echo(f"  cd {directory} && make serve     # http://127.0.0.1:8000/api")
-    click.echo(f"  cd {directory} && make test")
+    cd = shlex.quote(str(directory))  # the lines are to be pasted into a shell
+    click.echo(f"  cd {cd} && make serve     # http://127.0.0.1:8000/api")
+    click.echo(f"  cd {cd} && make test")
 
 
 # -- bulk import ---------------------------------------------------------------------------
