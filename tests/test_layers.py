@@ -21,7 +21,8 @@ ALLOWED: dict[str, set[str]] = {
     "portable": set(),
     "cursor": {"errors"},
     "keys": set(),  # one key per purpose from the app's secret: hashlib only
-    "readplan": {"errors", "portable", "request", "resource"},
+    "readplan": {"decimals", "errors", "portable", "request", "resource"},
+    "decimals": set(),  # decimal columns stored as floats: SQLAlchemy only
     "store": {"errors", "prepared", "resource"},
     "prepared": set(),  # the store layer's executor: SQLAlchemy only
     "owntables": set(),  # tablerest's own tables in the served database: SQLAlchemy only
