@@ -40,13 +40,6 @@ def _int_range(bits: int) -> tuple[int, int]:
     return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
-def _integral(value: Any) -> Any:
-    """JSON has one number type: ``3.0`` is the integer 3 (as JSON Schema has it)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 def _iso_date(value: Any) -> Any:
     """Dates as ISO 8601 text only (pydantic would also read ``"0"`` as 1970-01-01)."""
     if isinstance(value, str):
@@ -69,7 +62,9 @@ def python_type(col_type: sa.types.TypeEngine[Any], integer_bits: int | None = N
     if isinstance(col_type, sa.Integer):
         bits = next((b for t, b in _INT_BITS.items() if isinstance(col_type, t)), None)
         lo, hi = _int_range(bits or integer_bits or 32)
-        return Annotated[int, PField(ge=lo, le=hi), BeforeValidator(_integral)]
+        # Strict as every JSON value is: ``5.0`` is a number with a fraction part, not an
+        # integer (a form's text "5.0" is read laxly, as forms are).
+        return Annotated[int, PField(ge=lo, le=hi)]
     if isinstance(col_type, sa.Float):
         return float
     if isinstance(col_type, sa.Numeric):

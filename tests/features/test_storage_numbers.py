@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,66 @@ def test_sqlite_decimals_without_a_scale_read_as_the_shortest_stored_value(
         (9.99, "real"),
         (12.5, "real"),
     ]
+
+
+# -- item 16: integers sent as 5.0 -------------------------------------------------------------
+
+
+@pytest.fixture
+def shelves(tmp_path: Path) -> str:
+    return _sqlite(
+        tmp_path,
+        """
+        CREATE TABLE shelves (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+        CREATE TABLE items (
+            id INTEGER PRIMARY KEY,
+            shelf_id INTEGER REFERENCES shelves (id),
+            "order" INTEGER,
+            label TEXT UNIQUE
+        );
+        INSERT INTO shelves VALUES (1, 'top');
+        INSERT INTO items VALUES (1, 1, 1, 'a');
+        """,
+    )
+
+
+JSONAPI = "application/vnd.api+json"
+
+
+def _five_point_zero(client: FlaskClient) -> Iterator[tuple[str, Any, str]]:
+    """Every write path with ``"order": 5.0``, and where the error must point."""
+    bad = {"order": 5.0}
+    yield "POST", client.post("/api/items", json=bad), "/order"
+    yield "POST array", client.post("/api/items", json=[{"order": 1}, bad]), "/1/order"
+    put = {"shelf_id": 1, "order": 5.0, "label": "a"}
+    yield "PUT", client.put("/api/items/1", json=put), "/order"
+    yield "PATCH", client.patch("/api/items/1", json=bad), "/order"
+    bulk = [{"id": 1, "order": 5.0}]
+    yield "bulk PATCH", client.patch("/api/items", json=bulk), "/0/order"
+    upsert = {"label": "a", "order": 5.0}
+    yield "upsert", client.post("/api/items?on_conflict=label", json=upsert), "/order"
+    batch = {"operations": [{"op": "update", "resource": "items", "key": 1, "data": bad}]}
+    yield "batch", client.post("/api/batch", json=batch), "/operations/0/data/order"
+    nested = {"name": "new", "items": [{"label": "n", "order": 5.0}]}
+    yield "nested", client.post("/api/shelves", json=nested), "/items/0/order"
+    doc = {"data": {"type": "items", "attributes": bad}}
+    resp = client.post("/api/items", json=doc, content_type=JSONAPI, headers={"Accept": JSONAPI})
+    yield "JSON:API POST", resp, "/data/attributes/order"
+    doc = {"data": {"type": "items", "id": "1", "attributes": bad}}
+    resp = client.patch("/api/items/1", json=doc, content_type=JSONAPI, headers={"Accept": JSONAPI})
+    yield "JSON:API PATCH", resp, "/data/attributes/order"
+
+
+def test_an_integer_column_refuses_5_0_on_every_json_write_path(shelves: str) -> None:
+    client = _client(shelves)
+    for path, resp, pointer in _five_point_zero(client):
+        assert resp.status_code == 422, (path, resp.get_data(as_text=True))
+        errors = resp.get_json()["errors"]
+        found = [e.get("pointer") or e.get("source", {}).get("pointer") for e in errors]
+        assert found == [pointer], (path, errors)
+    assert _query(shelves, "SELECT * FROM items") == [(1, 1, 1, "a")]
+    assert _query(shelves, "SELECT count(*) FROM shelves") == [(1,)]
+    # An integer is taken; a form's text is read as forms are (laxly).
+    assert client.patch("/api/items/1", json={"order": 5}).status_code == 200
+    assert client.patch("/api/items/1", data={"order": "6"}).get_json()["order"] == 6
+    assert _query(shelves, 'SELECT "order", typeof("order") FROM items') == [(6, "integer")]
