@@ -14,9 +14,11 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     # The schema is built lazily from the declaration; the policy is only a type hint.
     "resource": {"auth.policies", "schema"},
-    "schema": {"errors", "resource"},
+    "schema": {"binary", "errors", "resource", "untyped"},
+    "binary": set(),  # base64 text and file parts -> bytes: SQLAlchemy types only
+    "untyped": set(),  # what an untyped column may store: pydantic only
     "http": {"errors"},
-    "request": {"errors", "resource"},
+    "request": {"binary", "errors", "resource"},
     "query": {"request", "resource"},
     "portable": set(),
     "cursor": {"errors"},

@@ -8,7 +8,9 @@ SQLite, columns without a declared type, BLOBs.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ from flask.testing import FlaskClient
 
 from tablerest.server import create_app
 from tests.databases import BACKENDS
+from tests.helpers import problem
 
 
 def _raw(url: str, statements: list[str]) -> None:
@@ -245,3 +248,163 @@ def test_an_integer_column_refuses_5_0_on_every_json_write_path(shelves: str) ->
     assert client.patch("/api/items/1", json={"order": 5}).status_code == 200
     assert client.patch("/api/items/1", data={"order": "6"}).get_json()["order"] == 6
     assert _query(shelves, 'SELECT "order", typeof("order") FROM items') == [(6, "integer")]
+
+
+# -- item 7: untyped columns, big integers, filters on BLOBs ------------------------------------
+
+
+@pytest.fixture
+def things(tmp_path: Path) -> str:
+    return _sqlite(
+        tmp_path,
+        """
+        CREATE TABLE things (id INTEGER PRIMARY KEY, anything, payload BLOB, n INTEGER,
+                             label TEXT);
+        INSERT INTO things VALUES (1, 'text', X'00FF10', 1, 'one');
+        INSERT INTO things VALUES (2, 7, X'FBEF', 2, 'two');
+        """,
+    )
+
+
+BEFORE = [(1, "text", b"\x00\xff\x10", 1, "one"), (2, 7, b"\xfb\xef", 2, "two")]
+
+
+def test_an_untyped_column_takes_json_scalars_and_refuses_objects(things: str) -> None:
+    client = _client(things)
+    refused = [
+        ({"anything": {"a": 1}}, "/anything", "a string, a number or a boolean"),
+        ({"anything": [1, 2]}, "/anything", "a string, a number or a boolean"),
+        ({"anything": 2**64}, "/anything", "within 64 bits"),
+        ({"anything": -(2**63) - 1}, "/anything", "within 64 bits"),
+        ({"n": 2**63}, "/n", "9223372036854775807"),  # a typed INTEGER: 64 bits on SQLite
+    ]
+    for body, pointer, why in refused:
+        for resp in (
+            client.post("/api/things", json=body),
+            client.patch("/api/things/1", json=body),
+            client.post("/api/things", json=[{"label": "x"}, body]),
+        ):
+            errors = problem(resp, 422)["errors"]
+            assert [e["pointer"].rsplit("/", 1)[-1] for e in errors] == [pointer[1:]], errors
+            assert why in errors[0]["detail"]
+    batch = {"operations": [{"op": "create", "resource": "things", "data": {"anything": [1]}}]}
+    errors = problem(client.post("/api/batch", json=batch), 422)["errors"]
+    assert errors[0]["pointer"] == "/operations/0/data/anything"
+    assert _query(things, "SELECT * FROM things") == BEFORE
+
+    stored = []
+    for value in ("x", 42, 2**63 - 1, -(2**63), 4.5, True, None):
+        resp = client.post("/api/things", json={"anything": value})
+        assert resp.status_code == 201, resp.get_data(as_text=True)
+        stored.append(resp.get_json()["anything"])
+    # As SQLite holds them: a boolean is the integer 1.
+    assert stored == ["x", 42, 2**63 - 1, -(2**63), 4.5, 1, None]
+    assert _query(things, "SELECT typeof(anything) FROM things WHERE id > 2 ORDER BY id") == [
+        ("text",),
+        ("integer",),
+        ("integer",),
+        ("integer",),
+        ("real",),
+        ("integer",),
+        ("null",),
+    ]
+
+
+def test_a_blob_filter_takes_the_base64_it_is_shown_in(things: str) -> None:
+    client = _client(things)
+    shown = client.get("/api/things/1").get_json()["payload"]
+    assert shown == "AP8Q"
+
+    def ids(query: str) -> list[int]:
+        resp = client.get(f"/api/things?{query}")
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        return [r["id"] for r in resp.get_json()["data"]]
+
+    assert ids("filter[payload]=AP8Q") == [1]
+    assert ids("filter[payload][ne]=AP8Q") == [2]
+    assert ids("filter[payload][in]=AAAA,AP8Q") == [1]
+    assert ids("filter[payload]=%2B%2B8%3D") == [2]  # "++8=": b"\xfb\xef"
+    assert ids("filter[payload][null]=false") == [1, 2]
+    assert ids("filter[payload]=AP8") == []  # b"\x00\xff" (padding is optional)
+    assert ids("filter[payload]=--8") == [2]  # the URL-safe alphabet, as JSON bodies take it
+    for raw in ("AP8Q!", "not base64", "++8=", "A", "%C3%A9AAA"):
+        body = problem(client.get(f"/api/things?filter[payload]={raw}"), 400)
+        assert body["parameter"] == "filter[payload]"
+        assert "base64" in body["detail"]
+    body = problem(client.get("/api/things?filter[payload]=++8="), 400)
+    assert "%2B" in body["detail"]  # a bare + in a query string is a space
+    body = problem(client.get("/api/things?filter[payload][in]=AP8Q,AP8Q!"), 400)
+    assert body["parameter"] == "filter[payload][in]"
+    problem(client.get("/api/things?filter[payload][contains]=AP8Q"), 400)
+
+
+# -- item 10: files in multipart forms -----------------------------------------------------------
+
+
+def _multipart(client: FlaskClient, method: str, url: str, **parts: Any) -> Any:
+    return client.open(url, method=method, data=parts, content_type="multipart/form-data")
+
+
+def test_a_file_part_is_stored_in_a_blob_or_text_column(things: str) -> None:
+    client = _client(things)
+    content = b"\x00\x01binary\xff" * 100
+    resp = _multipart(
+        client, "POST", "/api/things", payload=(io.BytesIO(content), "p.bin"), label="three"
+    )
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    assert base64.b64decode(resp.get_json()["payload"]) == content
+    note = "naïve café\n".encode()
+    resp = _multipart(
+        client,
+        "PATCH",
+        "/api/things/3",
+        label=(io.BytesIO(note), "note.txt"),
+        anything=(io.BytesIO(b"\x01\x02"), "raw.bin"),
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert resp.get_json()["label"] == "naïve café\n"
+    assert _query(things, "SELECT payload, label, anything FROM things WHERE id = 3") == [
+        (content, "naïve café\n", b"\x01\x02")
+    ]
+    # A file input left empty (no file name, no bytes) is a field not given.
+    resp = _multipart(client, "PATCH", "/api/things/3", payload=(io.BytesIO(b""), ""), n="4")
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert _query(things, "SELECT payload, n FROM things WHERE id = 3") == [(content, 4)]
+    # An empty file that has a name is an empty value.
+    resp = _multipart(client, "PATCH", "/api/things/3", payload=(io.BytesIO(b""), "empty.bin"))
+    assert resp.get_json()["payload"] == ""
+
+
+def test_a_file_part_a_column_cannot_take_is_refused(things: str) -> None:
+    client = _client(things)
+    refused = [
+        ("n", b"5", "Only binary and text fields take a file"),
+        ("label", b"\xff\xfe", "UTF-8"),
+        ("nope", b"x", "Unknown field"),
+        ("id", b"9", "Only binary and text fields take a file"),
+    ]
+    for name, content, why in refused:
+        pointer = f"/{name}"
+        for method, url in (("POST", "/api/things"), ("PATCH", "/api/things/1")):
+            part = {name: (io.BytesIO(content), "file.txt")}
+            errors = problem(_multipart(client, method, url, **part), 422)["errors"]
+            assert [e["pointer"] for e in errors] == [pointer], errors
+            assert why in errors[0]["detail"]
+    # Every error at once: a refused file and a bad form value.
+    resp = _multipart(client, "POST", "/api/things", n=(io.BytesIO(b"5"), "n.txt"), label="")
+    assert problem(resp, 422)["errors"][0]["pointer"] == "/n"
+    resp = _multipart(client, "POST", "/api/things", n=(io.BytesIO(b"5"), "n"), payload="AP8Q!")
+    assert sorted(e["pointer"] for e in problem(resp, 422)["errors"]) == ["/n", "/payload"]
+    # The same field as a value and as a file.
+    resp = _multipart(client, "POST", "/api/things", label=["x", (io.BytesIO(b"y"), "y.txt")])
+    assert "label" in problem(resp, 400)["detail"]
+    # Over the body size limit (1 MiB by default).
+    big = (
+        b"--b\r\n"
+        b'Content-Disposition: form-data; name="payload"; filename="big.bin"\r\n\r\n'
+        + b"\x00" * (1024 * 1024 + 1)
+        + b"\r\n--b--\r\n"
+    )
+    multipart = "multipart/form-data; boundary=b"
+    problem(client.post("/api/things", data=big, content_type=multipart), 413)
+    assert _query(things, "SELECT * FROM things") == BEFORE
