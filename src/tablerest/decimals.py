@@ -23,7 +23,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-__all__ = ["AVG_EXTRA_PLACES", "ShortestDecimal", "rounded_aggregate", "shortest_decimals"]
+__all__ = [
+    "AVG_EXTRA_PLACES",
+    "ShortestDecimal",
+    "decimal_scale",
+    "rounded_aggregate",
+    "shortest_decimals",
+]
 
 #: Places an ``avg`` of a ``Numeric(p, s)`` column keeps beyond ``s``: MariaDB's and MySQL's
 #: ``div_precision_increment`` default, so that the three databases give the same answer.
@@ -53,6 +59,11 @@ def rounded_aggregate(
     return sa.func.round(expr, sa.literal_column(str(int(places))), type_=col_type)
 
 
+_ONE = decimal.Decimal(1)
+#: Whole numbers up to this many digits are written out (the decimal context's precision).
+_PLAIN_DIGITS = 28
+
+
 def _shortest(value: Any) -> Any:
     """A stored value as the shortest decimal that is exactly that float (``repr`` of a float
     is the shortest text reading back as the same float); text SQLite kept in the column (it
@@ -61,7 +72,10 @@ def _shortest(value: Any) -> Any:
     if value is None or isinstance(value, decimal.Decimal):
         return value
     if isinstance(value, float):
-        return decimal.Decimal(repr(value))
+        found = decimal.Decimal(repr(value))
+        if found == found.to_integral_value() and found.adjusted() < _PLAIN_DIGITS:
+            found = found.quantize(_ONE)  # 1e+20 as 100000000000000000000, as PostgreSQL has it
+        return found
     if isinstance(value, int):
         return decimal.Decimal(value)
     try:

@@ -600,8 +600,7 @@ def aggregate_statement(
             exprs[a.name] = sa.func.count() if arg is None else sa.func.count(arg)
         elif a.fn == "avg":
             # numeric on PostgreSQL, decimal on MariaDB, float on SQLite: a number everywhere.
-            avg = sa.func.avg(arg)
-            exprs[a.name] = sa.type_coerce(_rounded(a, avg), sa.Float())
+            exprs[a.name] = sa.type_coerce(_rounded(a, sa.func.avg(arg)), sa.Float())
         elif a.fn == "sum" and a.field is not None and isinstance(a.field.column.type, sa.Integer):
             # MariaDB sums integers as decimals: an integer everywhere.
             exprs[a.name] = sa.cast(sa.func.sum(arg), sa.BigInteger())
