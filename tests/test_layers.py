@@ -14,14 +14,17 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     # The schema is built lazily from the declaration; the policy is only a type hint.
     "resource": {"auth.policies", "schema"},
-    "schema": {"errors", "resource"},
+    "schema": {"binary", "errors", "resource", "untyped"},
+    "binary": set(),  # base64 text and file parts -> bytes: SQLAlchemy types only
+    "untyped": set(),  # what an untyped column may store: pydantic only
     "http": {"errors"},
-    "request": {"errors", "resource"},
+    "request": {"binary", "errors", "resource"},
     "query": {"request", "resource"},
     "portable": set(),
     "cursor": {"errors"},
     "keys": set(),  # one key per purpose from the app's secret: hashlib only
-    "readplan": {"errors", "portable", "request", "resource"},
+    "readplan": {"decimals", "errors", "portable", "request", "resource"},
+    "decimals": set(),  # decimal columns stored as floats: SQLAlchemy only
     "store": {"errors", "prepared", "resource"},
     "prepared": set(),  # the store layer's executor: SQLAlchemy only
     "owntables": set(),  # tablerest's own tables in the served database: SQLAlchemy only

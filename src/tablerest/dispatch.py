@@ -1312,7 +1312,7 @@ class Endpoint:
         """The validated fields of a write's body: JSON, a JSON:API document or a form."""
         schema = self.resource.schema
         if body.kind == "form":
-            return schema.validate_form(body.form or {}, variant)
+            return schema.validate_form(body.form or {}, variant, body.files)
         if request.mimetype == JSONAPI:
             decoded = decode_document(body.raw, self.resource, self._seen(access), key=key)
             request.environ[POINTERS] = decoded.pointers

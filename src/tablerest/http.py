@@ -67,11 +67,12 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 @dataclass(frozen=True, slots=True)
 class Body:
-    """A request body: raw JSON bytes, or the fields of a form."""
+    """A request body: raw JSON bytes, or the fields of a form (and its file parts' bytes)."""
 
     kind: Literal["json", "form"]
     raw: bytes = b""
     form: dict[str, str] | None = None
+    files: dict[str, bytes] | None = None
 
 
 def _jsonapi_parameters_ok(params: dict[str, str]) -> bool:
@@ -243,12 +244,17 @@ def read_body(request: Request, limit: int, max_depth: int = 32) -> Body:
         request.max_form_memory_size = limit
         try:
             form = request.form
+            files = request.files
         except RequestEntityTooLarge:
             raise PayloadTooLarge(f"The body is over the limit of {limit} bytes") from None
         multi = [k for k, v in form.lists() if len(v) > 1]
+        multi += [k for k, v in files.lists() if len(v) > 1 or k in form]
         if multi:
             raise MalformedBody(f"Form field {multi[0]!r} is given more than once")
-        return Body("form", form=form.to_dict())
+        content = {k: f.read() for k, f in files.items()}
+        # A file input left empty is sent as a part with no file name and no bytes: not given.
+        sent = {k: data for k, data in content.items() if data or files[k].filename}
+        return Body("form", form=form.to_dict(), files=sent or None)
     if not mimetype:
         raise UnsupportedMediaType(
             "The request has no Content-Type; send application/json "

@@ -36,9 +36,10 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, FromClause
 
+from .decimals import rounded_aggregate
 from .errors import InvalidParameter
 from .portable import Explain, case_sensitive_like, like_escape, ordered, to_glob
-from .request import Filter, Grouping, Include, ListIntent, Path, SortKey, value_parser
+from .request import Aggregate, Filter, Grouping, Include, ListIntent, Path, SortKey, value_parser
 from .resource import Field, Relation, Resource
 
 __all__ = [
@@ -599,12 +600,12 @@ def aggregate_statement(
             exprs[a.name] = sa.func.count() if arg is None else sa.func.count(arg)
         elif a.fn == "avg":
             # numeric on PostgreSQL, decimal on MariaDB, float on SQLite: a number everywhere.
-            exprs[a.name] = sa.type_coerce(sa.func.avg(arg), sa.Float())
+            exprs[a.name] = sa.type_coerce(_rounded(a, sa.func.avg(arg)), sa.Float())
         elif a.fn == "sum" and a.field is not None and isinstance(a.field.column.type, sa.Integer):
             # MariaDB sums integers as decimals: an integer everywhere.
             exprs[a.name] = sa.cast(sa.func.sum(arg), sa.BigInteger())
         else:
-            exprs[a.name] = getattr(sa.func, a.fn)(arg)
+            exprs[a.name] = _rounded(a, getattr(sa.func, a.fn)(arg))
     stmt = (
         sa.select(
             *(col.label(name) for name, col in keys.items()),
@@ -626,6 +627,14 @@ def aggregate_statement(
     ]
     stmt = stmt.order_by(*ordering)
     return _paged(stmt, intent) if paged else stmt
+
+
+def _rounded(a: Aggregate, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    """An aggregate of a decimal column rounded to its scale (see :mod:`.decimals`)."""
+    if a.field is None:
+        return expr
+    found = rounded_aggregate(a.fn, a.field.column.type, expr)
+    return expr if found is None else found
 
 
 def grouping_signature(intent: ListIntent) -> tuple[Any, ...]:

@@ -22,6 +22,7 @@ import pydantic
 import pydantic_core
 import sqlalchemy as sa
 
+from .binary import from_base64
 from .errors import FieldError, InvalidParameter, NotFound
 from .resource import COUNT_KINDS, Catalog, CountKind, Field, Relation, Resource, View
 
@@ -309,6 +310,8 @@ def value_parser(col_type: sa.types.TypeEngine[Any]) -> Callable[[str], Any]:
         return _decimal if col_type.asdecimal else float
     if isinstance(col_type, sa.String):
         return str
+    if isinstance(col_type, sa.LargeBinary):
+        return from_base64  # as binary values are rendered
     if isinstance(col_type, sa.DateTime):  # as in writes: with a zone, or without (schema)
         zoned: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(
             pydantic.AwareDatetime if col_type.timezone else pydantic.NaiveDatetime

@@ -24,7 +24,9 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Strict, TypeAd
 from pydantic import Field as PField
 from typing_extensions import TypedDict
 
+from .binary import file_value
 from .errors import FieldError, MalformedBody, ValidationFailed
+from .untyped import UNTYPED
 
 if TYPE_CHECKING:
     from .resource import Field, Resource
@@ -38,13 +40,6 @@ _INT_BITS = {sa.SmallInteger: 16, sa.BigInteger: 64}
 
 def _int_range(bits: int) -> tuple[int, int]:
     return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-
-
-def _integral(value: Any) -> Any:
-    """JSON has one number type: ``3.0`` is the integer 3 (as JSON Schema has it)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
 
 
 def _iso_date(value: Any) -> Any:
@@ -69,7 +64,9 @@ def python_type(col_type: sa.types.TypeEngine[Any], integer_bits: int | None = N
     if isinstance(col_type, sa.Integer):
         bits = next((b for t, b in _INT_BITS.items() if isinstance(col_type, t)), None)
         lo, hi = _int_range(bits or integer_bits or 32)
-        return Annotated[int, PField(ge=lo, le=hi), BeforeValidator(_integral)]
+        # Strict as every JSON value is: ``5.0`` is a number with a fraction part, not an
+        # integer (a form's text "5.0" is read laxly, as forms are).
+        return Annotated[int, PField(ge=lo, le=hi)]
     if isinstance(col_type, sa.Float):
         return float
     if isinstance(col_type, sa.Numeric):
@@ -98,6 +95,8 @@ def python_type(col_type: sa.types.TypeEngine[Any], integer_bits: int | None = N
         return bytes
     if isinstance(col_type, sa.JSON):
         return pydantic.JsonValue
+    if isinstance(col_type, sa.types.NullType):
+        return UNTYPED
     try:
         py = col_type.python_type
     except NotImplementedError:
@@ -200,14 +199,39 @@ class ResourceSchema:
         the bad item."""
         return self._run(lambda: self._changes.validate_json(body, strict=True))  # type: ignore[no-any-return]
 
-    def validate_form(self, form: Mapping[str, str], variant: Variant) -> dict[str, Any]:
-        """Validate a form-encoded body: values are text, an empty value means null."""
+    def validate_form(
+        self,
+        form: Mapping[str, str],
+        variant: Variant,
+        files: Mapping[str, bytes] | None = None,
+    ) -> dict[str, Any]:
+        """Validate a form-encoded body: values are text (binary ones base64, as in JSON), an
+        empty value means null; ``files`` are the bytes of a multipart body's file parts (see
+        :func:`.binary.file_value`)."""
         data: dict[str, Any] = {}
+        refused: list[FieldError] = []
         for key, value in form.items():
             f = self._form_fields.get(key)
             text = f is not None and isinstance(f.column.type, sa.String)
             data[key] = None if value == "" and f is not None and f.nullable and not text else value
-        return self._run(lambda: self._one[variant].validate_python(data, strict=False))  # type: ignore[no-any-return]
+        for key, content in (files or {}).items():
+            f = self.resource.fields.get(key)  # also a key sent back in an update
+            try:
+                data[key] = content if f is None else file_value(f.column.type, content)
+            except ValueError as exc:
+                refused.append(FieldError(_pointer([key]), str(exc)))
+        try:
+            valid = self._run(lambda: self._one[variant].validate_python(data, strict=False))
+        except ValidationFailed as exc:
+            if not refused:
+                raise
+            named = {e.pointer for e in refused}  # a refused field is not also "required"
+            raise ValidationFailed(
+                [*refused, *(e for e in exc.errors if e.pointer not in named)]
+            ) from None
+        if refused:
+            raise ValidationFailed(refused)
+        return valid  # type: ignore[no-any-return]
 
     def _run(self, fn: Callable[[], Any]) -> Any:
         try:
