@@ -12,6 +12,7 @@ import functools
 import itertools
 import logging
 import re
+import sys
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,7 +28,9 @@ from . import http
 from .auth.access import Access
 from .auth.policies import Grant, Rows
 from .changes.outbox import NO_CHANGES, Recorder
+from .checks import check_failure
 from .cursor import decode_cursor, encode_cursor
+from .dberrors import Failure, classify
 from .errors import (
     BadRequest,
     Conflict,
@@ -699,7 +702,7 @@ class Endpoint:
         assert intent.grouping is not None
         names = grouping_columns(intent.grouping)
         total = None
-        with self.db.reading(res.table) as conn:
+        with self.db.reading(res.table, blame="aggregate") as conn:
             rows = [dict(zip(names, r, strict=True)) for r in fetch_all(conn, plan, values)]
             for path in intent.grouping.keys:  # enums as their labels, as in rows
                 col_type = path.field.column.type
@@ -1778,6 +1781,11 @@ class Endpoint:
         deleting: bool = False,
         readable: Readable | None = None,
     ) -> TablerestError:
+        # Called while the write's integrity error is being handled: a CHECK constraint's
+        # is the client's value (422), not a clash with stored rows (409).
+        failed = sys.exception()
+        if isinstance(failed, sa_exc.IntegrityError) and classify(failed) is Failure.CHECK:
+            return check_failure(failed, self.resource, written)
         try:
             with self.db.connection(self.resource.table) as conn:
                 return diagnose_integrity(
