@@ -240,3 +240,67 @@ def test_a_value_out_of_range_for_a_mariadb_column_is_a_422(mariadb_url: str) ->
     resp = client.post("/api/counters", json={"small": 300})
     problem(resp, 422)
     assert _served_rows(mariadb_url, "counters", "small") == []
+
+
+# -- item 8: a CHECK constraint's refusal is a 422 pointing at the column -------------------
+
+#: The same table on each backend: a one-column CHECK (a PostgreSQL domain's for ``year``),
+#: a named one-column CHECK, a CHECK over two visible columns and one over a hidden column.
+_ALBUMS = {
+    "sqlite": [
+        "CREATE TABLE albums (id INTEGER PRIMARY KEY, title TEXT NOT NULL,"
+        " year INTEGER CHECK (year >= 1901 AND year <= 2155),"
+        " price NUMERIC(8, 2) CONSTRAINT price_positive CHECK (price > 0),"
+        " starts INTEGER, ends INTEGER, secret INTEGER DEFAULT 5,"
+        " CONSTRAINT span CHECK (starts <= ends), CHECK (starts <= secret))",
+    ],
+    "postgresql": [
+        "CREATE DOMAIN year AS integer CHECK (VALUE >= 1901 AND VALUE <= 2155)",
+        "CREATE TABLE albums (id serial PRIMARY KEY, title text NOT NULL, year year,"
+        " price numeric(8, 2) CHECK (price > 0),"
+        " starts integer, ends integer, secret integer DEFAULT 5,"
+        " CONSTRAINT span CHECK (starts <= ends), CHECK (starts <= secret))",
+    ],
+    "mariadb": [
+        "CREATE TABLE albums (id INT AUTO_INCREMENT PRIMARY KEY, title VARCHAR(50) NOT NULL,"
+        " year INT CHECK (year >= 1901 AND year <= 2155), price DECIMAL(8, 2),"
+        " starts INT, ends INT, secret INT DEFAULT 5,"
+        " CONSTRAINT price_positive CHECK (price > 0),"
+        " CONSTRAINT span CHECK (starts <= ends), CHECK (starts <= secret))",
+    ],
+}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mariadb"], indirect=True)
+def test_check_constraints_are_422_pointing_at_the_column(db_url: str, backend: str) -> None:
+    _sql(db_url, *_ALBUMS[backend])
+    app = create_app(db_url, engine_options=NULLPOOL, hidden={"albums": ["secret"]})
+    client = app.test_client()
+
+    for field, value in (("year", 1800), ("price", "-1.00")):
+        resp = client.post("/api/albums", json={"title": "Kind of Blue", field: value})
+        body = problem(resp, 422)
+        assert [e["pointer"] for e in body["errors"]] == [f"/{field}"], body
+        _no_internals(resp)
+
+    made = client.post("/api/albums", json={"title": "Blue Train", "year": 1957})
+    assert made.status_code == 201, made.get_data(as_text=True)
+    patched = client.patch(made.headers["Location"], json={"year": 1492})
+    assert [e["pointer"] for e in problem(patched, 422)["errors"]] == ["/year"]
+
+    both = client.post("/api/albums", json={"title": "x", "starts": 3, "ends": 1})
+    body = problem(both, 422)
+    assert "span" in body["detail"], body
+    assert "errors" not in body
+
+    # A constraint over a hidden column: refused, without a word about that column.
+    hidden = client.post("/api/albums", json={"title": "x", "starts": 9, "ends": 10})
+    body = problem(hidden, 422)
+    assert "secret" not in hidden.get_data(as_text=True), body
+    assert "errors" not in body
+
+    many = client.post("/api/albums", json=[{"title": "a"}, {"title": "b", "year": 1}])
+    assert "/year" in problem(many, 422)["detail"]
+
+    # Nothing of the refused writes was stored; the good row is as it was.
+    assert _served_rows(db_url, "albums", "year") == [1957]
