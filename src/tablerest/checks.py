@@ -91,7 +91,7 @@ def _constraint_columns(table: sa.Table, name: str | None) -> tuple[list[sa.Colu
             return [col], name
     # SQLite names an unnamed CHECK by its expression; a named one not declared on the
     # table (the table was declared in code without it) is read the same way.
-    return _mentioned(table, sa.text(name)), name
+    return _mentioned(table, name), name
 
 
 def _mentioned(table: sa.Table, sqltext: Any) -> list[sa.Column[Any]]:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tablerest import Api, Observability
 from tablerest.server import create_app
@@ -244,26 +245,26 @@ def test_a_value_out_of_range_for_a_mariadb_column_is_a_422(mariadb_url: str) ->
 
 # -- item 8: a CHECK constraint's refusal is a 422 pointing at the column -------------------
 
-#: The same table on each backend: a one-column CHECK (a PostgreSQL domain's for ``year``),
+#: The same table on each backend: a one-column CHECK (a PostgreSQL domain's for ``released``),
 #: a named one-column CHECK, a CHECK over two visible columns and one over a hidden column.
 _ALBUMS = {
     "sqlite": [
         "CREATE TABLE albums (id INTEGER PRIMARY KEY, title TEXT NOT NULL,"
-        " year INTEGER CHECK (year >= 1901 AND year <= 2155),"
+        " released INTEGER CHECK (released >= 1901 AND released <= 2155),"
         " price NUMERIC(8, 2) CONSTRAINT price_positive CHECK (price > 0),"
         " starts INTEGER, ends INTEGER, secret INTEGER DEFAULT 5,"
         " CONSTRAINT span CHECK (starts <= ends), CHECK (starts <= secret))",
     ],
     "postgresql": [
         "CREATE DOMAIN year AS integer CHECK (VALUE >= 1901 AND VALUE <= 2155)",
-        "CREATE TABLE albums (id serial PRIMARY KEY, title text NOT NULL, year year,"
+        "CREATE TABLE albums (id serial PRIMARY KEY, title text NOT NULL, released year,"
         " price numeric(8, 2) CHECK (price > 0),"
         " starts integer, ends integer, secret integer DEFAULT 5,"
         " CONSTRAINT span CHECK (starts <= ends), CHECK (starts <= secret))",
     ],
     "mariadb": [
         "CREATE TABLE albums (id INT AUTO_INCREMENT PRIMARY KEY, title VARCHAR(50) NOT NULL,"
-        " year INT CHECK (year >= 1901 AND year <= 2155), price DECIMAL(8, 2),"
+        " released INT CHECK (released >= 1901 AND released <= 2155), price DECIMAL(8, 2),"
         " starts INT, ends INT, secret INT DEFAULT 5,"
         " CONSTRAINT price_positive CHECK (price > 0),"
         " CONSTRAINT span CHECK (starts <= ends), CHECK (starts <= secret))",
@@ -277,16 +278,16 @@ def test_check_constraints_are_422_pointing_at_the_column(db_url: str, backend: 
     app = create_app(db_url, engine_options=NULLPOOL, hidden={"albums": ["secret"]})
     client = app.test_client()
 
-    for field, value in (("year", 1800), ("price", "-1.00")):
+    for field, value in (("released", 1800), ("price", "-1.00")):
         resp = client.post("/api/albums", json={"title": "Kind of Blue", field: value})
         body = problem(resp, 422)
         assert [e["pointer"] for e in body["errors"]] == [f"/{field}"], body
         _no_internals(resp)
 
-    made = client.post("/api/albums", json={"title": "Blue Train", "year": 1957})
+    made = client.post("/api/albums", json={"title": "Blue Train", "released": 1957})
     assert made.status_code == 201, made.get_data(as_text=True)
-    patched = client.patch(made.headers["Location"], json={"year": 1492})
-    assert [e["pointer"] for e in problem(patched, 422)["errors"]] == ["/year"]
+    patched = client.patch(made.headers["Location"], json={"released": 1492})
+    assert [e["pointer"] for e in problem(patched, 422)["errors"]] == ["/released"]
 
     both = client.post("/api/albums", json={"title": "x", "starts": 3, "ends": 1})
     body = problem(both, 422)
@@ -299,8 +300,36 @@ def test_check_constraints_are_422_pointing_at_the_column(db_url: str, backend: 
     assert "secret" not in hidden.get_data(as_text=True), body
     assert "errors" not in body
 
-    many = client.post("/api/albums", json=[{"title": "a"}, {"title": "b", "year": 1}])
-    assert "/year" in problem(many, 422)["detail"]
+    many = client.post("/api/albums", json=[{"title": "a"}, {"title": "b", "released": 1}])
+    assert "/released" in problem(many, 422)["detail"]
 
     # Nothing of the refused writes was stored; the good row is as it was.
-    assert _served_rows(db_url, "albums", "year") == [1957]
+    assert _served_rows(db_url, "albums", "released") == [1957]
+
+
+@pytest.mark.parametrize("orm", [True, False])
+def test_a_check_declared_on_a_model_points_at_its_field(tmp_path: Path, orm: bool) -> None:
+    class Base(DeclarativeBase):
+        pass
+
+    class Product(Base):
+        __tablename__ = "products"
+        __table_args__ = (sa.CheckConstraint("stock >= 0", name="stock_not_negative"),)
+        id: Mapped[int] = mapped_column(primary_key=True)
+        in_stock: Mapped[int] = mapped_column("stock")
+
+    path = tmp_path / "shop.db"
+    with sqlite3.connect(path) as conn:  # the table as the app's migration wrote it
+        conn.execute(
+            "CREATE TABLE products (id INTEGER PRIMARY KEY, stock INTEGER NOT NULL,"
+            " CONSTRAINT stock_not_negative CHECK (stock >= 0))"
+        )
+    engine = sa.create_engine(f"sqlite:///{path}", poolclass=sa.NullPool)
+    app = Flask("shop")
+    Api(app, engine).resource(Product, orm=orm)
+    client = app.test_client()
+
+    body = problem(client.post("/api/products", json={"in_stock": -1}), 422)
+    assert [e["pointer"] for e in body["errors"]] == ["/in_stock"]
+    assert "stock_not_negative" in body["errors"][0]["detail"]
+    assert _served_rows(f"sqlite:///{path}", "products", "stock") == []
