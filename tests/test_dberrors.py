@@ -102,6 +102,9 @@ def test_statuses_of_the_kinds_that_are_the_clients() -> None:
     assert isinstance(read, OutOfRange)
     assert (read.status, read.parameter) == (400, "aggregate")
     assert isinstance(translate(overflow), ValidationFailed)
+    bad_value = _wrap(psycopg.errors.InvalidTextRepresentation("invalid input syntax"))
+    assert translate(bad_value, reading=True).status == 400
+    assert translate(bad_value).status == 422
     serialization = translate(_wrap(psycopg.errors.SerializationFailure("x")))
     assert isinstance(serialization, Conflict)
 

@@ -510,6 +510,8 @@ def translate(
             )
         return ValidationFailed([], detail="A value is out of the range its column can hold")
     if kind is Failure.VALUE:
+        if reading:  # a GET has no body: the value was one of the query's
+            return BadRequest("The database rejected a value of the query", parameter=blame)
         return ValidationFailed([], detail="The database rejected a value")
     _log(logging.ERROR, "database error", exc)
     return InternalError()
