@@ -957,7 +957,7 @@ class Endpoint:
         _check_writable(access, res, data)
         (row,) = self._write_many([data], access, grant)
         resp = self._written(request, row, fmt, 201, access)
-        resp.headers["Location"] = self._item_url(row)
+        self._locate(resp, row)
         return resp
 
     def _seen(self, access: Access | None) -> Catalog:
@@ -1040,7 +1040,7 @@ class Endpoint:
         else:
             resp.set_data(dumps(out))
         if made:
-            resp.headers["Location"] = self._item_url(row)
+            self._locate(resp, row)
         return resp
 
     def _store_nested(
@@ -1205,7 +1205,7 @@ class Endpoint:
             return _json_response([_visible(access, res, r) for r in rows], 200)
         resp = self._written(request, rows[0], fmt, 201 if created[0] else 200, access)
         if created[0]:
-            resp.headers["Location"] = self._item_url(rows[0])
+            self._locate(resp, rows[0])
         return resp
 
     def _upsert_core(
@@ -1793,6 +1793,12 @@ class Endpoint:
                 )
         except TablerestError as error:
             return error
+
+    def _locate(self, resp: Response, row: Mapping[str, Any]) -> None:
+        """``Location`` of a created row, unless no URL can name it: a key the database made
+        (a default, a trigger) with a ``/`` in it, which clients cannot send themselves."""
+        if not unreachable_keys(self.resource, row):
+            resp.headers["Location"] = self._item_url(row)
 
     def _item_url(self, row: Mapping[str, Any]) -> str:
         parts = [quote(str(row[f.name]), safe="") for f in self.resource.pk_fields]

@@ -31,6 +31,10 @@ def test_keys_with_a_slash_are_refused_and_other_keys_round_trip(
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE codes (code TEXT PRIMARY KEY, label TEXT)")
         conn.execute("INSERT INTO codes VALUES ('old/1', 'written by another program')")
+        conn.execute(
+            "CREATE TABLE tickets (ref TEXT PRIMARY KEY"
+            " DEFAULT ('T/' || lower(hex(randomblob(4)))), title TEXT)"
+        )
     server = Server([str(path), "--server", server_name], env)
     try:
         base = f"{server.base}/api/codes"
@@ -55,6 +59,12 @@ def test_keys_with_a_slash_are_refused_and_other_keys_round_trip(
         assert status == 404, body
         status, _headers, body = call("PATCH", base, [{"code": "old/1", "label": "changed"}])
         assert (status, body) == (200, [{"code": "old/1", "label": "changed"}])
+
+        # A key the database makes with a "/" in it: created, but no Location that would 404.
+        status, headers, body = call("POST", f"{server.base}/api/tickets", {"title": "t"})
+        assert status == 201, body
+        assert body["ref"].startswith("T/")
+        assert "Location" not in headers
     finally:
         log = server.stop()
     assert "Traceback" not in log
