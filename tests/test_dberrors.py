@@ -42,6 +42,7 @@ def _sqlite_error(*statements: str) -> sqlite3.Error:
         (psycopg.errors.SerializationFailure("could not serialize"), Failure.CONFLICT),
         (psycopg.errors.DeadlockDetected("deadlock detected"), Failure.CONFLICT),
         (psycopg.errors.LockNotAvailable("could not obtain lock"), Failure.BUSY),
+        (psycopg.errors.QueryCanceled("statement timeout"), Failure.BUSY),
         (psycopg.errors.AdminShutdown("terminating connection"), Failure.UNREACHABLE),
         (psycopg.errors.TooManyConnections("too many clients"), Failure.UNREACHABLE),
         (psycopg.OperationalError("connection refused"), Failure.UNREACHABLE),  # no SQLSTATE
@@ -54,6 +55,7 @@ def _sqlite_error(*statements: str) -> sqlite3.Error:
         (pymysql.err.OperationalError(2013, "Lost connection"), Failure.UNREACHABLE),
         (pymysql.err.OperationalError(2003, "Can't connect"), Failure.UNREACHABLE),
         (pymysql.err.OperationalError(1205, "Lock wait timeout"), Failure.BUSY),
+        (pymysql.err.OperationalError(1969, "max_statement_time exceeded"), Failure.BUSY),
         (pymysql.err.OperationalError(1213, "Deadlock found"), Failure.CONFLICT),
         (pymysql.err.OperationalError(1054, "Unknown column 'x'"), Failure.SERVER),
         (pymysql.err.OperationalError(1690, "BIGINT value is out of range"), Failure.OVERFLOW),

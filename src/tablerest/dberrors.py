@@ -13,7 +13,9 @@ unreachable   503     no connection (refused, lost, server shutting down, pool
 busy          503     a lock not granted in time: SQLite ``BUSY``/``LOCKED`` after the
                       busy timeout, PostgreSQL 55P03, MariaDB 1205: the request was
                       right and the same request succeeds once the other writer is
-                      done, which is what 503 + ``Retry-After`` tells a client
+                      done, which is what 503 + ``Retry-After`` tells a client; also a
+                      statement stopped by the database's own time limit (57014,
+                      MariaDB 1969), as a connection that does not answer in time is
 conflict      409     unique and foreign keys (diagnosed per field by the store),
                       serialization failures and deadlocks (40001, 40P01, MariaDB 1213)
 check         422     a CHECK constraint or a domain's CHECK (23514, MariaDB 4025,
@@ -76,6 +78,7 @@ _POSTGRESQL: dict[str, Failure] = {
     "57P02": Failure.UNREACHABLE,  # crash shutdown
     "57P03": Failure.UNREACHABLE,  # cannot connect now (starting up)
     "55P03": Failure.BUSY,  # lock not available
+    "57014": Failure.BUSY,  # query canceled: statement_timeout (serve's advice for hung queries)
     "40001": Failure.CONFLICT,  # serialization failure
     "40P01": Failure.CONFLICT,  # deadlock detected
     "23514": Failure.CHECK,  # check violation (tables and domains)
@@ -95,6 +98,7 @@ _MYSQL: dict[int, Failure] = {
     2013: Failure.UNREACHABLE,  # lost connection during query
     2055: Failure.UNREACHABLE,  # lost connection (system error)
     1205: Failure.BUSY,  # lock wait timeout
+    1969: Failure.BUSY,  # query interrupted: max_statement_time exceeded
     1213: Failure.CONFLICT,  # deadlock
     4025: Failure.CHECK,  # CONSTRAINT `x` failed
     1264: Failure.OVERFLOW,  # out of range value for column
