@@ -1240,6 +1240,8 @@ class Endpoint:
         except sa.exc.IntegrityError:
             # The rows holding the on_conflict values are the ones meant: not the clash.
             diagnosed = self._diagnose(written)
+            if isinstance(diagnosed, ValidationFailed):  # a CHECK: the value, not a clash
+                raise diagnosed from None
             kept = [e for e in diagnosed.errors if e.pointer.rsplit("/", 1)[-1] not in names]
             if kept:
                 where = ", ".join(sorted({e.pointer for e in kept}))

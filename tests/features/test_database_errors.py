@@ -249,7 +249,7 @@ def test_a_value_out_of_range_for_a_mariadb_column_is_a_422(mariadb_url: str) ->
 #: a named one-column CHECK, a CHECK over two visible columns and one over a hidden column.
 _ALBUMS = {
     "sqlite": [
-        "CREATE TABLE albums (id INTEGER PRIMARY KEY, title TEXT NOT NULL,"
+        "CREATE TABLE albums (id INTEGER PRIMARY KEY, title TEXT NOT NULL UNIQUE,"
         " released INTEGER CHECK (released >= 1901 AND released <= 2155),"
         " price NUMERIC(8, 2) CONSTRAINT price_positive CHECK (price > 0),"
         " starts INTEGER, ends INTEGER, secret INTEGER DEFAULT 5,"
@@ -257,13 +257,14 @@ _ALBUMS = {
     ],
     "postgresql": [
         "CREATE DOMAIN year AS integer CHECK (VALUE >= 1901 AND VALUE <= 2155)",
-        "CREATE TABLE albums (id serial PRIMARY KEY, title text NOT NULL, released year,"
+        "CREATE TABLE albums (id serial PRIMARY KEY, title text NOT NULL UNIQUE, released year,"
         " price numeric(8, 2) CHECK (price > 0),"
         " starts integer, ends integer, secret integer DEFAULT 5,"
         " CONSTRAINT span CHECK (starts <= ends), CHECK (starts <= secret))",
     ],
     "mariadb": [
-        "CREATE TABLE albums (id INT AUTO_INCREMENT PRIMARY KEY, title VARCHAR(50) NOT NULL,"
+        "CREATE TABLE albums (id INT AUTO_INCREMENT PRIMARY KEY,"
+        " title VARCHAR(50) NOT NULL UNIQUE,"
         " released INT CHECK (released >= 1901 AND released <= 2155), price DECIMAL(8, 2),"
         " starts INT, ends INT, secret INT DEFAULT 5,"
         " CONSTRAINT price_positive CHECK (price > 0),"
@@ -299,6 +300,10 @@ def test_check_constraints_are_422_pointing_at_the_column(db_url: str, backend: 
     body = problem(hidden, 422)
     assert "secret" not in hidden.get_data(as_text=True), body
     assert "errors" not in body
+
+    for title in ("Blue Train", "Giant Steps"):  # an upsert changing a row, or making one
+        upsert = client.post("/api/albums?on_conflict=title", json={"title": title, "price": 0})
+        assert [e["pointer"] for e in problem(upsert, 422)["errors"]] == ["/price"]
 
     many = client.post("/api/albums", json=[{"title": "a"}, {"title": "b", "released": 1}])
     assert "/released" in problem(many, 422)["detail"]
