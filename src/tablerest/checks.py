@@ -28,6 +28,8 @@ from .resource import Resource
 
 __all__ = ["check_failure"]
 
+_IDENTIFIER = re.compile(r"[\w$.]+")
+
 #: String literals (skipped), then quoted or bare identifiers, in a CHECK's SQL text.
 _TOKENS = re.compile(
     r"'(?:[^']|'')*'"
@@ -53,18 +55,26 @@ def check_failure(
         text = domain
     else:
         columns, text = _constraint_columns(table, name)
-        what = f"CHECK constraint {name}" if name else "a CHECK constraint"
+        if name is None:
+            what = "a CHECK constraint"
+        elif _IDENTIFIER.fullmatch(name):
+            what = f"CHECK constraint {name}"
+        else:  # SQLite names an unnamed CHECK by its expression
+            what = f"CHECK ({name})"
+    if _mentions_unseen(resource, f"{name or ''} {text}", columns):
+        what = "a CHECK constraint"
     fields = [resource.field_by_column(c) for c in columns]
     named = [f.name for f in fields if f is not None]
     if len(columns) == 1 and named:
         pointer = "/" + named[0].replace("~", "~0").replace("/", "~1")
-        detail = f"The value is not allowed by {what}"
+        # The pointer follows a space, so that a nested write's prefix reaches it too.
         if len(rows) > 1:  # which item broke it, the database does not say
-            return ValidationFailed([], detail=f"An item's {pointer} is not allowed by {what}")
-        return ValidationFailed([FieldError(pointer, detail)], detail=f"{pointer}: {detail}")
-    if _mentions_unseen(resource, f"{name or ''} {text}", columns):
-        return ValidationFailed([], detail="The values are not allowed by a CHECK constraint")
-    on = f" (on {', '.join(named)})" if named else ""
+            return ValidationFailed([], detail=f"An item's value of {pointer} breaks {what}")
+        return ValidationFailed(
+            [FieldError(pointer, f"The value is not allowed by {what}")],
+            detail=f"The value of {pointer} is not allowed by {what}",
+        )
+    on = f" (on {', '.join(named)})" if named and what != "a CHECK constraint" else ""
     return ValidationFailed([], detail=f"The values are not allowed by {what}{on}")
 
 
@@ -120,6 +130,6 @@ def _mentions_unseen(resource: Resource, text: str, columns: Sequence[sa.Column[
         # Letters and digits around a name make another word; "_" and "." do not
         # (PostgreSQL's "t_secret_check", MariaDB's "t.secret").
         word = rf"(?<![^\W_]){re.escape(col.name)}(?![^\W_])"
-        if col in columns or re.search(word, text, re.IGNORECASE):
+        if any(col is c for c in columns) or re.search(word, text, re.IGNORECASE):
             return True
     return False

@@ -338,3 +338,20 @@ def test_a_check_declared_on_a_model_points_at_its_field(tmp_path: Path, orm: bo
     assert [e["pointer"] for e in body["errors"]] == ["/in_stock"]
     assert "stock_not_negative" in body["errors"][0]["detail"]
     assert _served_rows(f"sqlite:///{path}", "products", "stock") == []
+
+
+def test_a_check_in_a_nested_row_points_into_the_document(tmp_path: Path) -> None:
+    path = tmp_path / "orders.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT)")
+        conn.execute(
+            "CREATE TABLE lines (id INTEGER PRIMARY KEY, order_id INTEGER REFERENCES orders(id),"
+            " qty INTEGER CHECK (qty > 0))"
+        )
+    client = create_app(str(path), engine_options=NULLPOOL).test_client()
+    resp = client.post("/api/orders", json={"customer": "Ann", "lines": [{"qty": 0}]})
+    body = problem(resp, 422)
+    assert [e["pointer"] for e in body["errors"]] == ["/lines/0/qty"]
+    assert "/lines/0/qty" in body["detail"]
+    assert "qty > 0" in body["detail"]
+    assert _served_rows(f"sqlite:///{path}", "orders", "customer") == []
