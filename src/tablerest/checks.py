@@ -7,9 +7,9 @@ expression mentions are the ones it is about. Without a declaration to read, the
 names tell: PostgreSQL calls a column's own CHECK ``<table>_<column>_check``, MariaDB
 ``<table>.<column>``, and SQLite reports an unnamed CHECK by its expression.
 
-A constraint about one column the client can see points at that field; otherwise the detail
-names the constraint, unless its name or expression mentions a column the client cannot see
-(hidden fields never show in errors).
+A constraint about one column the client can see and wrote points at that field; otherwise
+the detail names the constraint, unless its name or expression mentions a column the client
+cannot see (hidden fields never show in errors).
 """
 
 from __future__ import annotations
@@ -63,7 +63,10 @@ def check_failure(
             what = f"CHECK ({name})"
     if _mentions_unseen(resource, f"{name or ''} {text}", columns):
         what = "a CHECK constraint"
-    fields = [resource.field_by_column(c) for c in columns]
+    # Only columns the write set are named: a caller may not write a field hidden from them
+    # (hidden_unless), so no pointer or list here can tell them of one.
+    written = {id(c) for row in rows for c in row}
+    fields = [resource.field_by_column(c) for c in columns if id(c) in written]
     named = [f.name for f in fields if f is not None]
     if len(columns) == 1 and named:
         pointer = "/" + named[0].replace("~", "~0").replace("/", "~1")
