@@ -25,7 +25,9 @@ ALLOWED: dict[str, set[str]] = {
     "keys": set(),  # one key per purpose from the app's secret: hashlib only
     "readplan": {"decimals", "errors", "portable", "request", "resource"},
     "decimals": set(),  # decimal columns stored as floats: SQLAlchemy only
-    "store": {"errors", "prepared", "resource"},
+    "dberrors": set(),  # database errors -> kinds: SQLAlchemy only
+    "checks": {"dberrors", "errors", "resource"},  # which field a CHECK failure is about
+    "store": {"dberrors", "errors", "prepared", "resource"},
     "prepared": set(),  # the store layer's executor: SQLAlchemy only
     "owntables": set(),  # tablerest's own tables in the served database: SQLAlchemy only
     "render.json": {"resource"},
@@ -71,7 +73,8 @@ ALLOWED: dict[str, set[str]] = {
         "request",
         "resource",
     },
-    "observe": {"errors", "render.problem", "store"},  # beside the pipeline: probes, metrics
+    # Beside the pipeline: probes, metrics.
+    "observe": {"dberrors", "errors", "render.problem", "store"},
     "granian_runner": set(),  # the server: it gets the app only as a factory
     "openapi": {
         "api",

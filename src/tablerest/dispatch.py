@@ -12,6 +12,7 @@ import functools
 import itertools
 import logging
 import re
+import sys
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,7 +28,9 @@ from . import http
 from .auth.access import Access
 from .auth.policies import Grant, Rows
 from .changes.outbox import NO_CHANGES, Recorder
+from .checks import check_failure
 from .cursor import decode_cursor, encode_cursor
+from .dberrors import Failure, classify
 from .errors import (
     BadRequest,
     Conflict,
@@ -699,7 +702,7 @@ class Endpoint:
         assert intent.grouping is not None
         names = grouping_columns(intent.grouping)
         total = None
-        with self.db.reading(res.table) as conn:
+        with self.db.reading(res.table, blame="aggregate") as conn:
             rows = [dict(zip(names, r, strict=True)) for r in fetch_all(conn, plan, values)]
             for path in intent.grouping.keys:  # enums as their labels, as in rows
                 col_type = path.field.column.type
@@ -954,7 +957,7 @@ class Endpoint:
         _check_writable(access, res, data)
         (row,) = self._write_many([data], access, grant)
         resp = self._written(request, row, fmt, 201, access)
-        resp.headers["Location"] = self._item_url(row)
+        self._locate(resp, row)
         return resp
 
     def _seen(self, access: Access | None) -> Catalog:
@@ -1037,7 +1040,7 @@ class Endpoint:
         else:
             resp.set_data(dumps(out))
         if made:
-            resp.headers["Location"] = self._item_url(row)
+            self._locate(resp, row)
         return resp
 
     def _store_nested(
@@ -1202,7 +1205,7 @@ class Endpoint:
             return _json_response([_visible(access, res, r) for r in rows], 200)
         resp = self._written(request, rows[0], fmt, 201 if created[0] else 200, access)
         if created[0]:
-            resp.headers["Location"] = self._item_url(rows[0])
+            self._locate(resp, rows[0])
         return resp
 
     def _upsert_core(
@@ -1237,6 +1240,8 @@ class Endpoint:
         except sa.exc.IntegrityError:
             # The rows holding the on_conflict values are the ones meant: not the clash.
             diagnosed = self._diagnose(written)
+            if isinstance(diagnosed, ValidationFailed):  # a CHECK: the value, not a clash
+                raise diagnosed from None
             kept = [e for e in diagnosed.errors if e.pointer.rsplit("/", 1)[-1] not in names]
             if kept:
                 where = ", ".join(sorted({e.pointer for e in kept}))
@@ -1778,6 +1783,11 @@ class Endpoint:
         deleting: bool = False,
         readable: Readable | None = None,
     ) -> TablerestError:
+        # Called while the write's integrity error is being handled: a CHECK constraint's
+        # is the client's value (422), not a clash with stored rows (409).
+        failed = sys.exception()
+        if isinstance(failed, sa_exc.IntegrityError) and classify(failed) is Failure.CHECK:
+            return check_failure(failed, self.resource, written)
         try:
             with self.db.connection(self.resource.table) as conn:
                 return diagnose_integrity(
@@ -1785,6 +1795,12 @@ class Endpoint:
                 )
         except TablerestError as error:
             return error
+
+    def _locate(self, resp: Response, row: Mapping[str, Any]) -> None:
+        """``Location`` of a created row, unless no URL can name it: a key the database made
+        (a default, a trigger) with a ``/`` in it, which clients cannot send themselves."""
+        if not unreachable_keys(self.resource, row):
+            resp.headers["Location"] = self._item_url(row)
 
     def _item_url(self, row: Mapping[str, Any]) -> str:
         parts = [quote(str(row[f.name]), safe="") for f in self.resource.pk_fields]

@@ -11,7 +11,8 @@ The tree::
     TablerestError
     ├── BadRequest               400 bad-request
     │   ├── MalformedBody        400 malformed-body
-    │   └── InvalidParameter     400 invalid-parameter
+    │   ├── InvalidParameter     400 invalid-parameter
+    │   └── OutOfRange           400 out-of-range
     ├── Unauthorized             401 unauthorized
     ├── Forbidden                403 forbidden
     ├── NotFound                 404 not-found
@@ -47,6 +48,7 @@ __all__ = [
     "MethodNotAllowed",
     "NotAcceptable",
     "NotFound",
+    "OutOfRange",
     "PayloadTooLarge",
     "PreconditionFailed",
     "PreconditionRequired",
@@ -150,6 +152,13 @@ class InvalidParameter(BadRequest):
 
     def __init__(self, parameter: str, detail: str) -> None:
         super().__init__(detail, parameter=parameter)
+
+
+class OutOfRange(BadRequest):
+    """A value the database computed for the request (a sum) is beyond what it can hold;
+    ``parameter`` names the query parameter that asked for it (400)."""
+
+    code, title = "out-of-range", "Value out of range"
 
 
 class Unauthorized(TablerestError):

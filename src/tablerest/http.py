@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import orjson
 from flask import Request, Response
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
@@ -243,6 +244,8 @@ def read_body(request: Request, limit: int, max_depth: int = 32) -> Body:
         request.max_content_length = limit
         request.max_form_memory_size = limit
         try:
+            if mimetype == FORM_TYPES[0]:
+                _refuse_json_as_form(request)
             form = request.form
             files = request.files
         except RequestEntityTooLarge:
@@ -263,6 +266,23 @@ def read_body(request: Request, limit: int, max_depth: int = 32) -> Body:
     raise UnsupportedMediaType(
         f"Content-Type {mimetype} is not supported; send application/json "
         "or application/x-www-form-urlencoded"
+    )
+
+
+def _refuse_json_as_form(request: Request) -> None:
+    """415 for a JSON document sent as a form: ``curl -d '{"code": 1}'`` labels its body
+    ``application/x-www-form-urlencoded``, which would make the whole document one unknown
+    field. Only a body that parses as a JSON object or array is refused, so no real form is."""
+    raw = request.get_data(cache=True)  # kept: the form is then parsed from the same bytes
+    if raw.lstrip()[:1] not in (b"{", b"["):
+        return
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return
+    raise UnsupportedMediaType(
+        "The body is JSON but its Content-Type is application/x-www-form-urlencoded "
+        "(what curl -d sends): send Content-Type: application/json"
     )
 
 

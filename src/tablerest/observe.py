@@ -34,6 +34,7 @@ import orjson
 import sqlalchemy as sa
 from flask import Flask, Request, Response, request
 
+from .dberrors import request_ids as current_request_id
 from .errors import ServiceUnavailable
 from .render.problem import problem_response
 
@@ -45,6 +46,7 @@ __all__ = ["ACCESS_LOGGER", "Observability"]
 ACCESS_LOGGER = "tablerest.access"
 _STARTED = "tablerest.started"
 _REQUEST_ID = "tablerest.request_id"
+_REQUEST_ID_RESET = "tablerest.request_id_reset"
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 #: Latency buckets (seconds): an API answers in milliseconds, exports take seconds.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -92,6 +94,8 @@ class Observability:
             if request_ids or log is not None:
                 given = environ.get("HTTP_X_REQUEST_ID", "")
                 environ[_REQUEST_ID] = given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
+                # The store's log lines (a database error) carry it, without importing Flask.
+                environ[_REQUEST_ID_RESET] = current_request_id.set(environ[_REQUEST_ID])
 
         def finished(resp: Response) -> Response:
             environ = request.environ
@@ -124,8 +128,14 @@ class Observability:
                 )
             return resp
 
+        def forget(_exc: BaseException | None) -> None:
+            token = request.environ.pop(_REQUEST_ID_RESET, None)
+            if token is not None:
+                current_request_id.reset(token)
+
         app.before_request(started)
         app.after_request(finished)
+        app.teardown_request(forget)
 
 
 def request_id() -> str | None:

@@ -27,11 +27,13 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import ColumnElement
 
+from .dberrors import Failure, classify, database_message, request_ids
 from .errors import (
     BadRequest,
     Conflict,
     FieldError,
     InternalError,
+    OutOfRange,
     ServiceUnavailable,
     TablerestError,
     ValidationFailed,
@@ -186,10 +188,13 @@ class Database:
         return bind
 
     @contextmanager
-    def reading(self, table: sa.Table | None = None) -> Iterator[Runner]:
+    def reading(
+        self, table: sa.Table | None = None, *, blame: str | None = None
+    ) -> Iterator[Runner]:
         """A connection for reads: a bare pooled DBAPI connection (see ``prepared``), or a
         ``Connection`` when the engine has listeners or logging that must see every statement.
         On a read replica when the request may use one (see :class:`ReadReplicas`).
+        ``blame``: the query parameter named when a value computed in the block overflows.
         """
         try:
             engine, opened = self._open_for_reading(self.engine(table), bare=True)
@@ -211,7 +216,7 @@ class Database:
             finally:
                 opened.close()
         except sa_exc.SQLAlchemyError as exc:
-            raise translate(exc) from exc
+            raise translate(exc, reading=True, blame=blame) from exc
 
     @contextmanager
     def streaming(self, table: sa.Table | None = None) -> Iterator[sa.Connection]:
@@ -224,7 +229,7 @@ class Database:
             with opened as conn:
                 yield conn.execution_options(stream_results=True, yield_per=EXPORT_BATCH)
         except sa_exc.SQLAlchemyError as exc:
-            raise translate(exc) from exc
+            raise translate(exc, reading=True) from exc
 
     def _open_for_reading(
         self, primary: sa.Engine, *, bare: bool
@@ -275,7 +280,7 @@ class Database:
         dialect = engine.dialect
         joined = self._joined(engine)
         if joined is not None:
-            with joined.begin_nested():
+            with _checks_as_integrity(), joined.begin_nested():
                 yield joined.connection()
             return
         try:
@@ -295,6 +300,8 @@ class Database:
         except sa_exc.SQLAlchemyError as exc:
             if isinstance(exc, sa_exc.IntegrityError):
                 raise
+            if isinstance(exc, sa_exc.DBAPIError) and classify(exc) is Failure.CHECK:
+                raise _as_integrity(exc) from exc
             raise translate(exc) from exc
 
     @contextmanager
@@ -307,7 +314,7 @@ class Database:
         """
         joined = self._joined(self.engine(table))
         if joined is not None:
-            with joined.begin_nested():
+            with _checks_as_integrity(), joined.begin_nested():
                 yield joined
             return
         if self._fsa:
@@ -319,10 +326,11 @@ class Database:
                 self._factory = sessionmaker(bind=self._engine)
             session = self._factory()
         try:
-            if self.engine(table).dialect.name == "sqlite":
-                session.connection().exec_driver_sql("PRAGMA foreign_keys=ON")
-            yield session
-            session.commit()
+            with _checks_as_integrity():
+                if self.engine(table).dialect.name == "sqlite":
+                    session.connection().exec_driver_sql("PRAGMA foreign_keys=ON")
+                yield session
+                session.commit()
         except BaseException:
             session.rollback()
             raise
@@ -363,6 +371,23 @@ class Database:
         if engine is not self.engine():
             raise BadRequest("Tables in different databases cannot be written in one transaction")
         return current[1]
+
+
+@contextmanager
+def _checks_as_integrity() -> Iterator[None]:
+    """A CHECK constraint's failure raised as an integrity error, which the write paths
+    diagnose field by field: pymysql alone reports MariaDB's as an ``OperationalError``."""
+    try:
+        yield
+    except sa_exc.OperationalError as exc:
+        if classify(exc) is Failure.CHECK:
+            raise _as_integrity(exc) from exc
+        raise
+
+
+def _as_integrity(exc: sa_exc.DBAPIError) -> sa_exc.IntegrityError:
+    assert exc.orig is not None
+    return sa_exc.IntegrityError(exc.statement, exc.params, exc.orig)
 
 
 def _open(engine: sa.Engine, *, bare: bool) -> sa.Connection | PoolProxiedConnection:
@@ -449,24 +474,53 @@ def _autocommit_reads(engine: sa.Engine) -> bool:
     return (level or engine.dialect.default_isolation_level) == "READ COMMITTED"
 
 
-def translate(exc: sa_exc.SQLAlchemyError) -> TablerestError:
-    """The response for a database error; the statement and parameters never leave the server."""
-    if isinstance(exc, sa_exc.IntegrityError):
-        return Conflict("The change conflicts with data already stored")
+def translate(
+    exc: sa_exc.SQLAlchemyError, *, reading: bool = False, blame: str | None = None
+) -> TablerestError:
+    """The response for a database error, by the table in :mod:`tablerest.dberrors`.
+
+    An overflow on a read (``reading``) is a 400 naming ``blame``, the query parameter whose
+    computed value went out of range (``aggregate``); on a write it is a 422. The statement
+    and parameters never leave the server; the database's message goes to the log with the
+    request id.
+    """
     orm_errors = sys.modules.get("sqlalchemy.orm.exc")
     if orm_errors is not None and isinstance(exc, orm_errors.StaleDataError):
         # A version counter moved under the ORM's feet: another write changed the row.
         return Conflict("The row was changed by another request at the same time; read it again")
-    if isinstance(exc, sa_exc.DataError):
+    kind = classify(exc)
+    if kind is Failure.UNREACHABLE:
+        _log(logging.WARNING, "database not reachable", exc)
+        return ServiceUnavailable("The database is not reachable; try again shortly")
+    if kind is Failure.BUSY:
+        _log(logging.WARNING, "database busy", exc)
+        return ServiceUnavailable("The database is busy with other writes; try again shortly", 1)
+    if kind is Failure.CONFLICT:
+        if isinstance(exc, sa_exc.IntegrityError):
+            return Conflict("The change conflicts with data already stored")
+        return Conflict("The row was changed by another request at the same time; try again")
+    if kind is Failure.CHECK:
+        return ValidationFailed([], detail="A value is not allowed by a CHECK constraint")
+    if kind is Failure.OVERFLOW:
+        if reading:
+            return OutOfRange(
+                f"A value computed for {blame or 'the request'} is out of the range the "
+                "database can hold (64-bit integers for sums of integers)",
+                parameter=blame,
+            )
+        return ValidationFailed([], detail="A value is out of the range its column can hold")
+    if kind is Failure.VALUE:
+        if reading:  # a GET has no body: the value was one of the query's
+            return BadRequest("The database rejected a value of the query", parameter=blame)
         return ValidationFailed([], detail="The database rejected a value")
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        log.warning("database connection lost: %s", type(exc.orig).__name__)
-        return ServiceUnavailable("The database is not reachable; try again shortly")
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
-        log.warning("database unavailable: %s", type(exc).__name__)
-        return ServiceUnavailable("The database is not reachable; try again shortly")
-    log.error("database error", exc_info=exc)
+    _log(logging.ERROR, "database error", exc)
     return InternalError()
+
+
+def _log(level: int, what: str, exc: sa_exc.SQLAlchemyError) -> None:
+    """One line: what happened, the request id (as in the access log) and the database's
+    own message (never the statement, whose parameters are what the client sent)."""
+    log.log(level, "%s (request %s): %s", what, request_ids.get() or "-", database_message(exc))
 
 
 def _pointer(prefix: str, name: str) -> str:
