@@ -434,18 +434,18 @@ class Api:
         if "PATCH" in res.methods and res.primary_key:
             collection.append("PATCH")  # a bulk update: an array of rows with their keys
         _route(
-            state, ep.url, f"{base}.collection", handles_errors(_collection_view(ep)), collection
+            state, ep.path, f"{base}.collection", handles_errors(_collection_view(ep)), collection
         )
         if res.primary_key:
             item = [m for m in ("GET", "PUT", "PATCH", "DELETE") if m in res.methods]
             if item:
                 _route(
-                    state, f"{ep.url}/<key>", f"{base}.item", handles_errors(_item_view(ep)), item
+                    state, f"{ep.path}/<key>", f"{base}.item", handles_errors(_item_view(ep)), item
                 )
             if res.relations and "GET" in res.methods:
                 _route(
                     state,
-                    f"{ep.url}/<key>/<relation>",
+                    f"{ep.path}/<key>/<relation>",
                     f"{base}.related",
                     handles_errors(lambda key, relation: ep.related(request, key, relation)),
                     ["GET"],
@@ -454,7 +454,7 @@ class Api:
                 # OPTIONS is answered by the endpoint: the methods differ per relationship.
                 _route(
                     state,
-                    f"{ep.url}/<key>/relationships/<relation>",
+                    f"{ep.path}/<key>/relationships/<relation>",
                     f"{base}.relationship",
                     handles_errors(lambda key, relation: ep.relationship(request, key, relation)),
                     ["GET", "PATCH", "POST", "DELETE", "OPTIONS"],
@@ -478,7 +478,7 @@ class Api:
             stream = ChangeStream(res, state, self.settings.limits, state.authorize, state.feeds)
             _route(
                 state,
-                f"{ep.url}/changes",
+                f"{ep.path}/changes",
                 f"{res.name}.changes",
                 handles_errors(lambda: stream.view(request)),
                 # Other methods are a 405 here, not a write to a row keyed "changes".

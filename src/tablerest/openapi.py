@@ -14,7 +14,9 @@ anywhere in it, so that the document never confirms what a request could not. Wi
 from __future__ import annotations
 
 import decimal
+import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -215,7 +217,12 @@ def _list_pattern(items: Iterable[str], sign: str = "") -> str:
 
 
 def _schema_name(res: Resource, suffix: str = "") -> str:
-    base = re.sub(r"[^A-Za-z0-9_.-]", "_", res.name)
+    # Component names are ASCII: other letters lose their accents (``Ünï`` -> ``Uni``), and
+    # a name that changed gets a digest of itself, so that two never meet (``Ärger``, ``Örger``).
+    folded = unicodedata.normalize("NFKD", res.name).encode("ascii", "ignore").decode()
+    base = re.sub(r"[^A-Za-z0-9_.-]", "_", folded)
+    if base != res.name:
+        base += "_" + hashlib.sha256(res.name.encode()).hexdigest()[:8]
     return base[:1].upper() + base[1:] + suffix
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -254,10 +255,18 @@ def _clause(value: Any) -> ColumnElement[Any] | None:
     return plain
 
 
+#: What a resource's name keeps of a table's: letters and digits of any script, ``_ . ~ -``
+#: (a URL path's unreserved characters; the others would need escaping in every link).
+_UNSAFE = re.compile(r"[^\w.~-]+")
+
+
 def slug(name: str) -> str:
-    """A URL-safe resource name for a table name such as ``Order Items`` (``Order_Items``)."""
-    s = re.sub(r"[^A-Za-z0-9_.~-]+", "_", name).strip("_")
-    return s or "table"
+    """A resource name for a table name: letters (of any script: ``Ünïcödé`` stays) and
+    digits kept, each run of other characters but ``_ . ~ -`` (spaces, ``/``, ``?``...) made
+    one ``_`` (``Order Items`` -> ``Order_Items``). Links percent-encode the letters."""
+    s = _UNSAFE.sub("_", unicodedata.normalize("NFC", name)).strip("_")
+    # ``.`` and ``..`` are path steps that clients and proxies remove from URLs.
+    return s if s.strip(".") else "table"
 
 
 class Resource:

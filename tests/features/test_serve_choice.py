@@ -16,8 +16,10 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 from flask import Flask
+from openapi_spec_validator import validate
 
 from tablerest import Api, cli
+from tablerest.server import create_app
 from tests.databases import fresh_database
 from tests.helpers import problem
 
@@ -339,3 +341,79 @@ def test_openapi_on_postgresql_takes_the_schema(tmp_path: Path) -> None:
         paths = json.loads(printed.output)["paths"]
         assert "/api/batch_" in paths
         assert not any("skipped" in p for p in paths)
+
+
+# -- item 14: names in any script keep their letters -----------------------------------------
+
+
+def _unicode_tables(url: str) -> None:
+    """Tables named in three scripts, with a space, a non-ASCII text key and a foreign key,
+    written with the backend's own SQL."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    q = engine.dialect.identifier_preparer.quote
+    text = "VARCHAR(40)"
+    with engine.begin() as conn:
+        for sql in (
+            f"CREATE TABLE {q('Ünïcödé Tàble')} (id INTEGER PRIMARY KEY, {q('Nämé')} {text})",
+            f"CREATE TABLE {q('Bücher')} ({q('Schlüssel')} {text} PRIMARY KEY, titel {text}, "
+            f"tabelle_id INTEGER REFERENCES {q('Ünïcödé Tàble')} (id))",
+            f"CREATE TABLE {q('日本語')} (id INTEGER PRIMARY KEY, x {text})",
+            f"INSERT INTO {q('Ünïcödé Tàble')} (id, {q('Nämé')}) VALUES (1, 'eins')",
+            f"INSERT INTO {q('Bücher')} ({q('Schlüssel')}, titel, tabelle_id) "
+            "VALUES ('ä 語', 'T', 1)",
+            f"INSERT INTO {q('日本語')} (id, x) VALUES (1, 'y'), (2, 'z')",
+        ):
+            conn.exec_driver_sql(sql)
+    engine.dispose()
+
+
+UNICODE = "/api/%C3%9Cn%C3%AFc%C3%B6d%C3%A9_T%C3%A0ble"
+BUECHER = "/api/B%C3%BCcher"
+NIHONGO = "/api/%E6%97%A5%E6%9C%AC%E8%AA%9E"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mariadb"], indirect=True)
+def test_non_ascii_table_names_keep_their_letters_in_urls(db_url: str, backend: str) -> None:
+    _unicode_tables(db_url)
+    sqlite = backend == "sqlite"  # its INTEGER PRIMARY KEY numbers rows itself
+    client = create_app(db_url, engine_options={"poolclass": sa.NullPool}).test_client()
+
+    index = {r["name"]: r["url"] for r in client.get("/api").get_json()["resources"]}
+    assert index == {"Ünïcödé_Tàble": UNICODE, "Bücher": BUECHER, "日本語": NIHONGO}
+    assert client.get(f"{UNICODE}/1").get_json() == {"id": 1, "Nämé": "eins"}
+    # Clients that send the letters unencoded reach the same resource.
+    assert client.get("/api/日本語/2").get_json() == {"id": 2, "x": "z"}
+
+    created = client.post(UNICODE, json={"Nämé": "zwei"} if sqlite else {"id": 2, "Nämé": "zwei"})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    assert created.headers["Location"] == f"{UNICODE}/2"
+    assert client.get(created.headers["Location"]).get_json()["Nämé"] == "zwei"
+
+    page = client.get(f"{NIHONGO}?page[size]=1")
+    assert page.get_json()["links"]["next"] == f"{NIHONGO}?page%5Bsize%5D=1&page%5Bnumber%5D=2"
+    assert f"<{NIHONGO}?page%5Bsize%5D=1>" in page.headers["Link"]
+    related = client.get(f"{UNICODE}/1/B%C3%BCcher?page[size]=1")
+    assert related.status_code == 200, related.get_data(as_text=True)
+    assert related.get_json()["links"]["self"].startswith(f"{UNICODE}/1/B%C3%BCcher?")
+    assert related.get_json()["data"][0]["Schlüssel"] == "ä 語"
+
+    doc = client.get(
+        f"{BUECHER}/%C3%A4%20%E8%AA%9E", headers={"Accept": "application/vnd.api+json"}
+    )
+    assert doc.get_json()["data"]["type"] == "Bücher"
+    assert doc.get_json()["data"]["relationships"]["tabelle"]["links"]["related"] == (
+        f"{BUECHER}/%C3%A4%20%E8%AA%9E/tabelle"
+    )
+    parent = client.get(f"{UNICODE}/1", headers={"Accept": "application/vnd.api+json"})
+    links = parent.get_json()["data"]["relationships"]["Bücher"]["links"]
+    assert links["self"] == f"{UNICODE}/1/relationships/B%C3%BCcher"
+
+    export = client.get(NIHONGO, headers={"Accept": "text/csv"})
+    assert export.headers["Content-Disposition"] == (
+        "attachment; filename=\"___.csv\"; filename*=UTF-8''%E6%97%A5%E6%9C%AC%E8%AA%9E.csv"
+    )
+
+    spec = client.get("/api/openapi.json").get_json()
+    validate(spec)
+    assert "/api/Ünïcödé_Tàble/{id}" in spec["paths"]
+    assert len({n for n in spec["components"]["schemas"] if n.startswith("Unicode_Table")}) > 1
