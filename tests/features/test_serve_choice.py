@@ -417,3 +417,88 @@ def test_non_ascii_table_names_keep_their_letters_in_urls(db_url: str, backend: 
     validate(spec)
     assert "/api/Ünïcödé_Tàble/{id}" in spec["paths"]
     assert len({n for n in spec["components"]["schemas"] if n.startswith("Unicode_Table")}) > 1
+
+
+# -- item 15: relation names from foreign keys, in both naming styles ------------------------
+
+
+def _chinook_and_snake(url: str) -> None:
+    """Chinook's CamelCase (``SupportRepId``, the self-reference ``ReportsTo``) beside
+    snake_case tables with two keys to one table and a column named like a relation."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    q = engine.dialect.identifier_preparer.quote
+    with engine.begin() as conn:
+        for sql in (
+            f"CREATE TABLE {q('Employee')} ({q('EmployeeId')} INTEGER NOT NULL PRIMARY KEY, "
+            f"{q('LastName')} VARCHAR(20) NOT NULL, {q('ReportsTo')} INTEGER, "
+            f"FOREIGN KEY ({q('ReportsTo')}) REFERENCES {q('Employee')} ({q('EmployeeId')}))",
+            f"CREATE TABLE {q('Customer')} ({q('CustomerId')} INTEGER NOT NULL PRIMARY KEY, "
+            f"{q('FirstName')} VARCHAR(40) NOT NULL, {q('SupportRepId')} INTEGER, "
+            f"FOREIGN KEY ({q('SupportRepId')}) REFERENCES {q('Employee')} ({q('EmployeeId')}))",
+            f"CREATE TABLE {q('Invoice')} ({q('InvoiceId')} INTEGER NOT NULL PRIMARY KEY, "
+            f"{q('Customer ID')} INTEGER REFERENCES {q('Customer')} ({q('CustomerId')}), "
+            f"{q('billingCustomerID')} INTEGER REFERENCES {q('Customer')} ({q('CustomerId')}))",
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(20), "
+            "messages VARCHAR(20), parent_id INTEGER REFERENCES users (id))",
+            "CREATE TABLE messages (id INTEGER PRIMARY KEY, body VARCHAR(20), "
+            "sender_id INTEGER REFERENCES users (id), recipient_id INTEGER REFERENCES users (id), "
+            "sender VARCHAR(20))",
+            f"INSERT INTO {q('Employee')} VALUES (1, 'Adams', NULL), (2, 'Edwards', 1), "
+            "(3, 'Peacock', 2), (4, 'Park', 2)",
+            f"INSERT INTO {q('Customer')} VALUES (1, 'Luís', 3), (2, 'Leonie', 4)",
+            f"INSERT INTO {q('Invoice')} VALUES (1, 1, 2)",
+            "INSERT INTO users VALUES (1, 'ann', 'many', NULL), (2, 'bob', NULL, 1)",
+            "INSERT INTO messages VALUES (1, 'hi', 1, 2, 'Ann A.'), (2, 'yo', 2, 1, 'Bob B.')",
+        ):
+            conn.exec_driver_sql(sql)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mariadb"], indirect=True)
+def test_relation_names_strip_id_in_both_naming_styles(db_url: str) -> None:
+    _chinook_and_snake(db_url)
+    client = create_app(db_url, engine_options={"poolclass": sa.NullPool}).test_client()
+
+    # CamelCase: SupportRepId names the relation SupportRep, as support_rep_id would.
+    customer = client.get("/api/Customer/1?include=SupportRep").get_json()
+    assert customer["SupportRep"]["LastName"] == "Peacock"
+    listed = client.get("/api/Customer?filter[SupportRep.LastName]=Park").get_json()["data"]
+    assert [c["FirstName"] for c in listed] == ["Leonie"]
+    assert client.get("/api/Customer/2/SupportRep").get_json()["LastName"] == "Park"
+    # The reverse of a single key from another table is that table's name.
+    assert [c["FirstName"] for c in client.get("/api/Employee/3/Customer").get_json()["data"]] == [
+        "Luís"
+    ]
+    # `Customer ID` and `billingCustomerID` end in an id too.
+    invoice = client.get("/api/Invoice/1?include=Customer,billingCustomer").get_json()
+    assert (invoice["Customer"]["FirstName"], invoice["billingCustomer"]["FirstName"]) == (
+        "Luís",
+        "Leonie",
+    )
+    assert client.get("/api/Customer/2/billingCustomer_of").get_json()["data"][0]["InvoiceId"] == 1
+    # A self-reference: forward after the target (ReportsTo is a column), reverse after the
+    # column's role with _of: the employees whose ReportsTo is this one.
+    assert client.get("/api/Employee/3/Employee").get_json()["LastName"] == "Edwards"
+    reports = client.get("/api/Employee/2/ReportsTo_of?sort=EmployeeId").get_json()["data"]
+    assert [e["LastName"] for e in reports] == ["Peacock", "Park"]
+    problem(client.get("/api/Employee/2/Employee_by_ReportsTo"), 404)
+
+    # snake_case: recipient_id -> recipient; sender_id -> sender, but the column `sender`
+    # keeps its name and value,
+    # then the relation is <target>_<column>.
+    message = client.get("/api/messages/1?include=recipient,users_sender_id").get_json()
+    assert message["sender"] == "Ann A."
+    assert message["recipient"]["name"] == "bob"
+    assert message["users_sender_id"]["name"] == "ann"
+    # Two keys from one table: neither takes the table's name, each its role with _of.
+    sent = client.get("/api/users/1/sender_of").get_json()["data"]
+    assert [m["body"] for m in sent] == ["hi"]
+    assert [m["body"] for m in client.get("/api/users/1/recipient_of").get_json()["data"]] == ["yo"]
+    assert [u["name"] for u in client.get("/api/users/1/parent_of").get_json()["data"]] == ["bob"]
+    assert client.get("/api/users/2?include=parent").get_json()["parent"]["name"] == "ann"
+    # The users column `messages` is a field, never shadowed by a relation.
+    assert client.get("/api/users/1").get_json()["messages"] == "many"
+
+    doc = client.get("/api/openapi.json").get_json()
+    assert "/api/Customer/{CustomerId}/SupportRep" in doc["paths"]
+    assert "/api/Employee/{EmployeeId}/ReportsTo_of" in doc["paths"]
