@@ -314,7 +314,7 @@ def serve(
     names = sorted(app.extensions["tablerest"][prefix].endpoints)
     click.echo(f"tablerest serving {label}")
     click.echo(f"  API:       {base}  ({len(names)} resources: {', '.join(names)})")
-    click.echo(f"  example:   curl {base}/{names[0]}" if names else "  (no tables found)")
+    click.echo(f"  example:   curl {base}/{quote(names[0])}" if names else "  (no tables found)")
     own = app.extensions["tablerest"][prefix].api
     reserved = reserved_names(docs=own.docs, batch=own.batch, auth=own.auth is not None)
     for table, name in renamed(app).items():
@@ -328,7 +328,8 @@ def serve(
                f" on {server}")  # fmt: skip
     click.echo(f"  hosts:     {', '.join(hosts)}  (--allowed-host adds names)")
     if isinstance(feed, ChangeFeed):
-        click.echo(f"  changes:   curl -N {base}/{names[0] if names else '<table>'}/changes  "
+        first = quote(names[0]) if names else "<table>"
+        click.echo(f"  changes:   curl -N {base}/{first}/changes  "
                    f"(live page: {base}/changes.html)")  # fmt: skip
     concealed = hidden_secrets(app)
     if concealed:

@@ -409,12 +409,19 @@ def test_non_ascii_table_names_keep_their_letters_in_urls(db_url: str, backend: 
     assert links["self"] == f"{UNICODE}/1/relationships/B%C3%BCcher"
 
     export = client.get(NIHONGO, headers={"Accept": "text/csv"})
+    assert export.get_data(as_text=True).splitlines()[0] == "id,x"
+    export.close()  # the stream holds a connection until closed
     assert export.headers["Content-Disposition"] == (
         "attachment; filename=\"___.csv\"; filename*=UTF-8''%E6%97%A5%E6%9C%AC%E8%AA%9E.csv"
     )
 
     spec = client.get("/api/openapi.json").get_json()
     validate(spec)
+    if sqlite:  # the start lines give a curl that runs as printed
+        monkeypatch = pytest.MonkeyPatch()
+        output = _serve(monkeypatch, db_url.removeprefix("sqlite:///"))[1]
+        monkeypatch.undo()
+        assert f"example:   curl http://127.0.0.1:8000{BUECHER}\n" in output
     assert "/api/Ünïcödé_Tàble/{id}" in spec["paths"]
     assert len({n for n in spec["components"]["schemas"] if n.startswith("Unicode_Table")}) > 1
 
