@@ -86,9 +86,10 @@ def reflect_resources(
     it item routes (``GET /api/view/<key>``; it stays read-only).
 
     ``selection`` chooses the tables served and their names (see
-    :class:`~tablerest.selection.Selection`); tables left out are not read at all, and
-    relations to them lead nowhere. ``reserved``: the paths the API itself serves under its
-    prefix, which resources never take (:func:`~tablerest.selection.resource_names`).
+    :class:`~tablerest.selection.Selection`); tables left out are not reflected (unless
+    a served table's foreign key points to one), and relations to them lead nowhere.
+    ``reserved``: the paths the API itself serves under its prefix, which resources never
+    take (:func:`~tablerest.selection.resource_names`).
     """
     selection = selection or Selection()
     metadata = sa.MetaData()
