@@ -44,7 +44,9 @@ ALLOWED: dict[str, set[str]] = {
     "auth.tokens": {"errors"},
     "auth.policies": {"request", "resource"},
     "auth.access": {"auth.policies", "errors", "resource"},
-    "auth.policyfile": {"auth.policies"},  # text -> permissions: no request, no database
+    # text -> permissions and what is served: no request, no database
+    "auth.policyfile": {"auth.policies", "selection"},
+    "selection": {"resource"},  # which tables, under which names: names only
     "auth.service": {
         "auth.passwords",
         "auth.policies",
@@ -84,6 +86,7 @@ ALLOWED: dict[str, set[str]] = {
         "request",
         "resource",
         "schema",
+        "selection",
         "store",
     },
 }

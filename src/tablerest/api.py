@@ -56,6 +56,7 @@ from .render.jsonapi import JSONAPI
 from .render.problem import error_response, problem_response
 from .request import Limits
 from .resource import Relation, Resource, WriteContext
+from .selection import AUTH_PATH, BATCH_PATH, reserved_names
 from .store import Database, ReadReplicas, replica_reads
 
 __all__ = ["Api"]
@@ -72,12 +73,7 @@ CORS_EXPOSED = [
     "X-RateLimit-Reset",
 ]
 CORS_ALLOWED = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Accept"]
-#: Where ``Api(auth=...)`` serves its token routes, under the prefix.
-AUTH_PATH = "auth"
 DEFAULT_MAX_BODY = 1024 * 1024
-#: Paths under the prefix that the API itself serves (with ``docs=True``).
-RESERVED_NAMES = frozenset({"openapi.json", "docs", "changes.html"})
-BATCH_PATH = "batch"
 ASSETS = Path(__file__).parent / "static" / "swagger-ui"
 #: The page that shows change feeds live (``{prefix}/changes.html``).
 CHANGES_PAGE = Path(__file__).parent / "static" / "changes.html"
@@ -285,8 +281,7 @@ class Api:
         same ``permissions`` and field rules as :meth:`resource` takes."""
         if resource.name in self.resources:
             raise ValueError(f"a resource named {resource.name!r} is already registered")
-        if self.auth is not None and resource.name == AUTH_PATH:
-            raise ValueError(f"a resource cannot be named {AUTH_PATH!r} while Api(auth=...) is on")
+        self._check_name(resource.name)
         if permissions is None:
             permissions = self.permissions
         if permissions is not None or hidden_unless or read_only_unless:
@@ -405,17 +400,29 @@ class Api:
             raise NotFound(f"No resource named {auth.users_name!r} is registered for Auth")
         return ep.own(request, identity.id)
 
+    def _check_name(self, name: str) -> None:
+        """Refuse a resource name the API serves something else at (``reserved_names``),
+        naming both ways out: another name for the resource, or that endpoint off."""
+        reserved = reserved_names(docs=self.docs, batch=self.batch, auth=self.auth is not None)
+        if name not in reserved:
+            return
+        what, off = (
+            ("atomic batches", "Api(batch=False)")
+            if name == BATCH_PATH
+            else ("its token routes", "no Api(auth=...)")
+            if name == AUTH_PATH
+            else ("its change-feed page", "no change feed")
+            if name == "changes.html" and not self.docs
+            else ("its OpenAPI document and docs pages", "Api(docs=False)")
+        )
+        raise ValueError(
+            f"a resource cannot be named {name!r}: the API serves {what} at "
+            f"{self.settings.prefix}/{name}. Give the resource another name "
+            f"(api.resource(..., name={name + '_'!r})), or turn that off ({off})"
+        )
+
     def _mount(self, state: _AppState, res: Resource) -> None:
-        if self.docs and res.name in RESERVED_NAMES:
-            raise ValueError(
-                f"a resource cannot be named {res.name!r} while the API serves its OpenAPI "
-                "document and docs page there: pass name=... or Api(docs=False)"
-            )
-        if self.batch and res.name == BATCH_PATH:
-            raise ValueError(
-                f"a resource cannot be named {BATCH_PATH!r} while the API serves atomic batches "
-                "there: pass name=... or Api(batch=False)"
-            )
+        self._check_name(res.name)
         ep = Endpoint(
             res, state.db, self.settings, state, state.secret, state.authorize, state.endpoints
         )
@@ -427,18 +434,18 @@ class Api:
         if "PATCH" in res.methods and res.primary_key:
             collection.append("PATCH")  # a bulk update: an array of rows with their keys
         _route(
-            state, ep.url, f"{base}.collection", handles_errors(_collection_view(ep)), collection
+            state, ep.path, f"{base}.collection", handles_errors(_collection_view(ep)), collection
         )
         if res.primary_key:
             item = [m for m in ("GET", "PUT", "PATCH", "DELETE") if m in res.methods]
             if item:
                 _route(
-                    state, f"{ep.url}/<key>", f"{base}.item", handles_errors(_item_view(ep)), item
+                    state, f"{ep.path}/<key>", f"{base}.item", handles_errors(_item_view(ep)), item
                 )
             if res.relations and "GET" in res.methods:
                 _route(
                     state,
-                    f"{ep.url}/<key>/<relation>",
+                    f"{ep.path}/<key>/<relation>",
                     f"{base}.related",
                     handles_errors(lambda key, relation: ep.related(request, key, relation)),
                     ["GET"],
@@ -447,7 +454,7 @@ class Api:
                 # OPTIONS is answered by the endpoint: the methods differ per relationship.
                 _route(
                     state,
-                    f"{ep.url}/<key>/relationships/<relation>",
+                    f"{ep.path}/<key>/relationships/<relation>",
                     f"{base}.relationship",
                     handles_errors(lambda key, relation: ep.relationship(request, key, relation)),
                     ["GET", "PATCH", "POST", "DELETE", "OPTIONS"],
@@ -471,7 +478,7 @@ class Api:
             stream = ChangeStream(res, state, self.settings.limits, state.authorize, state.feeds)
             _route(
                 state,
-                f"{ep.url}/changes",
+                f"{ep.path}/changes",
                 f"{res.name}.changes",
                 handles_errors(lambda: stream.view(request)),
                 # Other methods are a 405 here, not a write to a row keyed "changes".

@@ -13,21 +13,22 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import click
 import orjson
 import sqlalchemy as sa
 
 from . import openapi
-from .auth.policyfile import PolicyFile, load_policy
+from .apioptions import api_options, api_settings, env
 from .changes import ChangeFeed
-from .demo import DEMO_HIDDEN, ensure_demo
 from .errors import TablerestError
 from .http import AllowedHosts, bound_hosts
 from .observe import Observability
-from .ratelimit import RateLimits
 from .render.json import dumps
-from .server import SERVERS, create_app, database_url, hidden_secrets, run
+from .resource import slug
+from .selection import reserved_names
+from .server import SERVERS, create_app, database_url, hidden_secrets, renamed, run
 
 if TYPE_CHECKING:
     from .importer import Report
@@ -41,141 +42,6 @@ CHANGES_THREADS = 32
 FREE_THREADS = 4
 
 
-def _env(name: str) -> dict[str, Any]:
-    """An option's environment variable: every setting of `serve` has one."""
-    return {"envvar": f"TABLEREST_{name}", "show_envvar": True}
-
-
-def _auth_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The options that protect a zero-code API: a users table and a policy file."""
-    options = [
-        click.option("--policy", type=click.Path(exists=True, dir_okay=False), default=None,
-                     help="A TOML policy file: who may do what per table (see the README).",
-                     **_env("POLICY")),
-        click.option("--auth-table", default=None, metavar="TABLE",
-                     help="Turn on token auth against TABLE's users (POST PREFIX/auth/token).",
-                     **_env("AUTH_TABLE")),
-        click.option("--auth-login", multiple=True, metavar="COLUMN",
-                     help="Column(s) users sign in with (default: username, email, login).",
-                     **_env("AUTH_LOGIN")),
-        click.option("--auth-password", default=None, metavar="COLUMN",
-                     help="The password hash column (default: password, password_hash, ...).",
-                     **_env("AUTH_PASSWORD")),
-        click.option("--auth-roles", default=None, metavar="COLUMN",
-                     help="A column of roles (comma- or space-separated) for role(...) rules.",
-                     **_env("AUTH_ROLES")),
-        click.option("--auth-min-password-length", default=None, type=click.IntRange(0, 1024),
-                     help="Shortest password accepted on sign-up and change (default 8).",
-                     **_env("AUTH_MIN_PASSWORD_LENGTH")),
-        click.option("--auth-max-password-bytes", default=None, type=click.IntRange(1, 65536),
-                     help="Longest password (UTF-8 bytes), refused before hashing (default "
-                     "1024).", **_env("AUTH_MAX_PASSWORD_BYTES")),
-    ]  # fmt: skip
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def _hide_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Columns left out of, or kept in, the API (beside those whose names look secret)."""
-    options = [
-        click.option("--hide", multiple=True, metavar="TABLE.COLUMN",
-                     help="Never serve this column (repeatable).", **_env("HIDE")),
-        click.option("--show", multiple=True, metavar="TABLE.COLUMN",
-                     help="Serve this column although its name says it holds a secret "
-                     "(password, *_hash, *_token, secret, api_key...; repeatable).",
-                     **_env("SHOW")),
-    ]  # fmt: skip
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def _limit(_ctx: click.Context, param: click.Parameter, value: str) -> str | None:
-    """A Flask-Limiter rate limit (``10/minute``, ``5 per hour; 50 per day``), or off."""
-    if value.strip().lower() in ("off", "none", "0", ""):
-        return None
-    from limits import parse_many
-
-    try:
-        parse_many(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a rate limit such as 10/minute or '5/hour; 20/day' (or off)",
-            param=param,
-        ) from None
-    return value
-
-
-def _safety_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Limits on signing in and signing up, and the CSV export's formula guard."""
-    options = [
-        click.option("--rate-limit-sign-in", default="10/minute", show_default=True,
-                     metavar="LIMIT", callback=_limit,
-                     help="Sign-in attempts (PREFIX/auth/token, /auth/refresh) per address, "
-                     "and per login name from any address ('off': no limit).",
-                     **_env("RATE_LIMIT_SIGN_IN")),
-        click.option("--rate-limit-sign-up", default="10/hour", show_default=True,
-                     metavar="LIMIT", callback=_limit,
-                     help="Users created (sign-ups) per address ('off': no limit).",
-                     **_env("RATE_LIMIT_SIGN_UP")),
-        click.option("--rate-limit", default="off", show_default=True, metavar="LIMIT",
-                     callback=_limit,
-                     help="Requests to the API per address (anonymous) or per user.",
-                     **_env("RATE_LIMIT")),
-        click.option("--csv-formula-guard/--no-csv-formula-guard", default=True,
-                     show_default=True,
-                     help="CSV exports neutralise text cells that start like a spreadsheet "
-                     "formula (= + - @ ...); off for programs that read the CSV.",
-                     **_env("CSV_FORMULA_GUARD")),
-    ]  # fmt: skip
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def _columns(specs: tuple[str, ...], option: str) -> dict[str, list[str]]:
-    """``TABLE.COLUMN`` options as a mapping (the first dot ends the table's name)."""
-    out: dict[str, list[str]] = {}
-    for spec in specs:
-        table, sep, column = spec.partition(".")
-        if not sep or not table or not column:
-            raise click.BadParameter(f"{spec!r} is not TABLE.COLUMN", param_hint=option)
-        out.setdefault(table, []).append(column)
-    return out
-
-
-def _with_demo_hidden(hidden: dict[str, list[str]]) -> dict[str, list[str]]:
-    return {t: [*DEMO_HIDDEN.get(t, []), *hidden.get(t, [])] for t in {*DEMO_HIDDEN, *hidden}}
-
-
-def _policy(
-    policy: str | None,
-    auth_table: str | None,
-    auth_login: tuple[str, ...],
-    auth_password: str | None,
-    auth_roles: str | None,
-    auth_min_password_length: int | None = None,
-    auth_max_password_bytes: int | None = None,
-) -> PolicyFile | None:
-    """The policy file's rules, with the --auth-* flags over its [auth] section."""
-    if policy is None and auth_table is None:
-        given = (auth_min_password_length, auth_max_password_bytes)
-        if auth_login or auth_password or auth_roles or any(v is not None for v in given):
-            raise click.UsageError("the --auth-* options need --auth-table")
-        return None
-    try:
-        loaded = load_policy(policy) if policy is not None else PolicyFile()
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--policy") from exc
-    flags = {"table": auth_table, "login": list(auth_login) or None,
-             "password": auth_password, "roles": auth_roles,
-             "min_password_length": auth_min_password_length,
-             "max_password_bytes": auth_max_password_bytes}  # fmt: skip
-    auth = {**loaded.auth, **{k: v for k, v in flags.items() if v is not None}}
-    return PolicyFile(auth, loaded.default, loaded.tables, loaded.keys)
-
-
 @click.group()
 @click.version_option(package_name="tablerest")
 def main() -> None:
@@ -183,22 +49,11 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("database", required=False, envvar="TABLEREST_DATABASE")
 @click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Address to bind.", **_env("HOST")
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind.", **env("HOST")
 )
 @click.option(
-    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), **_env("PORT")
-)
-@click.option(
-    "--read-only", is_flag=True, help="Serve GET only: no writes at all.", **_env("READ_ONLY")
-)
-@click.option(
-    "--changes/--no-changes",
-    default=None,
-    help="The live change feed, GET /api/<table>/changes (on by default for the demo database; "
-    "creates the tables tablerest_changes and tablerest_change_counter).",
-    **_env("CHANGES"),
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), **env("PORT")
 )
 @click.option(
     "--changes-stream-seconds",
@@ -206,7 +61,7 @@ def main() -> None:
     show_default=True,
     type=click.FloatRange(0),
     help="How long a change stream stays open before clients reconnect (Last-Event-ID).",
-    **_env("CHANGES_STREAM_SECONDS"),
+    **env("CHANGES_STREAM_SECONDS"),
 )
 @click.option(
     "--changes-poll",
@@ -215,7 +70,7 @@ def main() -> None:
     type=click.FloatRange(min=0.01),
     help="Seconds between checks for new change events when no wake-up came (PostgreSQL "
     "LISTEN/NOTIFY, or Redis pub/sub with TABLEREST_REDIS_URL, wake streams sooner).",
-    **_env("CHANGES_POLL"),
+    **env("CHANGES_POLL"),
 )
 @click.option(
     "--workers",
@@ -223,7 +78,7 @@ def main() -> None:
     show_default=True,
     type=click.IntRange(1, 64),
     help="Worker processes.",
-    **_env("WORKERS"),
+    **env("WORKERS"),
 )
 @click.option(
     "--threads",
@@ -231,7 +86,7 @@ def main() -> None:
     show_default=True,
     type=click.IntRange(1, 256),
     help="Threads per worker that run requests (each open change stream holds one).",
-    **_env("THREADS"),
+    **env("THREADS"),
 )
 @click.option(
     "--timeout",
@@ -239,7 +94,7 @@ def main() -> None:
     show_default=True,
     type=click.IntRange(1, 3600),
     help="Seconds a request may take before its worker is restarted (gunicorn).",
-    **_env("TIMEOUT"),
+    **env("TIMEOUT"),
 )
 @click.option(
     "--graceful-timeout",
@@ -247,7 +102,7 @@ def main() -> None:
     show_default=True,
     type=click.IntRange(0, 3600),
     help="Seconds workers get to finish their requests on shutdown or reload.",
-    **_env("GRACEFUL_TIMEOUT"),
+    **env("GRACEFUL_TIMEOUT"),
 )
 @click.option(
     "--keep-alive",
@@ -256,7 +111,7 @@ def main() -> None:
     type=click.IntRange(0, 600),
     help="Seconds an idle client connection is kept open (gunicorn gthread; granian: 0 turns "
     "keep-alive off, else --header-timeout bounds it).",
-    **_env("KEEP_ALIVE"),
+    **env("KEEP_ALIVE"),
 )
 @click.option(
     "--max-requests",
@@ -264,7 +119,7 @@ def main() -> None:
     show_default=True,
     type=click.IntRange(0),
     help="Restart a worker after this many requests (0: never), against slow leaks (gunicorn).",
-    **_env("MAX_REQUESTS"),
+    **env("MAX_REQUESTS"),
 )
 @click.option(
     "--max-requests-jitter",
@@ -272,14 +127,14 @@ def main() -> None:
     show_default=True,
     type=click.IntRange(0),
     help="Up to this many more, at random, so workers do not restart together (gunicorn).",
-    **_env("MAX_REQUESTS_JITTER"),
+    **env("MAX_REQUESTS_JITTER"),
 )
 @click.option(
     "--forwarded-allow-ips",
     default="127.0.0.1,::1",
     show_default=True,
     help="Proxies trusted for X-Forwarded-* (comma-separated, '*' for any).",
-    **_env("FORWARDED_ALLOW_IPS"),
+    **env("FORWARDED_ALLOW_IPS"),
 )
 @click.option(
     "--server",
@@ -287,7 +142,7 @@ def main() -> None:
     default=SERVERS[0],
     show_default=True,
     help="The HTTP server: granian (Rust; slow clients cost no thread) or gunicorn.",
-    **_env("SERVER"),
+    **env("SERVER"),
 )
 @click.option(
     "--header-timeout",
@@ -296,7 +151,7 @@ def main() -> None:
     type=click.IntRange(1, 60),
     help="Seconds a client has to send a request's header, and to start the next one on a "
     "kept-alive connection; then it is closed (granian).",
-    **_env("HEADER_TIMEOUT"),
+    **env("HEADER_TIMEOUT"),
 )
 @click.option(
     "--backlog",
@@ -305,7 +160,7 @@ def main() -> None:
     type=click.IntRange(128, 65535),
     help="Connections waiting to be accepted (granian: also the most open at once, shared "
     "by the workers).",
-    **_env("BACKLOG"),
+    **env("BACKLOG"),
 )
 @click.option(
     "--workers-lifetime",
@@ -313,7 +168,7 @@ def main() -> None:
     type=click.IntRange(60),
     metavar="SECONDS",
     help="Replace each worker after this long, against slow leaks (granian).",
-    **_env("WORKERS_LIFETIME"),
+    **env("WORKERS_LIFETIME"),
 )
 @click.option(
     "--workers-max-rss",
@@ -321,40 +176,24 @@ def main() -> None:
     type=click.IntRange(1),
     metavar="MIB",
     help="Replace a worker whose memory grows past this (granian).",
-    **_env("WORKERS_MAX_RSS"),
+    **env("WORKERS_MAX_RSS"),
 )
 @click.option(
     "--ssl-certfile",
     default=None,
     type=click.Path(exists=True, dir_okay=False),
     help="Serve HTTPS with this certificate (PEM; with --ssl-keyfile).",
-    **_env("SSL_CERTFILE"),
+    **env("SSL_CERTFILE"),
 )
 @click.option(
     "--ssl-keyfile",
     default=None,
     type=click.Path(exists=True, dir_okay=False),
     help="The certificate's private key (PEM; PKCS#8 on granian).",
-    **_env("SSL_KEYFILE"),
+    **env("SSL_KEYFILE"),
 )
 @click.option(
-    "--prefix", default="/api", show_default=True, help="URL prefix of the API.", **_env("PREFIX")
-)
-@click.option(
-    "--schema",
-    default=None,
-    help="Database schema to serve (default: the default one).",
-    **_env("SCHEMA"),
-)
-@click.option(
-    "--no-access-log", is_flag=True, help="Do not log each request.", **_env("NO_ACCESS_LOG")
-)
-@click.option(
-    "--searchable",
-    multiple=True,
-    metavar="TABLE=COL[,COL...]",
-    help="Text columns that q= searches in TABLE (repeatable).",
-    **_env("SEARCHABLE"),
+    "--no-access-log", is_flag=True, help="Do not log each request.", **env("NO_ACCESS_LOG")
 )
 @click.option(
     "--db-connect-timeout",
@@ -362,7 +201,7 @@ def main() -> None:
     show_default=True,
     type=click.IntRange(1, 600),
     help="Seconds to wait for the database server to accept a connection (then a 503).",
-    **_env("DB_CONNECT_TIMEOUT"),
+    **env("DB_CONNECT_TIMEOUT"),
 )
 @click.option(
     "--read-replica",
@@ -371,15 +210,7 @@ def main() -> None:
     metavar="URL",
     help="A PostgreSQL read replica for GET and HEAD (repeatable; the variable takes a "
     "comma- or space-separated list).",
-    **_env("READ_REPLICAS"),
-)
-@click.option(
-    "--key",
-    "keys",
-    multiple=True,
-    metavar="VIEW=COL[,COL...]",
-    help="Columns that identify the rows of a view or keyless table: it gets item routes.",
-    **_env("KEY"),
+    **env("READ_REPLICAS"),
 )
 @click.option(
     "--allowed-host",
@@ -388,22 +219,18 @@ def main() -> None:
     metavar="HOST[:PORT]",
     help="Another Host name to answer, e.g. a proxy's public name (repeatable; '*': any). "
     "By default only the names of the bound address are (against DNS rebinding).",
-    **_env("ALLOWED_HOST"),
+    **env("ALLOWED_HOST"),
 )
 @click.option(
     "--allow-anonymous-writes",
     is_flag=True,
     help="Serve writes without --auth-table on an address other than loopback.",
-    **_env("ALLOW_ANONYMOUS_WRITES"),
+    **env("ALLOW_ANONYMOUS_WRITES"),
 )
-@_auth_options
-@_hide_options
-@_safety_options
+@api_options
 def serve(
-    database: str | None,
     host: str,
     port: int,
-    read_only: bool,
     workers: int,
     threads: int,
     timeout: int,
@@ -419,46 +246,29 @@ def serve(
     workers_max_rss: int | None,
     ssl_certfile: str | None,
     ssl_keyfile: str | None,
-    prefix: str,
-    schema: str | None,
     no_access_log: bool,
-    searchable: tuple[str, ...],
     allow_anonymous_writes: bool,
     allowed_hosts: tuple[str, ...],
-    keys: tuple[str, ...],
     db_connect_timeout: int,
     read_replicas: tuple[str, ...],
-    changes: bool | None,
     changes_stream_seconds: float,
     changes_poll: float,
-    hide: tuple[str, ...],
-    show: tuple[str, ...],
-    rate_limit_sign_in: str | None,
-    rate_limit_sign_up: str | None,
-    rate_limit: str | None,
-    csv_formula_guard: bool,
-    **auth_options: Any,
+    **api: Any,
 ) -> None:
     """Serve DATABASE (a SQLite file or a SQLAlchemy URL) as a REST JSON API.
 
     With no DATABASE, serve the bundled demo database (built on first use).
     """
-    policy = _policy(**auth_options)
+    settings = api_settings(**api)
+    policy, target, read_only = settings.policy, settings.target, api["read_only"]
+    prefix = api["prefix"]
     open_writes = not read_only and (policy is None or not policy.auth.get("table"))
     if open_writes and not _loopback(host) and not allow_anonymous_writes:
         raise click.UsageError(
             f"refusing to let anyone on the network write through {host}: add --auth-table "
             "(and a --policy), or --read-only, or --allow-anonymous-writes if that is meant"
         )
-    search = _pairs(searchable, "--searchable")
-    hidden = _columns(hide, "--hide")
-    if database is None:
-        target = str(ensure_demo())
-        hidden = _with_demo_hidden(hidden)
-        label = f"the demo database ({target})"
-    else:
-        target = database
-        label = ""
+    label = f"the demo database ({target})" if settings.demo else ""
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker writes its metrics there and /metrics sums them (set before any worker
         # imports prometheus-client).
@@ -466,10 +276,8 @@ def serve(
             prefix="tablerest-metrics-"
         )
         atexit.register(_remove_from, os.getpid(), metrics_dir)
-    if changes is None:
-        changes = database is None and not read_only
     feed: ChangeFeed | bool = False
-    if changes:
+    if settings.changes:
         # Each open stream holds a thread: more threads, and a few always left for requests.
         ctx = click.get_current_context()
         if ctx.get_parameter_source("threads") == click.core.ParameterSource.DEFAULT:
@@ -487,26 +295,13 @@ def serve(
     factory = functools.partial(
         create_app,
         target,
+        **settings.app,
+        policy=policy,
         allowed_hosts=hosts,
         changes=feed,
         observability=Observability(access_log=not no_access_log),
         read_replicas=[u for item in read_replicas for u in item.replace(",", " ").split()],
         connect_timeout=db_connect_timeout,
-        keys=_pairs(keys, "--key"),
-        read_only=read_only,
-        prefix=prefix,
-        hidden=hidden,
-        shown=_columns(show, "--show"),
-        searchable=search,
-        schema=schema,
-        policy=policy,
-        rate_limits=RateLimits(
-            anonymous=rate_limit,
-            user=rate_limit,
-            sign_in=rate_limit_sign_in,
-            sign_up=rate_limit_sign_up,
-        ),
-        csv_formula_guard=csv_formula_guard,
         # One key per run, made before the workers fork, so every worker accepts the
         # keyset cursors (and tokens) the others hand out.
         secret_key=os.environ.get("TABLEREST_SECRET_KEY") or secrets.token_hex(32),
@@ -520,12 +315,22 @@ def serve(
     names = sorted(app.extensions["tablerest"][prefix].endpoints)
     click.echo(f"tablerest serving {label}")
     click.echo(f"  API:       {base}  ({len(names)} resources: {', '.join(names)})")
-    click.echo(f"  example:   curl {base}/{names[0]}" if names else "  (no tables found)")
+    click.echo(f"  example:   curl {base}/{quote(names[0])}" if names else "  (no tables found)")
+    own = app.extensions["tablerest"][prefix].api
+    reserved = reserved_names(docs=own.docs, batch=own.batch, auth=own.auth is not None)
+    for table, name in renamed(app).items():
+        why = (
+            f": {prefix}/{slug(table)} is the API's own (--rename {table}=NAME names it)"
+            if slug(table) in reserved
+            else ""
+        )
+        click.echo(f"  renamed:   table {table!r} is served at {base}/{quote(name)}{why}")
     click.echo(f"  mode:      {'read-only' if read_only else 'read-write'}, {workers} worker(s)"
                f" on {server}")  # fmt: skip
     click.echo(f"  hosts:     {', '.join(hosts)}  (--allowed-host adds names)")
     if isinstance(feed, ChangeFeed):
-        click.echo(f"  changes:   curl -N {base}/{names[0] if names else '<table>'}/changes  "
+        first = quote(names[0]) if names else "<table>"
+        click.echo(f"  changes:   curl -N {base}/{first}/changes  "
                    f"(live page: {base}/changes.html)")  # fmt: skip
     concealed = hidden_secrets(app)
     if concealed:
@@ -536,8 +341,8 @@ def serve(
         )
     if policy is not None and policy.auth.get("table"):
         click.echo(f"  sign in:   curl -d 'username=...&password=...' {base}/auth/token")
-        limits = [f"sign-in {rate_limit_sign_in or 'unlimited'}",
-                  f"sign-up {rate_limit_sign_up or 'unlimited'}"]  # fmt: skip
+        limits = [f"sign-in {api['rate_limit_sign_in'] or 'unlimited'}",
+                  f"sign-up {api['rate_limit_sign_up'] or 'unlimited'}"]  # fmt: skip
         click.echo(f"  limits:    {', '.join(limits)} per address (--rate-limit-sign-in/-up)")
         if not os.environ.get("TABLEREST_SECRET_KEY"):
             click.echo(
@@ -601,18 +406,6 @@ def _server_options(server: str, **options: Any) -> dict[str, Any]:
     return {"server": server, **out}
 
 
-def _pairs(specs: tuple[str, ...], option: str) -> dict[str, list[str]]:
-    """``TABLE=COL[,COL...]`` options as a mapping."""
-    out: dict[str, list[str]] = {}
-    for spec in specs:
-        table, sep, cols = spec.partition("=")
-        names = [c.strip() for c in cols.split(",") if c.strip()]
-        if not sep or not table or not names:
-            raise click.BadParameter(f"{spec!r} is not TABLE=COL[,COL...]", param_hint=option)
-        out[table] = names
-    return out
-
-
 def _remove_from(owner: int, path: str) -> None:
     # Workers are forked from this process and run its exit hooks too: only it cleans up.
     if os.getpid() == owner:
@@ -630,45 +423,29 @@ def _loopback(host: str) -> bool:
 
 
 @main.command("openapi")
-@click.argument("database", required=False)
-@click.option("--prefix", default="/api", show_default=True, help="URL prefix of the API.")
-@click.option("--schema", default=None, help="Database schema to describe.")
-@click.option("--read-only", is_flag=True, help="Describe GET only, as serve --read-only does.")
-@_auth_options
-@_hide_options
-def openapi_command(
-    database: str | None,
-    prefix: str,
-    schema: str | None,
-    read_only: bool,
-    hide: tuple[str, ...],
-    show: tuple[str, ...],
-    **auth_options: Any,
-) -> None:
-    """Print the OpenAPI 3.1 document of DATABASE's API (as `serve` would serve it) as JSON.
+@api_options
+def openapi_command(**api: Any) -> None:
+    """Print the OpenAPI 3.1 document of DATABASE's API as JSON: with the same options, the
+    document `tablerest serve` serves at PREFIX/openapi.json.
 
     With no DATABASE, the document of the bundled demo database.
     """
-    target = str(ensure_demo()) if database is None else database
-    hidden = _columns(hide, "--hide")
-    if database is None:
-        hidden = _with_demo_hidden(hidden)
-    policy = _policy(**auth_options)
+    settings = api_settings(**api)
     try:
         app = create_app(
-            target,
-            read_only=read_only,
-            prefix=prefix,
-            hidden=hidden,
-            shown=_columns(show, "--show"),
-            schema=schema,
-            policy=policy,
+            settings.target,
+            **settings.app,
+            policy=settings.policy,
+            changes=settings.changes,
             secret_key=secrets.token_hex(32),
         )
     except (FileNotFoundError, ValueError, sa.exc.SQLAlchemyError) as exc:
-        raise click.ClickException(f"cannot read {target}: {exc}") from exc
-    state = app.extensions["tablerest"][prefix]
-    click.echo(dumps(openapi.document(state)).decode())
+        raise click.ClickException(f"cannot read {settings.target}: {exc}") from exc
+    state = app.extensions["tablerest"][api["prefix"]]
+    try:
+        click.echo(dumps(openapi.document(state)).decode())
+    finally:
+        state.db.engine().dispose()  # a server database: its connection is done with
 
 
 # -- a new project --------------------------------------------------------------------------
@@ -701,7 +478,7 @@ def init_command(directory: Path) -> None:
     required=True,
     metavar="URL_OR_FILE",
     help="The database (a SQLAlchemy URL or a SQLite file).",
-    **_env("DATABASE"),
+    **env("DATABASE"),
 )
 @click.option(
     "--format",
@@ -718,7 +495,7 @@ def init_command(directory: Path) -> None:
     help="Rows per transaction.",
 )
 @click.option(
-    "--schema", default=None, help="Database schema (default: the default one).", **_env("SCHEMA")
+    "--schema", default=None, help="Database schema (default: the default one).", **env("SCHEMA")
 )
 @click.option(
     "--rejects",
@@ -815,13 +592,13 @@ def _db_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--dir", "directory", default="migrations", show_default=True,
                      type=click.Path(file_okay=False, path_type=Path),
-                     help="The migrations directory.", **_env("MIGRATIONS")),
+                     help="The migrations directory.", **env("MIGRATIONS")),
         click.option("--database", default=None, metavar="URL_OR_FILE",
                      help="The database (a SQLAlchemy URL or a SQLite file).",
-                     **_env("DATABASE")),
+                     **env("DATABASE")),
         click.option("--models", default=None, metavar="MODULE[:ATTR]",
                      help="Where the models are: a module with metadata, Base or db.",
-                     **_env("MODELS")),
+                     **env("MODELS")),
     ]  # fmt: skip
     for option in reversed(options):
         fn = option(fn)
@@ -850,7 +627,7 @@ def _alembic(
 @db.command("init")
 @click.option("--dir", "directory", default="migrations", show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
-              help="The migrations directory.", **_env("MIGRATIONS"))  # fmt: skip
+              help="The migrations directory.", **env("MIGRATIONS"))  # fmt: skip
 def db_init(directory: Path) -> None:
     """Create the migrations directory."""
     from . import migrate

@@ -269,7 +269,18 @@ def _tagged(
 def _self_link(request: Request) -> str:
     """The request's own path and query string (a JSON:API ``self`` link)."""
     query = request.query_string.decode("latin-1")
-    return f"{request.path}?{query}" if query else request.path
+    path = _uri(request.path)
+    return f"{path}?{query}" if query else path
+
+
+#: What a path keeps unescaped in links: RFC 3986's ``pchar`` but ``%`` (a decoded ``%25``).
+_PATH_SAFE = "/:@!$&'()*+,;="
+
+
+def _uri(path: str) -> str:
+    """A decoded request path as it goes in a link or a header: percent-encoded, so that
+    names in any script (and keys with spaces) make valid URLs and latin-1 headers."""
+    return quote(path, safe=_PATH_SAFE)
 
 
 def _prepare(build: Callable[..., Any], *args: Any) -> Prepared:
@@ -313,6 +324,9 @@ class Endpoint:
         self.encoder = RowEncoder(resource, self.statements.keys)
         select_one = self.statements.select_one
         self._select_one = Prepared(select_one) if select_one is not None else None
+        #: The collection's URL rule (the name as it is: routing matches decoded paths), and
+        #: its URL in links (percent-encoded: ``/api/%C3%9Cn%C3%AFc%C3%B6d%C3%A9``).
+        self.path = f"{settings.prefix}/{resource.name}"
         self.url = f"{settings.prefix}/{quote(resource.name)}"
         self.jsonapi = Renderer(catalog, settings.prefix)
         #: Records the change events of writes (the live change feed; see tablerest.changes).
@@ -822,7 +836,10 @@ class Endpoint:
         resp.call_on_close(stream.close)
         resp.headers["Content-Type"] = CSV if fmt == "csv" else NDJSON
         filename = re.sub(r"[^A-Za-z0-9_.-]", "_", res.name)
-        resp.headers["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+        disposition = f'attachment; filename="{filename}.{fmt}"'
+        if filename != res.name:  # RFC 6266: the name in its own letters, for those who can
+            disposition += f"; filename*=UTF-8''{quote(res.name, safe='')}.{fmt}"
+        resp.headers["Content-Disposition"] = disposition
         resp.headers["Vary"] = "Accept"
         return resp
 
@@ -1883,7 +1900,7 @@ class _Query:
     __slots__ = ("pairs", "path")
 
     def __init__(self, path: str, args: Mapping[str, list[str]]) -> None:
-        self.path = path
+        self.path = _uri(path)
         self.pairs = [(k, f"{_quoted(k)}={quote_plus(v)}") for k, vs in args.items() for v in vs]
 
     def url(self, name: str | None = None, value: str = "") -> str:

@@ -14,7 +14,9 @@ anywhere in it, so that the document never confirms what a request could not. Wi
 from __future__ import annotations
 
 import decimal
+import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +25,9 @@ import sqlalchemy as sa
 from .nested import field_names, nestable
 from .render.jsonapi import JSONAPI, Renderer
 from .request import INT64, MAX_OFFSET, MAX_PAGE_NUMBER
-from .resource import Field, Relation, Resource, View, enum_labels, linkage_columns
+from .resource import Field, Relation, Resource, View, enum_labels, linkage_columns, slug
 from .schema import Variant
+from .selection import reserved_names
 from .store import unique_sets
 
 if TYPE_CHECKING:
@@ -214,7 +217,12 @@ def _list_pattern(items: Iterable[str], sign: str = "") -> str:
 
 
 def _schema_name(res: Resource, suffix: str = "") -> str:
-    base = re.sub(r"[^A-Za-z0-9_.-]", "_", res.name)
+    # Component names are ASCII: other letters lose their accents (``Ünï`` -> ``Uni``), and
+    # a name that changed gets a digest of itself, so that two never meet (``Ärger``, ``Örger``).
+    folded = unicodedata.normalize("NFKD", res.name).encode("ascii", "ignore").decode()
+    base = re.sub(r"[^A-Za-z0-9_.-]", "_", folded)
+    if base != res.name:
+        base += "_" + hashlib.sha256(res.name.encode()).hexdigest()[:8]
     return base[:1].upper() + base[1:] + suffix
 
 
@@ -339,11 +347,27 @@ class _Builder:
         return {
             "openapi": OPENAPI_VERSION,
             "info": {"title": api.title, "version": api.version, "description": api.description},
+            **({"tags": tags} if (tags := self._renamed_tags()) else {}),
             "paths": self.paths,
             "components": components,
             # Signed in or anonymous: each operation's permissions decide (401/403).
             **({"security": [{"bearerAuth": []}, {}]} if api.auth is not None else {}),
         }
+
+    def _renamed_tags(self) -> list[dict[str, str]]:
+        """A tag per resource served under a name other than its table's: which table it is
+        (and why, when the API itself serves the table's own name)."""
+        api = self.state.api
+        reserved = reserved_names(docs=api.docs, batch=api.batch, auth=api.auth is not None)
+        out = []
+        for ep in self.state.endpoints.values():
+            table, name = ep.resource.table.name, ep.resource.name
+            if name == slug(table):
+                continue
+            own = slug(table) in reserved
+            why = f" (the API serves its own {self.prefix}/{slug(table)})" if own else ""
+            out.append({"name": name, "description": f"The table `{table}`{why}"})
+        return out
 
     def _auth_paths(self, auth: Auth) -> None:
         """The token routes of ``Api(auth=...)``."""

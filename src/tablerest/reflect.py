@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +23,8 @@ import sqlalchemy as sa
 from .auth.sessions import SESSION_TABLES
 from .changes.outbox import TABLES
 from .decimals import shortest_decimals
-from .resource import Resource, slug
+from .resource import Resource
+from .selection import Selection, resource_names
 
 __all__ = ["looks_secret", "reflect_resources", "secret_columns"]
 
@@ -73,6 +74,8 @@ def reflect_resources(
     shown: Mapping[str, Iterable[str]] | None = None,
     hide_secrets: bool = False,
     csv_formula_guard: bool = True,
+    selection: Selection | None = None,
+    reserved: Collection[str] = (),
 ) -> list[Resource]:
     """Reflect every table and view of ``engine`` (one schema) into resources.
 
@@ -82,11 +85,27 @@ def reflect_resources(
     ``searchable`` maps a table name to the text columns that ``q=`` searches; ``keys`` maps a
     view or a table without a primary key to the columns that identify its rows, which gives
     it item routes (``GET /api/view/<key>``; it stays read-only).
+
+    ``selection`` chooses the tables served and their names (see
+    :class:`~tablerest.selection.Selection`); tables left out are not reflected (unless
+    a served table's foreign key points to one), and relations to them lead nowhere.
+    ``reserved``: the paths the API itself serves under its prefix, which resources never
+    take (:func:`~tablerest.selection.resource_names`).
     """
+    selection = selection or Selection()
     metadata = sa.MetaData()
     # The change feed's outbox tables and the sign-in sessions are tablerest's own.
     own = TABLES | SESSION_TABLES
-    metadata.reflect(engine, schema=schema, views=True, only=lambda name, _: name not in own)
+    seen: set[str] = set()
+
+    def wanted(name: str, _metadata: sa.MetaData) -> bool:
+        if name in own:
+            return False
+        seen.add(name)
+        return selection.keeps(name)
+
+    metadata.reflect(engine, schema=schema, views=True, only=wanted)
+    selection.check(seen)
     views = set(sa.inspect(engine).get_view_names(schema=schema))
     if engine.dialect.name == "sqlite":  # decimals are floats there: no invented digits
         for table in metadata.tables.values():
@@ -95,7 +114,8 @@ def reflect_resources(
     integer_bits = 64 if engine.dialect.name == "sqlite" else None
     hidden = hidden or {}
     searchable = dict(searchable or {})
-    names = {t.name for t in metadata.tables.values()}
+    # Options may name a table left out: it exists, it is just not served.
+    names = seen
     unknown = sorted(set(searchable) - names)
     if unknown:
         raise ValueError(f"searchable names unknown tables: {unknown}")
@@ -104,15 +124,17 @@ def reflect_resources(
         unknown = sorted(set(given) - names)
         if unknown:
             raise ValueError(f"{option} names unknown tables: {unknown}")
-    keyed = _give_keys(metadata, dict(keys or {}))
+    keyed = _give_keys(metadata, dict(keys or {}), seen)
+    # Tables a foreign key points to are read too: only the chosen ones are served.
+    served = [
+        t
+        for t in metadata.tables.values()
+        if t.schema == schema and t.name in seen and selection.keeps(t.name)
+    ]
+    named = resource_names([t.name for t in served], selection.rename, reserved)
     resources: list[Resource] = []
-    taken: set[str] = set()
-    for table in sorted(metadata.tables.values(), key=lambda t: t.name):
-        name = slug(table.name)
-        base, n = name, 2
-        while name.lower() in taken:
-            name, n = f"{base}_{n}", n + 1
-        taken.add(name.lower())
+    for table in sorted(served, key=lambda t: t.name):
+        name = named[table.name]
         writable = (
             not read_only
             and table.name not in views
@@ -152,11 +174,15 @@ def _hidden(
     return explicit + [c for c in found if c not in explicit and c not in show]
 
 
-def _give_keys(metadata: sa.MetaData, keys: dict[str, Sequence[str]]) -> set[str]:
+def _give_keys(
+    metadata: sa.MetaData, keys: dict[str, Sequence[str]], names: Collection[str]
+) -> set[str]:
     """Declare the given key columns of views and keyless tables (in memory: no DDL)."""
     by_name = {t.name: t for t in metadata.tables.values()}
     for name, columns in keys.items():
         table = by_name.get(name)
+        if table is None and name in names:
+            continue  # left out by the selection
         if table is None:
             raise ValueError(f"--key names {name!r}, which is not a table or view")
         if table.primary_key.columns:

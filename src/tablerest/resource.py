@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -173,36 +174,69 @@ class View(Protocol):
         """Relation names of ``resource`` the caller may not follow."""
 
 
+#: A foreign key column's name that says which row it points to: ``author_id``,
+#: ``Author ID``, ``author-id`` (any case), or camelCase ``SupportRepId`` / ``customerID``
+#: (``Id``/``ID`` after a lower-case letter or a digit, so ``VOID`` and ``UUID`` are not).
+_ID_SUFFIX = re.compile(r"^(.+?)(?:[ _-][Ii][Dd]|(?<=[a-z0-9])I[Dd])$")
+
+
+def _role(column: str) -> str | None:
+    """What a foreign key column names the row it points to: ``support_rep_id`` ->
+    ``support_rep``, ``SupportRepId`` -> ``SupportRep``; None for a name without that
+    ending (``ReportsTo``)."""
+    m = _ID_SUFFIX.match(column)
+    return m.group(1) if m else None
+
+
+def _relation_slug(name: str) -> str:
+    # Relation names are steps of dotted paths (``author.name``): no dots in them.
+    return slug(name).replace(".", "_")
+
+
 def _fk_relations(table: sa.Table) -> dict[str, Relation]:
     """Relations from foreign keys alone (database-first, or a plain ``Table``).
 
-    A foreign key ``author_id -> authors.id`` gives the to-one ``author`` (the column name
-    without ``_id``, else the target table's name); every table whose foreign key points here
-    gives a to-many named after that table.
+    A foreign key gives this table a to-one relation named after its column without the
+    ending that says "id" (``author_id`` -> ``author``, ``SupportRepId`` -> ``SupportRep``),
+    else after the target table (``ReportsTo`` -> ``Employee``). It gives the target table a
+    to-many relation named after this table (``books``), unless this table has several foreign
+    keys to it or is the target itself (a self-reference): then after the column's role,
+    with ``_of`` (``ReportsTo_of``, ``parent_of``: the rows whose ``parent_id`` is this row).
+    A name that is a column's (or another relation's) becomes ``<target>_<column>`` (to-one)
+    or ``<table>_by_<column>`` (to-many), then gets ``_2``, ``_3``...: a relation never
+    shadows a field.
     """
     out: dict[str, Relation] = {}
+
+    def taken(name: str) -> bool:
+        return name in out or name in table.c
+
+    def add(name: str, fallback: str, rel: Relation) -> None:
+        chosen = _relation_slug(name)
+        if taken(chosen):
+            chosen = _relation_slug(fallback)
+        base, n = chosen, 2
+        while taken(chosen):
+            chosen, n = f"{base}_{n}", n + 1
+        out[chosen] = dataclasses.replace(rel, name=chosen)
+
     for fk in sorted(
         table.foreign_key_constraints, key=lambda c: [e.parent.name for e in c.elements]
     ):
         cols = [e.parent for e in fk.elements]
         target = fk.elements[0].column.table
-        base = cols[0].name
-        name = (
-            base[:-3] if len(cols) == 1 and base.endswith("_id") and len(base) > 3 else target.name
-        )
-        if slug(name) in out or slug(name) in table.c:
-            name = f"{name}_{base}"
+        role = _role(cols[0].name) if len(cols) == 1 else None
         pairs = tuple((e.parent, e.column) for e in fk.elements)
-        out[slug(name)] = Relation(slug(name), target, pairs, to_many=False)
+        rel = Relation("", target, pairs, to_many=False)
+        add(role or target.name, f"{target.name}_{cols[0].name}", rel)
     for other in sorted(table.metadata.tables.values(), key=lambda t: t.name):
-        for fk in other.foreign_key_constraints:
-            if fk.elements[0].column.table is not table:
-                continue
-            name = slug(other.name)
-            if name in out or name in table.c:
-                name = f"{name}_by_{fk.elements[0].parent.name}"
+        here = [fk for fk in other.foreign_key_constraints if fk.elements[0].column.table is table]
+        for fk in sorted(here, key=lambda c: [e.parent.name for e in c.elements]):
+            column = fk.elements[0].parent.name
+            alone = len(here) == 1 and other is not table
+            name = other.name if alone else f"{_role(column) or column}_of"
             pairs = tuple((e.column, e.parent) for e in fk.elements)
-            out[slug(name)] = Relation(slug(name), other, pairs, to_many=True)
+            add(name, f"{other.name}_by_{column}", Relation("", other, pairs, to_many=True))
     return out
 
 
@@ -254,10 +288,18 @@ def _clause(value: Any) -> ColumnElement[Any] | None:
     return plain
 
 
+#: What a resource's name keeps of a table's: letters and digits of any script, ``_ . ~ -``
+#: (a URL path's unreserved characters; the others would need escaping in every link).
+_UNSAFE = re.compile(r"[^\w.~-]+")
+
+
 def slug(name: str) -> str:
-    """A URL-safe resource name for a table name such as ``Order Items`` (``Order_Items``)."""
-    s = re.sub(r"[^A-Za-z0-9_.~-]+", "_", name).strip("_")
-    return s or "table"
+    """A resource name for a table name: letters (of any script: ``Ünïcödé`` stays) and
+    digits kept, each run of other characters but ``_ . ~ -`` (spaces, ``/``, ``?``...) made
+    one ``_`` (``Order Items`` -> ``Order_Items``). Links percent-encode the letters."""
+    s = _UNSAFE.sub("_", unicodedata.normalize("NFC", name)).strip("_")
+    # ``.`` and ``..`` are path steps that clients and proxies remove from URLs.
+    return s if s.strip(".") else "table"
 
 
 class Resource:

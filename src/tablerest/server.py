@@ -25,7 +25,8 @@ from .changes import ChangeFeed
 from .observe import Observability
 from .ratelimit import RateLimits
 from .reflect import reflect_resources, secret_columns
-from .resource import Resource
+from .resource import Resource, slug
+from .selection import Selection, reserved_names
 from .store import ReadReplicas
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "default_policy",
     "gunicorn_settings",
     "hidden_secrets",
+    "renamed",
     "run",
 ]
 
@@ -91,6 +93,7 @@ def create_app(
     rate_limits: RateLimits | None = None,
     csv_formula_guard: bool = True,
     allowed_hosts: Sequence[str] | None = None,
+    selection: Selection | None = None,
 ) -> Flask:
     """A Flask app serving every table of the database at ``target`` (URL or SQLite path).
 
@@ -116,6 +119,11 @@ def create_app(
     where there is something to count (sign-in and sign-up need the auth table).
     ``csv_formula_guard``: CSV exports neutralise cells that start like a spreadsheet formula.
 
+    ``selection``: the tables to serve, their names, and whether the batch endpoint and the
+    docs are on (:class:`~tablerest.selection.Selection`; over the policy file's ``[api]``).
+    A table whose name is a path the API itself serves (``batch``, ``docs``, ``auth``...) is
+    served with ``_`` after its name unless renamed: :func:`renamed` lists them.
+
     ``engine_options`` go to ``sqlalchemy.create_engine`` (pool settings, ``connect_args``).
     There is no ``pool_pre_ping``: it would cost every request a round trip to the database.
     A connection found dead is discarded with the rest of the pool instead (the request gets a
@@ -133,6 +141,12 @@ def create_app(
     if policy is not None and policy.auth.get("table"):
         _hand_password_to_auth(engine, schema, policy.auth, hide, show)
     keys = {**(policy.keys if policy is not None else {}), **(keys or {})}
+    selection = (selection or Selection()).over(policy.api if policy is not None else Selection())
+    users_table = policy.auth.get("table") if policy is not None else None
+    if users_table and not selection.keeps(users_table):
+        raise ValueError(f"the auth table {users_table!r} is left out by the tables chosen")
+    docs, batch = selection.docs is not False, selection.batch is not False
+    reserved = reserved_names(docs=docs, batch=batch, auth=bool(users_table))
     resources = reflect_resources(
         engine,
         schema=schema,
@@ -143,8 +157,10 @@ def create_app(
         shown=show,
         hide_secrets=hide_secrets,
         csv_formula_guard=csv_formula_guard,
+        selection=selection,
+        reserved=reserved,
     )
-    policy = _complete(policy, resources) if policy is not None else None
+    policy = _complete(policy, resources, selection) if policy is not None else None
     auth = None
     if policy is not None and policy.auth.get("table"):
         users = _by_table(resources, policy.auth["table"], "the auth table")
@@ -176,6 +192,8 @@ def create_app(
         changes=changes,
         rate_limits=rate_limits,
         allowed_hosts=allowed_hosts,
+        docs=docs,
+        batch=batch,
     )
     for resource in resources:
         if policy is None:
@@ -194,9 +212,20 @@ def create_app(
             for res in resources
             for name in secret_columns(res.table)
             if name not in res.fields and name not in hide.get(res.table.name, [])
-        ]
+        ],
+        "renamed": {
+            res.table.name: res.name for res in resources if res.name != slug(res.table.name)
+        },
     }
     return app
+
+
+def renamed(app: Flask) -> dict[str, str]:
+    """Table -> resource name of each table :func:`create_app` serves under a name other
+    than its own (made URL-safe): a rename, or a ``_`` added because the API itself serves
+    the table's name (``batch`` -> ``batch_``). ``tablerest serve`` says so at start."""
+    served = app.extensions.get(SERVED, {})
+    return dict(served.get("renamed", {}))
 
 
 def hidden_secrets(app: Flask) -> list[str]:
@@ -260,7 +289,7 @@ def _by_table(resources: list[Resource], table: str, what: str) -> Resource:
     raise ValueError(f"{what} {table!r} is not a table of the database (tables: {known})")
 
 
-def _complete(policy: PolicyFile, resources: list[Resource]) -> PolicyFile:
+def _complete(policy: PolicyFile, resources: list[Resource], selection: Selection) -> PolicyFile:
     """Check the policy's tables exist; with auth, the users table's safe rules.
 
     With no rules at all, the default rules (:func:`default_policy`). Otherwise the users
@@ -271,13 +300,14 @@ def _complete(policy: PolicyFile, resources: list[Resource]) -> PolicyFile:
     ``read_only_unless`` of its own.
     """
     for name in policy.tables:
-        _by_table(resources, name, "the policy names")
+        if selection.keeps(name):  # rules for a table left out are moot
+            _by_table(resources, name, "the policy names")
     users = policy.auth.get("table")
     if not users:
         return policy
     safe = default_policy(policy.auth, _by_table(resources, users, "the auth table"))
     if not policy.tables and not policy.default.permissions:
-        return dataclasses.replace(safe, keys=policy.keys)
+        return dataclasses.replace(safe, keys=policy.keys, api=policy.api)
     table = next(iter(safe.tables))
     base = safe.tables[table]
     own = policy.tables.get(table, TableRules())

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tablerest import Identity, cli
+from tablerest import Identity, apioptions, cli
 from tablerest.auth.policies import Context
 from tablerest.auth.policyfile import load_policy, parse_rule
 from tablerest.server import create_app
@@ -233,7 +233,7 @@ def test_sign_up_through_the_users_table_hashes_the_password(
 
 
 def test_auth_table_alone_gives_the_default_rules(database: Path) -> None:
-    client = served(database, cli._policy(None, "users", (), None, "roles"))
+    client = served(database, apioptions.policy_file(None, "users", (), None, "roles"))
     bob = sign_in(client, "bob")
 
     assert client.get("/api/posts").status_code == 200

@@ -30,12 +30,21 @@ A zero-code API gets the permissions a code-first one writes in Python, from TOM
     [keys]                      # views and keyless tables: the columns naming a row
     order_lines = ["order_id", "line"]
 
+    [api]                       # what is served (flags of `tablerest serve` override)
+    tables = ["*"]              # names or globs (default: every table and view)
+    exclude = ["*_audit", "django_*"]
+    rename = { "Order Items" = "order_items" }
+    batch = false               # no POST /api/batch (as --no-batch)
+    docs = false                # no OpenAPI document or docs page (as --no-docs)
+
 A rule is an expression of ``public``, ``authenticated``, ``nobody``, ``role(a, b)`` and
 ``owner(field)``, combined with ``|``, ``&`` and parentheses. It is parsed, never evaluated
 as code. An action a table leaves out falls back to ``all``, then to ``[default]``, then to
 ``public``; the users table named in ``[auth]`` never takes ``[default]`` (see
 :func:`tablerest.server.create_app`). ``hidden`` and ``shown`` (lists of columns) are
-``tablerest serve --hide`` / ``--show`` for one table.
+``tablerest serve --hide`` / ``--show`` for one table; ``[api]`` is ``--tables``,
+``--exclude``, ``--rename``, ``--no-batch`` and ``--no-docs`` (see
+:class:`tablerest.selection.Selection`).
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..selection import Selection
 from .policies import ACTIONS, Permission, authenticated, nobody, owner, public, role
 
 __all__ = ["PolicyFile", "TableRules", "load_policy", "parse_rule"]
@@ -57,6 +67,8 @@ _AUTH_KEYS = {"table", "login", "password", "roles", "min_password_length", "max
 #: [auth] keys whose values are whole numbers (the password policy).
 _AUTH_NUMBERS = ("min_password_length", "max_password_bytes")
 _TABLE_KEYS = {"all", *ACTIONS, "hidden_unless", "read_only_unless", "hidden", "shown"}
+_API_KEYS = ("tables", "exclude", "rename", "batch", "docs")
+_SECTIONS = ("auth", "default", "tables", "keys", "api")
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,8 @@ class PolicyFile:
     tables: dict[str, TableRules] = field(default_factory=dict)
     #: View or keyless table -> the columns that identify its rows (``[keys]``).
     keys: dict[str, list[str]] = field(default_factory=dict)
+    #: What is served: tables, their names, the batch endpoint and docs (``[api]``).
+    api: Selection = field(default_factory=Selection)
 
     def rules_for(self, table: str) -> TableRules:
         """The table's rules, with actions it leaves out taken from ``[default]``."""
@@ -109,9 +123,9 @@ def load_policy(path: str | Path) -> PolicyFile:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML: {exc}") from None
-    unknown = sorted(set(data) - {"auth", "default", "tables", "keys"})
+    unknown = sorted(set(data) - set(_SECTIONS))
     if unknown:
-        raise ValueError(f"{path}: unknown sections {unknown} (auth, default, tables, keys)")
+        raise ValueError(f"{path}: unknown sections {unknown} ({', '.join(_SECTIONS)})")
     auth = _mapping(data.get("auth", {}), f"{path}: [auth]")
     bad = sorted(set(auth) - _AUTH_KEYS)
     if bad:
@@ -131,7 +145,29 @@ def load_policy(path: str | Path) -> PolicyFile:
         name: _columns(value, f"{path}: [keys] {name}")
         for name, value in _mapping(data.get("keys", {}), f"{path}: [keys]").items()
     }
-    return PolicyFile(dict(auth), default, tables, keys)
+    api = _api(_mapping(data.get("api", {}), f"{path}: [api]"), f"{path}: [api]")
+    return PolicyFile(dict(auth), default, tables, keys, api)
+
+
+def _api(spec: Mapping[str, Any], where: str) -> Selection:
+    """The ``[api]`` section: the tables served, renames, batch and docs on or off."""
+    bad = sorted(set(spec) - set(_API_KEYS))
+    if bad:
+        raise ValueError(f"{where} has unknown keys {bad} ({', '.join(_API_KEYS)})")
+    lists = {
+        key: _columns(spec[key], f"{where} {key}", empty=True, what="table names or globs")
+        for key in ("tables", "exclude")
+        if key in spec
+    }
+    rename = _mapping(spec.get("rename", {}), f"{where} rename")
+    if not all(isinstance(v, str) for v in rename.values()):
+        raise ValueError(f'{where} rename: table = "new name", e.g. {{ batch = "batches" }}')
+    flags = {}
+    for key in ("batch", "docs"):
+        if key in spec and not isinstance(spec[key], bool):
+            raise ValueError(f"{where} {key} is true or false")
+        flags[key] = spec.get(key)
+    return Selection.of(lists.get("tables", ()), lists.get("exclude", ()), dict(rename), **flags)
 
 
 def parse_rule(text: str) -> Permission:
@@ -175,7 +211,9 @@ def _table(spec: Any, where: str) -> TableRules:
     )
 
 
-def _columns(value: Any, where: str, *, empty: bool = False) -> list[str]:
+def _columns(
+    value: Any, where: str, *, empty: bool = False, what: str = "column names"
+) -> list[str]:
     if isinstance(value, str):
         value = [c.strip() for c in value.split(",") if c.strip()]
     if (
@@ -183,7 +221,7 @@ def _columns(value: Any, where: str, *, empty: bool = False) -> list[str]:
         or not (value or empty)
         or not all(isinstance(c, str) for c in value)
     ):
-        raise ValueError(f'{where}: a list of column names, e.g. ["order_id", "line"]')
+        raise ValueError(f'{where}: a list of {what}, e.g. ["order_id", "line"]')
     return value
 
 

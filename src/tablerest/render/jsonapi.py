@@ -84,7 +84,10 @@ class Renderer:
             if wanted is not None and name not in wanted:
                 continue
             entry: dict[str, Any] = {
-                "links": {"self": f"{own}/relationships/{name}", "related": f"{own}/{name}"}
+                "links": {
+                    "self": f"{own}/relationships/{quote(name)}",
+                    "related": f"{own}/{quote(name)}",
+                }
             }
             if name in row:  # included: the rows are here
                 value = row[name]
@@ -179,8 +182,8 @@ class Renderer:
         return {
             "jsonapi": VERSION,
             "links": {
-                "self": f"{own}/relationships/{rel_name}",
-                "related": f"{own}/{rel_name}",
+                "self": f"{own}/relationships/{quote(rel_name)}",
+                "related": f"{own}/{quote(rel_name)}",
             },
             "data": data,
         }
