@@ -14,14 +14,16 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     # The schema is built lazily from the declaration; the policy is only a type hint.
     "resource": {"auth.policies", "schema"},
-    "schema": {"errors", "resource"},
+    "schema": {"errors", "resource", "typeops"},
     "http": {"errors"},
-    "request": {"errors", "resource"},
+    "request": {"errors", "resource", "typeops"},
+    "typeops": {"errors"},  # which operators each column type takes: no stage of its own
+    "partitions": set(),  # reflection's help for partitioned tables: SQLAlchemy only
     "query": {"request", "resource"},
     "portable": set(),
     "cursor": {"errors"},
     "keys": set(),  # one key per purpose from the app's secret: hashlib only
-    "readplan": {"errors", "portable", "request", "resource"},
+    "readplan": {"errors", "portable", "request", "resource", "typeops"},
     "store": {"errors", "prepared", "resource"},
     "prepared": set(),  # the store layer's executor: SQLAlchemy only
     "owntables": set(),  # tablerest's own tables in the served database: SQLAlchemy only
@@ -67,6 +69,7 @@ ALLOWED: dict[str, set[str]] = {
         "render.json",
         "request",
         "resource",
+        "typeops",
     },
     "observe": {"errors", "render.problem", "store"},  # beside the pipeline: probes, metrics
     "granian_runner": set(),  # the server: it gets the app only as a factory
@@ -79,6 +82,7 @@ ALLOWED: dict[str, set[str]] = {
         "resource",
         "schema",
         "store",
+        "typeops",
     },
 }
 

@@ -25,6 +25,7 @@ from pydantic import Field as PField
 from typing_extensions import TypedDict
 
 from .errors import FieldError, MalformedBody, ValidationFailed
+from .typeops import base_type, write_type
 
 if TYPE_CHECKING:
     from .resource import Field, Resource
@@ -61,6 +62,10 @@ def _iso_date(value: Any) -> Any:
 
 def python_type(col_type: sa.types.TypeEngine[Any], integer_bits: int | None = None) -> Any:
     """The annotated Python type that validates values for a column type."""
+    col_type = base_type(col_type)  # a domain's values are those of its type
+    structured = write_type(col_type, lambda t: python_type(t, integer_bits))
+    if structured is not None:
+        return structured
     if isinstance(col_type, sa.Enum):
         labels = tuple(col_type.enums)
         return Literal[labels] if labels else str

@@ -105,10 +105,10 @@ def client(pg_url: str) -> FlaskClient:
     return create_app(pg_url, engine_options={"poolclass": sa.NullPool}).test_client()
 
 
-def _ids(client: FlaskClient, query: str, resource: str = "film") -> list[Any]:
+def _ids(client: FlaskClient, query: str, resource: str = "film", key: str = "") -> list[Any]:
     resp = client.get(f"/api/{resource}?{query}")
     assert resp.status_code == 200, resp.get_data(as_text=True)
-    key = f"{resource}_id"
+    key = key or f"{resource}_id"
     return [row[key] for row in resp.get_json()["data"]]
 
 
@@ -148,3 +148,182 @@ def test_partitioned_parent_has_the_foreign_keys_all_partitions_share(
     # The partition that declares it still has it.
     rows = client.get("/api/payment_p2022_01?include=film").get_json()["data"]
     assert [r["film"]["title"] for r in rows] == ["ACADEMY DINOSAUR"]
+
+
+# -- arrays ------------------------------------------------------------------------------------
+
+
+def test_array_operators_mean_contains_contained_by_overlaps_and_whole_array(
+    client: FlaskClient,
+) -> None:
+    q = "fields=film_id&sort=film_id&filter[special_features]"
+    assert _ids(client, f"{q}[cs]=Trailers") == [2, 3, 4]
+    assert _ids(client, f'{q}[cs]=Trailers,"Deleted Scenes"') == [2]
+    assert _ids(client, f"{q}[cs]={{Trailers,Deleted Scenes}}") == [2]
+    assert _ids(client, f"{q}[ov]=Trailers,Commentaries") == [2, 3, 4]
+    assert _ids(client, f"{q}[cd]=Trailers,Commentaries") == [3, 5]
+    assert _ids(client, f"{q}={{Trailers,Commentaries}}") == [3]
+    assert _ids(client, f"{q}[eq]={{Commentaries,Trailers}}") == []  # order counts
+    assert _ids(client, f"{q}[eq]={{}}") == [5]
+    assert _ids(client, f"{q}[ne]={{}}") == [1, 2, 3, 4, 6]  # NULL is not {}, as for scalars
+    assert _ids(client, f"{q}[null]=true") == [6]
+    # The shorthand too, and arrays of integers.
+    assert _ids(client, "fields=film_id&special_features={Trailers,Commentaries}") == [3]
+    assert _ids(client, "fields=film_id&sort=film_id&filter[scores][cs]=2,3") == [1, 3]
+    assert _ids(client, "fields=film_id&sort=film_id&filter[scores][ov]=4,1") == [1, 2]
+    # A materialized view's array column, read only.
+    assert _ids(
+        client, "sort=film_id&filter[special_features][cs]=Commentaries", "film_list", "film_id"
+    ) == [
+        3,
+        4,
+    ]
+
+
+def test_array_filters_that_would_answer_nothing_are_400(client: FlaskClient) -> None:
+    body = problem(client.get("/api/film?filter[special_features]=Trailers"), 400)
+    assert body["parameter"] == "filter[special_features]"
+    assert "filter[special_features][cs]=Trailers" in body["detail"]
+    body = problem(client.get("/api/film?filter[special_features][in]=Trailers,Commentaries"), 400)
+    assert body["parameter"] == "filter[special_features][in]"
+    assert "[ov]" in body["detail"]
+    for op in ("lt", "ge", "nin", "like", "contains", "startswith"):
+        body = problem(client.get(f"/api/film?filter[special_features][{op}]=a"), 400)
+        assert body["parameter"] == f"filter[special_features][{op}]"
+    body = problem(client.get("/api/film?filter[scores][cs]=1,x"), 400)
+    assert body["parameter"] == "filter[scores][cs]"
+    problem(client.get('/api/film?filter[special_features][cs]="unclosed'), 400)
+    problem(client.get("/api/film?filter[title][cs]=A"), 400)  # no such operator on text
+    body = problem(client.get("/api/film?sort=special_features"), 400)
+    assert body["parameter"] == "sort"
+
+
+def test_arrays_round_trip_through_bodies(client: FlaskClient, pg_url: str) -> None:
+    film = {"title": "NEW", "language_id": 1, "special_features": ["Trailers", "a,b", None]}
+    made = client.post("/api/film", json={**film, "scores": [7, 8]})
+    assert made.status_code == 201, made.get_data(as_text=True)
+    row = made.get_json()
+    assert row["special_features"] == ["Trailers", "a,b", None]
+    assert row["scores"] == [7, 8]
+    key = row["film_id"]
+    assert _stored(pg_url, f"SELECT special_features, scores FROM film WHERE film_id = {key}") == [
+        (["Trailers", "a,b", None], [7, 8])
+    ]
+    # What was read is accepted back unchanged.
+    read = client.get(f"/api/film/{key}").get_json()
+    del read["film_id"]
+    assert client.put(f"/api/film/{key}", json=read).status_code == 200
+    assert _ids(client, 'filter[special_features][cs]="a,b"') == [key]
+
+    for bad, pointer in (
+        ({"scores": [1.5]}, "/scores/0"),  # not rounded to 2
+        ({"scores": ["1"]}, "/scores/0"),
+        ({"special_features": "Trailers"}, "/special_features"),  # not ['T', 'r', ...]
+        ({"special_features": {"a": 1}}, "/special_features"),
+        ({"special_features": [1]}, "/special_features/0"),
+    ):
+        body = problem(client.patch(f"/api/film/{key}", json=bad), 422)
+        assert [e["pointer"] for e in body["errors"]] == [pointer], bad
+    assert _stored(pg_url, f"SELECT scores FROM film WHERE film_id = {key}") == [([7, 8],)]
+
+
+# -- ranges ------------------------------------------------------------------------------------
+
+
+def test_range_operators(client: FlaskClient) -> None:
+    q = "fields=film_id&sort=film_id&filter"
+    assert _ids(client, f"{q}[seats][cs]=3") == [1]
+    assert _ids(client, f"{q}[seats][cs]=[5,6]") == [1, 2]
+    assert _ids(client, f"{q}[seats][ov]=[9,20)") == [1]
+    assert _ids(client, f"{q}[seats][cd]=[0,)") == [1, 2]
+    assert _ids(client, f"{q}[seats]=[5,7)") == [2]
+    assert _ids(client, f"{q}[seats]=[5,6]") == [2]  # the same integers
+    assert _ids(client, f"{q}[run]=empty") == [2]
+    assert _ids(client, f"{q}[showing][cs]=2024-01-01T11:00:00Z") == [1]
+    assert _ids(client, f"{q}[showing][ov]=[2024-06-01T00:00:00Z,)") == [2]
+    assert _ids(client, f"{q}[run][cd]=[2023-12-01,2024-03-01)") == [1, 2]
+    for bad in (
+        "[seats]=3",
+        "[seats][lt]=[1,2)",
+        "[seats][in]=1,2",
+        "[seats][cs]=x",
+        "[run]=[1,2)",
+    ):
+        body = problem(client.get(f"/api/film?filter{bad}"), 400)
+        assert body["parameter"] == "filter" + bad.split("=")[0]
+    problem(client.get("/api/film?sort=seats"), 400)
+
+
+def test_ranges_round_trip_through_bodies(client: FlaskClient, pg_url: str) -> None:
+    read = client.get("/api/film/1").get_json()
+    assert read["seats"] == {"lower": 1, "upper": 10, "bounds": "[)", "empty": False}
+    assert read["showing"]["lower"] == "2024-01-01T10:00:00+00:00"
+    del read["film_id"]
+    resp = client.put("/api/film/2", json=read)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert _stored(pg_url, "SELECT seats::text, run::text FROM film WHERE film_id = 2") == [
+        ("[1,10)", "[2024-01-01,2024-02-01)")
+    ]
+    resp = client.patch("/api/film/2", json={"seats": {"lower": 2, "upper": 4, "bounds": "[]"}})
+    assert resp.get_json()["seats"] == {"lower": 2, "upper": 5, "bounds": "[)", "empty": False}
+    assert client.patch("/api/film/2", json={"run": {"empty": True}}).get_json()["run"]["empty"]
+    for bad, pointer in (
+        ({"seats": {"lower": 1, "upper": "x"}}, "/seats/upper"),
+        ({"seats": {"lower": 1, "bounds": "<>"}}, "/seats/bounds"),
+        ({"seats": "[1,2)"}, "/seats"),
+        ({"showing": {"lower": "2024-01-01T00:00:00"}}, "/showing/lower"),  # no offset
+    ):
+        body = problem(client.patch("/api/film/2", json=bad), 422)
+        assert [e["pointer"] for e in body["errors"]] == [pointer], bad
+    assert _stored(pg_url, "SELECT seats::text FROM film WHERE film_id = 2") == [("[2,5)",)]
+
+
+# -- jsonb, json, tsvector, domains, enums ----------------------------------------------------
+
+
+def test_jsonb_filters_take_json_and_json_or_tsvector_only_null(client: FlaskClient) -> None:
+    q = "fields=film_id&sort=film_id&filter"
+    assert _ids(client, f'{q}[meta]={{"a":2}}') == [2]
+    assert _ids(client, f'{q}[meta][cs]={{"tags":["x"]}}') == [1]
+    assert _ids(client, f'{q}[meta][cd]={{"a":2,"b":3}}') == [2]
+    assert _ids(client, f"{q}[raw][null]=false") == [1, 2]
+    assert _ids(client, f"{q}[fulltext][null]=false") == [1, 2]
+    for bad in ("[meta]=x", "[meta][gt]=1", "[meta][in]=1,2", "[raw]={}", "[fulltext]=drama"):
+        body = problem(client.get(f"/api/film?filter{bad}"), 400)
+        assert body["parameter"] == "filter" + bad.split("=")[0]
+    for key in ("meta", "raw", "fulltext"):
+        problem(client.get(f"/api/film?sort={key}"), 400)
+
+
+def test_tsvector_writes_are_checked_before_the_database(client: FlaskClient) -> None:
+    resp = client.patch("/api/film/3", json={"fulltext": "'dog':3 'fast':2"})
+    assert resp.get_json()["fulltext"] == "'dog':3 'fast':2"
+    body = problem(client.patch("/api/film/3", json={"fulltext": "a:b:c"}), 422)
+    assert [e["pointer"] for e in body["errors"]] == ["/fulltext"]
+
+
+def test_domain_and_enum_filter_values_are_checked(client: FlaskClient) -> None:
+    assert _ids(client, "sort=film_id&filter[release_year][ge]=2006&filter[rating]=G") == [2, 4]
+    # Keyset pages sort and compare a domain's values as its type's.
+    first = client.get("/api/film?sort=-release_year&page[size]=2&page[after]=").get_json()
+    second = client.get(first["links"]["next"]).get_json()
+    assert len(first["data"]) + len(second["data"]) == 4
+    body = problem(client.get("/api/film?filter[release_year]=abc"), 400)
+    assert body["parameter"] == "filter[release_year]"
+    problem(client.get("/api/film?filter[rating]=X"), 400)
+    # A domain's values are its type's: JSON bodies are strict about them too.
+    body = problem(client.patch("/api/film/1", json={"release_year": "2007"}), 422)
+    assert [e["pointer"] for e in body["errors"]] == ["/release_year"]
+
+
+def test_openapi_says_which_operators_and_sorts_each_field_takes(client: FlaskClient) -> None:
+    doc = client.get("/api/openapi.json").get_json()
+    params = {p["name"]: p for p in doc["paths"]["/api/film"]["get"]["parameters"]}
+    ops = params["filter[special_features]"]["description"].rsplit("operators ", 1)[1].split()
+    assert ops == ["eq", "ne", "cs", "cd", "ov", "null"]
+    assert params["filter[fulltext]"]["description"].endswith("operators null")
+    assert "cs" not in params["filter[title]"]["description"].split()
+    assert "like" not in params["filter[film_id]"]["description"].split()
+    sort = params["sort"]["schema"]["pattern"]
+    assert "special_features" not in sort
+    assert "title" in sort
