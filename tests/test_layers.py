@@ -19,6 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "request": {"errors", "resource", "typeops"},
     "typeops": {"errors"},  # which operators each column type takes: no stage of its own
     "partitions": set(),  # reflection's help for partitioned tables: SQLAlchemy only
+    "reflecttypes": {"typeops"},  # reflection's corrections of column types
     "query": {"request", "resource"},
     "portable": set(),
     "cursor": {"errors"},

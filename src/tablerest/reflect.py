@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from .auth.sessions import SESSION_TABLES
 from .changes.outbox import TABLES
 from .partitions import share_partition_keys
+from .reflecttypes import correct_types
 from .resource import Resource, slug
-from .typeops import mark_unknown_types
 
 __all__ = ["looks_secret", "reflect_resources", "secret_columns"]
 
@@ -90,7 +90,7 @@ def reflect_resources(
     metadata.reflect(engine, schema=schema, views=True, only=lambda name, _: name not in own)
     views = set(sa.inspect(engine).get_view_names(schema=schema))
     share_partition_keys(engine, metadata, schema)
-    mark_unknown_types(metadata, engine.dialect.name)
+    correct_types(engine, metadata, schema)
     # SQLite stores every INTEGER in 64 bits, whatever the declared type says.
     integer_bits = 64 if engine.dialect.name == "sqlite" else None
     hidden = hidden or {}

@@ -39,6 +39,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 import pydantic_core
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -53,7 +54,6 @@ __all__ = [
     "check_operator",
     "condition",
     "family",
-    "mark_unknown_types",
     "matcher",
     "operators",
     "parse_value",
@@ -62,12 +62,15 @@ __all__ = [
     "write_type",
 ]
 
-Family = Literal["scalar", "array", "range", "multirange", "jsonb", "json", "tsvector", "opaque"]
+Family = Literal[
+    "scalar", "array", "set", "range", "multirange", "jsonb", "json", "tsvector", "opaque"
+]
 
 #: The operators that only structured values take.
 STRUCTURED_OPS = ("cs", "cd", "ov")
 _OPS: dict[Family, tuple[str, ...]] = {
     "array": ("eq", "ne", "cs", "cd", "ov", "null"),
+    "set": ("eq", "ne", "cs", "cd", "ov", "null"),
     "range": ("eq", "ne", "cs", "cd", "ov", "null"),
     "multirange": ("cs", "cd", "ov", "null"),
     "jsonb": ("eq", "ne", "cs", "cd", "null"),
@@ -77,6 +80,7 @@ _OPS: dict[Family, tuple[str, ...]] = {
 }
 _NAMES: dict[Family, str] = {
     "array": "an array",
+    "set": "a set of labels",
     "range": "a range",
     "multirange": "a multirange",
     "jsonb": "jsonb",
@@ -121,16 +125,6 @@ class UnknownType(sa.types.NullType):
     cache_ok = True
 
 
-def mark_unknown_types(metadata: sa.MetaData, dialect: str) -> None:
-    """Give the reflected columns of types SQLAlchemy does not know :class:`UnknownType`."""
-    if dialect == "sqlite":
-        return
-    for table in metadata.tables.values():
-        for col in table.columns:
-            if type(col.type) is sa.types.NullType:
-                col.type = UnknownType()
-
-
 def base_type(col_type: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
     """A PostgreSQL domain's underlying type (``year`` -> ``integer``); any other type as is."""
     while isinstance(col_type, pg.DOMAIN):
@@ -142,6 +136,8 @@ def family(col_type: sa.types.TypeEngine[Any]) -> Family:
     t = base_type(col_type)
     if isinstance(t, sa.ARRAY):
         return "array"
+    if isinstance(t, mysql.SET):
+        return "set"
     if isinstance(t, pg.ranges.AbstractMultiRange):
         return "multirange"
     if isinstance(t, pg.ranges.AbstractRange):
@@ -186,7 +182,7 @@ def check_operator(
     if op in allowed:
         return
     hint = ""
-    if fam == "array" and op in ("in", "nin", "contains"):
+    if fam in ("array", "set") and op in ("in", "nin", "contains"):
         hint = f" (rows whose {dotted} has any of some values: filter[{dotted}][ov]=a,b)"
     raise InvalidParameter(
         parameter,
@@ -252,6 +248,17 @@ def _range(raw: str, parse: Parser) -> pg.Range[Any]:
     return pg.Range(_bound(m.group(2), parse), _bound(m.group(3), parse), bounds=bounds)  # type: ignore[arg-type]
 
 
+def _set_mask(col_type: sa.types.TypeEngine[Any], items: Sequence[str | None]) -> int:
+    """A MariaDB/MySQL SET's labels -> the bits that stand for them in the database."""
+    labels = list(base_type(col_type).values)  # type: ignore[attr-defined]
+    mask = 0
+    for item in items:
+        if item not in labels:
+            raise ValueError(f"{item!r} is not one of {', '.join(labels)}")
+        mask |= 1 << labels.index(item)
+    return mask
+
+
 def _element_type(col_type: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
     t = base_type(col_type)
     if isinstance(t, sa.ARRAY):
@@ -277,6 +284,8 @@ def parse_value(
             parse = parser(_element_type(col_type))
             items = _array_items(raw, braces=op in ("eq", "ne"))
             return [None if item is None else parse(item) for item in items]
+        if fam == "set":
+            return _set_mask(col_type, _array_items(raw, braces=op in ("eq", "ne")))
         if fam in ("range", "multirange"):
             parse = parser(_element_type(col_type))
             text = raw.strip()
@@ -287,7 +296,7 @@ def parse_value(
             return pydantic_core.from_json(raw.encode())
     except (ValueError, pydantic.ValidationError) as exc:
         why = exc.errors()[0]["msg"] if isinstance(exc, pydantic.ValidationError) else str(exc)
-        if fam == "array" and op in ("eq", "ne") and not raw.strip().startswith("{"):
+        if fam in ("array", "set") and op in ("eq", "ne") and not raw.strip().startswith("{"):
             why += f"; rows whose {dotted} contains {raw!r}: filter[{dotted}][cs]={raw}"
         if fam == "jsonb":
             why = 'must be JSON (a string is written "text")'
@@ -316,6 +325,8 @@ def condition(
     """The SQL of a structured family's operator (``bind(type)`` gives the value's parameter)."""
     t = base_type(col_type)
     fam = family(t)
+    if fam == "set":
+        return _set_condition(col, op, bind(sa.BigInteger()), nullable)
     if fam == "multirange":
         t = _SINGLE[type(t)]() if type(t) in _SINGLE else t
     if fam in ("range", "multirange") and not isinstance(value, pg.Range):
@@ -328,6 +339,22 @@ def condition(
         return sa.or_(col != param, col.is_(None)) if nullable else col != param
     test: ColumnElement[bool] = col.bool_op(_SQL[op])(param)
     return test
+
+
+def _set_condition(
+    col: ColumnElement[Any], op: str, mask: sa.BindParameter[Any], nullable: bool
+) -> ColumnElement[bool]:
+    """A SET's value in a number context is its bits: compare those with the labels' bits."""
+    bits = col.op("|")(sa.literal_column("0"))
+    if op == "eq":
+        return bits == mask
+    if op == "ne":
+        return sa.or_(bits != mask, col.is_(None)) if nullable else bits != mask
+    if op == "cs":
+        return col.op("&")(mask) == mask
+    if op == "cd":
+        return col.op("|")(mask) == mask
+    return col.op("&")(mask) != sa.literal_column("0")  # ov
 
 
 # -- the change feed decides filters in Python -------------------------------------------------
@@ -457,6 +484,20 @@ def _as_range(value: Any) -> pg.Range[Any]:
     return pg.Range(value.get("lower"), value.get("upper"), bounds=value.get("bounds", "[)"))
 
 
+def _split_labels(value: Any) -> Any:
+    """A SET's value in a body: a list of labels (as it is read), or them comma-separated."""
+    if isinstance(value, str):
+        return value.split(",") if value else []
+    return value
+
+
+def _labels(items: list[str], labels: tuple[str, ...]) -> set[str]:
+    for item in items:
+        if item not in labels:
+            raise ValueError(f"{item!r} is not one of {', '.join(labels)}")
+    return set(items)
+
+
 def _scalar_write(parse: Parser) -> Any:
     def check(value: Any) -> Any:
         if not isinstance(value, str):
@@ -480,6 +521,13 @@ def write_type(
         for _ in range(max(dims or 1, 1)):
             shape = list[shape]
         return shape
+    if fam == "set":
+        labels = tuple(t.values)  # type: ignore[attr-defined]
+        return Annotated[
+            list[str],
+            pydantic.BeforeValidator(_split_labels),
+            pydantic.AfterValidator(lambda v: _labels(v, labels)),
+        ]
     if fam == "range":
         bound = python_type(_element_type(t))
         typed = pydantic.create_model(

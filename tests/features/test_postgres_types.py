@@ -327,3 +327,19 @@ def test_openapi_says_which_operators_and_sorts_each_field_takes(client: FlaskCl
     sort = params["sort"]["schema"]["pattern"]
     assert "special_features" not in sort
     assert "title" in sort
+
+
+def test_types_sqlalchemy_does_not_know_take_only_null(pg_url: str) -> None:
+    _build(
+        pg_url,
+        "CREATE TABLE place (id serial PRIMARY KEY, spot point, doc xml);"
+        "INSERT INTO place (spot, doc) VALUES ('(1,2)', '<a>1</a>'), (NULL, NULL);",
+    )
+    with pytest.warns(sa.exc.SAWarning, match="Did not recognize type"):
+        app = create_app(pg_url, engine_options={"poolclass": sa.NullPool})
+    client = app.test_client()
+    assert client.get("/api/place/1").get_json() == {"id": 1, "spot": "(1,2)", "doc": "<a>1</a>"}
+    assert _ids(client, "filter[spot][null]=true", "place", "id") == [2]
+    for bad in ("filter[spot]=(1,2)", "filter[doc][ne]=x", "sort=spot"):
+        body = problem(client.get(f"/api/place?{bad}"), 400)
+        assert body["parameter"] == bad.split("=")[0]
