@@ -40,7 +40,7 @@ from .errors import InvalidParameter
 from .portable import Explain, case_sensitive_like, like_escape, ordered, to_glob
 from .request import Filter, Grouping, Include, ListIntent, Path, SortKey, value_parser
 from .resource import Field, Relation, Resource
-from .typeops import arity, base_type, condition, family
+from .typeops import arity, base_type, comparable, condition, family
 
 __all__ = [
     "Joined",
@@ -369,7 +369,7 @@ class _Key:
 
 def _as_base(expr: ColumnElement[Any], col_type: Any) -> ColumnElement[Any]:
     """A domain's column compared as its type (SQLAlchemy has no operators for domains)."""
-    base = base_type(col_type)
+    base = comparable(col_type)
     return expr if base is col_type else sa.type_coerce(expr, base)
 
 

@@ -52,6 +52,7 @@ __all__ = [
     "arity",
     "base_type",
     "check_operator",
+    "comparable",
     "condition",
     "family",
     "matcher",
@@ -130,6 +131,13 @@ def base_type(col_type: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
     while isinstance(col_type, pg.DOMAIN):
         col_type = col_type.data_type
     return col_type
+
+
+def comparable(col_type: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
+    """The type to compare a column of this type as, in SQLAlchemy: a domain as its type,
+    ``money`` (for which SQLAlchemy has no operators) as an untyped value."""
+    t = base_type(col_type)
+    return sa.types.NullType() if isinstance(t, pg.MONEY) else t
 
 
 def family(col_type: sa.types.TypeEngine[Any]) -> Family:

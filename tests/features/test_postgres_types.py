@@ -7,6 +7,7 @@ database is), then served by reflection and queried over HTTP.
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -371,3 +372,40 @@ def test_the_change_feed_decides_array_filters_as_lists_do(pg_url: str) -> None:
     # A range operator the feed cannot decide in Python is refused, not silently unmatched.
     body = problem(client.get("/api/film/changes?filter[seats][cs]=3"), 400)
     assert body["parameter"] == "filter[seats][cs]"
+
+
+def test_network_money_and_bit_values_are_checked_before_the_database(pg_url: str) -> None:
+    _build(
+        pg_url,
+        "CREATE TABLE host (id serial PRIMARY KEY, ip inet, net cidr, mac macaddr, fee money,"
+        " flags bit varying(4));"
+        "INSERT INTO host (ip, net, mac, fee, flags) VALUES"
+        " ('192.168.0.1', '10.0.0.0/8', '08:00:2b:01:02:03', 19.99, B'101'),"
+        " ('10.1.2.3', '192.168.0.0/16', '08:00:2b:01:02:04', 1234.5, B'1');",
+    )
+    client = create_app(pg_url, engine_options={"poolclass": sa.NullPool}).test_client()
+    assert _ids(client, "filter[ip]=10.1.2.3", "host", "id") == [2]
+    assert _ids(client, "filter[net]=10.0.0.0/8", "host", "id") == [1]
+    assert _ids(client, "filter[mac]=08:00:2b:01:02:03", "host", "id") == [1]
+    assert _ids(client, "filter[fee][gt]=$1,000.00", "host", "id") == [2]
+    assert _ids(client, "filter[flags]=101", "host", "id") == [1]
+    for bad in ("ip]=zz", "net]=10.0.0.1/8", "mac]=x", "fee][gt]=abc", "flags]=102"):
+        body = problem(client.get(f"/api/host?filter[{bad}"), 400)
+        assert body["parameter"] == f"filter[{bad.split('=')[0]}"
+    # Writes: what is read goes back; a number is an amount; wrong text is a 422 with a pointer.
+    read = client.get("/api/host/1").get_json()
+    del read["id"]
+    assert client.put("/api/host/2", json=read).status_code == 200
+    assert client.patch("/api/host/2", json={"fee": 5}).get_json()["fee"] == "$5.00"
+    for field, value in (
+        ("ip", "zz"),
+        ("ip", {"a": 1}),
+        ("mac", "x"),
+        ("fee", "a"),
+        ("flags", "2"),
+    ):
+        body = problem(client.patch("/api/host/2", json={field: value}), 422)
+        assert [e["pointer"] for e in body["errors"]] == [f"/{field}"]
+    assert _stored(pg_url, "SELECT ip::text, fee::numeric FROM host WHERE id = 2") == [
+        ("192.168.0.1/32", decimal.Decimal("5.00"))
+    ]
