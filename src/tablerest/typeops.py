@@ -41,6 +41,7 @@ import pydantic_core
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects.postgresql.ranges import MultiRange
 from sqlalchemy.sql.elements import ColumnElement
 
 from .errors import InvalidParameter
@@ -536,7 +537,7 @@ def write_type(
             pydantic.BeforeValidator(_split_labels),
             pydantic.AfterValidator(lambda v: _labels(v, labels)),
         ]
-    if fam == "range":
+    if fam in ("range", "multirange"):
         bound = python_type(_element_type(t))
         typed = pydantic.create_model(
             f"Range_{type(t).__name__}",
@@ -546,7 +547,13 @@ def write_type(
             bounds=(_Bounds, "[)"),
             empty=(bool, False),
         )
-        return Annotated[typed, pydantic.AfterValidator(lambda m: _as_range(m.model_dump()))]
+        one: Any = Annotated[
+            typed,
+            pydantic.AfterValidator(lambda m: _as_range(m.model_dump())),
+        ]
+        if fam == "range":
+            return one
+        return Annotated[list[one], pydantic.AfterValidator(MultiRange)]
     if fam == "tsvector":
         return _scalar_write(_tsvector)
     if isinstance(t, pg.MONEY):

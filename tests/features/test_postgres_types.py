@@ -409,3 +409,26 @@ def test_network_money_and_bit_values_are_checked_before_the_database(pg_url: st
     assert _stored(pg_url, "SELECT ip::text, fee::numeric FROM host WHERE id = 2") == [
         ("192.168.0.1/32", decimal.Decimal("5.00"))
     ]
+
+
+def test_multiranges_filter_and_round_trip(pg_url: str) -> None:
+    _build(
+        pg_url,
+        "CREATE TABLE slot (id serial PRIMARY KEY, free int4multirange);"
+        "INSERT INTO slot (free) VALUES ('{[1,3),[5,7)}'), ('{}');",
+    )
+    client = create_app(pg_url, engine_options={"poolclass": sa.NullPool}).test_client()
+    q = "sort=id&filter[free]"
+    assert _ids(client, f"{q}[cs]=2", "slot", "id") == [1]
+    assert _ids(client, f"{q}[ov]=[3,5]", "slot", "id") == [1]
+    assert _ids(client, f"{q}[cd]=[0,10)", "slot", "id") == [1, 2]
+    problem(client.get("/api/slot?filter[free]={}"), 400)
+    read = client.get("/api/slot/1").get_json()["free"]
+    assert read == [
+        {"lower": 1, "upper": 3, "bounds": "[)", "empty": False},
+        {"lower": 5, "upper": 7, "bounds": "[)", "empty": False},
+    ]
+    assert client.patch("/api/slot/2", json={"free": read}).get_json()["free"] == read
+    body = problem(client.patch("/api/slot/2", json={"free": [{"lower": "x"}]}), 422)
+    assert [e["pointer"] for e in body["errors"]] == ["/free/0/lower"]
+    assert _stored(pg_url, "SELECT free::text FROM slot WHERE id = 2") == [("{[1,3),[5,7)}",)]
