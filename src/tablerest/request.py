@@ -24,7 +24,15 @@ import sqlalchemy as sa
 
 from .errors import FieldError, InvalidParameter, NotFound
 from .resource import COUNT_KINDS, Catalog, CountKind, Field, Relation, Resource, View
-from .typeops import base_type, check_operator, family, parse_value, scalar_parser, sortable
+from .typeops import (
+    base_type,
+    check_operator,
+    family,
+    groupable,
+    parse_value,
+    scalar_parser,
+    sortable,
+)
 
 __all__ = [
     "OPERATORS",
@@ -588,6 +596,8 @@ def _parse_grouping(
             raise InvalidParameter(parameter, f"Cannot group by {dotted!r}: a to-many relation")
         if any(k.dotted == path.dotted for k in keys):
             raise InvalidParameter(parameter, f"{dotted!r} is given twice")
+        if not groupable(path.field.column.type):
+            raise InvalidParameter(parameter, f"Cannot group by {dotted!r}: it has no equality")
         keys.append(path)
     aggregates: list[Aggregate] = []
     if distinct_raw is not None and "aggregate" in args:
@@ -648,8 +658,9 @@ def _aggregate(resource: Resource, text: str, view: View | None) -> Aggregate:
     col_type = f.column.type
     if fn in ("sum", "avg") and not isinstance(col_type, _NUMERIC):
         raise InvalidParameter("aggregate", f"{fn}() takes a number field; {name!r} is not")
-    if fn in ("min", "max") and isinstance(
-        col_type, sa.JSON | sa.LargeBinary | sa.Boolean | sa.Enum | sa.Uuid
+    if fn in ("min", "max") and (
+        isinstance(col_type, sa.JSON | sa.LargeBinary | sa.Boolean | sa.Enum | sa.Uuid)
+        or not sortable(col_type)
     ):
         raise InvalidParameter("aggregate", f"{fn}() cannot compare the values of {name!r}")
     return Aggregate(fn, f, f"{fn}_{name}", f"{fn}({name})")  # type: ignore[arg-type]

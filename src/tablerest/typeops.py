@@ -56,6 +56,7 @@ __all__ = [
     "comparable",
     "condition",
     "family",
+    "groupable",
     "matcher",
     "operators",
     "parse_value",
@@ -173,7 +174,14 @@ def operators(col_type: sa.types.TypeEngine[Any], scalar_ops: Sequence[str]) -> 
 
 
 def sortable(col_type: sa.types.TypeEngine[Any]) -> bool:
+    """Whether ``sort``, ``min()`` and ``max()`` take the field: only scalars."""
     return family(col_type) == "scalar"
+
+
+def groupable(col_type: sa.types.TypeEngine[Any]) -> bool:
+    """Whether ``group_by``/``distinct`` take the field: not without equality (``json``, unknown
+    types)."""
+    return family(col_type) not in ("json", "opaque")
 
 
 def check_operator(

@@ -296,6 +296,17 @@ def test_jsonb_filters_take_json_and_json_or_tsvector_only_null(client: FlaskCli
         assert body["parameter"] == "filter" + bad.split("=")[0]
     for key in ("meta", "raw", "fulltext"):
         problem(client.get(f"/api/film?sort={key}"), 400)
+    # Grouping needs equality (json has none), min/max an order.
+    for query, parameter in (
+        ("group_by=raw&aggregate=count()", "group_by"),
+        ("distinct=raw", "distinct"),
+        ("aggregate=max(seats)", "aggregate"),
+        ("aggregate=min(fulltext)", "aggregate"),
+        ("aggregate=min(special_features)", "aggregate"),
+    ):
+        assert problem(client.get(f"/api/film?{query}"), 400)["parameter"] == parameter
+    groups = client.get("/api/film?group_by=rating&aggregate=count()&sort=rating").get_json()
+    assert [g["count"] for g in groups["data"]] == [2, 2, 1, 1]
 
 
 def test_tsvector_writes_are_checked_before_the_database(client: FlaskClient) -> None:
@@ -343,7 +354,7 @@ def test_types_sqlalchemy_does_not_know_take_only_null(pg_url: str) -> None:
     client = app.test_client()
     assert client.get("/api/place/1").get_json() == {"id": 1, "spot": "(1,2)", "doc": "<a>1</a>"}
     assert _ids(client, "filter[spot][null]=true", "place", "id") == [2]
-    for bad in ("filter[spot]=(1,2)", "filter[doc][ne]=x", "sort=spot"):
+    for bad in ("filter[spot]=(1,2)", "filter[doc][ne]=x", "sort=spot", "group_by=spot"):
         body = problem(client.get(f"/api/place?{bad}"), 400)
         assert body["parameter"] == bad.split("=")[0]
 
