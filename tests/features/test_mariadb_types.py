@@ -99,3 +99,5 @@ def test_set_columns_are_arrays_of_labels(maria: tuple[str, FlaskClient]) -> Non
     assert [e["pointer"] for e in body["errors"]] == ["/special_features"]
     assert _ids(client, f"{q}[cs]=Deleted Scenes") == [3]
     assert _ids(client, "rating=G") == [3, 4]
+    csv = client.get("/api/film?format=csv&fields=film_id,special_features&sort=film_id")
+    assert csv.get_data(as_text=True).splitlines()[1] == '1,"[""Commentaries"",""Trailers""]"'
