@@ -392,7 +392,9 @@ def _parse_value(path: Path, op: str, raw: str, parameter: str, limits: Limits) 
     if op == "null":
         return _bool(raw, parameter)
     if family(col_type) != "scalar":
-        return parse_value(col_type, op, raw, path.dotted, parameter, value_parser)
+        return parse_value(
+            col_type, op, raw, path.dotted, parameter, value_parser, limits.max_in_values
+        )
     if op in _TEXT_OPS:
         if not isinstance(col_type, sa.String) or isinstance(col_type, sa.Enum):
             raise InvalidParameter(

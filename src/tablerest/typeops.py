@@ -293,16 +293,20 @@ def parse_value(
     dotted: str,
     parameter: str,
     parser: Callable[[sa.types.TypeEngine[Any]], Parser],
+    max_items: int,
 ) -> Any:
-    """A structured family's filter value (``parser`` gives the one of a scalar type)."""
+    """A structured family's filter value (``parser`` gives the one of a scalar type; an array
+    takes at most ``max_items`` items, as an ``in`` list does)."""
     fam = family(col_type)
     try:
-        if fam == "array":
-            parse = parser(_element_type(col_type))
+        if fam in ("array", "set"):
             items = _array_items(raw, braces=op in ("eq", "ne"))
+            if len(items) > max_items:
+                raise InvalidParameter(parameter, f"at most {max_items} values in a list")
+            if fam == "set":
+                return _set_mask(col_type, items)
+            parse = parser(_element_type(col_type))
             return [None if item is None else parse(item) for item in items]
-        if fam == "set":
-            return _set_mask(col_type, _array_items(raw, braces=op in ("eq", "ne")))
         if fam in ("range", "multirange"):
             parse = parser(_element_type(col_type))
             text = raw.strip()

@@ -193,6 +193,10 @@ def test_array_filters_that_would_answer_nothing_are_400(client: FlaskClient) ->
     for op in ("lt", "ge", "nin", "like", "contains", "startswith"):
         body = problem(client.get(f"/api/film?filter[special_features][{op}]=a"), 400)
         assert body["parameter"] == f"filter[special_features][{op}]"
+    many = ",".join(str(i) for i in range(101))  # Limits.max_in_values, as for in
+    assert problem(client.get(f"/api/film?filter[scores][ov]={many}"), 400)["detail"].startswith(
+        "at most 100 values"
+    )
     body = problem(client.get("/api/film?filter[scores][cs]=1,x"), 400)
     assert body["parameter"] == "filter[scores][cs]"
     problem(client.get('/api/film?filter[special_features][cs]="unclosed'), 400)
