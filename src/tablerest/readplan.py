@@ -368,7 +368,8 @@ class _Key:
 
 
 def _as_base(expr: ColumnElement[Any], col_type: Any) -> ColumnElement[Any]:
-    """A domain's column compared as its type (SQLAlchemy has no operators for domains)."""
+    """A column compared as :func:`~tablerest.typeops.comparable` says: a domain as its type,
+    ``money`` untyped (SQLAlchemy has no operators for either)."""
     base = comparable(col_type)
     return expr if base is col_type else sa.type_coerce(expr, base)
 
