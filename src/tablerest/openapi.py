@@ -26,7 +26,7 @@ from .request import INT64, MAX_OFFSET, MAX_PAGE_NUMBER, OPERATORS
 from .resource import Field, Relation, Resource, View, enum_labels, linkage_columns
 from .schema import Variant
 from .store import unique_sets
-from .typeops import STRUCTURED_OPS, family, operators, sortable
+from .typeops import STRUCTURED_OPS, base_type, family, operators, sortable
 
 if TYPE_CHECKING:
     from .api import _AppState
@@ -110,10 +110,17 @@ def _nullable(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:
 
 def _output_schema(f: Field) -> dict[str, Any]:
     """A readable field's value as the JSON encoder writes it."""
-    t = f.column.type
+    t = base_type(f.column.type)
     labels = enum_labels(t)
     out: dict[str, Any]
-    if labels is not None:
+    if family(t) in ("array", "set"):
+        out = {"type": "array"}  # items: see the write schemas (typeops)
+    elif family(t) == "range":
+        out = {
+            "type": "object",
+            "properties": {key: {} for key in ("lower", "upper", "bounds", "empty")},
+        }
+    elif labels is not None:
         out = {"type": "string", "enum": list(labels)}
     elif isinstance(t, sa.Boolean):
         out = {"type": "boolean"}

@@ -342,6 +342,10 @@ def test_openapi_says_which_operators_and_sorts_each_field_takes(client: FlaskCl
     assert params["filter[fulltext]"]["description"].endswith("operators null")
     assert "cs" not in params["filter[title]"]["description"].split()
     assert "like" not in params["filter[film_id]"]["description"].split()
+    row = doc["components"]["schemas"]["Film"]["properties"]
+    assert row["special_features"]["anyOf"][0]["type"] == "array"
+    assert row["seats"]["anyOf"][0]["type"] == "object"
+    assert row["release_year"]["anyOf"][0]["type"] == "integer"  # the domain's type
     sort = params["sort"]["schema"]["pattern"]
     assert "special_features" not in sort
     assert "title" in sort
