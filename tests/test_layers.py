@@ -14,16 +14,19 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     # The schema is built lazily from the declaration; the policy is only a type hint.
     "resource": {"auth.policies", "schema"},
-    "schema": {"binary", "errors", "resource", "untyped"},
+    "schema": {"binary", "errors", "resource", "typeops", "untyped"},
     "binary": set(),  # base64 text and file parts -> bytes: SQLAlchemy types only
     "untyped": set(),  # what an untyped column may store: pydantic only
     "http": {"errors"},
-    "request": {"binary", "errors", "resource"},
+    "request": {"binary", "errors", "resource", "typeops"},
+    "typeops": {"errors"},  # which operators each column type takes: no stage of its own
+    "partitions": set(),  # reflection's help for partitioned tables: SQLAlchemy only
+    "reflecttypes": {"typeops"},  # reflection's corrections of column types
     "query": {"request", "resource"},
     "portable": set(),
     "cursor": {"errors"},
     "keys": set(),  # one key per purpose from the app's secret: hashlib only
-    "readplan": {"decimals", "errors", "portable", "request", "resource"},
+    "readplan": {"decimals", "errors", "portable", "request", "resource", "typeops"},
     "decimals": set(),  # decimal columns stored as floats: SQLAlchemy only
     "dberrors": set(),  # database errors -> kinds: SQLAlchemy only
     "checks": {"dberrors", "errors", "resource"},  # which field a CHECK failure is about
@@ -74,6 +77,7 @@ ALLOWED: dict[str, set[str]] = {
         "render.json",
         "request",
         "resource",
+        "typeops",
     },
     # Beside the pipeline: probes, metrics.
     "observe": {"dberrors", "errors", "render.problem", "store"},
@@ -88,6 +92,7 @@ ALLOWED: dict[str, set[str]] = {
         "schema",
         "selection",
         "store",
+        "typeops",
     },
 }
 

@@ -24,11 +24,12 @@ import sqlalchemy as sa
 
 from .nested import field_names, nestable
 from .render.jsonapi import JSONAPI, Renderer
-from .request import INT64, MAX_OFFSET, MAX_PAGE_NUMBER
+from .request import INT64, MAX_OFFSET, MAX_PAGE_NUMBER, OPERATORS
 from .resource import Field, Relation, Resource, View, enum_labels, linkage_columns, slug
 from .schema import Variant
 from .selection import reserved_names
 from .store import unique_sets
+from .typeops import STRUCTURED_OPS, base_type, family, operators, sortable
 
 if TYPE_CHECKING:
     from .api import _AppState
@@ -112,10 +113,17 @@ def _nullable(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:
 
 def _output_schema(f: Field) -> dict[str, Any]:
     """A readable field's value as the JSON encoder writes it."""
-    t = f.column.type
+    t = base_type(f.column.type)
     labels = enum_labels(t)
     out: dict[str, Any]
-    if labels is not None:
+    if family(t) in ("array", "set"):
+        out = {"type": "array"}  # items: see the write schemas (typeops)
+    elif family(t) == "range":
+        out = {
+            "type": "object",
+            "properties": {key: {} for key in ("lower", "upper", "bounds", "empty")},
+        }
+    elif labels is not None:
         out = {"type": "string", "enum": list(labels)}
     elif isinstance(t, sa.Boolean):
         out = {"type": "boolean"}
@@ -165,9 +173,14 @@ def _key_schema(f: Field) -> dict[str, Any]:
     return schema.get("anyOf", [schema])[0]  # type: ignore[no-any-return]
 
 
+_SCALAR_OPS = tuple(op for op in OPERATORS if op not in STRUCTURED_OPS)
+
+
 def _filter_schema(f: Field) -> dict[str, Any]:
     """A filter value of a field, as the query parser reads it."""
     t = f.column.type
+    if family(t) != "scalar":  # an array, range or JSON value written as text: see typeops
+        return {"type": "string"}
     if enum_labels(t) is None and isinstance(t, sa.Integer):
         return {"type": "integer", "minimum": INT64[0], "maximum": INT64[1]}
     if isinstance(t, sa.Numeric) and not isinstance(t, sa.Float) and t.asdecimal:
@@ -1227,8 +1240,7 @@ class _Builder:
                     f"filter[{f.name}]",
                     _filter_schema(f),
                     f"Rows whose {f.name} equals this; filter[{f.name}][op] takes the "
-                    "operators eq ne lt le gt ge in nin like ilike contains startswith "
-                    "endswith null",
+                    f"operators {' '.join(operators(f.column.type, _SCALAR_OPS))}",
                 )
             )
         return params
@@ -1283,10 +1295,12 @@ class _Builder:
 
     def _sort_keys(self, res: Resource) -> list[str]:
         """The resource's fields and those of its to-one relations (one level)."""
-        keys = [f.name for f in self._readable(res)]
+        keys = [f.name for f in self._readable(res) if sortable(f.column.type)]
         for name, rel, target in self._relations(res):
             if not rel.to_many:
-                keys.extend(f"{name}.{f.name}" for f in self._readable(target))
+                keys.extend(
+                    f"{name}.{f.name}" for f in self._readable(target) if sortable(f.column.type)
+                )
         return keys[:MAX_LISTED]
 
 

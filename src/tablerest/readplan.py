@@ -41,6 +41,7 @@ from .errors import InvalidParameter
 from .portable import Explain, case_sensitive_like, like_escape, ordered, to_glob
 from .request import Aggregate, Filter, Grouping, Include, ListIntent, Path, SortKey, value_parser
 from .resource import Field, Relation, Resource
+from .typeops import arity, base_type, comparable, condition, family
 
 __all__ = [
     "Joined",
@@ -234,6 +235,8 @@ def filter_values(filters: Sequence[Filter], out: dict[str, Any]) -> None:
 def _arity(f: Filter) -> Any:
     if f.op == "null":
         return bool(f.value)
+    if family(f.path.field.column.type) != "scalar":
+        return arity(f.path.field.column.type, f.value)
     if f.op in ("in", "nin"):
         return padded(len(f.value))
     return None
@@ -252,9 +255,12 @@ def _join(rel: Relation, outer: FromClause, inner: FromClause) -> ColumnElement[
 
 def _compare(col: Any, f: Filter, name: str, nullable: bool) -> Any:
     op = f.op
-    col_type = f.path.field.column.type
+    col_type = base_type(f.path.field.column.type)
+    col = _as_base(col, f.path.field.column.type)
     if op == "null":
         return col.is_(None) if f.value else col.is_not(None)
+    if family(col_type) != "scalar":  # arrays, ranges, jsonb: their own operators
+        return condition(col, col_type, op, f.value, lambda t: _bind(name, t), nullable)
     if op in ("in", "nin"):
         n = padded(len(f.value))
         if n == 0:
@@ -362,6 +368,13 @@ class _Key:
     column: sa.Column[Any] | None = None
 
 
+def _as_base(expr: ColumnElement[Any], col_type: Any) -> ColumnElement[Any]:
+    """A column compared as :func:`~tablerest.typeops.comparable` says: a domain as its type,
+    ``money`` untyped (SQLAlchemy has no operators for either)."""
+    base = comparable(col_type)
+    return expr if base is col_type else sa.type_coerce(expr, base)
+
+
 def sort_keys(
     resource: Resource, sort: Sequence[SortKey], scope: RowScope | None = None
 ) -> list[_Key]:
@@ -369,7 +382,7 @@ def sort_keys(
     table = resource.table
     keys = [
         _Key(
-            _sort_expr(table, k.path, scope),
+            _as_base(_sort_expr(table, k.path, scope), k.path.field.column.type),
             k.descending,
             k.path.field.nullable or bool(k.path.steps),
             k.path.field,
@@ -389,7 +402,7 @@ def sort_keys(
 def _after(key: _Key, i: int, is_null: bool, forward: bool) -> ColumnElement[bool]:
     """Rows strictly beyond cursor value ``c<i>`` on ``key`` in the direction of travel
     (NULL smallest)."""
-    value = None if is_null else _bind(f"c{i}", key.field.column.type)
+    value = None if is_null else _bind(f"c{i}", base_type(key.field.column.type))
     # Forward on an ascending key, or backward on a descending one, goes to greater values.
     if key.descending != forward:
         return key.expr.is_not(None) if value is None else key.expr > value
@@ -403,7 +416,7 @@ def _keyset(keys: Sequence[_Key], nulls: Sequence[bool], forward: bool) -> Colum
     terms = []
     for i, key in enumerate(keys):
         equal = [
-            k.expr.is_(None) if null else k.expr == _bind(f"c{j}", k.field.column.type)
+            k.expr.is_(None) if null else k.expr == _bind(f"c{j}", base_type(k.field.column.type))
             for j, (k, null) in enumerate(zip(keys[:i], nulls[:i], strict=True))
         ]
         terms.append(sa.and_(*equal, _after(key, i, nulls[i], forward)))

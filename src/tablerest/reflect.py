@@ -23,6 +23,8 @@ import sqlalchemy as sa
 from .auth.sessions import SESSION_TABLES
 from .changes.outbox import TABLES
 from .decimals import shortest_decimals
+from .partitions import share_partition_keys
+from .reflecttypes import correct_types
 from .resource import Resource
 from .selection import Selection, resource_names
 
@@ -110,6 +112,8 @@ def reflect_resources(
     if engine.dialect.name == "sqlite":  # decimals are floats there: no invented digits
         for table in metadata.tables.values():
             shortest_decimals(table)
+    share_partition_keys(engine, metadata, schema)
+    correct_types(engine, metadata, schema)
     # SQLite stores every INTEGER in 64 bits, whatever the declared type says.
     integer_bits = 64 if engine.dialect.name == "sqlite" else None
     hidden = hidden or {}

@@ -25,6 +25,15 @@ import sqlalchemy as sa
 from .binary import from_base64
 from .errors import FieldError, InvalidParameter, NotFound
 from .resource import COUNT_KINDS, Catalog, CountKind, Field, Relation, Resource, View
+from .typeops import (
+    base_type,
+    check_operator,
+    family,
+    groupable,
+    parse_value,
+    scalar_parser,
+    sortable,
+)
 
 __all__ = [
     "OPERATORS",
@@ -46,6 +55,7 @@ __all__ = [
 OPERATORS = (
     "eq", "ne", "lt", "le", "gt", "ge", "in", "nin",
     "like", "ilike", "contains", "startswith", "endswith", "null",
+    "cs", "cd", "ov",  # arrays, ranges, jsonb: see typeops
 )  # fmt: skip
 _TEXT_OPS = frozenset({"like", "ilike", "contains", "startswith", "endswith"})
 _TRUE = {"true", "1", "yes"}
@@ -291,6 +301,10 @@ def dump_exact(value: Any) -> bytes:
 
 def value_parser(col_type: sa.types.TypeEngine[Any]) -> Callable[[str], Any]:
     """Text from a query string -> the column's Python value (lax, as forms are)."""
+    col_type = base_type(col_type)  # a domain's values are those of its type
+    special = scalar_parser(col_type)
+    if special is not None:
+        return special
     if isinstance(col_type, sa.Enum):
         labels = set(col_type.enums)
 
@@ -377,9 +391,13 @@ def _check_pattern(raw: str, parameter: str, limits: Limits) -> None:
 
 
 def _parse_value(path: Path, op: str, raw: str, parameter: str, limits: Limits) -> Any:
-    col_type = path.field.column.type
+    col_type = base_type(path.field.column.type)
     if op == "null":
         return _bool(raw, parameter)
+    if family(col_type) != "scalar":
+        return parse_value(
+            col_type, op, raw, path.dotted, parameter, value_parser, limits.max_in_values
+        )
     if op in _TEXT_OPS:
         if not isinstance(col_type, sa.String) or isinstance(col_type, sa.Enum):
             raise InvalidParameter(
@@ -556,6 +574,7 @@ def _filters(
             parameter, f"Unknown operator {op!r}; use one of {', '.join(OPERATORS)}"
         )
     path = resolve_path(resource, dotted, parameter, catalog, limits, view)
+    check_operator(path.field.column.type, op, path.dotted, parameter)
     return [
         Filter(path, op, _parse_value(path, op, raw, parameter, limits), parameter)
         for raw in values
@@ -582,6 +601,8 @@ def _parse_grouping(
             raise InvalidParameter(parameter, f"Cannot group by {dotted!r}: a to-many relation")
         if any(k.dotted == path.dotted for k in keys):
             raise InvalidParameter(parameter, f"{dotted!r} is given twice")
+        if not groupable(path.field.column.type):
+            raise InvalidParameter(parameter, f"Cannot group by {dotted!r}: it has no equality")
         keys.append(path)
     aggregates: list[Aggregate] = []
     if distinct_raw is not None and "aggregate" in args:
@@ -642,8 +663,9 @@ def _aggregate(resource: Resource, text: str, view: View | None) -> Aggregate:
     col_type = f.column.type
     if fn in ("sum", "avg") and not isinstance(col_type, _NUMERIC):
         raise InvalidParameter("aggregate", f"{fn}() takes a number field; {name!r} is not")
-    if fn in ("min", "max") and isinstance(
-        col_type, sa.JSON | sa.LargeBinary | sa.Boolean | sa.Enum | sa.Uuid
+    if fn in ("min", "max") and (
+        isinstance(col_type, sa.JSON | sa.LargeBinary | sa.Boolean | sa.Enum | sa.Uuid)
+        or not sortable(col_type)
     ):
         raise InvalidParameter("aggregate", f"{fn}() cannot compare the values of {name!r}")
     return Aggregate(fn, f, f"{fn}_{name}", f"{fn}({name})")  # type: ignore[arg-type]
@@ -677,6 +699,10 @@ def _parse_sort(
             )
         if dotted in seen:
             raise InvalidParameter("sort", f"{dotted!r} is given twice")
+        if not sortable(path.field.column.type):
+            raise InvalidParameter(
+                "sort", f"Cannot sort by {dotted!r}: its values have no order to rely on"
+            )
         seen.add(dotted)
         keys.append(SortKey(path, descending))
     return tuple(keys)

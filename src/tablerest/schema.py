@@ -26,6 +26,7 @@ from typing_extensions import TypedDict
 
 from .binary import file_value
 from .errors import FieldError, MalformedBody, ValidationFailed
+from .typeops import base_type, write_type
 from .untyped import UNTYPED
 
 if TYPE_CHECKING:
@@ -56,6 +57,10 @@ def _iso_date(value: Any) -> Any:
 
 def python_type(col_type: sa.types.TypeEngine[Any], integer_bits: int | None = None) -> Any:
     """The annotated Python type that validates values for a column type."""
+    col_type = base_type(col_type)  # a domain's values are those of its type
+    structured = write_type(col_type, lambda t: python_type(t, integer_bits))
+    if structured is not None:
+        return structured
     if isinstance(col_type, sa.Enum):
         labels = tuple(col_type.enums)
         return Literal[labels] if labels else str

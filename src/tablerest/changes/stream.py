@@ -29,6 +29,7 @@ from ..errors import InvalidParameter, MethodNotAllowed, NotAcceptable
 from ..render.json import dumps
 from ..request import PAGE_PARAMETERS, Filter, Limits, parse_list_query, value_parser
 from ..resource import Catalog, Resource
+from ..typeops import family, matcher
 from .fanout import Feeds, Hub
 from .like import like_matcher
 from .outbox import Event
@@ -233,6 +234,14 @@ def _within(access: Access, res: Resource, row: Mapping[str, Any]) -> bool:
 
 def _check(f: Filter) -> Check:
     """A list filter as a test of one field's value, made once per stream."""
+    col_type = f.path.field.column.type
+    if family(col_type) != "scalar" and f.op != "null":
+        test = matcher(col_type, f.op, f.value, value_parser)
+        if test is None:
+            raise InvalidParameter(
+                f.parameter, f"{f.op} on {f.path.dotted} does not apply to a change feed"
+            )
+        return f.path.field.name, test
     if f.op in ("like", "ilike"):
         like = like_matcher(f.value, ignore_case=f.op == "ilike")
         return f.path.field.name, lambda value: isinstance(value, str) and like(value)

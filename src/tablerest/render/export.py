@@ -53,7 +53,7 @@ def _text(value: Any) -> str | None:
         return None
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
-    if isinstance(value, dict | list):
+    if isinstance(value, dict | list | set | frozenset):  # a set: a MariaDB SET's labels
         return orjson.dumps(value, default=_default).decode()
     return str(_default(value))
 

@@ -33,6 +33,8 @@ def _default(value: Any) -> Any:
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, dt.timedelta):
         return _DURATION.dump_python(value, mode="json")
+    if isinstance(value, set | frozenset):  # a MariaDB/MySQL SET's labels: an array
+        return sorted(value)
     return str(value)
 
 
