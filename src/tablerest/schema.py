@@ -22,6 +22,7 @@ import pydantic
 import sqlalchemy as sa
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Strict, TypeAdapter
 from pydantic import Field as PField
+from sqlalchemy.dialects import mysql
 from typing_extensions import TypedDict
 
 from .binary import file_value
@@ -36,10 +37,16 @@ __all__ = ["ResourceSchema", "Variant", "python_type"]
 
 Variant = Literal["create", "replace", "patch"]
 
-_INT_BITS = {sa.SmallInteger: 16, sa.BigInteger: 64}
+#: Widths the type's class says (MariaDB's TINYINT and MEDIUMINT subclass plain Integer).
+_INT_BITS = {mysql.TINYINT: 8, mysql.MEDIUMINT: 24, sa.SmallInteger: 16, sa.BigInteger: 64}
 
 
-def _int_range(bits: int) -> tuple[int, int]:
+def _int_range(col_type: sa.Integer, default_bits: int | None) -> tuple[int, int]:
+    """The values an integer column stores: its width, and MariaDB's ``UNSIGNED``."""
+    bits = next((b for t, b in _INT_BITS.items() if isinstance(col_type, t)), None)
+    bits = bits or default_bits or 32
+    if getattr(col_type, "unsigned", False):
+        return 0, 2**bits - 1
     return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
@@ -67,8 +74,7 @@ def python_type(col_type: sa.types.TypeEngine[Any], integer_bits: int | None = N
     if isinstance(col_type, sa.Boolean):
         return Annotated[bool, Strict()]
     if isinstance(col_type, sa.Integer):
-        bits = next((b for t, b in _INT_BITS.items() if isinstance(col_type, t)), None)
-        lo, hi = _int_range(bits or integer_bits or 32)
+        lo, hi = _int_range(col_type, integer_bits)
         # Strict as every JSON value is: ``5.0`` is a number with a fraction part, not an
         # integer (a form's text "5.0" is read laxly, as forms are).
         return Annotated[int, PField(ge=lo, le=hi)]

@@ -101,3 +101,44 @@ def test_set_columns_are_arrays_of_labels(maria: tuple[str, FlaskClient]) -> Non
     assert _ids(client, "rating=G") == [3, 4]
     csv = client.get("/api/film?format=csv&fields=film_id,special_features&sort=film_id")
     assert csv.get_data(as_text=True).splitlines()[1] == '1,"[""Commentaries"",""Trailers""]"'
+
+
+def test_integer_widths_and_unsigned_are_checked_before_the_database(tmp_path: Path) -> None:
+    """TINYINT, MEDIUMINT and UNSIGNED columns take exactly their range: an unsigned INT
+    holds 4294967295 (no 422 from a signed 32-bit check), 300 in a TINYINT is a 422 at the
+    field (not the database's range error without a pointer)."""
+    with fresh_database("mariadb", tmp_path) as url:
+        u = sa.make_url(url)
+        conn = pymysql.connect(
+            host=u.host, port=u.port or 3306, user=u.username, database=u.database, autocommit=True
+        )
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                """CREATE TABLE counters (
+                    id int AUTO_INCREMENT PRIMARY KEY,
+                    tiny TINYINT, utiny TINYINT UNSIGNED, medium MEDIUMINT,
+                    uint INT UNSIGNED, ubig BIGINT UNSIGNED
+                )"""
+            )
+        client = create_app(url, engine_options={"poolclass": sa.NullPool}).test_client()
+        top = {"tiny": 127, "utiny": 255, "medium": 8388607, "uint": 4294967295}
+        resp = client.post("/api/counters", json={**top, "ubig": 18446744073709551615})
+        assert resp.status_code == 201, resp.get_data(as_text=True)
+        created = resp.get_json()
+        assert {k: created[k] for k in top} == top
+        assert created["ubig"] == 18446744073709551615
+        for field, value in [
+            ("tiny", 128),
+            ("tiny", -129),
+            ("utiny", 256),
+            ("utiny", -1),
+            ("medium", 8388608),
+            ("uint", 4294967296),
+            ("ubig", -1),
+        ]:
+            body = problem(client.post("/api/counters", json={field: value}), 422)
+            assert [e["pointer"] for e in body["errors"]] == [f"/{field}"], (field, value)
+        engine = sa.create_engine(url, poolclass=sa.NullPool)
+        with engine.connect() as c:
+            assert c.exec_driver_sql("SELECT count(*) FROM counters").scalar_one() == 1
+        engine.dispose()
