@@ -14,14 +14,15 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     # The schema is built lazily from the declaration; the policy is only a type hint.
     "resource": {"auth.policies", "schema"},
-    "schema": {"errors", "resource"},
+    "schema": {"errors", "resource", "sqlite_time"},
+    "sqlite_time": set(),  # stored SQLite date/time formats: SQLAlchemy only
     "http": {"errors"},
-    "request": {"errors", "resource"},
+    "request": {"errors", "resource", "sqlite_time"},
     "query": {"request", "resource"},
     "portable": set(),
     "cursor": {"errors"},
     "keys": set(),  # one key per purpose from the app's secret: hashlib only
-    "readplan": {"errors", "portable", "request", "resource"},
+    "readplan": {"errors", "portable", "request", "resource", "sqlite_time"},
     "store": {"errors", "prepared", "resource"},
     "prepared": set(),  # the store layer's executor: SQLAlchemy only
     "owntables": set(),  # tablerest's own tables in the served database: SQLAlchemy only

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from .auth.sessions import SESSION_TABLES
 from .changes.outbox import TABLES
 from .resource import Resource, slug
+from .sqlite_time import adopt_formats
 
 __all__ = ["looks_secret", "reflect_resources", "secret_columns"]
 
@@ -87,6 +88,10 @@ def reflect_resources(
     own = TABLES | SESSION_TABLES
     metadata.reflect(engine, schema=schema, views=True, only=lambda name, _: name not in own)
     views = set(sa.inspect(engine).get_view_names(schema=schema))
+    if engine.dialect.name == "sqlite":
+        # Date-times stored as text in other programs' formats (see sqlite_time).
+        with engine.connect() as conn:
+            adopt_formats(conn, list(metadata.tables.values()))
     # SQLite stores every INTEGER in 64 bits, whatever the declared type says.
     integer_bits = 64 if engine.dialect.name == "sqlite" else None
     hidden = hidden or {}
