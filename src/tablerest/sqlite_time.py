@@ -59,8 +59,9 @@ _DATETIME_SHAPE = re.compile(
     r"9999-99-99(?:(?P<sep>[ T])99:99(?P<sec>:99(?:\.(?P<frac>9{1,6}))?)?(?P<off>Z|[+-]99:99)?)?"
 )
 _TIME_SHAPE = re.compile(r"99:99(?P<sec>:99(?:\.(?P<frac>9{1,6}))?)?")
-#: Enough distinct shapes to tell a column that is mixed from one that is not understood.
-_MAX_SHAPES = 16
+#: More distinct shapes than the understood formats have (65): a column with more holds
+#: something else (free text), and is left alone.
+_MAX_SHAPES = 80
 
 
 @dataclass(frozen=True, slots=True)
