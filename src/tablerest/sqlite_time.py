@@ -9,7 +9,7 @@ add a format to the column. This module is responsible for making such columns m
 values, by one mechanism chosen per column when a database is reflected (:func:`adopt_formats`):
 
 - the column's stored formats are read once (each value's *shape*: its digits replaced by
-  ``9``, grouped; see :func:`_shapes`);
+  ``9``; see :func:`_shapes`);
 - **uniform** column (one format, no offsets): values are bound in that same format, so text
   comparison is chronological and indexes stay usable. A value finer than the format gets the
   extra digits (``.5`` after ``00:00:00``), which still compares right as text;
@@ -59,8 +59,7 @@ _DATETIME_SHAPE = re.compile(
     r"9999-99-99(?:(?P<sep>[ T])99:99(?P<sec>:99(?:\.(?P<frac>9{1,6}))?)?(?P<off>Z|[+-]99:99)?)?"
 )
 _TIME_SHAPE = re.compile(r"99:99(?P<sec>:99(?:\.(?P<frac>9{1,6}))?)?")
-#: More distinct shapes than the understood formats have (65): a column with more holds
-#: something else (free text), and is left alone.
+#: More distinct shapes than the understood formats have (65): a bound on the scans.
 _MAX_SHAPES = 80
 
 
@@ -297,17 +296,44 @@ def _shape_expr(col: ColumnElement[Any]) -> ColumnElement[str]:
     return shape
 
 
-def _shapes(conn: sa.Connection, column: sa.Column[Any]) -> list[str] | None:
-    """The shapes of the column's values, most common first; None if too many to list."""
-    shape = _shape_expr(column).label("shape")
-    rows = conn.execute(
-        sa.select(shape)
-        .where(column.is_not(None))
-        .group_by(shape)
-        .order_by(sa.func.count().desc(), shape)
-        .limit(_MAX_SHAPES + 1)
-    ).all()
-    return None if len(rows) > _MAX_SHAPES else [r[0] for r in rows]
+def _glob(shape: str) -> str:
+    """A GLOB pattern matching the values of an understood shape (it has no metacharacters)."""
+    return shape.replace("9", "[0-9]")
+
+
+def _shapes(
+    conn: sa.Connection, column: sa.Column[Any], kind: Literal["datetime", "time"]
+) -> list[str] | None:
+    """The shapes of the column's values, most common first; None if one is not understood.
+
+    Each scan looks for a value that matches none of the shapes found so far (GLOB, several
+    times cheaper than computing every value's shape) and stops at the first: a column in one
+    format costs one full scan, one in k formats at most k + 1, plus one to count them."""
+    text = sa.cast(column, sa.Text())
+    found: list[str] = []
+    while len(found) <= _MAX_SHAPES:
+        known = [text.op("GLOB", is_comparison=True)(_glob(s)) for s in found]
+        stmt = sa.select(_shape_expr(column)).where(column.is_not(None)).limit(1)
+        if known:
+            stmt = stmt.where(sa.not_(sa.or_(*known)))
+        shape = conn.execute(stmt).scalar()
+        if shape is None:
+            break
+        if Layout.from_shape(shape, kind) is None:
+            return None
+        found.append(shape)
+    if len(found) > 1:
+        counts = conn.execute(
+            sa.select(
+                *(
+                    sa.func.sum(text.op("GLOB", is_comparison=True)(_glob(s)), type_=sa.Integer())
+                    for s in found
+                )
+            )
+        ).one()
+        ranked = sorted(zip(counts, found, strict=True), key=lambda cs: (-cs[0], cs[1]))
+        found = [s for _, s in ranked]
+    return found
 
 
 def _column_type(conn: sa.Connection, column: sa.Column[Any]) -> sa.types.TypeEngine[Any] | None:
@@ -319,13 +345,10 @@ def _column_type(conn: sa.Connection, column: sa.Column[Any]) -> sa.types.TypeEn
         kind = "time"
     else:
         return None
-    shapes = _shapes(conn, column)
+    shapes = _shapes(conn, column, kind)
     if not shapes:
         return None
-    layouts = [Layout.from_shape(s, kind) for s in shapes]
-    found = [lay for lay in layouts if lay is not None]
-    if len(found) < len(layouts):
-        return None
+    found = [lay for lay in (Layout.from_shape(s, kind) for s in shapes) if lay is not None]
     with_offsets = sum(1 for lay in found if lay.offset)
     mixed = len(found) > 1 or with_offsets > 0
     if kind == "time":
