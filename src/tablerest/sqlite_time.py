@@ -23,10 +23,13 @@ values, by one mechanism chosen per column when a database is reflected (:func:`
 - a column holding offsets accepts values with offsets: only those when every value has one
   (as a ``timezone=True`` column), both kinds when some do; values read keep their offset.
 
-Columns that are empty, or hold a value this module cannot read (numbers, other layouts), keep
-SQLAlchemy's behaviour. Code-first models are untouched: only reflection calls this.
-The planner calls :func:`comparable` and :func:`compared_type` where it compares or orders a
-column; schema and request parsing call :func:`python_type` for what a column accepts.
+A ``DATE`` column whose values are all ``YYYY-MM-DD`` is SQLAlchemy's format already; one where
+some values carry a time too (``2021-01-01 00:00:00``) is read and compared by the date each
+value starts with (:class:`TextDate`). Columns that are empty, or hold a value this module
+cannot read (numbers, other layouts), keep SQLAlchemy's behaviour. Code-first models are
+untouched: only reflection calls this. The planner calls :func:`comparable` and
+:func:`compared_type` where it compares or orders a column; schema and request parsing call
+:func:`python_type` for what a column accepts.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from sqlalchemy.sql import ColumnElement
 __all__ = [
     "Key",
     "Layout",
+    "TextDate",
     "TextDateTime",
     "TextTime",
     "adopt_formats",
@@ -53,6 +57,7 @@ __all__ = [
 ]
 
 Offsets = Literal["none", "some", "all"]
+Kind = Literal["datetime", "date", "time"]
 
 #: Shapes (digits as ``9``) of the formats understood: the ones SQLite's date functions read.
 _DATETIME_SHAPE = re.compile(
@@ -67,7 +72,7 @@ _MAX_SHAPES = 80
 class Layout:
     """One text format of a date/time column: how to write a value in it."""
 
-    kind: Literal["datetime", "time"]
+    kind: Kind
     #: Date only (``2021-01-01``): no time part at all.
     date_only: bool = False
     sep: str = " "
@@ -77,7 +82,7 @@ class Layout:
     offset: str = ""
 
     @classmethod
-    def from_shape(cls, shape: str, kind: Literal["datetime", "time"]) -> Layout | None:
+    def from_shape(cls, shape: str, kind: Kind) -> Layout | None:
         """The layout of a value's shape (digits as ``9``), None if not understood."""
         if kind == "time":
             m = _TIME_SHAPE.fullmatch(shape)
@@ -88,10 +93,10 @@ class Layout:
         if m is None:
             return None
         if m["sep"] is None:
-            return cls("datetime", date_only=True)
+            return cls(kind, date_only=True)
         off = m["off"] or ""
         return cls(
-            "datetime",
+            kind,
             sep=m["sep"],
             seconds=bool(m["sec"]),
             digits=len(m["frac"] or ""),
@@ -104,7 +109,12 @@ class Layout:
             if not isinstance(value, dt.time):
                 raise TypeError("a time column takes datetime.time values")
             return self._clock(value.hour, value.minute, value.second, value.microsecond)
-        if isinstance(value, dt.datetime):
+        if self.kind == "date" and isinstance(value, dt.date):
+            # A date in a layout with a time: midnight, with a zero offset if it has one.
+            moment = dt.datetime(value.year, value.month, value.day)
+            if self.offset:
+                moment = moment.replace(tzinfo=dt.UTC)
+        elif isinstance(value, dt.datetime):
             moment = value
         elif isinstance(value, dt.date):
             moment = dt.datetime(value.year, value.month, value.day)
@@ -182,6 +192,33 @@ class TextTime(sqlite.TIME):
         return _parse_time
 
 
+class TextDate(sqlite.DATE):
+    """A SQLite date column whose values are not all ``YYYY-MM-DD`` (some have a time too):
+    a value is the date it starts with (see :class:`TextDateTime`)."""
+
+    def __init__(self, layout: Layout | None = None, mixed: bool = True, **_: Any) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.layout = layout or Layout("date", date_only=True)
+        self.mixed = mixed
+
+    def bind_processor(self, dialect: sa.Dialect) -> Any:
+        render = self.layout.render
+        return lambda value: None if value is None else render(value)
+
+    def result_processor(self, dialect: sa.Dialect, coltype: object) -> Any:
+        return _parse_date
+
+    def adapt(self, cls: Any, **kw: Any) -> Any:
+        # pysqlite maps Date to a DATE subclass of its own, which would drop this type.
+        if issubclass(cls, sqlite.DATE):
+            return TextDate(self.layout, self.mixed)
+        return super().adapt(cls, **kw)  # type: ignore[no-untyped-call]
+
+
+def _parse_date(value: Any) -> dt.date | None:
+    return None if value is None else dt.date.fromisoformat(value[:10])
+
+
 def _parse_datetime(value: Any) -> dt.datetime | None:
     return None if value is None else dt.datetime.fromisoformat(value)
 
@@ -197,7 +234,7 @@ class Key(sa.types.TypeDecorator[Any]):
     impl = sa.String
     cache_ok = True
 
-    def __init__(self, kind: Literal["datetime", "time"] = "datetime", utc: bool = False):
+    def __init__(self, kind: Kind = "datetime", utc: bool = False):
         super().__init__()
         self.kind = kind
         self.utc = utc
@@ -207,6 +244,8 @@ class Key(sa.types.TypeDecorator[Any]):
             return None
         if self.kind == "time":
             return _key_text(value.strftime("%H:%M:%S"), value.microsecond)
+        if self.kind == "date":
+            return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
         if not isinstance(value, dt.datetime):
             value = dt.datetime(value.year, value.month, value.day)
         if value.tzinfo is not None and value.utcoffset() is not None:
@@ -219,6 +258,8 @@ class Key(sa.types.TypeDecorator[Any]):
             return None
         if self.kind == "time":
             return dt.time.fromisoformat(value)
+        if self.kind == "date":
+            return dt.date.fromisoformat(value)
         moment = dt.datetime.fromisoformat(value)
         return moment.replace(tzinfo=dt.UTC) if self.utc else moment
 
@@ -228,7 +269,7 @@ def _key_text(head: str, micro: int) -> str:
     return f"{head}.{fraction}" if fraction else head
 
 
-def key(expr: ColumnElement[Any], kind: Literal["datetime", "time"]) -> ColumnElement[str]:
+def key(expr: ColumnElement[Any], kind: Kind) -> ColumnElement[str]:
     """SQL for the normalised text of a stored value: ``YYYY-MM-DD HH:MM:SS`` in UTC (or
     ``HH:MM:SS``) from SQLite's ``datetime()`` (``time()``), then the fraction without its
     trailing zeros. The fraction is cut off before ``datetime()`` sees it because SQLite
@@ -236,6 +277,8 @@ def key(expr: ColumnElement[Any], kind: Literal["datetime", "time"]) -> ColumnEl
     values that differ by microseconds. NULL for text SQLite cannot read."""
     f = sa.func
     text = sa.type_coerce(expr, sa.String())
+    if kind == "date":  # the date as written, whatever follows it
+        return sa.type_coerce(f.substr(text, 1, 10), sa.String())
     if kind == "time":
         head: ColumnElement[Any] = f.time(f.substr(text, 1, 8))
         digits: ColumnElement[Any] = f.rtrim(f.substr(text, 10), "0")
@@ -256,7 +299,7 @@ def key(expr: ColumnElement[Any], kind: Literal["datetime", "time"]) -> ColumnEl
 
 
 def _mixed(col_type: Any) -> bool:
-    return isinstance(col_type, TextDateTime | TextTime) and col_type.mixed
+    return isinstance(col_type, TextDateTime | TextDate | TextTime) and col_type.mixed
 
 
 def compared_type(col_type: Any) -> Any:
@@ -266,6 +309,8 @@ def compared_type(col_type: Any) -> Any:
         return col_type
     if isinstance(col_type, TextTime):
         return Key("time")
+    if isinstance(col_type, TextDate):
+        return Key("date")
     return Key("datetime", utc=col_type.offsets != "none")
 
 
@@ -274,7 +319,13 @@ def comparable(expr: ColumnElement[Any], col_type: Any) -> ColumnElement[Any]:
     ``col_type``: :func:`key` of it for a mixed column, else ``expr`` itself."""
     if not _mixed(col_type):
         return expr
-    kind: Literal["datetime", "time"] = "time" if isinstance(col_type, TextTime) else "datetime"
+    kind: Kind = (
+        "time"
+        if isinstance(col_type, TextTime)
+        else "date"
+        if isinstance(col_type, TextDate)
+        else "datetime"
+    )
     return sa.type_coerce(key(expr, kind), compared_type(col_type))
 
 
@@ -301,9 +352,7 @@ def _glob(shape: str) -> str:
     return shape.replace("9", "[0-9]")
 
 
-def _shapes(
-    conn: sa.Connection, column: sa.Column[Any], kind: Literal["datetime", "time"]
-) -> list[str] | None:
+def _shapes(conn: sa.Connection, column: sa.Column[Any], kind: Kind) -> list[str] | None:
     """The shapes of the column's values, most common first; None if one is not understood.
 
     Each scan looks for a value that matches none of the shapes found so far (GLOB, several
@@ -338,9 +387,11 @@ def _shapes(
 
 def _column_type(conn: sa.Connection, column: sa.Column[Any]) -> sa.types.TypeEngine[Any] | None:
     """The type that serves ``column`` as stored, or None to keep SQLAlchemy's."""
-    kind: Literal["datetime", "time"]
+    kind: Kind
     if isinstance(column.type, sa.DateTime):
         kind = "datetime"
+    elif isinstance(column.type, sa.Date):
+        kind = "date"
     elif isinstance(column.type, sa.Time):
         kind = "time"
     else:
@@ -353,6 +404,9 @@ def _column_type(conn: sa.Connection, column: sa.Column[Any]) -> sa.types.TypeEn
     mixed = len(found) > 1 or with_offsets > 0
     if kind == "time":
         return TextTime(found[0], mixed)
+    if kind == "date":
+        # Dates only: SQLAlchemy's own format. Any time part: compare the dates written.
+        return None if all(lay.date_only for lay in found) else TextDate(found[0])
     offsets: Offsets = (
         "none" if not with_offsets else "all" if with_offsets == len(found) else "some"
     )

@@ -282,3 +282,39 @@ def test_time_columns_in_several_formats(serve: Serve) -> None:
     assert _ids(client, "filter[at][gt]=10:00:00") == [3]
     # Written in the column's most common format.
     assert _stored(path, "SELECT at FROM events WHERE id = 3") == ["11:00:00"]
+
+
+# -- date columns ---------------------------------------------------------------------------------
+
+
+def test_date_columns_holding_times_too_compare_the_dates_written(serve: Serve) -> None:
+    client, path = serve(
+        "CREATE TABLE events (id INTEGER PRIMARY KEY, at DATE);\n"
+        + _rows(
+            [
+                (1, "2021-01-01"),
+                (2, "2021-01-01 00:00:00"),
+                (3, "2021-01-02T00:00:00Z"),
+                (4, "2021-01-03"),
+                (5, "2020-12-31"),
+            ]
+        )
+    )
+    # Read as dates (once a 500: '2021-01-01 00:00:00' is not an ISO date).
+    rows = client.get("/api/events?sort=at").get_json()["data"]
+    assert [(r["id"], r["at"]) for r in rows] == [
+        (5, "2020-12-31"),
+        (1, "2021-01-01"),
+        (2, "2021-01-01"),
+        (3, "2021-01-02"),
+        (4, "2021-01-03"),
+    ]
+    assert _ids(client, "filter[at]=2021-01-01") == [1, 2]
+    assert _ids(client, "filter[at][gt]=2021-01-01") == [3, 4]
+    assert _ids(client, "filter[at][in]=2021-01-02,2020-12-31") == [3, 5]
+    body = client.get("/api/events?aggregate=min(at),max(at)").get_json()
+    assert body["data"] == [{"min_at": "2020-12-31", "max_at": "2021-01-03"}]
+    assert client.put("/api/events/2", json={"at": "2021-01-04"}).status_code == 200
+    # Written in the column's most common format, dates only.
+    assert _stored(path, "SELECT at FROM events WHERE id = 2") == ["2021-01-04"]
+    assert _ids(client, "filter[at][ge]=2021-01-03") == [2, 4]
