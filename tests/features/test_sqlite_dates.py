@@ -318,3 +318,30 @@ def test_date_columns_holding_times_too_compare_the_dates_written(serve: Serve) 
     # Written in the column's most common format, dates only.
     assert _stored(path, "SELECT at FROM events WHERE id = 2") == ["2021-01-04"]
     assert _ids(client, "filter[at][ge]=2021-01-03") == [2, 4]
+
+
+def test_uniform_column_filters_can_use_its_index(serve: Serve) -> None:
+    client, path = serve(
+        "CREATE TABLE events (id INTEGER PRIMARY KEY, at DATETIME, note TEXT);\n"
+        "CREATE INDEX events_at ON events (at);\n"
+        + "".join(
+            f"INSERT INTO events VALUES ({i}, '2021-01-{i:02d} 10:00:00', 'x');\n"
+            for i in range(1, 29)
+        )
+    )
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if "FROM events" in statement and "WHERE" in statement:
+            seen.append((statement, params))
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", capture)
+    try:
+        assert _ids(client, "filter[at][ge]=2021-01-27T10:00:00&sort=at") == [27, 28]
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", capture)
+    statement, params = seen[-1]
+    with sqlite3.connect(path) as conn:
+        plan = " ".join(str(r) for r in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params))
+    conn.close()
+    assert "INDEX events_at" in plan, plan
