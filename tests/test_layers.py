@@ -14,11 +14,12 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     # The schema is built lazily from the declaration; the policy is only a type hint.
     "resource": {"auth.policies", "schema"},
-    "schema": {"binary", "errors", "resource", "typeops", "untyped"},
+    "schema": {"binary", "errors", "resource", "sqlite_time", "typeops", "untyped"},
     "binary": set(),  # base64 text and file parts -> bytes: SQLAlchemy types only
     "untyped": set(),  # what an untyped column may store: pydantic only
+    "sqlite_time": set(),  # stored SQLite date/time formats: SQLAlchemy only
     "http": {"errors"},
-    "request": {"binary", "errors", "resource", "typeops"},
+    "request": {"binary", "errors", "resource", "sqlite_time", "typeops"},
     "typeops": {"errors"},  # which operators each column type takes: no stage of its own
     "partitions": set(),  # reflection's help for partitioned tables: SQLAlchemy only
     "reflecttypes": {"typeops"},  # reflection's corrections of column types
@@ -26,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "portable": set(),
     "cursor": {"errors"},
     "keys": set(),  # one key per purpose from the app's secret: hashlib only
-    "readplan": {"decimals", "errors", "portable", "request", "resource", "typeops"},
+    "readplan": {"decimals", "errors", "portable", "request", "resource", "sqlite_time", "typeops"},
     "decimals": set(),  # decimal columns stored as floats: SQLAlchemy only
     "dberrors": set(),  # database errors -> kinds: SQLAlchemy only
     "checks": {"dberrors", "errors", "resource"},  # which field a CHECK failure is about

@@ -41,6 +41,8 @@ from .errors import InvalidParameter
 from .portable import Explain, case_sensitive_like, like_escape, ordered, to_glob
 from .request import Aggregate, Filter, Grouping, Include, ListIntent, Path, SortKey, value_parser
 from .resource import Field, Relation, Resource
+from .sqlite_time import comparable as time_comparable
+from .sqlite_time import compared_type
 from .typeops import arity, base_type, comparable, condition, family
 
 __all__ = [
@@ -261,6 +263,10 @@ def _compare(col: Any, f: Filter, name: str, nullable: bool) -> Any:
         return col.is_(None) if f.value else col.is_not(None)
     if family(col_type) != "scalar":  # arrays, ranges, jsonb: their own operators
         return condition(col, col_type, op, f.value, lambda t: _bind(name, t), nullable)
+    if op in ("eq", "ne", "lt", "le", "gt", "ge", "in", "nin"):
+        # A SQLite date-time column compared in the formats its values are stored in.
+        col = time_comparable(col, col_type)
+    col_type = compared_type(col_type)
     if op in ("in", "nin"):
         n = padded(len(f.value))
         if n == 0:
@@ -323,7 +329,7 @@ def filter_condition(
 def _sort_expr(source: FromClause, path: Path, scope: RowScope | None = None) -> ColumnElement[Any]:
     """A sort value: a column here, or a scalar sub-query along to-one relations."""
     if not path.steps:
-        return path.field.on(source)
+        return time_comparable(path.field.on(source), path.field.column.type)
     rel, target = path.steps[0]
     inner = rel.target.alias()
     rest = _sort_expr(inner, Path(path.steps[1:], path.field), scope)
@@ -392,7 +398,7 @@ def sort_keys(
     ]
     sorted_cols = {k.path.field.column for k in sort if not k.path.steps}
     keys += [
-        _Key(table.c[f.column.key], False, False, f, f.column)
+        _Key(time_comparable(table.c[f.column.key], f.column.type), False, False, f, f.column)
         for f in resource.pk_fields
         if f.column not in sorted_cols
     ]
@@ -402,7 +408,7 @@ def sort_keys(
 def _after(key: _Key, i: int, is_null: bool, forward: bool) -> ColumnElement[bool]:
     """Rows strictly beyond cursor value ``c<i>`` on ``key`` in the direction of travel
     (NULL smallest)."""
-    value = None if is_null else _bind(f"c{i}", base_type(key.field.column.type))
+    value = None if is_null else _bind(f"c{i}", compared_type(base_type(key.field.column.type)))
     # Forward on an ascending key, or backward on a descending one, goes to greater values.
     if key.descending != forward:
         return key.expr.is_not(None) if value is None else key.expr > value
@@ -416,7 +422,9 @@ def _keyset(keys: Sequence[_Key], nulls: Sequence[bool], forward: bool) -> Colum
     terms = []
     for i, key in enumerate(keys):
         equal = [
-            k.expr.is_(None) if null else k.expr == _bind(f"c{j}", base_type(k.field.column.type))
+            k.expr.is_(None)
+            if null
+            else k.expr == _bind(f"c{j}", compared_type(base_type(k.field.column.type)))
             for j, (k, null) in enumerate(zip(keys[:i], nulls[:i], strict=True))
         ]
         terms.append(sa.and_(*equal, _after(key, i, nulls[i], forward)))
@@ -595,7 +603,11 @@ def aggregate_statement(
         _sort_expr(table, path, scope).label(f"g{i}") for i, path in enumerate(grouping.keys)
     ]
     inner_cols += [
-        a.field.on(table).label(f"a{j}")
+        (
+            time_comparable(a.field.on(table), a.field.column.type)
+            if a.fn in ("min", "max")
+            else a.field.on(table)
+        ).label(f"a{j}")
         for j, a in enumerate(grouping.aggregates)
         if a.field is not None
     ]

@@ -27,6 +27,7 @@ from .partitions import share_partition_keys
 from .reflecttypes import correct_types
 from .resource import Resource
 from .selection import Selection, resource_names
+from .sqlite_time import adopt_formats
 
 __all__ = ["looks_secret", "reflect_resources", "secret_columns"]
 
@@ -109,9 +110,12 @@ def reflect_resources(
     metadata.reflect(engine, schema=schema, views=True, only=wanted)
     selection.check(seen)
     views = set(sa.inspect(engine).get_view_names(schema=schema))
-    if engine.dialect.name == "sqlite":  # decimals are floats there: no invented digits
-        for table in metadata.tables.values():
+    if engine.dialect.name == "sqlite":
+        for table in metadata.tables.values():  # decimals are floats there: no invented digits
             shortest_decimals(table)
+        # Date-times stored as text in other programs' formats (see sqlite_time).
+        with engine.connect() as conn:
+            adopt_formats(conn, list(metadata.tables.values()))
     share_partition_keys(engine, metadata, schema)
     correct_types(engine, metadata, schema)
     # SQLite stores every INTEGER in 64 bits, whatever the declared type says.

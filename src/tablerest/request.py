@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from .binary import from_base64
 from .errors import FieldError, InvalidParameter, NotFound
 from .resource import COUNT_KINDS, Catalog, CountKind, Field, Relation, Resource, View
+from .sqlite_time import python_type as stored_time_type
 from .typeops import (
     base_type,
     check_operator,
@@ -328,7 +329,8 @@ def value_parser(col_type: sa.types.TypeEngine[Any]) -> Callable[[str], Any]:
         return from_base64  # as binary values are rendered
     if isinstance(col_type, sa.DateTime):  # as in writes: with a zone, or without (schema)
         zoned: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(
-            pydantic.AwareDatetime if col_type.timezone else pydantic.NaiveDatetime
+            stored_time_type(col_type)
+            or (pydantic.AwareDatetime if col_type.timezone else pydantic.NaiveDatetime)
         )
         return zoned.validate_strings
     if isinstance(col_type, sa.Date):

@@ -27,6 +27,7 @@ from typing_extensions import TypedDict
 
 from .binary import file_value
 from .errors import FieldError, MalformedBody, ValidationFailed
+from .sqlite_time import python_type as stored_time_type
 from .typeops import base_type, write_type
 from .untyped import UNTYPED
 
@@ -90,6 +91,8 @@ def python_type(col_type: sa.types.TypeEngine[Any], integer_bits: int | None = N
     if isinstance(col_type, sa.String):
         return Annotated[str, PField(max_length=col_type.length)] if col_type.length else str
     if isinstance(col_type, sa.DateTime):
+        if (stored := stored_time_type(col_type)) is not None:
+            return stored  # a SQLite column holding values with and without offsets
         # A column without a zone holds wall-clock values; one with a zone, instants. Values
         # of the other kind would be stored differently by each backend (dropped or shifted
         # offsets), so they are refused.

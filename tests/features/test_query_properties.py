@@ -44,11 +44,14 @@ checks one non-ASCII case of ``like`` by example.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import re
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -58,6 +61,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tablerest.server import create_app
 from tests import models
 from tests.conftest import AppFactory
 from tests.databases import BACKENDS
@@ -777,3 +781,185 @@ def test_a_key_beyond_64_bits_is_404(make_app: AppFactory) -> None:
     client = make_app().test_client()
     assert client.get("/api/books/99999999999999999999").status_code == 404
     assert client.get("/api/authors/99999999999999999999/books").status_code == 404
+
+
+# -- SQLite date-times stored as text in several formats --------------------------------------
+#
+# A table written with the sqlite3 module the way other programs write it: ``at`` holds each
+# instant in a format drawn at random (space or ``T``, date only at midnight, 3 or 6 fraction
+# digits, ``Z``, ``±HH:MM`` or no offset), ``local`` one format only (``YYYY-MM-DD HH:MM:SS``,
+# the uniform case that compares as text), ``wall`` several formats without offsets. The
+# reference parses every stored value with ``datetime.fromisoformat`` and compares instants: a
+# value with an offset is converted to UTC, one without counts as UTC (the documented rule).
+
+UTC = dt.UTC
+N_EVENTS = 48
+#: Few distinct instants, so that equal values in different formats are common.
+INSTANTS = tuple(
+    dt.datetime(2021, 1, 1, tzinfo=UTC) + step
+    for step in (
+        dt.timedelta(0),
+        dt.timedelta(microseconds=1),
+        dt.timedelta(milliseconds=123),
+        dt.timedelta(hours=1),
+        dt.timedelta(days=1),
+        dt.timedelta(days=1, hours=23, minutes=59, seconds=59, microseconds=999999),
+        dt.timedelta(days=400, hours=15),
+    )
+)
+OFFSETS = (dt.timedelta(0), dt.timedelta(hours=-5), dt.timedelta(hours=5, minutes=30))
+
+
+def stored_text(rng: random.Random, instant: dt.datetime, offsets: bool) -> str:
+    """``instant`` as one of the text formats programs write."""
+    local = instant.astimezone(dt.timezone(rng.choice(OFFSETS))) if offsets else instant
+    sep = rng.choice(" T")
+    if instant.microsecond % 1000 == 0 and rng.random() < 0.5:
+        clock = local.strftime("%H:%M:%S") + f".{local.microsecond // 1000:03d}"
+    else:
+        clock = local.strftime("%H:%M:%S") + (
+            f".{local.microsecond:06d}" if local.microsecond else ""
+        )
+    text = local.strftime("%Y-%m-%d") + sep + clock
+    if not offsets:
+        midnight = local.time() == dt.time(0)
+        return local.strftime("%Y-%m-%d") if midnight and rng.random() < 0.5 else text
+    if local.utcoffset() == dt.timedelta(0) and rng.random() < 0.5:
+        return text + "Z"
+    return text + local.strftime("%z")[:3] + ":" + local.strftime("%z")[3:]
+
+
+def instant_of(text: str) -> dt.datetime:
+    """What a stored or filter value means: an instant (no offset counts as UTC)."""
+    value = dt.datetime.fromisoformat(text)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Events:
+    """The stored text of every row: id -> {column: text or None}."""
+
+    rows: dict[int, dict[str, str | None]]
+
+
+def write_events(path: str) -> Events:
+    """Write the table with the sqlite3 module, from the fixed seed."""
+    rng = random.Random(SEED)
+    rows: dict[int, dict[str, str | None]] = {}
+    for i in range(1, N_EVENTS + 1):
+        at, local, wall = (rng.choice(INSTANTS) for _ in range(3))
+        rows[i] = {
+            "at": None if rng.random() < 0.1 else stored_text(rng, at, rng.random() < 0.8),
+            "local": None if rng.random() < 0.1 else local.strftime("%Y-%m-%d %H:%M:%S"),
+            "wall": None if rng.random() < 0.1 else stored_text(rng, wall, offsets=False),
+        }
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, at DATETIME, local DATETIME, "
+            "wall TIMESTAMP)"
+        )
+        conn.executemany(
+            "INSERT INTO events VALUES (?, ?, ?, ?)",
+            [(i, r["at"], r["local"], r["wall"]) for i, r in rows.items()],
+        )
+    conn.close()
+    formats = {re.sub(r"\d", "9", r["at"]) for r in rows.values() if r["at"]}
+    assert len(formats) > 4, formats  # the column really is mixed
+    return Events(rows)
+
+
+DATE_COLUMNS = ("at", "local", "wall")
+
+
+@st.composite
+def date_filter(draw: st.DrawFn) -> Filter:
+    column = draw(st.sampled_from(DATE_COLUMNS))
+    op = draw(st.sampled_from(SCALAR_OPS))
+    if op == "null":
+        return Filter(column, op, draw(st.sampled_from(sorted(NULL_WORDS))))
+
+    def one() -> str:
+        instant = draw(
+            st.one_of(
+                st.sampled_from(INSTANTS),
+                st.sampled_from(INSTANTS).map(lambda t: t + dt.timedelta(microseconds=500)),
+            )
+        )
+        if column != "at" or draw(st.booleans()):  # without an offset: UTC wall-clock text
+            text = instant.replace(tzinfo=None).isoformat()
+        else:
+            text = instant.astimezone(dt.timezone(draw(st.sampled_from(OFFSETS)))).isoformat()
+        return text
+
+    if op in ("in", "nin"):
+        return Filter(column, op, ",".join(one() for _ in range(draw(st.integers(0, 3)))))
+    return Filter(column, op, one())
+
+
+def events_expected(
+    events: Events, filters: Sequence[Filter], sort: Sequence[tuple[str, bool]]
+) -> list[int]:
+    """The ids the reference answers, in order."""
+
+    def value(i: int, column: str) -> dt.datetime | None:
+        text = events.rows[i][column]
+        return None if text is None else instant_of(text)
+
+    ids = sorted(events.rows)
+    for f in filters:
+        if f.op == "null":
+            arg: Any = NULL_WORDS[f.raw]
+        elif f.op in ("in", "nin"):
+            arg = tuple(instant_of(t) for t in f.raw.split(",")) if f.raw else ()
+        else:
+            arg = instant_of(f.raw)
+        test = predicate(f.op, arg)
+        ids = [i for i in ids if test(value(i, f.path))]
+    for column, descending in reversed(sort):
+
+        def key(i: int, column: str = column) -> tuple[int, Any]:
+            v = value(i, column)
+            return (0, 0) if v is None else (1, v)
+
+        ids.sort(key=key, reverse=descending)
+    return ids
+
+
+@pytest.fixture
+def events_client(tmp_path: Path) -> tuple[FlaskClient, Events]:
+    path = str(tmp_path / "events.sqlite3")
+    events = write_events(path)
+    return create_app(f"sqlite:///{path}").test_client(), events
+
+
+def test_sqlite_date_times_in_several_formats_match_the_reference(
+    events_client: tuple[FlaskClient, Events],
+) -> None:
+    """Filters and sorts on SQLite date-time columns mean the instants the stored text says,
+    whatever its format; rows are read back as the same instants."""
+    client, events = events_client
+    shown = get(client, "/api/events?page[size]=100")["data"]
+    for row in shown:
+        for column in DATE_COLUMNS:
+            text = events.rows[row["id"]][column]
+            assert (row[column] is None) == (text is None), row
+            if text is not None:
+                assert instant_of(row[column]) == instant_of(text), (row, text)
+
+    @search(150)
+    @given(
+        filters=st.lists(date_filter(), max_size=2),
+        sort=sort_strategy(DATE_COLUMNS),
+        size=st.integers(1, 20),
+    )
+    def check(filters: list[Filter], sort: tuple[tuple[str, bool], ...], size: int) -> None:
+        q = Query("events", tuple(filters), sort, size)
+        want = events_expected(events, filters, sort)
+        url = q.url(size=100)
+        assert [r["id"] for r in get(client, url)["data"]] == want, url
+        forward, _ = walk(client, q.url(size=size, after=""), "next", size)
+        assert [r["id"] for r in forward] == want, q.url(size=size, after="")
+        backward, _ = walk(client, q.url(size=size, before=""), "prev", size)
+        assert [r["id"] for r in backward] == want, q.url(size=size, before="")
+
+    check()
