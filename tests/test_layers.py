@@ -16,14 +16,14 @@ ALLOWED: dict[str, set[str]] = {
     "resource": {"auth.policies", "schema"},
     "schema": {"binary", "errors", "resource", "untyped"},
     "binary": set(),  # base64 text and file parts -> bytes: SQLAlchemy types only
-    "untyped": set(),  # what an untyped column may store: pydantic only
+    "untyped": set(),  # untyped columns: what they store, filters on them (SQLAlchemy, pydantic)
     "http": {"errors"},
-    "request": {"binary", "errors", "resource"},
+    "request": {"binary", "errors", "resource", "untyped"},
     "query": {"request", "resource"},
     "portable": set(),
     "cursor": {"errors"},
     "keys": set(),  # one key per purpose from the app's secret: hashlib only
-    "readplan": {"decimals", "errors", "portable", "request", "resource"},
+    "readplan": {"decimals", "errors", "portable", "request", "resource", "untyped"},
     "decimals": set(),  # decimal columns stored as floats: SQLAlchemy only
     "store": {"errors", "prepared", "resource"},
     "prepared": set(),  # the store layer's executor: SQLAlchemy only
@@ -70,6 +70,7 @@ ALLOWED: dict[str, set[str]] = {
         "render.json",
         "request",
         "resource",
+        "untyped",
     },
     "observe": {"errors", "render.problem", "store"},  # beside the pipeline: probes, metrics
     "granian_runner": set(),  # the server: it gets the app only as a factory

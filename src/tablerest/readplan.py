@@ -41,6 +41,7 @@ from .errors import InvalidParameter
 from .portable import Explain, case_sensitive_like, like_escape, ordered, to_glob
 from .request import Aggregate, Filter, Grouping, Include, ListIntent, Path, SortKey, value_parser
 from .resource import Field, Relation, Resource
+from .untyped import LOOSE_OPS, Loose, Untyped, loose_condition, loose_params
 
 __all__ = [
     "Joined",
@@ -220,7 +221,10 @@ def filter_values(filters: Sequence[Filter], out: dict[str, Any]) -> None:
         name = f"f{i}"
         if f.op == "null":
             continue
-        if f.op in ("in", "nin"):
+        if _loose(f):
+            many = f.op in ("in", "nin")
+            out.update(loose_params(name, f.op, _padded_list(f.value) if many else f.value))
+        elif f.op in ("in", "nin"):
             for j, value in enumerate(_padded_list(f.value)):
                 out[f"{name}_{j}"] = value
         elif f.op in _LIKE:
@@ -236,7 +240,14 @@ def _arity(f: Filter) -> Any:
         return bool(f.value)
     if f.op in ("in", "nin"):
         return padded(len(f.value))
+    if isinstance(f.value, Loose):  # an ordering: numbers, or texts
+        return f.value.number is not None
     return None
+
+
+def _loose(f: Filter) -> bool:
+    """Whether ``f`` is on an untyped column, with an operator :mod:`.untyped` decides."""
+    return isinstance(f.path.field.column.type, Untyped) and f.op in LOOSE_OPS
 
 
 # -- conditions ------------------------------------------------------------------------------
@@ -255,6 +266,9 @@ def _compare(col: Any, f: Filter, name: str, nullable: bool) -> Any:
     col_type = f.path.field.column.type
     if op == "null":
         return col.is_(None) if f.value else col.is_not(None)
+    if _loose(f):
+        count = padded(len(f.value)) if op in ("in", "nin") else 1
+        return loose_condition(col, op, name, count, bool(_arity(f)), nullable)
     if op in ("in", "nin"):
         n = padded(len(f.value))
         if n == 0:
@@ -415,8 +429,9 @@ def decode_values(keys: Sequence[_Key], raw: Sequence[Any], parameter: str) -> l
         raise InvalidParameter(parameter, "The cursor is not valid for this list and sort")
     out: list[Any] = []
     for key, value in zip(keys, raw, strict=True):
-        if value is None:
-            out.append(None)
+        if value is None or isinstance(key.field.column.type, Untyped):
+            # An untyped column's value is kept as JSON has it: a number stays a number.
+            out.append(value)
             continue
         try:
             out.append(value_parser(key.field.column.type)(str(value)))

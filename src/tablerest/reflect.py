@@ -24,6 +24,7 @@ from .auth.sessions import SESSION_TABLES
 from .changes.outbox import TABLES
 from .decimals import shortest_decimals
 from .resource import Resource, slug
+from .untyped import mark_untyped
 
 __all__ = ["looks_secret", "reflect_resources", "secret_columns"]
 
@@ -91,6 +92,7 @@ def reflect_resources(
     if engine.dialect.name == "sqlite":  # decimals are floats there: no invented digits
         for table in metadata.tables.values():
             shortest_decimals(table)
+            mark_untyped(table)  # filters read their values as the JSON shows them
     # SQLite stores every INTEGER in 64 bits, whatever the declared type says.
     integer_bits = 64 if engine.dialect.name == "sqlite" else None
     hidden = hidden or {}

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from .binary import from_base64
 from .errors import FieldError, InvalidParameter, NotFound
 from .resource import COUNT_KINDS, Catalog, CountKind, Field, Relation, Resource, View
+from .untyped import Untyped, loose_value
 
 __all__ = [
     "OPERATORS",
@@ -391,7 +392,8 @@ def _parse_value(path: Path, op: str, raw: str, parameter: str, limits: Limits) 
                 raise InvalidParameter(parameter, "A pattern cannot end with a lone escape (\\)")
             _check_pattern(raw, parameter, limits)
         return raw
-    parse = value_parser(col_type)
+    # An untyped column's filter value is text and maybe a number (see untyped.py).
+    parse = loose_value if isinstance(col_type, Untyped) else value_parser(col_type)
     try:
         if op in ("in", "nin"):
             items = raw.split(",") if raw else []
