@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, FromClause
 
-from .decimals import rounded_aggregate
+from .decimals import as_shown, rounded_aggregate
 from .errors import InvalidParameter
 from .portable import Explain, case_sensitive_like, like_escape, ordered, to_glob
 from .request import Aggregate, Filter, Grouping, Include, ListIntent, Path, SortKey, value_parser
@@ -323,7 +323,7 @@ def filter_condition(
     return _through(
         source,
         f.path.steps,
-        lambda t: _compare(field.on(t), f, name, field.nullable),
+        lambda t: _compare(as_shown(field.column.type, field.on(t)), f, name, field.nullable),
         scope,
     )
 
@@ -331,7 +331,7 @@ def filter_condition(
 def _sort_expr(source: FromClause, path: Path, scope: RowScope | None = None) -> ColumnElement[Any]:
     """A sort value: a column here, or a scalar sub-query along to-one relations."""
     if not path.steps:
-        return path.field.on(source)
+        return as_shown(path.field.column.type, path.field.on(source))  # see decimals.py
     rel, target = path.steps[0]
     inner = rel.target.alias()
     rest = _sort_expr(inner, Path(path.steps[1:], path.field), scope)

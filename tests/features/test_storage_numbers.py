@@ -501,3 +501,52 @@ def test_the_change_feed_filters_untyped_columns_as_lists_do(mixed: str) -> None
             if line.startswith("data: ")
         ]
         assert keys == [i for i in want if i in events], query
+
+
+# -- item 3 follow-up: decimals stored as floats, grouped, filtered and sorted --------------------
+
+
+@pytest.fixture
+def lines(tmp_path: Path) -> str:
+    """Two totals that both show "0.30": 0.1 + 0.2 is stored as 0.30000000000000004."""
+    return _sqlite(
+        tmp_path,
+        """
+        CREATE TABLE lines (id INTEGER PRIMARY KEY, Total NUMERIC(10,2), label TEXT);
+        INSERT INTO lines VALUES (1, 0.1 + 0.2, 'a'), (2, 0.3, 'b'), (3, 0.7, 'c');
+        """,
+    )
+
+
+def test_decimals_stored_as_floats_are_grouped_filtered_and_sorted_as_shown(lines: str) -> None:
+    client = _client(lines)
+    assert _query(lines, "SELECT count(DISTINCT Total) FROM lines WHERE id < 3") == [(2,)]
+
+    def ids(query: str) -> list[int]:
+        resp = client.get(f"/api/lines?{query}")
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        return [r["id"] for r in resp.get_json()["data"]]
+
+    shown = client.get("/api/lines").get_json()["data"]
+    assert [r["Total"] for r in shown] == ["0.30", "0.30", "0.70"]
+    resp = client.get("/api/lines?group_by=Total&aggregate=count()")
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert resp.get_json()["data"] == [{"Total": "0.30", "count": 2}, {"Total": "0.70", "count": 1}]
+    for query, want in [
+        ("filter[Total]=0.3", [1, 2]),
+        ("filter[Total]=0.30", [1, 2]),
+        ("filter[Total][ne]=0.3", [3]),
+        ("filter[Total][in]=0.3,0.7", [1, 2, 3]),
+        ("filter[Total][gt]=0.3", [3]),
+        ("filter[Total][le]=0.3", [1, 2]),
+        ("sort=Total", [1, 2, 3]),  # a tie, as shown: then by the key
+        ("sort=-Total", [3, 1, 2]),
+    ]:
+        assert ids(query) == want, query
+    walked: list[int] = []
+    url: str | None = "/api/lines?sort=Total&page[size]=1&page[after]="
+    while url:
+        body = client.get(url).get_json()
+        walked += [r["id"] for r in body["data"]]
+        url = body["links"].get("next")
+    assert walked == [1, 2, 3]
