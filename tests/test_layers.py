@@ -16,10 +16,10 @@ ALLOWED: dict[str, set[str]] = {
     "resource": {"auth.policies", "schema"},
     "schema": {"binary", "errors", "resource", "sqlite_time", "typeops", "untyped"},
     "binary": set(),  # base64 text and file parts -> bytes: SQLAlchemy types only
-    "untyped": set(),  # what an untyped column may store: pydantic only
+    "untyped": set(),  # untyped columns: what they store, filters on them (SQLAlchemy, pydantic)
     "sqlite_time": set(),  # stored SQLite date/time formats: SQLAlchemy only
     "http": {"errors"},
-    "request": {"binary", "errors", "resource", "sqlite_time", "typeops"},
+    "request": {"binary", "errors", "resource", "sqlite_time", "typeops", "untyped"},
     "typeops": {"errors"},  # which operators each column type takes: no stage of its own
     "partitions": set(),  # reflection's help for partitioned tables: SQLAlchemy only
     "reflecttypes": {"typeops"},  # reflection's corrections of column types
@@ -27,7 +27,16 @@ ALLOWED: dict[str, set[str]] = {
     "portable": set(),
     "cursor": {"errors"},
     "keys": set(),  # one key per purpose from the app's secret: hashlib only
-    "readplan": {"decimals", "errors", "portable", "request", "resource", "sqlite_time", "typeops"},
+    "readplan": {
+        "decimals",
+        "errors",
+        "portable",
+        "request",
+        "resource",
+        "sqlite_time",
+        "typeops",
+        "untyped",
+    },
     "decimals": set(),  # decimal columns stored as floats: SQLAlchemy only
     "dberrors": set(),  # database errors -> kinds: SQLAlchemy only
     "checks": {"dberrors", "errors", "resource"},  # which field a CHECK failure is about
@@ -79,6 +88,7 @@ ALLOWED: dict[str, set[str]] = {
         "request",
         "resource",
         "typeops",
+        "untyped",
     },
     # Beside the pipeline: probes, metrics.
     "observe": {"dberrors", "errors", "render.problem", "store"},

@@ -9,6 +9,11 @@ read such columns:
   MariaDB and MySQL give an average by default), so that the value shown, ``sort=`` and
   ``having[...]`` all see the same number. On PostgreSQL and MariaDB, which sum decimals
   exactly, the rounding changes nothing but ``avg``'s long tail.
+- **values compared, grouped and sorted** (:func:`as_shown`): a ``Numeric(p, s)`` column's
+  value is shown with ``s`` places, so ``0.30000000000000004`` and ``0.3`` both show
+  ``"0.30"``; on SQLite filters, ``group_by`` and ``sort`` read the value rounded to ``s``
+  places too, so that rows showing the same value are one group, match the same filters and
+  tie in a sort. Elsewhere the column is read as it is (and an index on it serves).
 - **scale-less decimals** (:func:`shortest_decimals`): SQLAlchemy reads a ``NUMERIC`` column
   without a scale from a float with ten invented places (``9.9900000000``); a reflected
   SQLite column reads instead the shortest decimal that is the stored float (``9.99``).
@@ -22,10 +27,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 __all__ = [
     "AVG_EXTRA_PLACES",
     "ShortestDecimal",
+    "as_shown",
     "decimal_scale",
     "rounded_aggregate",
     "shortest_decimals",
@@ -57,6 +67,36 @@ def rounded_aggregate(
     # Typed as the column, so that it reads back (and binds a having value) as the column does;
     # the places are a literal (a number tablerest computed), not a parameter.
     return sa.func.round(expr, sa.literal_column(str(int(places))), type_=col_type)
+
+
+class _Shown(FunctionElement[Any]):
+    """A decimal column's value as shown: ``ROUND(value, scale)`` on SQLite, where decimals
+    are floats; the value itself on databases with a decimal type."""
+
+    name = "shown"
+    inherit_cache = True
+
+    def __init__(self, expr: ColumnElement[Any], places: int) -> None:
+        # The places are a literal (the column's declared scale), not a parameter.
+        super().__init__(expr, sa.literal_column(str(int(places))))
+        self.type = expr.type
+
+
+@compiles(_Shown)
+def _as_stored(element: _Shown, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses.clauses[0], **kw)
+
+
+@compiles(_Shown, "sqlite")
+def _as_rounded(element: _Shown, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"round({compiler.process(element.clauses, **kw)})"
+
+
+def as_shown(col_type: sa.types.TypeEngine[Any], expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``expr`` (a value of ``col_type``) as it is shown, for filters, groups and sorts: see
+    the module's docstring."""
+    scale = decimal_scale(col_type)
+    return expr if scale is None else _Shown(expr, scale)
 
 
 _ONE = decimal.Decimal(1)

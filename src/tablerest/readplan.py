@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, FromClause
 
-from .decimals import rounded_aggregate
+from .decimals import as_shown, rounded_aggregate
 from .errors import InvalidParameter
 from .portable import Explain, case_sensitive_like, like_escape, ordered, to_glob
 from .request import Aggregate, Filter, Grouping, Include, ListIntent, Path, SortKey, value_parser
@@ -44,6 +44,7 @@ from .resource import Field, Relation, Resource
 from .sqlite_time import comparable as time_comparable
 from .sqlite_time import compared_type
 from .typeops import arity, base_type, comparable, condition, family
+from .untyped import LOOSE_OPS, Loose, Untyped, loose_condition, loose_params
 
 __all__ = [
     "Joined",
@@ -223,7 +224,10 @@ def filter_values(filters: Sequence[Filter], out: dict[str, Any]) -> None:
         name = f"f{i}"
         if f.op == "null":
             continue
-        if f.op in ("in", "nin"):
+        if _loose(f):
+            many = f.op in ("in", "nin")
+            out.update(loose_params(name, f.op, _padded_list(f.value) if many else f.value))
+        elif f.op in ("in", "nin"):
             for j, value in enumerate(_padded_list(f.value)):
                 out[f"{name}_{j}"] = value
         elif f.op in _LIKE:
@@ -241,7 +245,14 @@ def _arity(f: Filter) -> Any:
         return arity(f.path.field.column.type, f.value)
     if f.op in ("in", "nin"):
         return padded(len(f.value))
+    if isinstance(f.value, Loose):  # an ordering: numbers, or texts
+        return f.value.number is not None
     return None
+
+
+def _loose(f: Filter) -> bool:
+    """Whether ``f`` is on an untyped column, with an operator :mod:`.untyped` decides."""
+    return isinstance(f.path.field.column.type, Untyped) and f.op in LOOSE_OPS
 
 
 # -- conditions ------------------------------------------------------------------------------
@@ -263,6 +274,9 @@ def _compare(col: Any, f: Filter, name: str, nullable: bool) -> Any:
         return col.is_(None) if f.value else col.is_not(None)
     if family(col_type) != "scalar":  # arrays, ranges, jsonb: their own operators
         return condition(col, col_type, op, f.value, lambda t: _bind(name, t), nullable)
+    if _loose(f):
+        count = padded(len(f.value)) if op in ("in", "nin") else 1
+        return loose_condition(col, op, name, count, bool(_arity(f)), nullable)
     if op in ("eq", "ne", "lt", "le", "gt", "ge", "in", "nin"):
         # A SQLite date-time column compared in the formats its values are stored in.
         col = time_comparable(col, col_type)
@@ -321,7 +335,7 @@ def filter_condition(
     return _through(
         source,
         f.path.steps,
-        lambda t: _compare(field.on(t), f, name, field.nullable),
+        lambda t: _compare(as_shown(field.column.type, field.on(t)), f, name, field.nullable),
         scope,
     )
 
@@ -329,7 +343,9 @@ def filter_condition(
 def _sort_expr(source: FromClause, path: Path, scope: RowScope | None = None) -> ColumnElement[Any]:
     """A sort value: a column here, or a scalar sub-query along to-one relations."""
     if not path.steps:
-        return time_comparable(path.field.on(source), path.field.column.type)
+        field = path.field
+        # Decimals as shown (decimals.py), date-times as instants (sqlite_time.py).
+        return time_comparable(as_shown(field.column.type, field.on(source)), field.column.type)
     rel, target = path.steps[0]
     inner = rel.target.alias()
     rest = _sort_expr(inner, Path(path.steps[1:], path.field), scope)
@@ -436,8 +452,9 @@ def decode_values(keys: Sequence[_Key], raw: Sequence[Any], parameter: str) -> l
         raise InvalidParameter(parameter, "The cursor is not valid for this list and sort")
     out: list[Any] = []
     for key, value in zip(keys, raw, strict=True):
-        if value is None:
-            out.append(None)
+        if value is None or isinstance(key.field.column.type, Untyped):
+            # An untyped column's value is kept as JSON has it: a number stays a number.
+            out.append(value)
             continue
         try:
             out.append(value_parser(key.field.column.type)(str(value)))

@@ -28,6 +28,7 @@ from .reflecttypes import correct_types
 from .resource import Resource
 from .selection import Selection, resource_names
 from .sqlite_time import adopt_formats
+from .untyped import mark_untyped
 
 __all__ = ["looks_secret", "reflect_resources", "secret_columns"]
 
@@ -113,6 +114,7 @@ def reflect_resources(
     if engine.dialect.name == "sqlite":
         for table in metadata.tables.values():  # decimals are floats there: no invented digits
             shortest_decimals(table)
+            mark_untyped(table)  # filters read their values as the JSON shows them
         # Date-times stored as text in other programs' formats (see sqlite_time).
         with engine.connect() as conn:
             adopt_formats(conn, list(metadata.tables.values()))

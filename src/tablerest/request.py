@@ -35,6 +35,7 @@ from .typeops import (
     scalar_parser,
     sortable,
 )
+from .untyped import Untyped, loose_value
 
 __all__ = [
     "OPERATORS",
@@ -411,7 +412,8 @@ def _parse_value(path: Path, op: str, raw: str, parameter: str, limits: Limits) 
                 raise InvalidParameter(parameter, "A pattern cannot end with a lone escape (\\)")
             _check_pattern(raw, parameter, limits)
         return raw
-    parse = value_parser(col_type)
+    # An untyped column's filter value is text and maybe a number (see untyped.py).
+    parse = loose_value if isinstance(col_type, Untyped) else value_parser(col_type)
     try:
         if op in ("in", "nin"):
             items = raw.split(",") if raw else []

@@ -30,6 +30,7 @@ from ..render.json import dumps
 from ..request import PAGE_PARAMETERS, Filter, Limits, parse_list_query, value_parser
 from ..resource import Catalog, Resource
 from ..typeops import family, matcher
+from ..untyped import LOOSE_OPS, Untyped, loose_matches
 from .fanout import Feeds, Hub
 from .like import like_matcher
 from .outbox import Event
@@ -245,6 +246,8 @@ def _check(f: Filter) -> Check:
     if f.op in ("like", "ilike"):
         like = like_matcher(f.value, ignore_case=f.op == "ilike")
         return f.path.field.name, lambda value: isinstance(value, str) and like(value)
+    if isinstance(f.path.field.column.type, Untyped) and f.op in LOOSE_OPS:
+        return f.path.field.name, lambda value: loose_matches(f.op, f.value, value)
     return f.path.field.name, lambda value: _matches(f, value)
 
 
