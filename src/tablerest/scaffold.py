@@ -16,8 +16,7 @@ import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
+from urllib.parse import unquote, urlsplit
 
 from . import migrate
 
@@ -61,7 +60,7 @@ def _source_from_direct_url(direct_url: str | None) -> str:
             url = "file://localhost/" + url[len("file:///") :]
         return f"tablerest @ {vcs['vcs']}+{url}" + (f"@{commit}" if commit else "")
     if "dir_info" in info and url.startswith("file://"):
-        return url2pathname(urlsplit(url).path)
+        return unquote(urlsplit(url).path)
     return f"tablerest @ {url}"  # an archive (a wheel or an sdist), local or not
 
 

@@ -6,6 +6,7 @@ Bounded: a few hundred requests to 127.0.0.1, each with a timeout, for a few sec
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -48,7 +49,8 @@ class _Load:
             began = time.monotonic()
             try:
                 status, headers = self.send(worker, n)
-            except OSError:  # the connection itself failed (a worker was killed)
+            # The connection failed, or was cut mid-answer: a worker was killed.
+            except (OSError, http.client.HTTPException):
                 status, headers = 0, {}
             self.answers.append((began, status, time.monotonic() - began, headers))
             n += 1
