@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -52,6 +53,7 @@ __all__ = [
     "adopt_formats",
     "comparable",
     "compared_type",
+    "instant_key",
     "key",
     "python_type",
 ]
@@ -327,6 +329,24 @@ def comparable(expr: ColumnElement[Any], col_type: Any) -> ColumnElement[Any]:
         else "datetime"
     )
     return sa.type_coerce(key(expr, kind), compared_type(col_type))
+
+
+def instant_key(col_type: Any) -> Callable[[Any], str | None] | None:
+    """For a mixed column, the text :func:`key` makes in SQL, computed in Python from a value
+    read (or a filter value): what the change feed compares, so that it decides a filter on
+    the instants a list compares (UTC; no offset counts as UTC), not on datetimes with and
+    without offsets, which Python cannot order. None for other columns (compared as read);
+    a value of another type (text the column's parser could not read) keys as None, as SQL's
+    ``datetime()`` makes NULL of text it cannot read."""
+    if not _mixed(col_type):
+        return None
+    bind, dialect = compared_type(col_type).process_bind_param, sqlite.dialect()
+    kinds = dt.time if isinstance(col_type, TextTime) else dt.date  # dt.datetime is a date
+
+    def instant(value: Any) -> str | None:
+        return bind(value, dialect) if isinstance(value, kinds) else None
+
+    return instant
 
 
 def python_type(col_type: Any) -> Any:

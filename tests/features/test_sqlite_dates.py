@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
+from tablerest import ChangeFeed
 from tablerest.server import create_app
 from tests.helpers import problem
 
@@ -345,3 +347,60 @@ def test_uniform_column_filters_can_use_its_index(serve: Serve) -> None:
         plan = " ".join(str(r) for r in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params))
     conn.close()
     assert "INDEX events_at" in plan, plan
+
+
+# -- the change feed -----------------------------------------------------------------------------
+
+#: Filters on the mixed column, with offsets and without, around its equal instants.
+FEED_FILTERS = [
+    "filter[at]=2021-01-01T00:00:00",
+    "filter[at]=" + _q("2021-01-01T05:30:00+05:30"),
+    "filter[at][ne]=2021-01-01T00:00:00",
+    "filter[at][ge]=2021-01-01T00:00:00",
+    "filter[at][gt]=2021-01-01T00:00:00",
+    "filter[at][lt]=2021-01-01T01:00:00",
+    "filter[at][le]=" + _q("2020-12-31T20:00:00-05:00"),
+    "filter[at][ge]=2021-01-01T01:00:00&filter[at][lt]=2024-03-10",
+    "filter[at][in]=2024-01-02T09:00:00," + _q("2021-01-01T00:00:00+00:00"),
+    "filter[at][nin]=2021-01-01T00:00:00,2024-03-10T15:00:00Z",
+    "filter[at][null]=true",
+]
+
+
+def _feed_keys(client: FlaskClient, query: str) -> list[int]:
+    resp = client.get(f"/api/events/changes?{query}", headers={"Last-Event-ID": "0"})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    found = [
+        orjson.loads(line[len("data: ") :])
+        for line in resp.get_data(as_text=True).splitlines()
+        if line.startswith("data: ")
+    ]
+    return [int(event["key"]) for event in found]
+
+
+def test_the_change_feed_decides_date_time_filters_as_lists_do(tmp_path: Path) -> None:
+    """The feed compares the instants a list compares, on rows another program wrote in its
+    formats (seen by the feed once changed through the API: the outbox records only
+    tablerest's writes) and on rows created through the API, with offsets and without."""
+    path = tmp_path / "other-program.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, at DATETIME, note TEXT)")
+        conn.executemany("INSERT INTO events VALUES (?, ?, 'raw')", MIXED)
+    conn.close()
+    client = create_app(
+        f"sqlite:///{path}",
+        engine_options={"poolclass": sa.NullPool},
+        changes=ChangeFeed(stream_seconds=0),
+    ).test_client()
+    for i, _ in MIXED:
+        assert client.patch(f"/api/events/{i}", json={"note": "seen"}).status_code == 200
+    for at in ("2021-01-01T05:30:00+05:30", "2021-01-01T00:00:00.000001", "2024-03-10T15:00:00"):
+        assert client.post("/api/events", json={"at": at}).status_code == 201
+    # The rows as the feed has them: another program's text, read as each value says.
+    assert _stored(path, "SELECT at FROM events WHERE id IN (4, 6)") == [
+        "2021-01-01T00:00:00.000Z",
+        "2020-12-31T20:00:00-05:00",
+    ]
+    assert _ids(client, "filter[at]=2021-01-01T00:00:00") == [1, 2, 3, 4, 11]
+    for query in FEED_FILTERS:
+        assert _feed_keys(client, query) == _ids(client, query), query
