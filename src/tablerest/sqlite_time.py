@@ -54,6 +54,7 @@ __all__ = [
     "comparable",
     "compared_type",
     "instant_key",
+    "json_schema",
     "key",
     "python_type",
 ]
@@ -347,6 +348,27 @@ def instant_key(col_type: Any) -> Callable[[Any], str | None] | None:
         return bind(value, dialect) if isinstance(value, kinds) else None
 
     return instant
+
+
+#: A date-time as RFC 3339 writes it, with its offset optional: what a column where only some
+#: values carry one shows and takes (ECMA-262, JSON Schema's regex dialect).
+OPTIONAL_OFFSET_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]"
+    r":[0-5][0-9](\.[0-9]{1,6})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$"
+)
+
+
+def json_schema(col_type: Any) -> dict[str, Any] | None:
+    """The JSON Schema of a column's values when no format names them: a date-time with or
+    without an offset for a column where only some stored values carry one (RFC 3339's
+    ``date-time`` needs an offset, the registry's ``date-time-local`` has none)."""
+    if isinstance(col_type, TextDateTime) and col_type.offsets == "some":
+        return {
+            "type": "string",
+            "pattern": OPTIONAL_OFFSET_PATTERN,
+            "description": "A date-time with or without a UTC offset (the column holds both)",
+        }
+    return None
 
 
 def python_type(col_type: Any) -> Any:
