@@ -6,12 +6,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tablerest.sqlite_time import Key, Layout, key
+from tablerest.render.json import dumps
+from tablerest.request import value_parser
+from tablerest.sqlite_time import Key, Layout, TextDateTime, instant_key, key
 
 ZONES = st.sampled_from(
     [None, dt.UTC, dt.timezone(dt.timedelta(hours=-5)), dt.timezone(dt.timedelta(hours=5.5))]
@@ -91,3 +94,22 @@ def test_times_normalise_alike_in_sqlite_and_python(
     assert dt.time.fromisoformat(text) == value, text
     in_sql = conn.execute(sa.select(key(sa.literal(text, sa.String()), "time"))).scalar()
     assert in_sql == Key("time").process_bind_param(value, conn.dialect), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=VALUES, layout=LAYOUTS)
+def test_the_feeds_key_of_a_row_read_is_sqlites_key_of_the_stored_text(
+    conn: sa.Connection, value: dt.datetime, layout: Layout
+) -> None:
+    """The change feed keys a value read, shown as JSON and parsed back as a list compares
+    the stored text in SQL."""
+    text = layout.render(value)
+    col_type = TextDateTime(layout, mixed=True, offsets="some")
+    read = col_type.result_processor(conn.dialect, None)(text)
+    shown = value_parser(col_type)(orjson.loads(dumps({"v": read}))["v"])
+    in_sql = conn.execute(sa.select(key(sa.literal(text, sa.String()), "datetime"))).scalar()
+    instant = instant_key(col_type)
+    assert instant is not None
+    assert instant(shown) == in_sql, text
+    assert instant("not a date-time") is None  # as datetime() of unreadable text
+    assert instant_key(TextDateTime(layout)) is None  # uniform: compared as read

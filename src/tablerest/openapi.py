@@ -28,6 +28,7 @@ from .request import INT64, MAX_OFFSET, MAX_PAGE_NUMBER, OPERATORS
 from .resource import Field, Relation, Resource, View, enum_labels, linkage_columns, slug
 from .schema import Variant
 from .selection import reserved_names
+from .sqlite_time import json_schema as stored_time_schema
 from .store import unique_sets
 from .typeops import STRUCTURED_OPS, base_type, family, operators, sortable
 
@@ -136,7 +137,7 @@ def _output_schema(f: Field) -> dict[str, Any]:
     elif isinstance(t, sa.String):
         out = {"type": "string"}
     elif isinstance(t, sa.DateTime | sa.Date | sa.Time):
-        out = {"type": "string", "format": _time_format(t)}
+        out = _time_schema(t)
     elif isinstance(t, sa.Interval):
         out = {"type": "string", "format": "duration"}
     elif isinstance(t, sa.Uuid):
@@ -156,6 +157,10 @@ def _read_schema(f: Field) -> dict[str, Any]:
     if f.expression is not None:
         out = {**out, "readOnly": True, "description": "Computed by the database (read-only)"}
     return out
+
+
+def _time_schema(t: sa.types.TypeEngine[Any]) -> dict[str, Any]:
+    return stored_time_schema(t) or {"type": "string", "format": _time_format(t)}
 
 
 def _time_format(t: sa.types.TypeEngine[Any]) -> str:
@@ -199,7 +204,8 @@ def _refine_input(f: Field, prop: dict[str, Any]) -> None:
         prop["description"] = "The primary key: may be sent back, only as in the URL"
     for branch in prop.get("anyOf", [prop]):
         if isinstance(t, sa.DateTime | sa.Time) and "format" in branch:
-            branch["format"] = _time_format(t)
+            del branch["format"]
+            branch.update(_time_schema(t))
         if (
             isinstance(t, sa.Numeric)
             and not isinstance(t, sa.Float)

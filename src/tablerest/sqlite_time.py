@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -52,6 +53,8 @@ __all__ = [
     "adopt_formats",
     "comparable",
     "compared_type",
+    "instant_key",
+    "json_schema",
     "key",
     "python_type",
 ]
@@ -327,6 +330,45 @@ def comparable(expr: ColumnElement[Any], col_type: Any) -> ColumnElement[Any]:
         else "datetime"
     )
     return sa.type_coerce(key(expr, kind), compared_type(col_type))
+
+
+def instant_key(col_type: Any) -> Callable[[Any], str | None] | None:
+    """For a mixed column, the text :func:`key` makes in SQL, computed in Python from a value
+    read (or a filter value): what the change feed compares, so that it decides a filter on
+    the instants a list compares (UTC; no offset counts as UTC), not on datetimes with and
+    without offsets, which Python cannot order. None for other columns (compared as read);
+    a value of another type (text the column's parser could not read) keys as None, as SQL's
+    ``datetime()`` makes NULL of text it cannot read."""
+    if not _mixed(col_type):
+        return None
+    bind, dialect = compared_type(col_type).process_bind_param, sqlite.dialect()
+    kinds = dt.time if isinstance(col_type, TextTime) else dt.date  # dt.datetime is a date
+
+    def instant(value: Any) -> str | None:
+        return bind(value, dialect) if isinstance(value, kinds) else None
+
+    return instant
+
+
+#: A date-time as RFC 3339 writes it, with its offset optional: what a column where only some
+#: values carry one shows and takes (ECMA-262, JSON Schema's regex dialect).
+OPTIONAL_OFFSET_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]"
+    r":[0-5][0-9](\.[0-9]{1,6})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$"
+)
+
+
+def json_schema(col_type: Any) -> dict[str, Any] | None:
+    """The JSON Schema of a column's values when no format names them: a date-time with or
+    without an offset for a column where only some stored values carry one (RFC 3339's
+    ``date-time`` needs an offset, the registry's ``date-time-local`` has none)."""
+    if isinstance(col_type, TextDateTime) and col_type.offsets == "some":
+        return {
+            "type": "string",
+            "pattern": OPTIONAL_OFFSET_PATTERN,
+            "description": "A date-time with or without a UTC offset (the column holds both)",
+        }
+    return None
 
 
 def python_type(col_type: Any) -> Any:

@@ -55,12 +55,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tablerest import ChangeFeed
 from tablerest.server import create_app
 from tests import models
 from tests.conftest import AppFactory
@@ -791,6 +793,8 @@ def test_a_key_beyond_64_bits_is_404(make_app: AppFactory) -> None:
 # the uniform case that compares as text), ``wall`` several formats without offsets. The
 # reference parses every stored value with ``datetime.fromisoformat`` and compares instants: a
 # value with an offset is converted to UTC, one without counts as UTC (the documented rule).
+# The change feed must decide the same filters alike on the same rows: it sees them once each
+# is changed through the API (``note``, which leaves the date-times as the program wrote them).
 
 UTC = dt.UTC
 N_EVENTS = 48
@@ -856,10 +860,10 @@ def write_events(path: str) -> Events:
     with sqlite3.connect(path) as conn:
         conn.execute(
             "CREATE TABLE events (id INTEGER PRIMARY KEY, at DATETIME, local DATETIME, "
-            "wall TIMESTAMP)"
+            "wall TIMESTAMP, note TEXT)"
         )
         conn.executemany(
-            "INSERT INTO events VALUES (?, ?, ?, ?)",
+            "INSERT INTO events (id, at, local, wall) VALUES (?, ?, ?, ?)",
             [(i, r["at"], r["local"], r["wall"]) for i, r in rows.items()],
         )
     conn.close()
@@ -961,5 +965,48 @@ def test_sqlite_date_times_in_several_formats_match_the_reference(
         assert [r["id"] for r in forward] == want, q.url(size=size, after="")
         backward, _ = walk(client, q.url(size=size, before=""), "prev", size)
         assert [r["id"] for r in backward] == want, q.url(size=size, before="")
+
+    check()
+
+
+@pytest.fixture
+def events_feed(tmp_path: Path) -> tuple[FlaskClient, Events]:
+    """The same table served with the change feed, and one event per row (a note written
+    through the API: the feed sees no write of another program)."""
+    path = str(tmp_path / "events.sqlite3")
+    events = write_events(path)
+    app = create_app(f"sqlite:///{path}", changes=ChangeFeed(stream_seconds=0))
+    client = app.test_client()
+    for i in events.rows:
+        assert client.patch(f"/api/events/{i}", json={"note": "seen"}).status_code == 200
+    with sqlite3.connect(path) as conn:  # the date-times are still as the program wrote them
+        stored = {
+            i: {"at": a, "local": b, "wall": c}
+            for i, a, b, c in conn.execute("SELECT id, at, local, wall FROM events")
+        }
+    conn.close()
+    assert stored == events.rows
+    return client, events
+
+
+def test_the_change_feed_decides_sqlite_date_time_filters_as_the_reference(
+    events_feed: tuple[FlaskClient, Events],
+) -> None:
+    """The feed sends the events of the rows the reference (and so a list) selects."""
+    client, events = events_feed
+
+    @search(150)
+    @given(filters=st.lists(date_filter(), min_size=1, max_size=2))
+    def check(filters: list[Filter]) -> None:
+        want = events_expected(events, filters, ())
+        url = "/api/events/changes?" + urlencode([f.param() for f in filters], quote_via=quote)
+        resp = client.get(url, headers={"Last-Event-ID": "0"})
+        assert resp.status_code == 200, (url, resp.get_data(as_text=True))
+        keys = [
+            int(orjson.loads(line[len("data: ") :])["key"])
+            for line in resp.get_data(as_text=True).splitlines()
+            if line.startswith("data: ")
+        ]
+        assert keys == want, url
 
     check()

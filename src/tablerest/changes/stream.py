@@ -16,6 +16,7 @@ import re
 import select
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -29,6 +30,7 @@ from ..errors import InvalidParameter, MethodNotAllowed, NotAcceptable
 from ..render.json import dumps
 from ..request import PAGE_PARAMETERS, Filter, Limits, parse_list_query, value_parser
 from ..resource import Catalog, Resource
+from ..sqlite_time import instant_key
 from ..typeops import family, matcher
 from ..untyped import LOOSE_OPS, Untyped, loose_matches
 from .fanout import Feeds, Hub
@@ -42,6 +44,8 @@ EVENT_STREAM = "text/event-stream"
 BATCH = 200
 _NOT_HERE = (*PAGE_PARAMETERS, "sort", "include", "count", "q", "format", "group_by",
              "aggregate", "distinct")  # fmt: skip
+#: The operators a list decides by comparing values (rather than text or presence).
+_ORDERED_OPS = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "in", "nin"})
 _ID = re.compile(r"^[0-9]{1,18}$")
 
 Authorize = Callable[[Request], Access | None]
@@ -248,6 +252,12 @@ def _check(f: Filter) -> Check:
         return f.path.field.name, lambda value: isinstance(value, str) and like(value)
     if isinstance(f.path.field.column.type, Untyped) and f.op in LOOSE_OPS:
         return f.path.field.name, lambda value: loose_matches(f.op, f.value, value)
+    instant = instant_key(col_type)
+    if instant is not None and f.op in _ORDERED_OPS:
+        # A SQLite column of several date-time formats or offsets: lists compare instants.
+        many = f.op in ("in", "nin")
+        keyed = replace(f, value=tuple(map(instant, f.value)) if many else instant(f.value))
+        return f.path.field.name, lambda value: _matches(keyed, instant(value))
     return f.path.field.name, lambda value: _matches(f, value)
 
 
