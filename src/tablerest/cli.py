@@ -28,7 +28,15 @@ from .observe import Observability
 from .render.json import dumps
 from .resource import slug
 from .selection import reserved_names
-from .server import SERVERS, create_app, database_url, hidden_secrets, renamed, run
+from .server import (
+    SERVERS,
+    create_app,
+    database_url,
+    hidden_secrets,
+    renamed,
+    run,
+    skipped_views,
+)
 
 if TYPE_CHECKING:
     from .importer import Report
@@ -332,6 +340,9 @@ def serve(
         first = quote(names[0]) if names else "<table>"
         click.echo(f"  changes:   curl -N {base}/{first}/changes  "
                    f"(live page: {base}/changes.html)")  # fmt: skip
+    for view, reason in skipped_views(app).items():
+        click.echo(f"warning: not serving view {view!r}: the database cannot read it ({reason})",
+                   err=True)  # fmt: skip
     concealed = hidden_secrets(app)
     if concealed:
         click.echo(

@@ -28,6 +28,7 @@ from .reflecttypes import correct_types
 from .resource import Resource
 from .selection import Selection, resource_names
 from .sqlite_time import adopt_formats
+from .unreadable import unreadable_views
 from .untyped import mark_untyped
 
 __all__ = ["looks_secret", "reflect_resources", "secret_columns"]
@@ -80,6 +81,7 @@ def reflect_resources(
     csv_formula_guard: bool = True,
     selection: Selection | None = None,
     reserved: Collection[str] = (),
+    skipped: dict[str, str] | None = None,
 ) -> list[Resource]:
     """Reflect every table and view of ``engine`` (one schema) into resources.
 
@@ -95,22 +97,29 @@ def reflect_resources(
     a served table's foreign key points to one), and relations to them lead nowhere.
     ``reserved``: the paths the API itself serves under its prefix, which resources never
     take (:func:`~tablerest.selection.resource_names`).
+
+    A view the database cannot read (one over a dropped table, see
+    :mod:`~tablerest.unreadable`) is left out, so that the rest is served: ``skipped``, when
+    given, is filled with each such view's name and the database's reason.
     """
     selection = selection or Selection()
     metadata = sa.MetaData()
     # The change feed's outbox tables and the sign-in sessions are tablerest's own.
     own = TABLES | SESSION_TABLES
     seen: set[str] = set()
+    views = set(sa.inspect(engine).get_view_names(schema=schema))
+    broken = unreadable_views(engine, sorted(v for v in views if selection.keeps(v)), schema)
+    if skipped is not None:
+        skipped.update(broken)
 
     def wanted(name: str, _metadata: sa.MetaData) -> bool:
         if name in own:
             return False
         seen.add(name)
-        return selection.keeps(name)
+        return selection.keeps(name) and name not in broken
 
     metadata.reflect(engine, schema=schema, views=True, only=wanted)
     selection.check(seen)
-    views = set(sa.inspect(engine).get_view_names(schema=schema))
     if engine.dialect.name == "sqlite":
         for table in metadata.tables.values():  # decimals are floats there: no invented digits
             shortest_decimals(table)
