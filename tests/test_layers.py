@@ -23,7 +23,9 @@ ALLOWED: dict[str, set[str]] = {
     "typeops": {"errors"},  # which operators each column type takes: no stage of its own
     "partitions": set(),  # reflection's help for partitioned tables: SQLAlchemy only
     "reflecttypes": {"typeops"},  # reflection's corrections of column types
-    "query": {"request", "resource"},
+    "query": {"request", "resource", "rowkeys"},
+    # how a URL's key names a stored row (untyped and mixed-format date keys): plan helpers
+    "rowkeys": {"sqlite_time", "untyped"},
     "portable": set(),
     "cursor": {"errors"},
     "keys": set(),  # one key per purpose from the app's secret: hashlib only
@@ -33,6 +35,7 @@ ALLOWED: dict[str, set[str]] = {
         "portable",
         "request",
         "resource",
+        "rowkeys",
         "sqlite_time",
         "typeops",
         "untyped",

@@ -19,6 +19,12 @@ text. A filter means instead what a user reads in the JSON (:class:`Loose`):
 - Bytes match no value (only ``null``); ``sort`` keeps SQLite's order: NULL, numbers, text,
   bytes.
 
+A row's key in a URL (``/api/t/1``) follows the same rule (:func:`key_value`, and
+:func:`~tablerest.rowkeys.key_match`): a key that reads as a JSON number names the row whose
+key is that number, else the row whose key is that same text (``1`` when a table holds both
+``1`` and ``'1'``: never two rows at once, so that a write changes one row). A number
+written in another way than SQLite writes it (``1e3``, ``1.50``) names only the number.
+
 The same rule is written twice: once as SQL (:func:`loose_condition`, for lists) and once in
 Python (:func:`loose_matches`, for the change feed), so that both select the same rows.
 """
@@ -41,6 +47,8 @@ __all__ = [
     "UNTYPED",
     "Loose",
     "Untyped",
+    "key_value",
+    "keys_agree",
     "loose_condition",
     "loose_matches",
     "loose_params",
@@ -171,6 +179,23 @@ def loose_condition(
         return col.in_(binds)
     outside = col.not_in(binds)
     return sa.or_(outside, col.is_(None)) if nullable else outside
+
+
+def key_value(raw: str) -> Any:
+    """A key's text in a URL -> the value bound for :func:`key_match`: the number it reads
+    as (JSON number syntax), else the text."""
+    found = loose_value(raw)
+    return found.text if found.number is None else found.number
+
+
+def keys_agree(col_type: Any, sent: Any, key: Any) -> bool:
+    """Whether a body's key value ``sent`` is the URL's ``key`` (parsed by
+    :func:`key_value`): equal, or on an untyped column the URL's number sent as its text
+    (``"2"`` for ``/t/2``, as a row holding the text ``'2'`` shows its key)."""
+    if sent == key:
+        return True
+    number = isinstance(key, int | float) and not isinstance(key, bool)
+    return isinstance(col_type, Untyped) and number and isinstance(sent, str) and sent == str(key)
 
 
 def _same(item: Loose, value: Any) -> bool:

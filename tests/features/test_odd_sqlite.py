@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -101,3 +102,78 @@ def test_an_invalid_mariadb_view_is_skipped(tmp_path: Path) -> None:
         assert [r["name"] for r in client.get("/api").get_json()["resources"]] == ["pets"]
         assert client.get("/api/pets/1").get_json() == {"id": 1, "name": "Rex"}
         assert "invalid table" in skipped_views(client.application)["orphan"]
+
+
+# -- 3. untyped key columns --------------------------------------------------------------------
+
+UNTYPED_KEYS = """
+CREATE TABLE t (id PRIMARY KEY, v);
+INSERT INTO t VALUES (1, 'one'), ('2', 'two as text'), ('x', 'ex'), (3, 'three'), ('3', 'text 3'),
+                     (1.5, 'one and a half');
+CREATE TABLE c (id INTEGER PRIMARY KEY, t_id REFERENCES t (id));
+INSERT INTO c VALUES (10, 1), (11, '2');
+"""
+
+
+def test_an_untyped_key_in_a_url_names_the_number_or_the_text(serve: Serve) -> None:
+    client, path = serve(UNTYPED_KEYS)
+    assert client.get("/api/t/1").get_json() == {"id": 1, "v": "one"}
+    assert client.get("/api/t/2").get_json() == {"id": "2", "v": "two as text"}
+    assert client.get("/api/t/x").get_json() == {"id": "x", "v": "ex"}
+    assert client.get("/api/t/1.5").get_json() == {"id": 1.5, "v": "one and a half"}
+    # Both 3 and '3': the URL names the number, never two rows.
+    assert client.get("/api/t/3").get_json() == {"id": 3, "v": "three"}
+    problem(client.get("/api/t/4"), 404)
+
+    assert client.patch("/api/t/3", json={"v": "drei"}).status_code == 200
+    assert client.put("/api/t/2", json={"id": "2", "v": "zwei"}).get_json() == {
+        "id": "2",
+        "v": "zwei",
+    }
+    assert client.delete("/api/t/1.5").status_code == 204
+    assert _stored(path, "SELECT id, typeof(id), v FROM t ORDER BY rowid") == [
+        (1, "integer", "one"),
+        ("2", "text", "zwei"),
+        ("x", "text", "ex"),
+        (3, "integer", "drei"),
+        ("3", "text", "text 3"),
+    ]
+
+
+def test_relations_and_foreign_keys_find_an_untyped_key(serve: Serve) -> None:
+    client, path = serve(UNTYPED_KEYS)
+    assert [r["id"] for r in client.get("/api/t/1/c").get_json()["data"]] == [10]
+    assert [r["id"] for r in client.get("/api/t/2/c").get_json()["data"]] == [11]
+    assert client.get("/api/c/11?include=t").get_json()["t"] == {"id": "2", "v": "two as text"}
+    created = client.post("/api/c", json={"t_id": 1})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    assert client.get(created.headers["Location"] + "?include=t").get_json()["t"]["v"] == "one"
+    made = client.post("/api/t", json={"id": 7, "v": "seven"})
+    assert made.status_code == 201, made.get_data(as_text=True)
+    assert client.get(made.headers["Location"]).get_json() == {"id": 7, "v": "seven"}
+    assert _stored(path, "SELECT typeof(id) FROM t WHERE v = 'seven'") == [("integer",)]
+
+
+def test_a_date_time_key_names_its_row_in_any_stored_format(serve: Serve) -> None:
+    client, path = serve(
+        "CREATE TABLE t (at DATETIME PRIMARY KEY, v TEXT);\n"
+        "INSERT INTO t VALUES ('2021-01-01 00:00:00', 'a'), ('2021-01-02T10:00:00Z', 'b'),\n"
+        "  ('2021-01-03T10:00:00-05:00', 'c'), ('2021-01-04 00:00:00', 'd'),\n"
+        "  ('2021-01-04T00:00:00', 'd again');\n"
+    )
+    shown = {r["v"]: r["at"] for r in client.get("/api/t").get_json()["data"]}
+    for v in ("a", "b", "c"):  # each key as the API shows it names its row
+        at = shown[v]
+        assert client.get(f"/api/t/{quote(at, safe='')}").get_json()["v"] == v
+    assert client.get("/api/t/2021-01-02T10:00:00Z").get_json()["v"] == "b"
+    assert client.get("/api/t/2021-01-03T15:00:00Z").get_json()["v"] == "c"
+    assert client.patch("/api/t/2021-01-02T10:00:00Z", json={"v": "B"}).status_code == 200
+    # One instant stored twice: the key names one of the two rows, and a write changes one.
+    assert client.patch("/api/t/2021-01-04T00:00:00", json={"v": "D"}).status_code == 200
+    assert client.delete("/api/t/2021-01-03T10:00:00-05:00").status_code == 204
+    assert _stored(path, "SELECT at, v FROM t ORDER BY rowid") == [
+        ("2021-01-01 00:00:00", "a"),
+        ("2021-01-02T10:00:00Z", "B"),
+        ("2021-01-04 00:00:00", "D"),
+        ("2021-01-04T00:00:00", "d again"),
+    ]
