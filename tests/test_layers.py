@@ -17,7 +17,8 @@ ALLOWED: dict[str, set[str]] = {
     "schema": {"binary", "errors", "resource", "sqlite_time", "typeops", "untyped"},
     "binary": set(),  # base64 text and file parts -> bytes: SQLAlchemy types only
     "untyped": set(),  # untyped columns: what they store, filters on them (SQLAlchemy, pydantic)
-    "sqlite_time": set(),  # stored SQLite date/time formats: SQLAlchemy only
+    # stored SQLite date/time formats (a column no format reads is served untyped)
+    "sqlite_time": {"untyped"},
     "http": {"errors"},
     "request": {"binary", "errors", "resource", "sqlite_time", "typeops", "untyped"},
     "typeops": {"errors"},  # which operators each column type takes: no stage of its own
