@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import warnings
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -118,14 +119,19 @@ def reflect_resources(
         seen.add(name)
         return selection.keeps(name) and name not in broken
 
-    metadata.reflect(engine, schema=schema, views=True, only=wanted)
+    with warnings.catch_warnings():
+        # A type SQLAlchemy does not know (PostgreSQL's point, xml...) is served as the text
+        # the driver gives, with the null filter only: nothing for a user to act on.
+        warnings.filterwarnings("ignore", "Did not recognize type", sa.exc.SAWarning)
+        metadata.reflect(engine, schema=schema, views=True, only=wanted)
     selection.check(seen)
     if engine.dialect.name == "sqlite":
-        for table in metadata.tables.values():  # decimals are floats there: no invented digits
-            shortest_decimals(table)
-            mark_untyped(table)  # filters read their values as the JSON shows them
-        # Date-times stored as text in other programs' formats (see sqlite_time).
         with engine.connect() as conn:
+            for table in metadata.tables.values():
+                # Filters read untyped values as the JSON shows them (see untyped).
+                mark_untyped(conn, table)
+                shortest_decimals(table)  # decimals are floats there: no invented digits
+            # Date-times stored as text in other programs' formats (see sqlite_time).
             adopt_formats(conn, list(metadata.tables.values()))
     share_partition_keys(engine, metadata, schema)
     correct_types(engine, metadata, schema)
