@@ -97,21 +97,16 @@ class Untyped(sa.types.NullType):
     cache_ok = True
 
 
-#: What makes a declared type other than ``NUMERIC`` affinity in SQLite's rules (datatype3.html
-#: section 3.1): ``INT``, ``CHAR``/``CLOB``/``TEXT``, ``BLOB``, ``REAL``/``FLOA``/``DOUB``.
-_AFFINITY_WORDS = ("INT", "CHAR", "CLOB", "TEXT", "BLOB", "REAL", "FLOA", "DOUB")
 #: The declared type's name, as SQLAlchemy reads it (``VARCHAR2(10)`` -> ``VARCHAR2``).
 _TYPE_NAME = re.compile(r"([\w ]+)")
 
 
-def _unknown_numeric(declared: str) -> bool:
-    """Whether a declared type is one SQLAlchemy does not know and SQLite gives NUMERIC
-    affinity only because nothing else matched (``STRING``, ``money``, ``JSON5``)."""
+def _unknown(declared: str) -> bool:
+    """Whether a declared type is one SQLAlchemy does not know by name, whose type it then
+    takes from SQLite's affinity rules (``STRING``, ``money``, ``point``)."""
     found = _TYPE_NAME.match(declared.upper())
     name = found.group(1).strip() if found else ""
-    if not name or name in sqlite.base.SQLiteDialect.ischema_names:
-        return False
-    return not any(word in name for word in _AFFINITY_WORDS)
+    return bool(name) and name not in sqlite.base.SQLiteDialect.ischema_names
 
 
 def _holds_text(conn: sa.Connection, column: sa.Column[Any]) -> bool:
@@ -124,18 +119,20 @@ def _holds_text(conn: sa.Connection, column: sa.Column[Any]) -> bool:
 
 def mark_untyped(conn: sa.Connection, table: sa.Table) -> None:
     """Give the columns of a reflected SQLite ``table`` that have no declared type the
-    :class:`Untyped` type (in memory: no DDL). So too a column whose declared type SQLite
-    reads as NUMERIC only because it knows no other (``STRING``, ``money``) when it holds
-    text: SQLite keeps there any text that is not a number as text (``'hello'``, ``'$1.00'``)
-    beside the numbers it converted (``'007'`` became ``7``); one holding only numbers stays
-    a decimal column."""
+    :class:`Untyped` type (in memory: no DDL). So too a column whose declared type SQLAlchemy
+    does not know and SQLite's affinity makes a number (``STRING`` and ``money`` are NUMERIC,
+    ``point`` INTEGER) when it holds text: SQLite keeps there any text that does not read as
+    a number as text (``'hello'``, ``'$1.00'``, ``'(1,2)'``) beside the numbers it converted
+    (``'007'`` became ``7``). One holding only numbers keeps its number type."""
     rows = conn.execute(
         sa.text("SELECT name, type FROM pragma_table_xinfo(:table, :schema)"),
         {"table": table.name, "schema": table.schema or "main"},
     )
     declared = {name: kind or "" for name, kind in rows}
     for column in table.columns:
-        odd = _unknown_numeric(declared.get(column.name, ""))
+        odd = isinstance(column.type, sa.Integer | sa.Numeric) and _unknown(
+            declared.get(column.name, "")
+        )
         if type(column.type) is sa.types.NullType or (odd and _holds_text(conn, column)):
             column.type = Untyped()
 

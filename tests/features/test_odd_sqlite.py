@@ -222,9 +222,9 @@ def test_a_date_time_key_names_its_row_in_any_stored_format(serve: Serve) -> Non
 ODD_TYPES = """
 CREATE TABLE t (id INTEGER PRIMARY KEY, a "long varchar", b money, c STRING, d "unsigned big int",
                 e "double precision", f "varchar2(10)", g "blob stuff", h money,
-                k NUMERIC(10, 2));
-INSERT INTO t VALUES (1, 'x', '$1.00', 'hello', 5, 2.5, 'v', x'00ff', 1.25, 'n/a');
-INSERT INTO t VALUES (2, 'y', 2.5, '007', 6, 3.5, 'w', 'text', 2.5, 3.14159);
+                k NUMERIC(10, 2), p point);
+INSERT INTO t VALUES (1, 'x', '$1.00', 'hello', 5, 2.5, 'v', x'00ff', 1.25, 'n/a', '(1,2)');
+INSERT INTO t VALUES (2, 'y', 2.5, '007', 6, 3.5, 'w', 'text', 2.5, 3.14159, '5');
 """
 
 
@@ -233,9 +233,9 @@ def test_odd_declared_types_are_served_by_sqlite_affinity(serve: Serve) -> None:
     rows = client.get("/api/t?sort=id").get_json()["data"]
     assert rows == [
         {"id": 1, "a": "x", "b": "$1.00", "c": "hello", "d": 5, "e": 2.5, "f": "v",
-         "g": "AP8=", "h": "1.25", "k": "n/a"},
+         "g": "AP8=", "h": "1.25", "k": "n/a", "p": "(1,2)"},
         {"id": 2, "a": "y", "b": 2.5, "c": 7, "d": 6, "e": 3.5, "f": "w", "g": "text",
-         "h": "2.5", "k": "3.14"},
+         "h": "2.5", "k": "3.14", "p": 5},
     ]  # fmt: skip
     assert client.get("/api/t/1").get_json()["k"] == "n/a"
 
@@ -250,13 +250,18 @@ def test_odd_declared_types_are_served_by_sqlite_affinity(serve: Serve) -> None:
     assert found == {"c=hello": [1], "c=7": [2], "b=$1.00": [1], "b=2.5": [2],
                      "filter[h][gt]=2": [2]}  # fmt: skip
     assert client.get("/api/t?aggregate=sum(h)").get_json()["data"] == [{"sum_h": "3.75"}]
-    found = {q: ids(q) for q in ("filter[a][startswith]=x", "d=6", "e=2.5")}
-    assert found == {"filter[a][startswith]=x": [1], "d=6": [2], "e=2.5": [1]}
+    found = {q: ids(q) for q in ("filter[a][startswith]=x", "d=6", "e=2.5", "p=(1,2)", "p=5")}
+    assert found == {"filter[a][startswith]=x": [1], "d=6": [2], "e=2.5": [1], "p=(1,2)": [1],
+                     "p=5": [2]}  # fmt: skip
     bad = problem(client.get("/api/t?filter[h]=cheap"), 400)
     assert bad["parameter"] == "filter[h]"
-    made = client.post("/api/t", json={"b": "€3", "c": "text", "h": "4.5", "k": "1.50"})
+    made = client.post(
+        "/api/t", json={"b": "€3", "c": "text", "h": "4.5", "k": "1.50", "p": "(3,4)"}
+    )
     assert made.status_code == 201, made.get_data(as_text=True)
-    assert _stored(path, "SELECT b, c, h, k FROM t WHERE id = 3") == [("€3", "text", 4.5, 1.5)]
+    assert _stored(path, "SELECT b, c, h, k, p FROM t WHERE id = 3") == [
+        ("€3", "text", 4.5, 1.5, "(3,4)")
+    ]
     problem(client.post("/api/t", json={"h": "cheap"}), 422)
 
 
