@@ -4,6 +4,7 @@ a report of the rows turned away (where and why) instead of stopping at the firs
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,7 +141,7 @@ def test_a_clean_file_imports_whole_and_exits_0(url: str, tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["--into", "nope"], "no resource 'nope'; there are: authors, books"),
+        (["--into", "nope"], "no table 'nope'; there are: authors, books"),
         (["--into", "books", "--format", "xml"], "Invalid value for '--format'"),
     ],
 )
@@ -152,6 +153,30 @@ def test_mistakes_are_named(url: str, tmp_path: Path, args: list[str], says: str
 
     assert code != 0
     assert says in out
+
+
+def test_into_takes_a_table_name_or_its_served_resource_name(tmp_path: Path) -> None:
+    """A table named like one of the API's own paths is served as ``batch_``; import takes
+    that name, and the table's own, as it does for names made URL-safe."""
+    path = tmp_path / "odd.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "CREATE TABLE batch (id INTEGER PRIMARY KEY, name TEXT);"
+            'CREATE TABLE "Order Items" (id INTEGER PRIMARY KEY, name TEXT);'
+        )
+    conn.close()
+    rows = tmp_path / "rows.csv"
+    rows.write_text("name\nA\n")
+    url = f"sqlite:///{path}"
+    for into in ("batch_", "batch", "Order_Items", "Order Items"):
+        code, out = run(url, str(rows), "--into", into)
+        assert code == 0, out
+        assert f"imported 1 rows into {into}" in out
+    with sqlite3.connect(path) as conn:
+        counts = [conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in
+                  ("batch", "Order Items")]  # fmt: skip
+    conn.close()
+    assert counts == [2, 2]
 
 
 def test_unknown_extension_needs_a_format(url: str, tmp_path: Path) -> None:

@@ -17,13 +17,16 @@ ALLOWED: dict[str, set[str]] = {
     "schema": {"binary", "errors", "resource", "sqlite_time", "typeops", "untyped"},
     "binary": set(),  # base64 text and file parts -> bytes: SQLAlchemy types only
     "untyped": set(),  # untyped columns: what they store, filters on them (SQLAlchemy, pydantic)
-    "sqlite_time": set(),  # stored SQLite date/time formats: SQLAlchemy only
+    # stored SQLite date/time formats (a column no format reads is served untyped)
+    "sqlite_time": {"untyped"},
     "http": {"errors"},
     "request": {"binary", "errors", "resource", "sqlite_time", "typeops", "untyped"},
     "typeops": {"errors"},  # which operators each column type takes: no stage of its own
     "partitions": set(),  # reflection's help for partitioned tables: SQLAlchemy only
     "reflecttypes": {"typeops"},  # reflection's corrections of column types
-    "query": {"request", "resource"},
+    "query": {"request", "resource", "rowkeys"},
+    # how a URL's key names a stored row (untyped and mixed-format date keys): plan helpers
+    "rowkeys": {"sqlite_time", "untyped"},
     "portable": set(),
     "cursor": {"errors"},
     "keys": set(),  # one key per purpose from the app's secret: hashlib only
@@ -33,6 +36,7 @@ ALLOWED: dict[str, set[str]] = {
         "portable",
         "request",
         "resource",
+        "rowkeys",
         "sqlite_time",
         "typeops",
         "untyped",

@@ -165,3 +165,11 @@ def test_the_commands_say_what_is_missing(tmp_path: Path) -> None:
                 TABLEREST_DATABASE="x.db")  # fmt: skip
     assert "nowhere" in wrong.stderr
     assert wrong.returncode != 0
+    # SQLite creates the file, not its directory: say which one is missing, no traceback.
+    for database in ("data/app.db", "sqlite:///data/app.db"):
+        lost = run("upgrade", "--database", database)
+        assert lost.returncode == 1
+        assert "the directory" in lost.stderr
+        assert "data does not exist" in lost.stderr
+        assert "Traceback" not in lost.stderr
+    assert not (tmp_path / "data").exists()

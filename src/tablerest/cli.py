@@ -28,7 +28,15 @@ from .observe import Observability
 from .render.json import dumps
 from .resource import slug
 from .selection import reserved_names
-from .server import SERVERS, create_app, database_url, hidden_secrets, renamed, run
+from .server import (
+    SERVERS,
+    create_app,
+    database_url,
+    hidden_secrets,
+    renamed,
+    run,
+    skipped_views,
+)
 
 if TYPE_CHECKING:
     from .importer import Report
@@ -332,6 +340,9 @@ def serve(
         first = quote(names[0]) if names else "<table>"
         click.echo(f"  changes:   curl -N {base}/{first}/changes  "
                    f"(live page: {base}/changes.html)")  # fmt: skip
+    for view, reason in skipped_views(app).items():
+        click.echo(f"warning: not serving view {view!r}: the database cannot read it ({reason})",
+                   err=True)  # fmt: skip
     concealed = hidden_secrets(app)
     if concealed:
         click.echo(
@@ -472,7 +483,8 @@ def init_command(directory: Path) -> None:
 
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--into", "into", required=True, metavar="RESOURCE", help="The resource (table).")
+@click.option("--into", "into", required=True, metavar="TABLE",
+              help="The table: its name, or its resource name as serve shows it.")  # fmt: skip
 @click.option(
     "--database",
     required=True,
@@ -556,12 +568,15 @@ def _import(
     from .store import Database
 
     try:
-        found = {r.name: r for r in reflect_resources(engine, schema=schema)}
+        # Named as serve names them by default: a table called batch is the resource batch_.
+        resources = reflect_resources(engine, schema=schema, reserved=reserved_names())
     except sa.exc.SQLAlchemyError as exc:
         raise click.ClickException(f"cannot read the database: {exc}") from exc
-    resource = found.get(into)
+    # --into takes the table's own name, or the resource's name as serve shows it.
+    by_table = {r.table.name: r for r in resources}
+    resource = by_table.get(into) or {r.name: r for r in resources}.get(into)
     if resource is None:
-        raise click.ClickException(f"no resource {into!r}; there are: {', '.join(sorted(found))}")
+        raise click.ClickException(f"no table {into!r}; there are: {', '.join(sorted(by_table))}")
     if "POST" not in resource.methods:
         raise click.ClickException(f"{into} is read-only (a view, or a table without a key)")
     columns = (SpinnerColumn(), TextColumn("{task.description}: {task.completed} rows"),
@@ -616,12 +631,34 @@ def _alembic(
         raise click.UsageError("say where the models are: --models MODULE or TABLEREST_MODELS")
     # A SQLite file that does not exist yet is fine: the first upgrade creates it.
     url = database if "://" in database else f"sqlite:///{Path(database).resolve()}"
+    _check_sqlite_directory(url)
     try:
         if models:
             migrate.load_metadata(models)  # a wrong name fails here, clearly
         return migrate.config(directory, url, models)
     except (ValueError, ImportError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _check_sqlite_directory(url: str) -> None:
+    """A SQLite file's directory must exist: SQLite creates the file, not its directories,
+    and says only "unable to open database file". The directory is not made here: a path
+    with a typo would quietly put the database somewhere nobody looks."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        return  # Alembic reports a malformed URL itself
+    name = parsed.database
+    if not parsed.drivername.startswith("sqlite") or not name or name == ":memory:":
+        return
+    if name.startswith("file:"):
+        return  # a URI filename: SQLite reads it
+    folder = Path(name).parent
+    if not folder.is_dir():
+        raise click.ClickException(
+            f"cannot open the SQLite database {name}: the directory {folder} does not exist "
+            "(create it first: the first upgrade creates the file, not its directories)"
+        )
 
 
 @db.command("init")

@@ -17,6 +17,9 @@ read such columns:
 - **scale-less decimals** (:func:`shortest_decimals`): SQLAlchemy reads a ``NUMERIC`` column
   without a scale from a float with ten invented places (``9.9900000000``); a reflected
   SQLite column reads instead the shortest decimal that is the stored float (``9.99``).
+- **text kept in a decimal column**: SQLite stores what does not read as a number as text,
+  even in a ``NUMERIC(10,2)`` column (``'n/a'``); a reflected column shows such a value as
+  the text stored (SQLAlchemy's reading would fail on it).
 """
 
 from __future__ import annotations
@@ -135,11 +138,28 @@ class ShortestDecimal(sa.Numeric[decimal.Decimal]):
         return super().result_processor(dialect, coltype)  # type: ignore[no-untyped-call,no-any-return]
 
 
+class StoredDecimal(sa.Numeric[decimal.Decimal]):
+    """``Numeric(p, s)`` that reads text SQLite kept in the column as that text."""
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        read = super().result_processor(dialect, coltype)  # type: ignore[no-untyped-call]
+        if read is None:
+            return None
+
+        def process(value: Any) -> Any:
+            return value if isinstance(value, str | bytes) else read(value)
+
+        return process
+
+
 def shortest_decimals(table: sa.Table) -> None:
     """Give the scale-less decimal columns of a reflected ``table`` the :class:`ShortestDecimal`
-    type (in memory: no DDL)."""
+    type, and those with a scale :class:`StoredDecimal` (in memory: no DDL)."""
     for column in table.columns:
         t = column.type
-        scaleless = isinstance(t, sa.Numeric) and t.scale is None and t.asdecimal
-        if scaleless and not isinstance(t, sa.Float | ShortestDecimal):
-            column.type = ShortestDecimal(precision=t.precision)  # type: ignore[attr-defined]
+        if not isinstance(t, sa.Numeric) or isinstance(t, sa.Float) or not t.asdecimal:
+            continue
+        if t.scale is None and not isinstance(t, ShortestDecimal):
+            column.type = ShortestDecimal(precision=t.precision)
+        elif t.scale is not None and not isinstance(t, StoredDecimal):
+            column.type = StoredDecimal(precision=t.precision, scale=t.scale)

@@ -108,6 +108,7 @@ from .store import (
     translate,
     unique_sets,
 )
+from .untyped import keys_agree
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -1765,13 +1766,14 @@ class Endpoint:
         errors = []
         for f, value in zip(self.resource.pk_fields, key, strict=True):
             if f.name in data:
-                if data[f.name] != value:
+                agree = keys_agree(f.column.type, data[f.name], value)
+                if not agree:
                     errors.append(
                         FieldError(
                             f"/{f.name}", "The primary key cannot be changed; it must match the URL"
                         )
                     )
-                if not f.writable or data[f.name] == value:
+                if not f.writable or agree:
                     del data[f.name]
         if errors:
             raise ValidationFailed(errors)

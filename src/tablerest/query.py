@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .resource import Resource
+from .rowkeys import key_match
 
 __all__ = ["Statements", "upsert_statement"]
 
@@ -36,7 +37,7 @@ class Statements:
         ]
         self.select_one = (
             sa.select(*self.columns).where(
-                *(c == p for c, p in zip(self.pk, self._params, strict=True))
+                *(key_match(c, p) for c, p in zip(self.pk, self._params, strict=True))
             )
             if self.pk
             else None
@@ -88,16 +89,23 @@ class Statements:
         p = self._prefix
         stmt = (
             sa.update(self._table)
-            .where(*(c == sa.bindparam(f"{p}k{i}", type_=c.type) for i, c in enumerate(self.pk)))
+            .where(
+                *(
+                    key_match(c, sa.bindparam(f"{p}k{i}", type_=c.type))
+                    for i, c in enumerate(self.pk)
+                )
+            )
             .values(self._assignments(names))
         )
         return stmt.returning(*self.columns) if returning else stmt
 
     def delete_statement(self) -> sa.Delete:
-        p = self._prefix
         return sa.delete(self._table).where(
-            *(c == sa.bindparam(f"{p}k{i}", type_=c.type) for i, c in enumerate(self.pk))
+            *(key_match(c, self._key_param(i, c)) for i, c in enumerate(self.pk))
         )
+
+    def _key_param(self, i: int, col: sa.Column[Any]) -> sa.BindParameter[Any]:
+        return sa.bindparam(f"{self._prefix}k{i}", type_=col.type)
 
     def _column(self, name: str) -> sa.Column[Any]:
         col = self._all_columns.get(name)
@@ -109,7 +117,9 @@ class Statements:
         return {p.key: v for p, v in zip(self._params, key, strict=True)}
 
     def key_where(self, key: Sequence[Any]) -> sa.ColumnElement[bool]:
-        return sa.and_(*(c == v for c, v in zip(self.pk, key, strict=True)))
+        return sa.and_(
+            *(key_match(c, sa.literal(v, c.type)) for c, v in zip(self.pk, key, strict=True))
+        )
 
     def values(self, data: Mapping[str, Any]) -> dict[sa.Column[Any], Any]:
         """Field (or mapped attribute / column key, for hooks) names -> columns."""

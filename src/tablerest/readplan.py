@@ -41,6 +41,7 @@ from .errors import InvalidParameter
 from .portable import Explain, case_sensitive_like, like_escape, ordered, to_glob
 from .request import Aggregate, Filter, Grouping, Include, ListIntent, Path, SortKey, value_parser
 from .resource import Field, Relation, Resource
+from .rowkeys import key_match
 from .sqlite_time import comparable as time_comparable
 from .sqlite_time import compared_type
 from .typeops import arity, base_type, comparable, condition, family
@@ -371,6 +372,12 @@ def _conditions(
 def _where(columns: Sequence[sa.Column[Any]], prefix: str) -> list[ColumnElement[bool]]:
     """``column = :<prefix><i>`` for each column: a key, or the link to a parent row."""
     return [c == _bind(f"{prefix}{i}", c.type) for i, c in enumerate(columns)]
+
+
+def _key_where(columns: Sequence[sa.Column[Any]]) -> list[ColumnElement[bool]]:
+    """The row whose ``columns`` hold the key ``:k0, :k1...`` from a URL (:func:`key_match`:
+    an untyped column's number names the same text too)."""
+    return [key_match(c, _bind(f"k{i}", c.type)) for i, c in enumerate(columns)]
 
 
 def key_values(key: Sequence[Any], prefix: str = "k") -> dict[str, Any]:
@@ -718,7 +725,7 @@ def item_statement(
     table = resource.table
     cols = resource.primary_key if columns is None else columns
     stmt = _select(shape, table, scope).where(
-        *_scoped(scope, resource, table), *_where([table.c[c.key] for c in cols], "k")
+        *_scoped(scope, resource, table), *_key_where([table.c[c.key] for c in cols])
     )
     return stmt if columns is None else stmt.limit(1)
 
@@ -730,7 +737,7 @@ def link_statement(
     table = resource.table
     return sa.select(*rel.local).where(
         *_scoped(scope, resource, table),
-        *_where([table.c[c.key] for c in resource.primary_key], "k"),
+        *_key_where([table.c[c.key] for c in resource.primary_key]),
     )
 
 

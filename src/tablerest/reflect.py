@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import warnings
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ from .reflecttypes import correct_types
 from .resource import Resource
 from .selection import Selection, resource_names
 from .sqlite_time import adopt_formats
+from .unreadable import unreadable_views
 from .untyped import mark_untyped
 
 __all__ = ["looks_secret", "reflect_resources", "secret_columns"]
@@ -80,6 +82,7 @@ def reflect_resources(
     csv_formula_guard: bool = True,
     selection: Selection | None = None,
     reserved: Collection[str] = (),
+    skipped: dict[str, str] | None = None,
 ) -> list[Resource]:
     """Reflect every table and view of ``engine`` (one schema) into resources.
 
@@ -95,28 +98,40 @@ def reflect_resources(
     a served table's foreign key points to one), and relations to them lead nowhere.
     ``reserved``: the paths the API itself serves under its prefix, which resources never
     take (:func:`~tablerest.selection.resource_names`).
+
+    A view the database cannot read (one over a dropped table, see
+    :mod:`~tablerest.unreadable`) is left out, so that the rest is served: ``skipped``, when
+    given, is filled with each such view's name and the database's reason.
     """
     selection = selection or Selection()
     metadata = sa.MetaData()
     # The change feed's outbox tables and the sign-in sessions are tablerest's own.
     own = TABLES | SESSION_TABLES
     seen: set[str] = set()
+    views = set(sa.inspect(engine).get_view_names(schema=schema))
+    broken = unreadable_views(engine, sorted(v for v in views if selection.keeps(v)), schema)
+    if skipped is not None:
+        skipped.update(broken)
 
     def wanted(name: str, _metadata: sa.MetaData) -> bool:
         if name in own:
             return False
         seen.add(name)
-        return selection.keeps(name)
+        return selection.keeps(name) and name not in broken
 
-    metadata.reflect(engine, schema=schema, views=True, only=wanted)
+    with warnings.catch_warnings():
+        # A type SQLAlchemy does not know (PostgreSQL's point, xml...) is served as the text
+        # the driver gives, with the null filter only: nothing for a user to act on.
+        warnings.filterwarnings("ignore", "Did not recognize type", sa.exc.SAWarning)
+        metadata.reflect(engine, schema=schema, views=True, only=wanted)
     selection.check(seen)
-    views = set(sa.inspect(engine).get_view_names(schema=schema))
     if engine.dialect.name == "sqlite":
-        for table in metadata.tables.values():  # decimals are floats there: no invented digits
-            shortest_decimals(table)
-            mark_untyped(table)  # filters read their values as the JSON shows them
-        # Date-times stored as text in other programs' formats (see sqlite_time).
         with engine.connect() as conn:
+            for table in metadata.tables.values():
+                # Filters read untyped values as the JSON shows them (see untyped).
+                mark_untyped(conn, table)
+                shortest_decimals(table)  # decimals are floats there: no invented digits
+            # Date-times stored as text in other programs' formats (see sqlite_time).
             adopt_formats(conn, list(metadata.tables.values()))
     share_partition_keys(engine, metadata, schema)
     correct_types(engine, metadata, schema)

@@ -35,7 +35,7 @@ from .typeops import (
     scalar_parser,
     sortable,
 )
-from .untyped import Untyped, loose_value
+from .untyped import Untyped, key_value, loose_value
 
 __all__ = [
     "OPERATORS",
@@ -778,9 +778,15 @@ def parse_key(resource: Resource, raw: str) -> tuple[Any, ...]:
         raise NotFound(f"No {resource.name} row with key {raw!r}")
     try:
         # The same conversion as filter values: a key is a value of its column.
-        return tuple(value_parser(c.type)(p) for c, p in zip(cols, parts, strict=True))
+        return tuple(_key_parser(c.type)(p) for c, p in zip(cols, parts, strict=True))
     except ValueError:  # pydantic's ValidationError is one too
         raise NotFound(f"No {resource.name} row with key {raw!r}") from None
+
+
+def _key_parser(col_type: sa.types.TypeEngine[Any]) -> Callable[[str], Any]:
+    """A key part's text -> its value: as a filter value, but a single one for an untyped
+    column (:func:`~tablerest.untyped.key_value`)."""
+    return key_value if isinstance(col_type, Untyped) else value_parser(col_type)
 
 
 def unreachable_keys(resource: Resource, data: Mapping[str, Any], at: str = "") -> list[FieldError]:

@@ -39,6 +39,7 @@ __all__ = [
     "hidden_secrets",
     "renamed",
     "run",
+    "skipped_views",
 ]
 
 #: Columns of the users table that grant privileges or vouch for an account (lower-cased
@@ -147,8 +148,10 @@ def create_app(
         raise ValueError(f"the auth table {users_table!r} is left out by the tables chosen")
     docs, batch = selection.docs is not False, selection.batch is not False
     reserved = reserved_names(docs=docs, batch=batch, auth=bool(users_table))
+    skipped: dict[str, str] = {}
     resources = reflect_resources(
         engine,
+        skipped=skipped,
         schema=schema,
         read_only=read_only,
         hidden=hide,
@@ -213,6 +216,7 @@ def create_app(
             for name in secret_columns(res.table)
             if name not in res.fields and name not in hide.get(res.table.name, [])
         ],
+        "skipped": skipped,
         "renamed": {
             res.table.name: res.name for res in resources if res.name != slug(res.table.name)
         },
@@ -226,6 +230,13 @@ def renamed(app: Flask) -> dict[str, str]:
     the table's name (``batch`` -> ``batch_``). ``tablerest serve`` says so at start."""
     served = app.extensions.get(SERVED, {})
     return dict(served.get("renamed", {}))
+
+
+def skipped_views(app: Flask) -> dict[str, str]:
+    """View -> the database's reason, for each view :func:`create_app` left out because the
+    database cannot read it (one over a dropped table): ``tablerest serve`` warns of them."""
+    served = app.extensions.get(SERVED, {})
+    return dict(served.get("skipped", {}))
 
 
 def hidden_secrets(app: Flask) -> list[str]:

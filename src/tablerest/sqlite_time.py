@@ -25,11 +25,12 @@ values, by one mechanism chosen per column when a database is reflected (:func:`
 
 A ``DATE`` column whose values are all ``YYYY-MM-DD`` is SQLAlchemy's format already; one where
 some values carry a time too (``2021-01-01 00:00:00``) is read and compared by the date each
-value starts with (:class:`TextDate`). Columns that are empty, or hold a value this module
-cannot read (numbers, other layouts), keep SQLAlchemy's behaviour. Code-first models are
-untouched: only reflection calls this. The planner calls :func:`comparable` and
-:func:`compared_type` where it compares or orders a column; schema and request parsing call
-:func:`python_type` for what a column accepts.
+value starts with (:class:`TextDate`). Empty columns keep SQLAlchemy's behaviour. A column
+holding a value this module cannot read (which SQLAlchemy's parsing would fail on) is served
+as stored: as numbers when all its values are numbers (Julian days, Unix times), else untyped.
+Code-first models are untouched: only reflection calls this. The planner calls
+:func:`comparable` and :func:`compared_type` where it compares or orders a column; schema and
+request parsing call :func:`python_type` for what a column accepts.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql import ColumnElement
+
+from .untyped import Untyped
 
 __all__ = [
     "Key",
@@ -439,6 +442,8 @@ def _column_type(conn: sa.Connection, column: sa.Column[Any]) -> sa.types.TypeEn
     else:
         return None
     shapes = _shapes(conn, column, kind)
+    if shapes is None:
+        return _as_stored(conn, column)
     if not shapes:
         return None
     found = [lay for lay in (Layout.from_shape(s, kind) for s in shapes) if lay is not None]
@@ -453,6 +458,20 @@ def _column_type(conn: sa.Connection, column: sa.Column[Any]) -> sa.types.TypeEn
         "none" if not with_offsets else "all" if with_offsets == len(found) else "some"
     )
     return TextDateTime(found[0], mixed, offsets)
+
+
+def _as_stored(conn: sa.Connection, column: sa.Column[Any]) -> sa.types.TypeEngine[Any]:
+    """The type of a date/time column holding a value no understood format reads (a number,
+    ``01/02/2021``...), which SQLAlchemy's date parsing would fail on: numbers only (Julian
+    days, Unix times: which one, only the writer knows) are served as numbers, anything else
+    as the values stored (:class:`~tablerest.untyped.Untyped`)."""
+    kind = sa.func.typeof(column)
+    other = conn.execute(
+        sa.select(sa.literal(1))
+        .where(column.is_not(None), kind.not_in(["integer", "real"]))
+        .limit(1)
+    ).scalar()
+    return Untyped() if other is not None else sa.Float()
 
 
 def adopt_formats(conn: sa.Connection, tables: list[sa.Table]) -> None:

@@ -19,6 +19,12 @@ text. A filter means instead what a user reads in the JSON (:class:`Loose`):
 - Bytes match no value (only ``null``); ``sort`` keeps SQLite's order: NULL, numbers, text,
   bytes.
 
+A row's key in a URL (``/api/t/1``) follows the same rule (:func:`key_value`, and
+:func:`~tablerest.rowkeys.key_match`): a key that reads as a JSON number names the row whose
+key is that number, else the row whose key is that same text (``1`` when a table holds both
+``1`` and ``'1'``: never two rows at once, so that a write changes one row). A number
+written in another way than SQLite writes it (``1e3``, ``1.50``) names only the number.
+
 The same rule is written twice: once as SQL (:func:`loose_condition`, for lists) and once in
 Python (:func:`loose_matches`, for the change feed), so that both select the same rows.
 """
@@ -34,6 +40,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import PlainValidator, WithJsonSchema
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql import ColumnElement
 
 __all__ = [
@@ -41,6 +48,8 @@ __all__ = [
     "UNTYPED",
     "Loose",
     "Untyped",
+    "key_value",
+    "keys_agree",
     "loose_condition",
     "loose_matches",
     "loose_params",
@@ -88,11 +97,43 @@ class Untyped(sa.types.NullType):
     cache_ok = True
 
 
-def mark_untyped(table: sa.Table) -> None:
+#: The declared type's name, as SQLAlchemy reads it (``VARCHAR2(10)`` -> ``VARCHAR2``).
+_TYPE_NAME = re.compile(r"([\w ]+)")
+
+
+def _unknown(declared: str) -> bool:
+    """Whether a declared type is one SQLAlchemy does not know by name, whose type it then
+    takes from SQLite's affinity rules (``STRING``, ``money``, ``point``)."""
+    found = _TYPE_NAME.match(declared.upper())
+    name = found.group(1).strip() if found else ""
+    return bool(name) and name not in sqlite.base.SQLiteDialect.ischema_names
+
+
+def _holds_text(conn: sa.Connection, column: sa.Column[Any]) -> bool:
+    kind = sa.func.typeof(column)
+    found = conn.execute(
+        sa.select(sa.literal(1)).where(kind.in_(["text", "blob"])).limit(1)
+    ).scalar()
+    return found is not None
+
+
+def mark_untyped(conn: sa.Connection, table: sa.Table) -> None:
     """Give the columns of a reflected SQLite ``table`` that have no declared type the
-    :class:`Untyped` type (in memory: no DDL)."""
+    :class:`Untyped` type (in memory: no DDL). So too a column whose declared type SQLAlchemy
+    does not know and SQLite's affinity makes a number (``STRING`` and ``money`` are NUMERIC,
+    ``point`` INTEGER) when it holds text: SQLite keeps there any text that does not read as
+    a number as text (``'hello'``, ``'$1.00'``, ``'(1,2)'``) beside the numbers it converted
+    (``'007'`` became ``7``). One holding only numbers keeps its number type."""
+    rows = conn.execute(
+        sa.text("SELECT name, type FROM pragma_table_xinfo(:table, :schema)"),
+        {"table": table.name, "schema": table.schema or "main"},
+    )
+    declared = {name: kind or "" for name, kind in rows}
     for column in table.columns:
-        if type(column.type) is sa.types.NullType:
+        odd = isinstance(column.type, sa.Integer | sa.Numeric) and _unknown(
+            declared.get(column.name, "")
+        )
+        if type(column.type) is sa.types.NullType or (odd and _holds_text(conn, column)):
             column.type = Untyped()
 
 
@@ -171,6 +212,23 @@ def loose_condition(
         return col.in_(binds)
     outside = col.not_in(binds)
     return sa.or_(outside, col.is_(None)) if nullable else outside
+
+
+def key_value(raw: str) -> Any:
+    """A key's text in a URL -> the value bound for :func:`key_match`: the number it reads
+    as (JSON number syntax), else the text."""
+    found = loose_value(raw)
+    return found.text if found.number is None else found.number
+
+
+def keys_agree(col_type: Any, sent: Any, key: Any) -> bool:
+    """Whether a body's key value ``sent`` is the URL's ``key`` (parsed by
+    :func:`key_value`): equal, or on an untyped column the URL's number sent as its text
+    (``"2"`` for ``/t/2``, as a row holding the text ``'2'`` shows its key)."""
+    if sent == key:
+        return True
+    number = isinstance(key, int | float) and not isinstance(key, bool)
+    return isinstance(col_type, Untyped) and number and isinstance(sent, str) and sent == str(key)
 
 
 def _same(item: Loose, value: Any) -> bool:
