@@ -36,10 +36,14 @@ format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix src tests examples
 
 # The docs-page test drives Debian's Chromium (headless); it is installed here when missing.
+# Two pytest-xdist workers: each test makes its own databases (random names), files (tmp_path)
+# and servers (free ports), and most of the suite waits on databases and servers rather than
+# on a core. PYTEST_WORKERS=0 runs it in one process (pdb, or output in order).
+PYTEST_WORKERS ?= 2
 test: lint
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq chromium >/dev/null; } || echo "chromium not installed: the docs page test will skip"
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Schemathesis with a fresh seed and more cases than make test's fixed-seed run (tests/e2e).
 FUZZ_EXAMPLES ?= 300

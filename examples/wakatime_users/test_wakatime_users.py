@@ -242,7 +242,10 @@ def test_renaming_onto_a_taken_username_is_a_409(client: FlaskClient, db_path: P
     assert stored_user(db_path, other)[0] == "zoe"
 
 
-@pytest.mark.parametrize("key", [str(uuid.uuid4()), "not-a-uuid"])
+# Named ids: a random value as an id differs between collections, which pytest-xdist refuses.
+@pytest.mark.parametrize(
+    "key", [str(uuid.uuid4()), "not-a-uuid"], ids=["unknown-uuid", "not-a-uuid"]
+)
 def test_unknown_user_is_a_404(client: FlaskClient, key: str) -> None:
     problem(client.get(f"/api/users/{key}"), 404)
     problem(client.put(f"/api/users/{key}", json={"username": "zoe"}), 404)
