@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,3 +37,14 @@ def problem(resp: Any, status: int) -> dict[str, Any]:
     assert body["title"]
     assert body["detail"]
     return body
+
+
+def stop_group(proc: subprocess.Popen[Any], grace: float = 15) -> None:
+    """Stop a server started in its own process group (``start_new_session=True``): SIGTERM,
+    then SIGKILL if it has not exited within ``grace`` seconds."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -7,7 +7,6 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -21,6 +20,7 @@ from click.testing import CliRunner
 
 from tablerest import cli
 from tablerest.scaffold import _source_from_direct_url
+from tests.helpers import stop_group
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 
@@ -162,12 +162,7 @@ def test_make_serve_serves_the_api_on_127_0_0_1(migrated: Path) -> None:
         created, _ = _request("POST", f"{base}/api/notes", {"title": "Served"})
         status, listed = _request("GET", f"{base}/api/notes")
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)
 
     assert (created, status) == (201, 200)
     assert [n["title"] for n in listed["data"]] == ["Served"]  # type: ignore[index]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -26,6 +25,7 @@ import pytest
 
 from tests.databases import services_required
 from tests.e2e.test_readme_curls import CURL, Block, Command, _expected, readme_blocks
+from tests.helpers import stop_group
 
 pytestmark = pytest.mark.e2e
 
@@ -151,12 +151,7 @@ def test_the_code_first_app_runs_as_written(tmp_path: Path) -> None:
             if problems:
                 failures.append(f"README.md:{cmd.line}: {cmd.name}\n  " + "\n  ".join(problems))
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)
     assert not failures, "\n".join(failures) + f"\n--- app log ---\n{log.read_text()[-2000:]}"
 
     # What the curls wrote is in the file the README names (Flask-SQLAlchemy puts a relative
