@@ -1,0 +1,151 @@
+"""The operations on a resource's collection URL: list (a page as JSON or JSON:API, every row as
+CSV or NDJSON), create (one row or several, or an upsert with ``on_conflict``) and the bulk
+update of several rows by key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..render.jsonapi import JSONAPI
+from ..resource import Resource
+from ..store import unique_sets
+from .common import json_body, problems, query, ref
+from .context import Context
+from .jsonapi import jsonapi_document, jsonapi_input
+from .parameters import list_params
+from .schemas import input_schema, list_schema, row_schema
+
+
+def collection_operations(ctx: Context, res: Resource, tag: list[str]) -> dict[str, Any]:
+    """The path item of ``{prefix}/{name}``: what the resource's methods allow of it."""
+    collection: dict[str, Any] = {}
+    if "GET" in res.methods:
+        collection["get"] = list_operation(ctx, res, f"list_{res.name}", tag)
+    if "POST" in res.methods:
+        collection["post"] = create_operation(ctx, res, tag)
+    if "PATCH" in res.methods and res.pk_fields:
+        collection["patch"] = bulk_update_operation(ctx, res, tag)
+    return collection
+
+
+def create_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[str, Any]:
+    one = ref(input_schema(ctx, res, "create", nested=True))
+    row = ref(row_schema(ctx, res))
+    keys = []
+    hidden = ctx.concealed(res)
+    for cols in unique_sets(res.table):
+        found = [res.field_by_column(c) for c in cols]
+        if all(f is not None and f.readable and f.writable and f.name not in hidden for f in found):
+            keys.append(",".join(f.name for f in found if f is not None))
+    params = (
+        [query("on_conflict", {"type": "string", "enum": sorted(set(keys))},
+                "Upsert: rows whose value(s) of this unique key exist are changed (the "
+                "fields sent), the others created")]
+        if keys
+        else []
+    )  # fmt: skip
+    return {
+        "operationId": f"create_{res.name}",
+        "summary": f"Create {res.name}: one row, or several (an array) all or none",
+        "tags": tag,
+        "parameters": params,
+        "requestBody": json_body(
+            {"anyOf": [one, {"type": "array", "items": one, "minItems": 1}]},
+            ref(jsonapi_input(ctx, res, "create")),
+        ),
+        "responses": {
+            "201": {
+                "description": "Created: the row (with Location and ETag), or the rows",
+                "headers": {
+                    "Location": {"schema": {"type": "string"}},
+                    "ETag": {"schema": {"type": "string"}},
+                },
+                "content": {
+                    "application/json": {
+                        "schema": {"anyOf": [row, {"type": "array", "items": row}]}
+                    },
+                    JSONAPI: {"schema": ref(jsonapi_document(ctx, res))},
+                },
+            },
+            "200": {
+                "description": "on_conflict: the row changed, or the rows (created or changed)",
+                "content": {
+                    "application/json": {
+                        "schema": {"anyOf": [row, {"type": "array", "items": row}]}
+                    },
+                    JSONAPI: {"schema": ref(jsonapi_document(ctx, res))},
+                },
+            },
+            **problems(400, 403, 406, 409, 413, 415, 422, 503),
+        },
+    }
+
+
+def list_operation(ctx: Context, res: Resource, op_id: str, tag: list[str]) -> dict[str, Any]:
+    content: dict[str, Any] = {
+        "application/json": {"schema": ref(list_schema(ctx, res))},
+        JSONAPI: {"schema": ref(jsonapi_document(ctx, res, many=True))},
+    }
+    if res.export:
+        text = {"schema": {"type": "string"}}
+        content["text/csv"] = text
+        content["application/x-ndjson"] = text
+    return {
+        "operationId": op_id,
+        "summary": f"List {res.name}: a page (JSON), or every row (CSV, NDJSON)",
+        "tags": tag,
+        "parameters": list_params(ctx, res),
+        "responses": {
+            "200": {
+                "description": "A page (JSON), or every matching row (CSV, NDJSON)",
+                "headers": {
+                    "ETag": {"schema": {"type": "string"}},
+                    "Link": {"schema": {"type": "string"}},
+                },
+                "content": content,
+            },
+            "304": {"description": "Not modified (If-None-Match)"},
+            **problems(400, 406, 503),
+        },
+    }
+
+
+def bulk_update_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[str, Any]:
+    """``PATCH {prefix}/{name}``: several rows changed, each with its key, all or none."""
+    patch = input_schema(ctx, res, "patch")
+    keyed = f"{patch}Keyed"
+    # The PATCH body with its key required: one item of a bulk update.
+    base = ctx.schemas[patch]
+    props = {
+        name: {k: v for k, v in prop.items() if k != "readOnly"}
+        if name in {f.name for f in res.pk_fields}
+        else prop
+        for name, prop in base.get("properties", {}).items()
+    }
+    ctx.schemas[keyed] = {
+        **base,
+        "title": keyed,
+        "properties": props,
+        "required": [f.name for f in res.pk_fields],
+    }
+    change = ref(keyed)
+    rows = {"type": "array", "items": ref(row_schema(ctx, res))}
+    return {
+        "operationId": f"update_many_{res.name}",
+        "summary": f"Change several rows of {res.name}, each with its key: all or none",
+        "tags": tag,
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": change, "minItems": 1}}
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "The rows as stored, in the order given",
+                "content": {"application/json": {"schema": rows}},
+            },
+            **problems(400, 403, 404, 409, 413, 415, 422, 503),
+        },
+    }

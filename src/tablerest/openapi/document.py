@@ -1,0 +1,109 @@
+"""The whole document: each resource's paths, the index, the auth and batch routes, the
+responses every operation can give (414, 401/403 where guarded, 429 under rate limits), the
+components; and which callers get the same document (the key it is kept under).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..resource import View, slug
+from ..selection import reserved_names
+from .auth import auth_paths
+from .batch import batch_path
+from .common import TOO_LONG, problems
+from .context import Context
+from .paths import resource_paths
+from .source import Source
+
+OPENAPI_VERSION = "3.1.0"
+
+
+def document(state: Source, view: View | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the resources mounted on one app, as the caller whose
+    ``view`` it is sees them (None: every declared field and relation)."""
+    return _build(Context(state, view))
+
+
+def _build(ctx: Context) -> dict[str, Any]:
+    api = ctx.state.api
+    for ep in ctx.state.endpoints.values():
+        resource_paths(ctx, ep.resource)
+    ctx.paths[ctx.prefix] = {
+        "get": {
+            "operationId": "index",
+            "summary": "The resources of this API",
+            "tags": ["index"],
+            "responses": {
+                "200": {
+                    "description": "Each resource's name, URL, fields and methods",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    }
+    if api.auth is not None:
+        auth_paths(ctx, api.auth)
+    if api.batch:
+        batch_path(ctx)
+    guarded = ctx.state.identify is not None or api.guarded
+    for path, item in ctx.paths.items():
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            op["responses"].setdefault("414", TOO_LONG)
+            if guarded and path != ctx.prefix:
+                for code, entry in problems(401, 403).items():
+                    op["responses"].setdefault(code, entry)
+            if api.rate_limits is not None:
+                op["responses"].setdefault("429", problems(429)["429"])
+    components: dict[str, Any] = {"schemas": ctx.schemas}
+    if api.auth is not None:
+        components["securitySchemes"] = {
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        }
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {"title": api.title, "version": api.version, "description": api.description},
+        **({"tags": tags} if (tags := _renamed_tags(ctx)) else {}),
+        "paths": ctx.paths,
+        "components": components,
+        # Signed in or anonymous: each operation's permissions decide (401/403).
+        **({"security": [{"bearerAuth": []}, {}]} if api.auth is not None else {}),
+    }
+
+
+def _renamed_tags(ctx: Context) -> list[dict[str, str]]:
+    """A tag per resource served under a name other than its table's: which table it is
+    (and why, when the API itself serves the table's own name)."""
+    api = ctx.state.api
+    reserved = reserved_names(docs=api.docs, batch=api.batch, auth=api.auth is not None)
+    out = []
+    for ep in ctx.state.endpoints.values():
+        table, name = ep.resource.table.name, ep.resource.name
+        if name == slug(table):
+            continue
+        own = slug(table) in reserved
+        why = f" (the API serves its own {ctx.prefix}/{slug(table)})" if own else ""
+        out.append({"name": name, "description": f"The table `{table}`{why}"})
+    return out
+
+
+def view_key(state: Source, view: View | None) -> Any:
+    """What about ``view`` changes the document: callers with equal keys get the same one."""
+    if view is None:
+        return None
+    out = []
+    for ep in state.endpoints.values():
+        res = ep.resource
+        out.append((res.name, view.concealed(res), view.concealed_relations(res, state)))
+    return tuple(out)
+
+
+def operations(doc: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    """(method, path) of every operation in a document."""
+    for path, item in doc["paths"].items():
+        for method in item:
+            if method != "parameters":
+                yield method.upper(), path

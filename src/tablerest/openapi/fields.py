@@ -1,0 +1,131 @@
+"""One field's JSON Schema: its value in a row (as the JSON encoder writes it), as a path key,
+as a filter value (as the query parser reads it), and what a write body checks beyond
+pydantic's own schema.
+"""
+
+from __future__ import annotations
+
+import decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..request import INT64, OPERATORS
+from ..resource import Field, enum_labels
+from ..sqlite_time import json_schema as stored_time_schema
+from ..typeops import STRUCTURED_OPS, base_type, family
+
+
+def _nullable(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]} if nullable else schema
+
+
+def output_schema(f: Field) -> dict[str, Any]:
+    """A readable field's value as the JSON encoder writes it."""
+    t = base_type(f.column.type)
+    labels = enum_labels(t)
+    out: dict[str, Any]
+    if family(t) in ("array", "set"):
+        out = {"type": "array"}  # items: see the write schemas (typeops)
+    elif family(t) == "range":
+        out = {
+            "type": "object",
+            "properties": {key: {} for key in ("lower", "upper", "bounds", "empty")},
+        }
+    elif labels is not None:
+        out = {"type": "string", "enum": list(labels)}
+    elif isinstance(t, sa.Boolean):
+        out = {"type": "boolean"}
+    elif isinstance(t, sa.Integer):
+        out = {"type": "integer"}
+    elif isinstance(t, sa.Float) or (isinstance(t, sa.Numeric) and not t.asdecimal):
+        out = {"type": "number"}
+    elif isinstance(t, sa.Numeric):
+        out = {"type": "string", "description": "A decimal number, as text (no rounding)"}
+    elif isinstance(t, sa.String):
+        out = {"type": "string"}
+    elif isinstance(t, sa.DateTime | sa.Date | sa.Time):
+        out = time_schema(t)
+    elif isinstance(t, sa.Interval):
+        out = {"type": "string", "format": "duration"}
+    elif isinstance(t, sa.Uuid):
+        out = {"type": "string", "format": "uuid"}
+    elif isinstance(t, sa.LargeBinary):
+        out = {"type": "string", "contentEncoding": "base64"}
+    else:
+        out = {}  # JSON columns and types without a JSON counterpart: any value
+    if out and f.nullable:
+        return _nullable(out, True)
+    return out
+
+
+def read_schema(f: Field) -> dict[str, Any]:
+    """A field in a row: its value, marked read-only when the database computes it."""
+    out = output_schema(f)
+    if f.expression is not None:
+        out = {**out, "readOnly": True, "description": "Computed by the database (read-only)"}
+    return out
+
+
+def time_schema(t: sa.types.TypeEngine[Any]) -> dict[str, Any]:
+    return stored_time_schema(t) or {"type": "string", "format": _time_format(t)}
+
+
+def _time_format(t: sa.types.TypeEngine[Any]) -> str:
+    """RFC 3339's formats need an offset; values of columns without a zone have none, which
+    the OpenAPI format registry calls ``date-time-local`` / ``time-local``."""
+    if isinstance(t, sa.DateTime):
+        return "date-time" if t.timezone else "date-time-local"
+    if isinstance(t, sa.Time):
+        return "time" if t.timezone else "time-local"
+    return "date"
+
+
+def key_schema(f: Field) -> dict[str, Any]:
+    schema = output_schema(f)
+    return schema.get("anyOf", [schema])[0]  # type: ignore[no-any-return]
+
+
+SCALAR_OPS = tuple(op for op in OPERATORS if op not in STRUCTURED_OPS)
+
+
+def filter_schema(f: Field) -> dict[str, Any]:
+    """A filter value of a field, as the query parser reads it."""
+    t = f.column.type
+    if family(t) != "scalar":  # an array, range or JSON value written as text: see typeops
+        return {"type": "string"}
+    if enum_labels(t) is None and isinstance(t, sa.Integer):
+        return {"type": "integer", "minimum": INT64[0], "maximum": INT64[1]}
+    if isinstance(t, sa.Numeric) and not isinstance(t, sa.Float) and t.asdecimal:
+        return {"type": "string", "pattern": r"^-?[0-9]{1,20}(\.[0-9]{1,20})?$"}
+    if isinstance(t, sa.LargeBinary | sa.JSON | sa.Interval):
+        return {"type": "string"}
+    return key_schema(f)
+
+
+def refine_input(f: Field, prop: dict[str, Any]) -> None:
+    """Say in a body property's schema what the validator checks beyond pydantic's schema."""
+    t = f.column.type
+    if f.primary_key and not f.writable:
+        # Allowed in an update body only unchanged (a client may send back what it read).
+        prop["readOnly"] = True
+        prop["description"] = "The primary key: may be sent back, only as in the URL"
+    for branch in prop.get("anyOf", [prop]):
+        if isinstance(t, sa.DateTime | sa.Time) and "format" in branch:
+            del branch["format"]
+            branch.update(time_schema(t))
+        if (
+            isinstance(t, sa.Numeric)
+            and not isinstance(t, sa.Float)
+            and t.asdecimal
+            and t.precision is not None
+        ):
+            scale = t.scale or 0
+            whole = t.precision - scale
+            top = decimal.Decimal(10) ** whole - decimal.Decimal(10) ** -scale
+            if branch.get("type") == "string":
+                fraction = rf"(\.[0-9]{{1,{scale}}})?" if scale else ""
+                branch["pattern"] = rf"^-?[0-9]{{1,{max(whole, 1)}}}{fraction}$"
+            elif branch.get("type") == "number":
+                branch.update(minimum=float(-top), maximum=float(top))
+                branch["multipleOf"] = float(decimal.Decimal(10) ** -scale)

@@ -1,0 +1,54 @@
+"""The paths of one resource, in the order a reader meets them: its collection, its change
+feed, one row, and the row's relations; each operation says who may call it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..resource import Resource
+from .changes import changes_operation
+from .collection import collection_operations
+from .context import Context
+from .item import if_match_header, item_operations
+from .parameters import key_parameter
+from .relations import relation_paths
+
+
+def resource_paths(ctx: Context, res: Resource) -> None:
+    """Add the paths of ``res`` to the document (and the schemas they refer to)."""
+    url = f"{ctx.prefix}/{res.name}"
+    tag = [res.name]
+    collection = collection_operations(ctx, res, tag)
+    if collection:
+        ctx.paths[url] = collection
+    _permissions(res, collection, {})
+    if res.changes and "GET" in res.methods:
+        ctx.paths[f"{url}/changes"] = {"get": changes_operation(ctx, res, tag)}
+    if not res.pk_fields:
+        return
+    key_param, key_path = key_parameter(res)
+    if_match = if_match_header(res)
+    item = item_operations(ctx, res, tag, key_param, if_match)
+    if len(item) > 1:
+        ctx.paths[f"{url}/{key_path}"] = item
+    _permissions(res, {}, item)
+    if "GET" not in res.methods:
+        return
+    relation_paths(ctx, res, f"{url}/{key_path}", key_param, if_match, tag)
+
+
+def _permissions(res: Resource, collection: dict[str, Any], item: dict[str, Any]) -> None:
+    """Each operation says who may call it (``x-permission`` and its description)."""
+    if res.policy is None:
+        return
+    actions = (
+        (collection, {"get": "list", "post": "create"}),
+        (item, {"get": "read", "put": "update", "patch": "update", "delete": "delete"}),
+    )
+    for ops, by_method in actions:
+        for method, action in by_method.items():
+            if method in ops:
+                rule = repr(res.policy.rules[action])  # type: ignore[index]
+                ops[method]["x-permission"] = rule
+                ops[method]["description"] = f"Permission ({action}): `{rule}`."

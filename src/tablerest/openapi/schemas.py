@@ -1,0 +1,151 @@
+"""The component schemas of plain JSON: a row (with the relations ``include`` may embed), a
+page of rows, and the body of each kind of write (create, with the rows it may nest; replace;
+patch), taken from the validators' own JSON Schema so that the document cannot disagree with
+what a write accepts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..nested import field_names, nestable
+from ..resource import Resource
+from ..schema import Variant
+from .common import ref, schema_name
+from .context import Context
+from .fields import read_schema, refine_input
+
+
+def row_schema(ctx: Context, res: Resource) -> str:
+    name = schema_name(res)
+    if name in ctx.schemas:
+        return name
+    props: dict[str, Any] = {f.name: read_schema(f) for f in ctx.readable(res)}
+    ctx.schemas[name] = {
+        "type": "object",
+        "description": (
+            f"A row of {res.name}. Sparse fieldsets (`fields=`) leave fields out; included "
+            "relations (`include=`) add theirs."
+        ),
+        "properties": props,
+    }
+    for rel_name, rel, target in ctx.relations(res):
+        target_name = row_schema(ctx, target)
+        props[rel_name] = (
+            {"type": "array", "items": ref(target_name)}
+            if rel.to_many
+            else {"anyOf": [ref(target_name), {"type": "null"}]}
+        )
+    return name
+
+
+def input_schema(
+    ctx: Context,
+    res: Resource,
+    variant: Variant,
+    supplied: frozenset[str] = frozenset(),
+    under: Resource | None = None,
+    *,
+    nested: bool = False,
+) -> str:
+    """The body schema of a write. ``nested``: a plain JSON create, which names the rows
+    it may nest (JSON:API and form bodies nest none); ``supplied``: the fields that link
+    a row nested under ``under`` (left out)."""
+    nested = variant == "create" and (nested or under is not None)
+    name = schema_name(res, variant.capitalize())
+    if under is not None:
+        name += f"Under{schema_name(under)}"
+    elif nested and nestable(res, ctx.state):
+        name += "Nested"
+    else:
+        nested = False
+    if name not in ctx.schemas:
+        adapter = res.schema.supplied_adapter(supplied) if supplied else res.schema.adapter(variant)
+        schema = adapter.json_schema(ref_template="#/components/schemas/{model}")
+        ctx.schemas.update(schema.pop("$defs", {}))
+        schema["title"] = name
+        props = schema.setdefault("properties", {})
+        for field_name in supplied | ctx.concealed(res):
+            props.pop(field_name, None)
+        if "required" in schema:
+            schema["required"] = [n for n in schema["required"] if n in props]
+        for field_name, prop in props.items():
+            f = res.fields.get(field_name)
+            if f is not None:
+                refine_input(f, prop)
+        ctx.schemas[name] = schema  # before nesting: relations may lead back here
+        if nested:
+            _nested_inputs(ctx, res, schema, supplied)
+    return name
+
+
+def _nested_inputs(
+    ctx: Context, res: Resource, schema: dict[str, Any], supplied: frozenset[str]
+) -> None:
+    """The relations a create may nest rows under (see :mod:`tablerest.nested`)."""
+    props = schema["properties"]
+    followed = {name for name, _rel, _target in ctx.relations(res)}
+    for rel_name, rel in nestable(res, ctx.state).items():
+        if rel_name not in followed:
+            continue  # concealed from the caller: no nesting under it described either
+        target = ctx.state.target(rel)
+        assert target is not None
+        if rel.to_many:
+            back = frozenset(field_names(target, rel.remote) or ())
+            item = input_schema(ctx, target, "create", back, res)
+            props[rel_name] = {
+                "type": "array",
+                "items": ref(item),
+                "description": f"Rows of {target.name} to create after this one, each "
+                f"pointing at it ({', '.join(sorted(back))} filled in)",
+            }
+            continue
+        local = field_names(res, rel.local) or []
+        if supplied & set(local):
+            continue
+        props[rel_name] = {
+            **ref(input_schema(ctx, target, "create", nested=True)),
+            "description": f"A row of {target.name} to create first, for this one to "
+            f"point at ({', '.join(local)} filled in; send either)",
+        }
+        # The row to point at comes nested, or as its key: not both (and one of them
+        # where the key is required).
+        rules = schema.setdefault("allOf", [])
+        rules.extend({"not": {"required": [rel_name, n]}} for n in local)
+        required = schema.get("required", [])
+        if set(local) <= set(required):
+            rules.append({"anyOf": [{"required": [rel_name]}, {"required": local}]})
+            schema["required"] = [r for r in required if r not in local]
+
+
+def list_schema(ctx: Context, res: Resource) -> str:
+    name = schema_name(res, "List")
+    if name not in ctx.schemas:
+        link = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+        ctx.schemas[name] = {
+            "type": "object",
+            "required": ["data", "links", "meta"],
+            "properties": {
+                "data": {"type": "array", "items": ref(row_schema(ctx, res))},
+                "links": {
+                    "type": "object",
+                    "properties": dict.fromkeys(("self", "first", "prev", "next"), link),
+                },
+                "meta": {
+                    "type": "object",
+                    "properties": {
+                        "page": {"type": "object"},
+                        "total": {"type": "integer", "description": "With count=..."},
+                        "total_capped": {
+                            "type": "boolean",
+                            "description": "count=capped: more rows exist than total says",
+                        },
+                        "total_estimated": {
+                            "type": "boolean",
+                            "description": "count=estimated: total is the planner's guess",
+                        },
+                    },
+                },
+            },
+        }
+    return name
