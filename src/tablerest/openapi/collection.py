@@ -30,6 +30,7 @@ def collection_operations(ctx: Context, res: Resource, tag: list[str]) -> dict[s
 
 
 def create_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[str, Any]:
+    """``POST {prefix}/{name}``: one row or an array of rows, or an upsert."""
     one = ref(input_schema(ctx, res, "create", nested=True))
     row = ref(row_schema(ctx, res))
     keys = []
@@ -83,6 +84,7 @@ def create_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[str, A
 
 
 def list_operation(ctx: Context, res: Resource, op_id: str, tag: list[str]) -> dict[str, Any]:
+    """A list of ``res`` (a collection, or a to-many relation of another row)."""
     content: dict[str, Any] = {
         "application/json": {"schema": ref(list_schema(ctx, res))},
         JSONAPI: {"schema": ref(jsonapi_document(ctx, res, many=True))},

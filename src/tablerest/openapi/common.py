@@ -61,6 +61,7 @@ TOO_LONG = {"description": "The request line is too long for the server"}
 
 
 def problems(*codes: int) -> dict[str, Any]:
+    """The responses of these error statuses: a problem, or JSON:API errors."""
     out: dict[str, Any] = {}
     for code in codes:
         entry: dict[str, Any] = {
@@ -81,6 +82,7 @@ def problems(*codes: int) -> dict[str, Any]:
 
 
 def schema_name(res: Resource, suffix: str = "") -> str:
+    """The component name of ``res`` (with ``suffix``): ASCII, distinct per resource."""
     # Component names are ASCII: other letters lose their accents (``Ünï`` -> ``Uni``), and
     # a name that changed gets a digest of itself, so that two never meet (``Ärger``, ``Örger``).
     folded = unicodedata.normalize("NFKD", res.name).encode("ascii", "ignore").decode()
@@ -91,6 +93,7 @@ def schema_name(res: Resource, suffix: str = "") -> str:
 
 
 def ref(name: str) -> dict[str, str]:
+    """A reference to the component schema ``name``."""
     return {"$ref": f"#/components/schemas/{name}"}
 
 
@@ -136,6 +139,7 @@ def closed(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
 
 
 def query(name: str, schema: Mapping[str, Any], description: str) -> dict[str, Any]:
+    """An optional query parameter."""
     return {"name": name, "in": "query", "required": False, "schema": dict(schema),
             "description": description}  # fmt: skip
 
@@ -147,6 +151,7 @@ def json_ok(
     etag: bool,
     jsonapi: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """A success response as JSON (and JSON:API when given), with its ETag if ``etag``."""
     content: dict[str, Any] = {"application/json": {"schema": dict(schema)}}
     if jsonapi is not None:
         content[JSONAPI] = {"schema": dict(jsonapi)}
@@ -159,6 +164,7 @@ def json_ok(
 def json_body(
     schema: Mapping[str, Any], jsonapi: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
+    """A required request body as JSON (and JSON:API when given)."""
     content: dict[str, Any] = {"application/json": {"schema": dict(schema)}}
     if jsonapi is not None:
         content[JSONAPI] = {"schema": dict(jsonapi)}

@@ -27,6 +27,8 @@ def document(state: Source, view: View | None = None) -> dict[str, Any]:
 
 
 def _build(ctx: Context) -> dict[str, Any]:
+    """Every path (resources in the order they were mounted, then the index, auth and batch),
+    the responses common to all operations, and the components gathered on the way."""
     api = ctx.state.api
     for ep in ctx.state.endpoints.values():
         resource_paths(ctx, ep.resource)

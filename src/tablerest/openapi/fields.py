@@ -68,6 +68,7 @@ def read_schema(f: Field) -> dict[str, Any]:
 
 
 def time_schema(t: sa.types.TypeEngine[Any]) -> dict[str, Any]:
+    """A date or time value: the column's stored format, or ISO 8601."""
     return stored_time_schema(t) or {"type": "string", "format": _time_format(t)}
 
 
@@ -82,6 +83,7 @@ def _time_format(t: sa.types.TypeEngine[Any]) -> str:
 
 
 def key_schema(f: Field) -> dict[str, Any]:
+    """A field's value as a key: its output schema, never null."""
     schema = output_schema(f)
     return schema.get("anyOf", [schema])[0]  # type: ignore[no-any-return]
 

@@ -34,6 +34,7 @@ def settable_linkage(res: Resource, cols: list[str], target: Resource) -> dict[s
 
 
 def identifier(res: Resource) -> dict[str, Any]:
+    """A resource identifier object of ``res``: its type and id."""
     return {
         "type": "object",
         "required": ["type", "id"],
@@ -43,6 +44,7 @@ def identifier(res: Resource) -> dict[str, Any]:
 
 
 def jsonapi_resource(ctx: Context, res: Resource) -> str:
+    """The name of the component of one JSON:API resource object of ``res``."""
     name = schema_name(res, "Resource")
     if name in ctx.schemas:
         return name
@@ -86,6 +88,8 @@ def jsonapi_resource(ctx: Context, res: Resource) -> str:
 
 
 def jsonapi_document(ctx: Context, res: Resource, many: bool = False) -> str:
+    """The name of the component of a JSON:API document of one ``res`` object (or
+    ``many``)."""
     name = schema_name(res, "Collection" if many else "Document")
     if name not in ctx.schemas:
         one = ref(jsonapi_resource(ctx, res))

@@ -33,6 +33,7 @@ def list_pattern(items: Iterable[str], sign: str = "") -> str:
 
 
 def key_parameter(res: Resource) -> tuple[dict[str, Any], str]:
+    """The path parameter naming a row of ``res``, and how the path spells it."""
     if len(res.pk_fields) == 1:
         f = res.pk_fields[0]
         return {
@@ -53,6 +54,8 @@ def key_parameter(res: Resource) -> tuple[dict[str, Any], str]:
 
 
 def list_params(ctx: Context, res: Resource) -> list[dict[str, Any]]:
+    """The query parameters of a list of ``res``: pages, sort, fields, include, search,
+    grouping, format and one filter per readable field."""
     sortable = sort_keys(ctx, res)
     params = [
         *page_params(res),
@@ -100,6 +103,7 @@ def list_params(ctx: Context, res: Resource) -> list[dict[str, Any]]:
 
 
 def page_params(res: Resource) -> list[dict[str, Any]]:
+    """Offset and keyset pages, and counts, within the resource's page sizes."""
     top = res.max_page_size
     return [
         query("page[size]", {"type": "integer", "minimum": 1, "maximum": top},
@@ -123,6 +127,7 @@ def page_params(res: Resource) -> list[dict[str, Any]]:
 
 
 def item_params(ctx: Context, res: Resource) -> list[dict[str, Any]]:
+    """The query parameters of a read: sparse fields, and include where relations allow."""
     names = (f.name for f in ctx.readable(res))
     fields = {"type": "string", "pattern": list_pattern(names)}
     params = [query("fields", fields, "Comma-separated fields to return")]

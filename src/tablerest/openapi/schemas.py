@@ -17,6 +17,7 @@ from .fields import read_schema, refine_input
 
 
 def row_schema(ctx: Context, res: Resource) -> str:
+    """The name of the component of one row of ``res`` as the caller reads it (added once)."""
     name = schema_name(res)
     if name in ctx.schemas:
         return name
@@ -119,6 +120,7 @@ def _nested_inputs(
 
 
 def list_schema(ctx: Context, res: Resource) -> str:
+    """The name of the component of a page of ``res`` rows: data, links, meta."""
     name = schema_name(res, "List")
     if name not in ctx.schemas:
         link = {"anyOf": [{"type": "string"}, {"type": "null"}]}
