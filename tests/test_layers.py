@@ -151,6 +151,7 @@ ALLOWED: dict[str, set[str]] = {
         "openapi.collection",
         "openapi.common",
         "openapi.context",
+        "openapi.item",
         "openapi.jsonapi",
         "openapi.parameters",
         "openapi.schemas",

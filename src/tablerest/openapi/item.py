@@ -4,6 +4,7 @@ each with the ``If-Match`` precondition where the row changes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..resource import Resource
@@ -12,6 +13,17 @@ from .context import Context
 from .jsonapi import jsonapi_document, jsonapi_input
 from .parameters import item_params
 from .schemas import input_schema, row_schema
+
+
+@dataclass(frozen=True)
+class RowRoute:
+    """What every route of one row shares: its path, the key parameter, the ``If-Match``
+    header of changes, and the tag of its resource."""
+
+    path: str
+    key: dict[str, Any]
+    if_match: dict[str, Any]
+    tag: list[str]
 
 
 def if_match_header(res: Resource) -> dict[str, Any]:
@@ -27,11 +39,10 @@ def if_match_header(res: Resource) -> dict[str, Any]:
     }
 
 
-def item_operations(
-    ctx: Context, res: Resource, tag: list[str], key_param: dict[str, Any], if_match: dict[str, Any]
-) -> dict[str, Any]:
+def item_operations(ctx: Context, res: Resource, route: RowRoute) -> dict[str, Any]:
     """The path item of one row: its key parameter and what the resource's methods allow."""
-    item: dict[str, Any] = {"parameters": [key_param]}
+    tag, if_match = route.tag, route.if_match
+    item: dict[str, Any] = {"parameters": [route.key]}
     row = ref(row_schema(ctx, res))
     if "GET" in res.methods:
         item["get"] = {

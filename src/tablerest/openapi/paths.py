@@ -10,7 +10,7 @@ from ..resource import Resource
 from .changes import changes_operation
 from .collection import collection_operations
 from .context import Context
-from .item import if_match_header, item_operations
+from .item import RowRoute, if_match_header, item_operations
 from .parameters import key_parameter
 from .relations import relation_paths
 
@@ -28,14 +28,14 @@ def resource_paths(ctx: Context, res: Resource) -> None:
     if not res.pk_fields:
         return
     key_param, key_path = key_parameter(res)
-    if_match = if_match_header(res)
-    item = item_operations(ctx, res, tag, key_param, if_match)
+    route = RowRoute(f"{url}/{key_path}", key_param, if_match_header(res), tag)
+    item = item_operations(ctx, res, route)
     if len(item) > 1:
-        ctx.paths[f"{url}/{key_path}"] = item
+        ctx.paths[route.path] = item
     _permissions(res, {}, item)
     if "GET" not in res.methods:
         return
-    relation_paths(ctx, res, f"{url}/{key_path}", key_param, if_match, tag)
+    relation_paths(ctx, res, route)
 
 
 def _permissions(res: Resource, collection: dict[str, Any], item: dict[str, Any]) -> None:

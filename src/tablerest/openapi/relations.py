@@ -12,22 +12,17 @@ from ..resource import Relation, Resource, linkage_columns
 from .collection import list_operation
 from .common import json_ok, problems, ref
 from .context import Context
+from .item import RowRoute
 from .jsonapi import identifier, jsonapi_document, settable_linkage
 from .parameters import item_params, page_params
 from .schemas import row_schema
 
 
-def relation_paths(
-    ctx: Context,
-    res: Resource,
-    base: str,
-    key_param: dict[str, Any],
-    if_match: dict[str, Any],
-    tag: list[str],
-) -> None:
-    """The routes of each relation of the row at ``base`` that the caller may follow."""
+def relation_paths(ctx: Context, res: Resource, route: RowRoute) -> None:
+    """The routes of each relation of the row at ``route`` that the caller may follow."""
+    tag = route.tag
     for rel_name, rel, target in ctx.relations(res):
-        path = f"{base}/{rel_name}"
+        path = f"{route.path}/{rel_name}"
         if rel.to_many:
             op = list_operation(ctx, target, f"list_{res.name}_{rel_name}", tag)
             op["summary"] = f"The {rel_name} of one row of {res.name}"
@@ -49,9 +44,9 @@ def relation_paths(
                     **problems(400, 404, 406, 503),
                 },
             }
-        ctx.paths[path] = {"parameters": [key_param], "get": op}
-        ctx.paths[f"{base}/relationships/{rel_name}"] = _linkage(
-            ctx, res, rel_name, rel, target, key_param, if_match, tag
+        ctx.paths[path] = {"parameters": [route.key], "get": op}
+        ctx.paths[f"{route.path}/relationships/{rel_name}"] = _linkage(
+            ctx, res, rel_name, rel, target, route
         )
 
 
@@ -61,11 +56,10 @@ def _linkage(
     rel_name: str,
     rel: Relation,
     target: Resource,
-    key_param: dict[str, Any],
-    if_match: dict[str, Any],
-    tag: list[str],
+    route: RowRoute,
 ) -> dict[str, Any]:
     """``/relationships/<name>``: its linkage (GET), a to-one one set with PATCH."""
+    tag = route.tag
     ident = identifier(target)
     data = (
         {"type": "array", "items": ident} if rel.to_many else {"anyOf": [ident, {"type": "null"}]}
@@ -77,7 +71,7 @@ def _linkage(
     }
     jsonapi_only = {JSONAPI: {"schema": doc}}
     item: dict[str, Any] = {
-        "parameters": [key_param],
+        "parameters": [route.key],
         "get": {
             "operationId": f"linkage_{res.name}_{rel_name}",
             "summary": f"The linkage of {rel_name} of one row of {res.name} (JSON:API)",
@@ -101,7 +95,7 @@ def _linkage(
             "operationId": f"relate_{res.name}_{rel_name}",
             "summary": f"Set {rel_name} of one row of {res.name}",
             "tags": tag,
-            "parameters": [if_match],
+            "parameters": [route.if_match],
             "requestBody": {"required": True, "content": {JSONAPI: {"schema": body}}},
             "responses": {
                 "204": {"description": "Changed"},
