@@ -12,9 +12,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "tablerest"
 # Each module may import only the tablerest modules listed for it.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
-    # The schema is built lazily from the declaration; the policy is only a type hint.
-    "resource": {"auth.policies", "schema"},
-    "schema": {"binary", "errors", "resource", "sqlite_time", "typeops", "untyped"},
+    # The schema is built lazily from the declaration; the policy is held as grants.AccessPolicy.
+    "resource": {"grants", "schema"},
+    # It reads a declaration through its own protocol (schema.Declared): below resource.
+    "schema": {"binary", "errors", "sqlite_time", "typeops", "untyped"},
+    # The caller, actions and grants, and what the stages ask of a policy: below every stage.
+    "grants": set(),
     "binary": set(),  # base64 text and file parts -> bytes: SQLAlchemy types only
     "untyped": set(),  # untyped columns: what they store, filters on them (SQLAlchemy, pydantic)
     # stored SQLite date/time formats (a column no format reads is served untyped)
@@ -59,8 +62,8 @@ ALLOWED: dict[str, set[str]] = {
     "auth.passwords": {"errors"},  # 429 when every hashing slot stays busy
     "auth.sessions": {"owntables"},
     "auth.tokens": {"errors"},
-    "auth.policies": {"request", "resource"},
-    "auth.access": {"auth.policies", "errors", "resource"},
+    "auth.policies": {"grants", "request", "resource"},
+    "auth.access": {"errors", "grants", "resource"},
     # text -> permissions and what is served: no request, no database
     "auth.policyfile": {"auth.policies", "selection"},
     "selection": {"resource"},  # which tables, under which names: names only

@@ -21,11 +21,11 @@ from sqlalchemy.sql import ColumnElement, FromClause
 from sqlalchemy.sql.annotation import _deep_deannotate
 from sqlalchemy.sql.util import ClauseAdapter
 
+from .grants import AccessPolicy
+from .schema import ResourceSchema
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Mapper, Session
-
-    from .auth.policies import Policy
-    from .schema import ResourceSchema
 
 #: How a list may count its rows: ``COUNT(*)``, the planner's estimate, or up to a cap.
 CountKind = Literal["exact", "estimated", "capped"]
@@ -489,7 +489,7 @@ class Resource:
         #: Applied to a field's value after every validator (a password's hashing).
         self.transforms: dict[str, Validator] = {}
         #: Who may do what to which rows (``permissions=`` on ``Api.resource``); None: anyone.
-        self.policy: Policy | None = None
+        self.policy: AccessPolicy | None = None
         #: Fields a create may leave out although they are required: something else fills
         #: them in (an owner rule, with the caller's id).
         self.filled_on_create: frozenset[str] = frozenset()
@@ -562,8 +562,6 @@ class Resource:
     def schema(self) -> ResourceSchema:
         """Input validators and converters, derived from the fields once (and after changes)."""
         if self._schema is None:
-            from .schema import ResourceSchema
-
             self._schema = ResourceSchema(self)
         return self._schema
 
