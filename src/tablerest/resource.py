@@ -2,7 +2,8 @@
 
 A :class:`Resource` is built once, at registration, from a SQLAlchemy ``Table`` (and the mapped
 class when there is one) plus the options given to ``Api.resource``. Every later stage reads it;
-nothing re-derives it from the model.
+nothing re-derives it from the model. It imports no stage: only the validators it derives
+(:mod:`tablerest.schema`) and the grant values its policy speaks (:mod:`tablerest.grants`).
 """
 
 from __future__ import annotations
@@ -488,7 +489,8 @@ class Resource:
         self.validators: dict[str, list[Validator]] = {}
         #: Applied to a field's value after every validator (a password's hashing).
         self.transforms: dict[str, Validator] = {}
-        #: Who may do what to which rows (``permissions=`` on ``Api.resource``); None: anyone.
+        #: Who may do what to which rows (``permissions=`` on ``Api.resource``, an
+        #: :class:`tablerest.auth.policies.Policy`); None: anyone.
         self.policy: AccessPolicy | None = None
         #: Fields a create may leave out although they are required: something else fills
         #: them in (an owner rule, with the caller's id).
