@@ -1,4 +1,5 @@
-"""Imports point one way along the pipeline (STYLE.md): no stage imports a later one."""
+"""Imports point one way along the pipeline (STYLE.md): no stage imports a later one, and no
+module imports itself back through others (no import cycle, not even for a type hint)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "tablerest"
 # Each module may import only the tablerest modules listed for it.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
-    # The schema is built lazily from the declaration; the policy is only a type hint.
-    "resource": {"auth.policies", "schema"},
-    "schema": {"binary", "errors", "resource", "sqlite_time", "typeops", "untyped"},
+    # The schema is built lazily from the declaration; the policy is held as grants.AccessPolicy.
+    "resource": {"grants", "schema"},
+    # It reads a declaration through its own protocol (schema.Declared): below resource.
+    "schema": {"binary", "errors", "sqlite_time", "typeops", "untyped"},
+    # The caller, actions and grants, and what the stages ask of a policy: below every stage.
+    "grants": set(),
     "binary": set(),  # base64 text and file parts -> bytes: SQLAlchemy types only
     "untyped": set(),  # untyped columns: what they store, filters on them (SQLAlchemy, pydantic)
     # stored SQLite date/time formats (a column no format reads is served untyped)
@@ -59,8 +63,8 @@ ALLOWED: dict[str, set[str]] = {
     "auth.passwords": {"errors"},  # 429 when every hashing slot stays busy
     "auth.sessions": {"owntables"},
     "auth.tokens": {"errors"},
-    "auth.policies": {"request", "resource"},
-    "auth.access": {"auth.policies", "errors", "resource"},
+    "auth.policies": {"grants", "request", "resource"},
+    "auth.access": {"errors", "grants", "resource"},
     # text -> permissions and what is served: no request, no database
     "auth.policyfile": {"auth.policies", "selection"},
     "selection": {"resource"},  # which tables, under which names: names only
@@ -224,3 +228,172 @@ def test_every_openapi_module_has_its_imports_listed() -> None:
         for p in (PACKAGE / "openapi").glob("*.py")
     }
     assert found == {m for m in ALLOWED if m.split(".")[0] == "openapi"}
+
+
+# -- no import cycle -------------------------------------------------------------------------
+
+# Cycles (as sets of modules) that are known and being removed. Each fails the test when it
+# grows, and when it is gone (so that its entry is deleted with it).
+KNOWN_CYCLES: set[frozenset[str]] = set()
+
+
+def _module_name(package: Path, path: Path) -> str:
+    """``auth/policies.py`` -> ``auth.policies``; a package's ``__init__.py`` -> its name
+    (``""`` for the top package)."""
+    parts = list(path.relative_to(package).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _packages_above(module: str) -> set[str]:
+    """The packages Python runs before ``module``: ``auth.policies`` -> ``{"", "auth"}``."""
+    parts = module.split(".") if module else []
+    return {".".join(parts[:i]) for i in range(len(parts))}
+
+
+def import_graph(package: Path) -> dict[str, set[str]]:
+    """Which modules of ``package`` each one imports: every import statement counts, those
+    under ``if TYPE_CHECKING:`` and inside functions too."""
+    modules = {_module_name(package, p): p for p in package.rglob("*.py")}
+    return {m: _imports_of(m, path, set(modules), package.name) for m, path in modules.items()}
+
+
+def _imports_of(module: str, path: Path, modules: set[str], root: str) -> set[str]:
+    """The modules ``module`` imports. Importing ``a.b`` also runs package ``a`` (its
+    ``__init__``), so it is an edge to ``a`` unless ``a`` is a package of the importer itself
+    (Python is running it already)."""
+    own = _packages_above(module)
+    # the package relative imports start from
+    here = module.split(".") if module else []
+    if path.name != "__init__.py":
+        here.pop()
+    found: set[str] = set()
+
+    def reach(target: str, *, itself: bool = False) -> None:
+        found.update(p for p in _packages_above(target) if p not in own)
+        if itself or target not in own:
+            found.add(target)
+
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[: len(here) - (node.level - 1)]
+                base += node.module.split(".") if node.module else []
+            elif node.module == root or (node.module or "").startswith(root + "."):
+                base = (node.module or "").split(".")[1:]
+            else:
+                continue
+            subs = [".".join([*base, a.name]) for a in node.names]
+            # `from pkg import name` with a name that is no module reads pkg's __init__
+            reach(".".join(base), itself=any(s not in modules for s in subs))
+            for sub in subs:
+                if sub in modules:
+                    reach(sub)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == root or alias.name.startswith(root + "."):
+                    reach(alias.name.removeprefix(root).removeprefix("."))
+    return {m for m in found if m in modules and m != module}
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def _one_cycle(graph: dict[str, set[str]], component: list[str]) -> str:
+    """A shortest import path from the component's first module back to itself, as text."""
+    start, members = component[0], set(component)
+    came_from: dict[str, str] = {}
+    queue = [start]
+    while queue:
+        v = queue.pop(0)
+        for w in sorted(graph[v] & members):
+            if w == start:
+                path = [v]
+                while path[-1] != start:
+                    path.append(came_from[path[-1]])
+                return " -> ".join(m or "tablerest" for m in [*reversed(path), start])
+            if w not in came_from:
+                came_from[w] = v
+                queue.append(w)
+    raise AssertionError(f"{component} is not a cycle")
+
+
+def test_no_import_cycle() -> None:
+    graph = import_graph(PACKAGE)
+    cycles = import_cycles(graph)
+    unknown = [c for c in cycles if frozenset(c) not in KNOWN_CYCLES]
+    assert not unknown, "import cycles (TYPE_CHECKING and function-local imports count):\n" + (
+        "\n".join(f"  {_one_cycle(graph, c)}  (modules {c})" for c in unknown)
+    )
+    gone = KNOWN_CYCLES - {frozenset(c) for c in cycles}
+    assert not gone, f"no longer cycles, delete them from KNOWN_CYCLES: {sorted(map(sorted, gone))}"
+
+
+def test_cycle_check_counts_every_kind_of_import(tmp_path: Path) -> None:
+    """The checker sees imports under TYPE_CHECKING, inside functions, and the __init__ a
+    submodule import runs; and it names the cycle it finds."""
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    files = {
+        "__init__.py": "from .a import A\n",
+        "a.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .b import B\n",
+        "b.py": "def f():\n    from . import a\n",
+        "c.py": "from .sub.leaf import x\n",  # runs sub/__init__, which imports c
+        "sub/__init__.py": "from .. import c\n",
+        "sub/leaf.py": "x = 1\n",
+        "d.py": "import pkg.g\n",
+        "g.py": "from pkg import d\n",  # d is a module: no edge to pkg's __init__
+        "e.py": "from pkg import A\n",  # a name from pkg's __init__
+        "f.py": "from . import e\n",
+    }
+    for name, text in files.items():
+        (pkg / name).write_text(text)
+    graph = import_graph(pkg)
+    assert graph == {
+        "": {"a"},
+        "a": {"b"},
+        "b": {"a"},
+        "c": {"sub", "sub.leaf"},
+        "sub": {"c"},
+        "sub.leaf": set(),
+        "d": {"g"},
+        "g": {"d"},
+        "e": {""},
+        "f": {"e"},
+    }
+    assert import_cycles(graph) == [["a", "b"], ["c", "sub"], ["d", "g"]]
+    assert _one_cycle(graph, ["a", "b"]) == "a -> b -> a"
+    assert _one_cycle(graph, ["c", "sub"]) == "c -> sub -> c"

@@ -2,7 +2,8 @@
 
 A :class:`Resource` is built once, at registration, from a SQLAlchemy ``Table`` (and the mapped
 class when there is one) plus the options given to ``Api.resource``. Every later stage reads it;
-nothing re-derives it from the model.
+nothing re-derives it from the model. It imports no stage: only the validators it derives
+(:mod:`tablerest.schema`) and the grant values its policy speaks (:mod:`tablerest.grants`).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from sqlalchemy.sql import ColumnElement, FromClause
 from sqlalchemy.sql.annotation import _deep_deannotate
 from sqlalchemy.sql.util import ClauseAdapter
 
+from .grants import AccessPolicy
+from .schema import ResourceSchema
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Mapper, Session
-
-    from .auth.policies import Policy
-    from .schema import ResourceSchema
 
 #: How a list may count its rows: ``COUNT(*)``, the planner's estimate, or up to a cap.
 CountKind = Literal["exact", "estimated", "capped"]
@@ -488,8 +489,9 @@ class Resource:
         self.validators: dict[str, list[Validator]] = {}
         #: Applied to a field's value after every validator (a password's hashing).
         self.transforms: dict[str, Validator] = {}
-        #: Who may do what to which rows (``permissions=`` on ``Api.resource``); None: anyone.
-        self.policy: Policy | None = None
+        #: Who may do what to which rows (``permissions=`` on ``Api.resource``, an
+        #: :class:`tablerest.auth.policies.Policy`); None: anyone.
+        self.policy: AccessPolicy | None = None
         #: Fields a create may leave out although they are required: something else fills
         #: them in (an owner rule, with the caller's id).
         self.filled_on_create: frozenset[str] = frozenset()
@@ -562,8 +564,6 @@ class Resource:
     def schema(self) -> ResourceSchema:
         """Input validators and converters, derived from the fields once (and after changes)."""
         if self._schema is None:
-            from .schema import ResourceSchema
-
             self._schema = ResourceSchema(self)
         return self._schema
 

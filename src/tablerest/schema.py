@@ -8,6 +8,9 @@ lax, for form-encoded bodies where every value arrives as text.
 Validation errors become :class:`~tablerest.errors.ValidationFailed` listing every field error
 with a JSON pointer; a body that is not JSON at all becomes
 :class:`~tablerest.errors.MalformedBody`.
+
+The validators read a declaration only through :class:`Declared` (what they need of a
+resource), so this module sits below :mod:`tablerest.resource`, which builds its schema lazily.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired, Required
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any, Literal, NotRequired, Protocol, Required
 
 import pydantic
 import sqlalchemy as sa
@@ -31,12 +34,49 @@ from .sqlite_time import python_type as stored_time_type
 from .typeops import base_type, write_type
 from .untyped import UNTYPED
 
-if TYPE_CHECKING:
-    from .resource import Field, Resource
-
-__all__ = ["ResourceSchema", "Variant", "python_type"]
+__all__ = ["Declared", "DeclaredField", "ResourceSchema", "Variant", "python_type"]
 
 Variant = Literal["create", "replace", "patch"]
+
+
+class DeclaredField(Protocol):
+    """What the validators read of one field (:class:`tablerest.resource.Field`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def column(self) -> sa.Column[Any]: ...
+    @property
+    def readable(self) -> bool: ...
+    @property
+    def nullable(self) -> bool: ...
+    @property
+    def required_on_create(self) -> bool: ...
+    @property
+    def required_on_replace(self) -> bool: ...
+
+
+class Declared(Protocol):
+    """What the validators read of a resource's declaration
+    (:class:`tablerest.resource.Resource`, which builds its schema from itself)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def integer_bits(self) -> int | None: ...
+    @property
+    def fields(self) -> Mapping[str, DeclaredField]: ...
+    @property
+    def writable(self) -> Sequence[DeclaredField]: ...
+    @property
+    def pk_fields(self) -> Sequence[DeclaredField]: ...
+    @property
+    def filled_on_create(self) -> frozenset[str]: ...
+    @property
+    def validators(self) -> Mapping[str, Sequence[Callable[[Any], Any]]]: ...
+    @property
+    def transforms(self) -> Mapping[str, Callable[[Any], Any]]: ...
+
 
 #: Widths the type's class says (MariaDB's TINYINT and MEDIUMINT subclass plain Integer).
 _INT_BITS = {mysql.TINYINT: 8, mysql.MEDIUMINT: 24, sa.SmallInteger: 16, sa.BigInteger: 64}
@@ -122,7 +162,7 @@ def _uuid_as_text(value: uuid.UUID) -> str:
     return str(value)
 
 
-def _field_type(resource: Resource, f: Field) -> Any:
+def _field_type(resource: Declared, f: DeclaredField) -> Any:
     col_type = f.column.type
     t = python_type(col_type, resource.integer_bits)
     if isinstance(col_type, sa.Uuid) and not col_type.as_uuid:
@@ -136,7 +176,7 @@ def _field_type(resource: Resource, f: Field) -> Any:
 
 
 def _typed_dict(
-    resource: Resource, variant: Variant, supplied: frozenset[str] = frozenset()
+    resource: Declared, variant: Variant, supplied: frozenset[str] = frozenset()
 ) -> type:
     fields: dict[str, Any] = {}
     for f in resource.writable:
@@ -166,7 +206,7 @@ def _typed_dict(
 class ResourceSchema:
     """The validators of one resource, built once from its fields."""
 
-    def __init__(self, resource: Resource) -> None:
+    def __init__(self, resource: Declared) -> None:
         self.resource = resource
         self._one: dict[Variant, TypeAdapter[Any]] = {}
         self._many: TypeAdapter[Any] | None = None

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, FromClause
 
 from ..errors import Forbidden, Unauthorized
+from ..grants import AccessPolicy, Action, Grant, Identity, Rows, both
 from ..resource import Catalog, Resource
-from .policies import Action, Grant, Identity, Policy, Rows, both
 
 __all__ = ["Access"]
 
@@ -71,7 +71,7 @@ class Access:
         return self._field_rule(resource, "locked")
 
     def _field_rule(self, resource: Resource, kind: str) -> frozenset[str]:
-        policy: Policy | None = resource.policy
+        policy: AccessPolicy | None = resource.policy
         if policy is None:
             return frozenset()
         key = (resource.name, kind)
@@ -86,7 +86,7 @@ class Access:
         action's rule grants AND what ``read`` grants: a row the caller cannot read does not
         exist for them, so no write reaches it (404 there, as for a GET). Every write path
         takes its scope from here, so none can forget the read rule."""
-        policy: Policy | None = resource.policy
+        policy: AccessPolicy | None = resource.policy
         if policy is None:
             return True
         key = (resource.name, action)
@@ -118,7 +118,7 @@ class Access:
         """The condition on ``source`` (``resource``'s table or an alias) that keeps the rows
         the caller may see; ``many`` for rows read as a collection (``list`` applies too).
         None: every row."""
-        policy: Policy | None = resource.policy
+        policy: AccessPolicy | None = resource.policy
         if policy is None:
             return None
         terms = []
@@ -142,7 +142,7 @@ class Access:
         A reference to a row the caller cannot read is answered as if that row did not exist
         (the 409 of a dangling foreign key): otherwise 201-vs-409 would tell them it exists,
         and they could attach rows to others' private ones."""
-        guarded: dict[sa.Table, tuple[Policy, Rows] | None] = {}
+        guarded: dict[sa.Table, tuple[AccessPolicy, Rows] | None] = {}
         for fk in resource.table.foreign_key_constraints:
             table = fk.referred_table
             target = reader(table)
@@ -174,7 +174,7 @@ class Access:
         sig: list[Any] = []
         values: dict[str, Any] = {}
         for res in resources:
-            policy: Policy | None = res.policy
+            policy: AccessPolicy | None = res.policy
             if policy is None:
                 continue
             read, listed = self.grant(res, "read"), self.grant(res, "list")

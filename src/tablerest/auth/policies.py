@@ -15,23 +15,30 @@ condition on the caller, such as ``owner_id = <the caller's id>``). Building blo
 combine with ``|`` (either) and ``&`` (both): ``owner("owner_id") | role("admin")`` grants an
 admin every row and anyone else their own. Row grants become SQL conditions (see
 :class:`Policy`), so they scope lists, counts, relations and includes as well as single rows.
+
+The values themselves (:class:`Identity`, actions, :class:`Rows`, :func:`both`) live below the
+declarations, in :mod:`tablerest.grants`, so that a resource can hold its policy without
+importing this layer; they are re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, FromClause
 
+from ..grants import ACTIONS, Action, Grant, Identity, Rows, both
 from ..request import value_parser
 from ..resource import Resource
 
 __all__ = [
     "ACTIONS",
+    "Action",
     "Context",
+    "Grant",
     "Identity",
     "Permission",
     "Policy",
@@ -44,18 +51,6 @@ __all__ = [
     "role",
 ]
 
-Action = Literal["list", "read", "create", "update", "delete"]
-ACTIONS: tuple[Action, ...] = ("list", "read", "create", "update", "delete")
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """Who is asking: the user's key as text, their roles, and the token's claims."""
-
-    id: str
-    roles: frozenset[str] = frozenset()
-    claims: Mapping[str, Any] = field(default_factory=dict)
-
 
 @dataclass(frozen=True, slots=True)
 class Context:
@@ -64,45 +59,6 @@ class Context:
     identity: Identity | None
     action: Action
     resource: Resource
-
-
-@dataclass(frozen=True, slots=True)
-class Rows:
-    """A row grant: rows where every field in ``owned`` holds the caller's id, or (``any_of``)
-    rows matching any of several such grants."""
-
-    owned: tuple[str, ...] = ()
-    any_of: tuple[Rows, ...] = ()
-
-    def fields(self) -> set[str]:
-        out = set(self.owned)
-        for sub in self.any_of:
-            out |= sub.fields()
-        return out
-
-
-Grant: TypeAlias = bool | Rows
-
-
-def both(first: Grant, second: Grant) -> Grant:
-    """The rows two grants both cover (``first AND second``), as one grant.
-
-    A :class:`Rows` is "every ``owned`` field holds the caller's id, and (when there are
-    alternatives) one of ``any_of`` matches"; two of them meet by pooling the owned fields
-    and, when both have alternatives, distributing one side's over the other's.
-    """
-    if first is False or second is False:
-        return False
-    if first is True:
-        return second
-    if second is True:
-        return first
-    owned = first.owned + tuple(n for n in second.owned if n not in first.owned)
-    if not first.any_of or not second.any_of:
-        return Rows(owned=owned, any_of=first.any_of or second.any_of)
-    rest = Rows(any_of=second.any_of)
-    pairs = tuple(both(alt, rest) for alt in first.any_of)
-    return Rows(owned=owned, any_of=tuple(p for p in pairs if isinstance(p, Rows)))
 
 
 class Permission:
