@@ -65,15 +65,21 @@ ALLOWED: dict[str, set[str]] = {
     # text -> permissions and what is served: no request, no database
     "auth.policyfile": {"auth.policies", "selection"},
     "selection": {"resource"},  # which tables, under which names: names only
+    # The users resource as auth reads it: lookups, roles, account stamps.
+    "auth.accounts": {"keys", "request", "resource", "store"},
+    # Token pairs, their checks on each use, refresh and revocation: no HTTP.
+    "auth.issuer": {"auth.accounts", "auth.sessions", "auth.tokens", "errors", "store"},
+    "auth.views": {"errors", "http"},  # the token routes' request bodies and responses
     "auth.service": {
+        "auth.accounts",
+        "auth.issuer",
         "auth.passwords",
         "auth.policies",
         "auth.sessions",
         "auth.tokens",
+        "auth.views",
         "errors",
-        "http",
         "keys",
-        "request",
         "resource",
         "store",
     },
