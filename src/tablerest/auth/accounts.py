@@ -114,18 +114,17 @@ class Accounts:
         return [res.fields[n].column for n in names]
 
     def row(self, columns: Sequence[sa.Column[Any]], values: Iterable[Any]) -> dict[str, Any]:
-        """A row of :meth:`columns` as a user mapping, by field name."""
+        """A row of :meth:`columns` (and maybe more after them) as a user, by field name."""
         names = {f.column: f.name for f in self.users.fields.values()}
         return {names[c]: v for c, v in zip(columns, values, strict=False)}
 
     def select(self, db: Database, where: sa.ColumnElement[bool]) -> list[dict[str, Any]]:
         """The user rows matching ``where``, by key."""
         cols = self.columns()
-        names = {f.column: f.name for f in self.users.fields.values()}
         stmt = sa.select(*cols).where(where).order_by(self.users.pk_fields[0].column)
         with db.connection(self.users.table) as conn:
             rows = conn.execute(stmt).all()
-        return [{names[c]: v for c, v in zip(cols, r, strict=True)} for r in rows]
+        return [self.row(cols, r) for r in rows]
 
     def find(self, db: Database, login: str, field: str | None = None) -> list[dict[str, Any]]:
         """The accounts ``login`` names: in ``field`` alone, or in any login field (each is
