@@ -30,7 +30,7 @@ def _serve(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[Any, dict[str, 
     def fake_run(factory: Any, **options: Any) -> None:
         captured["factory"], captured["options"] = factory, options
 
-    monkeypatch.setattr(cli, "run", fake_run)
+    monkeypatch.setattr(cli.serve, "run", fake_run)
     # serve --workers N sets it for its workers; the test process gets its own value back.
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
     result = CliRunner().invoke(cli.main, ["serve", *args])
@@ -163,7 +163,7 @@ def test_flags_win_over_the_environment(monkeypatch: pytest.MonkeyPatch, pets: P
 def test_open_writes_on_the_network_are_refused(
     monkeypatch: pytest.MonkeyPatch, pets: Path, host: str
 ) -> None:
-    monkeypatch.setattr(cli, "run", lambda factory, **options: None)
+    monkeypatch.setattr(cli.serve, "run", lambda factory, **options: None)
 
     refused = CliRunner().invoke(cli.main, ["serve", str(pets), "--host", host])
 
@@ -216,7 +216,7 @@ def test_gunicorn_on_request_with_its_own_options(
 def test_an_option_the_chosen_server_lacks_is_an_error(
     monkeypatch: pytest.MonkeyPatch, pets: Path, server: str, option: list[str]
 ) -> None:
-    monkeypatch.setattr(cli, "run", lambda factory, **options: None)
+    monkeypatch.setattr(cli.serve, "run", lambda factory, **options: None)
 
     result = CliRunner().invoke(cli.main, ["serve", str(pets), "--server", server, *option])
 
@@ -226,7 +226,7 @@ def test_an_option_the_chosen_server_lacks_is_an_error(
 
 
 def test_tls_needs_a_certificate_and_its_key(monkeypatch: pytest.MonkeyPatch, pets: Path) -> None:
-    monkeypatch.setattr(cli, "run", lambda factory, **options: None)
+    monkeypatch.setattr(cli.serve, "run", lambda factory, **options: None)
 
     result = CliRunner().invoke(cli.main, ["serve", str(pets), "--ssl-certfile", str(pets)])
 

@@ -80,7 +80,7 @@ def test_serve_starts_and_names_the_view_it_cannot_read(
 ) -> None:
     path = tmp_path / "orphan.sqlite3"
     _write(path, ORPHAN_VIEW)
-    monkeypatch.setattr(cli, "run", lambda factory, **options: None)
+    monkeypatch.setattr(cli.serve, "run", lambda factory, **options: None)
     result = CliRunner().invoke(cli.main, ["serve", str(path)])
     assert result.exit_code == 0, result.output
     assert "warning: not serving view 'orphan'" in result.output

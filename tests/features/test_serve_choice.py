@@ -57,7 +57,7 @@ def _serve(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[Flask, str]:
     """``tablerest serve ARGS`` without a server: the app its workers would build, and what
     it printed."""
     made: dict[str, Any] = {}
-    monkeypatch.setattr(cli, "run", lambda factory, **_options: made.update(factory=factory))
+    monkeypatch.setattr(cli.serve, "run", lambda factory, **_options: made.update(factory=factory))
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     result = CliRunner().invoke(cli.main, ["serve", *args])
     assert result.exit_code == 0, result.output

@@ -367,7 +367,7 @@ def test_serve_refuses_a_bad_allowed_host_before_serving(
 
     from tablerest import cli
 
-    monkeypatch.setattr(cli, "run", lambda factory, **options: pytest.fail("it served"))
+    monkeypatch.setattr(cli.serve, "run", lambda factory, **options: pytest.fail("it served"))
     monkeypatch.setenv("TABLEREST_DEMO_PATH", str(tmp_path / "demo.sqlite3"))
     result = CliRunner().invoke(cli.main, ["serve", "--allowed-host", "http://x/"])
     assert result.exit_code == 2

@@ -109,7 +109,7 @@ def serve(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[FlaskClient, Res
     def fake_run(factory: Any, **options: Any) -> None:
         captured["factory"] = factory
 
-    monkeypatch.setattr(cli, "run", fake_run)
+    monkeypatch.setattr(cli.serve, "run", fake_run)
     # One worker: metrics in this process (an empty directory would put files in the cwd).
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     # Counters in this process's memory: each test starts from zero.
@@ -123,7 +123,7 @@ def serve(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[FlaskClient, Res
 
 
 def refused(monkeypatch: pytest.MonkeyPatch, *args: str) -> str:
-    monkeypatch.setattr(cli, "run", lambda factory, **options: pytest.fail("it served"))
+    monkeypatch.setattr(cli.serve, "run", lambda factory, **options: pytest.fail("it served"))
     result = CliRunner().invoke(cli.main, ["serve", *args])
     assert result.exit_code != 0
     return result.output

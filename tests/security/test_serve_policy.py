@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tablerest import Identity, apioptions, cli
+from tablerest import Identity, cli
 from tablerest.auth.policies import Context
 from tablerest.auth.policyfile import load_policy, parse_rule
 from tablerest.server import create_app
@@ -233,7 +233,7 @@ def test_sign_up_through_the_users_table_hashes_the_password(
 
 
 def test_auth_table_alone_gives_the_default_rules(database: Path) -> None:
-    client = served(database, apioptions.policy_file(None, "users", (), None, "roles"))
+    client = served(database, cli.options.policy_file(None, "users", (), None, "roles"))
     bob = sign_in(client, "bob")
 
     assert client.get("/api/posts").status_code == 200
@@ -248,7 +248,7 @@ def test_auth_table_alone_gives_the_default_rules(database: Path) -> None:
 
 
 def _invoke(monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
-    monkeypatch.setattr(cli, "run", lambda factory, **options: None)
+    monkeypatch.setattr(cli.serve, "run", lambda factory, **options: None)
     return CliRunner().invoke(cli.main, ["serve", *args])
 
 
@@ -297,7 +297,7 @@ def test_the_demo_with_auth_signs_its_users_in(monkeypatch: pytest.MonkeyPatch) 
     # The demo hides users.password; with --auth-table users the column goes to Auth instead,
     # which makes it write-only: sign in as userN / passwordN.
     captured: dict[str, Any] = {}
-    monkeypatch.setattr(cli, "run", lambda factory, **options: captured.update(f=factory))
+    monkeypatch.setattr(cli.serve, "run", lambda factory, **options: captured.update(f=factory))
     result = CliRunner().invoke(cli.main, ["serve", "--auth-table", "users"])
     assert result.exit_code == 0, result.output
     client = captured["f"]().test_client()

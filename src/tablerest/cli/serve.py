@@ -1,4 +1,9 @@
-"""The ``tablerest`` command."""
+"""``tablerest serve`` and ``tablerest openapi``: a database's API, served or described.
+
+Both take the same API options (:mod:`.options`), so that ``tablerest openapi`` with serve's
+options prints exactly the document ``serve`` serves. ``serve`` adds the HTTP server's own
+options (workers, timeouts, TLS, hosts) and checks them against the server chosen.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +12,22 @@ import functools
 import ipaddress
 import os
 import secrets
-import shlex
 import shutil
 import tempfile
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import click
-import orjson
 import sqlalchemy as sa
 
-from . import openapi
-from .apioptions import api_options, api_settings, env
-from .changes import ChangeFeed
-from .errors import TablerestError
-from .http import AllowedHosts, bound_hosts
-from .observe import Observability
-from .render.json import dumps
-from .resource import slug
-from .selection import reserved_names
-from .server import (
+from .. import openapi
+from ..changes import ChangeFeed
+from ..http import AllowedHosts, bound_hosts
+from ..observe import Observability
+from ..render.json import dumps
+from ..resource import slug
+from ..selection import reserved_names
+from ..server import (
     SERVERS,
     create_app,
     database_url,
@@ -37,11 +36,9 @@ from .server import (
     run,
     skipped_views,
 )
+from .options import api_options, api_settings, env
 
-if TYPE_CHECKING:
-    from .importer import Report
-
-__all__ = ["main"]
+__all__ = ["openapi_command", "serve_command"]
 
 
 #: Threads per worker with the change feed on (unless --threads says otherwise), and
@@ -50,13 +47,7 @@ CHANGES_THREADS = 32
 FREE_THREADS = 4
 
 
-@click.group()
-@click.version_option(package_name="tablerest")
-def main() -> None:
-    """tablerest: a REST JSON API over a relational database."""
-
-
-@main.command()
+@click.command("serve")
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address to bind.", **env("HOST")
 )
@@ -236,7 +227,7 @@ def main() -> None:
     **env("ALLOW_ANONYMOUS_WRITES"),
 )
 @api_options
-def serve(
+def serve_command(
     host: str,
     port: int,
     workers: int,
@@ -433,7 +424,7 @@ def _loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
-@main.command("openapi")
+@click.command("openapi")
 @api_options
 def openapi_command(**api: Any) -> None:
     """Print the OpenAPI 3.1 document of DATABASE's API as JSON: with the same options, the
@@ -457,278 +448,3 @@ def openapi_command(**api: Any) -> None:
         click.echo(dumps(openapi.document(state)).decode())
     finally:
         state.db.engine().dispose()  # a server database: its connection is done with
-
-
-# -- a new project --------------------------------------------------------------------------
-
-
-@main.command("init")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def init_command(directory: Path) -> None:
-    """Create a new project in DIRECTORY: app, models, settings, migrations, tests, Makefile."""
-    from .scaffold import create_project
-
-    try:
-        written = create_project(directory)
-    except (ValueError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"created {directory}/ ({len(written)} files)")
-    cd = shlex.quote(str(directory))  # the lines are to be pasted into a shell
-    click.echo(f"  cd {cd} && make serve     # http://127.0.0.1:8000/api")
-    click.echo(f"  cd {cd} && make test")
-
-
-# -- bulk import ---------------------------------------------------------------------------
-
-
-@main.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--into", "into", required=True, metavar="TABLE",
-              help="The table: its name, or its resource name as serve shows it.")  # fmt: skip
-@click.option(
-    "--database",
-    required=True,
-    metavar="URL_OR_FILE",
-    help="The database (a SQLAlchemy URL or a SQLite file).",
-    **env("DATABASE"),
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["csv", "json", "ndjson"]),
-    default=None,
-    help="The file's format (default: from its extension).",
-)
-@click.option(
-    "--batch-size",
-    default=500,
-    show_default=True,
-    type=click.IntRange(1, 100_000),
-    help="Rows per transaction.",
-)
-@click.option(
-    "--schema", default=None, help="Database schema (default: the default one).", **env("SCHEMA")
-)
-@click.option(
-    "--rejects",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the rejected rows, with where and why, to this NDJSON file.",
-)
-def import_command(
-    file: Path,
-    into: str,
-    database: str,
-    fmt: str | None,
-    batch_size: int,
-    schema: str | None,
-    rejects: Path | None,
-) -> None:
-    """Import FILE (CSV, JSON array or NDJSON) into a table, through the API's validation.
-
-    Rows that fail are reported (line and reason) and the rest imported; the exit status is 1
-    when any row was rejected.
-    """
-    from .importer import FORMATS
-
-    kind = fmt or FORMATS.get(file.suffix.lower())
-    if kind is None:
-        raise click.UsageError(f"cannot tell the format of {file.name}: pass --format")
-    try:
-        engine = sa.create_engine(database_url(database))
-    except (FileNotFoundError, ValueError, sa.exc.SQLAlchemyError) as exc:
-        raise click.ClickException(f"cannot read {database}: {exc}") from exc
-    try:
-        report = _import(engine, file, into, kind, schema, batch_size)
-    finally:
-        engine.dispose()
-    click.echo(f"imported {report.imported} rows into {into}; rejected {len(report.rejected)}")
-    for r in report.rejected[:20]:
-        click.echo(f"  {r.where}: {r.reason}")
-    if len(report.rejected) > 20:
-        click.echo(f"  ... and {len(report.rejected) - 20} more" +
-                   ("" if rejects else " (--rejects FILE lists them all)"))  # fmt: skip
-    if rejects is not None:
-        with rejects.open("wb") as out:
-            for r in report.rejected:
-                out.write(orjson.dumps({"where": r.where, "reason": r.reason, "row": r.row}))
-                out.write(b"\n")
-    if report.rejected:
-        raise SystemExit(1)
-
-
-def _import(
-    engine: sa.Engine, file: Path, into: str, kind: str, schema: str | None, batch_size: int
-) -> Report:
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from .importer import import_file
-    from .reflect import reflect_resources
-    from .store import Database
-
-    try:
-        # Named as serve names them by default: a table called batch is the resource batch_.
-        resources = reflect_resources(engine, schema=schema, reserved=reserved_names())
-    except sa.exc.SQLAlchemyError as exc:
-        raise click.ClickException(f"cannot read the database: {exc}") from exc
-    # --into takes the table's own name, or the resource's name as serve shows it.
-    by_table = {r.table.name: r for r in resources}
-    resource = by_table.get(into) or {r.name: r for r in resources}.get(into)
-    if resource is None:
-        raise click.ClickException(f"no table {into!r}; there are: {', '.join(sorted(by_table))}")
-    if "POST" not in resource.methods:
-        raise click.ClickException(f"{into} is read-only (a view, or a table without a key)")
-    columns = (SpinnerColumn(), TextColumn("{task.description}: {task.completed} rows"),
-               TimeElapsedColumn())  # fmt: skip
-    try:
-        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task(f"importing {file.name} into {into}", total=None)
-            return import_file(
-                Database(engine), resource, file, kind,  # type: ignore[arg-type]
-                batch_size=batch_size, progress=lambda n: bar.advance(task, n),
-            )  # fmt: skip
-    except (ValueError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    except TablerestError as exc:  # the database went away mid-import
-        raise click.ClickException(exc.detail) from exc
-
-
-# -- migrations ----------------------------------------------------------------------------
-
-
-@main.group()
-def db() -> None:
-    """Migrations (Alembic): init, revision, upgrade, downgrade, current, history."""
-
-
-def _db_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Where the migrations, the database and the models are: on every `db` command."""
-    options = [
-        click.option("--dir", "directory", default="migrations", show_default=True,
-                     type=click.Path(file_okay=False, path_type=Path),
-                     help="The migrations directory.", **env("MIGRATIONS")),
-        click.option("--database", default=None, metavar="URL_OR_FILE",
-                     help="The database (a SQLAlchemy URL or a SQLite file).",
-                     **env("DATABASE")),
-        click.option("--models", default=None, metavar="MODULE[:ATTR]",
-                     help="Where the models are: a module with metadata, Base or db.",
-                     **env("MODELS")),
-    ]  # fmt: skip
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def _alembic(
-    directory: Path, database: str | None, models: str | None, *, needs_models: bool = False
-) -> Any:
-    from . import migrate
-
-    if not database:
-        raise click.UsageError("say which database: --database URL_OR_FILE or TABLEREST_DATABASE")
-    if needs_models and not models:
-        raise click.UsageError("say where the models are: --models MODULE or TABLEREST_MODELS")
-    # A SQLite file that does not exist yet is fine: the first upgrade creates it.
-    url = database if "://" in database else f"sqlite:///{Path(database).resolve()}"
-    _check_sqlite_directory(url)
-    try:
-        if models:
-            migrate.load_metadata(models)  # a wrong name fails here, clearly
-        return migrate.config(directory, url, models)
-    except (ValueError, ImportError) as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def _check_sqlite_directory(url: str) -> None:
-    """A SQLite file's directory must exist: SQLite creates the file, not its directories,
-    and says only "unable to open database file". The directory is not made here: a path
-    with a typo would quietly put the database somewhere nobody looks."""
-    try:
-        parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
-        return  # Alembic reports a malformed URL itself
-    name = parsed.database
-    if not parsed.drivername.startswith("sqlite") or not name or name == ":memory:":
-        return
-    if name.startswith("file:"):
-        return  # a URI filename: SQLite reads it
-    folder = Path(name).parent
-    if not folder.is_dir():
-        raise click.ClickException(
-            f"cannot open the SQLite database {name}: the directory {folder} does not exist "
-            "(create it first: the first upgrade creates the file, not its directories)"
-        )
-
-
-@db.command("init")
-@click.option("--dir", "directory", default="migrations", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="The migrations directory.", **env("MIGRATIONS"))  # fmt: skip
-def db_init(directory: Path) -> None:
-    """Create the migrations directory."""
-    from . import migrate
-
-    try:
-        migrate.init(directory)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"created {directory}/ (env.py, script.py.mako, versions/)")
-
-
-@db.command()
-@click.option("-m", "--message", required=True, help="What the revision does.")
-@click.option("--autogenerate", is_flag=True, help="Compare the models with the database.")
-@_db_options
-def revision(message: str, autogenerate: bool, **where: Any) -> None:
-    """Write a new revision (with --autogenerate: the differences found)."""
-    from alembic import command
-
-    cfg = _alembic(**where, needs_models=autogenerate)
-    command.revision(cfg, message=message, autogenerate=autogenerate)
-
-
-@db.command()
-@click.argument("revision_id", default="head", metavar="[REVISION]")
-@click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
-@_db_options
-def upgrade(revision_id: str, sql: bool, **where: Any) -> None:
-    """Upgrade the database to REVISION (default: the latest)."""
-    from alembic import command
-
-    cfg = _alembic(**where)
-    command.upgrade(cfg, revision_id, sql=sql)
-    if not sql:
-        command.current(cfg)  # where the database is now
-
-
-@db.command()
-@click.argument("revision_id", default="-1", metavar="[REVISION]")
-@click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
-@_db_options
-def downgrade(revision_id: str, sql: bool, **where: Any) -> None:
-    """Downgrade the database to REVISION (default: one step back)."""
-    from alembic import command
-
-    cfg = _alembic(**where)
-    command.downgrade(cfg, revision_id, sql=sql)
-    if not sql:
-        command.current(cfg)
-
-
-@db.command()
-@_db_options
-def current(**where: Any) -> None:
-    """Show the database's revision."""
-    from alembic import command
-
-    command.current(_alembic(**where))
-
-
-@db.command()
-@_db_options
-def history(**where: Any) -> None:
-    """List the revisions."""
-    from alembic import command
-
-    command.history(_alembic(**where))

@@ -1,6 +1,7 @@
 """The options that say what API a database gets, shared by ``tablerest serve`` and
 ``tablerest openapi``: declared once, read once, so that ``tablerest openapi`` with serve's
-options prints exactly the document ``serve`` serves.
+options prints exactly the document ``serve`` serves. :func:`env` names every option's
+``TABLEREST_*`` variable, for all the commands.
 
 :func:`api_options` adds them to a command (each with its ``TABLEREST_*`` variable);
 :func:`api_settings` turns their values into what :func:`tablerest.server.create_app` takes.
@@ -14,10 +15,10 @@ from typing import Any
 
 import click
 
-from .auth.policyfile import PolicyFile, load_policy
-from .demo import DEMO_HIDDEN, ensure_demo
-from .ratelimit import RateLimits
-from .selection import Selection
+from ..auth.policyfile import PolicyFile, load_policy
+from ..demo import DEMO_HIDDEN, ensure_demo
+from ..ratelimit import RateLimits
+from ..selection import Selection
 
 __all__ = ["ApiSettings", "api_options", "api_settings", "columns", "env", "pairs"]
 
