@@ -13,39 +13,53 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "tablerest"
 # Each module may import only the tablerest modules listed for it.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
+    # What each column type means (columns/): below every stage that reads or writes values.
+    "columns": set(),
+    "columns.binary": set(),  # base64 text and file parts -> bytes: SQLAlchemy types only
+    # untyped columns: what they store, filters on them (SQLAlchemy, pydantic)
+    "columns.untyped": set(),
+    # stored SQLite date/time formats (a column no format reads is served untyped)
+    "columns.sqlite_time": {"columns.untyped"},
+    "columns.typeops": {"errors"},  # which operators each column type takes: no stage of its own
+    # how a URL's key names a stored row (untyped and mixed-format date keys): plan helpers
+    "columns.rowkeys": {"columns.sqlite_time", "columns.untyped"},
+    "columns.decimals": set(),  # decimal columns stored as floats: SQLAlchemy only
     # The schema is built lazily from the declaration; the policy is held as grants.AccessPolicy.
     "resource": {"grants", "schema"},
     # It reads a declaration through its own protocol (schema.Declared): below resource.
-    "schema": {"binary", "errors", "sqlite_time", "typeops", "untyped"},
+    "schema": {
+        "columns.binary",
+        "columns.sqlite_time",
+        "columns.typeops",
+        "columns.untyped",
+        "errors",
+    },
     # The caller, actions and grants, and what the stages ask of a policy: below every stage.
     "grants": set(),
-    "binary": set(),  # base64 text and file parts -> bytes: SQLAlchemy types only
-    "untyped": set(),  # untyped columns: what they store, filters on them (SQLAlchemy, pydantic)
-    # stored SQLite date/time formats (a column no format reads is served untyped)
-    "sqlite_time": {"untyped"},
     "http": {"errors"},
-    "request": {"binary", "errors", "resource", "sqlite_time", "typeops", "untyped"},
-    "typeops": {"errors"},  # which operators each column type takes: no stage of its own
-    "partitions": set(),  # reflection's help for partitioned tables: SQLAlchemy only
-    "reflecttypes": {"typeops"},  # reflection's corrections of column types
-    "query": {"request", "resource", "rowkeys"},
-    # how a URL's key names a stored row (untyped and mixed-format date keys): plan helpers
-    "rowkeys": {"sqlite_time", "untyped"},
+    "request": {
+        "columns.binary",
+        "columns.sqlite_time",
+        "columns.typeops",
+        "columns.untyped",
+        "errors",
+        "resource",
+    },
+    "query": {"columns.rowkeys", "request", "resource"},
     "portable": set(),
     "cursor": {"errors"},
     "keys": set(),  # one key per purpose from the app's secret: hashlib only
     "readplan": {
-        "decimals",
+        "columns.decimals",
+        "columns.rowkeys",
+        "columns.sqlite_time",
+        "columns.typeops",
+        "columns.untyped",
         "errors",
         "portable",
         "request",
         "resource",
-        "rowkeys",
-        "sqlite_time",
-        "typeops",
-        "untyped",
     },
-    "decimals": set(),  # decimal columns stored as floats: SQLAlchemy only
     "dberrors": set(),  # database errors -> kinds: SQLAlchemy only
     "checks": {"dberrors", "errors", "resource"},  # which field a CHECK failure is about
     "store": {"dberrors", "errors", "prepared", "resource"},
@@ -66,8 +80,7 @@ ALLOWED: dict[str, set[str]] = {
     "auth.policies": {"grants", "request", "resource"},
     "auth.access": {"errors", "grants", "resource"},
     # text -> permissions and what is served: no request, no database
-    "auth.policyfile": {"auth.policies", "selection"},
-    "selection": {"resource"},  # which tables, under which names: names only
+    "auth.policyfile": {"auth.policies", "reflect.selection"},
     "auth.service": {
         "auth.passwords",
         "auth.policies",
@@ -91,14 +104,32 @@ ALLOWED: dict[str, set[str]] = {
         "changes.fanout",
         "changes.like",
         "changes.outbox",
+        "columns.sqlite_time",
+        "columns.typeops",
+        "columns.untyped",
         "errors",
         "render.json",
         "request",
         "resource",
-        "sqlite_time",
-        "typeops",
-        "untyped",
     },
+    # Database-first (reflect/): an existing database -> resources, before any request.
+    "reflect": {"reflect.tables"},
+    "reflect.tables": {
+        "auth.sessions",
+        "changes.outbox",
+        "columns.decimals",
+        "columns.sqlite_time",
+        "columns.untyped",
+        "reflect.partitions",
+        "reflect.reflecttypes",
+        "reflect.selection",
+        "reflect.unreadable",
+        "resource",
+    },
+    "reflect.selection": {"resource"},  # which tables, under which names: names only
+    "reflect.unreadable": set(),  # views the database cannot read: SQLAlchemy only
+    "reflect.partitions": set(),  # reflection's help for partitioned tables: SQLAlchemy only
+    "reflect.reflecttypes": {"columns.typeops"},  # reflection's corrections of column types
     # Beside the pipeline: probes, metrics.
     "observe": {"dberrors", "errors", "render.problem", "store"},
     "granian_runner": set(),  # the server: it gets the app only as a factory
@@ -107,7 +138,7 @@ ALLOWED: dict[str, set[str]] = {
     "openapi": {"openapi.document"},
     "openapi.source": {"auth.service", "request", "resource"},
     "openapi.common": {"render.jsonapi", "resource"},
-    "openapi.fields": {"request", "resource", "sqlite_time", "typeops"},
+    "openapi.fields": {"columns.sqlite_time", "columns.typeops", "request", "resource"},
     "openapi.context": {"openapi.common", "openapi.source", "render.jsonapi", "resource"},
     "openapi.schemas": {
         "nested",
@@ -126,12 +157,12 @@ ALLOWED: dict[str, set[str]] = {
         "schema",
     },
     "openapi.parameters": {
+        "columns.typeops",
         "openapi.common",
         "openapi.context",
         "openapi.fields",
         "request",
         "resource",
-        "typeops",
     },
     "openapi.collection": {
         "openapi.common",
@@ -181,8 +212,8 @@ ALLOWED: dict[str, set[str]] = {
         "openapi.context",
         "openapi.paths",
         "openapi.source",
+        "reflect.selection",
         "resource",
-        "selection",
     },
 }
 
@@ -221,13 +252,15 @@ def test_stage_imports_only_earlier_stages(module: str) -> None:
     assert not extra, f"{module} imports {sorted(extra)}"
 
 
-def test_every_openapi_module_has_its_imports_listed() -> None:
-    """A new module of the OpenAPI package cannot slip past the contract unchecked."""
+@pytest.mark.parametrize("package", ["columns", "openapi", "reflect"])
+def test_every_module_of_a_listed_package_has_its_imports_listed(package: str) -> None:
+    """A new module of the OpenAPI, reflection or column-type package cannot slip past the
+    contract unchecked."""
     found = {
-        "openapi" if p.stem == "__init__" else f"openapi.{p.stem}"
-        for p in (PACKAGE / "openapi").glob("*.py")
+        package if p.stem == "__init__" else f"{package}.{p.stem}"
+        for p in (PACKAGE / package).glob("*.py")
     }
-    assert found == {m for m in ALLOWED if m.split(".")[0] == "openapi"}
+    assert found == {m for m in ALLOWED if m.split(".")[0] == package}
 
 
 # -- no import cycle -------------------------------------------------------------------------
