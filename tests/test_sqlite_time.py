@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tablerest.columns.sqlite_time import Key, Layout, TextDateTime, instant_key, key
 from tablerest.render.json import dumps
 from tablerest.request import value_parser
-from tablerest.sqlite_time import Key, Layout, TextDateTime, instant_key, key
 
 ZONES = st.sampled_from(
     [None, dt.UTC, dt.timezone(dt.timedelta(hours=-5)), dt.timezone(dt.timedelta(hours=5.5))]

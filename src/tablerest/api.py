@@ -51,12 +51,12 @@ from .errors import (
 from .keys import derive
 from .observe import Observability
 from .ratelimit import Limiter, RateLimits
+from .reflect.selection import AUTH_PATH, BATCH_PATH, reserved_names
 from .render.json import dumps
 from .render.jsonapi import JSONAPI
 from .render.problem import error_response, problem_response
 from .request import Limits
 from .resource import Relation, Resource, WriteContext
-from .selection import AUTH_PATH, BATCH_PATH, reserved_names
 from .store import Database, ReadReplicas, replica_reads
 
 __all__ = ["Api"]

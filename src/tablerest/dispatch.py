@@ -29,6 +29,7 @@ from .auth.access import Access
 from .auth.policies import Grant, Rows
 from .changes.outbox import NO_CHANGES, Recorder
 from .checks import check_failure
+from .columns.untyped import keys_agree
 from .cursor import decode_cursor, encode_cursor
 from .dberrors import Failure, classify
 from .errors import (
@@ -108,7 +109,6 @@ from .store import (
     translate,
     unique_sets,
 )
-from .untyped import keys_agree
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

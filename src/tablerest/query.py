@@ -13,8 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .columns.rowkeys import key_match
 from .resource import Resource
-from .rowkeys import key_match
 
 __all__ = ["Statements", "upsert_statement"]
 

@@ -36,16 +36,16 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, FromClause
 
-from .decimals import as_shown, rounded_aggregate
+from .columns.decimals import as_shown, rounded_aggregate
+from .columns.rowkeys import key_match
+from .columns.sqlite_time import comparable as time_comparable
+from .columns.sqlite_time import compared_type
+from .columns.typeops import arity, base_type, comparable, condition, family
+from .columns.untyped import LOOSE_OPS, Loose, Untyped, loose_condition, loose_params
 from .errors import InvalidParameter
 from .portable import Explain, case_sensitive_like, like_escape, ordered, to_glob
 from .request import Aggregate, Filter, Grouping, Include, ListIntent, Path, SortKey, value_parser
 from .resource import Field, Relation, Resource
-from .rowkeys import key_match
-from .sqlite_time import comparable as time_comparable
-from .sqlite_time import compared_type
-from .typeops import arity, base_type, comparable, condition, family
-from .untyped import LOOSE_OPS, Loose, Untyped, loose_condition, loose_params
 
 __all__ = [
     "Joined",
@@ -345,7 +345,7 @@ def _sort_expr(source: FromClause, path: Path, scope: RowScope | None = None) ->
     """A sort value: a column here, or a scalar sub-query along to-one relations."""
     if not path.steps:
         field = path.field
-        # Decimals as shown (decimals.py), date-times as instants (sqlite_time.py).
+        # Decimals as shown (columns/decimals.py), date-times as instants (columns/sqlite_time.py).
         return time_comparable(as_shown(field.column.type, field.on(source)), field.column.type)
     rel, target = path.steps[0]
     inner = rel.target.alias()
@@ -398,8 +398,8 @@ class _Key:
 
 
 def _as_base(expr: ColumnElement[Any], col_type: Any) -> ColumnElement[Any]:
-    """A column compared as :func:`~tablerest.typeops.comparable` says: a domain as its type,
-    ``money`` untyped (SQLAlchemy has no operators for either)."""
+    """A column compared as :func:`~tablerest.columns.typeops.comparable` says: a domain as its
+    type, ``money`` untyped (SQLAlchemy has no operators for either)."""
     base = comparable(col_type)
     return expr if base is col_type else sa.type_coerce(expr, base)
 

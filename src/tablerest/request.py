@@ -22,11 +22,9 @@ import pydantic
 import pydantic_core
 import sqlalchemy as sa
 
-from .binary import from_base64
-from .errors import FieldError, InvalidParameter, NotFound
-from .resource import COUNT_KINDS, Catalog, CountKind, Field, Relation, Resource, View
-from .sqlite_time import python_type as stored_time_type
-from .typeops import (
+from .columns.binary import from_base64
+from .columns.sqlite_time import python_type as stored_time_type
+from .columns.typeops import (
     base_type,
     check_operator,
     family,
@@ -35,7 +33,9 @@ from .typeops import (
     scalar_parser,
     sortable,
 )
-from .untyped import Untyped, key_value, loose_value
+from .columns.untyped import Untyped, key_value, loose_value
+from .errors import FieldError, InvalidParameter, NotFound
+from .resource import COUNT_KINDS, Catalog, CountKind, Field, Relation, Resource, View
 
 __all__ = [
     "OPERATORS",
@@ -412,7 +412,7 @@ def _parse_value(path: Path, op: str, raw: str, parameter: str, limits: Limits) 
                 raise InvalidParameter(parameter, "A pattern cannot end with a lone escape (\\)")
             _check_pattern(raw, parameter, limits)
         return raw
-    # An untyped column's filter value is text and maybe a number (see untyped.py).
+    # An untyped column's filter value is text and maybe a number (see columns/untyped.py).
     parse = loose_value if isinstance(col_type, Untyped) else value_parser(col_type)
     try:
         if op in ("in", "nin"):
@@ -785,7 +785,7 @@ def parse_key(resource: Resource, raw: str) -> tuple[Any, ...]:
 
 def _key_parser(col_type: sa.types.TypeEngine[Any]) -> Callable[[str], Any]:
     """A key part's text -> its value: as a filter value, but a single one for an untyped
-    column (:func:`~tablerest.untyped.key_value`)."""
+    column (:func:`~tablerest.columns.untyped.key_value`)."""
     return key_value if isinstance(col_type, Untyped) else value_parser(col_type)
 
 

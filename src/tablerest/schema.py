@@ -28,11 +28,11 @@ from pydantic import Field as PField
 from sqlalchemy.dialects import mysql
 from typing_extensions import TypedDict
 
-from .binary import file_value
+from .columns.binary import file_value
+from .columns.sqlite_time import python_type as stored_time_type
+from .columns.typeops import base_type, write_type
+from .columns.untyped import UNTYPED
 from .errors import FieldError, MalformedBody, ValidationFailed
-from .sqlite_time import python_type as stored_time_type
-from .typeops import base_type, write_type
-from .untyped import UNTYPED
 
 __all__ = ["Declared", "DeclaredField", "ResourceSchema", "Variant", "python_type"]
 

@@ -25,8 +25,8 @@ from .changes import ChangeFeed
 from .observe import Observability
 from .ratelimit import RateLimits
 from .reflect import reflect_resources, secret_columns
+from .reflect.selection import Selection, reserved_names
 from .resource import Resource, slug
-from .selection import Selection, reserved_names
 from .store import ReadReplicas
 
 __all__ = [
@@ -121,7 +121,7 @@ def create_app(
     ``csv_formula_guard``: CSV exports neutralise cells that start like a spreadsheet formula.
 
     ``selection``: the tables to serve, their names, and whether the batch endpoint and the
-    docs are on (:class:`~tablerest.selection.Selection`; over the policy file's ``[api]``).
+    docs are on (:class:`~tablerest.reflect.selection.Selection`; over the policy file's ``[api]``).
     A table whose name is a path the API itself serves (``batch``, ``docs``, ``auth``...) is
     served with ``_`` after its name unless renamed: :func:`renamed` lists them.
 

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
 from tablerest import ChangeFeed
+from tablerest.columns.sqlite_time import OPTIONAL_OFFSET_PATTERN
 from tablerest.server import create_app
-from tablerest.sqlite_time import OPTIONAL_OFFSET_PATTERN
 from tests.helpers import problem
 
 Serve = Callable[[str], tuple[FlaskClient, Path]]

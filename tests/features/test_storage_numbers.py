@@ -23,8 +23,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tablerest import ChangeFeed
+from tablerest.columns.untyped import (
+    Untyped,
+    loose_condition,
+    loose_matches,
+    loose_params,
+    loose_value,
+)
 from tablerest.server import create_app
-from tablerest.untyped import Untyped, loose_condition, loose_matches, loose_params, loose_value
 from tests.databases import BACKENDS
 from tests.helpers import problem
 

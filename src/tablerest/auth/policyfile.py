@@ -44,7 +44,7 @@ as code. An action a table leaves out falls back to ``all``, then to ``[default]
 :func:`tablerest.server.create_app`). ``hidden`` and ``shown`` (lists of columns) are
 ``tablerest serve --hide`` / ``--show`` for one table; ``[api]`` is ``--tables``,
 ``--exclude``, ``--rename``, ``--no-batch`` and ``--no-docs`` (see
-:class:`tablerest.selection.Selection`).
+:class:`tablerest.reflect.selection.Selection`).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..selection import Selection
+from ..reflect.selection import Selection
 from .policies import ACTIONS, Permission, authenticated, nobody, owner, public, role
 
 __all__ = ["PolicyFile", "TableRules", "load_policy", "parse_rule"]

@@ -26,13 +26,13 @@ from flask import Request, Response
 
 from ..auth.access import Access
 from ..auth.policies import Action, Rows
+from ..columns.sqlite_time import instant_key
+from ..columns.typeops import family, matcher
+from ..columns.untyped import LOOSE_OPS, Untyped, loose_matches
 from ..errors import InvalidParameter, MethodNotAllowed, NotAcceptable
 from ..render.json import dumps
 from ..request import PAGE_PARAMETERS, Filter, Limits, parse_list_query, value_parser
 from ..resource import Catalog, Resource
-from ..sqlite_time import instant_key
-from ..typeops import family, matcher
-from ..untyped import LOOSE_OPS, Untyped, loose_matches
 from .fanout import Feeds, Hub
 from .like import like_matcher
 from .outbox import Event

@@ -11,7 +11,7 @@ import orjson
 import sqlalchemy as sa
 
 from ..errors import TablerestError
-from ..selection import reserved_names
+from ..reflect.selection import reserved_names
 from ..server import database_url
 from .options import env
 

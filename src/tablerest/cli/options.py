@@ -18,7 +18,7 @@ import click
 from ..auth.policyfile import PolicyFile, load_policy
 from ..demo import DEMO_HIDDEN, ensure_demo
 from ..ratelimit import RateLimits
-from ..selection import Selection
+from ..reflect.selection import Selection
 
 __all__ = ["ApiSettings", "api_options", "api_settings", "columns", "env", "pairs"]
 

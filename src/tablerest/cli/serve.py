@@ -24,9 +24,9 @@ from .. import openapi
 from ..changes import ChangeFeed
 from ..http import AllowedHosts, bound_hosts
 from ..observe import Observability
+from ..reflect.selection import reserved_names
 from ..render.json import dumps
 from ..resource import slug
-from ..selection import reserved_names
 from ..server import (
     SERVERS,
     create_app,

@@ -10,10 +10,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..columns.sqlite_time import json_schema as stored_time_schema
+from ..columns.typeops import STRUCTURED_OPS, base_type, family
 from ..request import INT64, OPERATORS
 from ..resource import Field, enum_labels
-from ..sqlite_time import json_schema as stored_time_schema
-from ..typeops import STRUCTURED_OPS, base_type, family
 
 
 def _nullable(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:

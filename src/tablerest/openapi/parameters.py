@@ -9,9 +9,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from ..columns.typeops import operators, sortable
 from ..request import MAX_OFFSET, MAX_PAGE_NUMBER
 from ..resource import Resource
-from ..typeops import operators, sortable
 from .common import query
 from .context import Context
 from .fields import SCALAR_OPS, filter_schema, key_schema

@@ -44,7 +44,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects.postgresql.ranges import MultiRange
 from sqlalchemy.sql.elements import ColumnElement
 
-from .errors import InvalidParameter
+from ..errors import InvalidParameter
 
 __all__ = [
     "STRUCTURED_OPS",

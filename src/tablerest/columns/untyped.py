@@ -20,9 +20,9 @@ text. A filter means instead what a user reads in the JSON (:class:`Loose`):
   bytes.
 
 A row's key in a URL (``/api/t/1``) follows the same rule (:func:`key_value`, and
-:func:`~tablerest.rowkeys.key_match`): a key that reads as a JSON number names the row whose
-key is that number, else the row whose key is that same text (``1`` when a table holds both
-``1`` and ``'1'``: never two rows at once, so that a write changes one row). A number
+:func:`~tablerest.columns.rowkeys.key_match`): a key that reads as a JSON number names the row
+whose key is that number, else the row whose key is that same text (``1`` when a table holds
+both ``1`` and ``'1'``: never two rows at once, so that a write changes one row). A number
 written in another way than SQLite writes it (``1e3``, ``1.50``) names only the number.
 
 The same rule is written twice: once as SQL (:func:`loose_condition`, for lists) and once in

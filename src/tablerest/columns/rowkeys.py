@@ -4,8 +4,8 @@ Plain equality, except on two kinds of SQLite columns written by other programs,
 value a URL gives and the value stored can differ while meaning the same:
 
 - an untyped column (``CREATE TABLE t (id PRIMARY KEY)``): ``/t/1`` names the row holding the
-  number ``1``, else the one holding the text ``'1'`` (:mod:`tablerest.untyped`);
-- a date/time column stored in several text formats (:mod:`tablerest.sqlite_time`):
+  number ``1``, else the one holding the text ``'1'`` (:mod:`tablerest.columns.untyped`);
+- a date/time column stored in several text formats (:mod:`tablerest.columns.sqlite_time`):
   ``/t/2021-01-02T10:00:00Z`` names the row holding that instant in whichever format it was
   written (``2021-01-02 10:00:00``, ``...+00:00``).
 

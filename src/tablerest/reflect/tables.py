@@ -21,16 +21,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .auth.sessions import SESSION_TABLES
-from .changes.outbox import TABLES
-from .decimals import shortest_decimals
+from ..auth.sessions import SESSION_TABLES
+from ..changes.outbox import TABLES
+from ..columns.decimals import shortest_decimals
+from ..columns.sqlite_time import adopt_formats
+from ..columns.untyped import mark_untyped
+from ..resource import Resource
 from .partitions import share_partition_keys
 from .reflecttypes import correct_types
-from .resource import Resource
 from .selection import Selection, resource_names
-from .sqlite_time import adopt_formats
 from .unreadable import unreadable_views
-from .untyped import mark_untyped
 
 __all__ = ["looks_secret", "reflect_resources", "secret_columns"]
 
@@ -94,13 +94,13 @@ def reflect_resources(
     it item routes (``GET /api/view/<key>``; it stays read-only).
 
     ``selection`` chooses the tables served and their names (see
-    :class:`~tablerest.selection.Selection`); tables left out are not reflected (unless
+    :class:`~tablerest.reflect.selection.Selection`); tables left out are not reflected (unless
     a served table's foreign key points to one), and relations to them lead nowhere.
     ``reserved``: the paths the API itself serves under its prefix, which resources never
-    take (:func:`~tablerest.selection.resource_names`).
+    take (:func:`~tablerest.reflect.selection.resource_names`).
 
     A view the database cannot read (one over a dropped table, see
-    :mod:`~tablerest.unreadable`) is left out, so that the rest is served: ``skipped``, when
+    :mod:`~tablerest.reflect.unreadable`) is left out, so that the rest is served: ``skipped``, when
     given, is filled with each such view's name and the database's reason.
     """
     selection = selection or Selection()

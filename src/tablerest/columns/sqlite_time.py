@@ -464,7 +464,7 @@ def _as_stored(conn: sa.Connection, column: sa.Column[Any]) -> sa.types.TypeEngi
     """The type of a date/time column holding a value no understood format reads (a number,
     ``01/02/2021``...), which SQLAlchemy's date parsing would fail on: numbers only (Julian
     days, Unix times: which one, only the writer knows) are served as numbers, anything else
-    as the values stored (:class:`~tablerest.untyped.Untyped`)."""
+    as the values stored (:class:`~tablerest.columns.untyped.Untyped`)."""
     kind = sa.func.typeof(column)
     other = conn.execute(
         sa.select(sa.literal(1))

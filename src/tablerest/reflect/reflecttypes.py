@@ -1,10 +1,10 @@
 """Column types that reflection reports wrongly or not at all, corrected after reflecting.
 
 - Types SQLAlchemy does not know on PostgreSQL or MariaDB (``point``, ``xml``, ``polygon``...)
-  come back as ``NullType``; they become :class:`~tablerest.typeops.UnknownType`, which only the
-  ``null`` filter and no sort takes (the database has no operator for them with a bound text,
-  or none at all). SQLite's columns without a declared type are ``NullType`` too, but SQLite
-  compares any value as stored, so they are left as they are.
+  come back as ``NullType``; they become :class:`~tablerest.columns.typeops.UnknownType`,
+  which only the ``null`` filter and no sort takes (the database has no operator for them with
+  a bound text, or none at all). SQLite's columns without a declared type are ``NullType``
+  too, but SQLite compares any value as stored, so they are left as they are.
 - MariaDB's ``JSON`` is ``LONGTEXT`` with a ``CHECK (json_valid(col))``: reflected as text, its
   values were shown as JSON *text* inside the JSON document and objects could not be written.
   Such columns become SQLAlchemy's ``JSON``, as MySQL's own JSON type is.
@@ -17,7 +17,7 @@ import re
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from .typeops import UnknownType
+from ..columns.typeops import UnknownType
 
 __all__ = ["correct_types"]
 
