@@ -12,7 +12,6 @@ import functools
 import itertools
 import logging
 import re
-import sys
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -1161,8 +1160,8 @@ class Endpoint:
                     if not found:
                         raise NotFound(f"Item /{i}: no row {_key_text(key)!r}")
                     rows.append(self.encoder.row(self._read_back(conn, key)[0]))
-        except sa.exc.IntegrityError:
-            raise self._diagnose(written) from None
+        except sa.exc.IntegrityError as exc:
+            raise self._diagnose(exc, written) from None
         return _json_response([_visible(access, res, r) for r in rows], 200)
 
     def _upsert(
@@ -1255,9 +1254,9 @@ class Endpoint:
                         key = tuple(conn.execute(sa.select(*pk).where(match)).one())
                     rows.append(self.encoder.row(self._read_back(conn, key)[0]))
                     created.append(found is None)
-        except sa.exc.IntegrityError:
+        except sa.exc.IntegrityError as exc:
             # The rows holding the on_conflict values are the ones meant: not the clash.
-            diagnosed = self._diagnose(written)
+            diagnosed = self._diagnose(exc, written)
             if isinstance(diagnosed, ValidationFailed):  # a CHECK: the value, not a clash
                 raise diagnosed from None
             kept = [e for e in diagnosed.errors if e.pointer.rsplit("/", 1)[-1] not in names]
@@ -1407,8 +1406,8 @@ class Endpoint:
                     if result.rowcount == 0:  # type: ignore[attr-defined]
                         raise NotFound(f"No {res.name} row with key {_key_text(values)}")
                 self._run_hooks("after_delete", ctx)
-        except sa_exc.IntegrityError:
-            raise self._diagnose([], key=values, deleting=True) from None
+        except sa_exc.IntegrityError as exc:
+            raise self._diagnose(exc, [], key=values, deleting=True) from None
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
         return _no_content()
@@ -1491,8 +1490,8 @@ class Endpoint:
                 ctx.row = row
                 self._run_hooks("after_update", ctx)
                 self.changes.record(session, "update", [row], before=[was])
-        except (sa_exc.IntegrityError, _Unreadable):
-            raise self._diagnose([written], key=values, readable=readable) from None
+        except (sa_exc.IntegrityError, _Unreadable) as exc:
+            raise self._diagnose(exc, [written], key=values, readable=readable) from None
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
         return row
@@ -1640,11 +1639,11 @@ class Endpoint:
                     self._run_hooks("after_create", ctx)
                     created.append(row)
                 self.changes.record(session, "create", created)
-        except (sa_exc.IntegrityError, _Unreadable):
+        except (sa_exc.IntegrityError, _Unreadable) as exc:
             # Every item, as the Core path diagnoses them: the pointers then carry the index
             # of an array's item whichever item failed first.
             rest = [st.values(data) for data in items[len(written) :]]
-            raise self._diagnose([*written, *rest], readable=readable) from None
+            raise self._diagnose(exc, [*written, *rest], readable=readable) from None
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
         return created
@@ -1796,15 +1795,15 @@ class Endpoint:
 
     def _diagnose(
         self,
+        failed: Exception,
         written: list[dict[sa.Column[Any], Any]],
         *,
         key: Sequence[Any] | None = None,
         deleting: bool = False,
         readable: Readable | None = None,
     ) -> TablerestError:
-        # Called while the write's integrity error is being handled: a CHECK constraint's
-        # is the client's value (422), not a clash with stored rows (409).
-        failed = sys.exception()
+        # A CHECK constraint's failure is the client's value (422), not a clash with stored
+        # rows (409).
         if isinstance(failed, sa_exc.IntegrityError) and classify(failed) is Failure.CHECK:
             return check_failure(failed, self.resource, written)
         try:
