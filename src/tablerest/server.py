@@ -24,8 +24,8 @@ from .auth.service import PASSWORD_CANDIDATES, Auth
 from .changes import ChangeFeed
 from .observe import Observability
 from .ratelimit import RateLimits
-from .reflect import reflect_resources, secret_columns
 from .reflect.selection import Selection, reserved_names
+from .reflect.tables import reflect_resources, secret_columns
 from .resource import Resource, slug
 from .store import ReadReplicas
 
@@ -114,10 +114,11 @@ def create_app(
 
     ``hidden`` / ``shown``: table -> columns to leave out of / keep in the API. With
     ``hide_secrets`` (the default) the columns whose names say they hold secrets
-    (:func:`tablerest.reflect.looks_secret`) are left out unless shown; :func:`hidden_secrets`
-    lists them. The policy file's ``hidden`` / ``shown`` add to these. ``rate_limits``: the
-    API's rate limits (``tablerest serve`` gives sign-in and sign-up limits); counted only
-    where there is something to count (sign-in and sign-up need the auth table).
+    (:func:`tablerest.reflect.tables.looks_secret`) are left out unless shown;
+    :func:`hidden_secrets` lists them. The policy file's ``hidden`` / ``shown`` add to these.
+    ``rate_limits``: the API's rate limits (``tablerest serve`` gives sign-in and sign-up
+    limits); counted only where there is something to count (sign-in and sign-up need the
+    auth table).
     ``csv_formula_guard``: CSV exports neutralise cells that start like a spreadsheet formula.
 
     ``selection``: the tables to serve, their names, and whether the batch endpoint and the

@@ -30,7 +30,7 @@ from tablerest import cli
 from tablerest.auth.policyfile import load_policy
 from tablerest.demo.build import ensure_demo
 from tablerest.ratelimit import RateLimits
-from tablerest.reflect import looks_secret
+from tablerest.reflect.tables import looks_secret
 from tablerest.server import create_app, hidden_secrets
 from tests.databases import REDIS_URL, reachable_redis
 from tests.helpers import problem

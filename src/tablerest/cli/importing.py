@@ -104,7 +104,7 @@ def _import(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from ..importer import import_file
-    from ..reflect import reflect_resources
+    from ..reflect.tables import reflect_resources
     from ..store import Database
 
     try:

@@ -9,8 +9,7 @@
 - :mod:`.partitions` gives a partitioned table the foreign keys all its partitions share.
 
 What a column type means once reflected (operators, storage quirks) is :mod:`tablerest.columns`.
+
+Nothing is imported here: code-first apps import :mod:`.selection` (the API's own route names)
+and must not load reflection with it.
 """
-
-from .tables import looks_secret, reflect_resources, secret_columns
-
-__all__ = ["looks_secret", "reflect_resources", "secret_columns"]
