@@ -4,15 +4,17 @@
 The caller is user 2. They read and write only their own notes and folders (``owner``), never
 see a note's ``hush`` / ``hushkey`` fields nor its ``vault_id`` (``hidden_unless``, so the
 ``vault`` relation is concealed both ways), cannot write its ``status`` (``read_only_unless``),
-and may not touch vaults or audits at all. Every value outside that view holds a token from
-``TOKENS``: sentinel strings, and distinctive numbers where a string cannot go (the vault keys
-behind the hidden foreign key, the keys of other people's notes).
+and may not touch vaults or audits at all. Every value outside that view is a token: a
+``SENTINEL-...`` string, or one of ``NAMES`` where a string cannot go (the hidden field and
+relation names, the vault keys behind the hidden foreign key, the keys of others' notes).
 
-Each operation of ``WALK`` runs on a fresh database, twice:
+Each operation of ``WALK`` runs on the seeded database (put back before each step), on SQLite
+and PostgreSQL, twice:
 
 - as the restricted caller: the status is the documented one, no token appears in any byte of
-  the answer (body and headers) unless the request itself carried it, and nothing outside the
-  view changed in the database (read back with SQL);
+  the answer (body and headers) unless the request itself carried it, nothing outside the view
+  changed in the database (read back with SQL), and a request naming a hidden field or
+  relation is answered exactly as the same request naming one that does not exist;
 - as the same person with the admin role, who sees everything: the operation must reach
   outside the restricted view (a token in the answer, a protected value changed, or, for an
   ``oracle`` probe, a status that tells what the restricted caller must not learn). So each
@@ -23,7 +25,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import orjson
@@ -86,48 +89,28 @@ N3, N4, N5 = THEIRS
 V1, V2 = VAULTS
 
 
+# fmt: off
 def _seed(conn: sa.Connection) -> None:
     vaults = [{"id": key, "name": f"SENTINEL-vault-{key}"} for key in VAULTS]
     folders = [{"owner_id": ME, "name": "my folder"}, {"owner_id": 3, "name": "SENTINEL-folder"}]
     mine = [  # keys 1 and 2, from the database; note 2 is in another's folder
-        {
-            "owner_id": ME,
-            "slug": f"mine-{n}",
-            "title": f"mine {n}",
-            "status": "draft",
-            "folder_id": n,
-            "vault_id": vault,
-            "hush": f"SENTINEL-hush-{n}",
-            "hushkey": f"SENTINEL-hushkey-{n}",
-        }
+        {"owner_id": ME, "slug": f"mine-{n}", "title": f"mine {n}", "status": "draft",
+         "folder_id": n, "vault_id": vault, "hush": f"SENTINEL-hush-{n}",
+         "hushkey": f"SENTINEL-hushkey-{n}"}
         for n, vault in ((1, V1), (2, V2))
     ]
     theirs = [
-        {
-            "id": key,
-            "owner_id": owner_id,
-            "slug": f"SENTINEL-slug-{key}",
-            "title": f"SENTINEL-title-{key}",
-            "hush": f"SENTINEL-hush-{key}",
-            "hushkey": f"SENTINEL-hushkey-{key}",
-            "status": f"SENTINEL-status-{key}",
-            "folder_id": folder,
-            "vault_id": V1,
-        }
+        {"id": key, "owner_id": owner_id, "slug": f"SENTINEL-slug-{key}",
+         "title": f"SENTINEL-title-{key}", "hush": f"SENTINEL-hush-{key}",
+         "hushkey": f"SENTINEL-hushkey-{key}", "status": f"SENTINEL-status-{key}",
+         "folder_id": folder, "vault_id": V1}
         for key, owner_id, folder in zip(THEIRS, (3, 3, 4), (2, 1, None), strict=True)
     ]
-    audits = [
-        {"note_id": 1, "text": "SENTINEL-audit-1"},
-        {"note_id": N3, "text": "SENTINEL-audit-2"},
-    ]
-    for model, rows in (
-        (Vault, vaults),
-        (Folder, folders),
-        (Note, mine),
-        (Note, theirs),
-        (Audit, audits),
-    ):
+    audits = [{"note_id": n, "text": f"SENTINEL-audit-{n}"} for n in (1, N3)]
+    for model, rows in ((Vault, vaults), (Folder, folders), (Note, mine), (Note, theirs),
+                        (Audit, audits)):
         conn.execute(sa.insert(model.__table__), rows)
+# fmt: on
 
 
 #: Writes made through the API before each walk step, so that the change feed has events:
@@ -528,6 +511,24 @@ def _send(client: FlaskClient, op: Op, who: str) -> list[TestResponse]:
     return answers
 
 
+def _word(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w]){re.escape(name)}(?![\w])")
+
+
+def _twin(op: Op) -> tuple[str, Op] | None:
+    """The hidden name ``op`` carries, and ``op`` with it replaced by a name that does not
+    exist (None when it carries none): the restricted caller must get the same answer."""
+    sent = _request_text(op)
+    name = next(
+        (n for n in ("hushkey", "hush", "vault_id", "vault") if _word(n).search(sent)), None
+    )
+    if name is None or op.status not in (400, 404, 422):
+        return None
+    swap = partial(_word(name).sub, "nowhere")
+    body = None if op.body is None else orjson.loads(swap(orjson.dumps(op.body).decode()))
+    return name, replace(op, path=swap(op.path), body=body)
+
+
 def _request_text(op: Op) -> str:
     return f"{op.path} {orjson.dumps(op.body).decode()} {op.headers}"
 
@@ -538,7 +539,7 @@ def _found(resp: TestResponse, op: Op) -> set[str]:
     sent = _request_text(op)
     hits = set(SENTINEL.findall(text)) - set(SENTINEL.findall(sent))
     for name in NAMES:
-        word = re.compile(rf"(?<![\w]){re.escape(name)}(?![\w])")
+        word = _word(name)
         if word.search(text) and not word.search(sent):
             hits.add(name)
     return hits
@@ -560,6 +561,13 @@ def test_walk(served_fresh: Served, op: Op, who: str) -> None:
         assert all(a.status_code == 200 for a in answers[1:])
         assert not found, f"outside the view: {sorted(found)} in {first.text}"
         assert not changed, changed
+        twin = _twin(op)
+        if twin is not None:  # a concealed name is answered as one that does not exist
+            name, other = twin[0], _send(served_fresh.client, twin[1], who)[0]
+            assert (first.status_code, first.text) == (
+                other.status_code,
+                _word("nowhere").sub(name, other.text),
+            )
         if op.rows is not None:
             body = orjson.loads(first.data)
             assert (len(body["data"]), body["meta"].get("total", op.rows)) == (op.rows, op.rows)
