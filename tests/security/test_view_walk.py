@@ -23,6 +23,7 @@ and PostgreSQL, twice:
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -124,6 +125,7 @@ FEED_SEED = [
 ]
 
 SENTINEL = re.compile(r"SENTINEL-[\w-]+")
+CURSOR = re.compile(r"page(?:\[|%5B)(?:after|before)(?:\]|%5D)=([\w-]+)\.")
 #: Names and numbers the restricted caller must never meet: hidden fields, the concealed
 #: relation, and keys outside their view. Matched as whole words / whole numbers.
 NAMES = ("hush", "hushkey", "vault_id", "vault", *map(str, VAULTS + THEIRS))
@@ -534,8 +536,11 @@ def _request_text(op: Op) -> str:
 
 
 def _found(resp: TestResponse, op: Op) -> set[str]:
-    """The tokens in ``resp`` (status line aside) that the request did not carry itself."""
+    """The tokens in ``resp`` (status line aside, page cursors decoded) that the request did
+    not carry itself."""
     text = "\n".join(f"{k}: {v}" for k, v in resp.headers.items()) + "\n" + resp.text
+    for cursor in CURSOR.findall(text):  # sort values of a row, in base64
+        text += "\n" + base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     sent = _request_text(op)
     hits = set(SENTINEL.findall(text)) - set(SENTINEL.findall(sent))
     for name in NAMES:
