@@ -71,8 +71,187 @@ ALLOWED: dict[str, set[str]] = {
     "render.problem": {"errors", "render.json", "render.jsonapi"},
     "jsonapi_body": {"errors", "request", "resource"},  # the request stage for JSON:API
     "nested": {"errors", "request", "resource"},  # the request stage for nested writes
-    # Beside dispatch: runs each operation through its resource's endpoint.
-    "batch": {"dispatch", "errors", "http", "render.json", "render.jsonapi", "request", "store"},
+    # The operations layer (operations/): what can be done to rows, for one caller's view. It
+    # knows no HTTP: the routes, the batch, the import command and applications call it.
+    "operations": set(),  # the package says what its modules do and imports none of them
+    "operations.intents": set(),  # what a create asks for and wrote: plain data
+    # The authorize stage: one caller's view of every resource, made once per request.
+    "operations.caller": {"auth.access", "errors", "grants", "request", "resource", "store"},
+    "operations.context": {
+        "changes.outbox",
+        "errors",
+        "prepared",
+        "query",
+        "readplan",
+        "render.json",
+        "request",
+        "resource",
+        "store",
+    },
+    "operations.embed": {
+        "errors",
+        "operations.caller",
+        "operations.context",
+        "prepared",
+        "readplan",
+        "request",
+    },
+    "operations.reads": {
+        "cursor",
+        "errors",
+        "operations.caller",
+        "operations.context",
+        "operations.embed",
+        "portable",
+        "prepared",
+        "readplan",
+        "request",
+        "resource",
+    },
+    "operations.rowchecks": {
+        "errors",
+        "grants",
+        "operations.caller",
+        "operations.context",
+        "request",
+        "resource",
+        "store",
+    },
+    "operations.writes": {
+        "checks",
+        "columns.untyped",
+        "dberrors",
+        "errors",
+        "grants",
+        "operations.caller",
+        "operations.context",
+        "operations.rowchecks",
+        "prepared",
+        "resource",
+        "store",
+    },
+    "operations.bulk": {
+        "errors",
+        "operations.caller",
+        "operations.context",
+        "operations.rowchecks",
+        "operations.writes",
+        "query",
+        "store",
+    },
+    "operations.nesting": {
+        "errors",
+        "nested",
+        "operations.bulk",
+        "operations.caller",
+        "operations.context",
+        "operations.writes",
+        "store",
+    },
+    "operations.service": {
+        "changes.outbox",
+        "errors",
+        "operations.bulk",
+        "operations.caller",
+        "operations.context",
+        "operations.intents",
+        "operations.nesting",
+        "operations.reads",
+        "operations.writes",
+        "resource",
+        "store",
+    },
+    "operations.registry": {
+        "auth.access",
+        "operations.caller",
+        "operations.context",
+        "operations.service",
+        "resource",
+        "store",
+    },
+    # The HTTP routes (routes/): negotiate, decode, call the operations, render.
+    "routes": set(),
+    "routes.respond": {
+        "errors",
+        "http",
+        "operations.reads",
+        "render.export",
+        "render.json",
+        "request",
+        "resource",
+    },
+    # The decode stage of writes: bodies -> intents, as the caller sees the API.
+    "routes.bodies": {
+        "errors",
+        "http",
+        "jsonapi_body",
+        "nested",
+        "operations.caller",
+        "operations.intents",
+        "request",
+        "resource",
+        "schema",
+    },
+    "routes.common": {
+        "auth.access",
+        "errors",
+        "http",
+        "operations.caller",
+        "operations.registry",
+        "operations.service",
+        "render.jsonapi",
+        "render.problem",
+        "request",
+        "routes.bodies",
+        "routes.respond",
+    },
+    "routes.reads": {
+        "errors",
+        "http",
+        "operations.caller",
+        "operations.reads",
+        "render.jsonapi",
+        "request",
+        "resource",
+        "routes.common",
+        "routes.respond",
+    },
+    "routes.writes": {
+        "errors",
+        "http",
+        "jsonapi_body",
+        "operations.caller",
+        "operations.writes",
+        "render.json",
+        "render.jsonapi",
+        "request",
+        "resource",
+        "routes.common",
+        "routes.respond",
+    },
+    "routes.endpoint": {
+        "http",
+        "operations.registry",
+        "operations.service",
+        "routes.common",
+        "routes.reads",
+        "routes.writes",
+    },
+    # Runs each operation of a batch through its resource's operations: no request built.
+    "routes.batch": {
+        "errors",
+        "grants",
+        "http",
+        "operations.caller",
+        "operations.registry",
+        "render.json",
+        "render.jsonapi",
+        "request",
+        "routes.common",
+        "routes.endpoint",
+        "routes.respond",
+        "store",
+    },
     # The authorize stage: after parsing, before planning (which it feeds row conditions).
     "auth": {"auth.policies", "auth.service"},
     "auth.passwords": {"errors"},  # 429 when every hashing slot stays busy
@@ -100,7 +279,7 @@ ALLOWED: dict[str, set[str]] = {
         "resource",
         "store",
     },
-    # The change feed: its outbox is written by the store's transactions (dispatch calls it),
+    # The change feed: its outbox is written by the store's transactions (writes call it),
     # its stream is a read: parse, authorize, render.
     "changes.outbox": {"changes", "owntables", "render.json", "resource"},
     "changes.fanout": {"changes", "changes.outbox", "errors", "resource", "store"},
@@ -250,7 +429,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 # Subpackages whose every module must be listed above: a new one states what it may import.
-LISTED = ("auth", "cli", "columns", "openapi", "reflect")
+LISTED = ("auth", "cli", "columns", "openapi", "operations", "reflect", "routes")
 
 
 def _tablerest_imports(module: str) -> set[str]:

@@ -33,11 +33,9 @@ from . import http, openapi
 from .auth.access import Access
 from .auth.policies import Identity, PermissionSpec, Policy
 from .auth.service import Auth, remembered
-from .batch import Batch
 from .changes import ChangeFeed
 from .changes.fanout import Feeds
 from .changes.stream import ChangeStream
-from .dispatch import Endpoint, Settings, handles_errors
 from .errors import (
     BadRequest,
     Forbidden,
@@ -50,6 +48,8 @@ from .errors import (
 )
 from .keys import derive
 from .observe import Observability
+from .operations.context import Config
+from .operations.registry import Registry
 from .ratelimit import Limiter, RateLimits
 from .reflect.selection import AUTH_PATH, BATCH_PATH, reserved_names
 from .render.json import dumps
@@ -57,6 +57,9 @@ from .render.jsonapi import JSONAPI
 from .render.problem import error_response, problem_response
 from .request import Limits
 from .resource import Relation, Resource, WriteContext
+from .routes.batch import Batch
+from .routes.common import Settings, handles_errors
+from .routes.endpoint import Endpoint
 from .store import Database, ReadReplicas, replica_reads
 
 __all__ = ["Api"]
@@ -110,6 +113,8 @@ class _AppState:
         self.app = app
         self.db = db
         self.secret = secret
+        #: Every resource's operations (the layer under HTTP) and the catalog they share.
+        self.registry = Registry(db, Config(api.settings.limits, secret))
         self.endpoints: dict[str, Endpoint] = {}
         identify = remembered(api.identify) if api.identify is not None else None
         if identify is None and api.auth is not None:
@@ -127,15 +132,10 @@ class _AppState:
         self.cors_allows: Callable[[str], bool] = lambda _origin: False
 
     def target(self, relation: Relation) -> Resource | None:
-        # A resource that cannot be read (no GET) is never reached through a relation either.
-        for ep in self.endpoints.values():
-            if ep.resource.table is relation.target and "GET" in ep.resource.methods:
-                return ep.resource
-        return None
+        return self.registry.target(relation)
 
     def by_name(self, name: str) -> Resource | None:
-        ep = self.endpoints.get(name)
-        return ep.resource if ep is not None and "GET" in ep.resource.methods else None
+        return self.registry.by_name(name)
 
     def authorize(self, req: Request) -> Access | None:
         """The request's caller and their grants; None when nothing is guarded (no
@@ -363,7 +363,7 @@ class Api:
         if self.auth is not None:
             self._mount_auth(state, self.auth)
         if self.batch:
-            batch = Batch(state.endpoints, state.db, self.settings, state.authorize)
+            batch = Batch(state.endpoints, state.registry, self.settings, state.authorize)
             _route(
                 state,
                 f"{prefix}/batch",
@@ -398,7 +398,7 @@ class Api:
         ep = state.endpoints.get(auth.users_name)
         if ep is None:
             raise NotFound(f"No resource named {auth.users_name!r} is registered for Auth")
-        return ep.own(request, identity.id)
+        return ep.reads.own(request, identity.id)
 
     def _check_name(self, name: str) -> None:
         """Refuse a resource name the API serves something else at (``reserved_names``),
@@ -423,10 +423,10 @@ class Api:
 
     def _mount(self, state: _AppState, res: Resource) -> None:
         self._check_name(res.name)
-        ep = Endpoint(
-            res, state.db, self.settings, state, state.secret, state.authorize, state.endpoints
+        ops = state.registry.add(res)
+        ep = state.endpoints[res.name] = Endpoint(
+            ops, state.registry, self.settings, state.authorize
         )
-        state.endpoints[res.name] = ep
         base = res.name
         if res.changes:
             self._mount_changes(state, ep)
@@ -447,7 +447,7 @@ class Api:
                     state,
                     f"{ep.path}/<key>/<relation>",
                     f"{base}.related",
-                    handles_errors(lambda key, relation: ep.related(request, key, relation)),
+                    handles_errors(lambda key, relation: ep.reads.related(request, key, relation)),
                     ["GET"],
                 )
                 # JSON:API relationship endpoints; changing a to-many one is a 403 there.
@@ -473,7 +473,7 @@ class Api:
                 lambda: self._changes_page(state),
                 methods=["GET"],
             )
-        ep.changes = state.feeds.recorder(res)
+        ep.ops.changes = state.feeds.recorder(res)
         if "GET" in res.methods:
             stream = ChangeStream(res, state, self.settings.limits, state.authorize, state.feeds)
             _route(
@@ -799,21 +799,21 @@ def _from_http(exc: HTTPException) -> TablerestError:
 def _collection_view(ep: Endpoint) -> Callable[[], Response]:
     def view() -> Response:
         if request.method == "POST":
-            return ep.create(request)
+            return ep.writes.create(request)
         if request.method == "PATCH":
-            return ep.update_many(request)
-        return ep.list_rows(request)
+            return ep.writes.update_many(request)
+        return ep.reads.list_rows(request)
 
     return view
 
 
 def _item_view(ep: Endpoint) -> Callable[[str], Response]:
     handlers: dict[str, Callable[[Request, str], Response]] = {
-        "GET": ep.read,
-        "HEAD": ep.read,
-        "PUT": ep.replace,
-        "PATCH": ep.update,
-        "DELETE": ep.delete,
+        "GET": ep.reads.read,
+        "HEAD": ep.reads.read,
+        "PUT": ep.writes.replace,
+        "PATCH": ep.writes.update,
+        "DELETE": ep.writes.delete,
     }
 
     def view(key: str) -> Response:

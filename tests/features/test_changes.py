@@ -271,8 +271,9 @@ def test_the_feed_is_documented_and_off_by_default(make_app: AppFactory) -> None
 
     plain = make_app()
     state = plain.extensions["tablerest"]["/api"]
-    assert all(ep.changes is NO_CHANGES and ep._core for n, ep in state.endpoints.items()
-               if n in ("authors", "kitchens"))  # fmt: skip
+    plain_ops = [ops for n, ops in state.registry.operations.items() if n in ("authors", "kitchens")]
+    assert plain_ops
+    assert all(ops.changes is NO_CHANGES and ops.shared.core for ops in plain_ops)
     assert plain.test_client().get("/api/books/changes").status_code == 404
 
     doc = spec(make_app(api={"changes": True}))  # validates the document

@@ -23,34 +23,36 @@ the later row from then on.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote
+from typing import Any, Literal
 
 import orjson
 import pydantic
 from flask import Request, Response
 from sqlalchemy import exc as sa_exc
 
-from . import http
-from .errors import (
+from .. import http
+from ..errors import (
     FieldError,
     MalformedBody,
     NotAcceptable,
     NotFound,
+    PreconditionRequired,
     TablerestError,
     UnsupportedMediaType,
     ValidationFailed,
 )
-from .render.json import dumps
-from .render.jsonapi import JSONAPI
-from .request import dump_exact, reject_query
-from .store import Database, translate
-
-if TYPE_CHECKING:
-    from .dispatch import Endpoint, Settings
+from ..grants import Action
+from ..operations.caller import Caller
+from ..operations.registry import Registry
+from ..render.json import dumps
+from ..render.jsonapi import JSONAPI
+from ..request import dump_exact, parse_key, reject_query, unreachable_keys
+from ..store import translate
+from .common import Settings
+from .endpoint import Endpoint
+from .respond import item_url
 
 __all__ = ["Batch"]
 
@@ -61,17 +63,13 @@ _METHODS: dict[str, str] = {
     "replace": "PUT",
     "delete": "DELETE",
 }
-#: Request headers an operation does not inherit from the batch: they are about its body, or
-#: conditions on one resource's representation.
-_NOT_INHERITED = (
-    "CONTENT_TYPE",
-    "CONTENT_LENGTH",
-    "HTTP_IF_MATCH",
-    "HTTP_IF_NONE_MATCH",
-    "HTTP_IF_MODIFIED_SINCE",
-    "HTTP_IF_UNMODIFIED_SINCE",
-    "HTTP_TRANSFER_ENCODING",
-)
+#: The permission each operation needs.
+_ACTIONS: dict[str, Action] = {
+    "create": "create",
+    "update": "update",
+    "replace": "update",
+    "delete": "delete",
+}
 
 
 class _Operation(pydantic.BaseModel):
@@ -109,12 +107,12 @@ class Batch:
     def __init__(
         self,
         endpoints: Mapping[str, Endpoint],
-        db: Database,
+        registry: Registry,
         settings: Settings,
         authorize: Callable[[Request], Any],
     ) -> None:
         self.endpoints = endpoints
-        self.db = db
+        self.registry = registry
         self.settings = settings
         self.authorize = authorize
         self.limit = settings.limits.max_batch_operations
@@ -131,13 +129,14 @@ class Batch:
         if body.kind != "json":
             raise UnsupportedMediaType("Send the batch as application/json")
         operations = self._parse(body.raw)
-        self.authorize(request)  # who is asking, once: every operation inherits it
+        # Who is asking and what they may see, once: every operation takes it from here.
+        caller = self.registry.caller(self.authorize(request))
         done: dict[str, _Done] = {}
         results: list[dict[str, Any]] = []
         try:
-            with self.db.atomic():
+            with self.registry.db.atomic():
                 for i, operation in enumerate(operations):
-                    results.append(self._apply(request, i, operation, done))
+                    results.append(self._apply(caller, i, operation, done))
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
         return Response(dumps({"results": results}), 200, mimetype="application/json")
@@ -194,25 +193,16 @@ class Batch:
         return operations
 
     def _apply(
-        self, request: Request, i: int, op: _Operation, done: dict[str, _Done]
+        self, caller: Caller, i: int, op: _Operation, done: dict[str, _Done]
     ) -> dict[str, Any]:
-        """Run one operation as the request it stands for; its result entry."""
+        """Run one operation as the request it stands for would; its result entry."""
         at = f"/operations/{i}"
         ep = self.endpoints[op.resource]
         try:
             key = None if op.key is None else _key_text(op.key, done, f"{at}/key")
             data = None if op.data is None else _resolve(op.data, done, f"{at}/data")
-            path = ep.url if key is None else f"{ep.url}/{quote(key, safe=',')}"
-            sub = _subrequest(request, path, op.op, data)
             try:
-                if op.op == "create":
-                    resp = ep.create(sub)
-                elif op.op == "delete":
-                    assert key is not None
-                    resp = ep.delete(sub, key)
-                else:
-                    assert key is not None
-                    resp = (ep.update if op.op == "update" else ep.replace)(sub, key)
+                result = _run(caller, ep, op.op, key, data)
             except TablerestError as exc:
                 if exc.errors:
                     raise exc.under(f"{at}/data") from None
@@ -226,35 +216,45 @@ class Batch:
                 f"Operation {i} ({op.op} {op.resource}) failed, nothing was changed: {exc.detail}"
             )
             raise
-        result: dict[str, Any] = {"status": resp.status_code}
-        if "Location" in resp.headers:
-            result["location"] = resp.headers["Location"]
-        if resp.status_code != 204:
-            row = orjson.loads(resp.get_data())
-            result["data"] = row
-            if op.ref is not None:
-                done[op.ref] = _Done(op.resource, row, [f.name for f in ep.resource.pk_fields])
+        if op.ref is not None and "data" in result:
+            names = [f.name for f in ep.resource.pk_fields]
+            done[op.ref] = _Done(op.resource, result["data"], names)
         return result
 
 
-def _subrequest(request: Request, path: str, op: str, data: Any) -> Request:
-    """The request one operation stands for: the batch's caller, headers and client, with
-    the operation's method, path and JSON body."""
-    environ = {k: v for k, v in request.environ.items() if k not in _NOT_INHERITED}
-    raw = b"" if data is None else dump_exact(data)
-    environ.update(
-        {
-            "REQUEST_METHOD": _METHODS[op],
-            "PATH_INFO": path,
-            "QUERY_STRING": "",
-            "HTTP_ACCEPT": "application/json",
-            "wsgi.input": io.BytesIO(raw),
-        }
-    )
-    if data is not None:
-        environ["CONTENT_TYPE"] = "application/json"
-        environ["CONTENT_LENGTH"] = str(len(raw))
-    return Request(environ)
+def _run(caller: Caller, ep: Endpoint, op: Op, key: str | None, data: Any) -> dict[str, Any]:
+    """One operation through the resource's operations, with the checks its request would
+    meet first (the action, the key, a required If-Match); its result entry."""
+    res = ep.resource
+    ops = ep.ops
+    decoder = ep.writes.decoder
+    body = http.Body("json", b"" if data is None else dump_exact(data))
+    caller.require(res, _ACTIONS[op])
+    if op == "create":
+        (one,) = ops.create(caller, decoder.create(caller, body, jsonapi=False))
+        result: dict[str, Any] = {"status": 201 if one.created else 200}
+        if one.created and not unreachable_keys(res, one.row):
+            result["location"] = item_url(ep.url, res, one.row)
+        return {**result, "data": _as_sent(one.out)}
+    assert key is not None
+    values = parse_key(res, key)
+    if res.require_if_match:  # an operation carries no If-Match of its own
+        raise PreconditionRequired(
+            f"Changes to {res.name} must send If-Match with the ETag of the row as last "
+            "read, so that they cannot overwrite someone else's change"
+        )
+    if op == "delete":
+        ops.writes.delete(caller, values)
+        return {"status": 204}
+    replace = op == "replace"
+    changes = decoder.change(caller, body, False, key, replace)
+    row = ops.writes.update(caller, values, changes, replace=replace, method=_METHODS[op])
+    return {"status": 200, "data": _as_sent(caller.visible(res, row))}
+
+
+def _as_sent(row: dict[str, Any]) -> Any:
+    """A row as the client reads it (what a later ``$ref`` to it takes values from)."""
+    return orjson.loads(dumps(row))
 
 
 def _resolve(value: Any, done: Mapping[str, _Done], at: str) -> Any:

@@ -1,0 +1,105 @@
+"""What the operations of one resource share: its statements, encoders and cached plans,
+built once and used by every request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlalchemy as sa
+
+from ..changes.outbox import NO_CHANGES, Recorder
+from ..errors import NotFound
+from ..prepared import Prepared, Runner, fetch_all
+from ..query import Statements
+from ..readplan import Shape
+from ..render.json import RowEncoder
+from ..request import Limits
+from ..resource import Resource
+from ..store import Database
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+__all__ = ["PLAN_CACHE", "Config", "Shared", "key_text"]
+
+#: Plans (statements, shapes) kept per resource; a plan is one query shape, not one request.
+PLAN_CACHE = 512
+
+_P = TypeVar("_P")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """API-wide options the operations need, fixed when the API is mounted."""
+
+    limits: Limits
+    #: Signs keyset cursors.
+    secret: bytes
+
+
+class Shared:
+    """One resource's statements, encoders and plans, built once and shared by its reads and
+    writes."""
+
+    def __init__(self, resource: Resource, db: Database, config: Config) -> None:
+        self.resource = resource
+        self.db = db
+        self.config = config
+        self.limits = config.limits
+        self.statements = Statements(resource)
+        self.encoder = RowEncoder(resource, self.statements.keys)
+        select_one = self.statements.select_one
+        self.select_one = Prepared(select_one) if select_one is not None else None
+        #: Records the change events of writes (the live change feed; see tablerest.changes).
+        self.changes: Recorder = NO_CHANGES
+        self._plans: dict[tuple[Any, ...], Any] = {}
+        self._encoders: dict[tuple[str, tuple[str, ...]], RowEncoder] = {}
+
+    def plan(self, key: tuple[Any, ...], build: Callable[[], _P]) -> _P:
+        """The plan cached under ``key``, built on first use (at most ``PLAN_CACHE`` kept)."""
+        plans = self._plans
+        found = plans.get(key)
+        if found is None:
+            if len(plans) >= PLAN_CACHE:
+                del plans[next(iter(plans))]
+            found = plans[key] = build()
+        return found
+
+    def encoder_for(self, shape: Shape) -> RowEncoder:
+        names = tuple(f.name for f in shape.visible)
+        key = (shape.resource.name, names)
+        enc = self._encoders.get(key)
+        if enc is None:
+            enc = self._encoders[key] = RowEncoder(shape.resource, names)
+        return enc
+
+    @property
+    def core(self) -> bool:
+        """Whether writes run as Core statements on a connection: when no ORM session is needed
+        (no ORM behaviour on the model, no hooks, which are given the session) and no change
+        feed records them (bulk updates and upserts then go row by row too)."""
+        res = self.resource
+        return not res.use_orm and not any(res.hooks.values()) and self.changes is NO_CHANGES
+
+    def missing(self, key: Sequence[Any]) -> NotFound:
+        return NotFound(f"No {self.resource.name} row with key {key_text(key)}")
+
+    def read_back(self, conn: Runner, key: Sequence[Any]) -> list[Any]:
+        """The row with this key, in the write's transaction (where RETURNING is missing)."""
+        assert self.select_one is not None  # a table without a key has no item routes
+        return fetch_all(conn, self.select_one, self.statements.key_params(key))
+
+    def fetch_one(self, key: Sequence[Any], conn: sa.Connection | Session) -> dict[str, Any]:
+        """The row after a write, in the same transaction."""
+        st = self.statements
+        assert st.select_one is not None
+        row = conn.execute(st.select_one, st.key_params(key)).first()
+        if row is None:
+            raise self.missing(key)
+        return self.encoder.row(row)
+
+
+def key_text(key: Sequence[Any]) -> str:
+    return ",".join(str(v) for v in key)

@@ -1,0 +1,368 @@
+"""Read operations: a page of rows, one row, the rows a relation leads to, groups, and every
+matching row as a stream (exports). Each takes the caller's view and a parsed intent, and
+returns rows as the caller may see them; links and representations are the HTTP layer's."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..cursor import decode_cursor, encode_cursor
+from ..errors import NotFound
+from ..portable import Explain, estimated_rows
+from ..prepared import Prepared, Runner, fetch_all
+from ..readplan import (
+    Shape,
+    aggregate_statement,
+    count_statement,
+    decode_values,
+    grouping_columns,
+    grouping_signature,
+    grouping_values,
+    item_statement,
+    key_values,
+    link_statement,
+    list_signature,
+    list_statement,
+    list_values,
+    shape_for,
+    shape_signature,
+    sort_keys,
+    sort_positions,
+    sort_signature,
+)
+from ..request import ListIntent
+from ..resource import Relation, Resource, enum_to_label
+from .caller import OPEN_SCOPE, Caller, Scope
+from .context import Shared
+from .embed import materialize
+
+__all__ = ["Export", "Groups", "Page", "Reads", "Through"]
+
+log = logging.getLogger("tablerest")
+
+
+@dataclass(frozen=True, slots=True)
+class Through:
+    """The rows of a to-many relation of one row: ``rel.remote`` equal to ``link``."""
+
+    rel: Relation
+    link: tuple[Any, ...]
+
+
+@dataclass(slots=True)
+class Page:
+    """One page of rows, as the caller may see them."""
+
+    rows: list[dict[str, Any]]
+    #: Whether rows follow this page (in the direction of the page).
+    more: bool
+    #: ``meta``'s count members (``total`` and ``total_capped`` / ``total_estimated``).
+    total: dict[str, Any] | None
+    #: Keyset pages: the cursors of the first and last rows.
+    cursors: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Groups:
+    """Grouped rows (``group_by``): one per group, named by ``names``."""
+
+    names: list[str]
+    rows: list[dict[str, Any]]
+    more: bool
+    total: int | None
+
+
+@dataclass(slots=True)
+class Export:
+    """Every matching row, in batches read from the database as they are consumed. The
+    statement has run already (its errors were raised by the call); close the batches to end
+    it early."""
+
+    names: tuple[str, ...]
+    batches: Generator[list[dict[str, Any]]]
+
+
+@dataclass(slots=True)
+class _ItemPlan:
+    shape: Shape
+    rows: Prepared
+
+
+@dataclass(slots=True)
+class _ListPlan:
+    shape: Shape
+    keys: list[Any]
+    #: Where each sort key's value is in a row (keyset pages).
+    positions: list[int]
+    rows: Prepared
+    #: The count statements built so far, per kind (``exact``, ``estimated``, ``capped``).
+    counts: dict[str, Prepared] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _ExportPlan:
+    shape: Shape
+    statement: sa.Select[Any]
+
+
+class Reads:
+    """The read operations of one resource."""
+
+    def __init__(self, shared: Shared) -> None:
+        self.shared = shared
+        self.resource = shared.resource
+
+    # -- one row ---------------------------------------------------------------------------
+
+    def item(self, caller: Caller, key: tuple[Any, ...], intent: ListIntent) -> dict[str, Any]:
+        """The row ``key`` with what ``intent`` includes; 404 when the caller cannot see it."""
+        res = self.resource
+        caller.require(res, "read")
+        intent, scope = caller.guard(res, intent)
+        plan = self._item_plan(res, intent, None, scope)
+        with self.shared.db.reading(res.table) as conn:
+            rows = fetch_all(conn, plan.rows, {**key_values(key), **scope.values})
+            if not rows:
+                raise self.shared.missing(key)
+            (row,) = materialize(self.shared, conn, plan.shape, rows, intent, scope)
+        return row
+
+    def own(self, caller: Caller, key: tuple[Any, ...], intent: ListIntent) -> dict[str, Any]:
+        """The caller's own row (``/auth/me``), whatever the resource's ``read`` permission;
+        the fields it shows are those every reader sees, less those hidden from the caller."""
+        res = self.resource
+        plan = self._item_plan(res, intent, None)
+        with self.shared.db.reading(res.table) as conn:
+            rows = fetch_all(conn, plan.rows, key_values(key))
+            if not rows:
+                raise NotFound("Your user no longer exists")
+            (row,) = materialize(self.shared, conn, plan.shape, rows, intent, OPEN_SCOPE)
+        return caller.visible(res, row)
+
+    def related(
+        self,
+        caller: Caller,
+        key: tuple[Any, ...],
+        rel: Relation,
+        target: Resource,
+        intent: ListIntent,
+    ) -> tuple[Through, dict[str, Any] | None, ListIntent, Scope]:
+        """Follow ``rel`` from the row ``key`` (404 when the caller cannot see that row): for
+        a to-one relation the related row (None when unset or not visible); the link to the
+        related rows, and the guarded intent and scope to read them with."""
+        res = self.resource
+        caller.require(res, "read")
+        caller.require(target, "list" if rel.to_many else "read")
+        intent, scope = caller.guard(target, intent, res)
+        link_plan = self.shared.plan(
+            ("link", rel.name, scope.sig),
+            lambda: Prepared(link_statement(res, rel, scope.rows)),
+        )
+        with self.shared.db.reading(res.table) as conn:
+            links = fetch_all(conn, link_plan, {**key_values(key), **scope.values})
+            if not links:
+                raise self.shared.missing(key)
+            through = Through(rel, tuple(links[0]))
+            if rel.to_many or any(v is None for v in through.link):
+                return through, None, intent, scope
+            plan = self._item_plan(target, intent, rel, scope)
+            rows = fetch_all(conn, plan.rows, {**key_values(through.link), **scope.values})
+            found = materialize(self.shared, conn, plan.shape, rows, intent, scope)
+        return through, (found[0] if found else None), intent, scope
+
+    def _item_plan(
+        self, res: Resource, intent: ListIntent, rel: Relation | None, scope: Scope = OPEN_SCOPE
+    ) -> _ItemPlan:
+        """One row by key, or the target row of a to-one relation (by the remote columns)."""
+
+        def build() -> _ItemPlan:
+            shape = shape_for(res, intent, intent.include)
+            columns = None if rel is None else rel.remote
+            return _ItemPlan(shape, Prepared(item_statement(shape, columns, scope.rows)))
+
+        sig = shape_signature(intent, intent.include)
+        key = ("item", res.name, rel.name if rel else None, sig, scope.sig)
+        return self.shared.plan(key, build)
+
+    # -- many rows -------------------------------------------------------------------------
+
+    def guard_list(self, caller: Caller, intent: ListIntent) -> tuple[ListIntent, Scope]:
+        """Authorize a list of this resource: the guarded intent and its scope (for
+        :meth:`page`, :meth:`groups` or :meth:`export`)."""
+        caller.require(self.resource, "list")
+        return caller.guard(self.resource, intent)
+
+    def page(
+        self,
+        res: Resource,
+        intent: ListIntent,
+        scope: Scope,
+        through: Through | None = None,
+    ) -> Page:
+        """A page of ``res`` rows (this resource's, or a relation's target's ``through``), by
+        an intent :meth:`guard_list` or :meth:`related` guarded."""
+        shared = self.shared
+        signature = sort_signature(res, intent.sort)
+        cursor_values = None
+        if intent.cursor:
+            parameter = f"page[{intent.direction}]"
+            raw = decode_cursor(intent.cursor, signature, shared.config.secret, parameter)
+            cursor_values = decode_values(sort_keys(res, intent.sort), raw, parameter)
+        nulls = None if cursor_values is None else tuple(v is None for v in cursor_values)
+        where = through.rel.remote if through is not None else ()
+
+        def build() -> _ListPlan:
+            shape = shape_for(res, intent, intent.include)
+            stmt = list_statement(shape, intent, where=where, cursor_nulls=nulls, scope=scope.rows)
+            keys = sort_keys(res, intent.sort)
+            return _ListPlan(shape, keys, sort_positions(shape, keys), Prepared(stmt))
+
+        sig = list_signature(intent, nulls, through.rel.name if through is not None else None)
+        plan = shared.plan(("list", res.name, sig, scope.sig), build)
+        values = list_values(intent, cursor_values, through.link if through is not None else ())
+        values.update(scope.values)
+        with shared.db.reading(res.table) as conn:
+            rows = fetch_all(conn, plan.rows, values)
+            total = self._count(conn, plan, res, intent, where, scope, values)
+            more = len(rows) > intent.limit
+            rows = rows[: intent.limit]
+            if intent.direction == "before":
+                rows.reverse()
+            data = materialize(shared, conn, plan.shape, rows, intent, scope)
+        cursors = []
+        if intent.direction is not None:
+            cursors = [
+                encode_cursor(
+                    _cursor_json(plan.keys, [r[i] for i in plan.positions]),
+                    signature,
+                    shared.config.secret,
+                )
+                for r in (rows[:1] + rows[-1:] if rows else [])
+            ]
+        return Page(data, more, total, cursors)
+
+    def _count(
+        self,
+        conn: Runner,
+        plan: _ListPlan,
+        res: Resource,
+        intent: ListIntent,
+        where: Sequence[sa.Column[Any]],
+        scope: Scope,
+        values: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """``meta``'s count members: ``total``, with ``total_capped`` or ``total_estimated``
+        (see :func:`count_statement`)."""
+        kind = intent.count
+        if kind is None:
+            return None
+        dialect = conn.dialect.name
+        prepared = plan.counts.get(kind)
+        if prepared is None:
+            statement: Any = count_statement(res, intent, where, scope.rows, dialect)
+            # EXPLAIN is an executable clause Prepared compiles like a SELECT.
+            prepared = plan.counts[kind] = Prepared(statement)
+        if isinstance(prepared.statement, Explain):
+            plan_doc = fetch_all(conn, prepared, values)[0][0]
+            return {"total": estimated_rows(dialect, plan_doc), "total_estimated": True}
+        if kind == "exact":
+            return {"total": fetch_all(conn, prepared, values)[0][0]}
+        cap = res.count_cap
+        found = fetch_all(conn, prepared, {**values, "cap": cap + 1})[0][0]
+        return {"total": min(found, cap), "total_capped": found > cap}
+
+    def groups(self, intent: ListIntent, scope: Scope, *, export: bool) -> Groups:
+        """One row per group of an intent :meth:`guard_list` guarded; a page of groups, or every
+        group (``export``)."""
+        res = self.resource
+        shared = self.shared
+        sig = (list_signature(intent, None), grouping_signature(intent), export, scope.sig)
+
+        def build() -> Prepared:
+            return Prepared(aggregate_statement(res, intent, scope.rows, paged=not export))
+
+        plan = shared.plan(("groups", res.name, sig), build)
+        values = list_values(intent, None, ())
+        grouping_values(intent, values)
+        values.update(scope.values)
+        assert intent.grouping is not None
+        names = grouping_columns(intent.grouping)
+        total = None
+        with shared.db.reading(res.table, blame="aggregate") as conn:
+            rows = [dict(zip(names, r, strict=True)) for r in fetch_all(conn, plan, values)]
+            for path in intent.grouping.keys:  # enums as their labels, as in rows
+                col_type = path.field.column.type
+                if isinstance(col_type, sa.Enum):
+                    label = enum_to_label(col_type)
+                    for row in rows:
+                        row[path.dotted] = label(row[path.dotted])
+            if intent.count is not None and not export:
+                counted = shared.plan(
+                    ("groups-count", res.name, sig),
+                    lambda: Prepared(
+                        sa.select(sa.func.count()).select_from(
+                            aggregate_statement(res, intent, scope.rows, paged=False).subquery()
+                        )
+                    ),
+                )
+                total = fetch_all(conn, counted, values)[0][0]
+        if export:
+            return Groups(names, rows, False, None)
+        return Groups(names, rows[: intent.limit], len(rows) > intent.limit, total)
+
+    def export(
+        self,
+        res: Resource,
+        intent: ListIntent,
+        scope: Scope,
+        through: Through | None = None,
+    ) -> Export:
+        """Every matching row (of ``res`` as in :meth:`page`), streamed a batch at a time."""
+        shared = self.shared
+        where = through.rel.remote if through is not None else ()
+
+        def build() -> _ExportPlan:
+            shape = shape_for(res, intent, ())
+            stmt = list_statement(shape, intent, where=where, paged=False, scope=scope.rows)
+            return _ExportPlan(shape, stmt)
+
+        sig = list_signature(intent, None, through.rel.name if through is not None else None)
+        plan = shared.plan(("export", res.name, sig, scope.sig), build)
+        values = list_values(intent, None, through.link if through is not None else ())
+        values.update(scope.values)
+        del values["lim"]
+        encoder = shared.encoder_for(plan.shape)
+
+        def batches() -> Generator[list[dict[str, Any]]]:
+            with (
+                shared.db.streaming(res.table) as conn,
+                conn.execute(plan.statement, values) as result,
+            ):
+                yield []  # the statement has run: its errors are the caller's to answer
+                try:
+                    for batch in result.partitions():
+                        yield encoder.rows(batch)
+                except Exception:
+                    # The answer has begun: all that is left is to cut it short.
+                    log.exception("export of %s stopped part way", res.name)
+                    raise
+
+        stream = batches()
+        next(stream)
+        return Export(encoder.keys, stream)
+
+
+def _cursor_json(keys: Sequence[Any], values: Sequence[Any]) -> list[Any]:
+    """Sort values as JSON for a cursor: enum members as their labels."""
+    out = []
+    for key, value in zip(keys, values, strict=True):
+        col_type = key.field.column.type
+        if value is not None and isinstance(col_type, sa.Enum):
+            value = enum_to_label(col_type)(value)
+        out.append(value)
+    return out

@@ -1,0 +1,56 @@
+"""The resources of one mounted API with their operations: the catalog the stages follow
+relations through, and where each caller's view is made."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ..auth.access import Access
+from ..resource import Relation, Resource
+from ..store import Database
+from .caller import Caller
+from .context import Config
+from .service import Operations
+
+__all__ = ["Registry"]
+
+
+class Registry:
+    """Every resource of one mounted API with its operations, by name: the catalog the
+    stages follow relations through, and where a nested write finds the other resources."""
+
+    def __init__(self, db: Database, config: Config) -> None:
+        self.db = db
+        self.config = config
+        self.operations: dict[str, Operations] = {}
+
+    def add(self, resource: Resource) -> Operations:
+        """Register ``resource``; its operations."""
+        ops = Operations(resource, self.db, self.config, self.operations)
+        self.operations[resource.name] = ops
+        return ops
+
+    def target(self, relation: Relation) -> Resource | None:
+        # A resource that cannot be read (no GET) is never reached through a relation either.
+        return self.reader(relation.target)
+
+    def by_name(self, name: str) -> Resource | None:
+        ops = self.operations.get(name)
+        return ops.resource if ops is not None and "GET" in ops.resource.methods else None
+
+    def owner(self, table: sa.Table) -> Resource | None:
+        found = None
+        for ops in self.operations.values():
+            if ops.resource.table is table:
+                found = ops.resource
+        return found
+
+    def reader(self, table: sa.Table) -> Resource | None:
+        for ops in self.operations.values():
+            if ops.resource.table is table and "GET" in ops.resource.methods:
+                return ops.resource
+        return None
+
+    def caller(self, access: Access | None) -> Caller:
+        """The view of one caller (``access``), for one request or one call."""
+        return Caller(access, self)

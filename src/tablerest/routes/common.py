@@ -1,0 +1,106 @@
+"""What the HTTP routes of one resource share: the API's HTTP settings, the caller of a
+request, the resource's operations, and how a written row is answered."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from flask import Request, Response
+from flask import request as flask_request
+
+from .. import http
+from ..auth.access import Access
+from ..errors import TablerestError
+from ..operations.caller import Caller
+from ..operations.registry import Registry
+from ..operations.service import Operations
+from ..render.jsonapi import JSONAPI, Renderer
+from ..render.problem import error_response
+from ..request import Limits
+from .bodies import Decoder
+from .respond import item_url, tagged
+
+__all__ = ["POINTERS", "Authorize", "Routes", "Settings", "handles_errors"]
+
+#: WSGI environ key: where the fields of a JSON:API body came from (for error pointers).
+POINTERS = "tablerest.pointers"
+
+#: Works out a request's access (None: the API has no permissions and no authentication).
+Authorize = Callable[[Request], Access | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """API-wide HTTP options, fixed when ``Api`` is created."""
+
+    prefix: str
+    max_body_size: int
+    limits: Limits = field(default_factory=Limits)
+
+
+def handles_errors(fn: Callable[..., Response]) -> Callable[..., Response]:
+    """Turn tablerest errors raised inside a handler into problem responses."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return fn(*args, **kwargs)
+        except TablerestError as error:
+            environ = flask_request.environ
+            return error_response(
+                error,
+                jsonapi=environ.get(http.JSONAPI_REQUEST, False),
+                pointers=environ.get(POINTERS),
+            )
+
+    return wrapper
+
+
+class Routes:
+    """One resource's routes: its operations, and the HTTP side of them."""
+
+    def __init__(
+        self, ops: Operations, registry: Registry, settings: Settings, authorize: Authorize
+    ) -> None:
+        self.ops = ops
+        self.resource = ops.resource
+        self.registry = registry
+        self.settings = settings
+        self.authorize = authorize
+        #: The collection's URL rule (the name as it is: routing matches decoded paths), and
+        #: its URL in links (percent-encoded: ``/api/%C3%9Cn%C3%AFc%C3%B6d%C3%A9``).
+        self.path = f"{settings.prefix}/{self.resource.name}"
+        self.url = f"{settings.prefix}/{quote(self.resource.name)}"
+        self.jsonapi = Renderer(self.registry, settings.prefix)
+        self.decoder = Decoder(self.resource, self.registry)
+
+    def caller(self, request: Request) -> Caller:
+        """The request's caller and their view of the API (worked out once per request)."""
+        return self.registry.caller(self.authorize(request))
+
+    def body(self, request: Request) -> http.Body:
+        limits = self.settings.limits
+        return http.read_body(request, self.settings.max_body_size, limits.max_json_depth)
+
+    def item_url(self, row: dict[str, Any]) -> str:
+        return item_url(self.url, self.resource, row)
+
+    def written(
+        self, request: Request, caller: Caller, row: dict[str, Any], fmt: str, status: int
+    ) -> Response:
+        """The row a write stored, in the representation the client negotiated."""
+        res = self.resource
+        row = caller.visible(res, row)
+        if fmt == "jsonapi":
+            doc = self.jsonapi.single(res, row, self.item_url(row), view=caller.access)
+            return tagged(request, doc, res, status, read=False, media=JSONAPI)
+        return tagged(request, row, res, status, read=False)
+
+    def pointers(self, request: Request) -> dict[str, str]:
+        """Where the request's JSON:API body put each field (filled in by the decoder)."""
+        found: dict[str, str] = request.environ.setdefault(POINTERS, {})
+        return found

@@ -1,0 +1,264 @@
+"""The read routes of one resource: negotiate the format, parse the query string into an
+intent (as the caller sees the API), call the read operation, render the rows with their
+links and page meta."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Request, Response
+
+from .. import http
+from ..errors import InvalidParameter
+from ..operations.caller import Caller, Scope
+from ..operations.reads import Page
+from ..render.jsonapi import JSONAPI, key_text
+from ..request import (
+    ListIntent,
+    parse_item_query,
+    parse_key,
+    parse_list_query,
+)
+from ..resource import Relation, Resource, linkage_columns
+from .common import Routes
+from .respond import (
+    export_response,
+    groups_export,
+    keyset_links,
+    link_header,
+    offset_links,
+    page_meta,
+    refuse_page_params,
+    self_link,
+    tagged,
+)
+
+__all__ = ["ReadRoutes"]
+
+_FIELDS_PARAM = re.compile(r"^fields(?:\[([^\[\]]+)\])?$")
+
+
+class ReadRoutes(Routes):
+    """``GET`` on the collection, an item, a relation and a relationship."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._plain_item = ListIntent(1)
+
+    def list_rows(self, request: Request) -> Response:
+        res = self.resource
+        reads = self.ops.reads
+        caller = self.caller(request)
+        caller.require(res, "list")  # before the query is read: it may name hidden fields
+        fmt = http.list_format(request, res.export, res.format)
+        parsed, sparse = self._query_args(request, res, fmt, caller)
+        intent = parse_list_query(res, parsed, self.registry, self.settings.limits, caller.access)
+        intent, scope = reads.guard_list(caller, intent)
+        # Links keep the client's own parameters (JSON:API's were rewritten for the parser).
+        args = request.args.to_dict(flat=False) if sparse else parsed
+        if intent.grouping is not None:
+            return self._groups(request, intent, args, fmt, scope)
+        if fmt in ("csv", "ndjson"):
+            refuse_page_params(args, "row")
+            return export_response(res, fmt, reads.export(res, intent, scope))
+        page = reads.page(res, intent, scope)
+        return self._page(request, caller, res, intent, args, page, fmt=fmt, sparse=sparse)
+
+    def read(self, request: Request, key: str) -> Response:
+        res = self.resource
+        caller = self.caller(request)
+        caller.require(res, "read")
+        fmt = http.representation(request, res.format)
+        # An item's query string holds no values (only fields and include), so its parse is
+        # cached like a plan; errors raise before anything is cached.
+        query = request.query_string
+        sparse: dict[str, set[str]] = {}
+        limits = self.settings.limits
+        if fmt == "jsonapi":
+            args, sparse = self._query_args(request, res, fmt, caller)
+            intent = parse_item_query(res, args, self.registry, limits, caller.access)
+        elif query and caller.access is not None:
+            # The caller's view decides what the names mean: a parse of its own, not shared.
+            args = request.args.to_dict(flat=False)
+            intent = parse_item_query(res, args, self.registry, limits, caller.access)
+        elif query:
+            intent = self.ops.shared.plan(
+                ("item-query", query),
+                lambda: parse_item_query(
+                    res, request.args.to_dict(flat=False), self.registry, limits
+                ),
+            )
+        else:
+            intent = self._plain_item
+        row = self.ops.reads.item(caller, parse_key(res, key), intent)
+        if fmt == "jsonapi":
+            doc = self.jsonapi.single(res, row, self_link(request), sparse, caller.access)
+            return tagged(request, doc, res, media=JSONAPI)
+        return tagged(request, row, res)
+
+    def own(self, request: Request, subject: str) -> Response:
+        """The caller's own row (``/auth/me``), whatever the resource's ``read`` permission."""
+        res = self.resource
+        row = self.ops.reads.own(self.caller(request), parse_key(res, subject), self._plain_item)
+        return tagged(request, row, res)
+
+    def related(self, request: Request, key: str, name: str) -> Response:
+        """``GET /books/1/author`` (one row or null), ``GET /authors/1/books`` (a list)."""
+        res = self.resource
+        caller = self.caller(request)
+        rel, target = caller.relation(res, name, "No such resource or route")
+        caller.require(res, "read")
+        caller.require(target, "list" if rel.to_many else "read")
+        fmt: http.ListFormat = (
+            http.list_format(request, target.export, target.format)
+            if rel.to_many
+            else http.representation(request, target.format)
+        )
+        parsed, sparse = self._query_args(request, target, fmt, caller)
+        args = request.args.to_dict(flat=False) if sparse else parsed  # as in list_rows
+        limits = self.settings.limits
+        if rel.to_many:
+            intent = parse_list_query(target, parsed, self.registry, limits, caller.access)
+        else:
+            intent = parse_item_query(target, parsed, self.registry, limits, caller.access)
+        reads = self.ops.reads
+        through, row, intent, scope = reads.related(
+            caller, parse_key(res, key), rel, target, intent
+        )
+        if rel.to_many and fmt in ("csv", "ndjson"):
+            refuse_page_params(args, "row")
+            return export_response(target, fmt, reads.export(target, intent, scope, through))
+        if rel.to_many:
+            page = reads.page(target, intent, scope, through)
+            return self._page(request, caller, target, intent, args, page, fmt=fmt, sparse=sparse)
+        if fmt == "jsonapi":
+            doc = self.jsonapi.single(target, row, self_link(request), sparse, caller.access)
+            return tagged(request, doc, target, media=JSONAPI)
+        return tagged(request, row, target)
+
+    def linkage(
+        self, request: Request, caller: Caller, key: str, rel: Relation, target: Resource
+    ) -> Response:
+        """``GET /books/1/relationships/author``: the linkage of one relationship."""
+        res = self.resource
+        name = rel.name
+        caller.require(res, "read")
+        caller.require(target, "list" if rel.to_many else "read")
+        args = request.args.to_dict(flat=False)
+        only_keys = {target.name: tuple(f.name for f in target.pk_fields)}
+        reads = self.ops.reads
+        values = parse_key(res, key)
+        if rel.to_many:
+            limits = self.settings.limits
+            intent = parse_list_query(target, args, self.registry, limits, caller.access)
+            intent = dataclasses.replace(intent, fields=only_keys, include=())
+            through, _row, intent, scope = reads.related(caller, values, rel, target, intent)
+            page = reads.page(target, intent, scope, through)
+            return self._page(request, caller, target, intent, args, page, linkage=(res, name, key))
+        if args:
+            raise InvalidParameter(next(iter(args)), "A relationship takes no query parameters")
+        intent = ListIntent(1, fields=only_keys)
+        _through, row, _intent, _scope = reads.related(caller, values, rel, target, intent)
+        data = None if row is None else {"type": target.name, "id": key_text(target, row)}
+        return tagged(request, self.jsonapi.linkage(res, name, key, data), res, media=JSONAPI)
+
+    def _page(
+        self,
+        request: Request,
+        caller: Caller,
+        res: Resource,
+        intent: ListIntent,
+        args: Mapping[str, list[str]],
+        page: Page,
+        *,
+        fmt: str = "jsonapi",
+        sparse: Mapping[str, set[str]] | None = None,
+        linkage: tuple[Resource, str, str] | None = None,
+    ) -> Response:
+        """A page of ``res`` rows as plain JSON or JSON:API; ``linkage`` (the owner,
+        relationship and key) makes it a JSON:API relationship document: the rows'
+        identifiers only."""
+        if intent.direction is None:
+            links = offset_links(request, args, intent, page.more)
+        else:
+            links = keyset_links(request, args, intent, page.more, page.cursors)
+        meta: dict[str, Any] = {"page": page_meta(intent)}
+        if page.total is not None:
+            meta.update(page.total)
+        if linkage is not None:
+            owner, name, key = linkage
+            ids = [{"type": res.name, "id": key_text(res, r)} for r in page.rows]
+            doc = self.jsonapi.linkage(owner, name, key, ids)
+            doc["links"].update({k: v for k, v in links.items() if v and k != "self"})
+            doc["meta"] = meta
+            resp = tagged(request, doc, res, media=JSONAPI)
+        elif fmt == "jsonapi":
+            view = caller.access
+            doc = self.jsonapi.collection(res, page.rows, links, meta, sparse or {}, view)
+            resp = tagged(request, doc, res, media=JSONAPI)
+        else:
+            resp = tagged(request, {"data": page.rows, "links": links, "meta": meta}, res)
+        header = link_header(links)
+        if header:
+            resp.headers["Link"] = header
+        return resp
+
+    def _groups(
+        self,
+        request: Request,
+        intent: ListIntent,
+        args: Mapping[str, list[str]],
+        fmt: str,
+        scope: Scope,
+    ) -> Response:
+        """A grouped list: one row per group (plain JSON ``data``, JSON:API ``meta.groups``,
+        or every group as CSV / NDJSON)."""
+        res = self.resource
+        export = fmt in ("csv", "ndjson")
+        if export:
+            refuse_page_params(args, "group")
+        groups = self.ops.reads.groups(intent, scope, export=export)
+        if export:
+            return groups_export(res, fmt, groups.names, groups.rows)
+        links = offset_links(request, args, intent, groups.more)
+        meta: dict[str, Any] = {"page": page_meta(intent)}
+        if groups.total is not None:
+            meta["total"] = groups.total
+        if fmt == "jsonapi":
+            doc = {"data": [], "links": links, "meta": {**meta, "groups": groups.rows}}
+            return tagged(request, doc, res, media=JSONAPI)
+        return tagged(request, {"data": groups.rows, "links": links, "meta": meta}, res)
+
+    def _query_args(
+        self, request: Request, res: Resource, fmt: str, caller: Caller
+    ) -> tuple[dict[str, list[str]], dict[str, set[str]]]:
+        """The query string as the parser takes it. JSON:API's sparse fieldsets name
+        relationships too (those the caller may follow): those become the foreign keys behind
+        them (for linkage), and the key is always selected (for ``id``); the names asked for
+        come back as ``sparse``."""
+        args = request.args.to_dict(flat=False)
+        sparse: dict[str, set[str]] = {}
+        if fmt != "jsonapi":
+            return args, sparse
+        for name, values in list(args.items()):
+            m = _FIELDS_PARAM.match(name)
+            if m is None:
+                continue
+            of = self.registry.by_name(m.group(1)) if m.group(1) else res
+            if of is None:
+                continue  # the parser names the unknown type
+            asked = [n.strip(" \t") for n in ",".join(values).split(",") if n.strip(" \t")]
+            sparse[of.name] = set(asked)
+            relations = {n: (rel, t) for n, rel, t in self.jsonapi.relations(of, caller.access)}
+            columns: list[str] = [f.name for f in of.pk_fields]
+            for n in asked:
+                if n in relations:
+                    rel, t = relations[n]
+                    columns.extend(linkage_columns(of, rel, t) or ())
+                else:
+                    columns.append(n)
+            args[name] = [",".join(dict.fromkeys(columns))]
+        return args, sparse

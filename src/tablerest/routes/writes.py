@@ -1,0 +1,164 @@
+"""The write routes of one resource: negotiate, decode the body into an intent (as the
+caller sees the API), call the write operation, answer the rows as stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Request, Response
+
+from .. import http
+from ..errors import (
+    BadRequest,
+    Forbidden,
+    MethodNotAllowed,
+    PreconditionRequired,
+    UnsupportedMediaType,
+)
+from ..jsonapi_body import decode_linkage
+from ..jsonapi_body import document_data as _document_data
+from ..operations.caller import Caller
+from ..operations.writes import Expect
+from ..render.json import dumps
+from ..render.jsonapi import JSONAPI
+from ..request import parse_key, reject_query
+from ..resource import Relation, Resource, linkage_columns
+from .common import POINTERS, Routes
+from .respond import json_response, locate, no_content
+
+__all__ = ["WriteRoutes"]
+
+
+class WriteRoutes(Routes):
+    """``POST`` and ``PATCH`` on the collection, ``PUT``, ``PATCH`` and ``DELETE`` on an
+    item, ``PATCH`` on a to-one relationship."""
+
+    def create(self, request: Request) -> Response:
+        res = self.resource
+        caller = self.caller(request)
+        caller.require(res, "create")  # before the body is read: it may name hidden fields
+        fmt = http.representation(request, res.format)
+        args = request.args.to_dict(flat=False)
+        on_conflict = args.pop("on_conflict", None)
+        reject_query(args)
+        body = self.body(request)
+        upsert = None if on_conflict is None else self.ops.bulk.conflict_key(caller, on_conflict)
+        jsonapi = request.mimetype == JSONAPI
+        intent = self.decoder.create(caller, body, jsonapi, upsert, self.pointers(request))
+        written = self.ops.create(caller, intent)
+        if intent.many:
+            status = 201 if upsert is None else 200
+            return json_response([w.out for w in written], status)
+        (one,) = written
+        resp = self.written(request, caller, one.row, fmt, 201 if one.created else 200)
+        if intent.nested:
+            # The ETag stays that of the row as a GET shows it; the body adds the nested rows.
+            if fmt == "jsonapi":
+                url = self.item_url(one.row)
+                resp.set_data(dumps(self.jsonapi.single(res, one.out, url)))
+            else:
+                resp.set_data(dumps(one.out))
+        if one.created:
+            locate(resp, self.url, res, one.row)
+        return resp
+
+    def update_many(self, request: Request) -> Response:
+        """``PATCH`` on the collection: an array of rows, each with its key and the fields to
+        change. All or nothing; 200 with the rows as stored, in the order given."""
+        res = self.resource
+        caller = self.caller(request)
+        caller.require(res, "update")
+        reject_query(request.args.to_dict(flat=False))
+        body = self.body(request)
+        if body.kind != "json" or body.raw.lstrip()[:1] != b"[":
+            raise BadRequest("Send a JSON array of rows: each with its key, and fields to change")
+        items = res.schema.validate_json_patch_many(body.raw)
+        rows = self.ops.bulk.update_many(caller, items)
+        return json_response([caller.visible(res, r) for r in rows], 200)
+
+    def replace(self, request: Request, key: str) -> Response:
+        return self._update(request, key, replace=True)
+
+    def update(self, request: Request, key: str) -> Response:
+        return self._update(request, key, replace=False)
+
+    def _update(self, request: Request, key: str, *, replace: bool) -> Response:
+        res = self.resource
+        caller = self.caller(request)
+        caller.require(res, "update")
+        fmt = http.representation(request, res.format)
+        reject_query(request.args.to_dict(flat=False))
+        values = parse_key(res, key)
+        expect = self._expect(request, caller, fmt)
+        body = self.body(request)
+        jsonapi = request.mimetype == JSONAPI
+        data = self.decoder.change(caller, body, jsonapi, key, replace, self.pointers(request))
+        row = self.ops.writes.update(
+            caller, values, data, replace=replace, expect=expect, method=request.method
+        )
+        return self.written(request, caller, row, fmt, 200)
+
+    def delete(self, request: Request, key: str) -> Response:
+        res = self.resource
+        caller = self.caller(request)
+        caller.require(res, "delete")
+        fmt = http.representation(request, res.format)
+        reject_query(request.args.to_dict(flat=False))
+        values = parse_key(res, key)
+        self.ops.writes.delete(caller, values, expect=self._expect(request, caller, fmt))
+        return no_content()
+
+    def set_relationship(
+        self, request: Request, caller: Caller, key: str, rel: Relation, target: Resource
+    ) -> Response:
+        """``PATCH /books/1/relationships/author`` with ``{"data": {"type", "id"} | null}``."""
+        res = self.resource
+        caller.require(res, "update")
+        columns = linkage_columns(res, rel, target)
+        if rel.to_many or columns is None:
+            raise Forbidden(
+                f"{res.name}.{rel.name} cannot be changed here: set the key on the related "
+                f"{target.name} rows instead"
+            )
+        if request.method not in self.relationship_methods(rel, target):
+            raise MethodNotAllowed(self.relationship_methods(rel, target))
+        reject_query(request.args.to_dict(flat=False))
+        values = parse_key(res, key)
+        expect = self._expect(request, caller, "jsonapi")
+        body = self.body(request)
+        if body.kind != "json":
+            raise UnsupportedMediaType('Send a JSON:API document: {"data": ...}')
+        linkage = decode_linkage(_document_data(body.raw), target, "/data")
+        request.environ[POINTERS] = {f"/{c}": "/data" for c in columns}
+        data = res.schema.validate_json(dumps(dict(zip(columns, linkage, strict=True))), "patch")
+        self.ops.writes.update(caller, values, data, expect=expect, method="PATCH")
+        return no_content()
+
+    def relationship_methods(self, rel: Relation, target: Resource) -> list[str]:
+        """What a relationship route takes: changing a to-many one is a 403 (JSON:API)."""
+        methods = ["GET", "HEAD", "OPTIONS"]
+        if rel.to_many:
+            methods += ["PATCH", "POST", "DELETE"]
+        elif "PATCH" in self.resource.methods and linkage_columns(self.resource, rel, target):
+            methods.append("PATCH")
+        return methods
+
+    def _expect(self, request: Request, caller: Caller, fmt: str) -> Expect | None:
+        """The write's ``If-Match`` as a condition on the row as it is now, in the client's
+        representation of it (the tag it holds is that of what it read); None without one
+        (428 when the resource requires it)."""
+        if "HTTP_IF_MATCH" not in request.environ:
+            if self.resource.require_if_match:
+                raise PreconditionRequired(
+                    f"Changes to {self.resource.name} must send If-Match with the ETag of the "
+                    "row as last read, so that they cannot overwrite someone else's change"
+                )
+            return None
+
+        def holds(current: dict[str, Any]) -> bool:
+            shown: Any = current
+            if fmt == "jsonapi":
+                shown = self.jsonapi.single(self.resource, current, self.item_url(current))
+            return http.if_match(request, http.etag(dumps(shown)))
+
+        return holds
