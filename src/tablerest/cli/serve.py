@@ -23,10 +23,10 @@ import sqlalchemy as sa
 from .. import openapi
 from ..changes import ChangeFeed
 from ..http import AllowedHosts, bound_hosts
+from ..names import slug
 from ..observe import Observability
 from ..reflect.selection import reserved_names
 from ..render.json import dumps
-from ..resource import slug
 from ..server import (
     SERVERS,
     create_app,

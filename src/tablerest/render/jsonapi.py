@@ -17,7 +17,8 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import FieldError, TablerestError
-from ..resource import Catalog, Relation, Resource, View, linkage_columns
+from ..relations import Relation
+from ..resource import Catalog, Resource, View, linkage_columns
 
 __all__ = ["JSONAPI", "VERSION", "Renderer", "error_document", "key_text"]
 
