@@ -14,7 +14,7 @@ import dataclasses
 import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 import orjson
 import sqlalchemy as sa
@@ -44,14 +44,6 @@ __all__ = [
     "linkage_columns",
 ]
 
-HOOK_EVENTS = (
-    "before_create",
-    "after_create",
-    "before_update",
-    "after_update",
-    "before_delete",
-    "after_delete",
-)
 HookEvent = Literal[
     "before_create",
     "after_create",
@@ -60,6 +52,7 @@ HookEvent = Literal[
     "before_delete",
     "after_delete",
 ]
+HOOK_EVENTS: tuple[HookEvent, ...] = get_args(HookEvent)
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
