@@ -25,7 +25,16 @@ ALLOWED: dict[str, set[str]] = {
     "columns.rowkeys": {"columns.sqlite_time", "columns.untyped"},
     "columns.decimals": set(),  # decimal columns stored as floats: SQLAlchemy only
     # The schema is built lazily from the declaration; the policy is held as grants.AccessPolicy.
-    "resource": {"grants", "schema"},
+    "resource": {"fields", "grants", "names", "relations", "schema"},
+    # A declaration's parts, built when it is declared: below resource, SQLAlchemy only.
+    "fields": set(),  # which columns and expressions are exposed, and how
+    "relations": {"names"},  # relations from foreign keys or relationship(), and their names
+    "names": set(),  # URL-safe names for tables and relations
+    # Text from a URL -> a column's value (filters, keys, policy constants).
+    "values": {"columns.binary", "columns.sqlite_time", "columns.typeops", "errors"},
+    "limits": set(),  # bounds on one request: a value every stage may read
+    "exactjson": set(),  # JSON with its numbers kept as sent: pydantic_core only
+    "urlkeys": {"columns.untyped", "errors", "resource", "values"},  # a URL's key -> key values
     # It reads a declaration through its own protocol (schema.Declared): below resource.
     "schema": {
         "columns.binary",
@@ -38,14 +47,16 @@ ALLOWED: dict[str, set[str]] = {
     "grants": set(),
     "http": {"errors"},
     "request": {
-        "columns.binary",
-        "columns.sqlite_time",
         "columns.typeops",
         "columns.untyped",
         "errors",
+        "fields",
+        "limits",
+        "relations",
         "resource",
+        "values",
     },
-    "query": {"columns.rowkeys", "request", "resource"},
+    "query": {"columns.rowkeys", "resource"},
     "portable": set(),
     "cursor": {"errors"},
     "keys": set(),  # one key per purpose from the app's secret: hashlib only
@@ -56,9 +67,12 @@ ALLOWED: dict[str, set[str]] = {
         "columns.typeops",
         "columns.untyped",
         "errors",
+        "fields",
         "portable",
+        "relations",
         "request",
         "resource",
+        "values",
     },
     "dberrors": set(),  # database errors -> kinds: SQLAlchemy only
     "checks": {"dberrors", "errors", "resource"},  # which field a CHECK failure is about
@@ -67,24 +81,34 @@ ALLOWED: dict[str, set[str]] = {
     "owntables": set(),  # tablerest's own tables in the served database: SQLAlchemy only
     "render.json": {"resource"},
     "render.export": {"render.json"},
-    "render.jsonapi": {"errors", "resource"},
+    "render.jsonapi": {"errors", "relations", "resource"},
     "render.problem": {"errors", "render.json", "render.jsonapi"},
-    "jsonapi_body": {"errors", "request", "resource"},  # the request stage for JSON:API
-    "nested": {"errors", "request", "resource"},  # the request stage for nested writes
+    # the request stage for JSON:API
+    "jsonapi_body": {"errors", "exactjson", "relations", "resource", "urlkeys"},
+    # the request stage for nested writes
+    "nested": {"errors", "exactjson", "relations", "resource", "values"},
     # The operations layer (operations/): what can be done to rows, for one caller's view. It
     # knows no HTTP: the routes, the batch, the import command and applications call it.
     "operations": set(),  # the package says what its modules do and imports none of them
     "operations.intents": set(),  # what a create asks for and wrote: plain data
     # The authorize stage: one caller's view of every resource, made once per request.
-    "operations.caller": {"auth.access", "errors", "grants", "request", "resource", "store"},
+    "operations.caller": {
+        "auth.access",
+        "errors",
+        "grants",
+        "relations",
+        "request",
+        "resource",
+        "store",
+    },
     "operations.context": {
         "changes.outbox",
         "errors",
+        "limits",
         "prepared",
         "query",
         "readplan",
         "render.json",
-        "request",
         "resource",
         "store",
     },
@@ -105,6 +129,7 @@ ALLOWED: dict[str, set[str]] = {
         "portable",
         "prepared",
         "readplan",
+        "relations",
         "request",
         "resource",
     },
@@ -113,9 +138,9 @@ ALLOWED: dict[str, set[str]] = {
         "grants",
         "operations.caller",
         "operations.context",
-        "request",
         "resource",
         "store",
+        "urlkeys",
     },
     "operations.writes": {
         "checks",
@@ -166,6 +191,7 @@ ALLOWED: dict[str, set[str]] = {
         "operations.caller",
         "operations.context",
         "operations.service",
+        "relations",
         "resource",
         "store",
     },
@@ -179,16 +205,17 @@ ALLOWED: dict[str, set[str]] = {
         "render.json",
         "request",
         "resource",
+        "urlkeys",
     },
     # The decode stage of writes: bodies -> intents, as the caller sees the API.
     "routes.bodies": {
         "errors",
+        "exactjson",
         "http",
         "jsonapi_body",
         "nested",
         "operations.caller",
         "operations.intents",
-        "request",
         "resource",
         "schema",
     },
@@ -196,12 +223,12 @@ ALLOWED: dict[str, set[str]] = {
         "auth.access",
         "errors",
         "http",
+        "limits",
         "operations.caller",
         "operations.registry",
         "operations.service",
         "render.jsonapi",
         "render.problem",
-        "request",
         "routes.bodies",
         "routes.respond",
     },
@@ -210,11 +237,13 @@ ALLOWED: dict[str, set[str]] = {
         "http",
         "operations.caller",
         "operations.reads",
+        "relations",
         "render.jsonapi",
         "request",
         "resource",
         "routes.common",
         "routes.respond",
+        "urlkeys",
     },
     "routes.writes": {
         "errors",
@@ -222,12 +251,14 @@ ALLOWED: dict[str, set[str]] = {
         "jsonapi_body",
         "operations.caller",
         "operations.writes",
+        "relations",
         "render.json",
         "render.jsonapi",
         "request",
         "resource",
         "routes.common",
         "routes.respond",
+        "urlkeys",
     },
     "routes.endpoint": {
         "http",
@@ -240,6 +271,7 @@ ALLOWED: dict[str, set[str]] = {
     # Runs each operation of a batch through its resource's operations: no request built.
     "routes.batch": {
         "errors",
+        "exactjson",
         "grants",
         "http",
         "operations.caller",
@@ -251,18 +283,19 @@ ALLOWED: dict[str, set[str]] = {
         "routes.endpoint",
         "routes.respond",
         "store",
+        "urlkeys",
     },
     # The authorize stage: after parsing, before planning (which it feeds row conditions).
     "auth": {"auth.policies", "auth.service"},
     "auth.passwords": {"errors"},  # 429 when every hashing slot stays busy
     "auth.sessions": {"owntables"},
     "auth.tokens": {"errors"},
-    "auth.policies": {"grants", "request", "resource"},
+    "auth.policies": {"grants", "resource", "values"},
     "auth.access": {"errors", "grants", "resource"},
     # text -> permissions and what is served: no request, no database
     "auth.policyfile": {"auth.policies", "reflect.selection"},
     # The users resource as auth reads it: lookups, roles, account stamps.
-    "auth.accounts": {"keys", "request", "resource", "store"},
+    "auth.accounts": {"keys", "resource", "store", "values"},
     # Token pairs, their checks on each use, refresh and revocation: no HTTP.
     "auth.issuer": {"auth.accounts", "auth.sessions", "auth.tokens", "errors", "store"},
     "auth.views": {"errors", "http"},  # the token routes' request bodies and responses
@@ -294,9 +327,11 @@ ALLOWED: dict[str, set[str]] = {
         "columns.typeops",
         "columns.untyped",
         "errors",
+        "limits",
         "render.json",
         "request",
         "resource",
+        "values",
     },
     # Database-first (reflect/): an existing database -> resources, before any request.
     "reflect": set(),  # the package says what its modules do and imports none of them
@@ -312,7 +347,7 @@ ALLOWED: dict[str, set[str]] = {
         "reflect.unreadable",
         "resource",
     },
-    "reflect.selection": {"resource"},  # which tables, under which names: names only
+    "reflect.selection": {"names"},  # which tables, under which names: names only
     "reflect.unreadable": set(),  # views the database cannot read: SQLAlchemy only
     "reflect.partitions": set(),  # reflection's help for partitioned tables: SQLAlchemy only
     "reflect.reflecttypes": {"columns.typeops"},  # reflection's corrections of column types
@@ -322,10 +357,24 @@ ALLOWED: dict[str, set[str]] = {
     # The OpenAPI document: built from the declarations alone (no request, no database). It
     # reads the mounted API through its own protocol (openapi.source), never the extension.
     "openapi": {"openapi.document"},
-    "openapi.source": {"auth.service", "request", "resource"},
+    "openapi.source": {"auth.service", "limits", "resource"},
     "openapi.common": {"render.jsonapi", "resource"},
-    "openapi.fields": {"columns.sqlite_time", "columns.typeops", "request", "resource"},
-    "openapi.context": {"openapi.common", "openapi.source", "render.jsonapi", "resource"},
+    "openapi.fields": {
+        "columns.sqlite_time",
+        "columns.typeops",
+        "fields",
+        "request",
+        "resource",
+        "values",
+    },
+    "openapi.context": {
+        "fields",
+        "openapi.common",
+        "openapi.source",
+        "relations",
+        "render.jsonapi",
+        "resource",
+    },
     "openapi.schemas": {
         "nested",
         "openapi.common",
@@ -344,10 +393,10 @@ ALLOWED: dict[str, set[str]] = {
     },
     "openapi.parameters": {
         "columns.typeops",
+        "limits",
         "openapi.common",
         "openapi.context",
         "openapi.fields",
-        "request",
         "resource",
     },
     "openapi.collection": {
@@ -376,6 +425,7 @@ ALLOWED: dict[str, set[str]] = {
         "openapi.jsonapi",
         "openapi.parameters",
         "openapi.schemas",
+        "relations",
         "render.jsonapi",
         "resource",
     },
@@ -396,6 +446,7 @@ ALLOWED: dict[str, set[str]] = {
         "openapi.batch",
         "openapi.common",
         "openapi.context",
+        "names",
         "openapi.paths",
         "openapi.source",
         "reflect.selection",
@@ -408,11 +459,11 @@ ALLOWED: dict[str, set[str]] = {
         "changes",
         "cli.options",
         "http",
+        "names",
         "observe",
         "openapi",
-        "render.json",
-        "resource",
         "reflect.selection",
+        "render.json",
         "server",
     },
     "cli.init": {"scaffold"},

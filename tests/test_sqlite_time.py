@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tablerest.columns.sqlite_time import Key, Layout, TextDateTime, instant_key, key
 from tablerest.render.json import dumps
-from tablerest.request import value_parser
+from tablerest.values import value_parser
 
 ZONES = st.sampled_from(
     [None, dt.UTC, dt.timezone(dt.timedelta(hours=-5)), dt.timezone(dt.timedelta(hours=5.5))]

@@ -14,9 +14,9 @@ from .errors import (
     Unauthorized,
     ValidationFailed,
 )
+from .limits import Limits
 from .observe import Observability
 from .ratelimit import RateLimits
-from .request import Limits
 from .resource import Resource, WriteContext
 from .store import ReadReplicas
 

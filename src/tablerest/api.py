@@ -47,16 +47,17 @@ from .errors import (
     Unauthorized,
 )
 from .keys import derive
+from .limits import Limits
 from .observe import Observability
 from .operations.context import Config
 from .operations.registry import Registry
 from .ratelimit import Limiter, RateLimits
 from .reflect.selection import AUTH_PATH, BATCH_PATH, reserved_names
+from .relations import Relation
 from .render.json import dumps
 from .render.jsonapi import JSONAPI
 from .render.problem import error_response, problem_response
-from .request import Limits
-from .resource import Relation, Resource, WriteContext
+from .resource import Resource, WriteContext
 from .routes.batch import Batch
 from .routes.common import Settings, handles_errors
 from .routes.endpoint import Endpoint

@@ -86,6 +86,21 @@ class TablerestError(Exception):
     code: str = "error"
     title: str = "Error"
 
+    def __init_subclass__(
+        cls, *, status: int | None = None, title: str | None = None, code: str | None = None
+    ) -> None:
+        """A kind of error, declared in its class line: ``class Gone(TablerestError,
+        status=410, title="Gone")``. Its ``code`` is the title in lower case with hyphens
+        (``gone``) unless ``code`` names another; what is not given is inherited."""
+        super().__init_subclass__()
+        if status is not None:
+            cls.status = status
+        if title is not None:
+            cls.title = title
+            cls.code = title.lower().replace(" ", "-")
+        if code is not None:
+            cls.code = code
+
     def __init__(
         self,
         detail: str | None = None,
@@ -133,42 +148,32 @@ class TablerestError(Exception):
         return body
 
 
-class BadRequest(TablerestError):
+class BadRequest(TablerestError, status=400, title="Bad request"):
     """The request is malformed (400)."""
 
-    status, code, title = 400, "bad-request", "Bad request"
 
-
-class MalformedBody(BadRequest):
+class MalformedBody(BadRequest, title="Malformed request body", code="malformed-body"):
     """The body cannot be parsed: not JSON, empty, or a form field given twice (400)."""
 
-    code, title = "malformed-body", "Malformed request body"
 
-
-class InvalidParameter(BadRequest):
+class InvalidParameter(BadRequest, title="Invalid query parameter", code="invalid-parameter"):
     """A query parameter is unknown or its value is wrong; ``parameter`` names it."""
-
-    code, title = "invalid-parameter", "Invalid query parameter"
 
     def __init__(self, parameter: str, detail: str) -> None:
         super().__init__(detail, parameter=parameter)
 
 
-class OutOfRange(BadRequest):
+class OutOfRange(BadRequest, title="Value out of range", code="out-of-range"):
     """A value the database computed for the request (a sum) is beyond what it can hold;
     ``parameter`` names the query parameter that asked for it (400)."""
 
-    code, title = "out-of-range", "Value out of range"
 
-
-class Unauthorized(TablerestError):
+class Unauthorized(TablerestError, status=401, title="Unauthorized"):
     """No credentials, or credentials that are not valid (401).
 
     ``WWW-Authenticate`` says how to authenticate (RFC 6750): ``Bearer`` alone when the request
     had no token, with ``error="invalid_token"`` and a description when it had a bad one.
     """
-
-    status, code, title = 401, "unauthorized", "Unauthorized"
 
     def __init__(
         self, detail: str | None = None, *, error: str | None = None, scheme: str = "Bearer"
@@ -182,68 +187,48 @@ class Unauthorized(TablerestError):
         self.error = error
 
 
-class Forbidden(TablerestError):
+class Forbidden(TablerestError, status=403, title="Forbidden"):
     """The request is understood but not allowed (403)."""
 
-    status, code, title = 403, "forbidden", "Forbidden"
 
-
-class NotFound(TablerestError):
+class NotFound(TablerestError, status=404, title="Not found"):
     """No such row, resource or route (404)."""
 
-    status, code, title = 404, "not-found", "Not found"
 
-
-class MethodNotAllowed(TablerestError):
+class MethodNotAllowed(TablerestError, status=405, title="Method not allowed"):
     """The route exists but not for this method; ``Allow`` lists those it takes (405)."""
-
-    status, code, title = 405, "method-not-allowed", "Method not allowed"
 
     def __init__(self, allowed: Sequence[str], detail: str | None = None) -> None:
         allow = ", ".join(sorted(allowed))
         super().__init__(detail or f"Allowed methods: {allow}", headers={"Allow": allow})
 
 
-class NotAcceptable(TablerestError):
+class NotAcceptable(TablerestError, status=406, title="Not acceptable"):
     """The ``Accept`` header rules out every representation tablerest can send (406)."""
 
-    status, code, title = 406, "not-acceptable", "Not acceptable"
 
-
-class Conflict(TablerestError):
+class Conflict(TablerestError, status=409, title="Conflict"):
     """The write conflicts with stored data: a unique or foreign key, or a hook's rule (409)."""
 
-    status, code, title = 409, "conflict", "Conflict"
 
-
-class PreconditionFailed(TablerestError):
+class PreconditionFailed(TablerestError, status=412, title="Precondition failed"):
     """``If-Match`` names a version of the row that is no longer current (412)."""
 
-    status, code, title = 412, "precondition-failed", "Precondition failed"
 
-
-class PreconditionRequired(TablerestError):
+class PreconditionRequired(TablerestError, status=428, title="Precondition required"):
     """The resource only takes writes that say which version they change (428)."""
 
-    status, code, title = 428, "precondition-required", "Precondition required"
 
-
-class PayloadTooLarge(TablerestError):
+class PayloadTooLarge(TablerestError, status=413, title="Payload too large"):
     """The body is over the API's ``max_body_size`` (413)."""
 
-    status, code, title = 413, "payload-too-large", "Payload too large"
 
-
-class UnsupportedMediaType(TablerestError):
+class UnsupportedMediaType(TablerestError, status=415, title="Unsupported media type"):
     """The body's ``Content-Type`` is not JSON or a form (415)."""
 
-    status, code, title = 415, "unsupported-media-type", "Unsupported media type"
 
-
-class ValidationFailed(TablerestError):
+class ValidationFailed(TablerestError, status=422, title="Validation failed"):
     """The body is well-formed but its values are not acceptable; ``errors`` lists them all."""
-
-    status, code, title = 422, "validation-failed", "Validation failed"
 
     def __init__(self, errors: Sequence[FieldError], detail: str | None = None) -> None:
         n = len(errors)
@@ -251,22 +236,18 @@ class ValidationFailed(TablerestError):
         super().__init__(detail or default, errors=errors)
 
 
-class TooManyRequests(TablerestError):
+class TooManyRequests(TablerestError, status=429, title="Too many requests"):
     """The caller is over a rate limit; ``Retry-After`` says when to come back (429)."""
 
-    status, code, title = 429, "too-many-requests", "Too many requests"
 
-
-class ServiceUnavailable(TablerestError):
+class ServiceUnavailable(TablerestError, status=503, title="Service unavailable"):
     """The database cannot be reached; ``Retry-After`` says when to try again (503)."""
-
-    status, code, title = 503, "service-unavailable", "Service unavailable"
 
     def __init__(self, detail: str | None = None, retry_after: int = 5) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
-class InternalError(TablerestError):
+class InternalError(
+    TablerestError, status=500, title="Internal server error", code="internal-error"
+):
     """A server-side failure; the response carries no details of it (500)."""
-
-    status, code, title = 500, "internal-error", "Internal server error"

@@ -20,8 +20,10 @@ from .errors import (
     NotFound,
     ValidationFailed,
 )
-from .request import dump_exact, load_exact, parse_key
-from .resource import Catalog, Relation, Resource, linkage_columns
+from .exactjson import dump_exact, load_exact
+from .relations import Relation
+from .resource import Catalog, Resource, linkage_columns
+from .urlkeys import parse_key
 
 __all__ = ["Decoded", "decode", "decode_linkage", "decode_nested", "document_data"]
 

@@ -43,9 +43,12 @@ from .columns.sqlite_time import compared_type
 from .columns.typeops import arity, base_type, comparable, condition, family
 from .columns.untyped import LOOSE_OPS, Loose, Untyped, loose_condition, loose_params
 from .errors import InvalidParameter
+from .fields import Field
 from .portable import Explain, case_sensitive_like, like_escape, ordered, to_glob
-from .request import Aggregate, Filter, Grouping, Include, ListIntent, Path, SortKey, value_parser
-from .resource import Field, Relation, Resource
+from .relations import Relation
+from .request import Aggregate, Filter, Grouping, Include, ListIntent, Path, SortKey
+from .resource import Resource
+from .values import value_parser
 
 __all__ = [
     "Joined",

@@ -1,4 +1,4 @@
-"""Query strings and URL keys -> typed intents. No SQL, no database.
+"""Query strings -> typed intents (lists, groups, items). No SQL, no database.
 
 Every parameter a resource does not understand is a 400 that names it, so a typo such as
 ``page[sise]=5`` is reported rather than silently ignored. Fields are resolved against the
@@ -10,48 +10,35 @@ any value is read), so that no answer differs from the one for a name that does 
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import re
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pydantic
-import pydantic_core
 import sqlalchemy as sa
 
-from .columns.binary import from_base64
-from .columns.sqlite_time import python_type as stored_time_type
-from .columns.typeops import (
-    base_type,
-    check_operator,
-    family,
-    groupable,
-    parse_value,
-    scalar_parser,
-    sortable,
-)
-from .columns.untyped import Untyped, key_value, loose_value
-from .errors import FieldError, InvalidParameter, NotFound
-from .resource import COUNT_KINDS, Catalog, CountKind, Field, Relation, Resource, View
+from .columns.typeops import base_type, check_operator, family, groupable, parse_value, sortable
+from .columns.untyped import Untyped, loose_value
+from .errors import InvalidParameter
+from .fields import Field
+from .limits import MAX_OFFSET, MAX_PAGE_NUMBER, Limits
+from .relations import Relation
+from .resource import COUNT_KINDS, Catalog, CountKind, Resource, View
+from .values import int64_value, parse_bool, value_parser
 
 __all__ = [
     "OPERATORS",
+    "PAGE_PARAMETERS",
     "Filter",
     "Include",
-    "Limits",
     "ListIntent",
     "Path",
     "SortKey",
-    "dump_exact",
-    "load_exact",
     "parse_item_query",
-    "parse_key",
     "parse_list_query",
-    "unreachable_keys",
-    "value_parser",
+    "reject_query",
+    "resolve_path",
 ]
 
 OPERATORS = (
@@ -60,8 +47,6 @@ OPERATORS = (
     "cs", "cd", "ov",  # arrays, ranges, jsonb: see typeops
 )  # fmt: skip
 _TEXT_OPS = frozenset({"like", "ilike", "contains", "startswith", "endswith"})
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no"}
 _RESERVED = frozenset(
     {"page", "limit", "offset", "count", "sort", "fields", "include", "filter", "q", "format",
      "group_by", "aggregate", "having", "distinct"}
@@ -74,39 +59,10 @@ _FIELDS = re.compile(r"^fields(?:\[([^\[\]]+)\])?$")
 
 Step = tuple[Relation, Resource]
 
-# Bounds that keep every OFFSET and integer a database can bind (64 bits) far out of reach.
 #: Spaces and tabs around the items of a comma-separated list are ignored (nothing else is).
 _BLANK = " \t"
 #: The parameters that choose a page (offset or keyset).
 PAGE_PARAMETERS = ("page[size]", "page[number]", "page[after]", "page[before]", "limit", "offset")
-MAX_PAGE_NUMBER = 10**9
-MAX_OFFSET = 10**12
-INT64 = (-(2**63), 2**63 - 1)
-#: An integer as one URL may spell it: ASCII digits, no sign but ``-``, no leading zero, no
-#: ``_``, no spaces (``int()`` takes all of those, and full-width digits too).
-_CANONICAL_INT = re.compile(r"-?(?:0|[1-9][0-9]*)", re.ASCII)
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Bounds on what one request may ask for: beyond them, a 400 rather than a slow query."""
-
-    max_filters: int = 20
-    max_in_values: int = 100
-    max_path_depth: int = 3
-    max_include_depth: int = 3
-    #: Items of an included to-many relation shown per parent row.
-    include_limit: int = 50
-    #: Rows ``include`` embeds in one response, every relation and depth together.
-    max_included: int = 1000
-    #: Nesting of JSON request bodies (objects and arrays), e.g. in JSON columns.
-    max_json_depth: int = 32
-    #: Operations in one ``POST {prefix}/batch``.
-    max_batch_operations: int = 100
-    #: Characters in one ``like``/``ilike`` pattern, and wildcards (``%``, ``_``) in it: each
-    #: change-feed event is matched against it in Python, the list's SQL runs it per row.
-    max_like_length: int = 200
-    max_like_wildcards: int = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,15 +178,6 @@ def _int_param(args: Mapping[str, list[str]], name: str, lo: int, hi: int | None
     return value
 
 
-def _bool(raw: str, name: str) -> bool:
-    lowered = raw.lower()
-    if lowered in _TRUE or raw == "":
-        return True
-    if lowered in _FALSE:
-        return False
-    raise InvalidParameter(name, f"{name} must be true or false")
-
-
 def _count_param(args: Mapping[str, list[str]], default: CountKind | None) -> CountKind | None:
     """``count=exact|estimated|capped``, ``true`` (or a bare ``count``) for exact, ``false`` for
     none; else the resource's default."""
@@ -289,90 +236,6 @@ def _hidden_relation(view: View | None, resource: Resource, name: str, catalog: 
     return view is not None and name in view.concealed_relations(resource, catalog)
 
 
-def load_exact(raw: bytes) -> Any:
-    """JSON -> Python with every number kept as sent: integers of any size stay integers
-    (orjson reads those beyond 64 bits as floats, which would change them). ValueError when
-    it is not JSON."""
-    return pydantic_core.from_json(raw)
-
-
-def dump_exact(value: Any) -> bytes:
-    """Python -> JSON for values :func:`load_exact` read (and decimals, dates, UUIDs)."""
-    return pydantic_core.to_json(value, fallback=str)
-
-
-def value_parser(col_type: sa.types.TypeEngine[Any]) -> Callable[[str], Any]:
-    """Text from a query string -> the column's Python value (lax, as forms are)."""
-    col_type = base_type(col_type)  # a domain's values are those of its type
-    special = scalar_parser(col_type)
-    if special is not None:
-        return special
-    if isinstance(col_type, sa.Enum):
-        labels = set(col_type.enums)
-
-        def label(raw: str) -> str:
-            if raw not in labels:
-                raise ValueError(f"must be one of {', '.join(sorted(labels))}")
-            return raw
-
-        return label
-    if isinstance(col_type, sa.Boolean):
-        return lambda raw: _bool(raw, "")
-    if isinstance(col_type, sa.Integer):
-        return _int64
-    if isinstance(col_type, sa.Float):
-        return float
-    if isinstance(col_type, sa.Numeric):
-        return _decimal if col_type.asdecimal else float
-    if isinstance(col_type, sa.String):
-        return str
-    if isinstance(col_type, sa.LargeBinary):
-        return from_base64  # as binary values are rendered
-    if isinstance(col_type, sa.DateTime):  # as in writes: with a zone, or without (schema)
-        zoned: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(
-            stored_time_type(col_type)
-            or (pydantic.AwareDatetime if col_type.timezone else pydantic.NaiveDatetime)
-        )
-        return zoned.validate_strings
-    if isinstance(col_type, sa.Date):
-        return dt.date.fromisoformat  # ISO 8601 only (pydantic reads "0" as 1970-01-01)
-    for sa_type, py in (
-        (sa.Time, dt.time),
-        (sa.Uuid, uuid.UUID),
-    ):
-        if isinstance(col_type, sa_type):
-            adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(py)
-            parse = adapter.validate_strings
-            if isinstance(col_type, sa.Uuid) and not col_type.as_uuid:
-                return lambda raw: str(parse(raw))
-            return parse
-    return str
-
-
-def _int64(raw: str | int) -> int:
-    """An integer written the one way it is rendered: ``10``, not ``010``, ``+10``, ``1_0``,
-    `` 10`` or full-width digits, so that each row has one URL and each filter one spelling."""
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        value = raw  # already a number (an identity's id set by the application)
-    elif isinstance(raw, str) and _CANONICAL_INT.fullmatch(raw) and raw != "-0":
-        value = int(raw)
-    else:
-        raise ValueError("must be an integer in plain ASCII digits (no sign but -, no leading 0)")
-    if not INT64[0] <= value <= INT64[1]:
-        raise ValueError("out of the 64-bit integer range")
-    return value
-
-
-def _decimal(raw: str) -> decimal.Decimal:
-    try:
-        value = decimal.Decimal(raw)
-    except decimal.InvalidOperation:
-        raise ValueError("must be a decimal number") from None
-    if not value.is_finite():
-        raise ValueError("must be a finite number")
-    return value
-
-
 def _check_pattern(raw: str, parameter: str, limits: Limits) -> None:
     """400 for a LIKE pattern beyond the limits (its length, its unescaped ``%`` and ``_``)."""
     if len(raw) > limits.max_like_length:
@@ -396,7 +259,7 @@ def _check_pattern(raw: str, parameter: str, limits: Limits) -> None:
 def _parse_value(path: Path, op: str, raw: str, parameter: str, limits: Limits) -> Any:
     col_type = base_type(path.field.column.type)
     if op == "null":
-        return _bool(raw, parameter)
+        return parse_bool(raw, parameter)
     if family(col_type) != "scalar":
         return parse_value(
             col_type, op, raw, path.dotted, parameter, value_parser, limits.max_in_values
@@ -679,7 +542,7 @@ def _aggregate_value(agg: Aggregate, raw: str, parameter: str) -> Any:
     """A ``having`` value, read as the aggregate's result type."""
     try:
         if agg.fn == "count":
-            return _int64(raw)
+            return int64_value(raw)
         if agg.fn == "avg":
             return float(raw)
         assert agg.field is not None
@@ -764,49 +627,3 @@ def reject_query(args: Mapping[str, list[str]]) -> None:
     """Write routes take no query parameters."""
     for name in args:
         raise InvalidParameter(name, f"Unknown query parameter {name!r}")
-
-
-def parse_key(resource: Resource, raw: str) -> tuple[Any, ...]:
-    """The primary key in a URL: one value, or comma-separated values for a composite key.
-
-    A value that cannot be a key of this table (``/books/abc`` for an integer key) is a 404:
-    no such row can exist.
-    """
-    cols = resource.primary_key
-    parts = [raw] if len(cols) == 1 else raw.split(",")
-    if len(parts) != len(cols):
-        raise NotFound(f"No {resource.name} row with key {raw!r}")
-    try:
-        # The same conversion as filter values: a key is a value of its column.
-        return tuple(_key_parser(c.type)(p) for c, p in zip(cols, parts, strict=True))
-    except ValueError:  # pydantic's ValidationError is one too
-        raise NotFound(f"No {resource.name} row with key {raw!r}") from None
-
-
-def _key_parser(col_type: sa.types.TypeEngine[Any]) -> Callable[[str], Any]:
-    """A key part's text -> its value: as a filter value, but a single one for an untyped
-    column (:func:`~tablerest.columns.untyped.key_value`)."""
-    return key_value if isinstance(col_type, Untyped) else value_parser(col_type)
-
-
-def unreachable_keys(resource: Resource, data: Mapping[str, Any], at: str = "") -> list[FieldError]:
-    """Errors for the text key values of a new row that no item URL could name (the reverse
-    of :func:`parse_key`): a ``/`` ends the key's path segment, a ``,`` splits a composite
-    key, an empty key is the collection's URL, and ``.`` / ``..`` are path steps clients
-    remove. Such a row could be created but never read, changed or deleted by its URL."""
-    cols = resource.primary_key
-    errors: list[FieldError] = []
-    for f in resource.pk_fields:
-        value = data.get(f.name)
-        if not isinstance(value, str) or isinstance(f.column.type, sa.Enum):
-            continue
-        where = f"{at}/{f.name.replace('~', '~0').replace('/', '~1')}"
-        if value in ("", ".", ".."):
-            errors.append(FieldError(where, f"A key cannot be {value!r}: no URL could name it"))
-        elif "/" in value:
-            errors.append(FieldError(where, "A key cannot contain '/': no URL could name it"))
-        elif "," in value and len(cols) > 1:
-            errors.append(
-                FieldError(where, "A part of a composite key cannot contain ',': it separates them")
-            )
-    return errors

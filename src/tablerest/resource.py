@@ -2,27 +2,27 @@
 
 A :class:`Resource` is built once, at registration, from a SQLAlchemy ``Table`` (and the mapped
 class when there is one) plus the options given to ``Api.resource``. Every later stage reads it;
-nothing re-derives it from the model. It imports no stage: only the validators it derives
-(:mod:`tablerest.schema`) and the grant values its policy speaks (:mod:`tablerest.grants`).
+nothing re-derives it from the model. It imports no stage: only its parts, each built in a
+module of its own (:mod:`tablerest.fields`, :mod:`tablerest.relations`, the names of
+:mod:`tablerest.names`), the validators it derives (:mod:`tablerest.schema`) and the grant
+values its policy speaks (:mod:`tablerest.grants`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.sql import ColumnElement, FromClause
-from sqlalchemy.sql.annotation import _deep_deannotate
-from sqlalchemy.sql.util import ClauseAdapter
 
+from .fields import ComputedSpec, Field, declared_fields
 from .grants import AccessPolicy
+from .names import slug
+from .relations import Relation, declared_relations
 from .schema import ResourceSchema
 
 if TYPE_CHECKING:
@@ -36,25 +36,14 @@ __all__ = [
     "COUNT_KINDS",
     "HOOK_EVENTS",
     "Catalog",
-    "ComputedSpec",
     "CountKind",
-    "Field",
     "Hook",
-    "Relation",
     "Resource",
     "View",
     "WriteContext",
     "linkage_columns",
 ]
 
-HOOK_EVENTS = (
-    "before_create",
-    "after_create",
-    "before_update",
-    "after_update",
-    "before_delete",
-    "after_delete",
-)
 HookEvent = Literal[
     "before_create",
     "after_create",
@@ -63,6 +52,7 @@ HookEvent = Literal[
     "before_delete",
     "after_delete",
 ]
+HOOK_EVENTS: tuple[HookEvent, ...] = get_args(HookEvent)
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -90,66 +80,6 @@ class WriteContext:
 
 Hook = Callable[[WriteContext], None]
 Validator = Callable[[Any], Any]
-#: What ``computed=`` maps a field name to: a SQL expression over the resource's table (a
-#: ``ColumnElement``, or anything with ``__clause_element__`` such as ``Book.title``), or the
-#: name of a hybrid property of the model with a SQL side.
-ComputedSpec = Any
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    """One exposed column: its JSON name and what a client may do with it."""
-
-    name: str
-    column: sa.Column[Any]
-    readable: bool
-    writable: bool
-    nullable: bool
-    primary_key: bool
-    #: Required in a create (POST) body: NOT NULL and nothing fills it in.
-    required_on_create: bool
-    #: Required in a replace (PUT) body: NOT NULL and no Python-side default to reset it to.
-    required_on_replace: bool
-    #: A computed field's SQL expression over the resource's table (``column`` is then a
-    #: stand-in of no table, with the expression's type); None for a column of the table.
-    expression: ColumnElement[Any] | None = None
-
-    def on(self, source: FromClause) -> ColumnElement[Any]:
-        """The field's value in a statement reading ``source``: the resource's table or an
-        alias of it (a computed expression is rewritten onto the alias)."""
-        if self.expression is None:
-            return source.c[self.column.key]
-        if isinstance(source, sa.Table):
-            return self.expression
-        adapted: ColumnElement[Any] = ClauseAdapter(source).traverse(self.expression)
-        return adapted
-
-    def selected(self, source: FromClause) -> ColumnElement[Any]:
-        """:meth:`on`, labelled with the field's name when it is computed (a select list)."""
-        value = self.on(source)
-        return value if self.expression is None else value.label(self.name)
-
-
-@dataclass(frozen=True, slots=True)
-class Relation:
-    """A link from this table to rows of another: ``local == remote`` for every pair.
-
-    To-one (``books.author``): local is the foreign key, remote the target's key. To-many
-    (``authors.books``): local is this table's key, remote the other table's foreign key.
-    """
-
-    name: str
-    target: sa.Table
-    pairs: tuple[tuple[sa.Column[Any], sa.Column[Any]], ...]
-    to_many: bool
-
-    @property
-    def local(self) -> tuple[sa.Column[Any], ...]:
-        return tuple(p[0] for p in self.pairs)
-
-    @property
-    def remote(self) -> tuple[sa.Column[Any], ...]:
-        return tuple(p[1] for p in self.pairs)
 
 
 class Catalog(Protocol):
@@ -173,134 +103,6 @@ class View(Protocol):
 
     def concealed_relations(self, resource: Resource, catalog: Catalog) -> frozenset[str]:
         """Relation names of ``resource`` the caller may not follow."""
-
-
-#: A foreign key column's name that says which row it points to: ``author_id``,
-#: ``Author ID``, ``author-id`` (any case), or camelCase ``SupportRepId`` / ``customerID``
-#: (``Id``/``ID`` after a lower-case letter or a digit, so ``VOID`` and ``UUID`` are not).
-_ID_SUFFIX = re.compile(r"^(.+?)(?:[ _-][Ii][Dd]|(?<=[a-z0-9])I[Dd])$")
-
-
-def _role(column: str) -> str | None:
-    """What a foreign key column names the row it points to: ``support_rep_id`` ->
-    ``support_rep``, ``SupportRepId`` -> ``SupportRep``; None for a name without that
-    ending (``ReportsTo``)."""
-    m = _ID_SUFFIX.match(column)
-    return m.group(1) if m else None
-
-
-def _relation_slug(name: str) -> str:
-    # Relation names are steps of dotted paths (``author.name``): no dots in them.
-    return slug(name).replace(".", "_")
-
-
-def _fk_relations(table: sa.Table) -> dict[str, Relation]:
-    """Relations from foreign keys alone (database-first, or a plain ``Table``).
-
-    A foreign key gives this table a to-one relation named after its column without the
-    ending that says "id" (``author_id`` -> ``author``, ``SupportRepId`` -> ``SupportRep``),
-    else after the target table (``ReportsTo`` -> ``Employee``). It gives the target table a
-    to-many relation named after this table (``books``), unless this table has several foreign
-    keys to it or is the target itself (a self-reference): then after the column's role,
-    with ``_of`` (``ReportsTo_of``, ``parent_of``: the rows whose ``parent_id`` is this row).
-    A name that is a column's (or another relation's) becomes ``<target>_<column>`` (to-one)
-    or ``<table>_by_<column>`` (to-many), then gets ``_2``, ``_3``...: a relation never
-    shadows a field.
-    """
-    out: dict[str, Relation] = {}
-
-    def taken(name: str) -> bool:
-        return name in out or name in table.c
-
-    def add(name: str, fallback: str, rel: Relation) -> None:
-        chosen = _relation_slug(name)
-        if taken(chosen):
-            chosen = _relation_slug(fallback)
-        base, n = chosen, 2
-        while taken(chosen):
-            chosen, n = f"{base}_{n}", n + 1
-        out[chosen] = dataclasses.replace(rel, name=chosen)
-
-    for fk in sorted(
-        table.foreign_key_constraints, key=lambda c: [e.parent.name for e in c.elements]
-    ):
-        cols = [e.parent for e in fk.elements]
-        target = fk.elements[0].column.table
-        role = _role(cols[0].name) if len(cols) == 1 else None
-        pairs = tuple((e.parent, e.column) for e in fk.elements)
-        rel = Relation("", target, pairs, to_many=False)
-        add(role or target.name, f"{target.name}_{cols[0].name}", rel)
-    for other in sorted(table.metadata.tables.values(), key=lambda t: t.name):
-        here = [fk for fk in other.foreign_key_constraints if fk.elements[0].column.table is table]
-        for fk in sorted(here, key=lambda c: [e.parent.name for e in c.elements]):
-            column = fk.elements[0].parent.name
-            alone = len(here) == 1 and other is not table
-            name = other.name if alone else f"{_role(column) or column}_of"
-            pairs = tuple((e.column, e.parent) for e in fk.elements)
-            add(name, f"{other.name}_by_{column}", Relation("", other, pairs, to_many=True))
-    return out
-
-
-def _mapper_relations(mapper: Mapper[Any], table: sa.Table) -> dict[str, Relation]:
-    """Relations as the model declares them (``relationship()``), many-to-many left out."""
-    out: dict[str, Relation] = {}
-    for rel in mapper.relationships:
-        if rel.secondary is not None:
-            continue
-        pairs = tuple(
-            (loc, rem)
-            for loc, rem in rel.local_remote_pairs or ()
-            if isinstance(loc, sa.Column) and isinstance(rem, sa.Column)
-        )
-        target = rel.mapper.local_table
-        if not pairs or not isinstance(target, sa.Table):
-            continue
-        out[str(rel.key)] = Relation(str(rel.key), target, pairs, to_many=bool(rel.uselist))
-    return out
-
-
-def _has_default(col: sa.Column[Any]) -> bool:
-    return col.default is not None or col.server_default is not None
-
-
-def _generated(col: sa.Column[Any]) -> bool:
-    return col.computed is not None or col.identity is not None
-
-
-_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _clause(value: Any) -> ColumnElement[Any] | None:
-    """``value`` as a SQL column expression (``Book.title`` and hybrids give theirs), or
-    None when it is something else.
-
-    The ORM's annotations are removed: with them, a hybrid's expression is compiled as the
-    model's attribute, which a statement reading an alias of the table (a join, a relation
-    filter) would not rewrite onto the alias."""
-    clause = getattr(value, "__clause_element__", None)
-    if clause is not None:
-        try:
-            value = clause()
-        except sa.exc.SQLAlchemyError:
-            return None  # a hybrid giving a Python value on the class
-    if not isinstance(value, ColumnElement):
-        return None
-    plain: ColumnElement[Any] = _deep_deannotate(value)
-    return plain
-
-
-#: What a resource's name keeps of a table's: letters and digits of any script, ``_ . ~ -``
-#: (a URL path's unreserved characters; the others would need escaping in every link).
-_UNSAFE = re.compile(r"[^\w.~-]+")
-
-
-def slug(name: str) -> str:
-    """A resource name for a table name: letters (of any script: ``Ünïcödé`` stays) and
-    digits kept, each run of other characters but ``_ . ~ -`` (spaces, ``/``, ``?``...) made
-    one ``_`` (``Order Items`` -> ``Order_Items``). Links percent-encode the letters."""
-    s = _UNSAFE.sub("_", unicodedata.normalize("NFC", name)).strip("_")
-    # ``.`` and ``..`` are path steps that clients and proxies remove from URLs.
-    return s if s.strip(".") else "table"
 
 
 class Resource:
@@ -382,70 +184,25 @@ class Resource:
         #: SQLite stores every INTEGER in 64 bits; reflection uses this to widen ``Integer``.
         self.integer_bits = integer_bits
 
-        columns = self._column_names()
-        mapped = self._mapped_expressions()
-        expressions = {**mapped, **self._computed(computed or {}, {**columns, **mapped})}
-        names: dict[str, object] = {**columns, **expressions}
-        wanted = list(names) if fields is None else list(fields)
-        options = {
-            "fields": wanted,
-            "exclude": exclude,
-            "hidden": hidden,
-            "read_only": read_only,
-            "write_only": write_only,
-        }
-        for option, listed in options.items():
-            unknown = sorted(set(listed) - set(names))
-            if unknown:
-                raise ValueError(f"{self.name}: {option} names unknown columns {unknown}")
-        not_exposed = set(exclude) | set(hidden)
-        read_only_set, write_only_set = set(read_only), set(write_only)
-        if read_only_set & write_only_set:
-            raise ValueError(f"{self.name}: a field cannot be both read-only and write-only")
-        if write_only_set & set(expressions):
-            raise ValueError(
-                f"{self.name}: computed fields cannot be write-only: "
-                f"{sorted(write_only_set & set(expressions))}"
-            )
-
-        self.primary_key: tuple[sa.Column[Any], ...] = tuple(table.primary_key.columns)
-        auto = table.autoincrement_column if self.primary_key else None
         #: The mapper's version counter (``version_id_col``): the ORM sets it on every write.
         self.version_column: sa.Column[Any] | None = (
             self.mapper.version_id_col if self.mapper is not None else None
         )
-        built: dict[str, Field] = {}
-        for fname in wanted:
-            if fname in not_exposed:
-                continue
-            if fname in expressions:
-                built[fname] = self._computed_field(fname, expressions[fname])
-                continue
-            col = columns[fname]
-            generated = _generated(col) or col is auto or col is self.version_column
-            writable = fname not in read_only_set and not generated
-            nullable = bool(col.nullable) and not col.primary_key
-            required_create = writable and not nullable and not _has_default(col)
-            python_default = col.default is not None
-            built[fname] = Field(
-                name=fname,
-                column=col,
-                readable=fname not in write_only_set,
-                writable=writable,
-                nullable=nullable,
-                primary_key=bool(col.primary_key),
-                required_on_create=required_create,
-                # A write-only field cannot be read back to be resent, so PUT keeps it.
-                required_on_replace=(
-                    writable and not nullable and not python_default and fname not in write_only_set
-                ),
-            )
-        self.fields: dict[str, Field] = built
-        missing_pk = [c.name for c in self.primary_key if self._field_of(c) is None]
-        if missing_pk:
-            raise ValueError(f"{self.name}: the primary key {missing_pk} cannot be hidden")
-        self.readable: tuple[Field, ...] = tuple(f for f in built.values() if f.readable)
-        self.writable: tuple[Field, ...] = tuple(f for f in built.values() if f.writable)
+        self.primary_key: tuple[sa.Column[Any], ...] = tuple(table.primary_key.columns)
+        self.fields: dict[str, Field] = declared_fields(
+            self.name,
+            table,
+            self.mapper,
+            model,
+            fields=fields,
+            exclude=exclude,
+            hidden=hidden,
+            read_only=read_only,
+            write_only=write_only,
+            computed=computed or {},
+        )
+        self.readable: tuple[Field, ...] = tuple(f for f in self.fields.values() if f.readable)
+        self.writable: tuple[Field, ...] = tuple(f for f in self.fields.values() if f.writable)
         self.pk_fields: tuple[Field, ...] = tuple(
             f for c in self.primary_key if (f := self._field_of(c)) is not None
         )
@@ -472,15 +229,7 @@ class Resource:
             raise ValueError(f"{self.name}: searchable fields must be readable text: {not_text}")
         self.searchable: tuple[Field, ...] = tuple(self.fields[n] for n in searchable)
         #: Relations by name; only those whose target is a registered resource are reachable.
-        self.relations: dict[str, Relation] = _fk_relations(table)
-        if self.mapper is not None:
-            # The model's own relationship() names win; foreign keys it does not cover stay.
-            declared = _mapper_relations(self.mapper, table)
-            covered = {frozenset(r.pairs) for r in declared.values()}
-            for rel_name, rel in self.relations.items():
-                if frozenset(rel.pairs) not in covered and rel_name not in declared:
-                    declared[rel_name] = rel
-            self.relations = declared
+        self.relations: dict[str, Relation] = declared_relations(table, self.mapper)
         clash = sorted(set(self.relations) & set(self.fields))
         if clash:
             raise ValueError(f"{self.name}: relations {clash} have the names of fields")
@@ -590,129 +339,6 @@ class Resource:
         return self._field_of(col)
 
     # -- helpers -------------------------------------------------------------------------
-
-    def _column_names(self) -> dict[str, sa.Column[Any]]:
-        """Field name -> column: the mapped attribute name when there is a model."""
-        if self.mapper is None:
-            return {str(c.key): c for c in self.table.columns}
-        out: dict[str, sa.Column[Any]] = {}
-        for prop in self.mapper.column_attrs:
-            cols = [c for c in prop.columns if isinstance(c, sa.Column) and c.table is self.table]
-            if cols:
-                out[str(prop.key)] = cols[0]
-        return out
-
-    def _mapped_expressions(self) -> dict[str, ColumnElement[Any]]:
-        """The model's ``column_property`` SQL expressions (not columns of a table), by
-        attribute name: read-only fields like columns. ``query_expression()`` attributes,
-        empty until a query fills them in, are left out."""
-        if self.mapper is None:
-            return {}
-        out: dict[str, ColumnElement[Any]] = {}
-        for prop in self.mapper.column_attrs:
-            if any(isinstance(c, sa.Column) for c in prop.columns):
-                continue
-            expr = prop.expression
-            inner = expr.element if isinstance(expr, sa.Label) else expr
-            if isinstance(inner, sa.Null) or not isinstance(expr, ColumnElement):
-                continue
-            out[str(prop.key)] = expr
-        return out
-
-    def _computed(
-        self, computed: Mapping[str, ComputedSpec], taken: Mapping[str, object]
-    ) -> dict[str, ColumnElement[Any]]:
-        """``computed=``: field name -> expression, checked (see :meth:`_computed_field`)."""
-        out: dict[str, ColumnElement[Any]] = {}
-        for fname, spec in computed.items():
-            if not isinstance(fname, str) or not _FIELD_NAME.match(fname):
-                raise ValueError(
-                    f"{self.name}: computed field name {fname!r} must be letters, digits and "
-                    "underscores, not starting with a digit"
-                )
-            if fname in taken:
-                raise ValueError(
-                    f"{self.name}: computed field {fname!r} has the name of a mapped column "
-                    "or column property"
-                )
-            expr = self._hybrid(fname, spec) if isinstance(spec, str) else _clause(spec)
-            if expr is None:
-                raise ValueError(
-                    f"{self.name}: computed field {fname!r} is not a SQL expression "
-                    f"({type(spec).__name__}); give a column expression such as "
-                    "sa.func.length(Book.title), or the name of a hybrid property"
-                )
-            out[fname] = self._checked(fname, expr)
-        return out
-
-    def _hybrid(self, fname: str, attr: str) -> ColumnElement[Any]:
-        """The SQL side of the model's hybrid property ``attr``."""
-        if self.mapper is None or self.model is None:
-            raise ValueError(
-                f"{self.name}: computed field {fname!r} names a hybrid property ({attr!r}), "
-                "which needs a mapped class; give a SQL expression instead"
-            )
-        # Imported here: it loads sqlalchemy.orm, which database-first serving never needs.
-        from sqlalchemy.ext.hybrid import HybridExtensionType
-
-        descriptor = self.mapper.all_orm_descriptors.get(attr)
-        if getattr(descriptor, "extension_type", None) is not HybridExtensionType.HYBRID_PROPERTY:
-            raise ValueError(
-                f"{self.name}: computed field {fname!r}: {self.model.__name__} has no hybrid "
-                f"property {attr!r}"
-            )
-        try:
-            value = getattr(self.model, attr)
-        except Exception as exc:
-            raise ValueError(
-                f"{self.name}: computed field {fname!r}: the hybrid property {attr!r} has no "
-                f"SQL side (add one with @{attr}.expression): {type(exc).__name__}: {exc}"
-            ) from exc
-        expr = _clause(value)
-        if expr is None:
-            raise ValueError(
-                f"{self.name}: computed field {fname!r}: the hybrid property {attr!r} gives "
-                f"no SQL expression on the class (add one with @{attr}.expression)"
-            )
-        return expr
-
-    def _checked(self, fname: str, expr: ColumnElement[Any]) -> ColumnElement[Any]:
-        """A computed field's expression, if the API can use it: a SQL type (for filter
-        values, JSON and the schema) and no table but this one in its FROM (other tables
-        are reached with a correlated scalar sub-query)."""
-        if isinstance(expr.type, sa.types.NullType):
-            raise ValueError(
-                f"{self.name}: computed field {fname!r} has no SQL type; give it one, as in "
-                "sa.func.length(Book.title, type_=sa.Integer) or "
-                "sa.type_coerce(expression, sa.String)"
-            )
-        others = sorted(
-            str(getattr(f, "name", f))
-            for f in sa.select(expr).get_final_froms()
-            if f is not self.table
-        )
-        if others:
-            raise ValueError(
-                f"{self.name}: computed field {fname!r} reads {others}, not only "
-                f"{self.table.name}; reach other tables with a correlated scalar sub-query "
-                "(sa.select(...).where(...).scalar_subquery())"
-            )
-        return expr
-
-    def _computed_field(self, fname: str, expr: ColumnElement[Any]) -> Field:
-        expr = self._checked(fname, expr)
-        return Field(
-            name=fname,
-            # A stand-in column: the field's name and type, no table (see Field.on).
-            column=sa.Column(fname, expr.type, key=fname, nullable=True),
-            readable=True,
-            writable=False,
-            nullable=True,
-            primary_key=False,
-            required_on_create=False,
-            required_on_replace=False,
-            expression=expr,
-        )
 
     def _field_of(self, col: sa.Column[Any]) -> Field | None:
         for f in self.fields.values():

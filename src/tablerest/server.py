@@ -22,11 +22,12 @@ from .auth.policies import authenticated, owner, public, role
 from .auth.policyfile import PolicyFile, TableRules
 from .auth.service import PASSWORD_CANDIDATES, Auth
 from .changes import ChangeFeed
+from .names import slug
 from .observe import Observability
 from .ratelimit import RateLimits
 from .reflect.selection import Selection, reserved_names
 from .reflect.tables import reflect_resources, secret_columns
-from .resource import Resource, slug
+from .resource import Resource
 from .store import ReadReplicas
 
 __all__ = [

@@ -191,7 +191,7 @@ def test_includes_to_one_to_many_and_nested(client: FlaskClient) -> None:
 
 
 def test_included_to_many_lists_are_bounded(make_app: AppFactory) -> None:
-    from tablerest.request import Limits
+    from tablerest.limits import Limits
 
     client = make_app(api={"limits": Limits(include_limit=2)}).test_client()
     client.post("/api/authors", json=AUTHORS)
@@ -273,7 +273,7 @@ def test_sorting_through_a_to_many_relation_is_refused(client: FlaskClient) -> N
 
 
 def test_limits_give_400(make_app: AppFactory) -> None:
-    from tablerest.request import Limits
+    from tablerest.limits import Limits
 
     client = make_app(
         api={"limits": Limits(max_filters=2, max_in_values=3, max_include_depth=1)}

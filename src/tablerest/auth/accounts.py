@@ -17,9 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..keys import derive
-from ..request import value_parser
 from ..resource import Resource
 from ..store import Database
+from ..values import value_parser
 
 __all__ = ["PASSWORD_CANDIDATES", "Accounts", "RolesSpec", "stamp_key"]
 

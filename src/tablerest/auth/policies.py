@@ -31,8 +31,8 @@ import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, FromClause
 
 from ..grants import ACTIONS, Action, Grant, Identity, Rows, both
-from ..request import value_parser
 from ..resource import Resource
+from ..values import value_parser
 
 __all__ = [
     "ACTIONS",

@@ -68,66 +68,92 @@ class _Local:
         return None
 
 
-class _Postgres:
+class _Listener:
+    """Wake-ups from other processes over a connection of its own, opened on the first wait.
+    A failure is only logged: the connection is dropped, the hub polls meanwhile, and the
+    next wait opens a new one."""
+
+    #: What the log says when a wait fails.
+    failure = "change feed: wake-ups failed; polling until they work again"
+
+    def __init__(self) -> None:
+        self._conn: Any = None
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            if self._conn is None:
+                self._conn = self._connect()  # held first: close() ends it if _listen fails
+                self._listen(self._conn)
+            return self._receive(self._conn, timeout)
+        except Exception:
+            log.warning(self.failure, exc_info=True)
+            self.close()
+            time.sleep(timeout)
+            return None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _listen(self, conn: Any) -> None:
+        raise NotImplementedError
+
+    def _receive(self, conn: Any, timeout: float) -> int | None:
+        """The last id announced within ``timeout`` seconds, or None."""
+        raise NotImplementedError
+
+
+class _Postgres(_Listener):
     """``LISTEN`` on a connection of its own (psycopg 3): writes ``NOTIFY`` in their
     transaction, which PostgreSQL delivers at commit, to every process."""
 
+    failure = "change feed: LISTEN failed; polling until it works again"
+
     def __init__(self, engine: sa.Engine) -> None:
+        super().__init__()
         self.engine = engine
-        self._raw: Any = None
 
-    def wait(self, timeout: float) -> int | None:
-        try:
-            if self._raw is None:
-                raw = self.engine.raw_connection()
-                raw.detach()  # kept out of the pool: it listens for as long as the hub runs
-                self._raw = raw
-                dbapi = raw.dbapi_connection
-                assert dbapi is not None
-                dbapi.autocommit = True
-                dbapi.execute(f"LISTEN {CHANNEL}")
-            got = None
-            for note in self._raw.dbapi_connection.notifies(timeout=timeout, stop_after=1):
-                got = int(note.payload)
-            return got
-        except Exception:
-            log.warning("change feed: LISTEN failed; polling until it works again", exc_info=True)
-            self.close()
-            time.sleep(timeout)
-            return None
+    def _connect(self) -> Any:
+        raw = self.engine.raw_connection()
+        raw.detach()  # kept out of the pool: it listens for as long as the hub runs
+        return raw
 
-    def close(self) -> None:
-        if self._raw is not None:
-            with contextlib.suppress(Exception):
-                self._raw.close()
-            self._raw = None
+    def _listen(self, conn: Any) -> None:
+        dbapi = conn.dbapi_connection
+        assert dbapi is not None
+        dbapi.autocommit = True
+        dbapi.execute(f"LISTEN {CHANNEL}")
+
+    def _receive(self, conn: Any, timeout: float) -> int | None:
+        got = None
+        for note in conn.dbapi_connection.notifies(timeout=timeout, stop_after=1):
+            got = int(note.payload)
+        return got
 
 
-class _Redis:
+class _Redis(_Listener):
     """Redis pub/sub: every process subscribes, writers publish the last id after commit."""
 
+    failure = "change feed: Redis unavailable; polling meanwhile"
+
     def __init__(self, client: Any) -> None:
+        super().__init__()
         self.client = client
-        self._pubsub: Any = None
 
-    def wait(self, timeout: float) -> int | None:
-        try:
-            if self._pubsub is None:
-                self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-                self._pubsub.subscribe(CHANNEL)
-            message = self._pubsub.get_message(timeout=timeout)
-            return int(message["data"]) if message is not None else None
-        except Exception:
-            log.warning("change feed: Redis unavailable; polling meanwhile", exc_info=True)
-            self.close()
-            time.sleep(timeout)
-            return None
+    def _connect(self) -> Any:
+        return self.client.pubsub(ignore_subscribe_messages=True)
 
-    def close(self) -> None:
-        if self._pubsub is not None:
-            with contextlib.suppress(Exception):
-                self._pubsub.close()
-            self._pubsub = None
+    def _listen(self, conn: Any) -> None:
+        conn.subscribe(CHANNEL)
+
+    def _receive(self, conn: Any, timeout: float) -> int | None:
+        message = conn.get_message(timeout=timeout)
+        return int(message["data"]) if message is not None else None
 
 
 class Hub:

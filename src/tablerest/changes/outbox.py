@@ -325,24 +325,19 @@ class Recorder:
 
 
 class _NoChanges(Recorder):
-    """The recorder of a resource without the feed: records nothing."""
+    """The recorder of a resource without the feed: takes what any recorder takes, records
+    nothing."""
 
     def __init__(self) -> None:
         pass
 
-    def record(
-        self,
-        conn: sa.Connection | Session,
-        ops: str | Sequence[str],
-        rows: Sequence[Mapping[str, Any]],
-        before: Sequence[Mapping[str, Any] | None] = (),
-    ) -> None:
+    def record(self, *_args: Any, **_kwargs: Any) -> None:
         return None
 
-    def current(self, session: Session, key: Sequence[Any]) -> dict[str, Any] | None:
+    def current(self, *_args: Any, **_kwargs: Any) -> None:
         return None
 
-    def deleting(self, session: Session, key: Sequence[Any]) -> None:
+    def deleting(self, *_args: Any, **_kwargs: Any) -> None:
         return None
 
 

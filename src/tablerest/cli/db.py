@@ -3,14 +3,13 @@ history), the database and models named by options (see :mod:`tablerest.migrate`
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 import sqlalchemy as sa
 
-from .options import env
+from .options import group, option
 
 __all__ = ["db_group"]
 
@@ -20,22 +19,17 @@ def db_group() -> None:
     """Migrations (Alembic): init, revision, upgrade, downgrade, current, history."""
 
 
-def _db_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Where the migrations, the database and the models are: on every `db` command."""
-    options = [
-        click.option("--dir", "directory", default="migrations", show_default=True,
-                     type=click.Path(file_okay=False, path_type=Path),
-                     help="The migrations directory.", **env("MIGRATIONS")),
-        click.option("--database", default=None, metavar="URL_OR_FILE",
-                     help="The database (a SQLAlchemy URL or a SQLite file).",
-                     **env("DATABASE")),
-        click.option("--models", default=None, metavar="MODULE[:ATTR]",
-                     help="Where the models are: a module with metadata, Base or db.",
-                     **env("MODELS")),
-    ]  # fmt: skip
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+_directory = option("--dir", "directory", var="MIGRATIONS", default="migrations",
+                    show_default=True, type=click.Path(file_okay=False, path_type=Path),
+                    help="The migrations directory.")  # fmt: skip
+#: Where the migrations, the database and the models are: on every `db` command.
+_db_options = group(
+    _directory,
+    option("--database", default=None, metavar="URL_OR_FILE",
+           help="The database (a SQLAlchemy URL or a SQLite file)."),
+    option("--models", default=None, metavar="MODULE[:ATTR]",
+           help="Where the models are: a module with metadata, Base or db."),
+)  # fmt: skip
 
 
 def _alembic(
@@ -80,9 +74,7 @@ def _check_sqlite_directory(url: str) -> None:
 
 
 @db_group.command("init")
-@click.option("--dir", "directory", default="migrations", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="The migrations directory.", **env("MIGRATIONS"))  # fmt: skip
+@_directory
 def db_init(directory: Path) -> None:
     """Create the migrations directory."""
     from .. import migrate
@@ -106,32 +98,39 @@ def revision(message: str, autogenerate: bool, **where: Any) -> None:
     command.revision(cfg, message=message, autogenerate=autogenerate)
 
 
+#: What upgrade and downgrade take beside the revision.
+_move_options = group(
+    click.option("--sql", is_flag=True, help="Print the SQL instead of running it."), _db_options
+)
+
+
 @db_group.command()
 @click.argument("revision_id", default="head", metavar="[REVISION]")
-@click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
-@_db_options
+@_move_options
 def upgrade(revision_id: str, sql: bool, **where: Any) -> None:
     """Upgrade the database to REVISION (default: the latest)."""
-    from alembic import command
-
-    cfg = _alembic(**where)
-    command.upgrade(cfg, revision_id, sql=sql)
-    if not sql:
-        command.current(cfg)  # where the database is now
+    _move("upgrade", revision_id, sql, where)
 
 
 @db_group.command()
 @click.argument("revision_id", default="-1", metavar="[REVISION]")
-@click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
-@_db_options
+@_move_options
 def downgrade(revision_id: str, sql: bool, **where: Any) -> None:
     """Downgrade the database to REVISION (default: one step back)."""
+    _move("downgrade", revision_id, sql, where)
+
+
+def _move(
+    way: Literal["upgrade", "downgrade"], revision_id: str, sql: bool, where: dict[str, Any]
+) -> None:
+    """Alembic's ``upgrade`` or ``downgrade`` to ``revision_id`` (or its SQL, printed)."""
     from alembic import command
 
     cfg = _alembic(**where)
-    command.downgrade(cfg, revision_id, sql=sql)
+    step = command.upgrade if way == "upgrade" else command.downgrade
+    step(cfg, revision_id, sql=sql)
     if not sql:
-        command.current(cfg)
+        command.current(cfg)  # where the database is now
 
 
 @db_group.command()

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from ..errors import TablerestError
 from ..reflect.selection import reserved_names
 from ..server import database_url
-from .options import env
+from .options import group, option
 
 if TYPE_CHECKING:
     from ..importer import Report
@@ -21,40 +21,25 @@ if TYPE_CHECKING:
 __all__ = ["import_command"]
 
 
+#: Where the rows go, and how the file is read.
+_import_options = group(
+    click.option("--into", "into", required=True, metavar="TABLE",
+                 help="The table: its name, or its resource name as serve shows it."),
+    option("--database", required=True, metavar="URL_OR_FILE",
+           help="The database (a SQLAlchemy URL or a SQLite file)."),
+    click.option("--format", "fmt", type=click.Choice(["csv", "json", "ndjson"]), default=None,
+                 help="The file's format (default: from its extension)."),
+    click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000),
+                 help="Rows per transaction."),
+    option("--schema", default=None, help="Database schema (default: the default one)."),
+    click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="Write the rejected rows, with where and why, to this NDJSON file."),
+)  # fmt: skip
+
+
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--into", "into", required=True, metavar="TABLE",
-              help="The table: its name, or its resource name as serve shows it.")  # fmt: skip
-@click.option(
-    "--database",
-    required=True,
-    metavar="URL_OR_FILE",
-    help="The database (a SQLAlchemy URL or a SQLite file).",
-    **env("DATABASE"),
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["csv", "json", "ndjson"]),
-    default=None,
-    help="The file's format (default: from its extension).",
-)
-@click.option(
-    "--batch-size",
-    default=500,
-    show_default=True,
-    type=click.IntRange(1, 100_000),
-    help="Rows per transaction.",
-)
-@click.option(
-    "--schema", default=None, help="Database schema (default: the default one).", **env("SCHEMA")
-)
-@click.option(
-    "--rejects",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the rejected rows, with where and why, to this NDJSON file.",
-)
+@_import_options
 def import_command(
     file: Path,
     into: str,

@@ -1,7 +1,7 @@
 """The options that say what API a database gets, shared by ``tablerest serve`` and
 ``tablerest openapi``: declared once, read once, so that ``tablerest openapi`` with serve's
-options prints exactly the document ``serve`` serves. :func:`env` names every option's
-``TABLEREST_*`` variable, for all the commands.
+options prints exactly the document ``serve`` serves. :func:`option` declares an option with
+its ``TABLEREST_*`` variable, and :func:`group` several as one decorator, for all the commands.
 
 :func:`api_options` adds them to a command (each with its ``TABLEREST_*`` variable);
 :func:`api_settings` turns their values into what :func:`tablerest.server.create_app` takes.
@@ -20,7 +20,19 @@ from ..demo import DEMO_HIDDEN, ensure_demo
 from ..ratelimit import RateLimits
 from ..reflect.selection import Selection
 
-__all__ = ["ApiSettings", "api_options", "api_settings", "columns", "env", "pairs"]
+__all__ = [
+    "ApiSettings",
+    "Decorator",
+    "api_options",
+    "api_settings",
+    "columns",
+    "env",
+    "group",
+    "option",
+    "pairs",
+]
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 def env(name: str) -> dict[str, Any]:
@@ -28,49 +40,52 @@ def env(name: str) -> dict[str, Any]:
     return {"envvar": f"TABLEREST_{name}", "show_envvar": True}
 
 
-def _auth_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The options that protect a zero-code API: a users table and a policy file."""
-    options = [
-        click.option("--policy", type=click.Path(exists=True, dir_okay=False), default=None,
-                     help="A TOML policy file: who may do what per table (see the README).",
-                     **env("POLICY")),
-        click.option("--auth-table", default=None, metavar="TABLE",
-                     help="Turn on token auth against TABLE's users (POST PREFIX/auth/token).",
-                     **env("AUTH_TABLE")),
-        click.option("--auth-login", multiple=True, metavar="COLUMN",
-                     help="Column(s) users sign in with (default: username, email, login).",
-                     **env("AUTH_LOGIN")),
-        click.option("--auth-password", default=None, metavar="COLUMN",
-                     help="The password hash column (default: password, password_hash, ...).",
-                     **env("AUTH_PASSWORD")),
-        click.option("--auth-roles", default=None, metavar="COLUMN",
-                     help="A column of roles (comma- or space-separated) for role(...) rules.",
-                     **env("AUTH_ROLES")),
-        click.option("--auth-min-password-length", default=None, type=click.IntRange(0, 1024),
-                     help="Shortest password accepted on sign-up and change (default 8).",
-                     **env("AUTH_MIN_PASSWORD_LENGTH")),
-        click.option("--auth-max-password-bytes", default=None, type=click.IntRange(1, 65536),
-                     help="Longest password (UTF-8 bytes), refused before hashing (default "
-                     "1024).", **env("AUTH_MAX_PASSWORD_BYTES")),
-    ]  # fmt: skip
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+def option(*decls: str, var: str | None = None, **attrs: Any) -> Decorator:
+    """``click.option`` read from ``TABLEREST_<VAR>`` too: VAR is the first flag's name in
+    upper case (``--auth-table``: ``TABLEREST_AUTH_TABLE``) unless ``var`` names another."""
+    flag = decls[0].split("/")[0].removeprefix("--")
+    return click.option(*decls, **env(var or flag.upper().replace("-", "_")), **attrs)
 
 
-def _hide_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Columns left out of, or kept in, the API (beside those whose names look secret)."""
-    options = [
-        click.option("--hide", multiple=True, metavar="TABLE.COLUMN",
-                     help="Never serve this column (repeatable).", **env("HIDE")),
-        click.option("--show", multiple=True, metavar="TABLE.COLUMN",
-                     help="Serve this column although its name says it holds a secret "
-                     "(password, *_hash, *_token, secret, api_key...; repeatable).",
-                     **env("SHOW")),
-    ]  # fmt: skip
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+def group(*options: Decorator) -> Decorator:
+    """``options`` as one decorator, in the order of stacked ``@click.option`` lines (and of
+    the command's help)."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for each in reversed(options):
+            fn = each(fn)
+        return fn
+
+    return decorate
+
+
+#: The options that protect a zero-code API: a users table and a policy file.
+_auth_options = group(
+    option("--policy", type=click.Path(exists=True, dir_okay=False), default=None,
+           help="A TOML policy file: who may do what per table (see the README)."),
+    option("--auth-table", default=None, metavar="TABLE",
+           help="Turn on token auth against TABLE's users (POST PREFIX/auth/token)."),
+    option("--auth-login", multiple=True, metavar="COLUMN",
+           help="Column(s) users sign in with (default: username, email, login)."),
+    option("--auth-password", default=None, metavar="COLUMN",
+           help="The password hash column (default: password, password_hash, ...)."),
+    option("--auth-roles", default=None, metavar="COLUMN",
+           help="A column of roles (comma- or space-separated) for role(...) rules."),
+    option("--auth-min-password-length", default=None, type=click.IntRange(0, 1024),
+           help="Shortest password accepted on sign-up and change (default 8)."),
+    option("--auth-max-password-bytes", default=None, type=click.IntRange(1, 65536),
+           help="Longest password (UTF-8 bytes), refused before hashing (default 1024)."),
+)  # fmt: skip
+
+
+#: Columns left out of, or kept in, the API (beside those whose names look secret).
+_hide_options = group(
+    option("--hide", multiple=True, metavar="TABLE.COLUMN",
+           help="Never serve this column (repeatable)."),
+    option("--show", multiple=True, metavar="TABLE.COLUMN",
+           help="Serve this column although its name says it holds a secret (password, *_hash, "
+           "*_token, secret, api_key...; repeatable)."),
+)  # fmt: skip
 
 
 def _limit(_ctx: click.Context, param: click.Parameter, value: str) -> str | None:
@@ -89,31 +104,20 @@ def _limit(_ctx: click.Context, param: click.Parameter, value: str) -> str | Non
     return value
 
 
-def _safety_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Limits on signing in and signing up, and the CSV export's formula guard."""
-    options = [
-        click.option("--rate-limit-sign-in", default="10/minute", show_default=True,
-                     metavar="LIMIT", callback=_limit,
-                     help="Sign-in attempts (PREFIX/auth/token, /auth/refresh) per address, "
-                     "and per login name from any address ('off': no limit).",
-                     **env("RATE_LIMIT_SIGN_IN")),
-        click.option("--rate-limit-sign-up", default="10/hour", show_default=True,
-                     metavar="LIMIT", callback=_limit,
-                     help="Users created (sign-ups) per address ('off': no limit).",
-                     **env("RATE_LIMIT_SIGN_UP")),
-        click.option("--rate-limit", default="off", show_default=True, metavar="LIMIT",
-                     callback=_limit,
-                     help="Requests to the API per address (anonymous) or per user.",
-                     **env("RATE_LIMIT")),
-        click.option("--csv-formula-guard/--no-csv-formula-guard", default=True,
-                     show_default=True,
-                     help="CSV exports neutralise text cells that start like a spreadsheet "
-                     "formula (= + - @ ...); off for programs that read the CSV.",
-                     **env("CSV_FORMULA_GUARD")),
-    ]  # fmt: skip
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+#: Limits on signing in and signing up, and the CSV export's formula guard.
+_safety_options = group(
+    option("--rate-limit-sign-in", default="10/minute", show_default=True, metavar="LIMIT",
+           callback=_limit,
+           help="Sign-in attempts (PREFIX/auth/token, /auth/refresh) per address, and per login "
+           "name from any address ('off': no limit)."),
+    option("--rate-limit-sign-up", default="10/hour", show_default=True, metavar="LIMIT",
+           callback=_limit, help="Users created (sign-ups) per address ('off': no limit)."),
+    option("--rate-limit", default="off", show_default=True, metavar="LIMIT", callback=_limit,
+           help="Requests to the API per address (anonymous) or per user."),
+    option("--csv-formula-guard/--no-csv-formula-guard", default=True, show_default=True,
+           help="CSV exports neutralise text cells that start like a spreadsheet formula (= + - "
+           "@ ...); off for programs that read the CSV."),
+)  # fmt: skip
 
 
 def columns(specs: tuple[str, ...], option: str) -> dict[str, list[str]]:
@@ -181,45 +185,31 @@ def _rename(_ctx: click.Context, param: click.Parameter, value: tuple[str, ...])
     return out
 
 
-def _what_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Which tables are served, under which names, beside which of the API's own routes."""
-    options = [
-        click.option("--read-only", is_flag=True, help="Serve GET only: no writes at all.",
-                     **env("READ_ONLY")),
-        click.option("--prefix", default="/api", show_default=True,
-                     help="URL prefix of the API.", **env("PREFIX")),
-        click.option("--schema", default=None,
-                     help="Database schema to serve (default: the default one).",
-                     **env("SCHEMA")),
-        click.option("--tables", multiple=True, metavar="NAME|GLOB[,...]",
-                     help="Serve only these tables and views (names or globs such as "
-                     "'shop_*'; repeatable or comma-separated; default: all).",
-                     **env("TABLES")),
-        click.option("--exclude", multiple=True, metavar="NAME|GLOB[,...]",
-                     help="Never serve these tables or views (names or globs; repeatable or "
-                     "comma-separated): no routes, no relations to them.", **env("EXCLUDE")),
-        click.option("--rename", multiple=True, metavar="TABLE=NAME", callback=_rename,
-                     help="Serve TABLE as the resource NAME (repeatable).", **env("RENAME")),
-        click.option("--batch/--no-batch", default=None,
-                     help="POST PREFIX/batch: atomic batches of writes (default: on).",
-                     **env("BATCH")),
-        click.option("--docs/--no-docs", default=None,
-                     help="PREFIX/openapi.json and the docs page PREFIX/docs (default: on).",
-                     **env("DOCS")),
-        click.option("--searchable", multiple=True, metavar="TABLE=COL[,COL...]",
-                     help="Text columns that q= searches in TABLE (repeatable).",
-                     **env("SEARCHABLE")),
-        click.option("--key", "keys", multiple=True, metavar="VIEW=COL[,COL...]",
-                     help="Columns that identify the rows of a view or keyless table: it gets "
-                     "item routes.", **env("KEY")),
-        click.option("--changes/--no-changes", default=None,
-                     help="The live change feed, GET PREFIX/<table>/changes (on by default "
-                     "for the demo database; creates the tables tablerest_changes and "
-                     "tablerest_change_counter).", **env("CHANGES")),
-    ]  # fmt: skip
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+#: Which tables are served, under which names, beside which of the API's own routes.
+_what_options = group(
+    option("--read-only", is_flag=True, help="Serve GET only: no writes at all."),
+    option("--prefix", default="/api", show_default=True, help="URL prefix of the API."),
+    option("--schema", default=None, help="Database schema to serve (default: the default one)."),
+    option("--tables", multiple=True, metavar="NAME|GLOB[,...]",
+           help="Serve only these tables and views (names or globs such as 'shop_*'; repeatable "
+           "or comma-separated; default: all)."),
+    option("--exclude", multiple=True, metavar="NAME|GLOB[,...]",
+           help="Never serve these tables or views (names or globs; repeatable or "
+           "comma-separated): no routes, no relations to them."),
+    option("--rename", multiple=True, metavar="TABLE=NAME", callback=_rename,
+           help="Serve TABLE as the resource NAME (repeatable)."),
+    option("--batch/--no-batch", default=None,
+           help="POST PREFIX/batch: atomic batches of writes (default: on)."),
+    option("--docs/--no-docs", default=None,
+           help="PREFIX/openapi.json and the docs page PREFIX/docs (default: on)."),
+    option("--searchable", multiple=True, metavar="TABLE=COL[,COL...]",
+           help="Text columns that q= searches in TABLE (repeatable)."),
+    option("--key", "keys", multiple=True, metavar="VIEW=COL[,COL...]",
+           help="Columns that identify the rows of a view or keyless table: it gets item routes."),
+    option("--changes/--no-changes", default=None,
+           help="The live change feed, GET PREFIX/<table>/changes (on by default for the demo "
+           "database; creates the tables tablerest_changes and tablerest_change_counter)."),
+)  # fmt: skip
 
 
 def api_options(fn: Callable[..., Any]) -> Callable[..., Any]:

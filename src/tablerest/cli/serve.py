@@ -23,10 +23,10 @@ import sqlalchemy as sa
 from .. import openapi
 from ..changes import ChangeFeed
 from ..http import AllowedHosts, bound_hosts
+from ..names import slug
 from ..observe import Observability
 from ..reflect.selection import reserved_names
 from ..render.json import dumps
-from ..resource import slug
 from ..server import (
     SERVERS,
     create_app,
@@ -36,7 +36,7 @@ from ..server import (
     run,
     skipped_views,
 )
-from .options import api_options, api_settings, env
+from .options import api_options, api_settings, group, option
 
 __all__ = ["openapi_command", "serve_command"]
 
@@ -47,185 +47,66 @@ CHANGES_THREADS = 32
 FREE_THREADS = 4
 
 
+#: serve's own options: the address, the HTTP server and its workers, the change feed's
+#: streams, the database's connections, the hosts answered.
+_serve_options = group(
+    option("--host", default="127.0.0.1", show_default=True, help="Address to bind."),
+    option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535)),
+    option("--changes-stream-seconds", default=300.0, show_default=True, type=click.FloatRange(0),
+           help="How long a change stream stays open before clients reconnect (Last-Event-ID)."),
+    option("--changes-poll", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
+           help="Seconds between checks for new change events when no wake-up came (PostgreSQL "
+           "LISTEN/NOTIFY, or Redis pub/sub with TABLEREST_REDIS_URL, wake streams sooner)."),
+    option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+           help="Worker processes."),
+    option("--threads", default=4, show_default=True, type=click.IntRange(1, 256),
+           help="Threads per worker that run requests (each open change stream holds one)."),
+    option("--timeout", default=30, show_default=True, type=click.IntRange(1, 3600),
+           help="Seconds a request may take before its worker is restarted (gunicorn)."),
+    option("--graceful-timeout", default=30, show_default=True, type=click.IntRange(0, 3600),
+           help="Seconds workers get to finish their requests on shutdown or reload."),
+    option("--keep-alive", default=5, show_default=True, type=click.IntRange(0, 600),
+           help="Seconds an idle client connection is kept open (gunicorn gthread; granian: 0 "
+           "turns keep-alive off, else --header-timeout bounds it)."),
+    option("--max-requests", default=10000, show_default=True, type=click.IntRange(0),
+           help="Restart a worker after this many requests (0: never), against slow leaks "
+           "(gunicorn)."),
+    option("--max-requests-jitter", default=1000, show_default=True, type=click.IntRange(0),
+           help="Up to this many more, at random, so workers do not restart together (gunicorn)."),
+    option("--forwarded-allow-ips", default="127.0.0.1,::1", show_default=True,
+           help="Proxies trusted for X-Forwarded-* (comma-separated, '*' for any)."),
+    option("--server", type=click.Choice(SERVERS), default=SERVERS[0], show_default=True,
+           help="The HTTP server: granian (Rust; slow clients cost no thread) or gunicorn."),
+    option("--header-timeout", default=5, show_default=True, type=click.IntRange(1, 60),
+           help="Seconds a client has to send a request's header, and to start the next one on a "
+           "kept-alive connection; then it is closed (granian)."),
+    option("--backlog", default=2048, show_default=True, type=click.IntRange(128, 65535),
+           help="Connections waiting to be accepted (granian: also the most open at once, shared "
+           "by the workers)."),
+    option("--workers-lifetime", default=None, type=click.IntRange(60), metavar="SECONDS",
+           help="Replace each worker after this long, against slow leaks (granian)."),
+    option("--workers-max-rss", default=None, type=click.IntRange(1), metavar="MIB",
+           help="Replace a worker whose memory grows past this (granian)."),
+    option("--ssl-certfile", default=None, type=click.Path(exists=True, dir_okay=False),
+           help="Serve HTTPS with this certificate (PEM; with --ssl-keyfile)."),
+    option("--ssl-keyfile", default=None, type=click.Path(exists=True, dir_okay=False),
+           help="The certificate's private key (PEM; PKCS#8 on granian)."),
+    option("--no-access-log", is_flag=True, help="Do not log each request."),
+    option("--db-connect-timeout", default=5, show_default=True, type=click.IntRange(1, 600),
+           help="Seconds to wait for the database server to accept a connection (then a 503)."),
+    option("--read-replica", "read_replicas", var="READ_REPLICAS", multiple=True, metavar="URL",
+           help="A PostgreSQL read replica for GET and HEAD (repeatable; the variable takes a "
+           "comma- or space-separated list)."),
+    option("--allowed-host", "allowed_hosts", multiple=True, metavar="HOST[:PORT]",
+           help="Another Host name to answer, e.g. a proxy's public name (repeatable; '*': any). "
+           "By default only the names of the bound address are (against DNS rebinding)."),
+    option("--allow-anonymous-writes", is_flag=True,
+           help="Serve writes without --auth-table on an address other than loopback."),
+)  # fmt: skip
+
+
 @click.command("serve")
-@click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Address to bind.", **env("HOST")
-)
-@click.option(
-    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), **env("PORT")
-)
-@click.option(
-    "--changes-stream-seconds",
-    default=300.0,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="How long a change stream stays open before clients reconnect (Last-Event-ID).",
-    **env("CHANGES_STREAM_SECONDS"),
-)
-@click.option(
-    "--changes-poll",
-    default=1.0,
-    show_default=True,
-    type=click.FloatRange(min=0.01),
-    help="Seconds between checks for new change events when no wake-up came (PostgreSQL "
-    "LISTEN/NOTIFY, or Redis pub/sub with TABLEREST_REDIS_URL, wake streams sooner).",
-    **env("CHANGES_POLL"),
-)
-@click.option(
-    "--workers",
-    default=1,
-    show_default=True,
-    type=click.IntRange(1, 64),
-    help="Worker processes.",
-    **env("WORKERS"),
-)
-@click.option(
-    "--threads",
-    default=4,
-    show_default=True,
-    type=click.IntRange(1, 256),
-    help="Threads per worker that run requests (each open change stream holds one).",
-    **env("THREADS"),
-)
-@click.option(
-    "--timeout",
-    default=30,
-    show_default=True,
-    type=click.IntRange(1, 3600),
-    help="Seconds a request may take before its worker is restarted (gunicorn).",
-    **env("TIMEOUT"),
-)
-@click.option(
-    "--graceful-timeout",
-    default=30,
-    show_default=True,
-    type=click.IntRange(0, 3600),
-    help="Seconds workers get to finish their requests on shutdown or reload.",
-    **env("GRACEFUL_TIMEOUT"),
-)
-@click.option(
-    "--keep-alive",
-    default=5,
-    show_default=True,
-    type=click.IntRange(0, 600),
-    help="Seconds an idle client connection is kept open (gunicorn gthread; granian: 0 turns "
-    "keep-alive off, else --header-timeout bounds it).",
-    **env("KEEP_ALIVE"),
-)
-@click.option(
-    "--max-requests",
-    default=10000,
-    show_default=True,
-    type=click.IntRange(0),
-    help="Restart a worker after this many requests (0: never), against slow leaks (gunicorn).",
-    **env("MAX_REQUESTS"),
-)
-@click.option(
-    "--max-requests-jitter",
-    default=1000,
-    show_default=True,
-    type=click.IntRange(0),
-    help="Up to this many more, at random, so workers do not restart together (gunicorn).",
-    **env("MAX_REQUESTS_JITTER"),
-)
-@click.option(
-    "--forwarded-allow-ips",
-    default="127.0.0.1,::1",
-    show_default=True,
-    help="Proxies trusted for X-Forwarded-* (comma-separated, '*' for any).",
-    **env("FORWARDED_ALLOW_IPS"),
-)
-@click.option(
-    "--server",
-    type=click.Choice(SERVERS),
-    default=SERVERS[0],
-    show_default=True,
-    help="The HTTP server: granian (Rust; slow clients cost no thread) or gunicorn.",
-    **env("SERVER"),
-)
-@click.option(
-    "--header-timeout",
-    default=5,
-    show_default=True,
-    type=click.IntRange(1, 60),
-    help="Seconds a client has to send a request's header, and to start the next one on a "
-    "kept-alive connection; then it is closed (granian).",
-    **env("HEADER_TIMEOUT"),
-)
-@click.option(
-    "--backlog",
-    default=2048,
-    show_default=True,
-    type=click.IntRange(128, 65535),
-    help="Connections waiting to be accepted (granian: also the most open at once, shared "
-    "by the workers).",
-    **env("BACKLOG"),
-)
-@click.option(
-    "--workers-lifetime",
-    default=None,
-    type=click.IntRange(60),
-    metavar="SECONDS",
-    help="Replace each worker after this long, against slow leaks (granian).",
-    **env("WORKERS_LIFETIME"),
-)
-@click.option(
-    "--workers-max-rss",
-    default=None,
-    type=click.IntRange(1),
-    metavar="MIB",
-    help="Replace a worker whose memory grows past this (granian).",
-    **env("WORKERS_MAX_RSS"),
-)
-@click.option(
-    "--ssl-certfile",
-    default=None,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Serve HTTPS with this certificate (PEM; with --ssl-keyfile).",
-    **env("SSL_CERTFILE"),
-)
-@click.option(
-    "--ssl-keyfile",
-    default=None,
-    type=click.Path(exists=True, dir_okay=False),
-    help="The certificate's private key (PEM; PKCS#8 on granian).",
-    **env("SSL_KEYFILE"),
-)
-@click.option(
-    "--no-access-log", is_flag=True, help="Do not log each request.", **env("NO_ACCESS_LOG")
-)
-@click.option(
-    "--db-connect-timeout",
-    default=5,
-    show_default=True,
-    type=click.IntRange(1, 600),
-    help="Seconds to wait for the database server to accept a connection (then a 503).",
-    **env("DB_CONNECT_TIMEOUT"),
-)
-@click.option(
-    "--read-replica",
-    "read_replicas",
-    multiple=True,
-    metavar="URL",
-    help="A PostgreSQL read replica for GET and HEAD (repeatable; the variable takes a "
-    "comma- or space-separated list).",
-    **env("READ_REPLICAS"),
-)
-@click.option(
-    "--allowed-host",
-    "allowed_hosts",
-    multiple=True,
-    metavar="HOST[:PORT]",
-    help="Another Host name to answer, e.g. a proxy's public name (repeatable; '*': any). "
-    "By default only the names of the bound address are (against DNS rebinding).",
-    **env("ALLOWED_HOST"),
-)
-@click.option(
-    "--allow-anonymous-writes",
-    is_flag=True,
-    help="Serve writes without --auth-table on an address other than loopback.",
-    **env("ALLOW_ANONYMOUS_WRITES"),
-)
+@_serve_options
 @api_options
 def serve_command(
     host: str,

@@ -39,7 +39,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
@@ -158,9 +158,40 @@ def _offset_text(value: dt.datetime) -> str:
     return f"{sign}{hours:02d}:{mins:02d}"
 
 
-class TextDateTime(sqlite.DATETIME):
+def _parse_date(value: Any) -> dt.date | None:
+    return None if value is None else dt.date.fromisoformat(value[:10])
+
+
+def _parse_datetime(value: Any) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value)
+
+
+def _parse_time(value: Any) -> dt.time | None:
+    return None if value is None else dt.time.fromisoformat(value)
+
+
+class _Stored:
+    """What the SQLite types below share: values are written in ``layout`` and read back by
+    ``parse``; ``mixed``: compared through :func:`key`."""
+
+    layout: Layout
+    mixed: bool
+    #: Stored text -> the column's Python value (None stays None).
+    parse: ClassVar[Callable[[Any], Any]]
+
+    def bind_processor(self, dialect: sa.Dialect) -> Any:
+        render = self.layout.render
+        return lambda value: None if value is None else render(value)
+
+    def result_processor(self, dialect: sa.Dialect, coltype: object) -> Any:
+        return type(self).parse  # the plain function, not bound to the type
+
+
+class TextDateTime(_Stored, sqlite.DATETIME):
     """A SQLite date-time column as found: written in ``layout``; ``mixed`` when it must be
     compared through :func:`key`; ``offsets`` says whether its values carry offsets."""
+
+    parse = _parse_datetime
 
     def __init__(
         self,
@@ -174,63 +205,34 @@ class TextDateTime(sqlite.DATETIME):
         self.mixed = mixed
         self.offsets = offsets
 
-    def bind_processor(self, dialect: sa.Dialect) -> Any:
-        render = self.layout.render
-        return lambda value: None if value is None else render(value)
 
-    def result_processor(self, dialect: sa.Dialect, coltype: object) -> Any:
-        return _parse_datetime
-
-
-class TextTime(sqlite.TIME):
+class TextTime(_Stored, sqlite.TIME):
     """A SQLite time column as found (see :class:`TextDateTime`); never with offsets."""
+
+    parse = _parse_time
 
     def __init__(self, layout: Layout | None = None, mixed: bool = False, **_: Any) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.layout = layout or Layout("time", digits=6)
         self.mixed = mixed
 
-    def bind_processor(self, dialect: sa.Dialect) -> Any:
-        render = self.layout.render
-        return lambda value: None if value is None else render(value)
 
-    def result_processor(self, dialect: sa.Dialect, coltype: object) -> Any:
-        return _parse_time
-
-
-class TextDate(sqlite.DATE):
+class TextDate(_Stored, sqlite.DATE):
     """A SQLite date column whose values are not all ``YYYY-MM-DD`` (some have a time too):
     a value is the date it starts with (see :class:`TextDateTime`)."""
+
+    parse = _parse_date
 
     def __init__(self, layout: Layout | None = None, mixed: bool = True, **_: Any) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.layout = layout or Layout("date", date_only=True)
         self.mixed = mixed
 
-    def bind_processor(self, dialect: sa.Dialect) -> Any:
-        render = self.layout.render
-        return lambda value: None if value is None else render(value)
-
-    def result_processor(self, dialect: sa.Dialect, coltype: object) -> Any:
-        return _parse_date
-
     def adapt(self, cls: Any, **kw: Any) -> Any:
         # pysqlite maps Date to a DATE subclass of its own, which would drop this type.
         if issubclass(cls, sqlite.DATE):
             return TextDate(self.layout, self.mixed)
         return super().adapt(cls, **kw)  # type: ignore[no-untyped-call]
-
-
-def _parse_date(value: Any) -> dt.date | None:
-    return None if value is None else dt.date.fromisoformat(value[:10])
-
-
-def _parse_datetime(value: Any) -> dt.datetime | None:
-    return None if value is None else dt.datetime.fromisoformat(value)
-
-
-def _parse_time(value: Any) -> dt.time | None:
-    return None if value is None else dt.time.fromisoformat(value)
 
 
 class Key(sa.types.TypeDecorator[Any]):

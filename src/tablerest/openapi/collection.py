@@ -46,15 +46,21 @@ def create_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[str, A
         if keys
         else []
     )  # fmt: skip
+    body = json_body(
+        {"anyOf": [one, {"type": "array", "items": one, "minItems": 1}]},
+        ref(jsonapi_input(ctx, res, "create")),
+    )
+    # The row, or the rows: the same in both answers (created, or changed by on_conflict).
+    written = {
+        "application/json": {"schema": {"anyOf": [row, {"type": "array", "items": row}]}},
+        JSONAPI: {"schema": ref(jsonapi_document(ctx, res))},
+    }
     return {
         "operationId": f"create_{res.name}",
         "summary": f"Create {res.name}: one row, or several (an array) all or none",
         "tags": tag,
         "parameters": params,
-        "requestBody": json_body(
-            {"anyOf": [one, {"type": "array", "items": one, "minItems": 1}]},
-            ref(jsonapi_input(ctx, res, "create")),
-        ),
+        "requestBody": body,
         "responses": {
             "201": {
                 "description": "Created: the row (with Location and ETag), or the rows",
@@ -62,21 +68,11 @@ def create_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[str, A
                     "Location": {"schema": {"type": "string"}},
                     "ETag": {"schema": {"type": "string"}},
                 },
-                "content": {
-                    "application/json": {
-                        "schema": {"anyOf": [row, {"type": "array", "items": row}]}
-                    },
-                    JSONAPI: {"schema": ref(jsonapi_document(ctx, res))},
-                },
+                "content": written,
             },
             "200": {
                 "description": "on_conflict: the row changed, or the rows (created or changed)",
-                "content": {
-                    "application/json": {
-                        "schema": {"anyOf": [row, {"type": "array", "items": row}]}
-                    },
-                    JSONAPI: {"schema": ref(jsonapi_document(ctx, res))},
-                },
+                "content": written,
             },
             **problems(400, 403, 406, 409, 413, 415, 422, 503),
         },

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..fields import Field
+from ..relations import Relation
 from ..render.jsonapi import Renderer
-from ..resource import Field, Relation, Resource, View
+from ..resource import Resource, View
 from .common import JSONAPI_ERRORS, PROBLEM
 from .source import Source
 

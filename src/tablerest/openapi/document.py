@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..names import slug
 from ..reflect.selection import reserved_names
-from ..resource import View, slug
+from ..resource import View
 from .auth import auth_paths
 from .batch import batch_path
 from .common import TOO_LONG, problems

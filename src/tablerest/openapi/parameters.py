@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..columns.typeops import operators, sortable
-from ..request import MAX_OFFSET, MAX_PAGE_NUMBER
+from ..limits import MAX_OFFSET, MAX_PAGE_NUMBER
 from ..resource import Resource
 from .common import query
 from .context import Context

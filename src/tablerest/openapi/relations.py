@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..relations import Relation
 from ..render.jsonapi import JSONAPI
-from ..resource import Relation, Resource, linkage_columns
+from ..resource import Resource, linkage_columns
 from .collection import list_operation
 from .common import json_ok, problems, ref
 from .context import Context

@@ -14,7 +14,7 @@ from ..resource import Catalog, Resource
 
 if TYPE_CHECKING:
     from ..auth.service import Auth
-    from ..request import Limits
+    from ..limits import Limits
 
 
 class Settings(Protocol):

@@ -23,8 +23,9 @@ import sqlalchemy as sa
 from ..auth.access import Access
 from ..errors import FieldError, NotFound, ValidationFailed
 from ..grants import Action, Grant
+from ..relations import Relation
 from ..request import Include, ListIntent
-from ..resource import Catalog, Relation, Resource
+from ..resource import Catalog, Resource
 from ..store import Readable
 
 __all__ = ["OPEN_SCOPE", "Caller", "Scope", "Served"]

@@ -11,11 +11,11 @@ import sqlalchemy as sa
 
 from ..changes.outbox import NO_CHANGES, Recorder
 from ..errors import NotFound
+from ..limits import Limits
 from ..prepared import Prepared, Runner, fetch_all
 from ..query import Statements
 from ..readplan import Shape
 from ..render.json import RowEncoder
-from ..request import Limits
 from ..resource import Resource
 from ..store import Database
 

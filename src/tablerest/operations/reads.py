@@ -35,8 +35,9 @@ from ..readplan import (
     sort_positions,
     sort_signature,
 )
+from ..relations import Relation
 from ..request import ListIntent
-from ..resource import Relation, Resource, enum_to_label
+from ..resource import Resource, enum_to_label
 from .caller import OPEN_SCOPE, Caller, Scope
 from .context import Shared
 from .embed import materialize

@@ -6,7 +6,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..auth.access import Access
-from ..resource import Relation, Resource
+from ..relations import Relation
+from ..resource import Resource
 from ..store import Database
 from .caller import Caller
 from .context import Config

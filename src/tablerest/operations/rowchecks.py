@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from ..errors import FieldError, Forbidden, ValidationFailed
 from ..grants import Grant, Rows
-from ..request import unreachable_keys
 from ..resource import Resource
 from ..store import Readable, refers_unreadable
+from ..urlkeys import unreachable_keys
 from .caller import Caller
 from .context import Shared
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ..resource import slug
+from ..names import slug
 
 __all__ = [
     "AUTH_PATH",

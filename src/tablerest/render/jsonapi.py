@@ -12,12 +12,14 @@ relationships concealed from them are left out of every object, as if they did n
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from ..errors import FieldError, TablerestError
-from ..resource import Catalog, Relation, Resource, View, linkage_columns
+from ..relations import Relation
+from ..resource import Catalog, Resource, View, linkage_columns
 
 __all__ = ["JSONAPI", "VERSION", "Renderer", "error_document", "key_text"]
 
@@ -60,80 +62,6 @@ class Renderer:
             names.update(linkage_columns(res, rel, target) or ())
         return names
 
-    def resource_object(
-        self,
-        res: Resource,
-        row: Mapping[str, Any],
-        included: dict[tuple[str, str], Any],
-        sparse: Mapping[str, set[str]],
-        view: View | None = None,
-    ) -> dict[str, Any]:
-        ident = key_text(res, row)
-        own = f"{self.url(res)}/{quote(ident, safe=',')}"
-        not_attributes = self.hidden_keys(res, view)
-        relations = self.relations(res, view)
-        names = {name for name, _rel, _target in relations}
-        wanted = sparse.get(res.name)
-        attributes = {
-            k: v
-            for k, v in row.items()
-            if k not in not_attributes and k not in names and (wanted is None or k in wanted)
-        }
-        relationships: dict[str, Any] = {}
-        for name, rel, target in relations:
-            if wanted is not None and name not in wanted:
-                continue
-            entry: dict[str, Any] = {
-                "links": {
-                    "self": f"{own}/relationships/{quote(name)}",
-                    "related": f"{own}/{quote(name)}",
-                }
-            }
-            if name in row:  # included: the rows are here
-                value = row[name]
-                if rel.to_many:
-                    entry["data"] = [
-                        self._include(target, child, included, sparse, view) for child in value
-                    ]
-                else:
-                    entry["data"] = (
-                        None
-                        if value is None
-                        else self._include(target, value, included, sparse, view)
-                    )
-            else:
-                cols = linkage_columns(res, rel, target)
-                if cols is not None and all(c in row for c in cols):
-                    values = [row[c] for c in cols]
-                    entry["data"] = (
-                        None
-                        if any(v is None for v in values)
-                        else {"type": target.name, "id": ",".join(str(v) for v in values)}
-                    )
-            relationships[name] = entry
-        out: dict[str, Any] = {"type": res.name, "id": ident}
-        if attributes:
-            out["attributes"] = attributes
-        if relationships:
-            out["relationships"] = relationships
-        out["links"] = {"self": own}
-        return out
-
-    def _include(
-        self,
-        res: Resource,
-        row: Mapping[str, Any],
-        included: dict[tuple[str, str], Any],
-        sparse: Mapping[str, set[str]],
-        view: View | None,
-    ) -> dict[str, str]:
-        ident = {"type": res.name, "id": key_text(res, row)}
-        key = (ident["type"], ident["id"])
-        if key not in included:
-            included[key] = None  # reserve the place first: a cycle must not recurse forever
-            included[key] = self.resource_object(res, row, included, sparse, view)
-        return ident
-
     def single(
         self,
         res: Resource,
@@ -142,9 +70,9 @@ class Renderer:
         sparse: Mapping[str, set[str]] | None = None,
         view: View | None = None,
     ) -> dict[str, Any]:
-        included: dict[tuple[str, str], Any] = {}
-        data = None if row is None else self.resource_object(res, row, included, sparse or {}, view)
-        return self._document(data, included, {"self": self_url}, primary=[data])
+        objects = _Objects(self, sparse or {}, view)
+        data = None if row is None else objects.of(res, row)
+        return self._document(data, objects.included, {"self": self_url}, primary=[data])
 
     def collection(
         self,
@@ -155,9 +83,9 @@ class Renderer:
         sparse: Mapping[str, set[str]],
         view: View | None = None,
     ) -> dict[str, Any]:
-        included: dict[tuple[str, str], Any] = {}
-        data = [self.resource_object(res, row, included, sparse, view) for row in rows]
-        doc = self._document(data, included, {k: v for k, v in links.items() if v}, data)
+        objects = _Objects(self, sparse, view)
+        data = [objects.of(res, row) for row in rows]
+        doc = self._document(data, objects.included, {k: v for k, v in links.items() if v}, data)
         doc["meta"] = dict(meta)
         return doc
 
@@ -179,14 +107,74 @@ class Renderer:
     def linkage(self, res: Resource, rel_name: str, key: str, data: Any) -> dict[str, Any]:
         """A relationship document: ``GET /books/1/relationships/author``."""
         own = f"{self.url(res)}/{quote(key, safe=',')}"
-        return {
-            "jsonapi": VERSION,
-            "links": {
-                "self": f"{own}/relationships/{quote(rel_name)}",
-                "related": f"{own}/{quote(rel_name)}",
-            },
-            "data": data,
+        return {"jsonapi": VERSION, "links": _relationship_links(own, rel_name), "data": data}
+
+
+def _relationship_links(own: str, name: str) -> dict[str, str]:
+    """The links of relationship ``name`` of the object at ``own``."""
+    return {"self": f"{own}/relationships/{quote(name)}", "related": f"{own}/{quote(name)}"}
+
+
+@dataclasses.dataclass
+class _Objects:
+    """The resource objects of one document, as they are built: ``included`` gathers the
+    rows embedded on the way (by type and id), each shown with the ``sparse`` fieldsets to
+    the caller who sees ``view``."""
+
+    renderer: Renderer
+    sparse: Mapping[str, set[str]]
+    view: View | None
+    included: dict[tuple[str, str], Any] = dataclasses.field(default_factory=dict)
+
+    def of(self, res: Resource, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The resource object of ``row``, its embedded rows added to ``included``."""
+        ident = key_text(res, row)
+        own = f"{self.renderer.url(res)}/{quote(ident, safe=',')}"
+        not_attributes = self.renderer.hidden_keys(res, self.view)
+        relations = self.renderer.relations(res, self.view)
+        names = {name for name, _rel, _target in relations}
+        wanted = self.sparse.get(res.name)
+        attributes = {
+            k: v
+            for k, v in row.items()
+            if k not in not_attributes and k not in names and (wanted is None or k in wanted)
         }
+        relationships: dict[str, Any] = {}
+        for name, rel, target in relations:
+            if wanted is not None and name not in wanted:
+                continue
+            entry: dict[str, Any] = {"links": _relationship_links(own, name)}
+            if name in row:  # included: the rows are here
+                value = row[name]
+                if rel.to_many:
+                    entry["data"] = [self._include(target, child) for child in value]
+                else:
+                    entry["data"] = None if value is None else self._include(target, value)
+            else:
+                cols = linkage_columns(res, rel, target)
+                if cols is not None and all(c in row for c in cols):
+                    values = [row[c] for c in cols]
+                    entry["data"] = (
+                        None
+                        if any(v is None for v in values)
+                        else {"type": target.name, "id": ",".join(str(v) for v in values)}
+                    )
+            relationships[name] = entry
+        out: dict[str, Any] = {"type": res.name, "id": ident}
+        if attributes:
+            out["attributes"] = attributes
+        if relationships:
+            out["relationships"] = relationships
+        out["links"] = {"self": own}
+        return out
+
+    def _include(self, res: Resource, row: Mapping[str, Any]) -> dict[str, str]:
+        ident = {"type": res.name, "id": key_text(res, row)}
+        key = (ident["type"], ident["id"])
+        if key not in self.included:
+            self.included[key] = None  # reserve the place first: a cycle must not recurse forever
+            self.included[key] = self.of(res, row)
+        return ident
 
 
 def _source(error: TablerestError, field: FieldError | None, pointers: Mapping[str, str]) -> Any:

@@ -43,13 +43,15 @@ from ..errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from ..exactjson import dump_exact
 from ..grants import Action
 from ..operations.caller import Caller
 from ..operations.registry import Registry
 from ..render.json import dumps
 from ..render.jsonapi import JSONAPI
-from ..request import dump_exact, parse_key, reject_query, unreachable_keys
+from ..request import reject_query
 from ..store import translate
+from ..urlkeys import parse_key, unreachable_keys
 from .common import Settings
 from .endpoint import Endpoint
 from .respond import item_url

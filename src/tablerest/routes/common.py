@@ -15,12 +15,12 @@ from flask import request as flask_request
 from .. import http
 from ..auth.access import Access
 from ..errors import TablerestError
+from ..limits import Limits
 from ..operations.caller import Caller
 from ..operations.registry import Registry
 from ..operations.service import Operations
 from ..render.jsonapi import JSONAPI, Renderer
 from ..render.problem import error_response
-from ..request import Limits
 from .bodies import Decoder
 from .respond import item_url, tagged
 

@@ -15,14 +15,11 @@ from .. import http
 from ..errors import InvalidParameter
 from ..operations.caller import Caller, Scope
 from ..operations.reads import Page
+from ..relations import Relation
 from ..render.jsonapi import JSONAPI, key_text
-from ..request import (
-    ListIntent,
-    parse_item_query,
-    parse_key,
-    parse_list_query,
-)
-from ..resource import Relation, Resource, linkage_columns
+from ..request import ListIntent, parse_item_query, parse_list_query
+from ..resource import Resource, linkage_columns
+from ..urlkeys import parse_key
 from .common import Routes
 from .respond import (
     export_response,

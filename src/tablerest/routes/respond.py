@@ -16,8 +16,9 @@ from ..errors import InvalidParameter
 from ..operations.reads import Export
 from ..render.export import CSV, NDJSON, CsvEncoder, ndjson
 from ..render.json import dumps
-from ..request import PAGE_PARAMETERS, ListIntent, unreachable_keys
+from ..request import PAGE_PARAMETERS, ListIntent
 from ..resource import Resource
+from ..urlkeys import unreachable_keys
 
 __all__ = [
     "JSON",

@@ -19,10 +19,12 @@ from ..jsonapi_body import decode_linkage
 from ..jsonapi_body import document_data as _document_data
 from ..operations.caller import Caller
 from ..operations.writes import Expect
+from ..relations import Relation
 from ..render.json import dumps
 from ..render.jsonapi import JSONAPI
-from ..request import parse_key, reject_query
-from ..resource import Relation, Resource, linkage_columns
+from ..request import reject_query
+from ..resource import Resource, linkage_columns
+from ..urlkeys import parse_key
 from .common import POINTERS, Routes
 from .respond import json_response, locate, no_content
 
