@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "columns.rowkeys": {"columns.sqlite_time", "columns.untyped"},
     "columns.decimals": set(),  # decimal columns stored as floats: SQLAlchemy only
     # The schema is built lazily from the declaration; the policy is held as grants.AccessPolicy.
-    "resource": {"fields", "grants", "names", "relations", "schema"},
+    "resource": {"calling", "fields", "grants", "names", "relations", "schema"},
     # A declaration's parts, built when it is declared: below resource, SQLAlchemy only.
     "fields": set(),  # which columns and expressions are exposed, and how
     "relations": {"names"},  # relations from foreign keys or relationship(), and their names
@@ -195,6 +195,34 @@ ALLOWED: dict[str, set[str]] = {
         "resource",
         "store",
     },
+    # The decode stage of writes: bodies -> intents, as the caller sees the API.
+    "bodies": {
+        "errors",
+        "exactjson",
+        "http",
+        "jsonapi_body",
+        "nested",
+        "operations.caller",
+        "operations.intents",
+        "resource",
+        "schema",
+    },
+    # What an application's code can call on a resource (a base of Resource): no stage.
+    "calling": set(),
+    # The application's calls: Python data -> the decode stage -> the operations.
+    "calls": {
+        "auth.access",
+        "bodies",
+        "calling",
+        "exactjson",
+        "http",
+        "operations.caller",
+        "operations.reads",
+        "operations.registry",
+        "operations.service",
+        "request",
+        "urlkeys",
+    },
     # The HTTP routes (routes/): negotiate, decode, call the operations, render.
     "routes": set(),
     "routes.respond": {
@@ -207,18 +235,6 @@ ALLOWED: dict[str, set[str]] = {
         "resource",
         "urlkeys",
     },
-    # The decode stage of writes: bodies -> intents, as the caller sees the API.
-    "routes.bodies": {
-        "errors",
-        "exactjson",
-        "http",
-        "jsonapi_body",
-        "nested",
-        "operations.caller",
-        "operations.intents",
-        "resource",
-        "schema",
-    },
     "routes.common": {
         "auth.access",
         "errors",
@@ -228,8 +244,8 @@ ALLOWED: dict[str, set[str]] = {
         "operations.registry",
         "operations.service",
         "render.jsonapi",
+        "bodies",
         "render.problem",
-        "routes.bodies",
         "routes.respond",
     },
     "routes.reads": {

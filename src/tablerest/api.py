@@ -12,7 +12,7 @@ import contextlib
 import math
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from . import http, openapi
 from .auth.access import Access
 from .auth.policies import Identity, PermissionSpec, Policy
 from .auth.service import Auth, remembered
+from .calls import Calls
 from .changes import ChangeFeed
 from .changes.fanout import Feeds
 from .changes.stream import ChangeStream
@@ -117,6 +118,8 @@ class _AppState:
         #: Every resource's operations (the layer under HTTP) and the catalog they share.
         self.registry = Registry(db, Config(api.settings.limits, secret))
         self.endpoints: dict[str, Endpoint] = {}
+        #: Each resource's operations as the application's code calls them (``books.create``).
+        self.calls: dict[str, Calls] = {}
         identify = remembered(api.identify) if api.identify is not None else None
         if identify is None and api.auth is not None:
             identify = api.auth.identify  # remembers by itself
@@ -137,6 +140,11 @@ class _AppState:
 
     def by_name(self, name: str) -> Resource | None:
         return self.registry.by_name(name)
+
+    def prepare_writes(self) -> None:
+        """What must exist before a write (the change feed's outbox tables)."""
+        if self.feeds is not None:
+            self.feeds.prepare()
 
     def authorize(self, req: Request) -> Access | None:
         """The request's caller and their grants; None when nothing is guarded (no
@@ -303,6 +311,7 @@ class Api:
         if resource.changes is None:
             resource.changes = bool(self.changes)
         self.resources[resource.name] = resource
+        resource._calls = lambda: self._current_state().calls[resource.name]
         for state in self._states:
             self._mount(state, resource)
         return resource
@@ -428,6 +437,7 @@ class Api:
         ep = state.endpoints[res.name] = Endpoint(
             ops, state.registry, self.settings, state.authorize
         )
+        state.calls[res.name] = Calls(ops, state.registry, state.prepare_writes)
         base = res.name
         if res.changes:
             self._mount_changes(state, ep)
@@ -503,6 +513,14 @@ class Api:
         return resp
 
     # -- for the application's own routes --------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction for several calls on resources (``books.create(...)``, ...): they
+        all commit when the block ends, or none does when it raises. Inside a request or an
+        app context; blocks nest."""
+        with self._current_state().db.atomic():
+            yield
 
     def identity(self, *, required: bool = False) -> Identity | None:
         """Who is asking, in a request to an app this API is mounted on.

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 import orjson
 import sqlalchemy as sa
 
+from .calling import RowCalls
 from .fields import ComputedSpec, Field, declared_fields
 from .grants import AccessPolicy
 from .names import slug
@@ -105,7 +106,7 @@ class View(Protocol):
         """Relation names of ``resource`` the caller may not follow."""
 
 
-class Resource:
+class Resource(RowCalls):
     """What one table exposes through the API. Built by ``Api.resource``; read by every stage.
 
     Hooks and validators can be attached after registration::

@@ -14,6 +14,7 @@ from flask import request as flask_request
 
 from .. import http
 from ..auth.access import Access
+from ..bodies import Decoder
 from ..errors import TablerestError
 from ..limits import Limits
 from ..operations.caller import Caller
@@ -21,7 +22,6 @@ from ..operations.registry import Registry
 from ..operations.service import Operations
 from ..render.jsonapi import JSONAPI, Renderer
 from ..render.problem import error_response
-from .bodies import Decoder
 from .respond import item_url, tagged
 
 __all__ = ["POINTERS", "Authorize", "Routes", "Settings", "handles_errors"]

@@ -1,0 +1,172 @@
+"""One resource's operations as an application's own code calls them (``books.create(data,
+identity=...)``, see :class:`tablerest.calling.RowCalls`): Python data in, rows out, through
+the same decode stage as a request's JSON body and the same operations as the generated
+routes: validation, permissions, field rules, hooks, the transaction, the change feed."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import parse_qs
+
+from .auth.access import Access
+from .bodies import Decoder
+from .calling import UNSET, Query
+from .exactjson import dump_exact
+from .http import Body
+from .operations.caller import Caller
+from .operations.reads import Page
+from .operations.registry import Registry
+from .operations.service import Operations
+from .request import parse_item_query, parse_list_query
+from .urlkeys import parse_key
+
+__all__ = ["Calls"]
+
+
+class Calls:
+    """The operations of one resource of one mounted API, for application code."""
+
+    def __init__(
+        self, ops: Operations, registry: Registry, prepare: Callable[[], None] = lambda: None
+    ) -> None:
+        self.ops = ops
+        self.resource = ops.resource
+        self.registry = registry
+        self.decoder = Decoder(ops.resource, registry)
+        #: What the app does before a request's writes (the change feed's outbox tables):
+        #: a call may come before any request.
+        self._prepare = prepare
+
+    def create(self, data: Any, *, identity: Any = UNSET, trusted: bool = False) -> Any:
+        """Create a row (a dict), several (a list of dicts, all or none) or a row with related
+        rows nested in it, as a ``POST`` of ``data`` as JSON would; the row(s) as stored, as
+        the caller may see them."""
+        caller = self._caller(identity, trusted)
+        caller.require(self.resource, "create")
+        intent = self.decoder.create(caller, _json(data), jsonapi=False)
+        written = [w.out for w in self.ops.create(caller, intent)]
+        return written if intent.many else written[0]
+
+    def upsert(
+        self,
+        data: Any,
+        *,
+        on: str | Sequence[str],
+        identity: Any = UNSET,
+        trusted: bool = False,
+    ) -> Any:
+        """Create a row (or several), or change the one that already holds its values of
+        the unique field(s) ``on`` (``POST ?on_conflict=``); the row(s) as stored."""
+        caller = self._caller(identity, trusted)
+        caller.require(self.resource, "create")
+        names = self.ops.bulk.conflict_key(caller, [on if isinstance(on, str) else ",".join(on)])
+        intent = self.decoder.create(caller, _json(data), jsonapi=False, upsert=names)
+        written = [w.out for w in self.ops.create(caller, intent)]
+        return written if intent.many else written[0]
+
+    def read(
+        self, key: Any, query: Query = None, *, identity: Any = UNSET, trusted: bool = False
+    ) -> dict[str, Any]:
+        """The row ``key`` (a key value, or a tuple of them for a composite key), with what
+        ``query`` asks for (``{"include": "author"}``, ``{"fields": "title"}``); 404
+        (:class:`NotFound`) when the caller cannot see it."""
+        caller = self._caller(identity, trusted)
+        res = self.resource
+        caller.require(res, "read")
+        args = _args(query)
+        limits = self.registry.config.limits
+        intent = parse_item_query(res, args, self.registry, limits, caller.access)
+        return self.ops.reads.item(caller, self._key(key), intent)
+
+    def list(self, query: Query = None, *, identity: Any = UNSET, trusted: bool = False) -> Page:
+        """A page of rows, as ``GET`` with ``query`` as its query string gives it
+        (``{"filter[year][ge]": "1900", "sort": "-year", "count": "exact"}``): its rows,
+        whether more follow, the count asked for, and keyset cursors."""
+        caller = self._caller(identity, trusted)
+        res = self.resource
+        caller.require(res, "list")
+        limits = self.registry.config.limits
+        intent = parse_list_query(res, _args(query), self.registry, limits, caller.access)
+        if intent.grouping is not None:
+            raise ValueError("group_by is for HTTP lists; query the groups with SQLAlchemy")
+        intent, scope = self.ops.reads.guard_list(caller, intent)
+        return self.ops.reads.page(res, intent, scope)
+
+    def update(
+        self, key: Any, data: Any, *, identity: Any = UNSET, trusted: bool = False
+    ) -> dict[str, Any]:
+        """Change the fields of row ``key`` that ``data`` holds (``PATCH``); the row as
+        stored."""
+        return self._change(key, data, False, identity, trusted)
+
+    def replace(
+        self, key: Any, data: Any, *, identity: Any = UNSET, trusted: bool = False
+    ) -> dict[str, Any]:
+        """Replace row ``key`` (``PUT``: fields left out go back to their defaults); the row
+        as stored."""
+        return self._change(key, data, True, identity, trusted)
+
+    def delete(self, key: Any, *, identity: Any = UNSET, trusted: bool = False) -> None:
+        """Delete row ``key``; 404 (:class:`NotFound`) when the caller cannot see it."""
+        caller = self._caller(identity, trusted)
+        caller.require(self.resource, "delete")
+        self.ops.writes.delete(caller, self._key(key))
+
+    def update_many(
+        self, items: Sequence[Mapping[str, Any]], *, identity: Any = UNSET, trusted: bool = False
+    ) -> builtins.list[dict[str, Any]]:
+        """Change several rows, each item with its key and the fields to change, all or
+        none (``PATCH`` on the collection); the rows as stored, in the order given."""
+        caller = self._caller(identity, trusted)
+        res = self.resource
+        caller.require(res, "update")
+        changes = res.schema.validate_json_patch_many(dump_exact(list(items)))
+        return [caller.visible(res, r) for r in self.ops.bulk.update_many(caller, changes)]
+
+    def _change(
+        self, key: Any, data: Any, replace: bool, identity: Any, trusted: bool
+    ) -> dict[str, Any]:
+        caller = self._caller(identity, trusted)
+        res = self.resource
+        caller.require(res, "update")
+        values = self._key(key)
+        text = _key_text(key)
+        changes = self.decoder.change(caller, _json(data), False, text, replace)
+        row = self.ops.writes.update(caller, values, changes, replace=replace)
+        return caller.visible(res, row)
+
+    def _caller(self, identity: Any, trusted: bool) -> Caller:
+        self._prepare()
+        if trusted:
+            if identity is not UNSET:
+                raise TypeError("give identity= or trusted=True, not both")
+            return self.registry.caller(None)
+        if identity is UNSET:
+            raise TypeError(
+                f"{self.resource.name}: say who the call is for: identity=api.identity() "
+                "(None: anonymous), or trusted=True for the application itself"
+            )
+        return self.registry.caller(Access(identity))
+
+    def _key(self, key: Any) -> tuple[Any, ...]:
+        return parse_key(self.resource, _key_text(key))
+
+
+def _key_text(key: Any) -> str:
+    if isinstance(key, tuple | list):
+        return ",".join(str(v) for v in key)
+    return str(key)
+
+
+def _json(data: Any) -> Body:
+    return Body("json", dump_exact(data))
+
+
+def _args(query: Query) -> dict[str, list[str]]:
+    if query is None:
+        return {}
+    if isinstance(query, str):
+        return parse_qs(query, keep_blank_values=True)
+    return {k: [v] if isinstance(v, str) else list(v) for k, v in query.items()}
