@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from tablerest import Api, ReadReplicas
-from tablerest.api import WROTE_COOKIE
+from tablerest.mount.guards import WROTE_COOKIE
 from tests.conftest import default_resources
 
 

@@ -1,0 +1,8 @@
+"""The Flask side of the extension: one ``Api`` mounted on one app.
+
+- ``state``: what an app holds for an ``Api`` (database, registry, endpoints, feeds).
+- ``routing``: the URL rules of the resources, the batch and the token routes.
+- ``pages``: the index, the OpenAPI document, the docs and change-feed pages.
+- ``guards``: what runs around every request (Host and origin checks, CORS, problem answers
+  to routing errors, replica routing).
+"""

@@ -1,0 +1,197 @@
+"""What runs around every request to a mounted API: the ``Host`` and cross-site checks before
+any view, problem answers to routing errors under the prefix, CORS, and the choice of a read
+replica (read-your-writes)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from .. import http
+from ..errors import (
+    BadRequest,
+    Forbidden,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    TablerestError,
+    TooManyRequests,
+)
+from ..render.jsonapi import JSONAPI
+from ..render.problem import error_response, problem_response
+from ..store import replica_reads
+from .routing import private, secure
+from .state import AppState
+
+__all__ = [
+    "CORS_ALLOWED",
+    "CORS_EXPOSED",
+    "WROTE_COOKIE",
+    "check_origin",
+    "install_cors",
+    "install_error_handler",
+    "route_reads",
+]
+
+#: What browsers may read and send across origins (``Api(cors=...)``).
+CORS_EXPOSED = [
+    "ETag",
+    "Location",
+    "Link",
+    "Retry-After",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
+CORS_ALLOWED = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Accept"]
+ErrorHandler = Callable[[Any], Any]
+#: Set on the answer to a write: its client reads from the primary for a while after.
+WROTE_COOKIE = "tablerest_wrote"
+_REPLICA_RESET = "tablerest.replica_reads"
+
+
+def _under(prefix: str, path: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def check_origin(state: AppState) -> Response | None:
+    """Refuse, before any view runs, a request for a ``Host`` the API does not answer to
+    (DNS rebinding: 400) and a write sent by another site's page when those are not
+    allowed (403). Paths outside the prefix are the app's own business."""
+    api = state.api
+    if not _under(api.settings.prefix, request.path):
+        return None
+    error: TablerestError | None = None
+    host = request.environ.get("HTTP_HOST")
+    if api.allowed_hosts is not None and not api.allowed_hosts.allows(host, request.scheme):
+        error = BadRequest(
+            f"Host {host!r} is not a name this API answers to"
+            if host
+            else "The request has no Host header"
+        )
+    elif request.method in http.UNSAFE_METHODS and (
+        api.cross_site_writes is False or (api.cross_site_writes is None and not api.authenticates)
+    ):
+        origin = http.cross_site(request)
+        if origin is not None and not state.cors_allows(origin):
+            why = (
+                "this API takes writes from its own pages only"
+                if api.authenticates
+                else "this API has no authentication, so any page the browser shows "
+                "could change its data"
+            )
+            error = Forbidden(f"A write from another site's page ({origin}) is refused: {why}")
+    return None if error is None else early_problem(state, error)
+
+
+def early_problem(state: AppState, error: TablerestError) -> Response:
+    """The answer to an error found before any view ran (routing, Host, origin)."""
+    # Before negotiation: a client that named JSON:API anywhere gets a JSON:API document.
+    named = request.headers.get("Accept", "") + request.headers.get("Content-Type", "")
+    resp = error_response(error, jsonapi=JSONAPI in named)
+    if state.api.authenticates:
+        resp = private(resp)
+    return secure(resp) if state.api.security_headers else resp
+
+
+def install_cors(state: AppState, app: Flask) -> None:
+    """CORS for the API's routes, when asked for (flask-cors)."""
+    cors = state.api.cors
+    if cors is None:
+        return
+    from flask_cors import CORS
+
+    # True: any origin, as "*" (which browsers never pair with credentials).
+    options: dict[str, Any] = {"send_wildcard": True} if cors is True else dict(cors or {})
+    options.setdefault("expose_headers", CORS_EXPOSED)
+    options.setdefault("allow_headers", CORS_ALLOWED)
+    options.setdefault("max_age", 600)
+    CORS(app, resources={f"{state.api.settings.prefix}(/.*)?$": options})
+    state.cors_allows = _cors_origins(app, options)
+
+
+def install_error_handler(state: AppState, app: Flask) -> None:
+    """Problem responses for HTTP errors under the prefix (404, 405, 500, ...).
+
+    Routing errors happen before any view runs, so this is an app-level handler; it only
+    answers for paths under the API prefix and leaves every other path to the handler the
+    app had before (or Flask's default).
+    """
+    previous: ErrorHandler | None = app.error_handler_spec[None][None].get(HTTPException)
+    prefix = state.api.settings.prefix
+
+    def handle(exc: HTTPException) -> Any:
+        if _under(prefix, request.path):
+            return early_problem(state, _from_http(exc))
+        if previous is not None:
+            return previous(exc)
+        return exc
+
+    app.register_error_handler(HTTPException, handle)
+    # tablerest's errors raised in the app's own routes (or its before_request hooks)
+    # answer as they do in generated routes.
+    app.register_error_handler(TablerestError, problem_response)
+
+
+def route_reads(app: Flask, window: float) -> None:
+    """Per request, whether reads may go to a replica: GET and HEAD may, unless the client
+    wrote within ``window`` seconds (read-your-writes; the cookie says when)."""
+
+    def choose() -> None:
+        allowed = request.method in ("GET", "HEAD")
+        wrote = request.cookies.get(WROTE_COOKIE)
+        if allowed and wrote:
+            with contextlib.suppress(ValueError):  # not ours: ignore it
+                allowed = time.time() - float(wrote) >= window
+        request.environ[_REPLICA_RESET] = replica_reads.set(allowed)
+
+    def mark(resp: Response) -> Response:
+        if request.method not in ("GET", "HEAD", "OPTIONS") and resp.status_code < 400:
+            resp.set_cookie(
+                WROTE_COOKIE,
+                f"{time.time():.3f}",
+                max_age=math.ceil(window),
+                httponly=True,
+                samesite="Lax",
+            )
+        return resp
+
+    def forget(_exc: BaseException | None) -> None:
+        token = request.environ.pop(_REPLICA_RESET, None)
+        if token is not None:
+            replica_reads.reset(token)
+
+    app.before_request(choose)
+    app.after_request(mark)
+    app.teardown_request(forget)
+
+
+def _cors_origins(app: Flask, options: Mapping[str, Any]) -> Callable[[str], bool]:
+    """Whether flask-cors, with these options, lets a page of an origin read the API."""
+    from flask_cors.core import get_cors_options, get_cors_origins
+
+    computed = get_cors_options(app, options)
+    return lambda origin: get_cors_origins(computed, origin) is not None
+
+
+def _from_http(exc: HTTPException) -> TablerestError:
+    code = exc.code or 500
+    if code == 404:
+        return NotFound("No such resource or route")
+    if code == 405:
+        allowed = [m for m in (getattr(exc, "valid_methods", None) or []) if m]
+        return MethodNotAllowed(allowed)
+    if code == 429:  # Flask-Limiter's; its after_request hook adds Retry-After
+        return TooManyRequests(f"Rate limit exceeded: {exc.description}")
+    if code >= 500:
+        return InternalError()
+    err = TablerestError(exc.description)
+    err.status, err.title = code, exc.name
+    err.code = exc.name.lower().replace(" ", "-")
+    return err
