@@ -263,6 +263,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "routes.writes": {
         "errors",
+        "grants",
         "http",
         "jsonapi_body",
         "operations.caller",

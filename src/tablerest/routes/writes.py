@@ -15,6 +15,7 @@ from ..errors import (
     PreconditionRequired,
     UnsupportedMediaType,
 )
+from ..grants import Action
 from ..jsonapi_body import decode_linkage
 from ..jsonapi_body import document_data as _document_data
 from ..operations.caller import Caller
@@ -85,13 +86,7 @@ class WriteRoutes(Routes):
         return self._update(request, key, replace=False)
 
     def _update(self, request: Request, key: str, *, replace: bool) -> Response:
-        res = self.resource
-        caller = self.caller(request)
-        caller.require(res, "update")
-        fmt = http.representation(request, res.format)
-        reject_query(request.args.to_dict(flat=False))
-        values = parse_key(res, key)
-        expect = self._expect(request, caller, fmt)
+        caller, fmt, values, expect = self._item_write(request, key, "update")
         body = self.body(request)
         jsonapi = request.mimetype == JSONAPI
         data = self.decoder.change(caller, body, jsonapi, key, replace, self.pointers(request))
@@ -101,14 +96,22 @@ class WriteRoutes(Routes):
         return self.written(request, caller, row, fmt, 200)
 
     def delete(self, request: Request, key: str) -> Response:
+        caller, _fmt, values, expect = self._item_write(request, key, "delete")
+        self.ops.writes.delete(caller, values, expect=expect)
+        return no_content()
+
+    def _item_write(
+        self, request: Request, key: str, action: Action
+    ) -> tuple[Caller, str, tuple[Any, ...], Expect | None]:
+        """What a write to one row checks before its body is read, in this order: the
+        caller may act at all, the answer's format, no query string, the key, ``If-Match``."""
         res = self.resource
         caller = self.caller(request)
-        caller.require(res, "delete")
+        caller.require(res, action)
         fmt = http.representation(request, res.format)
         reject_query(request.args.to_dict(flat=False))
         values = parse_key(res, key)
-        self.ops.writes.delete(caller, values, expect=self._expect(request, caller, fmt))
-        return no_content()
+        return caller, fmt, values, self._expect(request, caller, fmt)
 
     def set_relationship(
         self, request: Request, caller: Caller, key: str, rel: Relation, target: Resource
