@@ -209,3 +209,23 @@ def test_the_generated_api_cannot_write_article_tags(app: Flask, client: FlaskCl
     ]
     assert count(app, "article_tags") == 2
     assert count(app, "articles") == 2
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/articles/%00",
+        "/articles/%00/comments",
+        "/profiles/%00",
+        "/articles?tag=%00",
+        "/articles?author=%00",
+        "/articles?favorited=%00",
+    ],
+)
+def test_a_nul_character_in_a_slug_name_or_query_is_a_client_error(
+    client: FlaskClient, path: str
+) -> None:
+    resp = Conduit(client).get(path)
+
+    assert 400 <= resp.status_code < 500
+    errors(resp, resp.status_code)

@@ -364,6 +364,8 @@ def _args(allowed: Sequence[str]) -> dict[str, Any]:
             raise InvalidParameter(name, f"Unknown query parameter {name!r}")
         if len(values) > 1:
             raise InvalidParameter(name, f"{name!r} is given more than once")
+        if "\x00" in values[0]:  # PostgreSQL refuses it in text: a 400, not a crash
+            raise InvalidParameter(name, f"{name!r} holds a NUL character")
         args[name] = values[0]
     for name, low, high in (("limit", 1, MAX_LIMIT), ("offset", 0, None)):
         if name in args:
