@@ -41,7 +41,7 @@ from .models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User, d
 from .shapes import http_error_response
 from .views import Conduit, bp
 
-__all__ = ["create_app", "slugify", "unique_slug"]
+__all__ = ["create_app"]
 
 HERE = Path(__file__).parent
 
@@ -146,7 +146,7 @@ def _resources(api: Api) -> dict[str, Resource]:
     def slug(ctx: WriteContext) -> None:
         if "title" in ctx.data:
             own = ctx.key[0] if ctx.key else None
-            ctx.data["slug"] = unique_slug(ctx.session, ctx.data["title"], own)
+            ctx.data["slug"] = _unique_slug(ctx.session, ctx.data["title"], own)
 
     return {
         "users": users,
@@ -159,14 +159,14 @@ def _resources(api: Api) -> dict[str, Resource]:
     }
 
 
-def slugify(title: str) -> str:
+def _slugify(title: str) -> str:
     slug = re.sub(r"[^\w]+", "-", title.lower()).strip("-_")
     return slug[:200] or "article"
 
 
-def unique_slug(session: Session, title: str, own_id: int | None) -> str:
+def _unique_slug(session: Session, title: str, own_id: int | None) -> str:
     """The title's slug, with a random suffix when another article has it already."""
-    base = slug = slugify(title)
+    base = slug = _slugify(title)
     while True:
         taken = sa.select(Article.id).where(Article.slug == slug)
         if own_id is not None:
