@@ -4,12 +4,13 @@ Two APIs over one database:
 
 - ``/api/...``: the RealWorld spec, route for route (``views.py``). Its bodies are wrapped
   (``{"article": {...}}``), camelCased and computed (``favoritesCount``, ``following``), so
-  these are Flask routes; they take from tablerest what is not about shapes: the resources'
-  validation (``Resource.validate``), password hashing and tokens (``Auth``,
-  ``Api.sign_in``), the caller (``Api.identity``) and the errors.
-- ``/api/rest/...``: tablerest's generated API for the same tables, with the same validators
-  and owner permissions (an article or comment can be changed only by its author), the query
-  language, OpenAPI and a docs page at ``/api/rest/docs``.
+  these are Flask routes; they take from tablerest what is not about shapes: every row they
+  write goes through the resources below (``articles.create(data, identity=me)``), with
+  their validators, owner permissions, hooks and change feed; password hashing and tokens
+  (``Auth``, ``Api.sign_in``), the caller (``Api.identity``) and the errors.
+- ``/api/rest/...``: tablerest's generated API for the same tables, with the same validators,
+  hooks and owner permissions (an article or comment can be changed only by its author), the
+  query language, OpenAPI and a docs page at ``/api/rest/docs``.
 
 Run it (the tables are created on first start)::
 
@@ -31,13 +32,14 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 from flask_cors import CORS
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from tablerest import Api, Auth, Permission, WriteContext, owner, public, role
+from tablerest import Api, Auth, Permission, Resource, WriteContext, owner, public, role
 
-from .models import Article, Comment, Favorite, Follow, Tag, User, db
+from .models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User, db, now
 from .shapes import http_error_response
-from .views import Conduit, bp, unique_slug
+from .views import Conduit, bp
 
 __all__ = ["create_app"]
 
@@ -75,14 +77,14 @@ def create_app(database_url: str | None = None, *, secret_key: str | None = None
         title="Conduit",
         description="The Conduit tables through tablerest's generated routes.",
     )
-    app.extensions["conduit"] = Conduit(api, *_resources(api))
+    app.extensions["conduit"] = Conduit(api, **_resources(api))
     app.register_blueprint(bp)
     CORS(app, resources={r"/api/.*": {"send_wildcard": True, "max_age": 600}})
     return app
 
 
-def _resources(api: Api) -> tuple[Any, Any, Any]:
-    """The generated API's resources; their validators also check the spec's bodies."""
+def _resources(api: Api) -> dict[str, Resource]:
+    """The generated API's resources, through which the spec's routes write too."""
     users = api.resource(
         User,
         methods=["GET"],
@@ -94,9 +96,17 @@ def _resources(api: Api) -> tuple[Any, Any, Any]:
     comments = api.resource(
         Comment, read_only=["created_at", "updated_at"], permissions=_kept_by("author_id")
     )
-    api.resource(Tag, methods=["GET"])
-    api.resource(Favorite, methods=["GET", "POST", "DELETE"], permissions=_kept_by("user_id"))
-    api.resource(Follow, methods=["GET", "POST", "DELETE"], permissions=_kept_by("follower_id"))
+    # Tags and an article's links to them are written by the spec's routes alone (trusted,
+    # in the transaction of the article's own write): read-only here, and so not nestable
+    # in an article written through /api/rest either.
+    tags = api.resource(Tag, methods=["GET"])
+    article_tags = api.resource(ArticleTag, methods=["GET"])
+    favorites = api.resource(
+        Favorite, methods=["GET", "POST", "DELETE"], permissions=_kept_by("user_id")
+    )
+    follows = api.resource(
+        Follow, methods=["GET", "POST", "DELETE"], permissions=_kept_by("follower_id")
+    )
 
     @users.validator("username")
     def username(value: str) -> str:
@@ -120,14 +130,50 @@ def _resources(api: Api) -> tuple[Any, Any, Any]:
     for res, field in ((articles, "title"), (articles, "body"), (comments, "body")):
         res.validator(field)(_not_blank)
 
-    # The spec's routes make slugs the same way (views.py).
+    @articles.hook("before_create")
+    @comments.hook("before_create")
+    def stamp(ctx: WriteContext) -> None:
+        # One reading of the clock: a new row's createdAt and updatedAt are equal.
+        ctx.data["created_at"] = ctx.data["updated_at"] = now()
+
+    @articles.hook("before_update")
+    def touch(ctx: WriteContext) -> None:
+        # Also when no column changes: a new tagList (rows of article_tags) changes it.
+        ctx.data["updated_at"] = now()
+
     @articles.hook("before_create")
     @articles.hook("before_update")
     def slug(ctx: WriteContext) -> None:
         if "title" in ctx.data:
-            ctx.data["slug"] = unique_slug(ctx.data["title"], ctx.key[0] if ctx.key else None)
+            own = ctx.key[0] if ctx.key else None
+            ctx.data["slug"] = _unique_slug(ctx.session, ctx.data["title"], own)
 
-    return users, articles, comments
+    return {
+        "users": users,
+        "articles": articles,
+        "comments": comments,
+        "tags": tags,
+        "article_tags": article_tags,
+        "favorites": favorites,
+        "follows": follows,
+    }
+
+
+def _slugify(title: str) -> str:
+    slug = re.sub(r"[^\w]+", "-", title.lower()).strip("-_")
+    return slug[:200] or "article"
+
+
+def _unique_slug(session: Session, title: str, own_id: int | None) -> str:
+    """The title's slug, with a random suffix when another article has it already."""
+    base = slug = _slugify(title)
+    while True:
+        taken = sa.select(Article.id).where(Article.slug == slug)
+        if own_id is not None:
+            taken = taken.where(Article.id != own_id)
+        if session.scalar(taken) is None:
+            return slug
+        slug = f"{base}-{secrets.token_hex(3)}"
 
 
 def _kept_by(field: str) -> dict[str, Permission]:

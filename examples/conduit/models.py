@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Article", "ArticleTag", "Comment", "Favorite", "Follow", "Tag", "User", "db", "now"]
@@ -23,6 +24,10 @@ def now() -> datetime:
     # database (MariaDB's DATETIME(3), PostgreSQL's microseconds, SQLite's text).
     t = datetime.now(UTC)
     return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+
+#: MariaDB's plain DATETIME would keep whole seconds only.
+Stamp = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=3), "mysql", "mariadb")
 
 
 class User(db.Model):
@@ -53,10 +58,8 @@ class Article(db.Model):
     description: Mapped[str] = mapped_column(sa.String(1000))
     body: Mapped[str] = mapped_column(sa.Text)
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=now)
-    updated_at: Mapped[datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=now, onupdate=now
-    )
+    created_at: Mapped[datetime] = mapped_column(Stamp, default=now)
+    updated_at: Mapped[datetime] = mapped_column(Stamp, default=now, onupdate=now)
 
     __table_args__ = (sa.Index("ix_articles_created", "created_at", "id"),)
 
@@ -93,7 +96,5 @@ class Comment(db.Model):
     body: Mapped[str] = mapped_column(sa.Text)
     article_id: Mapped[int] = mapped_column(sa.ForeignKey("articles.id", ondelete="CASCADE"))
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=now)
-    updated_at: Mapped[datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=now, onupdate=now
-    )
+    created_at: Mapped[datetime] = mapped_column(Stamp, default=now)
+    updated_at: Mapped[datetime] = mapped_column(Stamp, default=now, onupdate=now)
