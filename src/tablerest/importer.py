@@ -137,7 +137,7 @@ def _write(
     ops: Operations, caller: Caller, batch: list[tuple[_Item, dict[str, Any]]], report: Report
 ) -> None:
     try:
-        ops.writes.create(caller, [values for _, values in batch], many=True)
+        ops.writes.create(caller, [values for _, values in batch], many=True, returning=False)
         report.imported += len(batch)
         return
     except TablerestError as exc:
@@ -146,7 +146,7 @@ def _write(
     # Nothing of the batch was written: find the rows at fault, keep the others.
     for item, values in batch:
         try:
-            ops.writes.create(caller, [values], many=False)
+            ops.writes.create(caller, [values], many=False, returning=False)
             report.imported += 1
         except TablerestError as exc:
             if exc.status >= 500:
