@@ -88,7 +88,7 @@ class Writes:
             if shared.core and grant is True and readable is None:
                 for i, data in enumerate(items):
                     require_filled(res, data, f"/{i}" if many else "")
-                written = [st.values(data) for data in items]
+                # ``written`` stays empty: a failure's diagnosis maps every item (below).
                 return self._create_core(items) if returning else self._insert_core(items)
             with shared.db.writing(res.table) as session:
                 for i, data in enumerate(items):
