@@ -7,12 +7,19 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from tablerest import cli
+from tablerest import Conflict, cli
+from tablerest.importer import Report, import_file
+from tablerest.limits import Limits
+from tablerest.operations.context import Config
+from tablerest.operations.registry import Registry
+from tablerest.resource import Resource, WriteContext
+from tablerest.store import Database
 from tests.databases import fresh_database
 
 
@@ -185,3 +192,84 @@ def test_unknown_extension_needs_a_format(url: str, tmp_path: Path) -> None:
 
     assert "pass --format" in run(url, str(path), "--into", "books")[1]
     assert run(url, str(path), "--into", "books", "--format", "csv")[0] == 0
+
+
+def _books_table(**defaults: object) -> sa.Table:
+    """The fixture's books table as a code-first app declares it (``defaults``: Python-side
+    column defaults, which the database does not know of)."""
+    return sa.Table(
+        "books",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("title", sa.String(100), nullable=False),
+        sa.Column("year", sa.Integer, default=defaults.get("year")),
+        sa.Column("isbn", sa.String(20), unique=True),
+        sa.Column(
+            "genre",
+            sa.String(20),
+            nullable=False,
+            server_default="unknown",
+            default=defaults.get("genre"),
+        ),
+        sa.Column("author_id", sa.Integer),
+    )
+
+
+def _import(url: str, resource: Resource, path: Path, fmt: Literal["csv", "ndjson"]) -> Report:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    registry = Registry(Database(engine), Config(Limits(), b"k" * 32))
+    ops = registry.add(resource)
+    try:
+        return import_file(ops, registry.caller(None), path, fmt, batch_size=10)
+    finally:
+        engine.dispose()
+
+
+def test_rows_go_through_the_create_operation_and_its_hooks(url: str, tmp_path: Path) -> None:
+    """An import is the resource's create operation: a code-first resource's hooks run for
+    every row, and a row its hook refuses is reported while the rest of its batch is kept."""
+    books_resource = Resource(_books_table())
+
+    @books_resource.hook("before_create")
+    def stamp(ctx: WriteContext) -> None:
+        if ctx.data["title"] == "Banned":
+            raise Conflict("This title is not taken")
+        ctx.data["genre"] = "imported"
+
+    path = tmp_path / "books.csv"
+    path.write_text("title,isbn\nFirst,900\nBanned,901\nThird,902\n")
+
+    report = _import(url, books_resource, path, "csv")
+
+    assert report.imported == 2
+    assert [(r.where, r.reason) for r in report.rejected] == [("line 3", "This title is not taken")]
+    assert sorted((b[0], b[3]) for b in books(url)) == [
+        ("First", "imported"),
+        ("Kept", "unknown"),
+        ("Third", "imported"),
+    ]
+
+
+def test_fields_left_out_keep_the_column_defaults_of_a_code_first_table(
+    url: str, tmp_path: Path
+) -> None:
+    """Without hooks the rows go as one INSERT per set of fields given, for a whole batch:
+    each set still gets the defaults of the fields it leaves out, Python-side ones too."""
+    resource = Resource(_books_table(year=1999, genre=lambda: "python"))
+    path = tmp_path / "books.ndjson"
+    path.write_text(
+        '{"title": "A"}\n{"title": "B", "year": 2001}\n{"title": "C", "genre": "drama"}\n'
+        '{"title": "D", "year": 2002, "genre": "poetry"}\n{"title": "E"}\n'
+    )
+
+    report = _import(url, resource, path, "ndjson")
+
+    assert (report.imported, report.rejected) == (5, [])
+    assert sorted((b[0], b[3], b[1]) for b in books(url)) == [
+        ("A", "python", 1999),
+        ("B", "python", 2001),
+        ("C", "drama", 1999),
+        ("D", "poetry", 2002),
+        ("E", "python", 1999),
+        ("Kept", "unknown", None),
+    ]

@@ -223,6 +223,8 @@ ALLOWED: dict[str, set[str]] = {
         "request",
         "urlkeys",
     },
+    # ``tablerest import``: a file's rows -> the schema's validation -> the create operation.
+    "importer": {"errors", "operations.caller", "operations.service"},
     # The HTTP routes (routes/): negotiate, decode, call the operations, render.
     "routes": set(),
     "routes.respond": {
@@ -551,6 +553,9 @@ ALLOWED: dict[str, set[str]] = {
         "cli.options",
         "errors",
         "importer",
+        "limits",
+        "operations.context",
+        "operations.registry",
         "reflect.selection",
         "reflect.tables",
         "server",

@@ -2,10 +2,12 @@
 
 Every row goes through the resource's own validation, as a ``POST`` would: CSV values are read
 as form fields (text converted to each column's type, an empty value is null), JSON items as
-JSON bodies. Valid rows are written in batches, one transaction each. A row that fails is not
+JSON bodies. Valid rows are written in batches, one transaction each, through the resource's
+create operation (:meth:`tablerest.operations.writes.Writes.create`): the same checks, hooks,
+change recording and diagnosis of conflicts as the API's own writes. A row that fails is not
 written and is reported with where it was in the file and why; it never stops the others. A
-batch that breaks a unique or foreign key is written again row by row, each its own
-transaction, so that only the clashing rows are turned away.
+batch that the database or the operation refuses (a unique or foreign key broken) is written
+again row by row, each its own transaction, so that only the rows at fault are turned away.
 """
 
 from __future__ import annotations
@@ -17,12 +19,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
 
 from .errors import TablerestError
-from .resource import Resource
-from .store import Database, diagnose_integrity
+from .operations.caller import Caller
+from .operations.service import Operations
 
 __all__ = ["FORMATS", "Rejected", "Report", "import_file", "read_items"]
 
@@ -94,18 +94,20 @@ def read_items(path: Path, fmt: Format) -> Iterator[_Item | Rejected]:
 
 
 def import_file(
-    db: Database,
-    resource: Resource,
+    ops: Operations,
+    caller: Caller,
     path: Path,
     fmt: Format,
     *,
     batch_size: int = 500,
     progress: Callable[[int], None] = lambda n: None,
 ) -> Report:
-    """Import ``path`` into ``resource``; ``progress(n)`` is told of every ``n`` rows done."""
+    """Import ``path`` into the resource of ``ops``, as ``caller`` creates rows (the command
+    line's is the trusted one, ``registry.caller(None)``); ``progress(n)`` is told of every
+    ``n`` rows done."""
     report = Report()
     batch: list[tuple[_Item, dict[str, Any]]] = []
-    schema = resource.schema
+    schema = ops.resource.schema
     for item in read_items(path, fmt):
         if isinstance(item, Rejected):
             report.rejected.append(item)
@@ -120,48 +122,36 @@ def import_file(
             report.rejected.append(Rejected(item.where, _reason(exc), item.row))
             progress(1)
             continue
-        batch.append((item, {resource.fields[k].column.key: v for k, v in values.items()}))
+        batch.append((item, values))
         if len(batch) >= batch_size:
-            _write(db, resource, batch, report)
+            _write(ops, caller, batch, report)
             progress(len(batch))
             batch = []
     if batch:
-        _write(db, resource, batch, report)
+        _write(ops, caller, batch, report)
         progress(len(batch))
     return report
 
 
 def _write(
-    db: Database,
-    resource: Resource,
-    batch: list[tuple[_Item, dict[str, Any]]],
-    report: Report,
+    ops: Operations, caller: Caller, batch: list[tuple[_Item, dict[str, Any]]], report: Report
 ) -> None:
-    table = resource.table
     try:
-        with db.transaction(table) as conn:
-            assert isinstance(conn, sa.Connection)  # no plans given: never a bare DBAPI one
-            # One INSERT per set of fields given: a field left out keeps its column default.
-            shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
-            for _, values in batch:
-                shapes.setdefault(frozenset(values), []).append(values)
-            for rows in shapes.values():
-                conn.execute(sa.insert(table), rows)
+        ops.writes.create(caller, [values for _, values in batch], many=True, returning=False)
         report.imported += len(batch)
         return
-    except sa_exc.IntegrityError:
-        pass  # rolled back: find the rows at fault, keep the others
+    except TablerestError as exc:
+        if exc.status >= 500:  # the database went away: no row would fare better
+            raise
+    # Nothing of the batch was written: find the rows at fault, keep the others.
     for item, values in batch:
         try:
-            with db.transaction(table, statements=1) as conn:
-                assert isinstance(conn, sa.Connection)
-                conn.execute(sa.insert(table), [values])
+            ops.writes.create(caller, [values], many=False, returning=False)
             report.imported += 1
-        except sa_exc.IntegrityError:
-            with db.connection(table) as conn:
-                by_column = {table.c[k]: v for k, v in values.items()}
-                conflict = diagnose_integrity(conn, resource, [by_column])
-            report.rejected.append(Rejected(item.where, _reason(conflict), item.row))
+        except TablerestError as exc:
+            if exc.status >= 500:
+                raise
+            report.rejected.append(Rejected(item.where, _reason(exc), item.row))
 
 
 def _reason(exc: TablerestError) -> str:

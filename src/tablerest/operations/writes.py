@@ -3,7 +3,8 @@ caller's view and validated data, runs the permissions, owner claims, hooks, the
 conflict diagnosis and change recording, and returns the rows as stored.
 
 A write that needs nothing of the ORM session (no hooks, no ORM behaviour, no change feed, no
-row rules) runs as prepared Core statements on a bare connection: the fast path. Every other
+row rules) runs as prepared Core statements on a bare connection: the fast path (and a create
+that wants no rows back, as an import, as one executemany per set of fields). Every other
 runs in a session transaction that the hooks share.
 """
 
@@ -58,11 +59,20 @@ class Writes:
     # -- create ----------------------------------------------------------------------------
 
     def create(
-        self, caller: Caller, items: list[dict[str, Any]], *, many: bool | None = None
+        self,
+        caller: Caller,
+        items: list[dict[str, Any]],
+        *,
+        many: bool | None = None,
+        returning: bool = True,
     ) -> list[dict[str, Any]]:
         """Create every item in one transaction (all are stored, or none); the rows as
         stored (:meth:`Caller.visible` makes them what the caller may see). Pointers carry
-        the item's index when ``many`` (by default: when there are several)."""
+        the item's index when ``many`` (by default: when there are several).
+
+        ``returning=False``: the caller needs no rows back (``tablerest import``), and gets
+        an empty list; on the Core path the items then go as one executemany per set of
+        fields given rather than one INSERT each."""
         res = self.resource
         grant = caller.require(res, "create")
         many = len(items) > 1 if many is None else many
@@ -78,8 +88,8 @@ class Writes:
             if shared.core and grant is True and readable is None:
                 for i, data in enumerate(items):
                     require_filled(res, data, f"/{i}" if many else "")
-                written = [st.values(data) for data in items]
-                return self._create_core(items)
+                # ``written`` stays empty: a failure's diagnosis maps every item (below).
+                return self._create_core(items) if returning else self._insert_core(items)
             with shared.db.writing(res.table) as session:
                 for i, data in enumerate(items):
                     at = f"/{i}" if many else ""
@@ -106,7 +116,7 @@ class Writes:
             raise self.diagnose(exc, [*written, *rest], readable=readable) from None
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
-        return created
+        return created if returning else []
 
     def _create_core(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         shared = self.shared
@@ -137,6 +147,26 @@ class Writes:
                     row = shared.read_back(conn, key)[0]
                 created.append(shared.encoder.row(row))
         return created
+
+    def _insert_core(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items without reading them back: a field left out keeps its column default,
+        so each set of fields given is its own INSERT, run once for all its items."""
+        shared = self.shared
+        st = shared.statements
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for data in items:
+            shapes.setdefault(tuple(data), []).append(st.write_values(data))
+        # One item is one statement, its own transaction; an executemany may be several.
+        statements = 1 if len(items) == 1 else 2
+        with shared.db.transaction(self.resource.table, statements=statements) as conn:
+            assert isinstance(conn, sa.Connection)  # no plans given: never a bare DBAPI one
+            for names, params in shapes.items():
+                plan: Prepared = shared.plan(
+                    ("insert", names, False),
+                    functools.partial(_prepare, st.insert_statement, names, False),
+                )
+                conn.execute(plan.statement, params)
+        return []
 
     def _insert(self, session: Session, data: Mapping[str, Any]) -> tuple[Any, ...]:
         res = self.resource
