@@ -8,7 +8,6 @@ where that copy is present, and field by field everywhere.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,27 +18,15 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from examples.conduit.app import create_app
+from examples.conduit.conftest import SECRET
 from examples.conduit.models import db
-from tests.databases import fresh_database
 
-SECRET = "conduit-tests-" + "k" * 32
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    with fresh_database(request.param, tmp_path) as url:
-        app = create_app(url, secret_key=SECRET)
-        app.config["TESTING"] = True
-        yield app
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 class Conduit:

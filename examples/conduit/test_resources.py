@@ -4,8 +4,6 @@ transactions hold for ``/api/...`` as for ``/api/rest/...``, on every backend.""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,29 +11,11 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from examples.conduit.app import create_app
 from examples.conduit.models import db
-from examples.conduit.test_conduit import SECRET, Conduit, errors, new_article, register
+from examples.conduit.test_conduit import Conduit, errors, new_article, register
 from tablerest import Conflict, WriteContext
-from tests.databases import BACKENDS, fresh_database
 
 EVENTS = ("after_create", "after_update", "after_delete")
-
-
-@pytest.fixture(params=BACKENDS)
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    with fresh_database(request.param, tmp_path) as url:
-        app = create_app(url, secret_key=SECRET)
-        app.config["TESTING"] = True
-        yield app
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def resources(app: Flask) -> dict[str, Any]:
