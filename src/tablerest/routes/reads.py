@@ -36,14 +36,12 @@ from .respond import (
 __all__ = ["ReadRoutes"]
 
 _FIELDS_PARAM = re.compile(r"^fields(?:\[([^\[\]]+)\])?$")
+#: An item read with no query string: every visible field, nothing included.
+_PLAIN_ITEM = ListIntent(1)
 
 
 class ReadRoutes(Routes):
     """``GET`` on the collection, an item, a relation and a relationship."""
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self._plain_item = ListIntent(1)
 
     def list_rows(self, request: Request) -> Response:
         res = self.resource
@@ -89,7 +87,7 @@ class ReadRoutes(Routes):
                 ),
             )
         else:
-            intent = self._plain_item
+            intent = _PLAIN_ITEM
         row = self.ops.reads.item(caller, parse_key(res, key), intent)
         if fmt == "jsonapi":
             doc = self.jsonapi.single(res, row, self_link(request), sparse, caller.access)
@@ -99,7 +97,7 @@ class ReadRoutes(Routes):
     def own(self, request: Request, subject: str) -> Response:
         """The caller's own row (``/auth/me``), whatever the resource's ``read`` permission."""
         res = self.resource
-        row = self.ops.reads.own(self.caller(request), parse_key(res, subject), self._plain_item)
+        row = self.ops.reads.own(self.caller(request), parse_key(res, subject), _PLAIN_ITEM)
         return tagged(request, row, res)
 
     def related(self, request: Request, key: str, name: str) -> Response:
