@@ -108,16 +108,16 @@ def _run(app: Callable[..., Any], spec: tuple[str, str, str | None], n: int) -> 
 
 #: (substring of a cProfile file name or function, component), first match wins.
 COMPONENTS = [
-    ("src/tablerest/prepared.py", "driver: compiled SQL on the DBAPI cursor"),
+    ("src/tablerest/execute/prepared.py", "driver: compiled SQL on the DBAPI cursor"),
     ("sqlite3", "driver: compiled SQL on the DBAPI cursor"),
     ("site-packages/psycopg", "driver: compiled SQL on the DBAPI cursor"),
     ("site-packages/sqlalchemy/", "SQLAlchemy (connections, pool, rows)"),
     ("site-packages/pydantic", "validation (pydantic)"),
-    ("src/tablerest/request.py", "tablerest: query string parsing"),
-    ("src/tablerest/readplan.py", "tablerest: read plans (signature, values)"),
+    ("src/tablerest/decode/queries.py", "tablerest: query string parsing"),
+    ("src/tablerest/plan/reads.py", "tablerest: read plans (signature, values)"),
     ("src/tablerest/render/", "tablerest: rows to JSON"),
     ("orjson", "orjson"),
-    ("src/tablerest/store.py", "tablerest: connections and transactions"),
+    ("src/tablerest/execute/store.py", "tablerest: connections and transactions"),
     ("src/tablerest/http.py", "tablerest: negotiation, ETag, bodies"),
     ("src/tablerest/dispatch.py", "tablerest: dispatch (endpoint methods, links)"),
     ("src/tablerest/api.py", "tablerest: view wrappers (errors, security headers)"),

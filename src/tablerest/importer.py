@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from .errors import TablerestError
+from .execute.store import Database, diagnose_integrity
 from .resource import Resource
-from .store import Database, diagnose_integrity
 
 __all__ = ["FORMATS", "Rejected", "Report", "import_file", "read_items"]
 
