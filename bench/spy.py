@@ -32,14 +32,16 @@ PATHS = {
 
 #: (substring of a py-spy frame, component), first match wins, innermost frame first.
 COMPONENTS = [
-    ("tablerest/prepared.py", "SQL on the DBAPI cursor (sqlite3 inside)"),
+    ("tablerest/execute/prepared.py", "SQL on the DBAPI cursor (sqlite3 inside)"),
     ("sqlalchemy/pool", "SQLAlchemy connection pool"),
     ("sqlalchemy/", "SQLAlchemy (Connection, other)"),
-    ("tablerest/request.py", "tablerest: query string parsing"),
-    ("tablerest/readplan.py", "tablerest: plan signature and values"),
+    ("tablerest/decode/queries.py", "tablerest: query string parsing"),
+    ("tablerest/plan/reads.py", "tablerest: plan signature and values"),
     ("tablerest/render/", "tablerest: rows to JSON"),
-    ("tablerest/store.py", "tablerest: connection handling"),
-    ("tablerest/", "tablerest: pipeline (dispatch, links, http)"),
+    ("tablerest/execute/store.py", "tablerest: connection handling"),
+    ("tablerest/operations/", "tablerest: operations (reads, writes, the caller's view)"),
+    ("tablerest/routes/", "tablerest: routes (decode, links, responses)"),
+    ("tablerest/", "tablerest: the rest of the pipeline (http, mount)"),
     ("orjson", "orjson"),
     ("werkzeug/", "Werkzeug (request/response objects, routing)"),
     ("flask/", "Flask (dispatch, contexts)"),

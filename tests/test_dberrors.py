@@ -1,4 +1,4 @@
-"""The database error -> status table (``tablerest.dberrors`` and ``store.translate``), for
+"""The database error -> status table (``tablerest.execute.dberrors`` and ``store.translate``), for
 the codes a feature test cannot easily provoke: each row built from the driver's own
 exception class carrying the code the server sends."""
 
@@ -12,9 +12,9 @@ import pymysql.err
 import pytest
 from sqlalchemy import exc as sa_exc
 
-from tablerest.dberrors import Failure, classify, constraint_name
 from tablerest.errors import Conflict, OutOfRange, ServiceUnavailable, ValidationFailed
-from tablerest.store import translate
+from tablerest.execute.dberrors import Failure, classify, constraint_name
+from tablerest.execute.store import translate
 
 
 def _wrap(orig: BaseException) -> sa_exc.DBAPIError:

@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from tablerest import Conflict, cli
+from tablerest.execute.store import Database
 from tablerest.importer import Report, import_file
 from tablerest.limits import Limits
 from tablerest.operations.context import Config
 from tablerest.operations.registry import Registry
 from tablerest.resource import Resource, WriteContext
-from tablerest.store import Database
 from tests.databases import fresh_database
 
 

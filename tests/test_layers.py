@@ -30,11 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "fields": set(),  # which columns and expressions are exposed, and how
     "relations": {"names"},  # relations from foreign keys or relationship(), and their names
     "names": set(),  # URL-safe names for tables and relations
-    # Text from a URL -> a column's value (filters, keys, policy constants).
-    "values": {"columns.binary", "columns.sqlite_time", "columns.typeops", "errors"},
     "limits": set(),  # bounds on one request: a value every stage may read
-    "exactjson": set(),  # JSON with its numbers kept as sent: pydantic_core only
-    "urlkeys": {"columns.untyped", "errors", "resource", "values"},  # a URL's key -> key values
     # It reads a declaration through its own protocol (schema.Declared): below resource.
     "schema": {
         "columns.binary",
@@ -45,48 +41,75 @@ ALLOWED: dict[str, set[str]] = {
     },
     # The caller, actions and grants, and what the stages ask of a policy: below every stage.
     "grants": set(),
+    "keys": set(),  # one key per purpose from the app's secret: hashlib only
+    # The negotiate stage: what the client accepts and sent, first so that errors render.
     "http": {"errors"},
-    "request": {
+    # The decode stage (decode/): query strings and bodies -> intents, no SQL.
+    "decode": set(),  # the package says what its modules do and imports none of them
+    # Text from a URL -> a column's value (filters, keys, policy constants).
+    "decode.values": {"columns.binary", "columns.sqlite_time", "columns.typeops", "errors"},
+    "decode.exactjson": set(),  # JSON with its numbers kept as sent: pydantic_core only
+    # a URL's key -> key values
+    "decode.urlkeys": {"columns.untyped", "decode.values", "errors", "resource"},
+    "decode.queries": {
         "columns.typeops",
         "columns.untyped",
+        "decode.values",
         "errors",
         "fields",
         "limits",
         "relations",
         "resource",
-        "values",
     },
-    "query": {"columns.rowkeys", "resource"},
-    "portable": set(),
-    "cursor": {"errors"},
-    "keys": set(),  # one key per purpose from the app's secret: hashlib only
-    "readplan": {
+    # JSON:API request documents -> flat field values
+    "decode.jsonapi": {"decode.exactjson", "decode.urlkeys", "errors", "relations", "resource"},
+    # nested documents -> a tree of validated rows
+    "decode.nested": {"decode.exactjson", "decode.values", "errors", "relations", "resource"},
+    # The decode stage of writes: bodies -> intents, as the caller sees the API (so after the
+    # caller's view is made: operations.caller).
+    "decode.bodies": {
+        "decode.exactjson",
+        "decode.jsonapi",
+        "decode.nested",
+        "errors",
+        "http",
+        "operations.caller",
+        "operations.intents",
+        "resource",
+        "schema",
+    },
+    # The plan stage (plan/): intents -> statements, pure.
+    "plan": set(),  # the package says what its modules do and imports none of them
+    "plan.writes": {"columns.rowkeys", "resource"},
+    "plan.portable": set(),
+    "plan.cursor": {"errors"},
+    "plan.reads": {
         "columns.decimals",
         "columns.rowkeys",
         "columns.sqlite_time",
         "columns.typeops",
         "columns.untyped",
+        "decode.queries",
+        "decode.values",
         "errors",
         "fields",
-        "portable",
+        "plan.portable",
         "relations",
-        "request",
         "resource",
-        "values",
     },
-    "dberrors": set(),  # database errors -> kinds: SQLAlchemy only
-    "checks": {"dberrors", "errors", "resource"},  # which field a CHECK failure is about
-    "store": {"dberrors", "errors", "prepared", "resource"},
-    "prepared": set(),  # the store layer's executor: SQLAlchemy only
-    "owntables": set(),  # tablerest's own tables in the served database: SQLAlchemy only
+    # The execute stage (execute/): statements run, database errors -> domain errors.
+    "execute": set(),  # the package says what its modules do and imports none of them
+    "execute.dberrors": set(),  # database errors -> kinds: SQLAlchemy only
+    # which field a CHECK failure is about
+    "execute.checks": {"errors", "execute.dberrors", "resource"},
+    "execute.store": {"errors", "execute.dberrors", "execute.prepared", "resource"},
+    "execute.prepared": set(),  # the store layer's executor: SQLAlchemy only
+    # tablerest's own tables in the served database: SQLAlchemy only
+    "execute.owntables": set(),
     "render.json": {"resource"},
     "render.export": {"render.json"},
     "render.jsonapi": {"errors", "relations", "resource"},
     "render.problem": {"errors", "render.json", "render.jsonapi"},
-    # the request stage for JSON:API
-    "jsonapi_body": {"errors", "exactjson", "relations", "resource", "urlkeys"},
-    # the request stage for nested writes
-    "nested": {"errors", "exactjson", "relations", "resource", "values"},
     # The operations layer (operations/): what can be done to rows, for one caller's view. It
     # knows no HTTP: the routes, the batch, the import command and applications call it.
     "operations": set(),  # the package says what its modules do and imports none of them
@@ -94,88 +117,89 @@ ALLOWED: dict[str, set[str]] = {
     # The authorize stage: one caller's view of every resource, made once per request.
     "operations.caller": {
         "auth.access",
+        "decode.queries",
         "errors",
+        "execute.store",
         "grants",
         "relations",
-        "request",
         "resource",
-        "store",
     },
     "operations.context": {
         "changes.outbox",
         "errors",
+        "execute.prepared",
+        "execute.store",
         "limits",
-        "prepared",
-        "query",
-        "readplan",
+        "plan.reads",
+        "plan.writes",
         "render.json",
         "resource",
-        "store",
     },
     "operations.embed": {
+        "decode.queries",
         "errors",
+        "execute.prepared",
         "operations.caller",
         "operations.context",
-        "prepared",
-        "readplan",
-        "request",
+        "plan.reads",
     },
     "operations.reads": {
-        "cursor",
+        "decode.queries",
         "errors",
+        "execute.prepared",
         "operations.caller",
         "operations.context",
         "operations.embed",
-        "portable",
-        "prepared",
-        "readplan",
+        "plan.cursor",
+        "plan.portable",
+        "plan.reads",
         "relations",
-        "request",
         "resource",
     },
     "operations.rowchecks": {
+        "decode.urlkeys",
         "errors",
+        "execute.store",
         "grants",
         "operations.caller",
         "operations.context",
         "resource",
-        "store",
-        "urlkeys",
     },
     "operations.writes": {
-        "checks",
         "columns.untyped",
-        "dberrors",
         "errors",
+        "execute.checks",
+        "execute.dberrors",
+        "execute.prepared",
+        "execute.store",
         "grants",
         "operations.caller",
         "operations.context",
         "operations.rowchecks",
-        "prepared",
         "resource",
-        "store",
     },
     "operations.bulk": {
         "errors",
+        "execute.store",
         "operations.caller",
         "operations.context",
         "operations.rowchecks",
         "operations.writes",
-        "query",
-        "store",
+        "plan.writes",
     },
     "operations.nesting": {
+        "decode.nested",
         "errors",
-        "nested",
+        "execute.store",
         "operations.bulk",
         "operations.caller",
         "operations.context",
         "operations.writes",
-        "store",
     },
     "operations.service": {
         "changes.outbox",
         "errors",
+        "execute.store",
         "operations.bulk",
         "operations.caller",
         "operations.context",
@@ -184,61 +208,49 @@ ALLOWED: dict[str, set[str]] = {
         "operations.reads",
         "operations.writes",
         "resource",
-        "store",
     },
     "operations.registry": {
         "auth.access",
+        "execute.store",
         "operations.caller",
         "operations.context",
         "operations.service",
         "relations",
         "resource",
-        "store",
-    },
-    # The decode stage of writes: bodies -> intents, as the caller sees the API.
-    "bodies": {
-        "errors",
-        "exactjson",
-        "http",
-        "jsonapi_body",
-        "nested",
-        "operations.caller",
-        "operations.intents",
-        "resource",
-        "schema",
     },
     # What an application's code can call on a resource (a base of Resource): no stage.
     "calling": set(),
     # The application's calls: Python data -> the decode stage -> the operations.
     "calls": {
         "auth.access",
-        "bodies",
         "calling",
-        "exactjson",
+        "decode.bodies",
+        "decode.exactjson",
+        "decode.queries",
+        "decode.urlkeys",
         "http",
         "operations.caller",
         "operations.reads",
         "operations.registry",
         "operations.service",
-        "request",
-        "urlkeys",
     },
     # ``tablerest import``: a file's rows -> the schema's validation -> the create operation.
     "importer": {"errors", "operations.caller", "operations.service"},
     # The HTTP routes (routes/): negotiate, decode, call the operations, render.
     "routes": set(),
     "routes.respond": {
+        "decode.queries",
+        "decode.urlkeys",
         "errors",
         "http",
         "operations.reads",
         "render.export",
         "render.json",
-        "request",
         "resource",
-        "urlkeys",
     },
     "routes.common": {
         "auth.access",
+        "decode.bodies",
         "errors",
         "http",
         "limits",
@@ -246,38 +258,37 @@ ALLOWED: dict[str, set[str]] = {
         "operations.registry",
         "operations.service",
         "render.jsonapi",
-        "bodies",
         "render.problem",
         "routes.respond",
     },
     "routes.reads": {
+        "decode.queries",
+        "decode.urlkeys",
         "errors",
         "http",
         "operations.caller",
         "operations.reads",
         "relations",
         "render.jsonapi",
-        "request",
         "resource",
         "routes.common",
         "routes.respond",
-        "urlkeys",
     },
     "routes.writes": {
+        "decode.jsonapi",
+        "decode.queries",
+        "decode.urlkeys",
         "errors",
         "grants",
         "http",
-        "jsonapi_body",
         "operations.caller",
         "operations.writes",
         "relations",
         "render.json",
         "render.jsonapi",
-        "request",
         "resource",
         "routes.common",
         "routes.respond",
-        "urlkeys",
     },
     "routes.endpoint": {
         "http",
@@ -296,18 +307,21 @@ ALLOWED: dict[str, set[str]] = {
         "calls",
         "changes",
         "changes.fanout",
+        "execute.store",
         "http",
+        "mount.ratelimit",
         "openapi.source",
         "operations.context",
         "operations.registry",
-        "ratelimit",
         "relations",
         "resource",
         "routes.common",
         "routes.endpoint",
-        "store",
     },
     "mount.pages": {"http", "mount.state", "openapi", "render.json"},
+    # Beside the pipeline, on the whole app: probes, request ids, metrics, access logs.
+    "mount.observe": {"errors", "execute.dberrors", "execute.store", "render.problem"},
+    "mount.ratelimit": {"errors"},  # Flask-Limiter on the API's routes
     "mount.routing": {
         "auth.service",
         "calls",
@@ -325,61 +339,61 @@ ALLOWED: dict[str, set[str]] = {
     },
     "mount.guards": {
         "errors",
+        "execute.store",
         "http",
         "mount.routing",
         "mount.state",
         "render.jsonapi",
         "render.problem",
-        "store",
     },
     "api": {
         "auth.policies",
         "auth.service",
         "changes",
         "errors",
+        "execute.store",
         "http",
         "keys",
         "limits",
         "mount",
+        "mount.observe",
+        "mount.ratelimit",
         "mount.routing",
         "mount.state",
-        "observe",
-        "ratelimit",
         "reflect.selection",
         "resource",
         "routes.common",
-        "store",
     },
     # Runs each operation of a batch through its resource's operations: no request built.
     "routes.batch": {
+        "decode.exactjson",
+        "decode.queries",
+        "decode.urlkeys",
         "errors",
-        "exactjson",
+        "execute.store",
         "grants",
         "http",
         "operations.caller",
         "operations.registry",
         "render.json",
         "render.jsonapi",
-        "request",
         "routes.common",
         "routes.endpoint",
         "routes.respond",
-        "store",
-        "urlkeys",
     },
     # The authorize stage: after parsing, before planning (which it feeds row conditions).
     "auth": {"auth.policies", "auth.service"},
     "auth.passwords": {"errors"},  # 429 when every hashing slot stays busy
-    "auth.sessions": {"owntables"},
+    "auth.sessions": {"execute.owntables"},
     "auth.tokens": {"errors"},
-    "auth.policies": {"grants", "resource", "values"},
+    "auth.policies": {"decode.values", "grants", "resource"},
     "auth.access": {"errors", "grants", "resource"},
     # text -> permissions and what is served: no request, no database
     "auth.policyfile": {"auth.policies", "reflect.selection"},
     # The users resource as auth reads it: lookups, roles, account stamps.
-    "auth.accounts": {"keys", "resource", "store", "values"},
+    "auth.accounts": {"decode.values", "execute.store", "keys", "resource"},
     # Token pairs, their checks on each use, refresh and revocation: no HTTP.
-    "auth.issuer": {"auth.accounts", "auth.sessions", "auth.tokens", "errors", "store"},
+    "auth.issuer": {"auth.accounts", "auth.sessions", "auth.tokens", "errors", "execute.store"},
     "auth.views": {"errors", "http"},  # the token routes' request bodies and responses
     "auth.service": {
         "auth.accounts",
@@ -390,14 +404,14 @@ ALLOWED: dict[str, set[str]] = {
         "auth.tokens",
         "auth.views",
         "errors",
+        "execute.store",
         "keys",
         "resource",
-        "store",
     },
     # The change feed: its outbox is written by the store's transactions (writes call it),
     # its stream is a read: parse, authorize, render.
-    "changes.outbox": {"changes", "owntables", "render.json", "resource"},
-    "changes.fanout": {"changes", "changes.outbox", "errors", "resource", "store"},
+    "changes.outbox": {"changes", "execute.owntables", "render.json", "resource"},
+    "changes.fanout": {"changes", "changes.outbox", "errors", "execute.store", "resource"},
     "changes.like": set(),  # LIKE patterns in Python: pure, no SQL
     "changes.stream": {
         "auth.access",
@@ -408,12 +422,12 @@ ALLOWED: dict[str, set[str]] = {
         "columns.sqlite_time",
         "columns.typeops",
         "columns.untyped",
+        "decode.queries",
+        "decode.values",
         "errors",
         "limits",
         "render.json",
-        "request",
         "resource",
-        "values",
     },
     # Database-first (reflect/): an existing database -> resources, before any request.
     "reflect": set(),  # the package says what its modules do and imports none of them
@@ -433,8 +447,6 @@ ALLOWED: dict[str, set[str]] = {
     "reflect.unreadable": set(),  # views the database cannot read: SQLAlchemy only
     "reflect.partitions": set(),  # reflection's help for partitioned tables: SQLAlchemy only
     "reflect.reflecttypes": {"columns.typeops"},  # reflection's corrections of column types
-    # Beside the pipeline: probes, metrics.
-    "observe": {"dberrors", "errors", "render.problem", "store"},
     "granian_runner": set(),  # the server: it gets the app only as a factory
     # The OpenAPI document: built from the declarations alone (no request, no database). It
     # reads the mounted API through its own protocol (openapi.source), never the extension.
@@ -444,10 +456,10 @@ ALLOWED: dict[str, set[str]] = {
     "openapi.fields": {
         "columns.sqlite_time",
         "columns.typeops",
+        "decode.queries",
+        "decode.values",
         "fields",
-        "request",
         "resource",
-        "values",
     },
     "openapi.context": {
         "fields",
@@ -458,7 +470,7 @@ ALLOWED: dict[str, set[str]] = {
         "resource",
     },
     "openapi.schemas": {
-        "nested",
+        "decode.nested",
         "openapi.common",
         "openapi.context",
         "openapi.fields",
@@ -482,6 +494,7 @@ ALLOWED: dict[str, set[str]] = {
         "resource",
     },
     "openapi.collection": {
+        "execute.store",
         "openapi.common",
         "openapi.context",
         "openapi.jsonapi",
@@ -489,7 +502,6 @@ ALLOWED: dict[str, set[str]] = {
         "openapi.schemas",
         "render.jsonapi",
         "resource",
-        "store",
     },
     "openapi.item": {
         "openapi.common",
@@ -524,11 +536,11 @@ ALLOWED: dict[str, set[str]] = {
     "openapi.auth": {"auth.service", "openapi.common", "openapi.context", "openapi.schemas"},
     "openapi.batch": {"openapi.common", "openapi.context", "openapi.schemas", "schema"},
     "openapi.document": {
+        "names",
         "openapi.auth",
         "openapi.batch",
         "openapi.common",
         "openapi.context",
-        "names",
         "openapi.paths",
         "openapi.source",
         "reflect.selection",
@@ -536,13 +548,18 @@ ALLOWED: dict[str, set[str]] = {
     },
     # The command line, by command: the top of the package, nothing imports it.
     "cli": {"cli.db", "cli.importing", "cli.init", "cli.serve"},
-    "cli.options": {"auth.policyfile", "demo", "ratelimit", "reflect.selection"},  # click only
+    "cli.options": {
+        "auth.policyfile",
+        "demo",
+        "mount.ratelimit",
+        "reflect.selection",
+    },  # click only
     "cli.serve": {
         "changes",
         "cli.options",
         "http",
+        "mount.observe",
         "names",
-        "observe",
         "openapi",
         "reflect.selection",
         "render.json",
@@ -552,6 +569,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli.importing": {
         "cli.options",
         "errors",
+        "execute.store",
         "importer",
         "limits",
         "operations.context",
@@ -559,13 +577,24 @@ ALLOWED: dict[str, set[str]] = {
         "reflect.selection",
         "reflect.tables",
         "server",
-        "store",
     },
     "cli.db": {"cli.options", "migrate"},
 }
 
 # Subpackages whose every module must be listed above: a new one states what it may import.
-LISTED = ("auth", "cli", "columns", "mount", "openapi", "operations", "reflect", "routes")
+LISTED = (
+    "auth",
+    "cli",
+    "columns",
+    "decode",
+    "execute",
+    "mount",
+    "openapi",
+    "operations",
+    "plan",
+    "reflect",
+    "routes",
+)
 
 
 def _tablerest_imports(module: str) -> set[str]:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tablerest.prepared import Direct, Prepared, direct, execute, fetch_all
-from tablerest.store import Database
+from tablerest.execute.prepared import Direct, Prepared, direct, execute, fetch_all
+from tablerest.execute.store import Database
 
 META = sa.MetaData()
 THINGS = sa.Table(

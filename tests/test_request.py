@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tablerest.decode.queries import ListIntent, parse_list_query
+from tablerest.decode.urlkeys import parse_key
 from tablerest.errors import InvalidParameter, NotFound
 from tablerest.relations import Relation
-from tablerest.request import ListIntent, parse_list_query
 from tablerest.resource import Resource
-from tablerest.urlkeys import parse_key
 from tests import models
 
 BOOKS = Resource(models.Book.__table__, model=models.Book, page_size=20, max_page_size=100)  # type: ignore[arg-type]

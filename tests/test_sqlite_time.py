@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tablerest.columns.sqlite_time import Key, Layout, TextDateTime, instant_key, key
+from tablerest.decode.values import value_parser
 from tablerest.render.json import dumps
-from tablerest.values import value_parser
 
 ZONES = st.sampled_from(
     [None, dt.UTC, dt.timezone(dt.timedelta(hours=-5)), dt.timezone(dt.timedelta(hours=5.5))]

@@ -14,11 +14,11 @@ from .errors import (
     Unauthorized,
     ValidationFailed,
 )
+from .execute.store import ReadReplicas
 from .limits import Limits
-from .observe import Observability
-from .ratelimit import RateLimits
+from .mount.observe import Observability
+from .mount.ratelimit import RateLimits
 from .resource import Resource, WriteContext
-from .store import ReadReplicas
 
 __all__ = [
     "Api",

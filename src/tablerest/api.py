@@ -20,17 +20,17 @@ from .auth.policies import Identity, PermissionSpec, Policy
 from .auth.service import Auth
 from .changes import ChangeFeed
 from .errors import Unauthorized
+from .execute.store import Database, ReadReplicas
 from .keys import derive
 from .limits import Limits
 from .mount import guards, pages
+from .mount.observe import Observability
+from .mount.ratelimit import RateLimits
 from .mount.routing import mount_auth, mount_batch, mount_resource, route
 from .mount.state import EXTENSION, AppState
-from .observe import Observability
-from .ratelimit import RateLimits
 from .reflect.selection import AUTH_PATH, BATCH_PATH, reserved_names
 from .resource import Resource, WriteContext
 from .routes.common import Settings, handles_errors
-from .store import Database, ReadReplicas
 
 __all__ = ["Api"]
 

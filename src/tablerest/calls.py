@@ -11,16 +11,16 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from .auth.access import Access
-from .bodies import Decoder
 from .calling import UNSET, Query
-from .exactjson import dump_exact
+from .decode.bodies import Decoder
+from .decode.exactjson import dump_exact
+from .decode.queries import parse_item_query, parse_list_query
+from .decode.urlkeys import parse_key
 from .http import Body
 from .operations.caller import Caller
 from .operations.reads import Page
 from .operations.registry import Registry
 from .operations.service import Operations
-from .request import parse_item_query, parse_list_query
-from .urlkeys import parse_key
 
 __all__ = ["Calls"]
 

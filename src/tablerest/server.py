@@ -22,13 +22,13 @@ from .auth.policies import authenticated, owner, public, role
 from .auth.policyfile import PolicyFile, TableRules
 from .auth.service import PASSWORD_CANDIDATES, Auth
 from .changes import ChangeFeed
+from .execute.store import ReadReplicas
+from .mount.observe import Observability
+from .mount.ratelimit import RateLimits
 from .names import slug
-from .observe import Observability
-from .ratelimit import RateLimits
 from .reflect.selection import Selection, reserved_names
 from .reflect.tables import reflect_resources, secret_columns
 from .resource import Resource
-from .store import ReadReplicas
 
 __all__ = [
     "PRIVILEGE_COLUMNS",

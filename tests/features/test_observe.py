@@ -118,7 +118,7 @@ def test_access_log_is_one_json_line_per_request(
     assert line["duration_ms"] > 0
     assert line["bytes"] == len(resp.data)
     assert line["user"] is None
-    from tablerest.observe import _JsonLines
+    from tablerest.mount.observe import _JsonLines
 
     assert json.loads(_JsonLines().format(record)) == line
 

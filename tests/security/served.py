@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from tablerest import Api, Auth
-from tablerest.ratelimit import RateLimits
+from tablerest.mount.ratelimit import RateLimits
 from tests.security.conftest import FAST, PERMISSIONS, SECRET, Comment, Post, User
 
 

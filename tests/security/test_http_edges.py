@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from tablerest import Api, Identity
-from tablerest.cursor import encode_cursor
+from tablerest.plan.cursor import encode_cursor
 
 SECRET = "edge-secret-that-is-long-enough-for-hs256!"
 

@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from tablerest.ratelimit import RateLimits
+from tablerest.mount.ratelimit import RateLimits
 from tests.databases import REDIS_URL, reachable_redis
 from tests.helpers import problem
 from tests.security.conftest import AppFactory, login

@@ -29,7 +29,7 @@ from flask.testing import FlaskClient
 from tablerest import cli
 from tablerest.auth.policyfile import load_policy
 from tablerest.demo.build import ensure_demo
-from tablerest.ratelimit import RateLimits
+from tablerest.mount.ratelimit import RateLimits
 from tablerest.reflect.tables import looks_secret
 from tablerest.server import create_app, hidden_secrets
 from tests.databases import REDIS_URL, reachable_redis

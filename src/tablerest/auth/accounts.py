@@ -16,10 +16,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..decode.values import value_parser
+from ..execute.store import Database
 from ..keys import derive
 from ..resource import Resource
-from ..store import Database
-from ..values import value_parser
 
 __all__ = ["PASSWORD_CANDIDATES", "Accounts", "RolesSpec", "stamp_key"]
 

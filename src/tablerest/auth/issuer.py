@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from ..errors import ServiceUnavailable, Unauthorized
-from ..store import Database, translate
+from ..execute.store import Database, translate
 from .accounts import Accounts
 from .sessions import DatabaseStore, SessionStore
 

@@ -30,9 +30,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, FromClause
 
+from ..decode.values import value_parser
 from ..grants import ACTIONS, Action, Grant, Identity, Rows, both
 from ..resource import Resource
-from ..values import value_parser
 
 __all__ = [
     "ACTIONS",

@@ -34,9 +34,9 @@ from flask import Request, Response, has_request_context
 from flask import request as flask_request
 
 from ..errors import FieldError, NotFound, Unauthorized, ValidationFailed
+from ..execute.store import Database
 from ..keys import derive
 from ..resource import Resource, WriteContext
-from ..store import Database
 from .accounts import PASSWORD_CANDIDATES, Accounts, RolesSpec, stamp_key
 from .issuer import Issuer, make_tokens
 from .passwords import Passwords

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from ..owntables import create_once
+from ..execute.owntables import create_once
 
 __all__ = [
     "SESSION_TABLES",

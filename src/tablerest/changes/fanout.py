@@ -22,8 +22,8 @@ import sqlalchemy as sa
 
 from ..changes import ChangeFeed
 from ..errors import TooManyRequests
+from ..execute.store import Database, translate
 from ..resource import Resource
-from ..store import Database, translate
 from .outbox import CHANNEL, Outbox, Recorder
 
 __all__ = ["Feeds", "Hub"]

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 from ..changes import ChangeFeed
-from ..owntables import create_once
+from ..execute.owntables import create_once
 from ..render.json import RowEncoder, dumps
 from ..resource import Resource
 

@@ -29,12 +29,12 @@ from ..auth.policies import Action, Rows
 from ..columns.sqlite_time import instant_key
 from ..columns.typeops import family, matcher
 from ..columns.untyped import LOOSE_OPS, Untyped, loose_matches
+from ..decode.queries import PAGE_PARAMETERS, Filter, parse_list_query
+from ..decode.values import value_parser
 from ..errors import InvalidParameter, MethodNotAllowed, NotAcceptable
 from ..limits import Limits
 from ..render.json import dumps
-from ..request import PAGE_PARAMETERS, Filter, parse_list_query
 from ..resource import Catalog, Resource
-from ..values import value_parser
 from .fanout import Feeds, Hub
 from .like import like_matcher
 from .outbox import Event

@@ -89,12 +89,12 @@ def _import(
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from ..execute.store import Database
     from ..importer import import_file
     from ..limits import Limits
     from ..operations.context import Config
     from ..operations.registry import Registry
     from ..reflect.tables import reflect_resources
-    from ..store import Database
 
     try:
         # Named as serve names them by default: a table called batch is the resource batch_.

@@ -17,7 +17,7 @@ import click
 
 from ..auth.policyfile import PolicyFile, load_policy
 from ..demo import DEMO_HIDDEN, ensure_demo
-from ..ratelimit import RateLimits
+from ..mount.ratelimit import RateLimits
 from ..reflect.selection import Selection
 
 __all__ = [

@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from .. import openapi
 from ..changes import ChangeFeed
 from ..http import AllowedHosts, bound_hosts
+from ..mount.observe import Observability
 from ..names import slug
-from ..observe import Observability
 from ..reflect.selection import reserved_names
 from ..render.json import dumps
 from ..server import (

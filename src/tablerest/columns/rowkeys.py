@@ -29,7 +29,7 @@ __all__ = ["key_match"]
 
 def key_match(col: sa.Column[Any], value: ColumnElement[Any]) -> ColumnElement[bool]:
     """``col`` holds the key part ``value`` (a bound parameter or literal of ``col``'s type,
-    from :func:`tablerest.request.parse_key`)."""
+    from :func:`tablerest.decode.urlkeys.parse_key`)."""
     if isinstance(col.type, Untyped):
         # Another row of the table (an alias: the same name would correlate with the outer one).
         other = col.table.alias()

@@ -5,4 +5,7 @@
 - ``pages``: the index, the OpenAPI document, the docs and change-feed pages.
 - ``guards``: what runs around every request (Host and origin checks, CORS, problem answers
   to routing errors, replica routing).
+- ``observe``: what ``Observability`` adds to the whole app (health probes, request ids,
+  metrics, access logs); ``ratelimit``: what ``RateLimits`` adds (Flask-Limiter on the API's
+  routes).
 """

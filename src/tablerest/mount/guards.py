@@ -23,9 +23,9 @@ from ..errors import (
     TablerestError,
     TooManyRequests,
 )
+from ..execute.store import replica_reads
 from ..render.jsonapi import JSONAPI
 from ..render.problem import error_response, problem_response
-from ..store import replica_reads
 from .routing import private, secure
 from .state import AppState
 

@@ -14,16 +14,16 @@ from ..auth.service import remembered
 from ..calls import Calls
 from ..changes import ChangeFeed
 from ..changes.fanout import Feeds
+from ..execute.store import Database
 from ..http import AllowedHosts
 from ..openapi.source import Options
 from ..operations.context import Config
 from ..operations.registry import Registry
-from ..ratelimit import Limiter
 from ..relations import Relation
 from ..resource import Resource
 from ..routes.common import Settings
 from ..routes.endpoint import Endpoint
-from ..store import Database
+from .ratelimit import Limiter
 
 if TYPE_CHECKING:
     from ..auth.service import Auth

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..execute.store import unique_sets
 from ..render.jsonapi import JSONAPI
 from ..resource import Resource
-from ..store import unique_sets
 from .common import json_body, problems, query, ref
 from .context import Context
 from .jsonapi import jsonapi_document, jsonapi_input

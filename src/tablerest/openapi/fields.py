@@ -12,10 +12,10 @@ import sqlalchemy as sa
 
 from ..columns.sqlite_time import json_schema as stored_time_schema
 from ..columns.typeops import STRUCTURED_OPS, base_type, family
+from ..decode.queries import OPERATORS
+from ..decode.values import INT64
 from ..fields import Field
-from ..request import OPERATORS
 from ..resource import enum_labels
-from ..values import INT64
 
 
 def _nullable(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..nested import field_names, nestable
+from ..decode.nested import field_names, nestable
 from ..resource import Resource
 from ..schema import Variant
 from .common import ref, schema_name
@@ -83,7 +83,7 @@ def input_schema(
 def _nested_inputs(
     ctx: Context, res: Resource, schema: dict[str, Any], supplied: frozenset[str]
 ) -> None:
-    """The relations a create may nest rows under (see :mod:`tablerest.nested`)."""
+    """The relations a create may nest rows under (see :mod:`tablerest.decode.nested`)."""
     props = schema["properties"]
     followed = {name for name, _rel, _target in ctx.relations(res)}
     for rel_name, rel in nestable(res, ctx.state).items():

@@ -22,8 +22,8 @@ from ..errors import (
     TablerestError,
     ValidationFailed,
 )
-from ..query import upsert_statement
-from ..store import translate, unique_sets
+from ..execute.store import translate, unique_sets
+from ..plan.writes import upsert_statement
 from .caller import Caller
 from .context import Shared, key_text
 from .rowchecks import matches, reachable

@@ -21,12 +21,12 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from ..auth.access import Access
+from ..decode.queries import Include, ListIntent
 from ..errors import FieldError, NotFound, ValidationFailed
+from ..execute.store import Readable
 from ..grants import Action, Grant
 from ..relations import Relation
-from ..request import Include, ListIntent
 from ..resource import Catalog, Resource
-from ..store import Readable
 
 __all__ = ["OPEN_SCOPE", "Caller", "Scope", "Served"]
 

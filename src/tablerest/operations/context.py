@@ -11,13 +11,13 @@ import sqlalchemy as sa
 
 from ..changes.outbox import NO_CHANGES, Recorder
 from ..errors import NotFound
+from ..execute.prepared import Prepared, Runner, fetch_all
+from ..execute.store import Database
 from ..limits import Limits
-from ..prepared import Prepared, Runner, fetch_all
-from ..query import Statements
-from ..readplan import Shape
+from ..plan.reads import Shape
+from ..plan.writes import Statements
 from ..render.json import RowEncoder
 from ..resource import Resource
-from ..store import Database
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

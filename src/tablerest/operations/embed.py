@@ -8,10 +8,17 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
+from ..decode.queries import ListIntent
 from ..errors import InvalidParameter
-from ..prepared import Prepared, Runner, fetch_all
-from ..readplan import Shape, include_statement, include_values, padded, shape_for, shape_signature
-from ..request import ListIntent
+from ..execute.prepared import Prepared, Runner, fetch_all
+from ..plan.reads import (
+    Shape,
+    include_statement,
+    include_values,
+    padded,
+    shape_for,
+    shape_signature,
+)
 from .caller import Scope
 from .context import Shared
 

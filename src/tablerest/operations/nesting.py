@@ -1,4 +1,4 @@
-"""Creates with related rows nested in them (see :mod:`tablerest.nested`): every row is
+"""Creates with related rows nested in them (see :mod:`tablerest.decode.nested`): every row is
 validated first, then all are written in one transaction, each through its own resource's
 write operations (permissions, field rules, hooks)."""
 
@@ -9,9 +9,9 @@ from typing import Any, Protocol
 
 from sqlalchemy import exc as sa_exc
 
+from ..decode.nested import Node, field_names, parse_document, rows_in, typed_value
 from ..errors import FieldError, TablerestError, ValidationFailed
-from ..nested import Node, field_names, parse_document, rows_in, typed_value
-from ..store import translate
+from ..execute.store import translate
 from .bulk import Bulk
 from .caller import Caller
 from .context import Shared

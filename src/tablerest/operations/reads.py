@@ -11,11 +11,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..cursor import decode_cursor, encode_cursor
+from ..decode.queries import ListIntent
 from ..errors import NotFound
-from ..portable import Explain, estimated_rows
-from ..prepared import Prepared, Runner, fetch_all
-from ..readplan import (
+from ..execute.prepared import Prepared, Runner, fetch_all
+from ..plan.cursor import decode_cursor, encode_cursor
+from ..plan.portable import Explain, estimated_rows
+from ..plan.reads import (
     Shape,
     aggregate_statement,
     count_statement,
@@ -36,7 +37,6 @@ from ..readplan import (
     sort_signature,
 )
 from ..relations import Relation
-from ..request import ListIntent
 from ..resource import Resource, enum_to_label
 from .caller import OPEN_SCOPE, Caller, Scope
 from .context import Shared

@@ -6,9 +6,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..auth.access import Access
+from ..execute.store import Database
 from ..relations import Relation
 from ..resource import Resource
-from ..store import Database
 from .caller import Caller
 from .context import Config
 from .service import Operations

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ..decode.urlkeys import unreachable_keys
 from ..errors import FieldError, Forbidden, ValidationFailed
+from ..execute.store import Readable, refers_unreadable
 from ..grants import Grant, Rows
 from ..resource import Resource
-from ..store import Readable, refers_unreadable
-from ..urlkeys import unreachable_keys
 from .caller import Caller
 from .context import Shared
 

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 from ..changes.outbox import Recorder
 from ..errors import FieldError, ValidationFailed
+from ..execute.store import Database
 from ..resource import Resource
-from ..store import Database
 from .bulk import Bulk
 from .caller import Caller
 from .context import Config, Shared

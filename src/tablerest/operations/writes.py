@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from ..checks import check_failure
 from ..columns.untyped import keys_agree
-from ..dberrors import Failure, classify
 from ..errors import FieldError, PreconditionFailed, TablerestError, ValidationFailed
+from ..execute.checks import check_failure
+from ..execute.dberrors import Failure, classify
+from ..execute.prepared import Prepared, execute, fetch_all
+from ..execute.store import Readable, diagnose_integrity, translate
 from ..grants import Rows
-from ..prepared import Prepared, execute, fetch_all
 from ..resource import WriteContext
-from ..store import Readable, diagnose_integrity, translate
 from .caller import Caller
 from .context import Shared
 from .rowchecks import (

@@ -33,6 +33,9 @@ from flask import Request, Response
 from sqlalchemy import exc as sa_exc
 
 from .. import http
+from ..decode.exactjson import dump_exact
+from ..decode.queries import reject_query
+from ..decode.urlkeys import parse_key, unreachable_keys
 from ..errors import (
     FieldError,
     MalformedBody,
@@ -43,15 +46,12 @@ from ..errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from ..exactjson import dump_exact
+from ..execute.store import translate
 from ..grants import Action
 from ..operations.caller import Caller
 from ..operations.registry import Registry
 from ..render.json import dumps
 from ..render.jsonapi import JSONAPI
-from ..request import reject_query
-from ..store import translate
-from ..urlkeys import parse_key, unreachable_keys
 from .common import Settings
 from .endpoint import Endpoint
 from .respond import item_url

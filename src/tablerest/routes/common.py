@@ -14,7 +14,7 @@ from flask import request as flask_request
 
 from .. import http
 from ..auth.access import Access
-from ..bodies import Decoder
+from ..decode.bodies import Decoder
 from ..errors import TablerestError
 from ..limits import Limits
 from ..operations.caller import Caller

@@ -12,14 +12,14 @@ from typing import Any
 from flask import Request, Response
 
 from .. import http
+from ..decode.queries import ListIntent, parse_item_query, parse_list_query
+from ..decode.urlkeys import parse_key
 from ..errors import InvalidParameter
 from ..operations.caller import Caller, Scope
 from ..operations.reads import Page
 from ..relations import Relation
 from ..render.jsonapi import JSONAPI, key_text
-from ..request import ListIntent, parse_item_query, parse_list_query
 from ..resource import Resource, linkage_columns
-from ..urlkeys import parse_key
 from .common import Routes
 from .respond import (
     export_response,

@@ -12,13 +12,13 @@ from urllib.parse import quote, quote_plus
 from flask import Request, Response
 
 from .. import http
+from ..decode.queries import PAGE_PARAMETERS, ListIntent
+from ..decode.urlkeys import unreachable_keys
 from ..errors import InvalidParameter
 from ..operations.reads import Export
 from ..render.export import CSV, NDJSON, CsvEncoder, ndjson
 from ..render.json import dumps
-from ..request import PAGE_PARAMETERS, ListIntent
 from ..resource import Resource
-from ..urlkeys import unreachable_keys
 
 __all__ = [
     "JSON",

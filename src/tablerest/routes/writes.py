@@ -8,6 +8,10 @@ from typing import Any
 from flask import Request, Response
 
 from .. import http
+from ..decode.jsonapi import decode_linkage
+from ..decode.jsonapi import document_data as _document_data
+from ..decode.queries import reject_query
+from ..decode.urlkeys import parse_key
 from ..errors import (
     BadRequest,
     Forbidden,
@@ -16,16 +20,12 @@ from ..errors import (
     UnsupportedMediaType,
 )
 from ..grants import Action
-from ..jsonapi_body import decode_linkage
-from ..jsonapi_body import document_data as _document_data
 from ..operations.caller import Caller
 from ..operations.writes import Expect
 from ..relations import Relation
 from ..render.json import dumps
 from ..render.jsonapi import JSONAPI
-from ..request import reject_query
 from ..resource import Resource, linkage_columns
-from ..urlkeys import parse_key
 from .common import POINTERS, Routes
 from .respond import json_response, locate, no_content
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .columns.untyped import Untyped, key_value
-from .errors import FieldError, NotFound
-from .resource import Resource
+from ..columns.untyped import Untyped, key_value
+from ..errors import FieldError, NotFound
+from ..resource import Resource
 from .values import value_parser
 
 __all__ = ["parse_key", "unreachable_keys"]

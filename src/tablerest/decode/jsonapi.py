@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import (
+from ..errors import (
     Conflict,
     FieldError,
     Forbidden,
@@ -20,9 +20,9 @@ from .errors import (
     NotFound,
     ValidationFailed,
 )
+from ..relations import Relation
+from ..resource import Catalog, Resource, linkage_columns
 from .exactjson import dump_exact, load_exact
-from .relations import Relation
-from .resource import Catalog, Resource, linkage_columns
 from .urlkeys import parse_key
 
 __all__ = ["Decoded", "decode", "decode_linkage", "decode_nested", "document_data"]
@@ -205,7 +205,7 @@ def decode_nested(
 ) -> tuple[dict[str, Any], dict[str, str]] | None:
     """A create document with rows to create beside it in ``included`` (each with a ``lid``
     that a relationship's linkage names: ``{"type": "authors", "lid": "a1"}``) -> the nested
-    JSON of :mod:`tablerest.nested`, and nested pointer -> document pointer; None when the
+    JSON of :mod:`tablerest.decode.nested`, and nested pointer -> document pointer; None when the
     document includes nothing (a plain create)."""
     doc = _load(body)
     data = _data(doc)

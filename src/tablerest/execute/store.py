@@ -27,8 +27,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import ColumnElement
 
-from .dberrors import Failure, classify, database_message, request_ids
-from .errors import (
+from ..errors import (
     BadRequest,
     Conflict,
     FieldError,
@@ -38,8 +37,9 @@ from .errors import (
     TablerestError,
     ValidationFailed,
 )
+from ..resource import Resource
+from .dberrors import Failure, classify, database_message, request_ids
 from .prepared import Direct, Prepared, Runner, direct, wrapped
-from .resource import Resource
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -477,7 +477,7 @@ def _autocommit_reads(engine: sa.Engine) -> bool:
 def translate(
     exc: sa_exc.SQLAlchemyError, *, reading: bool = False, blame: str | None = None
 ) -> TablerestError:
-    """The response for a database error, by the table in :mod:`tablerest.dberrors`.
+    """The response for a database error, by the table in :mod:`tablerest.execute.dberrors`.
 
     An overflow on a read (``reading``) is a 400 naming ``blame``, the query parameter whose
     computed value went out of range (``aggregate``); on a write it is a 422. The statement

@@ -14,10 +14,10 @@ from typing import Any
 import pydantic
 import sqlalchemy as sa
 
-from .columns.binary import from_base64
-from .columns.sqlite_time import python_type as stored_time_type
-from .columns.typeops import base_type, scalar_parser
-from .errors import InvalidParameter
+from ..columns.binary import from_base64
+from ..columns.sqlite_time import python_type as stored_time_type
+from ..columns.typeops import base_type, scalar_parser
+from ..errors import InvalidParameter
 
 __all__ = ["INT64", "int64_value", "parse_bool", "value_parser"]
 

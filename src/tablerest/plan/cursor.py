@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from .errors import InvalidParameter
+from ..errors import InvalidParameter
 
 __all__ = ["decode_cursor", "encode_cursor"]
 

@@ -36,19 +36,19 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, FromClause
 
-from .columns.decimals import as_shown, rounded_aggregate
-from .columns.rowkeys import key_match
-from .columns.sqlite_time import comparable as time_comparable
-from .columns.sqlite_time import compared_type
-from .columns.typeops import arity, base_type, comparable, condition, family
-from .columns.untyped import LOOSE_OPS, Loose, Untyped, loose_condition, loose_params
-from .errors import InvalidParameter
-from .fields import Field
+from ..columns.decimals import as_shown, rounded_aggregate
+from ..columns.rowkeys import key_match
+from ..columns.sqlite_time import comparable as time_comparable
+from ..columns.sqlite_time import compared_type
+from ..columns.typeops import arity, base_type, comparable, condition, family
+from ..columns.untyped import LOOSE_OPS, Loose, Untyped, loose_condition, loose_params
+from ..decode.queries import Aggregate, Filter, Grouping, Include, ListIntent, Path, SortKey
+from ..decode.values import value_parser
+from ..errors import InvalidParameter
+from ..fields import Field
+from ..relations import Relation
+from ..resource import Resource
 from .portable import Explain, case_sensitive_like, like_escape, ordered, to_glob
-from .relations import Relation
-from .request import Aggregate, Filter, Grouping, Include, ListIntent, Path, SortKey
-from .resource import Resource
-from .values import value_parser
 
 __all__ = [
     "Joined",

@@ -34,12 +34,12 @@ import orjson
 import sqlalchemy as sa
 from flask import Flask, Request, Response, request
 
-from .dberrors import request_ids as current_request_id
-from .errors import ServiceUnavailable
-from .render.problem import problem_response
+from ..errors import ServiceUnavailable
+from ..execute.dberrors import request_ids as current_request_id
+from ..render.problem import problem_response
 
 if TYPE_CHECKING:
-    from .store import Database
+    from ..execute.store import Database
 
 __all__ = ["ACCESS_LOGGER", "Observability"]
 

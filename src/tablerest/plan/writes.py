@@ -3,7 +3,7 @@
 Identifiers come from ``Table``/``Column`` objects, never from client text; every value is a
 bound parameter. The parts that do not depend on the request (the column list, the key
 condition) are built once per resource in :class:`Statements`. Reads are planned in
-``readplan``.
+:mod:`tablerest.plan.reads`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .columns.rowkeys import key_match
-from .resource import Resource
+from ..columns.rowkeys import key_match
+from ..resource import Resource
 
 __all__ = ["Statements", "upsert_statement"]
 

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Request, has_request_context, request
 
-from .errors import TablerestError, TooManyRequests
+from ..errors import TablerestError, TooManyRequests
 
 __all__ = ["Limiter", "RateLimits"]
 

@@ -18,13 +18,13 @@ from typing import Any, Literal
 import pydantic
 import sqlalchemy as sa
 
-from .columns.typeops import base_type, check_operator, family, groupable, parse_value, sortable
-from .columns.untyped import Untyped, loose_value
-from .errors import InvalidParameter
-from .fields import Field
-from .limits import MAX_OFFSET, MAX_PAGE_NUMBER, Limits
-from .relations import Relation
-from .resource import COUNT_KINDS, Catalog, CountKind, Resource, View
+from ..columns.typeops import base_type, check_operator, family, groupable, parse_value, sortable
+from ..columns.untyped import Untyped, loose_value
+from ..errors import InvalidParameter
+from ..fields import Field
+from ..limits import MAX_OFFSET, MAX_PAGE_NUMBER, Limits
+from ..relations import Relation
+from ..resource import COUNT_KINDS, Catalog, CountKind, Resource, View
 from .values import int64_value, parse_bool, value_parser
 
 __all__ = [

@@ -22,9 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.sql import visitors
 
+from ..errors import FieldError, ValidationFailed
+from ..resource import Resource
 from .dberrors import constraint_name, domain_name
-from .errors import FieldError, ValidationFailed
-from .resource import Resource
 
 __all__ = ["check_failure"]
 

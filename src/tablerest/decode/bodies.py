@@ -11,16 +11,16 @@ from typing import Any
 
 import orjson
 
-from .errors import FieldError, ValidationFailed
+from ..errors import FieldError, ValidationFailed
+from ..http import Body
+from ..operations.caller import Caller
+from ..operations.intents import Create
+from ..resource import Catalog, Resource
+from ..schema import Variant
 from .exactjson import load_exact
-from .http import Body
-from .jsonapi_body import decode as decode_document
-from .jsonapi_body import decode_nested
+from .jsonapi import decode as decode_document
+from .jsonapi import decode_nested
 from .nested import nestable
-from .operations.caller import Caller
-from .operations.intents import Create
-from .resource import Catalog, Resource
-from .schema import Variant
 
 __all__ = ["Decoder", "Pointers"]
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .errors import FieldError, TablerestError, ValidationFailed
+from ..errors import FieldError, TablerestError, ValidationFailed
+from ..relations import Relation
+from ..resource import Catalog, Resource
 from .exactjson import dump_exact
-from .relations import Relation
-from .resource import Catalog, Resource
 from .values import value_parser
 
 __all__ = ["Node", "field_names", "nestable", "parse_document", "rows_in", "typed_value"]
