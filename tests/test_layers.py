@@ -251,14 +251,12 @@ ALLOWED: dict[str, set[str]] = {
     "routes.common": {
         "auth.access",
         "decode.bodies",
-        "errors",
         "http",
         "limits",
         "operations.caller",
         "operations.registry",
         "operations.service",
         "render.jsonapi",
-        "render.problem",
         "routes.respond",
     },
     "routes.reads": {
@@ -332,6 +330,7 @@ ALLOWED: dict[str, set[str]] = {
         "mount.pages",
         "mount.state",
         "reflect.selection",
+        "render.problem",
         "resource",
         "routes.batch",
         "routes.common",
@@ -808,3 +807,34 @@ def test_cycle_check_counts_every_kind_of_import(tmp_path: Path) -> None:
     assert import_cycles(graph) == [["a", "b"], ["c", "sub"], ["d", "g"]]
     assert _one_cycle(graph, ["a", "b"]) == "a -> b -> a"
     assert _one_cycle(graph, ["c", "sub"]) == "c -> sub -> c"
+
+
+# -- Flask only in the adapters --------------------------------------------------------------
+
+#: The modules that may import Flask: the extension (api.py and its per-app side, mount/) and
+#: the database-first server. The core (negotiate, decode, operations, plan, execute, render,
+#: routes) takes Werkzeug's request and answers Werkzeug's response. The three last ones still
+#: take Flask's request context and are to move behind the adapter (issue 19, item 4).
+FLASK_ADAPTERS = {"api", "server", "auth.service", "auth.views", "changes.stream"}
+
+
+def _imports_flask(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        if any(n == "flask" or n.startswith(("flask.", "flask_")) for n in names):
+            return True
+    return False
+
+
+def test_only_the_adapters_import_flask() -> None:
+    found = {
+        name
+        for path in PACKAGE.rglob("*.py")
+        if _imports_flask(path) and not (name := _module_name(PACKAGE, path)).startswith("mount")
+    }
+    assert found == FLASK_ADAPTERS

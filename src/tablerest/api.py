@@ -26,11 +26,11 @@ from .limits import Limits
 from .mount import guards, pages
 from .mount.observe import Observability
 from .mount.ratelimit import RateLimits
-from .mount.routing import mount_auth, mount_batch, mount_resource, route
+from .mount.routing import handles_errors, mount_auth, mount_batch, mount_resource, route
 from .mount.state import EXTENSION, AppState
 from .reflect.selection import AUTH_PATH, BATCH_PATH, reserved_names
 from .resource import Resource, WriteContext
-from .routes.common import Settings, handles_errors
+from .routes.common import Settings
 
 __all__ = ["Api"]
 

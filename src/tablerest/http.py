@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import orjson
-from flask import Request, Response
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
+from werkzeug.wrappers import Request, Response
 
 from .errors import (
     InvalidParameter,

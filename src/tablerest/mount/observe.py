@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import sqlalchemy as sa
 from flask import Flask, Request, Response, request
+from werkzeug.wrappers import Response as WResponse
 
 from ..errors import ServiceUnavailable
 from ..execute.dberrors import request_ids as current_request_id
@@ -158,7 +159,7 @@ def _healthz() -> Response:
     return Response(b'{"status":"ok"}', mimetype="application/json")
 
 
-def _readyz(db: Database) -> Response:
+def _readyz(db: Database) -> WResponse:
     try:
         with db.engine().connect() as conn:
             conn.execute(sa.text("SELECT 1"))

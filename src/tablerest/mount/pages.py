@@ -7,8 +7,9 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from flask import Response, request, send_from_directory
+from flask import request, send_from_directory
 from markupsafe import escape
+from werkzeug.wrappers import Response
 
 from .. import http, openapi
 from ..render.json import dumps

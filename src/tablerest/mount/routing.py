@@ -4,27 +4,31 @@ through :func:`route`: security headers, ``Vary`` by caller, rate limits."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from flask import Request, Response, request
+from flask import request
+from werkzeug.wrappers import Request, Response
 
 from .. import http
 from ..auth.service import Auth
 from ..calls import Calls
 from ..changes.fanout import Feeds
 from ..changes.stream import ChangeStream
-from ..errors import NotFound
+from ..errors import NotFound, TablerestError
 from ..reflect.selection import AUTH_PATH
+from ..render.problem import error_response
 from ..resource import Resource
 from ..routes.batch import Batch
-from ..routes.common import handles_errors
+from ..routes.common import POINTERS
 from ..routes.endpoint import Endpoint
 from .pages import changes_page
 from .state import EXTENSION, AppState
 
 __all__ = [
     "SECURITY_HEADERS",
+    "handles_errors",
     "mount_auth",
     "mount_batch",
     "mount_resource",
@@ -40,6 +44,24 @@ SECURITY_HEADERS = [
     ("X-Content-Type-Options", "nosniff"),
     ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
 ]
+
+
+def handles_errors(fn: Callable[..., Response]) -> Callable[..., Response]:
+    """Turn tablerest errors raised inside a handler into problem responses."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return fn(*args, **kwargs)
+        except TablerestError as error:
+            environ = request.environ
+            return error_response(
+                error,
+                jsonapi=environ.get(http.JSONAPI_REQUEST, False),
+                pointers=environ.get(POINTERS),
+            )
+
+    return wrapper
 
 
 def route(

@@ -4,9 +4,10 @@ HTTP endpoints, and the catalog the stages follow relations through."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from flask import Flask, Request
+from werkzeug.wrappers import Request as CoreRequest
 
 from ..auth.access import Access
 from ..auth.policies import Identity
@@ -107,9 +108,10 @@ class AppState:
         if self.feeds is not None:
             self.feeds.prepare()
 
-    def authorize(self, req: Request) -> Access | None:
+    def authorize(self, req: CoreRequest) -> Access | None:
         """The request's caller and their grants; None when nothing is guarded (no
         authentication and no permissions anywhere: every request is served as before)."""
         if self.identify is None and not self.api.guarded:
             return None
-        return Access(self.identify(req) if self.identify is not None else None)
+        # The routes hand back the Flask request this adapter gave them.
+        return Access(self.identify(cast(Request, req)) if self.identify is not None else None)

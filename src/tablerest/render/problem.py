@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flask import Response
+from werkzeug.wrappers import Response
 
 from ..errors import TablerestError
 from .json import dumps

@@ -29,8 +29,8 @@ from typing import Any, Literal
 
 import orjson
 import pydantic
-from flask import Request, Response
 from sqlalchemy import exc as sa_exc
+from werkzeug.wrappers import Request, Response
 
 from .. import http
 from ..decode.exactjson import dump_exact

@@ -3,28 +3,24 @@ request, the resource's operations, and how a written row is answered."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from flask import Request, Response
-from flask import request as flask_request
+from werkzeug.wrappers import Request, Response
 
 from .. import http
 from ..auth.access import Access
 from ..decode.bodies import Decoder
-from ..errors import TablerestError
 from ..limits import Limits
 from ..operations.caller import Caller
 from ..operations.registry import Registry
 from ..operations.service import Operations
 from ..render.jsonapi import JSONAPI, Renderer
-from ..render.problem import error_response
 from .respond import item_url, tagged
 
-__all__ = ["POINTERS", "Authorize", "Routes", "Settings", "handles_errors"]
+__all__ = ["POINTERS", "Authorize", "Routes", "Settings"]
 
 #: WSGI environ key: where the fields of a JSON:API body came from (for error pointers).
 POINTERS = "tablerest.pointers"
@@ -40,24 +36,6 @@ class Settings:
     prefix: str
     max_body_size: int
     limits: Limits = field(default_factory=Limits)
-
-
-def handles_errors(fn: Callable[..., Response]) -> Callable[..., Response]:
-    """Turn tablerest errors raised inside a handler into problem responses."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        try:
-            return fn(*args, **kwargs)
-        except TablerestError as error:
-            environ = flask_request.environ
-            return error_response(
-                error,
-                jsonapi=environ.get(http.JSONAPI_REQUEST, False),
-                pointers=environ.get(POINTERS),
-            )
-
-    return wrapper
 
 
 class Routes:

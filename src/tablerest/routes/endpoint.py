@@ -3,7 +3,7 @@ takes both."""
 
 from __future__ import annotations
 
-from flask import Request, Response
+from werkzeug.wrappers import Request, Response
 
 from .. import http
 from ..operations.registry import Registry

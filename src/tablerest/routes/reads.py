@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Request, Response
+from werkzeug.wrappers import Request, Response
 
 from .. import http
 from ..decode.queries import ListIntent, parse_item_query, parse_list_query

@@ -9,7 +9,7 @@ from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from flask import Request, Response
+from werkzeug.wrappers import Request, Response
 
 from .. import http
 from ..decode.queries import PAGE_PARAMETERS, ListIntent

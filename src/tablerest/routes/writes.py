@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Request, Response
+from werkzeug.wrappers import Request, Response
 
 from .. import http
 from ..decode.jsonapi import decode_linkage
