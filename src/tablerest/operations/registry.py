@@ -24,6 +24,7 @@ class Registry:
         self.db = db
         self.config = config
         self.operations: dict[str, Operations] = {}
+        self._everyone = Caller(None, self)
 
     def add(self, resource: Resource) -> Operations:
         """Register ``resource``; its operations."""
@@ -53,5 +54,8 @@ class Registry:
         return None
 
     def caller(self, access: Access | None) -> Caller:
-        """The view of one caller (``access``), for one request or one call."""
+        """The view of one caller (``access``), for one request or one call; when nothing is
+        guarded (None) every caller sees everything, and one view serves them all."""
+        if access is None:
+            return self._everyone
         return Caller(access, self)
