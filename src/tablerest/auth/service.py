@@ -26,12 +26,13 @@ import logging
 import os
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
-from flask import Request, Response, has_request_context
+from flask import has_request_context
 from flask import request as flask_request
+from werkzeug.wrappers import Request, Response
 
 from ..errors import FieldError, NotFound, Unauthorized, ValidationFailed
 from ..execute.store import Database
@@ -59,13 +60,14 @@ IDENTITY = "tablerest.identity"
 _ANONYMOUS = object()
 
 
-def remembered(
-    identify: Callable[[Request], Identity | None],
-) -> Callable[[Request], Identity | None]:
+_R = TypeVar("_R", bound=Request)
+
+
+def remembered(identify: Callable[[_R], Identity | None]) -> Callable[[_R], Identity | None]:
     """``identify`` called once per request: the rate limiter, permissions and the app's own
     routes all ask who is calling."""
 
-    def cached(request: Request) -> Identity | None:
+    def cached(request: _R) -> Identity | None:
         environ = request.environ
         found = environ.get(IDENTITY, _ANONYMOUS)
         if found is _ANONYMOUS:

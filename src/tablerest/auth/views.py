@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from flask import Request, Response
+from werkzeug.wrappers import Request, Response
 
 from ..errors import FieldError, MalformedBody, ValidationFailed
 from ..http import read_body

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import pydantic
 import sqlalchemy as sa
-from flask import Request, Response
+from werkzeug.wrappers import Request, Response
 
 from ..auth.access import Access
 from ..auth.policies import Action, Rows
