@@ -359,3 +359,11 @@ def test_list_items_ignore_spaces_and_tabs_only(client: FlaskClient, query: str,
         assert resp.status_code == 200, resp.get_json()
     else:
         problem(resp, 400)
+
+
+def test_a_bad_boolean_filter_value_names_its_parameter(client: FlaskClient) -> None:
+    assert client.post("/api/kitchen", json={"flag": True}).status_code == 201
+    body = problem(client.get("/api/kitchen?filter[flag]=maybe"), 400)
+    assert body["parameter"] == "filter[flag]"
+    assert body["detail"] == "'maybe' is not a valid value for flag: must be true or false"
+    assert len(client.get("/api/kitchen?filter[flag]=yes").get_json()["data"]) == 1

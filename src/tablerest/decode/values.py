@@ -38,6 +38,17 @@ def parse_bool(raw: str, name: str) -> bool:
     raise InvalidParameter(name, f"{name} must be true or false")
 
 
+def _boolean(raw: str) -> bool:
+    """A boolean value as a query string or a key spells it; ValueError otherwise (the caller
+    names the parameter)."""
+    lowered = raw.lower()
+    if lowered in _TRUE or raw == "":
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError("must be true or false")
+
+
 def value_parser(col_type: sa.types.TypeEngine[Any]) -> Callable[[str], Any]:
     """Text from a query string -> the column's Python value (lax, as forms are)."""
     col_type = base_type(col_type)  # a domain's values are those of its type
@@ -54,7 +65,7 @@ def value_parser(col_type: sa.types.TypeEngine[Any]) -> Callable[[str], Any]:
 
         return label
     if isinstance(col_type, sa.Boolean):
-        return lambda raw: parse_bool(raw, "")
+        return _boolean
     if isinstance(col_type, sa.Integer):
         return int64_value
     if isinstance(col_type, sa.Float):
