@@ -250,7 +250,6 @@ ALLOWED: dict[str, set[str]] = {
     },
     "routes.common": {
         "auth.access",
-        "decode.bodies",
         "http",
         "limits",
         "operations.caller",
@@ -273,6 +272,7 @@ ALLOWED: dict[str, set[str]] = {
         "routes.respond",
     },
     "routes.writes": {
+        "decode.bodies",
         "decode.jsonapi",
         "decode.queries",
         "decode.urlkeys",
@@ -280,6 +280,8 @@ ALLOWED: dict[str, set[str]] = {
         "grants",
         "http",
         "operations.caller",
+        "operations.registry",
+        "operations.service",
         "operations.writes",
         "relations",
         "render.json",

@@ -29,12 +29,17 @@ class Calls:
     """The operations of one resource of one mounted API, for application code."""
 
     def __init__(
-        self, ops: Operations, registry: Registry, prepare: Callable[[], None] = lambda: None
+        self,
+        ops: Operations,
+        registry: Registry,
+        decoder: Decoder,
+        prepare: Callable[[], None] = lambda: None,
     ) -> None:
         self.ops = ops
         self.resource = ops.resource
         self.registry = registry
-        self.decoder = Decoder(ops.resource, registry)
+        #: The decode stage of the resource's HTTP writes: a call's data is decoded as a body.
+        self.decoder = decoder
         #: What the app does before a request's writes (the change feed's outbox tables):
         #: a call may come before any request.
         self._prepare = prepare

@@ -91,7 +91,7 @@ def mount_resource(state: AppState, res: Resource) -> None:
     api = state.api
     ops = state.registry.add(res)
     ep = state.endpoints[res.name] = Endpoint(ops, state.registry, api.settings, state.authorize)
-    state.calls[res.name] = Calls(ops, state.registry, state.prepare_writes)
+    state.calls[res.name] = Calls(ops, state.registry, ep.writes.decoder, state.prepare_writes)
     base = res.name
     if res.changes:
         _mount_changes(state, ep)

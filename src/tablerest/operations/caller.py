@@ -94,12 +94,6 @@ class Caller:
         """The rows ``action`` may touch (``False``: none), without refusing."""
         return self.access.grant(res, action) if self.access is not None else True
 
-    def require_read(self, *resources: Resource, many: bool = False) -> None:
-        """401/403 unless the caller may read (``many``: list) every one of ``resources``."""
-        if self.access is not None:
-            for res in resources:
-                self.access.require(res, "list" if many else "read")
-
     # -- fields and relations -----------------------------------------------------------------
 
     def concealed(self, res: Resource) -> frozenset[str]:

@@ -12,7 +12,6 @@ from werkzeug.wrappers import Request, Response
 
 from .. import http
 from ..auth.access import Access
-from ..decode.bodies import Decoder
 from ..limits import Limits
 from ..operations.caller import Caller
 from ..operations.registry import Registry
@@ -54,7 +53,6 @@ class Routes:
         self.path = f"{settings.prefix}/{self.resource.name}"
         self.url = f"{settings.prefix}/{quote(self.resource.name)}"
         self.jsonapi = Renderer(self.registry, settings.prefix)
-        self.decoder = Decoder(self.resource, self.registry)
 
     def caller(self, request: Request) -> Caller:
         """The request's caller and their view of the API (worked out once per request)."""

@@ -8,6 +8,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from .. import http
+from ..decode.bodies import Decoder
 from ..decode.jsonapi import decode_linkage
 from ..decode.jsonapi import document_data as _document_data
 from ..decode.queries import reject_query
@@ -21,12 +22,14 @@ from ..errors import (
 )
 from ..grants import Action
 from ..operations.caller import Caller
+from ..operations.registry import Registry
+from ..operations.service import Operations
 from ..operations.writes import Expect
 from ..relations import Relation
 from ..render.json import dumps
 from ..render.jsonapi import JSONAPI
 from ..resource import Resource, linkage_columns
-from .common import POINTERS, Routes
+from .common import POINTERS, Authorize, Routes, Settings
 from .respond import json_response, locate, no_content
 
 __all__ = ["WriteRoutes"]
@@ -35,6 +38,13 @@ __all__ = ["WriteRoutes"]
 class WriteRoutes(Routes):
     """``POST`` and ``PATCH`` on the collection, ``PUT``, ``PATCH`` and ``DELETE`` on an
     item, ``PATCH`` on a to-one relationship."""
+
+    def __init__(
+        self, ops: Operations, registry: Registry, settings: Settings, authorize: Authorize
+    ) -> None:
+        super().__init__(ops, registry, settings, authorize)
+        #: The resource's write bodies -> intents (the batch and application calls use it too).
+        self.decoder = Decoder(self.resource, registry)
 
     def create(self, request: Request) -> Response:
         res = self.resource
