@@ -427,6 +427,8 @@ ALLOWED: dict[str, set[str]] = {
         "decode.values",
         "errors",
         "limits",
+        "operations.caller",
+        "operations.registry",
         "render.json",
         "resource",
     },
@@ -816,9 +818,8 @@ def test_cycle_check_counts_every_kind_of_import(tmp_path: Path) -> None:
 #: The modules that may import Flask: the extension (api.py and its per-app side, mount/) and
 #: the database-first server. The core (negotiate, decode, operations, plan, execute, render,
 #: routes, the token views, the change stream) takes Werkzeug's request and answers Werkzeug's
-#: response. auth.service still reads Flask's request in one hook (the session a password
-#: change is made in carries on) and is to move behind the adapter (issue 19, item 4).
-FLASK_ADAPTERS = {"api", "server", "auth.service"}
+#: response; hooks learn who a write is for from the operation (``WriteContext.identity``).
+FLASK_ADAPTERS = {"api", "server"}
 
 
 def _imports_flask(path: Path) -> bool:

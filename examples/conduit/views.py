@@ -131,7 +131,8 @@ def update_user() -> Response:
     if not data:
         raise ValidationFailed([FieldError("/user", "Send at least one field to change")])
     with _unique_user_fields():
-        user = _conduit().users.update(me.id, data, trusted=True)
+        # For them (hooks see who): a password change keeps this session, ends the others.
+        user = _conduit().users.update(me.id, data, trusted=True, identity=me)
     return json_response({"user": _user(user, current_token())})
 
 

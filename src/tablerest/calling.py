@@ -40,8 +40,9 @@ class RowCalls:
     ``identity`` says who a call is made for (what ``api.identity()`` returns; None for an
     anonymous caller): the resource's permissions and field rules apply to them. Code acting
     for the application itself (a script, an import) passes ``trusted=True`` instead. One of
-    the two must be given. Errors are tablerest's (``ValidationFailed``, ``NotFound``, ...):
-    in a Flask route they answer as problem responses."""
+    the two must be given; with both, no permission applies but hooks still see who the call
+    is for (``WriteContext.identity``). Errors are tablerest's (``ValidationFailed``,
+    ``NotFound``, ...): in a Flask route they answer as problem responses."""
 
     #: The calls of the app serving the current request (set when an ``Api`` registers it).
     _calls: Callable[[], Any] | None = None

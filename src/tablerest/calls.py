@@ -145,9 +145,7 @@ class Calls:
     def _caller(self, identity: Any, trusted: bool) -> Caller:
         self._prepare()
         if trusted:
-            if identity is not UNSET:
-                raise TypeError("give identity= or trusted=True, not both")
-            return self.registry.caller(None)
+            return self.registry.trusted(None if identity is UNSET else identity)
         if identity is UNSET:
             raise TypeError(
                 f"{self.resource.name}: say who the call is for: identity=api.identity() "

@@ -67,7 +67,9 @@ class WriteContext:
     update). ``row`` is the row as the client will see it (``after_*`` hooks);
     ``key`` is the primary key as a tuple (update and delete); ``session`` is the SQLAlchemy
     session of the request's transaction: hooks can write through it, and raising any
-    exception rolls everything back.
+    exception rolls everything back. ``identity`` is who the write is for (what
+    ``api.identity()`` returns for the request, or an application call's ``identity=``;
+    None when anonymous, or for a trusted call made for no one).
     """
 
     resource: Resource
@@ -77,6 +79,7 @@ class WriteContext:
     data: dict[str, Any] = field(default_factory=dict)
     key: tuple[Any, ...] | None = None
     row: dict[str, Any] | None = None
+    identity: Any = None
 
 
 Hook = Callable[[WriteContext], None]

@@ -113,9 +113,10 @@ def test_calls_need_an_identity_or_trust(engine: sa.Engine) -> None:
         # The application itself (a script, an import) is trusted: no permission applies.
         made = books.create({"title": "Seeded", "author_id": 2}, trusted=True)
         assert made["author_id"] == 2
-        with pytest.raises(TypeError, match="not both"):
-            books.create({"title": "x"}, identity=None, trusted=True)
-    assert [r["title"] for r in rows(engine, "books")] == ["Mine", "Theirs", "Seeded"]
+        # Trusted and for someone: still no permission applies (their id is not the owner).
+        made = books.create({"title": "For me", "author_id": 2}, trusted=True, identity=None)
+        assert made["author_id"] == 2
+    assert [r["title"] for r in rows(engine, "books")] == ["Mine", "Theirs", "Seeded", "For me"]
     with pytest.raises(RuntimeError):
         books.read(1, trusted=True)  # outside an app: no database to call
 
@@ -230,3 +231,41 @@ def test_calls_record_changes_in_the_feed(engine: sa.Engine) -> None:
     with engine.connect() as conn:
         events = conn.execute(sa.text("SELECT op FROM tablerest_changes ORDER BY id")).all()
     assert sorted(e[0] for e in events) == ["create", "update"]
+
+
+def test_hooks_see_who_each_write_is_for(engine: sa.Engine) -> None:
+    """``ctx.identity``: the request's caller on every route (item, bulk, batch), a call's
+    ``identity=`` (also with ``trusted=True``), None for a trusted call made for no one."""
+    app, api = _app(engine)
+    books = api.resources["books"]
+    seen: list[tuple[str, str | None]] = []
+    for event in ("before_create", "after_create", "before_update", "before_delete"):
+        books.hook(event)(
+            lambda ctx, event=event: seen.append(
+                (event, ctx.identity.id if ctx.identity is not None else None)
+            )
+        )
+    _seed(engine)
+    client = app.test_client()
+    me = {"X-Who": ME}
+
+    assert client.post("/api/books", json={"title": "A"}, headers=me).status_code == 201
+    assert client.patch("/api/books/1", json={"title": "B"}, headers=me).status_code == 200
+    assert client.patch("/api/books", json=[{"id": 1, "title": "C"}], headers=me).status_code == 200
+    batch = {"operations": [{"op": "delete", "resource": "books", "key": 3}]}
+    assert client.post("/api/batch", json=batch, headers=me).status_code == 200
+    with app.app_context():
+        books.update(1, {"title": "D"}, identity=Identity(ME))
+        books.update(2, {"title": "E"}, trusted=True, identity=Identity(OTHER))
+        books.update(2, {"title": "F"}, trusted=True)
+
+    assert seen == [
+        ("before_create", ME),
+        ("after_create", ME),
+        ("before_update", ME),
+        ("before_update", ME),
+        ("before_delete", ME),
+        ("before_update", ME),
+        ("before_update", OTHER),
+        ("before_update", None),
+    ]

@@ -30,8 +30,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
-from flask import has_request_context
-from flask import request as flask_request
 from werkzeug.wrappers import Request, Response
 
 from ..errors import FieldError, NotFound, Unauthorized, ValidationFailed
@@ -251,9 +249,9 @@ class Auth:
         """After a password change (any update path: PATCH, PUT, bulk, batch, upsert), the
         account's stamp is new and every token issued before is refused; but the session the
         change was made in, by the user themself, carries on under the new stamp."""
-        if self.password_field not in ctx.data or ctx.key is None or not has_request_context():
+        if self.password_field not in ctx.data or ctx.key is None:
             return
-        identity = flask_request.environ.get(IDENTITY)
+        identity = ctx.identity
         assert self.users is not None
         pk = self.users.pk_fields[0]
         if not isinstance(identity, Identity) or identity.id != str(ctx.key[0]):

@@ -33,8 +33,10 @@ from ..decode.queries import PAGE_PARAMETERS, Filter, parse_list_query
 from ..decode.values import value_parser
 from ..errors import InvalidParameter, MethodNotAllowed, NotAcceptable
 from ..limits import Limits
+from ..operations.caller import Caller
+from ..operations.registry import Registry
 from ..render.json import dumps
-from ..resource import Catalog, Resource
+from ..resource import Resource
 from .fanout import Feeds, Hub
 from .like import like_matcher
 from .outbox import Event
@@ -61,13 +63,13 @@ class ChangeStream:
     def __init__(
         self,
         resource: Resource,
-        catalog: Catalog,
+        registry: Registry,
         limits: Limits,
         authorize: Authorize,
         feeds: Feeds,
     ) -> None:
         self.resource = resource
-        self.catalog = catalog
+        self.registry = registry
         self.limits = limits
         self.authorize = authorize
         self.feeds = feeds
@@ -83,12 +85,11 @@ class ChangeStream:
             return resp
         if request.method not in allowed:
             raise MethodNotAllowed(allowed)
-        access = self.authorize(request)
-        if access is not None:
-            access.require(res, "list")
+        caller = self.registry.caller(self.authorize(request))
+        caller.require(res, "list")
         if request.accept_mimetypes and not request.accept_mimetypes.best_match([EVENT_STREAM]):
             raise NotAcceptable(f"The change feed is {EVENT_STREAM} only")
-        filters = self._filters(request, access)
+        filters = self._filters(request, caller)
         after = _last_event_id(request)
         hub = self.feeds.hub(res)
         self.feeds.prepare()
@@ -111,7 +112,7 @@ class ChangeStream:
                 return
             try:
                 yield first.encode()
-                yield from self._events(hub, start, filters, access, environ, live)
+                yield from self._events(hub, start, filters, caller, environ, live)
             finally:
                 release()  # the slot is free as soon as the stream ends
 
@@ -123,13 +124,13 @@ class ChangeStream:
         resp.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
         return resp
 
-    def _filters(self, request: Request, access: Access | None) -> tuple[Check, ...]:
+    def _filters(self, request: Request, caller: Caller) -> tuple[Check, ...]:
         args = request.args.to_dict(flat=False)
         for name in args:
             if name in _NOT_HERE or name.startswith(("fields", "having[")):
                 raise InvalidParameter(name, f"{name} does not apply to a change feed")
-        intent = parse_list_query(self.resource, args, self.catalog, self.limits, access)
-        hidden = access.concealed(self.resource) if access is not None else frozenset()
+        intent = parse_list_query(self.resource, args, self.registry, self.limits, caller.access)
+        hidden = caller.concealed(self.resource)
         for f in intent.filters:
             if f.path.steps:
                 raise InvalidParameter(
@@ -144,7 +145,7 @@ class ChangeStream:
         hub: Hub,
         seen: int,
         filters: tuple[Check, ...],
-        access: Access | None,
+        caller: Caller,
         environ: Mapping[str, Any],
         live: bool,
     ) -> Iterator[bytes]:
@@ -156,7 +157,7 @@ class ChangeStream:
             if latest > seen:
                 events, seen = hub.outbox.read(self.resource.name, seen, BATCH)
                 for event in events:
-                    out = self._event(event, filters, access)
+                    out = self._event(event, filters, caller)
                     if out is not None:
                         yield out
                 if len(events) == BATCH:
@@ -171,17 +172,15 @@ class ChangeStream:
                 ping = now + feed.heartbeat
             latest = hub.wait(seen, min(1.0, ends - now, max(ping - now, 0.0)))
 
-    def _event(
-        self, event: Event, filters: tuple[Check, ...], access: Access | None
-    ) -> bytes | None:
+    def _event(self, event: Event, filters: tuple[Check, ...], caller: Caller) -> bytes | None:
         res = self.resource
         row: dict[str, Any] = orjson.loads(event.row)
         typed = self._typed(row)
-        if access is not None and not _within(access, res, typed):
+        if not _within(caller, res, typed):
             return None
         if not all(test(typed.get(name)) for name, test in filters):
             return None
-        hidden = access.concealed(res) if access is not None else frozenset()
+        hidden = caller.concealed(res)
         if event.changed is not None and not set(event.changed) - hidden:
             return None  # an update of fields hidden from this caller only: nothing to see
         if hidden:
@@ -225,16 +224,16 @@ def _typing(resource: Resource) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return typed
 
 
-def _within(access: Access, res: Resource, row: Mapping[str, Any]) -> bool:
+def _within(caller: Caller, res: Resource, row: Mapping[str, Any]) -> bool:
     """Whether the caller may read ``row`` in a list (their ``read`` and ``list`` grants)."""
     actions: tuple[Action, ...] = ("read", "list")
     for action in actions:
-        got = access.grant(res, action)
+        got = caller.grant(res, action)
         if got is False:
             return False
         if isinstance(got, Rows):
             assert res.policy is not None
-            if not res.policy.matches(got, access.identity, row):
+            if not res.policy.matches(got, caller.identity, row):
                 return False
     return True
 

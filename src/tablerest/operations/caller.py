@@ -59,20 +59,23 @@ OPEN_SCOPE = Scope()
 class Caller:
     """Who is asking and what they may see and change, for one request.
 
-    ``access`` is None when the API has no permissions and no authentication: every check
-    passes and every row and field is theirs."""
+    ``access`` is None when the API has no permissions and no authentication, and for the
+    application's own trusted calls: every check passes and every row and field is theirs.
+    A trusted call may still be made for someone (``acting_for``): hooks see who."""
 
-    __slots__ = ("_references", "_seen", "_served", "access")
+    __slots__ = ("_acting_for", "_references", "_seen", "_served", "access")
 
-    def __init__(self, access: Access | None, served: Served) -> None:
+    def __init__(self, access: Access | None, served: Served, acting_for: Any = None) -> None:
         self.access = access
         self._served = served
+        self._acting_for = acting_for
         self._seen: Catalog | None = None
         self._references: dict[str, Readable | None] = {}
 
     @property
     def identity(self) -> Any:
-        return self.access.identity if self.access is not None else None
+        """Who the request or call is for (None: anonymous, or no one)."""
+        return self.access.identity if self.access is not None else self._acting_for
 
     @property
     def catalog(self) -> Catalog:

@@ -96,7 +96,9 @@ class Writes:
                     if isinstance(grant, Rows):
                         claim(res, data, grant, caller, at)
                     require_filled(res, data, at)
-                    ctx = WriteContext(res, "create", session, "POST", data=data)
+                    ctx = WriteContext(
+                        res, "create", session, "POST", data, identity=caller.identity
+                    )
                     self._run_hooks("before_create", ctx)
                     written.append(st.values(ctx.data))
                     key = self._insert(session, ctx.data)
@@ -215,7 +217,9 @@ class Writes:
                 if expect is not None:
                     self._check_current(session, key, caller, expect)
                 was = shared.changes.current(session, key)  # the feed records what changed
-                ctx = WriteContext(res, "update", session, method, data=data, key=key)
+                ctx = WriteContext(
+                    res, "update", session, method, data, key, identity=caller.identity
+                )
                 self._run_hooks("before_update", ctx)
                 written = shared.statements.values(ctx.data)
                 if res.use_orm:
@@ -352,7 +356,9 @@ class Writes:
                     reach(shared, session, key, grant, caller, "delete")
                 if expect is not None:
                     self._check_current(session, key, caller, expect)
-                ctx = WriteContext(res, "delete", session, "DELETE", key=key)
+                ctx = WriteContext(
+                    res, "delete", session, "DELETE", key=key, identity=caller.identity
+                )
                 self._run_hooks("before_delete", ctx)
                 shared.changes.deleting(session, key)
                 if res.use_orm:
