@@ -1,4 +1,4 @@
-"""Unit tests of the request stage: query strings and URL keys -> intents, without a database."""
+"""Unit tests of the decode stage: query strings and URL keys -> intents, without a database."""
 
 from __future__ import annotations
 
