@@ -22,7 +22,7 @@ from ..operations.context import Config
 from ..operations.registry import Registry
 from ..relations import Relation
 from ..resource import Resource
-from ..routes.common import Settings
+from ..routes.common import RouteContext, Settings
 from ..routes.endpoint import Endpoint
 from .ratelimit import Limiter
 
@@ -80,6 +80,8 @@ class AppState:
         #: Every resource's operations (the layer under HTTP) and the catalog they share.
         self.registry = Registry(db, Config(api.settings.limits, secret))
         self.endpoints: dict[str, Endpoint] = {}
+        #: What every HTTP route of this app works with (the batch's too).
+        self.route_context = RouteContext(self.registry, api.settings, self.authorize)
         #: Each resource's operations as the application's code calls them (``books.create``).
         self.calls: dict[str, Calls] = {}
         identify = remembered(api.identify) if api.identify is not None else None
