@@ -4,7 +4,7 @@ HTTP endpoints, and the catalog the stages follow relations through."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 from flask import Flask, Request
 from werkzeug.wrappers import Request as CoreRequest
@@ -26,9 +26,6 @@ from ..routes.common import RouteContext, Settings
 from ..routes.endpoint import Endpoint
 from .ratelimit import Limiter
 
-if TYPE_CHECKING:
-    from ..auth.service import Auth
-
 __all__ = ["EXTENSION", "ApiOptions", "AppState"]
 
 #: Where an app keeps its APIs' states: ``app.extensions["tablerest"][prefix]``.
@@ -39,10 +36,8 @@ class ApiOptions(Options, Protocol):
     """What mounting reads of ``Api(...)``."""
 
     @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def auth(self) -> Auth | None: ...
+    def settings(self) -> Settings:
+        """Also what the routes read (the body size), beyond the document's prefix and limits."""
 
     @property
     def identify(self) -> Callable[[Request], Identity | None] | None: ...
