@@ -320,7 +320,14 @@ ALLOWED: dict[str, set[str]] = {
     },
     "mount.pages": {"http", "mount.state", "openapi", "render.json"},
     # Beside the pipeline, on the whole app: probes, request ids, metrics, access logs.
-    "mount.observe": {"errors", "execute.dberrors", "execute.store", "render.problem"},
+    "mount.observe": {
+        "errors",
+        "execute.dberrors",
+        "execute.store",
+        "mount.scoped",
+        "render.problem",
+    },
+    "mount.scoped": set(),  # context variables set for one request: Flask only
     "mount.ratelimit": {"errors"},  # Flask-Limiter on the API's routes
     "mount.routing": {
         "auth.service",
@@ -343,6 +350,7 @@ ALLOWED: dict[str, set[str]] = {
         "execute.store",
         "http",
         "mount.routing",
+        "mount.scoped",
         "mount.state",
         "render.jsonapi",
         "render.problem",

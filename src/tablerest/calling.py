@@ -51,7 +51,8 @@ class RowCalls:
         """Create a row (a dict), several (a list of dicts: all or none) or a row with
         related rows nested in it, as ``POST`` with ``data`` as its JSON body; the row (or
         rows) as stored, as the caller may see it."""
-        return self._bound().create(data, identity=identity, trusted=trusted)
+        calls, caller = self._bound(identity, trusted)
+        return calls.create(caller, data)
 
     def upsert(
         self,
@@ -63,39 +64,41 @@ class RowCalls:
     ) -> Any:
         """Create a row (or several), or change the one that holds the same values of the
         unique field(s) ``on`` (``POST ?on_conflict=``)."""
-        return self._bound().upsert(data, on=on, identity=identity, trusted=trusted)
+        calls, caller = self._bound(identity, trusted)
+        return calls.upsert(caller, data, on)
 
     def read(
         self, key: Any, query: Query = None, *, identity: Any = UNSET, trusted: bool = False
     ) -> dict[str, Any]:
         """The row ``key`` (a value; a tuple for a composite key), with what ``query`` asks
         for (``{"include": "author"}``); ``NotFound`` when the caller cannot see it."""
-        row: dict[str, Any] = self._bound().read(key, query, identity=identity, trusted=trusted)
+        calls, caller = self._bound(identity, trusted)
+        row: dict[str, Any] = calls.read(caller, key, query)
         return row
 
     def list(self, query: Query = None, *, identity: Any = UNSET, trusted: bool = False) -> Any:
         """A page of rows as ``GET`` with ``query`` as its query string gives it
         (``{"filter[year][ge]": "1900", "sort": "-year"}``): ``.rows``, ``.more``,
         ``.total`` (with ``count``) and ``.cursors`` (keyset pages)."""
-        return self._bound().list(query, identity=identity, trusted=trusted)
+        calls, caller = self._bound(identity, trusted)
+        return calls.list(caller, query)
 
     def update(
         self, key: Any, data: Any, *, identity: Any = UNSET, trusted: bool = False
     ) -> dict[str, Any]:
         """Change the fields of row ``key`` that ``data`` holds (``PATCH``)."""
-        row: dict[str, Any] = self._bound().update(key, data, identity=identity, trusted=trusted)
-        return row
+        return self._change(key, data, identity, trusted, replace=False)
 
     def replace(
         self, key: Any, data: Any, *, identity: Any = UNSET, trusted: bool = False
     ) -> dict[str, Any]:
         """Replace row ``key`` (``PUT``: fields left out go back to their defaults)."""
-        row: dict[str, Any] = self._bound().replace(key, data, identity=identity, trusted=trusted)
-        return row
+        return self._change(key, data, identity, trusted, replace=True)
 
     def delete(self, key: Any, *, identity: Any = UNSET, trusted: bool = False) -> None:
         """Delete row ``key``; ``NotFound`` when the caller cannot see it."""
-        self._bound().delete(key, identity=identity, trusted=trusted)
+        calls, caller = self._bound(identity, trusted)
+        calls.delete(caller, key)
 
     def update_many(
         self,
@@ -105,12 +108,22 @@ class RowCalls:
         trusted: bool = False,
     ) -> builtins.list[dict[str, Any]]:
         """Change several rows (each item: its key and the fields to change), all or none."""
-        rows: builtins.list[dict[str, Any]] = self._bound().update_many(
-            items, identity=identity, trusted=trusted
-        )
+        calls, caller = self._bound(identity, trusted)
+        rows: builtins.list[dict[str, Any]] = calls.update_many(caller, items)
         return rows
 
-    def _bound(self) -> Any:
+    def _change(
+        self, key: Any, data: Any, identity: Any, trusted: bool, *, replace: bool
+    ) -> dict[str, Any]:
+        calls, caller = self._bound(identity, trusted)
+        row: dict[str, Any] = calls.change(caller, key, data, replace)
+        return row
+
+    def _bound(self, identity: Any, trusted: bool) -> tuple[Any, Any]:
+        """The calls of the app serving the current request, and the caller a call is made
+        for (:meth:`tablerest.calls.Calls.caller` says which of ``identity`` and ``trusted``
+        it takes)."""
         if self._calls is None:
             raise RuntimeError(f"{self!r} is not registered with an Api")
-        return self._calls()
+        calls = self._calls()
+        return calls, calls.caller(identity, trusted)

@@ -26,7 +26,10 @@ __all__ = ["Calls"]
 
 
 class Calls:
-    """The operations of one resource of one mounted API, for application code."""
+    """The operations of one resource of one mounted API, for application code.
+
+    Each takes the caller it is made for first, as the routes' operations do;
+    :meth:`caller` makes it from what :class:`~tablerest.calling.RowCalls` was given."""
 
     def __init__(
         self,
@@ -44,40 +47,26 @@ class Calls:
         #: a call may come before any request.
         self._prepare = prepare
 
-    def create(self, data: Any, *, identity: Any = UNSET, trusted: bool = False) -> Any:
-        """Create a row (a dict), several (a list of dicts, all or none) or a row with related
-        rows nested in it, as a ``POST`` of ``data`` as JSON would; the row(s) as stored, as
-        the caller may see them."""
-        caller = self._caller(identity, trusted)
+    def create(self, caller: Caller, data: Any) -> Any:
+        """Create a row, several (a list, all or none) or a row with related rows nested in
+        it, as a ``POST`` of ``data`` as JSON would; the row(s) as stored, as the caller may
+        see them."""
         caller.require(self.resource, "create")
         intent = self.decoder.create(caller, _json(data), jsonapi=False)
         written = [w.out for w in self.ops.create(caller, intent)]
         return written if intent.many else written[0]
 
-    def upsert(
-        self,
-        data: Any,
-        *,
-        on: str | Sequence[str],
-        identity: Any = UNSET,
-        trusted: bool = False,
-    ) -> Any:
-        """Create a row (or several), or change the one that already holds its values of
-        the unique field(s) ``on`` (``POST ?on_conflict=``); the row(s) as stored."""
-        caller = self._caller(identity, trusted)
+    def upsert(self, caller: Caller, data: Any, on: str | Sequence[str]) -> Any:
+        """Create, or change the row that already holds the values of the unique field(s)
+        ``on`` (``POST ?on_conflict=``)."""
         caller.require(self.resource, "create")
         names = self.ops.bulk.conflict_key(caller, [on if isinstance(on, str) else ",".join(on)])
         intent = self.decoder.create(caller, _json(data), jsonapi=False, upsert=names)
         written = [w.out for w in self.ops.create(caller, intent)]
         return written if intent.many else written[0]
 
-    def read(
-        self, key: Any, query: Query = None, *, identity: Any = UNSET, trusted: bool = False
-    ) -> dict[str, Any]:
-        """The row ``key`` (a key value, or a tuple of them for a composite key), with what
-        ``query`` asks for (``{"include": "author"}``, ``{"fields": "title"}``); 404
-        (:class:`NotFound`) when the caller cannot see it."""
-        caller = self._caller(identity, trusted)
+    def read(self, caller: Caller, key: Any, query: Query) -> dict[str, Any]:
+        """The row ``key`` with what ``query`` asks for; 404 when the caller cannot see it."""
         res = self.resource
         caller.require(res, "read")
         args = _args(query)
@@ -85,11 +74,8 @@ class Calls:
         intent = parse_item_query(res, args, self.registry, limits, caller.access)
         return self.ops.reads.item(caller, self._key(key), intent)
 
-    def list(self, query: Query = None, *, identity: Any = UNSET, trusted: bool = False) -> Page:
-        """A page of rows, as ``GET`` with ``query`` as its query string gives it
-        (``{"filter[year][ge]": "1900", "sort": "-year", "count": "exact"}``): its rows,
-        whether more follow, the count asked for, and keyset cursors."""
-        caller = self._caller(identity, trusted)
+    def list(self, caller: Caller, query: Query) -> Page:
+        """A page of rows, as ``GET`` with ``query`` as its query string gives it."""
         res = self.resource
         caller.require(res, "list")
         limits = self.registry.config.limits
@@ -99,41 +85,24 @@ class Calls:
         intent, scope = self.ops.reads.guard_list(caller, intent)
         return self.ops.reads.page(res, intent, scope)
 
-    def update(
-        self, key: Any, data: Any, *, identity: Any = UNSET, trusted: bool = False
-    ) -> dict[str, Any]:
-        """Change the fields of row ``key`` that ``data`` holds (``PATCH``); the row as
-        stored."""
-        return self._change(key, data, False, identity, trusted)
-
-    def replace(
-        self, key: Any, data: Any, *, identity: Any = UNSET, trusted: bool = False
-    ) -> dict[str, Any]:
-        """Replace row ``key`` (``PUT``: fields left out go back to their defaults); the row
-        as stored."""
-        return self._change(key, data, True, identity, trusted)
-
-    def delete(self, key: Any, *, identity: Any = UNSET, trusted: bool = False) -> None:
-        """Delete row ``key``; 404 (:class:`NotFound`) when the caller cannot see it."""
-        caller = self._caller(identity, trusted)
+    def delete(self, caller: Caller, key: Any) -> None:
+        """Delete row ``key``; 404 when the caller cannot see it."""
         caller.require(self.resource, "delete")
         self.ops.writes.delete(caller, self._key(key))
 
     def update_many(
-        self, items: Sequence[Mapping[str, Any]], *, identity: Any = UNSET, trusted: bool = False
+        self, caller: Caller, items: Sequence[Mapping[str, Any]]
     ) -> builtins.list[dict[str, Any]]:
         """Change several rows, each item with its key and the fields to change, all or
         none (``PATCH`` on the collection); the rows as stored, in the order given."""
-        caller = self._caller(identity, trusted)
         res = self.resource
         caller.require(res, "update")
         changes = res.schema.validate_json_patch_many(dump_exact(list(items)))
         return [caller.visible(res, r) for r in self.ops.bulk.update_many(caller, changes)]
 
-    def _change(
-        self, key: Any, data: Any, replace: bool, identity: Any, trusted: bool
-    ) -> dict[str, Any]:
-        caller = self._caller(identity, trusted)
+    def change(self, caller: Caller, key: Any, data: Any, replace: bool) -> dict[str, Any]:
+        """Change the fields of row ``key`` that ``data`` holds (``PATCH``), or replace the
+        row (``PUT``: fields left out go back to their defaults); the row as stored."""
         res = self.resource
         caller.require(res, "update")
         values = self._key(key)
@@ -142,7 +111,7 @@ class Calls:
         row = self.ops.writes.update(caller, values, changes, replace=replace)
         return caller.visible(res, row)
 
-    def _caller(self, identity: Any, trusted: bool) -> Caller:
+    def caller(self, identity: Any, trusted: bool) -> Caller:
         self._prepare()
         if trusted:
             return self.registry.trusted(None if identity is UNSET else identity)

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask.testing import FlaskClient
 
-from tablerest.auth.tokens import Tokens
+from tablerest import Auth
 from tests.helpers import problem
 from tests.security.conftest import SECRET, AppFactory, User, login, tokens
 
@@ -263,11 +263,11 @@ def test_es256_tokens(make_app: AppFactory) -> None:
 
 def test_short_secrets_and_unknown_algorithms_are_refused_at_set_up() -> None:
     with pytest.raises(ValueError, match="at least 32 bytes"):
-        Tokens(secret="short")
+        Auth(secret="short")
     with pytest.raises(ValueError, match="algorithm"):
-        Tokens(secret=SECRET, algorithm="none")
+        Auth(secret=SECRET, algorithm="none")
     with pytest.raises(ValueError, match="public_key"):
-        Tokens(algorithm="RS256")
+        Auth(algorithm="RS256")
 
 
 # -- refresh, reuse, logout --------------------------------------------------------------------

@@ -25,7 +25,7 @@ from .accounts import Accounts
 from .sessions import DatabaseStore, SessionStore
 
 if TYPE_CHECKING:
-    from .tokens import Tokens
+    from .tokens import TokenOptions, Tokens
 
 __all__ = ["Issuer", "make_tokens"]
 
@@ -163,9 +163,9 @@ class Issuer:
             raise ServiceUnavailable("The session store cannot be reached") from exc
 
 
-def make_tokens(options: Mapping[str, Any]) -> Tokens:
+def make_tokens(options: TokenOptions) -> Tokens:
     """The signer for ``Auth``'s token options."""
     # PyJWT with its cryptography backend costs a worker ~9 MiB: only APIs with auth load it.
     from .tokens import Tokens
 
-    return Tokens(**options)
+    return Tokens(options)

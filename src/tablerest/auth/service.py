@@ -44,7 +44,7 @@ from .sessions import DatabaseStore, MemoryStore, SessionStore, store_for
 from .views import credentials, login_of, no_content, token_response
 
 if TYPE_CHECKING:
-    from .tokens import Tokens
+    from .tokens import TokenOptions, Tokens
 
 __all__ = ["PASSWORD_CANDIDATES", "Auth", "remembered"]
 
@@ -137,7 +137,7 @@ class Auth:
             max_concurrent=max_concurrent_hashes,
             wait=hash_wait,
         )
-        self._token_options: dict[str, Any] = {
+        self._token_options: TokenOptions = {
             "secret": secret,
             "algorithm": algorithm,
             "private_key": private_key,
@@ -216,7 +216,7 @@ class Auth:
             raise RuntimeError("Auth is not mounted: Api(app, db, auth=Auth(...))")
         return db.engine(self.users.table if self.users is not None else None)
 
-    def _sign_with(self, options: Mapping[str, Any]) -> None:
+    def _sign_with(self, options: TokenOptions) -> None:
         self.issuer.tokens = make_tokens(options)
         self.accounts.stamp_key = stamp_key(options)
 

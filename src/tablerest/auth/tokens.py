@@ -18,13 +18,13 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import jwt
 
 from ..errors import Unauthorized
 
-__all__ = ["ALGORITHMS", "Tokens"]
+__all__ = ["ALGORITHMS", "TokenOptions", "Tokens"]
 
 #: The algorithms tablerest signs with: HMAC with a shared secret, or a key pair.
 ALGORITHMS = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
@@ -33,6 +33,21 @@ MIN_SECRET_BYTES = 32
 _REQUIRED = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "sid", "typ"]
 
 Kind = Literal["access", "refresh"]
+
+
+class TokenOptions(TypedDict):
+    """How tokens are signed and checked: ``Auth``'s options of the same names, with their
+    defaults there. A mapping, so that ``Auth`` holds them without importing PyJWT."""
+
+    secret: str | bytes | None
+    algorithm: str
+    private_key: str | bytes | None
+    public_key: str | bytes | None
+    issuer: str
+    audience: str
+    access_ttl: int
+    refresh_ttl: int
+    leeway: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,27 +61,16 @@ class Issued:
 class Tokens:
     """Issue and verify the API's tokens.
 
-    ``Tokens(secret=...)`` signs with HS256; ``Tokens(algorithm="RS256", private_key=PEM,
-    public_key=PEM)`` (or ES256, ...) with a key pair, and a server that only verifies needs
-    only the public key.
+    An HMAC ``algorithm`` (HS256, ...) signs with ``secret``; another (RS256, ES256, ...) with
+    ``private_key``, and a server that only verifies needs only ``public_key``.
     """
 
-    def __init__(
-        self,
-        *,
-        secret: str | bytes | None = None,
-        algorithm: str = "HS256",
-        private_key: str | bytes | None = None,
-        public_key: str | bytes | None = None,
-        issuer: str = "tablerest",
-        audience: str = "tablerest",
-        access_ttl: int = 15 * 60,
-        refresh_ttl: int = 14 * 24 * 3600,
-        leeway: int = 0,
-    ) -> None:
+    def __init__(self, options: TokenOptions) -> None:
+        algorithm = options["algorithm"]
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}")
         if algorithm.startswith("HS"):
+            secret = options["secret"]
             if secret is None:
                 raise ValueError(f"{algorithm} needs a secret")
             key = secret.encode() if isinstance(secret, str) else secret
@@ -78,18 +82,18 @@ class Tokens:
             self._signing: Any = key
             self._verifying: Any = key
         else:
-            if public_key is None:
+            if options["public_key"] is None:
                 raise ValueError(f"{algorithm} needs public_key (and private_key to issue)")
-            self._signing = private_key
-            self._verifying = public_key
-        if access_ttl <= 0 or refresh_ttl <= 0:
-            raise ValueError("token lifetimes must be positive (seconds)")
+            self._signing = options["private_key"]
+            self._verifying = options["public_key"]
         self.algorithm = algorithm
-        self.issuer = issuer
-        self.audience = audience
-        self.access_ttl = access_ttl
-        self.refresh_ttl = refresh_ttl
-        self.leeway = leeway
+        self.issuer = options["issuer"]
+        self.audience = options["audience"]
+        self.access_ttl = options["access_ttl"]
+        self.refresh_ttl = options["refresh_ttl"]
+        self.leeway = options["leeway"]
+        if self.access_ttl <= 0 or self.refresh_ttl <= 0:
+            raise ValueError("token lifetimes must be positive (seconds)")
 
     @property
     def can_issue(self) -> bool:

@@ -556,22 +556,17 @@ def diagnose_integrity(
     rows: Sequence[Mapping[sa.Column[Any], Any]],
     *,
     key: Sequence[Any] | None = None,
-    deleting: bool = False,
     readable: Readable | None = None,
 ) -> Conflict:
     """Find which field made a write violate a unique or foreign key, after the rollback.
 
     ``rows`` are the column values that were written (one per created item); ``key`` the
-    primary key of the row being updated or deleted. With ``readable``, a referenced row the
-    caller may not read is reported as missing, exactly like one that does not exist.
+    primary key of the row being updated. With ``readable``, a referenced row the caller may
+    not read is reported as missing, exactly like one that does not exist.
     """
     table = resource.table
     prefixed = len(rows) > 1
     errors: list[FieldError] = []
-
-    if deleting and key is not None:
-        return Conflict("The row is still referenced by other rows and cannot be deleted")
-
     for i, values in enumerate(rows):
         prefix = f"/{i}" if prefixed else ""
         for cols in unique_sets(table):

@@ -8,4 +8,5 @@
 - ``observe``: what ``Observability`` adds to the whole app (health probes, request ids,
   metrics, access logs); ``ratelimit``: what ``RateLimits`` adds (Flask-Limiter on the API's
   routes).
+- ``scoped``: context variables set for one request, for the store (which has no Flask).
 """

@@ -28,6 +28,7 @@ from ..execute.store import replica_reads
 from ..render.jsonapi import JSONAPI
 from ..render.problem import error_response, problem_response
 from .routing import private, secure
+from .scoped import RequestScoped
 from .state import AppState
 
 __all__ = [
@@ -54,7 +55,6 @@ CORS_ALLOWED = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "A
 ErrorHandler = Callable[[Any], Any]
 #: Set on the answer to a write: its client reads from the primary for a while after.
 WROTE_COOKIE = "tablerest_wrote"
-_REPLICA_RESET = "tablerest.replica_reads"
 
 
 def _under(prefix: str, path: str) -> bool:
@@ -143,6 +143,7 @@ def install_error_handler(state: AppState, app: Flask) -> None:
 def route_reads(app: Flask, window: float) -> None:
     """Per request, whether reads may go to a replica: GET and HEAD may, unless the client
     wrote within ``window`` seconds (read-your-writes; the cookie says when)."""
+    replica = RequestScoped(app, replica_reads)
 
     def choose() -> None:
         allowed = request.method in ("GET", "HEAD")
@@ -150,7 +151,7 @@ def route_reads(app: Flask, window: float) -> None:
         if allowed and wrote:
             with contextlib.suppress(ValueError):  # not ours: ignore it
                 allowed = time.time() - float(wrote) >= window
-        request.environ[_REPLICA_RESET] = replica_reads.set(allowed)
+        replica.set(allowed)
 
     def mark(resp: Response) -> Response:
         if request.method not in ("GET", "HEAD", "OPTIONS") and resp.status_code < 400:
@@ -163,14 +164,8 @@ def route_reads(app: Flask, window: float) -> None:
             )
         return resp
 
-    def forget(_exc: BaseException | None) -> None:
-        token = request.environ.pop(_REPLICA_RESET, None)
-        if token is not None:
-            replica_reads.reset(token)
-
     app.before_request(choose)
     app.after_request(mark)
-    app.teardown_request(forget)
 
 
 def _cors_origins(app: Flask, options: Mapping[str, Any]) -> Callable[[str], bool]:

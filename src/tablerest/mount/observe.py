@@ -38,6 +38,7 @@ from werkzeug.wrappers import Response as WResponse
 from ..errors import ServiceUnavailable
 from ..execute.dberrors import request_ids as current_request_id
 from ..render.problem import problem_response
+from .scoped import RequestScoped
 
 if TYPE_CHECKING:
     from ..execute.store import Database
@@ -47,7 +48,6 @@ __all__ = ["ACCESS_LOGGER", "Observability"]
 ACCESS_LOGGER = "tablerest.access"
 _STARTED = "tablerest.started"
 _REQUEST_ID = "tablerest.request_id"
-_REQUEST_ID_RESET = "tablerest.request_id_reset"
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 #: Latency buckets (seconds): an API answers in milliseconds, exports take seconds.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -88,6 +88,8 @@ class Observability:
                 self.metrics_path, "tablerest.metrics", metrics.exposition, methods=["GET"]
             )
         request_ids = self.request_ids
+        # The store's log lines (a database error) carry it, without importing Flask.
+        logged_id = RequestScoped(app, current_request_id)
 
         def started() -> None:
             environ = request.environ
@@ -95,8 +97,7 @@ class Observability:
             if request_ids or log is not None:
                 given = environ.get("HTTP_X_REQUEST_ID", "")
                 environ[_REQUEST_ID] = given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
-                # The store's log lines (a database error) carry it, without importing Flask.
-                environ[_REQUEST_ID_RESET] = current_request_id.set(environ[_REQUEST_ID])
+                logged_id.set(environ[_REQUEST_ID])
 
         def finished(resp: Response) -> Response:
             environ = request.environ
@@ -129,14 +130,8 @@ class Observability:
                 )
             return resp
 
-        def forget(_exc: BaseException | None) -> None:
-            token = request.environ.pop(_REQUEST_ID_RESET, None)
-            if token is not None:
-                current_request_id.reset(token)
-
         app.before_request(started)
         app.after_request(finished)
-        app.teardown_request(forget)
 
 
 def request_id() -> str | None:

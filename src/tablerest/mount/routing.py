@@ -88,9 +88,8 @@ def route(
 
 def mount_resource(state: AppState, res: Resource) -> None:
     """A resource's operations, endpoint, calls and URL rules on this app."""
-    api = state.api
     ops = state.registry.add(res)
-    ep = state.endpoints[res.name] = Endpoint(ops, state.registry, api.settings, state.authorize)
+    ep = state.endpoints[res.name] = Endpoint(ops, state.route_context)
     state.calls[res.name] = Calls(ops, state.registry, ep.writes.decoder, state.prepare_writes)
     base = res.name
     if res.changes:
@@ -156,7 +155,7 @@ def _mount_changes(state: AppState, ep: Endpoint) -> None:
 def mount_batch(state: AppState) -> None:
     """``POST {prefix}/batch``."""
     settings = state.api.settings
-    batch = Batch(state.endpoints, state.registry, settings, state.authorize)
+    batch = Batch(state.endpoints, state.route_context)
     view = handles_errors(lambda: batch.run(request))
     route(state, f"{settings.prefix}/batch", "batch", view, ["POST"])
 

@@ -4,7 +4,7 @@ HTTP endpoints, and the catalog the stages follow relations through."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 from flask import Flask, Request
 from werkzeug.wrappers import Request as CoreRequest
@@ -22,12 +22,9 @@ from ..operations.context import Config
 from ..operations.registry import Registry
 from ..relations import Relation
 from ..resource import Resource
-from ..routes.common import Settings
+from ..routes.common import RouteContext, Settings
 from ..routes.endpoint import Endpoint
 from .ratelimit import Limiter
-
-if TYPE_CHECKING:
-    from ..auth.service import Auth
 
 __all__ = ["EXTENSION", "ApiOptions", "AppState"]
 
@@ -39,10 +36,8 @@ class ApiOptions(Options, Protocol):
     """What mounting reads of ``Api(...)``."""
 
     @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def auth(self) -> Auth | None: ...
+    def settings(self) -> Settings:
+        """Also what the routes read (the body size), beyond the document's prefix and limits."""
 
     @property
     def identify(self) -> Callable[[Request], Identity | None] | None: ...
@@ -80,6 +75,8 @@ class AppState:
         #: Every resource's operations (the layer under HTTP) and the catalog they share.
         self.registry = Registry(db, Config(api.settings.limits, secret))
         self.endpoints: dict[str, Endpoint] = {}
+        #: What every HTTP route of this app works with (the batch's too).
+        self.route_context = RouteContext(self.registry, api.settings, self.authorize)
         #: Each resource's operations as the application's code calls them (``books.create``).
         self.calls: dict[str, Calls] = {}
         identify = remembered(api.identify) if api.identify is not None else None

@@ -10,7 +10,7 @@ from typing import Any
 from ..execute.store import unique_sets
 from ..render.jsonapi import JSONAPI
 from ..resource import Resource
-from .common import json_body, problems, query, ref
+from .common import headers, json_body, problems, query, ref
 from .context import Context
 from .jsonapi import jsonapi_document, jsonapi_input
 from .parameters import list_params
@@ -64,10 +64,7 @@ def create_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[str, A
         "responses": {
             "201": {
                 "description": "Created: the row (with Location and ETag), or the rows",
-                "headers": {
-                    "Location": {"schema": {"type": "string"}},
-                    "ETag": {"schema": {"type": "string"}},
-                },
+                "headers": headers("Location", "ETag"),
                 "content": written,
             },
             "200": {
@@ -97,10 +94,7 @@ def list_operation(ctx: Context, res: Resource, op_id: str, tag: list[str]) -> d
         "responses": {
             "200": {
                 "description": "A page (JSON), or every matching row (CSV, NDJSON)",
-                "headers": {
-                    "ETag": {"schema": {"type": "string"}},
-                    "Link": {"schema": {"type": "string"}},
-                },
+                "headers": headers("ETag", "Link"),
                 "content": content,
             },
             "304": {"description": "Not modified (If-None-Match)"},

@@ -55,6 +55,13 @@ _STATUS_TEXT = {
     503: "The database is not reachable; Retry-After says when to try again",
 }
 
+#: The header an error status answers with, and the type of its value.
+_STATUS_HEADER = {
+    401: ("WWW-Authenticate", "string"),
+    429: ("Retry-After", "integer"),
+    503: ("Retry-After", "integer"),
+}
+
 
 #: gunicorn refuses an over-long request line before the API runs (so no problem body).
 TOO_LONG = {"description": "The request line is too long for the server"}
@@ -71,14 +78,16 @@ def problems(*codes: int) -> dict[str, Any]:
                 JSONAPI: {"schema": {"$ref": "#/components/schemas/JsonApiErrors"}},
             },
         }
-        if code == 503:
-            entry["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
-        if code == 401:
-            entry["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
-        if code == 429:
-            entry["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+        if code in _STATUS_HEADER:
+            name, kind = _STATUS_HEADER[code]
+            entry["headers"] = {name: {"schema": {"type": kind}}}
         out[str(code)] = entry
     return out
+
+
+def headers(*names: str) -> dict[str, Any]:
+    """The headers of a response, each a string (``ETag``, ``Location``, ``Link``)."""
+    return {name: {"schema": {"type": "string"}} for name in names}
 
 
 def schema_name(res: Resource, suffix: str = "") -> str:
@@ -157,7 +166,7 @@ def json_ok(
         content[JSONAPI] = {"schema": dict(jsonapi)}
     out: dict[str, Any] = {"description": description, "content": content}
     if etag:
-        out["headers"] = {"ETag": {"schema": {"type": "string"}}}
+        out["headers"] = headers("ETag")
     return out
 
 

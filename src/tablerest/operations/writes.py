@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from ..columns.untyped import keys_agree
-from ..errors import FieldError, PreconditionFailed, TablerestError, ValidationFailed
+from ..errors import Conflict, FieldError, PreconditionFailed, TablerestError, ValidationFailed
 from ..execute.checks import check_failure
 from ..execute.dberrors import Failure, classify
 from ..execute.prepared import Prepared, execute, fetch_all
@@ -393,11 +393,11 @@ class Writes:
         # rows (409).
         if isinstance(failed, sa_exc.IntegrityError) and classify(failed) is Failure.CHECK:
             return check_failure(failed, self.resource, written)
+        if deleting:  # a foreign key of another row: nothing to look up
+            return Conflict("The row is still referenced by other rows and cannot be deleted")
         try:
             with self.shared.db.connection(self.resource.table) as conn:
-                return diagnose_integrity(
-                    conn, self.resource, written, key=key, deleting=deleting, readable=readable
-                )
+                return diagnose_integrity(conn, self.resource, written, key=key, readable=readable)
         except TablerestError as error:
             return error
 

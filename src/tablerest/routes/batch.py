@@ -23,7 +23,7 @@ the later row from then on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -49,10 +49,9 @@ from ..errors import (
 from ..execute.store import translate
 from ..grants import Action
 from ..operations.caller import Caller
-from ..operations.registry import Registry
 from ..render.json import dumps
 from ..render.jsonapi import JSONAPI
-from .common import Settings
+from .common import RouteContext
 from .endpoint import Endpoint
 from .respond import item_url
 
@@ -106,18 +105,10 @@ class _Done:
 class Batch:
     """The ``POST {prefix}/batch`` endpoint of one app."""
 
-    def __init__(
-        self,
-        endpoints: Mapping[str, Endpoint],
-        registry: Registry,
-        settings: Settings,
-        authorize: Callable[[Request], Any],
-    ) -> None:
+    def __init__(self, endpoints: Mapping[str, Endpoint], context: RouteContext) -> None:
         self.endpoints = endpoints
-        self.registry = registry
-        self.settings = settings
-        self.authorize = authorize
-        self.limit = settings.limits.max_batch_operations
+        self.context = context
+        self.limit = context.settings.limits.max_batch_operations
 
     def run(self, request: Request) -> Response:
         if http.representation(request, "json") != "json":
@@ -125,18 +116,16 @@ class Batch:
                 raise UnsupportedMediaType("Send the batch as application/json")
             raise NotAcceptable("A batch answers with application/json")
         reject_query(request.args.to_dict(flat=False))
-        body = http.read_body(
-            request, self.settings.max_body_size, self.settings.limits.max_json_depth
-        )
+        body = self.context.body(request)
         if body.kind != "json":
             raise UnsupportedMediaType("Send the batch as application/json")
         operations = self._parse(body.raw)
         # Who is asking and what they may see, once: every operation takes it from here.
-        caller = self.registry.caller(self.authorize(request))
+        caller = self.context.caller(request)
         done: dict[str, _Done] = {}
         results: list[dict[str, Any]] = []
         try:
-            with self.registry.db.atomic():
+            with self.context.registry.db.atomic():
                 for i, operation in enumerate(operations):
                     results.append(self._apply(caller, i, operation, done))
         except sa_exc.SQLAlchemyError as exc:

@@ -1,5 +1,5 @@
-"""What the HTTP routes of one resource share: the API's HTTP settings, the caller of a
-request, the resource's operations, and how a written row is answered."""
+"""What the HTTP routes of a mounted API share: the API's HTTP settings, the caller and the
+body of a request, a resource's operations, and how a written row is answered."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ..operations.service import Operations
 from ..render.jsonapi import JSONAPI, Renderer
 from .respond import item_url, tagged
 
-__all__ = ["POINTERS", "Authorize", "Routes", "Settings"]
+__all__ = ["POINTERS", "Authorize", "RouteContext", "Routes", "Settings"]
 
 #: WSGI environ key: where the fields of a JSON:API body came from (for error pointers).
 POINTERS = "tablerest.pointers"
@@ -37,30 +37,46 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
 
 
-class Routes:
-    """One resource's routes: its operations, and the HTTP side of them."""
+@dataclass(frozen=True, slots=True)
+class RouteContext:
+    """What every route of one mounted API works with: every resource's operations (the
+    registry, also the catalog), the API-wide settings, and how a request's caller is found."""
 
-    def __init__(
-        self, ops: Operations, registry: Registry, settings: Settings, authorize: Authorize
-    ) -> None:
-        self.ops = ops
-        self.resource = ops.resource
-        self.registry = registry
-        self.settings = settings
-        self.authorize = authorize
-        #: The collection's URL rule (the name as it is: routing matches decoded paths), and
-        #: its URL in links (percent-encoded: ``/api/%C3%9Cn%C3%AFc%C3%B6d%C3%A9``).
-        self.path = f"{settings.prefix}/{self.resource.name}"
-        self.url = f"{settings.prefix}/{quote(self.resource.name)}"
-        self.jsonapi = Renderer(self.registry, settings.prefix)
+    registry: Registry
+    settings: Settings
+    authorize: Authorize
 
     def caller(self, request: Request) -> Caller:
         """The request's caller and their view of the API (worked out once per request)."""
         return self.registry.caller(self.authorize(request))
 
     def body(self, request: Request) -> http.Body:
+        """The request's body, within the API's bounds on its size and nesting."""
         limits = self.settings.limits
         return http.read_body(request, self.settings.max_body_size, limits.max_json_depth)
+
+
+class Routes:
+    """One resource's routes: its operations, and the HTTP side of them."""
+
+    def __init__(self, ops: Operations, context: RouteContext) -> None:
+        self.ops = ops
+        self.resource = ops.resource
+        self.context = context
+        self.registry = context.registry
+        self.settings = context.settings
+        prefix = context.settings.prefix
+        #: The collection's URL rule (the name as it is: routing matches decoded paths), and
+        #: its URL in links (percent-encoded: ``/api/%C3%9Cn%C3%AFc%C3%B6d%C3%A9``).
+        self.path = f"{prefix}/{self.resource.name}"
+        self.url = f"{prefix}/{quote(self.resource.name)}"
+        self.jsonapi = Renderer(self.registry, prefix)
+
+    def caller(self, request: Request) -> Caller:
+        return self.context.caller(request)
+
+    def body(self, request: Request) -> http.Body:
+        return self.context.body(request)
 
     def item_url(self, row: dict[str, Any]) -> str:
         return item_url(self.url, self.resource, row)

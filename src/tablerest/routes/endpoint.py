@@ -6,9 +6,8 @@ from __future__ import annotations
 from werkzeug.wrappers import Request, Response
 
 from .. import http
-from ..operations.registry import Registry
 from ..operations.service import Operations
-from .common import Authorize, Settings
+from .common import RouteContext
 from .reads import ReadRoutes
 from .writes import WriteRoutes
 
@@ -18,13 +17,11 @@ __all__ = ["Endpoint"]
 class Endpoint:
     """Everything needed to serve one resource over HTTP, built once at registration."""
 
-    def __init__(
-        self, ops: Operations, registry: Registry, settings: Settings, authorize: Authorize
-    ) -> None:
+    def __init__(self, ops: Operations, context: RouteContext) -> None:
         self.ops = ops
         self.resource = ops.resource
-        self.reads = ReadRoutes(ops, registry, settings, authorize)
-        self.writes = WriteRoutes(ops, registry, settings, authorize)
+        self.reads = ReadRoutes(ops, context)
+        self.writes = WriteRoutes(ops, context)
         self.path = self.reads.path
         self.url = self.reads.url
 

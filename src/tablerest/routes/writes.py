@@ -22,14 +22,13 @@ from ..errors import (
 )
 from ..grants import Action
 from ..operations.caller import Caller
-from ..operations.registry import Registry
 from ..operations.service import Operations
 from ..operations.writes import Expect
 from ..relations import Relation
 from ..render.json import dumps
 from ..render.jsonapi import JSONAPI
 from ..resource import Resource, linkage_columns
-from .common import POINTERS, Authorize, Routes, Settings
+from .common import POINTERS, RouteContext, Routes
 from .respond import json_response, locate, no_content
 
 __all__ = ["WriteRoutes"]
@@ -39,12 +38,10 @@ class WriteRoutes(Routes):
     """``POST`` and ``PATCH`` on the collection, ``PUT``, ``PATCH`` and ``DELETE`` on an
     item, ``PATCH`` on a to-one relationship."""
 
-    def __init__(
-        self, ops: Operations, registry: Registry, settings: Settings, authorize: Authorize
-    ) -> None:
-        super().__init__(ops, registry, settings, authorize)
+    def __init__(self, ops: Operations, context: RouteContext) -> None:
+        super().__init__(ops, context)
         #: The resource's write bodies -> intents (the batch and application calls use it too).
-        self.decoder = Decoder(self.resource, registry)
+        self.decoder = Decoder(self.resource, context.registry)
 
     def create(self, request: Request) -> Response:
         res = self.resource
