@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import sqlalchemy as sa
@@ -161,11 +161,6 @@ class Auth:
         return self.issuer.scheme
 
     @property
-    def store(self) -> SessionStore:
-        """Where sign-in sessions live."""
-        return self.issuer.store
-
-    @property
     def tokens(self) -> Tokens | None:
         """The token signer: None until there is a key (see :meth:`configure`)."""
         return self.issuer.tokens
@@ -178,18 +173,6 @@ class Auth:
     @property
     def login_fields(self) -> list[str]:
         return self.accounts.login_fields
-
-    @property
-    def password_field(self) -> str:
-        return self.accounts.password_field
-
-    @property
-    def roles(self) -> RolesSpec:
-        return self.accounts.roles
-
-    def stamp(self, user: Mapping[str, Any]) -> str:
-        """The account stamp of a user row (see :meth:`.accounts.Accounts.stamp`)."""
-        return self.accounts.stamp(user)
 
     # -- set-up (by Api) -------------------------------------------------------------------
 
@@ -249,7 +232,8 @@ class Auth:
         """After a password change (any update path: PATCH, PUT, bulk, batch, upsert), the
         account's stamp is new and every token issued before is refused; but the session the
         change was made in, by the user themself, carries on under the new stamp."""
-        if self.password_field not in ctx.data or ctx.key is None:
+        password = self.accounts.password_field
+        if password not in ctx.data or ctx.key is None:
             return
         identity = ctx.identity
         assert self.users is not None
@@ -259,10 +243,10 @@ class Auth:
         sid = identity.claims.get("sid")
         if not isinstance(sid, str):
             return  # a caller from Api(identify=...): no session of ours to carry on
-        column = self.users.fields[self.password_field].column
+        column = self.users.fields[password].column
         stored = ctx.session.execute(sa.select(column).where(pk.column == ctx.key[0])).scalar()
-        stamp = self.stamp({pk.name: ctx.key[0], self.password_field: stored})
-        store, keep, db = self.store, self.issuer.keep_for, self.issuer.db
+        stamp = self.accounts.stamp({pk.name: ctx.key[0], password: stored})
+        store, keep, db = self.issuer.store, self.issuer.keep_for, self.issuer.db
         if (
             isinstance(store, DatabaseStore)
             and store.ready
@@ -371,17 +355,17 @@ class Auth:
         candidates: list[dict[str, Any] | None] = [*self.accounts.find(db, login, field)]
         user = None
         for found in candidates or [None]:  # no account: one verification all the same
-            stored = found.get(self.password_field) if found is not None else None
+            stored = found.get(self.accounts.password_field) if found is not None else None
             if self.passwords.verify(stored, password) and found is not None:
                 user = found
                 break
         if user is None:
             raise Unauthorized("Wrong username or password", scheme=self.scheme)
-        stored = user.get(self.password_field)
+        stored = user.get(self.accounts.password_field)
         if stored is not None and self.passwords.needs_rehash(stored):
             # The new hash changes the account stamp: other sessions end (see the README).
-            user = {**user, self.password_field: self.passwords.rehash(password)}
-            self.accounts.store_hash(db, user, user[self.password_field])
+            user = {**user, self.accounts.password_field: self.passwords.rehash(password)}
+            self.accounts.store_hash(db, user, user[self.accounts.password_field])
         return self.issuer.issue(user, secrets.token_urlsafe(16))
 
     def open_session(self, db: Database, key: Any) -> dict[str, Any]:
