@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tablerest.decode.queries import ListIntent, parse_list_query
+from tablerest.decode.queries import ListIntent, QueryReader
 from tablerest.decode.urlkeys import parse_key
 from tablerest.errors import InvalidParameter, NotFound
 from tablerest.relations import Relation
@@ -33,31 +33,30 @@ class Catalog:
 
 
 CATALOG = Catalog()
+QUERIES = QueryReader(CATALOG)
 
 
 def test_defaults_are_the_first_page_of_the_default_size() -> None:
-    assert parse_list_query(BOOKS, {}, CATALOG) == ListIntent(
+    assert QUERIES.list_intent(BOOKS, {}) == ListIntent(
         limit=20, offset=0, page_number=1, count=None
     )
 
 
 @given(size=st.integers(1, 100), number=st.integers(1, 10_000))
 def test_page_number_and_size_give_offset(size: int, number: int) -> None:
-    intent = parse_list_query(
-        BOOKS, {"page[size]": [str(size)], "page[number]": [str(number)]}, CATALOG
-    )
+    intent = QUERIES.list_intent(BOOKS, {"page[size]": [str(size)], "page[number]": [str(number)]})
     assert (intent.limit, intent.offset, intent.page_number) == (size, (number - 1) * size, number)
 
 
 def test_limit_and_offset() -> None:
-    intent = parse_list_query(BOOKS, {"limit": ["7"], "offset": ["3"], "count": ["true"]}, CATALOG)
+    intent = QUERIES.list_intent(BOOKS, {"limit": ["7"], "offset": ["3"], "count": ["true"]})
     assert intent == ListIntent(limit=7, offset=3, page_number=None, count="exact")
 
 
 @given(st.text(min_size=1).filter(lambda s: not s.strip().lstrip("+-").isdigit()))
 def test_non_integer_page_size_names_the_parameter(raw: str) -> None:
     with pytest.raises(InvalidParameter) as info:
-        parse_list_query(BOOKS, {"page[size]": [raw]}, CATALOG)
+        QUERIES.list_intent(BOOKS, {"page[size]": [raw]})
     assert info.value.parameter == "page[size]"
 
 

@@ -250,6 +250,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "routes.common": {
         "auth.access",
+        "decode.queries",
         "http",
         "limits",
         "operations.caller",

@@ -14,7 +14,7 @@ from .auth.access import Access
 from .calling import UNSET, Query
 from .decode.bodies import Decoder
 from .decode.exactjson import dump_exact
-from .decode.queries import parse_item_query, parse_list_query
+from .decode.queries import QueryReader
 from .decode.urlkeys import parse_key
 from .http import Body
 from .operations.caller import Caller
@@ -41,6 +41,7 @@ class Calls:
         self.ops = ops
         self.resource = ops.resource
         self.registry = registry
+        self.queries = QueryReader(registry, registry.config.limits)
         #: The decode stage of the resource's HTTP writes: a call's data is decoded as a body.
         self.decoder = decoder
         #: What the app does before a request's writes (the change feed's outbox tables):
@@ -69,17 +70,14 @@ class Calls:
         """The row ``key`` with what ``query`` asks for; 404 when the caller cannot see it."""
         res = self.resource
         caller.require(res, "read")
-        args = _args(query)
-        limits = self.registry.config.limits
-        intent = parse_item_query(res, args, self.registry, limits, caller.access)
+        intent = self.queries.item_intent(res, _args(query), caller.access)
         return self.ops.reads.item(caller, self._key(key), intent)
 
     def list(self, caller: Caller, query: Query) -> Page:
         """A page of rows, as ``GET`` with ``query`` as its query string gives it."""
         res = self.resource
         caller.require(res, "list")
-        limits = self.registry.config.limits
-        intent = parse_list_query(res, _args(query), self.registry, limits, caller.access)
+        intent = self.queries.list_intent(res, _args(query), caller.access)
         if intent.grouping is not None:
             raise ValueError("group_by is for HTTP lists; query the groups with SQLAlchemy")
         intent, scope = self.ops.reads.guard_list(caller, intent)

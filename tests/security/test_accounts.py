@@ -210,8 +210,8 @@ def test_sessions_go_to_the_database_unless_redis_or_memory_is_named(
     make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TABLEREST_REDIS_URL", raising=False)
-    assert isinstance(Auth(hasher=FAST).store, DatabaseStore)
-    assert isinstance(Auth(hasher=FAST, sessions="memory").store, MemoryStore)
+    assert isinstance(Auth(hasher=FAST).issuer.store, DatabaseStore)
+    assert isinstance(Auth(hasher=FAST, sessions="memory").issuer.store, MemoryStore)
     # In memory, what one process knows the next does not: named only on purpose.
     one = make_app(auth={"sessions": "memory"}).test_client()
     two = make_app(auth={"sessions": "memory"}).test_client()
@@ -227,7 +227,7 @@ def test_sessions_go_to_redis_when_it_is_configured(
 ) -> None:
     reachable_redis().close()
     monkeypatch.setenv("TABLEREST_REDIS_URL", REDIS_URL)
-    assert isinstance(Auth(hasher=FAST).store, RedisStore)
+    assert isinstance(Auth(hasher=FAST).issuer.store, RedisStore)
     one, two = make_app().test_client(), make_app().test_client()
     pair = tokens(one, "bob")
     assert one.post("/api/auth/logout", headers=_bearer(pair["access_token"])).status_code == 204

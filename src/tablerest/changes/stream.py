@@ -29,7 +29,7 @@ from ..auth.policies import Action, Rows
 from ..columns.sqlite_time import instant_key
 from ..columns.typeops import family, matcher
 from ..columns.untyped import LOOSE_OPS, Untyped, loose_matches
-from ..decode.queries import PAGE_PARAMETERS, Filter, parse_list_query
+from ..decode.queries import PAGE_PARAMETERS, Filter, QueryReader
 from ..decode.values import value_parser
 from ..errors import InvalidParameter, MethodNotAllowed, NotAcceptable
 from ..limits import Limits
@@ -70,6 +70,7 @@ class ChangeStream:
     ) -> None:
         self.resource = resource
         self.registry = registry
+        self.queries = QueryReader(registry, limits)
         self.limits = limits
         self.authorize = authorize
         self.feeds = feeds
@@ -129,7 +130,7 @@ class ChangeStream:
         for name in args:
             if name in _NOT_HERE or name.startswith(("fields", "having[")):
                 raise InvalidParameter(name, f"{name} does not apply to a change feed")
-        intent = parse_list_query(self.resource, args, self.registry, self.limits, caller.access)
+        intent = self.queries.list_intent(self.resource, args, caller.access)
         hidden = caller.concealed(self.resource)
         for f in intent.filters:
             if f.path.steps:

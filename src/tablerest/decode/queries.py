@@ -34,11 +34,9 @@ __all__ = [
     "Include",
     "ListIntent",
     "Path",
+    "QueryReader",
     "SortKey",
-    "parse_item_query",
-    "parse_list_query",
     "reject_query",
-    "resolve_path",
 ]
 
 OPERATORS = (
@@ -197,45 +195,6 @@ def _unknown_field(parameter: str, name: str) -> InvalidParameter:
     return InvalidParameter(parameter, f"Unknown field {name!r}")
 
 
-def resolve_path(
-    resource: Resource,
-    dotted: str,
-    parameter: str,
-    catalog: Catalog,
-    limits: Limits,
-    view: View | None = None,
-) -> Path:
-    """Resolve ``author.country`` against the declarations: only readable fields of exposed
-    resources, through relations whose targets are exposed (and, with ``view``, neither
-    concealed from the caller)."""
-    parts = dotted.split(".")
-    if len(parts) - 1 > limits.max_path_depth:
-        raise InvalidParameter(
-            parameter, f"{dotted!r} goes through more than {limits.max_path_depth} relations"
-        )
-    steps: list[Step] = []
-    current = resource
-    for part in parts[:-1]:
-        rel = current.relations.get(part)
-        target = catalog.target(rel) if rel is not None else None
-        if rel is None or target is None or _hidden_relation(view, current, part, catalog):
-            raise _unknown_field(parameter, dotted)
-        steps.append((rel, target))
-        current = target
-    f = current.fields.get(parts[-1])
-    if f is None or not f.readable or _hidden_field(view, current, f.name):
-        raise _unknown_field(parameter, dotted)
-    return Path(tuple(steps), f)
-
-
-def _hidden_field(view: View | None, resource: Resource, name: str) -> bool:
-    return view is not None and name in view.concealed(resource)
-
-
-def _hidden_relation(view: View | None, resource: Resource, name: str, catalog: Catalog) -> bool:
-    return view is not None and name in view.concealed_relations(resource, catalog)
-
-
 def _check_pattern(raw: str, parameter: str, limits: Limits) -> None:
     """400 for a LIKE pattern beyond the limits (its length, its unescaped ``%`` and ``_``)."""
     if len(raw) > limits.max_like_length:
@@ -294,248 +253,11 @@ def _parse_value(path: Path, op: str, raw: str, parameter: str, limits: Limits) 
         ) from None
 
 
-def _parse_include(
-    resource: Resource, raw: str, catalog: Catalog, limits: Limits, view: View | None
-) -> tuple[Include, ...]:
-    tree: dict[str, Any] = {}
-    for dotted in filter(None, (p.strip(_BLANK) for p in raw.split(","))):
-        parts = dotted.split(".")
-        if len(parts) > limits.max_include_depth:
-            raise InvalidParameter(
-                "include", f"{dotted!r} is deeper than {limits.max_include_depth}"
-            )
-        node = tree
-        for part in parts:
-            node = node.setdefault(part, {})
-
-    def build(res: Resource, node: dict[str, Any], prefix: str) -> tuple[Include, ...]:
-        out = []
-        for name, children in node.items():
-            rel = res.relations.get(name)
-            target = catalog.target(rel) if rel is not None else None
-            if rel is None or target is None or _hidden_relation(view, res, name, catalog):
-                raise InvalidParameter("include", f"Unknown relation {prefix + name!r}")
-            out.append(Include(rel, target, build(target, children, f"{prefix}{name}.")))
-        return tuple(out)
-
-    return build(resource, tree, "")
-
-
-def parse_list_query(
-    resource: Resource,
-    args: Mapping[str, list[str]],
-    catalog: Catalog,
-    limits: Limits = Limits(),
-    view: View | None = None,
-) -> ListIntent:
-    """Parse a list request's query string (``args`` as ``MultiDict.to_dict(flat=False)``),
-    for a caller who sees ``view`` of the resources (None: everything declared readable)."""
-    top = resource.max_page_size
-    size = _int_param(args, "page[size]", 1, top)
-    number = _int_param(args, "page[number]", 1, MAX_PAGE_NUMBER)
-    limit = _int_param(args, "limit", 1, top)
-    offset = _int_param(args, "offset", 0, MAX_OFFSET)
-    after, before = _single(args, "page[after]"), _single(args, "page[before]")
-    if (size is not None or number is not None) and (limit is not None or offset is not None):
-        bad = "limit" if limit is not None else "offset"
-        raise InvalidParameter(bad, "Use either page[size]/page[number] or limit/offset")
-    if after is not None and before is not None:
-        raise InvalidParameter("page[before]", "Use either page[after] or page[before]")
-    if (after is not None or before is not None) and (
-        number is not None or limit is not None or offset is not None
-    ):
-        bad = "page[after]" if after is not None else "page[before]"
-        raise InvalidParameter(
-            bad, "A cursor cannot be combined with page[number], limit or offset"
-        )
-
-    filters: list[Filter] = []
-    fields: dict[str, tuple[str, ...]] = {}
-    include: tuple[Include, ...] = ()
-    sort: tuple[SortKey, ...] = ()
-    search = None
-    grouped = any(n in args for n in ("group_by", "aggregate", "distinct")) or any(
-        n.startswith("having[") for n in args
-    )
-    for name, values in args.items():
-        if name in PAGE_PARAMETERS or name in ("count", "format"):  # format: the http layer's
-            continue
-        if name in ("group_by", "aggregate", "distinct") or _HAVING.match(name):
-            continue  # read below, together
-        if name == "sort" and grouped:
-            continue  # groups sort by their own names (read below)
-        if name == "sort":
-            sort = _parse_sort(resource, _single(args, name) or "", catalog, limits, view)
-        elif name == "include":
-            include = _parse_include(resource, _single(args, name) or "", catalog, limits, view)
-        elif name == "q":
-            if not resource.searchable:
-                raise InvalidParameter("q", f"{resource.name} has no searchable fields")
-            if view is not None and {f.name for f in resource.searchable} & view.concealed(
-                resource
-            ):
-                raise InvalidParameter("q", "Search covers fields you may not read")
-            search = _single(args, name) or None
-        elif (m := _FIELDS.match(name)) is not None:
-            _parse_fields(
-                resource, m.group(1), name, _single(args, name) or "", catalog, fields, view
-            )
-        elif (m := _FILTER.match(name)) is not None:
-            op = m.group(2) or "eq"
-            filters.extend(_filters(resource, m.group(1), op, name, values, catalog, limits, view))
-        elif name.split(".")[0].split("[")[0] not in _RESERVED and "[" not in name:
-            # The shorthand ``genre=fantasy``: equality on a field.
-            filters.extend(_filters(resource, name, "eq", name, values, catalog, limits, view))
-        else:
-            raise InvalidParameter(name, f"Unknown query parameter {name!r}")
-    if len(filters) > limits.max_filters:
-        raise InvalidParameter(
-            filters[limits.max_filters].parameter, f"At most {limits.max_filters} filters"
-        )
-    cursor_dir: Literal["after", "before"] | None = (
-        "after" if after is not None else "before" if before is not None else None
-    )
-    grouping = None
-    if grouped:
-        if cursor_dir is not None:
-            bad = "page[after]" if after is not None else "page[before]"
-            raise InvalidParameter(bad, "Groups are paged by page[number] or offset, not cursors")
-        for name in ("include", "fields"):
-            if name in args or any(n.startswith("fields[") for n in args if name == "fields"):
-                raise InvalidParameter(name, f"{name} does not apply to groups")
-        grouping = _parse_grouping(resource, args, catalog, limits, view)
-    page: dict[str, Any]
-    if limit is not None or offset is not None:
-        page = {"limit": limit or resource.page_size, "offset": offset or 0}
-    elif cursor_dir is not None:
-        page = {"limit": size or resource.page_size, "cursor": after or before}
-    else:
-        size = size or resource.page_size
-        number = number or 1
-        page = {"limit": size, "offset": (number - 1) * size, "page_number": number}
-    return ListIntent(
-        count=_count_param(args, resource.count),
-        filters=tuple(filters),
-        sort=sort,
-        search=search,
-        fields=fields,
-        include=include,
-        grouping=grouping,
-        direction=cursor_dir,
-        **page,
-    )
-
-
-def _filters(
-    resource: Resource,
-    dotted: str,
-    op: str,
-    parameter: str,
-    values: list[str],
-    catalog: Catalog,
-    limits: Limits,
-    view: View | None,
-) -> list[Filter]:
-    if op not in OPERATORS:
-        raise InvalidParameter(
-            parameter, f"Unknown operator {op!r}; use one of {', '.join(OPERATORS)}"
-        )
-    path = resolve_path(resource, dotted, parameter, catalog, limits, view)
-    check_operator(path.field.column.type, op, path.dotted, parameter)
-    return [
-        Filter(path, op, _parse_value(path, op, raw, parameter, limits), parameter)
-        for raw in values
-    ]
-
-
-def _parse_grouping(
-    resource: Resource,
-    args: Mapping[str, list[str]],
-    catalog: Catalog,
-    limits: Limits,
-    view: View | None,
-) -> Grouping:
-    """``group_by=a,b.c``, ``aggregate=count(),avg(f)``, ``having[avg(f)][ge]=3``,
-    ``distinct=a`` (``group_by`` without aggregates) and ``sort`` over their names."""
-    group_raw, distinct_raw = _single(args, "group_by"), _single(args, "distinct")
-    if group_raw is not None and distinct_raw is not None:
-        raise InvalidParameter("distinct", "Use either distinct or group_by")
-    parameter = "distinct" if distinct_raw is not None else "group_by"
-    keys: list[Path] = []
-    for dotted in _items(group_raw if group_raw is not None else distinct_raw or ""):
-        path = resolve_path(resource, dotted, parameter, catalog, limits, view)
-        if any(rel.to_many for rel, _ in path.steps):
-            raise InvalidParameter(parameter, f"Cannot group by {dotted!r}: a to-many relation")
-        if any(k.dotted == path.dotted for k in keys):
-            raise InvalidParameter(parameter, f"{dotted!r} is given twice")
-        if not groupable(path.field.column.type):
-            raise InvalidParameter(parameter, f"Cannot group by {dotted!r}: it has no equality")
-        keys.append(path)
-    aggregates: list[Aggregate] = []
-    if distinct_raw is not None and "aggregate" in args:
-        raise InvalidParameter("aggregate", "distinct takes no aggregates: use group_by")
-    for text in _items(_single(args, "aggregate") or ""):
-        agg = _aggregate(resource, text, view)
-        if any(a.name == agg.name for a in aggregates):
-            raise InvalidParameter("aggregate", f"{text!r} is given twice")
-        aggregates.append(agg)
-    if not keys and not aggregates:
-        raise InvalidParameter(parameter, "Name fields to group by, or aggregates")
-    by_text = {a.text: a for a in aggregates}
-    having: list[Having] = []
-    for name, values in args.items():
-        m = _HAVING.match(name)
-        if m is None:
-            continue
-        text, op = m.group(1).replace(" ", ""), m.group(2) or "eq"
-        asked = by_text.get(text)
-        if asked is None:
-            raise InvalidParameter(name, f"{text!r} is not among the aggregates asked for")
-        if op not in _HAVING_OPS:
-            raise InvalidParameter(name, f"Unknown operator {op!r} ({', '.join(_HAVING_OPS)})")
-        for raw in values:
-            having.append(Having(asked, op, _aggregate_value(asked, raw, name), name))
-    order: list[tuple[str, bool]] = []
-    names = {k.dotted for k in keys} | set(by_text)
-    for part in _items(_single(args, "sort") or ""):
-        descending = part.startswith("-")
-        name = part.lstrip("-+").replace(" ", "")
-        if name not in names:
-            raise InvalidParameter("sort", f"Groups sort by their keys or aggregates, not {name!r}")
-        order.append((by_text[name].name if name in by_text else name, descending))
-    return Grouping(tuple(keys), tuple(aggregates), tuple(having), tuple(order))
-
-
 def _items(raw: str) -> list[str]:
     return list(filter(None, (p.strip(_BLANK) for p in raw.split(","))))
 
 
 _NUMERIC = (sa.Integer, sa.Numeric, sa.Float)
-
-
-def _aggregate(resource: Resource, text: str, view: View | None) -> Aggregate:
-    m = _AGGREGATE.match(text.replace(" ", ""))
-    if m is None:
-        raise InvalidParameter(
-            "aggregate", f"{text!r} is not count(), count(f), sum(f), avg(f), min(f) or max(f)"
-        )
-    fn, name = m.group(1), m.group(2)
-    if not name:
-        if fn != "count":
-            raise InvalidParameter("aggregate", f"{fn}() needs a field")
-        return Aggregate("count", None, "count", "count()")
-    f = resource.fields.get(name)
-    if f is None or not f.readable or _hidden_field(view, resource, name):
-        raise InvalidParameter("aggregate", f"Unknown field {name!r}")
-    col_type = f.column.type
-    if fn in ("sum", "avg") and not isinstance(col_type, _NUMERIC):
-        raise InvalidParameter("aggregate", f"{fn}() takes a number field; {name!r} is not")
-    if fn in ("min", "max") and (
-        isinstance(col_type, sa.JSON | sa.LargeBinary | sa.Boolean | sa.Enum | sa.Uuid)
-        or not sortable(col_type)
-    ):
-        raise InvalidParameter("aggregate", f"{fn}() cannot compare the values of {name!r}")
-    return Aggregate(fn, f, f"{fn}_{name}", f"{fn}({name})")  # type: ignore[arg-type]
 
 
 def _aggregate_value(agg: Aggregate, raw: str, parameter: str) -> Any:
@@ -551,76 +273,335 @@ def _aggregate_value(agg: Aggregate, raw: str, parameter: str) -> Any:
         raise InvalidParameter(parameter, f"{raw!r} is not a valid value for {agg.text}") from None
 
 
-def _parse_sort(
-    resource: Resource, raw: str, catalog: Catalog, limits: Limits, view: View | None
-) -> tuple[SortKey, ...]:
-    keys: list[SortKey] = []
-    seen: set[str] = set()
-    for part in filter(None, (p.strip(_BLANK) for p in raw.split(","))):
-        descending = part.startswith("-")
-        dotted = part.lstrip("-+")
-        path = resolve_path(resource, dotted, "sort", catalog, limits, view)
-        if any(rel.to_many for rel, _ in path.steps):
+#: A query string, as ``MultiDict.to_dict(flat=False)`` gives it.
+Args = Mapping[str, list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryReader:
+    """Reads the query strings of one API: names resolve through ``catalog`` (the relations
+    to resources it serves) and stay within ``limits``. ``view`` is the caller's (None:
+    everything declared readable): what is concealed from them does not exist."""
+
+    catalog: Catalog
+    limits: Limits = Limits()
+
+    def list_intent(self, resource: Resource, args: Args, view: View | None = None) -> ListIntent:
+        """A list request's query (filters, sort, page, includes, fields, groups)."""
+        return _Reading(resource, self.catalog, self.limits, view).list_intent(args)
+
+    def item_intent(self, resource: Resource, args: Args, view: View | None = None) -> ListIntent:
+        """An item request's query: ``fields`` and ``include``; anything else is reported."""
+        return _Reading(resource, self.catalog, self.limits, view).item_intent(args)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """One query string's parse: the resource it is about and the reader's context."""
+
+    resource: Resource
+    catalog: Catalog
+    limits: Limits
+    view: View | None
+
+    def hidden(self, res: Resource, name: str) -> bool:
+        """Whether the field ``name`` of ``res`` is concealed from the caller."""
+        return self.view is not None and name in self.view.concealed(res)
+
+    def concealed(self, res: Resource, name: str) -> bool:
+        """Whether the relation ``name`` of ``res`` is concealed from the caller."""
+        return self.view is not None and name in self.view.concealed_relations(res, self.catalog)
+
+    def path(self, dotted: str, parameter: str) -> Path:
+        """Resolve ``author.country`` against the declarations: only readable fields of exposed
+        resources, through relations whose targets are exposed (and, with ``view``, neither
+        concealed from the caller)."""
+        parts = dotted.split(".")
+        if len(parts) - 1 > self.limits.max_path_depth:
             raise InvalidParameter(
-                "sort", f"Cannot sort by {dotted!r}: it goes through a to-many relation"
+                parameter,
+                f"{dotted!r} goes through more than {self.limits.max_path_depth} relations",
             )
-        if dotted in seen:
-            raise InvalidParameter("sort", f"{dotted!r} is given twice")
-        if not sortable(path.field.column.type):
+        steps: list[Step] = []
+        current = self.resource
+        for part in parts[:-1]:
+            rel = current.relations.get(part)
+            target = self.catalog.target(rel) if rel is not None else None
+            if rel is None or target is None or self.concealed(current, part):
+                raise _unknown_field(parameter, dotted)
+            steps.append((rel, target))
+            current = target
+        f = current.fields.get(parts[-1])
+        if f is None or not f.readable or self.hidden(current, f.name):
+            raise _unknown_field(parameter, dotted)
+        return Path(tuple(steps), f)
+
+    def include(self, raw: str) -> tuple[Include, ...]:
+        tree: dict[str, Any] = {}
+        for dotted in filter(None, (p.strip(_BLANK) for p in raw.split(","))):
+            parts = dotted.split(".")
+            if len(parts) > self.limits.max_include_depth:
+                raise InvalidParameter(
+                    "include", f"{dotted!r} is deeper than {self.limits.max_include_depth}"
+                )
+            node = tree
+            for part in parts:
+                node = node.setdefault(part, {})
+
+        def build(res: Resource, node: dict[str, Any], prefix: str) -> tuple[Include, ...]:
+            out = []
+            for name, children in node.items():
+                rel = res.relations.get(name)
+                target = self.catalog.target(rel) if rel is not None else None
+                if rel is None or target is None or self.concealed(res, name):
+                    raise InvalidParameter("include", f"Unknown relation {prefix + name!r}")
+                out.append(Include(rel, target, build(target, children, f"{prefix}{name}.")))
+            return tuple(out)
+
+        return build(self.resource, tree, "")
+
+    def list_intent(self, args: Args) -> ListIntent:
+        """Parse a list request's query string (``args`` as ``MultiDict.to_dict(flat=False)``),
+        for a caller who sees ``view`` of the resources (None: everything declared readable)."""
+        resource, limits = self.resource, self.limits
+        top = resource.max_page_size
+        size = _int_param(args, "page[size]", 1, top)
+        number = _int_param(args, "page[number]", 1, MAX_PAGE_NUMBER)
+        limit = _int_param(args, "limit", 1, top)
+        offset = _int_param(args, "offset", 0, MAX_OFFSET)
+        after, before = _single(args, "page[after]"), _single(args, "page[before]")
+        if (size is not None or number is not None) and (limit is not None or offset is not None):
+            bad = "limit" if limit is not None else "offset"
+            raise InvalidParameter(bad, "Use either page[size]/page[number] or limit/offset")
+        if after is not None and before is not None:
+            raise InvalidParameter("page[before]", "Use either page[after] or page[before]")
+        if (after is not None or before is not None) and (
+            number is not None or limit is not None or offset is not None
+        ):
+            bad = "page[after]" if after is not None else "page[before]"
             raise InvalidParameter(
-                "sort", f"Cannot sort by {dotted!r}: its values have no order to rely on"
+                bad, "A cursor cannot be combined with page[number], limit or offset"
             )
-        seen.add(dotted)
-        keys.append(SortKey(path, descending))
-    return tuple(keys)
 
-
-def _parse_fields(
-    resource: Resource,
-    type_name: str | None,
-    parameter: str,
-    raw: str,
-    catalog: Catalog,
-    out: dict[str, tuple[str, ...]],
-    view: View | None,
-) -> None:
-    target = resource
-    if type_name is not None and type_name != resource.name:
-        target_res = catalog.by_name(type_name)
-        if target_res is None:
-            raise InvalidParameter(parameter, f"Unknown resource {type_name!r}")
-        target = target_res
-    names = tuple(n.strip(_BLANK) for n in raw.split(",") if n.strip(_BLANK))
-    for n in names:
-        f = target.fields.get(n)
-        # Whether or not the request reads ``target``: a concealed name answers as a missing one.
-        if f is None or not f.readable or _hidden_field(view, target, n):
-            raise _unknown_field(parameter, n)
-    out[target.name] = names
-
-
-def parse_item_query(
-    resource: Resource,
-    args: Mapping[str, list[str]],
-    catalog: Catalog,
-    limits: Limits = Limits(),
-    view: View | None = None,
-) -> ListIntent:
-    """Item routes take ``fields`` and ``include``; anything else is reported."""
-    fields: dict[str, tuple[str, ...]] = {}
-    include: tuple[Include, ...] = ()
-    for name in args:
-        if name == "include":
-            include = _parse_include(resource, _single(args, name) or "", catalog, limits, view)
-        elif (m := _FIELDS.match(name)) is not None:
-            _parse_fields(
-                resource, m.group(1), name, _single(args, name) or "", catalog, fields, view
+        filters: list[Filter] = []
+        fields: dict[str, tuple[str, ...]] = {}
+        include: tuple[Include, ...] = ()
+        sort: tuple[SortKey, ...] = ()
+        search = None
+        grouped = any(n in args for n in ("group_by", "aggregate", "distinct")) or any(
+            n.startswith("having[") for n in args
+        )
+        for name, values in args.items():
+            if name in PAGE_PARAMETERS or name in ("count", "format"):  # format: the http layer's
+                continue
+            if name in ("group_by", "aggregate", "distinct") or _HAVING.match(name):
+                continue  # read below, together
+            if name == "sort" and grouped:
+                continue  # groups sort by their own names (read below)
+            if name == "sort":
+                sort = self.sort(_single(args, name) or "")
+            elif name == "include":
+                include = self.include(_single(args, name) or "")
+            elif name == "q":
+                if not resource.searchable:
+                    raise InvalidParameter("q", f"{resource.name} has no searchable fields")
+                if any(self.hidden(resource, f.name) for f in resource.searchable):
+                    raise InvalidParameter("q", "Search covers fields you may not read")
+                search = _single(args, name) or None
+            elif (m := _FIELDS.match(name)) is not None:
+                self.fields(m.group(1), name, _single(args, name) or "", fields)
+            elif (m := _FILTER.match(name)) is not None:
+                op = m.group(2) or "eq"
+                filters.extend(self.filters(m.group(1), op, name, values))
+            elif name.split(".")[0].split("[")[0] not in _RESERVED and "[" not in name:
+                # The shorthand ``genre=fantasy``: equality on a field.
+                filters.extend(self.filters(name, "eq", name, values))
+            else:
+                raise InvalidParameter(name, f"Unknown query parameter {name!r}")
+        if len(filters) > limits.max_filters:
+            raise InvalidParameter(
+                filters[limits.max_filters].parameter, f"At most {limits.max_filters} filters"
             )
-        elif name == "format":
-            raise InvalidParameter(name, "format (csv, ndjson) applies to lists; one row is JSON")
+        cursor_dir: Literal["after", "before"] | None = (
+            "after" if after is not None else "before" if before is not None else None
+        )
+        grouping = None
+        if grouped:
+            if cursor_dir is not None:
+                bad = "page[after]" if after is not None else "page[before]"
+                raise InvalidParameter(
+                    bad, "Groups are paged by page[number] or offset, not cursors"
+                )
+            for name in ("include", "fields"):
+                if name in args or any(n.startswith("fields[") for n in args if name == "fields"):
+                    raise InvalidParameter(name, f"{name} does not apply to groups")
+            grouping = self.grouping(args)
+        page: dict[str, Any]
+        if limit is not None or offset is not None:
+            page = {"limit": limit or resource.page_size, "offset": offset or 0}
+        elif cursor_dir is not None:
+            page = {"limit": size or resource.page_size, "cursor": after or before}
         else:
-            raise InvalidParameter(name, f"Unknown query parameter {name!r}")
-    return ListIntent(1, fields=fields, include=include)
+            size = size or resource.page_size
+            number = number or 1
+            page = {"limit": size, "offset": (number - 1) * size, "page_number": number}
+        return ListIntent(
+            count=_count_param(args, resource.count),
+            filters=tuple(filters),
+            sort=sort,
+            search=search,
+            fields=fields,
+            include=include,
+            grouping=grouping,
+            direction=cursor_dir,
+            **page,
+        )
+
+    def filters(self, dotted: str, op: str, parameter: str, values: list[str]) -> list[Filter]:
+        if op not in OPERATORS:
+            raise InvalidParameter(
+                parameter, f"Unknown operator {op!r}; use one of {', '.join(OPERATORS)}"
+            )
+        path = self.path(dotted, parameter)
+        check_operator(path.field.column.type, op, path.dotted, parameter)
+        return [
+            Filter(path, op, _parse_value(path, op, raw, parameter, self.limits), parameter)
+            for raw in values
+        ]
+
+    def grouping(self, args: Args) -> Grouping:
+        """``group_by=a,b.c``, ``aggregate=count(),avg(f)``, ``having[avg(f)][ge]=3``,
+        ``distinct=a`` (``group_by`` without aggregates) and ``sort`` over their names."""
+        group_raw, distinct_raw = _single(args, "group_by"), _single(args, "distinct")
+        if group_raw is not None and distinct_raw is not None:
+            raise InvalidParameter("distinct", "Use either distinct or group_by")
+        parameter = "distinct" if distinct_raw is not None else "group_by"
+        keys: list[Path] = []
+        for dotted in _items(group_raw if group_raw is not None else distinct_raw or ""):
+            path = self.path(dotted, parameter)
+            if any(rel.to_many for rel, _ in path.steps):
+                raise InvalidParameter(parameter, f"Cannot group by {dotted!r}: a to-many relation")
+            if any(k.dotted == path.dotted for k in keys):
+                raise InvalidParameter(parameter, f"{dotted!r} is given twice")
+            if not groupable(path.field.column.type):
+                raise InvalidParameter(parameter, f"Cannot group by {dotted!r}: it has no equality")
+            keys.append(path)
+        aggregates: list[Aggregate] = []
+        if distinct_raw is not None and "aggregate" in args:
+            raise InvalidParameter("aggregate", "distinct takes no aggregates: use group_by")
+        for text in _items(_single(args, "aggregate") or ""):
+            agg = self.aggregate(text)
+            if any(a.name == agg.name for a in aggregates):
+                raise InvalidParameter("aggregate", f"{text!r} is given twice")
+            aggregates.append(agg)
+        if not keys and not aggregates:
+            raise InvalidParameter(parameter, "Name fields to group by, or aggregates")
+        by_text = {a.text: a for a in aggregates}
+        having: list[Having] = []
+        for name, values in args.items():
+            m = _HAVING.match(name)
+            if m is None:
+                continue
+            text, op = m.group(1).replace(" ", ""), m.group(2) or "eq"
+            asked = by_text.get(text)
+            if asked is None:
+                raise InvalidParameter(name, f"{text!r} is not among the aggregates asked for")
+            if op not in _HAVING_OPS:
+                raise InvalidParameter(name, f"Unknown operator {op!r} ({', '.join(_HAVING_OPS)})")
+            for raw in values:
+                having.append(Having(asked, op, _aggregate_value(asked, raw, name), name))
+        order: list[tuple[str, bool]] = []
+        names = {k.dotted for k in keys} | set(by_text)
+        for part in _items(_single(args, "sort") or ""):
+            descending = part.startswith("-")
+            name = part.lstrip("-+").replace(" ", "")
+            if name not in names:
+                raise InvalidParameter(
+                    "sort", f"Groups sort by their keys or aggregates, not {name!r}"
+                )
+            order.append((by_text[name].name if name in by_text else name, descending))
+        return Grouping(tuple(keys), tuple(aggregates), tuple(having), tuple(order))
+
+    def aggregate(self, text: str) -> Aggregate:
+        m = _AGGREGATE.match(text.replace(" ", ""))
+        if m is None:
+            raise InvalidParameter(
+                "aggregate", f"{text!r} is not count(), count(f), sum(f), avg(f), min(f) or max(f)"
+            )
+        fn, name = m.group(1), m.group(2)
+        if not name:
+            if fn != "count":
+                raise InvalidParameter("aggregate", f"{fn}() needs a field")
+            return Aggregate("count", None, "count", "count()")
+        resource = self.resource
+        f = resource.fields.get(name)
+        if f is None or not f.readable or self.hidden(resource, name):
+            raise InvalidParameter("aggregate", f"Unknown field {name!r}")
+        col_type = f.column.type
+        if fn in ("sum", "avg") and not isinstance(col_type, _NUMERIC):
+            raise InvalidParameter("aggregate", f"{fn}() takes a number field; {name!r} is not")
+        if fn in ("min", "max") and (
+            isinstance(col_type, sa.JSON | sa.LargeBinary | sa.Boolean | sa.Enum | sa.Uuid)
+            or not sortable(col_type)
+        ):
+            raise InvalidParameter("aggregate", f"{fn}() cannot compare the values of {name!r}")
+        return Aggregate(fn, f, f"{fn}_{name}", f"{fn}({name})")  # type: ignore[arg-type]
+
+    def sort(self, raw: str) -> tuple[SortKey, ...]:
+        keys: list[SortKey] = []
+        seen: set[str] = set()
+        for part in filter(None, (p.strip(_BLANK) for p in raw.split(","))):
+            descending = part.startswith("-")
+            dotted = part.lstrip("-+")
+            path = self.path(dotted, "sort")
+            if any(rel.to_many for rel, _ in path.steps):
+                raise InvalidParameter(
+                    "sort", f"Cannot sort by {dotted!r}: it goes through a to-many relation"
+                )
+            if dotted in seen:
+                raise InvalidParameter("sort", f"{dotted!r} is given twice")
+            if not sortable(path.field.column.type):
+                raise InvalidParameter(
+                    "sort", f"Cannot sort by {dotted!r}: its values have no order to rely on"
+                )
+            seen.add(dotted)
+            keys.append(SortKey(path, descending))
+        return tuple(keys)
+
+    def fields(
+        self, type_name: str | None, parameter: str, raw: str, out: dict[str, tuple[str, ...]]
+    ) -> None:
+        target = self.resource
+        if type_name is not None and type_name != target.name:
+            target_res = self.catalog.by_name(type_name)
+            if target_res is None:
+                raise InvalidParameter(parameter, f"Unknown resource {type_name!r}")
+            target = target_res
+        names = tuple(n.strip(_BLANK) for n in raw.split(",") if n.strip(_BLANK))
+        for n in names:
+            f = target.fields.get(n)
+            # Whether or not the request reads ``target``: a concealed name answers as a
+            # missing one.
+            if f is None or not f.readable or self.hidden(target, n):
+                raise _unknown_field(parameter, n)
+        out[target.name] = names
+
+    def item_intent(self, args: Args) -> ListIntent:
+        """Item routes take ``fields`` and ``include``; anything else is reported."""
+        fields: dict[str, tuple[str, ...]] = {}
+        include: tuple[Include, ...] = ()
+        for name in args:
+            if name == "include":
+                include = self.include(_single(args, name) or "")
+            elif (m := _FIELDS.match(name)) is not None:
+                self.fields(m.group(1), name, _single(args, name) or "", fields)
+            elif name == "format":
+                raise InvalidParameter(
+                    name, "format (csv, ndjson) applies to lists; one row is JSON"
+                )
+            else:
+                raise InvalidParameter(name, f"Unknown query parameter {name!r}")
+        return ListIntent(1, fields=fields, include=include)
 
 
 def reject_query(args: Mapping[str, list[str]]) -> None:

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request, Response
 
 from .. import http
 from ..auth.access import Access
+from ..decode.queries import QueryReader
 from ..limits import Limits
 from ..operations.caller import Caller
 from ..operations.registry import Registry
@@ -71,6 +72,7 @@ class Routes:
         self.path = f"{prefix}/{self.resource.name}"
         self.url = f"{prefix}/{quote(self.resource.name)}"
         self.jsonapi = Renderer(self.registry, prefix)
+        self.queries = QueryReader(self.registry, context.settings.limits)
 
     def caller(self, request: Request) -> Caller:
         return self.context.caller(request)

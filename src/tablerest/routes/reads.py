@@ -12,7 +12,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from .. import http
-from ..decode.queries import ListIntent, parse_item_query, parse_list_query
+from ..decode.queries import ListIntent
 from ..decode.urlkeys import parse_key
 from ..errors import InvalidParameter
 from ..operations.caller import Caller, Scope
@@ -50,7 +50,7 @@ class ReadRoutes(Routes):
         caller.require(res, "list")  # before the query is read: it may name hidden fields
         fmt = http.list_format(request, res.export, res.format)
         parsed, sparse = self._query_args(request, res, fmt, caller)
-        intent = parse_list_query(res, parsed, self.registry, self.settings.limits, caller.access)
+        intent = self.queries.list_intent(res, parsed, caller.access)
         intent, scope = reads.guard_list(caller, intent)
         # Links keep the client's own parameters (JSON:API's were rewritten for the parser).
         args = request.args.to_dict(flat=False) if sparse else parsed
@@ -71,20 +71,17 @@ class ReadRoutes(Routes):
         # cached like a plan; errors raise before anything is cached.
         query = request.query_string
         sparse: dict[str, set[str]] = {}
-        limits = self.settings.limits
+        queries = self.queries
         if fmt == "jsonapi":
             args, sparse = self._query_args(request, res, fmt, caller)
-            intent = parse_item_query(res, args, self.registry, limits, caller.access)
+            intent = queries.item_intent(res, args, caller.access)
         elif query and caller.access is not None:
             # The caller's view decides what the names mean: a parse of its own, not shared.
-            args = request.args.to_dict(flat=False)
-            intent = parse_item_query(res, args, self.registry, limits, caller.access)
+            intent = queries.item_intent(res, request.args.to_dict(flat=False), caller.access)
         elif query:
             intent = self.ops.shared.plan(
                 ("item-query", query),
-                lambda: parse_item_query(
-                    res, request.args.to_dict(flat=False), self.registry, limits
-                ),
+                lambda: queries.item_intent(res, request.args.to_dict(flat=False)),
             )
         else:
             intent = _PLAIN_ITEM
@@ -114,11 +111,10 @@ class ReadRoutes(Routes):
         )
         parsed, sparse = self._query_args(request, target, fmt, caller)
         args = request.args.to_dict(flat=False) if sparse else parsed  # as in list_rows
-        limits = self.settings.limits
         if rel.to_many:
-            intent = parse_list_query(target, parsed, self.registry, limits, caller.access)
+            intent = self.queries.list_intent(target, parsed, caller.access)
         else:
-            intent = parse_item_query(target, parsed, self.registry, limits, caller.access)
+            intent = self.queries.item_intent(target, parsed, caller.access)
         reads = self.ops.reads
         through, row, intent, scope = reads.related(
             caller, parse_key(res, key), rel, target, intent
@@ -147,8 +143,7 @@ class ReadRoutes(Routes):
         reads = self.ops.reads
         values = parse_key(res, key)
         if rel.to_many:
-            limits = self.settings.limits
-            intent = parse_list_query(target, args, self.registry, limits, caller.access)
+            intent = self.queries.list_intent(target, args, caller.access)
             intent = dataclasses.replace(intent, fields=only_keys, include=())
             through, _row, intent, scope = reads.related(caller, values, rel, target, intent)
             page = reads.page(target, intent, scope, through)
