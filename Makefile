@@ -51,11 +51,13 @@ fuzz: $(DEV_STAMP)
 	TABLEREST_FUZZ_SEED=$$(date +%s) TABLEREST_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
 		$(BIN)/python -m pytest tests/e2e/test_fuzz.py
 
-# The side-by-side benchmark (../shared/bench): tablerest against floor, flaskfloor and peers, on
-# SQLite and PostgreSQL, then deep pages (bench/deep.py), aggregates and bulk updates
-# (bench/beyond.py) and a py-spy profile (bench/spy.py). Installs wrk from Debian's packages if
-# missing; ~15 minutes on 2 cores. bench/inprocess.py profiles one request without the network.
-BENCH_SYSTEMS ?= floor,flaskfloor,seedstyle,fastapi,tablerest
+# The side-by-side benchmark (../shared/bench): tablerest as `serve` ships it (granian) against
+# the granian floors and the peers, and on gunicorn (tablerest_gunicorn), on SQLite and
+# PostgreSQL, then deep pages (bench/deep.py), aggregates and bulk updates (bench/beyond.py) and
+# a py-spy profile (bench/spy.py). The report's ratios are to `floor` (gunicorn), so it stays in
+# the list. Installs wrk from Debian's packages if missing; ~30 minutes on 2 cores.
+# bench/inprocess.py profiles one request without the network.
+BENCH_SYSTEMS ?= floor,floor_granian,flaskfloor_granian,seedstyle,fastapi,tablerest,tablerest_gunicorn
 BENCH_DB ?= sqlite,postgres
 bench:
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } \
@@ -65,7 +67,7 @@ bench:
 	$(PYTHON) bench/deep.py --report bench/results.md
 	$(PYTHON) bench/beyond.py --report bench/results.md
 	$(PYTHON) bench/spy.py --report bench/results.md
-	bench/.venvs/tablerest/bin/python bench/inprocess.py --report bench/results.md
+	bench/.venvs/tablerest_gunicorn/bin/python bench/inprocess.py --report bench/results.md
 
 # The README's table of contents, from its headings (tests/test_readme_toc.py checks it).
 toc:

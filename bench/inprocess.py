@@ -195,7 +195,8 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="tablerest-inprocess-"))
     if not os.environ.get("BENCH_DB_URL"):
-        (template,) = glob.glob(str(HERE / ".data" / "template-*.sqlite"))
+        data = Path(os.environ.get("BENCH_WORK_DIR", HERE)) / ".data"  # the harness's
+        (template,) = glob.glob(str(data / "template-*.sqlite"))
         db = work / "bench.sqlite"
         shutil.copy(template, db)
         os.environ.update(
@@ -203,7 +204,7 @@ def main() -> None:
         )
     sys.path.insert(0, str(SHARED / "systems" / "flaskfloor"))
     apps = {
-        "tablerest": _load("tr_app", HERE / "systems" / "tablerest" / "app.py").app,
+        "tablerest": _load("tr_app", HERE / "systems" / "tablerest_gunicorn" / "app.py").app,
         "flaskfloor": _load("ff_app", SHARED / "systems" / "flaskfloor" / "app.py").app,
     }
     try:

@@ -1,12 +1,16 @@
 """Where tablerest's worker spends its time under load: a py-spy profile, summarized.
 
-    python3 bench/spy.py [--report bench/results.md] [--requests R1,R2,R6]
+    python3 bench/spy.py [--report bench/results.md] [--requests R1,R2,R6] [--server gunicorn]
 
 Run by ``make bench`` after the harness. Same setup as the harness (the benchmark's SQLite data,
-gunicorn with one sync worker pinned to CPU 1, wrk on CPU 0, 127.0.0.1 only); py-spy samples the
-worker for 10 s and every sample is given to the innermost frame of a known component. The
-table says which share of the worker's samples each component takes, request by request.
-py-spy is installed into the tablerest bench venv (it is not imported, only run).
+the server pinned to CPU 1, wrk on CPU 0, 127.0.0.1 only): by default ``tablerest serve`` as the
+``tablerest`` system runs it (granian, one worker, serve's defaults), with ``--server gunicorn``
+the ``tablerest_gunicorn`` system (one sync worker). py-spy samples the worker for 10 s and every
+sample is given to the innermost frame of a known component. The table says which share of the
+worker's samples each component takes, request by request. On granian only the thread holding
+the GIL is sampled (``--gil``): serve runs several threads, and one waiting for the GIL would
+otherwise count as busy. py-spy is installed into the server's bench venv (it is not imported,
+only run).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from worker import VENV, tablerest_server
+from worker import SERVE_VENV, VENV, serve_server, tablerest_server
 
 PORT = 8766
 
@@ -29,6 +33,9 @@ PATHS = {
     "R3": lambda rng: "/api/books?genre=mystery&sort=-year&page[size]=50",
     "R6": lambda rng: f"/api/books/{rng.randint(1, 100_000)}?include=author",
 }
+
+#: granian: its Python wrapper, and its Rust threads when they hold the GIL (no Python frame).
+GRANIAN = "granian (environ, response and socket write)"
 
 #: (substring of a py-spy frame, component), first match wins, innermost frame first.
 COMPONENTS = [
@@ -41,11 +48,16 @@ COMPONENTS = [
     ("tablerest/execute/store.py", "tablerest: connection handling"),
     ("tablerest/operations/", "tablerest: operations (reads, writes, the caller's view)"),
     ("tablerest/routes/", "tablerest: routes (decode, links, responses)"),
+    ("logging/", "the access log (logging)"),
+    ("prometheus_client/", "metrics (prometheus-client)"),
+    ("tablerest/mount/observe.py", "tablerest: request ids, access log, metrics"),
+    ("tablerest/granian_runner.py", "tablerest: serve's wrapper (environ, proxies)"),
     ("tablerest/", "tablerest: the rest of the pipeline (http, mount)"),
     ("orjson", "orjson"),
     ("werkzeug/", "Werkzeug (request/response objects, routing)"),
     ("flask/", "Flask (dispatch, contexts)"),
     ("gunicorn/", "gunicorn (accept, HTTP parsing, socket writes, close)"),
+    ("granian/", GRANIAN),
 ]
 
 
@@ -72,12 +84,16 @@ def main() -> None:
     parser.add_argument("--report", type=Path)
     parser.add_argument("--requests", default="R1,R2,R6")
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--server", choices=["granian", "gunicorn"], default="granian")
     args = parser.parse_args()
 
-    if not (VENV / "bin" / "py-spy").exists():
-        subprocess.run([str(VENV / "bin" / "pip"), "install", "--quiet", "py-spy"], check=True)
+    granian = args.server == "granian"
+    venv = SERVE_VENV if granian else VENV
+    if not (venv / "bin" / "py-spy").exists():
+        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "py-spy"], check=True)
     tables: dict[str, collections.Counter[str]] = {}
-    with tablerest_server(PORT) as (_base, pid, work):
+    server = serve_server(PORT) if granian else tablerest_server(PORT)
+    with server as (_base, pid, work):
         worker = str(pid)
         rng = random.Random(5)
         for name in args.requests.split(","):
@@ -91,8 +107,9 @@ def main() -> None:
             time.sleep(2)
             raw = work / f"{name}.txt"
             subprocess.run(
-                [str(VENV / "bin" / "py-spy"), "record", "-p", worker, "-d", str(args.seconds),
-                 "-r", "500", "-f", "raw", "-o", str(raw), "--nonblocking"],
+                [str(venv / "bin" / "py-spy"), "record", "-p", worker, "-d", str(args.seconds),
+                 "-r", "500", *(["--gil"] if granian else []), "-f", "raw", "-o", str(raw),
+                 "--nonblocking"],
                 check=True,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -101,18 +118,26 @@ def main() -> None:
             counts: collections.Counter[str] = collections.Counter()
             for line in raw.read_text().splitlines():
                 stack, _, n = line.rpartition(" ")
-                counts[_component(stack.split(";"))] += int(n)
+                frames = stack.split(";")
+                # On granian, the GIL held with no Python frame is granian's Rust threads'.
+                counts[GRANIAN if granian and not any(frames) else _component(frames)] += int(n)
             tables[name] = counts
 
     names = list(tables)
     order = [c for _, c in COMPONENTS] + ["other (interpreter, stdlib)"]
     lines = [
         "",
-        "## Where tablerest's worker spends its time (SQLite, py-spy)",
+        f"## Where tablerest's worker spends its time (SQLite, {args.server}, py-spy)",
         "",
         f"`bench/spy.py`: py-spy samples the worker for {args.seconds} s under the same load "
         "(random ids for R1/R6); each sample goes to the innermost frame of a known component. "
-        "Shares of all samples:",
+        + (
+            "The server is `tablerest serve` (granian, one worker, serve's defaults) and only "
+            "the thread holding the GIL is sampled. "
+            if granian
+            else "The server is gunicorn, one sync worker. "
+        )
+        + "Shares of all samples:",
         "",
         "| component | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),

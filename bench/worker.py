@@ -1,6 +1,13 @@
-"""A tablerest server for the bench scripts: the harness's SQLite data and venv, one gunicorn
-sync worker pinned to CPU 1, 127.0.0.1 only (``wsgi_server`` serves another app, such as a floor,
-the same way). Standard library only."""
+"""Servers for the bench scripts, on a fresh copy of the harness's SQLite data, pinned to CPU 1,
+127.0.0.1 only. Standard library only.
+
+- :func:`tablerest_server`: the ``tablerest_gunicorn`` system's app, one gunicorn sync worker
+  (``wsgi_server`` serves another app, such as a floor, the same way);
+- :func:`serve_server`: ``tablerest serve`` as the ``tablerest`` system runs it (granian).
+
+The venvs and the data are the harness's, under ``BENCH_WORK_DIR`` as for the harness
+(``make bench`` sets it to ``bench/``).
+"""
 
 from __future__ import annotations
 
@@ -19,49 +26,73 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-VENV = HERE / ".venvs" / "tablerest"
+WORK = Path(os.environ.get("BENCH_WORK_DIR", HERE))
+VENV = WORK / ".venvs" / "tablerest_gunicorn"
+SERVE_VENV = WORK / ".venvs" / "tablerest"
 
 
 def tablerest_server(port: int) -> AbstractContextManager[tuple[str, int, Path]]:
     """Serve a fresh copy of the benchmark data; yield (base URL, worker pid, scratch dir)."""
-    return wsgi_server(port, HERE / "systems" / "tablerest", "app:app")
+    return wsgi_server(port, HERE / "systems" / "tablerest_gunicorn", "app:app")
+
+
+def wsgi_server(
+    port: int, app_dir: Path, app: str
+) -> AbstractContextManager[tuple[str, int, Path]]:
+    """``app`` (``module:callable`` in ``app_dir``) in the tablerest_gunicorn venv on a fresh
+    copy of the benchmark data, in ``bench.sqlite`` of the scratch dir; yield as
+    ``tablerest_server``."""
+    argv = [str(VENV / "bin" / "gunicorn"), "--workers", "1", "--worker-class", "sync",
+            "--bind", f"127.0.0.1:{port}", "--no-control-socket", app]  # fmt: skip
+    return _served(port, argv, app_dir, {})
+
+
+def serve_server(port: int, *options: str) -> AbstractContextManager[tuple[str, int, Path]]:
+    """``tablerest serve`` with the ``tablerest`` system's command line (granian, one worker,
+    serve's defaults) and ``options`` after it; yield as ``tablerest_server``, the pid being
+    granian's worker process (the one that serves)."""
+    argv = [str(SERVE_VENV / "bin" / "tablerest"), "serve", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", "1", *options]  # fmt: skip
+    return _served(port, argv, HERE / "systems" / "tablerest", {"TABLEREST_DATABASE": "{url}"})
 
 
 @contextmanager
-def wsgi_server(port: int, app_dir: Path, app: str) -> Iterator[tuple[str, int, Path]]:
-    """``app`` (``module:callable`` in ``app_dir``) in the tablerest venv on a fresh copy of the
-    benchmark data, in ``bench.sqlite`` of the scratch dir; yield as ``tablerest_server``."""
-    templates = glob.glob(str(HERE / ".data" / "template-*.sqlite"))
-    if not templates or not (VENV / "bin" / "gunicorn").exists():
-        raise SystemExit("run the harness first (make bench): it builds the data and the venv")
+def _served(
+    port: int, argv: list[str], cwd: Path, extra_env: dict[str, str]
+) -> Iterator[tuple[str, int, Path]]:
+    templates = glob.glob(str(WORK / ".data" / "template-*.sqlite"))
+    if not templates or not Path(argv[0]).exists():
+        raise SystemExit("run the harness first (make bench): it builds the data and the venvs")
     work = Path(tempfile.mkdtemp(prefix="tablerest-bench-"))
     db = work / "bench.sqlite"
     shutil.copy(templates[0], db)  # never the template itself: a run writes to its database
+    url = f"sqlite:///{db}"
     env = {
         **os.environ,
         "BENCH_DB_KIND": "sqlite",
-        "BENCH_DB_URL": f"sqlite:///{db}",
+        "BENCH_DB_URL": url,
         "BENCH_SQLITE_PATH": str(db),
+        **{k: v.replace("{url}", url) for k, v in extra_env.items()},
     }
     server = subprocess.Popen(
-        ["taskset", "-c", "1", str(VENV / "bin" / "gunicorn"), "--workers", "1",
-         "--worker-class", "sync", "--bind", f"127.0.0.1:{port}", "--no-control-socket",
-         app],
-        cwd=app_dir,
+        ["taskset", "-c", "1", *argv],
+        cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
-    )  # fmt: skip
+    )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        for _ in range(150):
             try:
                 urllib.request.urlopen(f"{base}/api", timeout=5).read()
                 break
             except urllib.error.HTTPError:  # an answer, whatever its status: the app is up
                 break
             except OSError:
+                if server.poll() is not None:
+                    raise SystemExit(f"{argv[0]} exited with status {server.returncode}") from None
                 time.sleep(0.2)
         children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
         yield base, int(children[0]), work

@@ -1,32 +1,41 @@
-"""tablerest in the side-by-side benchmark: database-first, the demo tables as they are."""
+"""tablerest as ``tablerest serve`` ships it: serve's own command on its default server (granian).
 
-from harness.adapter import Adapter, PlainJson, Req, gunicorn_sync
+The harness's ``granian_wsgi`` runs the granian command line on an app object; serve instead runs
+granian's Server in process with settings of its own (HTTP/1 only, a header read timeout,
+respawn, four blocking threads) around ``ServedApp`` (X-Forwarded-* from trusted proxies only,
+the server's environment kept out of each request) and an app built with serve's options (JSON
+access log, allowed hosts, connect timeout). Rebuilding that here would measure a copy; running
+``tablerest serve`` measures what users run.
+"""
 
-JSON = {"Content-Type": "application/json"}
+import importlib.util
+import os
+
+from harness.adapter import Adapter
+
+_path = os.path.join(os.path.dirname(__file__), "..", "tablerest_gunicorn", "adapter.py")
+_spec = importlib.util.spec_from_file_location("bench_adapter_tablerest_gunicorn_base", _path)
+_base = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_base)
+BASE = _base.ADAPTER
 
 ADAPTER = Adapter(
     name="tablerest",
-    title="tablerest database-first (reflection, zero code), plain JSON, gunicorn 1 sync worker",
-    server=gunicorn_sync("app:app"),
-    requests={
-        "R1": Req("GET", "/api/books/@ID@"),
-        "R2": Req("GET", "/api/books?page[size]=50"),
-        "R3": Req("GET", "/api/books?genre=@GENRE@&sort=-year&page[size]=50"),
-        "R4": Req(
-            "POST",
-            "/api/books",
-            '{"title": "Bench book @N@", "genre": "essays", "year": 2024, '
-            '"pages": @PAGES@, "author_id": @AUTHOR@}',
-            JSON,
-        ),
-        "R5": Req("PATCH", "/api/books/@ID@", '{"pages": @PAGES@}', JSON),
-        "R6": Req("GET", "/api/books/@ID@?include=author"),
-    },
-    fmt=PlainJson(list_key="data"),
+    title="tablerest serve as shipped: granian 1 worker, serve's defaults (4 threads, JSON access "
+    "log), database-first, plain JSON",
+    # Only what the bench fixes is given (loopback, its port, one worker): the rest is serve's
+    # default, so the numbers follow when a default changes. The database is TABLEREST_DATABASE.
+    server=["tablerest", "serve", "--host", "127.0.0.1", "--port", "{port}", "--workers", "1"],
+    env_hook=lambda db: {"TABLEREST_DATABASE": db["BENCH_DB_URL"]},
+    requests=BASE.requests,
+    fmt=BASE.fmt,
     notes=[
-        "Database-first: `tablerest serve`'s app factory reflects the tables; generated routes "
-        "are ordinary Flask routes. Lists are {data, links, meta} pages (no COUNT); R6 is one "
-        "statement (the author LEFT JOINed); writes validate with pydantic and are one "
-        "INSERT/UPDATE ... RETURNING in its own transaction."
+        "Served by `tablerest serve` itself (the harness's `granian_wsgi` cannot express serve's "
+        "settings and wrapper): granian, one worker, serve's defaults (4 blocking threads, "
+        "HTTP/1.1 keep-alive, 5 s header timeout, the JSON access log on stderr, X-Forwarded-* "
+        "from loopback trusted). Compare with floor_granian and flaskfloor_granian (one thread, "
+        "no log). The serving process also holds an app (serve builds one before starting the "
+        "worker, to fail early): worker RSS is the worker's alone.",
+        _base.APP_NOTE,
     ],
 )
