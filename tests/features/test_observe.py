@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
 import pytest
@@ -73,6 +74,27 @@ def test_each_request_gets_its_own_id_on_errors_too(app: Flask) -> None:
     ids.add(client.get("/api/nowhere").headers["X-Request-ID"])
 
     assert len(ids) == 4
+
+
+def test_request_ids_made_in_forked_workers_are_their_own(app: Flask) -> None:
+    """Workers forked from one process (gunicorn, granian) do not repeat each other's ids."""
+    client = app.test_client()
+    before = client.get("/api/books").headers["X-Request-ID"]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: answers one request, hands its id over and leaves at once
+        try:
+            os.write(write, client.get("/api/books").headers["X-Request-ID"].encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    after = client.get("/api/books").headers["X-Request-ID"]
+
+    # The child's request and the parent's next one each come right after ``before``.
+    assert len({before, child, after}) == 3
 
 
 def test_metrics_count_requests_by_route_template_method_and_status(app: Flask) -> None:

@@ -20,12 +20,12 @@ so the number of series stays bounded.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -96,7 +96,7 @@ class Observability:
             environ[_STARTED] = time.perf_counter()
             if request_ids or log is not None:
                 given = environ.get("HTTP_X_REQUEST_ID", "")
-                environ[_REQUEST_ID] = given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
+                environ[_REQUEST_ID] = given if _SANE_ID.fullmatch(given) else _new_id()
                 logged_id.set(environ[_REQUEST_ID])
 
         def finished(resp: Response) -> Response:
@@ -132,6 +132,25 @@ class Observability:
 
         app.before_request(started)
         app.after_request(finished)
+
+
+class _Ids:
+    """New request ids: 32 hex digits, half random per process and half a counter (a uuid4 per
+    request asks the kernel for randomness an id does not need)."""
+
+    def __init__(self) -> None:
+        self._start()
+        os.register_at_fork(after_in_child=self._start)  # workers forked from one process
+
+    def _start(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._count = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._count):016x}"
+
+
+_new_id = _Ids()
 
 
 def request_id() -> str | None:
@@ -185,6 +204,7 @@ class _Metrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.in_use = Gauge(
             "tablerest_db_connections_in_use",
             "Database connections checked out of the pool",
@@ -193,8 +213,17 @@ class _Metrics:
         )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route, method).observe(seconds)
+        # The series of a route, method and status, found once: labels() checks and joins its
+        # arguments on every call. Routes are URL rules, so the keys are few.
+        key = (route, method, status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route, method),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
         pool = self.db.engine().pool
         checked_out = getattr(pool, "checkedout", None)
         if checked_out is not None:
