@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from flask import request
 from werkzeug.wrappers import Request, Response
@@ -209,13 +209,21 @@ def _per_caller(view: Callable[..., Response]) -> Callable[..., Response]:
     return per_caller
 
 
+def _current() -> Request:
+    """The request being served itself, not Flask's proxy to it: the routes read many of its
+    attributes, and each read through the proxy looks the request up again."""
+    found: Request = cast(Any, request)._get_current_object()
+    return found
+
+
 def _collection_view(ep: Endpoint) -> Callable[[], Response]:
     def view() -> Response:
-        if request.method == "POST":
-            return ep.writes.create(request)
-        if request.method == "PATCH":
-            return ep.writes.update_many(request)
-        return ep.reads.list_rows(request)
+        req = _current()
+        if req.method == "POST":
+            return ep.writes.create(req)
+        if req.method == "PATCH":
+            return ep.writes.update_many(req)
+        return ep.reads.list_rows(req)
 
     return view
 
@@ -230,6 +238,7 @@ def _item_view(ep: Endpoint) -> Callable[[str], Response]:
     }
 
     def view(key: str) -> Response:
-        return handlers[request.method](request, key)
+        req = _current()
+        return handlers[req.method](req, key)
 
     return view
