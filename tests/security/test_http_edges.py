@@ -352,6 +352,23 @@ def test_allowed_hosts_refuse_other_host_headers(lib: sa.Engine) -> None:
     assert client.get("/hello", headers={"Host": "evil.example"}).status_code == 200  # not ours
 
 
+def test_host_decisions_hold_whatever_was_asked_before(lib: sa.Engine) -> None:
+    """Decisions are remembered per Host value, in bounded memory: a flood of made-up names
+    neither grows the process nor changes an answer."""
+    app = _books_app(lib, allowed_hosts=["localhost", "10.0.0.0/8"])
+    client = app.test_client()
+    for i in range(2000):
+        _assert_problem(client.get("/api/books/1", headers={"Host": f"h{i}.evil.example"}), 400)
+        assert (
+            client.get("/api/books/1", headers={"Host": f"10.0.{i // 250}.{i % 250}"}).status_code
+            == 200
+        )
+    assert client.get("/api/books/1").status_code == 200
+    _assert_problem(client.get("/api/books/1", headers={"Host": "h0.evil.example"}), 400)
+    allowed_hosts = app.extensions["tablerest"]["/api"].api.allowed_hosts
+    assert allowed_hosts.allows.cache_info().currsize <= 256
+
+
 @pytest.mark.parametrize("host", ["", "[::1", "a b", "evil.example:99999", "x@evil.example", ":80"])
 def test_malformed_host_headers_are_a_400_problem_not_a_500(lib: sa.Engine, host: str) -> None:
     client = _books_app(lib, allowed_hosts=["localhost"]).test_client()
