@@ -424,7 +424,6 @@ ALLOWED: dict[str, set[str]] = {
     "changes.fanout": {"changes", "changes.outbox", "errors", "execute.store", "resource"},
     "changes.like": set(),  # LIKE patterns in Python: pure, no SQL
     "changes.stream": {
-        "auth.access",
         "auth.policies",
         "changes.fanout",
         "changes.like",
@@ -435,11 +434,10 @@ ALLOWED: dict[str, set[str]] = {
         "decode.queries",
         "decode.values",
         "errors",
-        "limits",
         "operations.caller",
-        "operations.registry",
         "render.json",
         "resource",
+        "routes.common",
     },
     # Database-first (reflect/): an existing database -> resources, before any request.
     "reflect": set(),  # the package says what its modules do and imports none of them

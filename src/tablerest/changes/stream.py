@@ -24,7 +24,6 @@ import pydantic
 import sqlalchemy as sa
 from werkzeug.wrappers import Request, Response
 
-from ..auth.access import Access
 from ..auth.policies import Action, Rows
 from ..columns.sqlite_time import instant_key
 from ..columns.typeops import family, matcher
@@ -32,11 +31,10 @@ from ..columns.untyped import LOOSE_OPS, Untyped, loose_matches
 from ..decode.queries import PAGE_PARAMETERS, Filter, QueryReader
 from ..decode.values import value_parser
 from ..errors import InvalidParameter, MethodNotAllowed, NotAcceptable
-from ..limits import Limits
 from ..operations.caller import Caller
-from ..operations.registry import Registry
 from ..render.json import dumps
 from ..resource import Resource
+from ..routes.common import RouteContext
 from .fanout import Feeds, Hub
 from .like import like_matcher
 from .outbox import Event
@@ -52,7 +50,6 @@ _NOT_HERE = (*PAGE_PARAMETERS, "sort", "include", "count", "q", "format", "group
 _ORDERED_OPS = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "in", "nin"})
 _ID = re.compile(r"^[0-9]{1,18}$")
 
-Authorize = Callable[[Request], Access | None]
 #: One filter of a stream: the field it looks at, and the test of that field's value.
 Check = tuple[str, Callable[[Any], bool]]
 
@@ -63,16 +60,12 @@ class ChangeStream:
     def __init__(
         self,
         resource: Resource,
-        registry: Registry,
-        limits: Limits,
-        authorize: Authorize,
+        context: RouteContext,
         feeds: Feeds,
     ) -> None:
         self.resource = resource
-        self.registry = registry
-        self.queries = QueryReader(registry, limits)
-        self.limits = limits
-        self.authorize = authorize
+        self.context = context
+        self.queries = QueryReader(context.registry, context.settings.limits)
         self.feeds = feeds
         self.feed = feeds.feed
         self._typed = _typing(resource)
@@ -86,7 +79,7 @@ class ChangeStream:
             return resp
         if request.method not in allowed:
             raise MethodNotAllowed(allowed)
-        caller = self.registry.caller(self.authorize(request))
+        caller = self.context.caller(request)
         caller.require(res, "list")
         if request.accept_mimetypes and not request.accept_mimetypes.best_match([EVENT_STREAM]):
             raise NotAcceptable(f"The change feed is {EVENT_STREAM} only")

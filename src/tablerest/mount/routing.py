@@ -138,9 +138,7 @@ def _mount_changes(state: AppState, ep: Endpoint) -> None:
         )
     ep.ops.changes = state.feeds.recorder(res)
     if "GET" in res.methods:
-        stream = ChangeStream(
-            res, state.registry, api.settings.limits, state.authorize, state.feeds
-        )
+        stream = ChangeStream(res, state.route_context, state.feeds)
         route(
             state,
             f"{ep.path}/changes",
