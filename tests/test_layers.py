@@ -325,10 +325,14 @@ ALLOWED: dict[str, set[str]] = {
         "errors",
         "execute.dberrors",
         "execute.store",
+        "mount.hooks",
         "mount.scoped",
         "render.problem",
     },
-    "mount.scoped": set(),  # context variables set for one request: Flask only
+    "mount.hooks": set(),  # request hooks as functions of the request: Flask only
+    # tablerest's routes served without Flask's request context, where Flask would run the same.
+    "mount.lean": {"mount.hooks"},
+    "mount.scoped": {"mount.hooks"},  # context variables set for one request
     "mount.ratelimit": {"errors"},  # Flask-Limiter on the API's routes
     "mount.routing": {
         "auth.service",
@@ -337,6 +341,7 @@ ALLOWED: dict[str, set[str]] = {
         "changes.stream",
         "errors",
         "http",
+        "mount.hooks",
         "mount.pages",
         "mount.state",
         "reflect.selection",
@@ -350,6 +355,7 @@ ALLOWED: dict[str, set[str]] = {
         "errors",
         "execute.store",
         "http",
+        "mount.hooks",
         "mount.routing",
         "mount.scoped",
         "mount.state",

@@ -26,7 +26,7 @@ from .limits import Limits
 from .mount import guards, pages
 from .mount.observe import Observability
 from .mount.ratelimit import RateLimits
-from .mount.routing import handles_errors, mount_auth, mount_batch, mount_resource, route
+from .mount.routing import mount_auth, mount_batch, mount_resource, route
 from .mount.state import EXTENSION, AppState
 from .reflect.selection import AUTH_PATH, BATCH_PATH, reserved_names
 from .resource import Resource, WriteContext
@@ -234,11 +234,11 @@ class Api:
             self.observability.install(app, state.db, state.identify)
         if self.rate_limits is not None:
             state.limits = self.rate_limits.install(app, state.identify)
-        app.before_request(lambda: guards.check_origin(state))
-        route(state, prefix, "index", handles_errors(lambda: pages.index(state)), ["GET"])
+        guards.install_origin_check(state, app)
+        route(state, prefix, "index", lambda req: pages.index(state, req), ["GET"])
         if self.docs:
-            view = handles_errors(lambda: pages.openapi_document(state))
-            route(state, f"{prefix}/openapi.json", "openapi", view, ["GET"])
+            document = lambda req: pages.openapi_document(state, req)  # noqa: E731
+            route(state, f"{prefix}/openapi.json", "openapi", document, ["GET"])
             app.add_url_rule(f"{prefix}/docs", f"{EXTENSION}.docs", lambda: pages.docs_page(state))
             app.add_url_rule(
                 f"{prefix}/docs/<path:asset>", f"{EXTENSION}.docs_asset", pages.docs_asset

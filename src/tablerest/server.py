@@ -23,6 +23,7 @@ from .auth.policyfile import PolicyFile, TableRules
 from .auth.service import PASSWORD_CANDIDATES, Auth
 from .changes import ChangeFeed
 from .execute.store import ReadReplicas
+from .mount.lean import install as install_lean
 from .mount.observe import Observability
 from .mount.ratelimit import RateLimits
 from .names import slug
@@ -96,6 +97,7 @@ def create_app(
     csv_formula_guard: bool = True,
     allowed_hosts: Sequence[str] | None = None,
     selection: Selection | None = None,
+    lean: bool = True,
 ) -> Flask:
     """A Flask app serving every table of the database at ``target`` (URL or SQLite path).
 
@@ -126,6 +128,12 @@ def create_app(
     docs are on (:class:`~tablerest.reflect.selection.Selection`; over the policy file's ``[api]``).
     A table whose name is a path the API itself serves (``batch``, ``docs``, ``auth``...) is
     served with ``_`` after its name unless renamed: :func:`renamed` lists them.
+
+    ``lean``: serve tablerest's own routes on the lean path (:mod:`tablerest.mount.lean`:
+    the same hooks, handlers and answers without Flask's request context; a third fewer
+    calls per request). It steps aside by itself, for the whole app, once anything that is not
+    tablerest's is added to it (a hook, an error handler, a blueprint); ``False`` leaves every
+    request to Flask.
 
     ``engine_options`` go to ``sqlalchemy.create_engine`` (pool settings, ``connect_args``).
     There is no ``pool_pre_ping``: it would cost every request a round trip to the database.
@@ -223,6 +231,8 @@ def create_app(
             res.table.name: res.name for res in resources if res.name != slug(res.table.name)
         },
     }
+    if lean:
+        install_lean(app)
     return app
 
 

@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 from werkzeug.exceptions import HTTPException
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 from .. import http
 from ..errors import (
@@ -27,6 +27,7 @@ from ..errors import (
 from ..execute.store import replica_reads
 from ..render.jsonapi import JSONAPI
 from ..render.problem import error_response, problem_response
+from . import hooks
 from .routing import private, secure
 from .scoped import RequestScoped
 from .state import AppState
@@ -36,8 +37,10 @@ __all__ = [
     "CORS_EXPOSED",
     "WROTE_COOKIE",
     "check_origin",
+    "http_problem",
     "install_cors",
     "install_error_handler",
+    "install_origin_check",
     "route_reads",
 ]
 
@@ -61,7 +64,12 @@ def _under(prefix: str, path: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
-def check_origin(state: AppState) -> Response | None:
+def install_origin_check(state: AppState, app: Flask) -> None:
+    """:func:`check_origin` before every request."""
+    hooks.before(app, lambda req: check_origin(state, req))
+
+
+def check_origin(state: AppState, request: Request) -> Response | None:
     """Refuse, before any view runs, a request for a ``Host`` the API does not answer to
     (DNS rebinding: 400) and a write sent by another site's page when those are not
     allowed (403). Paths outside the prefix are the app's own business."""
@@ -88,16 +96,16 @@ def check_origin(state: AppState) -> Response | None:
                 "could change its data"
             )
             error = Forbidden(f"A write from another site's page ({origin}) is refused: {why}")
-    return None if error is None else early_problem(state, error)
+    return None if error is None else early_problem(state, error, request)
 
 
-def early_problem(state: AppState, error: TablerestError) -> Response:
+def early_problem(state: AppState, error: TablerestError, request: Request) -> Response:
     """The answer to an error found before any view ran (routing, Host, origin)."""
     # Before negotiation: a client that named JSON:API anywhere gets a JSON:API document.
     named = request.headers.get("Accept", "") + request.headers.get("Content-Type", "")
     resp = error_response(error, jsonapi=JSONAPI in named)
     if state.api.authenticates:
-        resp = private(resp)
+        resp = private(request, resp)
     return secure(resp) if state.api.security_headers else resp
 
 
@@ -127,17 +135,26 @@ def install_error_handler(state: AppState, app: Flask) -> None:
     previous: ErrorHandler | None = app.error_handler_spec[None][None].get(HTTPException)
     prefix = state.api.settings.prefix
 
-    def handle(exc: HTTPException) -> Any:
-        if _under(prefix, request.path):
-            return early_problem(state, _from_http(exc))
+    def handle(req: Request, exc: HTTPException) -> Any:
+        if _under(prefix, req.path):
+            return http_problem(state, req, exc)
         if previous is not None:
             return previous(exc)
         return exc
 
-    app.register_error_handler(HTTPException, handle)
+    if previous is None:
+        hooks.error_handler(app, HTTPException, handle)
+    else:  # an application's handler, called as Flask calls it (not on the lean path)
+        app.register_error_handler(HTTPException, lambda exc: handle(hooks.current(), exc))
     # tablerest's errors raised in the app's own routes (or its before_request hooks)
     # answer as they do in generated routes.
-    app.register_error_handler(TablerestError, problem_response)
+    hooks.error_handler(app, TablerestError, lambda _req, exc: problem_response(exc))
+
+
+def http_problem(state: AppState, req: Request, exc: HTTPException) -> Response:
+    """The answer, under the prefix, to werkzeug's HTTP errors (routing, a body too large,
+    and the 500 that stands for any unexpected error)."""
+    return early_problem(state, _from_http(exc), req)
 
 
 def route_reads(app: Flask, window: float) -> None:
@@ -145,15 +162,15 @@ def route_reads(app: Flask, window: float) -> None:
     wrote within ``window`` seconds (read-your-writes; the cookie says when)."""
     replica = RequestScoped(app, replica_reads)
 
-    def choose() -> None:
+    def choose(request: Request) -> None:
         allowed = request.method in ("GET", "HEAD")
         wrote = request.cookies.get(WROTE_COOKIE)
         if allowed and wrote:
             with contextlib.suppress(ValueError):  # not ours: ignore it
                 allowed = time.time() - float(wrote) >= window
-        replica.set(allowed)
+        replica.set(request, allowed)
 
-    def mark(resp: Response) -> Response:
+    def mark(request: Request, resp: Response) -> Response:
         if request.method not in ("GET", "HEAD", "OPTIONS") and resp.status_code < 400:
             resp.set_cookie(
                 WROTE_COOKIE,
@@ -164,8 +181,8 @@ def route_reads(app: Flask, window: float) -> None:
             )
         return resp
 
-    app.before_request(choose)
-    app.after_request(mark)
+    hooks.before(app, choose)
+    hooks.after(app, mark)
 
 
 def _cors_origins(app: Flask, options: Mapping[str, Any]) -> Callable[[str], bool]:

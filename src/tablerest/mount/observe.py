@@ -32,12 +32,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
-from flask import Flask, Request, Response, request
+from flask import Flask, Response, request
+from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response as WResponse
 
 from ..errors import ServiceUnavailable
 from ..execute.dberrors import request_ids as current_request_id
 from ..render.problem import problem_response
+from . import hooks
 from .scoped import RequestScoped
 
 if TYPE_CHECKING:
@@ -75,7 +77,7 @@ class Observability:
         self.request_ids = request_ids
         self.access_log = access_log
 
-    def install(self, app: Flask, db: Database, identify: Callable[[Request], Any] | None) -> None:
+    def install(self, app: Flask, db: Database, identify: Callable[[Any], Any] | None) -> None:
         """Add the probes, the metrics route and the per-request hooks to ``app``."""
         metrics = _Metrics(db) if self.metrics_path else None
         log = _access_logger() if self.access_log else None
@@ -91,24 +93,24 @@ class Observability:
         # The store's log lines (a database error) carry it, without importing Flask.
         logged_id = RequestScoped(app, current_request_id)
 
-        def started() -> None:
-            environ = request.environ
+        def started(req: Request) -> None:
+            environ = req.environ
             environ[_STARTED] = time.perf_counter()
             if request_ids or log is not None:
                 given = environ.get("HTTP_X_REQUEST_ID", "")
                 environ[_REQUEST_ID] = given if _SANE_ID.fullmatch(given) else _new_id()
-                logged_id.set(environ[_REQUEST_ID])
+                logged_id.set(req, environ[_REQUEST_ID])
 
-        def finished(resp: Response) -> Response:
-            environ = request.environ
+        def finished(req: Request, resp: WResponse) -> WResponse:
+            environ = req.environ
             seconds = time.perf_counter() - environ.get(_STARTED, time.perf_counter())
             rid = environ.get(_REQUEST_ID)
             if request_ids and rid is not None:
                 resp.headers["X-Request-ID"] = rid
-            rule = request.url_rule
+            rule = getattr(req, "url_rule", None)  # Flask's request (or the lean path's) has it
             route = rule.rule if rule is not None else "<unmatched>"
             if metrics is not None:
-                metrics.observe(request.method, route, resp.status_code, seconds)
+                metrics.observe(req.method, route, resp.status_code, seconds)
             if log is not None:
                 log.info(
                     "",
@@ -116,22 +118,22 @@ class Observability:
                         "access": {
                             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
                             "request_id": rid,
-                            "method": request.method,
-                            "path": request.path,
+                            "method": req.method,
+                            "path": req.path,
                             "route": route,
                             "status": resp.status_code,
                             "duration_ms": round(seconds * 1000, 3),
                             # A streamed body (export, change feed) is not read here.
                             "bytes": None if resp.is_streamed else resp.calculate_content_length(),
-                            "client": request.remote_addr,
-                            "user": _user(identify),
+                            "client": req.remote_addr,
+                            "user": _user(identify, req),
                         }
                     },
                 )
             return resp
 
-        app.before_request(started)
-        app.after_request(finished)
+        hooks.before(app, started)
+        hooks.after(app, finished)
 
 
 class _Ids:
@@ -159,11 +161,11 @@ def request_id() -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _user(identify: Callable[[Request], Any] | None) -> str | None:
+def _user(identify: Callable[[Any], Any] | None, req: Request) -> str | None:
     if identify is None:
         return None
     try:
-        identity = identify(request)
+        identity = identify(req)
     except Exception:  # a bad token: the response already says 401; the log says anonymous
         return None
     return None if identity is None else str(identity.id)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import request, send_from_directory
 from markupsafe import escape
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 from .. import http, openapi
 from ..render.json import dumps
@@ -41,9 +41,9 @@ DOCS_PAGE = """<!doctype html>
 OPENAPI_VIEWS = 16
 
 
-def index(state: AppState) -> Response:
+def index(state: AppState, req: Request) -> Response:
     """Each resource's name, URL, fields and methods: the fields this caller may see."""
-    view = state.authorize(request)
+    view = state.authorize(req)
     out = []
     for name, ep in state.endpoints.items():
         res = ep.resource
@@ -60,9 +60,9 @@ def index(state: AppState) -> Response:
     return Response(dumps({"resources": out}), mimetype="application/json")
 
 
-def openapi_document(state: AppState) -> Response:
+def openapi_document(state: AppState, req: Request) -> Response:
     """The document of what this caller may see: the one of their token, if any."""
-    view = state.authorize(request)
+    view = state.authorize(req)
     key = openapi.view_key(state, view)
     found = state.openapi.get(key)
     if found is None:

@@ -4,11 +4,9 @@ through :func:`route`: security headers, ``Vary`` by caller, rate limits."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
-from flask import request
 from werkzeug.wrappers import Request, Response
 
 from .. import http
@@ -23,12 +21,12 @@ from ..resource import Resource
 from ..routes.batch import Batch
 from ..routes.common import POINTERS
 from ..routes.endpoint import Endpoint
+from . import hooks
 from .pages import changes_page
 from .state import EXTENSION, AppState
 
 __all__ = [
     "SECURITY_HEADERS",
-    "handles_errors",
     "mount_auth",
     "mount_batch",
     "mount_resource",
@@ -46,44 +44,49 @@ SECURITY_HEADERS = [
 ]
 
 
-def handles_errors(fn: Callable[..., Response]) -> Callable[..., Response]:
-    """Turn tablerest errors raised inside a handler into problem responses."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        try:
-            return fn(*args, **kwargs)
-        except TablerestError as error:
-            environ = request.environ
-            return error_response(
-                error,
-                jsonapi=environ.get(http.JSONAPI_REQUEST, False),
-                pointers=environ.get(POINTERS),
-            )
-
-    return wrapper
-
-
 def route(
     state: AppState,
     rule: str,
     name: str,
-    view: Callable[..., Response],
+    handler: Callable[..., Response],
     methods: Sequence[str],
     kind: str = "api",
     **options: Any,
 ) -> None:
-    """Add one of the API's URL rules, under its rate limit when there is one."""
+    """Add one of the API's URL rules, under its rate limit when there is one.
+
+    ``handler`` takes the request and the rule's arguments; tablerest's errors it raises
+    answer as problem documents. Flask's view for the rule calls it with Flask's request; the
+    lean path calls it itself."""
     endpoint = f"{EXTENSION}.{name}"
-    if state.api.security_headers:
-        view = _secured(view)
-    if state.api.authenticates:
-        view = _per_caller(view)
     # Flask-Limiter files limits under a view's qualified name: each view needs its own.
-    view.__name__ = view.__qualname__ = endpoint
+    view = hooks.view(_answering(state, handler), endpoint)
     if state.limits is not None:
         view = state.limits.sign_in_route(view) if kind == "sign-in" else state.limits.route(view)
     state.app.add_url_rule(rule, endpoint, view, methods=methods, **options)
+
+
+def _answering(state: AppState, handler: Callable[..., Response]) -> Callable[..., Response]:
+    """``handler`` with its errors answered as problems, the security headers, and ``Vary``
+    by caller when requests can carry one."""
+    secured = state.api.security_headers
+    per_caller = state.api.authenticates
+
+    def answered(req: Request, **args: Any) -> Response:
+        try:
+            resp = handler(req, **args)
+        except TablerestError as error:
+            environ = req.environ
+            resp = error_response(
+                error,
+                jsonapi=environ.get(http.JSONAPI_REQUEST, False),
+                pointers=environ.get(POINTERS),
+            )
+        if secured:
+            resp = secure(resp)
+        return private(req, resp) if per_caller else resp
+
+    return answered
 
 
 def mount_resource(state: AppState, res: Resource) -> None:
@@ -97,18 +100,18 @@ def mount_resource(state: AppState, res: Resource) -> None:
     collection: list[str] = [m for m in ("GET", "POST") if m in res.methods]
     if "PATCH" in res.methods and res.primary_key:
         collection.append("PATCH")  # a bulk update: an array of rows with their keys
-    route(state, ep.path, f"{base}.collection", handles_errors(_collection_view(ep)), collection)
+    route(state, ep.path, f"{base}.collection", _collection_handler(ep), collection)
     if not res.primary_key:
         return
     item = [m for m in ("GET", "PUT", "PATCH", "DELETE") if m in res.methods]
     if item:
-        route(state, f"{ep.path}/<key>", f"{base}.item", handles_errors(_item_view(ep)), item)
+        route(state, f"{ep.path}/<key>", f"{base}.item", _item_handler(ep), item)
     if res.relations and "GET" in res.methods:
         route(
             state,
             f"{ep.path}/<key>/<relation>",
             f"{base}.related",
-            handles_errors(lambda key, relation: ep.reads.related(request, key, relation)),
+            lambda req, key, relation: ep.reads.related(req, key, relation),
             ["GET"],
         )
         # JSON:API relationship endpoints; changing a to-many one is a 403 there.
@@ -117,7 +120,7 @@ def mount_resource(state: AppState, res: Resource) -> None:
             state,
             f"{ep.path}/<key>/relationships/<relation>",
             f"{base}.relationship",
-            handles_errors(lambda key, relation: ep.relationship(request, key, relation)),
+            lambda req, key, relation: ep.relationship(req, key, relation),
             ["GET", "PATCH", "POST", "DELETE", "OPTIONS"],
             provide_automatic_options=False,
         )
@@ -129,7 +132,7 @@ def _mount_changes(state: AppState, ep: Endpoint) -> None:
     api = state.api
     if state.feeds is None:
         feeds = state.feeds = Feeds(api.change_feed, state.db)
-        state.app.before_request(feeds.prepare)  # the outbox exists before any write
+        hooks.before(state.app, lambda _req: feeds.prepare())  # the outbox, before any write
         state.app.add_url_rule(
             f"{api.settings.prefix}/changes.html",
             f"{EXTENSION}.changes_page",
@@ -143,7 +146,7 @@ def _mount_changes(state: AppState, ep: Endpoint) -> None:
             state,
             f"{ep.path}/changes",
             f"{res.name}.changes",
-            handles_errors(lambda: stream.view(request)),
+            stream.view,
             # Other methods are a 405 here, not a write to a row keyed "changes".
             ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             provide_automatic_options=False,  # the view answers: Allow names GET only
@@ -154,8 +157,7 @@ def mount_batch(state: AppState) -> None:
     """``POST {prefix}/batch``."""
     settings = state.api.settings
     batch = Batch(state.endpoints, state.route_context)
-    view = handles_errors(lambda: batch.run(request))
-    route(state, f"{settings.prefix}/batch", "batch", view, ["POST"])
+    route(state, f"{settings.prefix}/batch", "batch", batch.run, ["POST"])
 
 
 def mount_auth(state: AppState, auth: Auth) -> None:
@@ -164,18 +166,18 @@ def mount_auth(state: AppState, auth: Auth) -> None:
     base = f"{settings.prefix}/{AUTH_PATH}"
     limit = settings.max_body_size
     attempt = state.limits.attempt if state.limits is not None else None
-    routes: list[tuple[str, str, Callable[[], Response]]] = [
-        ("token", "POST", lambda: auth.token_view(request, state.db, limit, attempt)),
-        ("refresh", "POST", lambda: auth.refresh_view(request, state.db, limit)),
-        ("logout", "POST", lambda: auth.logout_view(request)),
-        ("me", "GET", lambda: _me(state, auth)),
+    routes: list[tuple[str, str, Callable[[Request], Response]]] = [
+        ("token", "POST", lambda req: auth.token_view(req, state.db, limit, attempt)),
+        ("refresh", "POST", lambda req: auth.refresh_view(req, state.db, limit)),
+        ("logout", "POST", auth.logout_view),
+        ("me", "GET", lambda req: _me(state, auth, req)),
     ]
-    for name, method, view in routes:
+    for name, method, handler in routes:
         kind = "sign-in" if name in ("token", "refresh") else "api"
-        route(state, f"{base}/{name}", f"auth.{name}", handles_errors(view), [method], kind)
+        route(state, f"{base}/{name}", f"auth.{name}", handler, [method], kind)
 
 
-def _me(state: AppState, auth: Auth) -> Response:
+def _me(state: AppState, auth: Auth, request: Request) -> Response:
     """The caller's own row of the users resource, whatever its ``read`` permission."""
     identity = auth.me(request)
     ep = state.endpoints.get(auth.users_name)
@@ -189,44 +191,22 @@ def secure(resp: Response) -> Response:
     return resp
 
 
-def _secured(view: Callable[..., Response]) -> Callable[..., Response]:
-    def secured(*args: Any, **kwargs: Any) -> Response:
-        return secure(view(*args, **kwargs))
-
-    return secured
+def private(req: Request, resp: Response) -> Response:
+    return http.vary_by_caller(resp, "HTTP_AUTHORIZATION" in req.environ)
 
 
-def private(resp: Response) -> Response:
-    return http.vary_by_caller(resp, "HTTP_AUTHORIZATION" in request.environ)
-
-
-def _per_caller(view: Callable[..., Response]) -> Callable[..., Response]:
-    def per_caller(*args: Any, **kwargs: Any) -> Response:
-        return private(view(*args, **kwargs))
-
-    return per_caller
-
-
-def _current() -> Request:
-    """The request being served itself, not Flask's proxy to it: the routes read many of its
-    attributes, and each read through the proxy looks the request up again."""
-    found: Request = cast(Any, request)._get_current_object()
-    return found
-
-
-def _collection_view(ep: Endpoint) -> Callable[[], Response]:
-    def view() -> Response:
-        req = _current()
+def _collection_handler(ep: Endpoint) -> Callable[[Request], Response]:
+    def collection(req: Request) -> Response:
         if req.method == "POST":
             return ep.writes.create(req)
         if req.method == "PATCH":
             return ep.writes.update_many(req)
         return ep.reads.list_rows(req)
 
-    return view
+    return collection
 
 
-def _item_view(ep: Endpoint) -> Callable[[str], Response]:
+def _item_handler(ep: Endpoint) -> Callable[[Request, str], Response]:
     handlers: dict[str, Callable[[Request, str], Response]] = {
         "GET": ep.reads.read,
         "HEAD": ep.reads.read,
@@ -235,8 +215,7 @@ def _item_view(ep: Endpoint) -> Callable[[str], Response]:
         "DELETE": ep.writes.delete,
     }
 
-    def view(key: str) -> Response:
-        req = _current()
+    def item(req: Request, key: str) -> Response:
         return handlers[req.method](req, key)
 
-    return view
+    return item

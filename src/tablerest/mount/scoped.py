@@ -6,7 +6,10 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Generic, TypeVar
 
-from flask import Flask, request
+from flask import Flask
+from werkzeug.wrappers import Request
+
+from . import hooks
 
 __all__ = ["RequestScoped"]
 
@@ -21,12 +24,12 @@ class RequestScoped(Generic[T]):
         self.var = var
         # Where the token that undoes the set is kept until then.
         self._reset_key = f"tablerest.reset.{var.name}"
-        app.teardown_request(self._reset)
+        hooks.teardown(app, self._reset)
 
-    def set(self, value: T) -> None:
-        request.environ[self._reset_key] = self.var.set(value)
+    def set(self, req: Request, value: T) -> None:
+        req.environ[self._reset_key] = self.var.set(value)
 
-    def _reset(self, _exc: BaseException | None) -> None:
-        token = request.environ.pop(self._reset_key, None)
+    def _reset(self, req: Request, _exc: BaseException | None) -> None:
+        token = req.environ.pop(self._reset_key, None)
         if token is not None:
             self.var.reset(token)
