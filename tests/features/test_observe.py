@@ -124,15 +124,26 @@ def test_metrics_count_requests_by_route_template_method_and_status(app: Flask) 
     assert 'route="<unmatched>"' in text
 
 
-def test_access_log_is_one_json_line_per_request(
-    app: Flask, caplog: pytest.LogCaptureFixture
-) -> None:
-    client = app.test_client()
-    with caplog.at_level(logging.INFO, logger="tablerest.access"):
-        resp = client.get("/api/books/7?fields=title", headers={"X-Request-ID": "trace-1"})
+@pytest.fixture
+def access_logger(monkeypatch: pytest.MonkeyPatch) -> logging.Logger:
+    """The access logger as a fresh process has it: no handler yet (the app adds its own,
+    on the stderr of the test)."""
+    logger = logging.getLogger("tablerest.access")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "propagate", True)
+    return logger
 
-    (record,) = [r for r in caplog.records if r.name == "tablerest.access"]
-    line: dict[str, Any] = record.access  # type: ignore[attr-defined]
+
+def test_access_log_is_one_json_line_per_request(
+    make_app: AppFactory, access_logger: logging.Logger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = make_app(api={"observability": Observability(access_log=True)})
+    client = app.test_client()
+    capsys.readouterr()
+    resp = client.get("/api/books/7?fields=title", headers={"X-Request-ID": "trace-1"})
+
+    (text,) = capsys.readouterr().err.splitlines()
+    line: dict[str, Any] = json.loads(text)
     assert line["request_id"] == "trace-1" == resp.headers["X-Request-ID"]
     assert (line["method"], line["path"]) == ("GET", "/api/books/7")
     assert line["route"] == "/api/books/<key>"
@@ -140,9 +151,42 @@ def test_access_log_is_one_json_line_per_request(
     assert line["duration_ms"] > 0
     assert line["bytes"] == len(resp.data)
     assert line["user"] is None
-    from tablerest.mount.observe import _JsonLines
+    assert list(line) == ["time", "request_id", "method", "path", "route", "status",
+                          "duration_ms", "bytes", "client", "user"]  # fmt: skip
+    assert access_logger.propagate is False  # not twice, through the root logger
 
-    assert json.loads(_JsonLines().format(record)) == line
+
+def test_an_access_log_set_up_by_the_app_gets_log_records(
+    make_app: AppFactory,
+    access_logger: logging.Logger,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    app = make_app(api={"observability": Observability(access_log=True)})
+    client = app.test_client()
+    capsys.readouterr()
+    # A handler or a filter added afterwards, as logging.config would: records again.
+    for change in ("handler", "filter"):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="tablerest.access"):
+            if change == "handler":
+                access_logger.addHandler(caplog.handler)
+            else:
+                access_logger.removeHandler(caplog.handler)
+                access_logger.addFilter(kept := lambda record: True)
+                access_logger.propagate = True  # caplog listens on the root logger
+            client.get("/api/books/7", headers={"X-Request-ID": f"by-{change}"})
+        if change == "filter":
+            access_logger.removeFilter(kept)
+        (record,) = [r for r in caplog.records if r.name == "tablerest.access"]
+        line: dict[str, Any] = record.access  # type: ignore[attr-defined]
+        assert line["request_id"] == f"by-{change}"
+        from tablerest.mount.observe import _JsonLines
+
+        assert json.loads(_JsonLines().format(record)) == line
+    # The app's own stderr handler wrote each line too, formatted the same way.
+    written = [json.loads(t) for t in capsys.readouterr().err.splitlines()]
+    assert [w["request_id"] for w in written] == ["by-handler", "by-filter"]
 
 
 def test_nothing_is_added_without_the_option(make_app: AppFactory) -> None:

@@ -80,7 +80,7 @@ class Observability:
     def install(self, app: Flask, db: Database, identify: Callable[[Any], Any] | None) -> None:
         """Add the probes, the metrics route and the per-request hooks to ``app``."""
         metrics = _Metrics(db) if self.metrics_path else None
-        log = _access_logger() if self.access_log else None
+        log = _AccessLog() if self.access_log else None
         if self.health:
             app.add_url_rule(self.health, "tablerest.healthz", _healthz, methods=["GET"])
         if self.ready:
@@ -112,23 +112,20 @@ class Observability:
             if metrics is not None:
                 metrics.observe(req.method, route, resp.status_code, seconds)
             if log is not None:
-                log.info(
-                    "",
-                    extra={
-                        "access": {
-                            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                            "request_id": rid,
-                            "method": req.method,
-                            "path": req.path,
-                            "route": route,
-                            "status": resp.status_code,
-                            "duration_ms": round(seconds * 1000, 3),
-                            # A streamed body (export, change feed) is not read here.
-                            "bytes": None if resp.is_streamed else resp.calculate_content_length(),
-                            "client": req.remote_addr,
-                            "user": _user(identify, req),
-                        }
-                    },
+                log.write(
+                    {
+                        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                        "request_id": rid,
+                        "method": req.method,
+                        "path": req.path,
+                        "route": route,
+                        "status": resp.status_code,
+                        "duration_ms": round(seconds * 1000, 3),
+                        # A streamed body (export, change feed) is not read here.
+                        "bytes": None if resp.is_streamed else resp.calculate_content_length(),
+                        "client": req.remote_addr,
+                        "user": _user(identify, req),
+                    }
                 )
             return resp
 
@@ -251,13 +248,45 @@ class _JsonLines(logging.Formatter):
         return orjson.dumps(access).decode()
 
 
-def _access_logger() -> logging.Logger:
-    logger = logging.getLogger(ACCESS_LOGGER)
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(_JsonLines())
-        logger.addHandler(handler)
-        logger.propagate = False
-    if logger.level == logging.NOTSET:
-        logger.setLevel(logging.INFO)
-    return logger
+class _AccessLog:
+    """The JSON access log: one line per request on the ``tablerest.access`` logger (a stderr
+    handler of its own is added when the logger has none)."""
+
+    def __init__(self) -> None:
+        self.logger = logger = logging.getLogger(ACCESS_LOGGER)
+        if not logger.handlers:
+            logger.addHandler(_StderrLines())
+            logger.propagate = False
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
+
+    def write(self, access: dict[str, Any]) -> None:
+        logger = self.logger
+        # While the logger is as set up here (its one handler ours, no filter, INFO on), the
+        # line goes straight to the handler's stream, as the handler would write it: a log
+        # record (caller lookup, thread and process names) costs more than the rest of the
+        # line. Any other set-up, made at any time, gets a record.
+        handlers = logger.handlers
+        if (
+            len(handlers) == 1
+            and type(own := handlers[0]) is _StderrLines
+            and not (logger.filters or own.filters or logger.disabled)
+            and logger.isEnabledFor(logging.INFO)
+        ):
+            line = orjson.dumps(access).decode() + own.terminator
+            try:
+                with own.lock:  # type: ignore[union-attr]
+                    own.stream.write(line)
+                    own.stream.flush()
+                return
+            except Exception:  # noqa: S110  # a closed or failing stream: logging's own handling
+                pass
+        logger.info("", extra={"access": access})
+
+
+class _StderrLines(logging.StreamHandler):  # type: ignore[type-arg]
+    """The access log's own handler: JSON lines on stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.setFormatter(_JsonLines())
