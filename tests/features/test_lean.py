@@ -119,6 +119,7 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/api/openapi.json", {}),
     ("GET", "/api/books/1", {"headers": {"Host": "evil.example"}}),  # DNS rebinding: 400
     ("GET", "/api/books/1", {"headers": {"Host": ""}}),
+    ("GET", "/api/books/1", {"headers": {"Connection": "Upgrade", "Upgrade": "websocket"}}),
     ("POST", "/api/books", {"json": {"title": "Kim", "year": 1901}}),
     ("POST", "/api/books", {"json": {"title": 5}}),  # 422
     ("POST", "/api/books", {"data": "{not json", "content_type": "application/json"}),

@@ -15,10 +15,11 @@ Everything else goes to Flask, unchanged:
   not tablerest's (Flask-Limiter, flask-cors, an application's own), a ``Flask`` subclass, debug
   mode, trapped HTTP errors, ``TRUSTED_HOSTS``, ``SERVER_NAME``, host or subdomain matching, a
   session interface of one's own;
-- per request: ``OPTIONS`` (Flask's automatic answer), a path the URL map does not match or
-  redirects (Flask answers 404, 405, 308), an endpoint that is not a tablerest view (the docs
-  page, probes, metrics, an application's routes, or a view someone wrapped), a receiver on
-  any of Flask's request signals, a test client that keeps the request context.
+- per request: ``OPTIONS`` (Flask's automatic answer), an ``Upgrade`` request, a path the
+  URL map does not match or redirects (Flask answers 404, 405, 308), an endpoint that is not
+  a tablerest view (the docs page, probes, metrics, an application's routes, or a view someone
+  wrapped), a receiver on any of Flask's request signals, a test client that keeps the
+  request context.
 """
 
 from __future__ import annotations
@@ -93,7 +94,13 @@ class LeanApp:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         plan = self._plan if self._prepared else self._prepare()
         method = environ.get("REQUEST_METHOD", "GET").upper()
-        if plan is None or method == "OPTIONS" or _PRESERVE in environ or _signalled():
+        if (
+            plan is None
+            or method == "OPTIONS"
+            or "HTTP_UPGRADE" in environ  # Flask matches websocket requests apart
+            or _PRESERVE in environ
+            or _signalled()
+        ):
             return self.flask(environ, start_response)
         # As Flask matches: the path as WSGI carries it (latin-1), read as UTF-8.
         path = environ.get("PATH_INFO", "").encode("latin-1").decode(errors="replace")
