@@ -55,7 +55,7 @@ fuzz: $(DEV_STAMP)
 # the granian floors and the peers, and on gunicorn (tablerest_gunicorn), on SQLite and
 # PostgreSQL, then deep pages (bench/deep.py), aggregates and bulk updates (bench/beyond.py) and
 # a py-spy profile (bench/spy.py). The report's ratios are to `floor` (gunicorn), so it stays in
-# the list. Installs wrk from Debian's packages if missing; ~30 minutes on 2 cores.
+# the list; bench/targets.py adds issue 20's ratios (to flaskfloor_granian and the best peer). Installs wrk from Debian's packages if missing; ~30 minutes on 2 cores.
 # bench/inprocess.py profiles one request without the network.
 BENCH_SYSTEMS ?= floor,floor_granian,flaskfloor_granian,seedstyle,fastapi,tablerest,tablerest_gunicorn
 BENCH_DB ?= sqlite,postgres
@@ -64,6 +64,7 @@ bench:
 		|| { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 	BENCH_WORK_DIR=$(CURDIR)/bench $(PYTHON) ../shared/bench/run.py --systems-dir bench/systems \
 		--systems $(BENCH_SYSTEMS) --db $(BENCH_DB) --report bench/results.md $(BENCH_ARGS)
+	BENCH_WORK_DIR=$(CURDIR)/bench $(PYTHON) bench/targets.py --report bench/results.md
 	$(PYTHON) bench/deep.py --report bench/results.md
 	$(PYTHON) bench/beyond.py --report bench/results.md
 	$(PYTHON) bench/spy.py --report bench/results.md
