@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 from typing import Any
 
 import pytest
@@ -132,6 +133,28 @@ def access_logger(monkeypatch: pytest.MonkeyPatch) -> logging.Logger:
     monkeypatch.setattr(logger, "handlers", [])
     monkeypatch.setattr(logger, "propagate", True)
     return logger
+
+
+def test_the_pool_gauge_counts_connections_checked_out_when_scraped(tmp_path: Any) -> None:
+    from tablerest.server import create_app
+
+    path = tmp_path / "pool.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE books (id INTEGER PRIMARY KEY, title TEXT)")
+    conn.close()
+    app = create_app(str(path), observability=Observability())  # a pool of connections
+    client = app.test_client()
+    engine = app.extensions["tablerest"]["/api"].db.engine()
+    gauge = ("tablerest_db_connections_in_use", frozenset())
+
+    def in_use() -> float:
+        return _samples(client.get("/metrics").get_data(as_text=True))[gauge]
+
+    client.get("/api/books")
+    assert in_use() == 0
+    with engine.connect(), engine.connect():  # held by something else than a request
+        assert in_use() == 2
+    assert in_use() == 0
 
 
 def test_access_log_is_one_json_line_per_request(

@@ -210,6 +210,15 @@ class _Metrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
+        # One process: read the pool when scraped. Several (each writes its own file, which
+        # the scrape sums): kept current by every request.
+        self._per_request = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        if not self._per_request:
+            self.in_use.set_function(self._checked_out)
+
+    def _checked_out(self) -> float:
+        checked_out = getattr(self.db.engine().pool, "checkedout", None)
+        return float(checked_out()) if checked_out is not None else 0.0
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         # The series of a route, method and status, found once: labels() checks and joins its
@@ -223,10 +232,8 @@ class _Metrics:
             )
         series[0].inc()
         series[1].observe(seconds)
-        pool = self.db.engine().pool
-        checked_out = getattr(pool, "checkedout", None)
-        if checked_out is not None:
-            self.in_use.set(checked_out())
+        if self._per_request:
+            self.in_use.set(self._checked_out())
 
     def exposition(self) -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
