@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/inprocess.py                   # µs per request, tablerest vs flaskfloor
     .venv/bin/python bench/inprocess.py --profile R1      # where tablerest's time goes (cProfile)
+    .venv/bin/python bench/inprocess.py --calls           # Python calls per request (deterministic)
     .venv/bin/python bench/inprocess.py --report bench/results.md   # the gap, by component
     BENCH_DB_URL=postgresql+psycopg://... (and BENCH_PG_*) for PostgreSQL
 
@@ -106,6 +107,16 @@ def _run(app: Callable[..., Any], spec: tuple[str, str, str | None], n: int) -> 
     return (time.perf_counter() - start) / n * 1e6
 
 
+def _calls(app: Callable[..., Any], spec: tuple[str, str, str | None], n: int = 200) -> float:
+    """Python function calls per request (cProfile's count: the same on every run)."""
+    _run(app, spec, n)  # warm: plans cached, connections open
+    prof = cProfile.Profile()
+    prof.enable()
+    _run(app, spec, n)
+    prof.disable()
+    return pstats.Stats(prof).total_calls / n  # type: ignore[attr-defined,no-any-return]
+
+
 #: (substring of a cProfile file name or function, component), first match wins.
 COMPONENTS = [
     ("src/tablerest/execute/prepared.py", "driver: compiled SQL on the DBAPI cursor"),
@@ -191,6 +202,9 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=2000)
     parser.add_argument("--profile", metavar="REQUEST", help="cProfile tablerest on one request")
     parser.add_argument("--report", type=Path, help="append the per-component account here")
+    parser.add_argument(
+        "--calls", action="store_true", help="Python calls per request (deterministic) instead"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="tablerest-inprocess-"))
@@ -225,6 +239,13 @@ def main() -> None:
             print(text)
             with args.report.open("a") as f:
                 f.write(text)
+            return
+        if args.calls:
+            print(f"{'request':8} {'flaskfloor calls':>17} {'tablerest calls':>16}")
+            for name in args.requests.split(","):
+                ff = _calls(apps["flaskfloor"], REQUESTS["flaskfloor"][name])
+                tr = _calls(apps["tablerest"], REQUESTS["tablerest"][name])
+                print(f"{name:8} {ff:17.0f} {tr:16.0f}")
             return
         print(f"{'request':8} {'flaskfloor µs':>14} {'tablerest µs':>13} {'extra µs':>9}")
         for name in args.requests.split(","):

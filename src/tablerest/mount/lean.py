@@ -206,7 +206,16 @@ class LeanApp:
 
 
 def _signalled() -> bool:
-    return any(signal.receivers for signal in _SIGNALS)
+    started, finished, tearing_down, exception, pushed, popped, app_down = _SIGNALS
+    return bool(
+        started.receivers
+        or finished.receivers
+        or tearing_down.receivers
+        or exception.receivers
+        or pushed.receivers
+        or popped.receivers
+        or app_down.receivers
+    )
 
 
 def _flask_needed(app: Flask) -> str | None:
