@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from worker import HERE, peak_rss_mib, tablerest_server, wsgi_server
+from worker import HERE, peak_rss_mib, report, tablerest_server, wsgi_server
 
 PORT = 8766
 BOOKS = 100_000
@@ -281,11 +281,7 @@ def main() -> None:
         *([f"wrk counted {socket_errors} socket errors over these runs."] if socket_errors else []),
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.report:
-        with args.report.open("a") as f:
-            f.write(text)
+    report("\n".join(lines), args.report)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
+from worker import report
+
 HERE = Path(__file__).resolve().parent
 ORDER = ["R1", "R2", "R3", "R6", "R4", "R5"]
 CEILING = {"R3": 0.95}  # else 0.90
@@ -109,11 +111,7 @@ def main() -> None:
     parser.add_argument("files", nargs="*", type=Path, help="raw result files of the harness")
     parser.add_argument("--report", type=Path, help="append the tables to this markdown file")
     args = parser.parse_args()
-    text = table(args.files or _newest())
-    print(text)
-    if args.report:
-        with args.report.open("a") as f:
-            f.write(text)
+    report(table(args.files or _newest()), args.report)
 
 
 if __name__ == "__main__":

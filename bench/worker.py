@@ -107,3 +107,11 @@ def peak_rss_mib(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     (kib,) = re.findall(r"VmHWM:\s+(\d+) kB", status)
     return int(kib) / 1024
+
+
+def report(text: str, path: Path | None) -> None:
+    """Print a bench script's markdown, and append it to ``path`` (``--report``) if given."""
+    print(text)
+    if path is not None:
+        with path.open("a") as f:
+            f.write(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "targets.py"
 
 
 def _targets() -> Any:
+    if str(SCRIPT.parent) not in sys.path:
+        sys.path.insert(0, str(SCRIPT.parent))  # as when run as a script: its sibling modules
     spec = importlib.util.spec_from_file_location("bench_targets", SCRIPT)
     assert spec is not None
     assert spec.loader is not None
