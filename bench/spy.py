@@ -52,6 +52,7 @@ COMPONENTS = [
     ("prometheus_client/", "metrics (prometheus-client)"),
     ("tablerest/mount/observe.py", "tablerest: request ids, access log, metrics"),
     ("tablerest/granian_runner.py", "tablerest: serve's wrapper (environ, proxies)"),
+    ("tablerest/mount/lean.py", "tablerest: the lean path (matching, hooks in Flask's order)"),
     ("tablerest/", "tablerest: the rest of the pipeline (http, mount)"),
     ("orjson", "orjson"),
     ("werkzeug/", "Werkzeug (request/response objects, routing)"),
