@@ -57,7 +57,7 @@ fuzz: $(DEV_STAMP)
 # a py-spy profile (bench/spy.py). The report's ratios are to `floor` (gunicorn), so it stays in
 # the list; bench/targets.py adds issue 20's ratios (to flaskfloor_granian and the best peer). Installs wrk from Debian's packages if missing; ~30 minutes on 2 cores.
 # bench/inprocess.py profiles one request without the network.
-BENCH_SYSTEMS ?= floor,floor_granian,flaskfloor_granian,seedstyle,fastapi,tablerest,tablerest_gunicorn
+BENCH_SYSTEMS ?= floor,floor_granian,flaskfloor_granian,seedstyle,fastapi,tablerest,tablerest_1thread,tablerest_gunicorn
 BENCH_DB ?= sqlite,postgres
 bench:
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } \

@@ -31,6 +31,8 @@ CEILING = {"R3": 0.95}  # else 0.90
 STRETCH = {"R1": 1.5, "R6": 1.5}
 PEERS = ["seedstyle", "fastapi"]
 OURS, FLASK = "tablerest", "flaskfloor_granian"
+#: serve with one thread, as the granian floors run: the same server settings, the app alone.
+ONE_THREAD = "tablerest_1thread"
 
 
 def _newest() -> list[Path]:
@@ -89,6 +91,23 @@ def table(files: list[Path]) -> str:
                 f"| {db} | {req} | {ours:,.0f} | {flask or 0:,.0f} | {vs_flask} | {stretch} "
                 f"| {f'{best[0]:,.0f} ({best[1]})' if best else '-'} | {vs_peer} |"
             )
+    same = [
+        f"| {db} | {req} | {rps[db, ONE_THREAD, req]:,.0f} | {rps[db, FLASK, req]:,.0f} "
+        f"| {_mark(rps[db, ONE_THREAD, req] / rps[db, FLASK, req], CEILING.get(req, 0.90))} |"
+        for db in dbs
+        for req in ORDER
+        if (db, ONE_THREAD, req) in rps and (db, FLASK, req) in rps
+    ]
+    if same:
+        out += [
+            "",
+            "Like for like: `tablerest serve --threads 1` (the floors' one thread) over "
+            "flaskfloor_granian.",
+            "",
+            "| db | request | tablerest_1thread | flaskfloor_granian | ratio |",
+            "|---|---|---|---|---|",
+            *same,
+        ]
     out += [
         "",
         "| db | tablerest worker peak RSS | flaskfloor_granian's | ratio (target <= 1.5x) |",
