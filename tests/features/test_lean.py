@@ -351,3 +351,29 @@ def test_streamed_exports_and_json_bodies_survive_the_lean_path(tmp_path: Path) 
     client = app.test_client()
     body = client.get("/api/books?format=ndjson").get_data(as_text=True)
     assert [json.loads(line)["title"] for line in io.StringIO(body)] == ["Dune", "Emma", "Ubik"]
+
+
+def test_a_body_in_memory_is_handed_to_the_server_whole_and_a_stream_as_a_stream(
+    tmp_path: Path,
+) -> None:
+    from werkzeug.test import EnvironBuilder
+
+    app = _app(_database(tmp_path / "b.db"), lean=True)
+    started: list[str] = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+        started.append(status)
+
+    def call(url: str) -> Any:
+        return app.wsgi_app(EnvironBuilder(url).get_environ(), start_response)
+
+    whole = call("/api/books/1")
+    assert isinstance(whole, list)
+    assert len(whole) == 1
+    assert json.loads(whole[0])["title"] == "Dune"
+    streamed = call("/api/books?format=ndjson")
+    assert not isinstance(streamed, list)  # an export is never read into memory here
+    lines = b"".join(streamed).splitlines()
+    streamed.close()
+    assert len(lines) == 3
+    assert started == ["200 OK", "200 OK"]

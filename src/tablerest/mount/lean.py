@@ -140,7 +140,15 @@ class LeanApp:
                 if answer is None:
                     answer = server_error.get_response(environ)
                 resp = self._finalize(plan, req, answer, from_error_handler=True)
-            return resp(environ, start_response)
+            body = resp(environ, start_response)
+            if resp.is_streamed:
+                return body
+            # A body already in memory, as one bytes in a list: a server writes it in one go
+            # (granian's fast path) instead of pulling chunks through an iterator.
+            try:
+                return [b"".join(body)]
+            finally:
+                getattr(body, "close", lambda: None)()
         finally:
             for fn in plan.teardown:
                 fn(req, error)
