@@ -1,6 +1,6 @@
 """Deep pages and whole exports: does cost stay flat as the work goes deeper or grows?
 
-    python3 bench/deep.py [--report bench/results.md] [--duration 10]
+    python3 bench/deep.py [--report bench/results.md] [--duration 10] [--port 8765]
 
 Run by ``make bench`` after the side-by-side harness, with the same setup and what users run:
 ``tablerest serve`` as the harness's ``tablerest`` system runs it (granian, one worker, serve's
@@ -13,7 +13,8 @@ Deep pages, on the harness's SQLite data (100,000 books): the first page of 50, 
 Exports of 1,000,000 rows: a copy of the data whose books are grown from 100,000 to 1,000,000
 rows with plain SQL (each book again with its id shifted by a multiple of 100,000, same author,
 so the foreign keys hold). For CSV, then NDJSON, a fresh worker serves 20 ordinary pages, then
-the export of the first 100,000 books, then the export of all 1,000,000; the row count and the
+the export of the first 100,000 books, then the export of all 1,000,000, then the export of
+their 1,000,000 groups by id (``group_by=id``: groups stream as rows do); the row count and the
 last row are checked, and the worker's peak RSS (VmHWM) is read after each step: "flat" means
 the peak after 1,000,000 rows is the peak after 100,000. The same on PostgreSQL when
 ``BENCH_PG_DSN`` names a server (as for the harness, e.g. ``host=127.0.0.1 port=5432
@@ -45,7 +46,6 @@ from pathlib import Path
 
 from worker import peak_rss_mib, serve_server, template_sqlite
 
-PORT = 8765
 PAGE = 50
 DEPTH = 2000
 BOOKS = 100_000  # the harness's data set
@@ -98,9 +98,9 @@ def _download(url: str) -> tuple[float, int, int, bytes]:
     return time.perf_counter() - started, size, lines, tail.rstrip(b"\r\n").rsplit(b"\n", 1)[-1]
 
 
-def deep_pages(duration: int) -> tuple[list[tuple[str, float]], float]:
+def deep_pages(port: int, duration: int) -> tuple[list[tuple[str, float]], float]:
     """req/s of the first, a deep keyset and a deep offset page; the worker's peak RSS."""
-    with serve_server(PORT) as (base, pid, _work):
+    with serve_server(port) as (base, pid, _work):
         cursor = _deep_cursor(base)
         cases = [
             ("first page (keyset)", f"/api/books?page[size]={PAGE}&page[after]="),
@@ -215,17 +215,21 @@ def grown_postgres(dsn: str, template: str) -> Iterator[str]:
 Step = tuple[str, str, str, int, int, float, float]
 
 
-def exports(database: str, data: Path | str) -> list[Step]:
+def exports(port: int, database: str, data: Path | str) -> list[Step]:
     """For each format, on a fresh worker: 20 pages, an export of 100,000 rows, of all."""
     steps: list[Step] = []
     for fmt in ("csv", "ndjson"):
-        with serve_server(PORT, data=data) as (base, pid, _work):
+        with serve_server(port, data=data) as (base, pid, _work):
             started = time.perf_counter()
             for _ in range(20):  # the worker's usual footprint: a few ordinary pages first
                 _get(f"{base}/api/books?page[size]=100")
             seconds = time.perf_counter() - started
             steps.append((database, fmt, "20 pages of 100", 2000, 0, seconds, peak_rss_mib(pid)))
-            for rows, query in ((BOOKS, f"&filter[id][le]={BOOKS}"), (GROWN, "")):
+            for step, rows, query in (
+                ("export", BOOKS, f"&filter[id][le]={BOOKS}"),
+                ("export", GROWN, ""),
+                ("export of groups", GROWN, "&group_by=id&aggregate=count()"),
+            ):
                 seconds, size, lines, last = _download(f"{base}/api/books?format={fmt}{query}")
                 found = lines - (fmt == "csv")  # the header
                 if found != rows:
@@ -233,7 +237,7 @@ def exports(database: str, data: Path | str) -> list[Step]:
                 last_id = re.match(rb'\{"id":(\d+),|(\d+),', last)
                 if last_id is None or int(last_id.group(1) or last_id.group(2)) != rows:
                     raise SystemExit(f"{database} {fmt} export ends with {last[:80]!r}")
-                steps.append((database, fmt, "export", rows, size, seconds, peak_rss_mib(pid)))
+                steps.append((database, fmt, step, rows, size, seconds, peak_rss_mib(pid)))
     return steps
 
 
@@ -244,18 +248,18 @@ def export_table(steps: list[Step], pg_note: str) -> list[str]:
         f"The harness's books grown from {BOOKS:,} to {GROWN:,} rows with SQL. For each database "
         "and format a fresh granian worker serves 20 ordinary pages, then "
         f"`GET /api/books?format=csv|ndjson&filter[id][le]={BOOKS}`, then the whole "
-        "`GET /api/books?format=csv|ndjson`: one client, time to the last byte, row count and "
-        "last row checked, the worker's peak RSS (VmHWM) after each step. Flat memory: the "
-        f"peak after {GROWN:,} rows is the peak after {BOOKS:,}. {pg_note}",
+        "`GET /api/books?format=csv|ndjson`, then its groups by id "
+        "(`&group_by=id&aggregate=count()`, one group per book): one client, time to the last "
+        "byte, row count and last row checked, the worker's peak RSS (VmHWM) after each step "
+        f"(in brackets: the change from the step before). Flat memory: the peak after {GROWN:,} "
+        f"rows (or groups) is the peak after {BOOKS:,}. {pg_note}",
         "",
         "| database | format | step | rows | MB | seconds | rows/s | worker peak RSS |",
         "|---|---|---|---|---|---|---|---|",
     ]
     before = 0.0
     for database, fmt, step, rows, size, seconds, rss in steps:
-        growth = ""
-        if rows == GROWN:
-            growth = f" ({round(rss - before):+d} over {BOOKS:,} rows)"
+        growth = f" ({round(rss - before):+d})" if size else ""
         before = rss
         mb, speed = (f"{size / 1e6:.1f}", f"{rows / seconds:,.0f}") if size else ("", "")
         out.append(
@@ -269,11 +273,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--report", type=Path, help="append the tables to this markdown file")
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
 
-    results, peak = deep_pages(args.duration)
+    results, peak = deep_pages(args.port, args.duration)
     with grown_sqlite() as path:
-        steps = exports("SQLite", path)
+        steps = exports(args.port, "SQLite", path)
     dsn = os.environ.get("BENCH_PG_DSN")
     if not dsn:
         pg_note = "PostgreSQL: not run (no `BENCH_PG_DSN`)."
@@ -284,7 +289,7 @@ def main() -> None:
             pg_note = f"PostgreSQL: not run, `{dsn}`: {exc}."
         else:
             with grown_postgres(dsn, template) as url:
-                steps += exports("PostgreSQL", url)
+                steps += exports(args.port, "PostgreSQL", url)
             pg_note = f"PostgreSQL: `{dsn}`."
 
     lines = [

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -78,6 +79,12 @@ def _served(
 ) -> Iterator[tuple[str, int, Path]]:
     if not Path(argv[0]).exists():
         raise SystemExit("run the harness first (make bench): it builds the data and the venvs")
+    with socket.socket() as probe:  # or another server, a harness run's, would be measured
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise SystemExit(f"127.0.0.1:{port} is in use: stop that server first") from None
     work = Path(tempfile.mkdtemp(prefix="tablerest-bench-"))
     if isinstance(data, str):  # a server's database, the caller's to make and drop
         url = data
