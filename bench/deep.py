@@ -216,7 +216,8 @@ Step = tuple[str, str, str, int, int, float, float]
 
 
 def exports(port: int, database: str, data: Path | str) -> list[Step]:
-    """For each format, on a fresh worker: 20 pages, an export of 100,000 rows, of all."""
+    """For each format, on a fresh worker: 20 pages, an export of 100,000 rows, of all, of
+    all the groups by id."""
     steps: list[Step] = []
     for fmt in ("csv", "ndjson"):
         with serve_server(port, data=data) as (base, pid, _work):
