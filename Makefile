@@ -53,19 +53,26 @@ fuzz: $(DEV_STAMP)
 
 # The side-by-side benchmark (../shared/bench): tablerest as `serve` ships it (granian) against
 # the granian floors and the peers, and on gunicorn (tablerest_gunicorn), on SQLite and
-# PostgreSQL, then deep pages (bench/deep.py), aggregates and bulk updates (bench/beyond.py) and
-# a py-spy profile (bench/spy.py). The report's ratios are to `floor` (gunicorn), so it stays in
-# the list; bench/targets.py adds issue 20's ratios (to flaskfloor_granian and the best peer). Installs wrk from Debian's packages if missing; ~30 minutes on 2 cores.
+# PostgreSQL, then issue 20's ratios (bench/targets.py: to flaskfloor_granian, the best peer,
+# worker RSS), deep pages and exports of 1,000,000 rows on SQLite and PostgreSQL
+# (bench/deep.py, on `tablerest serve`), aggregates and bulk updates (bench/beyond.py) and a
+# py-spy profile (bench/spy.py). The report's ratios are to `floor` (gunicorn), so it stays in
+# the list. PostgreSQL is the harness's private cluster (kept running for deep.py, then
+# stopped), or the server of BENCH_PG_DSN ("host=127.0.0.1 port=5432 user=postgres") when set.
+# Installs wrk from Debian's packages if missing; ~35 minutes on 2 cores.
 # bench/inprocess.py profiles one request without the network.
 BENCH_SYSTEMS ?= floor,floor_granian,flaskfloor_granian,seedstyle,fastapi,tablerest,tablerest_1thread,tablerest_gunicorn
 BENCH_DB ?= sqlite,postgres
+BENCH_DEEP_PG_DSN = $(or $(BENCH_PG_DSN),host=127.0.0.1 port=$(or $(BENCH_PG_PORT),54329) user=postgres)
 bench:
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } \
 		|| { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 	BENCH_WORK_DIR=$(CURDIR)/bench $(PYTHON) ../shared/bench/run.py --systems-dir bench/systems \
-		--systems $(BENCH_SYSTEMS) --db $(BENCH_DB) --report bench/results.md $(BENCH_ARGS)
+		--systems $(BENCH_SYSTEMS) --db $(BENCH_DB) --keep-pg --report bench/results.md $(BENCH_ARGS)
 	BENCH_WORK_DIR=$(CURDIR)/bench $(PYTHON) bench/targets.py --report bench/results.md
-	$(PYTHON) bench/deep.py --report bench/results.md
+	BENCH_PG_DSN="$(BENCH_DEEP_PG_DSN)" $(PYTHON) bench/deep.py --report bench/results.md; \
+		status=$$?; BENCH_WORK_DIR=$(CURDIR)/bench $(PYTHON) ../shared/bench/run.py pg-stop; \
+		exit $$status
 	$(PYTHON) bench/beyond.py --report bench/results.md
 	$(PYTHON) bench/spy.py --report bench/results.md
 	bench/.venvs/tablerest_gunicorn/bin/python bench/inprocess.py --report bench/results.md

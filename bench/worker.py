@@ -1,5 +1,5 @@
-"""Servers for the bench scripts, on a fresh copy of the harness's SQLite data, pinned to CPU 1,
-127.0.0.1 only. Standard library only.
+"""Servers for the bench scripts, on a fresh copy of the harness's SQLite data (or of another
+SQLite file, or on a given database URL), pinned to CPU 1, 127.0.0.1 only. Standard library only.
 
 - :func:`tablerest_server`: the ``tablerest_gunicorn`` system's app, one gunicorn sync worker
   (``wsgi_server`` serves another app, such as a floor, the same way);
@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -47,31 +48,57 @@ def wsgi_server(
     return _served(port, argv, app_dir, {})
 
 
-def serve_server(port: int, *options: str) -> AbstractContextManager[tuple[str, int, Path]]:
+def serve_server(
+    port: int, *options: str, data: Path | str | None = None
+) -> AbstractContextManager[tuple[str, int, Path]]:
     """``tablerest serve`` with the ``tablerest`` system's command line (granian, one worker,
     serve's defaults) and ``options`` after it; yield as ``tablerest_server``, the pid being
-    granian's worker process (the one that serves)."""
+    granian's worker process (the one that serves). ``data``: a SQLite file to serve a fresh
+    copy of instead of the harness's data, or a database URL to serve as it is."""
     argv = [str(SERVE_VENV / "bin" / "tablerest"), "serve", "--host", "127.0.0.1",
             "--port", str(port), "--workers", "1", *options]  # fmt: skip
-    return _served(port, argv, HERE / "systems" / "tablerest", {"TABLEREST_DATABASE": "{url}"})
+    env = {"TABLEREST_DATABASE": "{url}"}
+    return _served(port, argv, HERE / "systems" / "tablerest", env, data)
+
+
+def template_sqlite() -> Path:
+    """The harness's SQLite data (1,000 authors, 100,000 books): copy it, never write to it."""
+    templates = glob.glob(str(WORK / ".data" / "template-*.sqlite"))
+    if not templates:
+        raise SystemExit("run the harness first (make bench): it builds the data and the venvs")
+    return Path(templates[0])
 
 
 @contextmanager
 def _served(
-    port: int, argv: list[str], cwd: Path, extra_env: dict[str, str]
+    port: int,
+    argv: list[str],
+    cwd: Path,
+    extra_env: dict[str, str],
+    data: Path | str | None = None,
 ) -> Iterator[tuple[str, int, Path]]:
-    templates = glob.glob(str(WORK / ".data" / "template-*.sqlite"))
-    if not templates or not Path(argv[0]).exists():
+    if not Path(argv[0]).exists():
         raise SystemExit("run the harness first (make bench): it builds the data and the venvs")
+    with socket.socket() as probe:  # or another server, a harness run's, would be measured
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise SystemExit(f"127.0.0.1:{port} is in use: stop that server first") from None
     work = Path(tempfile.mkdtemp(prefix="tablerest-bench-"))
-    db = work / "bench.sqlite"
-    shutil.copy(templates[0], db)  # never the template itself: a run writes to its database
-    url = f"sqlite:///{db}"
+    if isinstance(data, str):  # a server's database, the caller's to make and drop
+        url = data
+        kind = "postgres" if url.startswith("postgresql") else url.split(":", 1)[0]
+        db_env = {"BENCH_DB_KIND": kind, "BENCH_DB_URL": url}
+    else:
+        db = work / "bench.sqlite"
+        # Never the template itself: a run writes to its database.
+        shutil.copy(data if data is not None else template_sqlite(), db)
+        url = f"sqlite:///{db}"
+        db_env = {"BENCH_DB_KIND": "sqlite", "BENCH_DB_URL": url, "BENCH_SQLITE_PATH": str(db)}
     env = {
         **os.environ,
-        "BENCH_DB_KIND": "sqlite",
-        "BENCH_DB_URL": url,
-        "BENCH_SQLITE_PATH": str(db),
+        **db_env,
         **{k: v.replace("{url}", url) for k, v in extra_env.items()},
     }
     server = subprocess.Popen(

@@ -219,17 +219,20 @@ class Database:
             raise translate(exc, reading=True, blame=blame) from exc
 
     @contextmanager
-    def streaming(self, table: sa.Table | None = None) -> Iterator[sa.Connection]:
+    def streaming(
+        self, table: sa.Table | None = None, *, blame: str | None = None
+    ) -> Iterator[sa.Connection]:
         """A ``Connection`` whose results come in batches of ``EXPORT_BATCH`` rows from a
         server-side cursor (PostgreSQL, MariaDB; SQLite's cursor is lazy already), so an
-        export of any size holds one batch in memory. On a replica as :meth:`reading`."""
+        export of any size holds one batch in memory. On a replica, and ``blame``, as
+        :meth:`reading`."""
         try:
             _engine, opened = self._open_for_reading(self.engine(table), bare=False)
             assert isinstance(opened, sa.Connection)
             with opened as conn:
                 yield conn.execution_options(stream_results=True, yield_per=EXPORT_BATCH)
         except sa_exc.SQLAlchemyError as exc:
-            raise translate(exc, reading=True) from exc
+            raise translate(exc, reading=True, blame=blame) from exc
 
     def _open_for_reading(
         self, primary: sa.Engine, *, bare: bool

@@ -277,32 +277,16 @@ class Reads:
         found = fetch_all(conn, prepared, {**values, "cap": cap + 1})[0][0]
         return {"total": min(found, cap), "total_capped": found > cap}
 
-    def groups(self, intent: ListIntent, scope: Scope, *, export: bool) -> Groups:
-        """One row per group of an intent :meth:`guard_list` guarded; a page of groups, or every
-        group (``export``)."""
+    def groups(self, intent: ListIntent, scope: Scope) -> Groups:
+        """A page of the groups of an intent :meth:`guard_list` guarded, one row per group."""
         res = self.resource
         shared = self.shared
-        sig = (list_signature(intent, None), grouping_signature(intent), export, scope.sig)
-
-        def build() -> Prepared:
-            return Prepared(aggregate_statement(res, intent, scope.rows, paged=not export))
-
-        plan = shared.plan(("groups", res.name, sig), build)
-        values = list_values(intent, None, ())
-        grouping_values(intent, values)
-        values.update(scope.values)
-        assert intent.grouping is not None
-        names = grouping_columns(intent.grouping)
+        sig = (list_signature(intent, None), grouping_signature(intent), False, scope.sig)
+        plan, values, names = self._grouping(intent, scope, sig, paged=True)
         total = None
         with shared.db.reading(res.table, blame="aggregate") as conn:
-            rows = [dict(zip(names, r, strict=True)) for r in fetch_all(conn, plan, values)]
-            for path in intent.grouping.keys:  # enums as their labels, as in rows
-                col_type = path.field.column.type
-                if isinstance(col_type, sa.Enum):
-                    label = enum_to_label(col_type)
-                    for row in rows:
-                        row[path.dotted] = label(row[path.dotted])
-            if intent.count is not None and not export:
+            rows = _relabeled(intent, names, fetch_all(conn, plan, values))
+            if intent.count is not None:
                 counted = shared.plan(
                     ("groups-count", res.name, sig),
                     lambda: Prepared(
@@ -312,9 +296,56 @@ class Reads:
                     ),
                 )
                 total = fetch_all(conn, counted, values)[0][0]
-        if export:
-            return Groups(names, rows, False, None)
         return Groups(names, rows[: intent.limit], len(rows) > intent.limit, total)
+
+    def export_groups(self, intent: ListIntent, scope: Scope) -> Export:
+        """Every group of an intent :meth:`guard_list` guarded, streamed a batch at a time as
+        :meth:`export` streams rows: grouped by a column of distinct values, there are as many
+        groups as rows. The first batch is read before this returns, so that an error of the
+        statement (a sum that overflows) is still the caller's to answer; the database has
+        grouped every row by then."""
+        res = self.resource
+        sig = (list_signature(intent, None), grouping_signature(intent), True, scope.sig)
+        plan, values, names = self._grouping(intent, scope, sig, paged=False)
+
+        def batches() -> Generator[list[dict[str, Any]]]:
+            with (
+                self.shared.db.streaming(res.table, blame="aggregate") as conn,
+                conn.execute(plan.statement, values) as result,
+            ):
+                parts = result.partitions()
+                first = next(parts, [])
+                yield []  # the statement has run: its errors are the caller's to answer
+                try:
+                    yield _relabeled(intent, names, first)
+                    for batch in parts:
+                        yield _relabeled(intent, names, batch)
+                except Exception:
+                    log.exception("export of the groups of %s stopped part way", res.name)
+                    raise
+
+        stream = batches()
+        next(stream)
+        return Export(tuple(names), stream)
+
+    def _grouping(
+        self, intent: ListIntent, scope: Scope, sig: tuple[Any, ...], *, paged: bool
+    ) -> tuple[Prepared, dict[str, Any], list[str]]:
+        """The statement of an intent's groups (a page of them, or all), its values and the
+        names of its columns."""
+        res = self.resource
+
+        def build() -> Prepared:
+            return Prepared(aggregate_statement(res, intent, scope.rows, paged=paged))
+
+        plan = self.shared.plan(("groups", res.name, sig), build)
+        values = list_values(intent, None, ())
+        grouping_values(intent, values)
+        values.update(scope.values)
+        if not paged:
+            del values["lim"]
+        assert intent.grouping is not None
+        return plan, values, grouping_columns(intent.grouping)
 
     def export(
         self,
@@ -356,6 +387,21 @@ class Reads:
         stream = batches()
         next(stream)
         return Export(encoder.keys, stream)
+
+
+def _relabeled(
+    intent: ListIntent, names: list[str], rows: Sequence[Sequence[Any]]
+) -> list[dict[str, Any]]:
+    """Groups as dicts of ``names``, enum keys as their labels (as in rows)."""
+    out = [dict(zip(names, r, strict=True)) for r in rows]
+    assert intent.grouping is not None
+    for path in intent.grouping.keys:
+        col_type = path.field.column.type
+        if isinstance(col_type, sa.Enum):
+            label = enum_to_label(col_type)
+            for row in out:
+                row[path.dotted] = label(row[path.dotted])
+    return out
 
 
 def _cursor_json(keys: Sequence[Any], values: Sequence[Any]) -> list[Any]:

@@ -23,7 +23,6 @@ from ..resource import Resource, linkage_columns
 from .common import Routes
 from .respond import (
     export_response,
-    groups_export,
     keyset_links,
     link_header,
     offset_links,
@@ -210,9 +209,9 @@ class ReadRoutes(Routes):
         export = fmt in ("csv", "ndjson")
         if export:
             refuse_page_params(args, "group")
-        groups = self.ops.reads.groups(intent, scope, export=export)
         if export:
-            return groups_export(res, fmt, groups.names, groups.rows)
+            return export_response(res, fmt, self.ops.reads.export_groups(intent, scope))
+        groups = self.ops.reads.groups(intent, scope)
         links = offset_links(request, args, intent, groups.more)
         meta: dict[str, Any] = {"page": page_meta(intent)}
         if groups.total is not None:

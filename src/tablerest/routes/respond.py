@@ -24,7 +24,6 @@ __all__ = [
     "JSON",
     "Query",
     "export_response",
-    "groups_export",
     "item_url",
     "json_response",
     "keyset_links",
@@ -188,8 +187,8 @@ def rows_body(
 
 
 def export_response(res: Resource, fmt: str, export: Export) -> Response:
-    """Every row of an export, streamed: the body ends the export's statement when the
-    server closes it (or the client goes away)."""
+    """Every row (or group) of an export, streamed: the body ends the export's statement when
+    the server closes it (or the client goes away)."""
     stream = rows_body(fmt, export.names, export.batches, res.csv_formula_guard)
 
     def close() -> None:
@@ -206,14 +205,6 @@ def export_response(res: Resource, fmt: str, export: Export) -> Response:
     if filename != res.name:  # RFC 6266: the name in its own letters, for those who can
         disposition += f"; filename*=UTF-8''{quote(res.name, safe='')}.{fmt}"
     resp.headers["Content-Disposition"] = disposition
-    resp.headers["Vary"] = "Accept"
-    return resp
-
-
-def groups_export(res: Resource, fmt: str, names: Sequence[str], rows: list[Any]) -> Response:
-    """Every group as CSV or NDJSON (one body: groups are few)."""
-    resp = Response(b"".join(rows_body(fmt, names, [rows], res.csv_formula_guard)), mimetype=None)
-    resp.headers["Content-Type"] = CSV if fmt == "csv" else NDJSON
     resp.headers["Vary"] = "Accept"
     return resp
 
