@@ -92,6 +92,10 @@ def _limit(_ctx: click.Context, param: click.Parameter, value: str) -> str | Non
     """A Flask-Limiter rate limit (``10/minute``, ``5 per hour; 50 per day``), or off."""
     if value.strip().lower() in ("off", "none", "0", ""):
         return None
+    if value == param.default:
+        # Known to parse (tests check the defaults): parsing would import limits into serve's
+        # process, hence into every worker forked from it (1.5 MiB each), limits or not.
+        return value
     from limits import parse_many
 
     try:
