@@ -8,10 +8,15 @@ connection of its own. ``bench/rss.py`` measures the sizes; these tests pin the 
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from tablerest import cli
+from tablerest.cli import serve
 from tablerest.server import SQLITE_CACHE_KIB, create_app
 
 
@@ -37,3 +42,69 @@ def test_every_sqlite_connection_keeps_a_small_page_cache(notes: Path) -> None:
     assert client.get("/api/notes/1").get_json()["body"] == "x"
     assert client.post("/api/notes", json={"body": "y"}).status_code == 201
     assert client.get("/api/notes/3").status_code == 404
+
+
+#: Modules no part of serving a database-first SQLite API needs: serve's process must not
+#: import them, since every worker forked from it would hold them. ``limits``: rate limits
+#: (sign-in and sign-up, which need --auth-table); the rest: migrations, the CLI's other
+#: commands' tools, tests.
+NEVER_IMPORTED = (
+    "limits",
+    "wrapt",
+    "alembic",
+    "rich",
+    "hypothesis",
+    "schemathesis",
+    "sqlalchemy.orm",
+)
+
+_SERVE = """
+import sys
+from tablerest import cli
+from tablerest.cli import serve
+
+def run(factory, **options):  # what a worker does: build its app and serve requests
+    client = factory().test_client()
+    for path in ("/api/notes/1", "/api/notes", "/api/notes?sort=-id&include="):
+        assert client.get(path).status_code == 200, path
+    assert client.post("/api/notes", json={"body": "y"}).status_code == 201
+
+serve.run = run
+cli.main(["serve", *sys.argv[1:]], standalone_mode=False)
+print("imported:", *sorted(m for m in sys.modules if m in NEVER or m.split(".")[0] in NEVER))
+"""
+
+
+def _serve_imports(*args: str) -> set[str]:
+    """The watched modules a serve process (which builds an app, then a worker's) imports."""
+    script = f"NEVER = {NEVER_IMPORTED!r}\n{_SERVE}"
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, check=True
+    ).stdout
+    last = out.strip().splitlines()[-1].split()
+    assert last[0] == "imported:", out
+    return set(last[1:])
+
+
+def test_serve_imports_nothing_a_worker_does_not_need(notes: Path) -> None:
+    assert _serve_imports(str(notes), "--port", "9321") == set()
+
+
+def test_serve_parses_rate_limits_given_with_limits(notes: Path) -> None:
+    # A limit other than the defaults is checked at start, with limits itself.
+    assert "limits" in _serve_imports(str(notes), "--rate-limit-sign-in", "5/minute")
+    result = CliRunner().invoke(
+        cli.main, ["serve", str(notes), "--rate-limit-sign-up", "5/fortnight"]
+    )
+    assert result.exit_code == 2
+    assert "is not a rate limit" in result.output
+
+
+def test_the_default_rate_limits_parse() -> None:
+    # serve takes its defaults unchecked (checking would import limits): they must parse.
+    from limits import parse_many
+
+    defaults = {p.name: p.default for p in serve.serve_command.params}
+    for name in ("rate_limit_sign_in", "rate_limit_sign_up"):
+        assert isinstance(defaults[name], str)
+        assert parse_many(defaults[name]), name
