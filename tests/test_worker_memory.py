@@ -50,12 +50,15 @@ def test_every_sqlite_connection_keeps_a_small_page_cache(notes: Path) -> None:
 #: Modules no part of serving a database-first SQLite API needs: serve's process must not
 #: import them, since every worker forked from it would hold them. ``limits``: rate limits
 #: (sign-in and sign-up, which need --auth-table); the PostgreSQL and MariaDB dialects (3 MiB
-#: with those of their drivers): their databases' types; the demo database's builder; the rest:
-#: migrations, the CLI's other commands' tools, tests.
+#: with those of their drivers): their databases' types; the demo database's builder; argon2:
+#: passwords (--auth-table); tomllib: a --policy file; the rest: migrations, the CLI's other
+#: commands' tools, tests.
 NEVER_IMPORTED = (
     "limits",
     "wrapt",
     "tablerest.demo",
+    "argon2",
+    "tomllib",
     "sqlalchemy.dialects.postgresql",
     "sqlalchemy.dialects.mysql",
     "alembic",
