@@ -51,12 +51,15 @@ def test_every_sqlite_connection_keeps_a_small_page_cache(notes: Path) -> None:
 #: import them, since every worker forked from it would hold them. ``limits``: rate limits
 #: (sign-in and sign-up, which need --auth-table); the PostgreSQL and MariaDB dialects (3 MiB
 #: with those of their drivers): their databases' types; the demo database's builder; argon2:
-#: passwords (--auth-table); tomllib: a --policy file; the rest: migrations, the CLI's other
-#: commands' tools, tests.
+#: passwords (--auth-table); tomllib: a --policy file; the CLI's other commands and their tools
+#: (migrations, imports); tests.
 NEVER_IMPORTED = (
     "limits",
     "wrapt",
     "tablerest.demo",
+    "tablerest.cli.db",
+    "tablerest.cli.importing",
+    "tablerest.cli.init",
     "argon2",
     "tomllib",
     "sqlalchemy.dialects.postgresql",
