@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal, NotRequired, Protocol, Required
@@ -25,7 +26,6 @@ import pydantic
 import sqlalchemy as sa
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Strict, TypeAdapter
 from pydantic import Field as PField
-from sqlalchemy.dialects import mysql
 from typing_extensions import TypedDict
 
 from .columns.binary import file_value
@@ -78,14 +78,27 @@ class Declared(Protocol):
     def transforms(self) -> Mapping[str, Callable[[Any], Any]]: ...
 
 
-#: Widths the type's class says (MariaDB's TINYINT and MEDIUMINT subclass plain Integer).
-_INT_BITS = {mysql.TINYINT: 8, mysql.MEDIUMINT: 24, sa.SmallInteger: 16, sa.BigInteger: 64}
+#: Widths the type's class says.
+_INT_BITS = {sa.SmallInteger: 16, sa.BigInteger: 64}
+
+
+def _int_bits(col_type: sa.Integer) -> int | None:
+    # MariaDB's TINYINT and MEDIUMINT subclass plain Integer. Their dialect is imported only
+    # if something did (a MariaDB engine): no column is of its types otherwise, and it would
+    # cost every app (and serve worker) 1 MiB (see columns.typeops).
+    if "sqlalchemy.dialects.mysql" in sys.modules:
+        import sqlalchemy.dialects.mysql as mysql
+
+        if isinstance(col_type, mysql.TINYINT):
+            return 8
+        if isinstance(col_type, mysql.MEDIUMINT):
+            return 24
+    return next((b for t, b in _INT_BITS.items() if isinstance(col_type, t)), None)
 
 
 def _int_range(col_type: sa.Integer, default_bits: int | None) -> tuple[int, int]:
     """The values an integer column stores: its width, and MariaDB's ``UNSIGNED``."""
-    bits = next((b for t, b in _INT_BITS.items() if isinstance(col_type, t)), None)
-    bits = bits or default_bits or 32
+    bits = _int_bits(col_type) or default_bits or 32
     if getattr(col_type, "unsigned", False):
         return 0, 2**bits - 1
     return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1

@@ -18,11 +18,15 @@ import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from typing import TYPE_CHECKING
 
 from ..errors import TooManyRequests
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
+# argon2 is imported by the first Passwords (an app with sign-in): without one, serve's
+# workers would each hold it for nothing.
 
 __all__ = ["Passwords"]
 
@@ -52,7 +56,11 @@ class Passwords:
             raise ValueError(
                 "password policy: need 0 <= min_length <= max_bytes, max_concurrent >= 1, wait >= 0"
             )
-        self.hasher = hasher or PasswordHasher()
+        if hasher is None:
+            from argon2 import PasswordHasher
+
+            hasher = PasswordHasher()
+        self.hasher = hasher
         self.min_length = min_length
         self.max_bytes = max_bytes
         self.wait = wait
@@ -91,6 +99,8 @@ class Passwords:
     def verify(self, stored: str | None, password: str) -> bool:
         """Whether ``password`` matches ``stored`` (``None`` or empty: no such user, always False,
         after the same work)."""
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         with self._slot():
             try:
                 matched = self.hasher.verify(stored or self._decoy, password)
@@ -100,6 +110,8 @@ class Passwords:
 
     def needs_rehash(self, stored: str) -> bool:
         """Whether ``stored`` was made with other parameters than the hasher's."""
+        from argon2.exceptions import InvalidHashError
+
         try:
             return self.hasher.check_needs_rehash(stored)
         except InvalidHashError:

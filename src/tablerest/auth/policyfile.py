@@ -50,7 +50,6 @@ as code. An action a table leaves out falls back to ``all``, then to ``[default]
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,6 +118,8 @@ class PolicyFile:
 
 def load_policy(path: str | Path) -> PolicyFile:
     """Read and check a policy file; ``ValueError`` says what is wrong and where."""
+    import tomllib  # for a policy file only: serve's workers would all hold it
+
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

@@ -29,7 +29,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 from werkzeug.wrappers import Request, Response
 
 from ..errors import FieldError, NotFound, Unauthorized, ValidationFailed
@@ -44,6 +43,8 @@ from .sessions import DatabaseStore, MemoryStore, SessionStore, store_for
 from .views import credentials, login_of, no_content, token_response
 
 if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
     from .tokens import TokenOptions, Tokens
 
 __all__ = ["PASSWORD_CANDIDATES", "Auth", "remembered"]

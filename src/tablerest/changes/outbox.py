@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
+from sqlalchemy.ext.compiler import compiles
 
 from ..changes import ChangeFeed
 from ..execute.owntables import create_once
@@ -48,8 +48,22 @@ CHANNEL = "tablerest_changes"
 #: Every how many events a write also prunes history beyond what the feed keeps.
 PRUNE_EVERY = 100
 
+
+class _LongText(sa.Text):
+    """``TEXT``, but ``LONGTEXT`` on MariaDB/MySQL, whose ``TEXT`` holds 64 KiB: a row's JSON
+    may be longer. Named at compilation rather than as a variant of ``mysql.LONGTEXT``, which
+    would import the MySQL dialect into every app whatever its database (1 MiB of each serve
+    worker)."""
+
+
+@compiles(_LongText, "mysql")
+@compiles(_LongText, "mariadb")
+def _long_text_ddl(_type: _LongText, _compiler: Any, **_kw: Any) -> str:
+    return "LONGTEXT"
+
+
 _metadata = sa.MetaData()
-_long_text = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+_long_text = _LongText()
 _id_type = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 changes_table = sa.Table(
     "tablerest_changes",

@@ -16,7 +16,6 @@ from typing import Any
 import click
 
 from ..auth.policyfile import PolicyFile, load_policy
-from ..demo import DEMO_HIDDEN, ensure_demo
 from ..mount.ratelimit import RateLimits
 from ..reflect.selection import Selection
 
@@ -92,6 +91,10 @@ def _limit(_ctx: click.Context, param: click.Parameter, value: str) -> str | Non
     """A Flask-Limiter rate limit (``10/minute``, ``5 per hour; 50 per day``), or off."""
     if value.strip().lower() in ("off", "none", "0", ""):
         return None
+    if value == param.default:
+        # Known to parse (tests check the defaults): parsing would import limits into serve's
+        # process, hence into every worker forked from it (1.5 MiB each), limits or not.
+        return value
     from limits import parse_many
 
     try:
@@ -132,6 +135,8 @@ def columns(specs: tuple[str, ...], option: str) -> dict[str, list[str]]:
 
 
 def _with_demo_hidden(hidden: dict[str, list[str]]) -> dict[str, list[str]]:
+    from ..demo import DEMO_HIDDEN
+
     return {t: [*DEMO_HIDDEN.get(t, []), *hidden.get(t, [])] for t in {*DEMO_HIDDEN, *hidden}}
 
 
@@ -258,7 +263,13 @@ def api_settings(
 ) -> ApiSettings:
     """The API options' values (as :func:`api_options` declares them) as settings."""
     hidden = columns(hide, "--hide")
+    target = database or ""
     if database is None:
+        # The demo's builder (and argon2) imported for the demo only: serve's workers are
+        # forked from this process, and would all hold them.
+        from ..demo import ensure_demo
+
+        target = str(ensure_demo())
         hidden = _with_demo_hidden(hidden)
     app = {
         "read_only": read_only,
@@ -278,7 +289,7 @@ def api_settings(
         "csv_formula_guard": csv_formula_guard,
     }
     return ApiSettings(
-        target=str(ensure_demo()) if database is None else database,
+        target=target,
         demo=database is None,
         policy=policy_file(**auth_options),
         changes=(database is None and not read_only) if changes is None else changes,

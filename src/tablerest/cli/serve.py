@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import gc
 import ipaddress
 import os
 import secrets
@@ -237,6 +238,12 @@ def serve_command(
                 "memory: set TABLEREST_REDIS_URL so that refresh, logout and limits work "
                 "across workers"
             )
+    # The workers are forked from this process and build apps of their own: this one goes
+    # first, and its pooled connection (no SQLite connection may cross a fork), or every
+    # worker would keep a copy of it beside its own.
+    app.extensions["tablerest"][prefix].db.engine().dispose()
+    del app, own
+    gc.collect()
     run(
         factory,
         **_server_options(

@@ -31,20 +31,22 @@ keyset cursor could not carry their values. ``cs``/``cd``/``ov`` are PostgREST's
 from __future__ import annotations
 
 import decimal
+import functools
 import ipaddress
 import re
+import sys
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pydantic
 import pydantic_core
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
-from sqlalchemy.dialects import postgresql as pg
-from sqlalchemy.dialects.postgresql.ranges import MultiRange
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import InvalidParameter
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.postgresql import Range
 
 __all__ = [
     "STRUCTURED_OPS",
@@ -94,29 +96,46 @@ _NAMES: dict[Family, str] = {
 _SQL = {"cs": "@>", "cd": "<@", "ov": "&&"}
 _TEXT_OPS = ("like", "ilike", "contains", "startswith", "endswith")
 
-#: A range type -> the type of its values (multiranges: of their ranges' values).
-_ELEMENTS: dict[type[Any], Callable[[], sa.types.TypeEngine[Any]]] = {
-    pg.INT4RANGE: sa.Integer,
-    pg.INT8RANGE: sa.BigInteger,
-    pg.NUMRANGE: sa.Numeric,
-    pg.DATERANGE: sa.Date,
-    pg.TSRANGE: sa.DateTime,
-    pg.TSTZRANGE: lambda: sa.DateTime(timezone=True),
-    pg.INT4MULTIRANGE: sa.Integer,
-    pg.INT8MULTIRANGE: sa.BigInteger,
-    pg.NUMMULTIRANGE: sa.Numeric,
-    pg.DATEMULTIRANGE: sa.Date,
-    pg.TSMULTIRANGE: sa.DateTime,
-    pg.TSTZMULTIRANGE: lambda: sa.DateTime(timezone=True),
-}
-_SINGLE: dict[type[Any], type[Any]] = {
-    pg.INT4MULTIRANGE: pg.INT4RANGE,
-    pg.INT8MULTIRANGE: pg.INT8RANGE,
-    pg.NUMMULTIRANGE: pg.NUMRANGE,
-    pg.DATEMULTIRANGE: pg.DATERANGE,
-    pg.TSMULTIRANGE: pg.TSRANGE,
-    pg.TSTZMULTIRANGE: pg.TSTZRANGE,
-}
+# SQLAlchemy's PostgreSQL and MariaDB/MySQL types are imported only where a column can be of
+# one: once something has imported their dialect (an engine of that database, or a model that
+# declares such a column), since no value of a type exists before its class. Imported up front
+# they put both dialects, with those of their drivers (asyncpg, psycopg, aiomysql...), in every
+# app whatever its database: 3 MiB of each serve worker.
+_PG = "sqlalchemy.dialects.postgresql"
+_MYSQL = "sqlalchemy.dialects.mysql"
+
+
+@functools.cache
+def _ranges() -> tuple[
+    dict[type[Any], Callable[[], sa.types.TypeEngine[Any]]], dict[type[Any], type[Any]]
+]:
+    """A range type -> the type of its values (multiranges: of their ranges' values); a
+    multirange type -> its ranges' type."""
+    import sqlalchemy.dialects.postgresql as pg
+
+    elements: dict[type[Any], Callable[[], sa.types.TypeEngine[Any]]] = {
+        pg.INT4RANGE: sa.Integer,
+        pg.INT8RANGE: sa.BigInteger,
+        pg.NUMRANGE: sa.Numeric,
+        pg.DATERANGE: sa.Date,
+        pg.TSRANGE: sa.DateTime,
+        pg.TSTZRANGE: lambda: sa.DateTime(timezone=True),
+        pg.INT4MULTIRANGE: sa.Integer,
+        pg.INT8MULTIRANGE: sa.BigInteger,
+        pg.NUMMULTIRANGE: sa.Numeric,
+        pg.DATEMULTIRANGE: sa.Date,
+        pg.TSMULTIRANGE: sa.DateTime,
+        pg.TSTZMULTIRANGE: lambda: sa.DateTime(timezone=True),
+    }
+    single: dict[type[Any], type[Any]] = {
+        pg.INT4MULTIRANGE: pg.INT4RANGE,
+        pg.INT8MULTIRANGE: pg.INT8RANGE,
+        pg.NUMMULTIRANGE: pg.NUMRANGE,
+        pg.DATEMULTIRANGE: pg.DATERANGE,
+        pg.TSMULTIRANGE: pg.TSRANGE,
+        pg.TSTZMULTIRANGE: pg.TSTZRANGE,
+    }
+    return elements, single
 
 
 class UnknownType(sa.types.NullType):
@@ -130,34 +149,52 @@ class UnknownType(sa.types.NullType):
 
 def base_type(col_type: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
     """A PostgreSQL domain's underlying type (``year`` -> ``integer``); any other type as is."""
+    if _PG not in sys.modules:
+        return col_type
+    import sqlalchemy.dialects.postgresql as pg
+
     while isinstance(col_type, pg.DOMAIN):
         col_type = col_type.data_type
     return col_type
+
+
+def _is_money(t: sa.types.TypeEngine[Any]) -> bool:
+    if _PG not in sys.modules:
+        return False
+    import sqlalchemy.dialects.postgresql as pg
+
+    return isinstance(t, pg.MONEY)
 
 
 def comparable(col_type: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
     """The type to compare a column of this type as, in SQLAlchemy: a domain as its type,
     ``money`` (for which SQLAlchemy has no operators) as an untyped value."""
     t = base_type(col_type)
-    return sa.types.NullType() if isinstance(t, pg.MONEY) else t
+    return sa.types.NullType() if _is_money(t) else t
 
 
 def family(col_type: sa.types.TypeEngine[Any]) -> Family:
     t = base_type(col_type)
     if isinstance(t, sa.ARRAY):
         return "array"
-    if isinstance(t, mysql.SET):
-        return "set"
-    if isinstance(t, pg.ranges.AbstractMultiRange):
-        return "multirange"
-    if isinstance(t, pg.ranges.AbstractRange):
-        return "range"
-    if isinstance(t, pg.JSONB):
-        return "jsonb"
+    if _MYSQL in sys.modules:
+        import sqlalchemy.dialects.mysql as mysql
+
+        if isinstance(t, mysql.SET):
+            return "set"
+    if _PG in sys.modules:
+        import sqlalchemy.dialects.postgresql as pg
+
+        if isinstance(t, pg.ranges.AbstractMultiRange):
+            return "multirange"
+        if isinstance(t, pg.ranges.AbstractRange):
+            return "range"
+        if isinstance(t, pg.JSONB):
+            return "jsonb"
+        if isinstance(t, pg.TSVECTOR):
+            return "tsvector"
     if isinstance(t, sa.JSON):
         return "json"
-    if isinstance(t, pg.TSVECTOR):
-        return "tsvector"
     if isinstance(t, UnknownType):
         return "opaque"
     return "scalar"
@@ -255,7 +292,9 @@ def _bound(raw: str, parse: Parser) -> Any:
     return None if raw == "" else parse(raw)
 
 
-def _range(raw: str, parse: Parser) -> pg.Range[Any]:
+def _range(raw: str, parse: Parser) -> Range[Any]:
+    import sqlalchemy.dialects.postgresql as pg  # a range column's: loaded
+
     if raw.strip().lower() == "empty":
         return pg.Range(empty=True)
     m = _RANGE.match(raw)
@@ -280,9 +319,10 @@ def _element_type(col_type: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any
     t = base_type(col_type)
     if isinstance(t, sa.ARRAY):
         return base_type(t.item_type)
-    for cls, make in _ELEMENTS.items():
-        if isinstance(t, cls):
-            return make()
+    if _PG in sys.modules:
+        for cls, make in _ranges()[0].items():
+            if isinstance(t, cls):
+                return make()
     return sa.String()
 
 
@@ -331,6 +371,8 @@ def arity(col_type: sa.types.TypeEngine[Any], value: Any) -> Any:
     """What, besides the operator, decides a statement: whether a range operator's value is a
     range or one value (they bind as different types)."""
     if family(col_type) in ("range", "multirange"):
+        import sqlalchemy.dialects.postgresql as pg  # a range column's: loaded
+
         return isinstance(value, pg.Range)
     return None
 
@@ -349,8 +391,9 @@ def condition(
     if fam == "set":
         return _set_condition(col, op, bind(sa.BigInteger()), nullable)
     if fam == "multirange":
-        t = _SINGLE[type(t)]() if type(t) in _SINGLE else t
-    if fam in ("range", "multirange") and not isinstance(value, pg.Range):
+        single = _ranges()[1]
+        t = single[type(t)]() if type(t) in single else t
+    if fam in ("range", "multirange") and not _is_range(value):
         param = bind(_element_type(t))
     else:
         param = bind(t)
@@ -481,6 +524,10 @@ def scalar_parser(col_type: sa.types.TypeEngine[Any]) -> Parser | None:
     """Filter values of PostgreSQL scalars that Python has no type for, checked before the
     database sees them (it would answer a bad one with an error, not a 400)."""
     t = base_type(col_type)
+    if _PG not in sys.modules:
+        return None
+    import sqlalchemy.dialects.postgresql as pg
+
     if isinstance(t, pg.INET):
         return _inet
     if isinstance(t, pg.CIDR):
@@ -497,7 +544,15 @@ def scalar_parser(col_type: sa.types.TypeEngine[Any]) -> Parser | None:
 # -- values in bodies ------------------------------------------------------------------------
 
 
-def _as_range(value: Any) -> pg.Range[Any]:
+def _is_range(value: Any) -> bool:
+    import sqlalchemy.dialects.postgresql as pg  # a range column's: loaded
+
+    return isinstance(value, pg.Range)
+
+
+def _as_range(value: Any) -> Range[Any]:
+    import sqlalchemy.dialects.postgresql as pg  # a range column's: loaded
+
     if isinstance(value, pg.Range):
         return value
     if value.get("empty"):
@@ -565,10 +620,12 @@ def write_type(
         ]
         if fam == "range":
             return one
+        from sqlalchemy.dialects.postgresql.ranges import MultiRange
+
         return Annotated[list[one], pydantic.AfterValidator(MultiRange)]
     if fam == "tsvector":
         return _scalar_write(_tsvector)
-    if isinstance(t, pg.MONEY):
+    if _is_money(t):
         return Annotated[str, pydantic.BeforeValidator(_money)]
     parse = scalar_parser(t)
     if parse is not None:

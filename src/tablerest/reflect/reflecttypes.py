@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 
 from ..columns.typeops import UnknownType
 
@@ -41,6 +40,8 @@ def correct_types(engine: sa.Engine, metadata: sa.MetaData, schema: str | None) 
 
 
 def _mariadb_json(engine: sa.Engine, metadata: sa.MetaData, schema: str | None) -> None:
+    from sqlalchemy.dialects import mysql  # the engine's: imported here, not in every app
+
     with engine.connect() as conn:
         checks = conn.execute(_CHECKS, {"schema": schema}).all()
     tables = {t.name: t for t in metadata.tables.values() if t.schema == schema}

@@ -1,0 +1,127 @@
+"""What a ``tablerest serve`` worker holds in memory (issue 20: peak RSS per worker).
+
+Workers are forked from serve's process, so every module that process imports and every
+object it keeps is in each worker's memory too; and each thread of a worker holds a database
+connection of its own. ``bench/rss.py`` measures the sizes; these tests pin the causes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tablerest import cli
+from tablerest.cli import serve
+from tablerest.server import SQLITE_CACHE_KIB, create_app
+
+
+@pytest.fixture
+def notes(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL, stars SMALLINT,"
+            " meta JSON, day DATE)"
+        )
+        conn.execute("INSERT INTO notes (body, stars, day) VALUES ('x', 3, '2026-12-03')")
+    conn.close()
+    return path
+
+
+def test_every_sqlite_connection_keeps_a_small_page_cache(notes: Path) -> None:
+    # One connection per thread: at SQLite's default (2,000 KiB each) 4 threads held 8 MiB.
+    app = create_app(str(notes))
+    engine = app.extensions["tablerest"]["/api"].db.engine()
+    with engine.connect() as first, engine.connect() as second:  # two pooled connections
+        for conn in (first, second):
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -SQLITE_CACHE_KIB
+    assert SQLITE_CACHE_KIB < 2000
+    client = app.test_client()
+    assert client.get("/api/notes/1").get_json()["body"] == "x"
+    assert client.post("/api/notes", json={"body": "y"}).status_code == 201
+    assert client.get("/api/notes/3").status_code == 404
+
+
+#: Modules no part of serving a database-first SQLite API needs: serve's process must not
+#: import them, since every worker forked from it would hold them. ``limits``: rate limits
+#: (sign-in and sign-up, which need --auth-table); the PostgreSQL and MariaDB dialects (3 MiB
+#: with those of their drivers): their databases' types; the demo database's builder; argon2:
+#: passwords (--auth-table); tomllib: a --policy file; the CLI's other commands and their tools
+#: (migrations, imports); tests.
+NEVER_IMPORTED = (
+    "limits",
+    "wrapt",
+    "tablerest.demo",
+    "tablerest.cli.db",
+    "tablerest.cli.importing",
+    "tablerest.cli.init",
+    "argon2",
+    "tomllib",
+    "sqlalchemy.dialects.postgresql",
+    "sqlalchemy.dialects.mysql",
+    "alembic",
+    "rich",
+    "hypothesis",
+    "schemathesis",
+    "sqlalchemy.orm",
+)
+
+_SERVE = """
+import sys
+from tablerest import cli
+from tablerest.cli import serve
+
+def run(factory, **options):  # what a worker does: build its app and serve requests
+    client = factory().test_client()
+    for path in ("/api/notes/1", "/api/notes?sort=-day&include=", "/api/notes?filter[stars][gt]=2",
+                 "/api/notes?filter[meta][null]=true", "/api/notes?filter[day][in]=2026-12-03"):
+        assert client.get(path).status_code == 200, path
+    new = {"body": "y", "stars": 5, "meta": {"a": [1]}, "day": "2026-12-04"}
+    assert client.post("/api/notes", json=new).status_code == 201
+    assert client.post("/api/notes", json={**new, "stars": 40000}).status_code == 422
+    assert client.patch("/api/notes/2", json={"meta": None}).status_code == 200
+
+serve.run = run
+cli.main(["serve", *sys.argv[1:]], standalone_mode=False)
+print("imported:", *sorted(m for m in sys.modules if m in NEVER or m.split(".")[0] in NEVER))
+"""
+
+
+def _serve_imports(*args: str) -> set[str]:
+    """The watched modules a serve process (which builds an app, then a worker's) imports."""
+    script = f"NEVER = {NEVER_IMPORTED!r}\n{_SERVE}"
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, check=True
+    ).stdout
+    last = out.strip().splitlines()[-1].split()
+    assert last[0] == "imported:", out
+    return set(last[1:])
+
+
+def test_serve_imports_nothing_a_worker_does_not_need(notes: Path) -> None:
+    assert _serve_imports(str(notes), "--port", "9321") == set()
+
+
+def test_serve_parses_rate_limits_given_with_limits(notes: Path) -> None:
+    # A limit other than the defaults is checked at start, with limits itself.
+    assert "limits" in _serve_imports(str(notes), "--rate-limit-sign-in", "5/minute")
+    result = CliRunner().invoke(
+        cli.main, ["serve", str(notes), "--rate-limit-sign-up", "5/fortnight"]
+    )
+    assert result.exit_code == 2
+    assert "is not a rate limit" in result.output
+
+
+def test_the_default_rate_limits_parse() -> None:
+    # serve takes its defaults unchecked (checking would import limits): they must parse.
+    from limits import parse_many
+
+    defaults = {p.name: p.default for p in serve.serve_command.params}
+    for name in ("rate_limit_sign_in", "rate_limit_sign_up"):
+        assert isinstance(defaults[name], str)
+        assert parse_many(defaults[name]), name
