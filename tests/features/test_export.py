@@ -231,19 +231,7 @@ def test_a_large_export_streams_in_constant_memory(make_app: AppFactory, engine:
     # Rows come from a server-side cursor where the database has them (SQLite reads lazily).
     sa.event.listen(engine, "before_cursor_execute", record)
     for fmt in ("ndjson", "csv"):
-        tracemalloc.start()
-        try:
-            resp = client.get(f"/api/books?format={fmt}&fields=id,pages", buffered=False)
-            assert resp.status_code == 200
-            lines = 0
-            last = b""
-            for chunk in resp.response:
-                lines += chunk.count(b"\n")
-                last = chunk or last
-            resp.close()
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        _resp, lines, last, peak = _streamed(client, f"/api/books?format={fmt}&fields=id,pages")
         assert lines == ROWS + (fmt == "csv")
         expected_last = {"ndjson": b'{"id":200000,"pages":199999}\n', "csv": b"200000,199999\r\n"}
         assert last.endswith(expected_last[fmt])
@@ -263,6 +251,24 @@ def test_an_export_closed_unread_lets_its_connection_go(client: FlaskClient) -> 
     export.close()
     created = client.post("/api/authors", json={"name": "After", "country": "NZ"})
     assert created.status_code == 201, created.get_data(as_text=True)
+
+
+def _streamed(client: FlaskClient, url: str) -> tuple[Any, int, bytes, int]:
+    """An export read chunk by chunk as a client would: the response, its number of lines,
+    its last chunk, and the peak of memory Python allocated meanwhile (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        resp = client.get(url, buffered=False)
+        assert resp.status_code == 200
+        lines, last = 0, b""
+        for chunk in resp.response:
+            lines += chunk.count(b"\n")
+            last = chunk or last
+        resp.close()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return resp, lines, last, peak
 
 
 GROUPS = 30_000
@@ -285,21 +291,8 @@ def test_a_group_export_streams_in_constant_memory(make_app: AppFactory, engine:
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
         for fmt in ("ndjson", "csv"):
-            tracemalloc.start()
-            try:
-                resp = client.get(
-                    f"/api/books?group_by=pages&aggregate=count()&format={fmt}", buffered=False
-                )
-                assert resp.status_code == 200
-                lines = 0
-                last = b""
-                for chunk in resp.response:
-                    lines += chunk.count(b"\n")
-                    last = chunk or last
-                resp.close()
-                peak = tracemalloc.get_traced_memory()[1]
-            finally:
-                tracemalloc.stop()
+            url = f"/api/books?group_by=pages&aggregate=count()&format={fmt}"
+            resp, lines, last, peak = _streamed(client, url)
             assert lines == GROUPS + (fmt == "csv")
             expected_last = {"ndjson": b'{"pages":29999,"count":1}\n', "csv": b"29999,1\r\n"}
             assert last.endswith(expected_last[fmt])
