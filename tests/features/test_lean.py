@@ -377,3 +377,31 @@ def test_a_body_in_memory_is_handed_to_the_server_whole_and_a_stream_as_a_stream
     streamed.close()
     assert len(lines) == 3
     assert started == ["200 OK", "200 OK"]
+
+
+@pytest.mark.parametrize("lean", [False, True])
+def test_teardown_hears_of_an_exit_as_on_flask(tmp_path: Path, lean: bool) -> None:
+    from tablerest.mount import hooks
+
+    class Stop(BaseException):
+        """What an interrupt or ``sys.exit`` in a hook looks like to the server."""
+
+    app = _app(_database(tmp_path / "x.db"), lean=lean)
+    heard: list[BaseException | None] = []
+    hooks.teardown(app, lambda _req, exc: heard.append(exc))  # tablerest's kind: stays lean
+    books = app.extensions["tablerest"]["/api"].registry.by_name("books")
+
+    @books.hook("before_create")
+    def stop(_ctx: Any) -> None:
+        raise Stop
+
+    client = app.test_client()
+    assert client.get("/api/books/1").status_code == 200
+    with pytest.raises(Stop):
+        client.post("/api/books", json={"title": "T"})
+    assert heard[0] is None
+    assert isinstance(heard[1], Stop)
+    if lean:
+        lean_app = app.wsgi_app
+        assert isinstance(lean_app, LeanApp)
+        assert lean_app.flask_reason is None  # the lean path served both

@@ -140,6 +140,9 @@ class LeanApp:
                 if answer is None:
                     answer = server_error.get_response(environ)
                 resp = self._finalize(plan, req, answer, from_error_handler=True)
+            except BaseException as exc:  # an exit or interrupt: teardown hears of it, as on Flask
+                error = exc
+                raise
             body = resp(environ, start_response)
             if resp.is_streamed:
                 return body
