@@ -4,8 +4,9 @@ returns rows as the caller may see them; links and representations are the HTTP 
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -307,26 +308,16 @@ class Reads:
         res = self.resource
         sig = (list_signature(intent, None), grouping_signature(intent), True, scope.sig)
         plan, values, names = self._grouping(intent, scope, sig, paged=False)
-
-        def batches() -> Generator[list[dict[str, Any]]]:
-            with (
-                self.shared.db.streaming(res.table, blame="aggregate") as conn,
-                conn.execute(plan.statement, values) as result,
-            ):
-                parts = result.partitions()
-                first = next(parts, [])
-                yield []  # the statement has run: its errors are the caller's to answer
-                try:
-                    yield _relabeled(intent, names, first)
-                    for batch in parts:
-                        yield _relabeled(intent, names, batch)
-                except Exception:
-                    log.exception("export of the groups of %s stopped part way", res.name)
-                    raise
-
-        stream = batches()
-        next(stream)
-        return Export(tuple(names), stream)
+        return self._streamed(
+            tuple(names),
+            res.table,
+            plan.statement,
+            values,
+            lambda batch: _relabeled(intent, names, batch),
+            f"the groups of {res.name}",
+            blame="aggregate",
+            first=True,
+        )
 
     def _grouping(
         self, intent: ListIntent, scope: Scope, sig: tuple[Any, ...], *, paged: bool
@@ -369,24 +360,46 @@ class Reads:
         values.update(scope.values)
         del values["lim"]
         encoder = shared.encoder_for(plan.shape)
+        return self._streamed(
+            encoder.keys, res.table, plan.statement, values, encoder.rows, res.name
+        )
+
+    def _streamed(
+        self,
+        keys: tuple[str, ...],
+        table: sa.Table,
+        statement: Any,
+        values: dict[str, Any],
+        convert: Callable[[Sequence[Any]], list[dict[str, Any]]],
+        what: str,
+        *,
+        blame: str | None = None,
+        first: bool = False,
+    ) -> Export:
+        """An export of ``statement``'s rows, a batch at a time from a server-side cursor, each
+        batch ``convert``-ed. The statement has run when this returns, and with ``first`` its
+        first batch is read too (a database may report an error, such as an overflowing sum,
+        only then): until that point its errors are the caller's to answer."""
 
         def batches() -> Generator[list[dict[str, Any]]]:
             with (
-                shared.db.streaming(res.table) as conn,
-                conn.execute(plan.statement, values) as result,
+                self.shared.db.streaming(table, blame=blame) as conn,
+                conn.execute(statement, values) as result,
             ):
-                yield []  # the statement has run: its errors are the caller's to answer
+                parts = result.partitions()
+                head = [next(parts, [])] if first else []
+                yield []  # the caller answers from here on
                 try:
-                    for batch in result.partitions():
-                        yield encoder.rows(batch)
+                    for batch in itertools.chain(head, parts):
+                        yield convert(batch)
                 except Exception:
                     # The answer has begun: all that is left is to cut it short.
-                    log.exception("export of %s stopped part way", res.name)
+                    log.exception("export of %s stopped part way", what)
                     raise
 
         stream = batches()
         next(stream)
-        return Export(encoder.keys, stream)
+        return Export(keys, stream)
 
 
 def _relabeled(
