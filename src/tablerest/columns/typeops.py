@@ -173,6 +173,10 @@ def comparable(col_type: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
     return sa.types.NullType() if _is_money(t) else t
 
 
+# Per column type, found once: filters, sorts and plans ask on every request, and while the
+# PostgreSQL and MariaDB dialects are imported lazily (see _PG) each question costs the imports'
+# lookups. The answer cannot change: a type's class is loaded before any value of it exists.
+@functools.lru_cache(maxsize=1024)
 def family(col_type: sa.types.TypeEngine[Any]) -> Family:
     t = base_type(col_type)
     if isinstance(t, sa.ARRAY):
