@@ -106,6 +106,7 @@ def create_app(
     allowed_hosts: Sequence[str] | None = None,
     selection: Selection | None = None,
     lean: bool = True,
+    keep_connections: bool = False,
 ) -> Flask:
     """A Flask app serving every table of the database at ``target`` (URL or SQLite path).
 
@@ -142,6 +143,12 @@ def create_app(
     calls per request). It steps aside by itself, for the whole app, once anything that is not
     tablerest's is added to it (a hook, an error handler, a blueprint); ``False`` leaves every
     request to Flask.
+
+    ``keep_connections``: each server thread keeps the pooled connection of its reads from one
+    request to the next instead of a checkout and return per read (SQLite, and PostgreSQL at
+    READ COMMITTED; see :mod:`tablerest.execute.held`). For servers whose threads serve many
+    requests (``tablerest serve`` turns it on); a kept connection goes back to the pool when
+    its thread ends.
 
     ``engine_options`` go to ``sqlalchemy.create_engine`` (pool settings, ``connect_args``).
     There is no ``pool_pre_ping``: it would cost every request a round trip to the database.
@@ -241,6 +248,8 @@ def create_app(
             res.table.name: res.name for res in resources if res.name != slug(res.table.name)
         },
     }
+    if keep_connections:
+        app.extensions["tablerest"][prefix].db.keep_read_connections()
     if lean:
         install_lean(app)
     return app

@@ -183,6 +183,7 @@ def serve_command(
         observability=Observability(access_log=not no_access_log),
         read_replicas=[u for item in read_replicas for u in item.replace(",", " ").split()],
         connect_timeout=db_connect_timeout,
+        keep_connections=True,  # the server's threads live for many requests
         # One key per run, made before the workers fork, so every worker accepts the
         # keyset cursors (and tokens) the others hand out.
         secret_key=os.environ.get("TABLEREST_SECRET_KEY") or secrets.token_hex(32),

@@ -39,6 +39,7 @@ from ..errors import (
 )
 from ..resource import Resource
 from .dberrors import Failure, classify, database_message, request_ids
+from .held import HeldReads, finished, holdable
 from .prepared import Direct, Prepared, Runner, direct, wrapped
 
 if TYPE_CHECKING:
@@ -155,6 +156,8 @@ class Database:
     def __init__(self, handle: Any, replicas: ReadReplicas | None = None) -> None:
         self.handle = handle
         self.replicas = replicas
+        #: Connections that server threads keep for their reads (:meth:`keep_read_connections`).
+        self._held: HeldReads | None = None
         # Flask-SQLAlchemy's properties need an app context, so look at the class instead.
         kind = type(handle)
         self._fsa = hasattr(kind, "engines") and hasattr(handle, "session")
@@ -187,6 +190,18 @@ class Database:
             raise TypeError("the sessionmaker given to Api must be bound to an Engine")
         return bind
 
+    def keep_read_connections(self) -> bool:
+        """Let each thread keep the connection of its reads from one request to the next
+        (:mod:`tablerest.execute.held`): for servers whose threads serve many requests.
+        False when this database cannot (it stays on a checkout per read)."""
+        engine = self.engine()
+        if self.replicas is not None or not direct(engine):
+            return False
+        if not holdable(engine, autocommit_reads=_autocommit_reads(engine)):
+            return False
+        self._held = HeldReads(engine)
+        return True
+
     @contextmanager
     def reading(
         self, table: sa.Table | None = None, *, blame: str | None = None
@@ -197,6 +212,13 @@ class Database:
         ``blame``: the query parameter named when a value computed in the block overflows.
         """
         try:
+            kept = self._kept_runner(table)
+            if kept is not None:
+                try:
+                    yield kept
+                finally:
+                    finished(kept)
+                return
             engine, opened = self._open_for_reading(self.engine(table), bare=True)
             if isinstance(opened, sa.Connection):
                 with opened as conn:
@@ -217,6 +239,14 @@ class Database:
                 opened.close()
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc, reading=True, blame=blame) from exc
+
+    def _kept_runner(self, table: sa.Table | None) -> Direct | None:
+        """This thread's kept read connection, when reads keep one (and nothing has started
+        listening to the engine's statements since)."""
+        held = self._held
+        if held is None or held.engine is not self.engine(table) or not direct(held.engine):
+            return None
+        return held.runner(_checkout)
 
     @contextmanager
     def streaming(
