@@ -108,6 +108,7 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/api/books/1", {"headers": {"Accept": JSONAPI}}),
     ("GET", "/api/books/1", {"headers": {"Accept": "text/html"}}),  # 406
     ("GET", "/api/books/1", {"headers": {"If-None-Match": '"nope"'}}),
+    ("GET", "/api/books/1", {"headers": {"If-None-Match": "*"}}),  # 304
     ("GET", "/api/books/99", {}),  # 404 from the handler
     ("GET", "/api/books/x", {}),  # a key that is not an integer
     ("GET", "/api/books?filter[nope]=1", {}),  # 400
