@@ -329,7 +329,7 @@ def test_a_test_client_keeping_the_context_gets_flask(tmp_path: Path) -> None:
         assert request.args["x"] == "1"  # the context Flask kept
 
 
-def test_rate_limits_keep_flask(tmp_path: Path) -> None:
+def test_a_budget_per_caller_keeps_flask(tmp_path: Path) -> None:
     from tablerest.mount.ratelimit import RateLimits
 
     path = _database(tmp_path / "r.db")
@@ -338,7 +338,42 @@ def test_rate_limits_keep_flask(tmp_path: Path) -> None:
     assert [client.get("/api/books/1").status_code for _ in range(3)] == [200, 200, 429]
     lean = app.wsgi_app
     assert isinstance(lean, LeanApp)
-    assert "not tablerest's" in (lean.flask_reason or "")
+    assert lean.flask_reason == "rate limits on every route"
+
+
+def test_sign_in_and_sign_up_limits_leave_reads_lean_and_writes_to_flask(tmp_path: Path) -> None:
+    # serve's defaults with an auth table: Flask-Limiter's hooks are on the app, yet a read
+    # meets no limit, so it is served lean and answered as on Flask; a write may create a
+    # user row (a sign-up to count), so Flask serves it.
+    from tablerest.auth.policyfile import load_policy
+    from tablerest.mount.ratelimit import RateLimits
+
+    def served(name: str, lean: bool) -> Flask:
+        path = _database(tmp_path / name)
+        with sqlite3.connect(path) as conn:
+            conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT UNIQUE, "
+                         "password TEXT)")  # fmt: skip
+        conn.close()
+        policy_file = tmp_path / "policy.toml"
+        policy_file.write_text('[auth]\ntable = "users"\n')
+        limits = RateLimits(anonymous=None, user=None, sign_in="5/minute", sign_up="1/hour")
+        return _app(path, lean=lean, rate_limits=limits, policy=load_policy(policy_file))
+
+    lean_app, flask_app = served("l.db", True), served("f.db", False)
+    counted = Counted(lean_app)
+    lean_client, flask_client = lean_app.test_client(), flask_app.test_client()
+    for url in ("/api/books/1", "/api/books?sort=-year", "/api/books/1?include=author"):
+        assert not counted.to_flask(lean_client, "GET", url)
+        _same(flask_client.get(url), lean_client.get(url), url)
+    assert isinstance(lean_app.wsgi_app, LeanApp)
+    assert lean_app.wsgi_app.flask_reason is None
+    sign_up = {"username": "new", "password": "a-long-password"}
+    before = counted.calls
+    first = lean_client.post("/api/users", json=sign_up)
+    assert first.status_code == 201, first.get_data(as_text=True)
+    assert counted.calls == before + 1  # served by Flask
+    again = lean_client.post("/api/users", json={**sign_up, "username": "newer"})
+    assert again.status_code == 429
 
 
 def test_off_leaves_flask_alone(tmp_path: Path) -> None:

@@ -12,18 +12,21 @@ Everything else goes to Flask, unchanged:
 
 - for the whole app, decided at its first request (Flask takes no hooks or rules after it):
   any hook, error handler, blueprint, URL value preprocessor or app-context teardown that is
-  not tablerest's (Flask-Limiter, flask-cors, an application's own), a ``Flask`` subclass, debug
+  not tablerest's (flask-cors, an application's own, a Flask-Limiter of one's own), rate
+  limits on every route (``RateLimits(anonymous=..., user=...)``), a ``Flask`` subclass, debug
   mode, trapped HTTP errors, ``TRUSTED_HOSTS``, ``SERVER_NAME``, host or subdomain matching, a
   session interface of one's own;
-- per request: ``OPTIONS`` (Flask's automatic answer), an ``Upgrade`` request, a path the
-  URL map does not match or redirects (Flask answers 404, 405, 308), an endpoint that is not
-  a tablerest view (the docs page, probes, metrics, an application's routes, or a view someone
-  wrapped), a receiver on any of Flask's request signals, a test client that keeps the
-  request context.
+- per request: ``OPTIONS`` (Flask's automatic answer), any write when sign-ins and sign-ups
+  are rate-limited (a write may create a user row: Flask-Limiter counts it), an ``Upgrade``
+  request, a path the URL map does not match or redirects (Flask answers 404, 405, 308), an
+  endpoint that is not a tablerest view (the docs page, probes, metrics, an application's
+  routes, or a view someone wrapped), a receiver on any of Flask's request signals, a test
+  client that keeps the request context.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -55,6 +58,7 @@ _SIGNALS = (
     signals.appcontext_tearing_down,
 )
 _PRESERVE = "werkzeug.debug.preserve_context"
+_READS = frozenset({"GET", "HEAD"})
 
 
 def install(app: Flask) -> LeanApp:
@@ -76,6 +80,9 @@ class _Plan:
     teardown: list[Callable[[Request, BaseException | None], None]]  # reversed too
     errors: dict[type[Exception], Callable[[Request, Any], Any]]
     propagate: bool
+    #: Only GET and HEAD: the app counts sign-ins and sign-ups (Flask-Limiter, which needs
+    #: Flask's request context), and any write may create a user row.
+    reads_only: bool
 
 
 class LeanApp:
@@ -98,6 +105,7 @@ class LeanApp:
         if (
             plan is None
             or method == "OPTIONS"
+            or (plan.reads_only and method not in _READS)
             or "HTTP_UPGRADE" in environ  # Flask matches websocket requests apart
             or _PRESERVE in environ
             or _signalled()
@@ -291,13 +299,16 @@ def _flask_needed(app: Flask) -> str | None:
         return "blueprints, URL value preprocessors or app-context teardowns"
     if type(app.session_interface) is not SecureCookieSessionInterface:
         return "a session interface of its own"
+    limiters = _limiters(app)
+    if limiters is None:
+        return "rate limits on every route"
     for name, registry in (
         ("before_request", app.before_request_funcs),
         ("after_request", app.after_request_funcs),
         ("teardown_request", app.teardown_request_funcs),
     ):
         funcs: dict[Any, list[Callable[..., Any]]] = dict(registry)
-        if set(funcs) - {None} or any(hooks.of_request(f) is None for f in funcs.get(None, [])):
+        if set(funcs) - {None} or not all(_ours(f, limiters) for f in funcs.get(None, [])):
             return f"a {name} hook that is not tablerest's"
     spec: dict[Any, dict[Any, dict[Any, Any]]] = {
         k: dict(v) for k, v in app.error_handler_spec.items()
@@ -309,15 +320,42 @@ def _flask_needed(app: Flask) -> str | None:
     return None
 
 
+def _limiters(app: Flask) -> list[Any] | None:
+    """The Flask-Limiter of each of the app's tablerest APIs that has one; None when one
+    limits every route (a budget per caller), which only Flask's dispatch can count."""
+    found = []
+    for state in app.extensions.get("tablerest", {}).values():
+        limiter = getattr(state, "limits", None)
+        if limiter is None:
+            continue
+        if limiter.limits.anonymous is not None or limiter.limits.user is not None:
+            return None
+        found.append(limiter.limiter)
+    return found
+
+
+def _ours(hook: Callable[..., Any], limiters: list[Any]) -> bool:
+    """Whether ``hook`` is tablerest's: one of its own, or a hook of the Flask-Limiter it
+    installed for sign-in and sign-up limits. Those hooks check and report the limits of the
+    views they decorate (sign-in: never a lean view) and do nothing for any other request;
+    sign-ups are counted by writes, which go to Flask (``_Plan.reads_only``)."""
+    if hooks.of_request(hook) is not None:
+        return True
+    owner = hook.args[0] if isinstance(hook, functools.partial) and hook.args else None
+    owner = getattr(hook, "__self__", owner)
+    return any(owner is limiter for limiter in limiters)
+
+
 def _plan(app: Flask) -> _Plan:
+    limiters = _limiters(app) or []
     views = {}
     for endpoint, view in app.view_functions.items():
         fn = hooks.of_request(view)
         if fn is not None:
             views[endpoint] = fn
-    before = app.before_request_funcs.get(None, [])
-    after = app.after_request_funcs.get(None, [])
-    teardown = app.teardown_request_funcs.get(None, [])
+    before = _own(app.before_request_funcs.get(None, []))
+    after = _own(app.after_request_funcs.get(None, []))
+    teardown = _own(app.teardown_request_funcs.get(None, []))
     errors = app.error_handler_spec.get(None, {}).get(None, {})
     propagate = app.config["PROPAGATE_EXCEPTIONS"]
     return _Plan(
@@ -329,7 +367,13 @@ def _plan(app: Flask) -> _Plan:
         teardown=[_fn(f) for f in reversed(teardown)],
         errors={cls: _fn(h) for cls, h in errors.items()},
         propagate=bool(app.testing or app.debug) if propagate is None else bool(propagate),
+        reads_only=bool(limiters),
     )
+
+
+def _own(funcs: list[Callable[..., Any]]) -> list[Callable[..., Any]]:
+    """tablerest's own hooks (of the request) among ``funcs``, leaving out Flask-Limiter's."""
+    return [f for f in funcs if hooks.of_request(f) is not None]
 
 
 def _fn(adapter: Callable[..., Any]) -> Callable[..., Any]:
