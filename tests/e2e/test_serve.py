@@ -36,14 +36,14 @@ def test_newcomer_walkthrough_on_the_demo(demo_server: Server) -> None:
     )
     assert status == 201
     location = headers["Location"]
-    assert location == f"/api/books/{book['id']}"
-    status, _, fetched = _call("GET", demo_server.base + location)
+    assert location == f"{api}/books/{book['id']}"  # absolute, as the client reached it
+    status, _, fetched = _call("GET", location)
     assert (status, fetched["title"]) == (200, "My Book")
-    status, _, patched = _call("PATCH", demo_server.base + location, {"pages": 321})
+    status, _, patched = _call("PATCH", location, {"pages": 321})
     assert (status, patched["pages"], patched["title"]) == (200, 321, "My Book")
-    status, _, _ = _call("DELETE", demo_server.base + location)
+    status, _, _ = _call("DELETE", location)
     assert status == 204
-    status, headers, problem = _call("GET", demo_server.base + location)
+    status, headers, problem = _call("GET", location)
     assert status == 404
     assert headers["Content-Type"] == "application/problem+json"
 
@@ -75,10 +75,11 @@ def test_serve_a_sqlite_file_read_only(tmp_path: Path, env: dict[str, str]) -> N
         status, _, body = _call("GET", f"{server.base}/api/Pets?page[size]=1")
         assert (status, body["data"]) == (200, [{"id": 1, "name": "Rex"}])
         # Keyset pages over a real server (the workers share one cursor key: test_cli.py).
-        url: str | None = "/api/Pets?page%5Bsize%5D=2&page%5Bafter%5D="
+        url: str | None = f"{server.base}/api/Pets?page%5Bsize%5D=2&page%5Bafter%5D="
         seen = []
         while url:
-            status, _, body = _call("GET", server.base + url)
+            assert url.startswith(f"{server.base}/api/Pets?"), url  # links are absolute
+            status, _, body = _call("GET", url)
             assert status == 200, body
             seen += [p["id"] for p in body["data"]]
             url = body["links"]["next"]

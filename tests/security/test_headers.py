@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from tablerest.mount.guards import CORS_EXPOSED
+from tablerest.mount.cors import CORS_EXPOSED
 from tests.security.conftest import AppFactory, login
 
 
