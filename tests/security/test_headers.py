@@ -43,6 +43,12 @@ def test_no_cors_headers_unless_asked(client: FlaskClient) -> None:
     assert "Access-Control-Allow-Origin" not in resp.headers
 
 
+def test_cors_false_is_no_cors(make_app: AppFactory) -> None:
+    client = make_app(api={"cors": False}).test_client()
+    resp = client.get("/api/comments", headers={"Origin": "https://app.example"})
+    assert "Access-Control-Allow-Origin" not in resp.headers
+
+
 def test_cors_for_listed_origins_with_preflight(make_app: AppFactory) -> None:
     client = make_app(api={"cors": {"origins": ["https://app.example"]}}).test_client()
     pre = client.options(
