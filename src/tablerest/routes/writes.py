@@ -65,7 +65,8 @@ class WriteRoutes(Routes):
             # The ETag stays that of the row as a GET shows it; the body adds the nested rows.
             if fmt == "jsonapi":
                 url = self.item_url(request, one.row)
-                doc = self.jsonapi.single(res, one.out, url, root=root(request))
+                view = caller.access  # without what is concealed from the caller, as a GET
+                doc = self.jsonapi.single(res, one.out, url, view=view, root=root(request))
                 resp.set_data(dumps(doc))
             else:
                 resp.set_data(dumps(one.out))
@@ -171,8 +172,13 @@ class WriteRoutes(Routes):
         def holds(current: dict[str, Any]) -> bool:
             shown: Any = current
             if fmt == "jsonapi":
+                # As the caller's GET shows it: their links, without the relationships
+                # concealed from them (the tag they hold is of that document).
                 url = self.item_url(request, current)
-                shown = self.jsonapi.single(self.resource, current, url, root=root(request))
+                view = caller.access
+                shown = self.jsonapi.single(
+                    self.resource, current, url, view=view, root=root(request)
+                )
             return http.if_match(request, http.etag(dumps(shown)))
 
         return holds
