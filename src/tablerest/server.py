@@ -23,7 +23,7 @@ from .auth.policyfile import PolicyFile, TableRules
 from .auth.service import PASSWORD_CANDIDATES, Auth
 from .changes import ChangeFeed
 from .execute.store import ReadReplicas
-from .mount.cors import cors_for_origins
+from .http import cors_for_origins
 from .mount.lean import install as install_lean
 from .mount.observe import Observability
 from .mount.ratelimit import RateLimits
@@ -138,7 +138,7 @@ def create_app(
     ``format``: what a client that asks for no representation gets, ``json`` (plain JSON, the
     default) or ``jsonapi`` (JSON:API); over the policy file's ``[api] format``.
     ``cors``: the origins whose pages may use the API (``https://app.example``; ``*``: any,
-    answered with ``*``, so without credentials); see :func:`tablerest.mount.cors.cors_for_origins`.
+    answered with ``*``, so without credentials); see :func:`tablerest.http.cors_for_origins`.
 
     ``selection``: the tables to serve, their names, and whether the batch endpoint and the
     docs are on (:class:`~tablerest.reflect.selection.Selection`; over the policy file's ``[api]``).

@@ -23,8 +23,7 @@ import sqlalchemy as sa
 
 from .. import openapi
 from ..changes import ChangeFeed
-from ..http import AllowedHosts, bound_hosts
-from ..mount.cors import cors_for_origins
+from ..http import AllowedHosts, bound_hosts, cors_for_origins
 from ..mount.observe import Observability
 from ..names import slug
 from ..reflect.selection import reserved_names

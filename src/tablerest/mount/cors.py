@@ -1,5 +1,6 @@
-"""CORS for the API's routes (``Api(cors=...)``, ``tablerest serve --cors ORIGIN``): flask-cors
-decides, tablerest's own hook applies its answer.
+"""CORS for the API's routes (``Api(cors=...)``, ``tablerest serve --cors ORIGIN``, whose
+origins :func:`tablerest.http.cors_for_origins` reads): flask-cors decides, tablerest's own
+hook applies its answer.
 
 flask-cors works out the headers from its options (origins, methods, preflights, ``Vary``);
 the hook that adds them to every response under the prefix is tablerest's (a function of the
@@ -11,8 +12,7 @@ refusal's (Host, origin) and Flask's automatic ``OPTIONS``, which preflights get
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
@@ -21,7 +21,7 @@ from werkzeug.wrappers import Request, Response
 from . import hooks
 from .state import AppState
 
-__all__ = ["CORS_ALLOWED", "CORS_EXPOSED", "cors_for_origins", "install_cors"]
+__all__ = ["CORS_ALLOWED", "CORS_EXPOSED", "install_cors"]
 
 #: What browsers may read across origins: the paging, caching and rate-limit headers.
 CORS_EXPOSED = [
@@ -35,27 +35,6 @@ CORS_EXPOSED = [
 ]
 #: What pages of other origins may send.
 CORS_ALLOWED = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Accept"]
-#: An origin as a browser sends it: scheme, host and port if not the scheme's own, no path.
-_ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#\s]+$", re.IGNORECASE)
-
-
-def cors_for_origins(origins: Iterable[str]) -> bool | dict[str, Any] | None:
-    """``Api(cors=...)`` for a list of origins (``tablerest serve --cors``): None for none,
-    ``True`` when one is ``*`` (any origin, answered with ``*``), else flask-cors options
-    naming them. ``ValueError`` for something a browser never sends as an ``Origin`` (a
-    path, a trailing ``/``, no scheme): it would silently match nothing."""
-    given = [o.strip() for o in origins if o.strip()]
-    bad = [o for o in given if o != "*" and not _ORIGIN.match(o)]
-    if bad:
-        raise ValueError(
-            f"{', '.join(map(repr, bad))}: an origin is scheme://host[:port] with no path, "
-            "e.g. https://app.example or http://localhost:5173 (or '*' for any)"
-        )
-    if not given:
-        return None
-    if "*" in given:
-        return True
-    return {"origins": list(dict.fromkeys(given))}
 
 
 def install_cors(state: AppState, app: Flask) -> None:
