@@ -121,7 +121,8 @@ def offset_links(
     request: Request, base: Mapping[str, list[str]], intent: ListIntent, more: bool
 ) -> dict[str, str | None]:
     query = Query(request.path, base)
-    name = "page[number]" if intent.page_number is not None else "offset"
+    # The links page the way the client did: by number, by offset, or by page[offset].
+    name = "page[number]" if intent.page_number is not None else intent.offset_parameter
 
     def at(offset: int) -> str:
         value = offset // intent.limit + 1 if intent.page_number is not None else offset
