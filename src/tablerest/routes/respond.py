@@ -89,10 +89,17 @@ def uri(path: str) -> str:
     return quote(path, safe=_PATH_SAFE)
 
 
+def _path(request: Request) -> str:
+    """The request's path as links name it: without the trailing slash some clients add (the
+    routes answer ``/api/books/`` as ``/api/books``; so do the links, and the ETag)."""
+    path = request.path
+    return path.rstrip("/") if path.endswith("/") and len(path) > 1 else path
+
+
 def self_link(request: Request) -> str:
     """The request's own path and query string (a JSON:API ``self`` link)."""
     query = request.query_string.decode("latin-1")
-    path = uri(request.path)
+    path = uri(_path(request))
     return f"{path}?{query}" if query else path
 
 
@@ -120,7 +127,7 @@ def page_meta(intent: ListIntent) -> dict[str, int]:
 def offset_links(
     request: Request, base: Mapping[str, list[str]], intent: ListIntent, more: bool
 ) -> dict[str, str | None]:
-    query = Query(request.path, base)
+    query = Query(_path(request), base)
     # The links page the way the client did: by number, by offset, or by page[offset].
     name = "page[number]" if intent.page_number is not None else intent.offset_parameter
 
@@ -143,9 +150,9 @@ def keyset_links(
     more: bool,
     cursors: Sequence[str],
 ) -> dict[str, str | None]:
-    query = Query(request.path, base)
+    query = Query(_path(request), base)
     rest = Query(
-        request.path,
+        _path(request),
         {k: v for k, v in base.items() if k not in ("page[after]", "page[before]")},
     )
     forward = intent.direction == "after"
