@@ -742,6 +742,53 @@ def test_author_lists_match_the_reference(loaded: tuple[FlaskClient, Reference])
     check()
 
 
+@every_backend
+def test_repeated_equality_and_page_offsets_match_the_reference(
+    loaded: tuple[FlaskClient, Reference],
+) -> None:
+    """A repeated equality (``id=1&id=2``, react-admin's getMany) is any of its values; a page
+    asked with ``page[offset]``/``page[limit]`` (@orbit/jsonapi) holds the rows from that
+    offset, and its next link keeps paging that way."""
+    client, ref = loaded
+    paths = sorted(p for p, spec in BOOK_FIELDS.items() if "eq" in spec.ops)
+
+    @search(100)
+    @given(
+        data=st.data(),
+        style=st.sampled_from(("full", "bare", "short")),
+        sort=sort_strategy(BOOK_SORTS),
+        offset=st.integers(0, 70),
+        limit=st.integers(1, 12),
+    )
+    def check(
+        data: st.DataObject,
+        style: str,
+        sort: tuple[tuple[str, bool], ...],
+        offset: int,
+        limit: int,
+    ) -> None:
+        path = data.draw(st.sampled_from(paths))
+        one = scalar_text(ref, "books", path, BOOK_FIELDS[path].kind)
+        values = data.draw(st.lists(one, min_size=1, max_size=4))
+        any_of = Filter(path, "in", ",".join(values))
+        expected = ref.rows("books", BOOK_FIELDS, (any_of,), sort)
+        pairs = [Filter(path, "eq", v, style).param() for v in values] + sort_param(sort, False)
+        pairs += [("page[offset]", str(offset)), ("page[limit]", str(limit))]
+        url = f"/api/books?{urlencode(pairs, quote_via=quote)}"
+        body = get(client, url)
+        assert body["data"] == expected[offset : offset + limit], url
+        assert body["meta"]["page"] == {"offset": offset, "limit": limit}, url
+        following = body["links"]["next"]
+        assert (following is None) == (offset + limit >= len(expected)), (url, following)
+        if following is not None:
+            assert "page%5Boffset%5D=" in following, following
+            assert "page%5Bnumber%5D" not in following, following
+            after = get(client, following)["data"]
+            assert after == expected[offset + limit : offset + 2 * limit], following
+
+    check()
+
+
 # -- bugs the search found, kept as minimal examples ------------------------------------------
 
 
