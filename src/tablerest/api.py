@@ -235,6 +235,7 @@ class Api:
         if self.rate_limits is not None:
             state.limits = self.rate_limits.install(app, state.identify)
         guards.install_origin_check(state, app)
+        guards.install_options_headers(state, app)
         route(state, prefix, "index", lambda req: pages.index(state, req), ["GET"])
         if self.docs:
             document = lambda req: pages.openapi_document(state, req)  # noqa: E731

@@ -37,6 +37,7 @@ __all__ = [
     "check_origin",
     "http_problem",
     "install_error_handler",
+    "install_options_headers",
     "install_origin_check",
     "route_reads",
 ]
@@ -53,6 +54,25 @@ def _under(prefix: str, path: str) -> bool:
 def install_origin_check(state: AppState, app: Flask) -> None:
     """:func:`check_origin` before every request."""
     hooks.before(app, lambda req: check_origin(state, req))
+
+
+def install_options_headers(state: AppState, app: Flask) -> None:
+    """The security headers on Flask's automatic answers to ``OPTIONS`` under the prefix,
+    which no view of the API makes (those that answer ``OPTIONS`` themselves have them)."""
+    if not state.api.security_headers:
+        return
+    prefix = state.api.settings.prefix
+
+    def options(req: Request, resp: Response) -> Response:
+        if (
+            req.method == "OPTIONS"
+            and _under(prefix, req.path)
+            and "X-Content-Type-Options" not in resp.headers
+        ):
+            secure(resp)
+        return resp
+
+    hooks.after(app, options)
 
 
 def check_origin(state: AppState, request: Request) -> Response | None:

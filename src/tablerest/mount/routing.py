@@ -57,8 +57,14 @@ def route(
 
     ``handler`` takes the request and the rule's arguments; tablerest's errors it raises
     answer as problem documents. Flask's view for the rule calls it with Flask's request; the
-    lean path calls it itself."""
+    lean path calls it itself.
+
+    A trailing slash is answered as if it were not there (``/api/books/``, ``/api/books/1/``):
+    some clients (jsonapi-requests) add one to every URL. Answered, not redirected: a 308
+    costs a round trip and some clients drop a redirected body or method. No rule ends with a
+    slash and no key or relation name is empty, so no URL can mean two routes."""
     endpoint = f"{EXTENSION}.{name}"
+    options.setdefault("strict_slashes", False)
     # Flask-Limiter files limits under a view's qualified name: each view needs its own.
     view = hooks.view(_answering(state, handler), endpoint)
     if state.limits is not None:
