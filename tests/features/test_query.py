@@ -447,9 +447,9 @@ def test_page_offset_and_limit_page_as_offset_and_limit(client: FlaskClient) -> 
     assert body["meta"]["page"] == {"offset": 2, "limit": 2}
     # The links keep paging the way the client did.
     links = body["links"]
-    assert links["next"] == "/api/books?page%5Boffset%5D=4&page%5Blimit%5D=2"
-    assert links["prev"] == "/api/books?page%5Boffset%5D=0&page%5Blimit%5D=2"
-    assert links["first"] == "/api/books?page%5Boffset%5D=0&page%5Blimit%5D=2"
+    assert links["next"] == "http://localhost/api/books?page%5Boffset%5D=4&page%5Blimit%5D=2"
+    assert links["prev"] == "http://localhost/api/books?page%5Boffset%5D=0&page%5Blimit%5D=2"
+    assert links["first"] == "http://localhost/api/books?page%5Boffset%5D=0&page%5Blimit%5D=2"
     seen: list[int] = []
     url: str | None = "/api/books?page[limit]=3&sort=-year"
     while url:
@@ -463,7 +463,7 @@ def test_page_offset_and_limit_page_as_offset_and_limit(client: FlaskClient) -> 
         "/api/books?page[offset]=6&page[limit]=2", headers={"Accept": "application/vnd.api+json"}
     ).get_json()
     assert [r["id"] for r in doc["data"]] == ["7"]
-    assert doc["links"]["prev"] == "/api/books?page%5Boffset%5D=4&page%5Blimit%5D=2"
+    assert doc["links"]["prev"] == "http://localhost/api/books?page%5Boffset%5D=4&page%5Blimit%5D=2"
 
 
 @pytest.mark.parametrize(
@@ -494,7 +494,10 @@ def test_page_offset_and_limit_errors_name_the_parameter(
 def test_groups_page_by_page_offset_too(client: FlaskClient) -> None:
     body = client.get("/api/books?group_by=genre&page[offset]=1&page[limit]=2").get_json()
     assert [g["genre"] for g in body["data"]] == ["fantasy", "mystery"]
-    assert body["links"]["next"] == "/api/books?group_by=genre&page%5Boffset%5D=3&page%5Blimit%5D=2"
+    assert (
+        body["links"]["next"]
+        == "http://localhost/api/books?group_by=genre&page%5Boffset%5D=3&page%5Blimit%5D=2"
+    )
 
 
 def test_an_export_takes_no_page_offset(client: FlaskClient) -> None:
