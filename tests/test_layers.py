@@ -102,7 +102,9 @@ ALLOWED: dict[str, set[str]] = {
     "execute.dberrors": set(),  # database errors -> kinds: SQLAlchemy only
     # which field a CHECK failure is about
     "execute.checks": {"errors", "execute.dberrors", "resource"},
-    "execute.store": {"errors", "execute.dberrors", "execute.prepared", "resource"},
+    "execute.store": {"errors", "execute.dberrors", "execute.held", "execute.prepared", "resource"},
+    # one pooled connection per server thread for its reads
+    "execute.held": {"execute.prepared"},
     "execute.prepared": set(),  # the store layer's executor: SQLAlchemy only
     # tablerest's own tables in the served database: SQLAlchemy only
     "execute.owntables": set(),
@@ -125,7 +127,7 @@ ALLOWED: dict[str, set[str]] = {
         "resource",
     },
     "operations.context": {
-        "changes.outbox",
+        "changes",
         "errors",
         "execute.prepared",
         "execute.store",
@@ -197,7 +199,7 @@ ALLOWED: dict[str, set[str]] = {
         "operations.writes",
     },
     "operations.service": {
-        "changes.outbox",
+        "changes",
         "errors",
         "execute.store",
         "operations.bulk",
@@ -448,11 +450,10 @@ ALLOWED: dict[str, set[str]] = {
     # Database-first (reflect/): an existing database -> resources, before any request.
     "reflect": set(),  # the package says what its modules do and imports none of them
     "reflect.tables": {
-        "auth.sessions",
-        "changes.outbox",
         "columns.decimals",
         "columns.sqlite_time",
         "columns.untyped",
+        "execute.owntables",
         "reflect.partitions",
         "reflect.reflecttypes",
         "reflect.selection",

@@ -12,15 +12,13 @@ import dataclasses
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import Flask
 
 from .api import Api
 from .auth.policies import authenticated, owner, public, role
-from .auth.policyfile import PolicyFile, TableRules
-from .auth.service import PASSWORD_CANDIDATES, Auth
 from .changes import ChangeFeed
 from .execute.store import ReadReplicas
 from .mount.lean import install as install_lean
@@ -30,6 +28,11 @@ from .names import slug
 from .reflect.selection import Selection, reserved_names
 from .reflect.tables import reflect_resources, secret_columns
 from .resource import Resource
+
+if TYPE_CHECKING:
+    # The policy file and Auth are imported where a policy or --auth-table is given: every
+    # serve worker would hold them otherwise (test_worker_memory).
+    from .auth.policyfile import PolicyFile
 
 __all__ = [
     "PRIVILEGE_COLUMNS",
@@ -193,6 +196,8 @@ def create_app(
     policy = _complete(policy, resources, selection) if policy is not None else None
     auth = None
     if policy is not None and policy.auth.get("table"):
+        from .auth.service import Auth
+
         users = _by_table(resources, policy.auth["table"], "the auth table")
         auth = Auth(
             users.name,
@@ -313,6 +318,8 @@ def _hand_password_to_auth(
     """Auth needs the users' password column, which it makes write-only (never shown): that
     column, hidden by name or by being listed (the demo's ``users.password``), is handed to
     it instead. Only the one column Auth takes: another that looks secret stays hidden."""
+    from .auth.accounts import PASSWORD_CANDIDATES
+
     table = auth["table"]
     try:
         columns = [c["name"] for c in sa.inspect(engine).get_columns(table, schema=schema)]
@@ -356,6 +363,8 @@ def _complete(policy: PolicyFile, resources: list[Resource], selection: Selectio
         return dataclasses.replace(safe, keys=policy.keys, api=policy.api)
     table = next(iter(safe.tables))
     base = safe.tables[table]
+    from .auth.policyfile import TableRules
+
     own = policy.tables.get(table, TableRules())
     rules = dataclasses.replace(
         own,
@@ -369,6 +378,8 @@ def default_policy(auth: Mapping[str, Any], users: Resource) -> PolicyFile:
     """What ``--auth-table`` alone means: everyone reads, the signed-in write; in the users
     table, anyone signs up, a user reads and changes their own row, an admin everything, and
     only an admin writes the privilege columns (the roles column, :data:`PRIVILEGE_COLUMNS`)."""
+    from .auth.policyfile import PolicyFile, TableRules
+
     key = users.pk_fields[0].name if len(users.pk_fields) == 1 else None
     own_or_admin = owner(key) | role("admin") if key else role("admin")
     users_rules = TableRules(

@@ -4,17 +4,15 @@ HTTP endpoints, and the catalog the stages follow relations through."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from flask import Flask, Request
 from werkzeug.wrappers import Request as CoreRequest
 
 from ..auth.access import Access
 from ..auth.policies import Identity
-from ..auth.service import remembered
 from ..calls import Calls
 from ..changes import ChangeFeed
-from ..changes.fanout import Feeds
 from ..execute.store import Database
 from ..http import AllowedHosts
 from ..openapi.source import Options
@@ -25,6 +23,9 @@ from ..resource import Resource
 from ..routes.common import RouteContext, Settings
 from ..routes.endpoint import Endpoint
 from .ratelimit import Limiter
+
+if TYPE_CHECKING:
+    from ..changes.fanout import Feeds
 
 __all__ = ["EXTENSION", "ApiOptions", "AppState"]
 
@@ -79,7 +80,13 @@ class AppState:
         self.route_context = RouteContext(self.registry, api.settings, self.authorize)
         #: Each resource's operations as the application's code calls them (``books.create``).
         self.calls: dict[str, Calls] = {}
-        identify = remembered(api.identify) if api.identify is not None else None
+        identify = None
+        if api.identify is not None:
+            # Here rather than at the top: auth.service (tokens, sessions) is for apps with
+            # auth or identify, and every serve worker would hold it (test_worker_memory).
+            from ..auth.service import remembered
+
+            identify = remembered(api.identify)
         if identify is None and api.auth is not None:
             identify = api.auth.identify  # remembers by itself
         self.identify: Callable[[Request], Identity | None] | None = identify
