@@ -52,7 +52,9 @@ def test_every_sqlite_connection_keeps_a_small_page_cache(notes: Path) -> None:
 #: (sign-in and sign-up, which need --auth-table); the PostgreSQL and MariaDB dialects (3 MiB
 #: with those of their drivers): their databases' types; the demo database's builder; argon2:
 #: passwords (--auth-table); tomllib: a --policy file; the CLI's other commands and their tools
-#: (migrations, imports); tests.
+#: (migrations, imports); tests. tablerest's own features that the app turns on, or the first
+#: request needs: Auth and its tokens, sessions and accounts (--auth-table), the policy file
+#: (--policy), the change feed (--changes), the batch's runner (the first POST to /batch).
 NEVER_IMPORTED = (
     "limits",
     "wrapt",
@@ -60,6 +62,19 @@ NEVER_IMPORTED = (
     "tablerest.cli.db",
     "tablerest.cli.importing",
     "tablerest.cli.init",
+    "tablerest.auth.service",
+    "tablerest.auth.tokens",
+    "tablerest.auth.sessions",
+    "tablerest.auth.accounts",
+    "tablerest.auth.issuer",
+    "tablerest.auth.passwords",
+    "tablerest.auth.views",
+    "tablerest.auth.policyfile",
+    "tablerest.changes.outbox",
+    "tablerest.changes.fanout",
+    "tablerest.changes.stream",
+    "tablerest.changes.like",
+    "tablerest.routes.batch",
     "argon2",
     "tomllib",
     "sqlalchemy.dialects.postgresql",
@@ -105,6 +120,43 @@ def _serve_imports(*args: str) -> set[str]:
 
 def test_serve_imports_nothing_a_worker_does_not_need(notes: Path) -> None:
     assert _serve_imports(str(notes), "--port", "9321") == set()
+
+
+def test_serve_imports_a_feature_when_it_is_turned_on(notes: Path) -> None:
+    # What the app turns on is imported (so the probe above would see each of them).
+    feed = {"tablerest.changes.outbox", "tablerest.changes.fanout", "tablerest.changes.stream"}
+    assert feed <= _serve_imports(str(notes), "--changes")
+    assert "tablerest.auth.service" not in _serve_imports(str(notes), "--changes")
+
+
+def test_the_first_batch_request_imports_the_batch() -> None:
+    script = """
+import sqlite3, sys, tempfile
+from tablerest.server import create_app
+path = tempfile.mkdtemp() + "/n.sqlite3"
+sqlite3.connect(path).execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+client = create_app(path).test_client()
+assert "tablerest.routes.batch" not in sys.modules
+for n in range(2):
+    ops = {"operations": [{"op": "create", "resource": "notes", "data": {"body": str(n)}}]}
+    resp = client.post("/api/batch", json=ops)
+    assert resp.status_code == 200, resp.get_json()
+assert "tablerest.routes.batch" in sys.modules
+print(client.get("/api/notes").get_json()["data"])
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[{'id': 1, 'body': '0'}, {'id': 2, 'body': '1'}]"
+
+
+def test_own_tables_are_named_where_reflection_reads_them() -> None:
+    # Reflection leaves tablerest's own tables out by these names, without importing their
+    # modules: the names must be those the modules create.
+    from tablerest.auth.sessions import SESSION_TABLES
+    from tablerest.changes.outbox import TABLES
+    from tablerest.execute.owntables import OWN_TABLES
+
+    assert OWN_TABLES == TABLES | SESSION_TABLES
 
 
 def test_serve_parses_rate_limits_given_with_limits(notes: Path) -> None:
