@@ -111,7 +111,7 @@ ALLOWED: dict[str, set[str]] = {
     "render.json": {"resource"},
     "render.export": {"render.json"},
     "render.jsonapi": {"errors", "relations", "resource"},
-    "render.problem": {"errors", "render.json", "render.jsonapi"},
+    "render.problem": {"errors", "http", "render.json", "render.jsonapi"},
     # The operations layer (operations/): what can be done to rows, for one caller's view. It
     # knows no HTTP: the routes, the batch, the import command and applications call it.
     "operations": set(),  # the package says what its modules do and imports none of them

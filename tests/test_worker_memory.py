@@ -54,7 +54,8 @@ def test_every_sqlite_connection_keeps_a_small_page_cache(notes: Path) -> None:
 #: passwords (--auth-table); tomllib: a --policy file; the CLI's other commands and their tools
 #: (migrations, imports); tests. tablerest's own features that the app turns on, or the first
 #: request needs: Auth and its tokens, sessions and accounts (--auth-table), the policy file
-#: (--policy), the change feed (--changes), the batch's runner (the first POST to /batch).
+#: (--policy), the change feed (--changes), the batch's runner (the first POST to /batch),
+#: JSON:API's documents (the first JSON:API request), the OpenAPI document (its first GET).
 NEVER_IMPORTED = (
     "limits",
     "wrapt",
@@ -75,6 +76,9 @@ NEVER_IMPORTED = (
     "tablerest.changes.stream",
     "tablerest.changes.like",
     "tablerest.routes.batch",
+    "tablerest.decode.jsonapi",
+    "tablerest.render.jsonapi",
+    "tablerest.openapi.source",
     "argon2",
     "tomllib",
     "sqlalchemy.dialects.postgresql",
@@ -147,6 +151,35 @@ print(client.get("/api/notes").get_json()["data"])
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[{'id': 1, 'body': '0'}, {'id': 2, 'body': '1'}]"
+
+
+def test_the_first_json_api_request_imports_json_api() -> None:
+    script = """
+import sqlite3, sys, tempfile
+from tablerest.server import create_app
+path = tempfile.mkdtemp() + "/n.sqlite3"
+sqlite3.connect(path).execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+client = create_app(path).test_client()
+jsonapi = ("tablerest.decode.jsonapi", "tablerest.render.jsonapi")
+assert client.post("/api/notes", json={"body": "plain"}).status_code == 201
+assert client.get("/api/notes/9").status_code == 404
+assert not any(m in sys.modules for m in jsonapi)
+doc = {"data": {"type": "notes", "attributes": {"body": "api"}}}
+for n in range(2):
+    resp = client.post("/api/notes", json=doc, headers={"Content-Type": "application/vnd.api+json"})
+    assert resp.status_code == 201, resp.get_json()
+    print(resp.get_json()["data"]["id"], resp.mimetype)
+error = client.get("/api/notes/9", headers={"Accept": "application/vnd.api+json"})
+print(error.status_code, error.get_json()["errors"][0]["status"])
+assert all(m in sys.modules for m in jsonapi)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:3] == [
+        "2 application/vnd.api+json",
+        "3 application/vnd.api+json",
+        "404 404",
+    ]
 
 
 def test_own_tables_are_named_where_reflection_reads_them() -> None:

@@ -15,7 +15,6 @@ from ..calls import Calls
 from ..changes import ChangeFeed
 from ..execute.store import Database
 from ..http import AllowedHosts
-from ..openapi.source import Options
 from ..operations.context import Config
 from ..operations.registry import Registry
 from ..relations import Relation
@@ -24,42 +23,46 @@ from ..routes.common import RouteContext, Settings
 from ..routes.endpoint import Endpoint
 from .ratelimit import Limiter
 
-if TYPE_CHECKING:
-    from ..changes.fanout import Feeds
-
-__all__ = ["EXTENSION", "ApiOptions", "AppState"]
+__all__ = ["EXTENSION", "AppState"]
 
 #: Where an app keeps its APIs' states: ``app.extensions["tablerest"][prefix]``.
 EXTENSION = "tablerest"
 
 
-class ApiOptions(Options, Protocol):
-    """What mounting reads of ``Api(...)``."""
+if TYPE_CHECKING:
+    # A protocol for mypy only: importing openapi.source at run time would put it in every
+    # serve worker (the OpenAPI builders wait for the first document).
+    from ..changes.fanout import Feeds
+    from ..openapi.source import Options
 
-    @property
-    def settings(self) -> Settings:
-        """Also what the routes read (the body size), beyond the document's prefix and limits."""
+    class ApiOptions(Options, Protocol):
+        """What mounting reads of ``Api(...)``."""
 
-    @property
-    def identify(self) -> Callable[[Request], Identity | None] | None: ...
+        @property
+        def settings(self) -> Settings:
+            """Also what the routes read (the body size), beyond the document's prefix and
+            limits."""
 
-    @property
-    def authenticates(self) -> bool: ...
+        @property
+        def identify(self) -> Callable[[Request], Identity | None] | None: ...
 
-    @property
-    def security_headers(self) -> bool: ...
+        @property
+        def authenticates(self) -> bool: ...
 
-    @property
-    def allowed_hosts(self) -> AllowedHosts | None: ...
+        @property
+        def security_headers(self) -> bool: ...
 
-    @property
-    def cross_site_writes(self) -> bool | None: ...
+        @property
+        def allowed_hosts(self) -> AllowedHosts | None: ...
 
-    @property
-    def cors(self) -> Any: ...
+        @property
+        def cross_site_writes(self) -> bool | None: ...
 
-    @property
-    def change_feed(self) -> ChangeFeed: ...
+        @property
+        def cors(self) -> Any: ...
+
+        @property
+        def change_feed(self) -> ChangeFeed: ...
 
 
 class AppState:

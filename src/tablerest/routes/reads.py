@@ -18,7 +18,6 @@ from ..errors import InvalidParameter
 from ..operations.caller import Caller, Scope
 from ..operations.reads import Page
 from ..relations import Relation
-from ..render.jsonapi import JSONAPI, key_text
 from ..resource import Resource, linkage_columns
 from .common import Routes
 from .respond import (
@@ -87,7 +86,7 @@ class ReadRoutes(Routes):
         row = self.ops.reads.item(caller, parse_key(res, key), intent)
         if fmt == "jsonapi":
             doc = self.jsonapi.single(res, row, self_link(request), sparse, caller.access)
-            return tagged(request, doc, res, media=JSONAPI)
+            return tagged(request, doc, res, media=http.JSONAPI)
         return tagged(request, row, res)
 
     def own(self, request: Request, subject: str) -> Response:
@@ -126,7 +125,7 @@ class ReadRoutes(Routes):
             return self._page(request, caller, target, intent, args, page, fmt=fmt, sparse=sparse)
         if fmt == "jsonapi":
             doc = self.jsonapi.single(target, row, self_link(request), sparse, caller.access)
-            return tagged(request, doc, target, media=JSONAPI)
+            return tagged(request, doc, target, media=http.JSONAPI)
         return tagged(request, row, target)
 
     def linkage(
@@ -151,8 +150,10 @@ class ReadRoutes(Routes):
             raise InvalidParameter(next(iter(args)), "A relationship takes no query parameters")
         intent = ListIntent(1, fields=only_keys)
         _through, row, _intent, _scope = reads.related(caller, values, rel, target, intent)
-        data = None if row is None else {"type": target.name, "id": key_text(target, row)}
-        return tagged(request, self.jsonapi.linkage(res, name, key, data), res, media=JSONAPI)
+        data = (
+            None if row is None else {"type": target.name, "id": self.jsonapi.key_text(target, row)}
+        )
+        return tagged(request, self.jsonapi.linkage(res, name, key, data), res, media=http.JSONAPI)
 
     def _page(
         self,
@@ -179,15 +180,15 @@ class ReadRoutes(Routes):
             meta.update(page.total)
         if linkage is not None:
             owner, name, key = linkage
-            ids = [{"type": res.name, "id": key_text(res, r)} for r in page.rows]
+            ids = [{"type": res.name, "id": self.jsonapi.key_text(res, r)} for r in page.rows]
             doc = self.jsonapi.linkage(owner, name, key, ids)
             doc["links"].update({k: v for k, v in links.items() if v and k != "self"})
             doc["meta"] = meta
-            resp = tagged(request, doc, res, media=JSONAPI)
+            resp = tagged(request, doc, res, media=http.JSONAPI)
         elif fmt == "jsonapi":
             view = caller.access
             doc = self.jsonapi.collection(res, page.rows, links, meta, sparse or {}, view)
-            resp = tagged(request, doc, res, media=JSONAPI)
+            resp = tagged(request, doc, res, media=http.JSONAPI)
         else:
             resp = tagged(request, {"data": page.rows, "links": links, "meta": meta}, res)
         header = link_header(links)
@@ -218,7 +219,7 @@ class ReadRoutes(Routes):
             meta["total"] = groups.total
         if fmt == "jsonapi":
             doc = {"data": [], "links": links, "meta": {**meta, "groups": groups.rows}}
-            return tagged(request, doc, res, media=JSONAPI)
+            return tagged(request, doc, res, media=http.JSONAPI)
         return tagged(request, {"data": groups.rows, "links": links, "meta": meta}, res)
 
     def _query_args(
