@@ -465,6 +465,7 @@ ALLOWED: dict[str, set[str]] = {
     "reflect.partitions": set(),  # reflection's help for partitioned tables: SQLAlchemy only
     "reflect.reflecttypes": {"columns.typeops"},  # reflection's corrections of column types
     "granian_runner": set(),  # the server: it gets the app only as a factory
+    "malloc": set(),  # glibc's allocator settings for serve's workers: ctypes only
     # The OpenAPI document: built from the declarations alone (no request, no database). It
     # reads the mounted API through its own protocol (openapi.source), never the extension.
     "openapi": {"openapi.document"},
@@ -575,6 +576,7 @@ ALLOWED: dict[str, set[str]] = {
         "changes",
         "cli.options",
         "http",
+        "malloc",
         "mount.observe",
         "names",
         "openapi",
