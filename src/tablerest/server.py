@@ -71,9 +71,11 @@ SERVERS = ("granian", "gunicorn")
 #: holds a connection per thread that runs requests (4 by default, up to 32 with the change
 #: feed), each with a cache of its own, filled by any scan: 8 MiB of a worker's memory at 4
 #: threads, all of it copies of pages the operating system caches once for every connection and
-#: worker. 512 KiB each keeps the B-tree's upper levels cached (a page read past the cache is a
-#: read() served from the OS cache, about a microsecond) and 4 threads at SQLite's default total.
-SQLITE_CACHE_KIB = 512
+#: worker. 128 KiB each (32 pages of 4 KiB) still keeps the B-trees' upper levels cached (a
+#: page read past the cache is a read() served from the OS cache, about a microsecond): on the
+#: bench's 100,000 books a key lookup, a page of 50 and a filtered scan took as long as with
+#: 512 KiB (docs/worker-memory.md), and a worker's peak is ~1.2 MiB lower.
+SQLITE_CACHE_KIB = 128
 
 
 def database_url(target: str) -> str:
