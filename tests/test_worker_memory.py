@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tablerest import cli
+from tablerest import cli, malloc
 from tablerest.cli import serve
 from tablerest.server import SQLITE_CACHE_KIB, create_app
 
@@ -92,7 +92,7 @@ NEVER_IMPORTED = (
 
 _SERVE = """
 import sys
-from tablerest import cli
+from tablerest import cli, malloc
 from tablerest.cli import serve
 
 def run(factory, **options):  # what a worker does: build its app and serve requests
@@ -210,3 +210,66 @@ def test_the_default_rate_limits_parse() -> None:
     for name in ("rate_limit_sign_in", "rate_limit_sign_up"):
         assert isinstance(defaults[name], str)
         assert parse_many(defaults[name]), name
+
+
+#: Six threads malloc while all are alive, then glibc lists its arenas ("Arena N:" on stderr).
+_THREADS = """
+import ctypes, sys, threading
+together = threading.Barrier(6)
+def work():  # bytes this large are malloc's, not pymalloc's
+    kept = bytearray(100_000)
+    together.wait()
+    kept += bytearray(100_000)
+threads = [threading.Thread(target=work) for _ in range(6)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+sys.stderr.flush()
+ctypes.CDLL(None).malloc_stats()
+"""
+
+_ARENAS = f"""
+import sys
+from tablerest import malloc
+limited = malloc.tune() if sys.argv[1] == "tune" else None
+{_THREADS}
+print(limited)
+"""
+
+
+def _arenas(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    out = subprocess.run(
+        [sys.executable, "-c", _ARENAS, *args], capture_output=True, text=True, env=env, check=True
+    )
+    return out.stderr.count("Arena "), out.stdout.strip()
+
+
+@pytest.mark.skipif(not malloc.glibc(), reason="glibc's malloc only")
+def test_serve_limits_malloc_arenas_unless_the_environment_says(tmp_path: Path) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    # Without tune, 6 threads get arenas of their own (glibc: up to 8 per core).
+    assert _arenas("none", env=env)[0] > malloc.ARENA_MAX
+    assert _arenas("tune", env=env) == (malloc.ARENA_MAX, "True")
+    # The environment's own setting wins (the opt-out): tune leaves arenas alone.
+    assert _arenas("tune", env={**env, "MALLOC_ARENA_MAX": "4"}) == (4, "False")
+
+
+@pytest.mark.skipif(not malloc.glibc(), reason="glibc's malloc only")
+def test_serve_tunes_malloc_before_its_workers_start(notes: Path) -> None:
+    import os
+
+    script = f"""
+from tablerest import cli
+from tablerest.cli import serve
+
+def run(factory, **options):  # where the server would fork its workers
+    exec({_THREADS!r}, {{}})
+
+serve.run = run
+cli.main(["serve", {str(notes)!r}, "--port", "9322"], standalone_mode=False)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("Arena ") == malloc.ARENA_MAX
