@@ -7,6 +7,7 @@ connection of its own. ``bench/rss.py`` measures the sizes; these tests pin the 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -244,9 +245,7 @@ def _arenas(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
 
 
 @pytest.mark.skipif(not malloc.glibc(), reason="glibc's malloc only")
-def test_serve_limits_malloc_arenas_unless_the_environment_says(tmp_path: Path) -> None:
-    import os
-
+def test_serve_limits_malloc_arenas_unless_the_environment_says() -> None:
     env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
     # Without tune, 6 threads get arenas of their own (glibc: up to 8 per core).
     assert _arenas("none", env=env)[0] > malloc.ARENA_MAX
@@ -257,8 +256,6 @@ def test_serve_limits_malloc_arenas_unless_the_environment_says(tmp_path: Path) 
 
 @pytest.mark.skipif(not malloc.glibc(), reason="glibc's malloc only")
 def test_serve_tunes_malloc_before_its_workers_start(notes: Path) -> None:
-    import os
-
     script = f"""
 from tablerest import cli
 from tablerest.cli import serve
