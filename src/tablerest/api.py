@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import Flask, Request, current_app, has_request_context, request
 
 from . import http
 from .auth.policies import Identity, PermissionSpec, Policy
-from .auth.service import Auth
 from .changes import ChangeFeed
 from .errors import Unauthorized
 from .execute.store import Database, ReadReplicas
@@ -31,6 +30,9 @@ from .mount.state import EXTENSION, AppState
 from .reflect.selection import AUTH_PATH, BATCH_PATH, reserved_names
 from .resource import Resource, WriteContext
 from .routes.common import Settings
+
+if TYPE_CHECKING:
+    from .auth.service import Auth
 
 __all__ = ["Api"]
 

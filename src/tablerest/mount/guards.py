@@ -25,7 +25,6 @@ from ..errors import (
     TooManyRequests,
 )
 from ..execute.store import replica_reads
-from ..render.jsonapi import JSONAPI
 from ..render.problem import error_response, problem_response
 from . import hooks
 from .routing import private, secure
@@ -109,7 +108,7 @@ def early_problem(state: AppState, error: TablerestError, request: Request) -> R
     """The answer to an error found before any view ran (routing, Host, origin)."""
     # Before negotiation: a client that named JSON:API anywhere gets a JSON:API document.
     named = request.headers.get("Accept", "") + request.headers.get("Content-Type", "")
-    resp = error_response(error, jsonapi=JSONAPI in named)
+    resp = error_response(error, jsonapi=http.JSONAPI in named)
     if state.api.authenticates:
         resp = private(request, resp)
     return secure(resp) if state.api.security_headers else resp
