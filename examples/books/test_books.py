@@ -60,7 +60,7 @@ def test_post_a_book_from_form_fields(client: FlaskClient, db_path: Path) -> Non
 
     assert resp.status_code == 201
     assert resp.get_json() == {"id": 1, **DUNE}
-    assert resp.headers["Location"] == "/api/books/1"
+    assert resp.headers["Location"] == "http://localhost/api/books/1"
     assert sql(db_path, "SELECT * FROM book") == [(1, "Dune", "Frank Herbert", "scifi")]
     # "your new book should be in the list"
     assert client.get("/api/books").get_json()["data"] == [{"id": 1, **DUNE}]

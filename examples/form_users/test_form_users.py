@@ -52,7 +52,7 @@ def test_the_tutorial_posts_and_its_sqlite3_check(client: FlaskClient, db_path: 
     assert (john.status_code, marry.status_code) == (201, 201)
     # Form values arrive as text; the age comes back as the integer the column holds.
     assert john.get_json() == {"id": 1, "name": "john", "age": 14}
-    assert marry.headers["Location"] == "/api/users/2"
+    assert marry.headers["Location"] == "http://localhost/api/users/2"
     # $ sqlite3 test.db "select * from user"  ->  1|john|14  2|Marry|65
     assert sql(db_path, "select * from user") == [(1, "john", 14), (2, "Marry", 65)]
     assert sql(db_path, "select typeof(age) from user") == [("integer",), ("integer",)]

@@ -57,7 +57,7 @@ def test_post_creates_a_user_with_a_server_stamped_creation_time(
     resp = client.post("/api/v1/users", json=ANN)
 
     assert resp.status_code == 201
-    assert resp.headers["Location"] == "/api/v1/users/1"
+    assert resp.headers["Location"] == "http://localhost/api/v1/users/1"
     body = resp.get_json()
     created = dt.datetime.fromisoformat(body.pop("creation_time"))
     assert body == {"id": 1, **ANN}

@@ -121,7 +121,7 @@ def test_post_a_student(client: FlaskClient, db_path: Path) -> None:
     )
 
     assert resp.status_code == 201
-    assert resp.headers["Location"] == "/api/students/1"
+    assert resp.headers["Location"] == "http://localhost/api/students/1"
     assert sql(db_path, "SELECT * FROM students") == [(1, "Ada", "Lovelace", 1)]
 
 

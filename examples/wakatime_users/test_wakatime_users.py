@@ -79,7 +79,7 @@ def test_create_generates_a_uuid_and_stores_only_an_argon2_hash(
     assert body["username"] == "zzzeek"
     user_id = uuid.UUID(body["id"])
     assert user_id.version == 4
-    assert resp.headers["Location"] == f"/api/users/{user_id}"
+    assert resp.headers["Location"] == f"http://localhost/api/users/{user_id}"
 
     username, stored = stored_user(db_path, body["id"])
     assert username == "zzzeek"
