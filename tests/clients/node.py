@@ -68,6 +68,18 @@ def installed() -> Path:
     return target
 
 
+def tool(name: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run an installed package's command (``node_modules/.bin/<name>``)."""
+    target = installed()
+    return subprocess.run(
+        [str(target / "node_modules" / ".bin" / name), *args],
+        cwd=target,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def run(script: str, *args: str, timeout: float = 120) -> Any:
     """Run ``script`` (a file of this folder) with Node beside the installed clients; its
     standard output is one JSON document, returned parsed."""

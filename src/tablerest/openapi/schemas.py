@@ -111,12 +111,19 @@ def _nested_inputs(
         }
         # The row to point at comes nested, or as its key: not both (and one of them
         # where the key is required).
+        # (Each rule names the properties it requires: defined above, and true here adds
+        # nothing, but a reader of one subschema sees them defined.)
         rules = schema.setdefault("allOf", [])
-        rules.extend({"not": {"required": [rel_name, n]}} for n in local)
+        rules.extend(_requiring([rel_name, n], negated=True) for n in local)
         required = schema.get("required", [])
         if set(local) <= set(required):
-            rules.append({"anyOf": [{"required": [rel_name]}, {"required": local}]})
+            rules.append({"anyOf": [_requiring([rel_name]), _requiring(local)]})
             schema["required"] = [r for r in required if r not in local]
+
+
+def _requiring(names: list[str], *, negated: bool = False) -> dict[str, Any]:
+    rule = {"required": names, "properties": dict.fromkeys(names, True)}
+    return {"not": rule} if negated else rule
 
 
 def list_schema(ctx: Context, res: Resource) -> str:
