@@ -214,7 +214,7 @@ def test_the_server_url_is_where_the_app_is_mounted(make_app: AppFactory) -> Non
     assert client.get("/api/openapi.json").get_json()["servers"] == [
         {"url": "/", "description": "The server of this document"}
     ]
-    mounted = client.get("/api/openapi.json", environ_base={"SCRIPT_NAME": "/library"})
+    mounted = client.get("/api/openapi.json", base_url="http://localhost/library")
     assert mounted.get_json()["servers"][0]["url"] == "/library"
     assert client.get("/api/openapi.json").get_json()["servers"][0]["url"] == "/"
     assert client.get("/api/openapi.json").get_json()["security"] == []  # open: no scheme
