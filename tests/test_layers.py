@@ -319,7 +319,8 @@ ALLOWED: dict[str, set[str]] = {
         "routes.common",
         "routes.endpoint",
     },
-    "mount.pages": {"http", "mount.state", "openapi", "render.json"},
+    "mount.pages": {"http", "mount.state", "openapi", "render.json", "routes.respond"},
+    "mount.cors": {"mount.hooks", "mount.state"},  # flask-cors's headers in our own hook
     # Beside the pipeline, on the whole app: probes, request ids, metrics, access logs.
     "mount.observe": {
         "errors",
@@ -372,6 +373,7 @@ ALLOWED: dict[str, set[str]] = {
         "keys",
         "limits",
         "mount",
+        "mount.cors",
         "mount.observe",
         "mount.ratelimit",
         "mount.routing",

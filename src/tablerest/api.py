@@ -23,7 +23,7 @@ from .errors import Unauthorized
 from .execute.store import Database, ReadReplicas
 from .keys import derive
 from .limits import Limits
-from .mount import guards, pages
+from .mount import cors, guards, pages
 from .mount.observe import Observability
 from .mount.ratelimit import RateLimits
 from .mount.routing import mount_auth, mount_batch, mount_resource, route
@@ -250,7 +250,7 @@ class Api:
         for res in self.resources.values():
             self._mount(state, res)
         guards.install_error_handler(state, app)
-        guards.install_cors(state, app)
+        cors.install_cors(state, app)
         if self.read_replicas is not None:
             guards.route_reads(app, self.read_replicas.read_your_writes)
 

@@ -104,9 +104,11 @@ def granian_settings(
 
 class ServedApp:
     """The app as ``serve``'s server calls it (granian's; gunicorn's too, which handles the
-    scheme but not the client address): ``X-Forwarded-For`` and ``X-Forwarded-Proto`` count only
-    from ``trusted`` proxies (addresses or networks, comma-separated; ``*``: any), and the
-    server's environment variables are taken out of each request's environ.
+    scheme but not the client address): ``X-Forwarded-For``, ``-Proto``, ``-Host`` and
+    ``-Prefix`` count only from ``trusted`` proxies (addresses or networks, comma-separated;
+    ``*``: any), and the server's environment variables are taken out of each request's environ.
+    The host and prefix make the absolute links the API writes (``links.next``, ``Location``)
+    name the proxy's public URL; from any other peer they would let a client choose them.
 
     granian processes no ``X-Forwarded-*`` header itself, so werkzeug's ProxyFix (one proxy
     hop) runs for requests whose peer is a trusted proxy and for no others. granian copies
@@ -117,7 +119,7 @@ class ServedApp:
 
     def __init__(self, app: WSGIApplication, trusted: str = "127.0.0.1,::1") -> None:
         self.app = app
-        self.proxied = ProxyFix(app, x_for=1, x_proto=1)
+        self.proxied = ProxyFix(app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
         names = [n.strip() for n in trusted.split(",") if n.strip()]
         self.trust_all = "*" in names
         self.addresses = frozenset(n for n in names if "/" not in n and n != "*")

@@ -12,9 +12,9 @@ import hashlib
 import ipaddress
 import platform
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -39,6 +39,7 @@ __all__ = [
     "ListFormat",
     "Representation",
     "bound_hosts",
+    "cors_for_origins",
     "cross_site",
     "etag",
     "if_match",
@@ -387,6 +388,29 @@ class AllowedHosts:
                 for suffix, want in self._suffixes
             )
         return any(name in net for net in self._networks if net.version == name.version)
+
+
+#: An origin as a browser sends it: scheme, host and port if not the scheme's own, no path.
+_ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#\s]+$", re.IGNORECASE)
+
+
+def cors_for_origins(origins: Iterable[str]) -> bool | dict[str, Any] | None:
+    """``Api(cors=...)`` for a list of origins (``tablerest serve --cors``): None for none,
+    ``True`` when one is ``*`` (any origin, answered with ``*``), else flask-cors options
+    naming them. ``ValueError`` for something a browser never sends as an ``Origin`` (a
+    path, a trailing ``/``, no scheme): it would silently match nothing."""
+    given = [o.strip() for o in origins if o.strip()]
+    bad = [o for o in given if o != "*" and not _ORIGIN.match(o)]
+    if bad:
+        raise ValueError(
+            f"{', '.join(map(repr, bad))}: an origin is scheme://host[:port] with no path, "
+            "e.g. https://app.example or http://localhost:5173 (or '*' for any)"
+        )
+    if not given:
+        return None
+    if "*" in given:
+        return True
+    return {"origins": list(dict.fromkeys(given))}
 
 
 def bound_hosts(host: str, extra: Sequence[str] = ()) -> list[str]:

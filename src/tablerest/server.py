@@ -23,6 +23,7 @@ from .auth.policyfile import PolicyFile, TableRules
 from .auth.service import PASSWORD_CANDIDATES, Auth
 from .changes import ChangeFeed
 from .execute.store import ReadReplicas
+from .http import cors_for_origins
 from .mount.lean import install as install_lean
 from .mount.observe import Observability
 from .mount.ratelimit import RateLimits
@@ -105,6 +106,8 @@ def create_app(
     csv_formula_guard: bool = True,
     allowed_hosts: Sequence[str] | None = None,
     selection: Selection | None = None,
+    format: str | None = None,
+    cors: Iterable[str] = (),
     lean: bool = True,
     keep_connections: bool = False,
 ) -> Flask:
@@ -133,6 +136,11 @@ def create_app(
     auth table).
     ``csv_formula_guard``: CSV exports neutralise cells that start like a spreadsheet formula.
 
+    ``format``: what a client that asks for no representation gets, ``json`` (plain JSON, the
+    default) or ``jsonapi`` (JSON:API); over the policy file's ``[api] format``.
+    ``cors``: the origins whose pages may use the API (``https://app.example``; ``*``: any,
+    answered with ``*``, so without credentials); see :func:`tablerest.http.cors_for_origins`.
+
     ``selection``: the tables to serve, their names, and whether the batch endpoint and the
     docs are on (:class:`~tablerest.reflect.selection.Selection`; over the policy file's ``[api]``).
     A table whose name is a path the API itself serves (``batch``, ``docs``, ``auth``...) is
@@ -155,6 +163,8 @@ def create_app(
     A connection found dead is discarded with the rest of the pool instead (the request gets a
     503 with ``Retry-After``), so service resumes once the database is back.
     """
+    # A misspelt origin fails here, before the database is opened.
+    cors_options = cors_for_origins([cors] if isinstance(cors, str) else cors)
     url = database_url(target)
     engine_options = with_connect_timeout(url, engine_options or {}, connect_timeout)
     engine = sa.create_engine(url, **engine_options)
@@ -174,6 +184,9 @@ def create_app(
     if users_table and not selection.keeps(users_table):
         raise ValueError(f"the auth table {users_table!r} is left out by the tables chosen")
     docs, batch = selection.docs is not False, selection.batch is not False
+    format = format or selection.format or "json"
+    if format not in ("json", "jsonapi"):
+        raise ValueError(f"format is 'json' or 'jsonapi', not {format!r}")
     reserved = reserved_names(docs=docs, batch=batch, auth=bool(users_table))
     skipped: dict[str, str] = {}
     resources = reflect_resources(
@@ -187,6 +200,7 @@ def create_app(
         shown=show,
         hide_secrets=hide_secrets,
         csv_formula_guard=csv_formula_guard,
+        format=format,
         selection=selection,
         reserved=reserved,
     )
@@ -224,6 +238,8 @@ def create_app(
         allowed_hosts=allowed_hosts,
         docs=docs,
         batch=batch,
+        format=format,
+        cors=cors_options,
     )
     for resource in resources:
         if policy is None:

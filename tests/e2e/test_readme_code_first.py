@@ -4,9 +4,10 @@ extension" is written to ``app.py`` verbatim, started with the block's own comma
 real curl binary.
 
 One rewrite: the port. The command runs with ``FLASK_RUN_PORT`` set to a free port (so the text
-stays as written), and the curls' ``127.0.0.1:5000`` becomes that port. A curl's notes state
-what it must get: a status (``# 201 + Location: /api/books/1``, as in test_readme_curls), and a
-JSON object it starts with (``# {"books": 1}``) is the whole body it must get (with a 2xx).
+stays as written), and the curls' ``127.0.0.1:5000`` becomes that port (in a stated
+``Location`` too). A curl's notes state what it must get: a status (``# 201 + Location:
+http://127.0.0.1:5000/api/books/1``, as in test_readme_curls), and a JSON object it starts
+with (``# {"books": 1}``) is the whole body it must get (with a 2xx).
 """
 
 from __future__ import annotations
@@ -138,6 +139,8 @@ def test_the_code_first_app_runs_as_written(tmp_path: Path) -> None:
         for cmd in (c for b in blocks for c in b.curls):
             code, status, location, body = _curl(cmd, base)
             statuses, want_location = _expected(cmd)
+            if want_location is not None:  # links are absolute: the README's address is ours
+                want_location = re.sub(ADDRESS, base, want_location)
             want_body = _stated_body(cmd)
             ok = status in statuses if statuses else 200 <= status < 300  # a body: a success
             problems = []

@@ -4,10 +4,10 @@ fresh copy of the demo database (what the quick start serves), one server per RE
 
 Two rewrites, no more: the address (``http://127.0.0.1:8000`` or ``localhost:8000`` becomes the
 test server's), and options appended so that the status can be read (see ``_run``). A status a
-command's comment states (``# 201 + Location: /api/books/12001``, ``# 422``; a comment alone on
-the line below a command is about it) is the status it must get, and a ``Location:`` stated
-there the header it must get; otherwise any 2xx or 3xx passes. Every curl has a timeout; the
-whole module takes about 20 s.
+command's comment states (``# 201 + Location: http://127.0.0.1:8000/api/books/12001``,
+``# 422``; a comment alone on the line below a command is about it) is the status it must get,
+and a ``Location:`` stated there the header it must get (its address rewritten too); otherwise
+any 2xx or 3xx passes. Every curl has a timeout; the whole module takes about 20 s.
 
 A curl that cannot run as written is named, with the reason, in ``SKIP``; a block that starts a
 server of its own (``tablerest serve --changes ...``) is named in ``SERVE_AS``. A curl that is
@@ -314,6 +314,8 @@ def test_readme_block_curls(block: Block, demo_db: Path, tmp_path: Path) -> None
             statuses, want_location = _expected(cmd)
             ok = code == 0 and (status in statuses if statuses else 200 <= status < 400)
             if want_location is not None:
+                # Links are absolute: the README's address stands for this server's.
+                want_location = _address(want_location, server.base)
                 ok = ok and location == want_location
             if not ok:
                 failures.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import sqlite3
 import subprocess
@@ -9,8 +10,10 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
+from werkzeug.datastructures import Headers
 
 from tests.e2e.conftest import SERVERS, Server
 from tests.e2e.conftest import call as _call
@@ -36,14 +39,14 @@ def test_newcomer_walkthrough_on_the_demo(demo_server: Server) -> None:
     )
     assert status == 201
     location = headers["Location"]
-    assert location == f"/api/books/{book['id']}"
-    status, _, fetched = _call("GET", demo_server.base + location)
+    assert location == f"{api}/books/{book['id']}"  # absolute, as the client reached it
+    status, _, fetched = _call("GET", location)
     assert (status, fetched["title"]) == (200, "My Book")
-    status, _, patched = _call("PATCH", demo_server.base + location, {"pages": 321})
+    status, _, patched = _call("PATCH", location, {"pages": 321})
     assert (status, patched["pages"], patched["title"]) == (200, 321, "My Book")
-    status, _, _ = _call("DELETE", demo_server.base + location)
+    status, _, _ = _call("DELETE", location)
     assert status == 204
-    status, headers, problem = _call("GET", demo_server.base + location)
+    status, headers, problem = _call("GET", location)
     assert status == 404
     assert headers["Content-Type"] == "application/problem+json"
 
@@ -75,10 +78,11 @@ def test_serve_a_sqlite_file_read_only(tmp_path: Path, env: dict[str, str]) -> N
         status, _, body = _call("GET", f"{server.base}/api/Pets?page[size]=1")
         assert (status, body["data"]) == (200, [{"id": 1, "name": "Rex"}])
         # Keyset pages over a real server (the workers share one cursor key: test_cli.py).
-        url: str | None = "/api/Pets?page%5Bsize%5D=2&page%5Bafter%5D="
+        url: str | None = f"{server.base}/api/Pets?page%5Bsize%5D=2&page%5Bafter%5D="
         seen = []
         while url:
-            status, _, body = _call("GET", server.base + url)
+            assert url.startswith(f"{server.base}/api/Pets?"), url  # links are absolute
+            status, _, body = _call("GET", url)
             assert status == 200, body
             seen += [p["id"] for p in body["data"]]
             url = body["links"]["next"]
@@ -250,3 +254,108 @@ def test_a_replaced_workers_gauges_leave_the_metrics(tmp_path: Path, env: dict[s
             assert "tablerest_db_connections_in_use" in resp.read().decode()
     finally:
         server.stop()
+
+
+def _pets(tmp_path: Path) -> Path:
+    path = tmp_path / "pets.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE pets (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+        conn.executemany("INSERT INTO pets (name) VALUES (?)", [(f"pet {i}",) for i in range(3)])
+    conn.close()
+    return path
+
+
+def _send(
+    base: str, method: str, path: str, headers: dict[str, str], body: Any = None
+) -> tuple[int, Headers, Any]:
+    """One request with headers of our choosing: (status, headers, JSON body or None)."""
+    data = None if body is None else json.dumps(body).encode()
+    if data is not None:
+        headers = {"Content-Type": "application/json", **headers}
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request(method, path, body=data, headers=headers)
+        resp = conn.getresponse()
+        raw = resp.read()
+        return resp.status, Headers(resp.getheaders()), json.loads(raw) if raw else None
+    finally:
+        conn.close()
+
+
+JSONAPI = "application/vnd.api+json"
+APP = "https://app.example"
+
+
+@pytest.mark.parametrize("server_name", SERVERS)
+def test_serve_format_jsonapi_and_cors_for_a_browser_app(
+    tmp_path: Path, env: dict[str, str], server_name: str
+) -> None:
+    args = [str(_pets(tmp_path)), "--server", server_name, "--format", "jsonapi", "--cors", APP]
+    server = Server(args, env)
+    try:
+        base = server.base
+        # No Accept: JSON:API, with links a JSON:API client can follow as they are.
+        status, headers, page = _send(base, "GET", "/api/pets?page[size]=2", {})
+        assert (status, headers["Content-Type"]) == (200, JSONAPI)
+        assert page["links"]["next"] == f"{base}/api/pets?page%5Bsize%5D=2&page%5Bnumber%5D=2"
+        assert page["data"][0]["links"]["self"] == f"{base}/api/pets/1"
+        status, _, after = _call("GET", page["links"]["next"])
+        assert (status, [p["id"] for p in after["data"]]) == (200, ["3"])
+
+        # A browser app on another origin: the preflight, then its GET and POST.
+        preflight = {
+            "Origin": APP,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        }
+        status, headers, _ = _send(base, "OPTIONS", "/api/pets", preflight)
+        assert status == 200
+        assert headers["Access-Control-Allow-Origin"] == APP
+        assert "POST" in headers["Access-Control-Allow-Methods"]
+        assert "content-type" in headers["Access-Control-Allow-Headers"].lower()
+        status, headers, _ = _send(base, "GET", "/api/pets", {"Origin": APP})
+        assert (status, headers["Access-Control-Allow-Origin"]) == (200, APP)
+        exposed = {h.strip() for h in headers["Access-Control-Expose-Headers"].split(",")}
+        assert {"Link", "ETag", "Location"} <= exposed
+        status, headers, made = _send(base, "POST", "/api/pets", {"Origin": APP}, {"name": "Tom"})
+        assert (status, headers["Access-Control-Allow-Origin"]) == (201, APP), made
+        assert headers["Location"] == f"{base}/api/pets/4"
+        # Another site's page may not write (no auth: its browser would send it for the user).
+        evil = {"Origin": "https://evil.example"}
+        status, headers, problem = _send(base, "POST", "/api/pets", evil, {"name": "Eve"})
+        assert status == 403, problem
+        assert "Access-Control-Allow-Origin" not in headers
+    finally:
+        server.stop()
+    with sqlite3.connect(tmp_path / "pets.db") as conn:
+        assert conn.execute("SELECT name FROM pets WHERE id > 3").fetchall() == [("Tom",)]
+    conn.close()
+
+
+FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "pets.example"}
+
+
+@pytest.mark.parametrize("server_name", SERVERS)
+def test_serve_links_name_a_trusted_proxys_public_url_only(
+    tmp_path: Path, env: dict[str, str], server_name: str
+) -> None:
+    pets = str(_pets(tmp_path))
+    common = [pets, "--server", server_name, "--allowed-host", "pets.example"]
+    trusted = Server([*common, "--forwarded-allow-ips", "127.0.0.1"], env)
+    try:
+        status, headers, page = _send(trusted.base, "GET", "/api/pets?page[size]=2", FORWARDED)
+        assert status == 200, page
+        assert page["links"]["next"].startswith("https://pets.example/api/pets?")
+        assert "<https://pets.example/api/pets?" in headers["Link"]
+    finally:
+        trusted.stop()
+    # The same headers from a peer that is not the trusted proxy change nothing.
+    untrusted = Server([*common, "--forwarded-allow-ips", "192.0.2.1"], env)
+    try:
+        status, headers, page = _send(untrusted.base, "GET", "/api/pets?page[size]=2", FORWARDED)
+        assert status == 200, page
+        assert page["links"]["next"].startswith(f"{untrusted.base}/api/pets?")
+        assert "pets.example" not in headers["Link"]
+    finally:
+        untrusted.stop()

@@ -67,7 +67,7 @@ def test_operations_run_in_order_and_refer_to_rows_written_before(
     results = resp.get_json()["results"]
     assert [r["status"] for r in results] == [201, 201, 200, 200, 204, 201]
     ada, notes = results[0]["data"]["id"], results[1]["data"]["id"]
-    assert results[0]["location"] == f"/api/authors/{ada}"
+    assert results[0]["location"] == f"http://localhost/api/authors/{ada}"
     assert results[2]["data"]["year"] == 1843
     assert "data" not in results[4]
     assert results[5]["data"]["isbn"] == "Notes"

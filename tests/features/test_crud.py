@@ -31,7 +31,7 @@ def test_create_returns_201_location_and_the_stored_row(
     )
     assert resp.status_code == 201
     body = resp.get_json()
-    assert resp.headers["Location"] == f"/api/books/{body['id']}"
+    assert resp.headers["Location"] == f"http://localhost/api/books/{body['id']}"
     assert body == {
         "id": body["id"],
         "title": "A Wizard of Earthsea",
@@ -70,13 +70,13 @@ def test_list_pages_with_links_and_link_header(make_app: AppFactory, engine: sa.
     assert [a["id"] for a in body["data"]] == ids[:2]
     assert body["meta"]["page"] == {"number": 1, "size": 2}
     assert body["links"]["prev"] is None
-    assert body["links"]["next"] == "/api/authors?page%5Bnumber%5D=2"
-    assert '</api/authors?page%5Bnumber%5D=2>; rel="next"' in first.headers["Link"]
+    assert body["links"]["next"] == "http://localhost/api/authors?page%5Bnumber%5D=2"
+    assert '<http://localhost/api/authors?page%5Bnumber%5D=2>; rel="next"' in first.headers["Link"]
 
     last = client.get("/api/authors?page[number]=3&count=true").get_json()
     assert [a["id"] for a in last["data"]] == ids[4:]
     assert last["links"]["next"] is None
-    assert last["links"]["prev"] == "/api/authors?page%5Bnumber%5D=2&count=true"
+    assert last["links"]["prev"] == "http://localhost/api/authors?page%5Bnumber%5D=2&count=true"
     assert last["meta"]["total"] == 5
 
     sized = client.get("/api/authors?page[size]=3&page[number]=2").get_json()
@@ -223,7 +223,7 @@ def test_deleting_a_referenced_row_is_409_and_keeps_it(
 def test_string_primary_key_chosen_by_the_client(client: FlaskClient, engine: sa.Engine) -> None:
     resp = client.post("/api/countries", json={"code": "NZ", "name": "New Zealand"})
     assert resp.status_code == 201
-    assert resp.headers["Location"] == "/api/countries/NZ"
+    assert resp.headers["Location"] == "http://localhost/api/countries/NZ"
     assert client.get("/api/countries/NZ").get_json() == {"code": "NZ", "name": "New Zealand"}
     body = problem(client.post("/api/countries", json={"code": "NZ", "name": "again"}), 409)
     assert body["errors"][0]["pointer"] == "/code"
@@ -241,7 +241,7 @@ def test_uuid_primary_key_generated_by_default(client: FlaskClient, engine: sa.E
     assert resp.status_code == 201
     key = resp.get_json()["id"]
     assert uuid.UUID(key)
-    assert resp.headers["Location"] == f"/api/gadgets/{key}"
+    assert resp.headers["Location"] == f"http://localhost/api/gadgets/{key}"
     assert client.get(f"/api/gadgets/{key}").get_json() == {"id": key, "name": "sprocket"}
     assert client.get(f"/api/gadgets/{key.replace('-', '').upper()}").status_code == 200
     problem(client.get("/api/gadgets/not-a-uuid"), 404)
@@ -252,7 +252,7 @@ def test_uuid_primary_key_generated_by_default(client: FlaskClient, engine: sa.E
 def test_composite_primary_key(client: FlaskClient, engine: sa.Engine) -> None:
     resp = client.post("/api/enrollments", json={"student_id": 7, "course": "math", "grade": 3})
     assert resp.status_code == 201
-    assert resp.headers["Location"] == "/api/enrollments/7,math"
+    assert resp.headers["Location"] == "http://localhost/api/enrollments/7,math"
     assert client.get("/api/enrollments/7,math").get_json()["grade"] == 3
     assert client.patch("/api/enrollments/7,math", json={"grade": 5}).get_json()["grade"] == 5
     problem(client.get("/api/enrollments/7"), 404)

@@ -30,7 +30,7 @@ def test_index_lists_resources_without_hidden_or_write_only_fields(client: Flask
         "people",
     }
     books = resources["books"]
-    assert books["url"] == "/api/books"
+    assert books["url"] == "http://localhost/api/books"
     assert "secret_note" not in books["fields"]
     assert "password" not in resources["accounts"]["fields"]
     assert books["methods"] == ["DELETE", "GET", "PATCH", "POST", "PUT"]
@@ -285,7 +285,7 @@ def test_api_under_another_prefix(engine: sa.Engine) -> None:
     client = app.test_client()
     resp = client.post("/v2/writers", json={"name": "a"})
     assert resp.status_code == 201
-    assert resp.headers["Location"].startswith("/v2/writers/")
+    assert resp.headers["Location"].startswith("http://localhost/v2/writers/")
     assert client.get("/api/writers").status_code == 404
     problem(client.get("/v2/nothing"), 404)
 

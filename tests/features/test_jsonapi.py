@@ -103,7 +103,7 @@ def get(client: FlaskClient, url: str, status: int = 200, **headers: str) -> dic
 def test_one_row_is_a_resource_object(client: FlaskClient) -> None:
     doc = get(client, "/api/books/1")
     assert doc["jsonapi"] == {"version": "1.1"}
-    assert doc["links"] == {"self": "/api/books/1"}
+    assert doc["links"] == {"self": "http://localhost/api/books/1"}
     book = doc["data"]
     assert (book["type"], book["id"]) == ("books", "1")
     assert book["attributes"]["title"] == "A Wizard of Earthsea"
@@ -113,12 +113,12 @@ def test_one_row_is_a_resource_object(client: FlaskClient) -> None:
     assert "secret_note" not in book["attributes"]  # hidden stays hidden
     assert book["relationships"]["author"] == {
         "links": {
-            "self": "/api/books/1/relationships/author",
-            "related": "/api/books/1/author",
+            "self": "http://localhost/api/books/1/relationships/author",
+            "related": "http://localhost/api/books/1/author",
         },
         "data": {"type": "authors", "id": "1"},
     }
-    assert book["links"] == {"self": "/api/books/1"}
+    assert book["links"] == {"self": "http://localhost/api/books/1"}
     assert get(client, "/api/books/4")["data"]["relationships"]["author"]["data"] is None
     author = get(client, "/api/authors/1")["data"]
     assert "data" not in author["relationships"]["books"]  # to-many: links until included
@@ -244,7 +244,7 @@ def test_create_with_relationship_linkage(client: FlaskClient, engine: sa.Engine
     resp = client.post("/api/books", json=body, headers=SEND)
     assert resp.status_code == 201, resp.get_json()
     doc = resp.get_json()
-    assert resp.headers["Location"] == f"/api/books/{doc['data']['id']}"
+    assert resp.headers["Location"] == f"http://localhost/api/books/{doc['data']['id']}"
     assert doc["data"]["relationships"]["author"]["data"] == {"type": "authors", "id": "1"}
     plain = client.get(resp.headers["Location"]).get_json()
     assert plain["author_id"] == 1
@@ -344,7 +344,7 @@ def test_client_chosen_ids(client: FlaskClient) -> None:
     resp = client.post("/api/countries", json=body, headers=SEND)
     assert resp.status_code == 201
     assert resp.get_json()["data"]["id"] == "NZ"
-    assert resp.headers["Location"] == "/api/countries/NZ"
+    assert resp.headers["Location"] == "http://localhost/api/countries/NZ"
     body = {"data": {"type": "enrollments", "id": "7,math", "attributes": {"grade": 5}}}
     resp = client.post("/api/enrollments", json=body, headers=SEND)
     assert resp.status_code == 201, resp.get_json()
@@ -373,7 +373,7 @@ def test_update_checks_type_and_id(client: FlaskClient) -> None:
 def test_relationship_endpoints(client: FlaskClient) -> None:
     doc = get(client, "/api/books/1/relationships/author")
     assert doc["data"] == {"type": "authors", "id": "1"}
-    assert doc["links"]["related"] == "/api/books/1/author"
+    assert doc["links"]["related"] == "http://localhost/api/books/1/author"
     doc = get(client, "/api/authors/1/relationships/books?page[size]=1")
     assert doc["data"] == [{"type": "books", "id": "1"}]
     assert doc["links"]["next"]

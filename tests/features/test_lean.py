@@ -106,6 +106,8 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/api/books?format=ndjson", {}),
     ("GET", "/api/books?count=true&aggregate=avg(price)", {}),
     ("GET", "/api/books/1", {"headers": {"Accept": JSONAPI}}),
+    # Absolute links everywhere in a compound page (tests/features/test_links.py).
+    ("GET", "/api/books?include=author&page[size]=1", {"headers": {"Accept": JSONAPI}}),
     ("GET", "/api/books/1", {"headers": {"Accept": "text/html"}}),  # 406
     ("GET", "/api/books/1", {"headers": {"If-None-Match": '"nope"'}}),
     ("GET", "/api/books/1", {"headers": {"If-None-Match": "*"}}),  # 304

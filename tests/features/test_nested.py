@@ -104,7 +104,7 @@ def test_a_row_with_its_author_and_reviews_is_stored_and_answered_nested(
     assert resp.status_code == 201, resp.get_json()
     body = resp.get_json()
     book_id, author_id = body["id"], body["author"]["id"]
-    assert resp.headers["Location"] == f"/api/books/{book_id}"
+    assert resp.headers["Location"] == f"http://localhost/api/books/{book_id}"
     assert body["author_id"] == author_id
     assert [(r["reader"], r["book_id"]) for r in body["reviews"]] == [
         ("ann", book_id),
@@ -360,7 +360,7 @@ def test_jsonapi_creates_the_rows_included_with_a_lid(
     assert resp.status_code == 201, resp.get_json()
     doc = resp.get_json()
     book = doc["data"]
-    assert resp.headers["Location"] == f"/api/books/{book['id']}"
+    assert resp.headers["Location"] == f"http://localhost/api/books/{book['id']}"
     author = book["relationships"]["author"]["data"]
     reviews = book["relationships"]["reviews"]["data"]
     assert {(o["type"], o["id"]) for o in doc["included"]} == {

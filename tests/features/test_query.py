@@ -207,7 +207,7 @@ def test_relation_routes(client: FlaskClient) -> None:
     assert body["meta"]["total"] == 3
     assert (
         body["links"]["next"]
-        == "/api/authors/1/books?page%5Bsize%5D=1&count=true&page%5Bnumber%5D=2"
+        == "http://localhost/api/authors/1/books?page%5Bsize%5D=1&count=true&page%5Bnumber%5D=2"
     )
     assert client.get("/api/books/4/author").get_json() == {
         "id": 2,

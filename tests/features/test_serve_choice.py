@@ -113,7 +113,7 @@ def test_a_batch_can_write_to_a_table_named_batch(
     ops = [{"op": "create", "resource": "batch_", "data": {"note": "second run"}}]
     resp = client.post("/api/batch", json={"operations": ops})
     assert resp.status_code == 200, resp.get_data(as_text=True)
-    assert resp.get_json()["results"][0]["location"] == "/api/batch_/2"
+    assert resp.get_json()["results"][0]["location"] == "http://localhost/api/batch_/2"
     with sqlite3.connect(own_names) as conn:
         assert conn.execute("SELECT note FROM batch ORDER BY id").fetchall() == [
             ("first run",),
@@ -370,6 +370,8 @@ def _unicode_tables(url: str) -> None:
 UNICODE = "/api/%C3%9Cn%C3%AFc%C3%B6d%C3%A9_T%C3%A0ble"
 BUECHER = "/api/B%C3%BCcher"
 NIHONGO = "/api/%E6%97%A5%E6%9C%AC%E8%AA%9E"
+#: Where the test client's links start (they are absolute).
+HERE = "http://localhost"
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mariadb"], indirect=True)
@@ -379,22 +381,28 @@ def test_non_ascii_table_names_keep_their_letters_in_urls(db_url: str, backend: 
     client = create_app(db_url, engine_options={"poolclass": sa.NullPool}).test_client()
 
     index = {r["name"]: r["url"] for r in client.get("/api").get_json()["resources"]}
-    assert index == {"Ünïcödé_Tàble": UNICODE, "Bücher": BUECHER, "日本語": NIHONGO}
+    assert index == {
+        "Ünïcödé_Tàble": HERE + UNICODE,
+        "Bücher": HERE + BUECHER,
+        "日本語": HERE + NIHONGO,
+    }
     assert client.get(f"{UNICODE}/1").get_json() == {"id": 1, "Nämé": "eins"}
     # Clients that send the letters unencoded reach the same resource.
     assert client.get("/api/日本語/2").get_json() == {"id": 2, "x": "z"}
 
     created = client.post(UNICODE, json={"Nämé": "zwei"} if sqlite else {"id": 2, "Nämé": "zwei"})
     assert created.status_code == 201, created.get_data(as_text=True)
-    assert created.headers["Location"] == f"{UNICODE}/2"
+    assert created.headers["Location"] == f"{HERE}{UNICODE}/2"
     assert client.get(created.headers["Location"]).get_json()["Nämé"] == "zwei"
 
     page = client.get(f"{NIHONGO}?page[size]=1")
-    assert page.get_json()["links"]["next"] == f"{NIHONGO}?page%5Bsize%5D=1&page%5Bnumber%5D=2"
-    assert f"<{NIHONGO}?page%5Bsize%5D=1>" in page.headers["Link"]
+    assert (
+        page.get_json()["links"]["next"] == f"{HERE}{NIHONGO}?page%5Bsize%5D=1&page%5Bnumber%5D=2"
+    )
+    assert f"<{HERE}{NIHONGO}?page%5Bsize%5D=1>" in page.headers["Link"]
     related = client.get(f"{UNICODE}/1/B%C3%BCcher?page[size]=1")
     assert related.status_code == 200, related.get_data(as_text=True)
-    assert related.get_json()["links"]["self"].startswith(f"{UNICODE}/1/B%C3%BCcher?")
+    assert related.get_json()["links"]["self"].startswith(f"{HERE}{UNICODE}/1/B%C3%BCcher?")
     assert related.get_json()["data"][0]["Schlüssel"] == "ä 語"
 
     doc = client.get(
@@ -402,11 +410,11 @@ def test_non_ascii_table_names_keep_their_letters_in_urls(db_url: str, backend: 
     )
     assert doc.get_json()["data"]["type"] == "Bücher"
     assert doc.get_json()["data"]["relationships"]["tabelle"]["links"]["related"] == (
-        f"{BUECHER}/%C3%A4%20%E8%AA%9E/tabelle"
+        f"{HERE}{BUECHER}/%C3%A4%20%E8%AA%9E/tabelle"
     )
     parent = client.get(f"{UNICODE}/1", headers={"Accept": "application/vnd.api+json"})
     links = parent.get_json()["data"]["relationships"]["Bücher"]["links"]
-    assert links["self"] == f"{UNICODE}/1/relationships/B%C3%BCcher"
+    assert links["self"] == f"{HERE}{UNICODE}/1/relationships/B%C3%BCcher"
 
     export = client.get(NIHONGO, headers={"Accept": "text/csv"})
     assert export.get_data(as_text=True).splitlines()[0] == "id,x"

@@ -38,7 +38,7 @@ def test_a_new_key_creates_and_a_known_one_changes(client: FlaskClient, engine: 
     changed = client.post("/api/books?on_conflict=isbn", json={"title": "Dune!", "isbn": "978-1"})
 
     assert made.status_code == 201
-    assert made.headers["Location"] == f"/api/books/{made.get_json()['id']}"
+    assert made.headers["Location"] == f"http://localhost/api/books/{made.get_json()['id']}"
     assert changed.status_code == 200
     assert "Location" not in changed.headers
     assert changed.get_json()["id"] == made.get_json()["id"]

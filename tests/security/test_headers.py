@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from tablerest.mount.guards import CORS_EXPOSED
+from tablerest.mount.cors import CORS_EXPOSED
 from tests.security.conftest import AppFactory, login
 
 
@@ -39,6 +39,12 @@ def test_security_headers_can_be_turned_off(make_app: AppFactory) -> None:
 
 
 def test_no_cors_headers_unless_asked(client: FlaskClient) -> None:
+    resp = client.get("/api/comments", headers={"Origin": "https://app.example"})
+    assert "Access-Control-Allow-Origin" not in resp.headers
+
+
+def test_cors_false_is_no_cors(make_app: AppFactory) -> None:
+    client = make_app(api={"cors": False}).test_client()
     resp = client.get("/api/comments", headers={"Origin": "https://app.example"})
     assert "Access-Control-Allow-Origin" not in resp.headers
 

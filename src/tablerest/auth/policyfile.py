@@ -36,6 +36,7 @@ A zero-code API gets the permissions a code-first one writes in Python, from TOM
     rename = { "Order Items" = "order_items" }
     batch = false               # no POST /api/batch (as --no-batch)
     docs = false                # no OpenAPI document or docs page (as --no-docs)
+    format = "jsonapi"          # JSON:API unless a client asks for JSON (as --format)
 
 A rule is an expression of ``public``, ``authenticated``, ``nobody``, ``role(a, b)`` and
 ``owner(field)``, combined with ``|``, ``&`` and parentheses. It is parsed, never evaluated
@@ -43,7 +44,7 @@ as code. An action a table leaves out falls back to ``all``, then to ``[default]
 ``public``; the users table named in ``[auth]`` never takes ``[default]`` (see
 :func:`tablerest.server.create_app`). ``hidden`` and ``shown`` (lists of columns) are
 ``tablerest serve --hide`` / ``--show`` for one table; ``[api]`` is ``--tables``,
-``--exclude``, ``--rename``, ``--no-batch`` and ``--no-docs`` (see
+``--exclude``, ``--rename``, ``--no-batch``, ``--no-docs`` and ``--format`` (see
 :class:`tablerest.reflect.selection.Selection`).
 """
 
@@ -66,7 +67,7 @@ _AUTH_KEYS = {"table", "login", "password", "roles", "min_password_length", "max
 #: [auth] keys whose values are whole numbers (the password policy).
 _AUTH_NUMBERS = ("min_password_length", "max_password_bytes")
 _TABLE_KEYS = {"all", *ACTIONS, "hidden_unless", "read_only_unless", "hidden", "shown"}
-_API_KEYS = ("tables", "exclude", "rename", "batch", "docs")
+_API_KEYS = ("tables", "exclude", "rename", "batch", "docs", "format")
 _SECTIONS = ("auth", "default", "tables", "keys", "api")
 
 
@@ -151,7 +152,8 @@ def load_policy(path: str | Path) -> PolicyFile:
 
 
 def _api(spec: Mapping[str, Any], where: str) -> Selection:
-    """The ``[api]`` section: the tables served, renames, batch and docs on or off."""
+    """The ``[api]`` section: the tables served, renames, batch and docs on or off, the
+    default representation."""
     bad = sorted(set(spec) - set(_API_KEYS))
     if bad:
         raise ValueError(f"{where} has unknown keys {bad} ({', '.join(_API_KEYS)})")
@@ -168,7 +170,11 @@ def _api(spec: Mapping[str, Any], where: str) -> Selection:
         if key in spec and not isinstance(spec[key], bool):
             raise ValueError(f"{where} {key} is true or false")
         flags[key] = spec.get(key)
-    return Selection.of(lists.get("tables", ()), lists.get("exclude", ()), dict(rename), **flags)
+    fmt = spec.get("format")
+    if fmt not in (None, "json", "jsonapi"):
+        raise ValueError(f'{where} format is "json" or "jsonapi"')
+    tables, exclude = lists.get("tables", ()), lists.get("exclude", ())
+    return Selection.of(tables, exclude, dict(rename), **flags, format=fmt)
 
 
 def parse_rule(text: str) -> Permission:

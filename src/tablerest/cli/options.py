@@ -207,6 +207,10 @@ _what_options = group(
            help="POST PREFIX/batch: atomic batches of writes (default: on)."),
     option("--docs/--no-docs", default=None,
            help="PREFIX/openapi.json and the docs page PREFIX/docs (default: on)."),
+    option("--format", "format_", var="FORMAT", type=click.Choice(["json", "jsonapi"]),
+           default=None,
+           help="What clients that ask for no representation get: plain JSON (the default) or "
+           "JSON:API (application/vnd.api+json)."),
     option("--searchable", multiple=True, metavar="TABLE=COL[,COL...]",
            help="Text columns that q= searches in TABLE (repeatable)."),
     option("--key", "keys", multiple=True, metavar="VIEW=COL[,COL...]",
@@ -253,6 +257,7 @@ def api_settings(
     searchable: tuple[str, ...],
     keys: tuple[str, ...],
     changes: bool | None,
+    format_: str | None,
     hide: tuple[str, ...],
     show: tuple[str, ...],
     rate_limit_sign_in: str | None,
@@ -287,6 +292,7 @@ def api_settings(
             sign_up=rate_limit_sign_up,
         ),
         "csv_formula_guard": csv_formula_guard,
+        "format": format_,
     }
     return ApiSettings(
         target=target,

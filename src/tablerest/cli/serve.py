@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from .. import openapi
 from ..changes import ChangeFeed
-from ..http import AllowedHosts, bound_hosts
+from ..http import AllowedHosts, bound_hosts, cors_for_origins
 from ..mount.observe import Observability
 from ..names import slug
 from ..reflect.selection import reserved_names
@@ -46,6 +46,18 @@ __all__ = ["openapi_command", "serve_command"]
 #: how many of them streams leave to ordinary requests.
 CHANGES_THREADS = 32
 FREE_THREADS = 4
+
+
+def _origins(
+    _ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    """``--cors`` origins, repeated or comma-separated, each checked (a typo matches nothing)."""
+    origins = tuple(o.strip() for item in value for o in item.split(",") if o.strip())
+    try:
+        cors_for_origins(origins)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param=param) from None
+    return origins
 
 
 #: serve's own options: the address, the HTTP server and its workers, the change feed's
@@ -101,6 +113,9 @@ _serve_options = group(
     option("--allowed-host", "allowed_hosts", multiple=True, metavar="HOST[:PORT]",
            help="Another Host name to answer, e.g. a proxy's public name (repeatable; '*': any). "
            "By default only the names of the bound address are (against DNS rebinding)."),
+    option("--cors", "cors", multiple=True, metavar="ORIGIN", callback=_origins,
+           help="Let pages of ORIGIN (scheme://host[:port]) call the API from a browser "
+           "(repeatable; '*': any origin, without credentials)."),
     option("--allow-anonymous-writes", is_flag=True,
            help="Serve writes without --auth-table on an address other than loopback."),
 )  # fmt: skip
@@ -134,6 +149,7 @@ def serve_command(
     read_replicas: tuple[str, ...],
     changes_stream_seconds: float,
     changes_poll: float,
+    cors: tuple[str, ...],
     **api: Any,
 ) -> None:
     """Serve DATABASE (a SQLite file or a SQLAlchemy URL) as a REST JSON API.
@@ -179,6 +195,7 @@ def serve_command(
         **settings.app,
         policy=policy,
         allowed_hosts=hosts,
+        cors=cors,
         changes=feed,
         observability=Observability(access_log=not no_access_log),
         read_replicas=[u for item in read_replicas for u in item.replace(",", " ").split()],
@@ -210,6 +227,8 @@ def serve_command(
     click.echo(f"  mode:      {'read-only' if read_only else 'read-write'}, {workers} worker(s)"
                f" on {server}")  # fmt: skip
     click.echo(f"  hosts:     {', '.join(hosts)}  (--allowed-host adds names)")
+    if cors:
+        click.echo(f"  cors:      {', '.join(cors)}")
     if isinstance(feed, ChangeFeed):
         first = quote(names[0]) if names else "<table>"
         click.echo(f"  changes:   curl -N {base}/{first}/changes  "

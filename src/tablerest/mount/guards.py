@@ -1,13 +1,13 @@
 """What runs around every request to a mounted API: the ``Host`` and cross-site checks before
-any view, problem answers to routing errors under the prefix, CORS, and the choice of a read
-replica (read-your-writes)."""
+any view, problem answers to routing errors under the prefix, and the choice of a read
+replica (read-your-writes). CORS is :mod:`.cors`."""
 
 from __future__ import annotations
 
 import contextlib
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -33,28 +33,14 @@ from .scoped import RequestScoped
 from .state import AppState
 
 __all__ = [
-    "CORS_ALLOWED",
-    "CORS_EXPOSED",
     "WROTE_COOKIE",
     "check_origin",
     "http_problem",
-    "install_cors",
     "install_error_handler",
     "install_origin_check",
     "route_reads",
 ]
 
-#: What browsers may read and send across origins (``Api(cors=...)``).
-CORS_EXPOSED = [
-    "ETag",
-    "Location",
-    "Link",
-    "Retry-After",
-    "X-RateLimit-Limit",
-    "X-RateLimit-Remaining",
-    "X-RateLimit-Reset",
-]
-CORS_ALLOWED = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Accept"]
 ErrorHandler = Callable[[Any], Any]
 #: Set on the answer to a write: its client reads from the primary for a while after.
 WROTE_COOKIE = "tablerest_wrote"
@@ -107,22 +93,6 @@ def early_problem(state: AppState, error: TablerestError, request: Request) -> R
     if state.api.authenticates:
         resp = private(request, resp)
     return secure(resp) if state.api.security_headers else resp
-
-
-def install_cors(state: AppState, app: Flask) -> None:
-    """CORS for the API's routes, when asked for (flask-cors)."""
-    cors = state.api.cors
-    if cors is None:
-        return
-    from flask_cors import CORS
-
-    # True: any origin, as "*" (which browsers never pair with credentials).
-    options: dict[str, Any] = {"send_wildcard": True} if cors is True else dict(cors or {})
-    options.setdefault("expose_headers", CORS_EXPOSED)
-    options.setdefault("allow_headers", CORS_ALLOWED)
-    options.setdefault("max_age", 600)
-    CORS(app, resources={f"{state.api.settings.prefix}(/.*)?$": options})
-    state.cors_allows = _cors_origins(app, options)
 
 
 def install_error_handler(state: AppState, app: Flask) -> None:
@@ -183,14 +153,6 @@ def route_reads(app: Flask, window: float) -> None:
 
     hooks.before(app, choose)
     hooks.after(app, mark)
-
-
-def _cors_origins(app: Flask, options: Mapping[str, Any]) -> Callable[[str], bool]:
-    """Whether flask-cors, with these options, lets a page of an origin read the API."""
-    from flask_cors.core import get_cors_options, get_cors_origins
-
-    computed = get_cors_options(app, options)
-    return lambda origin: get_cors_origins(computed, origin) is not None
 
 
 def _from_http(exc: HTTPException) -> TablerestError:

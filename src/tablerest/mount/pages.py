@@ -13,6 +13,7 @@ from werkzeug.wrappers import Request, Response
 
 from .. import http, openapi
 from ..render.json import dumps
+from ..routes.respond import root
 from .state import AppState
 
 __all__ = ["changes_page", "docs_asset", "docs_page", "index", "openapi_document"]
@@ -44,6 +45,7 @@ OPENAPI_VIEWS = 16
 def index(state: AppState, req: Request) -> Response:
     """Each resource's name, URL, fields and methods: the fields this caller may see."""
     view = state.authorize(req)
+    base = root(req)  # absolute URLs, as every link tablerest writes
     out = []
     for name, ep in state.endpoints.items():
         res = ep.resource
@@ -51,7 +53,7 @@ def index(state: AppState, req: Request) -> Response:
         out.append(
             {
                 "name": name,
-                "url": ep.url,
+                "url": base + ep.url,
                 "fields": [f.name for f in res.readable if f.name not in hidden],
                 "primary_key": [f.name for f in res.pk_fields],
                 "methods": sorted(res.methods),

@@ -1,11 +1,12 @@
 """Choosing what a database-first API serves: which tables, and under which resource names.
 
 ``tablerest serve`` (and ``tablerest openapi``) take ``--tables`` / ``--exclude`` (table names
-or shell-style globs), ``--rename TABLE=NAME``, ``--no-batch`` and ``--no-docs``; a policy
-file's ``[api]`` section says the same. :class:`Selection` holds them, :func:`resource_names`
-turns the chosen tables' names into resource names that never take a path the API itself
-serves (``batch``, ``docs``, ``openapi.json``, ``auth``...): such a table is served with a
-``_`` after its name (``/api/batch_``) unless renamed, so that any database can be served.
+or shell-style globs), ``--rename TABLE=NAME``, ``--no-batch``, ``--no-docs`` and ``--format``;
+a policy file's ``[api]`` section says the same. :class:`Selection` holds them,
+:func:`resource_names` turns the chosen tables' names into resource names that never take a
+path the API itself serves (``batch``, ``docs``, ``openapi.json``, ``auth``...): such a table
+is served with a ``_`` after its name (``/api/batch_``) unless renamed, so that any database
+can be served.
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ class Selection:
     ``tables``: names or globs (``fnmatch``, case-sensitive) of the tables and views to serve
     (none: all); ``exclude``: those never to serve, even if ``tables`` matches them;
     ``rename``: table name -> resource name; ``batch`` / ``docs``: whether the API serves
-    ``POST /batch`` and its OpenAPI document and docs page (None: as by default, yes).
+    ``POST /batch`` and its OpenAPI document and docs page (None: as by default, yes);
+    ``format``: the representation of a client that asks for none (``json`` or ``jsonapi``;
+    None: as by default, ``json``).
     """
 
     tables: tuple[str, ...] = ()
@@ -68,6 +71,11 @@ class Selection:
     rename: Mapping[str, str] = field(default_factory=dict)
     batch: bool | None = None
     docs: bool | None = None
+    format: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.format not in (None, "json", "jsonapi"):
+            raise ValueError(f"format is 'json' or 'jsonapi', not {self.format!r}")
 
     @classmethod
     def of(
@@ -77,20 +85,22 @@ class Selection:
         rename: Mapping[str, str] | None = None,
         batch: bool | None = None,
         docs: bool | None = None,
+        format: str | None = None,
     ) -> Selection:
         """A selection from lists that may hold comma-separated items (``"a,b*"``)."""
-        return cls(_patterns(tables), _patterns(exclude), dict(rename or {}), batch, docs)
+        return cls(_patterns(tables), _patterns(exclude), dict(rename or {}), batch, docs, format)
 
     def over(self, base: Selection) -> Selection:
         """This selection given over ``base`` (command-line flags over a policy file): its
         ``tables`` replace the base's when given; exclusions add up; renames merge, this
-        one's winning; ``batch`` / ``docs`` win when said."""
+        one's winning; ``batch`` / ``docs`` / ``format`` win when said."""
         return Selection(
             self.tables or base.tables,
             (*base.exclude, *(p for p in self.exclude if p not in base.exclude)),
             {**base.rename, **self.rename},
             base.batch if self.batch is None else self.batch,
             base.docs if self.docs is None else self.docs,
+            base.format if self.format is None else self.format,
         )
 
     def keeps(self, name: str) -> bool:

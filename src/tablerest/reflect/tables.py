@@ -80,6 +80,7 @@ def reflect_resources(
     shown: Mapping[str, Iterable[str]] | None = None,
     hide_secrets: bool = False,
     csv_formula_guard: bool = True,
+    format: str = "json",
     selection: Selection | None = None,
     reserved: Collection[str] = (),
     skipped: dict[str, str] | None = None,
@@ -97,7 +98,8 @@ def reflect_resources(
     :class:`~tablerest.reflect.selection.Selection`); tables left out are not reflected (unless
     a served table's foreign key points to one), and relations to them lead nowhere.
     ``reserved``: the paths the API itself serves under its prefix, which resources never
-    take (:func:`~tablerest.reflect.selection.resource_names`).
+    take (:func:`~tablerest.reflect.selection.resource_names`). ``format``: each resource's
+    representation when a client asks for none (``json`` or ``jsonapi``).
 
     A view the database cannot read (one over a dropped table, see
     :mod:`~tablerest.reflect.unreadable`) is left out, so that the rest is served: ``skipped``, when
@@ -175,6 +177,7 @@ def reflect_resources(
             "page_size": page_size,
             "max_page_size": max_page_size,
             "csv_formula_guard": csv_formula_guard,
+            "format": format,
         }
         resources.append(Resource(table, **options))
     return resources

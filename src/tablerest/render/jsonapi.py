@@ -6,8 +6,10 @@ key is its values joined with commas, as in URLs), its fields ``attributes`` exc
 keys behind a to-one relation, which are ``relationships`` with linkage (``data``) taken from
 the row itself. Every relationship has ``self`` and ``related`` links; included rows (the
 ``include`` parameter) become the compound document's ``included`` and their relationship's
-linkage. Links are paths on this server, as in plain JSON. Given the caller's view, the
-relationships concealed from them are left out of every object, as if they did not exist.
+linkage. Links are absolute URLs, as in plain JSON: each document is built for one request
+and its ``root`` (scheme, host and mount path: :func:`tablerest.routes.respond.root`).
+Given the caller's view, the relationships concealed from them are left out of every
+object, as if they did not exist.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ class Renderer:
         self.catalog = catalog
         self.prefix = prefix
 
-    def url(self, res: Resource) -> str:
-        return f"{self.prefix}/{quote(res.name)}"
+    def url(self, res: Resource, root: str) -> str:
+        """The collection URL of ``res`` for a request whose links start at ``root``."""
+        return f"{root}{self.prefix}/{quote(res.name)}"
 
     def relations(
         self, res: Resource, view: View | None = None
@@ -69,8 +72,10 @@ class Renderer:
         self_url: str,
         sparse: Mapping[str, set[str]] | None = None,
         view: View | None = None,
+        *,
+        root: str,
     ) -> dict[str, Any]:
-        objects = _Objects(self, sparse or {}, view)
+        objects = _Objects(self, root, sparse or {}, view)
         data = None if row is None else objects.of(res, row)
         return self._document(data, objects.included, {"self": self_url}, primary=[data])
 
@@ -82,8 +87,10 @@ class Renderer:
         meta: Mapping[str, Any],
         sparse: Mapping[str, set[str]],
         view: View | None = None,
+        *,
+        root: str,
     ) -> dict[str, Any]:
-        objects = _Objects(self, sparse, view)
+        objects = _Objects(self, root, sparse, view)
         data = [objects.of(res, row) for row in rows]
         doc = self._document(data, objects.included, {k: v for k, v in links.items() if v}, data)
         doc["meta"] = dict(meta)
@@ -104,9 +111,11 @@ class Renderer:
             doc["included"] = extra
         return doc
 
-    def linkage(self, res: Resource, rel_name: str, key: str, data: Any) -> dict[str, Any]:
+    def linkage(
+        self, res: Resource, rel_name: str, key: str, data: Any, *, root: str
+    ) -> dict[str, Any]:
         """A relationship document: ``GET /books/1/relationships/author``."""
-        own = f"{self.url(res)}/{quote(key, safe=',')}"
+        own = f"{self.url(res, root)}/{quote(key, safe=',')}"
         return {"jsonapi": VERSION, "links": _relationship_links(own, rel_name), "data": data}
 
 
@@ -119,9 +128,10 @@ def _relationship_links(own: str, name: str) -> dict[str, str]:
 class _Objects:
     """The resource objects of one document, as they are built: ``included`` gathers the
     rows embedded on the way (by type and id), each shown with the ``sparse`` fieldsets to
-    the caller who sees ``view``."""
+    the caller who sees ``view``; their links start at ``root``."""
 
     renderer: Renderer
+    root: str
     sparse: Mapping[str, set[str]]
     view: View | None
     included: dict[tuple[str, str], Any] = dataclasses.field(default_factory=dict)
@@ -129,7 +139,7 @@ class _Objects:
     def of(self, res: Resource, row: Mapping[str, Any]) -> dict[str, Any]:
         """The resource object of ``row``, its embedded rows added to ``included``."""
         ident = key_text(res, row)
-        own = f"{self.renderer.url(res)}/{quote(ident, safe=',')}"
+        own = f"{self.renderer.url(res, self.root)}/{quote(ident, safe=',')}"
         not_attributes = self.renderer.hidden_keys(res, self.view)
         relations = self.renderer.relations(res, self.view)
         names = {name for name, _rel, _target in relations}

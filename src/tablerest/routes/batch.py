@@ -53,7 +53,7 @@ from ..render.json import dumps
 from ..render.jsonapi import JSONAPI
 from .common import RouteContext
 from .endpoint import Endpoint
-from .respond import item_url
+from .respond import item_url, root
 
 __all__ = ["Batch"]
 
@@ -124,10 +124,11 @@ class Batch:
         caller = self.context.caller(request)
         done: dict[str, _Done] = {}
         results: list[dict[str, Any]] = []
+        base = root(request)  # where each created row's location starts
         try:
             with self.context.registry.db.atomic():
                 for i, operation in enumerate(operations):
-                    results.append(self._apply(caller, i, operation, done))
+                    results.append(self._apply(caller, i, operation, done, base))
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc) from exc
         return Response(dumps({"results": results}), 200, mimetype="application/json")
@@ -184,16 +185,17 @@ class Batch:
         return operations
 
     def _apply(
-        self, caller: Caller, i: int, op: _Operation, done: dict[str, _Done]
+        self, caller: Caller, i: int, op: _Operation, done: dict[str, _Done], base: str
     ) -> dict[str, Any]:
-        """Run one operation as the request it stands for would; its result entry."""
+        """Run one operation as the request it stands for would; its result entry (a
+        created row's ``location`` starts at ``base``, as in a ``Location`` header)."""
         at = f"/operations/{i}"
         ep = self.endpoints[op.resource]
         try:
             key = None if op.key is None else _key_text(op.key, done, f"{at}/key")
             data = None if op.data is None else _resolve(op.data, done, f"{at}/data")
             try:
-                result = _run(caller, ep, op.op, key, data)
+                result = _run(caller, ep, op.op, key, data, base)
             except TablerestError as exc:
                 if exc.errors:
                     raise exc.under(f"{at}/data") from None
@@ -213,7 +215,9 @@ class Batch:
         return result
 
 
-def _run(caller: Caller, ep: Endpoint, op: Op, key: str | None, data: Any) -> dict[str, Any]:
+def _run(
+    caller: Caller, ep: Endpoint, op: Op, key: str | None, data: Any, base: str
+) -> dict[str, Any]:
     """One operation through the resource's operations, with the checks its request would
     meet first (the action, the key, a required If-Match); its result entry."""
     res = ep.resource
@@ -225,7 +229,7 @@ def _run(caller: Caller, ep: Endpoint, op: Op, key: str | None, data: Any) -> di
         (one,) = ops.create(caller, decoder.create(caller, body, jsonapi=False))
         result: dict[str, Any] = {"status": 201 if one.created else 200}
         if one.created and not unreachable_keys(res, one.row):
-            result["location"] = item_url(ep.url, res, one.row)
+            result["location"] = item_url(base + ep.url, res, one.row)
         return {**result, "data": _as_sent(one.out)}
     assert key is not None
     values = parse_key(res, key)

@@ -18,7 +18,7 @@ from ..operations.caller import Caller
 from ..operations.registry import Registry
 from ..operations.service import Operations
 from ..render.jsonapi import JSONAPI, Renderer
-from .respond import item_url, tagged
+from .respond import item_url, root, tagged
 
 __all__ = ["POINTERS", "Authorize", "RouteContext", "Routes", "Settings"]
 
@@ -68,7 +68,8 @@ class Routes:
         self.settings = context.settings
         prefix = context.settings.prefix
         #: The collection's URL rule (the name as it is: routing matches decoded paths), and
-        #: its URL in links (percent-encoded: ``/api/%C3%9Cn%C3%AFc%C3%B6d%C3%A9``).
+        #: its path in links (percent-encoded: ``/api/%C3%9Cn%C3%AFc%C3%B6d%C3%A9``), which
+        #: :meth:`collection_url` makes absolute.
         self.path = f"{prefix}/{self.resource.name}"
         self.url = f"{prefix}/{quote(self.resource.name)}"
         self.jsonapi = Renderer(self.registry, prefix)
@@ -80,8 +81,13 @@ class Routes:
     def body(self, request: Request) -> http.Body:
         return self.context.body(request)
 
-    def item_url(self, row: dict[str, Any]) -> str:
-        return item_url(self.url, self.resource, row)
+    def collection_url(self, request: Request) -> str:
+        """The collection's absolute URL, as ``request`` reached the app."""
+        return root(request) + self.url
+
+    def item_url(self, request: Request, row: dict[str, Any]) -> str:
+        """The absolute URL of ``row``, as ``request`` reached the app."""
+        return item_url(self.collection_url(request), self.resource, row)
 
     def written(
         self, request: Request, caller: Caller, row: dict[str, Any], fmt: str, status: int
@@ -90,7 +96,8 @@ class Routes:
         res = self.resource
         row = caller.visible(res, row)
         if fmt == "jsonapi":
-            doc = self.jsonapi.single(res, row, self.item_url(row), view=caller.access)
+            url = self.item_url(request, row)
+            doc = self.jsonapi.single(res, row, url, view=caller.access, root=root(request))
             return tagged(request, doc, res, status, read=False, media=JSONAPI)
         return tagged(request, row, res, status, read=False)
 

@@ -28,6 +28,7 @@ from .respond import (
     offset_links,
     page_meta,
     refuse_page_params,
+    root,
     self_link,
     tagged,
 )
@@ -86,7 +87,8 @@ class ReadRoutes(Routes):
             intent = _PLAIN_ITEM
         row = self.ops.reads.item(caller, parse_key(res, key), intent)
         if fmt == "jsonapi":
-            doc = self.jsonapi.single(res, row, self_link(request), sparse, caller.access)
+            url = self_link(request)
+            doc = self.jsonapi.single(res, row, url, sparse, caller.access, root=root(request))
             return tagged(request, doc, res, media=JSONAPI)
         return tagged(request, row, res)
 
@@ -125,7 +127,9 @@ class ReadRoutes(Routes):
             page = reads.page(target, intent, scope, through)
             return self._page(request, caller, target, intent, args, page, fmt=fmt, sparse=sparse)
         if fmt == "jsonapi":
-            doc = self.jsonapi.single(target, row, self_link(request), sparse, caller.access)
+            url = self_link(request)
+            view = caller.access
+            doc = self.jsonapi.single(target, row, url, sparse, view, root=root(request))
             return tagged(request, doc, target, media=JSONAPI)
         return tagged(request, row, target)
 
@@ -152,7 +156,8 @@ class ReadRoutes(Routes):
         intent = ListIntent(1, fields=only_keys)
         _through, row, _intent, _scope = reads.related(caller, values, rel, target, intent)
         data = None if row is None else {"type": target.name, "id": key_text(target, row)}
-        return tagged(request, self.jsonapi.linkage(res, name, key, data), res, media=JSONAPI)
+        doc = self.jsonapi.linkage(res, name, key, data, root=root(request))
+        return tagged(request, doc, res, media=JSONAPI)
 
     def _page(
         self,
@@ -180,13 +185,15 @@ class ReadRoutes(Routes):
         if linkage is not None:
             owner, name, key = linkage
             ids = [{"type": res.name, "id": key_text(res, r)} for r in page.rows]
-            doc = self.jsonapi.linkage(owner, name, key, ids)
+            doc = self.jsonapi.linkage(owner, name, key, ids, root=root(request))
             doc["links"].update({k: v for k, v in links.items() if v and k != "self"})
             doc["meta"] = meta
             resp = tagged(request, doc, res, media=JSONAPI)
         elif fmt == "jsonapi":
             view = caller.access
-            doc = self.jsonapi.collection(res, page.rows, links, meta, sparse or {}, view)
+            doc = self.jsonapi.collection(
+                res, page.rows, links, meta, sparse or {}, view, root=root(request)
+            )
             resp = tagged(request, doc, res, media=JSONAPI)
         else:
             resp = tagged(request, {"data": page.rows, "links": links, "meta": meta}, res)

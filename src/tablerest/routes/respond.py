@@ -1,5 +1,9 @@
 """The render stage's HTTP side: responses with their ``ETag``, conditional reads, links
-between pages, ``Location``, exports as CSV / NDJSON bodies."""
+between pages, ``Location``, exports as CSV / NDJSON bodies.
+
+Every URL tablerest writes (body ``links``, ``Link``, ``Location``, a batch's ``location``,
+the index's ``url``) is absolute and starts with :func:`root`: JSON:API clients (kitsu,
+devour) join a root-relative link to their own base URL, which already ends in the prefix."""
 
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ __all__ = [
     "offset_links",
     "page_meta",
     "refuse_page_params",
+    "root",
     "self_link",
     "tagged",
     "uri",
@@ -89,15 +94,27 @@ def uri(path: str) -> str:
     return quote(path, safe=_PATH_SAFE)
 
 
+def root(request: Request) -> str:
+    """Where the request's links start: the scheme and host the client asked for, and the
+    path the app is mounted at (``SCRIPT_NAME``), without a trailing ``/``:
+    ``https://books.example/shop``. Werkzeug reads them from the request, after
+    ``tablerest serve`` applied the ``X-Forwarded-Proto`` / ``-Host`` / ``-Prefix`` of a trusted
+    proxy (and only of one: see :class:`tablerest.granian_runner.ServedApp`). Without a
+    usable host (HTTP/1.0 with no ``Host`` and no server name) links stay root-relative."""
+    mount = uri(request.root_path.rstrip("/"))
+    host = request.host
+    return f"{request.scheme}://{host}{mount}" if host else mount
+
+
 def self_link(request: Request) -> str:
-    """The request's own path and query string (a JSON:API ``self`` link)."""
+    """The request's own URL, with its query string (a JSON:API ``self`` link)."""
     query = request.query_string.decode("latin-1")
-    path = uri(request.path)
+    path = root(request) + uri(request.path)
     return f"{path}?{query}" if query else path
 
 
 def item_url(collection: str, res: Resource, row: Mapping[str, Any]) -> str:
-    """The URL of a row of ``res`` under ``collection`` (its URL)."""
+    """The URL of a row of ``res`` under ``collection`` (its absolute URL)."""
     parts = [quote(str(row[f.name]), safe="") for f in res.pk_fields]
     return f"{collection}/{','.join(parts)}"
 
@@ -120,7 +137,7 @@ def page_meta(intent: ListIntent) -> dict[str, int]:
 def offset_links(
     request: Request, base: Mapping[str, list[str]], intent: ListIntent, more: bool
 ) -> dict[str, str | None]:
-    query = Query(request.path, base)
+    query = Query(root(request) + uri(request.path), base)
     name = "page[number]" if intent.page_number is not None else "offset"
 
     def at(offset: int) -> str:
@@ -142,9 +159,9 @@ def keyset_links(
     more: bool,
     cursors: Sequence[str],
 ) -> dict[str, str | None]:
-    query = Query(request.path, base)
+    query = Query(root(request) + uri(request.path), base)
     rest = Query(
-        request.path,
+        query.path,
         {k: v for k, v in base.items() if k not in ("page[after]", "page[before]")},
     )
     forward = intent.direction == "after"
@@ -215,7 +232,8 @@ class Query:
     __slots__ = ("pairs", "path")
 
     def __init__(self, path: str, args: Mapping[str, list[str]]) -> None:
-        self.path = uri(path)
+        #: The URL without its query string, as it goes in links (see :func:`uri`).
+        self.path = path
         self.pairs = [(k, f"{_quoted(k)}={quote_plus(v)}") for k, vs in args.items() for v in vs]
 
     def url(self, name: str | None = None, value: str = "") -> str:

@@ -29,7 +29,7 @@ from ..render.json import dumps
 from ..render.jsonapi import JSONAPI
 from ..resource import Resource, linkage_columns
 from .common import POINTERS, RouteContext, Routes
-from .respond import json_response, locate, no_content
+from .respond import json_response, locate, no_content, root
 
 __all__ = ["WriteRoutes"]
 
@@ -64,12 +64,14 @@ class WriteRoutes(Routes):
         if intent.nested:
             # The ETag stays that of the row as a GET shows it; the body adds the nested rows.
             if fmt == "jsonapi":
-                url = self.item_url(one.row)
-                resp.set_data(dumps(self.jsonapi.single(res, one.out, url)))
+                url = self.item_url(request, one.row)
+                view = caller.access  # without what is concealed from the caller, as a GET
+                doc = self.jsonapi.single(res, one.out, url, view=view, root=root(request))
+                resp.set_data(dumps(doc))
             else:
                 resp.set_data(dumps(one.out))
         if one.created:
-            locate(resp, self.url, res, one.row)
+            locate(resp, self.collection_url(request), res, one.row)
         return resp
 
     def update_many(self, request: Request) -> Response:
@@ -170,7 +172,13 @@ class WriteRoutes(Routes):
         def holds(current: dict[str, Any]) -> bool:
             shown: Any = current
             if fmt == "jsonapi":
-                shown = self.jsonapi.single(self.resource, current, self.item_url(current))
+                # As the caller's GET shows it: their links, without the relationships
+                # concealed from them (the tag they hold is of that document).
+                url = self.item_url(request, current)
+                view = caller.access
+                shown = self.jsonapi.single(
+                    self.resource, current, url, view=view, root=root(request)
+                )
             return http.if_match(request, http.etag(dumps(shown)))
 
         return holds
