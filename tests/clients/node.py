@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -68,26 +69,36 @@ def installed() -> Path:
     return target
 
 
-def tool(name: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run an installed package's command (``node_modules/.bin/<name>``)."""
+def workdir() -> Path:
+    """A new folder beside the installed clients (Node finds ``node_modules`` from there),
+    for one test's files."""
+    return Path(tempfile.mkdtemp(prefix="run-", dir=installed()))
+
+
+def tool(
+    name: str, *args: str, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run an installed package's command (``node_modules/.bin/<name>``) in ``cwd``."""
     target = installed()
     return subprocess.run(
         [str(target / "node_modules" / ".bin" / name), *args],
-        cwd=target,
+        cwd=cwd or target,
         capture_output=True,
         text=True,
         timeout=timeout,
     )
 
 
-def run(script: str, *args: str, timeout: float = 120) -> Any:
-    """Run ``script`` (a file of this folder) with Node beside the installed clients; its
-    standard output is one JSON document, returned parsed."""
-    target = installed()
-    shutil.copy(HERE / script, target / script)
+def run(script: str, *args: str, cwd: Path | None = None, timeout: float = 120) -> Any:
+    """Run ``script`` with Node beside the installed clients (a file of this folder, copied
+    to a new work folder, or one already in ``cwd``); its standard output is one JSON
+    document, returned parsed."""
+    if cwd is None:
+        cwd = workdir()
+        shutil.copy(HERE / script, cwd / script)
     proc = subprocess.run(
-        ["node", str(target / script), *args],
-        cwd=target,
+        ["node", str(cwd / script), *args],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,

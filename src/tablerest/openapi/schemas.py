@@ -130,30 +130,59 @@ def list_schema(ctx: Context, res: Resource) -> str:
     """The name of the component of a page of ``res`` rows: data, links, meta."""
     name = schema_name(res, "List")
     if name not in ctx.schemas:
-        link = {"anyOf": [{"type": "string"}, {"type": "null"}]}
         ctx.schemas[name] = {
             "type": "object",
             "required": ["data", "links", "meta"],
             "properties": {
                 "data": {"type": "array", "items": ref(row_schema(ctx, res))},
-                "links": {
+                "links": ref(page_links(ctx)),
+                "meta": ref(list_meta(ctx)),
+            },
+        }
+    return name
+
+
+def page_links(ctx: Context) -> str:
+    """The component of a page's links (plain JSON and JSON:API): null where there is none."""
+    name = "PageLinks"
+    if name not in ctx.schemas:
+        link = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+        ctx.schemas[name] = {
+            "type": "object",
+            "properties": dict.fromkeys(("self", "first", "prev", "next"), link),
+        }
+    return name
+
+
+def list_meta(ctx: Context) -> str:
+    """The component of a page's ``meta`` (plain JSON and JSON:API): which page, and the
+    totals a ``count`` asked for."""
+    name = "ListMeta"
+    if name not in ctx.schemas:
+        size = {"type": "integer", "minimum": 1}
+        ctx.schemas[name] = {
+            "type": "object",
+            "required": ["page"],
+            "properties": {
+                "page": {
                     "type": "object",
-                    "properties": dict.fromkeys(("self", "first", "prev", "next"), link),
-                },
-                "meta": {
-                    "type": "object",
+                    "description": "number and size (page[number] paging), offset and limit "
+                    "(offset paging), size alone (cursor paging)",
                     "properties": {
-                        "page": {"type": "object"},
-                        "total": {"type": "integer", "description": "With count=..."},
-                        "total_capped": {
-                            "type": "boolean",
-                            "description": "count=capped: more rows exist than total says",
-                        },
-                        "total_estimated": {
-                            "type": "boolean",
-                            "description": "count=estimated: total is the planner's guess",
-                        },
+                        "number": size,
+                        "size": size,
+                        "offset": {"type": "integer", "minimum": 0},
+                        "limit": size,
                     },
+                },
+                "total": {"type": "integer", "description": "With count=..."},
+                "total_capped": {
+                    "type": "boolean",
+                    "description": "count=capped: more rows exist than total says",
+                },
+                "total_estimated": {
+                    "type": "boolean",
+                    "description": "count=estimated: total is the planner's guess",
                 },
             },
         }
