@@ -73,3 +73,47 @@ def test_keys_are_converted_by_column_type() -> None:
     ]:
         with pytest.raises(NotFound):
             parse_key(resource, raw)
+
+
+def test_page_offset_and_limit_are_offset_and_limit_remembered_as_asked() -> None:
+    intent = QUERIES.list_intent(BOOKS, {"page[offset]": ["30"], "page[limit]": ["10"]})
+    assert (intent.limit, intent.offset, intent.page_number) == (10, 30, None)
+    assert intent.offset_parameter == "page[offset]"
+    plain = QUERIES.list_intent(BOOKS, {"offset": ["30"], "limit": ["10"]})
+    assert (plain.limit, plain.offset, plain.offset_parameter) == (10, 30, "offset")
+    only_limit = QUERIES.list_intent(BOOKS, {"page[limit]": ["5"]})
+    assert (only_limit.limit, only_limit.offset, only_limit.offset_parameter) == (
+        5, 0, "page[offset]",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "parameter"),
+    [
+        ({"page[offset]": ["1"], "offset": ["1"]}, "page[offset]"),
+        ({"page[limit]": ["1"], "limit": ["1"]}, "page[limit]"),
+        ({"page[offset]": ["1"], "page[number]": ["1"]}, "page[offset]"),
+        ({"page[limit]": ["1"], "page[after]": [""]}, "page[after]"),
+        ({"page[limit]": ["0"]}, "page[limit]"),
+    ],
+)
+def test_page_offset_and_limit_mix_with_no_other_family(
+    args: dict[str, list[str]], parameter: str
+) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        QUERIES.list_intent(BOOKS, args)
+    assert caught.value.parameter == parameter
+
+
+def test_a_repeated_equality_is_one_in_filter() -> None:
+    (one,) = QUERIES.list_intent(BOOKS, {"id": ["3", "1", "2"]}).filters
+    assert (one.op, one.value, one.parameter) == ("in", (3, 1, 2), "id")
+    (joined,) = QUERIES.list_intent(BOOKS, {"filter[id][nin]": ["1,2", "3"]}).filters
+    assert (joined.op, joined.value) == ("nin", (1, 2, 3))
+    (none_of,) = QUERIES.list_intent(BOOKS, {"filter[id][ne]": ["1", "2"]}).filters
+    assert (none_of.op, none_of.value) == ("nin", (1, 2))
+    both = QUERIES.list_intent(BOOKS, {"filter[title][contains]": ["a", "b"]}).filters
+    assert [(f.op, f.value) for f in both] == [("contains", "a"), ("contains", "b")]
+    with pytest.raises(InvalidParameter) as caught:
+        QUERIES.list_intent(BOOKS, {"filter[year][gt]": ["1", "2"]})
+    assert caught.value.parameter == "filter[year][gt]"

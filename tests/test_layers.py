@@ -102,14 +102,16 @@ ALLOWED: dict[str, set[str]] = {
     "execute.dberrors": set(),  # database errors -> kinds: SQLAlchemy only
     # which field a CHECK failure is about
     "execute.checks": {"errors", "execute.dberrors", "resource"},
-    "execute.store": {"errors", "execute.dberrors", "execute.prepared", "resource"},
+    "execute.store": {"errors", "execute.dberrors", "execute.held", "execute.prepared", "resource"},
+    # one pooled connection per server thread for its reads
+    "execute.held": {"execute.prepared"},
     "execute.prepared": set(),  # the store layer's executor: SQLAlchemy only
     # tablerest's own tables in the served database: SQLAlchemy only
     "execute.owntables": set(),
     "render.json": {"resource"},
     "render.export": {"render.json"},
     "render.jsonapi": {"errors", "relations", "resource"},
-    "render.problem": {"errors", "render.json", "render.jsonapi"},
+    "render.problem": {"errors", "http", "render.json", "render.jsonapi"},
     # The operations layer (operations/): what can be done to rows, for one caller's view. It
     # knows no HTTP: the routes, the batch, the import command and applications call it.
     "operations": set(),  # the package says what its modules do and imports none of them
@@ -125,7 +127,7 @@ ALLOWED: dict[str, set[str]] = {
         "resource",
     },
     "operations.context": {
-        "changes.outbox",
+        "changes",
         "errors",
         "execute.prepared",
         "execute.store",
@@ -197,7 +199,7 @@ ALLOWED: dict[str, set[str]] = {
         "operations.writes",
     },
     "operations.service": {
-        "changes.outbox",
+        "changes",
         "errors",
         "execute.store",
         "operations.bulk",
@@ -450,11 +452,10 @@ ALLOWED: dict[str, set[str]] = {
     # Database-first (reflect/): an existing database -> resources, before any request.
     "reflect": set(),  # the package says what its modules do and imports none of them
     "reflect.tables": {
-        "auth.sessions",
-        "changes.outbox",
         "columns.decimals",
         "columns.sqlite_time",
         "columns.untyped",
+        "execute.owntables",
         "reflect.partitions",
         "reflect.reflecttypes",
         "reflect.selection",
@@ -466,6 +467,7 @@ ALLOWED: dict[str, set[str]] = {
     "reflect.partitions": set(),  # reflection's help for partitioned tables: SQLAlchemy only
     "reflect.reflecttypes": {"columns.typeops"},  # reflection's corrections of column types
     "granian_runner": set(),  # the server: it gets the app only as a factory
+    "malloc": set(),  # glibc's allocator settings for serve's workers: ctypes only
     # The OpenAPI document: built from the declarations alone (no request, no database). It
     # reads the mounted API through its own protocol (openapi.source), never the extension.
     "openapi": {"openapi.document"},
@@ -576,6 +578,7 @@ ALLOWED: dict[str, set[str]] = {
         "changes",
         "cli.options",
         "http",
+        "malloc",
         "mount.observe",
         "names",
         "openapi",

@@ -1,7 +1,11 @@
 """tablerest: SQLAlchemy models, or an existing database, as a complete REST JSON API on Flask."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .api import Api
-from .auth import Auth, Context, Identity, Permission, authenticated, nobody, owner, public, role
+from .auth import Context, Identity, Permission, authenticated, nobody, owner, public, role
 from .changes import ChangeFeed
 from .errors import (
     BadRequest,
@@ -19,6 +23,9 @@ from .limits import Limits
 from .mount.observe import Observability
 from .mount.ratelimit import RateLimits
 from .resource import Resource, WriteContext
+
+if TYPE_CHECKING:
+    from .auth.service import Auth
 
 __all__ = [
     "Api",
@@ -50,3 +57,13 @@ __all__ = [
 ]
 
 __version__ = "0.1.0.dev0"
+
+
+def __getattr__(name: str) -> Any:
+    # ``Auth`` waits for its first use (see tablerest.auth): an app without it never loads it.
+    if name != "Auth":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .auth.service import Auth
+
+    globals()["Auth"] = Auth
+    return Auth

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import Flask, Request, current_app, has_request_context, request
 
 from . import http
 from .auth.policies import Identity, PermissionSpec, Policy
-from .auth.service import Auth
 from .changes import ChangeFeed
 from .errors import Unauthorized
 from .execute.store import Database, ReadReplicas
@@ -31,6 +30,9 @@ from .mount.state import EXTENSION, AppState
 from .reflect.selection import AUTH_PATH, BATCH_PATH, reserved_names
 from .resource import Resource, WriteContext
 from .routes.common import Settings
+
+if TYPE_CHECKING:
+    from .auth.service import Auth
 
 __all__ = ["Api"]
 
@@ -235,6 +237,7 @@ class Api:
         if self.rate_limits is not None:
             state.limits = self.rate_limits.install(app, state.identify)
         guards.install_origin_check(state, app)
+        guards.install_options_headers(state, app)
         route(state, prefix, "index", lambda req: pages.index(state, req), ["GET"])
         if self.docs:
             document = lambda req: pages.openapi_document(state, req)  # noqa: E731

@@ -30,6 +30,7 @@ from .errors import (
 )
 
 __all__ = [
+    "BODY_TYPES",
     "CHANGES_PAGE_CSP",
     "DOCS_PAGE_CSP",
     "JSONAPI",
@@ -205,6 +206,12 @@ def _is_json(mimetype: str) -> bool:
     )
 
 
+#: What a write's body may be sent as, as a 415 lists it: what :func:`_is_json` takes (JSON,
+#: JSON:API, any other ``application/*+json``) and the form types.
+BODY_TYPES = ("application/json", JSONAPI, "application/*+json", *FORM_TYPES)
+_SEND = f"send {', '.join(BODY_TYPES[:-1])} or {BODY_TYPES[-1]}"
+
+
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _OPENERS_AS_SQUARE = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
@@ -261,14 +268,8 @@ def read_body(request: Request, limit: int, max_depth: int = 32) -> Body:
         sent = {k: data for k, data in content.items() if data or files[k].filename}
         return Body("form", form=form.to_dict(), files=sent or None)
     if not mimetype:
-        raise UnsupportedMediaType(
-            "The request has no Content-Type; send application/json "
-            "or application/x-www-form-urlencoded"
-        )
-    raise UnsupportedMediaType(
-        f"Content-Type {mimetype} is not supported; send application/json "
-        "or application/x-www-form-urlencoded"
-    )
+        raise UnsupportedMediaType(f"The request has no Content-Type; {_SEND}")
+    raise UnsupportedMediaType(f"Content-Type {mimetype} is not supported; {_SEND}")
 
 
 def _refuse_json_as_form(request: Request) -> None:

@@ -96,7 +96,6 @@ def run_migrations(context: Any) -> None:
 def _not_ours(name: str | None, type_: str, _parents: Any) -> bool:
     """Autogenerate leaves tablerest's own tables alone (sign-in sessions, the change feed's
     outbox): they are in no model, and a migration must not drop them."""
-    from .auth.sessions import SESSION_TABLES
-    from .changes.outbox import TABLES
+    from .execute.owntables import OWN_TABLES
 
-    return not (type_ == "table" and name in TABLES | SESSION_TABLES)
+    return not (type_ == "table" and name in OWN_TABLES)

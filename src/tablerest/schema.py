@@ -109,10 +109,8 @@ def _iso_date(value: Any) -> Any:
     if isinstance(value, str):
         try:
             return dt.date.fromisoformat(value)
-        except ValueError as exc:
-            raise ValueError(
-                f"Input should be a valid date (ISO 8601, YYYY-MM-DD): {exc}"
-            ) from None
+        except ValueError:  # Python's "Invalid isoformat string" tells the client nothing
+            raise ValueError("Input should be a valid date (ISO 8601, YYYY-MM-DD)") from None
     return value
 
 

@@ -12,15 +12,13 @@ import dataclasses
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import Flask
 
 from .api import Api
 from .auth.policies import authenticated, owner, public, role
-from .auth.policyfile import PolicyFile, TableRules
-from .auth.service import PASSWORD_CANDIDATES, Auth
 from .changes import ChangeFeed
 from .execute.store import ReadReplicas
 from .http import cors_for_origins
@@ -31,6 +29,11 @@ from .names import slug
 from .reflect.selection import Selection, reserved_names
 from .reflect.tables import reflect_resources, secret_columns
 from .resource import Resource
+
+if TYPE_CHECKING:
+    # The policy file and Auth are imported where a policy or --auth-table is given: every
+    # serve worker would hold them otherwise (test_worker_memory).
+    from .auth.policyfile import PolicyFile
 
 __all__ = [
     "PRIVILEGE_COLUMNS",
@@ -69,9 +72,11 @@ SERVERS = ("granian", "gunicorn")
 #: holds a connection per thread that runs requests (4 by default, up to 32 with the change
 #: feed), each with a cache of its own, filled by any scan: 8 MiB of a worker's memory at 4
 #: threads, all of it copies of pages the operating system caches once for every connection and
-#: worker. 512 KiB each keeps the B-tree's upper levels cached (a page read past the cache is a
-#: read() served from the OS cache, about a microsecond) and 4 threads at SQLite's default total.
-SQLITE_CACHE_KIB = 512
+#: worker. 128 KiB each (32 pages of 4 KiB) still keeps the B-trees' upper levels cached (a
+#: page read past the cache is a read() served from the OS cache, about a microsecond): on the
+#: bench's 100,000 books a key lookup, a page of 50 and a filtered scan took as long as with
+#: 512 KiB (docs/worker-memory.md), and a worker's peak is ~1.2 MiB lower.
+SQLITE_CACHE_KIB = 128
 
 
 def database_url(target: str) -> str:
@@ -207,6 +212,8 @@ def create_app(
     policy = _complete(policy, resources, selection) if policy is not None else None
     auth = None
     if policy is not None and policy.auth.get("table"):
+        from .auth.service import Auth
+
         users = _by_table(resources, policy.auth["table"], "the auth table")
         auth = Auth(
             users.name,
@@ -329,6 +336,8 @@ def _hand_password_to_auth(
     """Auth needs the users' password column, which it makes write-only (never shown): that
     column, hidden by name or by being listed (the demo's ``users.password``), is handed to
     it instead. Only the one column Auth takes: another that looks secret stays hidden."""
+    from .auth.accounts import PASSWORD_CANDIDATES
+
     table = auth["table"]
     try:
         columns = [c["name"] for c in sa.inspect(engine).get_columns(table, schema=schema)]
@@ -372,6 +381,8 @@ def _complete(policy: PolicyFile, resources: list[Resource], selection: Selectio
         return dataclasses.replace(safe, keys=policy.keys, api=policy.api)
     table = next(iter(safe.tables))
     base = safe.tables[table]
+    from .auth.policyfile import TableRules
+
     own = policy.tables.get(table, TableRules())
     rules = dataclasses.replace(
         own,
@@ -385,6 +396,8 @@ def default_policy(auth: Mapping[str, Any], users: Resource) -> PolicyFile:
     """What ``--auth-table`` alone means: everyone reads, the signed-in write; in the users
     table, anyone signs up, a user reads and changes their own row, an admin everything, and
     only an admin writes the privilege columns (the roles column, :data:`PRIVILEGE_COLUMNS`)."""
+    from .auth.policyfile import PolicyFile, TableRules
+
     key = users.pk_fields[0].name if len(users.pk_fields) == 1 else None
     own_or_admin = owner(key) | role("admin") if key else role("admin")
     users_rules = TableRules(

@@ -7,7 +7,12 @@ test server's), and options appended so that the status can be read (see ``_run`
 command's comment states (``# 201 + Location: http://127.0.0.1:8000/api/books/12001``,
 ``# 422``; a comment alone on the line below a command is about it) is the status it must get,
 and a ``Location:`` stated there the header it must get (its address rewritten too); otherwise
-any 2xx or 3xx passes. Every curl has a timeout; the whole module takes about 20 s.
+any 2xx or 3xx passes. A comment that shows the answer (it starts with ``{`` or ``"``) states
+values too: each ``"name": value`` in it with a number, string, ``true``, ``false`` or ``null``
+must be in the body as the server writes it. The curls of a block run in a directory of their
+own, so that one may keep a file for the next (``--etag-save etag.txt``), and a command whose
+only shell is ``$(cat file)`` runs in ``sh``. Every curl has a timeout; the whole module takes
+about 20 s.
 
 A curl that cannot run as written is named, with the reason, in ``SKIP``; a block that starts a
 server of its own (``tablerest serve --changes ...``) is named in ``SERVE_AS``. A curl that is
@@ -59,14 +64,6 @@ SKIP: dict[str, str] = {
     # (``flask run`` on localhost:5000); the demo is database-first and has no computed fields.
     "curl -g 'localhost:5000/api/books?filter[title_length][gt]=10&sort=-loan_count"
     "&fields=title,loan_count'": "the code-first example app on localhost:5000, not the demo",
-    # Conditional requests: "hVn3..." stands for the ETag the block's first curl prints.
-    "curl -i -H 'If-None-Match: \"hVn3...\"' http://127.0.0.1:8000/api/books/1": (
-        'placeholder ETag "hVn3..." (the block\'s first curl prints the real one)'
-    ),
-    "curl -i -X PATCH -H 'If-Match: \"hVn3...\"' -H 'Content-Type: application/json' "
-    "-d '{\"pages\": 400}' http://127.0.0.1:8000/api/books/1": (
-        'placeholder ETag "hVn3..." (the block\'s first curl prints the real one)'
-    ),
 }
 
 #: README blocks that start a server of their own: the block's ``tablerest serve`` line (as
@@ -217,21 +214,39 @@ def _address(arg: str, base: str) -> str:
     return re.sub(ADDRESS, base, arg)
 
 
-def _run(cmd: Command, base: str) -> tuple[int, int, str, str, str]:
-    """Run one curl: (exit code, status, Location, body, stderr)."""
-    assert cmd.argv is not None
-    argv = [CURL, *(_address(a, base) for a in cmd.argv[1:])]
-    assert any(base in a for a in argv), f"{cmd.name}: not addressed to the demo's server"
-    stream = "-N" in argv or "--no-buffer" in argv
+#: The one shell construct a README curl may use: a file an earlier curl of its block wrote.
+CAT = re.compile(r"\$\(cat [\w.-]+\)")
+
+
+def _in_sh(cmd: Command) -> bool:
+    """Whether ``cmd`` needs a shell only for ``$(cat file)``, in double quotes."""
+    bare = re.sub(r"'[^']*'", "", CAT.sub("", cmd.name))
+    return cmd.argv is None and cmd.name.startswith("curl ") and not re.search(r"[$`|&;<>()]", bare)
+
+
+def _run(cmd: Command, base: str, cwd: Path) -> tuple[int, int, str, str, str]:
+    """Run one curl in ``cwd``: (exit code, status, Location, body, stderr)."""
     # The one rewrite besides the address, appended to the command as written: -sS (no
     # progress meter, errors still on stderr) and -w, which writes the status and the Location
     # header after the body. A stream (-N) never ends by itself, so it also gets curl's own
     # --max-time: it is read for STREAM_SECONDS and ends with curl's timeout (exit 28).
-    argv += ["-sS", "-w", f"\\n{MARK}%{{http_code}} %header{{location}}"]
+    extra = ["-sS", "-w", f"\\n{MARK}%{{http_code}} %header{{location}}"]
+    words = cmd.argv or shlex.split(CAT.sub("", cmd.name))  # $(cat file) holds no option
+    stream = "-N" in words or "--no-buffer" in words
     if stream:
-        argv += ["--max-time", str(STREAM_SECONDS)]
+        extra += ["--max-time", str(STREAM_SECONDS)]
+    argv: list[str]
+    if cmd.argv is None:
+        assert _in_sh(cmd), f"{cmd.name}: needs a shell for more than $(cat file)"
+        line = _address(cmd.name, base)
+        assert base in line, f"{cmd.name}: not addressed to the demo's server"
+        argv = ["/bin/sh", "-c", " ".join([CURL + line[len("curl") :], *map(shlex.quote, extra)])]
+    else:
+        argv = [CURL, *(_address(a, base) for a in cmd.argv[1:]), *extra]
+        assert any(base in a for a in argv), f"{cmd.name}: not addressed to the demo's server"
     proc = subprocess.run(
         argv,
+        cwd=cwd,
         capture_output=True,
         encoding="utf-8",
         errors="replace",
@@ -258,6 +273,21 @@ def _expected(cmd: Command) -> tuple[set[int], str | None]:
     return statuses, location[1] if location else None
 
 
+#: A value a comment shows: ``"avg_pages": 621.85`` (objects, arrays and ``...`` are not).
+SHOWN = re.compile(r'"([^"]+)":\s*(-?[0-9][0-9.eE+-]*|true|false|null|"[^"]*")')
+
+
+def _shown(cmd: Command) -> list[str]:
+    """The ``"name":value`` pairs a command's comments show of its answer, as the server
+    writes them (no spaces)."""
+    return [
+        f'"{name}":{value}'
+        for note in cmd.notes
+        if note[:1] in ("{", '"')
+        for name, value in SHOWN.findall(note)
+    ]
+
+
 def test_every_readme_curl_is_run_or_skipped() -> None:
     curls = [c for b in BLOCKS for c in b.curls]
     assert len(curls) >= 10, "README.md: the curl examples were not found"
@@ -267,7 +297,7 @@ def test_every_readme_curl_is_run_or_skipped() -> None:
     unrunnable = [
         f"README.md:{c.line}: {c.name}"
         for c in curls
-        if c.name not in SKIP and (c.argv is None or c.argv[0] != "curl")
+        if c.name not in SKIP and not _in_sh(c) and (c.argv is None or c.argv[0] != "curl")
     ]
     assert not unrunnable, f"curls that need a shell to run; run them or add to SKIP: {unrunnable}"
     elsewhere = [
@@ -286,6 +316,13 @@ def test_every_readme_curl_is_run_or_skipped() -> None:
     unknown = sorted(serves - set(SERVE_AS))
     assert not unknown, f"README blocks start servers SERVE_AS does not know: {unknown}"
     assert not set(SERVE_AS) - serves, f"SERVE_AS names lines README.md no longer has: {SERVE_AS}"
+
+
+def test_the_conditional_request_examples_are_replayed() -> None:
+    """The README's 304 and 412 are real answers to real ETags, not placeholders skipped."""
+    stated = [_expected(c)[0] for b in BLOCKS for c in _runnable(b)]
+    assert any(s == {304} for s in stated), "no README curl that must get a 304 is replayed"
+    assert any(s == {412} for s in stated), "no README curl that must get a 412 is replayed"
 
 
 @pytest.fixture(scope="module")
@@ -310,18 +347,21 @@ def test_readme_block_curls(block: Block, demo_db: Path, tmp_path: Path) -> None
     failures: list[str] = []
     try:
         for cmd in _runnable(block):
-            code, status, location, body, stderr = _run(cmd, server.base)
+            code, status, location, body, stderr = _run(cmd, server.base, tmp_path)
             statuses, want_location = _expected(cmd)
             ok = code == 0 and (status in statuses if statuses else 200 <= status < 400)
             if want_location is not None:
                 # Links are absolute: the README's address stands for this server's.
                 want_location = _address(want_location, server.base)
                 ok = ok and location == want_location
-            if not ok:
+            # Whole values: a rounded 621.85 is not the 621.8540646425073 answered.
+            missing = [v for v in _shown(cmd) if not re.search(re.escape(v) + r"(?![\w.])", body)]
+            if not ok or missing:
                 failures.append(
                     f"README.md:{cmd.line}: {cmd.name}\n  curl exit {code}, status {status} "
                     f"(wanted {sorted(statuses) or '2xx/3xx'}), Location {location!r} "
-                    f"(wanted {want_location!r})\n  {stderr.strip()[:300]}\n  {body[:500]}"
+                    f"(wanted {want_location!r}), shown but not answered: {missing}"
+                    f"\n  {stderr.strip()[:300]}\n  {body[:500]}"
                 )
     finally:
         log = server.stop()

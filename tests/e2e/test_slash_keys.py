@@ -52,11 +52,18 @@ def test_keys_with_a_slash_are_refused_and_other_keys_round_trip(
             assert headers["Location"] == f"{base}/{quote(key, safe='')}"
             status, _headers, got = call("GET", headers["Location"])
             assert (status, got) == (200, {"code": key, "label": key}), key
+            # A trailing slash (jsonapi-requests adds one) names the same row.
+            status, _headers, got = call("GET", headers["Location"] + "/")
+            assert (status, got) == (200, {"code": key, "label": key}), key
 
         # A row another program stored with "/" in its key has no item URL: a 404, never a
         # 500; a bulk PATCH, whose keys are in the body, still reaches it.
         status, _headers, body = call("GET", f"{base}/old%2F1")
         assert status == 404, body
+        status, _headers, body = call("GET", f"{base}/old%2F1/")
+        assert status == 404, body
+        status, _headers, body = call("GET", f"{base}/?filter[code]=a%20b")
+        assert (status, body["data"]) == (200, [{"code": "a b", "label": "a b"}])
         status, _headers, body = call("PATCH", base, [{"code": "old/1", "label": "changed"}])
         assert (status, body) == (200, [{"code": "old/1", "label": "changed"}])
 

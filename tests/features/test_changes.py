@@ -177,12 +177,16 @@ def test_filters_work_as_in_lists(client: FlaskClient) -> None:
     assert keys("filter[title][like]=%25Mess%25") == ["3"]
     assert keys("filter[title][ilike]=dune") == ["1"]
     assert keys("filter[year][in]=1815,1969") == ["2", "3"]
+    # A repeated equality is any of its values, as in a list.
+    assert keys("title=Emma&title=Dune") == ["1", "2"]
+    assert keys("filter[year]=1969&filter[year]=1815") == ["2", "3"]
 
 
 @pytest.mark.parametrize(
     "query",
     ["sort=title", "page[size]=5", "include=author", "filter[author.name]=x", "filter[nope]=1",
-     "filter[year][gt]=soon", "secret_note=x", "count=true", "fields=title"],
+     "filter[year][gt]=soon", "secret_note=x", "count=true", "fields=title", "page[offset]=1",
+     "page[limit]=1", "filter[year][ge]=1&filter[year][ge]=2"],
 )  # fmt: skip
 def test_what_a_feed_cannot_take_is_a_400(client: FlaskClient, query: str) -> None:
     problem(client.get(f"/api/books/changes?{query}"), 400)

@@ -156,8 +156,20 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
         },
     ),
     ("GET", "/api/tags", {}),
+    # What third-party clients send: trailing slashes, JSON:API offsets, repeated equality.
+    ("GET", "/api/books/", {}),
+    ("GET", "/api/books/1/", {}),
+    ("GET", "/api/books/1/author/", {}),
+    ("GET", "/api/authors/1/books/?page[size]=1", {}),
+    ("PATCH", "/api/books/1/", {"json": {"year": 1967}}),
+    ("POST", "/api/books/", {"json": {"title": "Slash"}}),
+    ("GET", "/api/books?page[offset]=1&page[limit]=1", {}),
+    ("GET", "/api/books?page[offset]=1&offset=1", {}),  # 400
+    ("GET", "/api/books?id=1&id=3", {}),
+    ("GET", "/api/books?filter[year][ge]=1&filter[year][ge]=2", {}),  # 400
     # Left to Flask by the lean path: the answers must still be the same.
     ("OPTIONS", "/api/books", {}),
+    ("OPTIONS", "/api/books/1/", {}),
     ("GET", "/api/nowhere", {}),
     ("DELETE", "/api/books", {}),  # 405
     ("GET", "//api/books", {}),  # a redirect
@@ -178,7 +190,8 @@ def test_the_lean_path_serves_tablerests_routes_and_hands_flask_the_rest(tmp_pat
     app = _app(_database(tmp_path / "b.db"), lean=True)
     counted = Counted(app)
     client = app.test_client()
-    for url in ["/api/books/1", "/api/books", "/api/books/1/author", "/api", "/api/openapi.json"]:
+    for url in ["/api/books/1", "/api/books", "/api/books/1/author", "/api", "/api/openapi.json",
+                "/api/books/", "/api/books/1/", "/api/"]:  # fmt: skip
         assert not counted.to_flask(client, "GET", url), url
     assert not counted.to_flask(client, "POST", "/api/books", json={"title": "T"})
     assert not counted.to_flask(client, "GET", "/api/books/1", headers={"Host": "evil.example"})
@@ -443,3 +456,17 @@ def test_teardown_hears_of_an_exit_as_on_flask(tmp_path: Path, lean: bool) -> No
         lean_app = app.wsgi_app
         assert isinstance(lean_app, LeanApp)
         assert lean_app.flask_reason is None  # the lean path served both
+
+
+def test_options_answers_carry_the_security_headers_on_both_paths(
+    pair: tuple[FlaskClient, FlaskClient],
+) -> None:
+    """The lean path hands OPTIONS to Flask, whose automatic answer runs no view of the API."""
+    for client in pair:
+        for url in ["/api/books", "/api/books/1", "/api", "/api/books/1/relationships/author"]:
+            resp = client.options(url)
+            assert resp.status_code == 200, url
+            assert resp.headers["X-Content-Type-Options"] == "nosniff", url
+            assert resp.headers.getlist("Content-Security-Policy") == [
+                "default-src 'none'; frame-ancestors 'none'"
+            ], url

@@ -109,6 +109,10 @@ def test_operations_list_their_parameters_and_errors(make_app: AppFactory) -> No
     assert "filter[secret_note]" not in names
     size = next(p for p in listing["parameters"] if p["name"] == "page[size]")
     assert size["schema"]["maximum"] == 100
+    # JSON:API's spelling of limit/offset (@orbit/jsonapi), with the same bounds.
+    schemas = {p["name"]: p["schema"] for p in listing["parameters"]}
+    assert schemas["page[limit]"] == schemas["limit"]
+    assert schemas["page[offset]"] == schemas["offset"]
     assert set(listing["responses"]["200"]["content"]) == {
         "application/json",
         "application/vnd.api+json",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -367,3 +368,171 @@ def test_a_bad_boolean_filter_value_names_its_parameter(client: FlaskClient) -> 
     assert body["parameter"] == "filter[flag]"
     assert body["detail"] == "'maybe' is not a valid value for flag: must be true or false"
     assert len(client.get("/api/kitchen?filter[flag]=yes").get_json()["data"]) == 1
+
+
+# -- what third-party clients send (issue 21) ------------------------------------------------
+
+
+def test_repeated_equality_means_any_of_the_values(client: FlaskClient) -> None:
+    # react-admin's getMany: GET /api/books?id=1&id=2&id=3
+    assert ids(client, "/api/books?id=1&id=3&id=4") == [1, 3, 4]
+    assert ids(client, "/api/books?filter[id]=4&filter[id]=1") == [1, 4]
+    assert ids(client, "/api/books?genre=poetry&genre=mystery") == [4, 6, 7]
+    assert ids(client, "/api/books?filter[genre][eq]=poetry&filter[genre][eq]=fantasy") == [
+        1, 2, 4,
+    ]  # fmt: skip
+    # Joined with the other filters by AND, as ever; through relations too.
+    assert ids(client, "/api/books?genre=poetry&genre=mystery&filter[pages][ge]=100") == [4, 6]
+    assert ids(client, "/api/books?author.country=NZ&author.country=US&genre=poetry") == [4]
+    assert ids(client, "/api/authors?filter[books.genre]=poetry&filter[books.genre]=mystery") == [
+        2, 3,
+    ]  # fmt: skip
+    # A value given twice is no different from once.
+    assert ids(client, "/api/books?id=2&id=2") == [2]
+
+
+def test_repeated_in_ne_and_nin_join_their_values(client: FlaskClient) -> None:
+    assert ids(client, "/api/books?filter[genre][in]=poetry&filter[genre][in]=fantasy,mystery") == [
+        1, 2, 4, 6, 7,
+    ]  # fmt: skip
+    # ne and nin: none of them (rows where the field is null match, as for one ne)
+    assert ids(client, "/api/books?filter[genre][ne]=fantasy&filter[genre][ne]=mystery") == [
+        3, 4, 5,
+    ]  # fmt: skip
+    assert ids(client, "/api/books?filter[year][nin]=1968,1969&filter[year][nin]=2001") == [
+        3, 4, 5, 6,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("filter[year][ge]=1960&filter[year][ge]=1970", "filter[year][ge]"),
+        ("filter[year][lt]=1960&filter[year][lt]=1970", "filter[year][lt]"),
+        ("filter[genre][null]=true&filter[genre][null]=false", "filter[genre][null]"),
+        ("id=1&id=x", "id"),
+        # Hidden fields stay unknown, repeated or not, whatever the values.
+        ("secret_note=a&secret_note=b", "secret_note"),
+        ("filter[secret_note][ge]=a&filter[secret_note][ge]=b", "filter[secret_note][ge]"),
+    ],
+)
+def test_a_repeated_filter_without_a_set_meaning_is_a_400(
+    client: FlaskClient, query: str, parameter: str
+) -> None:
+    body = problem(client.get(f"/api/books?{query}"), 400)
+    assert body["parameter"] == parameter
+    if "secret_note" in parameter:
+        assert body["detail"] == "Unknown field 'secret_note'"
+    elif parameter != "id":
+        assert "more than once" in body["detail"]
+
+
+def test_repeated_equality_values_count_against_max_in_values(make_app: AppFactory) -> None:
+    from tablerest.limits import Limits
+
+    client = make_app(api={"limits": Limits(max_in_values=3)}).test_client()
+    assert client.get("/api/books?id=1&id=2&id=3").status_code == 200
+    body = problem(client.get("/api/books?id=1&id=2&id=3&id=4"), 400)
+    assert body["parameter"] == "id"
+    body = problem(client.get("/api/books?filter[id][in]=1,2&filter[id][in]=3,4"), 400)
+    assert body["parameter"] == "filter[id][in]"
+
+
+def test_page_offset_and_limit_page_as_offset_and_limit(client: FlaskClient) -> None:
+    # @orbit/jsonapi's offset strategy
+    resp = client.get("/api/books?page[offset]=2&page[limit]=2")
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert [b["id"] for b in body["data"]] == [3, 4]
+    assert body["meta"]["page"] == {"offset": 2, "limit": 2}
+    # The links keep paging the way the client did.
+    links = body["links"]
+    assert links["next"] == "http://localhost/api/books?page%5Boffset%5D=4&page%5Blimit%5D=2"
+    assert links["prev"] == "http://localhost/api/books?page%5Boffset%5D=0&page%5Blimit%5D=2"
+    assert links["first"] == "http://localhost/api/books?page%5Boffset%5D=0&page%5Blimit%5D=2"
+    seen: list[int] = []
+    url: str | None = "/api/books?page[limit]=3&sort=-year"
+    while url:
+        page = client.get(url).get_json()
+        seen += [b["id"] for b in page["data"]]
+        url = page["links"]["next"]
+        assert url is None or "page%5Boffset%5D=" in url
+    assert seen == ids(client, "/api/books?sort=-year")
+    # JSON:API documents page the same way.
+    doc = client.get(
+        "/api/books?page[offset]=6&page[limit]=2", headers={"Accept": "application/vnd.api+json"}
+    ).get_json()
+    assert [r["id"] for r in doc["data"]] == ["7"]
+    assert doc["links"]["prev"] == "http://localhost/api/books?page%5Boffset%5D=4&page%5Blimit%5D=2"
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter", "says"),
+    [
+        ("page[offset]=x", "page[offset]", "must be an integer"),
+        ("page[offset]=-1", "page[offset]", "between 0 and"),
+        ("page[limit]=0", "page[limit]", "between 1 and 100"),
+        ("page[limit]=101", "page[limit]", "between 1 and 100"),
+        ("page[limit]=1&page[limit]=2", "page[limit]", "more than once"),
+        ("page[offset]=1&page[size]=2", "page[offset]", "page[size]/page[number]"),
+        ("page[number]=2&page[limit]=2", "page[limit]", "page[size]/page[number]"),
+        ("page[offset]=1&limit=2", "page[offset]", "limit/offset"),
+        ("offset=1&page[offset]=2", "page[offset]", "limit/offset"),
+        ("page[after]=&page[limit]=2", "page[after]", "cannot be combined"),
+        ("page[before]=&page[offset]=2", "page[before]", "cannot be combined"),
+        ("group_by=genre&page[after]=", "page[after]", "not cursors"),
+    ],
+)
+def test_page_offset_and_limit_errors_name_the_parameter(
+    client: FlaskClient, query: str, parameter: str, says: str
+) -> None:
+    body = problem(client.get(f"/api/books?{query}"), 400)
+    assert body["parameter"] == parameter
+    assert says in body["detail"]
+
+
+def test_groups_page_by_page_offset_too(client: FlaskClient) -> None:
+    body = client.get("/api/books?group_by=genre&page[offset]=1&page[limit]=2").get_json()
+    assert [g["genre"] for g in body["data"]] == ["fantasy", "mystery"]
+    assert (
+        body["links"]["next"]
+        == "http://localhost/api/books?group_by=genre&page%5Boffset%5D=3&page%5Blimit%5D=2"
+    )
+
+
+def test_an_export_takes_no_page_offset(client: FlaskClient) -> None:
+    body = problem(client.get("/api/books?format=csv&page[offset]=2"), 400)
+    assert body["parameter"] == "page[offset]"
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("filter[day]=soon", "'soon' is not a valid value for day: must be a date"),
+        (
+            "filter[day][in]=2024-01-01,x",
+            "'2024-01-01,x' is not a valid value for day: must be a date",
+        ),
+        ("filter[ratio][gt]=much", "'much' is not a valid value for ratio: must be a number"),
+    ],
+)
+def test_a_bad_value_says_what_it_must_be_not_what_python_said(
+    client: FlaskClient, query: str, says: str
+) -> None:
+    body = problem(client.get(f"/api/kitchen?{query}"), 400)
+    assert body["detail"].startswith(says), body["detail"]
+    for python in ("isoformat", "could not convert", "invalid literal", "float", "int()"):
+        assert python not in body["detail"]
+
+
+def test_no_filter_value_of_any_type_answers_in_pythons_words(client: FlaskClient) -> None:
+    fields = ["tiny", "normal", "big", "ratio", "amount", "flag", "label", "body", "day",
+              "moment", "clock", "mood", "genre", "token", "blob"]  # fmt: skip
+    python = re.compile(r"isoformat|could not convert|invalid literal|int\(\)|float\(\)|Error\b")
+    for name in fields:
+        for op in ("eq", "lt", "in"):
+            for raw in ("x", "1.5.", "9" * 30, "2024-13-01", "-", "%ZZ"):
+                resp = client.get(f"/api/kitchen?filter[{name}][{op}]={raw}")
+                assert resp.status_code in (200, 400), (name, op, raw)
+                detail = resp.get_json().get("detail", "")
+                assert not python.search(detail), (name, op, raw, detail)

@@ -15,6 +15,11 @@ def test_api_responses_carry_security_headers(client: FlaskClient) -> None:
         client.get("/api/nope"),  # 404 from routing
         client.delete("/api/comments"),  # 405 from routing
         client.get("/api/openapi.json"),
+        # Flask's automatic answers to OPTIONS (no view of the API runs)
+        client.options("/api/comments"),
+        client.options("/api/comments/1"),
+        client.options("/api"),
+        client.options("/api/docs"),
     ]
     for resp in responses:
         assert resp.headers["X-Content-Type-Options"] == "nosniff"

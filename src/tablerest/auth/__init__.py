@@ -9,8 +9,15 @@ which ties these together for the API, ``policies`` holds the permission buildin
 ``access`` applies them to one request.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .policies import Context, Identity, Permission, authenticated, nobody, owner, public, role
-from .service import Auth
+
+if TYPE_CHECKING:
+    from .service import Auth
 
 __all__ = [
     "Auth",
@@ -23,3 +30,14 @@ __all__ = [
     "public",
     "role",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # ``Auth`` (with tokens, sessions, accounts, passwords) is imported by the first use of it,
+    # not by every app: the policies and ``access`` are all that an app without ``Api(auth=)``
+    # needs, and a serve worker without --auth-table is ~0.5 MiB lighter.
+    if name != "Auth":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    auth = importlib.import_module(".service", __name__).Auth
+    globals()["Auth"] = auth
+    return auth

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from ..execute.owntables import create_once
+from ..execute.owntables import SESSIONS_TABLE, create_once
 
 __all__ = [
     "SESSION_TABLES",
@@ -166,7 +166,7 @@ _metadata = sa.MetaData()
 #: One row per login session: its current refresh token (``jti``; NULL once revoked), whether
 #: it was revoked, and when the row may go (the last token it issued has expired by then).
 sessions_table = sa.Table(
-    "tablerest_sessions",
+    SESSIONS_TABLE,
     _metadata,
     sa.Column("sid", sa.String(64), primary_key=True),
     sa.Column("jti", sa.String(64), nullable=True),

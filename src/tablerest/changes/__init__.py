@@ -8,9 +8,15 @@ events each caller may see, with the same filters as lists (:mod:`.stream`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ChangeFeed"]
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+__all__ = ["NO_CHANGES", "ChangeFeed", "Changes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +55,34 @@ class ChangeFeed:
             raise ValueError("heartbeat and poll must be positive, stream_seconds >= 0")
         if self.max_streams < 1 or self.max_streams_per_client < 1:
             raise ValueError("max_streams and max_streams_per_client must be at least 1")
+
+
+class Changes:
+    """What a resource's writes call, inside their transaction, to record their events.
+
+    This base records nothing: every resource without the feed shares :data:`NO_CHANGES`.
+    The feed's recorder (:class:`.outbox.Recorder`) is a subclass, so that the operations
+    need not import the outbox (nor a serve worker without the feed hold it).
+    """
+
+    def record(
+        self,
+        conn: sa.Connection | Session,
+        ops: str | Sequence[str],
+        rows: Sequence[Mapping[str, Any]],
+        before: Sequence[Mapping[str, Any] | None] = (),
+    ) -> None:
+        """Record that ``rows`` were created or updated (see :meth:`.outbox.Recorder.record`)."""
+        return None
+
+    def current(self, session: Session, key: Sequence[Any]) -> dict[str, Any] | None:
+        """The row ``key`` as rendered, before an update; None when nothing is recorded."""
+        return None
+
+    def deleting(self, session: Session, key: Sequence[Any]) -> None:
+        """Before deleting the row ``key``: record its last state."""
+        return None
+
+
+#: The recorder of a resource without the feed.
+NO_CHANGES = Changes()

@@ -24,8 +24,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 
-from ..changes import ChangeFeed
-from ..execute.owntables import create_once
+from ..changes import NO_CHANGES, ChangeFeed, Changes
+from ..execute.owntables import CHANGE_COUNTER_TABLE, CHANGES_TABLE, create_once
 from ..render.json import RowEncoder, dumps
 from ..resource import Resource
 
@@ -66,7 +66,7 @@ _metadata = sa.MetaData()
 _long_text = _LongText()
 _id_type = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 changes_table = sa.Table(
-    "tablerest_changes",
+    CHANGES_TABLE,
     _metadata,
     sa.Column("id", _id_type, primary_key=True, autoincrement=False),
     sa.Column("resource", sa.String(255), nullable=False),
@@ -78,7 +78,7 @@ changes_table = sa.Table(
     sa.Column("changed_json", sa.Text(), nullable=True),
 )
 counter_table = sa.Table(
-    "tablerest_change_counter",
+    CHANGE_COUNTER_TABLE,
     _metadata,
     sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
     sa.Column("last_id", sa.BigInteger(), nullable=False),
@@ -266,7 +266,7 @@ def _key_text(resource: Resource, row: Mapping[str, Any]) -> str:
     return ",".join(str(row[f.name]) for f in resource.pk_fields)
 
 
-class Recorder:
+class Recorder(Changes):
     """What a resource's writes call, inside their transaction, to record their events."""
 
     def __init__(self, resource: Resource, outbox: Callable[[], Outbox]) -> None:
@@ -336,23 +336,3 @@ class Recorder:
         if isinstance(conn, sa.Connection):
             return conn
         return conn.connection(bind_arguments={"clause": sa.select(self.resource.table)})
-
-
-class _NoChanges(Recorder):
-    """The recorder of a resource without the feed: takes what any recorder takes, records
-    nothing."""
-
-    def __init__(self) -> None:
-        pass
-
-    def record(self, *_args: Any, **_kwargs: Any) -> None:
-        return None
-
-    def current(self, *_args: Any, **_kwargs: Any) -> None:
-        return None
-
-    def deleting(self, *_args: Any, **_kwargs: Any) -> None:
-        return None
-
-
-NO_CHANGES: Recorder = _NoChanges()

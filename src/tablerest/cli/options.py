@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..auth.policyfile import PolicyFile, load_policy
 from ..mount.ratelimit import RateLimits
 from ..reflect.selection import Selection
+
+if TYPE_CHECKING:
+    from ..auth.policyfile import PolicyFile
 
 __all__ = [
     "ApiSettings",
@@ -155,6 +157,8 @@ def policy_file(
         if auth_login or auth_password or auth_roles or any(v is not None for v in given):
             raise click.UsageError("the --auth-* options need --auth-table")
         return None
+    from ..auth.policyfile import PolicyFile, load_policy  # with a policy or auth only
+
     try:
         loaded = load_policy(policy) if policy is not None else PolicyFile()
     except ValueError as exc:

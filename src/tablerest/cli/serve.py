@@ -21,7 +21,7 @@ from urllib.parse import quote
 import click
 import sqlalchemy as sa
 
-from .. import openapi
+from .. import malloc, openapi
 from ..changes import ChangeFeed
 from ..http import AllowedHosts, bound_hosts, cors_for_origins
 from ..mount.observe import Observability
@@ -264,6 +264,9 @@ def serve_command(
     app.extensions["tablerest"][prefix].db.engine().dispose()
     del app, own
     gc.collect()
+    # Fewer malloc arenas for the workers' threads, and this process's free pages handed back
+    # before they fork (glibc only; MALLOC_ARENA_MAX in the environment wins: see malloc.py).
+    malloc.tune()
     run(
         factory,
         **_server_options(

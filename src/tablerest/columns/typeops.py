@@ -489,12 +489,20 @@ def _tsvector(raw: str) -> str:
 
 
 def _inet(raw: str) -> str:
-    ipaddress.ip_interface(raw)  # checks it; PostgreSQL reads it as written
+    try:
+        ipaddress.ip_interface(raw)  # checks it; PostgreSQL reads it as written
+    except ValueError:  # ipaddress's words name Python's classes: say what the value must be
+        raise ValueError("must be an IP address, with a prefix length or not") from None
     return raw
 
 
 def _cidr(raw: str) -> str:
-    ipaddress.ip_network(raw)  # no bits set right of the mask, as PostgreSQL requires
+    try:
+        ipaddress.ip_network(raw)  # no bits set right of the mask, as PostgreSQL requires
+    except ValueError:
+        raise ValueError(
+            "must be a network (192.0.2.0/24), with no bits set right of the mask"
+        ) from None
     return raw
 
 

@@ -7,7 +7,9 @@ A body is read as the caller sees the API: relations concealed from them are no 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -18,9 +20,10 @@ from ..operations.intents import Create
 from ..resource import Catalog, Resource
 from ..schema import Variant
 from .exactjson import load_exact
-from .jsonapi import decode as decode_document
-from .jsonapi import decode_nested
 from .nested import nestable
+
+if TYPE_CHECKING:
+    from .jsonapi import Decoded
 
 __all__ = ["Decoder", "Pointers"]
 
@@ -50,7 +53,7 @@ class Decoder:
         ``pointers`` receives where a JSON:API body's fields came from."""
         res = self.resource
         if upsert is None and jsonapi and body.kind == "json" and b'"included"' in body.raw:
-            nested = decode_nested(body.raw, res, caller.catalog)
+            nested = self._decode_nested(body.raw, res, caller.catalog)
             if nested is not None:
                 if pointers is not None:
                     pointers.update(nested[1])
@@ -105,11 +108,37 @@ class Decoder:
         if body.kind == "form":
             return schema.validate_form(body.form or {}, variant, body.files)
         if jsonapi:
-            decoded = decode_document(body.raw, self.resource, caller.catalog, key=key)
+            decoded = self._decode_document(body.raw, self.resource, caller.catalog, key=key)
             if pointers is not None:
                 pointers.update(decoded.pointers)
             return schema.validate_json(decoded.raw, variant)
         return schema.validate_json(body.raw, variant)
+
+    # JSON:API documents are read by decode.jsonapi, imported by the resource's first JSON:API
+    # write, then kept: an API that only ever gets plain JSON never loads it (nor does each
+    # JSON:API write pay an import statement).
+    @cached_property
+    def _decode_document(self) -> Callable[..., Decoded]:
+        from .jsonapi import decode
+
+        return decode
+
+    @cached_property
+    def _decode_nested(self) -> Callable[..., tuple[dict[str, Any], dict[str, str]] | None]:
+        from .jsonapi import decode_nested
+
+        return decode_nested
+
+    @cached_property
+    def _linkage(self) -> Callable[[bytes, Resource], tuple[Any, ...]]:
+        from .jsonapi import decode_linkage, document_data
+
+        return lambda raw, target: decode_linkage(document_data(raw), target, "/data")
+
+    def linkage(self, raw: bytes, target: Resource) -> tuple[Any, ...]:
+        """A relationship document (``{"data": {"type", "id"} | null}``) as the key values of
+        the ``target`` row it names (all None for null)."""
+        return self._linkage(raw, target)
 
     def _nested_body(self, caller: Caller, body: Body) -> Any:
         """The decoded plain-JSON create body when it nests rows under a relation (an object,

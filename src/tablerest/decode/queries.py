@@ -44,6 +44,10 @@ OPERATORS = (
     "like", "ilike", "contains", "startswith", "endswith", "null",
     "cs", "cd", "ov",  # arrays, ranges, jsonb: see typeops
 )  # fmt: skip
+#: What a repeated operator means: its values joined into one list (other operators: a 400).
+_JOINED = {"eq": "in", "in": "in", "ne": "nin", "nin": "nin"}
+#: Operators that, repeated, must each hold (as they always did).
+_EACH_HOLDS = frozenset({"like", "ilike", "contains", "startswith", "endswith", "cs", "cd", "ov"})
 _TEXT_OPS = frozenset({"like", "ilike", "contains", "startswith", "endswith"})
 _RESERVED = frozenset(
     {"page", "limit", "offset", "count", "sort", "fields", "include", "filter", "q", "format",
@@ -59,8 +63,14 @@ Step = tuple[Relation, Resource]
 
 #: Spaces and tabs around the items of a comma-separated list are ignored (nothing else is).
 _BLANK = " \t"
-#: The parameters that choose a page (offset or keyset).
-PAGE_PARAMETERS = ("page[size]", "page[number]", "page[after]", "page[before]", "limit", "offset")
+#: The parameters that choose a page (offset or keyset). ``page[offset]``/``page[limit]`` are
+#: ``offset``/``limit`` as JSON:API libraries spell them (@orbit/jsonapi's offset strategy).
+PAGE_PARAMETERS = (
+    "page[size]", "page[number]", "page[after]", "page[before]", "limit", "offset",
+    "page[limit]", "page[offset]",
+)  # fmt: skip
+#: How a list was paged: by number, by rows in either spelling, or by a cursor.
+PageFamily = Literal["number", "offset", "page[offset]", "cursor"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +148,9 @@ class ListIntent:
     offset: int = 0
     #: The page number when the client paged by number (for links); None otherwise.
     page_number: int | None = None
+    #: The parameter the client skipped rows with (``offset`` or ``page[offset]``), which
+    #: links to other pages keep using.
+    offset_parameter: Literal["offset", "page[offset]"] = "offset"
     #: How to count the rows: ``exact``, ``estimated``, ``capped``, or None (no total).
     count: CountKind | None = None
     filters: tuple[Filter, ...] = ()
@@ -174,6 +187,60 @@ def _int_param(args: Mapping[str, list[str]], name: str, lo: int, hi: int | None
         bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
         raise InvalidParameter(name, f"{name} must be {bound}")
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Paging:
+    """The page parameters of a query string, checked: one family of them."""
+
+    family: PageFamily
+    size: int | None = None  # page[size], limit or page[limit]
+    number: int | None = None
+    offset: int = 0
+    cursor: str | None = None
+    direction: Literal["after", "before"] | None = None
+
+
+def _given(*pairs: tuple[str, object]) -> str | None:
+    """The first parameter of ``pairs`` (name, value) that was given."""
+    return next((name for name, value in pairs if value is not None), None)
+
+
+def _paging(args: Mapping[str, list[str]], top: int) -> _Paging:
+    """Which page a list asks for. Each family (page[size]/page[number], limit/offset,
+    page[limit]/page[offset], a cursor with page[size]) is whole on its own: mixing two is a
+    400 naming the parameter of the second, never a silent choice."""
+    size = _int_param(args, "page[size]", 1, top)
+    number = _int_param(args, "page[number]", 1, MAX_PAGE_NUMBER)
+    limit = _int_param(args, "limit", 1, top)
+    offset = _int_param(args, "offset", 0, MAX_OFFSET)
+    page_limit = _int_param(args, "page[limit]", 1, top)
+    page_offset = _int_param(args, "page[offset]", 0, MAX_OFFSET)
+    after, before = _single(args, "page[after]"), _single(args, "page[before]")
+    by_number = _given(("page[size]", size), ("page[number]", number))
+    by_rows = _given(("limit", limit), ("offset", offset))
+    by_page_rows = _given(("page[limit]", page_limit), ("page[offset]", page_offset))
+    if by_number is not None and by_rows is not None:
+        raise InvalidParameter(by_rows, "Use either page[size]/page[number] or limit/offset")
+    if by_page_rows is not None and (by_number is not None or by_rows is not None):
+        other = "page[size]/page[number]" if by_number is not None else "limit/offset"
+        raise InvalidParameter(by_page_rows, f"Use either {other} or page[limit]/page[offset]")
+    if after is not None and before is not None:
+        raise InvalidParameter("page[before]", "Use either page[after] or page[before]")
+    if after is not None or before is not None:
+        if number is not None or by_rows is not None or by_page_rows is not None:
+            raise InvalidParameter(
+                "page[after]" if after is not None else "page[before]",
+                "A cursor cannot be combined with page[number], limit/offset or "
+                "page[limit]/page[offset]",
+            )
+        direction: Literal["after", "before"] = "after" if after is not None else "before"
+        return _Paging("cursor", size, cursor=after or before, direction=direction)
+    if by_rows is not None:
+        return _Paging("offset", limit, offset=offset or 0)
+    if by_page_rows is not None:
+        return _Paging("page[offset]", page_limit, offset=page_offset or 0)
+    return _Paging("number", size, number)
 
 
 def _count_param(args: Mapping[str, list[str]], default: CountKind | None) -> CountKind | None:
@@ -364,25 +431,7 @@ class _Reading:
         """Parse a list request's query string (``args`` as ``MultiDict.to_dict(flat=False)``),
         for a caller who sees ``view`` of the resources (None: everything declared readable)."""
         resource, limits = self.resource, self.limits
-        top = resource.max_page_size
-        size = _int_param(args, "page[size]", 1, top)
-        number = _int_param(args, "page[number]", 1, MAX_PAGE_NUMBER)
-        limit = _int_param(args, "limit", 1, top)
-        offset = _int_param(args, "offset", 0, MAX_OFFSET)
-        after, before = _single(args, "page[after]"), _single(args, "page[before]")
-        if (size is not None or number is not None) and (limit is not None or offset is not None):
-            bad = "limit" if limit is not None else "offset"
-            raise InvalidParameter(bad, "Use either page[size]/page[number] or limit/offset")
-        if after is not None and before is not None:
-            raise InvalidParameter("page[before]", "Use either page[after] or page[before]")
-        if (after is not None or before is not None) and (
-            number is not None or limit is not None or offset is not None
-        ):
-            bad = "page[after]" if after is not None else "page[before]"
-            raise InvalidParameter(
-                bad, "A cursor cannot be combined with page[number], limit or offset"
-            )
-
+        paging = _paging(args, resource.max_page_size)
         filters: list[Filter] = []
         fields: dict[str, tuple[str, ...]] = {}
         include: tuple[Include, ...] = ()
@@ -422,29 +471,26 @@ class _Reading:
             raise InvalidParameter(
                 filters[limits.max_filters].parameter, f"At most {limits.max_filters} filters"
             )
-        cursor_dir: Literal["after", "before"] | None = (
-            "after" if after is not None else "before" if before is not None else None
-        )
         grouping = None
         if grouped:
-            if cursor_dir is not None:
-                bad = "page[after]" if after is not None else "page[before]"
+            if paging.direction is not None:
                 raise InvalidParameter(
-                    bad, "Groups are paged by page[number] or offset, not cursors"
+                    f"page[{paging.direction}]",
+                    "Groups are paged by page[number] or offset, not cursors",
                 )
             for name in ("include", "fields"):
                 if name in args or any(n.startswith("fields[") for n in args if name == "fields"):
                     raise InvalidParameter(name, f"{name} does not apply to groups")
             grouping = self.grouping(args)
         page: dict[str, Any]
-        if limit is not None or offset is not None:
-            page = {"limit": limit or resource.page_size, "offset": offset or 0}
-        elif cursor_dir is not None:
-            page = {"limit": size or resource.page_size, "cursor": after or before}
-        else:
-            size = size or resource.page_size
-            number = number or 1
+        size = paging.size or resource.page_size
+        if paging.family == "cursor":
+            page = {"limit": size, "cursor": paging.cursor, "direction": paging.direction}
+        elif paging.family == "number":
+            number = paging.number or 1
             page = {"limit": size, "offset": (number - 1) * size, "page_number": number}
+        else:
+            page = {"limit": size, "offset": paging.offset, "offset_parameter": paging.family}
         return ListIntent(
             count=_count_param(args, resource.count),
             filters=tuple(filters),
@@ -453,21 +499,46 @@ class _Reading:
             fields=fields,
             include=include,
             grouping=grouping,
-            direction=cursor_dir,
             **page,
         )
 
     def filters(self, dotted: str, op: str, parameter: str, values: list[str]) -> list[Filter]:
+        """The filter of one parameter, given once or repeated. A repeated equality
+        (``id=1&id=2``, ``filter[genre]=a&filter[genre]=b``) means any of the values, as
+        react-admin's getMany sends it; repeated ``in``/``nin``/``ne`` join their values into
+        one ``in``/``nin`` (``ne`` repeated is "none of them", as it always was). Text
+        patterns and the array/range/jsonb operators keep their meaning: each must hold
+        (``filter[title][contains]=a&filter[title][contains]=b``). A comparison or ``null``
+        repeated (two lower bounds?) is a 400 naming the parameter."""
         if op not in OPERATORS:
             raise InvalidParameter(
                 parameter, f"Unknown operator {op!r}; use one of {', '.join(OPERATORS)}"
             )
         path = self.path(dotted, parameter)
-        check_operator(path.field.column.type, op, path.dotted, parameter)
-        return [
-            Filter(path, op, _parse_value(path, op, raw, parameter, self.limits), parameter)
-            for raw in values
-        ]
+        col_type = path.field.column.type
+        check_operator(col_type, op, path.dotted, parameter)
+        if len(values) == 1 or op in _EACH_HOLDS:
+            return [
+                Filter(path, op, _parse_value(path, op, raw, parameter, self.limits), parameter)
+                for raw in values
+            ]
+        joined = _JOINED.get(op)
+        if joined is None or family(base_type(col_type)) != "scalar":
+            raise InvalidParameter(
+                parameter,
+                f"{parameter} is given more than once: repeated, equality and in mean any of "
+                "the values, ne and nin none of them, text and array operators that each "
+                f"holds; {op} on {path.dotted} has no such meaning",
+            )
+        parsed: list[Any] = []
+        for raw in values:
+            value = _parse_value(path, op, raw, parameter, self.limits)  # one value, or a list
+            parsed.extend(value if op in ("in", "nin") else (value,))
+        if len(parsed) > self.limits.max_in_values:
+            raise InvalidParameter(
+                parameter, f"at most {self.limits.max_in_values} values in a list"
+            )
+        return [Filter(path, joined, tuple(parsed), parameter)]
 
     def grouping(self, args: Args) -> Grouping:
         """``group_by=a,b.c``, ``aggregate=count(),avg(f)``, ``having[avg(f)][ge]=3``,

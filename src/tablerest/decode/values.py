@@ -73,9 +73,9 @@ def value_parser(col_type: sa.types.TypeEngine[Any]) -> Callable[[str], Any]:
     if isinstance(col_type, sa.Integer):
         return int64_value
     if isinstance(col_type, sa.Float):
-        return float
+        return _float
     if isinstance(col_type, sa.Numeric):
-        return _decimal if col_type.asdecimal else float
+        return _decimal if col_type.asdecimal else _float
     if isinstance(col_type, sa.String):
         return str
     if isinstance(col_type, sa.LargeBinary):
@@ -87,7 +87,7 @@ def value_parser(col_type: sa.types.TypeEngine[Any]) -> Callable[[str], Any]:
         )
         return zoned.validate_strings
     if isinstance(col_type, sa.Date):
-        return dt.date.fromisoformat  # ISO 8601 only (pydantic reads "0" as 1970-01-01)
+        return _date  # ISO 8601 only (pydantic reads "0" as 1970-01-01)
     for sa_type, py in (
         (sa.Time, dt.time),
         (sa.Uuid, uuid.UUID),
@@ -113,6 +113,24 @@ def int64_value(raw: str | int) -> int:
     if not INT64[0] <= value <= INT64[1]:
         raise ValueError("out of the 64-bit integer range")
     return value
+
+
+# Python's own parsers say what went wrong in Python's words ("could not convert string to
+# float", "Invalid isoformat string"); a client is told what the value must be instead.
+
+
+def _float(raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError("must be a number") from None
+
+
+def _date(raw: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError("must be a date, ISO 8601: YYYY-MM-DD") from None
 
 
 def _decimal(raw: str) -> decimal.Decimal:

@@ -10,7 +10,14 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-__all__ = ["create_once"]
+__all__ = ["CHANGES_TABLE", "CHANGE_COUNTER_TABLE", "OWN_TABLES", "SESSIONS_TABLE", "create_once"]
+
+#: Their names, here so that reflection and migrations can leave them out without importing
+#: the modules that define them (a serve worker without the change feed or auth never does).
+CHANGES_TABLE = "tablerest_changes"
+CHANGE_COUNTER_TABLE = "tablerest_change_counter"
+SESSIONS_TABLE = "tablerest_sessions"
+OWN_TABLES = frozenset({CHANGES_TABLE, CHANGE_COUNTER_TABLE, SESSIONS_TABLE})
 
 #: Attempts before a failure to create the tables is the caller's error.
 ATTEMPTS = 3

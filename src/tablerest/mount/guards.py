@@ -25,7 +25,6 @@ from ..errors import (
     TooManyRequests,
 )
 from ..execute.store import replica_reads
-from ..render.jsonapi import JSONAPI
 from ..render.problem import error_response, problem_response
 from . import hooks
 from .routing import private, secure
@@ -37,6 +36,7 @@ __all__ = [
     "check_origin",
     "http_problem",
     "install_error_handler",
+    "install_options_headers",
     "install_origin_check",
     "route_reads",
 ]
@@ -53,6 +53,25 @@ def _under(prefix: str, path: str) -> bool:
 def install_origin_check(state: AppState, app: Flask) -> None:
     """:func:`check_origin` before every request."""
     hooks.before(app, lambda req: check_origin(state, req))
+
+
+def install_options_headers(state: AppState, app: Flask) -> None:
+    """The security headers on Flask's automatic answers to ``OPTIONS`` under the prefix,
+    which no view of the API makes (those that answer ``OPTIONS`` themselves have them)."""
+    if not state.api.security_headers:
+        return
+    prefix = state.api.settings.prefix
+
+    def options(req: Request, resp: Response) -> Response:
+        if (
+            req.method == "OPTIONS"
+            and _under(prefix, req.path)
+            and "X-Content-Type-Options" not in resp.headers
+        ):
+            secure(resp)
+        return resp
+
+    hooks.after(app, options)
 
 
 def check_origin(state: AppState, request: Request) -> Response | None:
@@ -89,7 +108,7 @@ def early_problem(state: AppState, error: TablerestError, request: Request) -> R
     """The answer to an error found before any view ran (routing, Host, origin)."""
     # Before negotiation: a client that named JSON:API anywhere gets a JSON:API document.
     named = request.headers.get("Accept", "") + request.headers.get("Content-Type", "")
-    resp = error_response(error, jsonapi=JSONAPI in named)
+    resp = error_response(error, jsonapi=http.JSONAPI in named)
     if state.api.authenticates:
         resp = private(request, resp)
     return secure(resp) if state.api.security_headers else resp

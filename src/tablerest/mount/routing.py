@@ -5,25 +5,25 @@ through :func:`route`: security headers, ``Vary`` by caller, rate limits."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
 from .. import http
-from ..auth.service import Auth
 from ..calls import Calls
-from ..changes.fanout import Feeds
-from ..changes.stream import ChangeStream
 from ..errors import NotFound, TablerestError
 from ..reflect.selection import AUTH_PATH
 from ..render.problem import error_response
 from ..resource import Resource
-from ..routes.batch import Batch
 from ..routes.common import POINTERS
 from ..routes.endpoint import Endpoint
 from . import hooks
 from .pages import changes_page
 from .state import EXTENSION, AppState
+
+if TYPE_CHECKING:
+    from ..auth.service import Auth
+    from ..routes.batch import Batch
 
 __all__ = [
     "SECURITY_HEADERS",
@@ -57,8 +57,14 @@ def route(
 
     ``handler`` takes the request and the rule's arguments; tablerest's errors it raises
     answer as problem documents. Flask's view for the rule calls it with Flask's request; the
-    lean path calls it itself."""
+    lean path calls it itself.
+
+    A trailing slash is answered as if it were not there (``/api/books/``, ``/api/books/1/``):
+    some clients (jsonapi-requests) add one to every URL. Answered, not redirected: a 308
+    costs a round trip and some clients drop a redirected body or method. No rule ends with a
+    slash and no key or relation name is empty, so no URL can mean two routes."""
     endpoint = f"{EXTENSION}.{name}"
+    options.setdefault("strict_slashes", False)
     # Flask-Limiter files limits under a view's qualified name: each view needs its own.
     view = hooks.view(_answering(state, handler), endpoint)
     if state.limits is not None:
@@ -128,6 +134,10 @@ def mount_resource(state: AppState, res: Resource) -> None:
 
 def _mount_changes(state: AppState, ep: Endpoint) -> None:
     """The resource's writes record events; ``GET <url>/changes`` streams them."""
+    # Imported by the first resource with the feed on: an app without it never loads them.
+    from ..changes.fanout import Feeds
+    from ..changes.stream import ChangeStream
+
     res = ep.resource
     api = state.api
     if state.feeds is None:
@@ -154,10 +164,21 @@ def _mount_changes(state: AppState, ep: Endpoint) -> None:
 
 
 def mount_batch(state: AppState) -> None:
-    """``POST {prefix}/batch``."""
+    """``POST {prefix}/batch``.
+
+    Its runner (routes.batch) is imported and built by the first batch request, once: the
+    batch is on by default, few clients send one, and every serve worker would hold it."""
     settings = state.api.settings
-    batch = Batch(state.endpoints, state.route_context)
-    route(state, f"{settings.prefix}/batch", "batch", batch.run, ["POST"])
+    runner: list[Batch] = []
+
+    def run(req: Request) -> Response:
+        if not runner:
+            from ..routes.batch import Batch
+
+            runner.append(Batch(state.endpoints, state.route_context))  # a race builds two
+        return runner[0].run(req)
+
+    route(state, f"{settings.prefix}/batch", "batch", run, ["POST"])
 
 
 def mount_auth(state: AppState, auth: Auth) -> None:

@@ -4,20 +4,17 @@ HTTP endpoints, and the catalog the stages follow relations through."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from flask import Flask, Request
 from werkzeug.wrappers import Request as CoreRequest
 
 from ..auth.access import Access
 from ..auth.policies import Identity
-from ..auth.service import remembered
 from ..calls import Calls
 from ..changes import ChangeFeed
-from ..changes.fanout import Feeds
 from ..execute.store import Database
 from ..http import AllowedHosts
-from ..openapi.source import Options
 from ..operations.context import Config
 from ..operations.registry import Registry
 from ..relations import Relation
@@ -26,39 +23,46 @@ from ..routes.common import RouteContext, Settings
 from ..routes.endpoint import Endpoint
 from .ratelimit import Limiter
 
-__all__ = ["EXTENSION", "ApiOptions", "AppState"]
+__all__ = ["EXTENSION", "AppState"]
 
 #: Where an app keeps its APIs' states: ``app.extensions["tablerest"][prefix]``.
 EXTENSION = "tablerest"
 
 
-class ApiOptions(Options, Protocol):
-    """What mounting reads of ``Api(...)``."""
+if TYPE_CHECKING:
+    # A protocol for mypy only: importing openapi.source at run time would put it in every
+    # serve worker (the OpenAPI builders wait for the first document).
+    from ..changes.fanout import Feeds
+    from ..openapi.source import Options
 
-    @property
-    def settings(self) -> Settings:
-        """Also what the routes read (the body size), beyond the document's prefix and limits."""
+    class ApiOptions(Options, Protocol):
+        """What mounting reads of ``Api(...)``."""
 
-    @property
-    def identify(self) -> Callable[[Request], Identity | None] | None: ...
+        @property
+        def settings(self) -> Settings:
+            """Also what the routes read (the body size), beyond the document's prefix and
+            limits."""
 
-    @property
-    def authenticates(self) -> bool: ...
+        @property
+        def identify(self) -> Callable[[Request], Identity | None] | None: ...
 
-    @property
-    def security_headers(self) -> bool: ...
+        @property
+        def authenticates(self) -> bool: ...
 
-    @property
-    def allowed_hosts(self) -> AllowedHosts | None: ...
+        @property
+        def security_headers(self) -> bool: ...
 
-    @property
-    def cross_site_writes(self) -> bool | None: ...
+        @property
+        def allowed_hosts(self) -> AllowedHosts | None: ...
 
-    @property
-    def cors(self) -> Any: ...
+        @property
+        def cross_site_writes(self) -> bool | None: ...
 
-    @property
-    def change_feed(self) -> ChangeFeed: ...
+        @property
+        def cors(self) -> Any: ...
+
+        @property
+        def change_feed(self) -> ChangeFeed: ...
 
 
 class AppState:
@@ -79,7 +83,13 @@ class AppState:
         self.route_context = RouteContext(self.registry, api.settings, self.authorize)
         #: Each resource's operations as the application's code calls them (``books.create``).
         self.calls: dict[str, Calls] = {}
-        identify = remembered(api.identify) if api.identify is not None else None
+        identify = None
+        if api.identify is not None:
+            # Here rather than at the top: auth.service (tokens, sessions) is for apps with
+            # auth or identify, and every serve worker would hold it (test_worker_memory).
+            from ..auth.service import remembered
+
+            identify = remembered(api.identify)
         if identify is None and api.auth is not None:
             identify = api.auth.identify  # remembers by itself
         self.identify: Callable[[Request], Identity | None] | None = identify

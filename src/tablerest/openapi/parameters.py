@@ -118,6 +118,11 @@ def page_params(res: Resource) -> list[dict[str, Any]]:
                "Rows per page (instead of page[size])"),
         query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
                "Rows to skip (instead of page[number])"),
+        query("page[limit]", {"type": "integer", "minimum": 1, "maximum": top},
+               "limit as JSON:API libraries spell it (not with limit/offset or page[size])"),
+        query("page[offset]", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+               "offset as JSON:API libraries spell it (not with limit/offset or "
+               "page[number]); links.next keeps using it"),
         query("count", {"type": "string", "enum": ["exact", "estimated", "capped", "true",
                                                    "false", ""]},
                "Add meta.total: COUNT(*) (exact, true), the planner's estimate "

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
-from ..changes.outbox import NO_CHANGES, Recorder
+from ..changes import NO_CHANGES, Changes
 from ..errors import NotFound
 from ..execute.prepared import Prepared, Runner, fetch_all
 from ..execute.store import Database
@@ -53,7 +53,7 @@ class Shared:
         select_one = self.statements.select_one
         self.select_one = Prepared(select_one) if select_one is not None else None
         #: Records the change events of writes (the live change feed; see tablerest.changes).
-        self.changes: Recorder = NO_CHANGES
+        self.changes: Changes = NO_CHANGES
         self._plans: dict[tuple[Any, ...], Any] = {}
         self._encoders: dict[tuple[str, tuple[str, ...]], RowEncoder] = {}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..changes.outbox import Recorder
+from ..changes import Changes
 from ..errors import FieldError, ValidationFailed
 from ..execute.store import Database
 from ..resource import Resource
@@ -35,12 +35,12 @@ class Operations:
         self.bulk = Bulk(self.shared, self.writes)
 
     @property
-    def changes(self) -> Recorder:
+    def changes(self) -> Changes:
         """Records the change events of this resource's writes (the live change feed)."""
         return self.shared.changes
 
     @changes.setter
-    def changes(self, recorder: Recorder) -> None:
+    def changes(self, recorder: Changes) -> None:
         self.shared.changes = recorder
 
     def create(self, caller: Caller, intent: Create) -> list[Written]:

@@ -21,11 +21,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..auth.sessions import SESSION_TABLES
-from ..changes.outbox import TABLES
 from ..columns.decimals import shortest_decimals
 from ..columns.sqlite_time import adopt_formats
 from ..columns.untyped import mark_untyped
+from ..execute.owntables import OWN_TABLES
 from ..resource import Resource
 from .partitions import share_partition_keys
 from .reflecttypes import correct_types
@@ -108,7 +107,7 @@ def reflect_resources(
     selection = selection or Selection()
     metadata = sa.MetaData()
     # The change feed's outbox tables and the sign-in sessions are tablerest's own.
-    own = TABLES | SESSION_TABLES
+    own = OWN_TABLES
     seen: set[str] = set()
     views = set(sa.inspect(engine).get_view_names(schema=schema))
     broken = unreadable_views(engine, sorted(v for v in views if selection.keeps(v)), schema)

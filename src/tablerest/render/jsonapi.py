@@ -41,6 +41,9 @@ class Renderer:
         self.catalog = catalog
         self.prefix = prefix
 
+    #: Here too, for the routes, which import this module only with their first JSON:API answer.
+    key_text = staticmethod(key_text)
+
     def url(self, res: Resource, root: str) -> str:
         """The collection URL of ``res`` for a request whose links start at ``root``."""
         return f"{root}{self.prefix}/{quote(res.name)}"

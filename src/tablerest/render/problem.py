@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from werkzeug.wrappers import Response
 
 from ..errors import TablerestError
+from ..http import JSONAPI
 from .json import dumps
-from .jsonapi import JSONAPI, error_document
 
 __all__ = ["PROBLEM_JSON", "error_response", "problem_response"]
 
@@ -30,7 +32,17 @@ def error_response(
     errors' pointers translated into the request document by ``pointers``)."""
     if not jsonapi:
         return problem_response(error)
-    resp = Response(dumps(error_document(error, pointers)), status=error.status, mimetype=JSONAPI)
+    doc = _error_document()(error, pointers)
+    resp = Response(dumps(doc), status=error.status, mimetype=JSONAPI)
     for name, value in error.headers.items():
         resp.headers[name] = value
     return resp
+
+
+@functools.cache
+def _error_document() -> Callable[[TablerestError, Mapping[str, str] | None], dict[str, Any]]:
+    """render.jsonapi's error documents, imported by the first JSON:API error answered (an API
+    whose clients send plain JSON never loads the module) and kept."""
+    from .jsonapi import error_document
+
+    return error_document

@@ -50,7 +50,6 @@ from ..execute.store import translate
 from ..grants import Action
 from ..operations.caller import Caller
 from ..render.json import dumps
-from ..render.jsonapi import JSONAPI
 from .common import RouteContext
 from .endpoint import Endpoint
 from .respond import item_url, root
@@ -112,7 +111,7 @@ class Batch:
 
     def run(self, request: Request) -> Response:
         if http.representation(request, "json") != "json":
-            if request.mimetype == JSONAPI:
+            if request.mimetype == http.JSONAPI:
                 raise UnsupportedMediaType("Send the batch as application/json")
             raise NotAcceptable("A batch answers with application/json")
         reject_query(request.args.to_dict(flat=False))

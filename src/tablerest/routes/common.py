@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from werkzeug.wrappers import Request, Response
@@ -17,8 +18,10 @@ from ..limits import Limits
 from ..operations.caller import Caller
 from ..operations.registry import Registry
 from ..operations.service import Operations
-from ..render.jsonapi import JSONAPI, Renderer
 from .respond import item_url, root, tagged
+
+if TYPE_CHECKING:
+    from ..render.jsonapi import Renderer
 
 __all__ = ["POINTERS", "Authorize", "RouteContext", "Routes", "Settings"]
 
@@ -72,8 +75,15 @@ class Routes:
         #: :meth:`collection_url` makes absolute.
         self.path = f"{prefix}/{self.resource.name}"
         self.url = f"{prefix}/{quote(self.resource.name)}"
-        self.jsonapi = Renderer(self.registry, prefix)
         self.queries = QueryReader(self.registry, context.settings.limits)
+
+    @cached_property
+    def jsonapi(self) -> Renderer:
+        """The resource's JSON:API documents: built (and render.jsonapi imported) by its first
+        JSON:API answer, then kept; plain JSON never needs them."""
+        from ..render.jsonapi import Renderer
+
+        return Renderer(self.registry, self.settings.prefix)
 
     def caller(self, request: Request) -> Caller:
         return self.context.caller(request)
@@ -98,7 +108,7 @@ class Routes:
         if fmt == "jsonapi":
             url = self.item_url(request, row)
             doc = self.jsonapi.single(res, row, url, view=caller.access, root=root(request))
-            return tagged(request, doc, res, status, read=False, media=JSONAPI)
+            return tagged(request, doc, res, status, read=False, media=http.JSONAPI)
         return tagged(request, row, res, status, read=False)
 
     def pointers(self, request: Request) -> dict[str, str]:

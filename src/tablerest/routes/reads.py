@@ -18,7 +18,6 @@ from ..errors import InvalidParameter
 from ..operations.caller import Caller, Scope
 from ..operations.reads import Page
 from ..relations import Relation
-from ..render.jsonapi import JSONAPI, key_text
 from ..resource import Resource, linkage_columns
 from .common import Routes
 from .respond import (
@@ -89,7 +88,7 @@ class ReadRoutes(Routes):
         if fmt == "jsonapi":
             url = self_link(request)
             doc = self.jsonapi.single(res, row, url, sparse, caller.access, root=root(request))
-            return tagged(request, doc, res, media=JSONAPI)
+            return tagged(request, doc, res, media=http.JSONAPI)
         return tagged(request, row, res)
 
     def own(self, request: Request, subject: str) -> Response:
@@ -130,7 +129,7 @@ class ReadRoutes(Routes):
             url = self_link(request)
             view = caller.access
             doc = self.jsonapi.single(target, row, url, sparse, view, root=root(request))
-            return tagged(request, doc, target, media=JSONAPI)
+            return tagged(request, doc, target, media=http.JSONAPI)
         return tagged(request, row, target)
 
     def linkage(
@@ -155,9 +154,11 @@ class ReadRoutes(Routes):
             raise InvalidParameter(next(iter(args)), "A relationship takes no query parameters")
         intent = ListIntent(1, fields=only_keys)
         _through, row, _intent, _scope = reads.related(caller, values, rel, target, intent)
-        data = None if row is None else {"type": target.name, "id": key_text(target, row)}
+        data = (
+            None if row is None else {"type": target.name, "id": self.jsonapi.key_text(target, row)}
+        )
         doc = self.jsonapi.linkage(res, name, key, data, root=root(request))
-        return tagged(request, doc, res, media=JSONAPI)
+        return tagged(request, doc, res, media=http.JSONAPI)
 
     def _page(
         self,
@@ -184,17 +185,17 @@ class ReadRoutes(Routes):
             meta.update(page.total)
         if linkage is not None:
             owner, name, key = linkage
-            ids = [{"type": res.name, "id": key_text(res, r)} for r in page.rows]
+            ids = [{"type": res.name, "id": self.jsonapi.key_text(res, r)} for r in page.rows]
             doc = self.jsonapi.linkage(owner, name, key, ids, root=root(request))
             doc["links"].update({k: v for k, v in links.items() if v and k != "self"})
             doc["meta"] = meta
-            resp = tagged(request, doc, res, media=JSONAPI)
+            resp = tagged(request, doc, res, media=http.JSONAPI)
         elif fmt == "jsonapi":
             view = caller.access
             doc = self.jsonapi.collection(
                 res, page.rows, links, meta, sparse or {}, view, root=root(request)
             )
-            resp = tagged(request, doc, res, media=JSONAPI)
+            resp = tagged(request, doc, res, media=http.JSONAPI)
         else:
             resp = tagged(request, {"data": page.rows, "links": links, "meta": meta}, res)
         header = link_header(links)
@@ -225,7 +226,7 @@ class ReadRoutes(Routes):
             meta["total"] = groups.total
         if fmt == "jsonapi":
             doc = {"data": [], "links": links, "meta": {**meta, "groups": groups.rows}}
-            return tagged(request, doc, res, media=JSONAPI)
+            return tagged(request, doc, res, media=http.JSONAPI)
         return tagged(request, {"data": groups.rows, "links": links, "meta": meta}, res)
 
     def _query_args(

@@ -106,10 +106,17 @@ def root(request: Request) -> str:
     return f"{request.scheme}://{host}{mount}" if host else mount
 
 
+def _path(request: Request) -> str:
+    """The request's path as links name it: without the trailing slash some clients add (the
+    routes answer ``/api/books/`` as ``/api/books``; so do the links, and the ETag)."""
+    path = request.path
+    return path.rstrip("/") if path.endswith("/") and len(path) > 1 else path
+
+
 def self_link(request: Request) -> str:
     """The request's own URL, with its query string (a JSON:API ``self`` link)."""
     query = request.query_string.decode("latin-1")
-    path = root(request) + uri(request.path)
+    path = root(request) + uri(_path(request))
     return f"{path}?{query}" if query else path
 
 
@@ -137,8 +144,9 @@ def page_meta(intent: ListIntent) -> dict[str, int]:
 def offset_links(
     request: Request, base: Mapping[str, list[str]], intent: ListIntent, more: bool
 ) -> dict[str, str | None]:
-    query = Query(root(request) + uri(request.path), base)
-    name = "page[number]" if intent.page_number is not None else "offset"
+    query = Query(root(request) + uri(_path(request)), base)
+    # The links page the way the client did: by number, by offset, or by page[offset].
+    name = "page[number]" if intent.page_number is not None else intent.offset_parameter
 
     def at(offset: int) -> str:
         value = offset // intent.limit + 1 if intent.page_number is not None else offset
@@ -159,7 +167,7 @@ def keyset_links(
     more: bool,
     cursors: Sequence[str],
 ) -> dict[str, str | None]:
-    query = Query(root(request) + uri(request.path), base)
+    query = Query(root(request) + uri(_path(request)), base)
     rest = Query(
         query.path,
         {k: v for k, v in base.items() if k not in ("page[after]", "page[before]")},

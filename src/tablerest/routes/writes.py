@@ -9,8 +9,6 @@ from werkzeug.wrappers import Request, Response
 
 from .. import http
 from ..decode.bodies import Decoder
-from ..decode.jsonapi import decode_linkage
-from ..decode.jsonapi import document_data as _document_data
 from ..decode.queries import reject_query
 from ..decode.urlkeys import parse_key
 from ..errors import (
@@ -26,7 +24,6 @@ from ..operations.service import Operations
 from ..operations.writes import Expect
 from ..relations import Relation
 from ..render.json import dumps
-from ..render.jsonapi import JSONAPI
 from ..resource import Resource, linkage_columns
 from .common import POINTERS, RouteContext, Routes
 from .respond import json_response, locate, no_content, root
@@ -53,7 +50,7 @@ class WriteRoutes(Routes):
         reject_query(args)
         body = self.body(request)
         upsert = None if on_conflict is None else self.ops.bulk.conflict_key(caller, on_conflict)
-        jsonapi = request.mimetype == JSONAPI
+        jsonapi = request.mimetype == http.JSONAPI
         intent = self.decoder.create(caller, body, jsonapi, upsert, self.pointers(request))
         written = self.ops.create(caller, intent)
         if intent.many:
@@ -97,7 +94,7 @@ class WriteRoutes(Routes):
     def _update(self, request: Request, key: str, *, replace: bool) -> Response:
         caller, fmt, values, expect = self._item_write(request, key, "update")
         body = self.body(request)
-        jsonapi = request.mimetype == JSONAPI
+        jsonapi = request.mimetype == http.JSONAPI
         data = self.decoder.change(caller, body, jsonapi, key, replace, self.pointers(request))
         row = self.ops.writes.update(
             caller, values, data, replace=replace, expect=expect, method=request.method
@@ -142,7 +139,7 @@ class WriteRoutes(Routes):
         body = self.body(request)
         if body.kind != "json":
             raise UnsupportedMediaType('Send a JSON:API document: {"data": ...}')
-        linkage = decode_linkage(_document_data(body.raw), target, "/data")
+        linkage = self.decoder.linkage(body.raw, target)
         request.environ[POINTERS] = {f"/{c}": "/data" for c in columns}
         data = res.schema.validate_json(dumps(dict(zip(columns, linkage, strict=True))), "patch")
         self.ops.writes.update(caller, values, data, expect=expect, method="PATCH")
