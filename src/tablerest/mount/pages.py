@@ -65,12 +65,12 @@ def index(state: AppState, req: Request) -> Response:
 def openapi_document(state: AppState, req: Request) -> Response:
     """The document of what this caller may see: the one of their token, if any."""
     view = state.authorize(req)
-    key = openapi.view_key(state, view)
+    key = (openapi.view_key(state, view), req.script_root)
     found = state.openapi.get(key)
     if found is None:
         if len(state.openapi) >= OPENAPI_VIEWS:
             del state.openapi[next(iter(state.openapi))]
-        found = state.openapi[key] = dumps(openapi.document(state, view))
+        found = state.openapi[key] = dumps(openapi.document(state, view, req.script_root))
     return Response(found, mimetype="application/json")
 
 

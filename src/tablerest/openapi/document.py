@@ -21,13 +21,14 @@ from .source import Source
 OPENAPI_VERSION = "3.1.0"
 
 
-def document(state: Source, view: View | None = None) -> dict[str, Any]:
+def document(state: Source, view: View | None = None, root: str = "") -> dict[str, Any]:
     """The OpenAPI 3.1 document of the resources mounted on one app, as the caller whose
-    ``view`` it is sees them (None: every declared field and relation)."""
-    return _build(Context(state, view))
+    ``view`` it is sees them (None: every declared field and relation). ``root``: where the
+    app is mounted (WSGI's ``SCRIPT_NAME``), the server URL every path is relative to."""
+    return _build(Context(state, view), root)
 
 
-def _build(ctx: Context) -> dict[str, Any]:
+def _build(ctx: Context, root: str) -> dict[str, Any]:
     """Every path (resources in the order they were mounted, then the index, auth and batch),
     the responses common to all operations, and the components gathered on the way."""
     api = ctx.state.api
@@ -66,15 +67,43 @@ def _build(ctx: Context) -> dict[str, Any]:
         components["securitySchemes"] = {
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
         }
-    return {
+    doc = {
         "openapi": OPENAPI_VERSION,
         "info": {"title": api.title, "version": api.version, "description": api.description},
+        # Relative to where the document was fetched from: the server that serves it.
+        "servers": [{"url": root or "/", "description": "The server of this document"}],
         **({"tags": tags} if (tags := _renamed_tags(ctx)) else {}),
         "paths": ctx.paths,
         "components": components,
-        # Signed in or anonymous: each operation's permissions decide (401/403).
-        **({"security": [{"bearerAuth": []}, {}]} if api.auth is not None else {}),
+        # Signed in or anonymous: each operation's permissions decide (401/403). Without
+        # auth, an explicit "none": every operation is open.
+        "security": [{"bearerAuth": []}, {}] if api.auth is not None else [],
     }
+    _drop_unused(ctx.schemas, doc)
+    return doc
+
+
+def _drop_unused(schemas: dict[str, Any], doc: Mapping[str, Any]) -> None:
+    """Leave out the schema components nothing refers to (some are built only as a
+    template of another, such as the flat create body a JSON:API document is made from)."""
+    prefix = "#/components/schemas/"
+    used: set[str] = set()
+    others = {k: v for k, v in doc["components"].items() if k != "schemas"}
+    pending: list[Any] = [doc["paths"], others]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            target = node.get("$ref")
+            if isinstance(target, str) and target.startswith(prefix):
+                name = target[len(prefix) :]
+                if name not in used and name in schemas:
+                    used.add(name)
+                    pending.append(schemas[name])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    for name in [n for n in schemas if n not in used]:
+        del schemas[name]
 
 
 def _renamed_tags(ctx: Context) -> list[dict[str, str]]:

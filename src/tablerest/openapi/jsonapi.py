@@ -12,7 +12,7 @@ from ..schema import Variant
 from .common import closed, ref, schema_name
 from .context import Context
 from .fields import key_schema, read_schema
-from .schemas import input_schema
+from .schemas import input_schema, list_meta, page_links
 
 
 def id_schema(res: Resource) -> dict[str, Any]:
@@ -94,6 +94,7 @@ def jsonapi_document(ctx: Context, res: Resource, many: bool = False) -> str:
     if name not in ctx.schemas:
         one = ref(jsonapi_resource(ctx, res))
         data = {"type": "array", "items": one} if many else {"anyOf": [one, {"type": "null"}]}
+        paged = {"links": ref(page_links(ctx)), "meta": ref(list_meta(ctx))} if many else {}
         ctx.schemas[name] = {
             "type": "object",
             "required": ["data"],
@@ -101,6 +102,7 @@ def jsonapi_document(ctx: Context, res: Resource, many: bool = False) -> str:
                 "jsonapi": {"type": "object"},
                 "links": {"type": "object"},
                 "meta": {"type": "object"},
+                **paged,
                 "data": data,
                 "included": {"type": "array", "items": {"type": "object"}},
             },

@@ -111,42 +111,78 @@ def _nested_inputs(
         }
         # The row to point at comes nested, or as its key: not both (and one of them
         # where the key is required).
+        # (Each rule names the properties it requires: defined above, and true here adds
+        # nothing, but a reader of one subschema sees them defined.)
         rules = schema.setdefault("allOf", [])
-        rules.extend({"not": {"required": [rel_name, n]}} for n in local)
+        rules.extend(_requiring([rel_name, n], negated=True) for n in local)
         required = schema.get("required", [])
         if set(local) <= set(required):
-            rules.append({"anyOf": [{"required": [rel_name]}, {"required": local}]})
+            rules.append({"anyOf": [_requiring([rel_name]), _requiring(local)]})
             schema["required"] = [r for r in required if r not in local]
+
+
+def _requiring(names: list[str], *, negated: bool = False) -> dict[str, Any]:
+    rule = {"required": names, "properties": dict.fromkeys(names, True)}
+    return {"not": rule} if negated else rule
 
 
 def list_schema(ctx: Context, res: Resource) -> str:
     """The name of the component of a page of ``res`` rows: data, links, meta."""
     name = schema_name(res, "List")
     if name not in ctx.schemas:
-        link = {"anyOf": [{"type": "string"}, {"type": "null"}]}
         ctx.schemas[name] = {
             "type": "object",
             "required": ["data", "links", "meta"],
             "properties": {
                 "data": {"type": "array", "items": ref(row_schema(ctx, res))},
-                "links": {
+                "links": ref(page_links(ctx)),
+                "meta": ref(list_meta(ctx)),
+            },
+        }
+    return name
+
+
+def page_links(ctx: Context) -> str:
+    """The component of a page's links (plain JSON and JSON:API): null where there is none."""
+    name = "PageLinks"
+    if name not in ctx.schemas:
+        link = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+        ctx.schemas[name] = {
+            "type": "object",
+            "properties": dict.fromkeys(("self", "first", "prev", "next"), link),
+        }
+    return name
+
+
+def list_meta(ctx: Context) -> str:
+    """The component of a page's ``meta`` (plain JSON and JSON:API): which page, and the
+    totals a ``count`` asked for."""
+    name = "ListMeta"
+    if name not in ctx.schemas:
+        size = {"type": "integer", "minimum": 1}
+        ctx.schemas[name] = {
+            "type": "object",
+            "required": ["page"],
+            "properties": {
+                "page": {
                     "type": "object",
-                    "properties": dict.fromkeys(("self", "first", "prev", "next"), link),
-                },
-                "meta": {
-                    "type": "object",
+                    "description": "number and size (page[number] paging), offset and limit "
+                    "(offset paging), size alone (cursor paging)",
                     "properties": {
-                        "page": {"type": "object"},
-                        "total": {"type": "integer", "description": "With count=..."},
-                        "total_capped": {
-                            "type": "boolean",
-                            "description": "count=capped: more rows exist than total says",
-                        },
-                        "total_estimated": {
-                            "type": "boolean",
-                            "description": "count=estimated: total is the planner's guess",
-                        },
+                        "number": size,
+                        "size": size,
+                        "offset": {"type": "integer", "minimum": 0},
+                        "limit": size,
                     },
+                },
+                "total": {"type": "integer", "description": "With count=..."},
+                "total_capped": {
+                    "type": "boolean",
+                    "description": "count=capped: more rows exist than total says",
+                },
+                "total_estimated": {
+                    "type": "boolean",
+                    "description": "count=estimated: total is the planner's guess",
                 },
             },
         }
