@@ -67,7 +67,7 @@ def _deep_cursor(base: str) -> str:
         url = re.sub(r"page%5Bsize%5D=\d+|page\[size\]=\d+", f"page[size]={size}", url)
         body = _get(url)
         rows += len(body["data"])
-        url = base + body["links"]["next"]
+        url = urllib.parse.urljoin(base, body["links"]["next"])  # absolute links too
     return url.split("page%5Bafter%5D=")[1].split("&")[0]
 
 
