@@ -61,8 +61,8 @@ def _linkage(
 ) -> dict[str, Any]:
     """``/relationships/<name>``: its linkage (GET), a to-one one set with PATCH. A to-many
     one is changed from the other side: its PATCH, POST and DELETE answer 403, as JSON:API
-    says of relationship updates a server does not support, and are not described (a
-    generated client would offer calls that always fail)."""
+    says of relationship updates a server does not support, and are described so (an
+    undescribed method would be expected to answer 405)."""
     tag = route.tag
     ident = identifier(target)
     data = (
@@ -106,4 +106,21 @@ def _linkage(
                 **problems(400, 404, 406, 409, 412, 413, 415, 422, 428, 503),
             },
         }
+    elif rel.to_many:
+        for method in ("patch", "post", "delete"):
+            item[method] = {
+                "operationId": f"{method}_{res.name}_{rel_name}_linkage",
+                "summary": f"Not supported: change {rel_name} on the {target.name} rows",
+                "tags": tag,
+                "requestBody": {"content": {JSONAPI: {"schema": doc}}},
+                "responses": {
+                    "403": {
+                        "description": "A to-many relationship is changed from the other side",
+                        "content": {
+                            JSONAPI: {"schema": {"$ref": "#/components/schemas/JsonApiErrors"}}
+                        },
+                    },
+                    **problems(404, 406, 415),
+                },
+            }
     return item
