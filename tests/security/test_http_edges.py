@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -624,9 +625,10 @@ def test_the_pages_work_under_their_csp_in_a_browser_and_refuse_framing(tmp_path
                 assert page.evaluate("window.__csp") == []
 
                 page.goto(f"{server.base}/api/changes.html")
-                page.wait_for_function(
-                    "document.getElementById('state').textContent.startsWith('connected')",
-                    timeout=15_000,
+                # Playwright's locator assertion, not wait_for_function: a string predicate is
+                # compiled inside the page, where the page's CSP (no 'unsafe-eval') may refuse it.
+                sync_api.expect(page.locator("#state")).to_have_text(
+                    re.compile(r"^connected"), timeout=15_000
                 )
                 req = urllib.request.Request(
                     f"{server.base}/api/authors",
