@@ -46,29 +46,31 @@ def create_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[str, A
         if keys
         else []
     )  # fmt: skip
-    body = json_body(
-        {"anyOf": [one, {"type": "array", "items": one, "minItems": 1}]},
-        ref(jsonapi_input(ctx, res, "create")),
-    )
-    # The row, or the rows: the same in both answers (created, or changed by on_conflict).
+    # One row. An array of rows (created all or none, answered as an array) is described in
+    # words only: code generators cannot send a union of an object and an array
+    # (openapi-python-client's isinstance() on list[...] raises), and one operation per
+    # method and path leaves no room for a second body.
+    body = json_body(one, ref(jsonapi_input(ctx, res, "create")))
     written = {
-        "application/json": {"schema": {"anyOf": [row, {"type": "array", "items": row}]}},
+        "application/json": {"schema": row},
         JSONAPI: {"schema": ref(jsonapi_document(ctx, res))},
     }
     return {
         "operationId": f"create_{res.name}",
-        "summary": f"Create {res.name}: one row, or several (an array) all or none",
+        "summary": f"Create a row of {res.name}",
+        "description": "The body may also be an array of such rows: all are created or "
+        "none, and the answer is the array of rows (without Location).",
         "tags": tag,
         "parameters": params,
         "requestBody": body,
         "responses": {
             "201": {
-                "description": "Created: the row (with Location and ETag), or the rows",
+                "description": "Created: the row, with Location and ETag",
                 "headers": headers("Location", "ETag"),
                 "content": written,
             },
             "200": {
-                "description": "on_conflict: the row changed, or the rows (created or changed)",
+                "description": "on_conflict: the row existed and was changed",
                 "content": written,
             },
             **problems(400, 403, 406, 409, 413, 415, 422, 503),
@@ -89,6 +91,9 @@ def list_operation(ctx: Context, res: Resource, op_id: str, tag: list[str]) -> d
     return {
         "operationId": op_id,
         "summary": f"List {res.name}: a page (JSON), or every row (CSV, NDJSON)",
+        "description": "Accept chooses the representation. (So does ?format=json, jsonapi, "
+        "csv or ndjson, for links and browsers: not a declared parameter, as the answer's "
+        "type would depend on it, which generated clients cannot follow.)",
         "tags": tag,
         "parameters": list_params(ctx, res),
         "responses": {
