@@ -126,15 +126,15 @@ def filter_params(ctx: Context, res: Resource) -> list[dict[str, Any]]:
     limits = ctx.state.api.settings.limits
     params = []
     for f in ctx.readable(res):
-        params.append(
-            query(f"filter[{f.name}]", filter_schema(f), f"Rows whose {f.name} equals this")
-        )
         for op in operators(f.column.type, SCALAR_OPS):
-            if op != "eq":
-                schema, text = _operator_filter(f, op, limits)
-                params.append(query(f"filter[{f.name}][{op}]", schema, text))
-                if op in ("in", "nin"):
-                    params[-1].update(style="form", explode=False)
+            if op == "eq":  # spelled without the operator
+                text = f"Rows whose {f.name} equals this"
+                params.append(query(f"filter[{f.name}]", filter_schema(f), text))
+                continue
+            schema, text = _operator_filter(f, op, limits)
+            params.append(query(f"filter[{f.name}][{op}]", schema, text))
+            if op in ("in", "nin"):
+                params[-1].update(style="form", explode=False)
     return params
 
 
