@@ -26,6 +26,7 @@ import pytest
 from tests.e2e.conftest import Server, call
 
 BIN = Path(sys.executable).parent
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.fixture(scope="module")
@@ -242,3 +243,41 @@ def test_a_document_of_one_representation(server: Server) -> None:
     status, _, problem = call("GET", f"{server.base}/api/openapi.json?format=csv")
     assert status == 400
     assert problem["parameter"] == "format"
+
+
+def test_the_full_document_generates_too(server: Server, tmp_path: Path) -> None:
+    # Both representations side by side: the client still builds, and plain JSON calls work.
+    full = _generate(server, tmp_path, "demo_full", "")
+    models = _models(full)
+    with full.Client(base_url=server.base) as client:
+        made = _api(full, "authors.create_authors").sync(
+            client=client, body=models.AuthorsCreateNested(name="Lem")
+        )
+        assert isinstance(made, models.Authors)
+        assert made.name == "Lem"
+
+
+def _readme_blocks() -> tuple[str, str]:
+    """The shell and Python blocks of README's "Generated Python client"."""
+    text = README.read_text()
+    section = text[text.index("**Generated Python client**") :]
+    section = section[: section.index("For JSON:API")]
+    shell = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    python = section.split("```python\n", 1)[1].split("```", 1)[0]
+    return shell, python
+
+
+def test_the_readme_example_runs(server: Server, tmp_path: Path) -> None:
+    shell, python = _readme_blocks()
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    run = {"cwd": tmp_path, "env": env, "capture_output": True, "text": True, "timeout": 300}
+    here = "http://127.0.0.1:8000"
+    generated = subprocess.run(["bash", "-c", shell.replace(here, server.base)], **run)
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    done = subprocess.run([sys.executable, "-c", python.replace(here, server.base)], **run)
+    assert done.returncode == 0, done.stderr
+    titles, groups, made = done.stdout.splitlines()
+    assert titles.endswith(" 1")
+    assert titles.startswith("[")
+    assert groups.startswith("[(")
+    assert int(made) > 0

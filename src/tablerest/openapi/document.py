@@ -74,9 +74,11 @@ def _build(ctx: Context, root: str, only: str | None) -> dict[str, Any]:
                     op["responses"].setdefault(code, entry)
             if api.rate_limits is not None:
                 op["responses"].setdefault("429", problems(429)["429"])
-            if only is not None:
-                _one_format(op, FORMATS[only])
-            elif api.format == "jsonapi":
+            # Bodies in one representation: the default one unless asked for (see _one_format;
+            # generated clients fail on alternative bodies: openapi-python-client 0.29's
+            # code does not import).
+            _one_format(op, FORMATS[only or api.format or "json"], answers=only is not None)
+            if only is None and api.format == "jsonapi":
                 _jsonapi_first(op)
     components: dict[str, Any] = {"schemas": ctx.schemas}
     if api.auth is not None:
@@ -109,13 +111,14 @@ def _jsonapi_first(op: dict[str, Any]) -> None:
             entry["content"] = {JSONAPI: content[JSONAPI]} | content
 
 
-def _one_format(op: dict[str, Any], kept: tuple[str, ...]) -> None:
-    """Keep the media types ``kept`` in each body and answer that has one of them. What an
-    answer is in depends on what was sent and asked for (Accept, a JSON:API body), which
-    OpenAPI cannot tie together: code generators read every answer as its first media type.
-    A document of one representation is one they can follow (Accept chosen once, for all)."""
+def _one_format(op: dict[str, Any], kept: tuple[str, ...], *, answers: bool) -> None:
+    """Keep the media types ``kept`` in the body (and each answer, if ``answers``) that has
+    one of them. What an answer is in depends on what was sent and asked for (Accept, a
+    JSON:API body), which OpenAPI cannot tie together: code generators read every answer as
+    its first media type. A document of one representation is one they can follow (Accept
+    chosen once, for all)."""
     bodies = [op["requestBody"]] if "requestBody" in op else []
-    for entry in [*bodies, *op["responses"].values()]:
+    for entry in [*bodies, *(op["responses"].values() if answers else ())]:
         content = entry.get("content")
         if content and any(t in content for t in kept):
             entry["content"] = {t: content[t] for t in kept if t in content}
