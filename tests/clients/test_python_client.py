@@ -171,6 +171,15 @@ def test_create_read_change_delete(plain: ModuleType, server: Server, client: An
     assert call("GET", f"{server.base}/api/books/{made.id}")[0] == 404
 
 
+def test_several_rows_at_once(plain: ModuleType, server: Server, client: Any) -> None:
+    models = _models(plain)
+    rows = [models.AuthorsCreateNested(name=n) for n in ("Tolkien", "Pratchett")]
+    made = _api(plain, "authors.create_authors").sync(client=client, body=rows)
+    assert [a.name for a in made] == ["Tolkien", "Pratchett"]
+    for author in made:
+        assert call("GET", f"{server.base}/api/authors/{author.id}")[2]["name"] == author.name
+
+
 def test_a_nested_create(plain: ModuleType, server: Server, client: Any) -> None:
     models = _models(plain)
     body = models.BooksCreateNested(

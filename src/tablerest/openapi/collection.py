@@ -46,31 +46,31 @@ def create_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[str, A
         if keys
         else []
     )  # fmt: skip
-    # One row. An array of rows (created all or none, answered as an array) is described in
-    # words only: code generators cannot send a union of an object and an array
-    # (openapi-python-client's isinstance() on list[...] raises), and one operation per
-    # method and path leaves no room for a second body.
-    body = json_body(one, ref(jsonapi_input(ctx, res, "create")))
+    # One row or an array of rows, under one media type: with a second body (JSON:API) beside
+    # such a union, generated clients fail (see document._one_format).
+    body = json_body(
+        {"anyOf": [one, {"type": "array", "items": one, "minItems": 1}]},
+        ref(jsonapi_input(ctx, res, "create")),
+    )
+    # The row, or the rows: the same in both answers (created, or changed by on_conflict).
     written = {
-        "application/json": {"schema": row},
+        "application/json": {"schema": {"anyOf": [row, {"type": "array", "items": row}]}},
         JSONAPI: {"schema": ref(jsonapi_document(ctx, res))},
     }
     return {
         "operationId": f"create_{res.name}",
-        "summary": f"Create a row of {res.name}",
-        "description": "The body may also be an array of such rows: all are created or "
-        "none, and the answer is the array of rows (without Location).",
+        "summary": f"Create {res.name}: one row, or several (an array) all or none",
         "tags": tag,
         "parameters": params,
         "requestBody": body,
         "responses": {
             "201": {
-                "description": "Created: the row, with Location and ETag",
+                "description": "Created: the row (with Location and ETag), or the rows",
                 "headers": headers("Location", "ETag"),
                 "content": written,
             },
             "200": {
-                "description": "on_conflict: the row existed and was changed",
+                "description": "on_conflict: the row changed, or the rows (created or changed)",
                 "content": written,
             },
             **problems(400, 403, 406, 409, 413, 415, 422, 503),
