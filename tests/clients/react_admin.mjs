@@ -1,0 +1,181 @@
+// The react-admin data provider of clients/react-admin (copied beside this script as
+// ./ra-data-tablerest/ by the test) through all nine DataProvider methods against a tablerest
+// server, each answer checked by ra-core's own validateResponseFormat (what react-admin runs
+// on every answer of a provider), with ra-core's stock fetchUtils.fetchJson as the client.
+// Usage: node react_admin.mjs BASE_URL   (BASE_URL: http://127.0.0.1:PORT)
+// Prints one JSON object: what each step got (or the error it raised), for the Python test
+// to compare with the database.
+import { fetchUtils, HttpError } from 'ra-core';
+import tablerestDataProvider from './ra-data-tablerest/index.js';
+
+// ra-core does not export validateResponseFormat (its package exports only the index): load
+// the module from the installed package's files.
+const validateResponseFormat = (
+  await import(new URL('./dataProvider/validateResponseFormat.js', import.meta.resolve('ra-core')))
+).default;
+
+const base = process.argv[2];
+const out = {};
+const sent = []; // every URL the provider asked for, with its method
+
+const httpClient = (url, options = {}) => {
+  sent.push(`${options.method || 'GET'} ${url}`);
+  return fetchUtils.fetchJson(url, options);
+};
+
+function checked(provider) {
+  // As react-admin's useDataProvider does: the answer must have react-admin's shape, else
+  // the logger is called (here: it throws, naming the rule broken).
+  return new Proxy(provider, {
+    get: (target, type) => async (...args) => {
+      const answer = await target[type](...args);
+      validateResponseFormat(answer, type, (message) => {
+        throw new Error(`validateResponseFormat: ${message}`);
+      });
+      return answer;
+    },
+  });
+}
+
+async function step(name, fn) {
+  const first = sent.length;
+  try {
+    out[name] = await fn();
+  } catch (e) {
+    out[name] = { error: String(e), status: e.status, body: e.body };
+  }
+  out[name].sent = sent.slice(first);
+}
+
+const provider = checked(tablerestDataProvider(`${base}/api`, httpClient));
+const uncounted = checked(tablerestDataProvider(`${base}/api`, httpClient, { count: false }));
+const ids = (rows) => rows.map((r) => r.id);
+
+await step('getList', async () => {
+  const got = await provider.getList('books', {
+    pagination: { page: 2, perPage: 5 },
+    sort: { field: 'title', order: 'DESC' },
+    filter: { genre: 'poetry' },
+  });
+  return { ids: ids(got.data), total: got.total, titles: got.data.map((r) => r.title) };
+});
+
+await step('getList_operators', async () => {
+  // perPage above the server's max_page_size (100): read in two pages, counted once
+  const got = await provider.getList('books', {
+    pagination: { page: 1, perPage: 150 },
+    sort: { field: 'year', order: 'ASC' },
+    filter: { 'year@ge': 2000, genre: ['poetry', 'drama'] },
+  });
+  return { ids: ids(got.data), total: got.total };
+});
+
+await step('getList_search', async () => {
+  const got = await provider.getList('books', {
+    pagination: { page: 1, perPage: 10 },
+    sort: { field: 'id', order: 'ASC' },
+    filter: { q: 'atlas' },
+  });
+  return { ids: ids(got.data), total: got.total };
+});
+
+await step('getList_uncounted', async () => {
+  const got = await uncounted.getList('books', {
+    pagination: { page: 3, perPage: 4 },
+    sort: { field: 'id', order: 'ASC' },
+    filter: {},
+  });
+  return { ids: ids(got.data), total: got.total ?? null, pageInfo: got.pageInfo };
+});
+
+await step('getOne', async () => {
+  const got = await provider.getOne('books', { id: 3 });
+  return { data: got.data };
+});
+
+await step('getMany', async () => {
+  const got = await provider.getMany('books', { ids: [9, 1, 5] });
+  return { ids: ids(got.data).sort((a, b) => a - b) };
+});
+
+await step('getManyReference', async () => {
+  const got = await provider.getManyReference('books', {
+    target: 'author_id',
+    id: 1,
+    pagination: { page: 1, perPage: 10 },
+    sort: { field: 'title', order: 'ASC' },
+    filter: {},
+  });
+  return { ids: ids(got.data), total: got.total, authors: [...new Set(got.data.map((r) => r.author_id))] };
+});
+
+const book = (title) => ({ title, genre: 'poetry', year: 2001, pages: 10, author_id: 1 });
+
+await step('create', async () => {
+  const got = await provider.create('books', { data: book('By react-admin') });
+  return { data: got.data };
+});
+
+await step('update', async () => {
+  const { data: previousData } = await provider.getOne('books', { id: out.create.data.id });
+  const got = await provider.update('books', {
+    id: previousData.id,
+    data: { ...previousData, title: 'By react-admin, edited' },
+    previousData,
+  });
+  return { data: got.data };
+});
+
+await step('updateMany', async () => {
+  const a = (await provider.create('books', { data: book('Many A') })).data.id;
+  const b = (await provider.create('books', { data: book('Many B') })).data.id;
+  const got = await provider.updateMany('books', { ids: [a, b], data: { pages: 77 } });
+  return { data: got.data };
+});
+
+await step('delete', async () => {
+  const { data: previousData } = await provider.create('books', { data: book('To delete') });
+  const got = await provider.delete('books', { id: previousData.id, previousData });
+  return { data: got.data };
+});
+
+await step('delete_unread', async () => {
+  // without previousData the provider reads the row first: the answer is the record
+  const { data: created } = await provider.create('books', { data: book('To delete, unread') });
+  const got = await provider.delete('books', { id: created.id });
+  return { data: got.data, created };
+});
+
+await step('deleteMany', async () => {
+  const a = (await provider.create('books', { data: book('Gone A') })).data.id;
+  const b = (await provider.create('books', { data: book('Gone B') })).data.id;
+  const got = await provider.deleteMany('books', { ids: [a, b] });
+  return { data: got.data };
+});
+
+await step('create_invalid', async () => {
+  try {
+    await provider.create('books', { data: { title: 5, year: 'soon' } });
+    return { rejected: false };
+  } catch (e) {
+    return {
+      rejected: true,
+      httpError: e instanceof HttpError,
+      status: e.status,
+      message: e.message,
+      errors: e.body && e.body.errors,
+      problem: e.body && e.body.problem,
+    };
+  }
+});
+
+await step('getOne_missing', async () => {
+  try {
+    await provider.getOne('books', { id: 999999 });
+    return { rejected: false };
+  } catch (e) {
+    return { rejected: true, httpError: e instanceof HttpError, status: e.status, message: e.message };
+  }
+});
+
+process.stdout.write(JSON.stringify(out));
