@@ -1,0 +1,38 @@
+// A small react-admin app over a tablerest API with the provider of clients/react-admin (copied
+// beside this file as ./ra-data-tablerest/ by the test, then bundled by esbuild with API_URL
+// defined): the books list (with its total) and an edit form, the way react-admin's tutorial
+// writes them.
+import { createRoot } from 'react-dom/client';
+import {
+  Admin, Datagrid, Edit, List, NumberField, NumberInput, Resource, SimpleForm, TextField,
+  TextInput,
+} from 'react-admin';
+import tablerestDataProvider from './ra-data-tablerest/index.js';
+
+const BookList = () => (
+  <List sort={{ field: 'id', order: 'ASC' }}>
+    <Datagrid rowClick="edit">
+      <TextField source="id" />
+      <TextField source="title" />
+      <TextField source="genre" />
+      <NumberField source="year" options={{ useGrouping: false }} />
+    </Datagrid>
+  </List>
+);
+
+// pessimistic: the form waits for the server's answer, so its errors show under the fields
+const BookEdit = () => (
+  <Edit mutationMode="pessimistic">
+    <SimpleForm>
+      <TextInput source="title" />
+      <TextInput source="genre" />
+      <NumberInput source="year" />
+    </SimpleForm>
+  </Edit>
+);
+
+createRoot(document.getElementById('root')).render(
+  <Admin dataProvider={tablerestDataProvider(API_URL)}>
+    <Resource name="books" list={BookList} edit={BookEdit} />
+  </Admin>,
+);
