@@ -36,8 +36,12 @@ export default function tablerestDataProvider(
   let index = null; // the promise of GET {apiUrl}: each resource's key and fields
 
   const request = async (url, init = {}) => {
+    // Accept on every request, so that plain JSON comes back also from `serve --format
+    // jsonapi` and through an httpClient that only adds an Authorization header
+    const headers = new Headers(init.headers || {});
+    if (!headers.has('Accept')) headers.set('Accept', 'application/json');
     try {
-      return await httpClient(url, init);
+      return await httpClient(url, { ...init, headers });
     } catch (error) {
       throw problemError(error);
     }
@@ -86,7 +90,7 @@ export default function tablerestDataProvider(
   const json = (method, body, signal) => ({
     method,
     body: JSON.stringify(body),
-    headers: new Headers({ Accept: 'application/json', 'Content-Type': 'application/json' }),
+    headers: new Headers({ 'Content-Type': 'application/json' }),
     signal,
   });
 

@@ -5,51 +5,14 @@
 // Usage: node react_admin.mjs BASE_URL   (BASE_URL: http://127.0.0.1:PORT)
 // Prints one JSON object: what each step got (or the error it raised), for the Python test
 // to compare with the database.
-import { fetchUtils, HttpError } from 'ra-core';
+import { HttpError } from 'ra-core';
 import tablerestDataProvider from './ra-data-tablerest/index.js';
-
-// ra-core does not export validateResponseFormat (its package exports only the index): load
-// the module from the installed package's files.
-const validateResponseFormat = (
-  await import(new URL('./dataProvider/validateResponseFormat.js', import.meta.resolve('ra-core')))
-).default;
+import { checked, httpClient, ids, out, step } from './react_admin_steps.mjs';
 
 const base = process.argv[2];
-const out = {};
-const sent = []; // every URL the provider asked for, with its method
-
-const httpClient = (url, options = {}) => {
-  sent.push(`${options.method || 'GET'} ${url}`);
-  return fetchUtils.fetchJson(url, options);
-};
-
-function checked(provider) {
-  // As react-admin's useDataProvider does: the answer must have react-admin's shape, else
-  // the logger is called (here: it throws, naming the rule broken).
-  return new Proxy(provider, {
-    get: (target, type) => async (...args) => {
-      const answer = await target[type](...args);
-      validateResponseFormat(answer, type, (message) => {
-        throw new Error(`validateResponseFormat: ${message}`);
-      });
-      return answer;
-    },
-  });
-}
-
-async function step(name, fn) {
-  const first = sent.length;
-  try {
-    out[name] = await fn();
-  } catch (e) {
-    out[name] = { error: String(e), status: e.status, body: e.body };
-  }
-  out[name].sent = sent.slice(first);
-}
 
 const provider = checked(tablerestDataProvider(`${base}/api`, httpClient));
 const uncounted = checked(tablerestDataProvider(`${base}/api`, httpClient, { count: false }));
-const ids = (rows) => rows.map((r) => r.id);
 
 await step('getList', async () => {
   const got = await provider.getList('books', {

@@ -1,6 +1,7 @@
 // A small react-admin app over a tablerest API with the provider of clients/react-admin (copied
 // beside this file as ./ra-data-tablerest/ by the test, then bundled by esbuild with API_URL
-// defined): the books list (with its total) and an edit form, the way react-admin's tutorial
+// defined): the books list (with its total) and an edit form (whose server errors show
+// under its fields), the way react-admin's tutorial
 // writes them.
 import { createRoot } from 'react-dom/client';
 import {
@@ -27,6 +28,7 @@ const BookEdit = () => (
       <TextInput source="title" />
       <TextInput source="genre" />
       <NumberInput source="year" />
+      <TextInput source="isbn" />
     </SimpleForm>
   </Edit>
 );

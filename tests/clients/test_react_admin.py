@@ -65,7 +65,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def javascript(server: Server) -> dict[str, Any]:
     """What each step of ``react_admin.mjs`` got: one run for the module's Node tests."""
-    cwd = _beside_the_clients("react_admin.mjs")
+    cwd = _beside_the_clients("react_admin.mjs", "react_admin_steps.mjs")
     got: dict[str, Any] = node.run("react_admin.mjs", server.base, cwd=cwd)
     return got
 
@@ -269,7 +269,11 @@ def _list_and_edit(sync_api: Any, origin: str, api: Server) -> None:
             )
             page.on(
                 "response",
-                lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+                lambda r: (
+                    problems.append(f"{r.status} {r.request.method} {r.url}")
+                    if r.status >= 400
+                    else None
+                ),
             )
             page.goto(f"{origin}/index.html#/books")
 
@@ -285,10 +289,118 @@ def _list_and_edit(sync_api: Any, origin: str, api: Server) -> None:
             rows.nth(1).click()
             title = page.locator("input[name=title]")
             expect(title).to_have_value(titles[1], timeout=15_000)
+            # a taken ISBN: the 409's pointer becomes the message under the field
+            isbn = page.locator("input[name=isbn]")
+            (own_isbn,), (taken,) = _rows(
+                api, "SELECT isbn FROM books WHERE id IN (2, 1) ORDER BY id DESC"
+            )
+            isbn.fill(taken)
+            page.get_by_role("button", name="Save").click()
+            expect(page.get_by_text("A row with this value already exists")).to_be_visible(
+                timeout=15_000
+            )
+            assert _rows(api, "SELECT isbn FROM books WHERE id = 2") == [(own_isbn,)]
+
+            isbn.fill(own_isbn)
             title.fill("Edited in react-admin")
             page.get_by_role("button", name="Save").click()
             expect(page.get_by_text("Element updated")).to_be_visible(timeout=15_000)
         finally:
             browser.close()
     assert _rows(api, "SELECT title, year FROM books WHERE id = 2")[0][0] == "Edited in react-admin"
-    assert problems == []
+    # the one failed request is the conflict the test asked for
+    assert problems == [f"409 PATCH {api.base}/api/books/2"]
+
+
+# ---------------------------------------------------------------- keys not named id
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``tablerest serve`` on a database whose keys are a text column and two columns."""
+    folder = tmp_path_factory.mktemp("react-admin-keys")
+    path = folder / "shelves.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            """
+            CREATE TABLE shelves (code TEXT PRIMARY KEY, label TEXT NOT NULL);
+            CREATE TABLE loans (
+                shelf_code TEXT NOT NULL REFERENCES shelves (code),
+                reader TEXT NOT NULL,
+                days INTEGER,
+                PRIMARY KEY (shelf_code, reader)
+            );
+            INSERT INTO shelves VALUES ('a', 'Attic'), ('b', 'Basement'), ('c', 'Cellar');
+            INSERT INTO loans VALUES ('a', 'ann', 7), ('a', 'amy', 14), ('b', 'bob', 21),
+                                     ('b', 'bea', 3);
+            """
+        )
+    env = {**os.environ, "TABLEREST_DEMO_PATH": str(path)}  # the server's log goes beside it
+    served = Server([str(path)], env)
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def keys_javascript(keyed: Server) -> dict[str, Any]:
+    cwd = _beside_the_clients("react_admin_keys.mjs", "react_admin_steps.mjs")
+    got: dict[str, Any] = node.run("react_admin_keys.mjs", keyed.base, cwd=cwd)
+    return got
+
+
+def _keyed_rows(keyed: Server, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(keyed.log.parent / "shelves.sqlite3") as db:
+        return db.execute(sql).fetchall()
+
+
+def test_a_key_with_another_name_is_the_records_id(keys_javascript: dict[str, Any]) -> None:
+    got = _got(keys_javascript, "shelves_list")
+    assert got["ids"] == got["codes"] == ["c", "b", "a"]  # sort by id is sort by the key
+    assert got["total"] == 3
+    assert _got(keys_javascript, "shelves_filter_by_id")["ids"] == ["a", "c"]
+    assert _got(keys_javascript, "shelves_one")["data"] == {
+        "id": "b",
+        "code": "b",
+        "label": "Basement",
+    }
+    assert _got(keys_javascript, "shelves_many")["ids"] == ["a", "c"]
+
+
+def test_writes_on_a_key_with_another_name(keys_javascript: dict[str, Any], keyed: Server) -> None:
+    got = _got(keys_javascript, "shelves_write")
+    assert got["created"] == {"id": "z", "code": "z", "label": "Zed"}
+    assert got["updated"]["label"] == "Zed, again"
+    assert got["gone"]["id"] == "z"
+    assert got["goneMany"] == ["x", "y"]
+    assert got["sent"][-1].startswith("POST ")  # deleteMany: one batch
+    assert got["sent"][-1].endswith("/api/batch")
+    assert _keyed_rows(keyed, "SELECT code, label FROM shelves ORDER BY code") == [
+        ("a", "Same"),
+        ("b", "Same"),
+        ("c", "Cellar"),
+    ]
+
+
+def test_a_composite_key_is_its_values_joined(keys_javascript: dict[str, Any]) -> None:
+    assert _got(keys_javascript, "loans_list") == {
+        "ids": ["a,amy", "a,ann"],  # sort by id: by shelf_code, then reader
+        "total": 2,
+        "sent": keys_javascript["loans_list"]["sent"],
+    }
+    one = _got(keys_javascript, "loans_one")["data"]
+    assert one == {"id": "a,ann", "shelf_code": "a", "reader": "ann", "days": 7}
+    assert _got(keys_javascript, "loans_many")["ids"] == ["a,ann", "b,bob"]
+    assert _got(keys_javascript, "loans_reference")["ids"] == ["b,bea", "b,bob"]
+
+
+def test_writes_on_a_composite_key(keys_javascript: dict[str, Any], keyed: Server) -> None:
+    got = _got(keys_javascript, "loans_write")
+    assert got["created"]["id"] == "c,cy"
+    assert got["updated"] == {"id": "c,cy", "shelf_code": "c", "reader": "cy", "days": 2}
+    assert got["gone"] == got["updated"]  # read before the delete
+    assert got["many"] == ["a,ann", "a,amy"]
+    assert got["goneMany"] == ["b,bob", "b,bea"]
+    assert _keyed_rows(keyed, "SELECT shelf_code, reader, days FROM loans ORDER BY 1, 2") == [
+        ("a", "amy", 30),
+        ("a", "ann", 30),
+    ]
