@@ -404,3 +404,14 @@ def test_writes_on_a_composite_key(keys_javascript: dict[str, Any], keyed: Serve
         ("a", "amy", 30),
         ("a", "ann", 30),
     ]
+
+
+def test_the_type_declarations_compile_with_ra_core() -> None:
+    cwd = _beside_the_clients("react_admin_types.ts")
+    compiled = node.tool(
+        "tsc",
+        *("--strict", "--noEmit", "--target", "es2022", "--module", "nodenext"),
+        *("--skipLibCheck", "react_admin_types.ts"),
+        cwd=cwd,
+    )
+    assert compiled.returncode == 0, compiled.stdout[-5000:]  # type errors
