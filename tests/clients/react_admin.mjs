@@ -1,12 +1,13 @@
-// The react-admin data provider of clients/react-admin (copied beside this script as
-// ./ra-data-tablerest/ by the test) through all nine DataProvider methods against a tablerest
-// server, each answer checked by ra-core's own validateResponseFormat (what react-admin runs
-// on every answer of a provider), with ra-core's stock fetchUtils.fetchJson as the client.
+// The react-admin data provider of clients/react-admin (installed by the test as
+// node_modules/ra-data-tablerest, as `npm install clients/react-admin` does) through all
+// nine DataProvider methods against a tablerest server, each answer checked by ra-core's own
+// validateResponseFormat (what react-admin runs on every answer of a provider), with
+// ra-core's stock fetchUtils.fetchJson as the client.
 // Usage: node react_admin.mjs BASE_URL   (BASE_URL: http://127.0.0.1:PORT)
 // Prints one JSON object: what each step got (or the error it raised), for the Python test
 // to compare with the database.
 import { HttpError } from 'ra-core';
-import tablerestDataProvider from './ra-data-tablerest/index.js';
+import tablerestDataProvider from 'ra-data-tablerest';
 import { checked, httpClient, ids, out, step } from './react_admin_steps.mjs';
 
 const base = process.argv[2];

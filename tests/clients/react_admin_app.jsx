@@ -1,14 +1,13 @@
-// A small react-admin app over a tablerest API with the provider of clients/react-admin (copied
-// beside this file as ./ra-data-tablerest/ by the test, then bundled by esbuild with API_URL
-// defined): the books list (with its total) and an edit form (whose server errors show
-// under its fields), the way react-admin's tutorial
-// writes them.
+// A small react-admin app over a tablerest API, with the provider of clients/react-admin
+// (installed by the test as node_modules/ra-data-tablerest), bundled by esbuild with API_URL
+// defined: the books list (with its total) and an edit form whose server errors show under
+// its fields, written as react-admin's tutorial writes them.
 import { createRoot } from 'react-dom/client';
 import {
   Admin, Datagrid, Edit, List, NumberField, NumberInput, Resource, SimpleForm, TextField,
   TextInput,
 } from 'react-admin';
-import tablerestDataProvider from './ra-data-tablerest/index.js';
+import tablerestDataProvider from 'ra-data-tablerest';
 
 const BookList = () => (
   <List sort={{ field: 'id', order: 'ASC' }}>

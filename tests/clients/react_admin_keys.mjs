@@ -2,7 +2,7 @@
 // `code`, text) and `loans` (key `shelf_code, reader`). react-admin needs an `id` on every
 // record: the provider reads each resource's key from the API index and makes one.
 // Usage: node react_admin_keys.mjs BASE_URL
-import tablerestDataProvider from './ra-data-tablerest/index.js';
+import tablerestDataProvider from 'ra-data-tablerest';
 import { checked, httpClient, ids, out, step } from './react_admin_steps.mjs';
 
 const base = process.argv[2];

@@ -2,7 +2,7 @@
 // with tsc --strict --noEmit by the test): the provider is a DataProvider, the httpClient a
 // wrapper of ra-core's fetchJson that adds a token, the options checked.
 import { fetchUtils, type DataProvider } from 'ra-core';
-import tablerestDataProvider, { type TablerestProviderOptions } from './ra-data-tablerest/index.js';
+import tablerestDataProvider, { type TablerestProviderOptions } from 'ra-data-tablerest';
 
 const httpClient = (url: string, options: fetchUtils.Options = {}) => {
   const headers = new Headers(options.headers);
