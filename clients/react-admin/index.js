@@ -60,17 +60,29 @@ export default function tablerestDataProvider(
       );
     }
     const found = (await index).get(resource);
-    const key = found && found.primary_key && found.primary_key.length ? found.primary_key : ['id'];
+    const declared = found && Array.isArray(found.primary_key) ? found.primary_key : ['id'];
+    // a view without a key: its rows need a column named id, else `serve --key` gives one
+    const keyless = declared.length === 0;
+    const key = keyless ? ['id'] : declared;
     const fields = found ? found.fields : [];
     const plain = key.length === 1 && key[0] === 'id';
     return {
       url: `${root}/${encodeURIComponent(resource)}`,
       key,
       plain,
+      // react-admin's lists sort by id unless told otherwise: no such column, no such sort
+      sortsById: !keyless || fields.includes('id'),
       // `id` is ours (not a column) when the key has another name and no field is called id
       synthetic: !plain && !fields.includes('id'),
       record(row) {
-        if (plain || row === null || typeof row !== 'object') return row;
+        if (row === null || typeof row !== 'object') return row;
+        if (keyless && !('id' in row)) {
+          throw new Error(
+            `${resource} has no key, and react-admin needs an id: serve it with ` +
+              `tablerest serve --key ${resource}=COLUMN[,COLUMN...]`,
+          );
+        }
+        if (plain) return row;
         const id = key.length === 1 ? row[key[0]] : key.map((f) => String(row[f])).join(',');
         return { ...row, id };
       },
@@ -260,7 +272,7 @@ function addFilters(query, filter, info, prefix = '') {
 }
 
 function addSort(query, sort, info) {
-  if (!sort || !sort.field) return;
+  if (!sort || !sort.field || (sort.field === 'id' && !info.sortsById)) return;
   const minus = String(sort.order).toUpperCase() === 'DESC' ? '-' : '';
   const fields = sort.field === 'id' && !info.plain ? info.key : [sort.field];
   query.set('sort', fields.map((f) => minus + f).join(','));

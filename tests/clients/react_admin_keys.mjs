@@ -59,4 +59,7 @@ await step('loans_write', async () => {
   return { created, updated, many, gone, goneMany };
 });
 
+await step('view_with_key', async () => ({ ids: ids((await list('shelf_labels')).data) }));
+await step('view_without_key', async () => ({ ids: ids((await list('loan_counts')).data) }));
+
 process.stdout.write(JSON.stringify(out));

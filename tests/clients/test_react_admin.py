@@ -176,7 +176,8 @@ def test_a_missing_row_rejects_with_404(javascript: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="module")
 def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``tablerest serve`` on a database whose keys are a text column and two columns."""
+    """``tablerest serve`` on a database whose keys are a text column and two columns, and
+    with two views, one given a key with ``--key``."""
     folder = tmp_path_factory.mktemp("react-admin-keys")
     path = folder / "shelves.sqlite3"
     with sqlite3.connect(path) as db:
@@ -192,10 +193,13 @@ def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             INSERT INTO shelves VALUES ('a', 'Attic'), ('b', 'Basement'), ('c', 'Cellar');
             INSERT INTO loans VALUES ('a', 'ann', 7), ('a', 'amy', 14), ('b', 'bob', 21),
                                      ('b', 'bea', 3);
+            CREATE VIEW loan_counts AS
+                SELECT shelf_code, count(*) AS loans FROM loans GROUP BY shelf_code;
+            CREATE VIEW shelf_labels AS SELECT code, upper(label) AS label FROM shelves;
             """
         )
     env = {**os.environ, "TABLEREST_DEMO_PATH": str(path)}  # the server's log goes beside it
-    served = Server([str(path)], env)
+    served = Server([str(path), "--key", "shelf_labels=code"], env)
     yield served
     served.stop()
 
@@ -273,3 +277,11 @@ def test_the_type_declarations_compile_with_ra_core() -> None:
         cwd=cwd,
     )
     assert compiled.returncode == 0, compiled.stdout[-5000:]  # type errors
+
+
+def test_views_need_a_key(keys_javascript: dict[str, Any]) -> None:
+    # a view served with --key reads like a table; one without a key is a clear error
+    assert _got(keys_javascript, "view_with_key")["ids"] == ["a", "b", "c"]
+    error = keys_javascript["view_without_key"]["error"]
+    assert "loan_counts has no key" in error
+    assert "--key loan_counts=" in error
