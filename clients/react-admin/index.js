@@ -99,11 +99,10 @@ export default function tablerestDataProvider(
     };
   };
 
-  const json = (method, body, signal) => ({
+  const withBody = (method, body) => ({
     method,
     body: JSON.stringify(body),
     headers: new Headers({ 'Content-Type': 'application/json' }),
-    signal,
   });
 
   // One list request, or several when perPage is above the server's page size limit.
@@ -125,16 +124,16 @@ export default function tablerestDataProvider(
         query.set('offset', String(offset));
         query.set('limit', String(Math.min(wanted, maxPageSize)));
       }
-      const { json: page_ } = await request(`${info.url}?${query}`, { signal: params.signal });
-      data.push(...page_.data.map((row) => info.record(row)));
-      if (total === undefined && page_.meta && typeof page_.meta.total === 'number') {
-        total = page_.meta.total;
+      const { json: answer } = await request(`${info.url}?${query}`, { signal: params.signal });
+      data.push(...answer.data.map((row) => info.record(row)));
+      if (total === undefined && answer.meta && typeof answer.meta.total === 'number') {
+        total = answer.meta.total;
       }
-      hasNextPage = Boolean(page_.links && page_.links.next);
+      hasNextPage = Boolean(answer.links && answer.links.next);
       query.delete('count'); // counted once
-      wanted -= page_.data.length;
-      offset += page_.data.length;
-      if (!perPage || !hasNextPage || wanted <= 0 || page_.data.length === 0) break;
+      wanted -= answer.data.length;
+      offset += answer.data.length;
+      if (!perPage || !hasNextPage || wanted <= 0 || answer.data.length === 0) break;
     }
     if (total !== undefined) return { data, total };
     return { data, pageInfo: { hasNextPage, hasPreviousPage: page > 1 } };
@@ -181,7 +180,7 @@ export default function tablerestDataProvider(
 
     create: async (resource, params) => {
       const info = await describe(resource);
-      const { json: row } = await request(info.url, json('POST', info.body(params.data)));
+      const { json: row } = await request(info.url, withBody('POST', info.body(params.data)));
       return { data: info.record(row) };
     },
 
@@ -190,7 +189,7 @@ export default function tablerestDataProvider(
       // PATCH is a merge patch: send what the form changed, so that fields the form does not
       // show (or that someone else changed meanwhile) are left as they are.
       const changes = info.body(changed(params.data, params.previousData));
-      const { json: row } = await request(info.item(params.id), json('PATCH', changes));
+      const { json: row } = await request(info.item(params.id), withBody('PATCH', changes));
       return { data: info.record(row) };
     },
 
@@ -198,12 +197,12 @@ export default function tablerestDataProvider(
       const info = await describe(resource);
       const changes = info.body(params.data);
       if (info.key.length > 1) {
-        for (const id of params.ids) await request(info.item(id), json('PATCH', changes));
+        for (const id of params.ids) await request(info.item(id), withBody('PATCH', changes));
         return { data: params.ids };
       }
       // one bulk PATCH: every row or none
       const rows = params.ids.map((id) => ({ ...changes, [info.key[0]]: id }));
-      await request(info.url, json('PATCH', rows));
+      await request(info.url, withBody('PATCH', rows));
       return { data: params.ids };
     },
 
@@ -224,7 +223,7 @@ export default function tablerestDataProvider(
       // POST /batch: each chunk of ids in one transaction (all deleted, or none)
       for (const ids of chunks(params.ids, MAX_IDS)) {
         const operations = ids.map((key) => ({ op: 'delete', resource, key }));
-        await request(`${root}/batch`, json('POST', { operations }));
+        await request(`${root}/batch`, withBody('POST', { operations }));
       }
       return { data: params.ids };
     },
