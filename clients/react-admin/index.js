@@ -10,6 +10,8 @@ const MAX_PAGE_SIZE = 100;
 // Limits(max_in_values) and Limits(max_batch_operations) default to 100 on the server.
 const MAX_IDS = 100;
 const COUNTS = ['exact', 'estimated', 'capped'];
+// ETags kept for If-Match: those of the rows read most recently.
+const MAX_ETAGS = 1000;
 
 /**
  * A react-admin DataProvider for a tablerest API.
@@ -18,7 +20,7 @@ const COUNTS = ['exact', 'estimated', 'capped'];
  * @param {(url: string, options?: object) => Promise<{status: number, headers: Headers, body: string, json: any}>} [httpClient]
  *   what makes the requests: ra-core's `fetchUtils.fetchJson` by default; pass your own to add
  *   an `Authorization` header, as with react-admin's stock providers
- * @param {{count?: 'exact' | 'estimated' | 'capped' | false, maxPageSize?: number, batch?: boolean}} [options]
+ * @param {{count?: 'exact' | 'estimated' | 'capped' | false, maxPageSize?: number, batch?: boolean, ifMatch?: boolean}} [options]
  * @returns {import('ra-core').DataProvider}
  */
 export default function tablerestDataProvider(
@@ -33,7 +35,19 @@ export default function tablerestDataProvider(
   }
   const maxPageSize = options.maxPageSize || MAX_PAGE_SIZE;
   const batch = options.batch !== false;
+  const ifMatch = options.ifMatch !== false;
   let index = null; // the promise of GET {apiUrl}: each resource's key and fields
+  // The ETag of each row as getOne (or update) last read it: update sends it as If-Match, so
+  // that saving a form over a row someone else changed since is a 412, not a lost update.
+  const etags = new Map();
+  const remember = (resource, id, headers) => {
+    const tag = headers && headers.get('ETag');
+    const name = `${resource}/${id}`;
+    etags.delete(name); // re-inserted last: the Map stays in the order rows were read
+    if (!tag) return;
+    etags.set(name, tag);
+    if (etags.size > MAX_ETAGS) etags.delete(etags.keys().next().value);
+  };
 
   const request = async (url, init = {}) => {
     // Accept on every request, so that plain JSON comes back also from `serve --format
@@ -144,7 +158,11 @@ export default function tablerestDataProvider(
     const query = new URLSearchParams();
     addMeta(query, params.meta);
     const suffix = query.toString() ? `?${query}` : '';
-    const { json: row } = await request(info.item(params.id) + suffix, { signal: params.signal });
+    const { json: row, headers } = await request(info.item(params.id) + suffix, {
+      signal: params.signal,
+    });
+    // If-Match compares with the row as a GET without parameters shows it: keep no other tag
+    remember(resource, params.id, suffix ? null : headers);
     return { data: info.record(row) };
   };
 
@@ -189,12 +207,17 @@ export default function tablerestDataProvider(
       // PATCH is a merge patch: send what the form changed, so that fields the form does not
       // show (or that someone else changed meanwhile) are left as they are.
       const changes = info.body(changed(params.data, params.previousData));
-      const { json: row } = await request(info.item(params.id), withBody('PATCH', changes));
+      const init = withBody('PATCH', changes);
+      const tag = ifMatch && etags.get(`${resource}/${params.id}`);
+      if (tag) init.headers.set('If-Match', tag);
+      const { json: row, headers } = await request(info.item(params.id), init);
+      remember(resource, params.id, headers);
       return { data: info.record(row) };
     },
 
     updateMany: async (resource, params) => {
       const info = await describe(resource);
+      for (const id of params.ids) remember(resource, id, null); // these rows change
       const changes = info.body(params.data);
       if (info.key.length > 1) {
         for (const id of params.ids) await request(info.item(id), withBody('PATCH', changes));
@@ -210,12 +233,14 @@ export default function tablerestDataProvider(
       const info = await describe(resource);
       // tablerest answers a delete with 204 and no body: react-admin wants the record
       const record = params.previousData || (await getOne(resource, { id: params.id })).data;
+      remember(resource, params.id, null);
       await request(info.item(params.id), { method: 'DELETE' });
       return { data: record };
     },
 
     deleteMany: async (resource, params) => {
       const info = await describe(resource);
+      for (const id of params.ids) remember(resource, id, null);
       if (!batch || info.key.length > 1) {
         for (const id of params.ids) await request(info.item(id), { method: 'DELETE' });
         return { data: params.ids };

@@ -6,7 +6,7 @@
 // Usage: node react_admin.mjs BASE_URL   (BASE_URL: http://127.0.0.1:PORT)
 // Prints one JSON object: what each step got (or the error it raised), for the Python test
 // to compare with the database.
-import { HttpError } from 'ra-core';
+import { fetchUtils, HttpError } from 'ra-core';
 import tablerestDataProvider from 'ra-data-tablerest';
 import { checked, httpClient, ids, out, step } from './react_admin_steps.mjs';
 
@@ -88,6 +88,33 @@ await step('update', async () => {
     data: { ...previousData, title: 'By react-admin, edited' },
     previousData,
   });
+  // saved again from the same form: If-Match is the ETag of the first save's answer
+  const again = await provider.update('books', {
+    id: previousData.id, data: { ...got.data, pages: 11 }, previousData: got.data,
+  });
+  return { data: again.data };
+});
+
+// Someone else changes the row between the form's read and its save (a PATCH of their own).
+const elsewhere = (id, title) =>
+  fetchUtils.fetchJson(`${base}/api/books/${id}`, { method: 'PATCH', body: JSON.stringify({ title }) });
+
+await step('update_stale', async () => {
+  const { data: previousData } = await provider.getOne('books', { id: 4 });
+  await elsewhere(4, 'Changed elsewhere');
+  try {
+    await provider.update('books', { id: 4, data: { ...previousData, pages: 1 }, previousData });
+    return { rejected: false };
+  } catch (e) {
+    return { rejected: true, httpError: e instanceof HttpError, status: e.status, message: e.message };
+  }
+});
+
+await step('update_stale_unchecked', async () => {
+  const careless = checked(tablerestDataProvider(`${base}/api`, httpClient, { ifMatch: false }));
+  const { data: previousData } = await careless.getOne('books', { id: 6 });
+  await elsewhere(6, 'Changed elsewhere too');
+  const got = await careless.update('books', { id: 6, data: { ...previousData, pages: 2 }, previousData });
   return { data: got.data };
 });
 

@@ -12,7 +12,8 @@ export const out = {};
 const sent = []; // every URL the provider asked for, with its method
 
 export const httpClient = (url, options = {}) => {
-  sent.push(`${options.method || 'GET'} ${url}`);
+  const ifMatch = options.headers && options.headers.get && options.headers.get('If-Match');
+  sent.push(`${options.method || 'GET'} ${url}${ifMatch ? ` If-Match: ${ifMatch}` : ''}`);
   return fetchUtils.fetchJson(url, options);
 };
 

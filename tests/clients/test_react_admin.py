@@ -118,8 +118,35 @@ def test_create_and_update_write_the_database(javascript: dict[str, Any], server
     assert created["title"] == "By react-admin"
     assert updated["id"] == created["id"]
     assert updated["title"] == "By react-admin, edited"
+    assert updated["pages"] == 11
     assert rows(server, "SELECT title, pages FROM books WHERE id = ?", created["id"]) == [
-        ("By react-admin, edited", 10)
+        ("By react-admin, edited", 11)
+    ]
+
+
+def test_update_sends_the_etag_it_read_as_if_match(
+    javascript: dict[str, Any], server: Server
+) -> None:
+    # the edit form read book 4, someone else changed its title, the form saves: a 412, and
+    # the other change stays (not overwritten with the form's stale copy)
+    got = _got(javascript, "update_stale")
+    assert got["rejected"]
+    assert got["httpError"]
+    assert got["status"] == 412
+    patch = got["sent"][-1]
+    assert patch.startswith(f"PATCH {server.base}/api/books/4 If-Match: ")
+    assert rows(server, "SELECT title, pages FROM books WHERE id = 4")[0][0] == "Changed elsewhere"
+    assert rows(server, "SELECT pages FROM books WHERE id = 4") != [(1,)]
+    # a form saved twice: the second save's If-Match is the ETag the first save answered
+    first, second = _got(javascript, "update")["sent"][-2:]
+    assert " If-Match: " in first
+    assert " If-Match: " in second
+    assert first.split(" If-Match: ")[1] != second.split(" If-Match: ")[1]
+    # ifMatch: false, last write wins
+    unchecked = _got(javascript, "update_stale_unchecked")
+    assert "If-Match" not in unchecked["sent"][-1]
+    assert rows(server, "SELECT title, pages FROM books WHERE id = 6") == [
+        ("Changed elsewhere too", 2)
     ]
 
 
