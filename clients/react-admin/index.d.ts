@@ -16,6 +16,11 @@ export interface TablerestProviderOptions {
   maxPageSize?: number;
   /** deleteMany through `POST {apiUrl}/batch`, one transaction (default); false: one DELETE per id (for `serve --no-batch`). */
   batch?: boolean;
+  /**
+   * update sends the ETag its row was read with (getOne) as If-Match, so that saving over a
+   * row someone else changed since is a 412 (default); false: the last write wins.
+   */
+  ifMatch?: boolean;
 }
 
 /**

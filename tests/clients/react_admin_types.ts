@@ -10,7 +10,12 @@ const httpClient = (url: string, options: fetchUtils.Options = {}) => {
   return fetchUtils.fetchJson(url, { ...options, headers });
 };
 
-const options: TablerestProviderOptions = { count: 'capped', maxPageSize: 50, batch: false };
+const options: TablerestProviderOptions = {
+  count: 'capped',
+  maxPageSize: 50,
+  batch: false,
+  ifMatch: false,
+};
 export const plain: DataProvider = tablerestDataProvider('http://127.0.0.1:8000/api');
 export const signedIn: DataProvider = tablerestDataProvider(
   'http://127.0.0.1:8000/api',
