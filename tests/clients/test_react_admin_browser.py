@@ -128,6 +128,11 @@ def test_a_react_admin_app_lists_and_edits_books(tmp_path: Path) -> None:
             problems,
         ),
     ):
+        patches: list[str | None] = []  # each PATCH's If-Match
+        page.on(
+            "request",
+            lambda r: patches.append(r.headers.get("if-match")) if r.method == "PATCH" else None,
+        )
         page.goto(f"{origin}/index.html#/books")
 
         # the first page, in key order, as the database has it, and the total
@@ -165,6 +170,10 @@ def test_a_react_admin_app_lists_and_edits_books(tmp_path: Path) -> None:
         ]
         # the one failed request is the conflict the test asked for
         assert problems == [f"409 PATCH {api.base}/api/books/2"]
+        # the ETag of the form's read (exposed to the page by CORS) went with both saves
+        assert len(patches) == 2
+        assert patches[0] is not None
+        assert patches[0] == patches[1]
 
 
 def _readme_app(folder: Path, api_url: str) -> None:
