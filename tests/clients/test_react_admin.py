@@ -226,7 +226,8 @@ def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             """
         )
     env = {**os.environ, "TABLEREST_DEMO_PATH": str(path)}  # the server's log goes beside it
-    served = Server([str(path), "--key", "shelf_labels=code"], env)
+    # JSON:API for clients that ask for no format: the provider asks for plain JSON each time
+    served = Server([str(path), "--key", "shelf_labels=code", "--format", "jsonapi"], env)
     yield served
     served.stop()
 
