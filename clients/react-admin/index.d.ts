@@ -1,4 +1,4 @@
-import type { DataProvider, fetchUtils } from 'ra-core';
+import type { AuthProvider, DataProvider, fetchUtils } from 'ra-core';
 
 /** What makes the requests: ra-core's `fetchUtils.fetchJson`, or a wrapper of it. */
 export type HttpClient = (
@@ -37,3 +37,24 @@ export default function tablerestDataProvider(
 
 /** A failed request as react-admin's HttpError, with `body.errors` in the shape of the form. */
 export function problemError(error: unknown): unknown;
+
+export interface TablerestAuthOptions {
+  /** Where the tokens are kept: `localStorage` in a browser (default), else in memory. */
+  storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+  /** What makes the sign-in requests: ra-core's `fetchUtils.fetchJson` by default. */
+  fetchJson?: HttpClient;
+}
+
+/**
+ * Sign-in against tablerest's token routes (`POST {apiUrl}/auth/token`, `/auth/refresh`,
+ * `/auth/logout`, `GET /auth/me`): react-admin's `authProvider`, and the `httpClient` to give
+ * the data provider, which sends the access token and refreshes it before it expires.
+ *
+ * @example
+ * const { authProvider, httpClient } = tablerestAuth('http://127.0.0.1:8000/api');
+ * const dataProvider = tablerestDataProvider('http://127.0.0.1:8000/api', httpClient);
+ */
+export function tablerestAuth(
+  apiUrl: string,
+  options?: TablerestAuthOptions,
+): { authProvider: AuthProvider; httpClient: HttpClient };

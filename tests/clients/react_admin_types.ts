@@ -1,8 +1,11 @@
 // index.d.ts of clients/react-admin as a TypeScript user of react-admin meets it (compiled
 // with tsc --strict --noEmit by the test): the provider is a DataProvider, the httpClient a
 // wrapper of ra-core's fetchJson that adds a token, the options checked.
-import { fetchUtils, type DataProvider } from 'ra-core';
-import tablerestDataProvider, { type TablerestProviderOptions } from 'ra-data-tablerest';
+import { fetchUtils, type AuthProvider, type DataProvider } from 'ra-core';
+import tablerestDataProvider, {
+  tablerestAuth,
+  type TablerestProviderOptions,
+} from 'ra-data-tablerest';
 
 const httpClient = (url: string, options: fetchUtils.Options = {}) => {
   const headers = new Headers(options.headers);
@@ -28,3 +31,10 @@ export const uncounted: DataProvider = tablerestDataProvider('/api', undefined, 
 tablerestDataProvider('/api', undefined, { count: 'sometimes' });
 // @ts-expect-error: the API root is a string
 tablerestDataProvider(8000);
+
+// the auth provider and its signing httpClient
+const { authProvider, httpClient: signed } = tablerestAuth('http://127.0.0.1:8000/api');
+export const withAuth: [AuthProvider, DataProvider] = [
+  authProvider,
+  tablerestDataProvider('http://127.0.0.1:8000/api', signed),
+];
