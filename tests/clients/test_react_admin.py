@@ -313,3 +313,64 @@ def test_views_need_a_key(keys_javascript: dict[str, Any]) -> None:
     error = keys_javascript["view_without_key"]["error"]
     assert "loan_counts has no key" in error
     assert "--key loan_counts=" in error
+
+
+# ---------------------------------------------------------------- signing in
+
+
+@pytest.fixture(scope="module")
+def auth_javascript(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Any]]:
+    served = demo_server(tmp_path_factory.mktemp("react-admin-auth"), "--auth-table", "users")
+    try:
+        cwd = provider_workdir("react_admin_auth.mjs", "react_admin_steps.mjs")
+        yield served, node.run("react_admin_auth.mjs", served.base, cwd=cwd)
+    finally:
+        served.stop()
+
+
+def test_signed_out_react_admin_goes_to_its_login_page(
+    auth_javascript: tuple[Server, dict[str, Any]],
+) -> None:
+    _, javascript = auth_javascript
+    got = _got(javascript, "signed_out")
+    assert got["checkAuth"]["rejected"]  # react-admin shows its login page
+    assert got["create"] == {"rejected": 401, "message": "Sign in to create rows of books"}
+    assert got["wrong"] == {"rejected": 401, "message": "Wrong username or password"}
+    assert not any("/auth/refresh" in url for url in got["sent"])
+
+
+def test_signed_in_react_admin_writes_as_its_user(
+    auth_javascript: tuple[Server, dict[str, Any]],
+) -> None:
+    server, javascript = auth_javascript
+    got = _got(javascript, "signed_in")
+    assert got["checkAuth"] == {"resolved": None}
+    assert got["identity"]["id"] == 1
+    assert got["identity"]["fullName"] == "user1"
+    assert got["permissions"] == []  # the demo has no roles column
+    assert rows(server, "SELECT title FROM books WHERE id = ?", got["created"]["id"]) == [
+        ("Signed in",)
+    ]
+
+
+def test_an_expiring_token_is_refreshed_once(
+    auth_javascript: tuple[Server, dict[str, Any]],
+) -> None:
+    server, javascript = auth_javascript
+    got = _got(javascript, "refreshed_once")
+    assert got["ids"] == [1, 2, 3]
+    assert sum("/auth/refresh" in url for url in got["sent"]) == 1
+    assert rows(server, "SELECT title FROM books WHERE id = ?", got["created"]["id"]) == [
+        ("After a refresh",)
+    ]
+    assert _got(javascript, "forbidden_is_not_a_sign_out")["checkError"] == {"resolved": None}
+
+
+def test_logout_ends_the_session_on_the_server(
+    auth_javascript: tuple[Server, dict[str, Any]],
+) -> None:
+    _, javascript = auth_javascript
+    got = _got(javascript, "signed_out_again")
+    assert got["checkAuth"]["rejected"]
+    assert got["oldToken"] == 401  # POST /auth/logout revoked it
+    assert got["checkError"]["rejected"] == 401
