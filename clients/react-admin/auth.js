@@ -132,6 +132,8 @@ export function tablerestAuth(apiUrl, options = {}) {
       }
     },
     async getIdentity() {
+      // react-admin asks on its login page too: no token, no request
+      if (!load()) throw new Error('ra.auth.auth_check_error');
       const { json: me } = await httpClient(`${root}/auth/me`);
       const fullName = me.name || me.full_name || me.username || me.email || me.login;
       return { ...me, id: me.id, fullName: fullName === undefined ? String(me.id) : String(fullName) };

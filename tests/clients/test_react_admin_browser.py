@@ -55,10 +55,11 @@ def _playwright() -> Any:
 
 @contextmanager
 def _app(
-    tmp_path: Path, entry: str, write: Callable[[Path, str], None]
+    tmp_path: Path, entry: str, write: Callable[[Path, str], None], *serve: str
 ) -> Iterator[tuple[str, Server]]:
     """Serve the app bundled from ``entry`` (in a work folder that ``write(folder, api_url)``
-    fills) on one port and the demo API, allowing that origin, on another: (origin, API)."""
+    fills) on one port and the demo API (with the options ``serve``), allowing that origin,
+    on another: (origin, API)."""
     cwd = provider_workdir()
     static = cwd / "static"
     static.mkdir()
@@ -66,7 +67,7 @@ def _app(
     pages = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(static)))
     origin = f"http://127.0.0.1:{pages.server_address[1]}"
     threading.Thread(target=pages.serve_forever, daemon=True).start()
-    api = demo_server(tmp_path, "--cors", origin)
+    api = demo_server(tmp_path, "--cors", origin, *serve)
     try:
         write(cwd, f"{api.base}/api")
         built = node.tool(
@@ -75,6 +76,7 @@ def _app(
             *("--bundle", "--format=esm", "--jsx=automatic", "--log-level=warning"),
             f"--outfile={static / 'app.js'}",
             f'--define:API_URL="{api.base}/api"',
+            f"--define:AUTH={'true' if '--auth-table' in serve else 'false'}",
             # development: react-admin then checks every answer with validateResponseFormat
             '--define:process.env.NODE_ENV="development"',
             cwd=cwd,
@@ -118,15 +120,14 @@ def _books_app(folder: Path, api_url: str) -> None:
     shutil.copy(node.HERE / "react_admin_app.jsx", folder)  # API_URL: esbuild's --define
 
 
-def test_a_react_admin_app_lists_and_edits_books(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signed_in", [False, True], ids=["open-api", "signed-in"])
+def test_a_react_admin_app_lists_and_edits_books(tmp_path: Path, signed_in: bool) -> None:
     sync_api = _playwright()
     expect = sync_api.expect
+    serve = ("--auth-table", "users") if signed_in else ()
     with (
-        _app(tmp_path, "react_admin_app.jsx", _books_app) as (origin, api),
-        _page(sync_api) as (
-            page,
-            problems,
-        ),
+        _app(tmp_path, "react_admin_app.jsx", _books_app, *serve) as (origin, api),
+        _page(sync_api) as (page, problems),
     ):
         patches: list[str | None] = []  # each PATCH's If-Match
         page.on(
@@ -134,6 +135,11 @@ def test_a_react_admin_app_lists_and_edits_books(tmp_path: Path) -> None:
             lambda r: patches.append(r.headers.get("if-match")) if r.method == "PATCH" else None,
         )
         page.goto(f"{origin}/index.html#/books")
+        if signed_in:
+            # react-admin's login page, through tablerestAuth's authProvider
+            page.locator("input[name=username]").fill("user1")
+            page.locator("input[name=password]").fill("password1")
+            page.get_by_role("button", name="Sign in").click()
 
         # the first page, in key order, as the database has it, and the total
         lines = page.locator("tbody tr")
