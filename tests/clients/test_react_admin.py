@@ -3,7 +3,8 @@ repository ships (``clients/react-admin``, the npm package ``ra-data-tablerest``
 with the pinned packages of ``package.json``: all nine DataProvider methods on the demo
 (``react_admin.mjs``) and on keys not named ``id`` (``react_admin_keys.mjs``), each answer
 checked by ra-core's own ``validateResponseFormat`` and its values by SQL on the database;
-and the type declarations compiled with ra-core's by ``tsc``. A react-admin app in Chromium:
+``tablerestAuth`` against ``serve --auth-table users`` (``react_admin_auth.mjs``); and the
+type declarations compiled with ra-core's by ``tsc``. A react-admin app in Chromium:
 ``test_react_admin_browser.py``.
 """
 

@@ -4,7 +4,8 @@
 Each app is bundled by esbuild (pinned in ``package.json``) in development mode, where
 react-admin itself checks every answer of the provider, and served as static files from
 another port, so the API runs with ``--cors`` that origin, as a user's dev server would be.
-``react_admin_app.jsx`` lists books and edits one (a 409 shown under its field, then a save);
+``react_admin_app.jsx`` lists books and edits one (a 409 shown under its field, then a save),
+on an open API and, through react-admin's login page, on one with ``--auth-table users``;
 the README's react-admin snippet is bundled as written and lists books.
 """
 
