@@ -68,7 +68,8 @@ export function tablerestAuth(apiUrl, options = {}) {
         try {
           save((await post('/auth/refresh', { refresh_token: tokens.refresh })).json);
         } catch (error) {
-          forget();
+          // refused (revoked, expired, reused): signed out; a network failure is not that
+          if (error && (error.status === 400 || error.status === 401)) forget();
           throw error;
         }
       })().finally(() => {
@@ -99,8 +100,8 @@ export function tablerestAuth(apiUrl, options = {}) {
     try {
       return await send(token);
     } catch (error) {
-      // an access token that stopped working early (a restart without a fixed secret): one
-      // refresh, one retry
+      // an access token refused before its time (this machine's clock is behind the
+      // server's): one refresh, one retry; a session that was ended fails the refresh too
       if (!token || !error || error.status !== 401 || !(load() || {}).refresh) throw error;
       await refresh().catch(() => {
         throw error;
