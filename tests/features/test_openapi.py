@@ -177,6 +177,20 @@ def test_the_command_prints_the_document(tmp_path: Path) -> None:
     assert "cannot read" in missing.output
 
 
+@pytest.mark.parametrize(
+    ("only", "media"), [("json", "application/json"), ("jsonapi", "application/vnd.api+json")]
+)
+def test_the_command_prints_one_representation(only: str, media: str) -> None:
+    # As openapi.json?format=...: the document for code generators.
+    printed = CliRunner().invoke(cli.main, ["openapi", "--only", only])
+    assert printed.exit_code == 0, printed.output
+    doc = json.loads(printed.output)
+    validate(doc)
+    books = doc["paths"]["/api/books"]
+    assert list(books["get"]["responses"]["200"]["content"]) == [media]
+    assert list(books["post"]["requestBody"]["content"]) == [media]
+
+
 def test_parameter_patterns_say_what_the_parser_takes(make_app: AppFactory) -> None:
 
     client = make_app().test_client()
