@@ -29,14 +29,6 @@ BIN = Path(sys.executable).parent
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    demo = tmp_path_factory.mktemp("python-client") / "demo.sqlite3"
-    served = Server([], {**os.environ, "TABLEREST_DEMO_PATH": str(demo)})
-    yield served
-    served.stop()
-
-
 def _generate(server: Server, where: Path, package: str, query: str) -> ModuleType:
     """Generate ``package`` from the served document (with ``query``) and import it."""
     status, _, doc = call("GET", f"{server.base}/api/openapi.json?{query}")

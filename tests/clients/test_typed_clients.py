@@ -9,8 +9,6 @@ compiled with ``tsc --strict`` (``typed_client.ts``): a list page with its ``met
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,14 +17,6 @@ from tests.clients import node
 from tests.e2e.conftest import Server, call
 
 TSC = ["--strict", "--target", "es2022", "--module", "nodenext", "--skipLibCheck"]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    demo = tmp_path_factory.mktemp("typed-clients") / "demo.sqlite3"
-    served = Server([], {**os.environ, "TABLEREST_DEMO_PATH": str(demo)})
-    yield served
-    served.stop()
 
 
 #: The full document lists every media type an answer may have: the client says which ones it
