@@ -9,7 +9,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ..columns.typeops import operators, sortable
+import sqlalchemy as sa
+
+from ..columns.typeops import groupable, operators, sortable
 from ..limits import MAX_OFFSET, MAX_PAGE_NUMBER
 from ..resource import Resource
 from .common import query
@@ -30,6 +32,14 @@ def list_pattern(items: Iterable[str], sign: str = "") -> str:
     query parser reads it: spaces and tabs around an item and empty items are ignored."""
     one = f"[ \t]*(?:{sign}(?:" + "|".join(_pattern_escape(i) for i in items) + "))?[ \t]*"
     return f"^{one}(?:,{one})*$"
+
+
+def required_list_pattern(items: Iterable[str]) -> str:
+    """:func:`list_pattern` with at least one item: for a parameter whose empty value is a 400
+    (``group_by=``, ``aggregate=``, ``distinct=``)."""
+    names = "|".join(_pattern_escape(i) for i in items)
+    some = f"[ \t]*(?:{names})[ \t]*"
+    return f"^(?:[ \t]*,)*{some}(?:,[ \t]*(?:{names})?[ \t]*)*$"
 
 
 def key_parameter(res: Resource) -> tuple[dict[str, Any], str]:
@@ -67,14 +77,16 @@ def list_params(ctx: Context, res: Resource) -> list[dict[str, Any]]:
         names = ", ".join(f.name for f in res.searchable)
         params.append(query("q", {"type": "string"}, f"Search in {names}"))
     groupable = ", ".join(f.name for f in ctx.readable(res))
+    group_keys = {"type": "string", "pattern": required_list_pattern(group_paths(ctx, res))}
     params += [
-        query("group_by", {"type": "string"},
+        query("group_by", group_keys,
                f"Comma-separated fields (own: {groupable}; or through to-one relations, "
                "dotted) to group by: data then holds one object per group"),
-        query("aggregate", {"type": "string"},
+        query("aggregate", {"type": "string", "pattern": required_list_pattern(
+                  aggregates(ctx, res))},
                "Comma-separated count(), count(f), sum(f), avg(f), min(f), max(f); each "
                "group gets them as count, count_f, sum_f, avg_f, min_f, max_f"),
-        query("distinct", {"type": "string"},
+        query("distinct", group_keys,
                "Comma-separated fields: their distinct combinations (group_by without "
                "aggregates)"),
         {"name": "having", "in": "query", "required": False, "style": "deepObject",
@@ -167,3 +179,34 @@ def sort_keys(ctx: Context, res: Resource) -> list[str]:
         if not rel.to_many:
             keys.extend(f"{name}.{f.name}" for f in ctx.readable(target) if sortable(f.column.type))
     return keys[:MAX_LISTED]
+
+
+def group_paths(ctx: Context, res: Resource) -> list[str]:
+    """The fields ``group_by`` and ``distinct`` take: those with an equality, the resource's
+    own and its to-one relations' (one level; the parser takes deeper paths too)."""
+    keys = [f.name for f in ctx.readable(res) if groupable(f.column.type)]
+    for name, rel, target in ctx.relations(res):
+        if not rel.to_many:
+            keys.extend(
+                f"{name}.{f.name}" for f in ctx.readable(target) if groupable(f.column.type)
+            )
+    return keys[:MAX_LISTED]
+
+
+#: The column types ``sum()`` and ``avg()`` take, and those ``min()``/``max()`` cannot compare
+#: (as the query parser decides).
+_NUMBERS = (sa.Integer, sa.Numeric, sa.Float)
+_UNORDERED = (sa.JSON, sa.LargeBinary, sa.Boolean, sa.Enum, sa.Uuid)
+
+
+def aggregates(ctx: Context, res: Resource) -> list[str]:
+    """Every aggregate ``aggregate`` takes, spelled as the parser reads it."""
+    out = ["count()"]
+    for f in ctx.readable(res):
+        t = f.column.type
+        out.append(f"count({f.name})")
+        if isinstance(t, _NUMBERS):
+            out += [f"sum({f.name})", f"avg({f.name})"]
+        if sortable(t) and not isinstance(t, _UNORDERED):
+            out += [f"min({f.name})", f"max({f.name})"]
+    return out[:MAX_LISTED]
