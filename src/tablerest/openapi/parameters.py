@@ -90,8 +90,8 @@ def list_params(ctx: Context, res: Resource) -> list[dict[str, Any]]:
                "Comma-separated fields: their distinct combinations (group_by without "
                "aggregates)"),
         {"name": "having", "in": "query", "required": False, "style": "deepObject",
-         "explode": True, "schema": {"type": "object", "additionalProperties": {
-             "type": "string"}},
+         "explode": True, "schema": {"type": "object", "propertyNames": {
+             "enum": aggregates(ctx, res)}, "additionalProperties": {"type": "string"}},
          "description": "having[avg(f)][ge]=3: conditions on aggregates, after grouping"},
     ]  # fmt: skip
     formats = ["json", "jsonapi", "csv", "ndjson"] if res.export else ["json", "jsonapi"]
