@@ -280,6 +280,12 @@ def test_an_integer_column_takes_5_0_as_5_on_every_json_write_path(
         (1, "integer", 1),
         (5, "integer", 5),
     ]
+    # A batch's key too: 1.0 is row 1 (as text, "1.0", it would name no row).
+    batch = {
+        "operations": [{"op": "update", "resource": "items", "key": 1.0, "data": {"order": 4}}]
+    }
+    assert client.post("/api/batch", json=batch).status_code == 200
+    assert _query(shelves, 'SELECT "order" FROM items WHERE id = 1') == [(4,)]
     assert client.patch("/api/items/1", json={"order": float(2**53)}).status_code == 200
     assert _query(shelves, 'SELECT "order" FROM items WHERE id = 1') == [(2**53,)]
     # A form's text is read as forms are (laxly).
