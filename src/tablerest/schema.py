@@ -2,8 +2,9 @@
 
 For each resource three validators are built: *create* (POST), *replace* (PUT) and *patch*
 (PATCH). They differ only in which fields are required. Each exists in two modes: strict, for
-JSON bodies (``"5"`` is not an integer, ``1`` is not a boolean; ISO 8601 strings are dates), and
-lax, for form-encoded bodies where every value arrives as text.
+JSON bodies (``"5"`` is not an integer, ``1`` is not a boolean; ``5.0`` is the integer 5, as
+JSON Schema counts it; ISO 8601 strings are dates), and lax, for form-encoded bodies where
+every value arrives as text.
 
 Validation errors become :class:`~tablerest.errors.ValidationFailed` listing every field error
 with a JSON pointer; a body that is not JSON at all becomes
@@ -104,6 +105,26 @@ def _int_range(col_type: sa.Integer, default_bits: int | None) -> tuple[int, int
     return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
+#: Beyond this a float no longer holds every integer: ``9007199254740993.0`` arrives as
+#: ...992.0, so a whole float that large may not be the number the client wrote.
+_EXACT_FLOAT_INTS = 2**53
+
+
+def _whole_number(value: Any) -> Any:
+    """An integer field takes a whole number however it is written: JSON Schema (and so the
+    OpenAPI document, and every tool generating from it) counts ``5.0`` as an integer, and
+    JavaScript clients cannot tell 5.0 from 5. A fraction part (``5.5``) is still refused, by
+    the strict check this feeds, as is a whole float too large to be exact."""
+    if isinstance(value, float) and value.is_integer():
+        if abs(value) > _EXACT_FLOAT_INTS:
+            raise ValueError(
+                "Input should be an integer written without a fraction part or exponent "
+                "(beyond 2^53 a number written with one is not exact)"
+            )
+        return int(value)
+    return value
+
+
 def _iso_date(value: Any) -> Any:
     """Dates as ISO 8601 text only (pydantic would also read ``"0"`` as 1970-01-01)."""
     if isinstance(value, str):
@@ -127,9 +148,7 @@ def python_type(col_type: sa.types.TypeEngine[Any], integer_bits: int | None = N
         return Annotated[bool, Strict()]
     if isinstance(col_type, sa.Integer):
         lo, hi = _int_range(col_type, integer_bits)
-        # Strict as every JSON value is: ``5.0`` is a number with a fraction part, not an
-        # integer (a form's text "5.0" is read laxly, as forms are).
-        return Annotated[int, PField(ge=lo, le=hi)]
+        return Annotated[int, PField(ge=lo, le=hi), BeforeValidator(_whole_number)]
     if isinstance(col_type, sa.Float):
         return float
     if isinstance(col_type, sa.Numeric):

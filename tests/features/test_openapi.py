@@ -212,6 +212,28 @@ def test_parameter_patterns_say_what_the_parser_takes(make_app: AppFactory) -> N
     listing = {p["name"]: p["schema"] for p in doc["paths"]["/api/books"]["get"]["parameters"]}
     assert re.search(listing["sort"]["pattern"], "-year, author.name")
     assert listing["filter[year]"]["maximum"] == 2**63 - 1
+    # group_by, distinct and aggregate: the names the parser takes, at least one.
+    group_by = re.compile(listing["group_by"]["pattern"])
+    aggregate = re.compile(listing["aggregate"]["pattern"])
+    assert listing["distinct"]["pattern"] == group_by.pattern
+    for value in ("year", " year ,\ttitle", ",year,", "author.name"):
+        assert group_by.search(value), value
+        assert client.get("/api/books", query_string={"group_by": value}).status_code == 200
+    for value in ("", " , ", "nope", "secret_note", "author."):
+        assert not group_by.search(value), value
+        assert client.get("/api/books", query_string={"group_by": value}).status_code == 400
+    names = listing["having"]["propertyNames"]["enum"]
+    assert {"count()", "count(title)", "sum(year)", "max(title)"} <= set(names)
+    assert not {"sum(title)", "max(secret_note)", "avg()"} & set(names)
+    for name in names:  # every aggregate the document lists (having's names) is taken
+        assert aggregate.search(f" {name},"), name
+        resp = client.get("/api/books", query_string={"aggregate": name})
+        assert resp.status_code == 200, (name, resp.get_json())
+    query = {"aggregate": "count()", "having[count()]": "1"}
+    assert client.get("/api/books", query_string=query).status_code == 200
+    for value in ("", "sum(title)", "avg()", "count(nope)", "count(secret_note)"):
+        assert not aggregate.search(value), value
+        assert client.get("/api/books", query_string={"aggregate": value}).status_code == 400
     kitchen = doc["components"]["schemas"]["KitchenCreate"]["properties"]
     number, text, _null = kitchen["amount"]["anyOf"]
     assert number["multipleOf"] == 0.001  # Numeric(6, 3)
@@ -219,10 +241,21 @@ def test_parameter_patterns_say_what_the_parser_takes(make_app: AppFactory) -> N
     assert re.search(text["pattern"], "999.999")
     assert not re.search(text["pattern"], "1000")
     assert kitchen["moment"]["anyOf"][0]["format"] == "date-time-local"  # no zone
-    assert doc["components"]["schemas"]["Kitchen"]["properties"]["moment"]["anyOf"][0] == {
-        "type": "string",
-        "format": "date-time-local",
-    }
+    shown = doc["components"]["schemas"]["Kitchen"]["properties"]
+    assert shown["moment"]["anyOf"][0] == kitchen["moment"]["anyOf"][0]
+    # Tools that do not know the registry's formats generate from the patterns: what they
+    # match is taken, and what rows show matches them.
+    moment = re.compile(kitchen["moment"]["anyOf"][0]["pattern"])
+    clock = re.compile(kitchen["clock"]["anyOf"][0]["pattern"])
+    for day, valid in (("2024-02-29", True), ("2023-02-29", False), ("2024-04-31", False)):
+        value = f"{day}T23:59:59.5"
+        assert bool(moment.search(value)) is valid, value
+        resp = client.post("/api/kitchen", json={"moment": value, "clock": "23:59:59.25"})
+        assert resp.status_code == (201 if valid else 422), resp.get_json()
+        if valid:
+            assert moment.search(resp.get_json()["moment"]), resp.get_json()
+            assert clock.search(resp.get_json()["clock"]), resp.get_json()
+    assert not clock.search("24:00:00")
     assert doc["components"]["schemas"]["BooksReplace"]["properties"]["id"]["readOnly"] is True
 
 

@@ -69,9 +69,33 @@ def read_schema(f: Field) -> dict[str, Any]:
     return out
 
 
+#: ``YYYY-MM-DD`` of a day that exists (a February 29th only in a leap year), from year 1
+#: (Python's first). ECMA-262, JSON Schema's regex dialect, with no look-around.
+_YEAR = r"(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+_LEAP_YEAR = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+_DAY = (
+    rf"(?:{_YEAR}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+    rf"|{_LEAP_YEAR}-02-29)"
+)
+_CLOCK = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
+#: What the registry's ``date-time-local`` and ``time-local`` name, spelled out: a tool that
+#: does not know those formats (schemathesis, most validators) would otherwise take any
+#: string. The values rows show match them too (Python's ``isoformat()``).
+LOCAL_PATTERNS = {
+    "date-time-local": f"^{_DAY}[Tt ]{_CLOCK}$",
+    "time-local": f"^{_CLOCK}$",
+}
+
+
 def time_schema(t: sa.types.TypeEngine[Any]) -> dict[str, Any]:
     """A date or time value: the column's stored format, or ISO 8601."""
-    return stored_time_schema(t) or {"type": "string", "format": _time_format(t)}
+    stored = stored_time_schema(t)
+    if stored is not None:
+        return stored
+    fmt = _time_format(t)
+    pattern = LOCAL_PATTERNS.get(fmt)
+    return {"type": "string", "format": fmt, **({"pattern": pattern} if pattern else {})}
 
 
 def _time_format(t: sa.types.TypeEngine[Any]) -> str:

@@ -81,6 +81,22 @@ class _Operation(pydantic.BaseModel):
     data: dict[str, Any] | None = None
     ref: str | None = None
 
+    @pydantic.field_validator("key", mode="before")
+    @classmethod
+    def _whole_keys(cls, key: Any) -> Any:
+        return _whole_numbers(key)
+
+
+def _whole_numbers(key: Any) -> Any:
+    """A key value written ``5.0`` is the integer 5, as in a body's integer fields (JSON
+    Schema counts it as one): as text it would name another row, ``5.0``. Beyond 2^53 such a
+    number is not exact and stays a float, which is no key."""
+    if isinstance(key, float) and key.is_integer() and abs(key) <= 2**53:
+        return int(key)
+    if isinstance(key, list):
+        return [_whole_numbers(k) for k in key]
+    return key
+
 
 class _Document(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", strict=True)

@@ -16,25 +16,6 @@ schemathesis.openapi.format("date-time-local", _MOMENTS.map(lambda d: d.isoforma
 schemathesis.openapi.format("time-local", st.times().map(lambda t: t.isoformat()))
 
 
-def _integers(value: Any) -> Any:
-    """``value`` with every float that is a whole number (``5.0``) written as an integer."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _integers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integers(v) for v in value]
-    return value
-
-
-@schemathesis.hook
-def map_body(context: Any, body: Any) -> Any:
-    """JSON Schema counts ``5.0`` as an integer, but JSON bodies are strict (README:
-    Validation): an integer field takes ``5``, not ``5.0`` (a 422). Whole floats are sent as
-    integers, which every number field takes too, so that schema-valid data is valid data."""
-    return _integers(body)
-
-
 @schemathesis.hook
 def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool:
     """Keep every failure except "schema-violating request accepted" for a case with a header
