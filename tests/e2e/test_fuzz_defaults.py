@@ -39,8 +39,10 @@ EXCLUSIVE = re.compile(
     r"offset, not cursors$|(fields|include) does not apply to groups$|distinct takes no "
     r"aggregates|Groups sort by their keys or aggregates|is not among the aggregates asked "
     r"for$|is given twice$|Name fields to group by, or aggregates$|An export has every "
-    r"matching (row|group): \S+ is for pages$"
+    r"matching (row|group): \S+ is for pages$|sorts groups: ask for it with aggregate="
 )
+#: Limits on one request that depend on how many parameters it has, not on their values.
+LIMITS = re.compile(r"^At most \d+ filters$")
 #: Cursors are signed values from links.next; any other string is refused.
 CURSOR = re.compile(r"^The cursor is not valid for this list and sort$")
 #: The include budget: how many rows an include embeds depends on the data.
@@ -92,6 +94,8 @@ def classify(f: Failure) -> str | None:
             return "made-up cursor (400)"
         if BUDGET.search(f.detail()):
             return "include budget (400)"
+        if LIMITS.search(f.detail()):
+            return "filters per request (400)"
     if f.code == "ST201" and any(not value.isascii() for value in f.headers.values()):
         # granian hands the app a header value outside ASCII as an empty one: the API
         # answers what it answers to the empty value, which the document allows.

@@ -222,13 +222,22 @@ def test_parameter_patterns_say_what_the_parser_takes(make_app: AppFactory) -> N
     for value in ("", " , ", "nope", "secret_note", "author."):
         assert not group_by.search(value), value
         assert client.get("/api/books", query_string={"group_by": value}).status_code == 400
-    names = listing["having"]["propertyNames"]["enum"]
-    assert {"count()", "count(title)", "sum(year)", "max(title)"} <= set(names)
-    assert not {"sum(title)", "max(secret_note)", "avg()"} & set(names)
-    for name in names:  # every aggregate the document lists (having's names) is taken
-        assert aggregate.search(f" {name},"), name
+    # Every aggregate the pattern takes is taken, every other one refused (each function
+    # over each field, the hidden one too); having's names are the same aggregates.
+    having = re.compile(listing["having"]["propertyNames"]["pattern"])
+    fields = [*doc["components"]["schemas"]["Books"]["properties"], "secret_note"]
+    names = ["count()"] + [
+        f"{fn}({f})" for f in fields for fn in ("count", "sum", "avg", "min", "max")
+    ]
+    taken = [name for name in names if aggregate.search(f" {name},")]
+    assert {"count()", "count(title)", "sum(year)", "max(title)"} <= set(taken)
+    assert not {"sum(title)", "max(secret_note)", "count(secret_note)"} & set(taken)
+    for name in names:
         resp = client.get("/api/books", query_string={"aggregate": name})
-        assert resp.status_code == 200, (name, resp.get_json())
+        assert resp.status_code == (200 if name in taken else 400), (name, resp.get_json())
+        assert bool(having.search(f"having[{name}][ge]")) is (name in taken), name
+    assert having.search("having[count()]")  # eq without its operator
+    assert not having.search("having[count()][like]")
     query = {"aggregate": "count()", "having[count()]": "1"}
     assert client.get("/api/books", query_string=query).status_code == 200
     for value in ("", "sum(title)", "avg()", "count(nope)", "count(secret_note)"):

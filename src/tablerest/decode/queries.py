@@ -626,6 +626,10 @@ class _Reading:
         for part in filter(None, (p.strip(_BLANK) for p in raw.split(","))):
             descending = part.startswith("-")
             dotted = part.lstrip("-+")
+            if _AGGREGATE.match(dotted.replace(" ", "")):
+                raise InvalidParameter(
+                    "sort", f"{dotted!r} sorts groups: ask for it with aggregate= (and group_by=)"
+                )
             path = self.path(dotted, "sort")
             if any(rel.to_many for rel, _ in path.steps):
                 raise InvalidParameter(
