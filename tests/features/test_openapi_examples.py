@@ -1,0 +1,162 @@
+"""The document's examples: what the docs page's Try it out sends when nothing is changed.
+
+Each example is valid against the schema beside it, and each operation, sent the way Swagger
+UI sends it (the path key's example, the examples of the parameters, the first media type's
+body example), succeeds on an app whose tables hold the rows the example keys name. The demo
+is driven in a real browser by tests/e2e/test_docs_try_it_out.py; this replays the same
+requests through Flask, over every column type of the fixture schema.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from tests import models
+from tests.conftest import AppFactory
+from tests.features.test_openapi import spec
+
+ORDER = {"get": 0, "post": 1, "put": 2, "patch": 3, "delete": 4}
+
+
+def _examples(doc: dict[str, Any]) -> list[tuple[str, Any, dict[str, Any]]]:
+    """(where, example, schema) of every example of the document's operations."""
+    out = []
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            params = op if method == "parameters" else op.get("parameters", [])
+            for p in params:
+                if "example" in p:
+                    out.append((f"{method} {path} {p['name']}", p["example"], p["schema"]))
+            if method == "parameters":
+                continue
+            for media, entry in op.get("requestBody", {}).get("content", {}).items():
+                if "example" in entry:
+                    out.append((f"{method} {path} {media}", entry["example"], entry["schema"]))
+    return out
+
+
+def _validator(doc: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
+    registry: Registry[Any] = Registry().with_resource(
+        "urn:doc", Resource.from_contents(doc, default_specification=DRAFT202012)
+    )
+    rebased = json.loads(json.dumps(schema).replace('"#/components/', '"urn:doc#/components/'))
+    return Draft202012Validator(rebased, registry=registry)
+
+
+def test_every_example_is_valid_against_its_schema(app: Flask) -> None:
+    doc = spec(app)
+    found = _examples(doc)
+    wheres = {where for where, _example, _schema in found}
+    assert {"post /api/books application/json", "parameters /api/books/{id} id"} <= wheres
+    errors = {}
+    for where, example, schema in found:
+        problems = [e.message for e in _validator(doc, schema).iter_errors(example)]
+        if problems:
+            errors[where] = (example, problems)
+    assert errors == {}, json.dumps(errors, indent=1, default=str)
+
+
+def test_list_parameters_swagger_would_fill_with_a_sample_are_left_empty(app: Flask) -> None:
+    doc = spec(app)
+    having = next(
+        p for p in doc["paths"]["/api/books"]["get"]["parameters"] if p["name"] == "having"
+    )
+    # An object parameter without an example gets {"additionalProp1": "string"} in Swagger UI.
+    assert having["example"] == {}
+    # Nothing else optional is filled in: a list asks for the first page, as it is.
+    filled = [
+        p["name"] for p in doc["paths"]["/api/books"]["get"]["parameters"] if p.get("example")
+    ]
+    assert filled == []
+
+
+def _seed(engine: sa.Engine) -> None:
+    """The rows the example keys name (the type's first value: 1, "ex", ...): the first
+    row of each table (numbered by the database, whose sequences then go on from it)."""
+    gadget = uuid.UUID("00000000-0000-4000-8000-000000000001")
+    with engine.begin() as conn:
+        conn.execute(sa.insert(models.Author.__table__), [{"name": "Le Guin"}])
+        conn.execute(sa.insert(models.Book.__table__), [{"title": "A", "author_id": 1}])
+        conn.execute(sa.insert(models.Kitchen.__table__), [{"tiny": 1}])
+        conn.execute(sa.insert(models.Gadget.__table__), [{"id": gadget, "name": "g"}])
+        conn.execute(sa.insert(models.Country.__table__), [{"code": "ex", "name": "Exland"}])
+        conn.execute(
+            sa.insert(models.Enrollment.__table__), [{"student_id": 1, "course": "example"}]
+        )
+        conn.execute(
+            sa.insert(models.Account.__table__),
+            [{"email": "a@example.com", "password": "x", "is_admin": False}],
+        )
+        conn.execute(sa.insert(models.Person.__table__), [{"name": "Ada"}])
+
+
+def _request(path: str, op: dict[str, Any], shared: list[dict[str, Any]]) -> dict[str, Any]:
+    """The request Swagger UI sends for ``op`` when nothing is changed."""
+    url, query, headers = path, [], {}
+    for p in [*shared, *op.get("parameters", [])]:
+        value = p.get("example")
+        if value is None or value in ({}, [], ""):
+            continue  # Swagger UI sends nothing for an empty value
+        if p["in"] == "path":
+            url = url.replace("{" + p["name"] + "}", str(value))
+        elif p["in"] == "query":
+            query.append((p["name"], str(value)))
+        else:
+            headers[p["name"]] = str(value)
+    out: dict[str, Any] = {"path": url, "query_string": query, "headers": headers}
+    content = op.get("requestBody", {}).get("content", {})
+    if content:
+        media, entry = next(iter(content.items()))  # the one Swagger UI shows first
+        if "example" in entry:
+            out["data"] = json.dumps(entry["example"])
+            out["content_type"] = media
+    return out
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+def test_each_operation_s_example_request_succeeds(
+    make_app: AppFactory, engine: sa.Engine, backend: str
+) -> None:
+    app = make_app(api={"batch": True})
+    _seed(engine)
+    doc = spec(app)
+    # Reads, creates, replacements, changes, then deletes: of the rows that point at others
+    # first (books before their authors), as a user would clean up.
+    ops = [
+        (
+            (ORDER[method], -n if method == "delete" else n),
+            method,
+            path,
+            op,
+            item.get("parameters", []),
+        )
+        for n, (path, item) in enumerate(doc["paths"].items())
+        for method, op in item.items()
+        if method != "parameters" and not path.endswith("/changes")
+    ]
+    client = app.test_client()
+    failed = {}
+    for _order, method, path, op, shared in sorted(ops, key=lambda o: o[0]):
+        req = _request(path, op, shared)
+        resp = client.open(method=method.upper(), **req)
+        documented = {int(c) for c in op["responses"] if c.isdigit()}
+        ok = {c for c in documented if c < 300} or {min(documented)}
+        if resp.status_code not in ok:
+            failed[f"{method.upper()} {path}"] = (resp.status_code, resp.get_data(as_text=True))
+    assert failed == {}, json.dumps(failed, indent=1)
+    with engine.connect() as conn:
+        # What the examples wrote: the create (and the batch's), the kitchen's every type.
+        names = conn.execute(sa.select(models.Author.name).order_by(models.Author.id)).scalars()
+        assert list(names) == ["example", "example"]  # author 1 deleted, after its book
+        kitchen = conn.execute(sa.select(models.Kitchen).where(models.Kitchen.id == 2)).one()
+        assert kitchen.label == "examp"  # within the column's length
+        assert conn.scalar(sa.select(sa.func.count()).select_from(models.Book)) == 1
