@@ -163,6 +163,8 @@ def row_example(
     text values apart (the variant's name by default)."""
     tag = tag or {"patch": "update"}.get(variant, variant)
     hidden = ctx.concealed(res)
+    auth = ctx.state.api.auth
+    password = auth.accounts.password_field if auth is not None and auth.users is res else None
     out: dict[str, Any] = {}
     for f in res.fields.values():
         if not f.writable or f.expression is not None or f.name in hidden:
@@ -175,6 +177,8 @@ def row_example(
         if not needed and not _safe(f):
             continue
         value = field_example(f, tag)
+        if f.name == password:
+            value = _password(ctx, f)
         if value is not _NONE:
             out[f.name] = value
     if variant == "patch":
@@ -188,6 +192,14 @@ def row_example(
         first = sorted(out, key=rank)
         return {first[0]: out[first[0]]} if first else {}
     return out
+
+
+def _password(ctx: Context, f: Field) -> str:
+    """The users' password in a sign-up: long enough for the password policy."""
+    auth = ctx.state.api.auth
+    shortest = auth.passwords.min_length if auth is not None else 0
+    text = "example-password"
+    return text + "-" * max(shortest - len(text), 0)
 
 
 def _required(res: Resource) -> set[str]:
