@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 from flask import Flask
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from tablerest import cli
 from tests import models
 from tests.conftest import AppFactory
 from tests.features.test_openapi import spec
@@ -63,6 +66,24 @@ def test_every_example_is_valid_against_its_schema(app: Flask) -> None:
         if problems:
             errors[where] = (example, problems)
     assert errors == {}, json.dumps(errors, indent=1, default=str)
+
+
+@pytest.mark.parametrize("args", [[], ["--auth-table", "users"]])
+def test_the_demo_s_examples_are_valid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    monkeypatch.setenv("TABLEREST_DEMO_PATH", str(tmp_path / "demo.sqlite3"))
+    result = CliRunner().invoke(cli.main, ["openapi", *args])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    found = _examples(doc)
+    assert len(found) > 50
+    errors = {}
+    for where, example, schema in found:
+        problems = [e.message for e in _validator(doc, schema).iter_errors(example)]
+        if problems:
+            errors[where] = problems
+    assert errors == {}
 
 
 def test_list_parameters_swagger_would_fill_with_a_sample_are_left_empty(app: Flask) -> None:
