@@ -100,6 +100,10 @@ def decode(body: bytes, res: Resource, catalog: Catalog, *, key: str | None = No
             raise MalformedBody('An update\'s resource object needs its "id"')
         if data["id"] != key:
             raise Conflict(f"The resource object's id {data['id']!r} is not the URL's {key!r}")
+        if all(f.writable for f in res.pk_fields):
+            # A key the client writes is the id, never an attribute; a replace requires it:
+            # the id's values (the URL's).
+            flat.update(_created_key(data, res, "/data", errors))
     else:
         flat.update(_created_key(data, res, "/data", errors))
 

@@ -292,8 +292,12 @@ def _jsonapi(ctx: Context, res: Resource, variant: str, row: dict[str, Any]) -> 
         relationships[rel_name] = {"data": {"type": target.name, "id": ident}}
         linked.update(cols)
     data: dict[str, Any] = {"type": res.name}
-    if variant != "create" and res.pk_fields:
+    keys = [f.name for f in res.pk_fields]
+    if variant != "create" and keys:
         data["id"] = str(key_example(res))
+    elif keys and all(k in row for k in keys):  # a key the client chooses: the id
+        data["id"] = ",".join(str(row[k]) for k in keys)
+        linked.update(keys)  # (a replace takes it among the attributes too, as in the URL)
     attributes = {k: v for k, v in row.items() if k not in linked}
     hidden = ctx.jsonapi.hidden_keys(res, ctx.view)
     attributes = {k: v for k, v in attributes.items() if k not in hidden}
