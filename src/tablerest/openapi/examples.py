@@ -13,8 +13,8 @@ type's first value, ``1`` for an integer key, the first row of a table numbered 
 on the demo); elsewhere Try it out answers 404 (or 409) until the user types a key that exists.
 Unique columns (and keys a client chooses) get a value per operation (``create-example``,
 ``replace-example``..., ``2``, ``3``...) so that one run of each operation does not collide
-with another's row, nor with the example key's. Optional parameters stay
-empty, object ones included (``example: {}`` sends nothing).
+with another's row, nor with the example key's. Optional parameters stay empty, object ones
+included (``example: {}`` sends nothing).
 
 All of it is applied in one pass over the finished paths (:func:`add_examples`), so that the
 builders of the paths and schemas stay about what the API accepts.
@@ -38,8 +38,6 @@ __all__ = ["add_examples", "field_example", "key_example"]
 
 #: No example can be given for a value (a range, an interval): left out where optional.
 _NONE = object()
-#: Where the document keeps the media types Swagger UI reads a body's example from.
-_FORMS = ("application/json", JSONAPI, "application/x-www-form-urlencoded")
 
 
 def add_examples(ctx: Context) -> None:
