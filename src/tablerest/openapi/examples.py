@@ -130,6 +130,10 @@ def _body(ctx: Context, method: str, path: str, body: dict[str, Any], found: _Ro
     examples: dict[str, Any] = {}
     if path == f"{ctx.prefix}/batch" and method == "post":
         examples["application/json"] = _batch(ctx)
+    elif path == f"{ctx.prefix}/auth/token" and method == "post":
+        examples["application/json"] = examples["application/x-www-form-urlencoded"] = _credentials(
+            ctx
+        )
     elif found is not None:
         res, where = found
         if where == "" and method == "post":
@@ -314,6 +318,20 @@ def _linkage(ctx: Context, res: Resource, rel_name: str) -> dict[str, Any] | Non
             if rel.to_many:
                 return {"data": []}
             return {"data": {"type": target.name, "id": str(key_example(target))}}
+    return None
+
+
+def _credentials(ctx: Context) -> dict[str, Any] | None:
+    """A sign-in with the sign-up example's login and password: the user it creates."""
+    auth = ctx.state.api.auth
+    users = auth.users if auth is not None else None
+    if auth is None or users is None:
+        return None
+    signed_up = row_example(ctx, users, "create")
+    password = auth.accounts.password_field
+    for login in auth.login_fields:
+        if login in signed_up and password in signed_up:
+            return {login: signed_up[login], "password": signed_up[password]}
     return None
 
 
