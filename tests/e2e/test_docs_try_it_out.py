@@ -186,3 +186,46 @@ def _try_it_out(page: Any, method: str, path: str) -> Generator[None, None, Answ
     code = int(shown) if shown.isdigit() else 0  # no status: the request failed
     block.locator(".opblock-summary-control").dispatch_event("click")  # closed: a lighter page
     return code, text
+
+
+def test_sign_up_then_sign_in_by_their_examples_on_the_demo_with_auth(
+    env: dict[str, str],
+) -> None:
+    """``serve --auth-table users``: Try it out on the sign-up, then on the sign-in, changing
+    nothing, gives a token; the page "Authorize"d with it reads the new user's own row."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        _browser_missing("Chromium is not installed (apt-get install chromium)")
+    server = Server(["--auth-table", "users"], env)
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+            try:
+                page = browser.new_page()
+                page.goto(f"{server.base}/api/docs")
+                page.wait_for_selector(".opblock-summary", timeout=30_000)
+                signed_up = _finish(_try_it_out(page, "POST", "/api/users"))
+                signed_in = _finish(_try_it_out(page, "POST", "/api/auth/token"))
+                assert (signed_up[0], signed_in[0]) == (201, 200), (signed_up, signed_in)
+                shown = signed_in[1]  # "Response body", then the JSON, then its headers
+                token, _end = json.JSONDecoder().raw_decode(shown, shown.index("{"))
+                page.locator(".btn.authorize").first.click()
+                page.locator(".auth-container input").first.fill(token["access_token"])
+                page.locator(".auth-btn-wrapper .authorize").first.click()
+                page.locator(".btn-done").first.click()
+                me = _finish(_try_it_out(page, "GET", "/api/auth/me"))
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+    assert me[0] == 200, me
+    assert '"username": "create-example"' in me[1]
+
+
+def _finish(steps: Generator[None, None, Answer]) -> Answer:
+    """Run one Try it out to its end."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
