@@ -321,7 +321,7 @@ ALLOWED: dict[str, set[str]] = {
         "routes.common",
         "routes.endpoint",
     },
-    "mount.pages": {"http", "mount.state", "openapi", "render.json", "routes.respond"},
+    "mount.pages": {"errors", "http", "mount.state", "openapi", "render.json", "routes.respond"},
     "mount.cors": {"mount.hooks", "mount.state"},  # flask-cors's headers in our own hook
     # Beside the pipeline, on the whole app: probes, request ids, metrics, access logs.
     "mount.observe": {
@@ -507,6 +507,8 @@ ALLOWED: dict[str, set[str]] = {
     },
     "openapi.parameters": {
         "columns.typeops",
+        "decode.queries",
+        "fields",
         "limits",
         "openapi.common",
         "openapi.context",
@@ -574,6 +576,7 @@ ALLOWED: dict[str, set[str]] = {
         "openapi.paths",
         "openapi.source",
         "reflect.selection",
+        "render.jsonapi",
         "resource",
     },
     # The command line, by command: the top of the package, nothing imports it.

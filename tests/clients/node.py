@@ -75,6 +75,18 @@ def workdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="run-", dir=installed()))
 
 
+def workdir_with(*files: str, packages: dict[str, Path] | None = None) -> Path:
+    """A new work folder with these files of this folder and these local packages (name:
+    folder) in its own ``node_modules``, copied, as ``npm install <folder>`` would give them
+    (their own imports still find the pinned clients one level up)."""
+    cwd = workdir()
+    for name in files:
+        shutil.copy(HERE / name, cwd / name)
+    for name, folder in (packages or {}).items():
+        shutil.copytree(folder, cwd / "node_modules" / name)
+    return cwd
+
+
 def tool(
     name: str, *args: str, cwd: Path | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:

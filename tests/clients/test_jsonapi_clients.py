@@ -10,8 +10,6 @@ author included, create, update and delete a row.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +19,6 @@ from tests.clients import node
 from tests.e2e.conftest import Server, call
 
 JSONAPI = "application/vnd.api+json"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    demo = tmp_path_factory.mktemp("jsonapi-clients") / "demo.sqlite3"
-    served = Server([], {**os.environ, "TABLEREST_DEMO_PATH": str(demo)})
-    yield served
-    served.stop()
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,11 @@ if (page.data === undefined) throw new Error(JSON.stringify(page.error));
 const one = await client.GET("/api/books/{id}", { params: { path: { id: 2 } } });
 if (one.data === undefined) throw new Error(JSON.stringify(one.error));
 const missing = await client.GET("/api/books/{id}", { params: { path: { id: 999999 } } });
+// Operator filters are declared parameters, typed as the column: in takes an array.
+const old = await client.GET("/api/books", {
+  params: { query: { "filter[year][lt]": 1900, "filter[genre][in]": ["poetry", "drama"] } },
+});
+if (old.data === undefined) throw new Error(JSON.stringify(old.error));
 const created = await client.POST("/api/books", {
   body: { title: "Typed", genre: "poetry", year: 2003, pages: 30, author_id: 1 },
 });
@@ -39,6 +44,7 @@ const result: Record<string, unknown> = {
   one: one.data.title,
   missing: missing.response.status,
   missing_title: missing.error?.title,
+  old_years: old.data.data.map((book) => book.year),
   created: created.response.status,
   patched: patched.data?.pages,
   removed: removed.response.status,

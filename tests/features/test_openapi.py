@@ -104,9 +104,11 @@ def test_operations_list_their_parameters_and_errors(make_app: AppFactory) -> No
     doc = spec(make_app(books={"searchable": ["title"], "require_if_match": True}))
     listing = doc["paths"]["/api/books"]["get"]
     names = {p["name"] for p in listing["parameters"]}
-    assert {"page[size]", "page[after]", "sort", "fields", "include", "q", "format"} <= names
-    assert "filter[year]" in names
-    assert "filter[secret_note]" not in names
+    assert {"page[size]", "page[after]", "sort", "fields", "include", "q"} <= names
+    assert {"filter[year]", "filter[year][ge]", "filter[year][in]", "filter[year][null]"} <= names
+    assert not {n for n in names if n.startswith("filter[secret_note]")}
+    # ?format= changes the answer's media type, which a parameter cannot say: not declared.
+    assert "format" not in names
     size = next(p for p in listing["parameters"] if p["name"] == "page[size]")
     assert size["schema"]["maximum"] == 100
     # JSON:API's spelling of limit/offset (@orbit/jsonapi), with the same bounds.
@@ -173,6 +175,20 @@ def test_the_command_prints_the_document(tmp_path: Path) -> None:
     missing = CliRunner().invoke(cli.main, ["openapi", str(tmp_path / "nope.db")])
     assert missing.exit_code == 1
     assert "cannot read" in missing.output
+
+
+@pytest.mark.parametrize(
+    ("only", "media"), [("json", "application/json"), ("jsonapi", "application/vnd.api+json")]
+)
+def test_the_command_prints_one_representation(only: str, media: str) -> None:
+    # As openapi.json?format=...: the document for code generators.
+    printed = CliRunner().invoke(cli.main, ["openapi", "--only", only])
+    assert printed.exit_code == 0, printed.output
+    doc = json.loads(printed.output)
+    validate(doc)
+    books = doc["paths"]["/api/books"]
+    assert list(books["get"]["responses"]["200"]["content"]) == [media]
+    assert list(books["post"]["requestBody"]["content"]) == [media]
 
 
 def test_parameter_patterns_say_what_the_parser_takes(make_app: AppFactory) -> None:

@@ -337,7 +337,14 @@ def _loopback(host: str) -> bool:
 
 @click.command("openapi")
 @api_options
-def openapi_command(**api: Any) -> None:
+@click.option(
+    "--only",
+    type=click.Choice(["json", "jsonapi"]),
+    default=None,
+    help="Describe bodies and answers in this representation alone (as openapi.json?format="
+    "json|jsonapi): the document to give code generators.",
+)
+def openapi_command(only: str | None, **api: Any) -> None:
     """Print the OpenAPI 3.1 document of DATABASE's API as JSON: with the same options, the
     document `tablerest serve` serves at PREFIX/openapi.json.
 
@@ -356,6 +363,6 @@ def openapi_command(**api: Any) -> None:
         raise click.ClickException(f"cannot read {settings.target}: {exc}") from exc
     state = app.extensions["tablerest"][api["prefix"]]
     try:
-        click.echo(dumps(openapi.document(state)).decode())
+        click.echo(dumps(openapi.document(state, only=only)).decode())
     finally:
         state.db.engine().dispose()  # a server database: its connection is done with

@@ -219,6 +219,21 @@ def sortable(col_type: sa.types.TypeEngine[Any]) -> bool:
     return family(col_type) == "scalar"
 
 
+_NUMERIC = (sa.Integer, sa.Numeric, sa.Float)
+
+
+def aggregates(col_type: sa.types.TypeEngine[Any]) -> tuple[str, ...]:
+    """The aggregate functions that take a field of this type (``count`` takes any)."""
+    out = ["count"]
+    if isinstance(col_type, _NUMERIC):
+        out += ["sum", "avg"]
+    if sortable(col_type) and not isinstance(
+        col_type, sa.JSON | sa.LargeBinary | sa.Boolean | sa.Enum | sa.Uuid
+    ):
+        out += ["min", "max"]
+    return tuple(out)
+
+
 def groupable(col_type: sa.types.TypeEngine[Any]) -> bool:
     """Whether ``group_by``/``distinct`` take the field: not without equality (``json``, unknown
     types)."""

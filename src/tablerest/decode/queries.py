@@ -18,7 +18,15 @@ from typing import Any, Literal
 import pydantic
 import sqlalchemy as sa
 
-from ..columns.typeops import base_type, check_operator, family, groupable, parse_value, sortable
+from ..columns.typeops import (
+    aggregates,
+    base_type,
+    check_operator,
+    family,
+    groupable,
+    parse_value,
+    sortable,
+)
 from ..columns.untyped import Untyped, loose_value
 from ..errors import InvalidParameter
 from ..fields import Field
@@ -28,6 +36,7 @@ from ..resource import COUNT_KINDS, Catalog, CountKind, Resource, View
 from .values import int64_value, parse_bool, value_parser
 
 __all__ = [
+    "HAVING_OPS",
     "OPERATORS",
     "PAGE_PARAMETERS",
     "Filter",
@@ -55,7 +64,7 @@ _RESERVED = frozenset(
 )  # fmt: skip
 _AGGREGATE = re.compile(r"^(count|sum|avg|min|max)\(([^()]*)\)$")
 _HAVING = re.compile(r"^having\[([^\[\]]+)\](?:\[([^\[\]]+)\])?$")
-_HAVING_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
+HAVING_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
 _FILTER = re.compile(r"^filter\[([^\[\]]+)\](?:\[([^\[\]]+)\])?$")
 _FIELDS = re.compile(r"^fields(?:\[([^\[\]]+)\])?$")
 
@@ -324,9 +333,6 @@ def _items(raw: str) -> list[str]:
     return list(filter(None, (p.strip(_BLANK) for p in raw.split(","))))
 
 
-_NUMERIC = (sa.Integer, sa.Numeric, sa.Float)
-
-
 def _aggregate_value(agg: Aggregate, raw: str, parameter: str) -> Any:
     """A ``having`` value, read as the aggregate's result type."""
     try:
@@ -577,8 +583,8 @@ class _Reading:
             asked = by_text.get(text)
             if asked is None:
                 raise InvalidParameter(name, f"{text!r} is not among the aggregates asked for")
-            if op not in _HAVING_OPS:
-                raise InvalidParameter(name, f"Unknown operator {op!r} ({', '.join(_HAVING_OPS)})")
+            if op not in HAVING_OPS:
+                raise InvalidParameter(name, f"Unknown operator {op!r} ({', '.join(HAVING_OPS)})")
             for raw in values:
                 having.append(Having(asked, op, _aggregate_value(asked, raw, name), name))
         order: list[tuple[str, bool]] = []
@@ -608,13 +614,9 @@ class _Reading:
         f = resource.fields.get(name)
         if f is None or not f.readable or self.hidden(resource, name):
             raise InvalidParameter("aggregate", f"Unknown field {name!r}")
-        col_type = f.column.type
-        if fn in ("sum", "avg") and not isinstance(col_type, _NUMERIC):
-            raise InvalidParameter("aggregate", f"{fn}() takes a number field; {name!r} is not")
-        if fn in ("min", "max") and (
-            isinstance(col_type, sa.JSON | sa.LargeBinary | sa.Boolean | sa.Enum | sa.Uuid)
-            or not sortable(col_type)
-        ):
+        if fn not in aggregates(f.column.type):
+            if fn in ("sum", "avg"):
+                raise InvalidParameter("aggregate", f"{fn}() takes a number field; {name!r} is not")
             raise InvalidParameter("aggregate", f"{fn}() cannot compare the values of {name!r}")
         return Aggregate(fn, f, f"{fn}_{name}", f"{fn}({name})")  # type: ignore[arg-type]
 

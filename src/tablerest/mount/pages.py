@@ -12,6 +12,7 @@ from markupsafe import escape
 from werkzeug.wrappers import Request, Response
 
 from .. import http, openapi
+from ..errors import InvalidParameter
 from ..render.json import dumps
 from ..routes.respond import root
 from .state import AppState
@@ -65,12 +66,16 @@ def index(state: AppState, req: Request) -> Response:
 def openapi_document(state: AppState, req: Request) -> Response:
     """The document of what this caller may see: the one of their token, if any."""
     view = state.authorize(req)
-    key = (openapi.view_key(state, view), req.script_root)
+    only = req.args.get("format")
+    if only is not None and only not in openapi.FORMATS:
+        raise InvalidParameter("format", f"format must be {' or '.join(openapi.FORMATS)}")
+    key = (openapi.view_key(state, view), req.script_root, only)
     found = state.openapi.get(key)
     if found is None:
         if len(state.openapi) >= OPENAPI_VIEWS:
             del state.openapi[next(iter(state.openapi))]
-        found = state.openapi[key] = dumps(openapi.document(state, view, req.script_root))
+        doc = openapi.document(state, view, req.script_root, only)
+        found = state.openapi[key] = dumps(doc)
     return Response(found, mimetype="application/json")
 
 

@@ -26,9 +26,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .document import OPENAPI_VERSION, document, operations, view_key
+    from .document import FORMATS, OPENAPI_VERSION, document, operations, view_key
 
-__all__ = ["OPENAPI_VERSION", "document", "operations", "view_key"]
+__all__ = ["FORMATS", "OPENAPI_VERSION", "document", "operations", "view_key"]
 
 
 def __getattr__(name: str) -> Any:

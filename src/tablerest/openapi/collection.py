@@ -46,6 +46,8 @@ def create_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[str, A
         if keys
         else []
     )  # fmt: skip
+    # One row or an array of rows, under one media type: with a second body (JSON:API) beside
+    # such a union, generated clients fail (see document._one_format).
     body = json_body(
         {"anyOf": [one, {"type": "array", "items": one, "minItems": 1}]},
         ref(jsonapi_input(ctx, res, "create")),
@@ -89,6 +91,9 @@ def list_operation(ctx: Context, res: Resource, op_id: str, tag: list[str]) -> d
     return {
         "operationId": op_id,
         "summary": f"List {res.name}: a page (JSON), or every row (CSV, NDJSON)",
+        "description": "Accept chooses the representation. (So does ?format=json, jsonapi, "
+        "csv or ndjson, for links and browsers: not a declared parameter, as the answer's "
+        "type would depend on it, which generated clients cannot follow.)",
         "tags": tag,
         "parameters": list_params(ctx, res),
         "responses": {

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..names import slug
 from ..reflect.selection import reserved_names
+from ..render.jsonapi import JSONAPI
 from ..resource import View
 from .auth import auth_paths
 from .batch import batch_path
@@ -22,14 +23,25 @@ from .source import Source
 OPENAPI_VERSION = "3.1.0"
 
 
-def document(state: Source, view: View | None = None, root: str = "") -> dict[str, Any]:
+#: The representations a document can be limited to, and the media types each keeps.
+FORMATS = {
+    "json": ("application/json", "application/problem+json"),
+    "jsonapi": (JSONAPI,),
+}
+
+
+def document(
+    state: Source, view: View | None = None, root: str = "", only: str | None = None
+) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the resources mounted on one app, as the caller whose
     ``view`` it is sees them (None: every declared field and relation). ``root``: where the
-    app is mounted (WSGI's ``SCRIPT_NAME``), the server URL every path is relative to."""
-    return _build(Context(state, view), root)
+    app is mounted (WSGI's ``SCRIPT_NAME``), the server URL every path is relative to.
+    ``only`` (a key of :data:`FORMATS`): bodies and answers in that representation alone,
+    where an operation has it; see :func:`_one_format`."""
+    return _build(Context(state, view), root, only)
 
 
-def _build(ctx: Context, root: str) -> dict[str, Any]:
+def _build(ctx: Context, root: str, only: str | None) -> dict[str, Any]:
     """Every path (resources in the order they were mounted, then the index, auth and batch),
     the responses common to all operations, and the components gathered on the way."""
     api = ctx.state.api
@@ -64,6 +76,12 @@ def _build(ctx: Context, root: str) -> dict[str, Any]:
                     op["responses"].setdefault(code, entry)
             if api.rate_limits is not None:
                 op["responses"].setdefault("429", problems(429)["429"])
+            # Bodies in one representation: the default one unless asked for (see _one_format;
+            # generated clients fail on alternative bodies: openapi-python-client 0.29's
+            # code does not import).
+            _one_format(op, FORMATS[only or api.format or "json"], answers=only is not None)
+            if only is None and api.format == "jsonapi":
+                _jsonapi_first(op)
     components: dict[str, Any] = {"schemas": ctx.schemas}
     if api.auth is not None:
         components["securitySchemes"] = {
@@ -83,6 +101,29 @@ def _build(ctx: Context, root: str) -> dict[str, Any]:
     }
     _drop_unused(ctx.schemas, doc)
     return doc
+
+
+def _jsonapi_first(op: dict[str, Any]) -> None:
+    """Put JSON:API first in each body and answer of an API that answers it by default:
+    generated clients (openapi-python-client) read an answer as its first media type."""
+    bodies = [op["requestBody"]] if "requestBody" in op else []
+    for entry in [*bodies, *op["responses"].values()]:
+        content = entry.get("content")
+        if content and JSONAPI in content:
+            entry["content"] = {JSONAPI: content[JSONAPI]} | content
+
+
+def _one_format(op: dict[str, Any], kept: tuple[str, ...], *, answers: bool) -> None:
+    """Keep the media types ``kept`` in the body (and each answer, if ``answers``) that has
+    one of them. What an answer is in depends on what was sent and asked for (Accept, a
+    JSON:API body), which OpenAPI cannot tie together: code generators read every answer as
+    its first media type. A document of one representation is one they can follow (Accept
+    chosen once, for all)."""
+    bodies = [op["requestBody"]] if "requestBody" in op else []
+    for entry in [*bodies, *(op["responses"].values() if answers else ())]:
+        content = entry.get("content")
+        if content and any(t in content for t in kept):
+            entry["content"] = {t: content[t] for t in kept if t in content}
 
 
 def _drop_unused(schemas: dict[str, Any], doc: Mapping[str, Any]) -> None:

@@ -93,10 +93,16 @@ def _parameter(param: dict[str, Any], found: _Route) -> None:
             param["example"] = key_example(res)
         return
     kind = _type(schema)
-    if not param.get("required") and kind in ("object", "array"):
-        # Swagger UI fills an optional object parameter with a sample of its schema
-        # (additionalProp1...), which the API rightly refuses; an empty value sends nothing.
-        param["example"] = {} if kind == "object" else []
+    items = schema.get("items") if kind == "array" else None
+    if param.get("required") or schema.get("minProperties") or schema.get("minItems"):
+        return
+    # Swagger UI fills an optional object parameter (or array of objects) with a sample of
+    # its schema (additionalProp1...), which the API rightly refuses; an empty value sends
+    # nothing. Other parameters it leaves empty by itself.
+    if kind == "object":
+        param["example"] = {}
+    elif isinstance(items, dict) and _type(items) == "object":
+        param["example"] = []
 
 
 def _type(schema: dict[str, Any]) -> str | None:

@@ -9,8 +9,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ..columns.typeops import operators, sortable
-from ..limits import MAX_OFFSET, MAX_PAGE_NUMBER
+from ..columns.typeops import aggregates, family, groupable, operators, sortable
+from ..decode.queries import HAVING_OPS
+from ..fields import Field
+from ..limits import MAX_OFFSET, MAX_PAGE_NUMBER, Limits
 from ..resource import Resource
 from .common import query
 from .context import Context
@@ -25,10 +27,14 @@ def _pattern_escape(text: str) -> str:
     return re.sub(r"([\\^$.*+?()\[\]{}|/])", r"\\\1", text)
 
 
-def list_pattern(items: Iterable[str], sign: str = "") -> str:
+def list_pattern(items: Iterable[str], sign: str = "", *, nonempty: bool = False) -> str:
     """A comma-separated list of ``items`` (each optionally preceded by ``sign``), as the
-    query parser reads it: spaces and tabs around an item and empty items are ignored."""
-    one = f"[ \t]*(?:{sign}(?:" + "|".join(_pattern_escape(i) for i in items) + "))?[ \t]*"
+    query parser reads it: spaces and tabs around an item and empty items are ignored
+    (``nonempty``: at least one item is there)."""
+    item = f"{sign}(?:" + "|".join(_pattern_escape(i) for i in items) + ")"
+    one = f"[ \t]*(?:{item})?[ \t]*"
+    if nonempty:  # the first item is there (empty ones may come before it)
+        return f"^[ \t,]*{item}[ \t]*(?:,{one})*$"
     return f"^{one}(?:,{one})*$"
 
 
@@ -56,50 +62,114 @@ def key_parameter(res: Resource) -> tuple[dict[str, Any], str]:
 def list_params(ctx: Context, res: Resource) -> list[dict[str, Any]]:
     """The query parameters of a list of ``res``: pages, sort, fields, include, search,
     grouping, format and one filter per readable field."""
-    sortable = sort_keys(ctx, res)
+    # Groups (group_by, aggregate) sort by their keys and aggregates.
+    sortable = sort_keys(ctx, res) + aggregate_texts(ctx, res)
     params = [
         *page_params(res),
         query("sort", {"type": "string", "pattern": list_pattern(sortable, "-?")},
-               "Comma-separated sort keys, each once, '-' for descending"),
+               "Comma-separated sort keys, each once, '-' for descending (groups: their "
+               "keys and aggregates, such as -count())"),
         *item_params(ctx, res),
     ]  # fmt: skip
     if res.searchable and not {f.name for f in res.searchable} & ctx.concealed(res):
         names = ", ".join(f.name for f in res.searchable)
         params.append(query("q", {"type": "string"}, f"Search in {names}"))
-    groupable = ", ".join(f.name for f in ctx.readable(res))
-    params += [
-        query("group_by", {"type": "string"},
-               f"Comma-separated fields (own: {groupable}; or through to-one relations, "
-               "dotted) to group by: data then holds one object per group"),
-        query("aggregate", {"type": "string"},
-               "Comma-separated count(), count(f), sum(f), avg(f), min(f), max(f); each "
-               "group gets them as count, count_f, sum_f, avg_f, min_f, max_f"),
-        query("distinct", {"type": "string"},
+    params += grouping_params(ctx, res)
+    params += filter_params(ctx, res)
+    return params
+
+
+def grouping_params(ctx: Context, res: Resource) -> list[dict[str, Any]]:
+    """``group_by``, ``aggregate``, ``distinct`` and ``having``: what each takes, spelled out
+    as patterns (own fields; ``group_by`` also takes to-one relations' fields, dotted)."""
+    own = [f for f in ctx.readable(res) if groupable(f.column.type)]
+    keys = [f.name for f in own]
+    for name, rel, target in ctx.relations(res):
+        if not rel.to_many:
+            keys += [f"{name}.{f.name}" for f in ctx.readable(target) if groupable(f.column.type)]
+    texts = aggregate_texts(ctx, res)
+    one_of = "|".join(_pattern_escape(t) for t in texts)
+    ops = "|".join(HAVING_OPS)
+    by = {"type": "string", "pattern": list_pattern(keys[:MAX_LISTED], nonempty=True)}
+    return [
+        query("group_by", by,
+               "Comma-separated fields (own, or through to-one relations, dotted) to group "
+               "by: data then holds one object per group"),
+        query("aggregate", {"type": "string", "pattern": list_pattern(texts, nonempty=True)},
+               "Comma-separated aggregates; each group gets them as count, count_f, sum_f, "
+               "avg_f, min_f, max_f"),
+        query("distinct", by,
                "Comma-separated fields: their distinct combinations (group_by without "
                "aggregates)"),
-        {"name": "having", "in": "query", "required": False, "style": "deepObject",
-         "explode": True, "schema": {"type": "object", "additionalProperties": {
-             "type": "string"}},
-         "description": "having[avg(f)][ge]=3: conditions on aggregates, after grouping"},
+        # Form-exploded: each member is a parameter of its own, named in full
+        # (having[avg(pages)][ge]=300), which generated clients send as it is.
+        {"name": "having", "in": "query", "required": False, "style": "form",
+         "explode": True, "schema": {
+             "type": "object",
+             "propertyNames": {"pattern": rf"^having\[(?:{one_of})\](?:\[(?:{ops})\])?$"},
+             "additionalProperties": {"type": "string"}},
+         "description": "Conditions on the aggregates asked for, after grouping, one "
+                        "parameter each: having[avg(pages)][ge]=300 (operators "
+                        f"{', '.join(HAVING_OPS)}; without one, eq)"},
     ]  # fmt: skip
-    formats = ["json", "jsonapi", "csv", "ndjson"] if res.export else ["json", "jsonapi"]
-    params.append(
-        query(
-            "format",
-            {"type": "string", "enum": formats},
-            "The representation; wins over Accept",
-        )
-    )
+
+
+def aggregate_texts(ctx: Context, res: Resource) -> list[str]:
+    """Every aggregate ``aggregate`` takes: ``count()``, and ``fn(f)`` per field."""
+    each = (f"{fn}({f.name})" for f in ctx.readable(res) for fn in aggregates(f.column.type))
+    return ["count()", *each]
+
+
+def filter_params(ctx: Context, res: Resource) -> list[dict[str, Any]]:
+    """One filter per readable field and operator: ``filter[f]`` (equality) and
+    ``filter[f][op]``, each with the schema of what the parser reads."""
+    limits = ctx.state.api.settings.limits
+    params = []
     for f in ctx.readable(res):
-        params.append(
-            query(
-                f"filter[{f.name}]",
-                filter_schema(f),
-                f"Rows whose {f.name} equals this; filter[{f.name}][op] takes the "
-                f"operators {' '.join(operators(f.column.type, SCALAR_OPS))}",
-            )
-        )
+        for op in operators(f.column.type, SCALAR_OPS):
+            if op == "eq":  # spelled without the operator
+                text = f"Rows whose {f.name} equals this"
+                params.append(query(f"filter[{f.name}]", filter_schema(f), text))
+                continue
+            schema, text = _operator_filter(f, op, limits)
+            params.append(query(f"filter[{f.name}][{op}]", schema, text))
+            if op in ("in", "nin"):
+                params[-1].update(style="form", explode=False)
     return params
+
+
+_COMPARISONS = {"ne": "does not equal", "lt": "is below", "le": "is at most",
+                "gt": "is above", "ge": "is at least", "cs": "contains", "cd": "is contained by",
+                "ov": "overlaps"}  # fmt: skip
+
+
+def _operator_filter(f: Field, op: str, limits: Limits) -> tuple[dict[str, Any], str]:
+    """The schema and description of ``filter[f][op]``."""
+    name = f.name
+    if op == "null":
+        return {"type": "boolean"}, f"true: rows whose {name} is null; false: is not null"
+    if op in ("in", "nin"):
+        item = filter_schema(f)
+        if family(f.column.type) == "scalar" and item.get("type") == "string":
+            # The values are comma-separated: a value cannot hold a comma.
+            item = {**item, "pattern": item.get("pattern", "^[^,]*$")}
+        list_schema = {"type": "array", "items": item, "minItems": 1,
+                       "maxItems": limits.max_in_values}  # fmt: skip
+        which = "equals one" if op == "in" else "equals none"
+        return list_schema, f"Rows whose {name} {which} of these (comma-separated)"
+    if op in ("like", "ilike"):
+        # At most so many unescaped % and _; a backslash escapes the next character.
+        plain = r"(?:[^%_\\]|\\[\s\S])*"
+        pattern = rf"^{plain}(?:[%_]{plain}){{0,{limits.max_like_wildcards}}}$"
+        case = "" if op == "like" else ", ignoring case"
+        return (
+            {"type": "string", "maxLength": limits.max_like_length, "pattern": pattern},
+            f"Rows whose {name} matches this SQL pattern (% any text, _ one character, \\ "
+            f"escapes){case}",
+        )
+    if op in ("contains", "startswith", "endswith"):
+        return {"type": "string"}, f"Rows whose {name} {op} this text (no wildcards)"
+    return filter_schema(f), f"Rows whose {name} {_COMPARISONS[op]} this"
 
 
 def page_params(res: Resource) -> list[dict[str, Any]]:

@@ -111,8 +111,9 @@ def _nested_inputs(
         }
         # The row to point at comes nested, or as its key: not both (and one of them
         # where the key is required).
-        # (Each rule names the properties it requires: defined above, and true here adds
-        # nothing, but a reader of one subschema sees them defined.)
+        # (Each rule names the properties it requires: defined above, and {} here adds
+        # nothing, but a reader of one subschema sees them defined. {} rather than the
+        # equivalent `true`: generators such as openapi-python-client refuse boolean schemas.)
         rules = schema.setdefault("allOf", [])
         rules.extend(_requiring([rel_name, n], negated=True) for n in local)
         required = schema.get("required", [])
@@ -122,7 +123,7 @@ def _nested_inputs(
 
 
 def _requiring(names: list[str], *, negated: bool = False) -> dict[str, Any]:
-    rule = {"required": names, "properties": dict.fromkeys(names, True)}
+    rule = {"required": names, "properties": {n: {} for n in names}}
     return {"not": rule} if negated else rule
 
 

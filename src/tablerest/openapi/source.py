@@ -52,6 +52,11 @@ class Options(Protocol):
     def docs(self) -> bool: ...
 
     @property
+    def format(self) -> str:
+        """The representation answered when a request does not choose one."""
+        ...
+
+    @property
     def guarded(self) -> bool:
         """Whether any resource has permissions."""
 
