@@ -557,12 +557,22 @@ ALLOWED: dict[str, set[str]] = {
     },
     "openapi.auth": {"auth.service", "openapi.common", "openapi.context", "openapi.schemas"},
     "openapi.batch": {"openapi.common", "openapi.context", "openapi.schemas", "schema"},
+    # Try it out's examples, in one pass over the finished paths: from the declarations.
+    "openapi.examples": {
+        "columns.typeops",
+        "execute.store",
+        "fields",
+        "openapi.context",
+        "render.jsonapi",
+        "resource",
+    },
     "openapi.document": {
         "names",
         "openapi.auth",
         "openapi.batch",
         "openapi.common",
         "openapi.context",
+        "openapi.examples",
         "openapi.paths",
         "openapi.source",
         "reflect.selection",

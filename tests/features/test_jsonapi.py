@@ -249,6 +249,9 @@ def test_create_with_relationship_linkage(client: FlaskClient, engine: sa.Engine
     plain = client.get(resp.headers["Location"]).get_json()
     assert plain["author_id"] == 1
     assert resp.headers["ETag"] == client.get(resp.headers["Location"], headers=H).headers["ETag"]
+    # A resource identifier may carry meta (JSON:API), and nothing else.
+    body["data"]["relationships"]["author"]["data"]["meta"] = {"why": "x"}  # type: ignore[index]
+    assert client.post("/api/books", json=body, headers=SEND).status_code == 201
 
 
 @pytest.mark.parametrize(
@@ -315,6 +318,21 @@ def test_create_with_relationship_linkage(client: FlaskClient, engine: sa.Engine
             },
             422,
             "/data/relationships/author/extra",
+        ),
+        # Found by schemathesis from the document's example: a resource identifier holds
+        # type, id and meta (JSON:API), nothing else.
+        (
+            {
+                "data": {
+                    "type": "books",
+                    "attributes": {"title": "x"},
+                    "relationships": {
+                        "author": {"data": {"type": "authors", "id": "1", "extra": 1}}
+                    },
+                }
+            },
+            422,
+            "/data/relationships/author/data/extra",
         ),
     ],
 )

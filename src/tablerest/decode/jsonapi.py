@@ -29,6 +29,8 @@ __all__ = ["Decoded", "decode", "decode_linkage", "decode_nested", "document_dat
 
 #: The members a resource object may have (JSON:API 1.1); ``lid``, links and meta are ignored.
 _RESOURCE_MEMBERS = frozenset({"type", "id", "lid", "attributes", "relationships", "links", "meta"})
+#: The members of a resource identifier object (linkage).
+_IDENTIFIER_MEMBERS = frozenset({"type", "id", "meta"})
 
 
 @dataclass
@@ -100,6 +102,10 @@ def decode(body: bytes, res: Resource, catalog: Catalog, *, key: str | None = No
             raise MalformedBody('An update\'s resource object needs its "id"')
         if data["id"] != key:
             raise Conflict(f"The resource object's id {data['id']!r} is not the URL's {key!r}")
+        if all(f.writable for f in res.pk_fields):
+            # A key the client writes is the id, never an attribute; a replace requires it:
+            # the id's values (the URL's).
+            flat.update(_created_key(data, res, "/data", errors))
     else:
         flat.update(_created_key(data, res, "/data", errors))
 
@@ -192,6 +198,11 @@ def decode_linkage(linkage: Any, target: Resource, at: str) -> tuple[Any, ...]:
         raise ValidationFailed(
             [FieldError(f"{at}/type", f"This relationship holds {target.name!r} objects")]
         )
+    extra = sorted(set(linkage) - _IDENTIFIER_MEMBERS)
+    if extra:  # a resource identifier holds type, id and meta (JSON:API), nothing else
+        raise ValidationFailed([FieldError(f"{at}/{_escape(extra[0])}", "Unknown member")])
+    if not isinstance(linkage.get("meta", {}), dict):
+        raise ValidationFailed([FieldError(f"{at}/meta", "meta is an object")])
     try:
         return parse_key(target, linkage["id"])
     except NotFound:

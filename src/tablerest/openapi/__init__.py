@@ -15,7 +15,8 @@ same view share it under); :mod:`.paths` lays out each resource's paths, built b
 :mod:`.collection`, :mod:`.item`, :mod:`.relations` and :mod:`.changes` (with :mod:`.auth` and
 :mod:`.batch` for the API's own routes); :mod:`.parameters` writes the query language,
 :mod:`.schemas` and :mod:`.jsonapi` the component schemas, :mod:`.fields` each field's schema,
-:mod:`.common` the shared pieces. Each builder takes the :class:`.context.Context` of the
+:mod:`.common` the shared pieces; :mod:`.examples` gives the finished paths the examples the
+docs page's Try it out sends. Each builder takes the :class:`.context.Context` of the
 document under way; :mod:`.source` says what is read of the mounted API.
 """
 

@@ -16,6 +16,7 @@ from .auth import auth_paths
 from .batch import batch_path
 from .common import TOO_LONG, problems
 from .context import Context
+from .examples import add_examples
 from .paths import resource_paths
 from .source import Source
 
@@ -63,6 +64,7 @@ def _build(ctx: Context, root: str, only: str | None) -> dict[str, Any]:
         auth_paths(ctx, api.auth)
     if api.batch:
         batch_path(ctx)
+    add_examples(ctx)  # what the docs page's Try it out sends
     guarded = ctx.state.identify is not None or api.guarded
     for path, item in ctx.paths.items():
         for method, op in item.items():

@@ -38,7 +38,11 @@ def identifier(res: Resource) -> dict[str, Any]:
     return {
         "type": "object",
         "required": ["type", "id"],
-        "properties": {"type": {"const": res.name}, "id": id_schema(res)},
+        "properties": {
+            "type": {"const": res.name},
+            "id": id_schema(res),
+            "meta": {"type": "object"},
+        },
         "additionalProperties": False,
     }
 
