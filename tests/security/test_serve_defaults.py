@@ -799,3 +799,33 @@ def test_a_bad_password_policy_stops_serve(
     text = NAMED_USERS.replace('roles = "roles"', 'roles = "roles"\nmin_password_length = "x"')
     with pytest.raises(ValueError, match="min_password_length is a whole number"):
         load_policy(write_policy(tmp_path, text))
+
+
+def test_no_create_where_a_hidden_column_needs_a_value(tmp_path: Path) -> None:
+    # A hidden NOT NULL column without a default: no request can fill it, so the API does
+    # not offer creates that could only fail (with a 409 about a column the caller cannot
+    # see); changes to existing rows stay.
+    path = tmp_path / "logins.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE logins (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " password_hash TEXT NOT NULL);"
+            "CREATE TABLE keys (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " api_key TEXT NOT NULL DEFAULT 'none', reset_token TEXT);"
+            "INSERT INTO logins (name, password_hash) VALUES ('ann', 'x');"
+        )
+    client = served(path)
+    methods = {r["name"]: r["methods"] for r in client.get("/api").get_json()["resources"]}
+    assert methods == {
+        "logins": ["DELETE", "GET", "PATCH", "PUT"],
+        "keys": ["DELETE", "GET", "PATCH", "POST", "PUT"],
+    }
+    assert client.post("/api/logins", json={"name": "bob"}).status_code == 405
+    assert client.patch("/api/logins/1", json={"name": "anne"}).status_code == 200
+    assert client.post("/api/keys", json={"name": "k"}).status_code == 201
+    assert "post" not in client.get("/api/openapi.json").get_json()["paths"]["/api/logins"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT name, password_hash FROM logins").fetchall() == [("anne", "x")]
+    # Served (--show), the column can be sent: creates are offered again.
+    shown = served(path, shown={"logins": ["password_hash"]})
+    assert shown.post("/api/logins", json={"name": "bob", "password_hash": "y"}).status_code == 201
