@@ -53,7 +53,10 @@ def test_demo_api_never_shows_passwords(demo: Path) -> None:
     assert b"password" not in users.data
     assert b"password" not in client.get("/api/users/1").data
     assert b"password" not in client.get("/api").data
+    # No create (the hidden password must be filled on insert), and no write of it.
     resp = client.post("/api/users", json={"username": "x", "email": "x@x", "password": "p"})
+    assert resp.status_code == 405
+    resp = client.patch("/api/users/1", json={"password": "p"})
     assert resp.status_code == 422
     assert b"argon2" not in resp.data
     books = client.get("/api/books?count=true").get_json()

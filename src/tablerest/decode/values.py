@@ -42,8 +42,9 @@ def parse_bool(raw: str, name: str) -> bool:
 def _boolean(raw: str) -> bool:
     """A boolean value as a query string or a key spells it; ValueError otherwise (the caller
     names the parameter)."""
+    # (Unlike a flag, parse_bool's bare ``filter[f][null]``, an empty value is no boolean.)
     lowered = raw.lower()
-    if lowered in _TRUE or raw == "":
+    if lowered in _TRUE:
         return True
     if lowered in _FALSE:
         return False
