@@ -17,7 +17,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 if TYPE_CHECKING:
     from sqlalchemy.orm import Mapper
 
-__all__ = ["ComputedSpec", "Field", "declared_fields"]
+__all__ = ["ComputedSpec", "Field", "declared_fields", "needs_value_on_insert"]
 
 #: What ``computed=`` maps a field name to: a SQL expression over the resource's table (a
 #: ``ColumnElement``, or anything with ``__clause_element__`` such as ``Book.title``), or the
@@ -116,7 +116,7 @@ def declared_fields(
         generated = _generated(col) or col is auto or col is version_column
         writable = fname not in read_only_set and not generated
         nullable = bool(col.nullable) and not col.primary_key
-        required_create = writable and not nullable and not _has_default(col)
+        required_create = writable and not nullable and needs_value_on_insert(col)
         python_default = col.default is not None
         built[fname] = Field(
             name=fname,
@@ -139,6 +139,12 @@ def declared_fields(
 
 def _has_default(col: sa.Column[Any]) -> bool:
     return col.default is not None or col.server_default is not None
+
+
+def needs_value_on_insert(col: sa.Column[Any]) -> bool:
+    """Whether an INSERT must give ``col`` a value: NOT NULL, and nothing fills it in (a
+    default, a server default, a computed or identity column)."""
+    return not col.nullable and not _has_default(col) and not _generated(col)
 
 
 def _generated(col: sa.Column[Any]) -> bool:

@@ -25,6 +25,7 @@ from ..columns.decimals import shortest_decimals
 from ..columns.sqlite_time import adopt_formats
 from ..columns.untyped import mark_untyped
 from ..execute.owntables import OWN_TABLES
+from ..fields import needs_value_on_insert
 from ..resource import ALL_METHODS, Resource
 from .partitions import share_partition_keys
 from .reflecttypes import correct_types
@@ -170,7 +171,7 @@ def reflect_resources(
         concealed = _hidden(table, hidden, show, hide_secrets)
         methods: tuple[str, ...] | None = None if writable else ("GET",)
         # (An unknown name is the Resource's error to report, below.)
-        needed = [c for c in concealed if c in table.c and _needed_on_insert(table.c[c])]
+        needed = [c for c in concealed if c in table.c and needs_value_on_insert(table.c[c])]
         if writable and needed:
             # A row needs a value no request can send: creating one could only fail.
             methods = tuple(m for m in ALL_METHODS if m != "POST")
@@ -187,18 +188,6 @@ def reflect_resources(
         }
         resources.append(Resource(table, **options))
     return resources
-
-
-def _needed_on_insert(column: sa.Column[Any]) -> bool:
-    """Whether an INSERT must give ``column`` a value (NOT NULL, nothing to fill it in)."""
-    return not (
-        column.nullable
-        or column.primary_key
-        or column.server_default is not None
-        or column.default is not None
-        or column.computed is not None
-        or column.identity is not None
-    )
 
 
 def _hidden(
