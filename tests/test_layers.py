@@ -27,7 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     # The schema is built lazily from the declaration; the policy is held as grants.AccessPolicy.
     "resource": {"calling", "fields", "grants", "names", "relations", "schema"},
     # A declaration's parts, built when it is declared: below resource, SQLAlchemy only.
-    "fields": set(),  # which columns and expressions are exposed, and how
+    "fields": {"viewer"},  # which columns and expressions are exposed, and how
+    "viewer": set(),  # caller.id, the bind parameter of fields computed from who asks
     "relations": {"names"},  # relations from foreign keys or relationship(), and their names
     "names": set(),  # URL-safe names for tables and relations
     "limits": set(),  # bounds on one request: a value every stage may read
@@ -120,14 +121,17 @@ ALLOWED: dict[str, set[str]] = {
     "operations.caller": {
         "auth.access",
         "decode.queries",
+        "decode.values",
         "errors",
         "execute.store",
         "grants",
         "relations",
         "resource",
+        "viewer",
     },
     "operations.context": {
         "changes",
+        "operations.caller",
         "errors",
         "execute.prepared",
         "execute.store",

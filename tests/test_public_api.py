@@ -29,6 +29,7 @@ def test_exported_names_are_pinned_and_sorted() -> None:
         "ValidationFailed",
         "WriteContext",
         "authenticated",
+        "caller",
         "nobody",
         "owner",
         "public",

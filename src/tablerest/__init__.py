@@ -23,6 +23,7 @@ from .limits import Limits
 from .mount.observe import Observability
 from .mount.ratelimit import RateLimits
 from .resource import Resource, WriteContext
+from .viewer import caller
 
 if TYPE_CHECKING:
     from .auth.service import Auth
@@ -50,6 +51,7 @@ __all__ = [
     "ValidationFailed",
     "WriteContext",
     "authenticated",
+    "caller",
     "nobody",
     "owner",
     "public",

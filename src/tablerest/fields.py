@@ -14,6 +14,8 @@ from sqlalchemy.sql import ColumnElement, FromClause
 from sqlalchemy.sql.annotation import _deep_deannotate
 from sqlalchemy.sql.util import ClauseAdapter
 
+from .viewer import caller_type
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Mapper
 
@@ -42,6 +44,9 @@ class Field:
     #: A computed field's SQL expression over the resource's table (``column`` is then a
     #: stand-in of no table, with the expression's type); None for a column of the table.
     expression: ColumnElement[Any] | None = None
+    #: The type of ``caller.id`` in a computed field's expression (:mod:`tablerest.viewer`);
+    #: None for a field that does not depend on who asks.
+    caller_type: sa.types.TypeEngine[Any] | None = None
 
     def on(self, source: FromClause) -> ColumnElement[Any]:
         """The field's value in a statement reading ``source``: the resource's table or an
@@ -300,6 +305,7 @@ def _checked(on: _Model, fname: str, expr: ColumnElement[Any]) -> ColumnElement[
 def _computed_field(on: _Model, fname: str, expr: ColumnElement[Any]) -> Field:
     expr = _checked(on, fname, expr)
     return Field(
+        caller_type=caller_type(f"{on.resource}: computed field {fname!r}", expr),
         name=fname,
         # A stand-in column: the field's name and type, no table (see Field.on).
         column=sa.Column(fname, expr.type, key=fname, nullable=True),

@@ -210,6 +210,9 @@ class Resource(RowCalls):
         self.pk_fields: tuple[Field, ...] = tuple(
             f for c in self.primary_key if (f := self._field_of(c)) is not None
         )
+        #: The type of ``caller.id`` in the computed fields that depend on who asks (see
+        #: :mod:`tablerest.viewer`); None when none does.
+        self.caller_type = _one_caller_type(self.name, self.readable)
 
         if not self.primary_key:
             allowed: tuple[str, ...] = ("GET",)
@@ -419,3 +422,13 @@ def enum_to_label(col_type: sa.Enum) -> Callable[[Any], Any]:
         return value
 
     return convert
+
+
+def _one_caller_type(name: str, fields: Iterable[Field]) -> sa.types.TypeEngine[Any] | None:
+    """The one type ``caller.id`` has in these fields: one id is bound for all of them."""
+    types = [f.caller_type for f in fields if f.caller_type is not None]
+    if len({type(t) for t in types}) > 1:
+        raise ValueError(
+            f"{name}: caller.id is compared with columns of different types in its computed fields"
+        )
+    return types[0] if types else None

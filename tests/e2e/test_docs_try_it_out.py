@@ -6,6 +6,14 @@ The operations of each resource run as a user would go through them on a fresh d
 reads, then creates, replacements, changes and deletes (two pages side by side, each with its
 own resources). Each answers a success, except the answers the API is meant
 to give there, each checked for its reason (see :data:`MEANT`).
+
+The browser goes through every operation of the resources in :data:`CLICKED`, which hold
+every kind of operation the document has (lists, rows, bulk changes, change feeds, to-one and
+to-many relations and their relationship routes, a users table without POST, the index and the
+batch); the demo's other two resources repeat those kinds on another pair of tables. The
+examples themselves are checked by tests/features/test_openapi_examples.py, in a fraction of
+the time a browser takes: every example of the demo's document against its schema, and every
+operation's example request, sent as Swagger UI sends it, over every column type.
 """
 
 from __future__ import annotations
@@ -29,11 +37,18 @@ ORDER = {"get": 0, "post": 1, "put": 2, "patch": 3, "delete": 4}
 
 #: (method, path) -> (status, why): the demo's answers that are not a success by design.
 MEANT = {
-    # A row other rows still point at is not deleted: every demo author has books, every
-    # cohort students (checked in the database below).
+    # A row other rows still point at is not deleted: every demo author has books (checked
+    # in the database below).
     ("DELETE", "/api/authors/{id}"): (409, "still referenced"),
-    ("DELETE", "/api/cohorts/{id}"): (409, "still referenced"),
 }
+
+
+#: The resources (first path segment after the prefix) whose operations the browser runs.
+CLICKED = {"", "authors", "batch", "books", "users"}
+
+
+def _resource(path: str) -> str:
+    return path.split("/")[2] if path.count("/") > 1 else ""
 
 
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -41,8 +56,10 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         (method.upper(), path, op)
         for path, item in spec["paths"].items()
         for method, op in item.items()
-        if method != "parameters"
+        if method != "parameters" and _resource(path) in CLICKED
     ]
+    kinds = {_resource(path) for path in spec["paths"]}
+    assert kinds >= CLICKED, sorted(CLICKED - kinds)  # a renamed resource would go unclicked
     return sorted(ops, key=lambda o: ORDER[o[0].lower()])
 
 
@@ -100,11 +117,10 @@ def test_every_operation_s_try_it_out_succeeds_on_the_demo(
         made = db.execute("SELECT count(*) FROM authors WHERE name = 'example'").fetchone()
         assert made[0] >= 2  # the create, and the batch's
         assert db.execute("SELECT title FROM books WHERE id = 1").fetchone() is None  # deleted
-        cohort = db.execute("SELECT name, starts_on FROM cohorts WHERE id = 1").fetchone()
-        assert cohort == ("replace-example", "2024-01-01")  # replaced, then changed
+        book = db.execute("SELECT count(*) FROM books WHERE title = 'example'").fetchone()
+        assert book[0] >= 1  # created by its example
         # The deletes refused: the rows are there, and other rows still point at them.
         assert db.execute("SELECT count(*) FROM books WHERE author_id = 1").fetchone()[0] > 0
-        assert db.execute("SELECT count(*) FROM students WHERE cohort_id = 1").fetchone()[0] > 0
         assert db.execute("SELECT count(*) FROM authors WHERE id = 1").fetchone()[0] == 1
     finally:
         db.close()
@@ -123,9 +139,7 @@ def _lanes(operations: list[tuple[str, str, dict[str, Any]]], lanes: int) -> lis
     """The operations by resource (each in order), the resources shared out among lanes."""
     by_resource: dict[str, list[Key]] = {}
     for method, path, _op in operations:
-        by_resource.setdefault(path.split("/")[2] if path.count("/") > 1 else "", []).append(
-            (method, path)
-        )
+        by_resource.setdefault(_resource(path), []).append((method, path))
     out: list[list[Key]] = [[] for _ in range(lanes)]
     for ops in sorted(by_resource.values(), key=len, reverse=True):
         min(out, key=len).extend(ops)

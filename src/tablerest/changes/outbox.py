@@ -273,10 +273,13 @@ class Recorder(Changes):
         self.resource = resource
         self._outbox = outbox
         self._select: sa.Select[Any] | None = None
-        self._encoder = RowEncoder(resource, [f.name for f in resource.readable])
+        # Every reader gets the same event: without the fields computed from who asks.
+        shown = [f for f in resource.readable if f.caller_type is None]
+        self._per_caller = frozenset(f.name for f in resource.readable if f.caller_type)
+        self._encoder = RowEncoder(resource, [f.name for f in shown])
         if resource.pk_fields:
             table = resource.table
-            cols = [f.selected(table) for f in resource.readable]  # computed fields too
+            cols = [f.selected(table) for f in shown]  # computed fields too
             where = sa.and_(
                 *(
                     table.c[f.column.key] == sa.bindparam(f"k{i}")
@@ -303,6 +306,8 @@ class Recorder(Changes):
         each = [ops] * len(rows) if isinstance(ops, str) else list(ops)
         old = list(before) or [None] * len(rows)
         events: list[Change] = []
+        if self._per_caller:
+            rows = [{k: v for k, v in r.items() if k not in self._per_caller} for r in rows]
         for op, row, was in zip(each, rows, old, strict=True):
             changed = _changed(was, row) if op == "update" and was is not None else None
             if changed == []:

@@ -132,6 +132,11 @@ class ChangeStream:
                 )
             if f.path.field.name in hidden:
                 raise InvalidParameter(f.parameter, f"Unknown field {f.path.dotted!r}")
+            if f.path.field.caller_type is not None:
+                raise InvalidParameter(
+                    f.parameter,
+                    f"{f.path.dotted!r} depends on who asks: change events do not carry it",
+                )
         return tuple(_check(f) for f in intent.filters)
 
     def _events(

@@ -78,7 +78,7 @@ class Bulk:
         reachable(res, items, many)
         every_row = all(caller.grant(res, action) is True for action in ("create", "update"))
         if every_row and self.shared.core and caller.references(res) is None:
-            return self._upsert_core(items, names)
+            return self._upsert_core(items, names, caller)
         # Owner rules, hooks or ORM behaviour: each row as the create or update it is.
         return each(
             self.shared,
@@ -87,7 +87,9 @@ class Bulk:
             None if many else "",
         )
 
-    def _upsert_core(self, items: list[dict[str, Any]], names: list[str]) -> list[Stored]:
+    def _upsert_core(
+        self, items: list[dict[str, Any]], names: list[str], caller: Caller
+    ) -> list[Stored]:
         """Upsert rows with one ``INSERT ... ON CONFLICT`` statement each."""
         res = self.resource
         shared = self.shared
@@ -110,7 +112,7 @@ class Bulk:
                         found = conn.execute(sa.select(*pk).where(match)).first()
                         conn.execute(upsert_statement(conn.dialect.name, table, values, columns))
                         key = tuple(conn.execute(sa.select(*pk).where(match)).one())
-                    row = shared.encoder.row(shared.read_back(conn, key)[0])
+                    row = shared.encoder.row(shared.read_back(conn, key, caller)[0])
                     stored.append((row, found is None))
         except sa.exc.IntegrityError as exc:
             # The rows holding the on_conflict values are the ones meant: not the clash.
@@ -202,7 +204,7 @@ class Bulk:
                         )
                     if not found:
                         raise NotFound(f"Item /{i}: no row {key_text(key)!r}")
-                    rows.append(shared.encoder.row(shared.read_back(conn, key)[0]))
+                    rows.append(shared.encoder.row(shared.read_back(conn, key, caller)[0]))
         except sa.exc.IntegrityError as exc:
             raise self.writes.diagnose(exc, written) from None
         return rows

@@ -13,8 +13,9 @@ the same view.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,11 +23,13 @@ import sqlalchemy as sa
 
 from ..auth.access import Access
 from ..decode.queries import Include, ListIntent
+from ..decode.values import value_parser
 from ..errors import FieldError, NotFound, ValidationFailed
 from ..execute.store import Readable
 from ..grants import Action, Grant
 from ..relations import Relation
 from ..resource import Catalog, Resource
+from ..viewer import CALLER_KEY
 
 __all__ = ["OPEN_SCOPE", "Caller", "Scope", "Served"]
 
@@ -158,14 +161,30 @@ class Caller:
         or include through it) is a 401 or 403, not an empty answer. The intent was parsed
         with the caller's view: the fields and relations concealed from them are not in it."""
         access = self.access
-        if access is None:
-            return intent, OPEN_SCOPE
         involved = _involved(res, intent)
+        bound = self.bound([*involved, *also])
+        if access is None:
+            return intent, Scope(values=bound) if bound else OPEN_SCOPE
         for other in involved[1:]:
             access.require(other, "read")
         intent = _restrict(access, intent, involved)
         sig, values = access.scope([*involved, *also])
-        return intent, Scope(sig, values, access, access) if sig else Scope(view=access)
+        if sig:
+            return intent, Scope(sig, {**values, **bound}, access, access)
+        return intent, Scope(values=bound, view=access)
+
+    def bound(self, resources: Iterable[Resource]) -> dict[str, Any]:
+        """The caller's id for the computed fields of these resources that depend on who
+        asks (:mod:`tablerest.viewer`), as the type it is compared with; {} when none does.
+        Anonymous, or an id that cannot be of that type: None, which matches nothing."""
+        typed = next((r.caller_type for r in resources if r.caller_type is not None), None)
+        if typed is None:
+            return {}
+        who, value = self.identity, None
+        if who is not None:
+            with contextlib.suppress(TypeError, ValueError):
+                value = value_parser(typed)(str(who.id))
+        return {CALLER_KEY: value}
 
 
 class _SeenCatalog:

@@ -18,6 +18,7 @@ from ..plan.reads import Shape
 from ..plan.writes import Statements
 from ..render.json import RowEncoder
 from ..resource import Resource
+from .caller import Caller
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -86,16 +87,23 @@ class Shared:
     def missing(self, key: Sequence[Any]) -> NotFound:
         return NotFound(f"No {self.resource.name} row with key {key_text(key)}")
 
-    def read_back(self, conn: Runner, key: Sequence[Any]) -> list[Any]:
+    def row_params(self, key: Sequence[Any], caller: Caller) -> dict[str, Any]:
+        """What reading one row by ``key`` for ``caller`` binds: the key, and the caller's id
+        when a computed field depends on who asks."""
+        return {**self.statements.key_params(key), **caller.bound((self.resource,))}
+
+    def read_back(self, conn: Runner, key: Sequence[Any], caller: Caller) -> list[Any]:
         """The row with this key, in the write's transaction (where RETURNING is missing)."""
         assert self.select_one is not None  # a table without a key has no item routes
-        return fetch_all(conn, self.select_one, self.statements.key_params(key))
+        return fetch_all(conn, self.select_one, self.row_params(key, caller))
 
-    def fetch_one(self, key: Sequence[Any], conn: sa.Connection | Session) -> dict[str, Any]:
+    def fetch_one(
+        self, key: Sequence[Any], conn: sa.Connection | Session, caller: Caller
+    ) -> dict[str, Any]:
         """The row after a write, in the same transaction."""
         st = self.statements
         assert st.select_one is not None
-        row = conn.execute(st.select_one, st.key_params(key)).first()
+        row = conn.execute(st.select_one, self.row_params(key, caller)).first()
         if row is None:
             raise self.missing(key)
         return self.encoder.row(row)

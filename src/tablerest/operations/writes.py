@@ -89,7 +89,7 @@ class Writes:
                 for i, data in enumerate(items):
                     require_filled(res, data, f"/{i}" if many else "")
                 # ``written`` stays empty: a failure's diagnosis maps every item (below).
-                return self._create_core(items) if returning else self._insert_core(items)
+                return self._create_core(items, caller) if returning else self._insert_core(items)
             with shared.db.writing(res.table) as session:
                 for i, data in enumerate(items):
                     at = f"/{i}" if many else ""
@@ -106,7 +106,7 @@ class Writes:
                         hold(shared, session, key, grant, caller)
                     if readable is not None:
                         refer(res, session, written[-1], readable)
-                    row = shared.fetch_one(key, session)
+                    row = shared.fetch_one(key, session, caller)
                     ctx.row, ctx.key = row, key
                     self._run_hooks("after_create", ctx)
                     created.append(row)
@@ -120,7 +120,7 @@ class Writes:
             raise translate(exc) from exc
         return created if returning else []
 
-    def _create_core(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _create_core(self, items: list[dict[str, Any]], caller: Caller) -> list[dict[str, Any]]:
         shared = self.shared
         st = shared.statements
         created = []
@@ -146,7 +146,7 @@ class Writes:
                     assert isinstance(conn, sa.Connection)
                     result = conn.execute(plan.statement, params)
                     key = tuple(result.inserted_primary_key or ())
-                    row = shared.read_back(conn, key)[0]
+                    row = shared.read_back(conn, key, caller)[0]
                 created.append(shared.encoder.row(row))
         return created
 
@@ -210,7 +210,7 @@ class Writes:
         try:
             if shared.core and expect is None and grant is True and readable is None:
                 written = shared.statements.values(data)
-                return self._update_core(key, data)
+                return self._update_core(key, data, caller)
             with shared.db.writing(res.table) as session:
                 if grant is not True:
                     reach(shared, session, key, grant, caller, "update")
@@ -237,7 +237,7 @@ class Writes:
                     hold(shared, session, key, grant, caller)
                 if readable is not None:
                     refer(res, session, written, readable)
-                row: dict[str, Any] = shared.fetch_one(key, session)
+                row: dict[str, Any] = shared.fetch_one(key, session, caller)
                 ctx.row = row
                 self._run_hooks("after_update", ctx)
                 shared.changes.record(session, "update", [row], before=[was])
@@ -247,7 +247,9 @@ class Writes:
             raise translate(exc) from exc
         return row
 
-    def _update_core(self, key: tuple[Any, ...], data: dict[str, Any]) -> dict[str, Any]:
+    def _update_core(
+        self, key: tuple[Any, ...], data: dict[str, Any], caller: Caller
+    ) -> dict[str, Any]:
         shared = self.shared
         st = shared.statements
         returning = st.returnable and shared.db.engine(self.resource.table).dialect.update_returning
@@ -264,7 +266,7 @@ class Writes:
         statements = 1 if returning or not data else 2
         with shared.db.transaction(self.resource.table, statements=statements, plans=plans) as conn:
             if not data:
-                rows = shared.read_back(conn, key)
+                rows = shared.read_back(conn, key, caller)
             else:
                 params = st.write_values(data, key)
                 if returning:
@@ -272,7 +274,7 @@ class Writes:
                 elif execute(conn, plan, params) == 0:
                     rows = []
                 else:
-                    rows = shared.read_back(conn, key)
+                    rows = shared.read_back(conn, key, caller)
             if not rows:
                 raise shared.missing(key)
             return shared.encoder.row(rows[0])
@@ -295,7 +297,7 @@ class Writes:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             stmt = stmt.with_for_update()
-        row = conn.execute(stmt, shared.statements.key_params(key)).first()
+        row = conn.execute(stmt, shared.row_params(key, caller)).first()
         if row is None:
             raise shared.missing(key)
         if not expect(caller.visible(self.resource, shared.encoder.row(row))):
