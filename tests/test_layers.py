@@ -378,6 +378,7 @@ ALLOWED: dict[str, set[str]] = {
         "http",
         "keys",
         "limits",
+        "names",
         "mount",
         "mount.cors",
         "mount.observe",

@@ -27,6 +27,7 @@ from .mount.observe import Observability
 from .mount.ratelimit import RateLimits
 from .mount.routing import mount_auth, mount_batch, mount_resource, route
 from .mount.state import EXTENSION, AppState
+from .names import Aliases
 from .reflect.selection import AUTH_PATH, BATCH_PATH, reserved_names
 from .resource import Resource, WriteContext
 from .routes.common import Settings
@@ -87,6 +88,7 @@ class Api:
         csv_formula_guard: bool = True,
         allowed_hosts: Sequence[str] | None = None,
         cross_site_writes: bool | None = None,
+        aliases: Aliases | None = None,
     ) -> None:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/api'")
@@ -100,6 +102,9 @@ class Api:
         self.format = format
         #: What resources get unless they say: CSV exports neutralise formula-like cells.
         self.csv_formula_guard = csv_formula_guard
+        #: The names clients use for every resource's fields and relations, unless a resource
+        #: says (``to_camel``): see ``api.resource(aliases=...)``.
+        self.aliases = aliases
         self.title, self.version, self.description = title, version, description
         self.page_size = page_size
         self.max_page_size = max_page_size
@@ -143,7 +148,9 @@ class Api:
         does not grant), ``computed`` (field name -> SQL expression over the table, or the
         name of a hybrid property: read-only fields the database computes),
         ``changes`` (``True``/``False``: the live change feed
-        ``GET /<name>/changes`` on or off for this resource, whatever ``Api(changes=...)`` says).
+        ``GET /<name>/changes`` on or off for this resource, whatever ``Api(changes=...)`` says),
+        ``aliases`` (the names clients use for fields and relations: a function such as
+        pydantic's ``to_camel``, or a mapping of the names to change; default ``Api(aliases=)``).
         """
         permissions = options.pop("permissions", None)
         field_rules = {
@@ -153,6 +160,7 @@ class Api:
         options.setdefault("page_size", self.page_size)
         options.setdefault("format", self.format)
         options.setdefault("csv_formula_guard", self.csv_formula_guard)
+        options.setdefault("aliases", self.aliases)
         options.setdefault("max_page_size", max(self.max_page_size, options["page_size"]))
         if isinstance(model, sa.Table):
             res = Resource(model, **options)

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from .calling import RowCalls
 from .fields import ComputedSpec, Field, declared_fields
 from .grants import AccessPolicy
-from .names import slug
+from .names import Aliases, aliased, slug
 from .relations import Relation, declared_relations
 from .schema import ResourceSchema
 
@@ -153,6 +153,7 @@ class Resource(RowCalls):
         count_cap: int = 10_000,
         computed: Mapping[str, ComputedSpec] | None = None,
         changes: bool | None = None,
+        aliases: Aliases | None = None,
     ) -> None:
         self.table = table
         #: Whether writes record change events for ``GET /<name>/changes`` (None: as the Api
@@ -193,7 +194,7 @@ class Resource(RowCalls):
             self.mapper.version_id_col if self.mapper is not None else None
         )
         self.primary_key: tuple[sa.Column[Any], ...] = tuple(table.primary_key.columns)
-        self.fields: dict[str, Field] = declared_fields(
+        declared = declared_fields(
             self.name,
             table,
             self.mapper,
@@ -205,6 +206,13 @@ class Resource(RowCalls):
             write_only=write_only,
             computed=computed or {},
         )
+        relations = declared_relations(table, self.mapper)
+        #: The model's (or table's) name of each field and relation -> the name clients use.
+        self.aliases: dict[str, str] = aliased(self.name, [*declared, *relations], aliases)
+        self.fields: dict[str, Field] = {
+            self.aliases[n]: dataclasses.replace(f, name=self.aliases[n])
+            for n, f in declared.items()
+        }
         self.readable: tuple[Field, ...] = tuple(f for f in self.fields.values() if f.readable)
         self.writable: tuple[Field, ...] = tuple(f for f in self.fields.values() if f.writable)
         self.pk_fields: tuple[Field, ...] = tuple(
@@ -224,7 +232,7 @@ class Resource(RowCalls):
             raise ValueError(f"{self.name}: methods {bad} not possible here (allowed: {allowed})")
         self.methods: frozenset[str] = frozenset(chosen)
 
-        searchable = list(searchable)
+        searchable = [self.named(n) for n in searchable]
         not_text = [
             n
             for n in searchable
@@ -236,7 +244,10 @@ class Resource(RowCalls):
             raise ValueError(f"{self.name}: searchable fields must be readable text: {not_text}")
         self.searchable: tuple[Field, ...] = tuple(self.fields[n] for n in searchable)
         #: Relations by name; only those whose target is a registered resource are reachable.
-        self.relations: dict[str, Relation] = declared_relations(table, self.mapper)
+        self.relations: dict[str, Relation] = {
+            self.aliases[n]: dataclasses.replace(r, name=self.aliases[n])
+            for n, r in relations.items()
+        }
         clash = sorted(set(self.relations) & set(self.fields))
         if clash:
             raise ValueError(f"{self.name}: relations {clash} have the names of fields")
@@ -268,6 +279,12 @@ class Resource(RowCalls):
 
         return register
 
+    def named(self, name: str) -> str:
+        """The name clients use for a field or relation, given that name or the model's
+        (the model's wins: with ``aliases={"a": "b"}``, ``"b"`` names ``b`` if the model has
+        one). Every option naming fields takes either."""
+        return self.aliases.get(name, name)
+
     def validator(self, field_name: str) -> Callable[[Validator], Validator]:
         """Decorator adding ``fn(value) -> value`` to a field's validation.
 
@@ -275,6 +292,7 @@ class Resource(RowCalls):
         that message at the field's pointer. Validators run after type checks, on create,
         replace and update.
         """
+        field_name = self.named(field_name)
         f = self.fields.get(field_name)
         if f is None or not f.writable:
             raise ValueError(f"{self.name}: {field_name!r} is not a writable field")
@@ -288,6 +306,7 @@ class Resource(RowCalls):
 
     def conceal(self, field_name: str) -> None:
         """Make a field write-only: never read back, filtered or sorted on (a password)."""
+        field_name = self.named(field_name)
         f = self.fields[field_name]
         if f.primary_key:
             raise ValueError(f"{self.name}: the primary key {field_name!r} cannot be write-only")
@@ -298,6 +317,7 @@ class Resource(RowCalls):
 
     def transform(self, field_name: str, fn: Validator) -> None:
         """Store ``fn(value)`` instead of a field's validated value (after every validator)."""
+        field_name = self.named(field_name)
         f = self.fields.get(field_name)
         if f is None or not f.writable:
             raise ValueError(f"{self.name}: {field_name!r} is not a writable field")

@@ -50,8 +50,14 @@ class Accounts:
     def bind(self, resource: Resource) -> None:
         """Take ``resource`` as the users, once its login and password fields are found."""
         names = list(resource.fields)
-        login = self._login or [n for n in LOGIN_CANDIDATES if n in names]
-        password = self._password or next((n for n in PASSWORD_CANDIDATES if n in names), "")
+        named = resource.named  # the names clients use (aliases), given the model's or theirs
+        login = [named(n) for n in self._login] or [
+            named(n) for n in LOGIN_CANDIDATES if named(n) in names
+        ]
+        password = named(self._password) if self._password else ""
+        password = password or next(
+            (named(n) for n in PASSWORD_CANDIDATES if named(n) in names), ""
+        )
         missing = [n for n in [*login, password] if n not in names]
         if missing or not login or not password:
             raise ValueError(
@@ -60,6 +66,8 @@ class Accounts:
             )
         if len(resource.pk_fields) != 1:
             raise ValueError(f"Auth: {resource.name} needs a single-column primary key")
+        if isinstance(self.roles, str):
+            self.roles = named(self.roles)
         if isinstance(self.roles, str) and self.roles not in names:
             raise ValueError(f"Auth: roles={self.roles!r} is not a field of {resource.name}")
         self.resource, self.login_fields, self.password_field = resource, login, password

@@ -263,14 +263,14 @@ class Policy:
         self.rules: dict[Action, Permission] = rules
         self._binds: dict[str, tuple[str, Callable[[str], Any]]] = {}
         for name in sorted(set().union(*(p.fields() for p in rules.values()))):
-            f = resource.fields.get(name)
+            f = resource.fields.get(resource.named(name))
             if f is None:
                 raise ValueError(f"{resource.name}: owner({name!r}) names no field")
             if f.expression is not None:
                 raise ValueError(f"{resource.name}: owner({name!r}) names a computed field")
             self._binds[name] = (f"own{ordinal}_{len(self._binds)}", value_parser(f.column.type))
         # A create fills the owner in (see owner()): the body need not carry it.
-        resource.filled_on_create = frozenset(rules["create"].fields())
+        resource.filled_on_create = frozenset(map(resource.named, rules["create"].fields()))
 
     def grant(self, action: Action, identity: Identity | None) -> Grant:
         return self.rules[action].grant(Context(identity, action, self.resource))
@@ -290,7 +290,7 @@ class Policy:
         the caller's id is a bind parameter (see :meth:`values`)."""
         terms: list[ColumnElement[bool]] = []
         for name in rows.owned:
-            col = self.resource.fields[name].column
+            col = self.resource.fields[self.resource.named(name)].column
             terms.append(source.c[col.key] == sa.bindparam(self._binds[name][0], type_=col.type))
         if rows.any_of:
             terms.append(sa.or_(*(self.clause(sub, source) for sub in rows.any_of)))
@@ -319,7 +319,8 @@ class Policy:
                 mine = self._binds[name][1](identity.id)
             except (TypeError, ValueError):
                 return False
-            if name not in row or row[name] is None or row[name] != mine:
+            value = row.get(self.resource.named(name))
+            if value is None or value != mine:
                 return False
         return not rows.any_of or any(self.matches(sub, identity, row) for sub in rows.any_of)
 
@@ -328,7 +329,7 @@ class Policy:
         out: dict[str, Any] = {}
         for name in rows.owned:
             try:
-                out[name] = self._binds[name][1](identity.id)
+                out[self.resource.named(name)] = self._binds[name][1](identity.id)
             except (TypeError, ValueError):
                 continue
         return out
@@ -339,6 +340,7 @@ def _field_rules(
 ) -> dict[str, Permission]:
     out: dict[str, Permission] = {}
     for name, rule in (rules or {}).items():
+        name = resource.named(name)
         f = resource.fields.get(name)
         if f is None or not getattr(f, kind) or f.primary_key:
             raise ValueError(f"{resource.name}: {option} names {name!r}, not a {kind} field")
