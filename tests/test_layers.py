@@ -25,7 +25,8 @@ ALLOWED: dict[str, set[str]] = {
     "columns.rowkeys": {"columns.sqlite_time", "columns.untyped"},
     "columns.decimals": set(),  # decimal columns stored as floats: SQLAlchemy only
     # The schema is built lazily from the declaration; the policy is held as grants.AccessPolicy.
-    "resource": {"calling", "fields", "grants", "names", "relations", "schema"},
+    "resource": {"calling", "envelopes", "fields", "grants", "names", "relations", "schema"},
+    "envelopes": {"errors"},  # rows in a named member: the declaration and how it applies
     # A declaration's parts, built when it is declared: below resource, SQLAlchemy only.
     "fields": {"viewer"},  # which columns and expressions are exposed, and how
     "viewer": set(),  # caller.id, the bind parameter of fields computed from who asks
@@ -256,7 +257,10 @@ ALLOWED: dict[str, set[str]] = {
     },
     "routes.common": {
         "auth.access",
+        "decode.exactjson",
         "decode.queries",
+        "envelopes",
+        "errors",
         "http",
         "limits",
         "operations.caller",
@@ -569,6 +573,7 @@ ALLOWED: dict[str, set[str]] = {
         "execute.store",
         "fields",
         "openapi.context",
+        "openapi.schemas",
         "render.jsonapi",
         "resource",
     },

@@ -13,6 +13,7 @@ def test_exported_names_are_pinned_and_sorted() -> None:
         "ChangeFeed",
         "Conflict",
         "Context",
+        "Envelope",
         "FieldError",
         "Forbidden",
         "Identity",

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from .api import Api
 from .auth import Context, Identity, Permission, authenticated, nobody, owner, public, role
 from .changes import ChangeFeed
+from .envelopes import Envelope
 from .errors import (
     BadRequest,
     Conflict,
@@ -35,6 +36,7 @@ __all__ = [
     "ChangeFeed",
     "Conflict",
     "Context",
+    "Envelope",
     "FieldError",
     "Forbidden",
     "Identity",

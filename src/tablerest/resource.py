@@ -20,6 +20,7 @@ import orjson
 import sqlalchemy as sa
 
 from .calling import RowCalls
+from .envelopes import Envelope
 from .fields import ComputedSpec, Field, declared_fields
 from .grants import AccessPolicy
 from .names import Aliases, aliased, slug
@@ -154,6 +155,7 @@ class Resource(RowCalls):
         computed: Mapping[str, ComputedSpec] | None = None,
         changes: bool | None = None,
         aliases: Aliases | None = None,
+        envelope: Envelope | str | None = None,
     ) -> None:
         self.table = table
         #: Whether writes record change events for ``GET /<name>/changes`` (None: as the Api
@@ -163,6 +165,15 @@ class Resource(RowCalls):
             raise ValueError(f"count must be one of {', '.join(COUNT_KINDS)} or None")
         if count_cap < 1:
             raise ValueError("count_cap must be at least 1")
+        self.model = model
+        self.name = str(name or slug(table.name))
+        if isinstance(envelope, str):
+            envelope = Envelope(envelope)
+        #: Where plain JSON rows go in bodies and answers (``{"article": {...}}``); None:
+        #: bare rows and ``{"data": [...]}`` pages.
+        self.envelope = envelope.named(self.name) if envelope is not None else None
+        if count is None and self.envelope is not None and self.envelope.count is not None:
+            count = "exact"  # the envelope's count member is in every list
         #: How lists count their rows when the client does not say (``count=``); None: no total.
         self.count: CountKind | None = count
         #: Where ``count=capped`` stops counting.
@@ -179,8 +190,6 @@ class Resource(RowCalls):
         self.require_if_match = require_if_match
         #: The ``Cache-Control`` header of this resource's reads (none by default).
         self.cache_control = cache_control
-        self.model = model
-        self.name = str(name or slug(table.name))
         self.mapper: Mapper[Any] | None = sa.inspect(model) if model is not None else None
         if page_size < 1 or max_page_size < page_size:
             raise ValueError("need 1 <= page_size <= max_page_size")

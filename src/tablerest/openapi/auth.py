@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from .common import closed, json_ok, problems
 from .context import Context
-from .schemas import row_schema
+from .schemas import enveloped, row_schema
 
 if TYPE_CHECKING:
     from ..auth.service import Auth
@@ -83,7 +83,9 @@ def auth_paths(ctx: Context, auth: Auth) -> None:
     }
     users = auth.users
     me_schema: dict[str, Any] = (
-        {"$ref": f"#/components/schemas/{row_schema(ctx, users)}"} if users else {"type": "object"}
+        enveloped(users, {"$ref": f"#/components/schemas/{row_schema(ctx, users)}"})
+        if users
+        else {"type": "object"}
     )
     ctx.paths[f"{base}/me"] = {
         "get": {

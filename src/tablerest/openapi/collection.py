@@ -14,7 +14,7 @@ from .common import headers, json_body, problems, query, ref
 from .context import Context
 from .jsonapi import jsonapi_document, jsonapi_input
 from .parameters import list_params
-from .schemas import input_schema, list_schema, row_schema
+from .schemas import enveloped, input_schema, list_schema, row_schema
 
 
 def collection_operations(ctx: Context, res: Resource, tag: list[str]) -> dict[str, Any]:
@@ -48,13 +48,17 @@ def create_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[str, A
     )  # fmt: skip
     # One row or an array of rows, under one media type: with a second body (JSON:API) beside
     # such a union, generated clients fail (see document._one_format).
+    many = {"type": "array", "items": one, "minItems": 1}
     body = json_body(
-        {"anyOf": [one, {"type": "array", "items": one, "minItems": 1}]},
+        {"anyOf": [enveloped(res, one), enveloped(res, many, many=True)]},
         ref(jsonapi_input(ctx, res, "create")),
     )
     # The row, or the rows: the same in both answers (created, or changed by on_conflict).
+    rows = {"type": "array", "items": row}
     written = {
-        "application/json": {"schema": {"anyOf": [row, {"type": "array", "items": row}]}},
+        "application/json": {
+            "schema": {"anyOf": [enveloped(res, row), enveloped(res, rows, many=True)]}
+        },
         JSONAPI: {"schema": ref(jsonapi_document(ctx, res))},
     }
     return {
@@ -127,7 +131,7 @@ def bulk_update_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[s
         "required": [f.name for f in res.pk_fields],
     }
     change = ref(keyed)
-    rows = {"type": "array", "items": ref(row_schema(ctx, res))}
+    rows = enveloped(res, {"type": "array", "items": ref(row_schema(ctx, res))}, many=True)
     return {
         "operationId": f"update_many_{res.name}",
         "summary": f"Change several rows of {res.name}, each with its key: all or none",
@@ -135,7 +139,11 @@ def bulk_update_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[s
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"type": "array", "items": change, "minItems": 1}}
+                "application/json": {
+                    "schema": enveloped(
+                        res, {"type": "array", "items": change, "minItems": 1}, many=True
+                    )
+                }
             },
         },
         "responses": {

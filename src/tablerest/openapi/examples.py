@@ -33,6 +33,7 @@ from ..fields import Field
 from ..render.jsonapi import JSONAPI
 from ..resource import Resource, enum_labels, linkage_columns
 from .context import Context
+from .schemas import enveloped_example
 
 __all__ = ["add_examples", "field_example", "key_example"]
 
@@ -156,6 +157,8 @@ def _body(ctx: Context, method: str, path: str, body: dict[str, Any], found: _Ro
             examples[JSONAPI] = _jsonapi(ctx, res, variant, row)
         elif where.startswith("relationships/"):
             examples[JSONAPI] = _linkage(ctx, res, where.partition("/")[2])
+    if found is not None and "application/json" in examples:
+        examples["application/json"] = enveloped_example(found[0], examples["application/json"])
     for media, example in examples.items():
         entry = content.get(media)
         if entry is not None and example is not None and "example" not in entry:

@@ -12,7 +12,7 @@ from .common import json_body, json_ok, problems, ref
 from .context import Context
 from .jsonapi import jsonapi_document, jsonapi_input
 from .parameters import item_params
-from .schemas import input_schema, row_schema
+from .schemas import enveloped, input_schema, row_schema
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def item_operations(ctx: Context, res: Resource, route: RowRoute) -> dict[str, A
     """The path item of one row: its key parameter and what the resource's methods allow."""
     tag, if_match = route.tag, route.if_match
     item: dict[str, Any] = {"parameters": [route.key]}
-    row = ref(row_schema(ctx, res))
+    row = enveloped(res, ref(row_schema(ctx, res)))
     if "GET" in res.methods:
         item["get"] = {
             "operationId": f"read_{res.name}",
@@ -68,7 +68,7 @@ def item_operations(ctx: Context, res: Resource, route: RowRoute) -> dict[str, A
                 "tags": tag,
                 "parameters": [if_match],
                 "requestBody": json_body(
-                    ref(input_schema(ctx, res, variant)),  # type: ignore[arg-type]
+                    enveloped(res, ref(input_schema(ctx, res, variant))),  # type: ignore[arg-type]
                     ref(jsonapi_input(ctx, res, variant)),  # type: ignore[arg-type]
                 ),
                 "responses": {

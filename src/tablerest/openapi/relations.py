@@ -16,7 +16,7 @@ from .context import Context
 from .item import RowRoute
 from .jsonapi import identifier, jsonapi_document, settable_linkage
 from .parameters import item_params, page_params
-from .schemas import row_schema
+from .schemas import enveloped, row_schema
 
 
 def relation_paths(ctx: Context, res: Resource, route: RowRoute) -> None:
@@ -36,7 +36,9 @@ def relation_paths(ctx: Context, res: Resource, route: RowRoute) -> None:
                 "parameters": item_params(ctx, target),
                 "responses": {
                     "200": json_ok(
-                        {"anyOf": [ref(row_schema(ctx, target)), {"type": "null"}]},
+                        enveloped(
+                            target, {"anyOf": [ref(row_schema(ctx, target)), {"type": "null"}]}
+                        ),
                         "The related row, or null",
                         etag=True,
                         jsonapi=ref(jsonapi_document(ctx, target)),

@@ -128,19 +128,43 @@ def _requiring(names: list[str], *, negated: bool = False) -> dict[str, Any]:
 
 
 def list_schema(ctx: Context, res: Resource) -> str:
-    """The name of the component of a page of ``res`` rows: data, links, meta."""
+    """The name of the component of a page of ``res`` rows: data (or the envelope's list
+    member, and its count), links, meta."""
     name = schema_name(res, "List")
     if name not in ctx.schemas:
+        env = res.envelope
+        rows = {"type": "array", "items": ref(row_schema(ctx, res))}
+        members: dict[str, Any] = {"data": rows} if env is None else {str(env.list): rows}
+        if env is not None and env.count is not None:
+            members[env.count] = {"type": "integer", "minimum": 0}
         ctx.schemas[name] = {
             "type": "object",
-            "required": ["data", "links", "meta"],
+            "required": [*members, "links", "meta"],
             "properties": {
-                "data": {"type": "array", "items": ref(row_schema(ctx, res))},
+                **members,
                 "links": ref(page_links(ctx)),
                 "meta": ref(list_meta(ctx)),
             },
         }
     return name
+
+
+def enveloped(res: Resource, schema: dict[str, Any], many: bool = False) -> dict[str, Any]:
+    """A plain JSON row's schema (or an array's, ``many``) as the resource's bodies and
+    answers hold it: in its envelope's member, if it has one."""
+    env = res.envelope
+    if env is None:
+        return schema
+    member = str(env.list if many else env.item)
+    return {"type": "object", "required": [member], "properties": {member: schema}}
+
+
+def enveloped_example(res: Resource, example: Any) -> Any:
+    """A plain JSON body's example, in the resource's envelope."""
+    env = res.envelope
+    if env is None or example is None:
+        return example
+    return {str(env.list if isinstance(example, list) else env.item): example}
 
 
 def page_links(ctx: Context) -> str:

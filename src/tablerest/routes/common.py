@@ -3,7 +3,9 @@ body of a request, a resource's operations, and how a written row is answered.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -13,12 +15,15 @@ from werkzeug.wrappers import Request, Response
 
 from .. import http
 from ..auth.access import Access
+from ..decode.exactjson import dump_exact, load_exact
 from ..decode.queries import QueryReader
+from ..envelopes import pointed, unwrap
+from ..errors import TablerestError
 from ..limits import Limits
 from ..operations.caller import Caller
 from ..operations.registry import Registry
 from ..operations.service import Operations
-from .respond import item_url, root, tagged
+from .respond import enveloped, item_url, root, tagged
 
 if TYPE_CHECKING:
     from ..render.jsonapi import Renderer
@@ -109,7 +114,31 @@ class Routes:
             url = self.item_url(request, row)
             doc = self.jsonapi.single(res, row, url, view=caller.access, root=root(request))
             return tagged(request, doc, res, status, read=False, media=http.JSONAPI)
-        return tagged(request, row, res, status, read=False)
+        return tagged(request, enveloped(res, row), res, status, read=False)
+
+    def unwrapped(self, body: http.Body, jsonapi: bool) -> tuple[http.Body, bool | None]:
+        """A plain JSON write body out of the resource's envelope, and whether it held
+        several rows (None: no envelope applies, the body is as sent)."""
+        env = self.resource.envelope
+        if env is None or jsonapi or body.kind != "json":
+            return body, None
+        try:
+            data = load_exact(body.raw)
+        except ValueError:
+            return body, None  # not JSON: the decode stage answers it as for any body
+        inner = unwrap(env, data)
+        return dataclasses.replace(body, raw=dump_exact(inner)), isinstance(inner, list)
+
+    @contextmanager
+    def pointing(self, many: bool | None) -> Iterator[None]:
+        """Field errors raised inside point into the enveloped body the client sent."""
+        env = self.resource.envelope
+        try:
+            yield
+        except TablerestError as exc:
+            if env is None or many is None:
+                raise
+            raise pointed(env, exc, many) from None
 
     def pointers(self, request: Request) -> dict[str, str]:
         """Where the request's JSON:API body put each field (filled in by the decoder)."""

@@ -21,6 +21,7 @@ from ..relations import Relation
 from ..resource import Resource, linkage_columns
 from .common import Routes
 from .respond import (
+    enveloped,
     export_response,
     keyset_links,
     link_header,
@@ -89,13 +90,13 @@ class ReadRoutes(Routes):
             url = self_link(request)
             doc = self.jsonapi.single(res, row, url, sparse, caller.access, root=root(request))
             return tagged(request, doc, res, media=http.JSONAPI)
-        return tagged(request, row, res)
+        return tagged(request, enveloped(res, row), res)
 
     def own(self, request: Request, subject: str) -> Response:
         """The caller's own row (``/auth/me``), whatever the resource's ``read`` permission."""
         res = self.resource
         row = self.ops.reads.own(self.caller(request), parse_key(res, subject), _PLAIN_ITEM)
-        return tagged(request, row, res)
+        return tagged(request, enveloped(res, row), res)
 
     def related(self, request: Request, key: str, name: str) -> Response:
         """``GET /books/1/author`` (one row or null), ``GET /authors/1/books`` (a list)."""
@@ -130,7 +131,7 @@ class ReadRoutes(Routes):
             view = caller.access
             doc = self.jsonapi.single(target, row, url, sparse, view, root=root(request))
             return tagged(request, doc, target, media=http.JSONAPI)
-        return tagged(request, row, target)
+        return tagged(request, enveloped(target, row), target)
 
     def linkage(
         self, request: Request, caller: Caller, key: str, rel: Relation, target: Resource
@@ -197,7 +198,11 @@ class ReadRoutes(Routes):
             )
             resp = tagged(request, doc, res, media=http.JSONAPI)
         else:
-            resp = tagged(request, {"data": page.rows, "links": links, "meta": meta}, res)
+            env = res.envelope
+            if env is None:
+                resp = tagged(request, {"data": page.rows, "links": links, "meta": meta}, res)
+            else:
+                resp = tagged(request, env.page(page.rows, links, meta), res)
         header = link_header(links)
         if header:
             resp.headers["Link"] = header

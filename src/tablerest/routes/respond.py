@@ -27,6 +27,8 @@ from ..resource import Resource
 __all__ = [
     "JSON",
     "Query",
+    "enveloped",
+    "enveloped_rows",
     "export_response",
     "item_url",
     "json_response",
@@ -48,6 +50,18 @@ JSON = "application/json"
 _NOT_EXPORTED = (*PAGE_PARAMETERS, "count", "include")
 #: What a path keeps unescaped in links: RFC 3986's ``pchar`` but ``%`` (a decoded ``%25``).
 _PATH_SAFE = "/:@!$&'()*+,;="
+
+
+def enveloped(res: Resource, row: Any) -> Any:
+    """A plain JSON row as the resource answers it: in its envelope, if it has one."""
+    env = res.envelope
+    return row if env is None else env.row(row)
+
+
+def enveloped_rows(res: Resource, rows: Sequence[Any]) -> Any:
+    """Plain JSON rows (a bulk write's answer) as the resource answers them."""
+    env = res.envelope
+    return rows if env is None else env.rows(rows)
 
 
 def json_response(body: Any, status: int = 200) -> Response:

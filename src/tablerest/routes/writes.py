@@ -26,7 +26,7 @@ from ..relations import Relation
 from ..render.json import dumps
 from ..resource import Resource, linkage_columns
 from .common import POINTERS, RouteContext, Routes
-from .respond import json_response, locate, no_content, root
+from .respond import enveloped, enveloped_rows, json_response, locate, no_content, root
 
 __all__ = ["WriteRoutes"]
 
@@ -48,14 +48,15 @@ class WriteRoutes(Routes):
         args = request.args.to_dict(flat=False)
         on_conflict = args.pop("on_conflict", None)
         reject_query(args)
-        body = self.body(request)
         upsert = None if on_conflict is None else self.ops.bulk.conflict_key(caller, on_conflict)
         jsonapi = request.mimetype == http.JSONAPI
-        intent = self.decoder.create(caller, body, jsonapi, upsert, self.pointers(request))
-        written = self.ops.create(caller, intent)
+        body, many = self.unwrapped(self.body(request), jsonapi)
+        with self.pointing(many):
+            intent = self.decoder.create(caller, body, jsonapi, upsert, self.pointers(request))
+            written = self.ops.create(caller, intent)
         if intent.many:
             status = 201 if upsert is None else 200
-            return json_response([w.out for w in written], status)
+            return json_response(enveloped_rows(res, [w.out for w in written]), status)
         (one,) = written
         resp = self.written(request, caller, one.row, fmt, 201 if one.created else 200)
         if intent.nested:
@@ -66,7 +67,7 @@ class WriteRoutes(Routes):
                 doc = self.jsonapi.single(res, one.out, url, view=view, root=root(request))
                 resp.set_data(dumps(doc))
             else:
-                resp.set_data(dumps(one.out))
+                resp.set_data(dumps(enveloped(res, one.out)))
         if one.created:
             locate(resp, self.collection_url(request), res, one.row)
         return resp
@@ -78,12 +79,13 @@ class WriteRoutes(Routes):
         caller = self.caller(request)
         caller.require(res, "update")
         reject_query(request.args.to_dict(flat=False))
-        body = self.body(request)
+        body, many = self.unwrapped(self.body(request), False)
         if body.kind != "json" or body.raw.lstrip()[:1] != b"[":
             raise BadRequest("Send a JSON array of rows: each with its key, and fields to change")
-        items = res.schema.validate_json_patch_many(body.raw)
-        rows = self.ops.bulk.update_many(caller, items)
-        return json_response([caller.visible(res, r) for r in rows], 200)
+        with self.pointing(many):
+            items = res.schema.validate_json_patch_many(body.raw)
+            rows = self.ops.bulk.update_many(caller, items)
+        return json_response(enveloped_rows(res, [caller.visible(res, r) for r in rows]), 200)
 
     def replace(self, request: Request, key: str) -> Response:
         return self._update(request, key, replace=True)
@@ -93,12 +95,15 @@ class WriteRoutes(Routes):
 
     def _update(self, request: Request, key: str, *, replace: bool) -> Response:
         caller, fmt, values, expect = self._item_write(request, key, "update")
-        body = self.body(request)
         jsonapi = request.mimetype == http.JSONAPI
-        data = self.decoder.change(caller, body, jsonapi, key, replace, self.pointers(request))
-        row = self.ops.writes.update(
-            caller, values, data, replace=replace, expect=expect, method=request.method
-        )
+        body, many = self.unwrapped(self.body(request), jsonapi)
+        if many:
+            raise BadRequest("Send one row, not an array")
+        with self.pointing(many):
+            data = self.decoder.change(caller, body, jsonapi, key, replace, self.pointers(request))
+            row = self.ops.writes.update(
+                caller, values, data, replace=replace, expect=expect, method=request.method
+            )
         return self.written(request, caller, row, fmt, 200)
 
     def delete(self, request: Request, key: str) -> Response:
@@ -176,6 +181,8 @@ class WriteRoutes(Routes):
                 shown = self.jsonapi.single(
                     self.resource, current, url, view=view, root=root(request)
                 )
+            else:
+                shown = enveloped(self.resource, current)
             return http.if_match(request, http.etag(dumps(shown)))
 
         return holds
