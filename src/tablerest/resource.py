@@ -156,6 +156,7 @@ class Resource(RowCalls):
         changes: bool | None = None,
         aliases: Aliases | None = None,
         envelope: Envelope | str | None = None,
+        list_fields: Iterable[str] | None = None,
     ) -> None:
         self.table = table
         #: Whether writes record change events for ``GET /<name>/changes`` (None: as the Api
@@ -252,6 +253,14 @@ class Resource(RowCalls):
         if not_text:
             raise ValueError(f"{self.name}: searchable fields must be readable text: {not_text}")
         self.searchable: tuple[Field, ...] = tuple(self.fields[n] for n in searchable)
+        #: The fields a list shows when the client names none (``fields=``); None: all.
+        self.list_fields: tuple[str, ...] | None = None
+        if list_fields is not None:
+            shown = tuple(self.named(n) for n in list_fields)
+            bad = [n for n in shown if n not in self.fields or not self.fields[n].readable]
+            if bad or not shown:
+                raise ValueError(f"{self.name}: list_fields must name readable fields: {bad}")
+            self.list_fields = shown
         #: Relations by name; only those whose target is a registered resource are reachable.
         self.relations: dict[str, Relation] = {
             self.aliases[n]: dataclasses.replace(r, name=self.aliases[n])

@@ -488,6 +488,10 @@ class _Reading:
                 if name in args or any(n.startswith("fields[") for n in args if name == "fields"):
                     raise InvalidParameter(name, f"{name} does not apply to groups")
             grouping = self.grouping(args)
+        if grouping is None and resource.list_fields is not None and resource.name not in fields:
+            # The resource's own default for lists: the client's fields= overrides it.
+            shown = resource.list_fields
+            fields[resource.name] = tuple(n for n in shown if not self.hidden(resource, n))
         page: dict[str, Any]
         size = paging.size or resource.page_size
         if paging.family == "cursor":
