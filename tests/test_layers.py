@@ -24,6 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     # how a URL's key names a stored row (untyped and mixed-format date keys): plan helpers
     "columns.rowkeys": {"columns.sqlite_time", "columns.untyped"},
     "columns.decimals": set(),  # decimal columns stored as floats: SQLAlchemy only
+    "columns.jsonobject": set(),  # a JSON object built in SQL, its members read back typed
     # The schema is built lazily from the declaration; the policy is held as grants.AccessPolicy.
     "resource": {"calling", "envelopes", "fields", "grants", "names", "relations", "schema"},
     "envelopes": {"errors"},  # rows in a named member: the declaration and how it applies
@@ -484,6 +485,7 @@ ALLOWED: dict[str, set[str]] = {
     "openapi.source": {"auth.service", "limits", "resource"},
     "openapi.common": {"render.jsonapi", "resource"},
     "openapi.fields": {
+        "columns.jsonobject",
         "columns.sqlite_time",
         "columns.typeops",
         "decode.queries",

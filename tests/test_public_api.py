@@ -31,6 +31,7 @@ def test_exported_names_are_pinned_and_sorted() -> None:
         "WriteContext",
         "authenticated",
         "caller",
+        "json_object",
         "nobody",
         "owner",
         "public",

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from .api import Api
 from .auth import Context, Identity, Permission, authenticated, nobody, owner, public, role
 from .changes import ChangeFeed
+from .columns.jsonobject import json_object
 from .envelopes import Envelope
 from .errors import (
     BadRequest,
@@ -54,6 +55,7 @@ __all__ = [
     "WriteContext",
     "authenticated",
     "caller",
+    "json_object",
     "nobody",
     "owner",
     "public",

@@ -268,7 +268,11 @@ class Resource(RowCalls):
         }
         clash = sorted(set(self.relations) & set(self.fields))
         if clash:
-            raise ValueError(f"{self.name}: relations {clash} have the names of fields")
+            raise ValueError(
+                f"{self.name}: relations {clash} have the names of fields (a relation from a "
+                "foreign key is named after it: declare a relationship() of another name on "
+                "the model, or give the field another name)"
+            )
 
         self.hooks: dict[str, list[Hook]] = {event: [] for event in HOOK_EVENTS}
         self.validators: dict[str, list[Validator]] = {}

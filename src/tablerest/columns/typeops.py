@@ -197,8 +197,8 @@ def family(col_type: sa.types.TypeEngine[Any]) -> Family:
             return "jsonb"
         if isinstance(t, pg.TSVECTOR):
             return "tsvector"
-    if isinstance(t, sa.JSON):
-        return "json"
+    if isinstance(t, sa.JSON) or isinstance(getattr(t, "impl_instance", None), sa.JSON):
+        return "json"  # a JSON column, or a type stored as one (a json_object's)
     if isinstance(t, UnknownType):
         return "opaque"
     return "scalar"

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..columns.jsonobject import JsonObject
 from ..columns.sqlite_time import json_schema as stored_time_schema
 from ..columns.typeops import STRUCTURED_OPS, base_type, family
 from ..decode.queries import OPERATORS
@@ -24,7 +25,20 @@ def _nullable(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:
 
 def output_schema(f: Field) -> dict[str, Any]:
     """A readable field's value as the JSON encoder writes it."""
-    t = base_type(f.column.type)
+    out = value_schema(f.column.type)
+    if out and f.nullable:
+        return _nullable(out, True)
+    return out
+
+
+def value_schema(col_type: sa.types.TypeEngine[Any]) -> dict[str, Any]:
+    """A value of this SQL type as the JSON encoder writes it ({}: any JSON value)."""
+    if isinstance(col_type, JsonObject):
+        return {
+            "type": "object",
+            "properties": {n: _nullable(value_schema(t), True) for n, t in col_type.members},
+        }
+    t = base_type(col_type)
     labels = enum_labels(t)
     out: dict[str, Any]
     if family(t) in ("array", "set"):
@@ -56,8 +70,6 @@ def output_schema(f: Field) -> dict[str, Any]:
         out = {"type": "string", "contentEncoding": "base64"}
     else:
         out = {}  # JSON columns and types without a JSON counterpart: any value
-    if out and f.nullable:
-        return _nullable(out, True)
     return out
 
 
