@@ -111,7 +111,7 @@ ALLOWED: dict[str, set[str]] = {
     "execute.prepared": set(),  # the store layer's executor: SQLAlchemy only
     # tablerest's own tables in the served database: SQLAlchemy only
     "execute.owntables": set(),
-    "render.json": {"resource"},
+    "render.json": {"columns.jsonobject", "resource"},
     "render.export": {"render.json"},
     "render.jsonapi": {"errors", "relations", "resource"},
     "render.problem": {"errors", "http", "render.json", "render.jsonapi"},

@@ -89,6 +89,7 @@ class Api:
         allowed_hosts: Sequence[str] | None = None,
         cross_site_writes: bool | None = None,
         aliases: Aliases | None = None,
+        datetime_format: str = "iso",
     ) -> None:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/api'")
@@ -105,6 +106,8 @@ class Api:
         #: The names clients use for every resource's fields and relations, unless a resource
         #: says (``to_camel``): see ``api.resource(aliases=...)``.
         self.aliases = aliases
+        #: How every resource writes timestamps, unless it says (``"utc-ms"``).
+        self.datetime_format = datetime_format
         self.title, self.version, self.description = title, version, description
         self.page_size = page_size
         self.max_page_size = max_page_size
@@ -161,6 +164,7 @@ class Api:
         options.setdefault("format", self.format)
         options.setdefault("csv_formula_guard", self.csv_formula_guard)
         options.setdefault("aliases", self.aliases)
+        options.setdefault("datetime_format", self.datetime_format)
         options.setdefault("max_page_size", max(self.max_page_size, options["page_size"]))
         if isinstance(model, sa.Table):
             res = Resource(model, **options)

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 #: How a list may count its rows: ``COUNT(*)``, the planner's estimate, or up to a cap.
 CountKind = Literal["exact", "estimated", "capped"]
 COUNT_KINDS: tuple[CountKind, ...] = ("exact", "estimated", "capped")
+#: How rows write timestamps: as read, or in UTC with ``Z`` (to the microsecond, or the ms).
+DatetimeFormat = Literal["iso", "utc", "utc-ms"]
+DATETIME_FORMATS: tuple[DatetimeFormat, ...] = ("iso", "utc", "utc-ms")
 
 __all__ = [
     "COUNT_KINDS",
@@ -157,6 +160,7 @@ class Resource(RowCalls):
         aliases: Aliases | None = None,
         envelope: Envelope | str | None = None,
         list_fields: Iterable[str] | None = None,
+        datetime_format: DatetimeFormat = "iso",
     ) -> None:
         self.table = table
         #: Whether writes record change events for ``GET /<name>/changes`` (None: as the Api
@@ -183,6 +187,11 @@ class Resource(RowCalls):
             raise ValueError("format must be 'json' or 'jsonapi'")
         #: The representation when the client does not name one (``Accept: */*`` or none).
         self.format: Literal["json", "jsonapi"] = format  # type: ignore[assignment]
+        if datetime_format not in DATETIME_FORMATS:
+            raise ValueError(f"datetime_format must be one of {', '.join(DATETIME_FORMATS)}")
+        #: How timestamps are written: as read (``iso``), or in UTC with ``Z`` (``utc``, and
+        #: ``utc-ms`` to the millisecond).
+        self.datetime_format: DatetimeFormat = datetime_format
         #: Whether lists can be exported whole as CSV or NDJSON.
         self.export = export
         #: Whether CSV exports neutralise text cells that a spreadsheet would run as formulas.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ import orjson
 import pydantic
 import sqlalchemy as sa
 
+from ..columns.jsonobject import JsonObject
 from ..resource import Resource, enum_to_label
 
 __all__ = ["RowEncoder", "dumps"]
@@ -42,10 +44,42 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value, default=_default)
 
 
-def _converter(col_type: sa.types.TypeEngine[Any]) -> Callable[[Any], Any] | None:
+def _converter(col_type: sa.types.TypeEngine[Any], times: str) -> Callable[[Any], Any] | None:
     if isinstance(col_type, sa.Enum):
         return enum_to_label(col_type)
+    if times == "iso":
+        return None
+    if isinstance(col_type, sa.DateTime):
+        return functools.partial(_utc, milliseconds=times == "utc-ms")
+    if isinstance(col_type, JsonObject):
+        inner = {n: _converter(t, times) for n, t in col_type.members}
+        convs = [(n, c) for n, c in inner.items() if c is not None]
+        if convs:
+            return functools.partial(_members, convs)
     return None
+
+
+def _utc(value: Any, milliseconds: bool) -> Any:
+    """A timestamp in UTC with ``Z`` (a naive one is taken as UTC, as SQLite and MariaDB
+    keep what was stored), with its microseconds if any, or to the millisecond."""
+    if not isinstance(value, dt.datetime):
+        return value  # text a column without a type held
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    text = value.astimezone(dt.UTC).isoformat(
+        timespec="milliseconds" if milliseconds else "auto"
+    )
+    return text.replace("+00:00", "Z")
+
+
+def _members(convs: list[tuple[str, Callable[[Any], Any]]], value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    out = dict(value)
+    for name, conv in convs:
+        if out.get(name) is not None:
+            out[name] = conv(out[name])
+    return out
 
 
 def _rows_builder(keys: Sequence[str]) -> Callable[[Sequence[Sequence[Any]]], list[Any]]:
@@ -67,7 +101,8 @@ class RowEncoder:
     def __init__(self, resource: Resource, keys: Sequence[str]) -> None:
         self.keys = tuple(keys)
         fields = resource.fields
-        convs = [(i, _converter(fields[k].column.type)) for i, k in enumerate(self.keys)]
+        times = resource.datetime_format
+        convs = [(i, _converter(fields[k].column.type, times)) for i, k in enumerate(self.keys)]
         self._convs = [(i, c) for i, c in convs if c is not None]
         self._build = _rows_builder(self.keys)
 
