@@ -464,6 +464,7 @@ ALLOWED: dict[str, set[str]] = {
     "reflect.tables": {
         "columns.decimals",
         "fields",
+        "names",
         "columns.sqlite_time",
         "columns.untyped",
         "execute.owntables",

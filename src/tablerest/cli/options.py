@@ -215,6 +215,9 @@ _what_options = group(
            default=None,
            help="What clients that ask for no representation get: plain JSON (the default) or "
            "JSON:API (application/vnd.api+json)."),
+    option("--camel-case", is_flag=True, default=False,
+           help="Clients use camelCase names for snake_case columns and relations "
+           "(created_at -> createdAt) in rows, bodies, filters, sorts and errors."),
     option("--searchable", multiple=True, metavar="TABLE=COL[,COL...]",
            help="Text columns that q= searches in TABLE (repeatable)."),
     option("--key", "keys", multiple=True, metavar="VIEW=COL[,COL...]",
@@ -262,6 +265,7 @@ def api_settings(
     keys: tuple[str, ...],
     changes: bool | None,
     format_: str | None,
+    camel_case: bool,
     hide: tuple[str, ...],
     show: tuple[str, ...],
     rate_limit_sign_in: str | None,
@@ -297,6 +301,7 @@ def api_settings(
         ),
         "csv_formula_guard": csv_formula_guard,
         "format": format_,
+        "camel_case": camel_case,
     }
     return ApiSettings(
         target=target,
