@@ -347,16 +347,18 @@ ALLOWED: dict[str, set[str]] = {
     "mount.scoped": {"mount.hooks"},  # context variables set for one request
     "mount.ratelimit": {"errors"},  # Flask-Limiter on the API's routes
     "mount.routing": {
+        "auth.access",
         "auth.service",
+        "auth.views",
         "calls",
         "changes.fanout",
         "changes.stream",
+        "envelopes",
         "errors",
         "http",
         "mount.hooks",
         "mount.pages",
         "mount.state",
-        "reflect.selection",
         "render.problem",
         "resource",
         "routes.batch",
@@ -424,7 +426,7 @@ ALLOWED: dict[str, set[str]] = {
     "auth.accounts": {"decode.values", "execute.store", "keys", "resource"},
     # Token pairs, their checks on each use, refresh and revocation: no HTTP.
     "auth.issuer": {"auth.accounts", "auth.sessions", "auth.tokens", "errors", "execute.store"},
-    "auth.views": {"errors", "http"},  # the token routes' request bodies and responses
+    "auth.views": {"envelopes", "errors", "http"},  # the token routes' bodies and responses
     "auth.service": {
         "auth.accounts",
         "auth.issuer",
@@ -568,7 +570,13 @@ ALLOWED: dict[str, set[str]] = {
         "openapi.relations",
         "resource",
     },
-    "openapi.auth": {"auth.service", "openapi.common", "openapi.context", "openapi.schemas"},
+    "openapi.auth": {
+        "auth.service",
+        "openapi.common",
+        "openapi.context",
+        "openapi.schemas",
+        "schema",
+    },
     "openapi.batch": {"openapi.common", "openapi.context", "openapi.schemas", "schema"},
     # Try it out's examples, in one pass over the finished paths: from the declarations.
     "openapi.examples": {
