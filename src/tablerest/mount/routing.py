@@ -19,6 +19,7 @@ from ..render.problem import error_response
 from ..resource import Resource
 from ..routes.common import POINTERS
 from ..routes.endpoint import Endpoint
+from ..routes.toggles import handle as handle_toggle
 from . import hooks
 from .pages import changes_page
 from .state import EXTENSION, AppState
@@ -26,12 +27,14 @@ from .state import EXTENSION, AppState
 if TYPE_CHECKING:
     from ..auth.service import Auth
     from ..routes.batch import Batch
+    from ..toggles import Toggle
 
 __all__ = [
     "SECURITY_HEADERS",
     "mount_auth",
     "mount_batch",
     "mount_resource",
+    "mount_toggle",
     "private",
     "route",
     "secure",
@@ -199,6 +202,17 @@ def mount_auth(state: AppState, auth: Auth) -> None:
     for name, methods, handler in routes:
         kind = "sign-in" if name in ("token", "refresh") else "api"
         route(state, prefix + auth.paths[name], f"auth.{name}", handler, methods, kind)
+
+
+def mount_toggle(state: AppState, toggle: Toggle) -> None:
+    """``POST`` and ``DELETE {prefix}/{on}/{key}/{name}``: the caller's link, made or removed."""
+    rule = f"{state.api.settings.prefix}/{toggle.on.name}/<key>/{toggle.name}"
+
+    def handler(req: Request, key: str) -> Response:
+        target = state.endpoints[toggle.on.name]
+        return handle_toggle(toggle, req, key, target, state.calls[toggle.through.name])
+
+    route(state, rule, f"{toggle.on.name}.toggle.{toggle.name}", handler, ["POST", "DELETE"])
 
 
 def _limit(state: AppState) -> int:

@@ -92,6 +92,11 @@ class ReadRoutes(Routes):
             return tagged(request, doc, res, media=http.JSONAPI)
         return tagged(request, enveloped(res, row), res)
 
+    def row(self, request: Request, key: str, caller: Caller) -> dict[str, Any]:
+        """The row ``key`` as ``caller`` reads it (404 when they cannot): its plain fields."""
+        caller.require(self.resource, "read")
+        return self.ops.reads.item(caller, parse_key(self.resource, key), _PLAIN_ITEM)
+
     def own(
         self,
         request: Request,
