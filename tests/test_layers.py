@@ -84,6 +84,17 @@ ALLOWED: dict[str, set[str]] = {
     "plan.writes": {"columns.rowkeys", "resource"},
     "plan.portable": set(),
     "plan.cursor": {"errors"},
+    # filters -> conditions and bind values (lists, counts, groups, relation routes)
+    "plan.filters": {
+        "columns.decimals",
+        "columns.sqlite_time",
+        "columns.typeops",
+        "columns.untyped",
+        "decode.queries",
+        "plan.portable",
+        "relations",
+        "resource",
+    },
     "plan.reads": {
         "columns.decimals",
         "columns.rowkeys",
@@ -94,6 +105,7 @@ ALLOWED: dict[str, set[str]] = {
         "decode.values",
         "errors",
         "fields",
+        "plan.filters",
         "plan.portable",
         "relations",
         "resource",
