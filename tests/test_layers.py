@@ -52,9 +52,12 @@ ALLOWED: dict[str, set[str]] = {
     "decode.exactjson": set(),  # JSON with its numbers kept as sent: pydantic_core only
     # a URL's key -> key values
     "decode.urlkeys": {"columns.untyped", "decode.values", "errors", "resource"},
+    # the syntax of filter[...] names: conditions, or/not groups
+    "decode.filtergroups": {"errors"},
     "decode.queries": {
         "columns.typeops",
         "columns.untyped",
+        "decode.filtergroups",
         "decode.values",
         "errors",
         "fields",

@@ -10,7 +10,7 @@ statement's signature holds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ from ..columns.sqlite_time import comparable as time_comparable
 from ..columns.sqlite_time import compared_type
 from ..columns.typeops import arity, base_type, comparable, condition, family
 from ..columns.untyped import LOOSE_OPS, Loose, Untyped, loose_condition, loose_params
-from ..decode.queries import Filter
+from ..decode.queries import Filter, Group, ListIntent
 from ..relations import Relation
 from ..resource import Resource
 from .portable import case_sensitive_like, like_escape, to_glob
@@ -34,10 +34,12 @@ __all__ = [
     "filter_arity",
     "filter_condition",
     "filter_values",
+    "filters_signature",
     "join_on",
     "padded",
     "padded_list",
     "scoped",
+    "where_condition",
 ]
 
 
@@ -206,3 +208,45 @@ def as_base(expr: ColumnElement[Any], col_type: Any) -> ColumnElement[Any]:
     type, ``money`` untyped (SQLAlchemy has no operators for either)."""
     base = comparable(col_type)
     return expr if base is col_type else sa.type_coerce(expr, base)
+
+
+def where_condition(
+    source: FromClause, intent: ListIntent, scope: RowScope | None = None
+) -> ColumnElement[bool] | None:
+    """The filters of ``intent`` (its conditions and OR/NOT groups) as one condition on
+    ``source``, None without any. Bind names follow :meth:`ListIntent.leaves`."""
+    if not intent.filters and not intent.groups:
+        return None
+    names = (f"f{i}" for i in range(len(intent.leaves())))
+    return _group(source, Group("and", intent.filters, intent.groups), names, scope)
+
+
+def _group(
+    source: FromClause, group: Group, names: Iterator[str], scope: RowScope | None
+) -> ColumnElement[bool]:
+    # Leaves first, then groups: the order of Group.leaves, which numbers the binds.
+    parts = [filter_condition(source, f, next(names), scope) for f in group.filters]
+    parts += [_group(source, g, names, scope) for g in group.groups]
+    if group.kind == "or":
+        return sa.or_(*parts)
+    both = sa.and_(*parts)
+    if group.kind == "and":
+        return both
+    # NOT is the complement of what the group selects: a row whose condition is unknown (a
+    # NULL compared) is not selected by the group, so NOT selects it, as ``ne`` selects NULL
+    # where ``eq`` does not. SQL's NOT would leave it out too (NOT NULL is NULL).
+    return sa.not_(sa.func.coalesce(both, sa.false(), type_=sa.Boolean()))
+
+
+def filters_signature(intent: ListIntent) -> tuple[Any, ...]:
+    """What about the filters of ``intent`` changes their SQL: each condition's field,
+    operator and :func:`filter_arity`, and how groups hold them."""
+    return _group_signature(Group("and", intent.filters, intent.groups))
+
+
+def _group_signature(group: Group) -> tuple[Any, ...]:
+    return (
+        group.kind,
+        tuple((f.path.dotted, f.op, filter_arity(f)) for f in group.filters),
+        tuple(_group_signature(g) for g in group.groups),
+    )

@@ -48,11 +48,11 @@ from ..relations import Relation
 from ..resource import Resource
 from .filters import (
     RowScope,
-    filter_arity,
-    filter_condition,
     filter_values,
+    filters_signature,
     padded,
     padded_list,
+    where_condition,
 )
 from .filters import adapt as _adapt
 from .filters import as_base as _as_base
@@ -216,7 +216,8 @@ def _conditions(
     resource: Resource, intent: ListIntent, scope: RowScope | None = None
 ) -> list[ColumnElement[bool]]:
     table = resource.table
-    out = [filter_condition(table, f, f"f{i}", scope) for i, f in enumerate(intent.filters)]
+    found = where_condition(table, intent, scope)
+    out = [] if found is None else [found]
     if intent.search is not None:
         pattern = _bind("q", sa.String())
         out.append(sa.or_(*(f.on(table).ilike(pattern, escape="\\") for f in resource.searchable)))
@@ -333,7 +334,7 @@ def list_signature(
 ) -> tuple[Any, ...]:
     """Everything about a list request that changes its SQL; values are parameters."""
     return (
-        tuple((f.path.dotted, f.op, filter_arity(f)) for f in intent.filters),
+        filters_signature(intent),
         intent.search is not None,
         tuple((k.path.dotted, k.descending) for k in intent.sort),
         intent.direction,
@@ -351,7 +352,7 @@ def list_values(
 ) -> dict[str, Any]:
     """The parameters of :func:`list_statement` and :func:`count_statement` for one request."""
     out: dict[str, Any] = {"lim": intent.limit + 1}
-    filter_values(intent.filters, out)
+    filter_values(intent.leaves(), out)
     if intent.search is not None:
         out["q"] = f"%{like_escape(intent.search)}%"
     if intent.offset:
