@@ -528,6 +528,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "openapi.parameters": {
         "columns.typeops",
+        "decode.filtergroups",
         "decode.queries",
         "fields",
         "limits",
