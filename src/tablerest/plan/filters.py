@@ -10,6 +10,7 @@ statement's signature holds.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
@@ -217,7 +218,7 @@ def where_condition(
     ``source``, None without any. Bind names follow :meth:`ListIntent.leaves`."""
     if not intent.filters and not intent.groups:
         return None
-    names = (f"f{i}" for i in range(len(intent.leaves())))
+    names = (f"f{i}" for i in itertools.count())
     return _group(source, Group("and", intent.filters, intent.groups), names, scope)
 
 
@@ -234,7 +235,8 @@ def _group(
         return both
     # NOT is the complement of what the group selects: a row whose condition is unknown (a
     # NULL compared) is not selected by the group, so NOT selects it, as ``ne`` selects NULL
-    # where ``eq`` does not. SQL's NOT would leave it out too (NOT NULL is NULL).
+    # where ``eq`` does not. SQL's NOT alone would leave it out (NOT NULL is NULL, not
+    # true): COALESCE first makes "unknown" false.
     return sa.not_(sa.func.coalesce(both, sa.false(), type_=sa.Boolean()))
 
 
