@@ -507,7 +507,7 @@ class _Reading:
         if len(leaves) > limits.max_filters:
             raise InvalidParameter(
                 leaves[limits.max_filters].parameter,
-                f"At most {limits.max_filters} filters (conditions in or/not groups count)",
+                f"At most {limits.max_filters} filters",  # conditions in groups count
             )
         grouping = None
         if grouped:
