@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tablerest import Api
+from tablerest import Api, role
 from tests.conftest import AppFactory
 from tests.databases import BACKENDS
 from tests.features.test_query import AUTHORS, BOOKS
@@ -228,7 +228,7 @@ def test_every_condition_in_a_group_counts_toward_the_filter_limit(client: Flask
     assert body["parameter"] == "filter[not][year]"  # the 21st: top level first, then groups
 
 
-def _odd_app(engine: sa.Engine) -> Flask:
+def _odd_app(engine: sa.Engine, **options: Any) -> Flask:
     """A table with columns named ``or`` and ``not`` (a database-first table may have them)."""
     meta = sa.MetaData()
     odd = sa.Table(
@@ -251,7 +251,7 @@ def _odd_app(engine: sa.Engine) -> Flask:
         )
     app = Flask("odd")
     app.config["TESTING"] = True
-    Api(app, engine).resource(odd)
+    Api(app, engine).resource(odd, **options)
     return app
 
 
@@ -274,3 +274,14 @@ def test_fields_named_or_and_not(engine: sa.Engine) -> None:
     assert ids("filter[not][or]=a") == [2, 3]
     assert ids("filter[not][eq][eq]=5") == [2, 3]
     assert ids("filter[not][not][null]=true") == [1, 2]
+
+
+def test_a_concealed_field_named_not_reads_as_a_group(engine: sa.Engine) -> None:
+    """Were the hidden field ``not`` taken as the field, ``filter[not][gt]=1`` would answer
+    "Unknown field 'not'" where a table without it answers about ``gt``: it would confirm it."""
+    client = _odd_app(engine, hidden_unless={"not": role("admin")}).test_client()
+    body = problem(client.get("/api/odd?filter[not][gt]=1"), 400)
+    assert body["detail"] == "Unknown field 'gt'"
+    assert body["parameter"] == "filter[not][gt]"
+    resp = client.get("/api/odd?filter[not][or]=a")  # still a group over the visible fields
+    assert [r["id"] for r in resp.get_json()["data"]] == [2, 3]
