@@ -27,8 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     "columns.jsonobject": set(),  # a JSON object built in SQL, its members read back typed
     # The schema is built lazily from the declaration; the policy is held as grants.AccessPolicy.
     "resource": {"calling", "envelopes", "fields", "grants", "names", "relations", "schema"},
-    "envelopes": {"errors"},
-    "toggles": {"resource"},  # membership toggles, as declared (Api.toggle)  # rows in a named member: the declaration and how it applies
+    "envelopes": {"errors"},  # rows in a named member: the declaration and how it applies
+    "toggles": {"resource"},  # membership toggles, as declared (Api.toggle)
     # A declaration's parts, built when it is declared: below resource, SQLAlchemy only.
     "fields": {"viewer"},  # which columns and expressions are exposed, and how
     "viewer": set(),  # caller.id, the bind parameter of fields computed from who asks
