@@ -65,6 +65,7 @@ ALLOWED: dict[str, set[str]] = {
         "errors",
         "fields",
         "limits",
+        "names",
         "relations",
         "resource",
     },

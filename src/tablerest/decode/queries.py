@@ -31,6 +31,7 @@ from ..columns.untyped import Untyped, loose_value
 from ..errors import InvalidParameter
 from ..fields import Field
 from ..limits import MAX_OFFSET, MAX_PAGE_NUMBER, Limits
+from ..names import QUERY_PARAMETERS
 from ..relations import Relation
 from ..resource import COUNT_KINDS, Catalog, CountKind, Resource, View
 from .filtergroups import Leaf, RawGroup, filter_segments, read_filter
@@ -60,10 +61,7 @@ _JOINED = {"eq": "in", "in": "in", "ne": "nin", "nin": "nin"}
 #: Operators that, repeated, must each hold (as they always did).
 _EACH_HOLDS = frozenset({"like", "ilike", "contains", "startswith", "endswith", "cs", "cd", "ov"})
 _TEXT_OPS = frozenset({"like", "ilike", "contains", "startswith", "endswith"})
-_RESERVED = frozenset(
-    {"page", "limit", "offset", "count", "sort", "fields", "include", "filter", "q", "format",
-     "group_by", "aggregate", "having", "distinct"}
-)  # fmt: skip
+_RESERVED = QUERY_PARAMETERS
 _AGGREGATE = re.compile(r"^(count|sum|avg|min|max)\(([^()]*)\)$")
 _HAVING = re.compile(r"^having\[([^\[\]]+)\](?:\[([^\[\]]+)\])?$")
 HAVING_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
@@ -495,6 +493,10 @@ class _Reading:
                 tree, segments, name, values, self.visible_field, OPERATORS
             ):
                 continue  # read below, with the groups
+            elif name in resource.parameters:
+                # A parameter the resource names (``author=jake``): the filter it stands for.
+                dotted, op = resource.parameters[name]
+                filters.extend(self.filters(dotted, op, name, values))
             elif name.split(".")[0].split("[")[0] not in _RESERVED and "[" not in name:
                 # The shorthand ``genre=fantasy``: equality on a field.
                 filters.extend(self.filters(name, "eq", name, values))

@@ -78,6 +78,14 @@ def list_params(ctx: Context, res: Resource) -> list[dict[str, Any]]:
     params += grouping_params(ctx, res)
     params += filter_params(ctx, res)
     params.append(filter_groups_param(ctx, res))
+    params += [
+        query(
+            name,
+            {"type": "string"},
+            f"Stands for filter[{dotted}]" + (f"[{op}]" if op != "eq" else ""),
+        )
+        for name, (dotted, op) in res.parameters.items()
+    ]
     return params
 
 
