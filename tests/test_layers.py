@@ -26,7 +26,16 @@ ALLOWED: dict[str, set[str]] = {
     "columns.decimals": set(),  # decimal columns stored as floats: SQLAlchemy only
     "columns.jsonobject": set(),  # a JSON object built in SQL, its members read back typed
     # The schema is built lazily from the declaration; the policy is held as grants.AccessPolicy.
-    "resource": {"calling", "envelopes", "fields", "grants", "names", "relations", "schema"},
+    "resource": {
+        "calling",
+        "envelopes",
+        "fields",
+        "grants",
+        "names",
+        "relations",
+        "schema",
+        "viewer",
+    },
     "envelopes": {"errors"},  # rows in a named member: the declaration and how it applies
     "toggles": {"resource"},  # membership toggles, as declared (Api.toggle)
     # A declaration's parts, built when it is declared: below resource, SQLAlchemy only.

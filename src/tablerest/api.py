@@ -208,8 +208,10 @@ class Api:
                 # A hook, so that every path that creates a user counts: a POST, an array,
                 # a batch, a nested write, an upsert.
                 resource.hook("before_create")(self._count_sign_up)
+        if resource.where is not None and resource.changes:
+            raise ValueError(f"{resource.name}: a view (where=) has no change feed of its own")
         if resource.changes is None:
-            resource.changes = bool(self.changes)
+            resource.changes = bool(self.changes) and resource.where is None
         self.resources[resource.name] = resource
         resource._calls = lambda: self._current_state().calls[resource.name]
         for state in self._states:

@@ -19,7 +19,7 @@ from .viewer import caller_type
 if TYPE_CHECKING:
     from sqlalchemy.orm import Mapper
 
-__all__ = ["ComputedSpec", "Field", "declared_fields", "needs_value_on_insert"]
+__all__ = ["ComputedSpec", "Field", "declared_fields", "needs_value_on_insert", "view_condition"]
 
 #: What ``computed=`` maps a field name to: a SQL expression over the resource's table (a
 #: ``ColumnElement``, or anything with ``__clause_element__`` such as ``Book.title``), or the
@@ -298,6 +298,23 @@ def _checked(on: _Model, fname: str, expr: ColumnElement[Any]) -> ColumnElement[
             f"{on.resource}: computed field {fname!r} reads {others}, not only "
             f"{on.table.name}; reach other tables with a correlated scalar sub-query "
             "(sa.select(...).where(...).scalar_subquery())"
+        )
+    return expr
+
+
+def view_condition(resource: str, table: sa.Table, where: Any) -> ColumnElement[bool]:
+    """``where=``: a SQL condition over ``table`` alone (other tables through correlated
+    sub-queries, as computed fields reach them); ValueError otherwise."""
+    expr = _clause(where)
+    if expr is None:
+        raise ValueError(f"{resource}: where= is not a SQL condition ({type(where).__name__})")
+    others = sorted(
+        str(getattr(f, "name", f)) for f in sa.select(expr).get_final_froms() if f is not table
+    )
+    if others:
+        raise ValueError(
+            f"{resource}: where= reads {others}, not only {table.name}; reach other tables "
+            "with a correlated sub-query (sa.exists().where(...), Table.c.x.in_(sa.select(...)))"
         )
     return expr
 

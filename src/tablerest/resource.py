@@ -19,14 +19,17 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.sql import ColumnElement, FromClause
+from sqlalchemy.sql.util import ClauseAdapter
 
 from .calling import RowCalls
 from .envelopes import Envelope
-from .fields import ComputedSpec, Field, declared_fields
+from .fields import ComputedSpec, Field, declared_fields, view_condition
 from .grants import AccessPolicy
 from .names import QUERY_PARAMETERS, Aliases, aliased, slug
 from .relations import Relation, declared_relations
 from .schema import ResourceSchema
+from .viewer import caller_type
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Mapper, Session
@@ -167,6 +170,7 @@ class Resource(RowCalls):
         list_fields: Iterable[str] | None = None,
         datetime_format: DatetimeFormat = "iso",
         parameters: Mapping[str, str] | None = None,
+        where: Any = None,
     ) -> None:
         self.table = table
         #: Whether writes record change events for ``GET /<name>/changes`` (None: as the Api
@@ -243,11 +247,18 @@ class Resource(RowCalls):
         self.pk_fields: tuple[Field, ...] = tuple(
             f for c in self.primary_key if (f := self._field_of(c)) is not None
         )
-        #: The type of ``caller.id`` in the computed fields that depend on who asks (see
-        #: :mod:`tablerest.viewer`); None when none does.
-        self.caller_type = _one_caller_type(self.name, self.readable)
+        #: The rows this resource serves, when it is a view of its table (``where=``): a SQL
+        #: condition over the table, every read's; None: every row.
+        self.where: ColumnElement[bool] | None = (
+            None if where is None else view_condition(self.name, table, where)
+        )
+        #: The type of ``caller.id`` in the computed fields (and ``where``) that depend on
+        #: who asks (see :mod:`tablerest.viewer`); None when none does.
+        self.caller_type = _one_caller_type(self.name, self.readable, self.where)
 
-        if not self.primary_key:
+        if not self.primary_key or where is not None:
+            # A view of the table (where=) is read: a write through it could make or change
+            # rows it does not show.
             allowed: tuple[str, ...] = ("GET",)
         else:
             allowed = ALL_METHODS
@@ -340,6 +351,14 @@ class Resource(RowCalls):
         if first not in self.fields and first not in self.relations:
             raise ValueError(f"{self.name}: parameters[{name!r}] names no field {first!r}")
         return ".".join([first, *dotted.split(".")[1:]]), op
+
+    def where_on(self, source: FromClause) -> ColumnElement[bool]:
+        """``where`` on ``source``: the table, or an alias of it."""
+        assert self.where is not None
+        if isinstance(source, sa.Table):
+            return self.where
+        adapted: ColumnElement[bool] = ClauseAdapter(source).traverse(self.where)
+        return adapted
 
     def named(self, name: str) -> str:
         """The name clients use for a field or relation, given that name or the model's
@@ -506,9 +525,14 @@ def enum_to_label(col_type: sa.Enum) -> Callable[[Any], Any]:
     return convert
 
 
-def _one_caller_type(name: str, fields: Iterable[Field]) -> sa.types.TypeEngine[Any] | None:
-    """The one type ``caller.id`` has in these fields: one id is bound for all of them."""
+def _one_caller_type(
+    name: str, fields: Iterable[Field], where: ColumnElement[bool] | None
+) -> sa.types.TypeEngine[Any] | None:
+    """The one type ``caller.id`` has in these fields and ``where``: one id is bound for all."""
     types = [f.caller_type for f in fields if f.caller_type is not None]
+    if where is not None:
+        found = caller_type(f"{name}: where", where)
+        types += [found] if found is not None else []
     if len({type(t) for t in types}) > 1:
         raise ValueError(
             f"{name}: caller.id is compared with columns of different types in its computed fields"

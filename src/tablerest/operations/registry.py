@@ -49,14 +49,16 @@ class Registry:
     def owner(self, table: sa.Table) -> Resource | None:
         found = None
         for ops in self.operations.values():
-            if ops.resource.table is table:
+            # A view of the table (where=) is never the one its rows belong to.
+            if ops.resource.table is table and ops.resource.where is None:
                 found = ops.resource
         return found
 
     def reader(self, table: sa.Table) -> Resource | None:
         for ops in self.operations.values():
-            if ops.resource.table is table and "GET" in ops.resource.methods:
-                return ops.resource
+            res = ops.resource
+            if res.table is table and "GET" in res.methods and res.where is None:
+                return res
         return None
 
     def caller(self, access: Access | None) -> Caller:

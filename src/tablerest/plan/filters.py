@@ -57,10 +57,11 @@ class RowScope(Protocol):
 def scoped(
     scope: RowScope | None, resource: Resource, source: FromClause, many: bool = False
 ) -> list[ColumnElement[bool]]:
-    if scope is None:
-        return []
-    found = scope.where(resource, source, many)
-    return [] if found is None else [found]
+    """The conditions on ``source`` that keep the rows of ``resource`` a read may see: its
+    own ``where=`` (a view of the table), and the caller's row scope."""
+    out = [] if resource.where is None else [resource.where_on(source)]
+    found = scope.where(resource, source, many) if scope is not None else None
+    return out if found is None else [*out, found]
 
 
 # -- parameters ------------------------------------------------------------------------------
