@@ -56,7 +56,7 @@ def index(state: AppState, req: Request) -> Response:
                 "name": name,
                 "url": base + ep.url,
                 "fields": [f.name for f in res.readable if f.name not in hidden],
-                "primary_key": [f.name for f in res.pk_fields],
+                "primary_key": [f.name for f in res.key_fields],
                 "methods": sorted(res.methods),
             }
         )

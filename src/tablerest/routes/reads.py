@@ -142,7 +142,7 @@ class ReadRoutes(Routes):
         caller.require(res, "read")
         caller.require(target, "list" if rel.to_many else "read")
         args = request.args.to_dict(flat=False)
-        only_keys = {target.name: tuple(f.name for f in target.pk_fields)}
+        only_keys = {target.name: tuple(f.name for f in target.key_fields)}
         reads = self.ops.reads
         values = parse_key(res, key)
         if rel.to_many:
@@ -255,7 +255,7 @@ class ReadRoutes(Routes):
             asked = [n.strip(" \t") for n in ",".join(values).split(",") if n.strip(" \t")]
             sparse[of.name] = set(asked)
             relations = {n: (rel, t) for n, rel, t in self.jsonapi.relations(of, caller.access)}
-            columns: list[str] = [f.name for f in of.pk_fields]
+            columns: list[str] = [f.name for f in of.key_fields]
             for n in asked:
                 if n in relations:
                     rel, t = relations[n]
