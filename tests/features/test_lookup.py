@@ -5,6 +5,7 @@ application calls and permissions."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ from flask import Flask, Request
 from flask.testing import FlaskClient
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tablerest import Api, Identity, owner, public
+from tablerest import Api, ChangeFeed, Identity, owner, public
 from tests.databases import BACKENDS
 from tests.helpers import problem
 
@@ -196,7 +197,8 @@ def test_relation_routes_and_json_api_ids(client: FlaskClient) -> None:
     first = doc["data"][0]
     assert first["id"] == "hello"
     assert first["links"]["self"].endswith("/api/articles/hello")
-    assert "slug" not in first["attributes"] and "id" not in first["attributes"]
+    assert "slug" not in first["attributes"]
+    assert "id" not in first["attributes"]
     # A comment's foreign key holds the article's primary key, not its id (the slug): it stays
     # an attribute, and the relationship has links but no linkage.
     comment = client.get("/api/comments/1", headers={"Accept": JSONAPI}).get_json()["data"]
@@ -269,7 +271,9 @@ def test_application_calls_take_the_lookup_value(engine: sa.Engine) -> None:
 
 def test_a_lookup_reveals_no_row_a_scope_hides(engine: sa.Engine) -> None:
     rule = owner("owner_id")
-    app, _ = _app(engine, permissions={"list": rule, "read": rule, "update": rule, "create": public})
+    app, _ = _app(
+        engine, permissions={"list": rule, "read": rule, "update": rule, "create": public}
+    )
     client = app.test_client()
     assert client.get("/api/articles/hello", headers={"X-Who": "1"}).status_code == 200
     # Another's row is as missing as a row that does not exist: 404, never 403.
@@ -281,7 +285,8 @@ def test_a_lookup_reveals_no_row_a_scope_hides(engine: sa.Engine) -> None:
 
 def test_openapi_names_the_path_parameter_after_the_lookup(client: FlaskClient) -> None:
     doc = client.get("/api/openapi.json").get_json()
-    assert "/api/articles/{slug}" in doc["paths"] and "/api/articles/{id}" not in doc["paths"]
+    assert "/api/articles/{slug}" in doc["paths"]
+    assert "/api/articles/{id}" not in doc["paths"]
     (param,) = [
         p
         for p in doc["paths"]["/api/articles/{slug}"]["get"].get("parameters", [])
@@ -321,3 +326,37 @@ def test_a_lookup_cannot_be_hidden_from_some_callers(engine: sa.Engine) -> None:
     articles = Api(Flask("ok"), engine).resource(Article, lookup="slug")
     with pytest.raises(ValueError, match="lookup field"):
         articles.conceal("slug")
+
+
+def test_orm_writes_find_rows_by_their_slug(engine: sa.Engine) -> None:
+    client = _app(engine, orm=True)[0].test_client()
+    made = client.post("/api/articles", json={"slug": "orm", "title": "O"})
+    assert made.headers["Location"].endswith("/api/articles/orm")
+    renamed = client.patch("/api/articles/orm", json={"slug": "orm-2", "title": "P"})
+    assert renamed.status_code == 200
+    assert renamed.get_json()["slug"] == "orm-2"
+    problem(client.delete("/api/articles/hello"), 409)  # its comment refers to it
+    assert client.delete("/api/articles/caf%C3%A9").status_code == 204
+    problem(client.delete("/api/articles/caf%C3%A9"), 404)
+    stored = _stored(engine)
+    assert stored["orm-2"][1] == "P"
+    assert "orm" not in stored
+    assert "café" not in stored
+    assert "hello" in stored
+
+
+def test_change_events_name_rows_by_their_slug(engine: sa.Engine) -> None:
+    app = Flask("feed")
+    api = Api(app, engine, changes=ChangeFeed(stream_seconds=0))
+    api.resource(Article, lookup="slug")
+    client = app.test_client()
+    client.post("/api/articles", json={"slug": "fed", "title": "F"})
+    client.patch("/api/articles/fed", json={"slug": "fed-2"})
+    client.delete("/api/articles/fed-2")
+    resp = client.get("/api/articles/changes", headers={"Last-Event-ID": "0"})
+    keys = [
+        json.loads(line[len("data: ") :])["key"]
+        for line in resp.get_data(as_text=True).splitlines()
+        if line.startswith("data: ")
+    ]
+    assert keys == ["fed", "fed-2", "fed-2"]
