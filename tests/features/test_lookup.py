@@ -42,6 +42,14 @@ class Comment(Base):
     body: Mapped[str] = mapped_column(sa.String(100))
 
 
+class Pin(Base):
+    """A foreign key onto the lookup column: JSON:API linkage by the article's id (slug)."""
+
+    __tablename__ = "pins"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_slug: Mapped[str] = mapped_column(sa.ForeignKey("articles.slug"))
+
+
 class Part(Base):
     """A composite lookup: a code is unique within its maker."""
 
@@ -86,6 +94,7 @@ def _app(engine: sa.Engine, **articles: Any) -> tuple[Flask, Api]:
     api = Api(app, engine, identify=_who)
     api.resource(Article, lookup="slug", **articles)
     api.resource(Comment)
+    api.resource(Pin)
     api.resource(Part, lookup=("maker", "code"))
     return app, api
 
@@ -142,6 +151,8 @@ def test_unicode_and_comma_slugs_and_unreachable_ones(
     body = problem(client.post("/api/articles", json={"slug": "a/b", "title": "S"}), 422)
     assert body["errors"][0]["pointer"] == "/slug"
     problem(client.post("/api/articles", json={"slug": "..", "title": "S"}), 422)
+    renamed = problem(client.patch("/api/articles/hello", json={"slug": "x/y"}), 422)
+    assert renamed["errors"][0]["pointer"] == "/slug"
     assert set(_stored(engine)) == {"hello", "café", "a,b", "ünï"}
 
 
@@ -162,6 +173,8 @@ def test_a_rename_answers_with_the_new_slug(engine: sa.Engine) -> None:
     assert doc["data"]["id"] == "good-bye"
     assert doc["links"]["self"].endswith("/api/articles/good-bye")
     problem(client.get("/api/articles/hello"), 404)
+    # A hook's new slug must be one a URL can name too.
+    problem(client.patch("/api/articles/good-bye", json={"title": "And/Or"}), 422)
     # Without hooks (the Core path) a client's rename too.
     plain = _app(engine)[0].test_client()
     renamed = plain.patch("/api/articles/good-bye", json={"slug": "again"})
@@ -219,6 +232,29 @@ def test_relation_routes_and_json_api_ids(client: FlaskClient) -> None:
     )
     assert patched.status_code == 200
     assert patched.get_json()["data"]["attributes"]["title"] == "U"
+
+
+def test_json_api_linkage_through_a_foreign_key_onto_the_lookup(
+    client: FlaskClient, engine: sa.Engine
+) -> None:
+    made = client.post(
+        "/api/pins",
+        json={
+            "data": {
+                "type": "pins",
+                "relationships": {"articles": {"data": {"type": "articles", "id": "café"}}},
+            }
+        },
+        headers={"Content-Type": JSONAPI, "Accept": JSONAPI},
+    )
+    assert made.status_code == 201, made.get_json()
+    pin = made.get_json()["data"]
+    assert pin["relationships"]["articles"]["data"] == {"type": "articles", "id": "café"}
+    assert "article_slug" not in pin.get("attributes", {})  # the linkage holds it
+    related = client.get(f"/api/pins/{pin['id']}/articles").get_json()
+    assert related["title"] == "Café"
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(Pin.article_slug)).scalars().all() == ["café"]
 
 
 def test_composite_lookups(client: FlaskClient, engine: sa.Engine) -> None:

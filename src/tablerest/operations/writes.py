@@ -214,6 +214,7 @@ class Writes:
         grant = caller.require(res, "update")
         caller.check_writable(res, data)
         self._check_key_unchanged(data, key)
+        reachable(res, [data], False)  # a new lookup value (a slug) must be a URL's too
         if replace:
             data = self._with_resets(data, caller.locked(res) | caller.concealed(res))
         method = method or _METHOD["replace" if replace else "patch"]
@@ -233,6 +234,7 @@ class Writes:
                     res, "update", session, method, data, key, identity=caller.identity
                 )
                 self._run_hooks("before_update", ctx)
+                reachable(res, [ctx.data], False)  # and one a hook sets
                 written = shared.statements.values(ctx.data)
                 if res.use_orm:
                     obj = self._orm_row(session, key)
