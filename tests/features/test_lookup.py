@@ -333,6 +333,10 @@ def test_openapi_names_the_path_parameter_after_the_lookup(client: FlaskClient) 
     assert param["schema"]["type"] == "string"
     assert "/api/articles/{slug}/comments" in doc["paths"]
     assert "/api/parts/{key}" in doc["paths"]
+    index = {r["name"]: r for r in client.get("/api").get_json()["resources"]}
+    assert index["articles"]["primary_key"] == ["id"]
+    assert index["articles"]["lookup"] == ["slug"]
+    assert "lookup" not in index["comments"]
 
 
 @pytest.mark.parametrize(
