@@ -46,8 +46,10 @@ def url(db_url: str) -> str:
 def _answers(url: str, lean: bool, **options: Any) -> list[tuple[int, Any, str | None]]:
     client = create_app(url, lean=lean, engine_options=POOL, **options).test_client()
     out = []
+    jsonapi = {"Accept": "application/vnd.api+json"}
     for method, path, body in [
         ("GET", "/api/articles/hello", None),
+        ("GET", "/api/articles/hello?include=comments", jsonapi),
         ("GET", "/api/articles/caf%C3%A9", None),
         ("GET", "/api/articles/1", None),
         ("GET", "/api/articles/hello/comments", None),
@@ -56,7 +58,10 @@ def _answers(url: str, lean: bool, **options: Any) -> list[tuple[int, Any, str |
         ("DELETE", "/api/articles/newer", None),
         ("GET", "/api/articles/newer", None),
     ]:
-        resp = client.open(path, method=method, json=body)
+        if body is jsonapi:
+            resp = client.open(path, method=method, headers=jsonapi)
+        else:
+            resp = client.open(path, method=method, json=body)
         got = resp.get_json()
         if isinstance(got, dict) and got.get("slug") in ("new", "newer"):
             del got["id"]  # the sequences of PostgreSQL and MariaDB move on between the runs
@@ -69,12 +74,17 @@ def test_serve_lookup_names_rows_by_slug_on_both_paths(url: str) -> None:
     flask = _answers(url, False, lookups={"articles": ["slug"]})
     assert lean == flask
     statuses = [status for status, _, _ in lean]
-    assert statuses == [200, 200, 404, 200, 201, 200, 204, 404]
-    assert lean[1][1]["title"] == "Café"
-    assert lean[3][1]["data"][0]["body"] == "first"
-    assert lean[4][2] is not None
-    assert lean[4][2].endswith("/api/articles/new")
-    assert lean[5][1]["slug"] == "newer"
+    assert statuses == [200, 200, 200, 404, 200, 201, 200, 204, 404]
+    doc = lean[1][1]
+    assert doc["data"]["id"] == "hello"
+    assert doc["included"][0]["relationships"]["article"]["links"]["related"].endswith(
+        "/api/comments/1/article"
+    )
+    assert lean[2][1]["title"] == "Café"
+    assert lean[4][1]["data"][0]["body"] == "first"
+    assert lean[5][2] is not None
+    assert lean[5][2].endswith("/api/articles/new")
+    assert lean[6][1]["slug"] == "newer"
     engine = sa.create_engine(url, poolclass=sa.NullPool)
     with engine.connect() as conn:
         slugs = conn.exec_driver_sql("SELECT slug FROM articles ORDER BY id").scalars().all()
