@@ -13,10 +13,12 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask, Request
 from flask.testing import FlaskClient
+from openapi_spec_validator import validate
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tablerest import Api, ChangeFeed, Identity, owner, public
 from tests.databases import BACKENDS
+from tests.features.test_openapi_examples import _examples, _validator
 from tests.helpers import problem
 
 JSONAPI = "application/vnd.api+json"
@@ -333,6 +335,15 @@ def test_openapi_names_the_path_parameter_after_the_lookup(client: FlaskClient) 
     assert param["schema"]["type"] == "string"
     assert "/api/articles/{slug}/comments" in doc["paths"]
     assert "/api/parts/{key}" in doc["paths"]
+    for fmt in ("json", "jsonapi"):
+        document = client.get(f"/api/openapi.json?format={fmt}").get_json()
+        validate(document)
+        bad = {
+            where: problems
+            for where, example, schema in _examples(document)
+            if (problems := [e.message for e in _validator(document, schema).iter_errors(example)])
+        }
+        assert bad == {}
     index = {r["name"]: r for r in client.get("/api").get_json()["resources"]}
     assert index["articles"]["primary_key"] == ["id"]
     assert index["articles"]["lookup"] == ["slug"]
