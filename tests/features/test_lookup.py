@@ -234,6 +234,20 @@ def test_relation_routes_and_json_api_ids(client: FlaskClient) -> None:
     )
     assert patched.status_code == 200
     assert patched.get_json()["data"]["attributes"]["title"] == "U"
+    renamed = client.patch(
+        "/api/articles/by-id",
+        json={"data": {"type": "articles", "id": "by-id", "attributes": {"slug": "by-id-2"}}},
+        headers={"Content-Type": JSONAPI, "Accept": JSONAPI},
+    )
+    assert renamed.get_json()["data"]["id"] == "by-id-2"
+    assert renamed.get_json()["links"]["self"].endswith("/api/articles/by-id-2")
+    other = client.patch(
+        "/api/articles/by-id-2",
+        json={"data": {"type": "articles", "id": "hello", "attributes": {"title": "V"}}},
+        headers={"Content-Type": JSONAPI, "Accept": JSONAPI},
+    )
+    problem_doc = other.get_json()
+    assert other.status_code == 409, problem_doc
 
 
 def test_json_api_linkage_through_a_foreign_key_onto_the_lookup(
