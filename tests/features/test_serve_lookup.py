@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from tablerest import cli
 from tablerest.auth.policyfile import load_policy
+from tablerest.cli.options import policy_file
 from tablerest.server import create_app
 from tests.databases import BACKENDS
 from tests.helpers import problem
@@ -116,3 +117,33 @@ def test_the_flag_reaches_the_openapi_document(url: str) -> None:
     bad = CliRunner().invoke(cli.main, ["openapi", url, "--lookup", "articles"])
     assert bad.exit_code == 2
     assert "TABLE=COL" in bad.output
+
+
+def test_the_users_table_may_be_looked_up_by_name(url: str) -> None:
+    """A token names its user by primary key; /auth/me finds them whatever URLs use."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    auto = {"postgresql": "SERIAL", "mysql": "INTEGER AUTO_INCREMENT"}.get(engine.name, "INTEGER")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"CREATE TABLE users (id {auto} PRIMARY KEY, username VARCHAR(50) NOT NULL UNIQUE, "
+            "password_hash VARCHAR(200) NOT NULL)"
+        )
+    engine.dispose()
+    policy = policy_file(None, "users", (), None, None)
+    client = create_app(
+        url,
+        policy=policy,
+        lookups={"users": ["username"]},
+        secret_key="lookup-" + "k" * 40,
+        engine_options=POOL,
+    ).test_client()
+    made = client.post("/api/users", json={"username": "ann", "password_hash": "long enough 1"})
+    assert made.status_code == 201, made.get_json()
+    assert made.headers["Location"].endswith("/api/users/ann")
+    token = client.post("/api/auth/token", json={"username": "ann", "password": "long enough 1"})
+    assert token.status_code == 200, token.get_json()
+    auth = {"Authorization": f"Bearer {token.get_json()['access_token']}"}
+    me = client.get("/api/auth/me", headers=auth)
+    assert me.status_code == 200, me.get_json()
+    assert me.get_json()["username"] == "ann"
+    assert client.get("/api/users/ann", headers=auth).get_json()["username"] == "ann"

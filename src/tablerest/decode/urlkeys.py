@@ -16,14 +16,17 @@ from .values import value_parser
 __all__ = ["parse_key", "unreachable_keys"]
 
 
-def parse_key(resource: Resource, raw: str) -> tuple[Any, ...]:
+def parse_key(
+    resource: Resource, raw: str, columns: tuple[sa.Column[Any], ...] | None = None
+) -> tuple[Any, ...]:
     """The key in a URL (the primary key, or the resource's ``lookup=``): one value, or
     comma-separated values for a composite key.
 
     A value that cannot be a key of this table (``/books/abc`` for an integer key) is a 404:
-    no such row can exist.
+    no such row can exist. ``columns``: the key of other columns (the primary key, which a
+    token's subject holds).
     """
-    cols = resource.key
+    cols = resource.key if columns is None else columns
     parts = [raw] if len(cols) == 1 else raw.split(",")
     if len(parts) != len(cols):
         raise NotFound(f"No {resource.name} row with key {raw!r}")

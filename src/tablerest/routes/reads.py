@@ -95,7 +95,9 @@ class ReadRoutes(Routes):
     def own(self, request: Request, subject: str) -> Response:
         """The caller's own row (``/auth/me``), whatever the resource's ``read`` permission."""
         res = self.resource
-        row = self.ops.reads.own(self.caller(request), parse_key(res, subject), _PLAIN_ITEM)
+        # A token's subject is the user's primary key, whatever names the row in URLs.
+        pk = parse_key(res, subject, res.primary_key)
+        row = self.ops.reads.own(self.caller(request), pk, _PLAIN_ITEM)
         return tagged(request, enveloped(res, row), res)
 
     def related(self, request: Request, key: str, name: str) -> Response:
