@@ -147,3 +147,13 @@ def test_the_users_table_may_be_looked_up_by_name(url: str) -> None:
     assert me.status_code == 200, me.get_json()
     assert me.get_json()["username"] == "ann"
     assert client.get("/api/users/ann", headers=auth).get_json()["username"] == "ann"
+    # Changing one's own row by /auth/me: found by primary key, then by its new name.
+    renamed = client.patch("/api/auth/me", json={"username": "anne"}, headers=auth)
+    assert renamed.status_code == 200, renamed.get_json()
+    assert renamed.get_json()["username"] == "anne"
+    assert client.get("/api/auth/me", headers=auth).get_json()["username"] == "anne"
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    with engine.connect() as conn:
+        names = conn.exec_driver_sql("SELECT username FROM users").scalars().all()
+    engine.dispose()
+    assert names == ["anne"]

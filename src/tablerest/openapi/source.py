@@ -7,7 +7,7 @@ extension and the CLI call :func:`tablerest.openapi.document`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from ..resource import Catalog, Resource
@@ -15,6 +15,7 @@ from ..resource import Catalog, Resource
 if TYPE_CHECKING:
     from ..auth.service import Auth
     from ..limits import Limits
+    from ..toggles import Toggle
 
 
 class Settings(Protocol):
@@ -62,6 +63,11 @@ class Options(Protocol):
 
     @property
     def rate_limits(self) -> object | None: ...
+
+    @property
+    def toggles(self) -> Sequence[Toggle]:
+        """The membership toggles (``Api.toggle``)."""
+        ...
 
 
 class Mounted(Protocol):
