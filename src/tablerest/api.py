@@ -156,7 +156,9 @@ class Api:
         ``changes`` (``True``/``False``: the live change feed
         ``GET /<name>/changes`` on or off for this resource, whatever ``Api(changes=...)`` says),
         ``aliases`` (the names clients use for fields and relations: a function such as
-        pydantic's ``to_camel``, or a mapping of the names to change; default ``Api(aliases=)``).
+        pydantic's ``to_camel``, or a mapping of the names to change; default ``Api(aliases=)``),
+        ``lookup`` (a unique NOT NULL field, or a tuple of them, naming rows in URLs instead of
+        the primary key: ``lookup="slug"`` serves ``/api/articles/{slug}``).
         """
         permissions = options.pop("permissions", None)
         field_rules = {

@@ -171,6 +171,7 @@ class Resource(RowCalls):
         datetime_format: DatetimeFormat = "iso",
         parameters: Mapping[str, str] | None = None,
         where: Any = None,
+        lookup: str | Sequence[str] | None = None,
     ) -> None:
         self.table = table
         #: Whether writes record change events for ``GET /<name>/changes`` (None: as the Api
@@ -247,6 +248,14 @@ class Resource(RowCalls):
         self.pk_fields: tuple[Field, ...] = tuple(
             f for c in self.primary_key if (f := self._field_of(c)) is not None
         )
+        #: The fields that name a row in its URL (``/articles/{slug}``), in links, ETags,
+        #: JSON:API ids, batch keys and change events: the primary key, or ``lookup=``.
+        self.key_fields: tuple[Field, ...] = self.pk_fields
+        if lookup is not None:
+            self.key_fields = _lookup_fields(self, (lookup,) if isinstance(lookup, str) else lookup)
+        #: The columns of :attr:`key_fields`: every stage that finds a row by its URL key
+        #: compares these.
+        self.key: tuple[sa.Column[Any], ...] = tuple(f.column for f in self.key_fields)
         #: The rows this resource serves, when it is a view of its table (``where=``): a SQL
         #: condition over the table, every read's; None: every row.
         self.where: ColumnElement[bool] | None = (
@@ -391,6 +400,8 @@ class Resource(RowCalls):
         f = self.fields[field_name]
         if f.primary_key:
             raise ValueError(f"{self.name}: the primary key {field_name!r} cannot be write-only")
+        if any(k.name == field_name for k in self.key_fields):
+            raise ValueError(f"{self.name}: the lookup field {field_name!r} cannot be write-only")
         self.fields[field_name] = dataclasses.replace(f, readable=False, required_on_replace=False)
         self.readable = tuple(x for x in self.fields.values() if x.readable)
         self.writable = tuple(x for x in self.fields.values() if x.writable)
@@ -443,6 +454,11 @@ class Resource(RowCalls):
                 self._use_orm = self.mapper is not None and _mapper_needs_orm(self.mapper)
         return self._use_orm
 
+    @property
+    def looked_up(self) -> bool:
+        """Whether URLs name rows by a ``lookup=`` other than the primary key."""
+        return self.key != self.primary_key
+
     def field_by_column(self, col: sa.Column[Any]) -> Field | None:
         return self._field_of(col)
 
@@ -490,14 +506,48 @@ def _mapper_needs_orm(mapper: Mapper[Any]) -> bool:
     return any(rel.cascade.delete or rel.cascade.delete_orphan for rel in mapper.relationships)
 
 
+def _lookup_fields(res: Resource, names: Sequence[str]) -> tuple[Field, ...]:
+    """The fields ``lookup=`` names, checked: readable stored columns that together are
+    unique (the primary key, a unique constraint or a unique index) and never null."""
+    fields = []
+    for name in names:
+        f = res.fields.get(res.named(name))
+        if f is None or not f.readable or f.expression is not None:
+            raise ValueError(
+                f"{res.name}: lookup names {name!r}, not a readable stored field (a hidden, "
+                "write-only or computed field cannot name rows in URLs)"
+            )
+        if f.column.nullable and not f.column.primary_key:
+            raise ValueError(
+                f"{res.name}: lookup field {f.name!r} is nullable: a row without a value "
+                "could have no URL (declare the column NOT NULL)"
+            )
+        fields.append(f)
+    if not fields or len({f.name for f in fields}) != len(fields):
+        raise ValueError(f"{res.name}: lookup must name one or more distinct fields")
+    wanted = {f.column for f in fields}
+    table = res.table
+    unique_sets = [set(table.primary_key.columns)]
+    unique_sets += [set(c.columns) for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
+    unique_sets += [set(i.columns) for i in table.indexes if i.unique]
+    unique_sets += [{c} for c in table.columns if c.unique]
+    if wanted not in unique_sets:
+        raise ValueError(
+            f"{res.name}: lookup {[f.name for f in fields]} is not unique: declare a unique "
+            "constraint or index on exactly these columns"
+        )
+    return tuple(fields)
+
+
 def linkage_columns(res: Resource, rel: Relation, target: Resource) -> list[str] | None:
     """The fields of ``res`` that hold a to-one relation's target key, in the target key's
-    order; None when the relation does not point at the target's primary key."""
+    order; None when the relation does not point at the target's URL key (its primary key,
+    or its ``lookup=``)."""
     if rel.to_many:
         return None
     by_remote = {remote.key: local for local, remote in rel.pairs}
     names = []
-    for col in target.primary_key:
+    for col in target.key:
         local = by_remote.get(col.key)
         field = res.field_by_column(local) if local is not None else None
         if field is None or not field.readable:

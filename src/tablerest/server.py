@@ -104,6 +104,7 @@ def create_app(
     read_replicas: Sequence[str] = (),
     connect_timeout: float | None = 5,
     keys: Mapping[str, Sequence[str]] | None = None,
+    lookups: Mapping[str, Sequence[str]] | None = None,
     changes: bool | ChangeFeed = False,
     shown: Mapping[str, Iterable[str]] | None = None,
     hide_secrets: bool = True,
@@ -125,6 +126,8 @@ def create_app(
     serve`` turns them on). ``read_replicas``: URLs of PostgreSQL replicas for GET and HEAD
     (see :class:`~tablerest.ReadReplicas`), with the same ``engine_options``.
     ``keys``: view or keyless table -> the columns that identify its rows (item routes).
+    ``lookups``: table -> the unique columns that name its rows in URLs instead of the primary
+    key (``/api/articles/{slug}``; ``tablerest serve --lookup``, over the policy file's).
     ``connect_timeout``: seconds to wait for a database server to accept a connection before
     the request gets a 503 (PostgreSQL, MariaDB/MySQL; ``None``: the driver's default).
     ``changes``: the live change feed on every table (``GET /api/<table>/changes``; see
@@ -186,6 +189,7 @@ def create_app(
     if policy is not None and policy.auth.get("table"):
         _hand_password_to_auth(engine, schema, policy.auth, hide, show)
     keys = {**(policy.keys if policy is not None else {}), **(keys or {})}
+    lookups = {**(policy.lookups if policy is not None else {}), **(lookups or {})}
     selection = (selection or Selection()).over(policy.api if policy is not None else Selection())
     users_table = policy.auth.get("table") if policy is not None else None
     if users_table and not selection.keeps(users_table):
@@ -204,6 +208,7 @@ def create_app(
         hidden=hide,
         searchable=searchable,
         keys=keys,
+        lookups=lookups,
         shown=show,
         hide_secrets=hide_secrets,
         csv_formula_guard=csv_formula_guard,

@@ -66,7 +66,7 @@ SKIP: dict[str, str] = {
     "&fields=title,loan_count'": "the code-first example app on localhost:5000, not the demo",
     # Fields computed from who asks: the same, with a token of that app's users
     # (tests/features/test_caller_fields.py covers them).
-    "curl -g -H \"Authorization: Bearer $TOKEN\" "
+    'curl -g -H "Authorization: Bearer $TOKEN" '
     "'localhost:5000/api/articles?filter[favorited]=true&include=author'": "the code-first "
     "example app on localhost:5000 with a signed-in user, not the demo",
 }

@@ -344,6 +344,12 @@ def _field_rules(
         f = resource.fields.get(name)
         if f is None or not getattr(f, kind) or f.primary_key:
             raise ValueError(f"{resource.name}: {option} names {name!r}, not a {kind} field")
+        if option == "hidden_unless" and any(k.name == name for k in resource.key_fields):
+            # A row's URL, links and ids show its lookup value to everyone who may read it.
+            raise ValueError(
+                f"{resource.name}: hidden_unless names the lookup field {name!r}: rows are "
+                "named by it in URLs, so it cannot be hidden from some callers"
+            )
         permission = as_permission(rule)
         if permission.fields():
             raise ValueError(

@@ -27,6 +27,9 @@ A zero-code API gets the permissions a code-first one writes in Python, from TOM
     hidden = ["last_ip"]        # never served, to anyone
     shown = ["token_count"]     # served, though its name looks secret
 
+    [tables.articles]
+    lookup = ["slug"]           # rows named by a unique column: /api/articles/{slug}
+
     [keys]                      # views and keyless tables: the columns naming a row
     order_lines = ["order_id", "line"]
 
@@ -43,9 +46,9 @@ A rule is an expression of ``public``, ``authenticated``, ``nobody``, ``role(a, 
 as code. An action a table leaves out falls back to ``all``, then to ``[default]``, then to
 ``public``; the users table named in ``[auth]`` never takes ``[default]`` (see
 :func:`tablerest.server.create_app`). ``hidden`` and ``shown`` (lists of columns) are
-``tablerest serve --hide`` / ``--show`` for one table; ``[api]`` is ``--tables``,
-``--exclude``, ``--rename``, ``--no-batch``, ``--no-docs`` and ``--format`` (see
-:class:`tablerest.reflect.selection.Selection`).
+``tablerest serve --hide`` / ``--show`` for one table, and ``lookup`` its ``--lookup``;
+``[api]`` is ``--tables``, ``--exclude``, ``--rename``, ``--no-batch``, ``--no-docs`` and
+``--format`` (see :class:`tablerest.reflect.selection.Selection`).
 """
 
 from __future__ import annotations
@@ -66,7 +69,15 @@ _PUNCTUATION = {"(", ")", "|", "&", ","}
 _AUTH_KEYS = {"table", "login", "password", "roles", "min_password_length", "max_password_bytes"}
 #: [auth] keys whose values are whole numbers (the password policy).
 _AUTH_NUMBERS = ("min_password_length", "max_password_bytes")
-_TABLE_KEYS = {"all", *ACTIONS, "hidden_unless", "read_only_unless", "hidden", "shown"}
+_TABLE_KEYS = {
+    "all",
+    *ACTIONS,
+    "hidden_unless",
+    "read_only_unless",
+    "hidden",
+    "shown",
+    "lookup",
+}
 _API_KEYS = ("tables", "exclude", "rename", "batch", "docs", "format")
 _SECTIONS = ("auth", "default", "tables", "keys", "api")
 
@@ -81,6 +92,8 @@ class TableRules:
     #: Columns never served (``hidden``), and columns served although they look secret.
     hidden: tuple[str, ...] = ()
     shown: tuple[str, ...] = ()
+    #: The unique columns that name a row in URLs instead of its primary key (``lookup``).
+    lookup: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,12 +117,18 @@ class PolicyFile:
             own.read_only_unless,
             own.hidden,
             own.shown,
+            own.lookup,
         )
 
     @property
     def hidden(self) -> dict[str, list[str]]:
         """Table -> the columns its section hides from everyone (``hidden = [...]``)."""
         return {name: list(rules.hidden) for name, rules in self.tables.items() if rules.hidden}
+
+    @property
+    def lookups(self) -> dict[str, list[str]]:
+        """Table -> the unique columns naming its rows in URLs (``lookup = [...]``)."""
+        return {name: list(rules.lookup) for name, rules in self.tables.items() if rules.lookup}
 
     @property
     def shown(self) -> dict[str, list[str]]:
@@ -207,7 +226,7 @@ def _table(spec: Any, where: str) -> TableRules:
     }
     lists = {
         kind: tuple(_columns(spec[kind], f"{where} {kind}", empty=True)) if kind in spec else ()
-        for kind in ("hidden", "shown")
+        for kind in ("hidden", "shown", "lookup")
     }
     return TableRules(
         permissions,
@@ -215,6 +234,7 @@ def _table(spec: Any, where: str) -> TableRules:
         rules["read_only_unless"],
         lists["hidden"],
         lists["shown"],
+        lists["lookup"],
     )
 
 

@@ -263,7 +263,7 @@ def _changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
 
 
 def _key_text(resource: Resource, row: Mapping[str, Any]) -> str:
-    return ",".join(str(row[f.name]) for f in resource.pk_fields)
+    return ",".join(str(row[f.name]) for f in resource.key_fields)
 
 
 class Recorder(Changes):
@@ -277,13 +277,13 @@ class Recorder(Changes):
         shown = [f for f in resource.readable if f.caller_type is None]
         self._per_caller = frozenset(f.name for f in resource.readable if f.caller_type)
         self._encoder = RowEncoder(resource, [f.name for f in shown])
-        if resource.pk_fields:
+        if resource.key_fields:
             table = resource.table
             cols = [f.selected(table) for f in shown]  # computed fields too
             where = sa.and_(
                 *(
                     table.c[f.column.key] == sa.bindparam(f"k{i}")
-                    for i, f in enumerate(resource.pk_fields)
+                    for i, f in enumerate(resource.key_fields)
                 )
             )
             self._select = sa.select(*cols).where(where)

@@ -222,6 +222,9 @@ _what_options = group(
            help="Text columns that q= searches in TABLE (repeatable)."),
     option("--key", "keys", multiple=True, metavar="VIEW=COL[,COL...]",
            help="Columns that identify the rows of a view or keyless table: it gets item routes."),
+    option("--lookup", "lookups", multiple=True, metavar="TABLE=COL[,COL...]",
+           help="Unique NOT NULL columns that name TABLE's rows in URLs instead of its primary "
+           "key: PREFIX/articles/{slug} (repeatable)."),
     option("--changes/--no-changes", default=None,
            help="The live change feed, GET PREFIX/<table>/changes (on by default for the demo "
            "database; creates the tables tablerest_changes and tablerest_change_counter)."),
@@ -263,6 +266,7 @@ def api_settings(
     docs: bool | None,
     searchable: tuple[str, ...],
     keys: tuple[str, ...],
+    lookups: tuple[str, ...],
     changes: bool | None,
     format_: str | None,
     camel_case: bool,
@@ -292,6 +296,7 @@ def api_settings(
         "shown": columns(show, "--show"),
         "searchable": pairs(searchable, "--searchable"),
         "keys": pairs(keys, "--key"),
+        "lookups": pairs(lookups, "--lookup"),
         "selection": Selection.of(tables, exclude, rename, batch, docs),
         "rate_limits": RateLimits(
             anonymous=rate_limit,

@@ -89,7 +89,7 @@ def decode(body: bytes, res: Resource, catalog: Catalog, *, key: str | None = No
     pointers: dict[str, str] = {
         f"/{_escape(f.name)}": f"/data/attributes/{_escape(f.name)}" for f in res.writable
     }
-    for f in res.pk_fields:
+    for f in res.key_fields:
         pointers[f"/{_escape(f.name)}"] = "/data/id"
     for name, relation in res.relations.items():
         to = catalog.target(relation)
@@ -102,7 +102,7 @@ def decode(body: bytes, res: Resource, catalog: Catalog, *, key: str | None = No
             raise MalformedBody('An update\'s resource object needs its "id"')
         if data["id"] != key:
             raise Conflict(f"The resource object's id {data['id']!r} is not the URL's {key!r}")
-        if all(f.writable for f in res.pk_fields):
+        if all(f.writable for f in res.key_fields):
             # A key the client writes is the id, never an attribute; a replace requires it:
             # the id's values (the URL's).
             flat.update(_created_key(data, res, "/data", errors))
@@ -152,7 +152,7 @@ def _created_key(
     """The key fields of a row to create, from the ``id`` the client chose (none without)."""
     if "id" not in obj:
         return {}
-    if not all(f.writable for f in res.pk_fields):
+    if not all(f.writable for f in res.key_fields):
         raise Forbidden(f"The database chooses the keys of {res.name}: send no id to create one")
     ident = obj["id"]
     try:
@@ -162,7 +162,7 @@ def _created_key(
     except NotFound:
         errors.append(FieldError(f"{at}/id", f"{ident!r} is not a valid key of {res.name}"))
         return {}
-    return {f.name: value for f, value in zip(res.pk_fields, values, strict=True)}
+    return {f.name: value for f, value in zip(res.key_fields, values, strict=True)}
 
 
 def _sections(obj: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -191,7 +191,7 @@ def _relation(
 def decode_linkage(linkage: Any, target: Resource, at: str) -> tuple[Any, ...]:
     """The key values a to-one linkage names (``{"type", "id"}``), or NULLs for ``null``."""
     if linkage is None:
-        return (None,) * len(target.pk_fields)
+        return (None,) * len(target.key_fields)
     if not isinstance(linkage, dict) or not isinstance(linkage.get("id"), str):
         raise ValidationFailed([FieldError(at, 'Linkage is null or {"type": ..., "id": "..."}')])
     if linkage.get("type") != target.name:

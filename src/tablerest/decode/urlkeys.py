@@ -16,13 +16,17 @@ from .values import value_parser
 __all__ = ["parse_key", "unreachable_keys"]
 
 
-def parse_key(resource: Resource, raw: str) -> tuple[Any, ...]:
-    """The primary key in a URL: one value, or comma-separated values for a composite key.
+def parse_key(
+    resource: Resource, raw: str, columns: tuple[sa.Column[Any], ...] | None = None
+) -> tuple[Any, ...]:
+    """The key in a URL (the primary key, or the resource's ``lookup=``): one value, or
+    comma-separated values for a composite key.
 
     A value that cannot be a key of this table (``/books/abc`` for an integer key) is a 404:
-    no such row can exist.
+    no such row can exist. ``columns``: the key of other columns (the primary key, which a
+    token's subject holds).
     """
-    cols = resource.primary_key
+    cols = resource.key if columns is None else columns
     parts = [raw] if len(cols) == 1 else raw.split(",")
     if len(parts) != len(cols):
         raise NotFound(f"No {resource.name} row with key {raw!r}")
@@ -44,9 +48,9 @@ def unreachable_keys(resource: Resource, data: Mapping[str, Any], at: str = "") 
     of :func:`parse_key`): a ``/`` ends the key's path segment, a ``,`` splits a composite
     key, an empty key is the collection's URL, and ``.`` / ``..`` are path steps clients
     remove. Such a row could be created but never read, changed or deleted by its URL."""
-    cols = resource.primary_key
+    cols = resource.key
     errors: list[FieldError] = []
-    for f in resource.pk_fields:
+    for f in resource.key_fields:
         value = data.get(f.name)
         if not isinstance(value, str) or isinstance(f.column.type, sa.Enum):
             continue

@@ -594,7 +594,7 @@ def diagnose_integrity(
     """Find which field made a write violate a unique or foreign key, after the rollback.
 
     ``rows`` are the column values that were written (one per created item); ``key`` the
-    primary key of the row being updated. With ``readable``, a referenced row the caller may
+    URL key of the row being updated. With ``readable``, a referenced row the caller may
     not read is reported as missing, exactly like one that does not exist.
     """
     table = resource.table
@@ -609,9 +609,7 @@ def diagnose_integrity(
             if key is not None:
                 where = sa.and_(
                     where,
-                    sa.not_(
-                        sa.and_(*(c == v for c, v in zip(table.primary_key, key, strict=True)))
-                    ),
+                    sa.not_(sa.and_(*(c == v for c, v in zip(resource.key, key, strict=True)))),
                 )
             clash = conn.execute(sa.select(sa.literal(1)).select_from(table).where(where).limit(1))
             dup_in_batch = any(

@@ -51,15 +51,16 @@ def index(state: AppState, req: Request) -> Response:
     for name, ep in state.endpoints.items():
         res = ep.resource
         hidden = view.concealed(res) if view is not None else frozenset()
-        out.append(
-            {
-                "name": name,
-                "url": base + ep.url,
-                "fields": [f.name for f in res.readable if f.name not in hidden],
-                "primary_key": [f.name for f in res.pk_fields],
-                "methods": sorted(res.methods),
-            }
-        )
+        entry = {
+            "name": name,
+            "url": base + ep.url,
+            "fields": [f.name for f in res.readable if f.name not in hidden],
+            "primary_key": [f.name for f in res.pk_fields],
+            "methods": sorted(res.methods),
+        }
+        if res.looked_up:  # the fields its item URLs name rows by
+            entry["lookup"] = [f.name for f in res.key_fields]
+        out.append(entry)
     return Response(dumps({"resources": out}), mimetype="application/json")
 
 

@@ -24,7 +24,7 @@ def collection_operations(ctx: Context, res: Resource, tag: list[str]) -> dict[s
         collection["get"] = list_operation(ctx, res, f"list_{res.name}", tag)
     if "POST" in res.methods:
         collection["post"] = create_operation(ctx, res, tag)
-    if "PATCH" in res.methods and res.pk_fields:
+    if "PATCH" in res.methods and res.key_fields:
         collection["patch"] = bulk_update_operation(ctx, res, tag)
     return collection
 
@@ -120,7 +120,7 @@ def bulk_update_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[s
     base = ctx.schemas[patch]
     props = {
         name: {k: v for k, v in prop.items() if k != "readOnly"}
-        if name in {f.name for f in res.pk_fields}
+        if name in {f.name for f in res.key_fields}
         else prop
         for name, prop in base.get("properties", {}).items()
     }
@@ -128,7 +128,7 @@ def bulk_update_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[s
         **base,
         "title": keyed,
         "properties": props,
-        "required": [f.name for f in res.pk_fields],
+        "required": [f.name for f in res.key_fields],
     }
     change = ref(keyed)
     rows = enveloped(res, {"type": "array", "items": ref(row_schema(ctx, res))}, many=True)

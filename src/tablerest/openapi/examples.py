@@ -90,7 +90,7 @@ def _parameter(param: dict[str, Any], found: _Route) -> None:
     schema = param.get("schema", {})
     if param.get("in") == "path" and found is not None:
         res = found[0]
-        if res.pk_fields:
+        if res.key_fields:
             param["example"] = key_example(res)
         return
     kind = _type(schema)
@@ -118,7 +118,7 @@ def _type(schema: dict[str, Any]) -> str | None:
 def key_example(res: Resource) -> Any:
     """The example key of a row of ``res`` in a path: its first value by type (``1``), the
     values of a composite key comma-separated."""
-    values = [_key_value(f.column) for f in res.pk_fields]
+    values = [_key_value(f.column) for f in res.key_fields]
     if len(values) == 1:
         return values[0]
     return ",".join(str(v) for v in values)
@@ -161,7 +161,7 @@ def _body(ctx: Context, method: str, path: str, body: dict[str, Any], found: _Ro
             examples["application/json"] = row
             examples[JSONAPI] = _jsonapi(ctx, res, "create", row)
         elif where == "" and method == "patch":
-            keys = {f.name: _key_value(f.column) for f in res.pk_fields}
+            keys = {f.name: _key_value(f.column) for f in res.key_fields}
             examples["application/json"] = [{**keys, **row_example(ctx, res, "patch", "bulk")}]
         elif where == "item" and method in ("put", "patch"):
             variant = "replace" if method == "put" else "patch"
@@ -316,7 +316,7 @@ def _jsonapi(ctx: Context, res: Resource, variant: str, row: dict[str, Any]) -> 
         relationships[rel_name] = {"data": {"type": target.name, "id": ident}}
         linked.update(cols)
     data: dict[str, Any] = {"type": res.name}
-    keys = [f.name for f in res.pk_fields]
+    keys = [f.name for f in res.key_fields]
     if variant != "create" and keys:
         data["id"] = str(key_example(res))
     elif keys and all(k in row for k in keys):  # a key the client chooses: the id

@@ -17,8 +17,8 @@ from .schemas import input_schema, list_meta, page_links
 
 def id_schema(res: Resource) -> dict[str, Any]:
     """A resource's JSON:API ``id``: its key as text (composite keys comma-separated)."""
-    if len(res.pk_fields) == 1:
-        key = key_schema(res.pk_fields[0])
+    if len(res.key_fields) == 1:
+        key = key_schema(res.key_fields[0])
         if key.get("type") == "integer":  # canonical digits only: one id per row
             return {"type": "string", "pattern": "^(0|-?[1-9][0-9]{0,17})$"}
         return {"type": "string", **{k: v for k, v in key.items() if k in ("format", "enum")}}
@@ -154,7 +154,7 @@ def jsonapi_input(ctx: Context, res: Resource, variant: Variant) -> str:
     if variant != "create":
         data_props["id"] = id_schema(res)
         data_required.append("id")
-    elif all(f.writable for f in res.pk_fields):
+    elif all(f.writable for f in res.key_fields):
         data_props["id"] = id_schema(res)
     needed_attributes = sorted(required & set(attributes))
     for member, properties, needed in (

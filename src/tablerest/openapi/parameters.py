@@ -41,16 +41,18 @@ def list_pattern(items: Iterable[str], sign: str = "", *, nonempty: bool = False
 
 def key_parameter(res: Resource) -> tuple[dict[str, Any], str]:
     """The path parameter naming a row of ``res``, and how the path spells it."""
-    if len(res.pk_fields) == 1:
-        f = res.pk_fields[0]
+    if len(res.key_fields) == 1:
+        f = res.key_fields[0]
         return {
             "name": f.name,
             "in": "path",
             "required": True,
             "schema": key_schema(f),
-            "description": f"The primary key ({f.name})",
+            "description": f"The key ({f.name})"
+            if res.looked_up
+            else f"The primary key ({f.name})",
         }, f"{{{f.name}}}"
-    names = ",".join(f.name for f in res.pk_fields)
+    names = ",".join(f.name for f in res.key_fields)
     return {
         "name": "key",
         "in": "path",

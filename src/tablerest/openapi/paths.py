@@ -30,7 +30,7 @@ def resource_paths(ctx: Context, res: Resource) -> None:
     _permissions(res, collection, {})
     if res.changes and "GET" in res.methods:
         ctx.paths[f"{url}/changes"] = {"get": changes_operation(ctx, res, tag)}
-    if not res.pk_fields:
+    if not res.key_fields:
         return
     key_param, key_path = key_parameter(res)
     route = RowRoute(f"{url}/{key_path}", key_param, if_match_header(res), tag)

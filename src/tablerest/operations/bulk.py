@@ -100,12 +100,12 @@ class Bulk:
         try:
             with shared.db.transaction(table) as conn:
                 assert isinstance(conn, sa.Connection)
-                pk = list(table.primary_key.columns)
+                pk = list(res.key)
                 for values in written:
                     if any(values.get(c) is None for c in columns):
                         # No value (or null) for the key matches no row: a plain create.
                         result = conn.execute(sa.insert(table).values(values))
-                        key = tuple(result.inserted_primary_key or ())
+                        key = shared.key_of(conn, tuple(result.inserted_primary_key or ()))
                         found = None
                     else:
                         match = sa.and_(*(c == values[c] for c in columns))
@@ -137,7 +137,7 @@ class Bulk:
         if all(data.get(n) is not None for n in names):
             match = sa.and_(*(res.fields[n].column == data[n] for n in names))
             with shared.db.connection(res.table) as conn:
-                found = conn.execute(sa.select(*res.table.primary_key.columns).where(match))
+                found = conn.execute(sa.select(*res.key).where(match))
                 key = found.first()
         if key is None:
             (row,) = self.writes.create(caller, [data])
@@ -168,7 +168,7 @@ class Bulk:
         grant = caller.require(res, "update")
         if not items:
             raise ValidationFailed([FieldError("", "The array is empty")], detail="Nothing to do")
-        pk = res.pk_fields
+        pk = res.key_fields
         pk_names = {f.name for f in pk}
         errors: list[FieldError] = []
         keys: list[tuple[Any, ...]] = []

@@ -87,6 +87,23 @@ class Shared:
     def missing(self, key: Sequence[Any]) -> NotFound:
         return NotFound(f"No {self.resource.name} row with key {key_text(key)}")
 
+    def key_of(self, conn: sa.Connection | Session, pk: Sequence[Any]) -> tuple[Any, ...]:
+        """The URL key of the row with primary key ``pk`` (after an insert, which knows only
+        that): ``pk`` itself, or with ``lookup=`` its lookup values (one more query)."""
+        res = self.resource
+        if not res.looked_up:
+            return tuple(pk)
+        where = [c == v for c, v in zip(res.primary_key, pk, strict=True)]
+        row = conn.execute(sa.select(*res.key).where(*where)).first()
+        if row is None:
+            raise self.missing(pk)
+        return tuple(row)
+
+    def rekeyed(self, key: Sequence[Any], written: dict[sa.Column[Any], Any]) -> tuple[Any, ...]:
+        """The URL key of a row after a write of ``written``: a write may change its
+        ``lookup=`` values (a new slug), which then name it."""
+        return tuple(written.get(c, v) for c, v in zip(self.resource.key, key, strict=True))
+
     def row_params(self, key: Sequence[Any], caller: Caller) -> dict[str, Any]:
         """What reading one row by ``key`` for ``caller`` binds: the key, and the caller's id
         when a computed field depends on who asks."""

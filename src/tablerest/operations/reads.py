@@ -134,13 +134,14 @@ class Reads:
             (row,) = materialize(self.shared, conn, plan.shape, rows, intent, scope)
         return row
 
-    def own(self, caller: Caller, key: tuple[Any, ...], intent: ListIntent) -> dict[str, Any]:
-        """The caller's own row (``/auth/me``), whatever the resource's ``read`` permission;
-        the fields it shows are those every reader sees, less those hidden from the caller."""
+    def own(self, caller: Caller, pk: tuple[Any, ...], intent: ListIntent) -> dict[str, Any]:
+        """The caller's own row (``/auth/me``, by its primary key), whatever the resource's
+        ``read`` permission; the fields it shows are those every reader sees, less those
+        hidden from the caller."""
         res = self.resource
-        plan = self._item_plan(res, intent, None)
+        plan = self._item_plan(res, intent, None, by_pk=True)
         with self.shared.db.reading(res.table) as conn:
-            rows = fetch_all(conn, plan.rows, key_values(key))
+            rows = fetch_all(conn, plan.rows, key_values(pk))
             if not rows:
                 raise NotFound("Your user no longer exists")
             (row,) = materialize(self.shared, conn, plan.shape, rows, intent, OPEN_SCOPE)
@@ -178,17 +179,24 @@ class Reads:
         return through, (found[0] if found else None), intent, scope
 
     def _item_plan(
-        self, res: Resource, intent: ListIntent, rel: Relation | None, scope: Scope = OPEN_SCOPE
+        self,
+        res: Resource,
+        intent: ListIntent,
+        rel: Relation | None,
+        scope: Scope = OPEN_SCOPE,
+        *,
+        by_pk: bool = False,
     ) -> _ItemPlan:
-        """One row by key, or the target row of a to-one relation (by the remote columns)."""
+        """One row by its URL key (``by_pk``: its primary key), or the target row of a to-one
+        relation (by the remote columns)."""
 
         def build() -> _ItemPlan:
             shape = shape_for(res, intent, intent.include)
-            columns = None if rel is None else rel.remote
+            columns = rel.remote if rel is not None else res.primary_key if by_pk else None
             return _ItemPlan(shape, Prepared(item_statement(shape, columns, scope.rows)))
 
         sig = shape_signature(intent, intent.include)
-        key = ("item", res.name, rel.name if rel else None, sig, scope.sig)
+        key = ("item", res.name, rel.name if rel else None, by_pk, sig, scope.sig)
         return self.shared.plan(key, build)
 
     # -- many rows -------------------------------------------------------------------------

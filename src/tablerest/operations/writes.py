@@ -146,6 +146,8 @@ class Writes:
                     assert isinstance(conn, sa.Connection)
                     result = conn.execute(plan.statement, params)
                     key = tuple(result.inserted_primary_key or ())
+                    if self.resource.looked_up:
+                        key = shared.key_of(conn, key)
                     row = shared.read_back(conn, key, caller)[0]
                 created.append(shared.encoder.row(row))
         return created
@@ -178,9 +180,19 @@ class Writes:
             obj = res.model(**{self._attr(k): v for k, v in data.items()})
             session.add(obj)
             session.flush()
-            return tuple(res.mapper.primary_key_from_instance(obj))
-        result = session.execute(self.shared.statements.insert(data))
-        return tuple(result.inserted_primary_key or ())  # type: ignore[attr-defined]
+            pk = tuple(res.mapper.primary_key_from_instance(obj))
+        else:
+            result = session.execute(self.shared.statements.insert(data))
+            pk = tuple(result.inserted_primary_key or ())  # type: ignore[attr-defined]
+        return self.shared.key_of(session, pk)
+
+    def _orm_row(self, session: Session, key: tuple[Any, ...]) -> Any:
+        """The mapped object of the row ``key`` (by its ``lookup=`` values, or primary key)."""
+        res = self.resource
+        if not res.looked_up:
+            return session.get(res.model, key)  # type: ignore[arg-type]
+        where = self.shared.statements.key_where(key)
+        return session.execute(sa.select(res.model).where(where)).scalar_one_or_none()  # type: ignore[arg-type]
 
     # -- change ----------------------------------------------------------------------------
 
@@ -202,6 +214,7 @@ class Writes:
         grant = caller.require(res, "update")
         caller.check_writable(res, data)
         self._check_key_unchanged(data, key)
+        reachable(res, [data], False)  # a new lookup value (a slug) must be a URL's too
         if replace:
             data = self._with_resets(data, caller.locked(res) | caller.concealed(res))
         method = method or _METHOD["replace" if replace else "patch"]
@@ -221,9 +234,10 @@ class Writes:
                     res, "update", session, method, data, key, identity=caller.identity
                 )
                 self._run_hooks("before_update", ctx)
+                reachable(res, [ctx.data], False)  # and one a hook sets
                 written = shared.statements.values(ctx.data)
                 if res.use_orm:
-                    obj = session.get(res.model, key)  # type: ignore[arg-type]
+                    obj = self._orm_row(session, key)
                     if obj is None:
                         raise shared.missing(key)
                     for name, value in ctx.data.items():
@@ -233,6 +247,8 @@ class Writes:
                     result = session.execute(shared.statements.update(key, ctx.data))
                     if result.rowcount == 0:  # type: ignore[attr-defined]
                         raise shared.missing(key)
+                key = shared.rekeyed(key, written)  # a new slug names the row from here on
+                ctx.key = key
                 if grant is not True:
                     hold(shared, session, key, grant, caller)
                 if readable is not None:
@@ -274,7 +290,8 @@ class Writes:
                 elif execute(conn, plan, params) == 0:
                     rows = []
                 else:
-                    rows = shared.read_back(conn, key, caller)
+                    # A write of a new lookup value (a slug) has moved the row to it.
+                    rows = shared.read_back(conn, shared.rekeyed(key, st.values(data)), caller)
             if not rows:
                 raise shared.missing(key)
             return shared.encoder.row(rows[0])
@@ -307,6 +324,9 @@ class Writes:
             )
 
     def _check_key_unchanged(self, data: dict[str, Any], key: Sequence[Any]) -> None:
+        if self.resource.looked_up:
+            self._check_pk_unchanged(data, key)
+            return
         errors = []
         for f, value in zip(self.resource.pk_fields, key, strict=True):
             if f.name in data:
@@ -319,6 +339,27 @@ class Writes:
                     )
                 if not f.writable or agree:
                     del data[f.name]
+        if errors:
+            raise ValidationFailed(errors)
+
+    def _check_pk_unchanged(self, data: dict[str, Any], key: Sequence[Any]) -> None:
+        """With ``lookup=``, the URL names the row by its lookup values, which a write may
+        change (a rename); a primary key the database chooses may still come back in a body
+        (a client PUTs what it GOT), but must be the row's: checked only when sent."""
+        res = self.resource
+        sent = {f: data.pop(f.name) for f in res.pk_fields if f.name in data and not f.writable}
+        if not sent:
+            return
+        where = self.shared.statements.key_where(key)
+        with self.shared.db.connection(res.table) as conn:
+            row = conn.execute(sa.select(*(f.column for f in sent)).where(where)).first()
+        if row is None:
+            return  # the write finds no row either: its 404
+        errors = [
+            FieldError(f"/{f.name}", "The primary key cannot be changed")
+            for f, now in zip(sent, row, strict=True)
+            if not keys_agree(f.column.type, sent[f], now)
+        ]
         if errors:
             raise ValidationFailed(errors)
 
@@ -364,7 +405,7 @@ class Writes:
                 self._run_hooks("before_delete", ctx)
                 shared.changes.deleting(session, key)
                 if res.use_orm:
-                    obj = session.get(res.model, key)  # type: ignore[arg-type]
+                    obj = self._orm_row(session, key)
                     if obj is None:
                         raise shared.missing(key)
                     session.delete(obj)

@@ -137,7 +137,12 @@ def shape_for(
     visible = resource.readable if names is None else tuple(resource.fields[n] for n in names)
     shown = {f.column for f in visible}
     extra: list[sa.Column[Any]] = []
-    for col in [*resource.primary_key, *(c for inc in include for c in inc.relation.local), *also]:
+    for col in [
+        *resource.key,
+        *resource.primary_key,
+        *(c for inc in include for c in inc.relation.local),
+        *also,
+    ]:
         if col not in shown and col not in extra:
             extra.append(col)
     columns = (*(f.column for f in visible), *extra)
@@ -568,10 +573,10 @@ def item_statement(
     columns: Sequence[sa.Column[Any]] | None = None,
     scope: RowScope | None = None,
 ) -> sa.Select[Any]:
-    """The row whose ``columns`` (default: the primary key) equal ``k0, k1...``; at most one."""
+    """The row whose ``columns`` (default: the URL key) equal ``k0, k1...``; at most one."""
     resource = shape.resource
     table = resource.table
-    cols = resource.primary_key if columns is None else columns
+    cols = resource.key if columns is None else columns
     stmt = _select(shape, table, scope).where(
         *_scoped(scope, resource, table), *_key_where([table.c[c.key] for c in cols])
     )
@@ -585,7 +590,7 @@ def link_statement(
     table = resource.table
     return sa.select(*rel.local).where(
         *_scoped(scope, resource, table),
-        *_key_where([table.c[c.key] for c in resource.primary_key]),
+        *_key_where([table.c[c.key] for c in resource.key]),
     )
 
 

@@ -31,7 +31,8 @@ class Statements:
         self.returnable = all(f.expression is None for f in resource.readable)
         #: The JSON keys of a selected row, in column order.
         self.keys = tuple(f.name for f in resource.readable)
-        self.pk = resource.primary_key
+        #: The columns a row is found by: its URL key (the primary key, or ``lookup=``).
+        self.pk = resource.key
         self._params: list[sa.BindParameter[Any]] = [
             sa.bindparam(f"pk_{i}") for i in range(len(self.pk))
         ]

@@ -78,6 +78,7 @@ def reflect_resources(
     page_size: int = 20,
     max_page_size: int = 100,
     keys: Mapping[str, Sequence[str]] | None = None,
+    lookups: Mapping[str, Sequence[str]] | None = None,
     shown: Mapping[str, Iterable[str]] | None = None,
     hide_secrets: bool = False,
     csv_formula_guard: bool = True,
@@ -94,7 +95,9 @@ def reflect_resources(
     ``shown`` (table name -> columns) names; a column both hidden and shown is an error.
     ``searchable`` maps a table name to the text columns that ``q=`` searches; ``keys`` maps a
     view or a table without a primary key to the columns that identify its rows, which gives
-    it item routes (``GET /api/view/<key>``; it stays read-only).
+    it item routes (``GET /api/view/<key>``; it stays read-only). ``lookups`` maps a table
+    name to the unique columns that name its rows in URLs instead of its primary key
+    (``--lookup``; see ``lookup=`` on :class:`~tablerest.resource.Resource`).
 
     ``selection`` chooses the tables served and their names (see
     :class:`~tablerest.reflect.selection.Selection`); tables left out are not reflected (unless
@@ -135,6 +138,7 @@ def reflect_resources(
             for table in metadata.tables.values():
                 # Filters read untyped values as the JSON shows them (see untyped).
                 mark_untyped(conn, table)
+                _inline_uniques(conn, table)
                 shortest_decimals(table)  # decimals are floats there: no invented digits
             # Date-times stored as text in other programs' formats (see sqlite_time).
             adopt_formats(conn, list(metadata.tables.values()))
@@ -150,7 +154,8 @@ def reflect_resources(
     if unknown:
         raise ValueError(f"searchable names unknown tables: {unknown}")
     show = {t: set(cols) for t, cols in (shown or {}).items()}
-    for option, given in (("hidden", hidden), ("shown", show)):
+    lookups = dict(lookups or {})
+    for option, given in (("hidden", hidden), ("shown", show), ("lookup", lookups)):
         unknown = sorted(set(given) - names)
         if unknown:
             raise ValueError(f"{option} names unknown tables: {unknown}")
@@ -190,8 +195,27 @@ def reflect_resources(
             "format": format,
             "aliases": aliases,
         }
+        if table.name in lookups:
+            options["lookup"] = lookups[table.name]
         resources.append(Resource(table, **options))
     return resources
+
+
+def _inline_uniques(conn: sa.Connection, table: sa.Table) -> None:
+    """Declare a SQLite table's unnamed ``UNIQUE`` constraints (``slug TEXT UNIQUE``), which
+    reflection leaves out: SQLite keeps them as automatic indexes only. ``lookup=`` and
+    ``on_conflict=`` need to know them."""
+    quote = conn.dialect.identifier_preparer.quote
+    known = {frozenset(c.name for c in u.columns) for u in table.constraints
+             if isinstance(u, sa.UniqueConstraint)}  # fmt: skip
+    for index in conn.exec_driver_sql(f"PRAGMA index_list({quote(table.name)})").mappings():
+        if not index["unique"] or index["origin"] != "u":
+            continue
+        info = conn.exec_driver_sql(f"PRAGMA index_info({quote(index['name'])})")
+        names = [r["name"] for r in info.mappings()]
+        if names and all(n in table.c for n in names) and frozenset(names) not in known:
+            table.append_constraint(sa.UniqueConstraint(*(table.c[n] for n in names)))
+            known.add(frozenset(names))
 
 
 def _hidden(

@@ -31,7 +31,7 @@ VERSION = {"version": "1.1"}
 
 def key_text(res: Resource, row: Mapping[str, Any]) -> str:
     """The ``id`` of a row: its key values as text, comma-separated (as in its URL)."""
-    return ",".join(str(row[f.name]) for f in res.pk_fields)
+    return ",".join(str(row[f.name]) for f in res.key_fields)
 
 
 class Renderer:
@@ -62,8 +62,10 @@ class Renderer:
         return out
 
     def hidden_keys(self, res: Resource, view: View | None = None) -> set[str]:
-        """Fields that are not attributes: the key, and foreign keys behind relationships."""
-        names = {f.name for f in res.pk_fields}
+        """Fields that are not attributes: the key (the ``lookup=`` fields, which are the
+        id, and the primary key, which may be named ``id`` itself), and foreign keys behind
+        relationships."""
+        names = {f.name for f in (*res.key_fields, *res.pk_fields)}
         for _name, rel, target in self.relations(res, view):
             names.update(linkage_columns(res, rel, target) or ())
         return names

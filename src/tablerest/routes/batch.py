@@ -225,7 +225,7 @@ class Batch:
             )
             raise
         if op.ref is not None and "data" in result:
-            names = [f.name for f in ep.resource.pk_fields]
+            names = [f.name for f in ep.resource.key_fields]
             done[op.ref] = _Done(op.resource, result["data"], names)
         return result
 

@@ -110,7 +110,9 @@ class ReadRoutes(Routes):
         members added to the row (an access token)."""
         res = self.resource
         caller = caller if caller is not None else self.caller(request)
-        row = self.ops.reads.own(caller, parse_key(res, subject), _PLAIN_ITEM)
+        # A token's subject is the user's primary key, whatever names the row in URLs.
+        pk = parse_key(res, subject, res.primary_key)
+        row = self.ops.reads.own(caller, pk, _PLAIN_ITEM)
         return tagged(
             request, enveloped(res, {**row, **(extra or {})}), res, status, read=not extra
         )
@@ -159,7 +161,7 @@ class ReadRoutes(Routes):
         caller.require(res, "read")
         caller.require(target, "list" if rel.to_many else "read")
         args = request.args.to_dict(flat=False)
-        only_keys = {target.name: tuple(f.name for f in target.pk_fields)}
+        only_keys = {target.name: tuple(f.name for f in target.key_fields)}
         reads = self.ops.reads
         values = parse_key(res, key)
         if rel.to_many:
@@ -272,7 +274,7 @@ class ReadRoutes(Routes):
             asked = [n.strip(" \t") for n in ",".join(values).split(",") if n.strip(" \t")]
             sparse[of.name] = set(asked)
             relations = {n: (rel, t) for n, rel, t in self.jsonapi.relations(of, caller.access)}
-            columns: list[str] = [f.name for f in of.pk_fields]
+            columns: list[str] = [f.name for f in of.key_fields]
             for n in asked:
                 if n in relations:
                     rel, t = relations[n]

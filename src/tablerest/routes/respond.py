@@ -136,7 +136,7 @@ def self_link(request: Request) -> str:
 
 def item_url(collection: str, res: Resource, row: Mapping[str, Any]) -> str:
     """The URL of a row of ``res`` under ``collection`` (its absolute URL)."""
-    parts = [quote(str(row[f.name]), safe="") for f in res.pk_fields]
+    parts = [quote(str(row[f.name]), safe="") for f in res.key_fields]
     return f"{collection}/{','.join(parts)}"
 
 

@@ -42,7 +42,7 @@ def handle(toggle: Toggle, request: Request, key: str, target: Endpoint, link: C
                 raise  # another clash than the link being there already
     else:
         for found in _links(link, caller, values):
-            link.delete(caller, tuple(found[f.name] for f in toggle.through.pk_fields))
+            link.delete(caller, tuple(found[f.name] for f in toggle.through.key_fields))
     return target.reads.read(request, key)
 
 

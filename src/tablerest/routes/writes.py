@@ -10,7 +10,7 @@ from werkzeug.wrappers import Request, Response
 
 from .. import http
 from ..decode.bodies import Decoder
-from ..decode.queries import reject_query
+from ..decode.queries import ListIntent, reject_query
 from ..decode.urlkeys import parse_key
 from ..errors import (
     BadRequest,
@@ -107,6 +107,12 @@ class WriteRoutes(Routes):
     ) -> Response:
         """A PUT or PATCH of the caller's own row (the token routes' ``me``), answered with
         ``extra`` members (their access token) added to the row."""
+        res = self.resource
+        if res.looked_up:
+            # The subject is the user's primary key; the write finds rows by their lookup.
+            pk = parse_key(res, subject, res.primary_key)
+            own = self.ops.reads.own(self.caller(request), pk, ListIntent(1))
+            subject = ",".join(str(own[f.name]) for f in res.key_fields)
         return self._update(request, subject, replace=replace, extra=extra)
 
     def _update(
