@@ -11,7 +11,6 @@ from werkzeug.wrappers import Request, Response
 
 from .. import http
 from ..auth.access import Access
-from ..auth.views import credentials, login_of, token_response
 from ..calls import Calls
 from ..envelopes import pointed
 from ..errors import MethodNotAllowed, NotFound, TablerestError
@@ -229,6 +228,9 @@ def _users(state: AppState, auth: Auth) -> Endpoint:
 def _sign_in(state: AppState, auth: Auth, request: Request) -> Response:
     """A token pair for the credentials; with ``Auth(token_field=...)``, the user's row
     (in its envelope) with the access token in that field."""
+    # Imported here, as tablerest.auth is: an API without Auth never loads it.
+    from ..auth.views import credentials, login_of, token_response
+
     users = auth.users
     envelope = users.envelope if users is not None and auth.token_field else None
     attempt = state.limits.attempt if state.limits is not None else None
