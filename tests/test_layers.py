@@ -26,7 +26,17 @@ ALLOWED: dict[str, set[str]] = {
     "columns.decimals": set(),  # decimal columns stored as floats: SQLAlchemy only
     "columns.jsonobject": set(),  # a JSON object built in SQL, its members read back typed
     # The schema is built lazily from the declaration; the policy is held as grants.AccessPolicy.
-    "resource": {"calling", "envelopes", "fields", "grants", "names", "relations", "schema"},
+    # errors: the error_renderer / unique_violation options' types
+    "resource": {
+        "calling",
+        "envelopes",
+        "errors",
+        "fields",
+        "grants",
+        "names",
+        "relations",
+        "schema",
+    },
     "envelopes": {"errors"},  # rows in a named member: the declaration and how it applies
     # A declaration's parts, built when it is declared: below resource, SQLAlchemy only.
     "fields": {"viewer"},  # which columns and expressions are exposed, and how
@@ -391,6 +401,7 @@ ALLOWED: dict[str, set[str]] = {
         "mount.routing",
         "mount.state",
         "reflect.selection",
+        "render.problem",  # error_renderer= checked (and a function wrapped) once
         "resource",
         "routes.common",
     },
@@ -482,7 +493,7 @@ ALLOWED: dict[str, set[str]] = {
     # The OpenAPI document: built from the declarations alone (no request, no database). It
     # reads the mounted API through its own protocol (openapi.source), never the extension.
     "openapi": {"openapi.document"},
-    "openapi.source": {"auth.service", "limits", "resource"},
+    "openapi.source": {"auth.service", "errors", "limits", "resource"},
     "openapi.common": {"render.jsonapi", "resource"},
     "openapi.fields": {
         "columns.jsonobject",

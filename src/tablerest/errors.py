@@ -19,6 +19,7 @@ The tree::
     ├── MethodNotAllowed         405 method-not-allowed
     ├── NotAcceptable            406 not-acceptable
     ├── Conflict                 409 conflict
+    │   └── UniqueViolation      409 conflict (422 validation-failed when the API says so)
     ├── PreconditionFailed       412 precondition-failed
     ├── PreconditionRequired     428 precondition-required
     ├── PayloadTooLarge          413 payload-too-large
@@ -34,12 +35,15 @@ This module imports no pipeline stage.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 __all__ = [
     "BadRequest",
     "Conflict",
+    "ErrorRenderer",
+    "ErrorRendererSpec",
     "FieldError",
     "Forbidden",
     "InternalError",
@@ -56,6 +60,8 @@ __all__ = [
     "TablerestError",
     "TooManyRequests",
     "Unauthorized",
+    "UniqueViolation",
+    "UniqueViolationMode",
     "UnsupportedMediaType",
     "ValidationFailed",
 ]
@@ -211,6 +217,33 @@ class Conflict(TablerestError, status=409, title="Conflict"):
     """The write conflicts with stored data: a unique or foreign key, or a hook's rule (409)."""
 
 
+class UniqueViolation(Conflict):
+    """A write gave a unique key (or a composite unique constraint) a value another row
+    holds: a 409 naming the fields, or with ``unique_violation="validation"`` on the API or
+    the resource, the 422 of :meth:`as_validation`. ``resource`` names the table's resource,
+    whose option decides (a nested or batch write can meet another resource's key)."""
+
+    def __init__(
+        self, resource: str, detail: str | None = None, *, errors: Sequence[FieldError] = ()
+    ) -> None:
+        super().__init__(detail, errors=errors)
+        self.resource = resource
+
+    def as_validation(self) -> ValidationFailed:
+        """The same field errors as a 422, as a form library reports a taken value."""
+        error = ValidationFailed(self.errors, detail=f"Already taken: {_fields(self.errors)}")
+        error.headers = dict(self.headers)
+        return error
+
+
+#: What a unique violation answers: ``"conflict"`` (409) or ``"validation"`` (422).
+UniqueViolationMode = Literal["conflict", "validation"]
+
+
+def _fields(errors: Sequence[FieldError]) -> str:
+    return ", ".join(sorted({e.pointer for e in errors})) or "a unique key"
+
+
 class PreconditionFailed(TablerestError, status=412, title="Precondition failed"):
     """``If-Match`` names a version of the row that is no longer current (412)."""
 
@@ -251,3 +284,32 @@ class InternalError(
     TablerestError, status=500, title="Internal server error", code="internal-error"
 ):
     """A server-side failure; the response carries no details of it (500)."""
+
+
+class ErrorRenderer(Protocol):
+    """How an API (or one resource) writes its error documents, for clients that expect an
+    application's own format rather than RFC 9457 problems (DRF's renderer, for errors).
+
+    ``render`` gets the error (status, code, title, detail, field ``errors`` with JSON
+    pointers, ``parameter``) and returns the body; ``media_type`` is its ``Content-Type``;
+    ``schema`` (a JSON Schema, or None; may be left out) describes it in the OpenAPI
+    document. The status and the headers (``Allow``, ``WWW-Authenticate``, ``Retry-After``)
+    stay tablerest's::
+
+        class ConduitErrors:
+            media_type = "application/json"
+            schema = {"type": "object", "required": ["errors"]}
+
+            def render(self, error: TablerestError) -> bytes:
+                return orjson.dumps({"errors": {"body": [error.detail]}})
+    """
+
+    media_type: str
+    schema: Mapping[str, Any] | None
+
+    def render(self, error: TablerestError) -> bytes: ...
+
+
+#: What ``error_renderer=`` takes: an :class:`ErrorRenderer`, or a function of the error
+#: returning a JSON object (sent as ``application/json``).
+ErrorRendererSpec = ErrorRenderer | Callable[[TablerestError], Mapping[str, Any]]

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from .calling import RowCalls
 from .envelopes import Envelope
+from .errors import ErrorRendererSpec, UniqueViolationMode
 from .fields import ComputedSpec, Field, declared_fields
 from .grants import AccessPolicy
 from .names import Aliases, aliased, slug
@@ -161,8 +162,16 @@ class Resource(RowCalls):
         envelope: Envelope | str | None = None,
         list_fields: Iterable[str] | None = None,
         datetime_format: DatetimeFormat = "iso",
+        error_renderer: ErrorRendererSpec | None = None,
+        unique_violation: UniqueViolationMode | None = None,
     ) -> None:
         self.table = table
+        #: How this resource's routes write error documents (None: as the Api does).
+        self.error_renderer = error_renderer
+        if unique_violation not in (None, "conflict", "validation"):
+            raise ValueError("unique_violation must be 'conflict' or 'validation'")
+        #: A taken unique value: 409 (``conflict``) or 422 (``validation``); None: as the Api.
+        self.unique_violation: UniqueViolationMode | None = unique_violation
         #: Whether writes record change events for ``GET /<name>/changes`` (None: as the Api
         #: says, see ``Api(changes=...)``).
         self.changes = changes

@@ -20,6 +20,7 @@ from ..errors import (
     InvalidParameter,
     NotFound,
     TablerestError,
+    UniqueViolation,
     ValidationFailed,
 )
 from ..execute.store import translate, unique_sets
@@ -122,6 +123,8 @@ class Bulk:
             kept = [e for e in diagnosed.errors if e.pointer.rsplit("/", 1)[-1] not in names]
             if kept:
                 where = ", ".join(sorted({e.pointer for e in kept}))
+                if isinstance(diagnosed, UniqueViolation):
+                    raise UniqueViolation(res.name, f"Conflict on {where}", errors=kept) from None
                 raise Conflict(f"Conflict on {where}", errors=kept) from None
             if not diagnosed.errors:
                 raise diagnosed from None
