@@ -5,19 +5,24 @@ and MariaDB."""
 
 from __future__ import annotations
 
+import json
 import logging
+import sqlite3
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 from flask import Flask, Request
 from flask.testing import FlaskClient
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tablerest import Api, ErrorRenderer, Identity, TablerestError, authenticated, role
 from tablerest.mount.lean import LeanApp, install
+from tablerest.server import create_app
 from tests.databases import BACKENDS
 from tests.helpers import problem
 
@@ -406,3 +411,48 @@ def test_openapi_without_options_keeps_problems(engine: sa.Engine) -> None:
     assert "unique or foreign key" in answers["409"]["description"]
     assert "unique key" not in answers["422"]["description"]
     assert "Errors" not in doc["components"]["schemas"]
+
+
+# -- database-first ----------------------------------------------------------------------------
+
+SERVED_SCHEMA = """
+CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE);
+INSERT INTO users (email) VALUES ('a@x.org');
+"""
+
+
+def _served_db(tmp_path: Path) -> Path:
+    path = tmp_path / "served.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(SERVED_SCHEMA)
+    conn.close()
+    return path
+
+
+@pytest.mark.parametrize("lean", [True, False])
+def test_serve_takes_unique_violation(tmp_path: Path, lean: bool) -> None:
+    db = str(_served_db(tmp_path))
+    client = create_app(db, secret_key="k" * 32, lean=lean).test_client()
+    problem(client.post("/api/users", json={"email": "a@x.org"}), 409)
+    app = create_app(db, secret_key="k" * 32, lean=lean, unique_violation="validation")
+    body = problem(app.test_client().post("/api/users", json={"email": "a@x.org"}), 422)
+    assert body["errors"] == [{"pointer": "/email", "detail": TAKEN}]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT email FROM users").fetchall() == [("a@x.org",)]
+    conn.close()
+
+
+def test_the_cli_option_reaches_the_api(tmp_path: Path) -> None:
+    from tablerest import cli
+
+    db = str(_served_db(tmp_path))
+    runner = CliRunner()
+    described = runner.invoke(cli.main, ["openapi", db, "--unique-violation", "validation"])
+    assert described.exit_code == 0, described.output
+    answers = json.loads(described.output)["paths"]["/api/users"]["post"]["responses"]
+    assert answers["409"]["description"] == "Conflicts with stored data (a foreign key)"
+    plain = json.loads(runner.invoke(cli.main, ["openapi", db]).output)
+    assert "unique" in plain["paths"]["/api/users"]["post"]["responses"]["409"]["description"]
+    wrong = runner.invoke(cli.main, ["openapi", db, "--unique-violation", "422"])
+    assert wrong.exit_code == 2
+    assert "Invalid value for '--unique-violation'" in wrong.output

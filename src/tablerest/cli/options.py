@@ -215,6 +215,10 @@ _what_options = group(
            default=None,
            help="What clients that ask for no representation get: plain JSON (the default) or "
            "JSON:API (application/vnd.api+json)."),
+    option("--unique-violation", type=click.Choice(["conflict", "validation"]),
+           default="conflict", show_default=True,
+           help="A value another row holds in a unique key: 409 (conflict) or 422 with a field "
+           "error per column (validation), as form libraries report a taken value."),
     option("--searchable", multiple=True, metavar="TABLE=COL[,COL...]",
            help="Text columns that q= searches in TABLE (repeatable)."),
     option("--key", "keys", multiple=True, metavar="VIEW=COL[,COL...]",
@@ -262,6 +266,7 @@ def api_settings(
     keys: tuple[str, ...],
     changes: bool | None,
     format_: str | None,
+    unique_violation: str,
     hide: tuple[str, ...],
     show: tuple[str, ...],
     rate_limit_sign_in: str | None,
@@ -297,6 +302,7 @@ def api_settings(
         ),
         "csv_formula_guard": csv_formula_guard,
         "format": format_,
+        "unique_violation": unique_violation,
     }
     return ApiSettings(
         target=target,
