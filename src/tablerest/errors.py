@@ -19,7 +19,6 @@ The tree::
     ├── MethodNotAllowed         405 method-not-allowed
     ├── NotAcceptable            406 not-acceptable
     ├── Conflict                 409 conflict
-    │   └── UniqueViolation      409 conflict (422 validation-failed when the API says so)
     ├── PreconditionFailed       412 precondition-failed
     ├── PreconditionRequired     428 precondition-required
     ├── PayloadTooLarge          413 payload-too-large
@@ -60,7 +59,6 @@ __all__ = [
     "TablerestError",
     "TooManyRequests",
     "Unauthorized",
-    "UniqueViolation",
     "UniqueViolationMode",
     "UnsupportedMediaType",
     "ValidationFailed",
@@ -214,20 +212,23 @@ class NotAcceptable(TablerestError, status=406, title="Not acceptable"):
 
 
 class Conflict(TablerestError, status=409, title="Conflict"):
-    """The write conflicts with stored data: a unique or foreign key, or a hook's rule (409)."""
+    """The write conflicts with stored data: a unique or foreign key, or a hook's rule (409).
 
-
-class UniqueViolation(Conflict):
-    """A write gave a unique key (or a composite unique constraint) a value another row
-    holds: a 409 naming the fields, or with ``unique_violation="validation"`` on the API or
-    the resource, the 422 of :meth:`as_validation`. ``resource`` names the table's resource,
-    whose option decides (a nested or batch write can meet another resource's key)."""
+    ``taken`` names the resource whose unique key (or composite unique constraint) the write
+    gave a value another row holds, when that is the whole conflict: with
+    ``unique_violation="validation"`` on the API or on that resource (a nested or batch
+    write can meet another resource's key), it answers as :meth:`as_validation`'s 422."""
 
     def __init__(
-        self, resource: str, detail: str | None = None, *, errors: Sequence[FieldError] = ()
+        self,
+        detail: str | None = None,
+        *,
+        errors: Sequence[FieldError] = (),
+        headers: Mapping[str, str] | None = None,
+        taken: str | None = None,
     ) -> None:
-        super().__init__(detail, errors=errors)
-        self.resource = resource
+        super().__init__(detail, errors=errors, headers=headers)
+        self.taken = taken
 
     def as_validation(self) -> ValidationFailed:
         """The same field errors as a 422, as a form library reports a taken value."""

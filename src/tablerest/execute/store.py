@@ -35,7 +35,6 @@ from ..errors import (
     OutOfRange,
     ServiceUnavailable,
     TablerestError,
-    UniqueViolation,
     ValidationFailed,
 )
 from ..resource import Resource
@@ -634,7 +633,7 @@ def diagnose_integrity(
         return Conflict("The change conflicts with data already stored")
     detail = f"Conflict on {', '.join(fields)}"
     if taken_only:  # the API may answer those as a 422; a missing reference stays a 409
-        return UniqueViolation(resource.name, detail, errors=errors)
+        return Conflict(detail, errors=errors, taken=resource.name)
     return Conflict(detail, errors=errors)
 
 

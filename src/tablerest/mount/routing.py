@@ -11,7 +11,7 @@ from werkzeug.wrappers import Request, Response
 
 from .. import http
 from ..calls import Calls
-from ..errors import NotFound, TablerestError, UniqueViolation
+from ..errors import Conflict, NotFound, TablerestError
 from ..reflect.selection import AUTH_PATH
 from ..render.problem import error_response, renderer_of
 from ..resource import Resource
@@ -107,9 +107,9 @@ def _answering(
 def settled(state: AppState, error: TablerestError) -> TablerestError:
     """``error`` as the API answers it: a taken unique value is a 422 where the resource
     whose key it is (or else the API) says ``unique_violation="validation"``."""
-    if not isinstance(error, UniqueViolation):
+    if not isinstance(error, Conflict) or error.taken is None:
         return error
-    res = state.registry.by_name(error.resource)
+    res = state.registry.by_name(error.taken)
     mode = (res.unique_violation if res is not None else None) or state.api.unique_violation
     return error.as_validation() if mode == "validation" else error
 

@@ -20,7 +20,6 @@ from ..errors import (
     InvalidParameter,
     NotFound,
     TablerestError,
-    UniqueViolation,
     ValidationFailed,
 )
 from ..execute.store import translate, unique_sets
@@ -123,9 +122,8 @@ class Bulk:
             kept = [e for e in diagnosed.errors if e.pointer.rsplit("/", 1)[-1] not in names]
             if kept:
                 where = ", ".join(sorted({e.pointer for e in kept}))
-                if isinstance(diagnosed, UniqueViolation):
-                    raise UniqueViolation(res.name, f"Conflict on {where}", errors=kept) from None
-                raise Conflict(f"Conflict on {where}", errors=kept) from None
+                taken = diagnosed.taken if isinstance(diagnosed, Conflict) else None
+                raise Conflict(f"Conflict on {where}", errors=kept, taken=taken) from None
             if not diagnosed.errors:
                 raise diagnosed from None
             raise Conflict("The change conflicts with data already stored") from None
