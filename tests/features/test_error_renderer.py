@@ -500,3 +500,58 @@ def test_the_cli_option_reaches_the_api(tmp_path: Path) -> None:
     wrong = runner.invoke(cli.main, ["openapi", db, "--unique-violation", "422"])
     assert wrong.exit_code == 2
     assert "Invalid value for '--unique-violation'" in wrong.output
+
+
+# -- the token routes, the app's own routes, the README's example -------------------------------
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    password: Mapped[str] = mapped_column(sa.String(200))
+
+
+def test_token_routes_and_the_apps_own_routes_use_the_apis_renderer(
+    engine: sa.Engine, path: str
+) -> None:
+    from argon2 import PasswordHasher
+
+    from tablerest import Auth, NotFound
+
+    fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    app = Flask("renderer-auth")
+    app.config["TESTING"] = True
+    rest = Api(app, engine, auth=Auth("accounts", secret="s" * 32, hasher=fast),
+               error_renderer=conduit)  # fmt: skip
+    rest.resource(Account)
+
+    @app.get("/own")
+    def own() -> str:
+        raise NotFound("Not in this app either")
+
+    if path == "lean":
+        install(app)
+    client = app.test_client()
+    resp = client.post("/api/auth/token", json={"username": "nobody", "password": "wrong-pass"})
+    assert _conduit(resp, 401)
+    assert _conduit(client.get("/api/auth/me"), 401)
+    assert _conduit(client.get("/own"), 404) == ["Not in this app either"]
+
+
+def test_the_readmes_renderer_writes_conduits_shape(engine: sa.Engine) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    start = readme.index("def conduit_errors(")
+    block = readme[readme.rindex("```python\n", 0, start) + 10 : readme.index("```\n", start)]
+    app = Flask("readme-renderer")
+    app.config["TESTING"] = True
+    names: dict[str, Any] = {"app": app, "db": engine}
+    exec(block, names)  # the README's block, as a reader copies it
+    names["api"].resource(Member)
+    client = app.test_client()
+    resp = client.post("/api/members", json={"email": "a@x.org", "team_id": 2, "number": 1})
+    assert resp.status_code == 422
+    assert resp.get_json() == {"errors": {"body": [f"email: {TAKEN}"]}}
+    assert client.get("/api/members/9").get_json() == {
+        "errors": {"body": ["No members row with key 9"]}
+    }
