@@ -183,6 +183,7 @@ def test_every_error_of_the_api_answers_in_the_renderers_shape(
     assert _conduit(client.post("/api/members", data="x", content_type="text/csv"), 415)
     assert _conduit(client.get("/api/members/1", headers={"Accept": "image/png"}), 406)
     assert _conduit(client.post("/api/members", json={"email": "x" * 300}), 413)
+    assert _conduit(client.get("/api/openapi.json?format=xml"), 400)
     # The batch and its errors are the API's too.
     assert _conduit(client.post("/api/batch", json={"operations": 1}), 422)
     # Its security headers are kept.
@@ -537,6 +538,20 @@ def test_token_routes_and_the_apps_own_routes_use_the_apis_renderer(
     assert _conduit(resp, 401)
     assert _conduit(client.get("/api/auth/me"), 401)
     assert _conduit(client.get("/own"), 404) == ["Not in this app either"]
+
+
+def test_a_rate_limit_answers_in_the_renderers_shape(engine: sa.Engine) -> None:
+    from tablerest import RateLimits
+
+    app = Flask("renderer-limits")
+    app.config["TESTING"] = True
+    rest = Api(app, engine, rate_limits=RateLimits(anonymous="2/minute"), error_renderer=conduit)
+    rest.resource(Team)
+    client = app.test_client()
+    assert [client.get("/api/teams/1").status_code for _ in range(2)] == [200, 200]
+    resp = client.get("/api/teams/1")
+    assert _conduit(resp, 429)[0].startswith("Rate limit exceeded")
+    assert int(resp.headers["Retry-After"]) > 0
 
 
 def test_the_readmes_renderer_writes_conduits_shape(engine: sa.Engine) -> None:
