@@ -433,15 +433,15 @@ def test_openapi_describes_the_renderers_documents_and_the_unique_option(
     )
     doc = client.get("/api/openapi.json").get_json()
     schemas = doc["components"]["schemas"]
-    assert schemas["Errors"] == {"type": "object"}
-    assert schemas["MembersErrors"] == Plain.schema
+    assert schemas["ErrorDocument"] == {"type": "object"}
+    assert schemas["MembersErrorDocument"] == Plain.schema
     teams = doc["paths"]["/api/teams/{id}"]["get"]["responses"]["404"]["content"]
-    assert teams["application/json"] == {"schema": {"$ref": "#/components/schemas/Errors"}}
+    assert teams["application/json"] == {"schema": {"$ref": "#/components/schemas/ErrorDocument"}}
     assert "application/problem+json" not in teams
     members = doc["paths"]["/api/members"]["post"]["responses"]
     assert set(members["422"]["content"]) == {Plain.media_type, JSONAPI}
     assert members["422"]["content"][Plain.media_type]["schema"] == {
-        "$ref": "#/components/schemas/MembersErrors"
+        "$ref": "#/components/schemas/MembersErrorDocument"
     }
     assert "unique key" in members["422"]["description"]
     assert members["409"]["description"] == "Conflicts with stored data (a foreign key)"
@@ -455,7 +455,7 @@ def test_openapi_without_options_keeps_problems(engine: sa.Engine) -> None:
     assert "application/problem+json" in answers["422"]["content"]
     assert "unique or foreign key" in answers["409"]["description"]
     assert "unique key" not in answers["422"]["description"]
-    assert "Errors" not in doc["components"]["schemas"]
+    assert "ErrorDocument" not in doc["components"]["schemas"]
 
 
 # -- database-first ----------------------------------------------------------------------------

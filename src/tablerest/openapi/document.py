@@ -125,7 +125,11 @@ def _error_documents(ctx: Context, op: dict[str, Any], res: Resource | None) -> 
     renderer = own or api.error_renderer
     if renderer is None:
         return
-    name = f"{schema_name(res)}Errors" if own is not None and res is not None else "Errors"
+    name = (
+        f"{schema_name(res)}ErrorDocument"
+        if own is not None and res is not None
+        else "ErrorDocument"
+    )
     schema = getattr(renderer, "schema", None)
     ctx.schemas.setdefault(name, dict(schema) if schema else {"type": "object"})
     media_type = getattr(renderer, "media_type", "application/json")
