@@ -224,10 +224,11 @@ class Conflict(TablerestError, status=409, title="Conflict"):
         detail: str | None = None,
         *,
         errors: Sequence[FieldError] = (),
+        parameter: str | None = None,
         headers: Mapping[str, str] | None = None,
         taken: str | None = None,
     ) -> None:
-        super().__init__(detail, errors=errors, headers=headers)
+        super().__init__(detail, errors=errors, parameter=parameter, headers=headers)
         self.taken = taken
 
     def as_validation(self) -> ValidationFailed:
