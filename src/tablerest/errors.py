@@ -232,8 +232,15 @@ class Conflict(TablerestError, status=409, title="Conflict"):
         self.taken = taken
 
     def as_validation(self) -> ValidationFailed:
-        """The same field errors as a 422, as a form library reports a taken value."""
-        error = ValidationFailed(self.errors, detail=f"Already taken: {_fields(self.errors)}")
+        """The same field errors as a 422, as a form library reports a taken value. The
+        detail keeps what was said around it (a batch's "Operation 2 (...) failed")."""
+        said = "Conflict on "
+        detail = (
+            self.detail.replace(said, "Already taken: ", 1)
+            if said in self.detail
+            else f"Already taken: {_fields(self.errors)}"
+        )
+        error = ValidationFailed(self.errors, detail=detail)
         error.headers = dict(self.headers)
         return error
 

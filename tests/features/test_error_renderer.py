@@ -343,6 +343,10 @@ def test_unique_violations_in_a_batch_and_in_jsonapi_point_into_the_document(
         },
     ]
     body = problem(client.post("/api/batch", json={"operations": ops}), 422)
+    assert body["detail"] == (
+        "Operation 1 (create members) failed, nothing was changed: "
+        "Already taken: /operations/1/data/email"
+    )
     assert body["errors"] == [
         {"pointer": "/operations/1/data/email", "detail": "A row with this value already exists"}
     ]
