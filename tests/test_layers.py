@@ -38,6 +38,7 @@ ALLOWED: dict[str, set[str]] = {
         "schema",
     },
     "envelopes": {"errors"},  # rows in a named member: the declaration and how it applies
+    "toggles": {"resource"},  # membership toggles, as declared (Api.toggle)
     # A declaration's parts, built when it is declared: below resource, SQLAlchemy only.
     "fields": {"viewer"},  # which columns and expressions are exposed, and how
     "viewer": set(),  # caller.id, the bind parameter of fields computed from who asks
@@ -293,6 +294,15 @@ ALLOWED: dict[str, set[str]] = {
         "routes.common",
         "routes.respond",
     },
+    # Membership toggles: the caller's link made or removed through the link's own calls.
+    "routes.toggles": {
+        "calls",
+        "decode.values",
+        "errors",
+        "resource",
+        "routes.endpoint",
+        "toggles",
+    },
     "routes.writes": {
         "decode.bodies",
         "decode.jsonapi",
@@ -357,16 +367,20 @@ ALLOWED: dict[str, set[str]] = {
     "mount.scoped": {"mount.hooks"},  # context variables set for one request
     "mount.ratelimit": {"errors"},  # Flask-Limiter on the API's routes
     "mount.routing": {
+        "routes.toggles",
+        "toggles",
+        "auth.access",
         "auth.service",
+        "auth.views",
         "calls",
         "changes.fanout",
         "changes.stream",
+        "envelopes",
         "errors",
         "http",
         "mount.hooks",
         "mount.pages",
         "mount.state",
-        "reflect.selection",
         "render.problem",
         "resource",
         "routes.batch",
@@ -404,6 +418,7 @@ ALLOWED: dict[str, set[str]] = {
         "render.problem",  # error_renderer= checked (and a function wrapped) once
         "resource",
         "routes.common",
+        "toggles",
     },
     # Runs each operation of a batch through its resource's operations: no request built.
     "routes.batch": {
@@ -435,7 +450,7 @@ ALLOWED: dict[str, set[str]] = {
     "auth.accounts": {"decode.values", "execute.store", "keys", "resource"},
     # Token pairs, their checks on each use, refresh and revocation: no HTTP.
     "auth.issuer": {"auth.accounts", "auth.sessions", "auth.tokens", "errors", "execute.store"},
-    "auth.views": {"errors", "http"},  # the token routes' request bodies and responses
+    "auth.views": {"envelopes", "errors", "http"},  # the token routes' bodies and responses
     "auth.service": {
         "auth.accounts",
         "auth.issuer",
@@ -475,6 +490,7 @@ ALLOWED: dict[str, set[str]] = {
     "reflect.tables": {
         "columns.decimals",
         "fields",
+        "names",
         "columns.sqlite_time",
         "columns.untyped",
         "execute.owntables",
@@ -493,7 +509,7 @@ ALLOWED: dict[str, set[str]] = {
     # The OpenAPI document: built from the declarations alone (no request, no database). It
     # reads the mounted API through its own protocol (openapi.source), never the extension.
     "openapi": {"openapi.document"},
-    "openapi.source": {"auth.service", "errors", "limits", "resource"},
+    "openapi.source": {"auth.service", "errors", "limits", "resource", "toggles"},
     "openapi.common": {"render.jsonapi", "resource"},
     "openapi.fields": {
         "columns.jsonobject",
@@ -572,13 +588,22 @@ ALLOWED: dict[str, set[str]] = {
     "openapi.paths": {
         "openapi.changes",
         "openapi.collection",
+        "openapi.common",
         "openapi.context",
         "openapi.item",
         "openapi.parameters",
         "openapi.relations",
+        "openapi.schemas",
         "resource",
+        "toggles",
     },
-    "openapi.auth": {"auth.service", "openapi.common", "openapi.context", "openapi.schemas"},
+    "openapi.auth": {
+        "auth.service",
+        "openapi.common",
+        "openapi.context",
+        "openapi.schemas",
+        "schema",
+    },
     "openapi.batch": {"openapi.common", "openapi.context", "openapi.schemas", "schema"},
     # Try it out's examples, in one pass over the finished paths: from the declarations.
     "openapi.examples": {

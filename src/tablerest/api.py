@@ -25,13 +25,14 @@ from .limits import Limits
 from .mount import cors, guards, pages
 from .mount.observe import Observability
 from .mount.ratelimit import RateLimits
-from .mount.routing import mount_auth, mount_batch, mount_resource, route
+from .mount.routing import mount_auth, mount_batch, mount_resource, mount_toggle, route
 from .mount.state import EXTENSION, AppState
 from .names import Aliases
 from .reflect.selection import AUTH_PATH, BATCH_PATH, reserved_names
 from .render.problem import renderer_of
 from .resource import Resource, WriteContext
 from .routes.common import Settings
+from .toggles import Toggle
 
 if TYPE_CHECKING:
     from .auth.service import Auth
@@ -115,6 +116,8 @@ class Api:
         #: The names clients use for every resource's fields and relations, unless a resource
         #: says (``to_camel``): see ``api.resource(aliases=...)``.
         self.aliases = aliases
+        #: The membership toggles (:meth:`toggle`), mounted with the resources.
+        self.toggles: list[Toggle] = []
         #: How every resource writes timestamps, unless it says (``"utc-ms"``).
         self.datetime_format = datetime_format
         #: How every route of the API writes its error documents (None: RFC 9457 problems),
@@ -232,6 +235,25 @@ class Api:
             self._mount(state, resource)
         return resource
 
+    def toggle(self, name: str, *, on: Resource, through: Resource, mine: str, theirs: str) -> None:
+        """A membership toggle: ``POST {prefix}/{on}/{key}/{name}`` makes the caller's row of
+        ``through`` (``mine``: the caller's id, ``theirs``: the row's key) unless it is there,
+        ``DELETE`` removes it if it is; both answer the row as its GET does. For a favourite,
+        a follow, a like::
+
+            api.toggle("favorite", on=articles, through=favorites,
+                       mine="user_id", theirs="article_id")
+        """
+        for res in (on, through):
+            if self.resources.get(res.name) is not res:
+                raise ValueError(f"toggle {name!r}: {res.name} is not a resource of this Api")
+        found = Toggle(name, on, through, mine, theirs)
+        if any(t.on is on and t.name == name for t in self.toggles):
+            raise ValueError(f"toggle {name!r} of {on.name} is declared already")
+        self.toggles.append(found)
+        for state in self._states:
+            mount_toggle(state, found)
+
     def _count_sign_up(self, _ctx: WriteContext) -> None:
         """A new user counts against the sign-up limit of the address creating it."""
         if not has_request_context():
@@ -283,6 +305,8 @@ class Api:
             mount_batch(state)
         for res in self.resources.values():
             self._mount(state, res)
+        for toggle in self.toggles:
+            mount_toggle(state, toggle)
         guards.install_error_handler(state, app)
         cors.install_cors(state, app)
         if self.read_replicas is not None:

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 
-__all__ = ["Aliases", "aliased", "slug"]
+__all__ = ["Aliases", "aliased", "camel", "slug"]
 
 #: What a resource's name keeps of a table's: letters and digits of any script, ``_ . ~ -``
 #: (a URL path's unreserved characters; the others would need escaping in every link).
@@ -33,6 +33,19 @@ Aliases = Mapping[str, str] | Callable[[str], str]
 _ALIAS = re.compile(r"[^\W\d]\w*(?:-\w+)*")
 
 
+def camel(name: str) -> str:
+    """``created_at`` -> ``createdAt``: a snake_case name in camelCase (pydantic's
+    ``to_camel``); any other name (``First Name``, ``createdAt``) as it is."""
+    if not _SNAKE.fullmatch(name) or "_" not in name.strip("_"):
+        return name
+    from pydantic.alias_generators import to_camel
+
+    return to_camel(name)
+
+
+_SNAKE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
+
+
 def aliased(resource: str, names: Iterable[str], aliases: Aliases | None) -> dict[str, str]:
     """Each name -> the name clients use for it; ValueError, naming ``resource``, for a
     mapping that names no such field, an alias that is not a usable name, or two names that
@@ -47,7 +60,12 @@ def aliased(resource: str, names: Iterable[str], aliases: Aliases | None) -> dic
         out = {n: aliases.get(n, n) for n in names}
     else:
         out = {n: aliases(n) for n in names}
-    bad = sorted(a for a in out.values() if not isinstance(a, str) or not _ALIAS.fullmatch(a))
+    # A name kept as it is stays usable whatever it holds (a database's "First Name").
+    bad = sorted(
+        str(a)
+        for n, a in out.items()
+        if a != n and (not isinstance(a, str) or not _ALIAS.fullmatch(a))
+    )
     if bad:
         raise ValueError(
             f"{resource}: aliases {bad} are not usable names (letters, digits, '_', and '-' "

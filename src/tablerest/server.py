@@ -26,7 +26,7 @@ from .http import cors_for_origins
 from .mount.lean import install as install_lean
 from .mount.observe import Observability
 from .mount.ratelimit import RateLimits
-from .names import slug
+from .names import camel, slug
 from .reflect.selection import Selection, reserved_names
 from .reflect.tables import reflect_resources, secret_columns
 from .resource import Resource
@@ -113,6 +113,7 @@ def create_app(
     allowed_hosts: Sequence[str] | None = None,
     selection: Selection | None = None,
     format: str | None = None,
+    camel_case: bool = False,
     unique_violation: UniqueViolationMode = "conflict",
     cors: Iterable[str] = (),
     lean: bool = True,
@@ -145,6 +146,7 @@ def create_app(
 
     ``format``: what a client that asks for no representation gets, ``json`` (plain JSON, the
     default) or ``jsonapi`` (JSON:API); over the policy file's ``[api] format``.
+    ``camel_case``: clients use camelCase names for snake_case columns and relations.
     ``unique_violation``: ``"validation"`` answers a value another row holds in a unique key
     with a 422 and a field error per column rather than a 409 (``Api(unique_violation=...)``).
     ``cors``: the origins whose pages may use the API (``https://app.example``; ``*``: any,
@@ -210,6 +212,7 @@ def create_app(
         hide_secrets=hide_secrets,
         csv_formula_guard=csv_formula_guard,
         format=format,
+        aliases=camel if camel_case else None,
         selection=selection,
         reserved=reserved,
     )
@@ -269,7 +272,7 @@ def create_app(
             f"{res.table.name}.{name}"
             for res in resources
             for name in secret_columns(res.table)
-            if name not in res.fields and name not in hide.get(res.table.name, [])
+            if res.named(name) not in res.fields and name not in hide.get(res.table.name, [])
         ],
         "skipped": skipped,
         "renamed": {
@@ -426,10 +429,12 @@ def _privileged(auth: Mapping[str, Any], users: Resource) -> list[str]:
     """The users' fields that only an admin may write: the roles column and those named as
     privileges, among the fields a client could write at all."""
     roles = auth.get("roles")
+    # By the column's own name: a field's name may be an alias (serve --camel-case: isAdmin).
     return [
         f.name
         for f in users.writable
-        if not f.primary_key and (f.name == roles or f.name.lower() in PRIVILEGE_COLUMNS)
+        if not f.primary_key
+        and (f.column.name == roles or f.column.name.lower() in PRIVILEGE_COLUMNS)
     ]
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import sqlalchemy as sa
@@ -40,14 +40,14 @@ from .issuer import Issuer, make_tokens
 from .passwords import Passwords
 from .policies import Identity
 from .sessions import DatabaseStore, MemoryStore, SessionStore, store_for
-from .views import credentials, login_of, no_content, token_response
+from .views import credentials, no_content, token_response
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
 
     from .tokens import TokenOptions, Tokens
 
-__all__ = ["PASSWORD_CANDIDATES", "Auth", "remembered"]
+__all__ = ["AUTH_ROUTES", "PASSWORD_CANDIDATES", "Auth", "remembered"]
 
 log = logging.getLogger("tablerest")
 
@@ -102,7 +102,10 @@ class Auth:
     ``scheme`` (``Bearer``; the ``Authorization`` scheme tokens come with),
     ``min_password_length`` (8 characters) and ``max_password_bytes`` (1024, checked before
     any hashing), ``max_concurrent_hashes`` (2 per process) and ``hash_wait`` (seconds a
-    sign-in waits for a hashing slot before a 429, 2).
+    sign-in waits for a hashing slot before a 429, 2), ``token_field`` (``"token"``: sign-in,
+    an anonymous sign-up and the caller's own row answer the user's row with the access token
+    in this field, as specs such as RealWorld want, instead of a token pair), ``paths`` (the
+    token routes' paths under the prefix: ``{"token": "/users/login", "me": "/user"}``).
     """
 
     def __init__(
@@ -129,8 +132,22 @@ class Auth:
         max_password_bytes: int = 1024,
         max_concurrent_hashes: int = 2,
         hash_wait: float = 2.0,
+        token_field: str | None = None,
+        paths: Mapping[str, str] | None = None,
     ) -> None:
         self.users_name = users
+        #: Where sign-in, sign-up and the caller's own row put the access token in the user's
+        #: row (``"token"``); None: sign-in answers an OAuth 2.0 token pair.
+        self.token_field = token_field
+        unknown = sorted(set(paths or {}) - set(AUTH_ROUTES))
+        bad = [p for p in (paths or {}).values() if not p.startswith("/") or p.endswith("/")]
+        if unknown or bad:
+            raise ValueError(
+                f"Auth(paths=...) takes {', '.join(AUTH_ROUTES)} -> a path under the prefix "
+                f"such as '/users/login' (unknown: {unknown}, bad paths: {bad})"
+            )
+        #: Each token route's path under the API's prefix.
+        self.paths: dict[str, str] = {**AUTH_ROUTES, **(paths or {})}
         self.passwords = Passwords(
             hasher,
             min_length=min_password_length,
@@ -287,25 +304,15 @@ class Auth:
                 )
             claims = self.issuer.verify(token, "access")
             self.issuer.account(claims)
-            roles = claims.get("roles")
-            identity = Identity(
-                claims["sub"],
-                frozenset(r for r in roles if isinstance(r, str))
-                if isinstance(roles, list)
-                else frozenset(),
-                claims,
-            )
+            identity = _identity(claims)
         environ[IDENTITY] = identity
         return identity
 
-    # -- the routes ------------------------------------------------------------------------
+    def identity_of(self, tokens: Mapping[str, Any]) -> Identity:
+        """Who a token pair just issued (a sign-in, a sign-up's session) is for."""
+        return _identity(self.issuer.verify(tokens["access_token"], "access"))
 
-    def token_view(
-        self, request: Request, db: Database, max_body: int, attempt: Attempt | None = None
-    ) -> Response:
-        fields = credentials(request, max_body)
-        login, named = login_of(fields, self.login_fields)
-        return token_response(self.sign_in(db, login, fields["password"], attempt, field=named))
+    # -- the routes ------------------------------------------------------------------------
 
     def refresh_view(self, request: Request, db: Database, max_body: int) -> Response:
         fields = credentials(request, max_body)
@@ -376,3 +383,22 @@ class Auth:
         if user is None:
             raise NotFound(f"No user with key {key!r}")
         return self.issuer.issue(user, secrets.token_urlsafe(16))
+
+
+#: The token routes and their paths under the API's prefix (``Auth(paths=...)`` moves them).
+AUTH_ROUTES = {
+    "token": "/auth/token",
+    "refresh": "/auth/refresh",
+    "logout": "/auth/logout",
+    "me": "/auth/me",
+}
+
+
+def _identity(claims: dict[str, Any]) -> Identity:
+    roles = claims.get("roles")
+    found = (
+        frozenset(r for r in roles if isinstance(r, str))
+        if isinstance(roles, list)
+        else frozenset()
+    )
+    return Identity(claims["sub"], found, claims)

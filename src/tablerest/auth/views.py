@@ -9,14 +9,18 @@ from typing import Any
 import orjson
 from werkzeug.wrappers import Request, Response
 
+from ..envelopes import Envelope, unwrap
 from ..errors import FieldError, MalformedBody, ValidationFailed
 from ..http import read_body
 
 __all__ = ["credentials", "login_of", "no_content", "token_response"]
 
 
-def credentials(request: Request, max_body: int) -> dict[str, str]:
-    """A credentials body (JSON object or form) as text fields; 400 if it is neither."""
+def credentials(
+    request: Request, max_body: int, envelope: Envelope | None = None
+) -> dict[str, str]:
+    """A credentials body (JSON object or form) as text fields; 400 if it is neither. With
+    the users' ``envelope``, a JSON body holds them in its member (``{"user": {...}}``)."""
     body = read_body(request, max_body)
     if body.kind == "form":
         data: Any = body.form or {}
@@ -25,10 +29,13 @@ def credentials(request: Request, max_body: int) -> dict[str, str]:
             data = orjson.loads(body.raw)
         except orjson.JSONDecodeError:
             raise MalformedBody("The request body is not valid JSON") from None
+        if envelope is not None:
+            data = unwrap(envelope, data)
     if not isinstance(data, dict):
         raise MalformedBody("Send a JSON object with the credentials")
+    inside = f"/{envelope.item}" if envelope is not None and body.kind == "json" else ""
     errors = [
-        FieldError(f"/{k}", "Must be a string")
+        FieldError(f"{inside}/{k}", "Must be a string")
         for k, v in data.items()
         if v is not None and not isinstance(v, str)
     ]

@@ -215,6 +215,9 @@ _what_options = group(
            default=None,
            help="What clients that ask for no representation get: plain JSON (the default) or "
            "JSON:API (application/vnd.api+json)."),
+    option("--camel-case", is_flag=True, default=False,
+           help="Clients use camelCase names for snake_case columns and relations "
+           "(created_at -> createdAt) in rows, bodies, filters, sorts and errors."),
     option("--unique-violation", type=click.Choice(["conflict", "validation"]),
            default="conflict", show_default=True,
            help="A value another row holds in a unique key: 409 (conflict) or 422 with a field "
@@ -266,6 +269,7 @@ def api_settings(
     keys: tuple[str, ...],
     changes: bool | None,
     format_: str | None,
+    camel_case: bool,
     unique_violation: str,
     hide: tuple[str, ...],
     show: tuple[str, ...],
@@ -302,6 +306,7 @@ def api_settings(
         ),
         "csv_formula_guard": csv_formula_guard,
         "format": format_,
+        "camel_case": camel_case,
         "unique_violation": unique_violation,
     }
     return ApiSettings(

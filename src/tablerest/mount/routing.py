@@ -10,13 +10,16 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request, Response
 
 from .. import http
+from ..auth.access import Access
+from ..auth.views import credentials, login_of, token_response
 from ..calls import Calls
-from ..errors import Conflict, NotFound, TablerestError
-from ..reflect.selection import AUTH_PATH
+from ..envelopes import pointed
+from ..errors import Conflict, MethodNotAllowed, NotFound, TablerestError
 from ..render.problem import error_response, renderer_of
 from ..resource import Resource
 from ..routes.common import POINTERS
 from ..routes.endpoint import Endpoint
+from ..routes.toggles import handle as handle_toggle
 from . import hooks
 from .pages import changes_page
 from .state import EXTENSION, AppState
@@ -24,12 +27,14 @@ from .state import EXTENSION, AppState
 if TYPE_CHECKING:
     from ..auth.service import Auth
     from ..routes.batch import Batch
+    from ..toggles import Toggle
 
 __all__ = [
     "SECURITY_HEADERS",
     "mount_auth",
     "mount_batch",
     "mount_resource",
+    "mount_toggle",
     "private",
     "route",
     "secure",
@@ -118,6 +123,9 @@ def mount_resource(state: AppState, res: Resource) -> None:
     """A resource's operations, endpoint, calls and URL rules on this app."""
     ops = state.registry.add(res)
     ep = state.endpoints[res.name] = Endpoint(ops, state.route_context)
+    auth = state.api.auth
+    if auth is not None and auth.token_field and res.name == auth.users_name:
+        ep.writes.signed_up = _signed_up(state, auth)  # a sign-up answers with a token
     state.calls[res.name] = Calls(ops, state.registry, ep.writes.decoder, state.prepare_writes)
     base = res.name
     if res.changes:
@@ -204,29 +212,110 @@ def mount_batch(state: AppState) -> None:
 
 
 def mount_auth(state: AppState, auth: Auth) -> None:
-    """The token routes: sign in, refresh, sign out, and the caller's own row."""
-    settings = state.api.settings
-    base = f"{settings.prefix}/{AUTH_PATH}"
-    limit = settings.max_body_size
-    attempt = state.limits.attempt if state.limits is not None else None
-    routes: list[tuple[str, str, Callable[[Request], Response]]] = [
-        ("token", "POST", lambda req: auth.token_view(req, state.db, limit, attempt)),
-        ("refresh", "POST", lambda req: auth.refresh_view(req, state.db, limit)),
-        ("logout", "POST", auth.logout_view),
-        ("me", "GET", lambda req: _me(state, auth, req)),
+    """The token routes: sign in, refresh, sign out, and the caller's own row (read, and
+    changed when the users resource takes PUT or PATCH), at ``Auth(paths=...)``."""
+    prefix = state.api.settings.prefix
+    routes: list[tuple[str, list[str], Callable[[Request], Response]]] = [
+        ("token", ["POST"], lambda req: _sign_in(state, auth, req)),
+        ("refresh", ["POST"], lambda req: auth.refresh_view(req, state.db, _limit(state))),
+        ("logout", ["POST"], auth.logout_view),
+        ("me", ["GET", "PUT", "PATCH"], lambda req: _me(state, auth, req)),
     ]
-    for name, method, handler in routes:
+    for name, methods, handler in routes:
         kind = "sign-in" if name in ("token", "refresh") else "api"
-        route(state, f"{base}/{name}", f"auth.{name}", handler, [method], kind)
+        route(state, prefix + auth.paths[name], f"auth.{name}", handler, methods, kind)
 
 
-def _me(state: AppState, auth: Auth, request: Request) -> Response:
-    """The caller's own row of the users resource, whatever its ``read`` permission."""
-    identity = auth.me(request)
+def mount_toggle(state: AppState, toggle: Toggle) -> None:
+    """``POST`` and ``DELETE {prefix}/{on}/{key}/{name}``: the caller's link, made or removed."""
+    rule = f"{state.api.settings.prefix}/{toggle.on.name}/<key>/{toggle.name}"
+
+    def handler(req: Request, key: str) -> Response:
+        target = state.endpoints[toggle.on.name]
+        return handle_toggle(toggle, req, key, target, state.calls[toggle.through.name])
+
+    route(state, rule, f"{toggle.on.name}.toggle.{toggle.name}", handler, ["POST", "DELETE"])
+
+
+def _limit(state: AppState) -> int:
+    return state.api.settings.max_body_size
+
+
+def _users(state: AppState, auth: Auth) -> Endpoint:
     ep = state.endpoints.get(auth.users_name)
     if ep is None:
         raise NotFound(f"No resource named {auth.users_name!r} is registered for Auth")
-    return ep.reads.own(request, identity.id)
+    return ep
+
+
+def _sign_in(state: AppState, auth: Auth, request: Request) -> Response:
+    """A token pair for the credentials; with ``Auth(token_field=...)``, the user's row
+    (in its envelope) with the access token in that field."""
+    users = auth.users
+    envelope = users.envelope if users is not None and auth.token_field else None
+    attempt = state.limits.attempt if state.limits is not None else None
+    fields = credentials(request, _limit(state), envelope)
+    # A form's fields are never enveloped (nor pointed into): only a JSON body is.
+    enveloped = request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data")
+    try:
+        login, named = login_of(fields, auth.login_fields)
+        tokens = auth.sign_in(state.db, login, fields["password"], attempt, field=named)
+    except TablerestError as exc:
+        if envelope is None or not enveloped:
+            raise
+        raise pointed(envelope, exc, False) from None
+    if auth.token_field is None:
+        return token_response(tokens)
+    return _with_token(state, auth, request, tokens["access_token"], 200)
+
+
+def _with_token(state: AppState, auth: Auth, request: Request, token: str, status: int) -> Response:
+    """The row of the user ``token`` is for, as they see it, with the token in it."""
+    assert auth.token_field is not None
+    identity = auth.identity_of({"access_token": token})
+    caller = state.registry.caller(Access(identity))
+    resp = _users(state, auth).reads.own(
+        request, identity.id, caller, {auth.token_field: token}, status
+    )
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _signed_up(state: AppState, auth: Auth) -> Callable[[Request, dict[str, Any]], Response]:
+    """An anonymous sign-up's answer with ``Auth(token_field=...)``: the new user's row as
+    they see it, with the access token of a session opened for them."""
+    users = auth.users
+    assert users is not None
+
+    def answer(request: Request, row: dict[str, Any]) -> Response:
+        key = ",".join(str(row[f.name]) for f in users.pk_fields)
+        token = auth.open_session(state.db, key)["access_token"]
+        return _with_token(state, auth, request, token, 201)
+
+    return answer
+
+
+def _me(state: AppState, auth: Auth, request: Request) -> Response:
+    """The caller's own row of the users resource, whatever its ``read`` permission; PUT
+    and PATCH change it (as the users resource lets them: 405 where it takes neither)."""
+    identity = auth.me(request)
+    ep = _users(state, auth)
+    if request.method in ("PUT", "PATCH") and request.method not in ep.resource.methods:
+        raise MethodNotAllowed(["GET", *sorted(ep.resource.methods & WRITES)])
+    token = request.environ["HTTP_AUTHORIZATION"].strip().partition(" ")[2].strip()
+    extra = {auth.token_field: token} if auth.token_field else {}
+    if request.method == "GET":
+        resp = ep.reads.own(request, identity.id, extra=extra)
+    else:
+        replace = request.method == "PUT"
+        resp = ep.writes.update_own(request, identity.id, extra, replace=replace)
+    if extra:
+        resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+#: The methods of the caller's own row that change it.
+WRITES = frozenset({"PUT", "PATCH"})
 
 
 def secure(resp: Response) -> Response:

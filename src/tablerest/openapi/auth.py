@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .common import closed, json_ok, problems
+from ..schema import Variant
+from .common import closed, json_ok, problems, ref
 from .context import Context
-from .schemas import enveloped, row_schema
+from .schemas import enveloped, input_schema, row_schema
 
 if TYPE_CHECKING:
     from ..auth.service import Auth
 
 
 def auth_paths(ctx: Context, auth: Auth) -> None:
-    """The token routes of ``Api(auth=...)``."""
-    base = f"{ctx.prefix}/auth"
+    """The token routes of ``Api(auth=...)``, at their paths (``Auth(paths=...)``)."""
+    at = {name: ctx.prefix + path for name, path in auth.paths.items()}
+    users = auth.users
     login = [*dict.fromkeys(["username", *auth.login_fields])]
-    credentials = {
+    credentials: dict[str, Any] = {
         "type": "object",
         "required": ["password"],
         "properties": {
@@ -46,6 +48,20 @@ def auth_paths(ctx: Context, auth: Auth) -> None:
             }
         },
     }
+    me_schema: dict[str, Any] = {"type": "object"}
+    if users is not None:
+        row: dict[str, Any] = {"$ref": f"#/components/schemas/{row_schema(ctx, users)}"}
+        if auth.token_field:
+            # The row, with the access token in it.
+            token = {"type": "object", "required": [auth.token_field],
+                     "properties": {auth.token_field: {"type": "string"}}}  # fmt: skip
+            row = {"allOf": [row, token]}
+            pair = {
+                "description": "The user's row, with an access token (Cache-Control: no-store)",
+                "content": {"application/json": {"schema": enveloped(users, row)}},
+            }
+            credentials = enveloped(users, credentials)
+        me_schema = enveloped(users, row)
 
     def body(schema: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -59,20 +75,23 @@ def auth_paths(ctx: Context, auth: Auth) -> None:
     anonymous: list[dict[str, Any]] = [{}]
     signed_in: list[dict[str, Any]] = [{"bearerAuth": []}]
     for name, summary, schema in (
-        ("token", "Sign in: credentials for a token pair", credentials),
+        ("token", "Sign in with credentials", credentials),
         ("refresh", "A new token pair for a refresh token (which is then retired)", refresh),
     ):
-        ctx.paths[f"{base}/{name}"] = {
+        answer = pair if name == "token" else {**pair, "description": "A new token pair"}
+        if name == "refresh" and auth.token_field:
+            answer = {"description": "A new token pair", "content": {}}
+        ctx.paths[at[name]] = {
             "post": {
                 "operationId": f"auth_{name}",
                 "summary": summary,
                 "tags": ["auth"],
                 "security": anonymous,
                 "requestBody": body(schema),
-                "responses": {"200": pair, **problems(400, 401, 413, 415, 422, 503)},
+                "responses": {"200": answer, **problems(400, 401, 413, 415, 422, 503)},
             }
         }
-    ctx.paths[f"{base}/logout"] = {
+    ctx.paths[at["logout"]] = {
         "post": {
             "operationId": "auth_logout",
             "summary": "Sign out: revoke this session's tokens",
@@ -81,13 +100,7 @@ def auth_paths(ctx: Context, auth: Auth) -> None:
             "responses": {"204": {"description": "Signed out"}, **problems(401, 503)},
         }
     }
-    users = auth.users
-    me_schema: dict[str, Any] = (
-        enveloped(users, {"$ref": f"#/components/schemas/{row_schema(ctx, users)}"})
-        if users
-        else {"type": "object"}
-    )
-    ctx.paths[f"{base}/me"] = {
+    me: dict[str, Any] = {
         "get": {
             "operationId": "auth_me",
             "summary": "The signed-in user's own row",
@@ -99,3 +112,25 @@ def auth_paths(ctx: Context, auth: Auth) -> None:
             },
         }
     }
+    variants: tuple[tuple[str, Variant], ...] = (("PUT", "replace"), ("PATCH", "patch"))
+    for method, variant in variants:
+        if users is not None and method in users.methods:
+            me[method.lower()] = {
+                "operationId": f"auth_me_{variant}",
+                "summary": "Change the signed-in user's own row",
+                "tags": ["auth"],
+                "security": signed_in,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": enveloped(users, ref(input_schema(ctx, users, variant)))
+                        }
+                    },
+                },
+                "responses": {
+                    "200": json_ok(me_schema, "The caller's row as stored", etag=True),
+                    **problems(400, 401, 403, 409, 413, 415, 422, 503),
+                },
+            }
+    ctx.paths[at["me"]] = me

@@ -135,14 +135,27 @@ def _key_value(col: sa.Column[Any]) -> Any:
 def _body(ctx: Context, method: str, path: str, body: dict[str, Any], found: _Route) -> None:
     content = body.get("content", {})
     examples: dict[str, Any] = {}
+    auth = ctx.state.api.auth
+    users = auth.users if auth is not None else None
+    #: The resource whose envelope a plain JSON example goes in, if any.
+    owner: Resource | None = None
     if path == f"{ctx.prefix}/batch" and method == "post":
         examples["application/json"] = _batch(ctx)
-    elif path == f"{ctx.prefix}/auth/token" and method == "post":
+    elif auth is not None and path == ctx.prefix + auth.paths["token"] and method == "post":
         examples["application/json"] = examples["application/x-www-form-urlencoded"] = _credentials(
             ctx
         )
+        # With token_field, a JSON sign-in is in the users' envelope (as a sign-up is).
+        owner = users if auth.token_field else None
+    elif auth is not None and users is not None and path == ctx.prefix + auth.paths["me"]:
+        if method in ("put", "patch"):
+            examples["application/json"] = row_example(
+                ctx, users, "replace" if method == "put" else "patch"
+            )
+            owner = users
     elif found is not None:
         res, where = found
+        owner = res
         if where == "" and method == "post":
             row = row_example(ctx, res, "create")
             examples["application/json"] = row
@@ -157,8 +170,8 @@ def _body(ctx: Context, method: str, path: str, body: dict[str, Any], found: _Ro
             examples[JSONAPI] = _jsonapi(ctx, res, variant, row)
         elif where.startswith("relationships/"):
             examples[JSONAPI] = _linkage(ctx, res, where.partition("/")[2])
-    if found is not None and "application/json" in examples:
-        examples["application/json"] = enveloped_example(found[0], examples["application/json"])
+    if owner is not None and "application/json" in examples:
+        examples["application/json"] = enveloped_example(owner, examples["application/json"])
     for media, example in examples.items():
         entry = content.get(media)
         if entry is not None and example is not None and "example" not in entry:

@@ -4,15 +4,20 @@ feed, one row, and the row's relations; each operation says who may call it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..resource import Resource
 from .changes import changes_operation
 from .collection import collection_operations
+from .common import json_ok, problems, ref
 from .context import Context
 from .item import RowRoute, if_match_header, item_operations
 from .parameters import key_parameter
 from .relations import relation_paths
+from .schemas import enveloped, row_schema
+
+if TYPE_CHECKING:
+    from ..toggles import Toggle
 
 
 def resource_paths(ctx: Context, res: Resource) -> None:
@@ -36,6 +41,27 @@ def resource_paths(ctx: Context, res: Resource) -> None:
     if "GET" not in res.methods:
         return
     relation_paths(ctx, res, route)
+    for toggle in ctx.state.api.toggles:
+        if toggle.on is res and toggle.through.name in ctx.state.endpoints:
+            ctx.paths[f"{route.path}/{toggle.name}"] = _toggle(ctx, res, toggle, route)
+
+
+def _toggle(ctx: Context, res: Resource, toggle: Toggle, route: RowRoute) -> dict[str, Any]:
+    """``POST`` and ``DELETE`` of a membership toggle: the row as a GET shows it, after."""
+    row = enveloped(res, ref(row_schema(ctx, res)))
+    out: dict[str, Any] = {"parameters": [route.key]}
+    for method, what in (("post", "Add"), ("delete", "Remove")):
+        out[method] = {
+            "operationId": f"{method}_{res.name}_{toggle.name}",
+            "summary": f"{what} the caller's {toggle.name} of one row of {res.name} "
+            f"(a row of {toggle.through.name}; idempotent)",
+            "tags": route.tag,
+            "responses": {
+                "200": json_ok(row, "The row, after", etag=True),
+                **problems(401, 403, 404, 409, 503),
+            },
+        }
+    return out
 
 
 def _permissions(res: Resource, collection: dict[str, Any], item: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ extension and the CLI call :func:`tablerest.openapi.document`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ErrorRenderer, UniqueViolationMode
@@ -16,6 +16,7 @@ from ..resource import Catalog, Resource
 if TYPE_CHECKING:
     from ..auth.service import Auth
     from ..limits import Limits
+    from ..toggles import Toggle
 
 
 class Settings(Protocol):
@@ -63,6 +64,11 @@ class Options(Protocol):
 
     @property
     def rate_limits(self) -> object | None: ...
+
+    @property
+    def toggles(self) -> Sequence[Toggle]:
+        """The membership toggles (``Api.toggle``)."""
+        ...
 
     @property
     def error_renderer(self) -> ErrorRenderer | None:

@@ -43,6 +43,10 @@ class Served(Catalog, Protocol):
     def reader(self, table: sa.Table) -> Resource | None:
         """The resource that serves reads of ``table``, if any."""
 
+    @property
+    def per_caller(self) -> bool:
+        """Whether a resource has a field computed from who asks."""
+
 
 @dataclass(frozen=True, slots=True)
 class Scope:
@@ -161,10 +165,13 @@ class Caller:
         or include through it) is a 401 or 403, not an empty answer. The intent was parsed
         with the caller's view: the fields and relations concealed from them are not in it."""
         access = self.access
-        involved = _involved(res, intent)
-        bound = self.bound([*involved, *also])
         if access is None:
+            if not self._served.per_caller:
+                return intent, OPEN_SCOPE
+            bound = self.bound([*_involved(res, intent), *also])
             return intent, Scope(values=bound) if bound else OPEN_SCOPE
+        involved = _involved(res, intent)
+        bound = self.bound([*involved, *also]) if self._served.per_caller else {}
         for other in involved[1:]:
             access.require(other, "read")
         intent = _restrict(access, intent, involved)

@@ -26,12 +26,16 @@ class Registry:
         self.db = db
         self.config = config
         self.operations: dict[str, Operations] = {}
+        #: Whether a resource has a field computed from who asks (``caller.id``): only then
+        #: does a read work out which resources it touches without permissions to check.
+        self.per_caller = False
         self._everyone = Caller(None, self)
 
     def add(self, resource: Resource) -> Operations:
         """Register ``resource``; its operations."""
         ops = Operations(resource, self.db, self.config, self.operations)
         self.operations[resource.name] = ops
+        self.per_caller = self.per_caller or resource.caller_type is not None
         return ops
 
     def target(self, relation: Relation) -> Resource | None:

@@ -26,6 +26,7 @@ from ..columns.sqlite_time import adopt_formats
 from ..columns.untyped import mark_untyped
 from ..execute.owntables import OWN_TABLES
 from ..fields import needs_value_on_insert
+from ..names import Aliases
 from ..resource import ALL_METHODS, Resource
 from .partitions import share_partition_keys
 from .reflecttypes import correct_types
@@ -81,6 +82,7 @@ def reflect_resources(
     hide_secrets: bool = False,
     csv_formula_guard: bool = True,
     format: str = "json",
+    aliases: Aliases | None = None,
     selection: Selection | None = None,
     reserved: Collection[str] = (),
     skipped: dict[str, str] | None = None,
@@ -99,7 +101,8 @@ def reflect_resources(
     a served table's foreign key points to one), and relations to them lead nowhere.
     ``reserved``: the paths the API itself serves under its prefix, which resources never
     take (:func:`~tablerest.reflect.selection.resource_names`). ``format``: each resource's
-    representation when a client asks for none (``json`` or ``jsonapi``).
+    representation when a client asks for none (``json`` or ``jsonapi``). ``aliases``: the
+    names clients use for columns and relations (``serve --camel-case``).
 
     A view the database cannot read (one over a dropped table, see
     :mod:`~tablerest.reflect.unreadable`) is left out, so that the rest is served: ``skipped``, when
@@ -185,6 +188,7 @@ def reflect_resources(
             "max_page_size": max_page_size,
             "csv_formula_guard": csv_formula_guard,
             "format": format,
+            "aliases": aliases,
         }
         resources.append(Resource(table, **options))
     return resources

@@ -66,9 +66,7 @@ def _utc(value: Any, milliseconds: bool) -> Any:
         return value  # text a column without a type held
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    text = value.astimezone(dt.UTC).isoformat(
-        timespec="milliseconds" if milliseconds else "auto"
-    )
+    text = value.astimezone(dt.UTC).isoformat(timespec="milliseconds" if milliseconds else "auto")
     return text.replace("+00:00", "Z")
 
 

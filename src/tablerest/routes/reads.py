@@ -92,11 +92,28 @@ class ReadRoutes(Routes):
             return tagged(request, doc, res, media=http.JSONAPI)
         return tagged(request, enveloped(res, row), res)
 
-    def own(self, request: Request, subject: str) -> Response:
-        """The caller's own row (``/auth/me``), whatever the resource's ``read`` permission."""
+    def row(self, request: Request, key: str, caller: Caller) -> dict[str, Any]:
+        """The row ``key`` as ``caller`` reads it (404 when they cannot): its plain fields."""
+        caller.require(self.resource, "read")
+        return self.ops.reads.item(caller, parse_key(self.resource, key), _PLAIN_ITEM)
+
+    def own(
+        self,
+        request: Request,
+        subject: str,
+        caller: Caller | None = None,
+        extra: Mapping[str, Any] | None = None,
+        status: int = 200,
+    ) -> Response:
+        """The caller's own row (``/auth/me``), whatever the resource's ``read`` permission;
+        ``caller``: one who just signed in or up (the request's own by default); ``extra``:
+        members added to the row (an access token)."""
         res = self.resource
-        row = self.ops.reads.own(self.caller(request), parse_key(res, subject), _PLAIN_ITEM)
-        return tagged(request, enveloped(res, row), res)
+        caller = caller if caller is not None else self.caller(request)
+        row = self.ops.reads.own(caller, parse_key(res, subject), _PLAIN_ITEM)
+        return tagged(
+            request, enveloped(res, {**row, **(extra or {})}), res, status, read=not extra
+        )
 
     def related(self, request: Request, key: str, name: str) -> Response:
         """``GET /books/1/author`` (one row or null), ``GET /authors/1/books`` (a list)."""

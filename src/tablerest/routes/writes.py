@@ -3,6 +3,7 @@ caller sees the API), call the write operation, answer the rows as stored."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -40,6 +41,10 @@ class WriteRoutes(Routes):
         #: The resource's write bodies -> intents (the batch and application calls use it too).
         self.decoder = Decoder(self.resource, context.registry)
 
+    #: How an anonymous create of one row is answered instead, when that row is a new user
+    #: who is then signed in (``Auth(token_field=...)``): ``(request, row) -> response``.
+    signed_up: Callable[[Request, dict[str, Any]], Response] | None = None
+
     def create(self, request: Request) -> Response:
         res = self.resource
         caller = self.caller(request)
@@ -58,6 +63,10 @@ class WriteRoutes(Routes):
             status = 201 if upsert is None else 200
             return json_response(enveloped_rows(res, [w.out for w in written]), status)
         (one,) = written
+        if self.signed_up is not None and caller.identity is None and one.created:
+            resp = self.signed_up(request, one.row)
+            locate(resp, self.collection_url(request), res, one.row)
+            return resp
         resp = self.written(request, caller, one.row, fmt, 201 if one.created else 200)
         if intent.nested:
             # The ETag stays that of the row as a GET shows it; the body adds the nested rows.
@@ -93,7 +102,21 @@ class WriteRoutes(Routes):
     def update(self, request: Request, key: str) -> Response:
         return self._update(request, key, replace=False)
 
-    def _update(self, request: Request, key: str, *, replace: bool) -> Response:
+    def update_own(
+        self, request: Request, subject: str, extra: Mapping[str, Any], *, replace: bool
+    ) -> Response:
+        """A PUT or PATCH of the caller's own row (the token routes' ``me``), answered with
+        ``extra`` members (their access token) added to the row."""
+        return self._update(request, subject, replace=replace, extra=extra)
+
+    def _update(
+        self,
+        request: Request,
+        key: str,
+        *,
+        replace: bool,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Response:
         caller, fmt, values, expect = self._item_write(request, key, "update")
         jsonapi = request.mimetype == http.JSONAPI
         body, many = self.unwrapped(self.body(request), jsonapi)
@@ -104,7 +127,7 @@ class WriteRoutes(Routes):
             row = self.ops.writes.update(
                 caller, values, data, replace=replace, expect=expect, method=request.method
             )
-        return self.written(request, caller, row, fmt, 200)
+        return self.written(request, caller, {**row, **(extra or {})}, fmt, 200)
 
     def delete(self, request: Request, key: str) -> Response:
         caller, _fmt, values, expect = self._item_write(request, key, "delete")
