@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tablerest.decode.queries import ListIntent, QueryReader
+from tablerest.decode.queries import Group, ListIntent, QueryReader
 from tablerest.decode.urlkeys import parse_key
 from tablerest.errors import InvalidParameter, NotFound
+from tablerest.plan.filters import where_condition
+from tablerest.plan.reads import list_signature
 from tablerest.relations import Relation
 from tablerest.resource import Resource
 from tests import models
@@ -117,3 +120,87 @@ def test_a_repeated_equality_is_one_in_filter() -> None:
     with pytest.raises(InvalidParameter) as caught:
         QUERIES.list_intent(BOOKS, {"filter[year][gt]": ["1", "2"]})
     assert caught.value.parameter == "filter[year][gt]"
+
+
+def _groups(query: dict[str, list[str]]) -> tuple[Any, ...]:
+    """The group tree of a parse as (kind, leaves as (field, op, value), children)."""
+
+    def tree(g: Group) -> tuple[Any, ...]:
+        leaves = tuple((f.path.dotted, f.op, f.value) for f in g.filters)
+        return (g.kind, leaves, tuple(tree(c) for c in g.groups))
+
+    intent = QUERIES.list_intent(BOOKS, query)
+    return tree(Group("and", intent.filters, intent.groups))
+
+
+def test_or_and_not_parameters_read_as_a_tree() -> None:
+    got = _groups(
+        {
+            "year": ["1990"],
+            "filter[or][3][pages][lt]": ["10"],
+            "filter[or][0][genre]": ["poetry"],
+            "filter[or][3][title][null]": ["true"],
+            "filter[or][0][not][id][in]": ["1,2"],
+            "filter[not][year]": ["2000"],
+        }
+    )
+    assert got == (
+        "and",
+        (("year", "eq", 1990),),
+        (
+            (
+                "or",
+                (),
+                (
+                    ("and", (("pages", "lt", 10), ("title", "null", True)), ()),
+                    ("and", (("genre", "eq", "poetry"),), (("not", (("id", "in", (1, 2)),), ()),)),
+                ),
+            ),
+            ("not", (("year", "eq", 2000),), ()),
+        ),
+    )
+    # [01] and [1] are one branch.
+    one = _groups({"filter[or][01][year]": ["1"], "filter[or][1][pages]": ["2"]})
+    assert one == (
+        "and",
+        (),
+        (("or", (), (("and", (("year", "eq", 1), ("pages", "eq", 2)), ()),)),),
+    )
+
+
+def test_leaves_number_the_binds_top_level_first_then_groups_depth_first() -> None:
+    intent = QUERIES.list_intent(
+        BOOKS,
+        {
+            "filter[not][or][0][year]": ["1"],
+            "filter[not][pages]": ["2"],
+            "filter[title]": ["t"],
+            "filter[or][0][id]": ["3"],
+        },
+    )
+    assert [f.parameter for f in intent.leaves()] == [
+        "filter[title]",
+        "filter[not][pages]",
+        "filter[not][or][0][year]",
+        "filter[or][0][id]",
+    ]
+
+
+def test_group_structure_is_in_the_statement_signature() -> None:
+    def sig(query: dict[str, list[str]]) -> Any:
+        return list_signature(QUERIES.list_intent(BOOKS, query), None)
+
+    one_branch = {"filter[or][0][year]": ["1"], "filter[or][0][pages]": ["2"]}
+    two_branches = {"filter[or][0][year]": ["1"], "filter[or][1][pages]": ["2"]}
+    assert sig(one_branch) != sig(two_branches)
+    assert sig({"filter[not][year]": ["1"]}) != sig({"filter[year]": ["1"]})
+    # Values are bound, not part of it.
+    assert sig(two_branches) == sig({"filter[or][0][year]": ["7"], "filter[or][1][pages]": ["8"]})
+
+
+def test_not_is_the_complement_in_sql_too() -> None:
+    intent = QUERIES.list_intent(BOOKS, {"filter[not][year][lt]": ["1950"]})
+    cond = where_condition(BOOKS.table, intent)
+    assert cond is not None
+    sql = str(cond.compile(compile_kwargs={"literal_binds": False}))
+    assert sql == "NOT coalesce(books.year < :f0, false)"

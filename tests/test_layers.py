@@ -65,13 +65,17 @@ ALLOWED: dict[str, set[str]] = {
     "decode.exactjson": set(),  # JSON with its numbers kept as sent: pydantic_core only
     # a URL's key -> key values
     "decode.urlkeys": {"columns.untyped", "decode.values", "errors", "resource"},
+    # the syntax of filter[...] names: conditions, or/not groups
+    "decode.filtergroups": {"errors"},
     "decode.queries": {
         "columns.typeops",
         "columns.untyped",
+        "decode.filtergroups",
         "decode.values",
         "errors",
         "fields",
         "limits",
+        "names",
         "relations",
         "resource",
     },
@@ -97,6 +101,17 @@ ALLOWED: dict[str, set[str]] = {
     "plan.writes": {"columns.rowkeys", "resource"},
     "plan.portable": set(),
     "plan.cursor": {"errors"},
+    # filters -> conditions and bind values (lists, counts, groups, relation routes)
+    "plan.filters": {
+        "columns.decimals",
+        "columns.sqlite_time",
+        "columns.typeops",
+        "columns.untyped",
+        "decode.queries",
+        "plan.portable",
+        "relations",
+        "resource",
+    },
     "plan.reads": {
         "columns.decimals",
         "columns.rowkeys",
@@ -107,6 +122,7 @@ ALLOWED: dict[str, set[str]] = {
         "decode.values",
         "errors",
         "fields",
+        "plan.filters",
         "plan.portable",
         "relations",
         "resource",
@@ -546,6 +562,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "openapi.parameters": {
         "columns.typeops",
+        "decode.filtergroups",
         "decode.queries",
         "fields",
         "limits",

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 
-__all__ = ["Aliases", "aliased", "camel", "slug"]
+__all__ = ["QUERY_PARAMETERS", "Aliases", "aliased", "camel", "slug"]
 
 #: What a resource's name keeps of a table's: letters and digits of any script, ``_ . ~ -``
 #: (a URL path's unreserved characters; the others would need escaping in every link).
@@ -22,6 +22,12 @@ def slug(name: str) -> str:
     # ``.`` and ``..`` are path steps that clients and proxies remove from URLs.
     return s if s.strip(".") else "table"
 
+
+#: The query language's own parameter names (a resource's ``parameters=`` cannot take them).
+QUERY_PARAMETERS = frozenset(
+    {"page", "limit", "offset", "count", "sort", "fields", "include", "filter", "q", "format",
+     "group_by", "aggregate", "having", "distinct", "on_conflict"}
+)  # fmt: skip
 
 #: What ``aliases=`` takes: a function from a field's or relation's name (the model's attribute
 #: or the column's) to the name clients use (``pydantic.alias_generators.to_camel``), or a

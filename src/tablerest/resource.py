@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
@@ -24,7 +25,7 @@ from .envelopes import Envelope
 from .errors import ErrorRendererSpec, UniqueViolationMode
 from .fields import ComputedSpec, Field, declared_fields
 from .grants import AccessPolicy
-from .names import Aliases, aliased, slug
+from .names import QUERY_PARAMETERS, Aliases, aliased, slug
 from .relations import Relation, declared_relations
 from .schema import ResourceSchema
 
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
 #: How a list may count its rows: ``COUNT(*)``, the planner's estimate, or up to a cap.
 CountKind = Literal["exact", "estimated", "capped"]
 COUNT_KINDS: tuple[CountKind, ...] = ("exact", "estimated", "capped")
+#: ``parameters=`` values: a dotted field path, with an operator (``writer.username``,
+#: ``created_at[ge]``); and the names such parameters may take.
+_PARAMETER = re.compile(r"([^\[\],]+)(?:\[([a-z]+)\])?")
+_PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 #: How rows write timestamps: as read, or in UTC with ``Z`` (to the microsecond, or the ms).
 DatetimeFormat = Literal["iso", "utc", "utc-ms"]
 DATETIME_FORMATS: tuple[DatetimeFormat, ...] = ("iso", "utc", "utc-ms")
@@ -162,6 +167,7 @@ class Resource(RowCalls):
         envelope: Envelope | str | None = None,
         list_fields: Iterable[str] | None = None,
         datetime_format: DatetimeFormat = "iso",
+        parameters: Mapping[str, str] | None = None,
         error_renderer: ErrorRendererSpec | None = None,
         unique_violation: UniqueViolationMode | None = None,
     ) -> None:
@@ -292,6 +298,11 @@ class Resource(RowCalls):
                 "the model, or give the field another name)"
             )
 
+        #: Query parameters of this resource's lists that stand for a filter: name ->
+        #: (dotted field path, operator), ``{"author": ("writer.username", "eq")}``.
+        self.parameters: dict[str, tuple[str, str]] = {
+            name: self._parameter(name, spec) for name, spec in (parameters or {}).items()
+        }
         self.hooks: dict[str, list[Hook]] = {event: [] for event in HOOK_EVENTS}
         self.validators: dict[str, list[Validator]] = {}
         #: Applied to a field's value after every validator (a password's hashing).
@@ -318,6 +329,26 @@ class Resource(RowCalls):
             return fn
 
         return register
+
+    def _parameter(self, name: str, spec: str) -> tuple[str, str]:
+        """A ``parameters=`` entry checked: a new name, and a field path (its first step this
+        resource's field or relation; the rest is checked by the first list that uses it)
+        with an optional ``[op]``."""
+        m = _PARAMETER.fullmatch(spec) if isinstance(spec, str) else None
+        if m is None:
+            raise ValueError(f"{self.name}: parameters[{name!r}] is not 'field.path' or 'path[op]'")
+        dotted, op = m.group(1), m.group(2) or "eq"
+        first = self.named(dotted.split(".")[0])
+        # A field's name may be taken: the parameter wins over the shorthand ``field=value``
+        # (``filter[field]`` still filters on the field).
+        if not _PARAMETER_NAME.fullmatch(name) or name in QUERY_PARAMETERS:
+            raise ValueError(
+                f"{self.name}: parameters[{name!r}]: the name is taken (a parameter of the "
+                "query language) or not a plain name"
+            )
+        if first not in self.fields and first not in self.relations:
+            raise ValueError(f"{self.name}: parameters[{name!r}] names no field {first!r}")
+        return ".".join([first, *dotted.split(".")[1:]]), op
 
     def named(self, name: str) -> str:
         """The name clients use for a field or relation, given that name or the model's

@@ -282,3 +282,14 @@ def test_the_readme_example_runs(server: Server, tmp_path: Path) -> None:
     assert titles.startswith("[")
     assert groups.startswith("[(")
     assert int(made) > 0
+
+
+def test_or_and_not_filter_groups(plain: ModuleType, server: Server, client: Any) -> None:
+    books, models = _api(plain, "books.list_books"), _models(plain)
+    groups = {"filter[or][0][year][lt]": "1900", "filter[or][1][not][pages][ge]": "300"}
+    got = books.sync(client=client, filter_=models.ListBooksFilter.from_dict(groups), pagesize=100)
+    assert [r.id for r in got.data] == _ids(server, **groups, **{"page[size]": "100"})
+    assert got.data
+    # NOT is the complement: a row without pages is "not 300 or more".
+    old = [r for r in got.data if r.year is not None and r.year < 1900]
+    assert all(r in old or r.pages is None or r.pages < 300 for r in got.data)

@@ -64,6 +64,11 @@ SKIP: dict[str, str] = {
     # (``flask run`` on localhost:5000); the demo is database-first and has no computed fields.
     "curl -g 'localhost:5000/api/books?filter[title_length][gt]=10&sort=-loan_count"
     "&fields=title,loan_count'": "the code-first example app on localhost:5000, not the demo",
+    # Fields computed from who asks: the same, with a token of that app's users
+    # (tests/features/test_caller_fields.py covers them).
+    "curl -g -H \"Authorization: Bearer $TOKEN\" "
+    "'localhost:5000/api/articles?filter[favorited]=true&include=author'": "the code-first "
+    "example app on localhost:5000 with a signed-in user, not the demo",
 }
 
 #: README blocks that start a server of their own: the block's ``tablerest serve`` line (as

@@ -138,6 +138,8 @@ def test_rows_and_query_parameters_use_the_aliases(client: FlaskClient) -> None:
     assert doc["mainWriter"]["fullName"] == "Ursula Le Guin"
     through = _rows(client.get("/api/novels?filter[mainWriter.homeTown]=Berkeley&sort=id"))
     assert [r["id"] for r in through] == [1, 2]
+    either = "filter[or][0][pageCount][gt]=183&filter[or][1][not][mainWriter.homeTown]=Berkeley"
+    assert [r["id"] for r in _rows(client.get(f"/api/novels?{either}&sort=id"))] == [2, 3]
     related = _rows(client.get("/api/writers/1/novels?sort=-pageCount"))
     assert [r["pageCount"] for r in related] == [184, 183]
     groups = client.get("/api/novels?group_by=writerId&aggregate=sum(pageCount)&sort=writerId")
@@ -152,7 +154,8 @@ def test_rows_and_query_parameters_use_the_aliases(client: FlaskClient) -> None:
 
 
 def test_the_models_names_are_unknown_to_clients(client: FlaskClient) -> None:
-    for query in ("filter[page_count]=1", "sort=page_count", "fields=page_count",
+    for query in ("filter[page_count]=1", "filter[or][0][page_count]=1", "sort=page_count",
+                  "fields=page_count",
                   "include=main_writer", "group_by=writer_id&aggregate=count()"):  # fmt: skip
         body = problem(client.get(f"/api/novels?{query}"), 400)
         assert (

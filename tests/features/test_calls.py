@@ -142,6 +142,16 @@ def test_reads_see_what_the_caller_sees(engine: sa.Engine) -> None:
         with pytest.raises(InvalidParameter) as failed:
             books.list({"filter[secret_note]": "s2"}, identity=me)
         assert failed.value.status == 400
+        # OR / NOT groups as in a query string, hidden fields in them unknown too.
+        page = books.list(
+            {"filter[or][0][author_id]": "2", "filter[or][1][title]": "x"}, identity=me
+        )
+        assert [r["title"] for r in page.rows] == ["Theirs"]
+        page = books.list("filter[not][author_id]=2&sort=title", identity=me)
+        assert "Theirs" not in [r["title"] for r in page.rows]
+        with pytest.raises(InvalidParameter) as failed:
+            books.list({"filter[not][secret_note]": "s2"}, identity=me)
+        assert failed.value.parameter == "filter[not][secret_note]"
         with pytest.raises(NotFound):
             books.read(99, identity=me)
 

@@ -182,11 +182,36 @@ def test_filters_work_as_in_lists(client: FlaskClient) -> None:
     assert keys("filter[year]=1969&filter[year]=1815") == ["2", "3"]
 
 
+def test_or_and_not_groups_select_the_events_a_list_selects(client: FlaskClient) -> None:
+    client.post(
+        "/api/books",
+        json=[
+            {"title": "Dune", "year": 1965, "genre": "fantasy", "price": "9.50"},
+            {"title": "Emma", "year": 1815, "genre": "poetry"},
+            {"title": "Dune Messiah", "year": 1969, "genre": "fantasy", "price": "12.00"},
+        ],
+    )
+
+    def keys(query: str) -> list[str]:
+        found = [e["data"]["key"] for e in events(client, f"/api/books/changes?{query}")]
+        listed = client.get(f"/api/books?{query}").get_json()["data"]
+        assert found == [str(b["id"]) for b in listed], query  # the list decides the same
+        return found
+
+    assert keys("filter[or][0][year][lt]=1900&filter[or][1][price][gt]=10") == ["2", "3"]
+    # NOT is the complement: Emma, whose price is NULL, is not "over 10", so she is selected.
+    assert keys("filter[not][price][gt]=10") == ["1", "2"]
+    assert keys("filter[not][genre]=fantasy&filter[not][year][gt]=1966") == ["1", "2"]
+    assert keys("filter[or][0][not][genre]=fantasy&filter[or][1][title]=Dune") == ["1", "2"]
+    assert keys("genre=fantasy&filter[not][or][0][price][lt]=10") == ["3"]
+
+
 @pytest.mark.parametrize(
     "query",
     ["sort=title", "page[size]=5", "include=author", "filter[author.name]=x", "filter[nope]=1",
      "filter[year][gt]=soon", "secret_note=x", "count=true", "fields=title", "page[offset]=1",
-     "page[limit]=1", "filter[year][ge]=1&filter[year][ge]=2"],
+     "page[limit]=1", "filter[year][ge]=1&filter[year][ge]=2",
+     "filter[or][0][author.name]=x", "filter[not][secret_note]=x", "filter[or][x][year]=1"],
 )  # fmt: skip
 def test_what_a_feed_cannot_take_is_a_400(client: FlaskClient, query: str) -> None:
     problem(client.get(f"/api/books/changes?{query}"), 400)

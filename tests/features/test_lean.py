@@ -167,6 +167,10 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/api/books?page[offset]=1&offset=1", {}),  # 400
     ("GET", "/api/books?id=1&id=3", {}),
     ("GET", "/api/books?filter[year][ge]=1&filter[year][ge]=2", {}),  # 400
+    # OR / NOT filter groups, and a malformed one (400).
+    ("GET", "/api/books?filter[or][0][year][lt]=1900&filter[or][1][not][title]=Kim", {}),
+    ("GET", "/api/authors/1/books?filter[not][year][ge]=1900&count=true", {}),
+    ("GET", "/api/books?filter[or][x][year]=1", {}),
     # Left to Flask by the lean path: the answers must still be the same.
     ("OPTIONS", "/api/books", {}),
     ("OPTIONS", "/api/books/1/", {}),

@@ -280,3 +280,42 @@ def test_the_server_url_is_where_the_app_is_mounted(make_app: AppFactory) -> Non
     assert mounted.get_json()["servers"][0]["url"] == "/library"
     assert client.get("/api/openapi.json").get_json()["servers"][0]["url"] == "/"
     assert client.get("/api/openapi.json").get_json()["security"] == []  # open: no scheme
+
+
+def test_filter_groups_pattern_says_what_the_parser_takes(make_app: AppFactory) -> None:
+    client = make_app(books={"hidden": ["secret_note"]}).test_client()
+    doc = spec(make_app(books={"hidden": ["secret_note"], "changes": True}))
+    (groups,) = [
+        p for p in doc["paths"]["/api/books"]["get"]["parameters"] if p["name"] == "filter"
+    ]
+    assert (groups["style"], groups["explode"]) == ("form", True)
+    assert groups["x-tablerest-filter-groups"]["max_depth"] == 3
+    assert "filter[or][0][year][lt]=1950" in groups["description"]
+    names = re.compile(groups["schema"]["propertyNames"]["pattern"])
+    taken = [
+        "filter[or][0][year][lt]",
+        "filter[or][19][title]",
+        "filter[not][genre][in]",
+        "filter[or][1][not][title][like]",
+        "filter[not][or][0][not][year][null]",
+    ]
+    refused = [
+        "filter[or][20][year]",
+        "filter[or][a][year]",
+        "filter[or][year]",
+        "filter[not][secret_note]",  # hidden
+        "filter[not][year][like]",  # no text operator on a number
+        "filter[not][not][not][not][year]",  # deeper than 3
+        "filter[year]",  # no group: the filters above
+    ]
+    for name in taken:
+        assert names.search(name), name
+        value = {"[null]": "true", "[in]": "fantasy"}.get(name[name.rfind("[") :], "1")
+        assert client.get("/api/books", query_string={name: value}).status_code == 200, name
+    for name in refused:
+        assert not names.search(name), name
+        if name != "filter[year]":
+            assert client.get("/api/books", query_string={name: "1"}).status_code == 400, name
+    # The change feed takes the groups too.
+    feed = [p["name"] for p in doc["paths"]["/api/books/changes"]["get"]["parameters"]]
+    assert "filter" in feed

@@ -198,6 +198,8 @@ def test_concealed_relationship_route_is_404_for_writes_and_options_too(
         ("/api/notes?filter[{}.id]=1", "vault", "nowhere", "filter[{}.id]"),
         # A value its type cannot take is not read before the name is known to exist.
         ("/api/notes?filter[{}.id]=abc", "vault", "nowhere", "filter[{}.id]"),
+        ("/api/notes?filter[or][0][{}.id]=abc", "vault", "nowhere", "filter[or][0][{}.id]"),
+        ("/api/notes?filter[not][{}.name]=x", "vault", "nowhere", "filter[not][{}.name]"),
         ("/api/notes?{}.name=gold", "vault", "nowhere", "{}.name"),
         ("/api/notes?filter[{}.name][null]=false", "vault", "nowhere", "filter[{}.name][null]"),
         ("/api/notes?sort={}.name", "vault", "nowhere", "sort"),
@@ -517,12 +519,18 @@ def test_openapi_document_is_the_callers_own(client: FlaskClient) -> None:
         "/api/people?sort=-{}",
         "/api/people?aggregate=max({})",
         "/api/people?group_by={}",
+        # Inside OR / NOT groups, as at the top level.
+        "/api/people?filter[or][0][{}]=1&filter[or][1][name]=ann",
+        "/api/people?filter[not][{}][like]=1%25",
+        "/api/people?filter[or][0][not][{}][null]=true",
+        "/api/notes?filter[not][or][3][{}]=1",  # notes.vault_id
     ],
 )
 def test_hidden_field_names_answer_as_missing_ones(client: FlaskClient, url: str) -> None:
+    name = "vault_id" if url.startswith("/api/notes?filter") else "ssn"
     for headers in ({}, USER, {**USER, "Accept": JSONAPI}):
-        _same_as_missing(client, url, "ssn", "zzz", headers, 400)
-    resp = client.get(url.format("ssn"), headers=ADMIN)
+        _same_as_missing(client, url, name, "zzz", headers, 400)
+    resp = client.get(url.format(name), headers=ADMIN)
     assert resp.status_code == 200, resp.get_data(as_text=True)
 
 
@@ -555,6 +563,7 @@ def test_on_conflict_cannot_name_a_hidden_key(client: FlaskClient, engine: sa.En
         ("/api/notes/changes?filter[{}.name]=gold", "vault", "nowhere"),
         ("/api/vaults/changes?filter[{}.title]=x", "notes", "nowhere"),
         ("/api/people/changes?filter[{}][gt]=1", "ssn", "zzz"),
+        ("/api/people/changes?filter[or][0][{}]=1&filter[or][1][id]=1", "ssn", "zzz"),
     ],
 )
 def test_change_feed_filters_answer_concealed_names_as_missing(

@@ -131,12 +131,36 @@ def test_filters_through_a_relation_cannot_probe_hidden_rows(client: FlaskClient
     assert _ids(by_title) == [1, 2]
 
 
+def test_or_and_not_groups_cannot_widen_the_row_scope(client: FlaskClient) -> None:
+    """The row scope ANDs with the whole filter: no branch of an OR, no NOT reaches past it
+    (ann's post 1 stays out of bob's lists, counts, groups and exports)."""
+    bob = login(client, "bob")
+    anyone = "filter[or][0][id]=1&filter[or][1][title]=bob's diary&filter[or][2][owner_id]=1"
+    assert _ids(client.get(f"/api/posts?{anyone}", headers=bob)) == [2]
+    assert _ids(client.get("/api/posts?filter[not][owner_id]=2", headers=bob)) == []
+    assert _ids(client.get("/api/posts?filter[not][id]=3", headers=bob)) == [2]
+    body = client.get(f"/api/posts?count=true&{anyone}", headers=bob).get_json()
+    assert body["meta"]["total"] == 1
+    grouped = client.get(f"/api/posts?aggregate=count()&{anyone}", headers=bob).get_json()
+    assert grouped["data"] == [{"count": 1}]
+    csv_text = client.get(f"/api/posts?format=csv&{anyone}", headers=bob).get_data(as_text=True)
+    assert "ann's plans" not in csv_text
+    # Through a relation, a group cannot probe rows the caller cannot see either.
+    cy = login(client, "cy")
+    probe = "filter[or][0][post.title]=bob's diary&filter[or][1][id]=999"
+    assert _ids(client.get(f"/api/comments?{probe}", headers=cy)) == []
+    assert _ids(client.get(f"/api/comments?{probe}", headers=bob)) == [2]
+    assert _ids(client.get("/api/comments?filter[not][post.title]=x", headers=cy)) == [1, 2]
+
+
 def test_reaching_a_resource_the_caller_may_not_read_at_all_is_401(
     client: FlaskClient,
 ) -> None:
     problem(client.get("/api/comments?include=post"), 401)
     problem(client.get("/api/comments?post.title=x"), 401)
     problem(client.get("/api/comments?sort=post.title"), 401)
+    problem(client.get("/api/comments?filter[or][0][post.title]=x&filter[or][1][id]=1"), 401)
+    problem(client.get("/api/comments?filter[not][or][0][post.id]=1"), 401)
     assert _ids(client.get("/api/comments")) == [1, 2]
 
 

@@ -28,7 +28,7 @@ from ..auth.policies import Action, Rows
 from ..columns.sqlite_time import instant_key
 from ..columns.typeops import family, matcher
 from ..columns.untyped import LOOSE_OPS, Untyped, loose_matches
-from ..decode.queries import PAGE_PARAMETERS, Filter, QueryReader
+from ..decode.queries import PAGE_PARAMETERS, Filter, Group, QueryReader
 from ..decode.values import value_parser
 from ..errors import InvalidParameter, MethodNotAllowed, NotAcceptable
 from ..operations.caller import Caller
@@ -52,6 +52,8 @@ _ID = re.compile(r"^[0-9]{1,18}$")
 
 #: One filter of a stream: the field it looks at, and the test of that field's value.
 Check = tuple[str, Callable[[Any], bool]]
+#: The filters of a stream (their OR / NOT groups too) as one test of an event's row.
+RowTest = Callable[[Mapping[str, Any]], bool]
 
 
 class ChangeStream:
@@ -118,14 +120,14 @@ class ChangeStream:
         resp.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
         return resp
 
-    def _filters(self, request: Request, caller: Caller) -> tuple[Check, ...]:
+    def _filters(self, request: Request, caller: Caller) -> RowTest:
         args = request.args.to_dict(flat=False)
         for name in args:
             if name in _NOT_HERE or name.startswith(("fields", "having[")):
                 raise InvalidParameter(name, f"{name} does not apply to a change feed")
         intent = self.queries.list_intent(self.resource, args, caller.access)
         hidden = caller.concealed(self.resource)
-        for f in intent.filters:
+        for f in intent.leaves():
             if f.path.steps:
                 raise InvalidParameter(
                     f.parameter, "A change feed filters on the resource's own fields only"
@@ -137,13 +139,13 @@ class ChangeStream:
                     f.parameter,
                     f"{f.path.dotted!r} depends on who asks: change events do not carry it",
                 )
-        return tuple(_check(f) for f in intent.filters)
+        return _row_test(Group("and", intent.filters, intent.groups))
 
     def _events(
         self,
         hub: Hub,
         seen: int,
-        filters: tuple[Check, ...],
+        filters: RowTest,
         caller: Caller,
         environ: Mapping[str, Any],
         live: bool,
@@ -171,13 +173,13 @@ class ChangeStream:
                 ping = now + feed.heartbeat
             latest = hub.wait(seen, min(1.0, ends - now, max(ping - now, 0.0)))
 
-    def _event(self, event: Event, filters: tuple[Check, ...], caller: Caller) -> bytes | None:
+    def _event(self, event: Event, filters: RowTest, caller: Caller) -> bytes | None:
         res = self.resource
         row: dict[str, Any] = orjson.loads(event.row)
         typed = self._typed(row)
         if not _within(caller, res, typed):
             return None
-        if not all(test(typed.get(name)) for name, test in filters):
+        if not filters(typed):
             return None
         hidden = caller.concealed(res)
         if event.changed is not None and not set(event.changed) - hidden:
@@ -235,6 +237,23 @@ def _within(caller: Caller, res: Resource, row: Mapping[str, Any]) -> bool:
             if not res.policy.matches(got, caller.identity, row):
                 return False
     return True
+
+
+def _row_test(group: Group) -> RowTest:
+    """A group of filters as a test of a row, deciding as the list's SQL does: a condition a
+    NULL fails is false, so ``not`` holds for it (see :func:`.plan.filters.where_condition`)."""
+    tests: list[RowTest] = [_field_test(_check(f)) for f in group.filters]
+    tests += [_row_test(g) for g in group.groups]
+    if group.kind == "or":
+        return lambda row: any(test(row) for test in tests)
+    if group.kind == "not":
+        return lambda row: not all(test(row) for test in tests)
+    return lambda row: all(test(row) for test in tests)
+
+
+def _field_test(check: Check) -> RowTest:
+    name, test = check
+    return lambda row: test(row.get(name))
 
 
 def _check(f: Filter) -> Check:

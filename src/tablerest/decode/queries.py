@@ -31,8 +31,10 @@ from ..columns.untyped import Untyped, loose_value
 from ..errors import InvalidParameter
 from ..fields import Field
 from ..limits import MAX_OFFSET, MAX_PAGE_NUMBER, Limits
+from ..names import QUERY_PARAMETERS
 from ..relations import Relation
 from ..resource import COUNT_KINDS, Catalog, CountKind, Resource, View
+from .filtergroups import Leaf, RawGroup, filter_segments, read_filter
 from .values import int64_value, parse_bool, value_parser
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "OPERATORS",
     "PAGE_PARAMETERS",
     "Filter",
+    "Group",
     "Include",
     "ListIntent",
     "Path",
@@ -58,14 +61,10 @@ _JOINED = {"eq": "in", "in": "in", "ne": "nin", "nin": "nin"}
 #: Operators that, repeated, must each hold (as they always did).
 _EACH_HOLDS = frozenset({"like", "ilike", "contains", "startswith", "endswith", "cs", "cd", "ov"})
 _TEXT_OPS = frozenset({"like", "ilike", "contains", "startswith", "endswith"})
-_RESERVED = frozenset(
-    {"page", "limit", "offset", "count", "sort", "fields", "include", "filter", "q", "format",
-     "group_by", "aggregate", "having", "distinct"}
-)  # fmt: skip
+_RESERVED = QUERY_PARAMETERS
 _AGGREGATE = re.compile(r"^(count|sum|avg|min|max)\(([^()]*)\)$")
 _HAVING = re.compile(r"^having\[([^\[\]]+)\](?:\[([^\[\]]+)\])?$")
 HAVING_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
-_FILTER = re.compile(r"^filter\[([^\[\]]+)\](?:\[([^\[\]]+)\])?$")
 _FIELDS = re.compile(r"^fields(?:\[([^\[\]]+)\])?$")
 
 Step = tuple[Relation, Resource]
@@ -100,6 +99,24 @@ class Filter:
     op: str
     value: Any
     parameter: str
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A filter group: ``or`` holds when any of its ``groups`` (its branches, each an ``and``)
+    does; ``and`` when all its ``filters`` and ``groups`` do; ``not`` when that ``and`` does
+    not (the complement: a row the ``and`` does not select, NULLs included). ``parameter``
+    names it (``filter[or]``, ``filter[or][0][not]``)."""
+
+    kind: Literal["and", "or", "not"]
+    filters: tuple[Filter, ...] = ()
+    groups: tuple[Group, ...] = ()
+    parameter: str = "filter"
+
+    def leaves(self) -> tuple[Filter, ...]:
+        """Every condition in the group: its own, then each group's, in order (the order
+        in which their values are bound)."""
+        return (*self.filters, *(f for g in self.groups for f in g.leaves()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +179,7 @@ class ListIntent:
     offset_parameter: Literal["offset", "page[offset]"] = "offset"
     #: How to count the rows: ``exact``, ``estimated``, ``capped``, or None (no total).
     count: CountKind | None = None
+    #: Conditions that must all hold, together with ``groups`` (OR and NOT groups).
     filters: tuple[Filter, ...] = ()
     sort: tuple[SortKey, ...] = ()
     search: str | None = None
@@ -173,6 +191,11 @@ class ListIntent:
     #: Keyset paging: the raw cursor and its direction; decoded by the planner.
     cursor: str | None = None
     direction: Literal["after", "before"] | None = None
+    groups: tuple[Group, ...] = ()
+
+    def leaves(self) -> tuple[Filter, ...]:
+        """Every filter condition, those in groups too (see :meth:`Group.leaves`)."""
+        return Group("and", self.filters, self.groups).leaves()
 
 
 def _single(args: Mapping[str, list[str]], name: str) -> str | None:
@@ -438,6 +461,7 @@ class _Reading:
         for a caller who sees ``view`` of the resources (None: everything declared readable)."""
         resource, limits = self.resource, self.limits
         paging = _paging(args, resource.max_page_size)
+        tree = RawGroup("and", "filter")
         filters: list[Filter] = []
         fields: dict[str, tuple[str, ...]] = {}
         include: tuple[Include, ...] = ()
@@ -465,17 +489,27 @@ class _Reading:
                 search = _single(args, name) or None
             elif (m := _FIELDS.match(name)) is not None:
                 self.fields(m.group(1), name, _single(args, name) or "", fields)
-            elif (m := _FILTER.match(name)) is not None:
-                op = m.group(2) or "eq"
-                filters.extend(self.filters(m.group(1), op, name, values))
+            elif (segments := filter_segments(name)) is not None and read_filter(
+                tree, segments, name, values, self.visible_field, OPERATORS
+            ):
+                continue  # read below, with the groups
+            elif name in resource.parameters:
+                # A parameter the resource names (``author=jake``): the filter it stands for.
+                dotted, op = resource.parameters[name]
+                filters.extend(self.filters(dotted, op, name, values))
             elif name.split(".")[0].split("[")[0] not in _RESERVED and "[" not in name:
                 # The shorthand ``genre=fantasy``: equality on a field.
                 filters.extend(self.filters(name, "eq", name, values))
             else:
                 raise InvalidParameter(name, f"Unknown query parameter {name!r}")
-        if len(filters) > limits.max_filters:
+        # Top-level conditions in the order given, shorthand or not, then the groups.
+        filters = [*filters, *(f for leaf in tree.leaves for f in self.filters(*_leaf(leaf)))]
+        groups = tuple(self.group(g) for g in tree.groups.values())
+        leaves = Group("and", tuple(filters), groups).leaves()
+        if len(leaves) > limits.max_filters:
             raise InvalidParameter(
-                filters[limits.max_filters].parameter, f"At most {limits.max_filters} filters"
+                leaves[limits.max_filters].parameter,
+                f"At most {limits.max_filters} filters",  # conditions in groups count
             )
         grouping = None
         if grouped:
@@ -504,12 +538,26 @@ class _Reading:
         return ListIntent(
             count=_count_param(args, resource.count),
             filters=tuple(filters),
+            groups=groups,
             sort=sort,
             search=search,
             fields=fields,
             include=include,
             grouping=grouping,
             **page,
+        )
+
+    def visible_field(self, name: str) -> bool:
+        """Whether the resource has a field ``name`` the caller may filter on (a field named
+        ``or`` or ``not`` is then no group: see :func:`.filtergroups.is_group`)."""
+        f = self.resource.fields.get(name)
+        return f is not None and f.readable and not self.hidden(self.resource, name)
+
+    def group(self, raw: RawGroup) -> Group:
+        """A group read by :func:`.filtergroups.read_filter`, each condition read as any."""
+        filters = tuple(f for leaf in raw.leaves for f in self.filters(*_leaf(leaf)))
+        return Group(
+            raw.kind, filters, tuple(self.group(g) for g in raw.groups.values()), raw.parameter
         )
 
     def filters(self, dotted: str, op: str, parameter: str, values: list[str]) -> list[Filter]:
@@ -683,6 +731,10 @@ class _Reading:
             else:
                 raise InvalidParameter(name, f"Unknown query parameter {name!r}")
         return ListIntent(1, fields=fields, include=include)
+
+
+def _leaf(leaf: Leaf) -> tuple[str, str, str, list[str]]:
+    return leaf.dotted, leaf.op, leaf.parameter, leaf.values
 
 
 def reject_query(args: Mapping[str, list[str]]) -> None:

@@ -23,7 +23,7 @@ def changes_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[str, 
             "description": "Resume after this event id (EventSource sends it on reconnect)",
         }
     ]
-    params += [p for p in list_params(ctx, res) if p["name"].startswith("filter[")]
+    params += [p for p in list_params(ctx, res) if p["name"].startswith("filter")]
     op: dict[str, Any] = {
         "operationId": f"changes_{res.name}",
         "summary": f"Follow changes to {res.name} live: Server-Sent Events",

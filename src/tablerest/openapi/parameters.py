@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..columns.typeops import aggregates, family, groupable, operators, sortable
+from ..decode.filtergroups import MAX_BRANCH, MAX_GROUP_DEPTH
 from ..decode.queries import HAVING_OPS
 from ..fields import Field
 from ..limits import MAX_OFFSET, MAX_PAGE_NUMBER, Limits
@@ -76,6 +77,15 @@ def list_params(ctx: Context, res: Resource) -> list[dict[str, Any]]:
         params.append(query("q", {"type": "string"}, f"Search in {names}"))
     params += grouping_params(ctx, res)
     params += filter_params(ctx, res)
+    params.append(filter_groups_param(ctx, res))
+    params += [
+        query(
+            name,
+            {"type": "string"},
+            f"Stands for filter[{dotted}]" + (f"[{op}]" if op != "eq" else ""),
+        )
+        for name, (dotted, op) in res.parameters.items()
+    ]
     return params
 
 
@@ -136,6 +146,36 @@ def filter_params(ctx: Context, res: Resource) -> list[dict[str, Any]]:
             if op in ("in", "nin"):
                 params[-1].update(style="form", explode=False)
     return params
+
+
+def filter_groups_param(ctx: Context, res: Resource) -> dict[str, Any]:
+    """``filter[or][i][...]`` and ``filter[not][...]``: OpenAPI has no nested deepObject, so
+    the groups are one form-exploded object whose property names are the parameters, sent as
+    they are (as ``having``), their pattern the group syntax over the filters above."""
+    fields = []
+    for f in ctx.readable(res):
+        ops = "|".join(operators(f.column.type, SCALAR_OPS))
+        fields.append(rf"\[{_pattern_escape(f.name)}\](?:\[(?:{ops})\])?")
+    group = r"(?:\[or\]\[1?[0-9]\]|\[not\])"
+    leaf = "|".join(fields[:MAX_LISTED])
+    pattern = rf"^filter{group}{{1,{MAX_GROUP_DEPTH}}}(?:{leaf})$"
+    return {
+        "name": "filter", "in": "query", "required": False, "style": "form", "explode": True,
+        "schema": {"type": "object", "propertyNames": {"pattern": pattern},
+                   "additionalProperties": {"type": "string"}},
+        "description": (
+            "OR and NOT groups of the filters above, one parameter each: "
+            "filter[or][0][year][lt]=1950&filter[or][1][genre]=fantasy selects rows matching "
+            "any branch (the conditions under one index are ANDed); "
+            "filter[not][genre]=fantasy&filter[not][year][lt]=1950 the rows the ANDed "
+            "conditions do not select (NULL rows included, as for ne). Groups nest "
+            f"(filter[or][0][not][...]) up to {MAX_GROUP_DEPTH} deep; branch indexes are 0 "
+            f"to {MAX_BRANCH - 1}; every condition counts toward the filter limit; fields may "
+            "be dotted through relations, as in the filters above"
+        ),
+        "x-tablerest-filter-groups": {"or": "filter[or][<index>]", "not": "filter[not]",
+                                      "max_depth": MAX_GROUP_DEPTH, "max_branch": MAX_BRANCH - 1},
+    }  # fmt: skip
 
 
 _COMPARISONS = {"ne": "does not equal", "lt": "is below", "le": "is at most",

@@ -221,7 +221,7 @@ def _involved(res: Resource, intent: ListIntent) -> list[Resource]:
     through, and those it includes."""
     out = {res.name: res}
     grouped = intent.grouping.keys if intent.grouping is not None else ()
-    for path in [*(f.path for f in intent.filters), *(k.path for k in intent.sort), *grouped]:
+    for path in [*(f.path for f in intent.leaves()), *(k.path for k in intent.sort), *grouped]:
         for _rel, through in path.steps:
             out.setdefault(through.name, through)
 

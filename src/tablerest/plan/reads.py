@@ -7,9 +7,7 @@ described by a :class:`Shape`.
 
 How the query language becomes SQL:
 
-- a filter on a field of this table is a condition; a filter through relations
-  (``author.country``, ``books.year``) is an ``EXISTS`` sub-query along them, so rows are never
-  duplicated and a to-many filter means "has at least one";
+- filters are conditions, through relations ``EXISTS`` sub-queries (:mod:`.filters`);
 - a sort through to-one relations is a correlated scalar sub-query; the primary key always ends
   the ordering, so pages never overlap or skip rows; ``NULL`` sorts as the smallest value;
 - keyset pages compare the sort values of the cursor's row, with the same ``NULL`` rule;
@@ -31,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, FromClause
@@ -40,15 +38,28 @@ from ..columns.decimals import as_shown, rounded_aggregate
 from ..columns.rowkeys import key_match
 from ..columns.sqlite_time import comparable as time_comparable
 from ..columns.sqlite_time import compared_type
-from ..columns.typeops import arity, base_type, comparable, condition, family
-from ..columns.untyped import LOOSE_OPS, Loose, Untyped, loose_condition, loose_params
-from ..decode.queries import Aggregate, Filter, Grouping, Include, ListIntent, Path, SortKey
+from ..columns.typeops import base_type
+from ..columns.untyped import Untyped
+from ..decode.queries import Aggregate, Grouping, Include, ListIntent, Path, SortKey
 from ..decode.values import value_parser
 from ..errors import InvalidParameter
 from ..fields import Field
 from ..relations import Relation
 from ..resource import Resource
-from .portable import Explain, case_sensitive_like, like_escape, ordered, to_glob
+from .filters import (
+    RowScope,
+    filter_values,
+    filters_signature,
+    padded,
+    padded_list,
+    where_condition,
+)
+from .filters import adapt as _adapt
+from .filters import as_base as _as_base
+from .filters import bind as _bind
+from .filters import join_on as _join
+from .filters import scoped as _scoped
+from .portable import Explain, like_escape, ordered
 
 __all__ = [
     "Joined",
@@ -73,25 +84,6 @@ __all__ = [
     "sort_positions",
     "sort_signature",
 ]
-
-
-class RowScope(Protocol):
-    """Which rows of a table the caller may see (the authorize stage answers)."""
-
-    def where(
-        self, resource: Resource, source: FromClause, many: bool
-    ) -> ColumnElement[bool] | None:
-        """The condition on ``source`` (the table or an alias of it) that keeps the rows the
-        caller may see, None for every row; ``many`` when rows are read as a collection."""
-
-
-def _scoped(
-    scope: RowScope | None, resource: Resource, source: FromClause, many: bool = False
-) -> list[ColumnElement[bool]]:
-    if scope is None:
-        return []
-    found = scope.where(resource, source, many)
-    return [] if found is None else [found]
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,147 +195,6 @@ def sort_signature(resource: Resource, sort: Sequence[SortKey]) -> str:
     return f"{resource.name}:{spec}"
 
 
-# -- parameters ------------------------------------------------------------------------------
-
-_LIKE = {"like": "{}", "contains": "%{}%", "startswith": "{}%", "endswith": "%{}"}
-
-
-def padded(n: int) -> int:
-    """``IN`` lists are padded (repeating their last value) to a power of two, so that a
-    statement serves every length up to it and the number of statements stays small."""
-    return 1 << (n - 1).bit_length() if n > 0 else 0
-
-
-def _bind(name: str, col_type: Any) -> sa.BindParameter[Any]:
-    return sa.bindparam(name, type_=col_type)
-
-
-def _padded_list(values: Sequence[Any]) -> list[Any]:
-    items = list(values)
-    return items + [items[-1]] * (padded(len(items)) - len(items)) if items else items
-
-
-def filter_values(filters: Sequence[Filter], out: dict[str, Any]) -> None:
-    for i, f in enumerate(filters):
-        name = f"f{i}"
-        if f.op == "null":
-            continue
-        if _loose(f):
-            many = f.op in ("in", "nin")
-            out.update(loose_params(name, f.op, _padded_list(f.value) if many else f.value))
-        elif f.op in ("in", "nin"):
-            for j, value in enumerate(_padded_list(f.value)):
-                out[f"{name}_{j}"] = value
-        elif f.op in _LIKE:
-            text = f.value if f.op == "like" else _LIKE[f.op].format(like_escape(f.value))
-            out[name] = text
-            out[f"{name}g"] = to_glob(text)
-        else:
-            out[name] = f.value
-
-
-def _arity(f: Filter) -> Any:
-    if f.op == "null":
-        return bool(f.value)
-    if family(f.path.field.column.type) != "scalar":
-        return arity(f.path.field.column.type, f.value)
-    if f.op in ("in", "nin"):
-        return padded(len(f.value))
-    if isinstance(f.value, Loose):  # an ordering: numbers, or texts
-        return f.value.number is not None
-    return None
-
-
-def _loose(f: Filter) -> bool:
-    """Whether ``f`` is on an untyped column, with an operator :mod:`.untyped` decides."""
-    return isinstance(f.path.field.column.type, Untyped) and f.op in LOOSE_OPS
-
-
-# -- conditions ------------------------------------------------------------------------------
-
-
-def _adapt(source: FromClause, col: sa.Column[Any]) -> ColumnElement[Any]:
-    return source.c[col.key]
-
-
-def _join(rel: Relation, outer: FromClause, inner: FromClause) -> ColumnElement[bool]:
-    return sa.and_(*(_adapt(inner, remote) == _adapt(outer, local) for local, remote in rel.pairs))
-
-
-def _compare(col: Any, f: Filter, name: str, nullable: bool) -> Any:
-    op = f.op
-    col_type = base_type(f.path.field.column.type)
-    col = _as_base(col, f.path.field.column.type)
-    if op == "null":
-        return col.is_(None) if f.value else col.is_not(None)
-    if family(col_type) != "scalar":  # arrays, ranges, jsonb: their own operators
-        return condition(col, col_type, op, f.value, lambda t: _bind(name, t), nullable)
-    if _loose(f):
-        count = padded(len(f.value)) if op in ("in", "nin") else 1
-        return loose_condition(col, op, name, count, bool(_arity(f)), nullable)
-    if op in ("eq", "ne", "lt", "le", "gt", "ge", "in", "nin"):
-        # A SQLite date-time column compared in the formats its values are stored in.
-        col = time_comparable(col, col_type)
-    col_type = compared_type(col_type)
-    if op in ("in", "nin"):
-        n = padded(len(f.value))
-        if n == 0:
-            return sa.false() if op == "in" else sa.true()
-        binds = [_bind(f"{name}_{j}", col_type) for j in range(n)]
-        if op == "in":
-            return col.in_(binds)
-        return sa.or_(col.not_in(binds), col.is_(None)) if nullable else col.not_in(binds)
-    if op == "ilike":
-        return col.ilike(_bind(name, sa.String()), escape="\\")
-    if op in _LIKE:
-        return case_sensitive_like(col, _bind(name, sa.String()), _bind(f"{name}g", sa.String()))
-    value = _bind(name, col_type)
-    if op == "eq":
-        return col == value
-    if op == "ne":
-        return sa.or_(col != value, col.is_(None)) if nullable else col != value
-    if op == "lt":
-        return col < value
-    if op == "le":
-        return col <= value
-    if op == "gt":
-        return col > value
-    if op == "ge":
-        return col >= value
-    raise ValueError(op)  # request parsing admits only the operators above
-
-
-def _through(
-    source: FromClause,
-    steps: Sequence[tuple[Relation, Resource]],
-    leaf: Any,
-    scope: RowScope | None = None,
-) -> ColumnElement[bool]:
-    """``leaf(table)`` on the row(s) reached from ``source`` along ``steps``, as EXISTS (over
-    the rows the caller may see)."""
-    if not steps:
-        return leaf(source)  # type: ignore[no-any-return]
-    rel, target = steps[0]
-    inner = rel.target.alias()
-    return sa.exists().where(
-        _join(rel, source, inner),
-        *_scoped(scope, target, inner),
-        _through(inner, steps[1:], leaf, scope),
-    )
-
-
-def filter_condition(
-    source: FromClause, f: Filter, name: str, scope: RowScope | None = None
-) -> ColumnElement[bool]:
-    field = f.path.field
-    return _through(
-        source,
-        f.path.steps,
-        lambda t: _compare(as_shown(field.column.type, field.on(t)), f, name, field.nullable),
-        scope,
-    )
-
-
 def _sort_expr(source: FromClause, path: Path, scope: RowScope | None = None) -> ColumnElement[Any]:
     """A sort value: a column here, or a scalar sub-query along to-one relations."""
     if not path.steps:
@@ -365,7 +216,8 @@ def _conditions(
     resource: Resource, intent: ListIntent, scope: RowScope | None = None
 ) -> list[ColumnElement[bool]]:
     table = resource.table
-    out = [filter_condition(table, f, f"f{i}", scope) for i, f in enumerate(intent.filters)]
+    found = where_condition(table, intent, scope)
+    out = [] if found is None else [found]
     if intent.search is not None:
         pattern = _bind("q", sa.String())
         out.append(sa.or_(*(f.on(table).ilike(pattern, escape="\\") for f in resource.searchable)))
@@ -398,13 +250,6 @@ class _Key:
     field: Field
     #: The table column, when the key is one of this table (not through a relation).
     column: sa.Column[Any] | None = None
-
-
-def _as_base(expr: ColumnElement[Any], col_type: Any) -> ColumnElement[Any]:
-    """A column compared as :func:`~tablerest.columns.typeops.comparable` says: a domain as its
-    type, ``money`` untyped (SQLAlchemy has no operators for either)."""
-    base = comparable(col_type)
-    return expr if base is col_type else sa.type_coerce(expr, base)
 
 
 def sort_keys(
@@ -489,7 +334,7 @@ def list_signature(
 ) -> tuple[Any, ...]:
     """Everything about a list request that changes its SQL; values are parameters."""
     return (
-        tuple((f.path.dotted, f.op, _arity(f)) for f in intent.filters),
+        filters_signature(intent),
         intent.search is not None,
         tuple((k.path.dotted, k.descending) for k in intent.sort),
         intent.direction,
@@ -507,7 +352,7 @@ def list_values(
 ) -> dict[str, Any]:
     """The parameters of :func:`list_statement` and :func:`count_statement` for one request."""
     out: dict[str, Any] = {"lim": intent.limit + 1}
-    filter_values(intent.filters, out)
+    filter_values(intent.leaves(), out)
     if intent.search is not None:
         out["q"] = f"%{like_escape(intent.search)}%"
     if intent.offset:
@@ -748,7 +593,7 @@ def include_values(parents: Sequence[tuple[Any, ...]], cap: int) -> dict[str, An
     """The parameters of :func:`include_statement` for these parent keys, fetching at most
     ``cap`` rows."""
     out: dict[str, Any] = {"inc_cap": cap}
-    for j, key in enumerate(_padded_list(parents)):
+    for j, key in enumerate(padded_list(parents)):
         for m, value in enumerate(key):
             out[f"p{j}_{m}"] = value
     return out
