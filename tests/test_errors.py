@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tablerest.errors import (
+    Conflict,
     FieldError,
     InvalidParameter,
     MethodNotAllowed,
@@ -39,3 +40,31 @@ def test_codes_are_unique_per_class() -> None:
     classes = walk(TablerestError)
     codes = [c.code for c in classes]
     assert len(codes) == len(set(codes)), codes
+
+
+def test_a_taken_unique_value_becomes_a_422_with_the_same_field_errors() -> None:
+    taken = Conflict(
+        "Conflict on /email",
+        errors=[FieldError("/email", "A row with this value already exists")],
+        headers={"X-Why": "unique"},
+        taken="users",
+    )
+    moved = taken.under("/operations/1/data")
+    assert moved is taken  # a batch moves the pointers of the same error
+    error = taken.as_validation()
+    assert isinstance(error, ValidationFailed)
+    assert error.as_problem() == {
+        "type": "urn:tablerest:problem:validation-failed",
+        "title": "Validation failed",
+        "status": 422,
+        "detail": "Already taken: /operations/1/data/email",
+        "errors": [
+            {
+                "pointer": "/operations/1/data/email",
+                "detail": "A row with this value already exists",
+            }
+        ],
+    }
+    assert error.headers == {"X-Why": "unique"}
+    assert Conflict("x", parameter="on_conflict").parameter == "on_conflict"
+    assert Conflict("x").taken is None  # any other conflict stays a 409

@@ -26,9 +26,11 @@ ALLOWED: dict[str, set[str]] = {
     "columns.decimals": set(),  # decimal columns stored as floats: SQLAlchemy only
     "columns.jsonobject": set(),  # a JSON object built in SQL, its members read back typed
     # The schema is built lazily from the declaration; the policy is held as grants.AccessPolicy.
+    # errors: the error_renderer / unique_violation options' types
     "resource": {
         "calling",
         "envelopes",
+        "errors",
         "fields",
         "grants",
         "names",
@@ -430,6 +432,7 @@ ALLOWED: dict[str, set[str]] = {
         "mount.routing",
         "mount.state",
         "reflect.selection",
+        "render.problem",  # error_renderer= checked (and a function wrapped) once
         "resource",
         "routes.common",
         "toggles",
@@ -523,7 +526,7 @@ ALLOWED: dict[str, set[str]] = {
     # The OpenAPI document: built from the declarations alone (no request, no database). It
     # reads the mounted API through its own protocol (openapi.source), never the extension.
     "openapi": {"openapi.document"},
-    "openapi.source": {"auth.service", "limits", "resource", "toggles"},
+    "openapi.source": {"auth.service", "errors", "limits", "resource", "toggles"},
     "openapi.common": {"render.jsonapi", "resource"},
     "openapi.fields": {
         "columns.jsonobject",

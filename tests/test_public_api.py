@@ -14,6 +14,7 @@ def test_exported_names_are_pinned_and_sorted() -> None:
         "Conflict",
         "Context",
         "Envelope",
+        "ErrorRenderer",
         "FieldError",
         "Forbidden",
         "Identity",

@@ -12,6 +12,7 @@ from .envelopes import Envelope
 from .errors import (
     BadRequest,
     Conflict,
+    ErrorRenderer,
     FieldError,
     Forbidden,
     InvalidParameter,
@@ -38,6 +39,7 @@ __all__ = [
     "Conflict",
     "Context",
     "Envelope",
+    "ErrorRenderer",
     "FieldError",
     "Forbidden",
     "Identity",

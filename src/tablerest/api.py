@@ -18,7 +18,7 @@ from flask import Flask, Request, current_app, has_request_context, request
 from . import http
 from .auth.policies import Identity, PermissionSpec, Policy
 from .changes import ChangeFeed
-from .errors import Unauthorized
+from .errors import ErrorRendererSpec, Unauthorized, UniqueViolationMode
 from .execute.store import Database, ReadReplicas
 from .keys import derive
 from .limits import Limits
@@ -29,6 +29,7 @@ from .mount.routing import mount_auth, mount_batch, mount_resource, mount_toggle
 from .mount.state import EXTENSION, AppState
 from .names import Aliases
 from .reflect.selection import AUTH_PATH, BATCH_PATH, reserved_names
+from .render.problem import renderer_of
 from .resource import Resource, WriteContext
 from .routes.common import Settings
 from .toggles import Toggle
@@ -52,6 +53,12 @@ class Api:
 
     Options: ``prefix`` (default ``/api``), ``max_body_size`` in bytes (default 1 MiB), and the
     defaults ``page_size`` / ``max_page_size`` / ``csv_formula_guard`` that resources inherit.
+
+    Errors: ``error_renderer`` (an :class:`~tablerest.errors.ErrorRenderer`, or a function of
+    the error returning a dict: the document every error of the API's routes is written as,
+    instead of an RFC 9457 problem; JSON:API requests keep JSON:API errors) and
+    ``unique_violation`` (``"validation"``: a value another row holds in a unique key is a 422
+    with a field error per column, not a 409). A resource can say otherwise for its routes.
 
     Where requests may come from: ``allowed_hosts`` (the ``Host`` values the API answers to, see
     :class:`~tablerest.http.AllowedHosts`; default: any) and ``cross_site_writes`` (whether a
@@ -91,6 +98,8 @@ class Api:
         cross_site_writes: bool | None = None,
         aliases: Aliases | None = None,
         datetime_format: str = "iso",
+        error_renderer: ErrorRendererSpec | None = None,
+        unique_violation: UniqueViolationMode = "conflict",
     ) -> None:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/api'")
@@ -111,6 +120,13 @@ class Api:
         self.toggles: list[Toggle] = []
         #: How every resource writes timestamps, unless it says (``"utc-ms"``).
         self.datetime_format = datetime_format
+        #: How every route of the API writes its error documents (None: RFC 9457 problems),
+        #: unless a resource says (``api.resource(error_renderer=...)``).
+        self.error_renderer = renderer_of(error_renderer)
+        if unique_violation not in ("conflict", "validation"):
+            raise ValueError("unique_violation must be 'conflict' or 'validation'")
+        #: What a taken unique value answers, unless a resource says: 409 or 422.
+        self.unique_violation: UniqueViolationMode = unique_violation
         self.title, self.version, self.description = title, version, description
         self.page_size = page_size
         self.max_page_size = max_page_size
@@ -158,7 +174,9 @@ class Api:
         ``aliases`` (the names clients use for fields and relations: a function such as
         pydantic's ``to_camel``, or a mapping of the names to change; default ``Api(aliases=)``),
         ``lookup`` (a unique NOT NULL field, or a tuple of them, naming rows in URLs instead of
-        the primary key: ``lookup="slug"`` serves ``/api/articles/{slug}``).
+        the primary key: ``lookup="slug"`` serves ``/api/articles/{slug}``),
+        ``error_renderer`` / ``unique_violation`` (this resource's routes' errors; default the
+        Api's).
         """
         permissions = options.pop("permissions", None)
         field_rules = {
@@ -193,6 +211,7 @@ class Api:
         if resource.name in self.resources:
             raise ValueError(f"a resource named {resource.name!r} is already registered")
         self._check_name(resource.name)
+        resource.error_renderer = renderer_of(resource.error_renderer)  # a wrong one: now
         if permissions is None:
             permissions = self.permissions
         if permissions is not None or hidden_unless or read_only_unless:

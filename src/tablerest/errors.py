@@ -34,12 +34,15 @@ This module imports no pipeline stage.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 __all__ = [
     "BadRequest",
     "Conflict",
+    "ErrorRenderer",
+    "ErrorRendererSpec",
     "FieldError",
     "Forbidden",
     "InternalError",
@@ -56,6 +59,7 @@ __all__ = [
     "TablerestError",
     "TooManyRequests",
     "Unauthorized",
+    "UniqueViolationMode",
     "UnsupportedMediaType",
     "ValidationFailed",
 ]
@@ -208,7 +212,45 @@ class NotAcceptable(TablerestError, status=406, title="Not acceptable"):
 
 
 class Conflict(TablerestError, status=409, title="Conflict"):
-    """The write conflicts with stored data: a unique or foreign key, or a hook's rule (409)."""
+    """The write conflicts with stored data: a unique or foreign key, or a hook's rule (409).
+
+    ``taken`` names the resource whose unique key (or composite unique constraint) the write
+    gave a value another row holds, when that is the whole conflict: with
+    ``unique_violation="validation"`` on the API or on that resource (a nested or batch
+    write can meet another resource's key), it answers as :meth:`as_validation`'s 422."""
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: Sequence[FieldError] = (),
+        parameter: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        taken: str | None = None,
+    ) -> None:
+        super().__init__(detail, errors=errors, parameter=parameter, headers=headers)
+        self.taken = taken
+
+    def as_validation(self) -> ValidationFailed:
+        """The same field errors as a 422, as a form library reports a taken value. The
+        detail keeps what was said around it (a batch's "Operation 2 (...) failed")."""
+        said = "Conflict on "
+        detail = (
+            self.detail.replace(said, "Already taken: ", 1)
+            if said in self.detail
+            else f"Already taken: {_fields(self.errors)}"
+        )
+        error = ValidationFailed(self.errors, detail=detail)
+        error.headers = dict(self.headers)
+        return error
+
+
+#: What a unique violation answers: ``"conflict"`` (409) or ``"validation"`` (422).
+UniqueViolationMode = Literal["conflict", "validation"]
+
+
+def _fields(errors: Sequence[FieldError]) -> str:
+    return ", ".join(sorted({e.pointer for e in errors})) or "a unique key"
 
 
 class PreconditionFailed(TablerestError, status=412, title="Precondition failed"):
@@ -251,3 +293,32 @@ class InternalError(
     TablerestError, status=500, title="Internal server error", code="internal-error"
 ):
     """A server-side failure; the response carries no details of it (500)."""
+
+
+class ErrorRenderer(Protocol):
+    """How an API (or one resource) writes its error documents, for clients that expect an
+    application's own format rather than RFC 9457 problems (DRF's renderer, for errors).
+
+    ``render`` gets the error (status, code, title, detail, field ``errors`` with JSON
+    pointers, ``parameter``) and returns the body; ``media_type`` is its ``Content-Type``;
+    ``schema`` (a JSON Schema, or None; may be left out) describes it in the OpenAPI
+    document. The status and the headers (``Allow``, ``WWW-Authenticate``, ``Retry-After``)
+    stay tablerest's::
+
+        class ConduitErrors:
+            media_type = "application/json"
+            schema = {"type": "object", "required": ["errors"]}
+
+            def render(self, error: TablerestError) -> bytes:
+                return orjson.dumps({"errors": {"body": [error.detail]}})
+    """
+
+    media_type: str
+    schema: Mapping[str, Any] | None
+
+    def render(self, error: TablerestError) -> bytes: ...
+
+
+#: What ``error_renderer=`` takes: an :class:`ErrorRenderer`, or a function of the error
+#: returning a JSON object (sent as ``application/json``).
+ErrorRendererSpec = ErrorRenderer | Callable[[TablerestError], Mapping[str, Any]]

@@ -24,6 +24,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 
 from .calling import RowCalls
 from .envelopes import Envelope
+from .errors import ErrorRendererSpec, UniqueViolationMode
 from .fields import ComputedSpec, Field, declared_fields, view_condition
 from .grants import AccessPolicy
 from .names import QUERY_PARAMETERS, Aliases, aliased, slug
@@ -172,8 +173,16 @@ class Resource(RowCalls):
         parameters: Mapping[str, str] | None = None,
         where: Any = None,
         lookup: str | Sequence[str] | None = None,
+        error_renderer: ErrorRendererSpec | None = None,
+        unique_violation: UniqueViolationMode | None = None,
     ) -> None:
         self.table = table
+        #: How this resource's routes write error documents (None: as the Api does).
+        self.error_renderer = error_renderer
+        if unique_violation not in (None, "conflict", "validation"):
+            raise ValueError("unique_violation must be 'conflict' or 'validation'")
+        #: A taken unique value: 409 (``conflict``) or 422 (``validation``); None: as the Api.
+        self.unique_violation: UniqueViolationMode | None = unique_violation
         #: Whether writes record change events for ``GET /<name>/changes`` (None: as the Api
         #: says, see ``Api(changes=...)``).
         self.changes = changes

@@ -20,6 +20,7 @@ from flask import Flask
 from .api import Api
 from .auth.policies import authenticated, owner, public, role
 from .changes import ChangeFeed
+from .errors import UniqueViolationMode
 from .execute.store import ReadReplicas
 from .http import cors_for_origins
 from .mount.lean import install as install_lean
@@ -114,6 +115,7 @@ def create_app(
     selection: Selection | None = None,
     format: str | None = None,
     camel_case: bool = False,
+    unique_violation: UniqueViolationMode = "conflict",
     cors: Iterable[str] = (),
     lean: bool = True,
     keep_connections: bool = False,
@@ -148,6 +150,8 @@ def create_app(
     ``format``: what a client that asks for no representation gets, ``json`` (plain JSON, the
     default) or ``jsonapi`` (JSON:API); over the policy file's ``[api] format``.
     ``camel_case``: clients use camelCase names for snake_case columns and relations.
+    ``unique_violation``: ``"validation"`` answers a value another row holds in a unique key
+    with a 422 and a field error per column rather than a 409 (``Api(unique_violation=...)``).
     ``cors``: the origins whose pages may use the API (``https://app.example``; ``*``: any,
     answered with ``*``, so without credentials); see :func:`tablerest.http.cors_for_origins`.
 
@@ -254,6 +258,7 @@ def create_app(
         docs=docs,
         batch=batch,
         format=format,
+        unique_violation=unique_violation,
         cors=cors_options,
     )
     for resource in resources:

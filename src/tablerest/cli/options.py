@@ -218,6 +218,10 @@ _what_options = group(
     option("--camel-case", is_flag=True, default=False,
            help="Clients use camelCase names for snake_case columns and relations "
            "(created_at -> createdAt) in rows, bodies, filters, sorts and errors."),
+    option("--unique-violation", type=click.Choice(["conflict", "validation"]),
+           default="conflict", show_default=True,
+           help="A value another row holds in a unique key: 409 (conflict) or 422 with a field "
+           "error per column (validation), as form libraries report a taken value."),
     option("--searchable", multiple=True, metavar="TABLE=COL[,COL...]",
            help="Text columns that q= searches in TABLE (repeatable)."),
     option("--key", "keys", multiple=True, metavar="VIEW=COL[,COL...]",
@@ -270,6 +274,7 @@ def api_settings(
     changes: bool | None,
     format_: str | None,
     camel_case: bool,
+    unique_violation: str,
     hide: tuple[str, ...],
     show: tuple[str, ...],
     rate_limit_sign_in: str | None,
@@ -307,6 +312,7 @@ def api_settings(
         "csv_formula_guard": csv_formula_guard,
         "format": format_,
         "camel_case": camel_case,
+        "unique_violation": unique_violation,
     }
     return ApiSettings(
         target=target,

@@ -600,6 +600,7 @@ def diagnose_integrity(
     table = resource.table
     prefixed = len(rows) > 1
     errors: list[FieldError] = []
+    taken_only = True
     for i, values in enumerate(rows):
         prefix = f"/{i}" if prefixed else ""
         for cols in unique_sets(table):
@@ -622,12 +623,15 @@ def diagnose_integrity(
                 errors.extend(FieldError(p, msg) for p in _pointers(resource, prefix, cols))
                 break
         for local in _missing_references(conn, resource, values, readable):
+            taken_only = False
             msg = "The referenced row does not exist"
             errors.extend(FieldError(p, msg) for p in _pointers(resource, prefix, local))
     fields = sorted({e.pointer for e in errors})
     if not errors:
         return Conflict("The change conflicts with data already stored")
     detail = f"Conflict on {', '.join(fields)}"
+    if taken_only:  # the API may answer those as a 422; a missing reference stays a 409
+        return Conflict(detail, errors=errors, taken=resource.name)
     return Conflict(detail, errors=errors)
 
 

@@ -25,7 +25,7 @@ from ..errors import (
     TooManyRequests,
 )
 from ..execute.store import replica_reads
-from ..render.problem import error_response, problem_response
+from ..render.problem import error_response
 from . import hooks
 from .routing import private, secure
 from .scoped import RequestScoped
@@ -105,10 +105,11 @@ def check_origin(state: AppState, request: Request) -> Response | None:
 
 
 def early_problem(state: AppState, error: TablerestError, request: Request) -> Response:
-    """The answer to an error found before any view ran (routing, Host, origin)."""
+    """The answer to an error found before any view ran (routing, Host, origin), written by
+    the API's error renderer: no resource is known yet."""
     # Before negotiation: a client that named JSON:API anywhere gets a JSON:API document.
     named = request.headers.get("Accept", "") + request.headers.get("Content-Type", "")
-    resp = error_response(error, jsonapi=http.JSONAPI in named)
+    resp = error_response(error, jsonapi=http.JSONAPI in named, renderer=state.api.error_renderer)
     if state.api.authenticates:
         resp = private(request, resp)
     return secure(resp) if state.api.security_headers else resp
@@ -137,7 +138,10 @@ def install_error_handler(state: AppState, app: Flask) -> None:
         app.register_error_handler(HTTPException, lambda exc: handle(hooks.current(), exc))
     # tablerest's errors raised in the app's own routes (or its before_request hooks)
     # answer as they do in generated routes.
-    hooks.error_handler(app, TablerestError, lambda _req, exc: problem_response(exc))
+    renderer = state.api.error_renderer
+    hooks.error_handler(
+        app, TablerestError, lambda _req, exc: error_response(exc, jsonapi=False, renderer=renderer)
+    )
 
 
 def http_problem(state: AppState, req: Request, exc: HTTPException) -> Response:

@@ -13,8 +13,8 @@ from .. import http
 from ..auth.access import Access
 from ..calls import Calls
 from ..envelopes import pointed
-from ..errors import MethodNotAllowed, NotFound, TablerestError
-from ..render.problem import error_response
+from ..errors import Conflict, MethodNotAllowed, NotFound, TablerestError
+from ..render.problem import error_response, renderer_of
 from ..resource import Resource
 from ..routes.common import POINTERS
 from ..routes.endpoint import Endpoint
@@ -37,6 +37,7 @@ __all__ = [
     "private",
     "route",
     "secure",
+    "settled",
 ]
 
 #: OWASP's REST guidance for responses that are data, not pages: no sniffing the type, no
@@ -55,6 +56,7 @@ def route(
     handler: Callable[..., Response],
     methods: Sequence[str],
     kind: str = "api",
+    resource: Resource | None = None,
     **options: Any,
 ) -> None:
     """Add one of the API's URL rules, under its rate limit when there is one.
@@ -66,21 +68,27 @@ def route(
     A trailing slash is answered as if it were not there (``/api/books/``, ``/api/books/1/``):
     some clients (jsonapi-requests) add one to every URL. Answered, not redirected: a 308
     costs a round trip and some clients drop a redirected body or method. No rule ends with a
-    slash and no key or relation name is empty, so no URL can mean two routes."""
+    slash and no key or relation name is empty, so no URL can mean two routes.
+
+    Errors are written by ``resource``'s error renderer, else the API's."""
     endpoint = f"{EXTENSION}.{name}"
     options.setdefault("strict_slashes", False)
     # Flask-Limiter files limits under a view's qualified name: each view needs its own.
-    view = hooks.view(_answering(state, handler), endpoint)
+    view = hooks.view(_answering(state, handler, resource), endpoint)
     if state.limits is not None:
         view = state.limits.sign_in_route(view) if kind == "sign-in" else state.limits.route(view)
     state.app.add_url_rule(rule, endpoint, view, methods=methods, **options)
 
 
-def _answering(state: AppState, handler: Callable[..., Response]) -> Callable[..., Response]:
-    """``handler`` with its errors answered as problems, the security headers, and ``Vary``
-    by caller when requests can carry one."""
+def _answering(
+    state: AppState, handler: Callable[..., Response], resource: Resource | None
+) -> Callable[..., Response]:
+    """``handler`` with its errors answered as problems (or the renderer's documents), the
+    security headers, and ``Vary`` by caller when requests can carry one."""
     secured = state.api.security_headers
     per_caller = state.api.authenticates
+    own = renderer_of(resource.error_renderer) if resource is not None else None
+    renderer = own or state.api.error_renderer
 
     def answered(req: Request, **args: Any) -> Response:
         try:
@@ -88,15 +96,26 @@ def _answering(state: AppState, handler: Callable[..., Response]) -> Callable[..
         except TablerestError as error:
             environ = req.environ
             resp = error_response(
-                error,
+                settled(state, error),
                 jsonapi=environ.get(http.JSONAPI_REQUEST, False),
                 pointers=environ.get(POINTERS),
+                renderer=renderer,
             )
         if secured:
             resp = secure(resp)
         return private(req, resp) if per_caller else resp
 
     return answered
+
+
+def settled(state: AppState, error: TablerestError) -> TablerestError:
+    """``error`` as the API answers it: a taken unique value is a 422 where the resource
+    whose key it is (or else the API) says ``unique_violation="validation"``."""
+    if not isinstance(error, Conflict) or error.taken is None:
+        return error
+    res = state.registry.by_name(error.taken)
+    mode = (res.unique_violation if res is not None else None) or state.api.unique_violation
+    return error.as_validation() if mode == "validation" else error
 
 
 def mount_resource(state: AppState, res: Resource) -> None:
@@ -113,12 +132,12 @@ def mount_resource(state: AppState, res: Resource) -> None:
     collection: list[str] = [m for m in ("GET", "POST") if m in res.methods]
     if "PATCH" in res.methods and res.primary_key:
         collection.append("PATCH")  # a bulk update: an array of rows with their keys
-    route(state, ep.path, f"{base}.collection", _collection_handler(ep), collection)
+    route(state, ep.path, f"{base}.collection", _collection_handler(ep), collection, resource=res)
     if not res.primary_key:
         return
     item = [m for m in ("GET", "PUT", "PATCH", "DELETE") if m in res.methods]
     if item:
-        route(state, f"{ep.path}/<key>", f"{base}.item", _item_handler(ep), item)
+        route(state, f"{ep.path}/<key>", f"{base}.item", _item_handler(ep), item, resource=res)
     if res.relations and "GET" in res.methods:
         route(
             state,
@@ -126,6 +145,7 @@ def mount_resource(state: AppState, res: Resource) -> None:
             f"{base}.related",
             lambda req, key, relation: ep.reads.related(req, key, relation),
             ["GET"],
+            resource=res,
         )
         # JSON:API relationship endpoints; changing a to-many one is a 403 there.
         # OPTIONS is answered by the endpoint: the methods differ per relationship.
@@ -135,6 +155,7 @@ def mount_resource(state: AppState, res: Resource) -> None:
             f"{base}.relationship",
             lambda req, key, relation: ep.relationship(req, key, relation),
             ["GET", "PATCH", "POST", "DELETE", "OPTIONS"],
+            resource=res,
             provide_automatic_options=False,
         )
 
@@ -166,6 +187,7 @@ def _mount_changes(state: AppState, ep: Endpoint) -> None:
             stream.view,
             # Other methods are a 405 here, not a write to a row keyed "changes".
             ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            resource=res,
             provide_automatic_options=False,  # the view answers: Allow names GET only
         )
 

@@ -11,16 +11,17 @@ from typing import Any
 from ..names import slug
 from ..reflect.selection import reserved_names
 from ..render.jsonapi import JSONAPI
-from ..resource import View
+from ..resource import Resource, View
 from .auth import auth_paths
 from .batch import batch_path
-from .common import TOO_LONG, problems
+from .common import TOO_LONG, problems, ref, schema_name
 from .context import Context
 from .examples import add_examples
 from .paths import resource_paths
 from .source import Source
 
 OPENAPI_VERSION = "3.1.0"
+PROBLEM_JSON = "application/problem+json"
 
 
 #: The representations a document can be limited to, and the media types each keeps.
@@ -45,8 +46,11 @@ def _build(ctx: Context, root: str, only: str | None) -> dict[str, Any]:
     """Every path (resources in the order they were mounted, then the index, auth and batch),
     the responses common to all operations, and the components gathered on the way."""
     api = ctx.state.api
+    owners: dict[str, Resource] = {}  # each path -> its resource: its errors' documents
     for ep in ctx.state.endpoints.values():
+        before = set(ctx.paths)
         resource_paths(ctx, ep.resource)
+        owners.update(dict.fromkeys(set(ctx.paths) - before, ep.resource))
     ctx.paths[ctx.prefix] = {
         "get": {
             "operationId": "index",
@@ -82,6 +86,7 @@ def _build(ctx: Context, root: str, only: str | None) -> dict[str, Any]:
             _one_format(op, FORMATS[only or api.format or "json"], answers=only is not None)
             if only is None and api.format == "jsonapi":
                 _jsonapi_first(op)
+            _error_documents(ctx, op, owners.get(path))
     components: dict[str, Any] = {"schemas": ctx.schemas}
     if api.auth is not None:
         components["securitySchemes"] = {
@@ -101,6 +106,38 @@ def _build(ctx: Context, root: str, only: str | None) -> dict[str, Any]:
     }
     _drop_unused(ctx.schemas, doc)
     return doc
+
+
+def _error_documents(ctx: Context, op: dict[str, Any], res: Resource | None) -> None:
+    """An operation's error answers as its resource (or else the API) writes them: the
+    error renderer's media type and schema in place of problems, and a taken unique value
+    under 422 rather than 409 where ``unique_violation="validation"``."""
+    api = ctx.state.api
+    answers = op["responses"]
+    mode = (res.unique_violation if res is not None else None) or api.unique_violation
+    if mode == "validation" and "409" in answers:
+        answers["409"]["description"] = "Conflicts with stored data (a foreign key)"
+        if "422" in answers:
+            answers["422"]["description"] += (
+                "; a value another row holds in a unique key is one (per column)"
+            )
+    own = res.error_renderer if res is not None else None
+    renderer = own or api.error_renderer
+    if renderer is None:
+        return
+    name = (
+        f"{schema_name(res)}ErrorDocument"
+        if own is not None and res is not None
+        else "ErrorDocument"
+    )
+    schema = getattr(renderer, "schema", None)
+    ctx.schemas.setdefault(name, dict(schema) if schema else {"type": "object"})
+    media_type = getattr(renderer, "media_type", "application/json")
+    for entry in answers.values():
+        content = entry.get("content")
+        if content and PROBLEM_JSON in content:
+            rest = {t: v for t, v in content.items() if t != PROBLEM_JSON}
+            entry["content"] = {media_type: {"schema": ref(name)}, **rest}
 
 
 def _jsonapi_first(op: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from ..errors import ErrorRenderer, UniqueViolationMode
 from ..resource import Catalog, Resource
 
 if TYPE_CHECKING:
@@ -68,6 +69,13 @@ class Options(Protocol):
     def toggles(self) -> Sequence[Toggle]:
         """The membership toggles (``Api.toggle``)."""
         ...
+
+    @property
+    def error_renderer(self) -> ErrorRenderer | None:
+        """What error documents the API's routes answer (None: RFC 9457 problems)."""
+
+    @property
+    def unique_violation(self) -> UniqueViolationMode: ...
 
 
 class Mounted(Protocol):

@@ -122,7 +122,8 @@ class Bulk:
             kept = [e for e in diagnosed.errors if e.pointer.rsplit("/", 1)[-1] not in names]
             if kept:
                 where = ", ".join(sorted({e.pointer for e in kept}))
-                raise Conflict(f"Conflict on {where}", errors=kept) from None
+                taken = diagnosed.taken if isinstance(diagnosed, Conflict) else None
+                raise Conflict(f"Conflict on {where}", errors=kept, taken=taken) from None
             if not diagnosed.errors:
                 raise diagnosed from None
             raise Conflict("The change conflicts with data already stored") from None
