@@ -15,6 +15,7 @@ from ..resource import Catalog, Resource
 if TYPE_CHECKING:
     from ..auth.service import Auth
     from ..limits import Limits
+    from ..nests import Nest
     from ..toggles import Toggle
 
 
@@ -63,6 +64,11 @@ class Options(Protocol):
 
     @property
     def rate_limits(self) -> object | None: ...
+
+    @property
+    def nests(self) -> Sequence[Nest]:
+        """The sub-resources scoped to a parent row (``Api.nest``)."""
+        ...
 
     @property
     def toggles(self) -> Sequence[Toggle]:
