@@ -40,6 +40,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "envelopes": {"errors"},  # rows in a named member: the declaration and how it applies
     "toggles": {"resource"},  # membership toggles, as declared (Api.toggle)
+    "nests": {"relations", "resource"},  # sub-resources under a parent row (Api.nest)
     # A declaration's parts, built when it is declared: below resource, SQLAlchemy only.
     "fields": {"viewer"},  # which columns and expressions are exposed, and how
     "viewer": set(),  # caller.id, the bind parameter of fields computed from who asks
@@ -311,6 +312,8 @@ ALLOWED: dict[str, set[str]] = {
         "routes.common",
         "routes.respond",
     },
+    # Rows under a parent row: the parent's and the child's own routes, checked to match.
+    "routes.nested": {"errors", "nests", "routes.endpoint"},
     # Membership toggles: the caller's link made or removed through the link's own calls.
     "routes.toggles": {
         "calls",
@@ -338,6 +341,7 @@ ALLOWED: dict[str, set[str]] = {
         "resource",
         "routes.common",
         "routes.respond",
+        "decode.exactjson",
     },
     "routes.endpoint": {
         "http",
@@ -384,6 +388,8 @@ ALLOWED: dict[str, set[str]] = {
     "mount.scoped": {"mount.hooks"},  # context variables set for one request
     "mount.ratelimit": {"errors"},  # Flask-Limiter on the API's routes
     "mount.routing": {
+        "nests",
+        "routes.nested",
         "routes.toggles",
         "toggles",
         "auth.access",
@@ -436,6 +442,7 @@ ALLOWED: dict[str, set[str]] = {
         "resource",
         "routes.common",
         "toggles",
+        "nests",
     },
     # Runs each operation of a batch through its resource's operations: no request built.
     "routes.batch": {
@@ -526,7 +533,7 @@ ALLOWED: dict[str, set[str]] = {
     # The OpenAPI document: built from the declarations alone (no request, no database). It
     # reads the mounted API through its own protocol (openapi.source), never the extension.
     "openapi": {"openapi.document"},
-    "openapi.source": {"auth.service", "errors", "limits", "resource", "toggles"},
+    "openapi.source": {"auth.service", "errors", "limits", "nests", "resource", "toggles"},
     "openapi.common": {"render.jsonapi", "resource"},
     "openapi.fields": {
         "columns.jsonobject",
@@ -613,6 +620,7 @@ ALLOWED: dict[str, set[str]] = {
         "openapi.relations",
         "openapi.schemas",
         "resource",
+        "nests",
         "toggles",
     },
     "openapi.auth": {

@@ -25,9 +25,17 @@ from .limits import Limits
 from .mount import cors, guards, pages
 from .mount.observe import Observability
 from .mount.ratelimit import RateLimits
-from .mount.routing import mount_auth, mount_batch, mount_resource, mount_toggle, route
+from .mount.routing import (
+    mount_auth,
+    mount_batch,
+    mount_nest,
+    mount_resource,
+    mount_toggle,
+    route,
+)
 from .mount.state import EXTENSION, AppState
 from .names import Aliases
+from .nests import Nest
 from .reflect.selection import AUTH_PATH, BATCH_PATH, reserved_names
 from .render.problem import renderer_of
 from .resource import Resource, WriteContext
@@ -118,6 +126,8 @@ class Api:
         self.aliases = aliases
         #: The membership toggles (:meth:`toggle`), mounted with the resources.
         self.toggles: list[Toggle] = []
+        #: The sub-resources scoped to a parent row (:meth:`nest`).
+        self.nests: list[Nest] = []
         #: How every resource writes timestamps, unless it says (``"utc-ms"``).
         self.datetime_format = datetime_format
         #: How every route of the API writes its error documents (None: RFC 9457 problems),
@@ -258,6 +268,24 @@ class Api:
         for state in self._states:
             mount_toggle(state, found)
 
+    def nest(self, child: Resource, *, under: Resource, by: str) -> None:
+        """Serve ``child`` rows under their row of ``under`` too, through the child's to-one
+        relation ``by``: ``{prefix}/{under}/{key}/{child rows}`` lists them and creates one
+        (its foreign key filled in), ``.../{child key}`` reads, changes and deletes one that is
+        under that row (404 otherwise)::
+
+            api.nest(comments, under=articles, by="article")  # /articles/{slug}/comments/{id}
+        """
+        for res in (child, under):
+            if self.resources.get(res.name) is not res:
+                raise ValueError(f"nest: {res.name} is not a resource of this Api")
+        found = Nest.of(child, under, by)
+        if any(n.parent is under and n.step == found.step for n in self.nests):
+            raise ValueError(f"nest: {found.step} is nested under {under.name} already")
+        self.nests.append(found)
+        for state in self._states:
+            mount_nest(state, found)
+
     def _count_sign_up(self, _ctx: WriteContext) -> None:
         """A new user counts against the sign-up limit of the address creating it."""
         if not has_request_context():
@@ -311,6 +339,8 @@ class Api:
             self._mount(state, res)
         for toggle in self.toggles:
             mount_toggle(state, toggle)
+        for nest in self.nests:
+            mount_nest(state, nest)
         guards.install_error_handler(state, app)
         cors.install_cors(state, app)
         if self.read_replicas is not None:

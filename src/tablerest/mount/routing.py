@@ -18,6 +18,8 @@ from ..render.problem import error_response, renderer_of
 from ..resource import Resource
 from ..routes.common import POINTERS
 from ..routes.endpoint import Endpoint
+from ..routes.nested import collection as nested_collection
+from ..routes.nested import item as nested_item
 from ..routes.toggles import handle as handle_toggle
 from . import hooks
 from .pages import changes_page
@@ -25,6 +27,7 @@ from .state import EXTENSION, AppState
 
 if TYPE_CHECKING:
     from ..auth.service import Auth
+    from ..nests import Nest
     from ..routes.batch import Batch
     from ..toggles import Toggle
 
@@ -32,6 +35,7 @@ __all__ = [
     "SECURITY_HEADERS",
     "mount_auth",
     "mount_batch",
+    "mount_nest",
     "mount_resource",
     "mount_toggle",
     "private",
@@ -234,6 +238,27 @@ def mount_toggle(state: AppState, toggle: Toggle) -> None:
         return handle_toggle(toggle, req, key, target, state.calls[toggle.through.name])
 
     route(state, rule, f"{toggle.on.name}.toggle.{toggle.name}", handler, ["POST", "DELETE"])
+
+
+def mount_nest(state: AppState, nest: Nest) -> None:
+    """The child's rows under a parent row: ``{parent}/<key>/{step}`` (GET, POST) and
+    ``{parent}/<key>/{step}/<child_key>`` (the child's item methods)."""
+    base = f"{state.api.settings.prefix}/{nest.parent.name}/<key>/{nest.step}"
+    name = f"{nest.parent.name}.nest.{nest.step}"
+
+    def endpoints() -> tuple[Endpoint, Endpoint]:
+        return state.endpoints[nest.parent.name], state.endpoints[nest.child.name]
+
+    def listed(req: Request, key: str) -> Response:
+        return nested_collection(nest, req, key, *endpoints())
+
+    def one(req: Request, key: str, child_key: str) -> Response:
+        return nested_item(nest, req, key, child_key, *endpoints())
+
+    methods = [m for m in ("GET", "POST") if m in nest.child.methods]
+    route(state, base, f"{name}.collection", listed, methods)
+    item = [m for m in ("GET", "PUT", "PATCH", "DELETE") if m in nest.child.methods]
+    route(state, f"{base}/<child_key>", f"{name}.item", one, item)
 
 
 def _limit(state: AppState) -> int:

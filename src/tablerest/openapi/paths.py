@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..resource import Resource
 from .changes import changes_operation
-from .collection import collection_operations
+from .collection import collection_operations, create_operation
 from .common import json_ok, problems, ref
 from .context import Context
 from .item import RowRoute, if_match_header, item_operations
@@ -17,6 +17,7 @@ from .relations import relation_paths
 from .schemas import enveloped, row_schema
 
 if TYPE_CHECKING:
+    from ..nests import Nest
     from ..toggles import Toggle
 
 
@@ -41,9 +42,36 @@ def resource_paths(ctx: Context, res: Resource) -> None:
     if "GET" not in res.methods:
         return
     relation_paths(ctx, res, route)
+    for nest in ctx.state.api.nests:
+        if nest.parent is res and nest.child.name in ctx.state.endpoints:
+            _nested(ctx, nest, route)
     for toggle in ctx.state.api.toggles:
         if toggle.on is res and toggle.through.name in ctx.state.endpoints:
             ctx.paths[f"{route.path}/{toggle.name}"] = _toggle(ctx, res, toggle, route)
+
+
+def _nested(ctx: Context, nest: Nest, route: RowRoute) -> None:
+    """A child's rows under a parent row: create on the relation route's path (whose GET lists
+    them), and one row's operations below it, each under the parent's key too."""
+    child = nest.child
+    under = f"_under_{nest.parent.name}"
+    listed = ctx.paths.get(f"{route.path}/{nest.step}")
+    if listed is not None and "POST" in child.methods:
+        create = create_operation(ctx, child, route.tag)
+        create["operationId"] += under
+        create["summary"] += f" (under one row of {nest.parent.name}: its key filled in)"
+        create["responses"].update(problems(404))
+        listed["post"] = create
+    param, _path = key_parameter(child)
+    param = {**param, "name": f"{nest.step}_{param['name']}"}
+    path = f"{route.path}/{nest.step}/{{{param['name']}}}"
+    item = item_operations(ctx, child, RowRoute(path, param, if_match_header(child), route.tag))
+    for method, op in item.items():
+        if method != "parameters":
+            op["operationId"] += under
+            op["responses"].update(problems(404))
+    if len(item) > 1:
+        ctx.paths[path] = {**item, "parameters": [route.key, param]}
 
 
 def _toggle(ctx: Context, res: Resource, toggle: Toggle, route: RowRoute) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from ..resource import Catalog, Resource
 if TYPE_CHECKING:
     from ..auth.service import Auth
     from ..limits import Limits
+    from ..nests import Nest
     from ..toggles import Toggle
 
 
@@ -64,6 +65,11 @@ class Options(Protocol):
 
     @property
     def rate_limits(self) -> object | None: ...
+
+    @property
+    def nests(self) -> Sequence[Nest]:
+        """The sub-resources scoped to a parent row (``Api.nest``)."""
+        ...
 
     @property
     def toggles(self) -> Sequence[Toggle]:

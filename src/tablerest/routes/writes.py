@@ -3,6 +3,7 @@ caller sees the API), call the write operation, answer the rows as stored."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -10,14 +11,17 @@ from werkzeug.wrappers import Request, Response
 
 from .. import http
 from ..decode.bodies import Decoder
+from ..decode.exactjson import dump_exact, load_exact
 from ..decode.queries import ListIntent, reject_query
 from ..decode.urlkeys import parse_key
 from ..errors import (
     BadRequest,
+    FieldError,
     Forbidden,
     MethodNotAllowed,
     PreconditionRequired,
     UnsupportedMediaType,
+    ValidationFailed,
 )
 from ..grants import Action
 from ..operations.caller import Caller
@@ -45,7 +49,9 @@ class WriteRoutes(Routes):
     #: who is then signed in (``Auth(token_field=...)``): ``(request, row) -> response``.
     signed_up: Callable[[Request, dict[str, Any]], Response] | None = None
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: Request, fixed: Mapping[str, Any] | None = None) -> Response:
+        """``POST`` on the collection; ``fixed``: fields the route fills in (a parent's key
+        under a nested URL): a body may repeat them, not change them (422)."""
         res = self.resource
         caller = self.caller(request)
         caller.require(res, "create")  # before the body is read: it may name hidden fields
@@ -56,8 +62,13 @@ class WriteRoutes(Routes):
         upsert = None if on_conflict is None else self.ops.bulk.conflict_key(caller, on_conflict)
         jsonapi = request.mimetype == http.JSONAPI
         body, many = self.unwrapped(self.body(request), jsonapi)
+        if fixed:
+            body = _filled(body, fixed)
         with self.pointing(many):
             intent = self.decoder.create(caller, body, jsonapi, upsert, self.pointers(request))
+            if fixed:
+                for i, item in enumerate(intent.items):
+                    _fix(item, fixed, f"/{i}" if intent.many else "")
             written = self.ops.create(caller, intent)
         if intent.many:
             status = 201 if upsert is None else 200
@@ -102,6 +113,12 @@ class WriteRoutes(Routes):
     def update(self, request: Request, key: str) -> Response:
         return self._update(request, key, replace=False)
 
+    def change(
+        self, request: Request, key: str, *, replace: bool, fixed: Mapping[str, Any]
+    ) -> Response:
+        """A PUT or PATCH of row ``key`` whose ``fixed`` fields the body may not change."""
+        return self._update(request, key, replace=replace, fixed=fixed)
+
     def update_own(
         self, request: Request, subject: str, extra: Mapping[str, Any], *, replace: bool
     ) -> Response:
@@ -122,14 +139,19 @@ class WriteRoutes(Routes):
         *,
         replace: bool,
         extra: Mapping[str, Any] | None = None,
+        fixed: Mapping[str, Any] | None = None,
     ) -> Response:
         caller, fmt, values, expect = self._item_write(request, key, "update")
         jsonapi = request.mimetype == http.JSONAPI
         body, many = self.unwrapped(self.body(request), jsonapi)
+        if fixed and replace:
+            body = _filled(body, fixed)  # a PUT names every field: these are given
         if many:
             raise BadRequest("Send one row, not an array")
         with self.pointing(many):
             data = self.decoder.change(caller, body, jsonapi, key, replace, self.pointers(request))
+            if fixed:
+                _fix(data, fixed, "")
             row = self.ops.writes.update(
                 caller, values, data, replace=replace, expect=expect, method=request.method
             )
@@ -215,3 +237,34 @@ class WriteRoutes(Routes):
             return http.if_match(request, http.etag(dumps(shown)))
 
         return holds
+
+
+def _fix(item: Any, fixed: Mapping[str, Any], at: str) -> None:
+    """Fill ``fixed`` into a validated row; 422 where the row holds another value."""
+    if not isinstance(item, dict):
+        return
+    errors = [
+        FieldError(f"{at}/{name}", f"Must be {value!r} here (the row this URL is under)")
+        for name, value in fixed.items()
+        if item.get(name) is not None and item[name] != value
+    ]
+    if errors:
+        raise ValidationFailed(errors)
+    item.update(fixed)
+
+
+def _filled(body: http.Body, fixed: Mapping[str, Any]) -> http.Body:
+    """A plain JSON or form body with ``fixed`` given where it leaves them out (a value it
+    gives is checked once validated, by :func:`_fix`)."""
+    if body.kind == "form":
+        given = {k: str(v) for k, v in fixed.items()}
+        return dataclasses.replace(body, form={**given, **(body.form or {})})
+    try:
+        data = load_exact(body.raw)
+    except ValueError:
+        return body  # not JSON: the decode stage says so
+    for item in data if isinstance(data, list) else [data]:
+        if isinstance(item, dict):
+            for name, value in fixed.items():
+                item.setdefault(name, value)
+    return dataclasses.replace(body, raw=dump_exact(data))
