@@ -237,7 +237,8 @@ def mount_toggle(state: AppState, toggle: Toggle) -> None:
         target = state.endpoints[toggle.on.name]
         return handle_toggle(toggle, req, key, target, state.calls[toggle.through.name])
 
-    route(state, rule, f"{toggle.on.name}.toggle.{toggle.name}", handler, ["POST", "DELETE"])
+    name = f"{toggle.on.name}.toggle.{toggle.name}"
+    route(state, rule, name, handler, ["POST", "DELETE"], resource=toggle.on)
 
 
 def mount_nest(state: AppState, nest: Nest) -> None:
@@ -256,9 +257,9 @@ def mount_nest(state: AppState, nest: Nest) -> None:
         return nested_item(nest, req, key, child_key, *endpoints())
 
     methods = [m for m in ("GET", "POST") if m in nest.child.methods]
-    route(state, base, f"{name}.collection", listed, methods)
+    route(state, base, f"{name}.collection", listed, methods, resource=nest.child)
     item = [m for m in ("GET", "PUT", "PATCH", "DELETE") if m in nest.child.methods]
-    route(state, f"{base}/<child_key>", f"{name}.item", one, item)
+    route(state, f"{base}/<child_key>", f"{name}.item", one, item, resource=nest.child)
 
 
 def _limit(state: AppState) -> int:
