@@ -111,7 +111,14 @@ class Bulk:
                         match = sa.and_(*(c == values[c] for c in columns))
                         found = conn.execute(sa.select(*pk).where(match)).first()
                         conn.execute(upsert_statement(conn.dialect.name, table, values, columns))
-                        key = tuple(conn.execute(sa.select(*pk).where(match)).one())
+                        got = conn.execute(sa.select(*pk).where(match)).first()
+                        if got is None:
+                            # MariaDB/MySQL: ON DUPLICATE KEY UPDATE met another unique key
+                            # and changed that row. A clash: rolled back, and diagnosed below.
+                            raise sa.exc.IntegrityError(
+                                "upsert", None, Exception("duplicate entry on another key")
+                            )
+                        key = tuple(got)
                     row = shared.encoder.row(shared.read_back(conn, key, caller)[0])
                     stored.append((row, found is None))
         except sa.exc.IntegrityError as exc:
