@@ -23,7 +23,11 @@ pytestmark = pytest.mark.e2e
 
 FUZZ = Path(__file__).parent / "fuzz"
 SEED = os.environ.get("TABLEREST_FUZZ_SEED", "20261125")
-EXAMPLES = os.environ.get("TABLEREST_FUZZ_EXAMPLES", "100")
+#: make test's run is a regression check (a fixed seed: the same cases each run), after the
+#: coverage phase's boundary values; make fuzz looks further (300 cases, a fresh seed). The
+#: document grew (every operator filter a parameter, filter groups): 100 took ~200 s of the
+#: suite's 15 minutes, 50 half of its generated part.
+EXAMPLES = os.environ.get("TABLEREST_FUZZ_EXAMPLES", "50")
 
 
 @pytest.fixture
