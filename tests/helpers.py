@@ -48,3 +48,12 @@ def stop_group(proc: subprocess.Popen[Any], grace: float = 15) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def caller_by_header(request: Any) -> Any:
+    """``Api(identify=...)`` for tests: the caller whose id the ``X-User`` header holds
+    (anonymous without it)."""
+    from tablerest import Identity
+
+    user = request.headers.get("X-User")
+    return Identity(user) if user else None

@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask, Request
+from flask import Flask
 from flask.testing import FlaskClient
 from pydantic.alias_generators import to_camel
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from tablerest import Api, ChangeFeed, Identity, WriteContext, owner, public
+from tablerest import Api, ChangeFeed, WriteContext, owner, public
 from tests.databases import BACKENDS
 from tests.features.test_changes import events
-from tests.helpers import problem
+from tests.helpers import caller_by_header, problem
 
 
 class Base(DeclarativeBase):
@@ -73,15 +73,10 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
     eng.dispose()
 
 
-def _who(request: Request) -> Identity | None:
-    user = request.headers.get("X-User")
-    return Identity(user) if user else None
-
-
 def _app(engine: sa.Engine, **api: Any) -> Flask:
     app = Flask("aliases")
     app.config["TESTING"] = True
-    rest = Api(app, engine, aliases=to_camel, identify=_who, **api)
+    rest = Api(app, engine, aliases=to_camel, identify=caller_by_header, **api)
     rest.resource(Writer)
     novels = rest.resource(
         Novel,

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask, Request
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from tablerest import Api, ChangeFeed, Identity, caller, json_object
+from tablerest import Api, ChangeFeed, caller, json_object
 from tests.databases import BACKENDS
 from tests.features.test_changes import events
-from tests.helpers import problem
+from tests.helpers import caller_by_header, problem
 
 
 class Base(DeclarativeBase):
@@ -91,15 +91,10 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
     eng.dispose()
 
 
-def _who(request: Request) -> Identity | None:
-    user = request.headers.get("X-User")
-    return Identity(user) if user else None
-
-
 def _app(engine: sa.Engine, feed: ChangeFeed | None = None) -> Flask:
     app = Flask("json-object")
     app.config["TESTING"] = True
-    api = Api(app, engine, identify=_who, changes=feed)
+    api = Api(app, engine, identify=caller_by_header, changes=feed)
     api.resource(Article, computed={"author": AUTHOR})
     return app
 

@@ -9,14 +9,14 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask, Request
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tablerest import Api, Identity, owner, public
+from tablerest import Api, owner, public
 from tablerest.mount.lean import install
 from tests.databases import BACKENDS
-from tests.helpers import problem
+from tests.helpers import caller_by_header, problem
 
 
 class Base(DeclarativeBase):
@@ -64,16 +64,11 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
     eng.dispose()
 
 
-def _who(request: Request) -> Identity | None:
-    user = request.headers.get("X-User")
-    return Identity(user) if user else None
-
-
 @pytest.fixture
 def client(engine: sa.Engine, path: str) -> FlaskClient:
     app = Flask("nested")
     app.config["TESTING"] = True
-    api = Api(app, engine, identify=_who)
+    api = Api(app, engine, identify=caller_by_header)
     articles = api.resource(Article, lookup="slug", hidden=["hidden"])
     mine = owner("author_id")
     comments = api.resource(

@@ -15,8 +15,8 @@ from flask.testing import FlaskClient
 from tablerest import Api, owner, public, role
 from tablerest.mount.lean import install
 from tests.databases import BACKENDS
-from tests.features.test_caller_fields import FAVORITED, LIKES, Base, Like, Person, Post, _who
-from tests.helpers import problem
+from tests.features.test_caller_fields import FAVORITED, LIKES, Base, Like, Person, Post
+from tests.helpers import caller_by_header, problem
 
 
 @pytest.fixture(params=BACKENDS)
@@ -43,7 +43,7 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 def _client(engine: sa.Engine, path: str, link_create: Any = None) -> FlaskClient:
     app = Flask("toggles")
     app.config["TESTING"] = True
-    api = Api(app, engine, identify=_who)
+    api = Api(app, engine, identify=caller_by_header)
     posts = api.resource(Post, computed={"favorited": FAVORITED, "like_count": LIKES})
     mine = owner("person_id")
     likes = api.resource(

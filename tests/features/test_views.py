@@ -21,9 +21,8 @@ from tests.features.test_caller_fields import (
     Like,
     Person,
     Post,
-    _who,
 )
-from tests.helpers import problem
+from tests.helpers import caller_by_header, problem
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
@@ -47,7 +46,7 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 @pytest.fixture
 def client(engine: sa.Engine) -> FlaskClient:
     app = Flask("views")
-    api = Api(app, engine, identify=_who)
+    api = Api(app, engine, identify=caller_by_header)
     api.resource(Person, computed={"following": FOLLOWING})
     api.resource(Post, computed={"favorited": FAVORITED})
     api.resource(

@@ -24,7 +24,7 @@ from ..execute.dberrors import Failure, classify
 from ..execute.prepared import Prepared, execute, fetch_all
 from ..execute.store import Readable, diagnose_integrity, translate
 from ..grants import Rows
-from ..resource import WriteContext
+from ..resource import Resource, WriteContext
 from .caller import Caller
 from .context import Shared
 from .rowchecks import (
@@ -216,7 +216,7 @@ class Writes:
         self._check_key_unchanged(data, key)
         reachable(res, [data], False)  # a new lookup value (a slug) must be a URL's too
         if replace:
-            data = self._with_resets(data, caller.locked(res) | caller.concealed(res))
+            data = _with_resets(res, data, caller.locked(res) | caller.concealed(res))
         method = method or _METHOD["replace" if replace else "patch"]
         written: dict[sa.Column[Any], Any] = {}
         readable = caller.references(res)
@@ -363,22 +363,6 @@ class Writes:
         if errors:
             raise ValidationFailed(errors)
 
-    def _with_resets(self, data: dict[str, Any], kept: frozenset[str]) -> dict[str, Any]:
-        """PUT replaces: every writable field left out goes back to its default, or null (but
-        not those the caller may not write or see)."""
-        out = dict(data)
-        for f in self.resource.writable:
-            if f.name in out or f.primary_key or not f.readable or f.name in kept:
-                continue  # write-only fields cannot be resent by a client, so PUT keeps them
-            default = f.column.default
-            if isinstance(default, sa.ColumnDefault) and default.is_scalar:
-                out[f.name] = default.arg
-            elif isinstance(default, sa.ColumnDefault) and default.is_callable:
-                out[f.name] = default.arg(None)
-            elif f.nullable:
-                out[f.name] = None
-        return out
-
     # -- delete ----------------------------------------------------------------------------
 
     def delete(self, caller: Caller, key: tuple[Any, ...], *, expect: Expect | None = None) -> None:
@@ -456,6 +440,23 @@ class Writes:
             return name
         (column,) = self.shared.statements.values({name: None})
         return mapper.get_property_by_column(column).key
+
+
+def _with_resets(res: Resource, data: dict[str, Any], kept: frozenset[str]) -> dict[str, Any]:
+    """PUT replaces: every writable field left out goes back to its default, or null (but
+    not those the caller may not write or see)."""
+    out = dict(data)
+    for f in res.writable:
+        if f.name in out or f.primary_key or not f.readable or f.name in kept:
+            continue  # write-only fields cannot be resent by a client, so PUT keeps them
+        default = f.column.default
+        if isinstance(default, sa.ColumnDefault) and default.is_scalar:
+            out[f.name] = default.arg
+        elif isinstance(default, sa.ColumnDefault) and default.is_callable:
+            out[f.name] = default.arg(None)
+        elif f.nullable:
+            out[f.name] = None
+    return out
 
 
 def _prepare(build: Callable[..., Any], *args: Any) -> Prepared:
