@@ -467,7 +467,7 @@ ALLOWED: dict[str, set[str]] = {
     "auth.sessions": {"execute.owntables"},
     "auth.tokens": {"errors"},
     "auth.policies": {"decode.values", "grants", "resource"},
-    "auth.access": {"errors", "grants", "resource"},
+    "auth.access": {"errors", "grants", "relations", "resource"},
     # text -> permissions and what is served: no request, no database
     "auth.policyfile": {"auth.policies", "reflect.selection"},
     # The users resource as auth reads it: lookups, roles, account stamps.

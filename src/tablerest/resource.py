@@ -108,6 +108,9 @@ class Catalog(Protocol):
     def by_name(self, name: str) -> Resource | None:
         """The resource registered under ``name``."""
 
+    def link(self, relation: Relation) -> Resource | None:
+        """The resource serving the link table of a many-to-many relation, if one does."""
+
 
 class View(Protocol):
     """What one caller may see of the declarations, worked out once per request by the

@@ -19,6 +19,7 @@ from sqlalchemy.sql import ColumnElement, FromClause
 
 from ..errors import Forbidden, Unauthorized
 from ..grants import AccessPolicy, Action, Grant, Identity, Rows, both
+from ..relations import Relation
 from ..resource import Catalog, Resource
 
 __all__ = ["Access"]
@@ -50,7 +51,9 @@ class Access:
 
         A relation is concealed when one of its linking columns is, on either side: following
         ``notes.vault`` (or ``vaults.notes``) would tell a caller who may not see
-        ``notes.vault_id`` what it holds, through the route, an include, a filter or a sort."""
+        ``notes.vault_id`` what it holds, through the route, an include, a filter or a sort.
+        Through a served link table, also when the caller may not list all of its rows, or
+        not see its linking columns: each related row would tell them of a link row."""
         found = self._relations.get(resource.name)
         if found is not None:
             return found
@@ -61,10 +64,19 @@ class Access:
             if target is None:
                 continue  # not exposed at all
             theirs = self.concealed(target)
-            if _hides(resource, rel.local, own) or _hides(target, rel.remote, theirs):
+            hides = _hides(resource, rel.local, own) or _hides(target, rel.reached, theirs)
+            link = catalog.link(rel)
+            if hides or (link is not None and self._hides_links(link, rel)):
                 names.add(name)
         found = self._relations[resource.name] = frozenset(names)
         return found
+
+    def _hides_links(self, link: Resource, rel: Relation) -> bool:
+        """Whether the caller may not read every row of the link table, or its linking
+        columns, that a many-to-many relation goes through."""
+        whole = all(self.grant(link, action) is True for action in ("list", "read"))
+        ends = (*rel.remote, *(near for near, _ in rel.far))
+        return not whole or _hides(link, ends, self.concealed(link))
 
     def locked(self, resource: Resource) -> frozenset[str]:
         """Fields of ``resource`` this caller may not write (422 "Field is read-only")."""

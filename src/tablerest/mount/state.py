@@ -110,6 +110,9 @@ class AppState:
     def by_name(self, name: str) -> Resource | None:
         return self.registry.by_name(name)
 
+    def link(self, relation: Relation) -> Resource | None:
+        return self.registry.link(relation)
+
     def prepare_writes(self) -> None:
         """What must exist before a write (the change feed's outbox tables)."""
         if self.feeds is not None:

@@ -215,6 +215,9 @@ class _SeenCatalog:
     def by_name(self, name: str) -> Resource | None:
         return self._served.by_name(name)
 
+    def link(self, relation: Relation) -> Resource | None:
+        return self._served.link(relation)
+
 
 def _involved(res: Resource, intent: ListIntent) -> list[Resource]:
     """The resources a read of ``res`` touches: itself, those its filters and sorts go

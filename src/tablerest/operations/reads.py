@@ -50,7 +50,7 @@ log = logging.getLogger("tablerest")
 
 @dataclass(frozen=True, slots=True)
 class Through:
-    """The rows of a to-many relation of one row: ``rel.remote`` equal to ``link``."""
+    """The rows of a to-many relation of one row, whose ``rel.local`` values are ``link``."""
 
     rel: Relation
     link: tuple[Any, ...]
@@ -224,11 +224,13 @@ class Reads:
             raw = decode_cursor(intent.cursor, signature, shared.config.secret, parameter)
             cursor_values = decode_values(sort_keys(res, intent.sort), raw, parameter)
         nulls = None if cursor_values is None else tuple(v is None for v in cursor_values)
-        where = through.rel.remote if through is not None else ()
+        where = through.rel if through is not None else None
 
         def build() -> _ListPlan:
             shape = shape_for(res, intent, intent.include)
-            stmt = list_statement(shape, intent, where=where, cursor_nulls=nulls, scope=scope.rows)
+            stmt = list_statement(
+                shape, intent, through=where, cursor_nulls=nulls, scope=scope.rows
+            )
             keys = sort_keys(res, intent.sort)
             return _ListPlan(shape, keys, sort_positions(shape, keys), Prepared(stmt))
 
@@ -262,7 +264,7 @@ class Reads:
         plan: _ListPlan,
         res: Resource,
         intent: ListIntent,
-        where: Sequence[sa.Column[Any]],
+        where: Relation | None,
         scope: Scope,
         values: dict[str, Any],
     ) -> dict[str, Any] | None:
@@ -355,11 +357,11 @@ class Reads:
     ) -> Export:
         """Every matching row (of ``res`` as in :meth:`page`), streamed a batch at a time."""
         shared = self.shared
-        where = through.rel.remote if through is not None else ()
+        where = through.rel if through is not None else None
 
         def build() -> _ExportPlan:
             shape = shape_for(res, intent, ())
-            stmt = list_statement(shape, intent, where=where, paged=False, scope=scope.rows)
+            stmt = list_statement(shape, intent, through=where, paged=False, scope=scope.rows)
             return _ExportPlan(shape, stmt)
 
         sig = list_signature(intent, None, through.rel.name if through is not None else None)

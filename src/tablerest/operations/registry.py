@@ -40,7 +40,19 @@ class Registry:
 
     def target(self, relation: Relation) -> Resource | None:
         # A resource that cannot be read (no GET) is never reached through a relation either.
-        return self.reader(relation.target)
+        found = self.reader(relation.target)
+        link = self.link(relation)
+        if found is None or link is None:
+            return found
+        # Through a link table that is served: only as far as its rows may be read, whole.
+        ends = (*relation.remote, *(near for near, _ in relation.far))
+        shown = [link.field_by_column(c) for c in ends]
+        if "GET" not in link.methods or not all(f is not None and f.readable for f in shown):
+            return None
+        return found
+
+    def link(self, relation: Relation) -> Resource | None:
+        return self.owner(relation.through) if relation.through is not None else None
 
     def by_name(self, name: str) -> Resource | None:
         ops = self.operations.get(name)

@@ -37,6 +37,7 @@ __all__ = [
     "filter_values",
     "filters_signature",
     "join_on",
+    "linked",
     "padded",
     "padded_list",
     "scoped",
@@ -128,7 +129,41 @@ def adapt(source: FromClause, col: sa.Column[Any]) -> ColumnElement[Any]:
 
 
 def join_on(rel: Relation, outer: FromClause, inner: FromClause) -> ColumnElement[bool]:
-    return sa.and_(*(adapt(inner, remote) == adapt(outer, local) for local, remote in rel.pairs))
+    """``inner`` (the target table, or an alias) holds a row related to ``outer``'s: through
+    a link table, EXISTS one link row between them."""
+    if rel.through is None:
+        return sa.and_(
+            *(adapt(inner, remote) == adapt(outer, local) for local, remote in rel.pairs)
+        )
+    link = rel.through.alias()
+    # Correlated to both sides, however deep ``outer`` is (a filter along several steps).
+    return (
+        sa.exists()
+        .where(
+            *(adapt(link, remote) == adapt(outer, local) for local, remote in rel.pairs),
+            *(adapt(link, near) == adapt(inner, reached) for near, reached in rel.far),
+        )
+        .correlate_except(link)
+    )
+
+
+def linked(rel: Relation | None, target: FromClause) -> list[ColumnElement[bool]]:
+    """The rows of ``target`` related to the row whose ``rel.local`` values are the
+    parameters ``w0, w1...`` (a relation route); no condition without ``rel``."""
+    if rel is None:
+        return []
+    values = [bind(f"w{i}", local.type) for i, local in enumerate(rel.local)]
+    if rel.through is None:
+        return [adapt(target, remote) == v for remote, v in zip(rel.remote, values, strict=True)]
+    link = rel.through.alias()
+    return [
+        sa.exists()
+        .where(
+            *(adapt(link, remote) == v for remote, v in zip(rel.remote, values, strict=True)),
+            *(adapt(link, near) == adapt(target, reached) for near, reached in rel.far),
+        )
+        .correlate_except(link)
+    ]
 
 
 def _compare(col: Any, f: Filter, name: str, nullable: bool) -> Any:

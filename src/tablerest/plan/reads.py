@@ -50,6 +50,7 @@ from .filters import (
     RowScope,
     filter_values,
     filters_signature,
+    linked,
     padded,
     padded_list,
     where_condition,
@@ -171,7 +172,9 @@ def _selected(
     """The columns of a shape read from ``source``, with the outer joins its includes need
     (a joined row the caller may not see is no row)."""
     cols: list[ColumnElement[Any]] = [f.selected(source) for f in shape.visible]
-    cols += [_adapt(source, c) for c in shape.extra]
+    # A link table's column (the parent key of a many-to-many include) is read from the link.
+    own = shape.resource.table
+    cols += [_adapt(source, c) if c.table is own else c for c in shape.extra]
     joins: list[tuple[FromClause, ColumnElement[bool]]] = []
     for j in shape.joined:
         rel = j.include.relation
@@ -184,15 +187,20 @@ def _selected(
     return cols, joins
 
 
-def _select(shape: Shape, source: FromClause, scope: RowScope | None = None) -> sa.Select[Any]:
+def _select(
+    shape: Shape, source: FromClause, scope: RowScope | None = None, start: FromClause | None = None
+) -> sa.Select[Any]:
+    """The shape's columns from ``source`` (joined from ``start``, when given)."""
     cols, joins = _selected(shape, source, scope)
-    stmt = sa.select(*cols)
-    if joins:
-        chain: FromClause = source
-        for alias, on in joins:
-            chain = chain.outerjoin(alias, on)
-        stmt = stmt.select_from(chain)
-    return stmt
+    return sa.select(*cols).select_from(_chain(start if start is not None else source, joins))
+
+
+def _chain(
+    start: FromClause, joins: Sequence[tuple[FromClause, ColumnElement[bool]]]
+) -> FromClause:
+    for alias, on in joins:
+        start = start.outerjoin(alias, on)
+    return start
 
 
 def sort_signature(resource: Resource, sort: Sequence[SortKey]) -> str:
@@ -227,11 +235,6 @@ def _conditions(
         pattern = _bind("q", sa.String())
         out.append(sa.or_(*(f.on(table).ilike(pattern, escape="\\") for f in resource.searchable)))
     return out
-
-
-def _where(columns: Sequence[sa.Column[Any]], prefix: str) -> list[ColumnElement[bool]]:
-    """``column = :<prefix><i>`` for each column: a key, or the link to a parent row."""
-    return [c == _bind(f"{prefix}{i}", c.type) for i, c in enumerate(columns)]
 
 
 def _key_where(columns: Sequence[sa.Column[Any]]) -> list[ColumnElement[bool]]:
@@ -386,7 +389,7 @@ def list_statement(
     shape: Shape,
     intent: ListIntent,
     *,
-    where: Sequence[sa.Column[Any]] = (),
+    through: Relation | None = None,
     cursor_nulls: Sequence[bool] | None = None,
     paged: bool = True,
     scope: RowScope | None = None,
@@ -394,7 +397,8 @@ def list_statement(
     """One page of rows (plus one, to tell whether another page follows), or with
     ``paged=False`` every matching row (an export).
 
-    ``where`` columns must equal parameters ``w0, w1...`` (the rows of a relation route);
+    ``through``: the rows related to the row whose ``through.local`` values are parameters
+    ``w0, w1...`` (a relation route, :func:`~.filters.linked`);
     ``cursor_nulls`` says which cursor values are NULL, when there is a cursor. Sort values
     that are not among the shape's columns are selected after them, for the cursors of a
     keyset page (see :func:`sort_positions`; selecting a column twice makes PostgreSQL sort
@@ -415,7 +419,7 @@ def list_statement(
         .where(
             *_scoped(scope, resource, table, many=True),
             *_conditions(resource, intent, scope),
-            *_where(where, "w"),
+            *linked(through, table),
         )
     )
     if cursor_nulls is not None:
@@ -435,7 +439,7 @@ def _paged(stmt: sa.Select[Any], intent: ListIntent) -> sa.Select[Any]:
 def count_statement(
     resource: Resource,
     intent: ListIntent,
-    where: Sequence[sa.Column[Any]] = (),
+    through: Relation | None = None,
     scope: RowScope | None = None,
     dialect: str = "",
 ) -> sa.Select[Any] | Explain:
@@ -446,7 +450,7 @@ def count_statement(
     conditions = (
         *_scoped(scope, resource, table, many=True),
         *_conditions(resource, intent, scope),
-        *_where(where, "w"),
+        *linked(through, table),
     )
     if intent.count == "exact":
         return sa.select(sa.func.count()).select_from(table).where(*conditions)
@@ -622,18 +626,19 @@ def include_statement(
         )
     visible = _scoped(scope, inc.resource, rel.target, many=rel.to_many)
     cap = _bind("inc_cap", sa.Integer())
+    # Through a link table: its rows joined to the target's, a target row once per parent.
+    start: FromClause = rel.target
+    if rel.through is not None:
+        start = rel.target.join(
+            rel.through, sa.and_(*(near == reached for near, reached in rel.far))
+        )
     if not rel.to_many:
         return _select(child, rel.target, scope).where(match, *visible).limit(cap)
     pk = list(inc.resource.primary_key)
     rank = sa.func.row_number().over(partition_by=remote, order_by=pk).label("rank")
     cols, joins = _selected(child, rel.target, scope)
     labelled = [c.label(f"c{i}") for i, c in enumerate(cols)]
-    inner = sa.select(*labelled, rank).where(match, *visible)
-    if joins:
-        chain: FromClause = rel.target
-        for alias, on in joins:
-            chain = chain.outerjoin(alias, on)
-        inner = inner.select_from(chain)
+    inner = sa.select(*labelled, rank).where(match, *visible).select_from(_chain(start, joins))
     sub = inner.subquery()
     return (
         sa.select(*(sub.c[f"c{i}"] for i in range(len(cols))))
