@@ -140,6 +140,13 @@ class Decoder:
         the ``target`` row it names (all None for null)."""
         return self._linkage(raw, target)
 
+    def linkages(self, raw: bytes, target: Resource) -> list[tuple[Any, ...]]:
+        """A to-many relationship document (``{"data": [{"type", "id"}, ...]}``) as the key
+        values of the ``target`` rows it names."""
+        from .jsonapi import decode_linkages, document_data
+
+        return decode_linkages(document_data(raw), target, "/data")
+
     def _nested_body(self, caller: Caller, body: Body) -> Any:
         """The decoded plain-JSON create body when it nests rows under a relation (an object,
         or an array of objects, with such a key); None otherwise, or when it is not JSON at all

@@ -211,6 +211,18 @@ def decode_linkage(linkage: Any, target: Resource, at: str) -> tuple[Any, ...]:
         ) from None
 
 
+def decode_linkages(linkage: Any, target: Resource, at: str) -> list[tuple[Any, ...]]:
+    """The key values of the rows a to-many linkage names (``[{"type", "id"}, ...]``)."""
+    if not isinstance(linkage, list):
+        raise ValidationFailed([FieldError(at, 'Linkage is an array of {"type", "id"}')])
+    out = []
+    for i, item in enumerate(linkage):
+        if item is None:
+            raise ValidationFailed([FieldError(f"{at}/{i}", 'Linkage is {"type", "id"}')])
+        out.append(decode_linkage(item, target, f"{at}/{i}"))
+    return out
+
+
 def decode_nested(
     body: bytes, res: Resource, catalog: Catalog
 ) -> tuple[dict[str, Any], dict[str, str]] | None:

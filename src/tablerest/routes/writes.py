@@ -25,6 +25,7 @@ from ..errors import (
 )
 from ..grants import Action
 from ..operations.caller import Caller
+from ..operations.links import LinkMode
 from ..operations.service import Operations
 from ..operations.writes import Expect
 from ..relations import Relation
@@ -181,6 +182,8 @@ class WriteRoutes(Routes):
         """``PATCH /books/1/relationships/author`` with ``{"data": {"type", "id"} | null}``."""
         res = self.resource
         caller.require(res, "update")
+        if rel.through is not None and "PATCH" in res.methods:
+            return self._relink(request, caller, key, rel, target)
         columns = linkage_columns(res, rel, target)
         if rel.to_many or columns is None:
             raise Forbidden(
@@ -199,6 +202,22 @@ class WriteRoutes(Routes):
         request.environ[POINTERS] = {f"/{c}": "/data" for c in columns}
         data = res.schema.validate_json(dumps(dict(zip(columns, linkage, strict=True))), "patch")
         self.ops.writes.update(caller, values, data, expect=expect, method="PATCH")
+        return no_content()
+
+    def _relink(
+        self, request: Request, caller: Caller, key: str, rel: Relation, target: Resource
+    ) -> Response:
+        """``POST`` (add), ``DELETE`` (remove) or ``PATCH`` (set) the rows linked to one row
+        through a many-to-many relation: ``{"data": [{"type", "id"}, ...]}``."""
+        reject_query(request.args.to_dict(flat=False))
+        values = parse_key(self.resource, key)
+        body = self.body(request)
+        if body.kind != "json":
+            raise UnsupportedMediaType('Send a JSON:API document: {"data": [...]}')
+        keys = self.decoder.linkages(body.raw, target)
+        modes: dict[str, LinkMode] = {"POST": "add", "DELETE": "remove", "PATCH": "set"}
+        mode = modes[request.method]
+        self.ops.relink(caller, values, rel, target, keys, mode)
         return no_content()
 
     def relationship_methods(self, rel: Relation, target: Resource) -> list[str]:
