@@ -120,7 +120,7 @@ def _client(engine: sa.Engine, path: str, guarded: bool = False) -> FlaskClient:
     api.resource(posts, name="posts", permissions=kept if guarded else None)
     # Tags are read by their owner only: others cannot link them, nor see them linked.
     own_tags = owner("owner_id")
-    tag_rules = {a: own_tags for a in ("list", "read", "create", "update", "delete")}
+    tag_rules = dict.fromkeys(("list", "read", "create", "update", "delete"), own_tags)
     api.resource(tags, name="tags", permissions=tag_rules if guarded else None)
     liker = owner("person_id")
     api.resource(
@@ -235,3 +235,13 @@ def test_a_served_link_table_keeps_its_own_rules(engine: sa.Engine, path: str) -
         client.delete(url, json=_ids(1, kind="people"), headers={**JSONAPI, "X-User": "2"}), 403
     )
     assert _links(engine, likes) == {(1, 1)}
+
+
+def test_openapi_describes_the_linkage_writes(engine: sa.Engine) -> None:
+    spec = _client(engine, "flask").get("/api/openapi.json").get_json()
+    item = spec["paths"]["/api/posts/{id}/relationships/m2m_tags"]
+    for method in ("post", "patch", "delete"):
+        assert set(item[method]["responses"]) >= {"204", "403", "404", "422"}, method
+    # A to-many relation that is not through a link table is still changed from its side.
+    other = spec["paths"]["/api/posts/{id}/relationships/m2m_likes"]["post"]["responses"]
+    assert "204" not in other

@@ -61,10 +61,11 @@ def _linkage(
     target: Resource,
     route: RowRoute,
 ) -> dict[str, Any]:
-    """``/relationships/<name>``: its linkage (GET), a to-one one set with PATCH. A to-many
-    one is changed from the other side: its PATCH, POST and DELETE answer 403, as JSON:API
-    says of relationship updates a server does not support, and are described so (an
-    undescribed method would be expected to answer 405)."""
+    """``/relationships/<name>``: its linkage (GET), a to-one one set with PATCH, a
+    many-to-many one changed with POST (add), PATCH (set) and DELETE (remove). Another
+    to-many one is changed from the other side: its PATCH, POST and DELETE answer 403, as
+    JSON:API says of relationship updates a server does not support, and are described so
+    (an undescribed method would be expected to answer 405)."""
     tag = route.tag
     ident = identifier(target)
     data = (
@@ -108,6 +109,19 @@ def _linkage(
                 **problems(400, 404, 406, 409, 412, 413, 415, 422, 428, 503),
             },
         }
+    elif rel.through is not None and "PATCH" in res.methods:
+        said = {"post": "Add to", "patch": "Set", "delete": "Remove from"}
+        for method, verb in said.items():
+            item[method] = {
+                "operationId": f"{method}_{res.name}_{rel_name}_linkage",
+                "summary": f"{verb} {rel_name} of one row of {res.name} (its link rows)",
+                "tags": tag,
+                "requestBody": {"required": True, "content": {JSONAPI: {"schema": doc}}},
+                "responses": {
+                    "204": {"description": "Changed"},
+                    **problems(400, 401, 403, 404, 406, 409, 415, 422, 503),
+                },
+            }
     elif rel.to_many:
         for method in ("patch", "post", "delete"):
             item[method] = {

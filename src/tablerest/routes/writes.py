@@ -185,6 +185,8 @@ class WriteRoutes(Routes):
         if rel.through is not None and "PATCH" in res.methods:
             return self._relink(request, caller, key, rel, target)
         columns = linkage_columns(res, rel, target)
+        if rel.through is not None:
+            raise Forbidden(f"{res.name}.{rel.name} cannot be changed: {res.name} takes no PATCH")
         if rel.to_many or columns is None:
             raise Forbidden(
                 f"{res.name}.{rel.name} cannot be changed here: set the key on the related "
