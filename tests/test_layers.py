@@ -225,6 +225,8 @@ ALLOWED: dict[str, set[str]] = {
         "plan.writes",
     },
     "operations.links": {
+        "columns.rowkeys",
+        "grants",
         "operations.caller",
         "operations.context",
         "operations.nesting",
@@ -253,7 +255,6 @@ ALLOWED: dict[str, set[str]] = {
         "operations.nesting",
         "operations.reads",
         "operations.writes",
-        "relations",
         "resource",
     },
     "operations.registry": {

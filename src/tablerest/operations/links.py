@@ -1,33 +1,51 @@
 """Writes of a row's many-to-many links: the rows of the link table between it and the rows
 of the relation's target (JSON:API's ``POST`` / ``PATCH`` / ``DELETE`` of
-``/articles/1/relationships/tags``).
+``/articles/1/relationships/tags``, and the links of a row written with its related rows).
 
 Changing a relationship changes its row: the caller needs ``update`` on it (404 when they
 cannot see it, 403 when they can but may not change it), and may link only to rows they can
-read (404 for any other, as for a row that does not exist). A link table served as a resource
-is written through its own operations, so its permissions, hooks and change feed apply as to
-any write of it; one that is not served (a model's ``secondary=`` table) is written directly.
-Everything happens in one transaction.
+read (404 for any other, as for a row that does not exist); a row written with its links
+needs ``create`` (or ``update``) on it, as its write does. Where the relation allows it
+(``get_or_create=``), a row named by a value no row holds is created, through the target's
+own operations. A link table served as a resource is written through its own operations, so
+its permissions, hooks and change feed apply as to any write of it; one that is not served (a
+model's ``secondary=`` table) is written directly. Everything happens in one transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
 
+from ..columns.rowkeys import key_match
+from ..grants import Rows
 from ..relations import Relation
 from ..resource import Resource
 from .caller import Caller
 from .context import Shared
 from .nesting import Peer
-from .rowchecks import matches, reach
+from .rowchecks import reach
 
-__all__ = ["LinkMode", "relink"]
+__all__ = ["LinkMode", "Links", "relink", "set_links"]
 
 #: Add the named rows to the relationship, remove them, or make it exactly them.
 LinkMode = Literal["add", "remove", "set"]
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """Which rows of ``target`` a row is to be linked to through ``rel``: those whose
+    columns ``by`` (the target's URL key, or another unique key) hold ``values``; missing
+    ones are created (with those values) when ``create``."""
+
+    rel: Relation
+    target: Resource
+    by: tuple[sa.Column[Any], ...]
+    values: Sequence[tuple[Any, ...]]
+    create: bool = False
 
 
 def relink(
@@ -35,81 +53,107 @@ def relink(
     peers: Mapping[str, Peer],
     caller: Caller,
     key: Sequence[Any],
-    rel: Relation,
-    target: Resource,
-    keys: Sequence[tuple[Any, ...]],
+    links: Links,
     mode: LinkMode,
 ) -> None:
-    """Change the links of the row ``key`` through ``rel`` to the ``target`` rows ``keys``."""
-    assert rel.through is not None
-    res, link = shared.resource, rel.through
+    """Change the links of the row ``key`` (a relationship route: ``update`` on it)."""
+    res = shared.resource
     grant = caller.require(res, "update")
-    served = _link_peer(peers, link)
     with shared.db.atomic() as session:
         if grant is not True:
             reach(shared, session, key, grant, caller, "update")
         here = session.execute(
-            sa.select(*rel.local).where(shared.statements.key_where(key))
+            sa.select(*links.rel.local).where(shared.statements.key_where(key))
         ).first()
         if here is None:
             raise shared.missing(key)
-        wanted = _reached(peers[target.name].writes.shared, session, caller, rel, keys)
-        near = sa.and_(*(r == v for r, v in zip(rel.remote, here, strict=True)))
-        far_cols = [n for n, _ in rel.far]
-        lookup = (
-            served.writes.shared.resource.key if served is not None else tuple(link.primary_key)
-        )
-        current = {
-            tuple(row[: len(far_cols)]): tuple(row[len(far_cols) :])
-            for row in session.execute(sa.select(*far_cols, *lookup).where(near))
-        }
-        wanted = list(dict.fromkeys(wanted))
-        if mode == "remove":
-            gone, made = [current[w] for w in wanted if w in current], []
-        elif mode == "add":
-            gone, made = [], [w for w in wanted if w not in current]
-        else:
-            gone = [k for w, k in current.items() if w not in wanted]
-            made = [w for w in wanted if w not in current]
-        rows = [
-            {**dict(zip(rel.remote, here, strict=True)), **dict(zip(far_cols, w, strict=True))}
-            for w in made
-        ]
-        if served is None:
-            for k in gone:
-                session.execute(sa.delete(link).where(*_equal(tuple(link.primary_key), k)))
-            if rows:
-                session.execute(sa.insert(link), [{c.key: v for c, v in r.items()} for r in rows])
-            return
+        set_links(peers, session, caller, tuple(here), links, mode)
+
+
+def set_links(
+    peers: Mapping[str, Peer],
+    session: Any,
+    caller: Caller,
+    here: tuple[Any, ...],
+    links: Links,
+    mode: LinkMode,
+) -> None:
+    """Change the links of the row whose ``rel.local`` values are ``here``, in the
+    transaction of ``session``."""
+    rel = links.rel
+    link = rel.through
+    assert link is not None
+    wanted = list(dict.fromkeys(_reached(peers, session, caller, links)))
+    served = _link_peer(peers, link)
+    near = [r == v for r, v in zip(rel.remote, here, strict=True)]
+    far = [n for n, _ in rel.far]
+    own_key = served.writes.resource.key if served is not None else tuple(link.primary_key)
+    current = {
+        tuple(row[: len(far)]): tuple(row[len(far) :])
+        for row in session.execute(sa.select(*far, *own_key).where(*near))
+    }
+    if mode == "remove":
+        gone, made = [current[w] for w in wanted if w in current], []
+    else:
+        made = [w for w in wanted if w not in current]
+        gone = [k for w, k in current.items() if w not in wanted] if mode == "set" else []
+    rows = [
+        {**dict(zip(rel.remote, here, strict=True)), **dict(zip(far, w, strict=True))} for w in made
+    ]
+    if served is None:
         for k in gone:
-            served.writes.delete(caller, k)
+            session.execute(sa.delete(link).where(*_equal(own_key, k)))
         if rows:
-            lres = served.writes.shared.resource
-            items = [{_field(lres, c): v for c, v in r.items()} for r in rows]
-            served.writes.create(caller, items, many=True, returning=False)
+            session.execute(sa.insert(link), [{c.key: v for c, v in r.items()} for r in rows])
+        return
+    for k in gone:
+        served.writes.delete(caller, k)
+    if rows:
+        lres = served.writes.resource
+        items = [{_field(lres, c): v for c, v in r.items()} for r in rows]
+        served.writes.create(caller, items, many=True, returning=False)
 
 
 def _reached(
-    target: Shared,
-    session: Any,
-    caller: Caller,
-    rel: Relation,
-    keys: Sequence[tuple[Any, ...]],
+    peers: Mapping[str, Peer], session: Any, caller: Caller, links: Links
 ) -> list[tuple[Any, ...]]:
-    """The ``rel.reached`` values of the target rows ``keys``, each of which the caller must
-    be able to read (404 otherwise: to them it does not exist)."""
-    res = target.resource
-    grant = caller.grant(res, "read")
+    """The ``rel.reached`` values of the rows ``links`` names, each of which the caller must
+    be able to read (404 otherwise: to them it does not exist), made first if missing and
+    ``links.create``."""
+    target = peers[links.target.name].writes
     out = []
-    for k in keys:
-        found = None
-        if matches(target, session, k, grant, caller):
-            stmt = sa.select(*rel.reached).where(target.statements.key_where(k))
-            found = session.execute(stmt).first()
+    for values in links.values:
+        found = _find(target.shared, session, caller, links, values)
+        if found is None and links.create:
+            data = {_field(links.target, c): v for c, v in zip(links.by, values, strict=True)}
+            target.create(caller, [data])
+            found = _find(target.shared, session, caller, links, values)
         if found is None:
-            raise target.missing(k)
-        out.append(tuple(found))
+            raise target.shared.missing(values)
+        out.append(found)
     return out
+
+
+def _find(
+    shared: Shared, session: Any, caller: Caller, links: Links, values: tuple[Any, ...]
+) -> tuple[Any, ...] | None:
+    """The ``rel.reached`` values of the target row named by ``values``, if the caller may
+    read it."""
+    res = shared.resource
+    grant = caller.grant(res, "read")
+    if grant is False:
+        return None
+    stmt = sa.select(*links.rel.reached).where(
+        *(key_match(c, sa.literal(v, c.type)) for c, v in zip(links.by, values, strict=True))
+    )
+    params: dict[str, Any] = {}
+    if isinstance(grant, Rows):
+        assert res.policy is not None
+        stmt = stmt.where(res.policy.clause(grant, res.table))
+        if not res.policy.values(grant, caller.identity, params):
+            return None
+    found = session.execute(stmt, params).first()
+    return None if found is None else tuple(found)
 
 
 def _link_peer(peers: Mapping[str, Peer], link: sa.Table) -> Peer | None:

@@ -3,19 +3,18 @@ endpoint, ``tablerest import`` and applications' own code all call."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from ..changes import Changes
 from ..errors import FieldError, ValidationFailed
 from ..execute.store import Database
-from ..relations import Relation
 from ..resource import Resource
 from .bulk import Bulk
 from .caller import Caller
 from .context import Config, Shared
 from .intents import Create, Written
-from .links import LinkMode, relink
+from .links import LinkMode, Links, relink
 from .nesting import Peer, create_nested
 from .reads import Reads
 from .writes import Writes
@@ -63,15 +62,7 @@ class Operations:
         rows = self.writes.create(caller, intent.items, many=intent.many)
         return [Written(row, caller.visible(res, row), True) for row in rows]
 
-    def relink(
-        self,
-        caller: Caller,
-        key: tuple[Any, ...],
-        rel: Relation,
-        target: Resource,
-        keys: Sequence[tuple[Any, ...]],
-        mode: LinkMode,
-    ) -> None:
-        """Add, remove or set the links of the row ``key`` to ``target`` rows through the
-        many-to-many relation ``rel`` (see :mod:`.links`)."""
-        relink(self.shared, self.peers, caller, key, rel, target, keys, mode)
+    def relink(self, caller: Caller, key: tuple[Any, ...], links: Links, mode: LinkMode) -> None:
+        """Add, remove or set the links of the row ``key`` through a many-to-many relation
+        (see :mod:`.links`)."""
+        relink(self.shared, self.peers, caller, key, links, mode)

@@ -25,7 +25,7 @@ from ..errors import (
 )
 from ..grants import Action
 from ..operations.caller import Caller
-from ..operations.links import LinkMode
+from ..operations.links import LinkMode, Links
 from ..operations.service import Operations
 from ..operations.writes import Expect
 from ..relations import Relation
@@ -219,7 +219,7 @@ class WriteRoutes(Routes):
         keys = self.decoder.linkages(body.raw, target)
         modes: dict[str, LinkMode] = {"POST": "add", "DELETE": "remove", "PATCH": "set"}
         mode = modes[request.method]
-        self.ops.relink(caller, values, rel, target, keys, mode)
+        self.ops.relink(caller, values, Links(rel, target, target.key, keys), mode)
         return no_content()
 
     def relationship_methods(self, rel: Relation, target: Resource) -> list[str]:
