@@ -29,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     # errors: the error_renderer / unique_violation options' types
     "resource": {
         "calling",
+        "declaring",
         "envelopes",
         "errors",
         "fields",
@@ -36,8 +37,9 @@ ALLOWED: dict[str, set[str]] = {
         "names",
         "relations",
         "schema",
-        "viewer",
     },
+    # Its options checked, and what they derive (Resource calls them): below resource.
+    "declaring": {"envelopes", "fields", "names", "relations", "viewer"},
     "envelopes": {"errors"},  # rows in a named member: the declaration and how it applies
     "toggles": {"resource"},  # membership toggles, as declared (Api.toggle)
     "nests": {"relations", "resource"},  # sub-resources under a parent row (Api.nest)
@@ -513,6 +515,7 @@ ALLOWED: dict[str, set[str]] = {
     "reflect": set(),  # the package says what its modules do and imports none of them
     "reflect.tables": {
         "columns.decimals",
+        "declaring",
         "fields",
         "names",
         "columns.sqlite_time",
