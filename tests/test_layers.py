@@ -71,10 +71,21 @@ ALLOWED: dict[str, set[str]] = {
     "decode.urlkeys": {"columns.untyped", "decode.values", "errors", "resource"},
     # the syntax of filter[...] names: conditions, or/not groups
     "decode.filtergroups": {"errors"},
-    "decode.queries": {
+    # a list's page and count: which rows, how many
+    "decode.paging": {"errors", "limits", "resource"},
+    # a filter's text -> its column's value, within the limits
+    "decode.filtervalues": {
         "columns.typeops",
         "columns.untyped",
+        "decode.values",
+        "errors",
+        "limits",
+    },
+    "decode.queries": {
+        "columns.typeops",
         "decode.filtergroups",
+        "decode.filtervalues",
+        "decode.paging",
         "decode.values",
         "errors",
         "fields",
