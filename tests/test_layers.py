@@ -29,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     # errors: the error_renderer / unique_violation options' types
     "resource": {
         "calling",
+        "declaring",
         "envelopes",
         "errors",
         "fields",
@@ -36,8 +37,9 @@ ALLOWED: dict[str, set[str]] = {
         "names",
         "relations",
         "schema",
-        "viewer",
     },
+    # Its options checked, and what they derive (Resource calls them): below resource.
+    "declaring": {"envelopes", "fields", "names", "relations", "viewer"},
     "envelopes": {"errors"},  # rows in a named member: the declaration and how it applies
     "toggles": {"resource"},  # membership toggles, as declared (Api.toggle)
     "nests": {"relations", "resource"},  # sub-resources under a parent row (Api.nest)
@@ -69,10 +71,21 @@ ALLOWED: dict[str, set[str]] = {
     "decode.urlkeys": {"columns.untyped", "decode.values", "errors", "resource"},
     # the syntax of filter[...] names: conditions, or/not groups
     "decode.filtergroups": {"errors"},
-    "decode.queries": {
+    # a list's page and count: which rows, how many
+    "decode.paging": {"errors", "limits", "resource"},
+    # a filter's text -> its column's value, within the limits
+    "decode.filtervalues": {
         "columns.typeops",
         "columns.untyped",
+        "decode.values",
+        "errors",
+        "limits",
+    },
+    "decode.queries": {
+        "columns.typeops",
         "decode.filtergroups",
+        "decode.filtervalues",
+        "decode.paging",
         "decode.values",
         "errors",
         "fields",
@@ -525,6 +538,7 @@ ALLOWED: dict[str, set[str]] = {
     "reflect": set(),  # the package says what its modules do and imports none of them
     "reflect.tables": {
         "columns.decimals",
+        "declaring",
         "fields",
         "names",
         "columns.sqlite_time",

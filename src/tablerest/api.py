@@ -35,12 +35,12 @@ from .mount.routing import (
 )
 from .mount.state import EXTENSION, AppState
 from .names import Aliases
-from .nests import Nest
+from .nests import Nest, add_nest
 from .reflect.selection import AUTH_PATH, BATCH_PATH, reserved_names
 from .render.problem import renderer_of
 from .resource import Resource, WriteContext
 from .routes.common import Settings
-from .toggles import Toggle
+from .toggles import Toggle, add_toggle
 
 if TYPE_CHECKING:
     from .auth.service import Auth
@@ -258,13 +258,9 @@ class Api:
             api.toggle("favorite", on=articles, through=favorites,
                        mine="user_id", theirs="article_id")
         """
-        for res in (on, through):
-            if self.resources.get(res.name) is not res:
-                raise ValueError(f"toggle {name!r}: {res.name} is not a resource of this Api")
-        found = Toggle(name, on, through, mine, theirs)
-        if any(t.on is on and t.name == name for t in self.toggles):
-            raise ValueError(f"toggle {name!r} of {on.name} is declared already")
-        self.toggles.append(found)
+        found = add_toggle(
+            self.toggles, self.resources, name, on=on, through=through, mine=mine, theirs=theirs
+        )
         for state in self._states:
             mount_toggle(state, found)
 
@@ -276,13 +272,7 @@ class Api:
 
             api.nest(comments, under=articles, by="article")  # /articles/{slug}/comments/{id}
         """
-        for res in (child, under):
-            if self.resources.get(res.name) is not res:
-                raise ValueError(f"nest: {res.name} is not a resource of this Api")
-        found = Nest.of(child, under, by)
-        if any(n.parent is under and n.step == found.step for n in self.nests):
-            raise ValueError(f"nest: {found.step} is nested under {under.name} already")
-        self.nests.append(found)
+        found = add_nest(self.nests, self.resources, child, under, by)
         for state in self._states:
             mount_nest(state, found)
 

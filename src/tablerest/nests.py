@@ -6,13 +6,14 @@ create) and ``/api/articles/{slug}/comments/{id}`` (read, change, delete); see
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .relations import Relation
 from .resource import Resource
 
-__all__ = ["Nest"]
+__all__ = ["Nest", "add_nest"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +57,18 @@ class Nest:
                 raise ValueError(f"nest: {self.child.name}.{local.key} is not a field both show")
             out[mine.name] = parent_row[theirs.name]
         return out
+
+
+def add_nest(
+    nests: list[Nest], resources: Mapping[str, Resource], child: Resource, under: Resource, by: str
+) -> Nest:
+    """Declare a nest (``Api.nest``) among an Api's ``nests``, and return it: ``child`` and
+    ``under`` must be among its ``resources``, and the step not nested under ``under`` yet."""
+    for res in (child, under):
+        if resources.get(res.name) is not res:
+            raise ValueError(f"nest: {res.name} is not a resource of this Api")
+    found = Nest.of(child, under, by)
+    if any(n.parent is under and n.step == found.step for n in nests):
+        raise ValueError(f"nest: {found.step} is nested under {under.name} already")
+    nests.append(found)
+    return found

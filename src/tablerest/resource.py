@@ -4,15 +4,15 @@ A :class:`Resource` is built once, at registration, from a SQLAlchemy ``Table`` 
 class when there is one) plus the options given to ``Api.resource``. Every later stage reads it;
 nothing re-derives it from the model. It imports no stage: only its parts, each built in a
 module of its own (:mod:`tablerest.fields`, :mod:`tablerest.relations`, the names of
-:mod:`tablerest.names`), the validators it derives (:mod:`tablerest.schema`) and the grant
-values its policy speaks (:mod:`tablerest.grants`).
+:mod:`tablerest.names`), the checks of its options (:mod:`tablerest.declaring`), the validators
+it derives (:mod:`tablerest.schema`) and the grant values its policy speaks
+(:mod:`tablerest.grants`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
@@ -22,29 +22,19 @@ import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, FromClause
 from sqlalchemy.sql.util import ClauseAdapter
 
+from . import declaring
 from .calling import RowCalls
+from .declaring import COUNT_KINDS, CountKind, DatetimeFormat
 from .envelopes import Envelope
 from .errors import ErrorRendererSpec, UniqueViolationMode
 from .fields import ComputedSpec, Field, declared_fields, view_condition
 from .grants import AccessPolicy
-from .names import QUERY_PARAMETERS, Aliases, aliased, slug
+from .names import Aliases, aliased, slug
 from .relations import Relation, declared_relations
 from .schema import ResourceSchema
-from .viewer import caller_type
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Mapper, Session
-
-#: How a list may count its rows: ``COUNT(*)``, the planner's estimate, or up to a cap.
-CountKind = Literal["exact", "estimated", "capped"]
-COUNT_KINDS: tuple[CountKind, ...] = ("exact", "estimated", "capped")
-#: ``parameters=`` values: a dotted field path, with an operator (``writer.username``,
-#: ``created_at[ge]``); and the names such parameters may take.
-_PARAMETER = re.compile(r"([^\[\],]+)(?:\[([a-z]+)\])?")
-_PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-#: How rows write timestamps: as read, or in UTC with ``Z`` (to the microsecond, or the ms).
-DatetimeFormat = Literal["iso", "utc", "utc-ms"]
-DATETIME_FORMATS: tuple[DatetimeFormat, ...] = ("iso", "utc", "utc-ms")
 
 __all__ = [
     "COUNT_KINDS",
@@ -67,7 +57,6 @@ HookEvent = Literal[
     "after_delete",
 ]
 HOOK_EVENTS: tuple[HookEvent, ...] = get_args(HookEvent)
-ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 @dataclass
@@ -182,39 +171,32 @@ class Resource(RowCalls):
         self.table = table
         #: How this resource's routes write error documents (None: as the Api does).
         self.error_renderer = error_renderer
-        if unique_violation not in (None, "conflict", "validation"):
-            raise ValueError("unique_violation must be 'conflict' or 'validation'")
         #: A taken unique value: 409 (``conflict``) or 422 (``validation``); None: as the Api.
-        self.unique_violation: UniqueViolationMode | None = unique_violation
+        self.unique_violation: UniqueViolationMode | None = declaring.unique_violation_mode(
+            unique_violation
+        )
         #: Whether writes record change events for ``GET /<name>/changes`` (None: as the Api
         #: says, see ``Api(changes=...)``).
         self.changes = changes
-        if count is not None and count not in COUNT_KINDS:
-            raise ValueError(f"count must be one of {', '.join(COUNT_KINDS)} or None")
-        if count_cap < 1:
-            raise ValueError("count_cap must be at least 1")
+        declaring.check_counting(count, count_cap)
         self.model = model
         self.name = str(name or slug(table.name))
-        if isinstance(envelope, str):
-            envelope = Envelope(envelope)
         #: Where plain JSON rows go in bodies and answers (``{"article": {...}}``); None:
         #: bare rows and ``{"data": [...]}`` pages.
-        self.envelope = envelope.named(self.name) if envelope is not None else None
-        if count is None and self.envelope is not None and self.envelope.count is not None:
-            count = "exact"  # the envelope's count member is in every list
+        self.envelope = declaring.envelope_of(self.name, envelope)
         #: How lists count their rows when the client does not say (``count=``); None: no total.
-        self.count: CountKind | None = count
+        self.count: CountKind | None = declaring.default_count(count, self.envelope)
         #: Where ``count=capped`` stops counting.
         self.count_cap = count_cap
-        if format not in ("json", "jsonapi"):
-            raise ValueError("format must be 'json' or 'jsonapi'")
+        self.mapper: Mapper[Any] | None = sa.inspect(model) if model is not None else None
+        representation = declaring.check_representation(
+            format, datetime_format, page_size, max_page_size
+        )
         #: The representation when the client does not name one (``Accept: */*`` or none).
-        self.format: Literal["json", "jsonapi"] = format  # type: ignore[assignment]
-        if datetime_format not in DATETIME_FORMATS:
-            raise ValueError(f"datetime_format must be one of {', '.join(DATETIME_FORMATS)}")
+        self.format: Literal["json", "jsonapi"] = representation[0]
         #: How timestamps are written: as read (``iso``), or in UTC with ``Z`` (``utc``, and
         #: ``utc-ms`` to the millisecond).
-        self.datetime_format: DatetimeFormat = datetime_format
+        self.datetime_format: DatetimeFormat = representation[1]
         #: Whether lists can be exported whole as CSV or NDJSON.
         self.export = export
         #: Whether CSV exports neutralise text cells that a spreadsheet would run as formulas.
@@ -223,9 +205,6 @@ class Resource(RowCalls):
         self.require_if_match = require_if_match
         #: The ``Cache-Control`` header of this resource's reads (none by default).
         self.cache_control = cache_control
-        self.mapper: Mapper[Any] | None = sa.inspect(model) if model is not None else None
-        if page_size < 1 or max_page_size < page_size:
-            raise ValueError("need 1 <= page_size <= max_page_size")
         self.page_size = page_size
         self.max_page_size = max_page_size
         #: SQLite stores every INTEGER in 64 bits; reflection uses this to widen ``Integer``.
@@ -264,7 +243,13 @@ class Resource(RowCalls):
         #: JSON:API ids, batch keys and change events: the primary key, or ``lookup=``.
         self.key_fields: tuple[Field, ...] = self.pk_fields
         if lookup is not None:
-            self.key_fields = _lookup_fields(self, (lookup,) if isinstance(lookup, str) else lookup)
+            self.key_fields = declaring.lookup_fields(
+                self.name,
+                table,
+                self.fields,
+                self.named,
+                (lookup,) if isinstance(lookup, str) else lookup,
+            )
         #: The columns of :attr:`key_fields`: every stage that finds a row by its URL key
         #: compares these.
         self.key: tuple[sa.Column[Any], ...] = tuple(f.column for f in self.key_fields)
@@ -275,57 +260,26 @@ class Resource(RowCalls):
         )
         #: The type of ``caller.id`` in the computed fields (and ``where``) that depend on
         #: who asks (see :mod:`tablerest.viewer`); None when none does.
-        self.caller_type = _one_caller_type(self.name, self.readable, self.where)
-
-        if not self.primary_key or where is not None:
-            # A view of the table (where=) is read: a write through it could make or change
-            # rows it does not show.
-            allowed: tuple[str, ...] = ("GET",)
-        else:
-            allowed = ALL_METHODS
-        chosen = tuple(m.upper() for m in (methods or allowed))
-        bad = sorted(set(chosen) - set(allowed))
-        if bad:
-            raise ValueError(f"{self.name}: methods {bad} not possible here (allowed: {allowed})")
-        self.methods: frozenset[str] = frozenset(chosen)
-
-        searchable = [self.named(n) for n in searchable]
-        not_text = [
-            n
-            for n in searchable
-            if n not in self.fields
-            or not self.fields[n].readable
-            or not isinstance(self.fields[n].column.type, sa.String)
-        ]
-        if not_text:
-            raise ValueError(f"{self.name}: searchable fields must be readable text: {not_text}")
-        self.searchable: tuple[Field, ...] = tuple(self.fields[n] for n in searchable)
+        self.caller_type = declaring.one_caller_type(self.name, self.readable, self.where)
+        self.methods: frozenset[str] = declaring.allowed_methods(
+            self.name, methods, keyed=bool(self.primary_key), view=where is not None
+        )
+        self.searchable: tuple[Field, ...] = declaring.searchable_fields(
+            self.name, self.fields, self.named, searchable
+        )
         #: The fields a list shows when the client names none (``fields=``); None: all.
-        self.list_fields: tuple[str, ...] | None = None
-        if list_fields is not None:
-            shown = tuple(self.named(n) for n in list_fields)
-            bad = [n for n in shown if n not in self.fields or not self.fields[n].readable]
-            if bad or not shown:
-                raise ValueError(f"{self.name}: list_fields must name readable fields: {bad}")
-            self.list_fields = shown
+        self.list_fields: tuple[str, ...] | None = declaring.list_fields_of(
+            self.name, self.fields, self.named, list_fields
+        )
         #: Relations by name; only those whose target is a registered resource are reachable.
-        self.relations: dict[str, Relation] = {
-            self.aliases[n]: dataclasses.replace(r, name=self.aliases[n])
-            for n, r in relations.items()
-        }
-        clash = sorted(set(self.relations) & set(self.fields))
-        if clash:
-            raise ValueError(
-                f"{self.name}: relations {clash} have the names of fields (a relation from a "
-                "foreign key is named after it: declare a relationship() of another name on "
-                "the model, or give the field another name)"
-            )
-
+        self.relations: dict[str, Relation] = declaring.client_relations(
+            self.name, relations, self.aliases, self.fields
+        )
         #: Query parameters of this resource's lists that stand for a filter: name ->
         #: (dotted field path, operator), ``{"author": ("writer.username", "eq")}``.
-        self.parameters: dict[str, tuple[str, str]] = {
-            name: self._parameter(name, spec) for name, spec in (parameters or {}).items()
-        }
+        self.parameters: dict[str, tuple[str, str]] = declaring.parameters_of(
+            self.name, parameters, self.named, self.fields, self.relations
+        )
         self.hooks: dict[str, list[Hook]] = {event: [] for event in HOOK_EVENTS}
         self.validators: dict[str, list[Validator]] = {}
         #: Applied to a field's value after every validator (a password's hashing).
@@ -352,26 +306,6 @@ class Resource(RowCalls):
             return fn
 
         return register
-
-    def _parameter(self, name: str, spec: str) -> tuple[str, str]:
-        """A ``parameters=`` entry checked: a new name, and a field path (its first step this
-        resource's field or relation; the rest is checked by the first list that uses it)
-        with an optional ``[op]``."""
-        m = _PARAMETER.fullmatch(spec) if isinstance(spec, str) else None
-        if m is None:
-            raise ValueError(f"{self.name}: parameters[{name!r}] is not 'field.path' or 'path[op]'")
-        dotted, op = m.group(1), m.group(2) or "eq"
-        first = self.named(dotted.split(".")[0])
-        # A field's name may be taken: the parameter wins over the shorthand ``field=value``
-        # (``filter[field]`` still filters on the field).
-        if not _PARAMETER_NAME.fullmatch(name) or name in QUERY_PARAMETERS:
-            raise ValueError(
-                f"{self.name}: parameters[{name!r}]: the name is taken (a parameter of the "
-                "query language) or not a plain name"
-            )
-        if first not in self.fields and first not in self.relations:
-            raise ValueError(f"{self.name}: parameters[{name!r}] names no field {first!r}")
-        return ".".join([first, *dotted.split(".")[1:]]), op
 
     def where_on(self, source: FromClause) -> ColumnElement[bool]:
         """``where`` on ``source``: the table, or an alias of it."""
@@ -463,7 +397,7 @@ class Resource(RowCalls):
             elif self._orm_choice is not None:
                 self._use_orm = self._orm_choice and self.mapper is not None
             else:
-                self._use_orm = self.mapper is not None and _mapper_needs_orm(self.mapper)
+                self._use_orm = self.mapper is not None and declaring.mapper_needs_orm(self.mapper)
         return self._use_orm
 
     @property
@@ -484,71 +418,6 @@ class Resource(RowCalls):
 
     def __repr__(self) -> str:
         return f"<Resource {self.name} on {self.table.name}>"
-
-
-_MAPPER_EVENTS = (
-    "before_insert",
-    "after_insert",
-    "before_update",
-    "after_update",
-    "before_delete",
-    "after_delete",
-)
-
-
-#: Listeners SQLAlchemy registers itself on every mapped class (module, name).
-_OWN_LISTENERS = {("sqlalchemy.orm.mapper", "_event_on_init")}
-
-
-def _listened(listeners: Any) -> bool:
-    """Whether the application listens (SQLAlchemy's own listeners do not count)."""
-    return any(
-        (getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)) not in _OWN_LISTENERS
-        for fn in listeners
-    )
-
-
-def _mapper_needs_orm(mapper: Mapper[Any]) -> bool:
-    if mapper.validators or mapper.version_id_col is not None:
-        return True
-    if any(_listened(getattr(mapper.dispatch, ev)) for ev in _MAPPER_EVENTS):
-        return True
-    if _listened(mapper.class_manager.dispatch.init):
-        return True
-    return any(rel.cascade.delete or rel.cascade.delete_orphan for rel in mapper.relationships)
-
-
-def _lookup_fields(res: Resource, names: Sequence[str]) -> tuple[Field, ...]:
-    """The fields ``lookup=`` names, checked: readable stored columns that together are
-    unique (the primary key, a unique constraint or a unique index) and never null."""
-    fields = []
-    for name in names:
-        f = res.fields.get(res.named(name))
-        if f is None or not f.readable or f.expression is not None:
-            raise ValueError(
-                f"{res.name}: lookup names {name!r}, not a readable stored field (a hidden, "
-                "write-only or computed field cannot name rows in URLs)"
-            )
-        if f.column.nullable and not f.column.primary_key:
-            raise ValueError(
-                f"{res.name}: lookup field {f.name!r} is nullable: a row without a value "
-                "could have no URL (declare the column NOT NULL)"
-            )
-        fields.append(f)
-    if not fields or len({f.name for f in fields}) != len(fields):
-        raise ValueError(f"{res.name}: lookup must name one or more distinct fields")
-    wanted = {f.column for f in fields}
-    table = res.table
-    unique_sets = [set(table.primary_key.columns)]
-    unique_sets += [set(c.columns) for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
-    unique_sets += [set(i.columns) for i in table.indexes if i.unique]
-    unique_sets += [{c} for c in table.columns if c.unique]
-    if wanted not in unique_sets:
-        raise ValueError(
-            f"{res.name}: lookup {[f.name for f in fields]} is not unique: declare a unique "
-            "constraint or index on exactly these columns"
-        )
-    return tuple(fields)
 
 
 def linkage_columns(res: Resource, rel: Relation, target: Resource) -> list[str] | None:
@@ -585,18 +454,3 @@ def enum_to_label(col_type: sa.Enum) -> Callable[[Any], Any]:
         return value
 
     return convert
-
-
-def _one_caller_type(
-    name: str, fields: Iterable[Field], where: ColumnElement[bool] | None
-) -> sa.types.TypeEngine[Any] | None:
-    """The one type ``caller.id`` has in these fields and ``where``: one id is bound for all."""
-    types = [f.caller_type for f in fields if f.caller_type is not None]
-    if where is not None:
-        found = caller_type(f"{name}: where", where)
-        types += [found] if found is not None else []
-    if len({type(t) for t in types}) > 1:
-        raise ValueError(
-            f"{name}: caller.id is compared with columns of different types in its computed fields"
-        )
-    return types[0] if types else None

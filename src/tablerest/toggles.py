@@ -8,11 +8,12 @@ the article is made, unless it is there) and ``DELETE`` (it is removed, if there
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .resource import Resource
 
-__all__ = ["Toggle"]
+__all__ = ["Toggle", "add_toggle"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +43,25 @@ class Toggle:
             raise ValueError(f"toggle {self.name!r}: {self.on.name} needs a one-column key")
         if self.name in self.on.relations:
             raise ValueError(f"toggle {self.name!r}: {self.on.name} has a relation of that name")
+
+
+def add_toggle(
+    toggles: list[Toggle],
+    resources: Mapping[str, Resource],
+    name: str,
+    *,
+    on: Resource,
+    through: Resource,
+    mine: str,
+    theirs: str,
+) -> Toggle:
+    """Declare a toggle (``Api.toggle``) among an Api's ``toggles``, and return it: ``on`` and
+    ``through`` must be among its ``resources``, and ``on`` have no toggle of that name."""
+    for res in (on, through):
+        if resources.get(res.name) is not res:
+            raise ValueError(f"toggle {name!r}: {res.name} is not a resource of this Api")
+    found = Toggle(name, on, through, mine, theirs)
+    if any(t.on is on and t.name == name for t in toggles):
+        raise ValueError(f"toggle {name!r} of {on.name} is declared already")
+    toggles.append(found)
+    return found

@@ -5,7 +5,8 @@ item query, or a validated write (plain JSON, a form, a JSON:API document and a 
 document all end as the same intent).
 
 - :mod:`.queries`: query strings -> list, group and item intents (filters, sorts, pages,
-  fields, includes), fields resolved against the caller's view.
+  fields, includes), fields resolved against the caller's view; :mod:`.paging` a list's page
+  and count, :mod:`.filtervalues` a filter's value.
 - :mod:`.bodies`: request bodies -> the validated intent of a write, as the caller sees the
   API; with :mod:`.jsonapi` (JSON:API documents -> flat field values) and :mod:`.nested`
   (nested documents -> a tree of validated rows).

@@ -16,26 +16,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pydantic
-import sqlalchemy as sa
 
-from ..columns.typeops import (
-    aggregates,
-    base_type,
-    check_operator,
-    family,
-    groupable,
-    parse_value,
-    sortable,
-)
-from ..columns.untyped import Untyped, loose_value
+from ..columns.typeops import aggregates, base_type, check_operator, family, groupable, sortable
 from ..errors import InvalidParameter
 from ..fields import Field
-from ..limits import MAX_OFFSET, MAX_PAGE_NUMBER, Limits
+from ..limits import Limits
 from ..names import QUERY_PARAMETERS
 from ..relations import Relation
-from ..resource import COUNT_KINDS, Catalog, CountKind, Resource, View
+from ..resource import Catalog, CountKind, Resource, View
 from .filtergroups import Leaf, RawGroup, filter_segments, read_filter
-from .values import int64_value, parse_bool, value_parser
+from .filtervalues import filter_value
+from .paging import PAGE_PARAMETERS, count_param, paging, single
+from .values import int64_value, value_parser
 
 __all__ = [
     "HAVING_OPS",
@@ -60,7 +52,6 @@ OPERATORS = (
 _JOINED = {"eq": "in", "in": "in", "ne": "nin", "nin": "nin"}
 #: Operators that, repeated, must each hold (as they always did).
 _EACH_HOLDS = frozenset({"like", "ilike", "contains", "startswith", "endswith", "cs", "cd", "ov"})
-_TEXT_OPS = frozenset({"like", "ilike", "contains", "startswith", "endswith"})
 _RESERVED = QUERY_PARAMETERS
 _AGGREGATE = re.compile(r"^(count|sum|avg|min|max)\(([^()]*)\)$")
 _HAVING = re.compile(r"^having\[([^\[\]]+)\](?:\[([^\[\]]+)\])?$")
@@ -71,14 +62,6 @@ Step = tuple[Relation, Resource]
 
 #: Spaces and tabs around the items of a comma-separated list are ignored (nothing else is).
 _BLANK = " \t"
-#: The parameters that choose a page (offset or keyset). ``page[offset]``/``page[limit]`` are
-#: ``offset``/``limit`` as JSON:API libraries spell them (@orbit/jsonapi's offset strategy).
-PAGE_PARAMETERS = (
-    "page[size]", "page[number]", "page[after]", "page[before]", "limit", "offset",
-    "page[limit]", "page[offset]",
-)  # fmt: skip
-#: How a list was paged: by number, by rows in either spelling, or by a cursor.
-PageFamily = Literal["number", "offset", "page[offset]", "cursor"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,158 +181,8 @@ class ListIntent:
         return Group("and", self.filters, self.groups).leaves()
 
 
-def _single(args: Mapping[str, list[str]], name: str) -> str | None:
-    values = args.get(name)
-    if not values:
-        return None
-    if len(values) > 1:
-        raise InvalidParameter(name, f"{name} is given more than once")
-    return values[0]
-
-
-def _int_param(args: Mapping[str, list[str]], name: str, lo: int, hi: int | None) -> int | None:
-    raw = _single(args, name)
-    if raw is None:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidParameter(name, f"{name} must be an integer, not {raw!r}") from None
-    if value < lo or (hi is not None and value > hi):
-        bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
-        raise InvalidParameter(name, f"{name} must be {bound}")
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class _Paging:
-    """The page parameters of a query string, checked: one family of them."""
-
-    family: PageFamily
-    size: int | None = None  # page[size], limit or page[limit]
-    number: int | None = None
-    offset: int = 0
-    cursor: str | None = None
-    direction: Literal["after", "before"] | None = None
-
-
-def _given(*pairs: tuple[str, object]) -> str | None:
-    """The first parameter of ``pairs`` (name, value) that was given."""
-    return next((name for name, value in pairs if value is not None), None)
-
-
-def _paging(args: Mapping[str, list[str]], top: int) -> _Paging:
-    """Which page a list asks for. Each family (page[size]/page[number], limit/offset,
-    page[limit]/page[offset], a cursor with page[size]) is whole on its own: mixing two is a
-    400 naming the parameter of the second, never a silent choice."""
-    size = _int_param(args, "page[size]", 1, top)
-    number = _int_param(args, "page[number]", 1, MAX_PAGE_NUMBER)
-    limit = _int_param(args, "limit", 1, top)
-    offset = _int_param(args, "offset", 0, MAX_OFFSET)
-    page_limit = _int_param(args, "page[limit]", 1, top)
-    page_offset = _int_param(args, "page[offset]", 0, MAX_OFFSET)
-    after, before = _single(args, "page[after]"), _single(args, "page[before]")
-    by_number = _given(("page[size]", size), ("page[number]", number))
-    by_rows = _given(("limit", limit), ("offset", offset))
-    by_page_rows = _given(("page[limit]", page_limit), ("page[offset]", page_offset))
-    if by_number is not None and by_rows is not None:
-        raise InvalidParameter(by_rows, "Use either page[size]/page[number] or limit/offset")
-    if by_page_rows is not None and (by_number is not None or by_rows is not None):
-        other = "page[size]/page[number]" if by_number is not None else "limit/offset"
-        raise InvalidParameter(by_page_rows, f"Use either {other} or page[limit]/page[offset]")
-    if after is not None and before is not None:
-        raise InvalidParameter("page[before]", "Use either page[after] or page[before]")
-    if after is not None or before is not None:
-        if number is not None or by_rows is not None or by_page_rows is not None:
-            raise InvalidParameter(
-                "page[after]" if after is not None else "page[before]",
-                "A cursor cannot be combined with page[number], limit/offset or "
-                "page[limit]/page[offset]",
-            )
-        direction: Literal["after", "before"] = "after" if after is not None else "before"
-        return _Paging("cursor", size, cursor=after or before, direction=direction)
-    if by_rows is not None:
-        return _Paging("offset", limit, offset=offset or 0)
-    if by_page_rows is not None:
-        return _Paging("page[offset]", page_limit, offset=page_offset or 0)
-    return _Paging("number", size, number)
-
-
-def _count_param(args: Mapping[str, list[str]], default: CountKind | None) -> CountKind | None:
-    """``count=exact|estimated|capped``, ``true`` (or a bare ``count``) for exact, ``false`` for
-    none; else the resource's default."""
-    raw = _single(args, "count")
-    if raw is None:
-        return default
-    if raw in COUNT_KINDS:
-        return raw
-    if raw in ("", "true"):
-        return "exact"
-    if raw == "false":
-        return None
-    raise InvalidParameter("count", "count must be exact, estimated, capped, true or false")
-
-
 def _unknown_field(parameter: str, name: str) -> InvalidParameter:
     return InvalidParameter(parameter, f"Unknown field {name!r}")
-
-
-def _check_pattern(raw: str, parameter: str, limits: Limits) -> None:
-    """400 for a LIKE pattern beyond the limits (its length, its unescaped ``%`` and ``_``)."""
-    if len(raw) > limits.max_like_length:
-        raise InvalidParameter(
-            parameter, f"A pattern may have at most {limits.max_like_length} characters"
-        )
-    wildcards, escaped = 0, False
-    for ch in raw:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch in "%_":
-            wildcards += 1
-    if wildcards > limits.max_like_wildcards:
-        raise InvalidParameter(
-            parameter, f"A pattern may have at most {limits.max_like_wildcards} wildcards (% and _)"
-        )
-
-
-def _parse_value(path: Path, op: str, raw: str, parameter: str, limits: Limits) -> Any:
-    col_type = base_type(path.field.column.type)
-    if op == "null":
-        return parse_bool(raw, parameter)
-    if family(col_type) != "scalar":
-        return parse_value(
-            col_type, op, raw, path.dotted, parameter, value_parser, limits.max_in_values
-        )
-    if op in _TEXT_OPS:
-        if not isinstance(col_type, sa.String) or isinstance(col_type, sa.Enum):
-            raise InvalidParameter(
-                parameter, f"{op} works on text fields; {path.dotted} is not text"
-            )
-        trailing = len(raw) - len(raw.rstrip("\\"))
-        if op in ("like", "ilike"):
-            if trailing % 2:
-                raise InvalidParameter(parameter, "A pattern cannot end with a lone escape (\\)")
-            _check_pattern(raw, parameter, limits)
-        return raw
-    # An untyped column's filter value is text and maybe a number (see columns/untyped.py).
-    parse = loose_value if isinstance(col_type, Untyped) else value_parser(col_type)
-    try:
-        if op in ("in", "nin"):
-            items = raw.split(",") if raw else []
-            if len(items) > limits.max_in_values:
-                raise InvalidParameter(
-                    parameter, f"at most {limits.max_in_values} values in a list"
-                )
-            return tuple(parse(item) for item in items)
-        return parse(raw)
-    except (ValueError, pydantic.ValidationError) as exc:
-        why = exc.errors()[0]["msg"] if isinstance(exc, pydantic.ValidationError) else str(exc)
-        why = why or "wrong type"
-        raise InvalidParameter(
-            parameter, f"{raw!r} is not a valid value for {path.dotted}: {why}"
-        ) from None
 
 
 def _items(raw: str) -> list[str]:
@@ -433,16 +266,7 @@ class _Reading:
         return Path(tuple(steps), f)
 
     def include(self, raw: str) -> tuple[Include, ...]:
-        tree: dict[str, Any] = {}
-        for dotted in filter(None, (p.strip(_BLANK) for p in raw.split(","))):
-            parts = dotted.split(".")
-            if len(parts) > self.limits.max_include_depth:
-                raise InvalidParameter(
-                    "include", f"{dotted!r} is deeper than {self.limits.max_include_depth}"
-                )
-            node = tree
-            for part in parts:
-                node = node.setdefault(part, {})
+        tree = _include_tree(raw, self.limits.max_include_depth)
 
         def build(res: Resource, node: dict[str, Any], prefix: str) -> tuple[Include, ...]:
             out = []
@@ -460,7 +284,7 @@ class _Reading:
         """Parse a list request's query string (``args`` as ``MultiDict.to_dict(flat=False)``),
         for a caller who sees ``view`` of the resources (None: everything declared readable)."""
         resource, limits = self.resource, self.limits
-        paging = _paging(args, resource.max_page_size)
+        asked = paging(args, resource.max_page_size)
         tree = RawGroup("and", "filter")
         filters: list[Filter] = []
         fields: dict[str, tuple[str, ...]] = {}
@@ -478,17 +302,17 @@ class _Reading:
             if name == "sort" and grouped:
                 continue  # groups sort by their own names (read below)
             if name == "sort":
-                sort = self.sort(_single(args, name) or "")
+                sort = self.sort(single(args, name) or "")
             elif name == "include":
-                include = self.include(_single(args, name) or "")
+                include = self.include(single(args, name) or "")
             elif name == "q":
                 if not resource.searchable:
                     raise InvalidParameter("q", f"{resource.name} has no searchable fields")
                 if any(self.hidden(resource, f.name) for f in resource.searchable):
                     raise InvalidParameter("q", "Search covers fields you may not read")
-                search = _single(args, name) or None
+                search = single(args, name) or None
             elif (m := _FIELDS.match(name)) is not None:
-                self.fields(m.group(1), name, _single(args, name) or "", fields)
+                self.fields(m.group(1), name, single(args, name) or "", fields)
             elif (segments := filter_segments(name)) is not None and read_filter(
                 tree, segments, name, values, self.visible_field, OPERATORS
             ):
@@ -513,30 +337,14 @@ class _Reading:
             )
         grouping = None
         if grouped:
-            if paging.direction is not None:
-                raise InvalidParameter(
-                    f"page[{paging.direction}]",
-                    "Groups are paged by page[number] or offset, not cursors",
-                )
-            for name in ("include", "fields"):
-                if name in args or any(n.startswith("fields[") for n in args if name == "fields"):
-                    raise InvalidParameter(name, f"{name} does not apply to groups")
+            _fits_groups(args, asked.direction)
             grouping = self.grouping(args)
         if grouping is None and resource.list_fields is not None and resource.name not in fields:
             # The resource's own default for lists: the client's fields= overrides it.
             shown = resource.list_fields
             fields[resource.name] = tuple(n for n in shown if not self.hidden(resource, n))
-        page: dict[str, Any]
-        size = paging.size or resource.page_size
-        if paging.family == "cursor":
-            page = {"limit": size, "cursor": paging.cursor, "direction": paging.direction}
-        elif paging.family == "number":
-            number = paging.number or 1
-            page = {"limit": size, "offset": (number - 1) * size, "page_number": number}
-        else:
-            page = {"limit": size, "offset": paging.offset, "offset_parameter": paging.family}
         return ListIntent(
-            count=_count_param(args, resource.count),
+            count=count_param(args, resource.count),
             filters=tuple(filters),
             groups=groups,
             sort=sort,
@@ -544,7 +352,7 @@ class _Reading:
             fields=fields,
             include=include,
             grouping=grouping,
-            **page,
+            **asked.window(resource.page_size),
         )
 
     def visible_field(self, name: str) -> bool:
@@ -575,11 +383,12 @@ class _Reading:
         path = self.path(dotted, parameter)
         col_type = path.field.column.type
         check_operator(col_type, op, path.dotted, parameter)
+
+        def value(raw: str) -> Any:
+            return filter_value(col_type, path.dotted, op, raw, parameter, self.limits)
+
         if len(values) == 1 or op in _EACH_HOLDS:
-            return [
-                Filter(path, op, _parse_value(path, op, raw, parameter, self.limits), parameter)
-                for raw in values
-            ]
+            return [Filter(path, op, value(raw), parameter) for raw in values]
         joined = _JOINED.get(op)
         if joined is None or family(base_type(col_type)) != "scalar":
             raise InvalidParameter(
@@ -590,8 +399,8 @@ class _Reading:
             )
         parsed: list[Any] = []
         for raw in values:
-            value = _parse_value(path, op, raw, parameter, self.limits)  # one value, or a list
-            parsed.extend(value if op in ("in", "nin") else (value,))
+            found = value(raw)  # one value, or a list
+            parsed.extend(found if op in ("in", "nin") else (found,))
         if len(parsed) > self.limits.max_in_values:
             raise InvalidParameter(
                 parameter, f"at most {self.limits.max_in_values} values in a list"
@@ -601,7 +410,7 @@ class _Reading:
     def grouping(self, args: Args) -> Grouping:
         """``group_by=a,b.c``, ``aggregate=count(),avg(f)``, ``having[avg(f)][ge]=3``,
         ``distinct=a`` (``group_by`` without aggregates) and ``sort`` over their names."""
-        group_raw, distinct_raw = _single(args, "group_by"), _single(args, "distinct")
+        group_raw, distinct_raw = single(args, "group_by"), single(args, "distinct")
         if group_raw is not None and distinct_raw is not None:
             raise InvalidParameter("distinct", "Use either distinct or group_by")
         parameter = "distinct" if distinct_raw is not None else "group_by"
@@ -618,7 +427,7 @@ class _Reading:
         aggregates: list[Aggregate] = []
         if distinct_raw is not None and "aggregate" in args:
             raise InvalidParameter("aggregate", "distinct takes no aggregates: use group_by")
-        for text in _items(_single(args, "aggregate") or ""):
+        for text in _items(single(args, "aggregate") or ""):
             agg = self.aggregate(text)
             if any(a.name == agg.name for a in aggregates):
                 raise InvalidParameter("aggregate", f"{text!r} is given twice")
@@ -626,30 +435,8 @@ class _Reading:
         if not keys and not aggregates:
             raise InvalidParameter(parameter, "Name fields to group by, or aggregates")
         by_text = {a.text: a for a in aggregates}
-        having: list[Having] = []
-        for name, values in args.items():
-            m = _HAVING.match(name)
-            if m is None:
-                continue
-            text, op = m.group(1).replace(" ", ""), m.group(2) or "eq"
-            asked = by_text.get(text)
-            if asked is None:
-                raise InvalidParameter(name, f"{text!r} is not among the aggregates asked for")
-            if op not in HAVING_OPS:
-                raise InvalidParameter(name, f"Unknown operator {op!r} ({', '.join(HAVING_OPS)})")
-            for raw in values:
-                having.append(Having(asked, op, _aggregate_value(asked, raw, name), name))
-        order: list[tuple[str, bool]] = []
-        names = {k.dotted for k in keys} | set(by_text)
-        for part in _items(_single(args, "sort") or ""):
-            descending = part.startswith("-")
-            name = part.lstrip("-+").replace(" ", "")
-            if name not in names:
-                raise InvalidParameter(
-                    "sort", f"Groups sort by their keys or aggregates, not {name!r}"
-                )
-            order.append((by_text[name].name if name in by_text else name, descending))
-        return Grouping(tuple(keys), tuple(aggregates), tuple(having), tuple(order))
+        having = _having(args, by_text)
+        return Grouping(tuple(keys), tuple(aggregates), having, _group_order(args, keys, by_text))
 
     def aggregate(self, text: str) -> Aggregate:
         m = _AGGREGATE.match(text.replace(" ", ""))
@@ -721,9 +508,9 @@ class _Reading:
         include: tuple[Include, ...] = ()
         for name in args:
             if name == "include":
-                include = self.include(_single(args, name) or "")
+                include = self.include(single(args, name) or "")
             elif (m := _FIELDS.match(name)) is not None:
-                self.fields(m.group(1), name, _single(args, name) or "", fields)
+                self.fields(m.group(1), name, single(args, name) or "", fields)
             elif name == "format":
                 raise InvalidParameter(
                     name, "format (csv, ndjson) applies to lists; one row is JSON"
@@ -731,6 +518,64 @@ class _Reading:
             else:
                 raise InvalidParameter(name, f"Unknown query parameter {name!r}")
         return ListIntent(1, fields=fields, include=include)
+
+
+def _include_tree(raw: str, max_depth: int) -> dict[str, Any]:
+    """``include=a.b,a.c,d`` as a tree of relation names: ``{"a": {"b": {}, "c": {}}, "d": {}}``."""
+    tree: dict[str, Any] = {}
+    for dotted in filter(None, (p.strip(_BLANK) for p in raw.split(","))):
+        parts = dotted.split(".")
+        if len(parts) > max_depth:
+            raise InvalidParameter("include", f"{dotted!r} is deeper than {max_depth}")
+        node = tree
+        for part in parts:
+            node = node.setdefault(part, {})
+    return tree
+
+
+def _fits_groups(args: Args, direction: str | None) -> None:
+    """400 for what a list of groups cannot take: a cursor (``direction``), ``include``,
+    ``fields``."""
+    if direction is not None:
+        raise InvalidParameter(
+            f"page[{direction}]", "Groups are paged by page[number] or offset, not cursors"
+        )
+    for name in ("include", "fields"):
+        if name in args or any(n.startswith("fields[") for n in args if name == "fields"):
+            raise InvalidParameter(name, f"{name} does not apply to groups")
+
+
+def _having(args: Args, by_text: Mapping[str, Aggregate]) -> tuple[Having, ...]:
+    """``having[avg(f)][ge]=3``: conditions on the aggregates asked for (by their text)."""
+    having: list[Having] = []
+    for name, values in args.items():
+        m = _HAVING.match(name)
+        if m is None:
+            continue
+        text, op = m.group(1).replace(" ", ""), m.group(2) or "eq"
+        asked = by_text.get(text)
+        if asked is None:
+            raise InvalidParameter(name, f"{text!r} is not among the aggregates asked for")
+        if op not in HAVING_OPS:
+            raise InvalidParameter(name, f"Unknown operator {op!r} ({', '.join(HAVING_OPS)})")
+        for raw in values:
+            having.append(Having(asked, op, _aggregate_value(asked, raw, name), name))
+    return tuple(having)
+
+
+def _group_order(
+    args: Args, keys: list[Path], by_text: Mapping[str, Aggregate]
+) -> tuple[tuple[str, bool], ...]:
+    """``sort`` over groups: by a group key's dotted name or an aggregate's text."""
+    order: list[tuple[str, bool]] = []
+    names = {k.dotted for k in keys} | set(by_text)
+    for part in _items(single(args, "sort") or ""):
+        descending = part.startswith("-")
+        name = part.lstrip("-+").replace(" ", "")
+        if name not in names:
+            raise InvalidParameter("sort", f"Groups sort by their keys or aggregates, not {name!r}")
+        order.append((by_text[name].name if name in by_text else name, descending))
+    return tuple(order)
 
 
 def _leaf(leaf: Leaf) -> tuple[str, str, str, list[str]]:

@@ -24,10 +24,11 @@ import sqlalchemy as sa
 from ..columns.decimals import shortest_decimals
 from ..columns.sqlite_time import adopt_formats
 from ..columns.untyped import mark_untyped
+from ..declaring import ALL_METHODS
 from ..execute.owntables import OWN_TABLES
 from ..fields import needs_value_on_insert
 from ..names import Aliases
-from ..resource import ALL_METHODS, Resource
+from ..resource import Resource
 from .partitions import share_partition_keys
 from .reflecttypes import correct_types
 from .selection import Selection, resource_names
