@@ -186,7 +186,8 @@ class Api:
         ``lookup`` (a unique NOT NULL field, or a tuple of them, naming rows in URLs instead of
         the primary key: ``lookup="slug"`` serves ``/api/articles/{slug}``),
         ``error_renderer`` / ``unique_violation`` (this resource's routes' errors; default the
-        Api's).
+        Api's), ``get_or_create`` (many-to-many relations whose writes create the rows they
+        name by a value no row holds: ``get_or_create=["tags"]``).
         """
         permissions = options.pop("permissions", None)
         field_rules = {

@@ -227,6 +227,17 @@ def client_relations(
     return renamed
 
 
+def link_creating(
+    resource: str, names: Iterable[str], named: Named, relations: Mapping[str, Relation]
+) -> frozenset[str]:
+    """``get_or_create=`` checked: many-to-many relations, under the names clients use."""
+    out = frozenset(named(n) for n in ([names] if isinstance(names, str) else names))
+    bad = sorted(n for n in out if n not in relations or relations[n].through is None)
+    if bad:
+        raise ValueError(f"{resource}: get_or_create names no many-to-many relation: {bad}")
+    return out
+
+
 def parameters_of(
     resource: str,
     specs: Mapping[str, str] | None,

@@ -167,6 +167,7 @@ class Resource(RowCalls):
         lookup: str | Sequence[str] | None = None,
         error_renderer: ErrorRendererSpec | None = None,
         unique_violation: UniqueViolationMode | None = None,
+        get_or_create: Iterable[str] = (),
     ) -> None:
         self.table = table
         #: How this resource's routes write error documents (None: as the Api does).
@@ -274,6 +275,11 @@ class Resource(RowCalls):
         #: Relations by name; only those whose target is a registered resource are reachable.
         self.relations: dict[str, Relation] = declaring.client_relations(
             self.name, relations, self.aliases, self.fields
+        )
+        #: Many-to-many relations whose writes create the rows they name by a value no row
+        #: holds yet (a tag by its name), rather than answering 404.
+        self.get_or_create: frozenset[str] = declaring.link_creating(
+            self.name, get_or_create, self.named, self.relations
         )
         #: Query parameters of this resource's lists that stand for a filter: name ->
         #: (dotted field path, operator), ``{"author": ("writer.username", "eq")}``.
