@@ -14,8 +14,8 @@ from .bulk import Bulk
 from .caller import Caller
 from .context import Config, Shared
 from .intents import Create, Written
-from .links import LinkMode, Links, relink
-from .nesting import Peer, create_nested
+from .links import LinkMode, Links, Peer, relink
+from .nesting import create_nested
 from .reads import Reads
 from .writes import Writes
 
