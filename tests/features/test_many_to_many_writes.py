@@ -349,3 +349,15 @@ def test_a_create_cannot_link_rows_the_caller_cannot_read(engine: sa.Engine, pat
     )
     assert mine.status_code == 201, mine.get_data(as_text=True)
     assert (mine.get_json()["id"], 2) in _links(engine, post_tags)
+
+
+def test_openapi_describes_rows_to_link_in_a_create(engine: sa.Engine) -> None:
+    client = _client(engine, "flask", get_or_create=True)
+    schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
+    tags_in = schemas["PostsCreateNested"]["properties"]["m2m_tags"]
+    by_key, to_create = tags_in["items"]["anyOf"]
+    assert (by_key["required"], by_key["additionalProperties"]) == (["id"], False)
+    assert to_create == {"$ref": "#/components/schemas/TagsCreateNested"}
+    labels_in = schemas["PostsCreateNested"]["properties"]["m2m_labels"]
+    assert labels_in["items"]["anyOf"][0]["required"] == ["name"]  # the lookup key
+    assert "missing ones are made" in labels_in["description"]
