@@ -175,8 +175,20 @@ class Resource(RowCalls):
         lookup: str | Sequence[str] | None = None,
         error_renderer: ErrorRendererSpec | None = None,
         unique_violation: UniqueViolationMode | None = None,
+        put: Literal["replace", "update"] = "replace",
+        sort: str | None = None,
+        create_status: Literal[200, 201] = 201,
     ) -> None:
         self.table = table
+        if put not in ("replace", "update"):
+            raise ValueError("put must be 'replace' or 'update'")
+        #: What PUT does: replace the row (``replace``: fields left out go back to their
+        #: defaults) or, as some specs use it, change the fields sent (``update``, as PATCH).
+        self.put: Literal["replace", "update"] = put
+        if create_status not in (200, 201):
+            raise ValueError("create_status must be 201 or 200")
+        #: The status of a create that made a row: 201, or 200 where a spec says so.
+        self.create_status: Literal[200, 201] = create_status
         #: How this resource's routes write error documents (None: as the Api does).
         self.error_renderer = error_renderer
         if unique_violation not in (None, "conflict", "validation"):
@@ -318,6 +330,9 @@ class Resource(RowCalls):
                 "the model, or give the field another name)"
             )
 
+        #: The sort of lists whose client sends none (``-created_at``: newest first), as the
+        #: query language's ``sort=`` spells it in the client's names; None: primary key order.
+        self.sort = None if sort is None else self._default_sort(sort)
         #: Query parameters of this resource's lists that stand for a filter: name ->
         #: (dotted field path, operator), ``{"author": ("writer.username", "eq")}``.
         self.parameters: dict[str, tuple[str, str]] = {
@@ -369,6 +384,19 @@ class Resource(RowCalls):
         if first not in self.fields and first not in self.relations:
             raise ValueError(f"{self.name}: parameters[{name!r}] names no field {first!r}")
         return ".".join([first, *dotted.split(".")[1:]]), op
+
+    def _default_sort(self, spec: str) -> str:
+        """``sort=`` checked: readable fields of this resource, ``-`` for descending, in the
+        names clients use (the model's are taken too)."""
+        keys = []
+        for part in spec.split(","):
+            desc = part.strip().startswith("-")
+            name = self.named(part.strip().lstrip("-"))
+            f = self.fields.get(name)
+            if f is None or not f.readable:
+                raise ValueError(f"{self.name}: sort names no readable field {name!r}")
+            keys.append(("-" if desc else "") + name)
+        return ",".join(keys)
 
     def where_on(self, source: FromClause) -> ColumnElement[bool]:
         """``where`` on ``source``: the table, or an alias of it."""
