@@ -1,13 +1,14 @@
-"""Every operation of the RealWorld spec, and its 401 / 403 / 404 / 422 cases, on SQLite and
-PostgreSQL; then the generated API beside it (``/api/rest``) guarding the same rows.
+"""Every operation of the RealWorld spec, its 401 / 403 / 404 / 422 cases, paging and order, on
+SQLite and PostgreSQL; then what the generated routes give beyond the spec.
 
-Responses are checked against the spec's own schemas (``../shared/realworld/openapi.yml``)
-where that copy is present, and field by field everywhere.
+Responses are checked field by field, and against the spec's own schemas
+(``../shared/realworld/openapi.yml``, beside the repository) where that copy is present.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -480,6 +481,119 @@ def test_feed_lists_followed_authors_only(client: FlaskClient) -> None:
     errors(anne.get("/articles/feed?tag=x"), 400)
 
 
+def test_lists_are_newest_first_by_creation_not_by_key(app: Flask, client: FlaskClient) -> None:
+    jake = register(client, "jake")
+    for i in range(3):
+        new_article(jake, f"Jake {i}")
+    with app.app_context():  # the first article made becomes the newest
+        db.session.execute(
+            sa.text("UPDATE articles SET created_at = :t WHERE slug = 'jake-0'"),
+            {"t": datetime(2099, 1, 1, tzinfo=UTC)},
+        )
+        db.session.commit()
+
+    body = Conduit(client).get("/articles").get_json()
+
+    assert [a["slug"] for a in body["articles"]] == ["jake-0", "jake-2", "jake-1"]
+    assert body["articles"][0]["createdAt"] == "2099-01-01T00:00:00.000Z"
+
+
+def test_paging_keeps_the_count_of_every_match(client: FlaskClient) -> None:
+    jake = register(client, "jake")
+    for i in range(5):
+        new_article(jake, f"Jake {i}", tagList=["odd"] if i % 2 else ["even"])
+
+    def page(query: str) -> tuple[list[str], int]:
+        resp = Conduit(client).get(f"/articles{query}")
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        body = resp.get_json()
+        assert set(body) == {"articles", "articlesCount"}
+        return [a["slug"] for a in body["articles"]], body["articlesCount"]
+
+    assert page("?limit=2") == (["jake-4", "jake-3"], 5)
+    assert page("?limit=2&offset=2") == (["jake-2", "jake-1"], 5)
+    assert page("?limit=2&offset=4") == (["jake-0"], 5)
+    assert page("?offset=5") == ([], 5)
+    assert page("?limit=100") == (["jake-4", "jake-3", "jake-2", "jake-1", "jake-0"], 5)
+    assert page("?tag=even&limit=1&offset=1") == (["jake-2"], 3)
+    assert page("?tag=odd&offset=1") == (["jake-1"], 2)
+
+
+def test_the_feed_pages_newest_first(client: FlaskClient) -> None:
+    jake, anne = register(client, "jake"), register(client, "anne")
+    for i in range(4):
+        new_article(jake, f"Jake {i}")
+    anne.post("/profiles/jake/follow")
+
+    def page(query: str) -> tuple[list[str], int]:
+        body = anne.get(f"/articles/feed{query}").get_json()
+        return [a["slug"] for a in body["articles"]], body["articlesCount"]
+
+    assert page("") == (["jake-3", "jake-2", "jake-1", "jake-0"], 4)
+    assert page("?limit=2&offset=1") == (["jake-2", "jake-1"], 4)
+    assert page("?offset=4") == ([], 4)
+    (first,) = anne.get("/articles/feed?limit=1").get_json()["articles"]
+    assert "body" not in first
+    assert first["author"]["following"] is True
+    for query in ("?limit=0", "?limit=101", "?offset=-1", "?author=jake"):
+        errors(anne.get(f"/articles/feed{query}"), 400)
+    anne.delete("/profiles/jake/follow")
+    assert page("") == ([], 0)
+
+
+@pytest.mark.parametrize(
+    ("article", "expected"),
+    [
+        (
+            {},
+            ["title: Field required", "description: Field required", "body: Field required"],
+        ),
+        ({"title": 5, "description": "d", "body": "b"}, ["title: Input should be a valid string"]),
+    ],
+)
+def test_a_bad_article_lists_each_field_error(
+    client: FlaskClient, article: dict[str, Any], expected: list[str]
+) -> None:
+    jake = register(client, "jake")
+
+    messages = errors(jake.post("/articles", {"article": article}), 422)
+
+    assert sorted(messages) == sorted(expected)
+
+
+def test_401_403_404_in_the_spec_shape(client: FlaskClient) -> None:
+    jake, anne = register(client, "jake"), register(client, "anne")
+    slug = new_article(jake)["slug"]
+    made = jake.post(f"/articles/{slug}/comments", {"comment": {"body": "Mine"}}).get_json()
+    comment = f"/articles/{slug}/comments/{made['comment']['id']}"
+    anonymous = Conduit(client)
+
+    for resp in (
+        anonymous.get("/user"),
+        anonymous.put("/user", {"user": {"bio": "x"}}),
+        anonymous.post(f"/articles/{slug}/favorite"),
+        anonymous.delete(f"/articles/{slug}/favorite"),
+        anonymous.post("/profiles/jake/follow"),
+        anonymous.get("/articles/feed"),
+        anonymous.delete(comment),
+    ):
+        errors(resp, 401)
+        assert resp.headers["WWW-Authenticate"].startswith('Token realm="api"')
+    assert errors(anne.delete(comment), 403) == ["You may not delete this comments row"]
+    assert errors(anne.put(f"/articles/{slug}", {"article": {"body": "x"}}), 403) == [
+        "You may not update this articles row"
+    ]
+    for resp in (
+        anne.get("/profiles/nobody"),
+        anne.delete("/profiles/nobody/follow"),
+        anne.get("/articles/nope"),
+        anne.delete("/articles/nope"),
+        anne.get("/articles/nope/comments"),
+        anne.delete(f"/articles/{slug}/comments/999999"),
+    ):
+        errors(resp, 404)
+
+
 # -- favorites ---------------------------------------------------------------------------
 
 
@@ -574,6 +688,70 @@ def test_unknown_routes_and_methods_answer_in_the_spec_shape(client: FlaskClient
     resp = client.patch("/api/tags")
     errors(resp, 405)
     assert "GET" in resp.headers["Allow"]
+
+
+# -- the spec's own schemas --------------------------------------------------------------
+
+#: The spec's copy in a ``shared`` folder beside the repository (or beside a folder above it).
+SPEC = next(
+    (p / "shared/realworld/openapi.yml" for p in Path(__file__).resolve().parents[2:]
+     if (p / "shared/realworld/openapi.yml").exists()),
+    Path("shared/realworld/openapi.yml"),
+)  # fmt: skip
+
+
+@pytest.mark.skipif(not SPEC.exists(), reason="no copy of the RealWorld spec beside the repo")
+def test_every_operation_answers_as_the_spec_describes(client: FlaskClient) -> None:
+    import jsonschema
+    import yaml
+
+    spec = yaml.safe_load(SPEC.read_text())
+    anne = register(client, "anne")
+    jake_made = client.post(
+        "/api/users",
+        json={"user": {"username": "jake", "email": "jake@x.org", "password": "jakejake"}},
+    )
+    jake = Conduit(client, jake_made.get_json()["user"]["token"])
+    anon = Conduit(client)
+    article = {"title": "Dragons", "description": "d", "body": "b", "tagList": ["x"]}
+    calls: list[tuple[str, str, TestResponse]] = [
+        ("/users", "post", jake_made),
+        ("/users/login", "post", anon.post("/users/login", {"user": {"email": "jake@x.org",
+                                                                   "password": "jakejake"}})),
+        ("/user", "get", jake.get("/user")),
+        ("/user", "put", jake.put("/user", {"user": {"bio": "Hi"}})),
+        ("/profiles/{username}", "get", anon.get("/profiles/jake")),
+        ("/profiles/{username}/follow", "post", anne.post("/profiles/jake/follow")),
+        ("/articles", "post", jake.post("/articles", {"article": article})),
+        ("/articles", "get", anon.get("/articles")),
+        ("/articles/feed", "get", anne.get("/articles/feed")),
+        ("/articles/{slug}", "get", anon.get("/articles/dragons")),
+        ("/articles/{slug}", "put", jake.put("/articles/dragons", {"article": {"body": "B"}})),
+        ("/articles/{slug}/favorite", "post", anne.post("/articles/dragons/favorite")),
+        ("/articles/{slug}/favorite", "delete", anne.delete("/articles/dragons/favorite")),
+        ("/articles/{slug}/comments", "post",
+         anne.post("/articles/dragons/comments", {"comment": {"body": "Nice"}})),
+        ("/articles/{slug}/comments", "get", anon.get("/articles/dragons/comments")),
+        ("/articles/{slug}/comments/{id}", "delete", anne.delete("/articles/dragons/comments/1")),
+        ("/tags", "get", anon.get("/tags")),
+        ("/profiles/{username}/follow", "delete", anne.delete("/profiles/jake/follow")),
+        ("/articles/{slug}", "delete", jake.delete("/articles/dragons")),
+        ("/articles", "post", jake.post("/articles", {"article": {}})),
+        ("/user", "get", anon.get("/user")),
+    ]  # fmt: skip
+    assert len({(p, m) for p, m, _ in calls}) == 19
+    for path, method, resp in calls:
+        answers = spec["paths"][path][method]["responses"]
+        assert str(resp.status_code) in answers, (path, method, resp.status_code)
+        answer = answers[str(resp.status_code)]
+        if "$ref" in answer:
+            answer = spec["components"]["responses"][answer["$ref"].rpartition("/")[2]]
+        schema = answer.get("content", {}).get("application/json", {}).get("schema")
+        if schema is None:  # no content (204), or the spec describes none (401)
+            assert resp.status_code in (204, 401), (path, method)
+            continue
+        document = {**schema, "components": spec["components"]}
+        jsonschema.validate(resp.get_json(), document)
 
 
 # -- the generated routes beyond the spec -----------------------------------------------

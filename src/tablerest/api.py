@@ -186,7 +186,9 @@ class Api:
         ``lookup`` (a unique NOT NULL field, or a tuple of them, naming rows in URLs instead of
         the primary key: ``lookup="slug"`` serves ``/api/articles/{slug}``),
         ``error_renderer`` / ``unique_violation`` (this resource's routes' errors; default the
-        Api's).
+        Api's), ``sort`` (the order of lists whose client sends no ``sort``: ``"-created_at"``),
+        ``put`` (``"update"``: PUT changes the fields sent, as PATCH), ``create_status``
+        (``200``: a create answers 200 instead of 201).
         """
         permissions = options.pop("permissions", None)
         field_rules = {
