@@ -178,6 +178,7 @@ class Resource(RowCalls):
         put: Literal["replace", "update"] = "replace",
         sort: str | None = None,
         create_status: Literal[200, 201] = 201,
+        path: str | None = None,
     ) -> None:
         self.table = table
         if put not in ("replace", "update"):
@@ -204,6 +205,9 @@ class Resource(RowCalls):
             raise ValueError("count_cap must be at least 1")
         self.model = model
         self.name = str(name or slug(table.name))
+        #: Where the resource is served under the prefix: its name, or ``path=`` (steps as a
+        #: spec writes them, ``articles/feed``).
+        self.path = self.name if path is None else _path(self.name, path)
         if isinstance(envelope, str):
             envelope = Envelope(envelope)
         #: Where plain JSON rows go in bodies and answers (``{"article": {...}}``); None:
@@ -541,6 +545,17 @@ def _mapper_needs_orm(mapper: Mapper[Any]) -> bool:
     if _listened(mapper.class_manager.dispatch.init):
         return True
     return any(rel.cascade.delete or rel.cascade.delete_orphan for rel in mapper.relationships)
+
+
+def _path(name: str, path: str) -> str:
+    """``path=`` checked: steps of letters, digits and ``_ . ~ -`` between ``/``, none of them
+    ``.`` or ``..`` (which clients and proxies remove from URLs)."""
+    steps = path.split("/") if isinstance(path, str) else [""]
+    if any(not s or slug(s) != s or not s.strip(".") for s in steps):
+        raise ValueError(
+            f"{name}: path={path!r} is not steps of letters, digits and '_.~-' between '/'"
+        )
+    return path
 
 
 def _lookup_fields(res: Resource, names: Sequence[str]) -> tuple[Field, ...]:

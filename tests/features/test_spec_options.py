@@ -171,3 +171,38 @@ def test_a_401_asks_for_the_auth_scheme(engine: sa.Engine, path: str) -> None:
     assert resp.headers["WWW-Authenticate"] == 'Token realm="api"'
     patched = client.patch("/api/notes/1", json={"title": "x"})
     assert patched.headers["WWW-Authenticate"] == 'Token realm="api"'
+
+
+def test_a_resource_at_a_path_under_another(engine: sa.Engine, path: str) -> None:
+    app = Flask("paths")
+    api = Api(app, engine)
+    notes = api.resource(Note)
+    api.resource(Note, name="ranked", path="notes/ranked", where=Note.rank > 1, sort="-rank")
+    api.toggle("star", on=api.resource(User, path="people/all"), through=notes,
+               mine="owner_id", theirs="rank")  # fmt: skip
+    if path == "lean":
+        install(app)
+    client = app.test_client()
+    listed = client.get("/api/notes/ranked")
+    assert listed.status_code == 200, listed.get_data(as_text=True)
+    assert [r["title"] for r in listed.get_json()["data"]] == ["a", "b"]
+    assert listed.get_json()["links"]["self"].endswith("/api/notes/ranked")
+    assert client.get("/api/notes/ranked/2").get_json()["title"] == "a"
+    problem(client.get("/api/notes/ranked/3"), 404)  # rank 1: not in the view
+    assert client.get("/api/notes/3").get_json()["title"] == "c"  # the table's own resource
+    doc = client.get("/api/notes/ranked/2", headers={"Accept": JSONAPI}).get_json()
+    assert doc["data"]["links"]["self"].endswith("/api/notes/ranked/2")
+    assert client.get("/api/ranked").status_code == 404
+    assert client.get("/api/people/all").status_code == 200
+    problem(client.post("/api/people/all/1/star"), 401)  # the toggle is under its path too
+    spec = client.get("/api/openapi.json").get_json()["paths"]
+    assert {"/api/notes/ranked", "/api/notes/ranked/{id}", "/api/people/all/{id}/star"} <= set(spec)
+    for bad in ("a//b", "../notes", "a/./b", "notes?x", "/notes"):
+        with pytest.raises(ValueError, match="path="):
+            api.resource(Note, name="bad", path=bad)
+    with pytest.raises(ValueError, match="ranked is served at 'notes/ranked'"):
+        api.resource(Note, name="again", path="notes/ranked")
+    with pytest.raises(ValueError, match="cannot be named 'auth'"):
+        Api(Flask("a"), engine, auth=Auth("users", secret="s" * 40)).resource(
+            Note, name="x", path="auth/notes"
+        )
