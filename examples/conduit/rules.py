@@ -47,7 +47,7 @@ def declare(users: Resource, articles: Resource, comments: Resource, follows: Re
         return value.strip().lower()
 
     @users.hook("before_update")
-    def something(ctx: WriteContext) -> None:
+    def not_empty(ctx: WriteContext) -> None:
         if not ctx.data:
             raise ValidationFailed([FieldError("", "Send at least one field to change")])
 

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, jsonify
 
 from tablerest import Api, FieldError, Resource, ValidationFailed, WriteContext
 
-from .models import Article, ArticleTag, Tag, db
+from .models import ArticleTag, Tag, db
 
 __all__ = ["bp", "declare"]
 
@@ -64,10 +64,13 @@ def _checked(value: Any) -> list[str]:
 
 def _link(session: Any, row: Any, names: list[str]) -> None:
     """Link the article to the tags ``names`` (made on first use) and to no other."""
-    (article,) = session.execute(sa.select(Article.id).where(Article.slug == row["slug"])).one()
-    session.execute(sa.delete(ArticleTag).where(ArticleTag.article_id == article))
+    session.execute(sa.delete(ArticleTag).where(ArticleTag.article_id == row["id"]))
     for name in names:
         tag = session.scalar(sa.select(Tag.id).where(Tag.name == name))
         if tag is None:
-            tag = session.scalar(sa.insert(Tag).values(name=name).returning(Tag.id))
-        session.execute(sa.insert(ArticleTag).values(article_id=article, tag_id=tag))
+            try:  # another request may make it at the same moment
+                with session.begin_nested():
+                    tag = session.scalar(sa.insert(Tag).values(name=name).returning(Tag.id))
+            except sa.exc.IntegrityError:
+                tag = session.scalar(sa.select(Tag.id).where(Tag.name == name))
+        session.execute(sa.insert(ArticleTag).values(article_id=row["id"], tag_id=tag))
