@@ -754,6 +754,29 @@ def test_every_operation_answers_as_the_spec_describes(client: FlaskClient) -> N
         jsonschema.validate(resp.get_json(), document)
 
 
+@pytest.mark.skipif(not SPEC.exists(), reason="no copy of the RealWorld spec beside the repo")
+def test_the_openapi_document_has_every_operation_of_the_spec(client: FlaskClient) -> None:
+    import yaml
+    from openapi_spec_validator import validate
+
+    ours = client.get("/api/openapi.json").get_json()
+    validate(ours)
+
+    def operations(paths: dict[str, Any], prefix: str = "") -> set[tuple[str, str]]:
+        methods = {"get", "post", "put", "patch", "delete"}
+        return {
+            (re.sub(r"\{[^}]+\}", "{}", path.removeprefix(prefix)), method)
+            for path, item in paths.items()
+            for method in item
+            if method in methods
+        }
+
+    theirs = operations(yaml.safe_load(SPEC.read_text())["paths"])
+    assert len(theirs) == 19
+    # GET /tags is tags.py's own Flask route (until many-to-many): not in the document.
+    assert theirs - operations(ours["paths"], "/api") == {("/tags", "get")}
+
+
 # -- the generated routes beyond the spec -----------------------------------------------
 
 

@@ -336,7 +336,7 @@ class Resource(RowCalls):
 
         #: The sort of lists whose client sends none (``-created_at``: newest first), as the
         #: query language's ``sort=`` spells it in the client's names; None: primary key order.
-        self.sort = None if sort is None else self._default_sort(sort)
+        self.sort = None if sort is None else _sort(self, sort)
         #: Query parameters of this resource's lists that stand for a filter: name ->
         #: (dotted field path, operator), ``{"author": ("writer.username", "eq")}``.
         self.parameters: dict[str, tuple[str, str]] = {
@@ -388,19 +388,6 @@ class Resource(RowCalls):
         if first not in self.fields and first not in self.relations:
             raise ValueError(f"{self.name}: parameters[{name!r}] names no field {first!r}")
         return ".".join([first, *dotted.split(".")[1:]]), op
-
-    def _default_sort(self, spec: str) -> str:
-        """``sort=`` checked: readable fields of this resource, ``-`` for descending, in the
-        names clients use (the model's are taken too)."""
-        keys = []
-        for part in spec.split(","):
-            desc = part.strip().startswith("-")
-            name = self.named(part.strip().lstrip("-"))
-            f = self.fields.get(name)
-            if f is None or not f.readable:
-                raise ValueError(f"{self.name}: sort names no readable field {name!r}")
-            keys.append(("-" if desc else "") + name)
-        return ",".join(keys)
 
     def where_on(self, source: FromClause) -> ColumnElement[bool]:
         """``where`` on ``source``: the table, or an alias of it."""
@@ -545,6 +532,20 @@ def _mapper_needs_orm(mapper: Mapper[Any]) -> bool:
     if _listened(mapper.class_manager.dispatch.init):
         return True
     return any(rel.cascade.delete or rel.cascade.delete_orphan for rel in mapper.relationships)
+
+
+def _sort(res: Resource, spec: str) -> str:
+    """``sort=`` checked: readable fields of ``res``, ``-`` for descending, in the names
+    clients use (the model's are taken too)."""
+    keys = []
+    for part in spec.split(","):
+        desc = part.strip().startswith("-")
+        name = res.named(part.strip().lstrip("-"))
+        f = res.fields.get(name)
+        if f is None or not f.readable:
+            raise ValueError(f"{res.name}: sort names no readable field {name!r}")
+        keys.append(("-" if desc else "") + name)
+    return ",".join(keys)
 
 
 def _path(name: str, path: str) -> str:
