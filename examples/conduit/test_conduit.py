@@ -777,6 +777,31 @@ def test_the_openapi_document_has_every_operation_of_the_spec(client: FlaskClien
     assert theirs - operations(ours["paths"], "/api") == {("/tags", "get")}
 
 
+def test_the_lean_request_path_answers_alike(app: Flask) -> None:
+    from tablerest.mount.lean import install
+
+    install(app)
+    client = app.test_client()
+    jake, anne = register(client, "jake"), register(client, "anne")
+    slug = new_article(jake, tagList=["dragons"])["slug"]
+    anne.post("/profiles/jake/follow")
+
+    assert anne.post(f"/articles/{slug}/favorite").get_json()["article"]["favorited"] is True
+    made = anne.post(f"/articles/{slug}/comments", {"comment": {"body": "Nice"}})
+    assert made.status_code == 200
+    feed = anne.get("/articles/feed?limit=1").get_json()
+    assert [a["slug"] for a in feed["articles"]] == [slug]
+    assert feed["articlesCount"] == 1
+    assert (
+        Conduit(client).get("/articles?tag=dragons&favorited=anne").get_json()["articlesCount"] == 1
+    )
+    assert anne.get("/user").get_json()["user"]["username"] == "anne"
+    resp = Conduit(client).get("/articles/feed")
+    errors(resp, 401)
+    assert resp.headers["WWW-Authenticate"] == 'Token realm="api"'
+    assert errors(anne.delete(f"/articles/{slug}"), 403) == ["You may not delete this articles row"]
+
+
 # -- the generated routes beyond the spec -----------------------------------------------
 
 
