@@ -818,6 +818,9 @@ def test_the_query_language_works_on_the_spec_routes(client: FlaskClient) -> Non
         "slug": "how-to-train-your-dragon",
         "author": {"username": "jake", "bio": "", "image": "", "following": False},
     }
+    included = client.get("/api/articles?filter[slug]=cats&include=writer").get_json()
+    (writer,) = [a["writer"] for a in included["articles"]]
+    assert writer == {"id": 1, "username": "jake", "bio": "", "image": "", "following": False}
     assert errors(client.get("/api/articles?filter[writer.email]=x"), 400)
     assert errors(client.get("/api/articles?filter[writer.password]=x"), 400)
 
