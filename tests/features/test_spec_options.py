@@ -92,6 +92,9 @@ def test_put_update_changes_only_the_fields_sent(engine: sa.Engine, path: str) -
     doc = {"data": {"type": "notes", "id": "1", "attributes": {"rank": 9}}}
     jsonapi = client.put("/api/notes/1", json=doc, headers={"Content-Type": JSONAPI})
     assert jsonapi.get_json()["data"]["attributes"]["title"] == "new"
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(Note.title, Note.body, Note.rank).where(Note.id == 1))
+        assert tuple(stored.one()) == ("new", "bbb", 9)
     problem(client.put("/api/notes/1", json={"title": 5}), 422)
     spec = client.get("/api/openapi.json").get_json()["paths"]["/api/notes/{id}"]
     assert spec["put"]["requestBody"] == spec["patch"]["requestBody"]
@@ -134,6 +137,8 @@ def test_create_status_200(engine: sa.Engine, path: str) -> None:
     doc = {"data": {"type": "notes", "attributes": {"title": "f", "body": "f"}}}
     assert client.post("/api/notes", json=doc, headers={"Content-Type": JSONAPI}).status_code == 200
     problem(client.post("/api/notes", json={"title": "g"}), 422)
+    with engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(Note)) == 6
     spec = client.get("/api/openapi.json").get_json()["paths"]["/api/notes"]["post"]
     assert "201" not in spec["responses"]
     assert "Location" in spec["responses"]["200"]["headers"]
