@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.dialects import mysql
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = ["Article", "ArticleTag", "Comment", "Favorite", "Follow", "Tag", "User", "db", "now"]
 
@@ -26,15 +27,30 @@ def now() -> datetime:
     return t.replace(microsecond=t.microsecond // 1000 * 1000)
 
 
+def cascading(target: str, **options: Any) -> Any:
+    """A foreign key column whose row goes with the row it points to (ON DELETE CASCADE)."""
+    return mapped_column(sa.ForeignKey(target, ondelete="CASCADE"), **options)
+
+
 #: MariaDB's plain DATETIME would keep whole seconds only.
 Stamp = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=3), "mysql", "mariadb")
+
+
+class Email(sa.TypeDecorator[str]):
+    """Emails kept, and looked up when signing in, in lower case: ``Jake@X.org`` is jake's."""
+
+    impl = sa.String(254)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return value.strip().lower() if value is not None else None
 
 
 class User(db.Model):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    email: Mapped[str] = mapped_column(Email, unique=True)
     password: Mapped[str] = mapped_column(sa.String(255))
     bio: Mapped[str] = mapped_column(sa.Text, default="")
     image: Mapped[str] = mapped_column(sa.String(1000), default="")
@@ -42,12 +58,8 @@ class User(db.Model):
 
 class Follow(db.Model):
     __tablename__ = "follows"
-    follower_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    followed_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
+    follower_id: Mapped[int] = cascading("users.id", primary_key=True)
+    followed_id: Mapped[int] = cascading("users.id", primary_key=True)
 
 
 class Article(db.Model):
@@ -57,9 +69,14 @@ class Article(db.Model):
     title: Mapped[str] = mapped_column(sa.String(255))
     description: Mapped[str] = mapped_column(sa.String(1000))
     body: Mapped[str] = mapped_column(sa.Text)
-    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = cascading("users.id")
     created_at: Mapped[datetime] = mapped_column(Stamp, default=now)
     updated_at: Mapped[datetime] = mapped_column(Stamp, default=now, onupdate=now)
+    # The article's tags as the API shows them, kept beside the link rows that filters and
+    # GET /tags read (see tags.py): replaced by a many-to-many declaration (issue 22 item 3).
+    tag_list: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # The relation to the author gets its own name: "author" is the profile field (app.py).
+    writer: Mapped[User] = relationship()
 
     __table_args__ = (sa.Index("ix_articles_created", "created_at", "id"),)
 
@@ -72,29 +89,22 @@ class Tag(db.Model):
 
 class ArticleTag(db.Model):
     __tablename__ = "article_tags"
-    article_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
-    )
-    tag_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True
-    )
+    article_id: Mapped[int] = cascading("articles.id", primary_key=True)
+    tag_id: Mapped[int] = cascading("tags.id", primary_key=True)
 
 
 class Favorite(db.Model):
     __tablename__ = "favorites"
-    user_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    article_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
-    )
+    user_id: Mapped[int] = cascading("users.id", primary_key=True)
+    article_id: Mapped[int] = cascading("articles.id", primary_key=True)
 
 
 class Comment(db.Model):
     __tablename__ = "comments"
     id: Mapped[int] = mapped_column(primary_key=True)
     body: Mapped[str] = mapped_column(sa.Text)
-    article_id: Mapped[int] = mapped_column(sa.ForeignKey("articles.id", ondelete="CASCADE"))
-    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    article_id: Mapped[int] = cascading("articles.id")
+    author_id: Mapped[int] = cascading("users.id")
     created_at: Mapped[datetime] = mapped_column(Stamp, default=now)
     updated_at: Mapped[datetime] = mapped_column(Stamp, default=now, onupdate=now)
+    writer: Mapped[User] = relationship()

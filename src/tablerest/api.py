@@ -187,7 +187,11 @@ class Api:
         the primary key: ``lookup="slug"`` serves ``/api/articles/{slug}``),
         ``error_renderer`` / ``unique_violation`` (this resource's routes' errors; default the
         Api's), ``get_or_create`` (many-to-many relations whose writes create the rows they
-        name by a value no row holds: ``get_or_create=["tags"]``).
+        name by a value no row holds: ``get_or_create=["tags"]``), ``sort`` (the order of
+        lists whose client sends no ``sort``: ``"-created_at"``), ``put`` (``"update"``: PUT
+        changes the fields sent, as PATCH), ``create_status`` (``200``: a create answers 200
+        instead of 201), ``path`` (where it is served under the prefix, default its name:
+        ``"articles/feed"``).
         """
         permissions = options.pop("permissions", None)
         field_rules = {
@@ -221,7 +225,10 @@ class Api:
         same ``permissions`` and field rules as :meth:`resource` takes."""
         if resource.name in self.resources:
             raise ValueError(f"a resource named {resource.name!r} is already registered")
-        self._check_name(resource.name)
+        taken = [r.name for r in self.resources.values() if r.path == resource.path]
+        if taken:
+            raise ValueError(f"{resource.name}: {taken[0]} is served at {resource.path!r}")
+        self._check_name(resource.path.split("/")[0])
         resource.error_renderer = renderer_of(resource.error_renderer)  # a wrong one: now
         if permissions is None:
             permissions = self.permissions

@@ -19,7 +19,7 @@ from sqlalchemy.sql import ColumnElement
 
 from .envelopes import Envelope
 from .fields import Field
-from .names import QUERY_PARAMETERS
+from .names import QUERY_PARAMETERS, slug
 from .relations import Relation
 from .viewer import caller_type
 
@@ -312,3 +312,40 @@ def mapper_needs_orm(mapper: Mapper[Any]) -> bool:
     if _listened(mapper.class_manager.dispatch.init):
         return True
     return any(rel.cascade.delete or rel.cascade.delete_orphan for rel in mapper.relationships)
+
+
+def check_statuses(put: str, create_status: int) -> None:
+    """``put=`` and ``create_status=`` checked."""
+    if put not in ("replace", "update"):
+        raise ValueError("put must be 'replace' or 'update'")
+    if create_status not in (200, 201):
+        raise ValueError("create_status must be 201 or 200")
+
+
+def default_sort(
+    resource: str, fields: Mapping[str, Field], named: Named, spec: str | None
+) -> str | None:
+    """``sort=`` checked: readable fields, ``-`` for descending, in the names clients use
+    (the model's are taken too)."""
+    if spec is None:
+        return None
+    keys = []
+    for part in spec.split(","):
+        desc = part.strip().startswith("-")
+        name = named(part.strip().lstrip("-"))
+        f = fields.get(name)
+        if f is None or not f.readable:
+            raise ValueError(f"{resource}: sort names no readable field {name!r}")
+        keys.append(("-" if desc else "") + name)
+    return ",".join(keys)
+
+
+def served_path(name: str, path: str) -> str:
+    """``path=`` checked: steps of letters, digits and ``_ . ~ -`` between ``/``, none of them
+    ``.`` or ``..`` (which clients and proxies remove from URLs)."""
+    steps = path.split("/") if isinstance(path, str) else [""]
+    if any(not s or slug(s) != s or not s.strip(".") for s in steps):
+        raise ValueError(
+            f"{name}: path={path!r} is not steps of letters, digits and '_.~-' between '/'"
+        )
+    return path

@@ -24,11 +24,13 @@ __all__ = ["Envelope", "pointed", "unwrap"]
 class Envelope:
     """Where a resource's plain JSON rows go: ``item`` names the member holding one row,
     ``list`` the one holding a page's rows (default: the resource's name), and ``count``, if
-    given, a member holding the number of rows the list matches (every list then counts)."""
+    given, a member holding the number of rows the list matches (every list then counts);
+    ``paging=False`` leaves a page's ``links`` and ``meta`` out (a spec's bare page)."""
 
     item: str
     list: str | None = None
     count: str | None = None
+    paging: bool = True
 
     def __post_init__(self) -> None:
         names = [n for n in (self.item, self.list, self.count) if n is not None]
@@ -58,8 +60,9 @@ class Envelope:
         out = self.rows(rows)
         if self.count is not None:
             out[self.count] = meta.get("total")
-        out["links"] = links
-        out["meta"] = meta
+        if self.paging:
+            out["links"] = links
+            out["meta"] = meta
         return out
 
 

@@ -168,8 +168,18 @@ class Resource(RowCalls):
         error_renderer: ErrorRendererSpec | None = None,
         unique_violation: UniqueViolationMode | None = None,
         get_or_create: Iterable[str] = (),
+        put: Literal["replace", "update"] = "replace",
+        sort: str | None = None,
+        create_status: Literal[200, 201] = 201,
+        path: str | None = None,
     ) -> None:
         self.table = table
+        declaring.check_statuses(put, create_status)
+        #: What PUT does: replace the row (``replace``: fields left out go back to their
+        #: defaults) or, as some specs use it, change the fields sent (``update``, as PATCH).
+        self.put: Literal["replace", "update"] = put
+        #: The status of a create that made a row: 201, or 200 where a spec says so.
+        self.create_status: Literal[200, 201] = create_status
         #: How this resource's routes write error documents (None: as the Api does).
         self.error_renderer = error_renderer
         #: A taken unique value: 409 (``conflict``) or 422 (``validation``); None: as the Api.
@@ -182,6 +192,9 @@ class Resource(RowCalls):
         declaring.check_counting(count, count_cap)
         self.model = model
         self.name = str(name or slug(table.name))
+        #: Where the resource is served under the prefix: its name, or ``path=`` (steps as a
+        #: spec writes them, ``articles/feed``).
+        self.path = self.name if path is None else declaring.served_path(self.name, path)
         #: Where plain JSON rows go in bodies and answers (``{"article": {...}}``); None:
         #: bare rows and ``{"data": [...]}`` pages.
         self.envelope = declaring.envelope_of(self.name, envelope)
@@ -281,6 +294,9 @@ class Resource(RowCalls):
         self.get_or_create: frozenset[str] = declaring.link_creating(
             self.name, get_or_create, self.named, self.relations
         )
+        #: The sort of lists whose client sends none (``-created_at``: newest first), as the
+        #: query language's ``sort=`` spells it in the client's names; None: primary key order.
+        self.sort = declaring.default_sort(self.name, self.fields, self.named, sort)
         #: Query parameters of this resource's lists that stand for a filter: name ->
         #: (dotted field path, operator), ``{"author": ("writer.username", "eq")}``.
         self.parameters: dict[str, tuple[str, str]] = declaring.parameters_of(

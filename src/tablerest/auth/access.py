@@ -34,10 +34,12 @@ Readable: TypeAlias = Callable[[sa.Table], tuple[ColumnElement[bool], dict[str, 
 class Access:
     """The caller and their grants, worked out once per resource and action."""
 
-    __slots__ = ("_fields", "_grants", "_relations", "identity")
+    __slots__ = ("_fields", "_grants", "_relations", "identity", "scheme")
 
-    def __init__(self, identity: Identity | None) -> None:
+    def __init__(self, identity: Identity | None, scheme: str = "Bearer") -> None:
         self.identity = identity
+        #: The ``Authorization`` scheme a 401 asks for (``Auth(scheme=...)``).
+        self.scheme = scheme
         self._grants: dict[tuple[str, Action], Grant] = {}
         self._fields: dict[tuple[str, str], frozenset[str]] = {}
         self._relations: dict[str, frozenset[str]] = {}
@@ -120,7 +122,7 @@ class Access:
                 action, f"{action} rows of"
             )
             if self.identity is None:
-                raise Unauthorized(f"Sign in to {verb} {resource.name}")
+                raise Unauthorized(f"Sign in to {verb} {resource.name}", scheme=self.scheme)
             raise Forbidden(f"You may not {verb} {resource.name}")
         return found
 

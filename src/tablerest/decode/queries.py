@@ -335,6 +335,11 @@ class _Reading:
                 leaves[limits.max_filters].parameter,
                 f"At most {limits.max_filters} filters",  # conditions in groups count
             )
+        if "sort" not in args and not grouped and resource.sort is not None:
+            # The resource's own default (newest first, say), without what the caller may
+            # not see: a client's sort= replaces it.
+            keys = resource.sort.split(",")
+            sort = self.sort(",".join(k for k in keys if not self.hidden(resource, k.lstrip("-"))))
         grouping = None
         if grouped:
             _fits_groups(args, asked.direction)

@@ -231,7 +231,7 @@ def mount_auth(state: AppState, auth: Auth) -> None:
 
 def mount_toggle(state: AppState, toggle: Toggle) -> None:
     """``POST`` and ``DELETE {prefix}/{on}/{key}/{name}``: the caller's link, made or removed."""
-    rule = f"{state.api.settings.prefix}/{toggle.on.name}/<key>/{toggle.name}"
+    rule = f"{state.api.settings.prefix}/{toggle.on.path}/<key>/{toggle.name}"
 
     def handler(req: Request, key: str) -> Response:
         target = state.endpoints[toggle.on.name]
@@ -244,7 +244,7 @@ def mount_toggle(state: AppState, toggle: Toggle) -> None:
 def mount_nest(state: AppState, nest: Nest) -> None:
     """The child's rows under a parent row: ``{parent}/<key>/{step}`` (GET, POST) and
     ``{parent}/<key>/{step}/<child_key>`` (the child's item methods)."""
-    base = f"{state.api.settings.prefix}/{nest.parent.name}/<key>/{nest.step}"
+    base = f"{state.api.settings.prefix}/{nest.parent.path}/<key>/{nest.step}"
     name = f"{nest.parent.name}.nest.{nest.step}"
 
     def endpoints() -> tuple[Endpoint, Endpoint]:

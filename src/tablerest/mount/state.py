@@ -124,4 +124,6 @@ class AppState:
         if self.identify is None and not self.api.guarded:
             return None
         # The routes hand back the Flask request this adapter gave them.
-        return Access(self.identify(cast(Request, req)) if self.identify is not None else None)
+        identity = self.identify(cast(Request, req)) if self.identify is not None else None
+        auth = self.api.auth
+        return Access(identity, auth.scheme) if auth is not None else Access(identity)

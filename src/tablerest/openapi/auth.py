@@ -113,10 +113,11 @@ def auth_paths(ctx: Context, auth: Auth) -> None:
         }
     }
     variants: tuple[tuple[str, Variant], ...] = (("PUT", "replace"), ("PATCH", "patch"))
-    for method, variant in variants:
+    for method, op in variants:
         if users is not None and method in users.methods:
+            variant: Variant = "patch" if method == "PUT" and users.put == "update" else op
             me[method.lower()] = {
-                "operationId": f"auth_me_{variant}",
+                "operationId": f"auth_me_{op}",
                 "summary": "Change the signed-in user's own row",
                 "tags": ["auth"],
                 "security": signed_in,

@@ -78,6 +78,16 @@ def create_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[str, A
                 "content": written,
             },
             **problems(400, 403, 406, 409, 413, 415, 422, 503),
+        }
+        if res.create_status == 201
+        else {
+            "200": {
+                "description": "Created (with Location and ETag), or with on_conflict changed: "
+                "the row, or the rows",
+                "headers": headers("Location", "ETag"),
+                "content": written,
+            },
+            **problems(400, 403, 406, 409, 413, 415, 422, 503),
         },
     }
 

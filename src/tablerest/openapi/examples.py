@@ -149,9 +149,8 @@ def _body(ctx: Context, method: str, path: str, body: dict[str, Any], found: _Ro
         owner = users if auth.token_field else None
     elif auth is not None and users is not None and path == ctx.prefix + auth.paths["me"]:
         if method in ("put", "patch"):
-            examples["application/json"] = row_example(
-                ctx, users, "replace" if method == "put" else "patch"
-            )
+            variant = "replace" if method == "put" and users.put == "replace" else "patch"
+            examples["application/json"] = row_example(ctx, users, variant)
             owner = users
     elif found is not None:
         res, where = found
@@ -164,7 +163,7 @@ def _body(ctx: Context, method: str, path: str, body: dict[str, Any], found: _Ro
             keys = {f.name: _key_value(f.column) for f in res.key_fields}
             examples["application/json"] = [{**keys, **row_example(ctx, res, "patch", "bulk")}]
         elif where == "item" and method in ("put", "patch"):
-            variant = "replace" if method == "put" else "patch"
+            variant = "replace" if method == "put" and res.put == "replace" else "patch"
             row = row_example(ctx, res, variant)
             examples["application/json"] = row
             examples[JSONAPI] = _jsonapi(ctx, res, variant, row)

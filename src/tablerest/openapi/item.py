@@ -56,10 +56,12 @@ def item_operations(ctx: Context, res: Resource, route: RowRoute) -> dict[str, A
                 **problems(400, 404, 406, 503),
             },
         }
-    for method, variant in (("PUT", "replace"), ("PATCH", "patch")):
+    for method, op in (("PUT", "replace"), ("PATCH", "patch")):
         if method in res.methods:
+            # put="update": a PUT takes what a PATCH takes.
+            variant = "patch" if method == "PUT" and res.put == "update" else op
             item[method.lower()] = {
-                "operationId": f"{variant}_{res.name}",
+                "operationId": f"{op}_{res.name}",
                 "summary": (
                     f"Replace one row of {res.name} (every writable field)"
                     if variant == "replace"

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def resource_paths(ctx: Context, res: Resource) -> None:
     """Add the paths of ``res`` to the document (and the schemas they refer to)."""
-    url = f"{ctx.prefix}/{res.name}"
+    url = f"{ctx.prefix}/{res.path}"
     tag = [res.name]
     collection = collection_operations(ctx, res, tag)
     if collection:

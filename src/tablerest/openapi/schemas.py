@@ -158,15 +158,10 @@ def list_schema(ctx: Context, res: Resource) -> str:
         members: dict[str, Any] = {"data": rows} if env is None else {str(env.list): rows}
         if env is not None and env.count is not None:
             members[env.count] = {"type": "integer", "minimum": 0}
-        ctx.schemas[name] = {
-            "type": "object",
-            "required": [*members, "links", "meta"],
-            "properties": {
-                **members,
-                "links": ref(page_links(ctx)),
-                "meta": ref(list_meta(ctx)),
-            },
-        }
+        if env is None or env.paging:
+            members["links"] = ref(page_links(ctx))
+            members["meta"] = ref(list_meta(ctx))
+        ctx.schemas[name] = {"type": "object", "required": [*members], "properties": members}
     return name
 
 

@@ -46,7 +46,7 @@ class Renderer:
 
     def url(self, res: Resource, root: str) -> str:
         """The collection URL of ``res`` for a request whose links start at ``root``."""
-        return f"{root}{self.prefix}/{quote(res.name)}"
+        return f"{root}{self.prefix}/{quote(res.path)}"
 
     def relations(
         self, res: Resource, view: View | None = None

@@ -78,8 +78,8 @@ class Routes:
         #: The collection's URL rule (the name as it is: routing matches decoded paths), and
         #: its path in links (percent-encoded: ``/api/%C3%9Cn%C3%AFc%C3%B6d%C3%A9``), which
         #: :meth:`collection_url` makes absolute.
-        self.path = f"{prefix}/{self.resource.name}"
-        self.url = f"{prefix}/{quote(self.resource.name)}"
+        self.path = f"{prefix}/{self.resource.path}"
+        self.url = f"{prefix}/{quote(self.resource.path)}"
         self.queries = QueryReader(self.registry, context.settings.limits)
 
     @cached_property

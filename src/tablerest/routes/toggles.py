@@ -29,7 +29,8 @@ def handle(toggle: Toggle, request: Request, key: str, target: Endpoint, link: C
     caller = target.reads.caller(request)
     who = caller.identity
     if who is None:
-        raise Unauthorized("Sign in first")
+        access = caller.access
+        raise Unauthorized("Sign in first", scheme=access.scheme if access else "Bearer")
     (pk,) = toggle.on.pk_fields
     row = target.reads.row(request, key, caller)  # 404 unless the caller may read it
     mine = _typed(toggle.through, toggle.mine, who.id)

@@ -72,14 +72,15 @@ class WriteRoutes(Routes):
                     _fix(item, fixed, f"/{i}" if intent.many else "")
             written = self.ops.create(caller, intent)
         if intent.many:
-            status = 201 if upsert is None else 200
+            status = res.create_status if upsert is None else 200
             return json_response(enveloped_rows(res, [w.out for w in written]), status)
         (one,) = written
         if self.signed_up is not None and caller.identity is None and one.created:
             resp = self.signed_up(request, one.row)
             locate(resp, self.collection_url(request), res, one.row)
             return resp
-        resp = self.written(request, caller, one.row, fmt, 201 if one.created else 200)
+        status = res.create_status if one.created else 200
+        resp = self.written(request, caller, one.row, fmt, status)
         if intent.nested:
             # The ETag stays that of the row as a GET shows it; the body adds the nested rows.
             if fmt == "jsonapi":
@@ -142,6 +143,7 @@ class WriteRoutes(Routes):
         extra: Mapping[str, Any] | None = None,
         fixed: Mapping[str, Any] | None = None,
     ) -> Response:
+        replace = replace and self.resource.put == "replace"  # put="update": PUT as PATCH
         caller, fmt, values, expect = self._item_write(request, key, "update")
         jsonapi = request.mimetype == http.JSONAPI
         body, many = self.unwrapped(self.body(request), jsonapi)
