@@ -372,6 +372,23 @@ def test_openapi_describes_the_relations_through_links(client: FlaskClient) -> N
         assert re.fullmatch(include, taken), taken
     for refused in ("users", "tags.articles", "tag"):
         assert not re.fullmatch(include, refused), refused
+    # Filters through the relation: on their own and in groups (one form-exploded object).
+    names = re.compile(params["filter"]["schema"]["propertyNames"]["pattern"])
+    for taken in (
+        "filter[tags.name]",
+        "filter[tags.name][in]",
+        "filter[or][0][tags.name][like]",
+        "filter[not][tags.id]",
+        "filter[or][1][not][title]",
+    ):
+        assert names.search(taken), taken
+    for refused in ("filter[users.name]", "filter[tags.nope]", "filter[tags.id][like]"):
+        assert not names.search(refused), refused
+    self_link = paths["/api/users"]["get"]["parameters"]
+    (groups,) = [p for p in self_link if p["name"] == "filter"]
+    follows = re.compile(groups["schema"]["propertyNames"]["pattern"])
+    assert follows.search("filter[follower.name][startswith]")
+    assert follows.search("filter[not][teams.name]")
     plain = schemas["Articles"]["properties"]
     assert plain["tags"] == {"type": "array", "items": {"$ref": "#/components/schemas/Tags"}}
     relationships = schemas["ArticlesResource"]["properties"]["relationships"]["properties"]

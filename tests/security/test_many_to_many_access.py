@@ -11,6 +11,7 @@ rules to keep.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -131,6 +132,12 @@ def _documented(client: FlaskClient, link: str, headers: dict[str, str]) -> bool
     for res, key, name, _, _ in RELATIONS[link]:
         found.add(f"/api/{res}/{{id}}/{name}" in doc["paths"])
         found.add(name in doc["components"]["schemas"][res.title()]["properties"])
+        (groups,) = [
+            p for p in doc["paths"][f"/api/{res}"]["get"]["parameters"] if p["name"] == "filter"
+        ]
+        found.add(
+            bool(re.search(groups["schema"]["propertyNames"]["pattern"], f"filter[{name}.id]"))
+        )
         row = client.get(f"/api/{res}/{key}", headers={**headers, "Accept": JSONAPI})
         found.add(name in row.get_json()["data"].get("relationships", {}))
     assert len(found) == 1, found
