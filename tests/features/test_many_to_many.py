@@ -46,6 +46,12 @@ MEMBERS = [(10, 1, 1), (11, 2, 1), (12, 1, 2), (13, 3, 2)]
 #: reviews: (id, user_id, article_id): two foreign keys, but rows of their own (no unique
 #: pair), so not a link between users and articles.
 REVIEWS = [(1, 1, 1, "good"), (2, 2, 1, "meh"), (3, 1, 1, "again")]
+#: featured: a second link between articles and tags, its primary key in the other order.
+FEATURED = [(1, 3), (3, 3), (2, 1)]
+#: editions have a two-column key, so edition_translators links by three columns.
+EDITIONS = {(1, "en"): "One", (1, "fr"): "Un", (2, "en"): "Two"}
+TRANSLATORS = {1: "tx", 2: "ty", 3: "tz"}
+EDITION_TRANSLATORS = [(1, "fr", 1), (1, "fr", 2), (2, "en", 2)]
 
 SCHEMA = [
     "CREATE TABLE articles (id INTEGER PRIMARY KEY, title VARCHAR(50) NOT NULL)",
@@ -65,6 +71,15 @@ SCHEMA = [
     "team_id INTEGER NOT NULL REFERENCES teams(id), UNIQUE (user_id, team_id))",
     "CREATE TABLE reviews (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), "
     "article_id INTEGER NOT NULL REFERENCES articles(id), body VARCHAR(50) NOT NULL)",
+    "CREATE TABLE featured (article_id INTEGER NOT NULL REFERENCES articles(id), "
+    "tag_id INTEGER NOT NULL REFERENCES tags(id), PRIMARY KEY (tag_id, article_id))",
+    "CREATE TABLE editions (book_id INTEGER NOT NULL, lang VARCHAR(5) NOT NULL, "
+    "title VARCHAR(50) NOT NULL, PRIMARY KEY (book_id, lang))",
+    "CREATE TABLE translators (id INTEGER PRIMARY KEY, name VARCHAR(50) NOT NULL)",
+    "CREATE TABLE edition_translators (book_id INTEGER NOT NULL, lang VARCHAR(5) NOT NULL, "
+    "translator_id INTEGER NOT NULL REFERENCES translators(id), "
+    "PRIMARY KEY (book_id, lang, translator_id), "
+    "FOREIGN KEY (book_id, lang) REFERENCES editions(book_id, lang))",
 ]
 
 
@@ -108,6 +123,22 @@ def build_schema(url: str) -> None:
         conn.execute(
             sa.text("INSERT INTO reviews VALUES (:i, :u, :a, :b)"),
             [{"i": i, "u": u, "a": a, "b": b} for i, u, a, b in REVIEWS],
+        )
+        conn.execute(
+            sa.text("INSERT INTO featured (article_id, tag_id) VALUES (:a, :t)"),
+            [{"a": a, "t": t} for a, t in FEATURED],
+        )
+        conn.execute(
+            sa.text("INSERT INTO editions VALUES (:b, :l, :t)"),
+            [{"b": b, "l": lang, "t": t} for (b, lang), t in EDITIONS.items()],
+        )
+        conn.execute(
+            sa.text("INSERT INTO translators VALUES (:i, :n)"),
+            [{"i": i, "n": n} for i, n in TRANSLATORS.items()],
+        )
+        conn.execute(
+            sa.text("INSERT INTO edition_translators VALUES (:b, :l, :t)"),
+            [{"b": b, "l": lang, "t": t} for b, lang, t in EDITION_TRANSLATORS],
         )
     engine.dispose()
 
@@ -328,6 +359,78 @@ def test_a_table_with_two_foreign_keys_and_rows_of_its_own_is_no_link(client: Fl
         "follower",
         "teams",
     }
+
+
+def test_two_links_between_the_same_tables_each_get_a_relation(client: FlaskClient) -> None:
+    """``article_tags`` comes first by name: its relation is ``tags``; ``featured``'s is
+    ``tags_via_featured`` (and the other way, ``articles_via_featured``)."""
+    row = client.get("/api/articles/1?include=tags,tags_via_featured").get_json()
+    assert row["tags"] == tag_rows(tags_of(1))
+    assert row["tags_via_featured"] == tag_rows({t for a, t in FEATURED if a == 1})
+    for tag in TAGS:
+        got = client.get(f"/api/tags/{tag}/articles_via_featured").get_json()
+        assert got["data"] == article_rows({a for a, t in FEATURED if t == tag})
+    both = client.get("/api/articles?filter[tags.name]=py&filter[tags_via_featured.name]=web")
+    expected = {a for a in ARTICLES if 1 in tags_of(a) and (a, 3) in FEATURED}
+    assert ids(both.get_json()) == sorted(expected)
+
+
+def test_a_link_to_a_table_with_a_two_column_key(client: FlaskClient) -> None:
+    for (book, lang), _title in EDITIONS.items():
+        got = client.get(f"/api/editions/{book},{lang}/translators").get_json()
+        expected = sorted(t for b, x, t in EDITION_TRANSLATORS if (b, x) == (book, lang))
+        assert ids(got) == expected
+    listed = client.get("/api/editions?include=translators").get_json()["data"]
+    assert [((r["book_id"], r["lang"]), [t["id"] for t in r["translators"]]) for r in listed] == [
+        (key, sorted(t for b, x, t in EDITION_TRANSLATORS if (b, x) == key))
+        for key in sorted(EDITIONS)
+    ]
+    for translator in TRANSLATORS:
+        row = client.get(f"/api/translators/{translator}?include=editions").get_json()
+        keys = sorted((b, x) for b, x, t in EDITION_TRANSLATORS if t == translator)
+        assert [(e["book_id"], e["lang"]) for e in row["editions"]] == keys
+    by_lang = client.get("/api/translators?filter[editions.lang]=en").get_json()
+    assert ids(by_lang) == sorted({t for _, x, t in EDITION_TRANSLATORS if x == "en"})
+    by_name = client.get("/api/editions?filter[not][translators.name]=ty").get_json()
+    assert [(r["book_id"], r["lang"]) for r in by_name["data"]] == sorted(
+        k for k in EDITIONS if (*k, 2) not in EDITION_TRANSLATORS
+    )
+    doc = client.get("/api/editions/1,fr/relationships/translators", headers=JSONAPI)
+    assert doc.get_json()["data"] == [
+        {"type": "translators", "id": "1"},
+        {"type": "translators", "id": "2"},
+    ]
+
+
+def test_keyset_pages_and_the_to_many_rules(client: FlaskClient) -> None:
+    seen: list[int] = []
+    link: str | None = "/api/articles/3/tags?page[size]=1&page[after]=&sort=-name"
+    while link:
+        got = client.get(link)
+        assert got.status_code == 200, got.get_json()
+        seen += ids(got.get_json())
+        link = got.get_json()["links"]["next"]
+    assert seen == sorted(tags_of(3), key=lambda t: TAGS[t], reverse=True)
+    # As through any to-many relation: no sort key, no group.
+    bad = problem(client.get("/api/articles?sort=tags.name"), 400)
+    assert bad["parameter"] == "sort"
+    bad = problem(client.get("/api/articles?group_by=tags.name&aggregate=count()"), 400)
+    assert bad["parameter"] == "group_by"
+
+
+def test_rows_named_by_a_lookup_and_camel_case_names(url: str, path: str) -> None:
+    lean = path == "lean"
+    named = create_app(url, lean=lean, engine_options=POOL, lookups={"tags": ["name"]})
+    client = named.test_client()
+    got = client.get("/api/tags/sql/articles_via_article_tags").get_json()
+    assert got["data"] == article_rows(articles_of(2))
+    doc = client.get("/api/articles/1/relationships/tags", headers=JSONAPI).get_json()
+    assert doc["data"] == [{"type": "tags", "id": TAGS[t]} for t in sorted(tags_of(1))]
+    camel = create_app(url, lean=lean, engine_options=POOL, camel_case=True).test_client()
+    row = camel.get("/api/tags/2?include=articlesViaArticleTags").get_json()
+    assert row["articlesViaArticleTags"] == article_rows(articles_of(2))
+    listed = camel.get("/api/tags?filter[articlesViaArticleTags.title]=Beta").get_json()
+    assert ids(listed) == sorted(tags_of(2))
 
 
 def test_unknown_many_to_many_names_are_400_and_404(client: FlaskClient) -> None:
