@@ -23,8 +23,8 @@ from flask.testing import FlaskClient
 from tablerest import Api, authenticated, nobody, owner, public
 from tablerest.mount.lean import install
 from tests.databases import BACKENDS
-from tests.features.test_many_to_many import LINKS, MEMBERS, TAGS, build_schema
-from tests.helpers import caller_by_header
+from tests.features.test_many_to_many import LINKS, MEMBERS, TAGS, build_schema, ids
+from tests.helpers import caller_by_header, problem
 
 ANN = {"X-User": "1"}
 JSONAPI = "application/vnd.api+json"
@@ -223,3 +223,41 @@ def test_the_far_side_keeps_its_own_rules(engine: sa.Engine, path: str) -> None:
     assert all(name not in str(got) for name in TAGS.values())
     bad = client.get("/api/articles?filter[tags.name]=py")
     assert bad.status_code == 400
+
+
+def test_row_grants_at_the_far_end_scope_every_way_through_the_link(
+    engine: sa.Engine, path: str
+) -> None:
+    """Users each read only their own row: through teams.users they find themselves, never
+    another member, by include, relation route, linkage, count or filter."""
+    meta = sa.MetaData()
+    meta.reflect(engine)
+    app = Flask("m2m-rows")
+    app.config["TESTING"] = True
+    api = Api(app, engine, identify=caller_by_header)
+    api.resource(meta.tables["teams"], permissions=public)
+    api.resource(meta.tables["users"], permissions=owner("id"))
+    api.resource(meta.tables["memberships"], permissions=public)
+    if path == "lean":
+        install(app)
+    client = app.test_client()
+    for team in (1, 2):
+        mine = [1] if (team, 1) in {(t, u) for _, u, t in MEMBERS} else []
+        row = client.get(f"/api/teams/{team}?include=users", headers=ANN).get_json()
+        assert [u["id"] for u in row["users"]] == mine
+        listed = client.get(f"/api/teams/{team}/users?count=true", headers=ANN).get_json()
+        assert ids(listed) == mine
+        assert listed["meta"]["total"] == len(mine)
+        doc = client.get(
+            f"/api/teams/{team}/relationships/users", headers={**ANN, "Accept": JSONAPI}
+        )
+        assert [int(r["id"]) for r in doc.get_json()["data"]] == mine
+    # Bob is in team 1: Ann cannot find that out by filtering on his name.
+    assert ids(client.get("/api/teams?filter[users.name]=bob", headers=ANN).get_json()) == []
+    assert ids(client.get("/api/teams?filter[users.name]=ann", headers=ANN).get_json()) == sorted(
+        t for _, u, t in MEMBERS if u == 1
+    )
+    # Anonymous callers own no row: an include of users asks them to sign in.
+    assert (
+        problem(client.get("/api/teams/1?include=users"), 401)["detail"] == "Sign in to read users"
+    )
