@@ -418,6 +418,33 @@ def test_keyset_pages_and_the_to_many_rules(client: FlaskClient) -> None:
     assert bad["parameter"] == "group_by"
 
 
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("group_by=id&aggregate=count()", "group_by"),
+        ("aggregate=count()", "aggregate"),
+        ("distinct=id", "distinct"),
+        ("aggregate=count()&having[count()][gt]=1", "aggregate"),
+    ],
+)
+def test_a_relation_route_refuses_groups(client: FlaskClient, query: str, parameter: str) -> None:
+    """A relation route lists rows: groups asked of it were answered with rows, as though
+    the parameters were not there."""
+    for url in ("/api/articles/3/tags", "/api/tags/2/articles_via_article_tags"):
+        bad = problem(client.get(f"{url}?{query}"), 400)
+        assert bad["parameter"] == parameter
+        assert "relation route" in bad["detail"]
+    linkage = client.get(f"/api/articles/3/relationships/tags?{query}", headers=JSONAPI)
+    assert linkage.status_code == 400
+    assert linkage.get_json()["errors"][0]["source"]["parameter"] == parameter
+    # A to-many relation by a foreign key alike.
+    body = problem(client.get(f"/api/articles/1/reviews?{query}"), 400)
+    assert body["parameter"] == parameter
+    # The collection still groups.
+    grouped = client.get(f"/api/tags?{query}")
+    assert grouped.status_code == 200, grouped.get_json()
+
+
 def test_rows_named_by_a_lookup_and_camel_case_names(url: str, path: str) -> None:
     lean = path == "lean"
     named = create_app(url, lean=lean, engine_options=POOL, lookups={"tags": ["name"]})
@@ -456,6 +483,9 @@ def test_openapi_describes_the_relations_through_links(client: FlaskClient) -> N
     assert route["operationId"] == "list_articles_tags"
     names = {p["name"] for p in route["parameters"]}
     assert {"filter[name]", "page[size]", "count", "sort"} <= names  # the tags' own
+    assert not {"group_by", "aggregate", "distinct", "having"} & names  # rows, not groups
+    collection = {p["name"] for p in paths["/api/tags"]["get"]["parameters"]}
+    assert {"group_by", "aggregate", "distinct", "having"} <= collection
     listed = route["responses"]["200"]["content"]["application/json"]["schema"]
     assert listed == {"$ref": "#/components/schemas/TagsList"}
     linkage = paths["/api/articles/{id}/relationships/tags"]["get"]

@@ -62,11 +62,12 @@ def key_parameter(res: Resource) -> tuple[dict[str, Any], str]:
     }, "{key}"
 
 
-def list_params(ctx: Context, res: Resource) -> list[dict[str, Any]]:
+def list_params(ctx: Context, res: Resource, *, groups: bool = True) -> list[dict[str, Any]]:
     """The query parameters of a list of ``res``: pages, sort, fields, include, search,
-    grouping, format and one filter per readable field."""
+    grouping (unless not ``groups``: a relation route), format and one filter per readable
+    field."""
     # Groups (group_by, aggregate) sort by their keys and aggregates.
-    sortable = sort_keys(ctx, res) + aggregate_texts(ctx, res)
+    sortable = sort_keys(ctx, res) + (aggregate_texts(ctx, res) if groups else [])
     params = [
         *page_params(res),
         query("sort", {"type": "string", "pattern": list_pattern(sortable, "-?")},
@@ -77,7 +78,8 @@ def list_params(ctx: Context, res: Resource) -> list[dict[str, Any]]:
     if res.searchable and not {f.name for f in res.searchable} & ctx.concealed(res):
         names = ", ".join(f.name for f in res.searchable)
         params.append(query("q", {"type": "string"}, f"Search in {names}"))
-    params += grouping_params(ctx, res)
+    if groups:
+        params += grouping_params(ctx, res)
     params += filter_params(ctx, res)
     params.append(filter_groups_param(ctx, res))
     params += [
