@@ -581,8 +581,9 @@ LABELS = {1: ("news", True), 2: ("old", False), 3: ("howto", True)}
 POST_LABELS = [(1, 1), (1, 2), (2, 3), (2, 1)]
 
 
-@pytest.fixture
-def models_app(db_url: str, path: str) -> Iterator[FlaskClient]:
+def serve_models(db_url: str, path: str, link: dict[str, Any] | None = None, **api: Any) -> Flask:
+    """Posts and labels (and, with ``link``'s options, their link table) served through
+    Flask-SQLAlchemy, over the rows above."""
     app = Flask("m2m")
     app.config.update(TESTING=True, SQLALCHEMY_DATABASE_URI=db_url, SQLALCHEMY_ENGINE_OPTIONS=POOL)
     db.init_app(app)
@@ -596,11 +597,19 @@ def models_app(db_url: str, path: str) -> Iterator[FlaskClient]:
             sa.insert(post_labels), [{"post_id": p, "label_id": lb} for p, lb in POST_LABELS]
         )
         db.session.commit()
-    api = Api(app, db)
-    api.resource(Post)
-    api.resource(Label)
+    tr = Api(app, db, **api)
+    tr.resource(Post)
+    tr.resource(Label)
+    if link is not None:
+        tr.resource(post_labels, **link)
     if path == "lean":
         install(app)
+    return app
+
+
+@pytest.fixture
+def models_app(db_url: str, path: str) -> Iterator[FlaskClient]:
+    app = serve_models(db_url, path)
     yield app.test_client()
     with app.app_context():
         db.engine.dispose()

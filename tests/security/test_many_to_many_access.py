@@ -23,7 +23,16 @@ from flask.testing import FlaskClient
 from tablerest import Api, authenticated, nobody, owner, public
 from tablerest.mount.lean import install
 from tests.databases import BACKENDS
-from tests.features.test_many_to_many import LINKS, MEMBERS, TAGS, build_schema, ids
+from tests.features.test_many_to_many import (
+    LINKS,
+    MEMBERS,
+    POST_LABELS,
+    TAGS,
+    build_schema,
+    db,
+    ids,
+    serve_models,
+)
 from tests.helpers import caller_by_header, problem
 
 ANN = {"X-User": "1"}
@@ -261,3 +270,32 @@ def test_row_grants_at_the_far_end_scope_every_way_through_the_link(
     assert (
         problem(client.get("/api/teams/1?include=users"), 401)["detail"] == "Sign in to read users"
     )
+
+
+def test_a_models_secondary_relationship_keeps_its_served_link_tables_rules(
+    db_url: str, path: str
+) -> None:
+    app = serve_models(
+        db_url, path, {"permissions": {"list": authenticated}}, identify=caller_by_header
+    )
+    client = app.test_client()
+    try:
+        for url, status in [
+            ("/api/posts/1?include={}", 400),
+            ("/api/posts?filter[{}.name]=news", 400),
+            ("/api/posts/1/{}", 404),
+            ("/api/labels/1/{}", 404),
+        ]:
+            name = "posts" if url.startswith("/api/labels") else "labels"
+            hidden = client.get(url.format(name))
+            absent = client.get(url.format("nowhere"))
+            assert hidden.status_code == status == absent.status_code, hidden.get_json()
+            assert hidden.get_data(as_text=True) == absent.get_data(as_text=True).replace(
+                "nowhere", name
+            )
+            assert client.get(url.format(name), headers=ANN).status_code == 200
+        row = client.get("/api/posts/1?include=labels", headers=ANN).get_json()
+        assert [lb["id"] for lb in row["labels"]] == sorted(lb for p, lb in POST_LABELS if p == 1)
+    finally:
+        with app.app_context():
+            db.engine.dispose()
