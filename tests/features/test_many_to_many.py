@@ -52,6 +52,9 @@ FEATURED = [(1, 3), (3, 3), (2, 1)]
 EDITIONS = {(1, "en"): "One", (1, "fr"): "Un", (2, "en"): "Two"}
 TRANSLATORS = {1: "tx", 2: "ty", 3: "tz"}
 EDITION_TRANSLATORS = [(1, "fr", 1), (1, "fr", 2), (2, "en", 2)]
+PROJECTS = {1: "apollo", 2: "gemini"}
+#: project_users, Rails' way: no primary key, a unique index on the pair.
+PROJECT_USERS = [(1, 2), (2, 2), (3, 1)]
 
 SCHEMA = [
     "CREATE TABLE articles (id INTEGER PRIMARY KEY, title VARCHAR(50) NOT NULL)",
@@ -80,6 +83,10 @@ SCHEMA = [
     "translator_id INTEGER NOT NULL REFERENCES translators(id), "
     "PRIMARY KEY (book_id, lang, translator_id), "
     "FOREIGN KEY (book_id, lang) REFERENCES editions(book_id, lang))",
+    "CREATE TABLE projects (id INTEGER PRIMARY KEY, name VARCHAR(50) NOT NULL)",
+    "CREATE TABLE project_users (user_id INTEGER NOT NULL REFERENCES users(id), "
+    "project_id INTEGER NOT NULL REFERENCES projects(id))",
+    "CREATE UNIQUE INDEX project_users_pair ON project_users (user_id, project_id)",
 ]
 
 
@@ -139,6 +146,14 @@ def build_schema(url: str) -> None:
         conn.execute(
             sa.text("INSERT INTO edition_translators VALUES (:b, :l, :t)"),
             [{"b": b, "l": lang, "t": t} for b, lang, t in EDITION_TRANSLATORS],
+        )
+        conn.execute(
+            sa.text("INSERT INTO projects VALUES (:i, :n)"),
+            [{"i": i, "n": n} for i, n in PROJECTS.items()],
+        )
+        conn.execute(
+            sa.text("INSERT INTO project_users VALUES (:u, :p)"),
+            [{"u": u, "p": p} for u, p in PROJECT_USERS],
         )
     engine.dispose()
 
@@ -327,6 +342,18 @@ def test_a_django_style_link_with_its_own_key(client: FlaskClient) -> None:
     assert client.get("/api/memberships/12").get_json() == {"id": 12, "user_id": 1, "team_id": 2}
 
 
+def test_a_rails_style_link_without_a_key_but_a_unique_index(client: FlaskClient) -> None:
+    for user in USERS:
+        got = client.get(f"/api/users/{user}/projects").get_json()
+        assert ids(got) == sorted(p for u, p in PROJECT_USERS if u == user)
+    listed = client.get("/api/projects?include=users").get_json()["data"]
+    assert [(r["id"], [u["id"] for u in r["users"]]) for r in listed] == [
+        (p, sorted(u for u, x in PROJECT_USERS if x == p)) for p in sorted(PROJECTS)
+    ]
+    by_user = client.get("/api/projects?filter[users.name]=ann").get_json()
+    assert ids(by_user) == sorted(p for u, p in PROJECT_USERS if u == 1)
+
+
 def test_a_link_with_more_columns_is_still_served_as_a_table(client: FlaskClient) -> None:
     got = client.get("/api/article_tags?filter[article_id]=1&sort=tag_id").get_json()
     assert [(r["article_id"], r["tag_id"]) for r in got["data"]] == sorted(
@@ -358,6 +385,8 @@ def test_a_table_with_two_foreign_keys_and_rows_of_its_own_is_no_link(client: Fl
         "followed",
         "follower",
         "teams",
+        "project_users",
+        "projects",
     }
 
 
@@ -533,6 +562,8 @@ def test_openapi_describes_the_relations_through_links(client: FlaskClient) -> N
         "followed",
         "follower",
         "teams",
+        "project_users",
+        "projects",
     }
 
 
