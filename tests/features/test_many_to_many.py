@@ -313,6 +313,25 @@ def test_filters_through_the_link_select_each_row_once(client: FlaskClient) -> N
     assert ids(tags) == sorted(tags_of(1))
 
 
+def test_filters_along_several_steps_through_links(client: FlaskClient) -> None:
+    """A link after a to-one relation, a link after a link, a to-many after a link."""
+    got = client.get("/api/reviews?filter[article.tags.name]=sql").get_json()
+    assert ids(got) == sorted(i for i, _, a, _ in REVIEWS if 2 in tags_of(a))
+    # Users in a team with bob (bob included).
+    with_bob = {u for _, u, t in MEMBERS if (2, t) in {(x, y) for _, x, y in MEMBERS}}
+    got = client.get("/api/users?filter[teams.users.name]=bob").get_json()
+    assert ids(got) == sorted(with_bob)
+    # Articles sharing a tag with Beta; tags of articles that have a review by ann.
+    shared = {a for a in ARTICLES if tags_of(a) & tags_of(2)}
+    got = client.get("/api/articles?filter[tags.articles_via_article_tags.title]=Beta")
+    assert ids(got.get_json()) == sorted(shared)
+    reviewed = {a for _, u, a, _ in REVIEWS if u == 1}
+    got = client.get("/api/tags?filter[articles_via_article_tags.reviews.user_id]=1")
+    assert ids(got.get_json()) == sorted({t for a, t in LINKS if a in reviewed})
+    got = client.get("/api/tags?filter[not][articles_via_article_tags.reviews.user_id]=1")
+    assert ids(got.get_json()) == sorted(set(TAGS) - {t for a, t in LINKS if a in reviewed})
+
+
 def test_a_table_linked_to_itself_names_both_sides_after_the_columns(client: FlaskClient) -> None:
     """``follows(follower_id, followed_id)``: ``users.followed`` are those a user follows,
     ``users.follower`` those who follow them."""
