@@ -231,6 +231,38 @@ def test_include_embeds_the_rows_a_link_table_relates(client: FlaskClient) -> No
     )
 
 
+def test_includes_nest_through_links(client: FlaskClient) -> None:
+    def team_ids(user: int) -> list[int]:
+        return sorted(t for _, u, t in MEMBERS if u == user)
+
+    def member_ids(team: int) -> list[int]:
+        return sorted(u for _, u, t in MEMBERS if t == team)
+
+    got = client.get("/api/users?include=teams.users").get_json()["data"]
+    assert [
+        (u["id"], [(t["id"], [m["id"] for m in t["users"]]) for t in u["teams"]]) for u in got
+    ] == [(u, [(t, member_ids(t)) for t in team_ids(u)]) for u in sorted(USERS)]
+    # A link after a to-one relation, a to-many one after a link.
+    reviews = client.get("/api/reviews?include=article.tags").get_json()["data"]
+    assert [[t["id"] for t in r["article"]["tags"]] for r in reviews] == [
+        sorted(tags_of(a)) for _, _, a, _ in sorted(REVIEWS)
+    ]
+    tags = client.get("/api/tags?include=articles_via_article_tags.reviews").get_json()["data"]
+    assert [
+        [(a["id"], [r["id"] for r in a["reviews"]]) for a in t["articles_via_article_tags"]]
+        for t in tags
+    ] == [
+        [(a, sorted(i for i, _, x, _ in REVIEWS if x == a)) for a in sorted(articles_of(t))]
+        for t in sorted(TAGS)
+    ]
+    # JSON:API: each user and team once in included, however many paths reach it.
+    doc = client.get("/api/users/1?include=teams.users", headers=JSONAPI).get_json()
+    included = sorted((r["type"], int(r["id"])) for r in doc["included"])
+    teams = team_ids(1)
+    members = {m for t in teams for m in member_ids(t)} - {1}
+    assert included == sorted([("teams", t) for t in teams] + [("users", m) for m in members])
+
+
 def test_jsonapi_include_and_linkage(client: FlaskClient) -> None:
     got = client.get("/api/articles?include=tags", headers=JSONAPI)
     assert got.status_code == 200, got.get_json()
