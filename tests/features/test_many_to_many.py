@@ -308,6 +308,13 @@ def test_relation_route_pages_counts_and_exports(client: FlaskClient) -> None:
         (TAGS[t] for t in tags_of(3) if TAGS[t] != "sql"), reverse=True
     )
     assert client.get("/api/articles/4/tags?count=true").get_json()["meta"]["total"] == 0
+    capped = client.get("/api/articles/3/tags?count=capped").get_json()["meta"]
+    assert (capped["total"], capped["total_capped"]) == (len(tags_of(3)), False)
+    # The planner's guess on PostgreSQL and MariaDB (its statement must run there), a capped
+    # count on SQLite.
+    guessed = client.get("/api/articles/3/tags?count=estimated")
+    assert guessed.status_code == 200, guessed.get_json()
+    assert isinstance(guessed.get_json()["meta"]["total"], int)
     problem(client.get("/api/articles/99/tags"), 404)
 
     exported = client.get("/api/articles/3/tags?format=csv")
