@@ -316,6 +316,27 @@ def test_filter_groups_pattern_says_what_the_parser_takes(make_app: AppFactory) 
         assert not names.search(name), name
         if name != "filter[year]":
             assert client.get("/api/books", query_string={name: "1"}).status_code == 400, name
-    # The change feed takes the groups too.
-    feed = [p["name"] for p in doc["paths"]["/api/books/changes"]["get"]["parameters"]]
-    assert "filter" in feed
+    # Filters through relations, in groups or on their own (not the hidden field there).
+    for name in (
+        "filter[author.name]",
+        "filter[or][0][author.name][like]",
+        "filter[not][author.id]",
+    ):
+        assert names.search(name), name
+        value = "x%" if name.endswith("[like]") else "1"
+        assert client.get("/api/books", query_string={name: value}).status_code == 200, name
+    (authors,) = [
+        p for p in doc["paths"]["/api/authors"]["get"]["parameters"] if p["name"] == "filter"
+    ]
+    of_authors = re.compile(authors["schema"]["propertyNames"]["pattern"])
+    assert of_authors.search("filter[books.title]")
+    assert not of_authors.search("filter[books.secret_note]")  # hidden
+    # The change feed takes the groups too, but nothing through a relation (a 400 there).
+    (feed,) = [
+        p for p in doc["paths"]["/api/books/changes"]["get"]["parameters"] if p["name"] == "filter"
+    ]
+    on_feed = re.compile(feed["schema"]["propertyNames"]["pattern"])
+    assert on_feed.search("filter[or][0][year][lt]")
+    assert not on_feed.search("filter[or][0][author.name]")
+    assert not on_feed.search("filter[author.name]")
+    assert "dotted" not in feed["description"]

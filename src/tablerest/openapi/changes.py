@@ -9,7 +9,7 @@ from typing import Any
 from ..resource import Resource
 from .common import problems
 from .context import Context
-from .parameters import list_params
+from .parameters import filter_groups_param, filter_params
 
 
 def changes_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[str, Any]:
@@ -23,7 +23,8 @@ def changes_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[str, 
             "description": "Resume after this event id (EventSource sends it on reconnect)",
         }
     ]
-    params += [p for p in list_params(ctx, res) if p["name"].startswith("filter")]
+    # The feed decides on each changed row alone: no filter goes through a relation.
+    params += [*filter_params(ctx, res), filter_groups_param(ctx, res, related=False)]
     op: dict[str, Any] = {
         "operationId": f"changes_{res.name}",
         "summary": f"Follow changes to {res.name} live: Server-Sent Events",

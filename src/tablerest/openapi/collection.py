@@ -92,8 +92,11 @@ def create_operation(ctx: Context, res: Resource, tag: list[str]) -> dict[str, A
     }
 
 
-def list_operation(ctx: Context, res: Resource, op_id: str, tag: list[str]) -> dict[str, Any]:
-    """A list of ``res`` (a collection, or a to-many relation of another row)."""
+def list_operation(
+    ctx: Context, res: Resource, op_id: str, tag: list[str], *, groups: bool = True
+) -> dict[str, Any]:
+    """A list of ``res`` (a collection, or, without ``groups``, a to-many relation of
+    another row)."""
     content: dict[str, Any] = {
         "application/json": {"schema": ref(list_schema(ctx, res))},
         JSONAPI: {"schema": ref(jsonapi_document(ctx, res, many=True))},
@@ -109,7 +112,7 @@ def list_operation(ctx: Context, res: Resource, op_id: str, tag: list[str]) -> d
         "csv or ndjson, for links and browsers: not a declared parameter, as the answer's "
         "type would depend on it, which generated clients cannot follow.)",
         "tags": tag,
-        "parameters": list_params(ctx, res),
+        "parameters": list_params(ctx, res, groups=groups),
         "responses": {
             "200": {
                 "description": "A page (JSON), or every matching row (CSV, NDJSON)",

@@ -62,11 +62,12 @@ def key_parameter(res: Resource) -> tuple[dict[str, Any], str]:
     }, "{key}"
 
 
-def list_params(ctx: Context, res: Resource) -> list[dict[str, Any]]:
+def list_params(ctx: Context, res: Resource, *, groups: bool = True) -> list[dict[str, Any]]:
     """The query parameters of a list of ``res``: pages, sort, fields, include, search,
-    grouping, format and one filter per readable field."""
+    grouping (unless not ``groups``: a relation route), format and one filter per readable
+    field."""
     # Groups (group_by, aggregate) sort by their keys and aggregates.
-    sortable = sort_keys(ctx, res) + aggregate_texts(ctx, res)
+    sortable = sort_keys(ctx, res) + (aggregate_texts(ctx, res) if groups else [])
     params = [
         *page_params(res),
         query("sort", {"type": "string", "pattern": list_pattern(sortable, "-?")},
@@ -77,7 +78,8 @@ def list_params(ctx: Context, res: Resource) -> list[dict[str, Any]]:
     if res.searchable and not {f.name for f in res.searchable} & ctx.concealed(res):
         names = ", ".join(f.name for f in res.searchable)
         params.append(query("q", {"type": "string"}, f"Search in {names}"))
-    params += grouping_params(ctx, res)
+    if groups:
+        params += grouping_params(ctx, res)
     params += filter_params(ctx, res)
     params.append(filter_groups_param(ctx, res))
     params += [
@@ -150,17 +152,28 @@ def filter_params(ctx: Context, res: Resource) -> list[dict[str, Any]]:
     return params
 
 
-def filter_groups_param(ctx: Context, res: Resource) -> dict[str, Any]:
+def filter_groups_param(ctx: Context, res: Resource, *, related: bool = True) -> dict[str, Any]:
     """``filter[or][i][...]`` and ``filter[not][...]``: OpenAPI has no nested deepObject, so
     the groups are one form-exploded object whose property names are the parameters, sent as
-    they are (as ``having``), their pattern the group syntax over the filters above."""
-    fields = []
-    for f in ctx.readable(res):
-        ops = "|".join(operators(f.column.type, SCALAR_OPS))
-        fields.append(rf"\[{_pattern_escape(f.name)}\](?:\[(?:{ops})\])?")
+    they are (as ``having``), their pattern the group syntax over the filters above. With
+    ``related`` (not the change feed), the same object holds the filters through a relation
+    (``filter[tags.name]``; one step is spelled out), in groups or not."""
+    own = _filter_leaves(ctx, res, "")
+    through = []
+    if related:
+        for name, _rel, target in ctx.relations(res):
+            through += _filter_leaves(ctx, target, f"{name}.")
     group = r"(?:\[or\]\[1?[0-9]\]|\[not\])"
-    leaf = "|".join(fields[:MAX_LISTED])
-    pattern = rf"^filter{group}{{1,{MAX_GROUP_DEPTH}}}(?:{leaf})$"
+    leaf = "|".join((own + through)[:MAX_LISTED])
+    alone = "|".join(through[:MAX_LISTED])
+    grouped = rf"{group}{{1,{MAX_GROUP_DEPTH}}}(?:{leaf})"
+    pattern = rf"^filter(?:{grouped}|{alone})$" if alone else rf"^filter{grouped}$"
+    dotted = (
+        "; fields may be dotted through relations, as in filter[author.country]=NZ (through "
+        "a to-many relation: has at least one such row), in a group or on their own"
+        if related
+        else ""
+    )
     return {
         "name": "filter", "in": "query", "required": False, "style": "form", "explode": True,
         "schema": {"type": "object", "propertyNames": {"pattern": pattern},
@@ -172,12 +185,21 @@ def filter_groups_param(ctx: Context, res: Resource) -> dict[str, Any]:
             "filter[not][genre]=fantasy&filter[not][year][lt]=1950 the rows the ANDed "
             "conditions do not select (NULL rows included, as for ne). Groups nest "
             f"(filter[or][0][not][...]) up to {MAX_GROUP_DEPTH} deep; branch indexes are 0 "
-            f"to {MAX_BRANCH - 1}; every condition counts toward the filter limit; fields may "
-            "be dotted through relations, as in the filters above"
+            f"to {MAX_BRANCH - 1}; every condition counts toward the filter limit{dotted}"
         ),
         "x-tablerest-filter-groups": {"or": "filter[or][<index>]", "not": "filter[not]",
                                       "max_depth": MAX_GROUP_DEPTH, "max_branch": MAX_BRANCH - 1},
     }  # fmt: skip
+
+
+def _filter_leaves(ctx: Context, res: Resource, prefix: str) -> list[str]:
+    """``[f]`` or ``[f][op]`` for each readable field of ``res`` (named ``prefix`` + its name)
+    and the operators its type takes, as patterns."""
+    out = []
+    for f in ctx.readable(res):
+        ops = "|".join(operators(f.column.type, SCALAR_OPS))
+        out.append(rf"\[{_pattern_escape(prefix + f.name)}\](?:\[(?:{ops})\])?")
+    return out
 
 
 _COMPARISONS = {"ne": "does not equal", "lt": "is below", "le": "is at most",

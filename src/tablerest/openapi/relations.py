@@ -25,7 +25,8 @@ def relation_paths(ctx: Context, res: Resource, route: RowRoute) -> None:
     for rel_name, rel, target in ctx.relations(res):
         path = f"{route.path}/{rel_name}"
         if rel.to_many:
-            op = list_operation(ctx, target, f"list_{res.name}_{rel_name}", tag)
+            # Rows, not groups: a relation route refuses group_by and the like (400).
+            op = list_operation(ctx, target, f"list_{res.name}_{rel_name}", tag, groups=False)
             op["summary"] = f"The {rel_name} of one row of {res.name}"
             op["responses"].update(problems(404))
         else:

@@ -221,10 +221,17 @@ def _through(
         return leaf(source)  # type: ignore[no-any-return]
     rel, target = steps[0]
     inner = rel.target.alias()
-    return sa.exists().where(
-        join_on(rel, source, inner),
-        *scoped(scope, target, inner),
-        _through(inner, steps[1:], leaf, scope),
+    # FROM ``inner`` said outright: through a link table the join is an EXISTS of its own, and
+    # with a further step after it nothing else here names ``inner`` (this EXISTS would have
+    # no FROM, and the inner one would read ``inner`` uncorrelated).
+    return (
+        sa.exists()
+        .select_from(inner)
+        .where(
+            join_on(rel, source, inner),
+            *scoped(scope, target, inner),
+            _through(inner, steps[1:], leaf, scope),
+        )
     )
 
 

@@ -133,6 +133,7 @@ class ReadRoutes(Routes):
         args = request.args.to_dict(flat=False) if sparse else parsed  # as in list_rows
         if rel.to_many:
             intent = self.queries.list_intent(target, parsed, caller.access)
+            _rows_only(intent, parsed)
         else:
             intent = self.queries.item_intent(target, parsed, caller.access)
         reads = self.ops.reads
@@ -166,6 +167,7 @@ class ReadRoutes(Routes):
         values = parse_key(res, key)
         if rel.to_many:
             intent = self.queries.list_intent(target, args, caller.access)
+            _rows_only(intent, args)
             intent = dataclasses.replace(intent, fields=only_keys, include=())
             through, _row, intent, scope = reads.related(caller, values, rel, target, intent)
             page = reads.page(target, intent, scope, through)
@@ -283,3 +285,16 @@ class ReadRoutes(Routes):
                     columns.append(n)
             args[name] = [",".join(dict.fromkeys(columns))]
         return args, sparse
+
+
+def _rows_only(intent: ListIntent, args: Mapping[str, Any]) -> None:
+    """A relation route lists rows: groups (``group_by`` and the like) are the collection's,
+    which a filter through a relation narrows as well; ignoring them would answer rows where
+    the client asked for groups."""
+    if intent.grouping is None:
+        return
+    asked = [n for n in ("group_by", "distinct", "aggregate") if n in args]
+    name = asked[0] if asked else next(n for n in args if n.startswith("having["))
+    raise InvalidParameter(
+        name, "A relation route lists rows, not groups: group the collection instead"
+    )
