@@ -124,4 +124,5 @@ class AppState:
         if self.identify is None and not self.api.guarded:
             return None
         # The routes hand back the Flask request this adapter gave them.
-        return Access(self.identify(cast(Request, req)) if self.identify is not None else None)
+        who = self.identify(cast(Request, req)) if self.identify is not None else None
+        return Access(who, self.registry)

@@ -10,6 +10,11 @@ needs ``create`` (or ``update``) on it, as its write does. Where the relation al
 own operations. A link table served as a resource is written through its own operations, so
 its permissions, hooks and change feed apply as to any write of it; one that is not served (a
 model's ``secondary=`` table) is written directly. Everything happens in one transaction.
+
+A value list (``value_lists=``, ``"tag_list": ["dragons"]``) written with its row sets the
+row's links to the rows holding those values (:func:`set_value_lists`); a value no row holds
+(or none the caller may read) is the body's error, a 422 at the value, unless the relation
+creates missing rows.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from ..columns.rowkeys import key_match
+from ..errors import FieldError, ValidationFailed
 from ..grants import Rows
 from ..relations import Relation
 from ..resource import Resource
@@ -29,7 +35,7 @@ from .context import Shared
 from .nesting import Peer
 from .rowchecks import reach
 
-__all__ = ["LinkMode", "Links", "relink", "set_links"]
+__all__ = ["LinkMode", "Links", "relink", "set_links", "set_value_lists"]
 
 #: Add the named rows to the relationship, remove them, or make it exactly them.
 LinkMode = Literal["add", "remove", "set"]
@@ -46,6 +52,9 @@ class Links:
     by: tuple[sa.Column[Any], ...]
     values: Sequence[tuple[Any, ...]]
     create: bool = False
+    #: The JSON pointer of a value list in a body (``/tag_list``): a value no row holds is
+    #: then a 422 at it (``/tag_list/1``), not a 404.
+    field: str | None = None
 
 
 def relink(
@@ -122,16 +131,66 @@ def _reached(
     ``links.create``."""
     target = peers[links.target.name].writes
     out = []
-    for values in links.values:
+    for i, values in enumerate(links.values):
         found = _find(target.shared, session, caller, links, values)
         if found is None and links.create:
             data = {_field(links.target, c): v for c, v in zip(links.by, values, strict=True)}
             target.create(caller, [data])
             found = _find(target.shared, session, caller, links, values)
+        if found is None and links.field is not None:
+            named = ", ".join(
+                f"{_field(links.target, c)} {v!r}" for c, v in zip(links.by, values, strict=True)
+            )
+            raise ValidationFailed(
+                [FieldError(f"{links.field}/{i}", f"No {links.target.name} row with {named}")]
+            )
         if found is None:
             raise target.shared.missing(values)
         out.append(found)
     return out
+
+
+def set_value_lists(
+    peers: Mapping[str, Peer],
+    res: Resource,
+    session: Any,
+    caller: Caller,
+    key: Sequence[Any],
+    lists: Mapping[str, Sequence[Any]],
+    at: str,
+) -> None:
+    """Set the links of the row ``key`` of ``res`` to the rows its value lists ``lists``
+    name (field name -> values), in the write's transaction; ``at``: the pointer of the
+    row in the body."""
+    shared = peers[res.name].writes.shared
+    for name, values in lists.items():
+        vl = res.value_lists[name]
+        target = _served(peers, vl.rel.target)
+        if target is None:
+            raise LookupError(f"{res.name}.{name}: {vl.rel.target.name} is not served")
+        here = session.execute(
+            sa.select(*vl.rel.local).where(shared.statements.key_where(key))
+        ).first()
+        if here is None:
+            raise shared.missing(key)
+        links = Links(
+            vl.rel,
+            target,
+            (vl.column,),
+            [(v,) for v in values],
+            create=vl.relation in res.get_or_create,
+            field=f"{at}/{name}",
+        )
+        set_links(peers, session, caller, tuple(here), links, "set")
+
+
+def _served(peers: Mapping[str, Peer], table: sa.Table) -> Resource | None:
+    """The resource that serves the rows of ``table`` (not a view of it), if one does."""
+    for peer in peers.values():
+        res = peer.writes.resource
+        if res.table is table and res.where is None:
+            return res
+    return None
 
 
 def _find(
