@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from pydantic.alias_generators import to_camel
 
-from tablerest import Api, owner, public
+from tablerest import Api, owner, public, role
 from tablerest.mount.lean import install
 from tests.databases import BACKENDS
 from tests.helpers import caller_by_header, problem
@@ -337,6 +337,15 @@ def test_the_list_is_concealed_from_a_caller_who_may_not_read_every_tag(
     assert "tag_list" not in one.get_json()
     listed = client.get("/api/articles", headers=ann).get_json()["data"]
     assert all("tag_list" not in a for a in listed)
+    included = client.get("/api/people/1?include=articles", headers=ann).get_json()
+    assert included["articles"]
+    assert all("tag_list" not in a for a in included["articles"])
+    related = client.get("/api/people/1/articles", headers=ann).get_json()["data"]
+    assert related
+    assert all("tag_list" not in a for a in related)
+    assert "tag_list" not in client.get("/api/articles/1", headers=JSONAPI | ann).get_data(
+        as_text=True
+    )
     assert client.get("/api/articles?fields=tag_list", headers=ann).status_code == 400
     assert client.get("/api/articles?sort=tag_list", headers=ann).status_code == 400
     doc = client.get("/api/openapi.json", headers=ann).get_json()
@@ -449,3 +458,25 @@ def test_list_fields_and_the_change_feed(engine: sa.Engine, path: str) -> None:
     changed = client.patch("/api/articles/1", json={"tag_list": ["new"]})
     assert changed.status_code == 200, changed.get_data(as_text=True)
     assert stored(engine) == {1: ["new"]}
+
+
+def test_the_list_is_concealed_with_the_target_field(engine: sa.Engine, path: str) -> None:
+    app = Flask("value_lists_field")
+    app.config["TESTING"] = True
+    api = Api(app, engine, identify=caller_by_header)
+    api.resource(people, name="people")
+    api.resource(articles, name="articles", value_lists={"tag_list": "tags.name"})
+    api.resource(tags, name="tags", hidden_unless={"name": role("admin")})
+    api.resource(article_tags, name="article_tags")
+    if path == "lean":
+        install(app)
+    client = app.test_client()
+    assert "tag_list" not in client.get("/api/articles/1", headers={"X-User": "1"}).get_json()
+    assert "tag_list" not in client.get("/api/articles/1").get_json()
+
+
+def test_a_target_that_does_not_show_the_field_is_refused() -> None:
+    api = Api(Flask("value_lists_hidden"), sa.create_engine("sqlite://"))
+    api.resource(articles, name="articles", value_lists={"tag_list": "tags.name"})
+    with pytest.raises(ValueError, match="tags does not show"):
+        api.resource(tags, name="tags", hidden=["name"])
