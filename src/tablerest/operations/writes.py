@@ -62,7 +62,7 @@ class Writes:
         self.resource = shared.resource
         #: Writes the value lists of the resource (``value_lists=``): the operations, which
         #: reach the other resources, set it.
-        self.lists: ListWriter | None = None
+        self.lists: ListWriter = _no_lists
 
     # -- create ----------------------------------------------------------------------------
 
@@ -99,7 +99,7 @@ class Writes:
                     require_filled(res, data, f"/{i}" if many else "")
                 # ``written`` stays empty: a failure's diagnosis maps every item (below).
                 return self._create_core(items, caller) if returning else self._insert_core(items)
-            with self._linking(any(lists)), shared.db.writing(res.table) as session:
+            with _linking(shared, any(lists)), shared.db.writing(res.table) as session:
                 for i, data in enumerate(items):
                     at = f"/{i}" if many else ""
                     if isinstance(grant, Rows):
@@ -116,7 +116,7 @@ class Writes:
                     if readable is not None:
                         refer(res, session, written[-1], readable)
                     if lists[i]:
-                        self._write_lists(session, caller, key, lists[i], at)
+                        self.lists(session, caller, key, lists[i], at)
                     row = shared.fetch_one(key, session, caller)
                     ctx.row, ctx.key = row, key
                     self._run_hooks("after_create", ctx)
@@ -239,7 +239,7 @@ class Writes:
             if shared.core and expect is None and grant is True and readable is None:
                 written = shared.statements.values(data)
                 return self._update_core(key, data, caller)
-            with self._linking(any(lists)), shared.db.writing(res.table) as session:
+            with _linking(shared, any(lists)), shared.db.writing(res.table) as session:
                 if grant is not True:
                     reach(shared, session, key, grant, caller, "update")
                 if expect is not None:
@@ -269,7 +269,7 @@ class Writes:
                 if readable is not None:
                     refer(res, session, written, readable)
                 if lists:
-                    self._write_lists(session, caller, key, lists, "")
+                    self.lists(session, caller, key, lists, "")
                 row: dict[str, Any] = shared.fetch_one(key, session, caller)
                 ctx.row = row
                 self._run_hooks("after_update", ctx)
@@ -445,22 +445,6 @@ class Writes:
         except TablerestError as error:
             return error
 
-    def _linking(self, lists: bool) -> contextlib.AbstractContextManager[Any]:
-        """The transaction of a write with value lists: the rows their links name are
-        written (made, when missing) by their own resources' operations, which join it."""
-        return self.shared.db.atomic() if lists else contextlib.nullcontext()
-
-    def _write_lists(
-        self,
-        session: Session,
-        caller: Caller,
-        key: tuple[Any, ...],
-        lists: dict[str, list[Any]],
-        at: str,
-    ) -> None:
-        assert self.lists is not None  # the operations set it
-        self.lists(session, caller, key, lists, at)
-
     def _run_hooks(self, event: str, ctx: WriteContext) -> None:
         for hook in self.resource.hooks[event]:
             hook(ctx)
@@ -473,6 +457,16 @@ class Writes:
             return name
         (column,) = self.shared.statements.values({name: None})
         return mapper.get_property_by_column(column).key
+
+
+def _no_lists(*_args: Any) -> None:
+    raise AssertionError("a resource with value lists gets its writer from its operations")
+
+
+def _linking(shared: Shared, lists: bool) -> contextlib.AbstractContextManager[Any]:
+    """The transaction of a write with value lists: the rows their links name are written
+    (made, when missing) by their own resources' operations, which join it."""
+    return shared.db.atomic() if lists else contextlib.nullcontext()
 
 
 def _value_lists(res: Resource, data: dict[str, Any]) -> dict[str, list[Any]]:
