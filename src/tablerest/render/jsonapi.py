@@ -193,13 +193,13 @@ class _Objects:
 
 
 def _moved(pointer: str, pointers: Mapping[str, str]) -> str:
-    """Where ``pointer`` is in the request document: its own entry, or its field's (an item
-    of an array attribute: ``/tag_list/1`` -> ``/data/attributes/tag_list/1``)."""
+    """Where ``pointer`` is in the request document: its own entry, or inside its attribute's
+    (an item of an array: ``/tag_list/1`` -> ``/data/attributes/tag_list/1``)."""
     head, rest = pointer, ""
     while head:
         found = pointers.get(head)
         if found is not None:
-            return found + rest
+            return found + rest if not rest or "/attributes/" in found else pointer
         head, _, last = head.rpartition("/")
         rest = f"/{last}{rest}"
     return pointer
