@@ -480,3 +480,45 @@ def test_a_target_that_does_not_show_the_field_is_refused() -> None:
     api.resource(articles, name="articles", value_lists={"tag_list": "tags.name"})
     with pytest.raises(ValueError, match="tags does not show"):
         api.resource(tags, name="tags", hidden=["name"])
+
+
+# -- database-first ----------------------------------------------------------------------------
+
+
+def test_a_served_database_takes_value_lists(engine: sa.Engine, db_url: str, path: str) -> None:
+    from tablerest.server import create_app
+
+    app = create_app(
+        db_url,
+        lean=path == "lean",
+        engine_options={"poolclass": sa.NullPool},
+        value_lists={"articles": {"tag_list": "tags.name"}},
+        get_or_create={"articles": ["tags"]},
+    )
+    client = app.test_client()
+    assert client.get("/api/articles/1").get_json()["tag_list"] == ["apples", "dragons"]
+    made = client.post("/api/articles", json={"title": "Served", "tag_list": ["fresh"]})
+    assert made.status_code == 201, made.get_data(as_text=True)
+    assert stored(engine)[made.get_json()["id"]] == ["fresh"]
+
+
+def test_serve_options_give_value_lists(engine: sa.Engine, db_url: str) -> None:
+    import click
+    from click.testing import CliRunner
+
+    from tablerest import cli
+    from tablerest.cli.options import listed, pairs
+
+    given = ["--value-list", "articles.tag_list=tags.name", "--get-or-create", "articles=tags"]
+    result = CliRunner().invoke(cli.main, ["openapi", db_url, *given])
+    assert result.exit_code == 0, result.output
+    assert '"tag_list"' in result.output
+    bad = CliRunner().invoke(cli.main, ["openapi", db_url, "--value-list", "articles=tags"])
+    assert bad.exit_code == 2
+    assert "TABLE.FIELD=RELATION.COLUMN" in bad.output
+
+    assert listed(("articles.tag_list=tags.name",)) == {"articles": {"tag_list": "tags.name"}}
+    assert pairs(("articles=tags",), "--get-or-create") == {"articles": ["tags"]}
+    for bad in ("articles=tags.name", "articles.tag_list=tags", "articles.tag_list"):
+        with pytest.raises(click.BadParameter, match=r"TABLE\.FIELD=RELATION\.COLUMN"):
+            listed((bad,))
