@@ -45,6 +45,18 @@ post_tags = sa.Table(
     sa.Column("post_id", sa.Integer, sa.ForeignKey("m2m_posts.id"), primary_key=True),
     sa.Column("tag_id", sa.Integer, sa.ForeignKey("m2m_tags.id"), primary_key=True),
 )
+labels = sa.Table(
+    "m2m_labels",
+    meta,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(50), nullable=False, unique=True),
+)
+post_labels = sa.Table(
+    "m2m_post_labels",
+    meta,
+    sa.Column("post_id", sa.Integer, sa.ForeignKey("m2m_posts.id"), primary_key=True),
+    sa.Column("label_id", sa.Integer, sa.ForeignKey("m2m_labels.id"), primary_key=True),
+)
 likes = sa.Table(
     "m2m_likes",
     meta,
@@ -94,30 +106,34 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
     meta.create_all(eng)
     Base.metadata.create_all(eng)
     with eng.begin() as conn:
-        conn.execute(sa.insert(people), [{"id": 1, "name": "ann"}, {"id": 2, "name": "bob"}])
-        conn.execute(sa.insert(posts), [{"id": 1, "title": "One", "author_id": 1}])
-        conn.execute(
-            sa.insert(tags),
-            [
-                {"id": i, "name": n, "owner_id": o}
-                for i, n, o in [(1, "a", 1), (2, "b", 1), (3, "c", 2)]
-            ],
-        )
+        conn.execute(sa.insert(people), [{"name": "ann"}, {"name": "bob"}])
+        conn.execute(sa.insert(posts), [{"title": "One", "author_id": 1}])
+        owned = [("a", 1), ("b", 1), ("c", 2)]
+        conn.execute(sa.insert(tags), [{"name": n, "owner_id": o} for n, o in owned])
         conn.execute(sa.insert(post_tags), [{"post_id": 1, "tag_id": 1}])
-        conn.execute(sa.insert(Book.__table__), [{"id": 1, "title": "Dune"}])  # type: ignore[arg-type]
-        conn.execute(sa.insert(Shelf.__table__), [{"id": i, "name": f"s{i}"} for i in (1, 2)])  # type: ignore[arg-type]
+        conn.execute(sa.insert(labels), [{"name": "old"}])
+        conn.execute(sa.insert(Book), [{"title": "Dune"}])
+        conn.execute(sa.insert(Shelf), [{"name": "s1"}, {"name": "s2"}])
     yield eng
     eng.dispose()
 
 
-def _client(engine: sa.Engine, path: str, guarded: bool = False) -> FlaskClient:
+def _client(
+    engine: sa.Engine, path: str, guarded: bool = False, get_or_create: bool = False
+) -> FlaskClient:
     app = Flask("m2m_writes")
     app.config["TESTING"] = True
     api = Api(app, engine, identify=caller_by_header)
     api.resource(people, name="people")
     mine = owner("author_id")
     kept = {"list": public, "read": public, "create": mine, "update": mine, "delete": mine}
-    api.resource(posts, name="posts", permissions=kept if guarded else None)
+    api.resource(
+        posts,
+        name="posts",
+        permissions=kept if guarded else None,
+        get_or_create=["m2m_labels"] if get_or_create else [],
+    )
+    api.resource(labels, name="labels", lookup="name")
     # Tags are read by their owner only: others cannot link them, nor see them linked.
     own_tags = owner("owner_id")
     tag_rules = dict.fromkeys(("list", "read", "create", "update", "delete"), own_tags)
@@ -245,3 +261,103 @@ def test_openapi_describes_the_linkage_writes(engine: sa.Engine) -> None:
     # A to-many relation that is not through a link table is still changed from its side.
     other = spec["paths"]["/api/posts/{id}/relationships/m2m_likes"]["post"]["responses"]
     assert "204" not in other
+
+
+def _posts(engine: sa.Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.scalars(sa.select(posts.c.title)))
+
+
+def test_a_create_links_rows_by_key_and_creates_nested_ones(engine: sa.Engine, path: str) -> None:
+    client = _client(engine, path)
+    body = {"title": "Two", "author_id": 1, "m2m_tags": [{"id": 2}, {"name": "d"}, {"id": "3"}]}
+    made = client.post("/api/posts", json=body)
+    assert made.status_code == 201, made.get_data(as_text=True)
+    answer = made.get_json()
+    assert [t["name"] for t in answer["m2m_tags"]] == ["b", "d", "c"]
+    with engine.connect() as conn:
+        new_tag = conn.scalar(sa.select(tags.c.id).where(tags.c.name == "d"))
+    assert _links(engine, post_tags) == {(1, 1), (2, 2), (2, new_tag), (2, 3)}
+
+
+def test_jsonapi_create_links_by_id_and_creates_by_lid(engine: sa.Engine, path: str) -> None:
+    client = _client(engine, path)
+    doc = {
+        "data": {
+            "type": "posts",
+            "attributes": {"title": "Two"},
+            "relationships": {
+                "m2m_tags": {"data": [{"type": "tags", "id": "3"}, {"type": "tags", "lid": "n"}]}
+            },
+        },
+        "included": [{"type": "tags", "lid": "n", "attributes": {"name": "new"}}],
+    }
+    made = client.post("/api/posts", json=doc, headers=JSONAPI)
+    assert made.status_code == 201, made.get_data(as_text=True)
+    linkage = made.get_json()["data"]["relationships"]["m2m_tags"]["data"]
+    assert len(linkage) == 2
+    assert "3" in {d["id"] for d in linkage}
+    assert len(_links(engine, post_tags)) == 3
+    only_ids = {
+        "data": {
+            "type": "posts",
+            "attributes": {"title": "Three"},
+            "relationships": {
+                "m2m_tags": {"data": [{"type": "tags", "id": "1"}, {"type": "tags", "id": "99"}]}
+            },
+        }
+    }
+    missing = client.post("/api/posts", json=only_ids, headers=JSONAPI)
+    assert problem(missing, 422)["source"]["pointer"] == "/data/relationships/m2m_tags/data/1"
+    assert "Three" not in _posts(engine)
+
+
+def test_a_row_named_by_a_missing_key_fails_the_whole_create(engine: sa.Engine, path: str) -> None:
+    client = _client(engine, path)
+    body = {"title": "Two", "m2m_tags": [{"id": 1}, {"id": 9}]}
+    failed = client.post("/api/posts", json=body)
+    assert failed.status_code == 422, failed.get_data(as_text=True)
+    assert failed.get_json()["errors"][0]["pointer"] == "/m2m_tags/1"
+    assert _posts(engine) == {"One"}
+    assert _links(engine, post_tags) == {(1, 1)}
+
+
+def test_get_or_create_makes_the_rows_a_natural_key_names(engine: sa.Engine, path: str) -> None:
+    body = {"title": "Two", "m2m_labels": [{"name": "old"}, {"name": "new"}]}
+    refused = _client(engine, path).post("/api/posts", json=body)
+    assert refused.status_code == 422, refused.get_data(as_text=True)
+    assert refused.get_json()["errors"][0]["pointer"] == "/m2m_labels/1"
+    client = _client(engine, path, get_or_create=True)
+    made = client.post("/api/posts", json=body)
+    assert made.status_code == 201, made.get_data(as_text=True)
+    assert [x["name"] for x in made.get_json()["m2m_labels"]] == ["old", "new"]
+    with engine.connect() as conn:
+        names = dict(conn.execute(sa.select(labels.c.name, labels.c.id)).all())
+    assert set(names) == {"old", "new"}
+    post = made.get_json()["id"]
+    assert _links(engine, post_labels) == {(post, names["old"]), (post, names["new"])}
+
+
+def test_a_create_cannot_link_rows_the_caller_cannot_read(engine: sa.Engine, path: str) -> None:
+    client = _client(engine, path, guarded=True)
+    body = {"title": "Two", "m2m_tags": [{"id": 3}]}  # bob's tag, unseen by ann
+    failed = client.post("/api/posts", json=body, headers={"X-User": "1"})
+    assert failed.status_code == 422, failed.get_data(as_text=True)
+    assert _posts(engine) == {"One"}
+    mine = client.post(
+        "/api/posts", json={"title": "Two", "m2m_tags": [{"id": 2}]}, headers={"X-User": "1"}
+    )
+    assert mine.status_code == 201, mine.get_data(as_text=True)
+    assert (mine.get_json()["id"], 2) in _links(engine, post_tags)
+
+
+def test_openapi_describes_rows_to_link_in_a_create(engine: sa.Engine) -> None:
+    client = _client(engine, "flask", get_or_create=True)
+    schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
+    tags_in = schemas["PostsCreateNested"]["properties"]["m2m_tags"]
+    by_key, to_create = tags_in["items"]["anyOf"]
+    assert (by_key["required"], by_key["additionalProperties"]) == (["id"], False)
+    assert to_create == {"$ref": "#/components/schemas/TagsCreateNested"}
+    labels_in = schemas["PostsCreateNested"]["properties"]["m2m_labels"]
+    assert labels_in["items"]["anyOf"][0]["required"] == ["name"]  # the lookup key
+    assert "missing ones are made" in labels_in["description"]

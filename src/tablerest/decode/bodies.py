@@ -52,7 +52,7 @@ class Decoder:
         """A create body as the rows it asks for (``upsert``: checked unique field names).
         ``pointers`` receives where a JSON:API body's fields came from."""
         res = self.resource
-        if upsert is None and jsonapi and body.kind == "json" and b'"included"' in body.raw:
+        if upsert is None and jsonapi and body.kind == "json" and self._may_nest(body.raw):
             nested = self._decode_nested(body.raw, res, caller.catalog)
             if nested is not None:
                 if pointers is not None:
@@ -66,6 +66,14 @@ class Decoder:
             return Create(res.schema.validate_json_many(body.raw), many=True, upsert=upsert)
         data = self.data(caller, body, jsonapi, "create", pointers=pointers)
         return Create([data], upsert=upsert)
+
+    def _may_nest(self, raw: bytes) -> bool:
+        """Whether a JSON:API create may hold rows to nest: rows to create (``included``),
+        or a many-to-many linkage (to rows that exist, by their ids). A cheap look first."""
+        if b'"included"' in raw:
+            return True
+        names = [n for n, rel in self.resource.relations.items() if rel.through is not None]
+        return any(orjson.dumps(n) in raw for n in names)
 
     def change(
         self,

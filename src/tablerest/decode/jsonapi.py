@@ -121,6 +121,11 @@ def decode(body: bytes, res: Resource, catalog: Catalog, *, key: str | None = No
             continue
         rel, target = found
         cols = linkage_columns(res, rel, target)
+        if rel.through is not None:
+            raise Forbidden(
+                f"{res.name}.{name} is changed with POST, PATCH or DELETE at the row's "
+                f"relationships/{name}, not in its document"
+            )
         if rel.to_many or cols is None:
             raise Forbidden(
                 f"{res.name}.{name} cannot be set here: set the key on the related "
@@ -223,6 +228,18 @@ def decode_linkages(linkage: Any, target: Resource, at: str) -> list[tuple[Any, 
     return out
 
 
+def _links(res: Resource, catalog: Catalog, data: Any) -> bool:
+    """Whether a create document links its row to others through a link table."""
+    members = data.get("relationships") if isinstance(data, dict) else None
+    if not isinstance(members, dict):
+        return False
+    for name in members:
+        rel = res.relations.get(name)
+        if rel is not None and rel.through is not None and catalog.target(rel) is not None:
+            return True
+    return False
+
+
 def decode_nested(
     body: bytes, res: Resource, catalog: Catalog
 ) -> tuple[dict[str, Any], dict[str, str]] | None:
@@ -232,9 +249,9 @@ def decode_nested(
     document includes nothing (a plain create)."""
     doc = _load(body)
     data = _data(doc)
-    if not isinstance(doc, dict) or "included" not in doc:
+    if not isinstance(doc, dict) or ("included" not in doc and not _links(res, catalog, data)):
         return None
-    included = doc["included"]
+    included = doc.get("included", [])
     if not isinstance(included, list):
         raise MalformedBody('"included" must be an array of resource objects')
     by_lid: dict[tuple[str, str], int] = {}
@@ -282,6 +299,27 @@ def decode_nested(
             pointers[rel_where] = rel_at
             linkage = member["data"]
             items = linkage if isinstance(linkage, list) else [linkage]
+            if rel.through is not None and isinstance(linkage, list):
+                # Many-to-many: rows that exist by their id, rows to create by their lid.
+                linked = []
+                for n, ident in enumerate(items):
+                    ident_at, child_where = f"{rel_at}/data/{n}", f"{rel_where}/{n}"
+                    if isinstance(ident, dict) and "lid" in ident:
+                        made = lid_row(target, ident, rel_at, child_where)
+                        if made is not None:
+                            linked.append(made)
+                        continue
+                    try:
+                        values = decode_linkage(ident, target, ident_at)
+                    except ValidationFailed as exc:
+                        errors.extend(exc.errors)
+                        continue
+                    linked.append(
+                        {f.name: v for f, v in zip(target.key_fields, values, strict=True)}
+                    )
+                    pointers[child_where] = ident_at
+                out[name] = linked
+                continue
             if rel.to_many != isinstance(linkage, list) or not all(
                 isinstance(x, dict) and "lid" in x for x in items
             ):
@@ -305,21 +343,29 @@ def decode_nested(
                 continue
             nested = []
             for n, ident in enumerate(items):
-                i = by_lid.get((str(ident.get("type")), str(ident.get("lid"))))
-                if i is None:
-                    errors.append(
-                        FieldError(f"{rel_at}/data", f"No included {ident.get('type')!r} object "
-                                   f"has the lid {ident.get('lid')!r}")
-                    )  # fmt: skip
-                    continue
-                if i in used:
-                    errors.append(FieldError(f"/included/{i}", "Named by more than one linkage"))
-                    continue
-                used.add(i)
                 child_where = f"{rel_where}/{n}" if rel.to_many else rel_where
-                nested.append(row(target, included[i], f"/included/{i}", child_where))
+                made = lid_row(target, ident, rel_at, child_where)
+                if made is not None:
+                    nested.append(made)
             out[name] = nested if rel.to_many else (nested[0] if nested else None)
         return out
+
+    def lid_row(
+        target: Resource, ident: dict[str, Any], rel_at: str, where: str
+    ) -> dict[str, Any] | None:
+        """The included row a linkage names by its ``lid``."""
+        i = by_lid.get((str(ident.get("type")), str(ident.get("lid"))))
+        if i is None:
+            errors.append(
+                FieldError(f"{rel_at}/data", f"No included {ident.get('type')!r} object "
+                           f"has the lid {ident.get('lid')!r}")
+            )  # fmt: skip
+            return None
+        if i in used:
+            errors.append(FieldError(f"/included/{i}", "Named by more than one linkage"))
+            return None
+        used.add(i)
+        return row(target, included[i], f"/included/{i}", where)
 
     top = row(res, data, "/data", "")
     for i in range(len(included)):

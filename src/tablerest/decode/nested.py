@@ -3,8 +3,11 @@ to create (``{"title": ..., "author": {...}, "reviews": [{...}]}``) -> a tree of
 
 A key of the document that names a relation whose target is served nests rows of that target:
 an object for a to-one relation (that row is created first and the new row points at it), an
-array of objects for a to-many one (created after the row, each pointing back at it). Rows nest
-to any depth. Every row is validated with its own resource's schema before anything is written,
+array of objects for a to-many one (created after the row, each pointing back at it). Through
+a link table (many-to-many), each object of the array is a row to link: one holding only the
+target's key fields (its primary key, or its ``lookup=``) names a row that exists (or, with
+``get_or_create=``, one made if none has that key); any other is a row to create first. Rows
+nest to any depth. Every row is validated with its own resource's schema before anything is written,
 and every error of the whole document is reported at once, at its pointer
 (``/reviews/1/stars``). The fields that link a row to the one it is nested in are filled in by
 the write: sending them too is an error.
@@ -24,19 +27,40 @@ from ..resource import Catalog, Resource
 from .exactjson import dump_exact
 from .values import value_parser
 
-__all__ = ["Node", "field_names", "nestable", "parse_document", "rows_in", "typed_value"]
+__all__ = [
+    "Linked",
+    "Node",
+    "field_names",
+    "nestable",
+    "parse_document",
+    "rows_in",
+    "typed_value",
+]
 
 
 @dataclass
 class Node:
-    """One row to create: its validated fields, where it sits in the body, and the rows to
-    create before it (to-one) and after it (to-many)."""
+    """One row to create: its validated fields, where it sits in the body, the rows to
+    create before it (to-one) and after it (to-many), and the rows to link it to through a
+    link table (many-to-many)."""
 
     resource: Resource
     data: dict[str, Any]
     at: str
     parents: list[tuple[Relation, Node]] = field(default_factory=list)
     children: list[tuple[Relation, list[Node]]] = field(default_factory=list)
+    links: list[Linked] = field(default_factory=list)
+
+
+@dataclass
+class Linked:
+    """The rows of ``target`` a nested row links to through the many-to-many ``relation``:
+    each named by its key, or made from a nested row, in the order of the document (with
+    where each one is in it)."""
+
+    relation: Relation
+    target: Resource
+    rows: list[tuple[tuple[Any, ...] | Node, str]]
 
 
 def field_names(res: Resource, columns: Sequence[sa.Column[Any]]) -> list[str] | None:
@@ -54,6 +78,11 @@ def nestable(res: Resource, catalog: Catalog) -> dict[str, Relation]:
     out: dict[str, Relation] = {}
     for name, rel in res.relations.items():
         target = catalog.target(rel)
+        if target is not None and rel.through is not None:
+            # Rows are linked (or created, then linked) by this row's key.
+            if field_names(res, rel.local) is not None:
+                out[name] = rel
+            continue
         if target is None or "POST" not in target.methods:
             continue
         local, remote = field_names(res, rel.local), field_names(target, rel.remote)
@@ -83,8 +112,10 @@ def rows_in(
             value = doc.get(name)
             assert target is not None
             if rel.to_many and isinstance(value, list):
+                key = {f.name for f in target.key_fields}
                 for i, item in enumerate(value):
-                    walk(target, item, f"{at}/{name}/{i}")
+                    if rel.through is None or not (isinstance(item, dict) and set(item) == key):
+                        walk(target, item, f"{at}/{name}/{i}")
             elif not rel.to_many:
                 walk(target, value, f"{at}/{name}")
 
@@ -137,7 +168,11 @@ def _parse(
         target = catalog.target(rel)
         assert target is not None
         value, where = doc[name], f"{at}/{name}"
-        if rel.to_many:
+        if rel.through is not None:
+            found = _links(rel, target, catalog, value, where, errors)
+            if found is not None:
+                node.links.append(found)
+        elif rel.to_many:
             if not isinstance(value, list):
                 errors.append(FieldError(where, "Input should be an array of rows to create"))
                 continue
@@ -169,6 +204,53 @@ def _parse(
     except TablerestError as exc:
         errors.extend(exc.under(at).errors or [FieldError(at, exc.detail)])
     return node
+
+
+def _links(
+    rel: Relation,
+    target: Resource,
+    catalog: Catalog,
+    value: Any,
+    at: str,
+    errors: list[FieldError],
+) -> Linked | None:
+    """The rows a many-to-many relation's array names or nests (see the module's doc)."""
+    if not isinstance(value, list):
+        errors.append(FieldError(at, "Input should be an array of rows to link"))
+        return None
+    names = [f.name for f in target.key_fields]
+    rows: list[tuple[tuple[Any, ...] | Node, str]] = []
+    for i, item in enumerate(value):
+        where = f"{at}/{i}"
+        if isinstance(item, dict) and item and set(item) == set(names):
+            key = _key(target, item, where, errors)
+            if key is not None:
+                rows.append((key, where))
+        elif isinstance(item, dict) and "POST" not in target.methods:
+            errors.append(
+                FieldError(where, f"Name a {target.name} row by {', '.join(names)} alone")
+            )
+        else:
+            made = _parse(target, catalog, item, where, frozenset(), errors)
+            if made is not None:
+                rows.append((made, where))
+    return Linked(rel, target, rows)
+
+
+def _key(
+    res: Resource, item: dict[str, Any], at: str, errors: list[FieldError]
+) -> tuple[Any, ...] | None:
+    """The key values an object names a row by (``{"id": 3}``, ``{"name": "dragons"}``)."""
+    out = []
+    for f in res.key_fields:
+        try:
+            if item[f.name] is None:
+                raise ValueError("null")
+            out.append(typed_value(f.column, item[f.name]))
+        except (TypeError, ValueError):
+            errors.append(FieldError(f"{at}/{f.name}", f"Not a key of {res.name}"))
+            return None
+    return tuple(out)
 
 
 def _writable(res: Resource, names: Any, at: str, errors: list[FieldError]) -> bool:

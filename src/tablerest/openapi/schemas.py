@@ -13,7 +13,7 @@ from ..resource import Resource
 from ..schema import Variant
 from .common import ref, schema_name
 from .context import Context
-from .fields import read_schema, refine_input
+from .fields import key_schema, read_schema, refine_input
 
 
 def row_schema(ctx: Context, res: Resource) -> str:
@@ -91,6 +91,9 @@ def _nested_inputs(
             continue  # concealed from the caller: no nesting under it described either
         target = ctx.state.target(rel)
         assert target is not None
+        if rel.through is not None:
+            props[rel_name] = _links_input(ctx, res, rel_name, target)
+            continue
         if rel.to_many:
             back = frozenset(field_names(target, rel.remote) or ())
             item = input_schema(ctx, target, "create", back, res)
@@ -120,6 +123,24 @@ def _nested_inputs(
         if set(local) <= set(required):
             rules.append({"anyOf": [_requiring([rel_name]), _requiring(local)]})
             schema["required"] = [r for r in required if r not in local]
+
+
+def _links_input(ctx: Context, res: Resource, rel_name: str, target: Resource) -> dict[str, Any]:
+    """A many-to-many relation in a create: rows to link, each named by its key alone (or,
+    where the target takes creates, a row to create first)."""
+    names = [f.name for f in target.key_fields]
+    named: dict[str, Any] = {
+        "type": "object",
+        "required": names,
+        "properties": {f.name: key_schema(f) for f in target.key_fields},
+        "additionalProperties": False,
+    }
+    made = "missing ones are made" if rel_name in res.get_or_create else "each must exist"
+    said = f"Rows of {target.name} to link this one to, each named by {', '.join(names)} ({made})"
+    if "POST" in target.methods:
+        named = {"anyOf": [named, ref(input_schema(ctx, target, "create", nested=True))]}
+        said += ", or rows to create and link"
+    return {"type": "array", "items": named, "description": said}
 
 
 def _requiring(names: list[str], *, negated: bool = False) -> dict[str, Any]:

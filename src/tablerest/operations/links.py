@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
 
@@ -30,30 +30,43 @@ from ..errors import FieldError, ValidationFailed
 from ..grants import Rows
 from ..relations import Relation
 from ..resource import Resource
+from .bulk import Bulk
 from .caller import Caller
 from .context import Shared
-from .nesting import Peer
 from .rowchecks import reach
+from .writes import Writes
 
-__all__ = ["LinkMode", "Links", "relink", "set_links", "set_value_lists"]
+__all__ = ["LinkMode", "Links", "Peer", "relink", "set_links", "set_value_lists"]
 
 #: Add the named rows to the relationship, remove them, or make it exactly them.
 LinkMode = Literal["add", "remove", "set"]
+
+
+class Peer(Protocol):
+    """A resource's write operations, as nested writes and links reach them."""
+
+    @property
+    def writes(self) -> Writes: ...
+
+    @property
+    def bulk(self) -> Bulk: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Links:
     """Which rows of ``target`` a row is to be linked to through ``rel``: those whose
     columns ``by`` (the target's URL key, or another unique key) hold ``values``; missing
-    ones are created (with those values) when ``create``."""
+    ones are created (with those values) when ``create``. ``at``: where each value is in a
+    request body (a missing row is then a 422 there, not a 404)."""
 
     rel: Relation
     target: Resource
     by: tuple[sa.Column[Any], ...]
     values: Sequence[tuple[Any, ...]]
     create: bool = False
+    at: Sequence[str] = ()
     #: The JSON pointer of a value list in a body (``/tag_list``): a value no row holds is
-    #: then a 422 at it (``/tag_list/1``), not a 404.
+    #: then a 422 at it naming the value (``/tag_list/1``), not a 404.
     field: str | None = None
 
 
@@ -133,9 +146,13 @@ def _reached(
     out = []
     for i, values in enumerate(links.values):
         found = _find(target.shared, session, caller, links, values)
+        at = links.at[i] if links.at else None
         if found is None and links.create:
             data = {_field(links.target, c): v for c, v in zip(links.by, values, strict=True)}
-            target.create(caller, [data])
+            try:
+                target.create(caller, [data])
+            except ValidationFailed as exc:
+                raise exc.under(at) if at is not None else exc from None
             found = _find(target.shared, session, caller, links, values)
         if found is None and links.field is not None:
             named = ", ".join(
@@ -145,7 +162,10 @@ def _reached(
                 [FieldError(f"{links.field}/{i}", f"No {links.target.name} row with {named}")]
             )
         if found is None:
-            raise target.shared.missing(values)
+            missing = target.shared.missing(values)
+            if at is None:
+                raise missing
+            raise ValidationFailed([FieldError(at, str(missing.detail))])
         out.append(found)
     return out
 
@@ -179,6 +199,7 @@ def set_value_lists(
             (vl.column,),
             [(v,) for v in values],
             create=vl.relation in res.get_or_create,
+            at=[f"{at}/{name}/{i}" for i in range(len(values))],
             field=f"{at}/{name}",
         )
         set_links(peers, session, caller, tuple(here), links, "set")

@@ -5,33 +5,22 @@ write operations (permissions, field rules, hooks)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import exc as sa_exc
 
-from ..decode.nested import Node, field_names, parse_document, rows_in, typed_value
+from ..decode.nested import Linked, Node, field_names, parse_document, rows_in, typed_value
 from ..errors import FieldError, TablerestError, ValidationFailed
 from ..execute.store import translate
-from .bulk import Bulk
 from .caller import Caller
 from .context import Shared
-from .writes import Writes
+from .links import Links, Peer, set_links
 
-__all__ = ["Nested", "Peer", "create_nested"]
+__all__ = ["Nested", "create_nested"]
 
 #: A nested row as stored, as answered (the caller's view of it, with the rows nested in it),
 #: and whether it was created (an upsert may change it instead).
 Nested = tuple[dict[str, Any], dict[str, Any], bool]
-
-
-class Peer(Protocol):
-    """A resource's write operations, as a nested write reaches them."""
-
-    @property
-    def writes(self) -> Writes: ...
-
-    @property
-    def bulk(self) -> Bulk: ...
 
 
 def create_nested(
@@ -107,4 +96,33 @@ def _store(
                 child.data[remote] = typed_value(column, row[local])
             rows.append(_store(peers, child, caller)[1])
         nested[rel.name] = rows
+    for linked in node.links:
+        nested[linked.relation.name] = _link(peers, node, row, linked, caller)
     return row, {**caller.visible(res, row), **nested}, made
+
+
+def _link(
+    peers: Mapping[str, Peer], node: Node, row: dict[str, Any], linked: Linked, caller: Caller
+) -> list[dict[str, Any]]:
+    """Link the row just written to the rows ``linked`` names (creating the nested ones
+    first); those rows, as the caller sees them."""
+    res, rel, target = node.resource, linked.relation, linked.target
+    keys, at = [], []
+    for entry, where in linked.rows:
+        if isinstance(entry, Node):
+            stored = _store(peers, entry, caller)[0]
+            entry_key = tuple(typed_value(f.column, stored[f.name]) for f in target.key_fields)
+            keys.append(entry_key)
+        else:
+            keys.append(entry)
+        at.append(where)
+    here = tuple(
+        typed_value(col, row[name])
+        for col, name in zip(rel.local, field_names(res, rel.local) or [], strict=True)
+    )
+    links = Links(rel, target, target.key, keys, rel.name in res.get_or_create, tuple(at))
+    shared = peers[target.name].writes.shared
+    with shared.db.atomic() as session:
+        set_links(peers, session, caller, here, links, "add")
+        shown = [shared.fetch_one(k, session, caller) for k in dict.fromkeys(keys)]
+    return [caller.visible(target, r) for r in shown]

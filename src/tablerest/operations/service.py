@@ -15,8 +15,8 @@ from .bulk import Bulk
 from .caller import Caller
 from .context import Config, Shared
 from .intents import Create, Written
-from .links import LinkMode, Links, relink, set_value_lists
-from .nesting import Peer, create_nested
+from .links import LinkMode, Links, Peer, relink, set_value_lists
+from .nesting import create_nested
 from .reads import Reads
 from .writes import Writes
 
