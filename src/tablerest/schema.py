@@ -204,11 +204,11 @@ def _distinct(values: list[Any]) -> list[Any]:
 
 def _field_type(resource: Declared, f: DeclaredField) -> Any:
     col_type = f.column.type
+    t: Any = python_type(col_type, resource.integer_bits)
     if isinstance(col_type, JsonList):  # a value list: the values of the rows to link to
         item = python_type(col_type.item, resource.integer_bits)
         distinct = PField(json_schema_extra={"uniqueItems": True})
-        return Annotated[list[item], AfterValidator(_distinct), distinct]  # type: ignore[valid-type]
-    t = python_type(col_type, resource.integer_bits)
+        t = Annotated[list[item], AfterValidator(_distinct), distinct]  # type: ignore[valid-type]
     if isinstance(col_type, sa.Uuid) and not col_type.as_uuid:
         t = Annotated[t, AfterValidator(_uuid_as_text)]
     for fn in resource.validators.get(f.name, ()):

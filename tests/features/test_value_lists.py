@@ -522,3 +522,19 @@ def test_serve_options_give_value_lists(engine: sa.Engine, db_url: str) -> None:
     for bad in ("articles=tags.name", "articles.tag_list=tags", "articles.tag_list"):
         with pytest.raises(click.BadParameter, match=r"TABLE\.FIELD=RELATION\.COLUMN"):
             listed((bad,))
+
+
+def test_validators_apply_to_the_list(engine: sa.Engine, path: str) -> None:
+    api, client = make_api(engine, path)
+
+    @api.resources["articles"].validator("tag_list")
+    def few(values: list[str]) -> list[str]:
+        if len(values) > 2:
+            raise ValueError("At most 2 tags")
+        return [v.lower() for v in values]
+
+    body = problem(client.post("/api/articles", json={"title": "V", "tag_list": list("abc")}), 422)
+    assert body["errors"][0] == {"pointer": "/tag_list", "detail": "At most 2 tags"}
+    made = client.post("/api/articles", json={"title": "V", "tag_list": ["Apples"]})
+    assert made.get_json()["tag_list"] == ["apples"]
+    assert stored(engine)[made.get_json()["id"]] == ["apples"]

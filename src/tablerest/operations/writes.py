@@ -226,9 +226,9 @@ class Writes:
         caller.check_writable(res, data)
         self._check_key_unchanged(data, key)
         reachable(res, [data], False)  # a new lookup value (a slug) must be a URL's too
-        kept = caller.locked(res) | caller.concealed(res)
         lists = _value_lists(res, data)
         if replace:
+            kept = caller.locked(res) | caller.concealed(res)
             data = _with_resets(res, data, kept)
             # PUT replaces the links too: a value list left out is emptied.
             lists = {n: lists.get(n, []) for n in res.value_lists if n in lists or n not in kept}
