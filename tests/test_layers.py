@@ -37,6 +37,7 @@ ALLOWED: dict[str, set[str]] = {
         "names",
         "relations",
         "schema",
+        "valuelists",
     },
     # Its options checked, and what they derive (Resource calls them): below resource.
     "declaring": {"envelopes", "fields", "names", "relations", "viewer"},
@@ -47,11 +48,14 @@ ALLOWED: dict[str, set[str]] = {
     "fields": {"viewer"},  # which columns and expressions are exposed, and how
     "viewer": set(),  # caller.id, the bind parameter of fields computed from who asks
     "relations": {"names"},  # relations from foreign keys or relationship(), and their names
+    # many-to-many relations shown as a list of one field (value_lists=): their fields
+    "valuelists": {"columns.jsonobject", "fields", "relations"},
     "names": set(),  # URL-safe names for tables and relations
     "limits": set(),  # bounds on one request: a value every stage may read
     # It reads a declaration through its own protocol (schema.Declared): below resource.
     "schema": {
         "columns.binary",
+        "columns.jsonobject",
         "columns.sqlite_time",
         "columns.typeops",
         "columns.untyped",
@@ -494,7 +498,7 @@ ALLOWED: dict[str, set[str]] = {
     "auth.sessions": {"execute.owntables"},
     "auth.tokens": {"errors"},
     "auth.policies": {"decode.values", "grants", "resource"},
-    "auth.access": {"errors", "grants", "relations", "resource"},
+    "auth.access": {"errors", "grants", "relations", "resource", "valuelists"},
     # text -> permissions and what is served: no request, no database
     "auth.policyfile": {"auth.policies", "reflect.selection"},
     # The users resource as auth reads it: lookups, roles, account stamps.

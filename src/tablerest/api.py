@@ -187,7 +187,9 @@ class Api:
         the primary key: ``lookup="slug"`` serves ``/api/articles/{slug}``),
         ``error_renderer`` / ``unique_violation`` (this resource's routes' errors; default the
         Api's), ``get_or_create`` (many-to-many relations whose writes create the rows they
-        name by a value no row holds: ``get_or_create=["tags"]``), ``sort`` (the order of
+        name by a value no row holds: ``get_or_create=["tags"]``), ``value_lists`` (field name ->
+        ``"relation.field"``: a many-to-many relation read and written as a list of one unique
+        field of its rows, ``value_lists={"tag_list": "tags.name"}``), ``sort`` (the order of
         lists whose client sends no ``sort``: ``"-created_at"``), ``put`` (``"update"``: PUT
         changes the fields sent, as PATCH), ``create_status`` (``200``: a create answers 200
         instead of 201), ``path`` (where it is served under the prefix, default its name:

@@ -32,6 +32,7 @@ from .grants import AccessPolicy
 from .names import Aliases, aliased, slug
 from .relations import Relation, declared_relations
 from .schema import ResourceSchema
+from .valuelists import ValueList, declared_value_lists, value_list_field
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Mapper, Session
@@ -172,6 +173,7 @@ class Resource(RowCalls):
         sort: str | None = None,
         create_status: Literal[200, 201] = 201,
         path: str | None = None,
+        value_lists: Mapping[str, str] | None = None,
     ) -> None:
         self.table = table
         declaring.check_statuses(put, create_status)
@@ -243,7 +245,9 @@ class Resource(RowCalls):
         )
         relations = declared_relations(table, self.mapper)
         #: The model's (or table's) name of each field and relation -> the name clients use.
-        self.aliases: dict[str, str] = aliased(self.name, [*declared, *relations], aliases)
+        self.aliases: dict[str, str] = aliased(
+            self.name, [*declared, *relations, *(value_lists or {})], aliases
+        )
         self.fields: dict[str, Field] = {
             self.aliases[n]: dataclasses.replace(f, name=self.aliases[n])
             for n, f in declared.items()
@@ -281,13 +285,22 @@ class Resource(RowCalls):
         self.searchable: tuple[Field, ...] = declaring.searchable_fields(
             self.name, self.fields, self.named, searchable
         )
-        #: The fields a list shows when the client names none (``fields=``); None: all.
-        self.list_fields: tuple[str, ...] | None = declaring.list_fields_of(
-            self.name, self.fields, self.named, list_fields
-        )
         #: Relations by name; only those whose target is a registered resource are reachable.
         self.relations: dict[str, Relation] = declaring.client_relations(
             self.name, relations, self.aliases, self.fields
+        )
+        #: Many-to-many relations shown as a list of one field of their rows (``tag_list``:
+        #: the names of the tags), by field name: fields read and written like any other.
+        self.value_lists: dict[str, ValueList] = declared_value_lists(
+            self.name, value_lists, self.named, self.relations, self.fields
+        )
+        if self.value_lists:
+            self.fields.update({n: value_list_field(v) for n, v in self.value_lists.items()})
+            self.readable = tuple(f for f in self.fields.values() if f.readable)
+            self.writable = tuple(f for f in self.fields.values() if f.writable)
+        #: The fields a list shows when the client names none (``fields=``); None: all.
+        self.list_fields: tuple[str, ...] | None = declaring.list_fields_of(
+            self.name, self.fields, self.named, list_fields
         )
         #: Many-to-many relations whose writes create the rows they name by a value no row
         #: holds yet (a tag by its name), rather than answering 404.

@@ -30,6 +30,7 @@ from pydantic import Field as PField
 from typing_extensions import TypedDict
 
 from .columns.binary import file_value
+from .columns.jsonobject import JsonList
 from .columns.sqlite_time import python_type as stored_time_type
 from .columns.typeops import base_type, write_type
 from .columns.untyped import UNTYPED
@@ -192,9 +193,22 @@ def _uuid_as_text(value: uuid.UUID) -> str:
     return str(value)
 
 
+def _distinct(values: list[Any]) -> list[Any]:
+    seen: set[Any] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"Values must be distinct: {value!r} is given twice")
+        seen.add(value)
+    return values
+
+
 def _field_type(resource: Declared, f: DeclaredField) -> Any:
     col_type = f.column.type
-    t = python_type(col_type, resource.integer_bits)
+    t: Any = python_type(col_type, resource.integer_bits)
+    if isinstance(col_type, JsonList):  # a value list: the values of the rows to link to
+        item = python_type(col_type.item, resource.integer_bits)
+        distinct = PField(json_schema_extra={"uniqueItems": True})
+        t = Annotated[list[item], AfterValidator(_distinct), distinct]  # type: ignore[valid-type]
     if isinstance(col_type, sa.Uuid) and not col_type.as_uuid:
         t = Annotated[t, AfterValidator(_uuid_as_text)]
     for fn in resource.validators.get(f.name, ()):

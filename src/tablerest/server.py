@@ -106,6 +106,8 @@ def create_app(
     connect_timeout: float | None = 5,
     keys: Mapping[str, Sequence[str]] | None = None,
     lookups: Mapping[str, Sequence[str]] | None = None,
+    value_lists: Mapping[str, Mapping[str, str]] | None = None,
+    get_or_create: Mapping[str, Sequence[str]] | None = None,
     changes: bool | ChangeFeed = False,
     shown: Mapping[str, Iterable[str]] | None = None,
     hide_secrets: bool = True,
@@ -130,6 +132,9 @@ def create_app(
     ``keys``: view or keyless table -> the columns that identify its rows (item routes).
     ``lookups``: table -> the unique columns that name its rows in URLs instead of the primary
     key (``/api/articles/{slug}``; ``tablerest serve --lookup``, over the policy file's).
+    ``value_lists``: table -> its value lists (``{"articles": {"tag_list": "tags.name"}}``;
+    ``serve --value-list``); ``get_or_create``: table -> the many-to-many relations whose
+    writes create the rows they name (``serve --get-or-create``).
     ``connect_timeout``: seconds to wait for a database server to accept a connection before
     the request gets a 503 (PostgreSQL, MariaDB/MySQL; ``None``: the driver's default).
     ``changes``: the live change feed on every table (``GET /api/<table>/changes``; see
@@ -213,6 +218,8 @@ def create_app(
         searchable=searchable,
         keys=keys,
         lookups=lookups,
+        value_lists=value_lists,
+        get_or_create=get_or_create,
         shown=show,
         hide_secrets=hide_secrets,
         csv_formula_guard=csv_formula_guard,

@@ -21,6 +21,7 @@ from ..errors import Forbidden, Unauthorized
 from ..grants import AccessPolicy, Action, Grant, Identity, Rows, both
 from ..relations import Relation
 from ..resource import Catalog, Resource
+from ..valuelists import ValueList
 
 __all__ = ["Access"]
 
@@ -34,10 +35,15 @@ Readable: TypeAlias = Callable[[sa.Table], tuple[ColumnElement[bool], dict[str, 
 class Access:
     """The caller and their grants, worked out once per resource and action."""
 
-    __slots__ = ("_fields", "_grants", "_relations", "identity", "scheme")
+    __slots__ = ("_fields", "_grants", "_relations", "catalog", "identity", "scheme")
 
-    def __init__(self, identity: Identity | None, scheme: str = "Bearer") -> None:
+    def __init__(
+        self, identity: Identity | None, catalog: Catalog | None = None, scheme: str = "Bearer"
+    ) -> None:
         self.identity = identity
+        #: The resources served (the targets of value lists); None until the caller's view
+        #: is made (:meth:`~tablerest.operations.registry.Registry.caller`).
+        self.catalog = catalog
         #: The ``Authorization`` scheme a 401 asks for (``Auth(scheme=...)``).
         self.scheme = scheme
         self._grants: dict[tuple[str, Action], Grant] = {}
@@ -45,8 +51,33 @@ class Access:
         self._relations: dict[str, frozenset[str]] = {}
 
     def concealed(self, resource: Resource) -> frozenset[str]:
-        """Fields of ``resource`` this caller may not see: for them, they do not exist."""
-        return self._field_rule(resource, "concealed")
+        """Fields of ``resource`` this caller may not see: for them, they do not exist.
+
+        A value list (``value_lists=``) is concealed with its relation, and unless the caller
+        may list and read every row of its target and see the field it lists: its SQL
+        aggregates every linked row, so a caller limited to some rows would learn of others.
+        """
+        found = self._field_rule(resource, "concealed")
+        if not resource.value_lists:
+            return found
+        key = (resource.name, "concealed lists")
+        lists = self._fields.get(key)
+        if lists is None:
+            lists = self._fields[key] = frozenset(
+                n for n, vl in resource.value_lists.items() if self._hides_list(resource, vl)
+            )
+        return found | lists
+
+    def _hides_list(self, resource: Resource, vl: ValueList) -> bool:
+        catalog = self.catalog
+        if catalog is None:
+            return True  # unknown targets: hidden rather than perhaps shown
+        target = catalog.target(vl.rel)
+        if target is None or vl.relation in self.concealed_relations(resource, catalog):
+            return True
+        if not all(self.grant(target, action) is True for action in ("list", "read")):
+            return True
+        return _hides(target, (vl.column,), self._field_rule(target, "concealed"))
 
     def concealed_relations(self, resource: Resource, catalog: Catalog) -> frozenset[str]:
         """Relations of ``resource`` this caller may not follow: for them, they do not exist.
@@ -60,12 +91,12 @@ class Access:
         if found is not None:
             return found
         names = set()
-        own = self.concealed(resource)
+        own = self._field_rule(resource, "concealed")  # value lists link no rows
         for name, rel in resource.relations.items():
             target = catalog.target(rel)
             if target is None:
                 continue  # not exposed at all
-            theirs = self.concealed(target)
+            theirs = self._field_rule(target, "concealed")
             hides = _hides(resource, rel.local, own) or _hides(target, rel.reached, theirs)
             link = catalog.link(rel)
             if hides or (link is not None and self._hides_links(link, rel)):

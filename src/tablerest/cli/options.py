@@ -183,6 +183,20 @@ def pairs(specs: tuple[str, ...], option: str) -> dict[str, list[str]]:
     return out
 
 
+def listed(specs: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """``--value-list TABLE.FIELD=RELATION.COLUMN`` options as table -> field -> spec."""
+    out: dict[str, dict[str, str]] = {}
+    for spec in specs:
+        name, sep, target = spec.partition("=")
+        table, dot, fname = name.partition(".")
+        if not (sep and dot and table and fname and target.count(".") == 1):
+            raise click.BadParameter(
+                f"{spec!r} is not TABLE.FIELD=RELATION.COLUMN", param_hint="--value-list"
+            )
+        out.setdefault(table, {})[fname] = target
+    return out
+
+
 def _rename(_ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, str]:
     """``--rename TABLE=NAME`` options as a mapping (the last ``=`` ends the table's name)."""
     out: dict[str, str] = {}
@@ -229,6 +243,13 @@ _what_options = group(
     option("--lookup", "lookups", multiple=True, metavar="TABLE=COL[,COL...]",
            help="Unique NOT NULL columns that name TABLE's rows in URLs instead of its primary "
            "key: PREFIX/articles/{slug} (repeatable)."),
+    option("--value-list", "value_lists", multiple=True,
+           metavar="TABLE.FIELD=RELATION.COLUMN",
+           help="A many-to-many relation of TABLE read and written as the list of one unique "
+           "column of its rows: --value-list articles.tag_list=tags.name (repeatable)."),
+    option("--get-or-create", "get_or_create", multiple=True, metavar="TABLE=REL[,REL...]",
+           help="Many-to-many relations of TABLE whose writes (a value list) create the rows "
+           "they name that do not exist yet (repeatable)."),
     option("--changes/--no-changes", default=None,
            help="The live change feed, GET PREFIX/<table>/changes (on by default for the demo "
            "database; creates the tables tablerest_changes and tablerest_change_counter)."),
@@ -271,6 +292,8 @@ def api_settings(
     searchable: tuple[str, ...],
     keys: tuple[str, ...],
     lookups: tuple[str, ...],
+    value_lists: tuple[str, ...],
+    get_or_create: tuple[str, ...],
     changes: bool | None,
     format_: str | None,
     camel_case: bool,
@@ -302,6 +325,8 @@ def api_settings(
         "searchable": pairs(searchable, "--searchable"),
         "keys": pairs(keys, "--key"),
         "lookups": pairs(lookups, "--lookup"),
+        "value_lists": listed(value_lists),
+        "get_or_create": pairs(get_or_create, "--get-or-create"),
         "selection": Selection.of(tables, exclude, rename, batch, docs),
         "rate_limits": RateLimits(
             anonymous=rate_limit,

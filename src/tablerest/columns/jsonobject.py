@@ -16,6 +16,10 @@ boolean is ``0``/``1`` on SQLite, and ``"0"``/``"1"`` text on MariaDB after an `
 timestamp has a space or a ``T``), so the type
 of the object (:class:`JsonObject`) reads each member back as its SQL type's Python value: the
 row then holds what a column of that type would, and is written as JSON like one.
+
+A many-to-many relation shown as a list of one field of the other side (``value_lists=``) is
+one JSON array per row: :func:`json_list` aggregates the values in SQL, and its type
+(:class:`JsonList`) reads each item back typed and puts them in order.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-__all__ = ["JsonObject", "json_object"]
+__all__ = ["JsonList", "JsonObject", "json_list", "json_object"]
 
 _Reader = Callable[[Any], Any]
 
@@ -147,3 +151,55 @@ def _postgresql(element: _JsonObject, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(_JsonObject, "mariadb")
 def _mysql(element: _JsonObject, compiler: SQLCompiler, **kw: Any) -> str:
     return f"JSON_OBJECT({compiler.process(element.clauses, **kw)})"
+
+
+class JsonList(sa.types.TypeDecorator[list[Any]]):
+    """The type of a :func:`json_list`: a JSON array of values of one SQL type, read back as
+    that type's Python values, in ascending order (the same order on every backend, whatever
+    the database's collation), ``[]`` for none."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def __init__(self, item: sa.types.TypeEngine[Any]) -> None:
+        super().__init__()
+        #: The SQL type of each item.
+        self.item = item
+        self._read = _reader(item)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> list[Any]:
+        if value is None:  # an aggregate over no rows (PostgreSQL, MariaDB)
+            return []
+        if isinstance(value, str | bytes):
+            value = json.loads(value)
+        read = self._read
+        items = [read(v) if read is not None else v for v in value if v is not None]
+        return sorted(items)
+
+
+class _JsonList(FunctionElement[list[Any]]):
+    inherit_cache = True
+    name = "json_list"
+
+
+def json_list(value: ColumnElement[Any]) -> ColumnElement[list[Any]]:
+    """An aggregate: the JSON array of ``value`` over the rows of its select (one SQL type)."""
+    element = _JsonList(value)
+    element.type = JsonList(value.type)
+    return element
+
+
+@compiles(_JsonList)
+def _list_default(element: _JsonList, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_JsonList, "postgresql")
+def _list_postgresql(element: _JsonList, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_agg({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_JsonList, "mysql")
+@compiles(_JsonList, "mariadb")
+def _list_mysql(element: _JsonList, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"JSON_ARRAYAGG({compiler.process(element.clauses, **kw)})"

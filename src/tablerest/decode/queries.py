@@ -387,6 +387,14 @@ class _Reading:
             )
         path = self.path(dotted, parameter)
         col_type = path.field.column.type
+        owner = path.steps[-1][1] if path.steps else self.resource
+        listed = owner.value_lists.get(path.field.name)
+        if listed is not None:
+            raise InvalidParameter(
+                parameter,
+                f"{path.dotted} lists values of the relation {listed.relation}: filter "
+                f"through it (filter[{listed.relation}.<field>]=...)",
+            )
         check_operator(col_type, op, path.dotted, parameter)
 
         def value(raw: str) -> Any:

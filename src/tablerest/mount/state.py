@@ -125,5 +125,5 @@ class AppState:
             return None
         # The routes hand back the Flask request this adapter gave them.
         identity = self.identify(cast(Request, req)) if self.identify is not None else None
-        auth = self.api.auth
-        return Access(identity, auth.scheme) if auth is not None else Access(identity)
+        scheme = self.api.auth.scheme if self.api.auth is not None else "Bearer"
+        return Access(identity, self.registry, scheme)

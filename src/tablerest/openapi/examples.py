@@ -204,6 +204,8 @@ def row_example(
             value = _password(ctx, f)
         if value is not _NONE:
             out[f.name] = value
+    if variant == "create":
+        out.update(_value_lists(ctx, res, tag, hidden))
     if variant == "patch":
         # A change of one field: the first the row requires that is not a key, nor unique.
         required = _required(res)
@@ -214,6 +216,24 @@ def row_example(
 
         first = sorted(out, key=rank)
         return {first[0]: out[first[0]]} if first else {}
+    return out
+
+
+def _value_lists(
+    ctx: Context, res: Resource, tag: str, hidden: frozenset[str]
+) -> dict[str, list[Any]]:
+    """Value lists a create can always send: those whose missing rows are made (and made by
+    anyone: the target has no permissions), one value each."""
+    out: dict[str, list[Any]] = {}
+    for name, vl in res.value_lists.items():
+        target = ctx.state.target(vl.rel)
+        if name in hidden or vl.relation not in res.get_or_create:
+            continue
+        if target is None or target.policy is not None:
+            continue
+        value = _scalar(vl.column, tag)
+        if value is not _NONE:
+            out[name] = [value]
     return out
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..columns.jsonobject import JsonObject
+from ..columns.jsonobject import JsonList, JsonObject
 from ..columns.sqlite_time import json_schema as stored_time_schema
 from ..columns.typeops import STRUCTURED_OPS, base_type, family
 from ..decode.queries import OPERATORS
@@ -38,6 +38,8 @@ def value_schema(col_type: sa.types.TypeEngine[Any]) -> dict[str, Any]:
             "type": "object",
             "properties": {n: _nullable(value_schema(t), True) for n, t in col_type.members},
         }
+    if isinstance(col_type, JsonList):  # a value list: distinct values, in order
+        return {"type": "array", "items": value_schema(col_type.item), "uniqueItems": True}
     t = base_type(col_type)
     labels = enum_labels(t)
     out: dict[str, Any]
@@ -76,7 +78,7 @@ def value_schema(col_type: sa.types.TypeEngine[Any]) -> dict[str, Any]:
 def read_schema(f: Field) -> dict[str, Any]:
     """A field in a row: its value, marked read-only when the database computes it."""
     out = output_schema(f)
-    if f.expression is not None:
+    if f.expression is not None and not f.writable:  # not a value list
         out = {**out, "readOnly": True, "description": "Computed by the database (read-only)"}
     return out
 

@@ -80,9 +80,15 @@ class Shared:
     def core(self) -> bool:
         """Whether writes run as Core statements on a connection: when no ORM session is needed
         (no ORM behaviour on the model, no hooks, which are given the session) and no change
-        feed records them (bulk updates and upserts then go row by row too)."""
+        feed records them, and no value list is written with them (bulk updates and upserts then
+        go row by row too)."""
         res = self.resource
-        return not res.use_orm and not any(res.hooks.values()) and self.changes is NO_CHANGES
+        return (
+            not res.use_orm
+            and not any(res.hooks.values())
+            and self.changes is NO_CHANGES
+            and not res.value_lists  # their links are written in the row's session
+        )
 
     def missing(self, key: Sequence[Any]) -> NotFound:
         return NotFound(f"No {self.resource.name} row with key {key_text(key)}")

@@ -10,6 +10,11 @@ needs ``create`` (or ``update``) on it, as its write does. Where the relation al
 own operations. A link table served as a resource is written through its own operations, so
 its permissions, hooks and change feed apply as to any write of it; one that is not served (a
 model's ``secondary=`` table) is written directly. Everything happens in one transaction.
+
+A value list (``value_lists=``, ``"tag_list": ["dragons"]``) written with its row sets the
+row's links to the rows holding those values (:func:`set_value_lists`); a value no row holds
+(or none the caller may read) is the body's error, a 422 at the value, unless the relation
+creates missing rows.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from .context import Shared
 from .rowchecks import reach
 from .writes import Writes
 
-__all__ = ["LinkMode", "Links", "Peer", "relink", "set_links"]
+__all__ = ["LinkMode", "Links", "Peer", "relink", "set_links", "set_value_lists"]
 
 #: Add the named rows to the relationship, remove them, or make it exactly them.
 LinkMode = Literal["add", "remove", "set"]
@@ -60,6 +65,9 @@ class Links:
     values: Sequence[tuple[Any, ...]]
     create: bool = False
     at: Sequence[str] = ()
+    #: The JSON pointer of a value list in a body (``/tag_list``): a value no row holds is
+    #: then a 422 at it naming the value (``/tag_list/1``), not a 404.
+    field: str | None = None
 
 
 def relink(
@@ -146,6 +154,13 @@ def _reached(
             except ValidationFailed as exc:
                 raise exc.under(at) if at is not None else exc from None
             found = _find(target.shared, session, caller, links, values)
+        if found is None and links.field is not None:
+            named = ", ".join(
+                f"{_field(links.target, c)} {v!r}" for c, v in zip(links.by, values, strict=True)
+            )
+            raise ValidationFailed(
+                [FieldError(f"{links.field}/{i}", f"No {links.target.name} row with {named}")]
+            )
         if found is None:
             missing = target.shared.missing(values)
             if at is None:
@@ -153,6 +168,50 @@ def _reached(
             raise ValidationFailed([FieldError(at, str(missing.detail))])
         out.append(found)
     return out
+
+
+def set_value_lists(
+    peers: Mapping[str, Peer],
+    res: Resource,
+    session: Any,
+    caller: Caller,
+    key: Sequence[Any],
+    lists: Mapping[str, Sequence[Any]],
+    at: str,
+) -> None:
+    """Set the links of the row ``key`` of ``res`` to the rows its value lists ``lists``
+    name (field name -> values), in the write's transaction; ``at``: the pointer of the
+    row in the body."""
+    shared = peers[res.name].writes.shared
+    for name, values in lists.items():
+        vl = res.value_lists[name]
+        target = _served(peers, vl.rel.target)
+        if target is None:
+            raise LookupError(f"{res.name}.{name}: {vl.rel.target.name} is not served")
+        here = session.execute(
+            sa.select(*vl.rel.local).where(shared.statements.key_where(key))
+        ).first()
+        if here is None:
+            raise shared.missing(key)
+        links = Links(
+            vl.rel,
+            target,
+            (vl.column,),
+            [(v,) for v in values],
+            create=vl.relation in res.get_or_create,
+            at=[f"{at}/{name}/{i}" for i in range(len(values))],
+            field=f"{at}/{name}",
+        )
+        set_links(peers, session, caller, tuple(here), links, "set")
+
+
+def _served(peers: Mapping[str, Peer], table: sa.Table) -> Resource | None:
+    """The resource that serves the rows of ``table`` (not a view of it), if one does."""
+    for peer in peers.values():
+        res = peer.writes.resource
+        if res.table is table and res.where is None:
+            return res
+    return None
 
 
 def _find(

@@ -36,7 +36,21 @@ class Registry:
         ops = Operations(resource, self.db, self.config, self.operations)
         self.operations[resource.name] = ops
         self.per_caller = self.per_caller or resource.caller_type is not None
+        self._check_value_lists()
         return ops
+
+    def _check_value_lists(self) -> None:
+        """A value list shows a field of its target's rows: one the target's resource
+        shows too (ValueError otherwise, when both are registered)."""
+        for ops in self.operations.values():
+            for vl in ops.resource.value_lists.values():
+                target = self.owner(vl.rel.target)
+                shown = target.field_by_column(vl.column) if target is not None else None
+                if target is not None and (shown is None or not shown.readable):
+                    raise ValueError(
+                        f"{ops.resource.name}: value list {vl.name!r} lists "
+                        f"{target.name}.{vl.column.name}, which {target.name} does not show"
+                    )
 
     def target(self, relation: Relation) -> Resource | None:
         # A resource that cannot be read (no GET) is never reached through a relation either.
@@ -78,6 +92,8 @@ class Registry:
         guarded (None) every caller sees everything, and one view serves them all."""
         if access is None:
             return self._everyone
+        if access.catalog is None:
+            access.catalog = self
         return Caller(access, self)
 
     def trusted(self, identity: Any = None) -> Caller:

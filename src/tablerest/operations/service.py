@@ -3,6 +3,7 @@ endpoint, ``tablerest import`` and applications' own code all call."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +15,7 @@ from .bulk import Bulk
 from .caller import Caller
 from .context import Config, Shared
 from .intents import Create, Written
-from .links import LinkMode, Links, Peer, relink
+from .links import LinkMode, Links, Peer, relink, set_value_lists
 from .nesting import create_nested
 from .reads import Reads
 from .writes import Writes
@@ -34,6 +35,8 @@ class Operations:
         self.shared = Shared(resource, db, config)
         self.reads = Reads(self.shared)
         self.writes = Writes(self.shared)
+        if resource.value_lists:
+            self.writes.lists = functools.partial(set_value_lists, peers, resource)
         self.bulk = Bulk(self.shared, self.writes)
 
     @property

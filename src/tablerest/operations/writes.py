@@ -10,6 +10,7 @@ runs in a session transaction that the hooks share.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -40,11 +41,15 @@ from .rowchecks import (
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-__all__ = ["Expect", "Writes"]
+__all__ = ["Expect", "ListWriter", "Writes"]
 
 #: A condition on the row as it is before a change, as the caller sees it (``If-Match``):
 #: False stops the write with a 412.
 Expect = Callable[[dict[str, Any]], bool]
+
+#: Sets the links of a written row to the rows its value lists name, in the write's
+#: transaction: (session, caller, the row's key, field name -> values, the row's pointer).
+ListWriter = Callable[["Session", Caller, tuple[Any, ...], dict[str, list[Any]], str], None]
 
 _METHOD = {"replace": "PUT", "patch": "PATCH"}
 
@@ -55,6 +60,9 @@ class Writes:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
         self.resource = shared.resource
+        #: Writes the value lists of the resource (``value_lists=``): the operations, which
+        #: reach the other resources, set it.
+        self.lists: ListWriter = _no_lists
 
     # -- create ----------------------------------------------------------------------------
 
@@ -78,6 +86,7 @@ class Writes:
         many = len(items) > 1 if many is None else many
         for i, item in enumerate(items):
             caller.check_writable(res, item, f"/{i}" if many else "")
+        lists = [_value_lists(res, item) for item in items]
         reachable(res, items, many)
         shared = self.shared
         st = shared.statements
@@ -90,7 +99,7 @@ class Writes:
                     require_filled(res, data, f"/{i}" if many else "")
                 # ``written`` stays empty: a failure's diagnosis maps every item (below).
                 return self._create_core(items, caller) if returning else self._insert_core(items)
-            with shared.db.writing(res.table) as session:
+            with _linking(shared, any(lists)), shared.db.writing(res.table) as session:
                 for i, data in enumerate(items):
                     at = f"/{i}" if many else ""
                     if isinstance(grant, Rows):
@@ -106,6 +115,8 @@ class Writes:
                         hold(shared, session, key, grant, caller)
                     if readable is not None:
                         refer(res, session, written[-1], readable)
+                    if lists[i]:
+                        self.lists(session, caller, key, lists[i], at)
                     row = shared.fetch_one(key, session, caller)
                     ctx.row, ctx.key = row, key
                     self._run_hooks("after_create", ctx)
@@ -215,8 +226,12 @@ class Writes:
         caller.check_writable(res, data)
         self._check_key_unchanged(data, key)
         reachable(res, [data], False)  # a new lookup value (a slug) must be a URL's too
+        lists = _value_lists(res, data)
         if replace:
-            data = _with_resets(res, data, caller.locked(res) | caller.concealed(res))
+            kept = caller.locked(res) | caller.concealed(res)
+            data = _with_resets(res, data, kept)
+            # PUT replaces the links too: a value list left out is emptied.
+            lists = {n: lists.get(n, []) for n in res.value_lists if n in lists or n not in kept}
         method = method or _METHOD["replace" if replace else "patch"]
         written: dict[sa.Column[Any], Any] = {}
         readable = caller.references(res)
@@ -224,7 +239,7 @@ class Writes:
             if shared.core and expect is None and grant is True and readable is None:
                 written = shared.statements.values(data)
                 return self._update_core(key, data, caller)
-            with shared.db.writing(res.table) as session:
+            with _linking(shared, any(lists)), shared.db.writing(res.table) as session:
                 if grant is not True:
                     reach(shared, session, key, grant, caller, "update")
                 if expect is not None:
@@ -253,6 +268,8 @@ class Writes:
                     hold(shared, session, key, grant, caller)
                 if readable is not None:
                     refer(res, session, written, readable)
+                if lists:
+                    self.lists(session, caller, key, lists, "")
                 row: dict[str, Any] = shared.fetch_one(key, session, caller)
                 ctx.row = row
                 self._run_hooks("after_update", ctx)
@@ -440,6 +457,22 @@ class Writes:
             return name
         (column,) = self.shared.statements.values({name: None})
         return mapper.get_property_by_column(column).key
+
+
+def _no_lists(*_args: Any) -> None:
+    raise AssertionError("a resource with value lists gets its writer from its operations")
+
+
+def _linking(shared: Shared, lists: bool) -> contextlib.AbstractContextManager[Any]:
+    """The transaction of a write with value lists: the rows their links name are written
+    (made, when missing) by their own resources' operations, which join it."""
+    return shared.db.atomic() if lists else contextlib.nullcontext()
+
+
+def _value_lists(res: Resource, data: dict[str, Any]) -> dict[str, list[Any]]:
+    """The value lists of a body, taken out of it: they are no columns, but the links the
+    row is given once written."""
+    return {n: data.pop(n) for n in res.value_lists if n in data}
 
 
 def _with_resets(res: Resource, data: dict[str, Any], kept: frozenset[str]) -> dict[str, Any]:

@@ -80,6 +80,8 @@ def reflect_resources(
     max_page_size: int = 100,
     keys: Mapping[str, Sequence[str]] | None = None,
     lookups: Mapping[str, Sequence[str]] | None = None,
+    value_lists: Mapping[str, Mapping[str, str]] | None = None,
+    get_or_create: Mapping[str, Sequence[str]] | None = None,
     shown: Mapping[str, Iterable[str]] | None = None,
     hide_secrets: bool = False,
     csv_formula_guard: bool = True,
@@ -98,7 +100,10 @@ def reflect_resources(
     view or a table without a primary key to the columns that identify its rows, which gives
     it item routes (``GET /api/view/<key>``; it stays read-only). ``lookups`` maps a table
     name to the unique columns that name its rows in URLs instead of its primary key
-    (``--lookup``; see ``lookup=`` on :class:`~tablerest.resource.Resource`).
+    (``--lookup``; see ``lookup=`` on :class:`~tablerest.resource.Resource`). ``value_lists``
+    maps a table name to its value lists (``{"articles": {"tag_list": "tags.name"}}``,
+    ``--value-list``) and ``get_or_create`` to the many-to-many relations whose writes create
+    missing rows (``--get-or-create``), as those options of a resource do.
 
     ``selection`` chooses the tables served and their names (see
     :class:`~tablerest.reflect.selection.Selection`); tables left out are not reflected (unless
@@ -156,7 +161,15 @@ def reflect_resources(
         raise ValueError(f"searchable names unknown tables: {unknown}")
     show = {t: set(cols) for t, cols in (shown or {}).items()}
     lookups = dict(lookups or {})
-    for option, given in (("hidden", hidden), ("shown", show), ("lookup", lookups)):
+    listed = dict(value_lists or {})
+    creating = dict(get_or_create or {})
+    for option, given in (
+        ("hidden", hidden),
+        ("shown", show),
+        ("lookup", lookups),
+        ("value_lists", listed),
+        ("get_or_create", creating),
+    ):
         unknown = sorted(set(given) - names)
         if unknown:
             raise ValueError(f"{option} names unknown tables: {unknown}")
@@ -198,6 +211,10 @@ def reflect_resources(
         }
         if table.name in lookups:
             options["lookup"] = lookups[table.name]
+        if table.name in listed:
+            options["value_lists"] = listed[table.name]
+        if table.name in creating:
+            options["get_or_create"] = creating[table.name]
         resources.append(Resource(table, **options))
     return resources
 

@@ -192,9 +192,22 @@ class _Objects:
         return ident
 
 
+def _moved(pointer: str, pointers: Mapping[str, str]) -> str:
+    """Where ``pointer`` is in the request document: its own entry, or inside its attribute's
+    (an item of an array: ``/tag_list/1`` -> ``/data/attributes/tag_list/1``)."""
+    head, rest = pointer, ""
+    while head:
+        found = pointers.get(head)
+        if found is not None:
+            return found + rest if not rest or "/attributes/" in found else pointer
+        head, _, last = head.rpartition("/")
+        rest = f"/{last}{rest}"
+    return pointer
+
+
 def _source(error: TablerestError, field: FieldError | None, pointers: Mapping[str, str]) -> Any:
     if field is not None:
-        return {"pointer": pointers.get(field.pointer, field.pointer)}
+        return {"pointer": _moved(field.pointer, pointers)}
     if error.parameter is not None:
         return {"parameter": error.parameter}
     return None
