@@ -538,3 +538,20 @@ def test_validators_apply_to_the_list(engine: sa.Engine, path: str) -> None:
     made = client.post("/api/articles", json={"title": "V", "tag_list": ["Apples"]})
     assert made.get_json()["tag_list"] == ["apples"]
     assert stored(engine)[made.get_json()["id"]] == ["apples"]
+
+
+def test_a_list_of_rows_not_served_is_shown_but_not_written(engine: sa.Engine, path: str) -> None:
+    app = Flask("value_lists_unserved")
+    app.config["TESTING"] = True
+    api = Api(app, engine)
+    api.resource(articles, name="articles", value_lists={"tag_list": "tags.name"})
+    if path == "lean":
+        install(app)
+    client = app.test_client()
+    assert client.get("/api/articles/1").get_json()["tag_list"] == ["apples", "dragons"]
+    before = stored(engine)
+    refused = client.patch("/api/articles/1", json={"title": "New", "tag_list": ["x"]})
+    assert problem(refused, 422)["errors"][0]["pointer"] == "/tag_list"
+    assert stored(engine) == before
+    with engine.connect() as conn:
+        assert conn.scalar(sa.select(articles.c.title).where(articles.c.id == 1)) != "New"

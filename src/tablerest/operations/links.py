@@ -186,8 +186,9 @@ def set_value_lists(
     for name, values in lists.items():
         vl = res.value_lists[name]
         target = _served(peers, vl.rel.target)
-        if target is None:
-            raise LookupError(f"{res.name}.{name}: {vl.rel.target.name} is not served")
+        if target is None:  # its rows have no rules to write them by: shown, not written
+            detail = f"Read-only: {vl.rel.target.name} rows are not served here"
+            raise ValidationFailed([FieldError(f"{at}/{name}", detail)])
         here = session.execute(
             sa.select(*vl.rel.local).where(shared.statements.key_where(key))
         ).first()
