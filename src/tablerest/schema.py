@@ -194,12 +194,8 @@ def _uuid_as_text(value: uuid.UUID) -> str:
 
 
 def _distinct(values: list[Any]) -> list[Any]:
-    seen: set[Any] = set()
-    for value in values:
-        if value in seen:
-            raise ValueError(f"Values must be distinct: {value!r} is given twice")
-        seen.add(value)
-    return values
+    # A value list is a set of links: a value given twice names its row once.
+    return list(dict.fromkeys(values))
 
 
 def _field_type(resource: Declared, f: DeclaredField) -> Any:
@@ -207,8 +203,7 @@ def _field_type(resource: Declared, f: DeclaredField) -> Any:
     t: Any = python_type(col_type, resource.integer_bits)
     if isinstance(col_type, JsonList):  # a value list: the values of the rows to link to
         item = python_type(col_type.item, resource.integer_bits)
-        distinct = PField(json_schema_extra={"uniqueItems": True})
-        t = Annotated[list[item], AfterValidator(_distinct), distinct]  # type: ignore[valid-type]
+        t = Annotated[list[item], AfterValidator(_distinct)]  # type: ignore[valid-type]
     if isinstance(col_type, sa.Uuid) and not col_type.as_uuid:
         t = Annotated[t, AfterValidator(_uuid_as_text)]
     for fn in resource.validators.get(f.name, ()):

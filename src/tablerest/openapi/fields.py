@@ -39,7 +39,7 @@ def value_schema(col_type: sa.types.TypeEngine[Any]) -> dict[str, Any]:
             "properties": {n: _nullable(value_schema(t), True) for n, t in col_type.members},
         }
     if isinstance(col_type, JsonList):  # a value list: distinct values, in order
-        return {"type": "array", "items": value_schema(col_type.item), "uniqueItems": True}
+        return {"type": "array", "items": value_schema(col_type.item)}
     t = base_type(col_type)
     labels = enum_labels(t)
     out: dict[str, Any]
