@@ -6,8 +6,9 @@ bodies (``envelope=``), an article's author as a profile (``json_object``), fiel
 for the caller (``favorited``, ``following``), favorite and follow (``api.toggle``), comments
 under their article (``api.nest``), the feed (``where=``), the spec's query parameters
 (``parameters=``), its error document (``error_renderer=``) and the token routes at its paths
-(``Auth(token_field=, paths=)``). Validators and hooks are in ``rules.py``; tags, the one
-hand-written part until many-to-many relations land, in ``tags.py``.
+(``Auth(token_field=, paths=)``), an article's tags as a list of names (``value_lists=``,
+made on first use with ``get_or_create=``). Validators and hooks are in ``rules.py``; the one
+hand-written route, ``GET /api/tags``, in ``tags.py``.
 
 Run it (the tables are created on first start)::
 
@@ -32,7 +33,7 @@ from pydantic.alias_generators import to_camel
 from tablerest import Api, Auth, Envelope, authenticated, caller, json_object, nobody, owner, public
 
 from . import rules, tags
-from .models import Article, Comment, Favorite, Follow, User, db
+from .models import Article, Comment, Favorite, Follow, Tag, User, db
 
 __all__ = ["create_app"]
 
@@ -113,6 +114,7 @@ def _declare(api: Api) -> None:
         },
         "envelope": Envelope("article", "articles", count="articlesCount", paging=False),
         "list_fields": LISTED.split(),
+        "value_lists": {"tag_list": "tags.name"},
         "sort": "-created_at",
         "lookup": "slug",
     }
@@ -124,8 +126,9 @@ def _declare(api: Api) -> None:
         parameters={
             "author": "writer.username",
             "favorited": "favorites.user.username",
-            "tag": "article_tags.tag.name",
+            "tag": "tags.name",
         },
+        get_or_create=["tags"],
         **article,
     )
     feed = {"name": "feed", "path": "articles/feed", "where": FEED, "permissions": authenticated}
@@ -149,7 +152,7 @@ def _declare(api: Api) -> None:
     mine = owner("follower_id")
     follows = api.resource(Follow, methods=["GET"], permissions={"create": mine, "delete": mine})
     api.toggle("follow", on=profiles, through=follows, mine="follower_id", theirs="followed_id")
-    tags.declare(api, articles)
+    api.resource(Tag, name="tag_rows", methods=["GET"])  # the rows tagList names
     rules.declare(users, articles, comments, follows)
 
 

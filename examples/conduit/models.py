@@ -10,7 +10,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Article", "ArticleTag", "Comment", "Favorite", "Follow", "Tag", "User", "db", "now"]
+__all__ = ["Article", "Comment", "Favorite", "Follow", "Tag", "User", "article_tags", "db", "now"]
 
 
 class Base(DeclarativeBase):
@@ -72,9 +72,7 @@ class Article(db.Model):
     author_id: Mapped[int] = cascading("users.id")
     created_at: Mapped[datetime] = mapped_column(Stamp, default=now)
     updated_at: Mapped[datetime] = mapped_column(Stamp, default=now, onupdate=now)
-    # The article's tags as the API shows them, kept beside the link rows that filters and
-    # GET /tags read (see tags.py): replaced by a many-to-many declaration (issue 22 item 3).
-    tag_list: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    tags: Mapped[list[Tag]] = relationship(secondary="article_tags")
     # The relation to the author gets its own name: "author" is the profile field (app.py).
     writer: Mapped[User] = relationship()
 
@@ -87,10 +85,12 @@ class Tag(db.Model):
     name: Mapped[str] = mapped_column(sa.String(100), unique=True)
 
 
-class ArticleTag(db.Model):
-    __tablename__ = "article_tags"
-    article_id: Mapped[int] = cascading("articles.id", primary_key=True)
-    tag_id: Mapped[int] = cascading("tags.id", primary_key=True)
+article_tags = sa.Table(
+    "article_tags",
+    db.metadata,
+    sa.Column("article_id", sa.ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("tag_id", sa.ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+)
 
 
 class Favorite(db.Model):

@@ -54,6 +54,13 @@ def declare(users: Resource, articles: Resource, comments: Resource, follows: Re
     for res, field in ((articles, "title"), (articles, "body"), (comments, "body")):
         res.validator(field)(_not_blank)
 
+    @articles.validator("tag_list")
+    def tag_list(value: list[str]) -> list[str]:
+        names = [tag.strip() for tag in value]
+        if len(names) > 20 or not all(0 < len(tag) <= 100 for tag in names):
+            raise ValueError("at most 20 tags, each of 1 to 100 characters")
+        return names
+
     @articles.hook("before_create")
     @articles.hook("before_update")
     @comments.hook("before_create")
