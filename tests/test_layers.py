@@ -211,6 +211,7 @@ ALLOWED: dict[str, set[str]] = {
         "resource",
     },
     "operations.rowchecks": {
+        "columns.untyped",
         "decode.urlkeys",
         "errors",
         "execute.store",

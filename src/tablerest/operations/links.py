@@ -27,13 +27,12 @@ import sqlalchemy as sa
 
 from ..columns.rowkeys import key_match
 from ..errors import FieldError, ValidationFailed
-from ..grants import Rows
 from ..relations import Relation
 from ..resource import Resource
 from .bulk import Bulk
 from .caller import Caller
 from .context import Shared
-from .rowchecks import reach
+from .rowchecks import reach, within
 from .writes import Writes
 
 __all__ = ["LinkMode", "Links", "Peer", "relink", "set_links", "set_value_lists"]
@@ -221,19 +220,11 @@ def _find(
     """The ``rel.reached`` values of the target row named by ``values``, if the caller may
     read it."""
     res = shared.resource
-    grant = caller.grant(res, "read")
-    if grant is False:
-        return None
     stmt = sa.select(*links.rel.reached).where(
         *(key_match(c, sa.literal(v, c.type)) for c, v in zip(links.by, values, strict=True))
     )
-    params: dict[str, Any] = {}
-    if isinstance(grant, Rows):
-        assert res.policy is not None
-        stmt = stmt.where(res.policy.clause(grant, res.table))
-        if not res.policy.values(grant, caller.identity, params):
-            return None
-    found = session.execute(stmt, params).first()
+    readable = within(res, stmt, caller.grant(res, "read"), caller)
+    found = session.execute(*readable).first() if readable is not None else None
     return None if found is None else tuple(found)
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ..columns.untyped import keys_agree
 from ..decode.urlkeys import unreachable_keys
 from ..errors import FieldError, Forbidden, ValidationFailed
 from ..execute.store import Readable, refers_unreadable
@@ -24,11 +25,13 @@ __all__ = [
     "Unreadable",
     "claim",
     "hold",
+    "key_unchanged",
     "matches",
     "reach",
     "reachable",
     "refer",
     "require_filled",
+    "within",
 ]
 
 
@@ -62,17 +65,26 @@ def matches(
     caller: Caller,
 ) -> bool:
     """Whether the row ``key`` exists and falls within ``grant``."""
-    if grant is False:
-        return False
     res = shared.resource
     stmt = sa.select(sa.literal(1)).select_from(res.table).where(shared.statements.key_where(key))
+    found = within(res, stmt, grant, caller)
+    return found is not None and conn.execute(*found).first() is not None
+
+
+def within(
+    res: Resource, stmt: sa.Select[Any], grant: Grant, caller: Caller
+) -> tuple[sa.Select[Any], dict[str, Any]] | None:
+    """``stmt`` on the rows of ``res`` kept to those within ``grant``, with its parameters;
+    None when the grant holds no row for this caller."""
+    if grant is False:
+        return None
     params: dict[str, Any] = {}
     if isinstance(grant, Rows):
         assert res.policy is not None
         stmt = stmt.where(res.policy.clause(grant, res.table))
         if not res.policy.values(grant, caller.identity, params):
-            return False
-    return conn.execute(stmt, params).first() is not None
+            return None
+    return stmt, params
 
 
 def reach(
@@ -125,6 +137,50 @@ def reachable(res: Resource, items: Sequence[Mapping[str, Any]], many: bool | No
         e
         for i, data in enumerate(items)
         for e in unreachable_keys(res, data, f"/{i}" if many else "")
+    ]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def key_unchanged(shared: Shared, data: dict[str, Any], key: Sequence[Any]) -> None:
+    """An update's body may hold the row's key only as the URL has it (a client PUTs back
+    what it GOT); a key field that cannot be written is taken out of it."""
+    if shared.resource.looked_up:
+        _pk_unchanged(shared, data, key)
+        return
+    errors = []
+    for f, value in zip(shared.resource.pk_fields, key, strict=True):
+        if f.name in data:
+            agree = keys_agree(f.column.type, data[f.name], value)
+            if not agree:
+                errors.append(
+                    FieldError(
+                        f"/{f.name}", "The primary key cannot be changed; it must match the URL"
+                    )
+                )
+            if not f.writable or agree:
+                del data[f.name]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _pk_unchanged(shared: Shared, data: dict[str, Any], key: Sequence[Any]) -> None:
+    """With ``lookup=``, the URL names the row by its lookup values, which a write may
+    change (a rename); a primary key the database chooses may still come back in a body
+    (a client PUTs what it GOT), but must be the row's: checked only when sent."""
+    res = shared.resource
+    sent = {f: data.pop(f.name) for f in res.pk_fields if f.name in data and not f.writable}
+    if not sent:
+        return
+    where = shared.statements.key_where(key)
+    with shared.db.connection(res.table) as conn:
+        row = conn.execute(sa.select(*(f.column for f in sent)).where(where)).first()
+    if row is None:
+        return  # the write finds no row either: its 404
+    errors = [
+        FieldError(f"/{f.name}", "The primary key cannot be changed")
+        for f, now in zip(sent, row, strict=True)
+        if not keys_agree(f.column.type, sent[f], now)
     ]
     if errors:
         raise ValidationFailed(errors)

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from ..columns.untyped import keys_agree
-from ..errors import Conflict, FieldError, PreconditionFailed, TablerestError, ValidationFailed
+from ..errors import Conflict, PreconditionFailed, TablerestError
 from ..execute.checks import check_failure
 from ..execute.dberrors import Failure, classify
 from ..execute.prepared import Prepared, execute, fetch_all
@@ -32,6 +31,7 @@ from .rowchecks import (
     Unreadable,
     claim,
     hold,
+    key_unchanged,
     reach,
     reachable,
     refer,
@@ -224,7 +224,7 @@ class Writes:
         shared = self.shared
         grant = caller.require(res, "update")
         caller.check_writable(res, data)
-        self._check_key_unchanged(data, key)
+        key_unchanged(self.shared, data, key)
         reachable(res, [data], False)  # a new lookup value (a slug) must be a URL's too
         lists = _value_lists(res, data)
         if replace:
@@ -339,46 +339,6 @@ class Writes:
                 f"This {self.resource.name} row has changed since the ETag in If-Match was "
                 "read; read it again and reapply the change"
             )
-
-    def _check_key_unchanged(self, data: dict[str, Any], key: Sequence[Any]) -> None:
-        if self.resource.looked_up:
-            self._check_pk_unchanged(data, key)
-            return
-        errors = []
-        for f, value in zip(self.resource.pk_fields, key, strict=True):
-            if f.name in data:
-                agree = keys_agree(f.column.type, data[f.name], value)
-                if not agree:
-                    errors.append(
-                        FieldError(
-                            f"/{f.name}", "The primary key cannot be changed; it must match the URL"
-                        )
-                    )
-                if not f.writable or agree:
-                    del data[f.name]
-        if errors:
-            raise ValidationFailed(errors)
-
-    def _check_pk_unchanged(self, data: dict[str, Any], key: Sequence[Any]) -> None:
-        """With ``lookup=``, the URL names the row by its lookup values, which a write may
-        change (a rename); a primary key the database chooses may still come back in a body
-        (a client PUTs what it GOT), but must be the row's: checked only when sent."""
-        res = self.resource
-        sent = {f: data.pop(f.name) for f in res.pk_fields if f.name in data and not f.writable}
-        if not sent:
-            return
-        where = self.shared.statements.key_where(key)
-        with self.shared.db.connection(res.table) as conn:
-            row = conn.execute(sa.select(*(f.column for f in sent)).where(where)).first()
-        if row is None:
-            return  # the write finds no row either: its 404
-        errors = [
-            FieldError(f"/{f.name}", "The primary key cannot be changed")
-            for f, now in zip(sent, row, strict=True)
-            if not keys_agree(f.column.type, sent[f], now)
-        ]
-        if errors:
-            raise ValidationFailed(errors)
 
     # -- delete ----------------------------------------------------------------------------
 
