@@ -562,3 +562,11 @@ def test_a_value_given_twice_names_its_row_once(engine: sa.Engine, path: str) ->
     assert made.status_code == 201, made.get_data(as_text=True)
     assert made.get_json()["tag_list"] == ["a", "b"]
     assert stored(engine)[made.get_json()["id"]] == ["a", "b"]
+
+
+def test_a_body_sets_a_relation_one_way_only(engine: sa.Engine, path: str) -> None:
+    client = client_of(engine, path)
+    both = {"title": "T", "tag_list": ["apples"], "tags": [{"name": "zebras"}]}
+    body = problem(client.post("/api/articles", json=both), 422)
+    assert body["errors"][0]["pointer"] == "/tag_list"
+    assert stored(engine) == {1: ["apples", "dragons"]}

@@ -198,6 +198,11 @@ def _parse(
             if parent is not None:
                 node.parents.append((rel, parent))
             linked |= set(local)
+    for vl in res.value_lists.values():  # one relation's links, set one way
+        if vl.relation in doc and vl.name in doc:
+            errors.append(
+                FieldError(f"{at}/{vl.name}", f"Given twice: also set by {at}/{vl.relation}")
+            )
     try:
         raw = dump_exact(plain)
         node.data = res.schema.validate_json_supplied(raw, frozenset(linked))
