@@ -83,3 +83,21 @@ def app(make_app: AppFactory) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``lean_on_sqlite`` run the lean request path on SQLite alone, the Flask
+    path on every backend: the two paths differ in how a request reaches the operations,
+    never in the SQL those run, so each backend is checked once and each path once."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        lean_elsewhere = params.get("path") == "lean" and params.get("backend") != "sqlite"
+        if lean_elsewhere and item.get_closest_marker("lean_on_sqlite") is not None:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -188,6 +188,9 @@ def ids(body: dict[str, Any]) -> list[int]:
 # -- database-first -----------------------------------------------------------------------------
 
 
+pytestmark = pytest.mark.lean_on_sqlite
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

@@ -90,6 +90,9 @@ book_shelves = sa.Table(
 )
 
 
+pytestmark = pytest.mark.lean_on_sqlite
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

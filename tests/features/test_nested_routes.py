@@ -38,6 +38,9 @@ class Comment(Base):
     article_id: Mapped[int] = mapped_column(sa.ForeignKey("articles.id"))
 
 
+pytestmark = pytest.mark.lean_on_sqlite
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

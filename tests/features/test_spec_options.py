@@ -44,6 +44,9 @@ class Note(Base):
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
 
+pytestmark = pytest.mark.lean_on_sqlite
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

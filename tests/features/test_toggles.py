@@ -18,6 +18,8 @@ from tests.databases import BACKENDS
 from tests.features.test_caller_fields import FAVORITED, LIKES, Base, Like, Person, Post
 from tests.helpers import caller_by_header, problem
 
+pytestmark = pytest.mark.lean_on_sqlite
+
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:

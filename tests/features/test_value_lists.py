@@ -49,6 +49,9 @@ article_tags = sa.Table(
 )
 
 
+pytestmark = pytest.mark.lean_on_sqlite
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
