@@ -85,6 +85,13 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+@pytest.fixture(params=["flask", "lean"])
+def path(request: pytest.FixtureRequest) -> str:
+    """How a test app's requests reach the operations: Flask's routing, or tablerest's lean
+    path (``tablerest.mount.lean.install(app)``); a test taking it runs on both."""
+    return str(request.param)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``lean_on_sqlite`` run the lean request path on SQLite alone, the Flask
     path on every backend: the two paths differ in how a request reaches the operations,

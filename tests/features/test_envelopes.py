@@ -42,11 +42,6 @@ class Story(Base):
     writer: Mapped[Writer | None] = relationship()
 
 
-@pytest.fixture(params=[pytest.param(p, id=p) for p in ("flask", "lean")])
-def path(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

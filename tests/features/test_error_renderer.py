@@ -95,11 +95,6 @@ def _who(request: Request) -> Identity | None:
     return Identity("1", frozenset(roles.split(","))) if roles is not None else None
 
 
-@pytest.fixture(params=[pytest.param(p, id=p) for p in ("flask", "lean")])
-def path(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
 def engine(db_url: str) -> Iterator[sa.Engine]:
     eng = sa.create_engine(db_url, poolclass=sa.NullPool)

@@ -196,11 +196,6 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(params=["flask", "lean"])
-def path(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
 def url(db_url: str) -> str:
     build_schema(db_url)
