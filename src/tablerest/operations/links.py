@@ -64,9 +64,6 @@ class Links:
     values: Sequence[tuple[Any, ...]]
     create: bool = False
     at: Sequence[str] = ()
-    #: The JSON pointer of a value list in a body (``/tag_list``): a value no row holds is
-    #: then a 422 at it naming the value (``/tag_list/1``), not a 404.
-    field: str | None = None
 
 
 def relink(
@@ -153,18 +150,13 @@ def _reached(
             except ValidationFailed as exc:
                 raise exc.under(at) if at is not None else exc from None
             found = _find(target.shared, session, caller, links, values)
-        if found is None and links.field is not None:
+        if found is None:
+            if at is None:
+                raise target.shared.missing(values)
             named = ", ".join(
                 f"{_field(links.target, c)} {v!r}" for c, v in zip(links.by, values, strict=True)
             )
-            raise ValidationFailed(
-                [FieldError(f"{links.field}/{i}", f"No {links.target.name} row with {named}")]
-            )
-        if found is None:
-            missing = target.shared.missing(values)
-            if at is None:
-                raise missing
-            raise ValidationFailed([FieldError(at, str(missing.detail))])
+            raise ValidationFailed([FieldError(at, f"No {links.target.name} row with {named}")])
         out.append(found)
     return out
 
@@ -200,7 +192,6 @@ def set_value_lists(
             [(v,) for v in values],
             create=vl.relation in res.get_or_create,
             at=[f"{at}/{name}/{i}" for i in range(len(values))],
-            field=f"{at}/{name}",
         )
         set_links(peers, session, caller, tuple(here), links, "set")
 
