@@ -28,6 +28,9 @@ class Limits:
     max_json_depth: int = 32
     #: Operations in one ``POST {prefix}/batch``.
     max_batch_operations: int = 100
+    #: Rows one write links a row to through a many-to-many relation (a relationship
+    #: request's linkage, a nested array, a value list): each is looked up on its own.
+    max_links: int = 1000
     #: Characters in one ``like``/``ilike`` pattern, and wildcards (``%``, ``_``) in it: each
     #: change-feed event is matched against it in Python, the list's SQL runs it per row.
     max_like_length: int = 200

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from tablerest import Api, owner, public
+from tablerest import Api, Limits, owner, public
 from tablerest.mount.lean import install
 from tests.databases import BACKENDS
 from tests.helpers import caller_by_header
@@ -117,11 +117,15 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 
 
 def _client(
-    engine: sa.Engine, path: str, guarded: bool = False, get_or_create: bool = False
+    engine: sa.Engine,
+    path: str,
+    guarded: bool = False,
+    get_or_create: bool = False,
+    limits: Limits | None = None,
 ) -> FlaskClient:
     app = Flask("m2m_writes")
     app.config["TESTING"] = True
-    api = Api(app, engine, identify=caller_by_header)
+    api = Api(app, engine, identify=caller_by_header, limits=limits)
     api.resource(people, name="people")
     mine = owner("author_id")
     kept = {"list": public, "read": public, "create": mine, "update": mine, "delete": mine}
@@ -359,3 +363,17 @@ def test_openapi_describes_rows_to_link_in_a_create(engine: sa.Engine) -> None:
     labels_in = schemas["PostsCreateNested"]["properties"]["m2m_labels"]
     assert labels_in["items"]["anyOf"][0]["required"] == ["name"]  # the lookup key
     assert "missing ones are made" in labels_in["description"]
+
+
+def test_one_write_links_at_most_max_links_rows(engine: sa.Engine, path: str) -> None:
+    client = _client(engine, path, limits=Limits(max_links=2))
+    url = "/api/posts/1/relationships/m2m_tags"
+    assert client.patch(url, json=_ids(1, 2), headers=JSONAPI).status_code == 204
+    too_many = client.patch(url, json=_ids(1, 2, 3), headers=JSONAPI)
+    assert problem(too_many, 422)["source"]["pointer"] == "/data"
+    nested = {"title": "Two", "m2m_tags": [{"id": 1}, {"id": 2}, {"id": 3}]}
+    refused = client.post("/api/posts", json=nested)
+    assert refused.status_code == 422, refused.get_data(as_text=True)
+    assert refused.get_json()["errors"][0]["pointer"] == "/m2m_tags"
+    assert _links(engine, post_tags) == {(1, 1), (1, 2)}
+    assert _posts(engine) == {"One"}

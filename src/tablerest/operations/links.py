@@ -101,6 +101,10 @@ def set_links(
     rel = links.rel
     link = rel.through
     assert link is not None
+    most = peers[links.target.name].writes.shared.limits.max_links
+    if len(links.values) > most:  # each value is a query (and maybe a create): bounded
+        at = links.at[0].rsplit("/", 1)[0] if links.at else "/data"
+        raise ValidationFailed([FieldError(at, f"At most {most} rows can be linked at once")])
     wanted = list(dict.fromkeys(_reached(peers, session, caller, links)))
     served = _link_peer(peers, link)
     near = [r == v for r, v in zip(rel.remote, here, strict=True)]
