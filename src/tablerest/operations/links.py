@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol
 import sqlalchemy as sa
 
 from ..columns.rowkeys import key_match
-from ..errors import FieldError, ValidationFailed
+from ..errors import Conflict, FieldError, ValidationFailed
 from ..relations import Relation
 from ..resource import Resource
 from .bulk import Bulk
@@ -151,8 +151,11 @@ def _reached(
             data = {_field(links.target, c): v for c, v in zip(links.by, values, strict=True)}
             try:
                 target.create(caller, [data])
-            except ValidationFailed as exc:
-                raise exc.under(at) if at is not None else exc from None
+            except (ValidationFailed, Conflict) as exc:
+                # Made by another request since it was looked for (a taken unique value):
+                # that row is the one. Any other refusal stands.
+                if _find(target.shared, session, caller, links, values) is None:
+                    raise exc.under(at) if at is not None else exc from None
             found = _find(target.shared, session, caller, links, values)
         if found is None:
             if at is None:
