@@ -129,22 +129,21 @@ def adapt(source: FromClause, col: sa.Column[Any]) -> ColumnElement[Any]:
 
 
 def join_on(rel: Relation, outer: FromClause, inner: FromClause) -> ColumnElement[bool]:
-    """``inner`` (the target table, or an alias) holds a row related to ``outer``'s: through
-    a link table, EXISTS one link row between them."""
+    """``inner`` (the target table, or an alias) holds the row(s) related to ``outer``'s, for
+    a relation without a link table (see :func:`_hop` for one with)."""
+    assert rel.through is None
+    return sa.and_(*(adapt(inner, remote) == adapt(outer, local) for local, remote in rel.pairs))
+
+
+def _hop(rel: Relation, outer: FromClause, inner: FromClause) -> tuple[FromClause, Any]:
+    """The rows of ``inner`` related to ``outer``'s: what to select from, and the condition.
+    Through a link table, its rows are joined to ``inner``'s and matched to ``outer``'s."""
     if rel.through is None:
-        return sa.and_(
-            *(adapt(inner, remote) == adapt(outer, local) for local, remote in rel.pairs)
-        )
+        return inner, join_on(rel, outer, inner)
     link = rel.through.alias()
-    # Correlated to both sides, however deep ``outer`` is (a filter along several steps).
-    return (
-        sa.exists()
-        .where(
-            *(adapt(link, remote) == adapt(outer, local) for local, remote in rel.pairs),
-            *(adapt(link, near) == adapt(inner, reached) for near, reached in rel.far),
-        )
-        .correlate_except(link)
-    )
+    reach = sa.and_(*(adapt(link, near) == adapt(inner, reached) for near, reached in rel.far))
+    near = sa.and_(*(adapt(link, remote) == adapt(outer, local) for local, remote in rel.pairs))
+    return inner.join(link, reach), near
 
 
 def linked(rel: Relation | None, target: FromClause) -> list[ColumnElement[bool]]:
@@ -221,17 +220,13 @@ def _through(
         return leaf(source)  # type: ignore[no-any-return]
     rel, target = steps[0]
     inner = rel.target.alias()
-    # FROM ``inner`` said outright: through a link table the join is an EXISTS of its own, and
-    # with a further step after it nothing else here names ``inner`` (this EXISTS would have
-    # no FROM, and the inner one would read ``inner`` uncorrelated).
+    # FROM said outright: with a further step after this one, nothing else here would name
+    # ``inner`` (this EXISTS would have no FROM of its own).
+    found, on = _hop(rel, source, inner)
     return (
         sa.exists()
-        .select_from(inner)
-        .where(
-            join_on(rel, source, inner),
-            *scoped(scope, target, inner),
-            _through(inner, steps[1:], leaf, scope),
-        )
+        .select_from(found)
+        .where(on, *scoped(scope, target, inner), _through(inner, steps[1:], leaf, scope))
     )
 
 
