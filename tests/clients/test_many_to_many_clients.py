@@ -285,7 +285,31 @@ def test_a_nested_key_naming_no_row_is_a_problem_at_it(
     assert [e.pointer for e in bad.errors][:1] == ["/tags/0"]
 
 
-def test_the_jsonapi_document_generates_too(server: Server, tmp_path: Path) -> None:
-    # The relationship routes and the anyOf items in JSON:API's own shapes.
+def test_a_jsonapi_client_links_tags_in_a_create(
+    server: Server, blog: Path, tmp_path: Path
+) -> None:
+    # The create document describes many-to-many linkage: without it the generated model's
+    # closed "relationships" dropped the tags, and the article was made with none.
     package = _generate(server, tmp_path, "blog_jsonapi", "format=jsonapi")
-    assert hasattr(_models(package), "ArticlesCreateDocument")
+    models = _models(package)
+
+    def document(**attributes: Any) -> Any:
+        return models.ArticlesCreateDocument.from_dict(
+            {"data": {"type": "articles", "attributes": {"title": "Linked", **attributes},
+                      "relationships": {"tags": {"data": [{"type": "tags", "id": "2"}]}}}}
+        )  # fmt: skip
+
+    assert document().to_dict()["data"]["relationships"]["tags"]["data"] == [
+        {"type": "tags", "id": "2"}
+    ]
+    create = _api(package, "articles.create_articles")
+    accept = {"Accept": "application/vnd.api+json"}
+    with package.Client(base_url=server.base, headers=accept) as client:
+        made = create.sync(client=client, body=document())
+        # The list and linkage of the same relation together: a 422 naming the list.
+        both = create.sync(client=client, body=document(tag_list=["new"]))
+    assert isinstance(made, models.ArticlesDocument)
+    assert _tag_names(blog, int(made.data.id)) == ["training"]
+    assert isinstance(both, models.JsonApiErrors)
+    assert [e.source.pointer for e in both.errors] == ["/data/attributes/tag_list"]
+    assert _sql(blog, "SELECT name FROM tags WHERE name = 'new'") == []
