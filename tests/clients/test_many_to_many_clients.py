@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 
 from tests.clients import node
+from tests.clients.test_openapi_lint import EXPLAINED, _lint, _summary
 from tests.clients.test_python_client import _api, _generate, _models
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, call
 
 SCHEMA = """
 CREATE TABLE articles (id INTEGER PRIMARY KEY, title VARCHAR(200) NOT NULL);
@@ -40,19 +41,24 @@ INSERT INTO tags (id, name) VALUES (1, 'dragons'), (2, 'training'), (3, 'flying'
 INSERT INTO article_tags (article_id, tag_id) VALUES (1, 1), (1, 2);
 """
 
-#: The ports this module's server may bind (one per pytest-xdist worker that runs it).
+#: The ports this module's servers may bind.
 PORTS = range(8980, 8990)
 
 
 def _port() -> int:
-    for port in PORTS:
+    """A free port of ``PORTS`` that no other pytest-xdist worker may pick: each takes every
+    n-th one from its own index (two workers probing the same port at once could both find
+    it free, and the second server's start would then find the first one listening)."""
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    stride = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    for port in PORTS[index::stride]:
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError(f"no free port in {PORTS}")
+    raise RuntimeError(f"no free port for worker {index} in {PORTS}")
 
 
 @pytest.fixture(scope="module")
@@ -313,3 +319,11 @@ def test_a_jsonapi_client_links_tags_in_a_create(
     assert isinstance(both, models.JsonApiErrors)
     assert [e.source.pointer for e in both.errors] == ["/data/attributes/tag_list"]
     assert _sql(blog, "SELECT name FROM tags WHERE name = 'new'") == []
+
+
+def test_the_document_has_no_lint_errors(server: Server, tmp_path: Path) -> None:
+    # Redocly's linter on the value list, the anyOf of rows to link and the linkage.
+    status, _, doc = call("GET", f"{server.base}/api/openapi.json")
+    assert status == 200
+    problems = _lint(doc, tmp_path)
+    assert {p["ruleId"] for p in problems} <= EXPLAINED, _summary(problems)
