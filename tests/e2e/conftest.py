@@ -28,8 +28,8 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.port = _free_port()
+    def __init__(self, args: list[str], env: dict[str, str], port: int | None = None) -> None:
+        self.port = port or _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         # Output goes to a file, not a pipe, so a chatty server can never block on it.
         self.log = Path(env["TABLEREST_DEMO_PATH"]).with_suffix(f".{self.port}.log")

@@ -363,6 +363,14 @@ def test_openapi_describes_rows_to_link_in_a_create(engine: sa.Engine) -> None:
     labels_in = schemas["PostsCreateNested"]["properties"]["m2m_labels"]
     assert labels_in["items"]["anyOf"][0]["required"] == ["name"]  # the lookup key
     assert "missing ones are made" in labels_in["description"]
+    # JSON:API: a create document links by identifiers; an update's cannot (a 403).
+    jsonapi = client.get("/api/openapi.json?format=jsonapi").get_json()["components"]["schemas"]
+    data = jsonapi["PostsCreateDocument"]["properties"]["data"]["properties"]
+    linkage = data["relationships"]["properties"]["m2m_tags"]["properties"]["data"]
+    assert linkage["type"] == "array"
+    assert linkage["items"]["properties"]["type"] == {"const": "tags"}
+    patched = jsonapi["PostsPatchDocument"]["properties"]["data"]["properties"]
+    assert "m2m_tags" not in patched["relationships"]["properties"]
 
 
 def test_one_write_links_at_most_max_links_rows(engine: sa.Engine, path: str) -> None:

@@ -1,6 +1,6 @@
 """The component schemas of JSON:API: resource identifiers and objects, the documents a read
-answers with, and the documents a write takes (attributes, to-one linkage, the id where it
-applies).
+answers with, and the documents a write takes (attributes, to-one linkage, a create's
+many-to-many linkage, the id where it applies).
 """
 
 from __future__ import annotations
@@ -115,7 +115,8 @@ def jsonapi_document(ctx: Context, res: Resource, many: bool = False) -> str:
 
 
 def jsonapi_input(ctx: Context, res: Resource, variant: Variant) -> str:
-    """A JSON:API request document: attributes, to-one linkage, the id where it applies."""
+    """A JSON:API request document: attributes, to-one linkage (and, in a create,
+    many-to-many linkage), the id where it applies."""
     name = schema_name(res, f"{variant.capitalize()}Document")
     if name in ctx.schemas:
         return name
@@ -126,6 +127,20 @@ def jsonapi_input(ctx: Context, res: Resource, variant: Variant) -> str:
     relationships: dict[str, Any] = {}
     needed_relationships = []
     for rel_name, rel, target in ctx.relations(res):
+        if rel.through is not None and variant == "create":
+            # A create links rows through a link table by their ids (an update cannot: a
+            # 403 sends it to the relationship route).
+            relationships[rel_name] = {
+                "type": "object",
+                "required": ["data"],
+                "properties": {
+                    "data": {"type": "array", "items": identifier(target)},
+                    "links": {"type": "object"},
+                    "meta": {"type": "object"},
+                },
+                "additionalProperties": False,
+            }
+            continue
         cols = linkage_columns(res, rel, target)
         writable = cols is not None and all(
             c in res.fields and res.fields[c].writable for c in cols
