@@ -242,11 +242,6 @@ def test_a_nested_create_links_a_tag_by_key_and_makes_another(
     assert read.tag_list == ["flying", "nested-new"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the 201 answer to a create with nested tags has the value list read before the "
-    "links are written: tag_list [] (a later GET has them; JSON:API answers alike)",
-)
 def test_the_answer_to_a_nested_create_lists_its_tags(plain: ModuleType, client: Any) -> None:
     models = _models(plain)
     body = models.ArticlesCreateNested(
@@ -271,12 +266,6 @@ def test_a_list_and_nested_tags_together_are_refused(
     assert _sql(blog, "SELECT count(*) FROM articles WHERE title = 'Both'") == [(0,)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with --get-or-create, a key object naming no row is created as a tag without "
-    "its NOT NULL name: a 409 'conflicts with data already stored' instead of a 422 at "
-    "/tags/0 (served without --get-or-create it is 'No tags row with id 999' there)",
-)
 def test_a_nested_key_naming_no_row_is_a_problem_at_it(
     plain: ModuleType, blog: Path, client: Any
 ) -> None:

@@ -586,3 +586,22 @@ def test_a_tag_another_request_makes_meanwhile_is_linked(engine: sa.Engine, path
     assert made.status_code == 201, made.get_data(as_text=True)
     assert made.get_json()["tag_list"] == ["mangoes"]
     assert tag_names(engine).count("mangoes") == 1
+
+
+def test_a_create_answers_with_the_links_it_nests(engine: sa.Engine, path: str) -> None:
+    client = client_of(engine, path)
+    made = client.post("/api/articles", json={"title": "Nested", "tags": [{"id": 1}]})
+    assert made.status_code == 201, made.get_data(as_text=True)
+    assert made.get_json()["tag_list"] == ["dragons"]  # not the row read before its links
+    again = client.get(f"/api/articles/{made.get_json()['id']}")
+    assert again.get_json()["tag_list"] == ["dragons"]
+    assert made.headers["ETag"] == again.headers["ETag"]
+
+
+def test_get_or_create_makes_no_row_from_a_key_the_database_gives(
+    engine: sa.Engine, path: str
+) -> None:
+    client = client_of(engine, path)  # get_or_create=["tags"]; tags are named by their id
+    bad = client.post("/api/articles", json={"title": "Dangling", "tags": [{"id": 999}]})
+    assert problem(bad, 422)["errors"][0]["pointer"] == "/tags/0"
+    assert tag_names(engine) == ["apples", "dragons", "zebras"]

@@ -143,11 +143,15 @@ def _reached(
     be able to read (404 otherwise: to them it does not exist), made first if missing and
     ``links.create``."""
     target = peers[links.target.name].writes
+    # A row is made from the values that name it only where a write may set them (a tag's
+    # name, not an id the database gives).
+    shown = [links.target.field_by_column(c) for c in links.by]
+    creates = links.create and all(f is not None and f.writable for f in shown)
     out = []
     for i, values in enumerate(links.values):
         found = _find(target.shared, session, caller, links, values)
         at = links.at[i] if links.at else None
-        if found is None and links.create:
+        if found is None and creates:
             data = {_field(links.target, c): v for c, v in zip(links.by, values, strict=True)}
             try:
                 target.create(caller, [data])

@@ -98,6 +98,12 @@ def _store(
         nested[rel.name] = rows
     for linked in node.links:
         nested[linked.relation.name] = _link(peers, node, row, linked, caller)
+    if node.links and res.value_lists:
+        # The row as it is now its links are written (its value lists show them).
+        shared = ops.writes.shared
+        key = tuple(typed_value(f.column, row[f.name]) for f in res.key_fields)
+        with shared.db.atomic() as session:
+            row = shared.fetch_one(key, session, caller)
     return row, {**caller.visible(res, row), **nested}, made
 
 
