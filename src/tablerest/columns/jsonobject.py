@@ -137,22 +137,6 @@ def json_object(
     return element
 
 
-@compiles(_JsonObject)
-def _default(element: _JsonObject, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_object({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_JsonObject, "postgresql")
-def _postgresql(element: _JsonObject, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_build_object({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_JsonObject, "mysql")
-@compiles(_JsonObject, "mariadb")
-def _mysql(element: _JsonObject, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"JSON_OBJECT({compiler.process(element.clauses, **kw)})"
-
-
 class JsonList(sa.types.TypeDecorator[list[Any]]):
     """The type of a :func:`json_list`: a JSON array of values of one SQL type, read back as
     that type's Python values, in ascending order (the same order on every backend, whatever
@@ -189,17 +173,19 @@ def json_list(value: ColumnElement[Any]) -> ColumnElement[list[Any]]:
     return element
 
 
-@compiles(_JsonList)
-def _list_default(element: _JsonList, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+def _spelled(element: type[FunctionElement[Any]], names: Mapping[str, str]) -> None:
+    """Compile ``element`` as the function each dialect calls it (``""``: any other)."""
+    for dialect, name in names.items():
+
+        def spell(
+            e: FunctionElement[Any], compiler: SQLCompiler, _name: str = name, **kw: Any
+        ) -> str:
+            return f"{_name}({compiler.process(e.clauses, **kw)})"
+
+        compiles(element, *([dialect] if dialect else []))(spell)
 
 
-@compiles(_JsonList, "postgresql")
-def _list_postgresql(element: _JsonList, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_agg({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_JsonList, "mysql")
-@compiles(_JsonList, "mariadb")
-def _list_mysql(element: _JsonList, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"JSON_ARRAYAGG({compiler.process(element.clauses, **kw)})"
+_JSON = {"postgresql": "json_build_object", "mysql": "JSON_OBJECT", "mariadb": "JSON_OBJECT"}
+_spelled(_JsonObject, {"": "json_object", **_JSON})
+_ARRAY = {"postgresql": "json_agg", "mysql": "JSON_ARRAYAGG", "mariadb": "JSON_ARRAYAGG"}
+_spelled(_JsonList, {"": "json_group_array", **_ARRAY})
