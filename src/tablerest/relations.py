@@ -55,6 +55,11 @@ class Relation:
         return tuple(p[1] for p in self.far) if self.through is not None else self.remote
 
     @property
+    def link_columns(self) -> tuple[sa.Column[Any], ...]:
+        """The link table's columns that point at either side (none without one)."""
+        return (*self.remote, *(near for near, _ in self.far)) if self.through is not None else ()
+
+    @property
     def route(self) -> frozenset[Any]:
         """What tells two declarations of one relation apart from others (its columns)."""
         return frozenset((*self.pairs, *self.far))

@@ -108,7 +108,7 @@ class Access:
         """Whether the caller may not read every row of the link table, or its linking
         columns, that a many-to-many relation goes through."""
         whole = all(self.grant(link, action) is True for action in ("list", "read"))
-        ends = (*rel.remote, *(near for near, _ in rel.far))
+        ends = rel.link_columns
         return not whole or _hides(link, ends, self.concealed(link))
 
     def locked(self, resource: Resource) -> frozenset[str]:

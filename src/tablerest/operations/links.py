@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol
 import sqlalchemy as sa
 
 from ..columns.rowkeys import key_match
-from ..errors import Conflict, FieldError, ValidationFailed
+from ..errors import Conflict, FieldError, TablerestError, ValidationFailed
 from ..relations import Relation
 from ..resource import Resource
 from .bulk import Bulk
@@ -80,12 +80,15 @@ def relink(
     with shared.db.atomic() as session:
         if grant is not True:
             reach(shared, session, key, grant, caller, "update")
-        here = session.execute(
-            sa.select(*links.rel.local).where(shared.statements.key_where(key))
-        ).first()
-        if here is None:
-            raise shared.missing(key)
-        set_links(peers, session, caller, tuple(here), links, mode)
+        set_links(peers, session, caller, _local(shared, session, key, links.rel), links, mode)
+
+
+def _local(shared: Shared, session: Any, key: Sequence[Any], rel: Relation) -> tuple[Any, ...]:
+    """The ``rel.local`` values of the row ``key`` (404 when there is none)."""
+    here = session.execute(sa.select(*rel.local).where(shared.statements.key_where(key))).first()
+    if here is None:
+        raise shared.missing(key)
+    return tuple(here)
 
 
 def set_links(
@@ -106,7 +109,7 @@ def set_links(
         at = links.at[0].rsplit("/", 1)[0] if links.at else "/data"
         raise ValidationFailed([FieldError(at, f"At most {most} rows can be linked at once")])
     wanted = list(dict.fromkeys(_reached(peers, session, caller, links)))
-    served = _link_peer(peers, link)
+    served = _peer_of(peers, link)
     near = [r == v for r, v in zip(rel.remote, here, strict=True)]
     far = [n for n, _ in rel.far]
     own_key = served.writes.resource.key if served is not None else tuple(link.primary_key)
@@ -153,14 +156,15 @@ def _reached(
         at = links.at[i] if links.at else None
         if found is None and creates:
             data = {_field(links.target, c): v for c, v in zip(links.by, values, strict=True)}
+            refused: TablerestError | None = None
             try:
                 target.create(caller, [data])
             except (ValidationFailed, Conflict) as exc:
-                # Made by another request since it was looked for (a taken unique value):
-                # that row is the one. Any other refusal stands.
-                if _find(target.shared, session, caller, links, values) is None:
-                    raise exc.under(at) if at is not None else exc from None
+                refused = exc
+            # Made meanwhile by another request (a taken unique value): that row is the one.
             found = _find(target.shared, session, caller, links, values)
+            if found is None and refused is not None:  # any other refusal stands
+                raise refused.under(at) if at is not None else refused
         if found is None:
             if at is None:
                 raise target.shared.missing(values)
@@ -187,33 +191,19 @@ def set_value_lists(
     shared = peers[res.name].writes.shared
     for name, values in lists.items():
         vl = res.value_lists[name]
-        target = _served(peers, vl.rel.target)
-        if target is None:  # its rows have no rules to write them by: shown, not written
+        served = _peer_of(peers, vl.rel.target)
+        if served is None:  # its rows have no rules to write them by: shown, not written
             detail = f"Read-only: {vl.rel.target.name} rows are not served here"
             raise ValidationFailed([FieldError(f"{at}/{name}", detail)])
-        here = session.execute(
-            sa.select(*vl.rel.local).where(shared.statements.key_where(key))
-        ).first()
-        if here is None:
-            raise shared.missing(key)
         links = Links(
             vl.rel,
-            target,
+            served.writes.resource,
             (vl.column,),
             [(v,) for v in values],
             create=vl.relation in res.get_or_create,
             at=[f"{at}/{name}/{i}" for i in range(len(values))],
         )
-        set_links(peers, session, caller, tuple(here), links, "set")
-
-
-def _served(peers: Mapping[str, Peer], table: sa.Table) -> Resource | None:
-    """The resource that serves the rows of ``table`` (not a view of it), if one does."""
-    for peer in peers.values():
-        res = peer.writes.resource
-        if res.table is table and res.where is None:
-            return res
-    return None
+        set_links(peers, session, caller, _local(shared, session, key, vl.rel), links, "set")
 
 
 def _find(
@@ -230,11 +220,12 @@ def _find(
     return None if found is None else tuple(found)
 
 
-def _link_peer(peers: Mapping[str, Peer], link: sa.Table) -> Peer | None:
-    """The operations of the resource serving the link table, if one does (not a view)."""
+def _peer_of(peers: Mapping[str, Peer], table: sa.Table) -> Peer | None:
+    """The operations of the resource that serves the rows of ``table`` (not a view of
+    it), if one does."""
     for peer in peers.values():
         res = peer.writes.resource
-        if res.table is link and res.where is None:
+        if res.table is table and res.where is None:
             return peer
     return None
 

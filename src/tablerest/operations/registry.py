@@ -59,7 +59,7 @@ class Registry:
         if found is None or link is None:
             return found
         # Through a link table that is served: only as far as its rows may be read, whole.
-        ends = (*relation.remote, *(near for near, _ in relation.far))
+        ends = relation.link_columns
         shown = [link.field_by_column(c) for c in ends]
         if "GET" not in link.methods or not all(f is not None and f.readable for f in shown):
             return None
