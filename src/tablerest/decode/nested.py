@@ -112,9 +112,8 @@ def rows_in(
             value = doc.get(name)
             assert target is not None
             if rel.to_many and isinstance(value, list):
-                key = {f.name for f in target.key_fields}
                 for i, item in enumerate(value):
-                    if rel.through is None or not (isinstance(item, dict) and set(item) == key):
+                    if rel.through is None or not _names_a_row(target, item):
                         walk(target, item, f"{at}/{name}/{i}")
             elif not rel.to_many:
                 walk(target, value, f"{at}/{name}")
@@ -227,7 +226,7 @@ def _links(
     rows: list[tuple[tuple[Any, ...] | Node, str]] = []
     for i, item in enumerate(value):
         where = f"{at}/{i}"
-        if isinstance(item, dict) and item and set(item) == set(names):
+        if _names_a_row(target, item):
             key = _key(target, item, where, errors)
             if key is not None:
                 rows.append((key, where))
@@ -240,6 +239,12 @@ def _links(
             if made is not None:
                 rows.append((made, where))
     return Linked(rel, target, rows)
+
+
+def _names_a_row(target: Resource, item: Any) -> bool:
+    """Whether an item of a many-to-many array names a row that exists (its key fields
+    alone) rather than holding one to create."""
+    return isinstance(item, dict) and set(item) == {f.name for f in target.key_fields}
 
 
 def _key(
