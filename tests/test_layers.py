@@ -151,7 +151,14 @@ ALLOWED: dict[str, set[str]] = {
     "execute.dberrors": set(),  # database errors -> kinds: SQLAlchemy only
     # which field a CHECK failure is about
     "execute.checks": {"errors", "execute.dberrors", "resource"},
-    "execute.store": {"errors", "execute.dberrors", "execute.held", "execute.prepared", "resource"},
+    "execute.store": {
+        "errors",
+        "execute.dberrors",
+        "execute.held",
+        "execute.prepared",
+        "relations",
+        "resource",
+    },
     # one pooled connection per server thread for its reads
     "execute.held": {"execute.prepared"},
     "execute.prepared": set(),  # the store layer's executor: SQLAlchemy only
@@ -241,6 +248,7 @@ ALLOWED: dict[str, set[str]] = {
         "operations.rowchecks",
         "operations.writes",
         "plan.writes",
+        "relations",
     },
     "operations.links": {
         "columns.rowkeys",
@@ -619,6 +627,7 @@ ALLOWED: dict[str, set[str]] = {
         "openapi.jsonapi",
         "openapi.parameters",
         "openapi.schemas",
+        "relations",
         "render.jsonapi",
         "resource",
     },
@@ -671,6 +680,7 @@ ALLOWED: dict[str, set[str]] = {
         "fields",
         "openapi.context",
         "openapi.schemas",
+        "relations",
         "render.jsonapi",
         "resource",
     },

@@ -20,7 +20,7 @@ from sqlalchemy.sql import ColumnElement
 from .envelopes import Envelope
 from .fields import Field
 from .names import QUERY_PARAMETERS, slug
-from .relations import Relation
+from .relations import Relation, unique_sets
 from .viewer import caller_type
 
 if TYPE_CHECKING:
@@ -133,11 +133,7 @@ def lookup_fields(
     if not found or len({f.name for f in found}) != len(found):
         raise ValueError(f"{resource}: lookup must name one or more distinct fields")
     wanted = {f.column for f in found}
-    unique_sets = [set(table.primary_key.columns)]
-    unique_sets += [set(c.columns) for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
-    unique_sets += [set(i.columns) for i in table.indexes if i.unique]
-    unique_sets += [{c} for c in table.columns if c.unique]
-    if wanted not in unique_sets:
+    if wanted not in [set(u) for u in unique_sets(table)]:
         raise ValueError(
             f"{resource}: lookup {[f.name for f in found]} is not unique: declare a unique "
             "constraint or index on exactly these columns"

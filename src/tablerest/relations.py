@@ -19,7 +19,7 @@ from .names import slug
 if TYPE_CHECKING:
     from sqlalchemy.orm import Mapper
 
-__all__ = ["Relation", "declared_relations", "link_ends"]
+__all__ = ["Relation", "declared_relations", "link_ends", "unique_sets"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +164,22 @@ def _fk_relations(table: sa.Table) -> dict[str, Relation]:
     return out
 
 
+def unique_sets(table: sa.Table) -> list[tuple[sa.Column[Any], ...]]:
+    """The sets of columns each of which no two rows share: the primary key, unique
+    constraints, unique indexes (by the columns they read: ``lower(name)`` unique makes
+    ``name`` unique) and unique columns."""
+    sets: list[tuple[sa.Column[Any], ...]] = []
+    if table.primary_key.columns:
+        sets.append(tuple(table.primary_key.columns))
+    sets += [tuple(c.columns) for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
+    for idx in table.indexes:
+        cols = tuple(c for c in idx.columns if isinstance(c, sa.Column))
+        if idx.unique and cols:
+            sets.append(cols)
+    sets += [(col,) for col in table.columns if col.unique]
+    return sets
+
+
 def link_ends(table: sa.Table) -> tuple[sa.ForeignKeyConstraint, sa.ForeignKeyConstraint] | None:
     """The two foreign keys of a link table (one row per pair of related rows), None if
     ``table`` is not one: exactly two foreign keys whose columns together are its primary key
@@ -175,10 +191,7 @@ def link_ends(table: sa.Table) -> tuple[sa.ForeignKeyConstraint, sa.ForeignKeyCo
     both = {e.parent for fk in fks for e in fk.elements}
     if len(both) != sum(len(fk.elements) for fk in fks):
         return None  # a column in both keys
-    keys = [set(table.primary_key.columns)]
-    keys += [set(c.columns) for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
-    keys += [set(i.columns) for i in table.indexes if i.unique]
-    return (fks[0], fks[1]) if both in keys else None
+    return (fks[0], fks[1]) if both in [set(u) for u in unique_sets(table)] else None
 
 
 def _mapper_relations(mapper: Mapper[Any], table: sa.Table) -> dict[str, Relation]:

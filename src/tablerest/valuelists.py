@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from .columns.jsonobject import json_list
 from .fields import Field
-from .relations import Relation
+from .relations import Relation, unique_sets
 
 __all__ = ["ValueList", "declared_value_lists", "value_list_field"]
 
@@ -59,7 +59,7 @@ def declared_value_lists(
         column = _column(rel.target, column_name)
         if column is None:
             raise ValueError(f"{where}: {rel.target.name} has no column {column_name!r}")
-        if not _unique(column):
+        if (column,) not in unique_sets(column.table):
             raise ValueError(
                 f"{where}: {rel.target.name}.{column_name} is not unique on its own (a "
                 "single-column primary key or unique key): its values would not name rows"
@@ -99,11 +99,3 @@ def _column(table: sa.Table, name: str) -> sa.Column[Any] | None:
     if found is not None:
         return found
     return next((c for c in table.columns if c.name == name), None)
-
-
-def _unique(column: sa.Column[Any]) -> bool:
-    table = column.table
-    keys = [list(table.primary_key.columns)]
-    keys += [list(c.columns) for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
-    keys += [list(i.columns) for i in table.indexes if i.unique]
-    return bool(column.unique) or any(k == [column] for k in keys)

@@ -37,6 +37,7 @@ from ..errors import (
     TablerestError,
     ValidationFailed,
 )
+from ..relations import unique_sets
 from ..resource import Resource
 from .dberrors import Failure, classify, database_message, request_ids
 from .held import HeldReads, finished, holdable
@@ -52,7 +53,6 @@ __all__ = [
     "refers_unreadable",
     "replica_reads",
     "translate",
-    "unique_sets",
 ]
 
 log = logging.getLogger("tablerest")
@@ -558,24 +558,6 @@ def _log(level: int, what: str, exc: sa_exc.SQLAlchemyError) -> None:
 
 def _pointer(prefix: str, name: str) -> str:
     return f"{prefix}/{name.replace('~', '~0').replace('/', '~1')}"
-
-
-def unique_sets(table: sa.Table) -> list[tuple[sa.Column[Any], ...]]:
-    sets: list[tuple[sa.Column[Any], ...]] = []
-    if table.primary_key.columns:
-        sets.append(tuple(table.primary_key.columns))
-    for cons in table.constraints:
-        if isinstance(cons, sa.UniqueConstraint):
-            sets.append(tuple(cons.columns))
-    for idx in table.indexes:
-        if idx.unique:
-            cols = tuple(c for c in idx.columns if isinstance(c, sa.Column))
-            if cols:
-                sets.append(cols)
-    for col in table.columns:
-        if col.unique:
-            sets.append((col,))
-    return sets
 
 
 #: Which rows of a referenced table the caller may read: a condition on the table and its bind

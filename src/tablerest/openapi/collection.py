@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..execute.store import unique_sets
+from ..relations import unique_sets
 from ..render.jsonapi import JSONAPI
 from ..resource import Resource
 from .common import headers, json_body, problems, query, ref

@@ -28,8 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..columns.typeops import base_type, family
-from ..execute.store import unique_sets
 from ..fields import Field
+from ..relations import unique_sets
 from ..render.jsonapi import JSONAPI
 from ..resource import Resource, enum_labels, linkage_columns
 from .context import Context

@@ -22,8 +22,9 @@ from ..errors import (
     TablerestError,
     ValidationFailed,
 )
-from ..execute.store import translate, unique_sets
+from ..execute.store import translate
 from ..plan.writes import upsert_statement
+from ..relations import unique_sets
 from .caller import Caller
 from .context import Shared, key_text
 from .rowchecks import matches, reachable
